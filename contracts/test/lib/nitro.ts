@@ -8,7 +8,6 @@ import {
   Contract,
   ContractFactory,
   JsonRpcProvider,
-  NonceManager,
   Wallet,
   getBytes,
   hashMessage,
@@ -134,13 +133,12 @@ export function exit(asset: string, allocations: Allocation[]): SingleAssetExit 
 export interface Chain {
   provider: JsonRpcProvider;
   wallets: Wallet[];
-  signers: Signer[];
 }
 
 export function connect(rpcUrl: string, keys: string[]): Chain {
   const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50 });
   const wallets = keys.map((k) => new Wallet(k, provider));
-  return { provider, wallets, signers: wallets.map((w) => new NonceManager(w)) };
+  return { provider, wallets };
 }
 
 export async function deploy(name: ContractName, signer: Signer): Promise<{ contract: Contract; gasUsed: bigint }> {
