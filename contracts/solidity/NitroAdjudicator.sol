@@ -451,10 +451,10 @@ contract NitroAdjudicator {
         }
     }
 
-    /// Calls an ERC20 and requires success (no return data, or `true`).
+    /// Calls an ERC20 and requires success: `true` returned, or no return data from a contract
+    /// (tokens that return nothing). A call to an address without code fails.
     function _callToken(address token, bytes memory data) private {
-        require(token.code.length != 0, 'asset is not a contract');
         (bool ok, bytes memory ret) = token.call(data);
-        require(ok && (ret.length == 0 || abi.decode(ret, (bool))), 'token transfer failed');
+        require(ok && (ret.length == 0 ? token.code.length != 0 : abi.decode(ret, (bool))), 'token transfer failed');
     }
 }

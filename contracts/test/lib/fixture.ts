@@ -42,7 +42,7 @@ export interface Fixture {
   stop(): Promise<void>;
 }
 
-function actor(wallet: Wallet): Actor {
+export function actor(wallet: Wallet): Actor {
   return { wallet, address: wallet.address, key: wallet.privateKey, dest: dest(wallet.address) };
 }
 
@@ -95,8 +95,8 @@ export class TestChannel {
   readonly fixedPart: FixedPart;
   readonly id: Hex;
   readonly keys: string[];
-  constructor(participants: Actor[], appDefinition: string, challengeDuration: number) {
-    this.fixedPart = { participants: participants.map((p) => p.address), channelNonce: nonce++, appDefinition, challengeDuration };
+  constructor(participants: Actor[], appDefinition: string, challengeDuration: number, channelNonce?: bigint) {
+    this.fixedPart = { participants: participants.map((p) => p.address), channelNonce: channelNonce ?? nonce++, appDefinition, challengeDuration };
     this.id = channelId(this.fixedPart);
     this.keys = participants.map((p) => p.key);
   }
