@@ -1,0 +1,85 @@
+/**
+ * The durable store port (declared by its consumer, the engine). Synchronous on purpose: the
+ * embedded adapter (node:sqlite) is synchronous, and a write that returns has been committed
+ * durably, so "persist, then send" needs no await between the two.
+ *
+ * Records carry JSON-compatible data (see ../json.ts for bigint/bytes tagging).
+ */
+import type { Address, ChannelId } from '../hex.ts';
+
+export type ObjectiveStatus = 'active' | 'completed' | 'failed';
+
+export interface ObjectiveRecord {
+  readonly id: string;
+  readonly type: string;
+  readonly status: ObjectiveStatus;
+  /** The objective's own state, as its protocol serialises it. */
+  readonly data: unknown;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface ChannelRecord {
+  readonly channelId: ChannelId;
+  /** 'ledger' | 'virtual' */
+  readonly kind: string;
+  readonly data: unknown;
+  readonly updatedAt: number;
+}
+
+/** Best voucher held (payee) or last voucher signed (payer) on a virtual channel. */
+export interface VoucherRecord {
+  readonly channelId: ChannelId;
+  readonly role: 'payer' | 'payee';
+  readonly amount: bigint;
+  /** 65-byte r||s||v */
+  readonly signature: Uint8Array;
+  readonly updatedAt: number;
+}
+
+export interface OutboxRecord {
+  readonly id: string;
+  readonly to: Address;
+  readonly payload: Uint8Array;
+  readonly createdAt: number;
+  readonly attempts: number;
+  readonly nextAttemptAt: number;
+}
+
+export interface Store {
+  /** Run `fn` atomically: all of its writes commit together, durably, or none do. */
+  transaction<T>(fn: () => T): T;
+
+  putObjective(record: ObjectiveRecord): void;
+  getObjective(id: string): ObjectiveRecord | undefined;
+  listObjectives(status?: ObjectiveStatus): ObjectiveRecord[];
+
+  putChannel(record: ChannelRecord): void;
+  getChannel(channelId: ChannelId): ChannelRecord | undefined;
+  listChannels(kind?: string): ChannelRecord[];
+
+  /** Keep the voucher only if its amount exceeds the stored one; returns whether it was stored. */
+  putVoucherIfHigher(record: VoucherRecord): boolean;
+  getVoucher(channelId: ChannelId, role: VoucherRecord['role']): VoucherRecord | undefined;
+  listVouchers(role?: VoucherRecord['role']): VoucherRecord[];
+
+  enqueueOutbox(record: OutboxRecord): void;
+  /** Messages due at `now` (nextAttemptAt <= now), oldest first, at most `limit`. */
+  dueOutbox(now: number, limit: number): OutboxRecord[];
+  rescheduleOutbox(id: string, nextAttemptAt: number): void;
+  removeOutbox(id: string): void;
+  countOutbox(): number;
+
+  /** Record an inbound message id; false if it was already seen (a duplicate). */
+  markSeen(from: Address, id: string, now: number): boolean;
+  /** Forget seen ids older than `before` (bounded dedupe memory). */
+  pruneSeen(before: number): void;
+
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+
+  close(): void;
+}
+
+/** Meta key of the last fully processed chain block. */
+export const LAST_BLOCK_KEY = 'chain.lastBlock';

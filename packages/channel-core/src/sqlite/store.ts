@@ -1,0 +1,238 @@
+/**
+ * The embedded durable store: `node:sqlite` in WAL mode with `synchronous=FULL`, so every
+ * committed transaction survives a crash or power loss before the call returns. Versioned
+ * migrations run on open (PRAGMA user_version).
+ */
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Address, ChannelId } from '../hex.ts';
+import { parseJson, stringifyJson } from '../json.ts';
+import { SluiceError } from '../errors.ts';
+import type {
+  ChannelRecord,
+  ObjectiveRecord,
+  ObjectiveStatus,
+  OutboxRecord,
+  Store,
+  VoucherRecord,
+} from '../ports/store.ts';
+
+/** Ordered migrations; index i upgrades user_version i -> i+1. Append only. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE objectives (
+    id TEXT PRIMARY KEY, type TEXT NOT NULL, status TEXT NOT NULL,
+    data TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX objectives_status ON objectives(status);
+  CREATE TABLE channels (
+    channel_id TEXT PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL, updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE vouchers (
+    channel_id TEXT NOT NULL, role TEXT NOT NULL, amount TEXT NOT NULL, signature BLOB NOT NULL,
+    updated_at INTEGER NOT NULL, PRIMARY KEY (channel_id, role)
+  );
+  CREATE TABLE outbox (
+    id TEXT PRIMARY KEY, recipient TEXT NOT NULL, payload BLOB NOT NULL, created_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL
+  );
+  CREATE INDEX outbox_due ON outbox(next_attempt_at);
+  CREATE TABLE seen (
+    sender TEXT NOT NULL, id TEXT NOT NULL, seen_at INTEGER NOT NULL, PRIMARY KEY (sender, id)
+  );
+  CREATE INDEX seen_at ON seen(seen_at);
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
+];
+
+export interface SqliteStoreInit {
+  /** Database file; ':memory:' for a throw-away store. Parent directories are created. */
+  readonly path: string;
+}
+
+type Row = Record<string, unknown>;
+
+function u8(x: unknown): Uint8Array {
+  return x instanceof Uint8Array ? new Uint8Array(x) : new Uint8Array(0);
+}
+
+/** Opens (and migrates) a store. @throws SluiceError INTERNAL if the schema is newer than this code */
+export function openSqliteStore(init: SqliteStoreInit): Store {
+  if (init.path !== ':memory:') mkdirSync(dirname(init.path), { recursive: true });
+  const db = new DatabaseSync(init.path);
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = FULL');
+  db.exec('PRAGMA foreign_keys = ON');
+  db.exec('PRAGMA busy_timeout = 5000');
+  migrate(db);
+
+  const stmts = new Map<string, StatementSync>();
+  const q = (sql: string): StatementSync => {
+    let s = stmts.get(sql);
+    if (s === undefined) {
+      s = db.prepare(sql);
+      stmts.set(sql, s);
+    }
+    return s;
+  };
+  let depth = 0;
+
+  const toObjective = (r: Row): ObjectiveRecord => ({
+    id: r['id'] as string,
+    type: r['type'] as string,
+    status: r['status'] as ObjectiveStatus,
+    data: parseJson(r['data'] as string),
+    createdAt: Number(r['created_at']),
+    updatedAt: Number(r['updated_at']),
+  });
+  const toChannel = (r: Row): ChannelRecord => ({
+    channelId: r['channel_id'] as ChannelId,
+    kind: r['kind'] as string,
+    data: parseJson(r['data'] as string),
+    updatedAt: Number(r['updated_at']),
+  });
+  const toVoucher = (r: Row): VoucherRecord => ({
+    channelId: r['channel_id'] as ChannelId,
+    role: r['role'] as VoucherRecord['role'],
+    amount: BigInt(r['amount'] as string),
+    signature: u8(r['signature']),
+    updatedAt: Number(r['updated_at']),
+  });
+  const toOutbox = (r: Row): OutboxRecord => ({
+    id: r['id'] as string,
+    to: r['recipient'] as Address,
+    payload: u8(r['payload']),
+    createdAt: Number(r['created_at']),
+    attempts: Number(r['attempts']),
+    nextAttemptAt: Number(r['next_attempt_at']),
+  });
+
+  const store: Store = {
+    transaction<T>(fn: () => T): T {
+      if (depth > 0) return fn();
+      db.exec('BEGIN IMMEDIATE');
+      depth++;
+      try {
+        const out = fn();
+        db.exec('COMMIT');
+        return out;
+      } catch (e) {
+        db.exec('ROLLBACK');
+        throw e;
+      } finally {
+        depth--;
+      }
+    },
+    putObjective(o) {
+      q(`INSERT INTO objectives (id, type, status, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET type = excluded.type, status = excluded.status, data = excluded.data, updated_at = excluded.updated_at`).run(
+        o.id, o.type, o.status, stringifyJson(o.data), o.createdAt, o.updatedAt,
+      );
+    },
+    getObjective(id) {
+      const r = q('SELECT * FROM objectives WHERE id = ?').get(id) as Row | undefined;
+      return r === undefined ? undefined : toObjective(r);
+    },
+    listObjectives(status) {
+      const rows = (status === undefined
+        ? q('SELECT * FROM objectives ORDER BY created_at, id').all()
+        : q('SELECT * FROM objectives WHERE status = ? ORDER BY created_at, id').all(status)) as Row[];
+      return rows.map(toObjective);
+    },
+    putChannel(c) {
+      q(`INSERT INTO channels (channel_id, kind, data, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT(channel_id) DO UPDATE SET kind = excluded.kind, data = excluded.data, updated_at = excluded.updated_at`).run(
+        c.channelId, c.kind, stringifyJson(c.data), c.updatedAt,
+      );
+    },
+    getChannel(channelId) {
+      const r = q('SELECT * FROM channels WHERE channel_id = ?').get(channelId) as Row | undefined;
+      return r === undefined ? undefined : toChannel(r);
+    },
+    listChannels(kind) {
+      const rows = (kind === undefined
+        ? q('SELECT * FROM channels ORDER BY channel_id').all()
+        : q('SELECT * FROM channels WHERE kind = ? ORDER BY channel_id').all(kind)) as Row[];
+      return rows.map(toChannel);
+    },
+    putVoucherIfHigher(v) {
+      return store.transaction(() => {
+        const cur = q('SELECT amount FROM vouchers WHERE channel_id = ? AND role = ?').get(v.channelId, v.role) as Row | undefined;
+        if (cur !== undefined && BigInt(cur['amount'] as string) >= v.amount) return false;
+        q(`INSERT INTO vouchers (channel_id, role, amount, signature, updated_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT(channel_id, role) DO UPDATE SET amount = excluded.amount, signature = excluded.signature, updated_at = excluded.updated_at`).run(
+          v.channelId, v.role, v.amount.toString(), v.signature, v.updatedAt,
+        );
+        return true;
+      });
+    },
+    getVoucher(channelId, role) {
+      const r = q('SELECT * FROM vouchers WHERE channel_id = ? AND role = ?').get(channelId, role) as Row | undefined;
+      return r === undefined ? undefined : toVoucher(r);
+    },
+    listVouchers(role) {
+      const rows = (role === undefined
+        ? q('SELECT * FROM vouchers ORDER BY channel_id, role').all()
+        : q('SELECT * FROM vouchers WHERE role = ? ORDER BY channel_id').all(role)) as Row[];
+      return rows.map(toVoucher);
+    },
+    enqueueOutbox(m) {
+      q('INSERT INTO outbox (id, recipient, payload, created_at, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+        m.id, m.to, m.payload, m.createdAt, m.attempts, m.nextAttemptAt,
+      );
+    },
+    dueOutbox(now, limit) {
+      return (q('SELECT * FROM outbox WHERE next_attempt_at <= ? ORDER BY created_at, id LIMIT ?').all(now, limit) as Row[]).map(toOutbox);
+    },
+    rescheduleOutbox(id, nextAttemptAt) {
+      q('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?').run(nextAttemptAt, id);
+    },
+    removeOutbox(id) {
+      q('DELETE FROM outbox WHERE id = ?').run(id);
+    },
+    countOutbox() {
+      return Number((q('SELECT count(*) AS n FROM outbox').get() as Row)['n']);
+    },
+    markSeen(from, id, now) {
+      const r = q('INSERT OR IGNORE INTO seen (sender, id, seen_at) VALUES (?, ?, ?)').run(from.toLowerCase(), id, now);
+      return Number(r.changes) === 1;
+    },
+    pruneSeen(before) {
+      q('DELETE FROM seen WHERE seen_at < ?').run(before);
+    },
+    getMeta(key) {
+      const r = q('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
+      return r === undefined ? undefined : (r['value'] as string);
+    },
+    setMeta(key, value) {
+      q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    },
+    close() {
+      stmts.clear();
+      db.close();
+    },
+  };
+  return store;
+}
+
+function migrate(db: DatabaseSync): void {
+  const version = Number((db.prepare('PRAGMA user_version').get() as Row)['user_version']);
+  if (version > MIGRATIONS.length) {
+    throw new SluiceError('INTERNAL', `store schema version ${version} is newer than this software (${MIGRATIONS.length})`);
+  }
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(MIGRATIONS[v]!);
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+      db.exec('COMMIT');
+    } catch (e) {
+      db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+}
+
+/** The schema version this code migrates to. */
+export const STORE_SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openMemoryStore, openSqliteStore, STORE_SCHEMA_VERSION } from '../src/sqlite/index.ts';
+import { LAST_BLOCK_KEY } from '../src/ports/store.ts';
+import { parseJson, stringifyJson } from '../src/json.ts';
+import type { Address, ChannelId } from '../src/index.ts';
+
+const A = '0xc7e8d8CEEDb0b5D21Da18308EB61F06faafA1137' as Address;
+const C = `0x${'ab'.repeat(32)}` as ChannelId;
+
+test('json codec round-trips bigints and bytes, rejecting malformed tags', () => {
+  const v = { a: 2n ** 255n, b: new Uint8Array([1, 2, 3]), c: [1n, 'x', { d: -5n }], e: null };
+  assert.deepEqual(parseJson(stringifyJson(v)), v);
+  assert.throws(() => parseJson('{"$n":"1.5"}'), TypeError);
+  assert.throws(() => parseJson('{"$b":"zz"}'), TypeError);
+});
+
+test('store: objectives, channels, vouchers (only higher), outbox, dedupe, meta', () => {
+  const s = openMemoryStore();
+  s.putObjective({ id: 'o1', type: 'DirectFund', status: 'active', data: { x: 1n }, createdAt: 1, updatedAt: 1 });
+  s.putObjective({ id: 'o1', type: 'DirectFund', status: 'completed', data: { x: 2n }, createdAt: 1, updatedAt: 2 });
+  assert.deepEqual(s.getObjective('o1')?.data, { x: 2n });
+  assert.equal(s.listObjectives('active').length, 0);
+  assert.equal(s.listObjectives('completed').length, 1);
+
+  s.putChannel({ channelId: C, kind: 'virtual', data: { turn: 1 }, updatedAt: 5 });
+  assert.equal(s.listChannels('virtual')[0]?.channelId, C);
+  assert.equal(s.getChannel(`0x${'00'.repeat(32)}` as ChannelId), undefined);
+
+  const sig = new Uint8Array(65).fill(7);
+  assert.equal(s.putVoucherIfHigher({ channelId: C, role: 'payee', amount: 10n, signature: sig, updatedAt: 1 }), true);
+  assert.equal(s.putVoucherIfHigher({ channelId: C, role: 'payee', amount: 10n, signature: sig, updatedAt: 2 }), false);
+  assert.equal(s.putVoucherIfHigher({ channelId: C, role: 'payee', amount: 9n, signature: sig, updatedAt: 2 }), false);
+  assert.equal(s.putVoucherIfHigher({ channelId: C, role: 'payee', amount: 2n ** 256n - 1n, signature: sig, updatedAt: 3 }), true);
+  assert.equal(s.getVoucher(C, 'payee')?.amount, 2n ** 256n - 1n);
+  assert.deepEqual(s.getVoucher(C, 'payee')?.signature, sig);
+
+  s.enqueueOutbox({ id: 'm1', to: A, payload: new Uint8Array([1]), createdAt: 1, attempts: 0, nextAttemptAt: 0 });
+  s.enqueueOutbox({ id: 'm2', to: A, payload: new Uint8Array([2]), createdAt: 2, attempts: 0, nextAttemptAt: 100 });
+  assert.deepEqual(s.dueOutbox(50, 10).map((m) => m.id), ['m1']);
+  s.rescheduleOutbox('m1', 200);
+  assert.deepEqual(s.dueOutbox(150, 10).map((m) => m.id), ['m2']);
+  assert.equal(s.dueOutbox(1000, 10).find((m) => m.id === 'm1')?.attempts, 1);
+  s.removeOutbox('m1');
+  assert.equal(s.countOutbox(), 1);
+
+  assert.equal(s.markSeen(A, 'x', 1), true);
+  assert.equal(s.markSeen(A.toLowerCase() as Address, 'x', 2), false);
+  s.pruneSeen(10);
+  assert.equal(s.markSeen(A, 'x', 11), true);
+
+  s.setMeta(LAST_BLOCK_KEY, '42');
+  assert.equal(s.getMeta(LAST_BLOCK_KEY), '42');
+  s.close();
+});
+
+test('store: a failed transaction leaves nothing behind', () => {
+  const s = openMemoryStore();
+  assert.throws(() =>
+    s.transaction(() => {
+      s.setMeta('a', '1');
+      throw new Error('boom');
+    }),
+  );
+  assert.equal(s.getMeta('a'), undefined);
+  s.close();
+});
+
+test('store: committed writes survive SIGKILL of the writing process; migrations are versioned', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'));
+  try {
+    const path = join(dir, 'node.db');
+    const storeUrl = new URL('../src/sqlite/index.ts', import.meta.url).href;
+    const script = `
+      import { openSqliteStore } from ${JSON.stringify(storeUrl)};
+      const s = openSqliteStore({ path: ${JSON.stringify(path)} });
+      for (let i = 0; i < 50; i++) s.putVoucherIfHigher({ channelId: '0x${'cd'.repeat(32)}', role: 'payee', amount: BigInt(i + 1), signature: new Uint8Array(65), updatedAt: i });
+      s.setMeta('done', 'yes');
+      process.kill(process.pid, 'SIGKILL');
+    `;
+    const r = spawnSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(r.signal, 'SIGKILL', r.stderr);
+    const s = openSqliteStore({ path });
+    assert.equal(s.getMeta('done'), 'yes');
+    assert.equal(s.getVoucher(`0x${'cd'.repeat(32)}` as ChannelId, 'payee')?.amount, 50n);
+    s.close();
+    const again = openSqliteStore({ path }); // reopening does not re-run migrations
+    again.close();
+    assert.ok(STORE_SCHEMA_VERSION >= 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
