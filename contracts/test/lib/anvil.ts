@@ -39,6 +39,8 @@ export interface Anvil {
   /** http://127.0.0.1:<port> */
   rpcUrl: string;
   port: number;
+  /** OS process id of the anvil child. */
+  pid: number;
   /** Private keys (0x-hex) of the funded dev accounts, in anvil's order. */
   accounts: `0x${string}`[];
   /** Kills the node and waits for it to exit. Safe to call more than once. */
@@ -165,5 +167,5 @@ async function startOnce(opts: AnvilOptions, port: number): Promise<Anvil> {
     await stop();
     throw new Error('anvil: could not read account keys from --config-out');
   }
-  return { rpcUrl, port, accounts: config.private_keys as `0x${string}`[], stop };
+  return { rpcUrl, port, pid: child.pid ?? -1, accounts: config.private_keys as `0x${string}`[], stop };
 }
