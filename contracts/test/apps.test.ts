@@ -5,11 +5,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Wallet, type Contract } from 'ethers';
 import { startFixture, TestChannel, type Fixture } from './lib/fixture.ts';
 import {
   ETH,
   challengerSig,
+  deployRaw,
   exit,
   hashOutcome,
   increaseTime,
@@ -213,5 +215,31 @@ describe('reference vectors verify on chain', () => {
     // vector voucher signatures recover to Alice
     for (const v of vectors.vouchers) assert.equal(voucherHash(v.channelId, BigInt(v.amount)), v.hash);
     assert.equal(new Wallet(vectors.actors['alice']?.privateKey ?? '').address, vectors.actors['alice']?.address);
+  });
+});
+
+describe('interop with the reference contracts (@statechannels/nitro-protocol@2.0.1-alpha.6)', () => {
+  test('our adjudicator accepts the reference apps, and the reference adjudicator accepts ours', async () => {
+    const req = createRequire(import.meta.url);
+    const ref = (n: string) => req(`@statechannels/nitro-protocol/dist/artifacts/contracts/${n}.sol/${n}.json`) as { abi: never; bytecode: string };
+    const refAdj = (await deployRaw(ref('NitroAdjudicator').abi, ref('NitroAdjudicator').bytecode, f.deployer)).contract;
+    const refVpa = await (await deployRaw(ref('VirtualPaymentApp').abi, ref('VirtualPaymentApp').bytecode, f.deployer)).contract.getAddress();
+    const refCa = await (await deployRaw(ref('ConsensusApp').abi, ref('ConsensusApp').bytecode, f.deployer)).contract.getAddress();
+
+    for (const [adjudicator, vpa, ca] of [
+      [adj, refVpa, refCa],
+      [refAdj, f.addresses.virtualPaymentApp, f.addresses.consensusApp],
+    ] as const) {
+      const V = new TestChannel([f.alice, f.irene, f.bob], vpa, 60);
+      const postfund = V.sign(V.state([exit(ETH, [simple(f.alice.dest, 100n), simple(f.bob.dest, 0n)])], 1));
+      const sigV = signHash(voucherHash(V.id, 25n), f.alice.key);
+      const redeem = V.state([exit(ETH, [simple(f.alice.dest, 75n), simple(f.bob.dest, 25n)])], 2, false, redemptionAppData(25n, sigV));
+      const res = (await adjudicator.getFunction('stateIsSupported')(V.fixedPart, [postfund], V.sign(redeem, [2]))) as unknown[];
+      assert.deepEqual([...res], [true, '']);
+      const L = new TestChannel([f.alice, f.bob], ca, 60);
+      const l = L.state([exit(ETH, [simple(f.alice.dest, 1n)])], 3);
+      assert.deepEqual([...((await adjudicator.getFunction('stateIsSupported')(L.fixedPart, [], L.sign(l))) as unknown[])], [true, '']);
+      await assert.rejects(adjudicator.getFunction('stateIsSupported')(L.fixedPart, [], L.sign(l, [0])), /!unanimous/);
+    }
   });
 });
