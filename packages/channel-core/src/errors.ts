@@ -35,7 +35,45 @@ export const ErrorCodes = [
   'CHAIN_TIMEOUT',
   'PEER_TIMEOUT',
   'ABORTED',
+  /** A bounded queue is full; retry later or shed load. */
+  'OVERLOADED',
   'INTERNAL',
+  // protocols (pure objectives, ledger proposals, hub policy)
+  /** A peer's message or state is structurally invalid. */
+  'PROTOCOL_MALFORMED',
+  /** A message or state is for another channel or ledger. */
+  'PROTOCOL_WRONG_CHANNEL',
+  /** A signature is not by the participant the protocol requires. */
+  'PROTOCOL_WRONG_SIGNER',
+  /** A state or proposal has a turn number the protocol does not allow here. */
+  'PROTOCOL_WRONG_TURN',
+  /** A different state was already signed at this turn. */
+  'PROTOCOL_CONFLICTING_STATE',
+  /** A state we will not sign: it moves money the wrong way or breaks an agreed bound. */
+  'PROTOCOL_UNACCEPTABLE_STATE',
+  /** Retryable: the message is ahead of what this objective can check yet (deliver again later). */
+  'PROTOCOL_NOT_READY',
+  /** The objective is completed or rejected, or this role cannot do that. */
+  'PROTOCOL_BAD_ROLE_OR_STATUS',
+  /** A ledger proposal does not apply to the ledger (unknown guarantee, insufficient balance, ...). */
+  'LEDGER_PROPOSAL_INVALID',
+  /** A ledger proposal differs from the one we agreed to (no blind countersigning). */
+  'LEDGER_PROPOSAL_UNEXPECTED',
+  /** A ledger still funds guarantees or has pending proposals. */
+  'LEDGER_NOT_EMPTY',
+  /** The hub's collateral policy refuses this. */
+  'HUB_POLICY_REJECTED',
+  // client<->provider wire and content
+  /** A wire frame is larger than the protocol allows for its type. */
+  'FRAME_TOO_LARGE',
+  /** The peer speaks a wire protocol version we do not. */
+  'WIRE_VERSION_UNSUPPORTED',
+  /** A well-formed frame that is not allowed in the session's current state. */
+  'WIRE_UNEXPECTED_FRAME',
+  /** The requested root CID is not served here. */
+  'CONTENT_NOT_FOUND',
+  /** A requested chunk range is empty or outside the file. */
+  'CHUNK_RANGE_INVALID',
 ] as const;
 
 export type SluiceErrorCode = (typeof ErrorCodes)[number];
