@@ -1,0 +1,354 @@
+/**
+ * {@link ChainService} over ethers v6: typed transactions against a Nitro Gen-2
+ * adjudicator, reads, and the adjudicator's events as a resumable stream.
+ */
+import {
+  Contract,
+  Interface,
+  ZeroAddress,
+  type ContractTransactionResponse,
+  type InterfaceAbi,
+  type Log,
+  type Provider,
+  type Signer,
+  type TransactionReceipt,
+} from 'ethers';
+import type { Address, Bytes32, ChannelId, Hex } from '../hex.ts';
+import type {
+  ChainCallOptions,
+  ChainEvent,
+  ChainEventBatch,
+  ChainService,
+  ChainTransaction,
+  ChannelStatus,
+  EventCursor,
+  EventStreamOptions,
+  TxResult,
+} from '../chain.ts';
+import { assertBlockNumber, compareCursor, unpackStatus } from '../chain.ts';
+import { parseAddress } from '../address.ts';
+import { assertUint, bytesToHex, parseBytes32 } from '../hex.ts';
+import { encodeOutcome } from '../outcome.ts';
+import { SluiceError, isSluiceError } from '../errors.ts';
+import { ADJUDICATOR_ABI, ADJUDICATOR_EVENTS, ERC20_ABI } from './abi.ts';
+import { decodeAdjudicatorLog, toOutcomeStruct, toSigStruct, toSupportArgs } from './convert.ts';
+import { guarded, sleep } from './errors.ts';
+
+export interface EthersChainServiceInit {
+  /** The adjudicator's address. */
+  readonly adjudicator: string;
+  /** Used for reads, logs and receipts. */
+  readonly provider: Provider;
+  /** Sends transactions; without it the service is read-only (`submit` rejects with INVALID_ARGUMENT). */
+  readonly signer?: Signer;
+  /** Blocks a transaction must be deep before `submit` resolves (default 1 = mined). */
+  readonly confirmations?: number;
+  /** Default deadline of a call, ms (default 60,000). Per-call `timeoutMs` overrides it. */
+  readonly timeoutMs?: number;
+  /** Default event poll interval once caught up, ms (default 1,000). */
+  readonly pollIntervalMs?: number;
+  /** Default block range of one `eth_getLogs` (default 1,000). */
+  readonly maxBlockRange?: number;
+  /** More ABIs whose custom errors should be decoded in revert reasons (e.g. an app's). */
+  readonly errorAbis?: readonly InterfaceAbi[];
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/**
+ * The ethers v6 chain adapter.
+ *
+ * ```ts
+ * const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true });
+ * const chain = new EthersChainService({ adjudicator, provider, signer: new Wallet(key, provider) });
+ * await chain.deposit({ asset: ZERO_ADDRESS, channelId, amount: 10n }, { timeoutMs: 30_000 });
+ * ```
+ */
+export class EthersChainService implements ChainService {
+  readonly adjudicator: Address;
+  readonly #provider: Provider;
+  readonly #signer: Signer | undefined;
+  readonly #read: Contract;
+  readonly #write: Contract | undefined;
+  readonly #iface: Interface;
+  readonly #errorIfaces: readonly Interface[];
+  readonly #confirmations: number;
+  readonly #timeoutMs: number;
+  readonly #pollIntervalMs: number;
+  readonly #maxBlockRange: number;
+  #sendQueue: Promise<unknown> = Promise.resolve();
+
+  constructor(init: EthersChainServiceInit) {
+    this.adjudicator = parseAddress(init.adjudicator, 'adjudicator');
+    this.#provider = init.provider;
+    this.#signer = init.signer;
+    this.#iface = new Interface(ADJUDICATOR_ABI as string[]);
+    this.#errorIfaces = [this.#iface, new Interface(ERC20_ABI as string[]), ...(init.errorAbis ?? []).map((a) => Interface.from(a))];
+    this.#read = new Contract(this.adjudicator, this.#iface, init.provider);
+    this.#write = init.signer ? new Contract(this.adjudicator, this.#iface, init.signer) : undefined;
+    this.#confirmations = positiveInt(init.confirmations ?? 1, 'confirmations');
+    this.#timeoutMs = init.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#pollIntervalMs = init.pollIntervalMs ?? 1000;
+    this.#maxBlockRange = positiveInt(init.maxBlockRange ?? 1000, 'maxBlockRange');
+  }
+
+  #guard<T>(what: string, opts: ChainCallOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return guarded(what, opts, this.#timeoutMs, this.#errorIfaces, fn);
+  }
+
+  // ------------------------------------------------------------ reads
+
+  /** @inheritDoc */
+  holdings(asset: Address, channelId: ChannelId, opts: ChainCallOptions = {}): Promise<bigint> {
+    const a = arg(() => parseAddress(asset, 'asset'));
+    const c = arg(() => parseBytes32(channelId, 'channelId'));
+    return this.#guard('holdings', opts, async () => (await this.#read.getFunction('holdings').staticCall(a, c)) as bigint);
+  }
+
+  /** @inheritDoc */
+  statusOf(channelId: ChannelId, opts: ChainCallOptions = {}): Promise<ChannelStatus> {
+    const c = arg(() => parseBytes32(channelId, 'channelId'));
+    return this.#guard('statusOf', opts, async () => unpackStatus((await this.#read.getFunction('statusOf').staticCall(c)) as Bytes32));
+  }
+
+  /** @inheritDoc */
+  latestBlock(opts: ChainCallOptions = {}): Promise<{ number: number; timestamp: number }> {
+    return this.#guard('getBlock', opts, async () => {
+      const b = await this.#provider.getBlock('latest');
+      if (!b) throw new SluiceError('CHAIN_RPC', 'getBlock returned no block');
+      return { number: b.number, timestamp: b.timestamp };
+    });
+  }
+
+  /** ERC20 (or native, for the zero address) balance of an account. */
+  balanceOf(asset: Address, owner: Address, opts: ChainCallOptions = {}): Promise<bigint> {
+    const a = arg(() => parseAddress(asset, 'asset'));
+    const o = arg(() => parseAddress(owner, 'owner'));
+    return this.#guard('balanceOf', opts, async () => {
+      if (a === ZeroAddress) return this.#provider.getBalance(o);
+      return (await new Contract(a, ERC20_ABI as string[], this.#provider).getFunction('balanceOf').staticCall(o)) as bigint;
+    });
+  }
+
+  // ------------------------------------------------------------ transactions
+
+  /** @inheritDoc */
+  async submit(tx: ChainTransaction, opts: ChainCallOptions = {}): Promise<TxResult> {
+    switch (tx.kind) {
+      case 'deposit':
+        return this.#deposit(tx, opts);
+      case 'challenge': {
+        const s = arg(() => toSupportArgs(tx.proof, tx.candidate));
+        const sig = arg(() => toSigStruct(tx.challengerSignature));
+        return this.#send('challenge', [s.fixedPart, s.proof, s.candidate, sig], {}, opts);
+      }
+      case 'checkpoint': {
+        const s = arg(() => toSupportArgs(tx.proof, tx.candidate));
+        return this.#send('checkpoint', [s.fixedPart, s.proof, s.candidate], {}, opts);
+      }
+      case 'conclude':
+      case 'concludeAndTransferAllAssets': {
+        const s = arg(() => toSupportArgs([], tx.candidate));
+        return this.#send(tx.kind, [s.fixedPart, s.candidate], {}, opts);
+      }
+      case 'transferAllAssets': {
+        const c = arg(() => parseBytes32(tx.channelId, 'channelId'));
+        const h = arg(() => parseBytes32(tx.stateHash, 'stateHash'));
+        return this.#send('transferAllAssets', [c, toOutcomeStruct(tx.outcome), h], {}, opts);
+      }
+      case 'reclaim': {
+        const args = arg(() => ({
+          sourceChannelId: parseBytes32(tx.sourceChannelId, 'sourceChannelId'),
+          sourceStateHash: parseBytes32(tx.sourceStateHash, 'sourceStateHash'),
+          sourceOutcomeBytes: bytesToHex(encodeOutcome(tx.sourceOutcome)),
+          sourceAssetIndex: index(tx.sourceAssetIndex, 'sourceAssetIndex'),
+          indexOfTargetInSource: index(tx.indexOfTargetInSource, 'indexOfTargetInSource'),
+          targetStateHash: parseBytes32(tx.targetStateHash, 'targetStateHash'),
+          targetOutcomeBytes: bytesToHex(encodeOutcome(tx.targetOutcome)),
+          targetAssetIndex: index(tx.targetAssetIndex, 'targetAssetIndex'),
+        }));
+        return this.#send('reclaim', [args], {}, opts);
+      }
+      default: {
+        const never: never = tx;
+        throw new SluiceError('INVALID_ARGUMENT', `unknown transaction kind ${(never as { kind?: unknown }).kind as string}`);
+      }
+    }
+  }
+
+  /** Deposit (ERC20: approve first if needed). See {@link DepositTx}. */
+  deposit(tx: Omit<Extract<ChainTransaction, { kind: 'deposit' }>, 'kind'>, opts?: ChainCallOptions): Promise<TxResult> {
+    return this.submit({ kind: 'deposit', ...tx }, opts);
+  }
+  /** Register a challenge. See {@link ChallengeTx}. */
+  challenge(tx: Omit<Extract<ChainTransaction, { kind: 'challenge' }>, 'kind'>, opts?: ChainCallOptions): Promise<TxResult> {
+    return this.submit({ kind: 'challenge', ...tx }, opts);
+  }
+  /** Checkpoint (clears a challenge). See {@link CheckpointTx}. */
+  checkpoint(tx: Omit<Extract<ChainTransaction, { kind: 'checkpoint' }>, 'kind'>, opts?: ChainCallOptions): Promise<TxResult> {
+    return this.submit({ kind: 'checkpoint', ...tx }, opts);
+  }
+  /** Conclude with a unanimous final state. */
+  conclude(tx: Omit<Extract<ChainTransaction, { kind: 'conclude' }>, 'kind'>, opts?: ChainCallOptions): Promise<TxResult> {
+    return this.submit({ kind: 'conclude', ...tx }, opts);
+  }
+  /** Conclude and pay out all assets. */
+  concludeAndTransferAllAssets(
+    tx: Omit<Extract<ChainTransaction, { kind: 'concludeAndTransferAllAssets' }>, 'kind'>,
+    opts?: ChainCallOptions,
+  ): Promise<TxResult> {
+    return this.submit({ kind: 'concludeAndTransferAllAssets', ...tx }, opts);
+  }
+  /** Pay out a finalized channel. */
+  transferAllAssets(tx: Omit<Extract<ChainTransaction, { kind: 'transferAllAssets' }>, 'kind'>, opts?: ChainCallOptions): Promise<TxResult> {
+    return this.submit({ kind: 'transferAllAssets', ...tx }, opts);
+  }
+  /** Reclaim a finalized guarantee into its ledger. */
+  reclaim(tx: Omit<Extract<ChainTransaction, { kind: 'reclaim' }>, 'kind'>, opts?: ChainCallOptions): Promise<TxResult> {
+    return this.submit({ kind: 'reclaim', ...tx }, opts);
+  }
+
+  async #deposit(tx: Extract<ChainTransaction, { kind: 'deposit' }>, opts: ChainCallOptions): Promise<TxResult> {
+    const asset = arg(() => parseAddress(tx.asset, 'asset'));
+    const channelId = arg(() => parseBytes32(tx.channelId, 'channelId'));
+    arg(() => assertUint(tx.amount, 'amount'));
+    if (tx.expectedHeld !== undefined) arg(() => assertUint(tx.expectedHeld, 'expectedHeld'));
+    const signer = this.#requireSigner();
+    // one deadline for the whole operation (read, approve, deposit)
+    const deadline = Date.now() + (opts.timeoutMs ?? this.#timeoutMs);
+    const rest = (): ChainCallOptions => ({ ...(opts.signal ? { signal: opts.signal } : {}), timeoutMs: Math.max(1, deadline - Date.now()) });
+    const expectedHeld = tx.expectedHeld ?? (await this.holdings(asset, channelId, rest()));
+    let approveTxHash: Hex | undefined;
+    if (asset !== ZeroAddress) {
+      const token = new Contract(asset, ERC20_ABI as string[], signer);
+      const owner = await this.#guard('allowance', rest(), () => signer.getAddress());
+      const allowance = await this.#guard('allowance', rest(), async () => (await token.getFunction('allowance').staticCall(owner, this.adjudicator)) as bigint);
+      if (allowance < tx.amount) {
+        approveTxHash = (await this.#sendVia(token, 'approve', [this.adjudicator, tx.amount], {}, rest())).txHash;
+      }
+    }
+    const value = asset === ZeroAddress ? tx.amount : 0n;
+    const res = await this.#send('deposit', [asset, channelId, expectedHeld, tx.amount], { value }, rest());
+    return approveTxHash === undefined ? res : { ...res, approveTxHash };
+  }
+
+  #requireSigner(): Signer {
+    if (!this.#signer || !this.#write) throw new SluiceError('INVALID_ARGUMENT', 'this chain service has no signer (read-only)');
+    return this.#signer;
+  }
+
+  #send(method: string, args: unknown[], overrides: Record<string, unknown>, opts: ChainCallOptions): Promise<TxResult> {
+    this.#requireSigner();
+    return this.#sendVia(this.#write as Contract, method, args, overrides, opts);
+  }
+
+  /**
+   * Estimate, sign and send under a per-service lock (so concurrent submissions get distinct
+   * nonces), then wait for `confirmations` outside the lock.
+   */
+  async #sendVia(contract: Contract, method: string, args: unknown[], overrides: Record<string, unknown>, opts: ChainCallOptions): Promise<TxResult> {
+    return this.#guard(method, opts, async (signal) => {
+      const send = async (): Promise<ContractTransactionResponse> => {
+        if (signal.aborted) throw signal.reason;
+        return contract.getFunction(method).send(...args, overrides);
+      };
+      const p = this.#sendQueue.then(send, send);
+      this.#sendQueue = p.catch(() => undefined);
+      const resp = await p;
+      const receipt: TransactionReceipt | null = await resp.wait(this.#confirmations);
+      if (!receipt) throw new SluiceError('CHAIN_RPC', `${method}: no receipt`);
+      return { txHash: receipt.hash.toLowerCase() as Hex, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed };
+    });
+  }
+
+  // ------------------------------------------------------------ events
+
+  /** @inheritDoc */
+  async *events(opts: EventStreamOptions): AsyncGenerator<ChainEventBatch, void, undefined> {
+    assertBlockNumber(opts.fromBlock, 'fromBlock');
+    const confirmations = positiveInt(opts.confirmations ?? 1, 'confirmations');
+    const maxRange = positiveInt(opts.maxBlockRange ?? this.#maxBlockRange, 'maxBlockRange');
+    const poll = opts.pollIntervalMs ?? this.#pollIntervalMs;
+    const signal = opts.signal;
+    const topic0 = ADJUDICATOR_EVENTS.map((n) => (this.#iface.getEvent(n) as { topicHash: string }).topicHash);
+    const ids = opts.channelIds?.map((c) => arg(() => parseBytes32(c, 'channelIds[]')));
+    const topics: (string[] | null)[] = ids && ids.length > 0 ? [topic0, ids] : [topic0];
+    const callOpts: ChainCallOptions = signal ? { signal } : {};
+    let last: EventCursor | undefined = opts.after;
+    let next = opts.fromBlock;
+    let failures = 0;
+    const backoff = async (e: unknown): Promise<boolean> => {
+      failures++;
+      opts.onError?.(e instanceof Error ? e : new Error(String(e)));
+      return sleep(Math.min(poll * 2 ** Math.min(failures, 5), 30_000), signal);
+    };
+    while (!signal?.aborted) {
+      let head: number;
+      try {
+        head = await this.#guard('getBlockNumber', callOpts, () => this.#provider.getBlockNumber());
+      } catch (e) {
+        if (signal?.aborted || isSluiceError(e, 'ABORTED')) return;
+        if (!(await backoff(e))) return;
+        continue;
+      }
+      const safe = head - confirmations + 1;
+      if (safe < next) {
+        if (!(await sleep(poll, signal))) return;
+        continue;
+      }
+      while (next <= safe) {
+        const to = Math.min(safe, next + maxRange - 1);
+        let logs: Log[];
+        try {
+          logs = await this.#guard('getLogs', callOpts, () =>
+            this.#provider.getLogs({ address: this.adjudicator, topics, fromBlock: next, toBlock: to }),
+          );
+        } catch (e) {
+          if (signal?.aborted || isSluiceError(e, 'ABORTED')) return;
+          if (!(await backoff(e))) return;
+          continue;
+        }
+        failures = 0;
+        const seen = new Set<string>();
+        const events: ChainEvent[] = [];
+        for (const log of logs) {
+          if (log.removed || log.blockNumber < next || log.blockNumber > to) continue;
+          if (log.address.toLowerCase() !== this.adjudicator.toLowerCase()) continue;
+          const key = `${log.blockNumber}:${log.index}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          if (last && compareCursor({ blockNumber: log.blockNumber, logIndex: log.index }, last) <= 0) continue;
+          const ev = decodeAdjudicatorLog(this.#iface, log);
+          if (ev) events.push(ev);
+        }
+        events.sort(compareCursor);
+        if (signal?.aborted) return;
+        const batch: ChainEventBatch = { fromBlock: next, toBlock: to, events };
+        yield batch;
+        const tail = events[events.length - 1];
+        if (tail) last = tail;
+        next = to + 1;
+      }
+    }
+  }
+}
+
+function positiveInt(x: number, name: string): number {
+  if (!Number.isSafeInteger(x) || x < 1) throw new SluiceError('INVALID_ARGUMENT', `${name} must be a positive integer`);
+  return x;
+}
+
+function index(x: number, name: string): bigint {
+  if (!Number.isSafeInteger(x) || x < 0) throw new RangeError(`${name} must be a non-negative integer`);
+  return BigInt(x);
+}
+
+/** Run a boundary check, turning TypeError/RangeError into INVALID_ARGUMENT. */
+function arg<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (isSluiceError(e)) throw e;
+    throw new SluiceError('INVALID_ARGUMENT', e instanceof Error ? e.message : 'invalid argument', { cause: e });
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Deposits (ETH and ERC20), reads, error mapping (revert reasons, RPC failure, timeout,
+ * abort) and ABI parity of the adapter with our artifact.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { Interface, Wallet } from 'ethers';
+import { loadArtifact } from '../../contracts/src/index.ts';
+import { ADJUDICATOR_ABI, EthersChainService } from '@sluice/channel-core/ethers';
+import { ETH, connect, exit, fixedPart, simple, startChain, type ChainFixture } from './lib.ts';
+import { SluiceError, isSluiceError, type Address } from './core.ts';
+
+let f: ChainFixture;
+before(async () => {
+  f = await startChain();
+});
+after(async () => {
+  await f?.stop();
+});
+
+function isCode(code: string, reason?: RegExp) {
+  return (e: unknown): boolean => {
+    assert.ok(e instanceof SluiceError, `expected SluiceError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    if (reason) {
+      assert.match(e.message, reason);
+      assert.match(String(e.details['reason']), reason);
+    }
+    return true;
+  };
+}
+
+describe('ABI', () => {
+  test('adapter ABI has the selectors and topics of our artifact', () => {
+    const ours = new Interface(ADJUDICATOR_ABI as string[]);
+    const artifact = new Interface(loadArtifact('NitroAdjudicator').abi as never);
+    ours.forEachFunction((fn) => assert.ok(artifact.getFunction(fn.selector), `${fn.format()} missing from artifact`));
+    ours.forEachEvent((ev) => assert.equal(artifact.getEvent(ev.name)?.topicHash, ev.topicHash, ev.name));
+  });
+});
+
+describe('deposit', () => {
+  for (const kind of ['ETH', 'ERC20'] as const) {
+    test(`${kind}: reads expectedHeld, deposits, tops up, rejects a stale expectedHeld`, async () => {
+      const asset = (kind === 'ETH' ? ETH : f.deployment.testToken) as Address;
+      const L = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100);
+      const before = await f.alice.chain.balanceOf(asset, f.alice.address);
+      const r1 = await f.alice.chain.deposit({ asset, channelId: L.id, amount: 100n });
+      assert.match(r1.txHash, /^0x[0-9a-f]{64}$/);
+      assert.ok(r1.blockNumber > 0);
+      if (kind === 'ERC20') assert.match(r1.approveTxHash ?? '', /^0x[0-9a-f]{64}$/);
+      else assert.equal(r1.approveTxHash, undefined);
+      assert.equal(await f.alice.chain.holdings(asset, L.id), 100n);
+      // Irene tops up with an explicit expectedHeld
+      await f.irene.chain.deposit({ asset, channelId: L.id, amount: 50n, expectedHeld: 100n });
+      assert.equal(await f.irene.chain.holdings(asset, L.id), 150n);
+      // stale expectedHeld → CHAIN_REVERT with the contract's reason
+      await assert.rejects(f.alice.chain.deposit({ asset, channelId: L.id, amount: 1n, expectedHeld: 100n }), isCode('CHAIN_REVERT', /held != expectedHeld/));
+      assert.equal(await f.alice.chain.holdings(asset, L.id), 150n);
+      if (kind === 'ERC20') assert.equal(await f.alice.chain.balanceOf(asset, f.alice.address), before - 100n);
+    });
+  }
+
+  test('ERC20: insufficient balance reverts with the reason', async () => {
+    const L = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100);
+    const poor = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider, signer: Wallet.createRandom(f.provider) });
+    await assert.rejects(
+      poor.deposit({ asset: f.deployment.testToken, channelId: L.id, amount: 5n, expectedHeld: 0n }),
+      (e: unknown) => isSluiceError(e) && (e.code === 'CHAIN_REVERT' || e.code === 'CHAIN_RPC'),
+    );
+    // a funded account with allowance but no tokens: the adjudicator's token call fails
+    const w = Wallet.createRandom(f.provider);
+    await (await f.deployer.wallet.sendTransaction({ to: w.address, value: 10n ** 18n })).wait();
+    const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider, signer: w });
+    await assert.rejects(svc.deposit({ asset: f.deployment.testToken, channelId: L.id, amount: 5n, expectedHeld: 0n }), isCode('CHAIN_REVERT', /token transfer failed|insufficient balance/));
+  });
+
+  test('deposit to an external destination reverts; bad arguments are INVALID_ARGUMENT', async () => {
+    await assert.rejects(
+      f.alice.chain.deposit({ asset: ETH, channelId: f.bob.dest, amount: 1n, expectedHeld: 0n }),
+      isCode('CHAIN_REVERT', /Deposit to external destination/),
+    );
+    await assert.rejects(f.alice.chain.deposit({ asset: ETH, channelId: '0x12' as never, amount: 1n }), isCode('INVALID_ARGUMENT'));
+    await assert.rejects(f.alice.chain.deposit({ asset: ETH, channelId: f.bob.dest, amount: -1n }), isCode('INVALID_ARGUMENT'));
+  });
+
+  test('read-only service refuses to submit', async () => {
+    const ro = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider });
+    await assert.rejects(ro.deposit({ asset: ETH, channelId: f.bob.dest, amount: 1n }), isCode('INVALID_ARGUMENT'));
+    const s = await ro.statusOf(fixedPart([f.alice, f.bob], f.deployment.consensusApp, 10).id);
+    assert.deepEqual([s.turnNumRecord, s.finalizesAt, s.fingerprint], [0, 0, 0n]);
+  });
+
+  test('concurrent submissions from one service get distinct nonces', async () => {
+    const ids = [0, 1, 2, 3].map(() => fixedPart([f.alice, f.bob], f.deployment.consensusApp, 10).id);
+    const rs = await Promise.all(ids.map((id) => f.alice.chain.deposit({ asset: ETH, channelId: id, amount: 7n, expectedHeld: 0n })));
+    assert.equal(new Set(rs.map((r) => r.txHash)).size, 4);
+    for (const id of ids) assert.equal(await f.alice.chain.holdings(ETH, id), 7n);
+  });
+
+  test('outcome shapes are validated before anything is sent', async () => {
+    await assert.rejects(
+      f.alice.chain.transferAllAssets({
+        channelId: f.bob.dest,
+        outcome: [exit(ETH, [{ ...simple(f.bob.dest, 1n), allocationType: 7 as never }])],
+        stateHash: f.bob.dest,
+      }),
+      isCode('INVALID_ARGUMENT'),
+    );
+  });
+});
+
+describe('failures map to codes', () => {
+  let hang: Server;
+  let url = '';
+  const sockets = new Set<Socket>();
+  before(async () => {
+    // accepts connections and never answers
+    hang = createServer((s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    const a = hang.address();
+    url = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+  });
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => hang.close(() => r()));
+  });
+
+  test('an unresponsive node → CHAIN_TIMEOUT', async () => {
+    const p = connect(url);
+    const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: p });
+    await assert.rejects(svc.holdings(ETH, f.bob.dest, { timeoutMs: 200 }), isCode('CHAIN_TIMEOUT'));
+    p.destroy();
+  });
+
+  test('abort before and during a call → ABORTED', async () => {
+    const p = connect(url);
+    const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: p, signer: new Wallet(f.alice.key, p) });
+    await assert.rejects(svc.holdings(ETH, f.bob.dest, { signal: AbortSignal.abort() }), isCode('ABORTED'));
+    const ctl = new AbortController();
+    const pending = svc.deposit({ asset: ETH, channelId: fixedPart([f.alice, f.bob], f.deployment.consensusApp, 10).id, amount: 1n }, { signal: ctl.signal });
+    setTimeout(() => ctl.abort(), 50);
+    await assert.rejects(pending, isCode('ABORTED'));
+    p.destroy();
+  });
+
+  test('a node that refuses connections → CHAIN_RPC; the key never appears', async () => {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const a = srv.address();
+    const port = typeof a === 'object' && a ? a.port : 0;
+    await new Promise<void>((r) => srv.close(() => r()));
+    const p = connect(`http://127.0.0.1:${port}`);
+    const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: p, signer: new Wallet(f.alice.key, p), timeoutMs: 10_000 });
+    const err = await svc.deposit({ asset: ETH, channelId: fixedPart([f.alice, f.bob], f.deployment.consensusApp, 10).id, amount: 1n, expectedHeld: 0n }).then(
+      () => assert.fail('should fail'),
+      (e: unknown) => e,
+    );
+    assert.ok(isSluiceError(err, 'CHAIN_RPC'), String(err));
+    const dump = JSON.stringify({ m: err.message, d: err.details, c: String(err.cause), s: err.stack });
+    assert.ok(!dump.toLowerCase().includes(f.alice.key.slice(2).toLowerCase()));
+    p.destroy();
+  });
+});
