@@ -98,6 +98,11 @@ describe('challenge / checkpoint', () => {
     assert.equal(ev.length, 1);
     assert.equal(ev[0]?.name, 'ChallengeRegistered');
     assert.equal(ev[0]?.args[1], now + 100n);
+    // the event carries the candidate (and proof) so the other side can respond
+    const cand = ev[0]?.args[3] as unknown as [[unknown, string, bigint, boolean], unknown[]];
+    assert.equal(cand[0][2], 3n);
+    assert.equal(cand[1].length, 2);
+    assert.equal((ev[0]?.args[2] as unknown[]).length, 0);
     assert.equal(await adj.getFunction('statusOf')(c.id), packStatus(3n, now + 100n, c.hash(vp), hashOutcome(outcome)));
     const [turn, fin] = (await adj.getFunction('unpackStatus')(c.id)) as bigint[];
     assert.deepEqual([turn, fin], [3n, now + 100n]);
@@ -147,6 +152,13 @@ describe('challenge / checkpoint', () => {
     // the challenger must be a participant, signing the forceMove message for this state
     await assert.rejects(adj.getFunction('challenge')(c.fixedPart, [], c.sign(vp), challengerSig(c.fixedPart, vp, f.irene.key)), /Challenger is not a participant/);
     await assert.rejects(adj.getFunction('challenge')(c.fixedPart, [], c.sign(vp), c.sign(vp).sigs[0]), /Challenger is not a participant/);
+  });
+
+  test('an appDefinition without code cannot support anything', async () => {
+    const c = new TestChannel([f.alice, f.bob], '0x000000000000000000000000000000000000dEaD', 10);
+    const vp = c.state([], 1);
+    await assert.rejects(adj.getFunction('stateIsSupported')(c.fixedPart, [], c.sign(vp)));
+    await assert.rejects(adj.getFunction('challenge')(c.fixedPart, [], c.sign(vp), challengerSig(c.fixedPart, vp, f.alice.key)));
   });
 
   test('after the timeout the channel is finalized: no challenge, checkpoint or conclude', async () => {
