@@ -1,0 +1,184 @@
+/**
+ * The Sluice node-to-node wire format (protocol {@link SLUICE_PROTOCOL}).
+ *
+ * One libp2p stream carries one exchange: the sender writes one MSG frame, the receiver
+ * answers with one ACK frame, both close. A frame is `varint(length) || body`:
+ *
+ * ```
+ * MSG  body: 0x01 | flags u8 (bit0: has from) | idLen u8 | id (ascii) | to (20) | [from (20)] | payload
+ * ACK  body: 0x02 | status u8 (0 ok, 1 retry, 2 reject) | idLen u8 | id | reasonLen u8 | reason (ascii)
+ * ```
+ *
+ * `from` is present only on relayed envelopes (the original sender, asserted by the relay);
+ * a direct sender is the authenticated remote peer. Every decoder here is total: it returns
+ * a value or throws {@link SluiceError} `DECODE_FAILED`, never anything else.
+ */
+import { checksumAddress } from '../address.ts';
+import { SluiceError } from '../errors.ts';
+import { type Address, hexToBytes } from '../hex.ts';
+
+/** The one versioned protocol id of Sluice node messaging. */
+export const SLUICE_PROTOCOL = '/sluice/nitro/1.0.0';
+
+const KIND_MSG = 0x01;
+const KIND_ACK = 0x02;
+const FLAG_FROM = 0x01;
+
+/** Message ids: 1..128 characters of `[A-Za-z0-9._:-]` (no `/`, which relay ids use). */
+export const MESSAGE_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Largest ACK body we ever need to read. */
+export const MAX_ACK_BYTES = 1 + 1 + 1 + 128 + 1 + 255;
+
+/** Bytes a MSG envelope adds to its payload, at most. */
+export const ENVELOPE_OVERHEAD = 1 + 1 + 1 + 128 + 20 + 20;
+
+export interface Envelope {
+  readonly id: string;
+  readonly to: Address;
+  /** Original sender, present only when relayed. */
+  readonly from?: Address;
+  readonly payload: Uint8Array;
+}
+
+export type AckStatus = 'ok' | 'retry' | 'reject';
+
+export interface Ack {
+  readonly id: string;
+  readonly status: AckStatus;
+  /** Short machine-readable reason (never internals). */
+  readonly reason: string;
+}
+
+const STATUS_CODES: Record<AckStatus, number> = { ok: 0, retry: 1, reject: 2 };
+const STATUS_NAMES: readonly AckStatus[] = ['ok', 'retry', 'reject'];
+const ASCII_RE = /^[\x20-\x7e]*$/;
+
+function malformed(message: string): SluiceError {
+  return new SluiceError('DECODE_FAILED', `malformed sluice frame: ${message}`);
+}
+
+/** @throws TypeError unless `id` is a valid message id */
+export function assertMessageId(id: unknown, name = 'id'): asserts id is string {
+  if (typeof id !== 'string' || !MESSAGE_ID_RE.test(id)) throw new TypeError(`${name} must match ${MESSAGE_ID_RE.source}`);
+}
+
+function asciiBytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+function readAscii(bytes: Uint8Array, start: number, length: number): string {
+  let s = '';
+  for (let i = start; i < start + length; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
+}
+
+/** Encode the body of a MSG frame (without the length prefix). */
+export function encodeEnvelope(envelope: Envelope): Uint8Array {
+  assertMessageId(envelope.id);
+  const hasFrom = envelope.from !== undefined;
+  const size = 3 + envelope.id.length + 20 + (hasFrom ? 20 : 0) + envelope.payload.length;
+  const out = new Uint8Array(size);
+  let o = 0;
+  out[o++] = KIND_MSG;
+  out[o++] = hasFrom ? FLAG_FROM : 0;
+  out[o++] = envelope.id.length;
+  out.set(asciiBytes(envelope.id), o);
+  o += envelope.id.length;
+  out.set(hexToBytes(envelope.to, 'to'), o);
+  o += 20;
+  if (envelope.from !== undefined) {
+    out.set(hexToBytes(envelope.from, 'from'), o);
+    o += 20;
+  }
+  out.set(envelope.payload, o);
+  return out;
+}
+
+/** Decode a MSG body. The payload is a copy (safe to keep). @throws SluiceError DECODE_FAILED */
+export function decodeEnvelope(body: Uint8Array): Envelope {
+  if (body.length < 3) throw malformed('short');
+  if (body[0] !== KIND_MSG) throw malformed('not a message');
+  const flags = body[1]!;
+  if ((flags & ~FLAG_FROM) !== 0) throw malformed('unknown flags');
+  const idLen = body[2]!;
+  let o = 3;
+  if (idLen < 1 || idLen > 128 || body.length < o + idLen + 20) throw malformed('bad id length');
+  const id = readAscii(body, o, idLen);
+  if (!MESSAGE_ID_RE.test(id)) throw malformed('bad id');
+  o += idLen;
+  const to = checksumAddress(body.subarray(o, o + 20));
+  o += 20;
+  let from: Address | undefined;
+  if ((flags & FLAG_FROM) !== 0) {
+    if (body.length < o + 20) throw malformed('short from');
+    from = checksumAddress(body.subarray(o, o + 20));
+    o += 20;
+  }
+  const payload = new Uint8Array(body.subarray(o)); // a plain copy, even when `body` is a Buffer
+  return from === undefined ? { id, to, payload } : { id, to, from, payload };
+}
+
+/** Encode the body of an ACK frame. */
+export function encodeAck(ack: Ack): Uint8Array {
+  const reason = ASCII_RE.test(ack.reason) ? ack.reason.slice(0, 255) : 'invalid-reason';
+  // An ACK for a frame we could not parse carries a placeholder id.
+  const id = MESSAGE_ID_RE.test(ack.id) ? ack.id : '-';
+  const out = new Uint8Array(4 + id.length + reason.length);
+  out[0] = KIND_ACK;
+  out[1] = STATUS_CODES[ack.status];
+  out[2] = id.length;
+  out.set(asciiBytes(id), 3);
+  out[3 + id.length] = reason.length;
+  out.set(asciiBytes(reason), 4 + id.length);
+  return out;
+}
+
+/** Decode an ACK body. @throws SluiceError DECODE_FAILED */
+export function decodeAck(body: Uint8Array): Ack {
+  if (body.length < 4 || body[0] !== KIND_ACK) throw malformed('not an ack');
+  const status = STATUS_NAMES[body[1]!];
+  if (status === undefined) throw malformed('bad ack status');
+  const idLen = body[2]!;
+  if (idLen < 1 || idLen > 128 || body.length < 4 + idLen) throw malformed('bad ack id');
+  const id = readAscii(body, 3, idLen);
+  const reasonLen = body[3 + idLen]!;
+  if (body.length !== 4 + idLen + reasonLen) throw malformed('bad ack length');
+  const reason = readAscii(body, 4 + idLen, reasonLen);
+  if (!ASCII_RE.test(reason)) throw malformed('bad ack reason');
+  return { id, status, reason };
+}
+
+/** Prefix `body` with its unsigned LEB128 length. */
+export function frame(body: Uint8Array): Uint8Array {
+  let n = body.length;
+  const header: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    header.push(b);
+  } while (n > 0);
+  const out = new Uint8Array(header.length + body.length);
+  out.set(header, 0);
+  out.set(body, header.length);
+  return out;
+}
+
+/**
+ * Parse a frame's length prefix.
+ * @returns `{ length, headerBytes }`, or `undefined` if more bytes are needed
+ * @throws SluiceError DECODE_FAILED on a prefix longer than 5 bytes
+ */
+export function readLengthPrefix(bytes: Uint8Array): { readonly length: number; readonly headerBytes: number } | undefined {
+  let value = 0;
+  for (let i = 0; i < 5; i++) {
+    if (i >= bytes.length) return undefined;
+    const b = bytes[i]!;
+    value += (b & 0x7f) * 2 ** (7 * i);
+    if ((b & 0x80) === 0) return { length: value, headerBytes: i + 1 };
+  }
+  throw malformed('length prefix too long');
+}

@@ -1,0 +1,27 @@
+/**
+ * `@sluice/channel-core/libp2p`: the libp2p adapter of the messaging port (TCP + Noise +
+ * Yamux, secp256k1 identity = Ethereum address, acknowledged and retried from the durable
+ * outbox, deduplicated, hub relaying).
+ */
+export {
+  createLibp2pMessageService,
+  type Libp2pMessageService,
+  type Libp2pMessageServiceComponents,
+  type Libp2pMessageServiceInit,
+  type MessagingLogger,
+  type PeerBookEntry,
+  type RetryPolicy,
+} from './service.ts';
+export { libp2pPrivateKey, peerIdToAddress, tryPeerIdToAddress } from './identity.ts';
+export {
+  SLUICE_PROTOCOL,
+  MESSAGE_ID_RE,
+  type Ack,
+  type AckStatus,
+  type Envelope,
+  decodeAck,
+  decodeEnvelope,
+  encodeAck,
+  encodeEnvelope,
+  frame,
+} from './envelope.ts';
