@@ -22,6 +22,10 @@ import {
   type Outcome,
   type SignedState,
   type State,
+  type ChainEvent,
+  type ChainService,
+  type EventStreamOptions,
+  consumeChainEvents,
 } from './core.ts';
 
 export interface Actor {
@@ -143,4 +147,48 @@ export async function increaseTime(provider: JsonRpcProvider, seconds: number): 
 
 export async function balance(f: ChainFixture, asset: Address, who: Address): Promise<bigint> {
   return f.alice.chain.balanceOf(asset, who);
+}
+
+/** Background consumer of a service's event stream, for assertions. */
+export interface Collector {
+  events: ChainEvent[];
+  lastBlock: number;
+  waitFor(pred: (e: ChainEvent) => boolean, timeoutMs?: number): Promise<ChainEvent>;
+  stop(): Promise<void>;
+}
+
+export function collect(chain: ChainService, opts: Omit<EventStreamOptions, 'signal'>): Collector {
+  const ctl = new AbortController();
+  const events: ChainEvent[] = [];
+  const waiters = new Set<() => void>();
+  const c: Collector = {
+    events,
+    lastBlock: opts.fromBlock - 1,
+    async waitFor(pred, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = events.find(pred);
+        if (hit) return hit;
+        if (Date.now() > deadline) throw new Error(`event not seen; got ${events.map((e) => e.type).join(',')}`);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, 100);
+          waiters.add(() => {
+            clearTimeout(t);
+            r();
+          });
+        });
+      }
+    },
+    async stop() {
+      ctl.abort();
+      await done;
+    },
+  };
+  const done = consumeChainEvents(chain, { ...opts, signal: ctl.signal }, (b) => {
+    events.push(...b.events);
+    c.lastBlock = b.toBlock;
+    for (const w of [...waiters]) w();
+    waiters.clear();
+  });
+  return c;
 }

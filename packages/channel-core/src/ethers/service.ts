@@ -23,6 +23,7 @@ import type {
   ChannelStatus,
   EventCursor,
   EventStreamOptions,
+  SignedState,
   TxResult,
 } from '../chain.ts';
 import { assertBlockNumber, compareCursor, unpackStatus } from '../chain.ts';
@@ -32,7 +33,7 @@ import { encodeOutcome } from '../outcome.ts';
 import { SluiceError, isSluiceError } from '../errors.ts';
 import { ADJUDICATOR_ABI, ADJUDICATOR_EVENTS, ERC20_ABI } from './abi.ts';
 import { decodeAdjudicatorLog, toOutcomeStruct, toSigStruct, toSupportArgs } from './convert.ts';
-import { guarded, sleep } from './errors.ts';
+import { guarded, sleep, toChainError } from './errors.ts';
 
 export interface EthersChainServiceInit {
   /** The adjudicator's address. */
@@ -127,6 +128,29 @@ export class EthersChainService implements ChainService {
     return this.#guard('balanceOf', opts, async () => {
       if (a === ZeroAddress) return this.#provider.getBalance(o);
       return (await new Contract(a, ERC20_ABI as string[], this.#provider).getFunction('balanceOf').staticCall(o)) as bigint;
+    });
+  }
+
+  /**
+   * Ask the adjudicator (and through it the channel's app) whether `candidate`, with `proof`,
+   * is supported — a dry run before challenging or checkpointing.
+   * @returns `{ supported, reason }`; an app that reverts gives `supported: false` and its reason
+   */
+  stateIsSupported(
+    proof: readonly SignedState[],
+    candidate: SignedState,
+    opts: ChainCallOptions = {},
+  ): Promise<{ supported: boolean; reason: string }> {
+    const s = arg(() => toSupportArgs(proof, candidate));
+    return this.#guard('stateIsSupported', opts, async () => {
+      try {
+        const [ok, reason] = (await this.#read.getFunction('stateIsSupported').staticCall(s.fixedPart, s.proof, s.candidate)) as [boolean, string];
+        return { supported: ok, reason };
+      } catch (e) {
+        const err = toChainError(e, 'stateIsSupported', this.#errorIfaces);
+        if (err.code === 'CHAIN_REVERT') return { supported: false, reason: String(err.details['reason']) };
+        throw err;
+      }
     });
   }
 
