@@ -14,3 +14,4 @@ export * from './voucher.ts';
 export { keccak256, keccakBackend } from './keccak.ts';
 export { cryptoBackend, useCryptoBackend, type Secp256k1Backend } from './secp256k1.ts';
 export * from './voucher-ledger.ts';
+export * as protocols from './protocols/index.ts';

@@ -1,0 +1,136 @@
+/**
+ * Direct defund (go-nitro `directdefund`): close a channel cooperatively.
+ *
+ * 1. everyone signs the final state: the latest supported outcome, unchanged, at the next
+ *    turn with `isFinal` (a ledger must hold no guarantees and no pending proposals);
+ * 2. the designated participant (index 0 by default) submits `concludeAndTransferAllAssets`;
+ * 3. everyone waits until chain events report zero holdings for every asset.
+ */
+import type { ChannelId } from '../hex.ts';
+import { parseAddress } from '../address.ts';
+import { hashOutcome } from '../outcome.ts';
+import type { VariablePart } from '../state.ts';
+import {
+  type Channel,
+  addSignedState,
+  applyChainEvent,
+  entryAt,
+  fullState,
+  latestSupportedState,
+  others,
+  pinState,
+  sendSignedState,
+  signAndAdd,
+  signaturesOf,
+  signedByMe,
+} from './channel.ts';
+import { fail, guardPeerInput } from './fail.ts';
+import type { CrankResult, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
+
+export type DirectDefundWaitingFor = 'WaitingForFinalization' | 'WaitingForWithdraw' | 'WaitingForNothing';
+
+export interface DirectDefundObjective {
+  readonly type: 'directDefund';
+  readonly id: string;
+  readonly status: ObjectiveStatus;
+  readonly channel: Channel;
+  readonly finalTurnNum: number;
+  /** Participant index that submits the transaction. */
+  readonly submitter: number;
+  readonly transactionSubmitted: boolean;
+}
+
+export function directDefundId(channelId: ChannelId): string {
+  return `DirectDefunding-${channelId}`;
+}
+
+/**
+ * Start (or join) a cooperative close of `channel` from its latest supported state.
+ * @param options.submitter - index of the participant who submits the transaction (default 0)
+ * @throws SluiceError INVALID_ARGUMENT (no supported state), LEDGER_NOT_EMPTY (guarantees still funded)
+ */
+export function newDirectDefund(channel: Channel, options: { submitter?: number } = {}): DirectDefundObjective {
+  const latest = latestSupportedState(channel);
+  if (latest === undefined) fail('INVALID_ARGUMENT', 'nothing to close: no supported state');
+  if (latest.state.outcome.some((e) => e.allocations.some((a) => a.allocationType === 2))) {
+    fail('LEDGER_NOT_EMPTY', 'the channel still funds guarantees', { channelId: channel.id });
+  }
+  const submitter = options.submitter ?? 0;
+  if (!Number.isInteger(submitter) || submitter < 0 || submitter >= channel.fixedPart.participants.length) {
+    fail('INVALID_ARGUMENT', 'submitter must be a participant index');
+  }
+  const final: VariablePart = latest.state.isFinal ? latest.state : { ...latest.state, turnNum: latest.state.turnNum + 1, isFinal: true };
+  return {
+    type: 'directDefund',
+    id: directDefundId(channel.id),
+    status: 'approved',
+    channel: pinState(channel, final),
+    finalTurnNum: final.turnNum,
+    submitter,
+    transactionSubmitted: false,
+  };
+}
+
+/** True once chain events reported zero holdings for every asset of the final outcome. */
+export function withdrawn(o: DirectDefundObjective): boolean {
+  const final = entryAt(o.channel, o.finalTurnNum);
+  if (final === undefined) return false;
+  return final.state.outcome.every((e) => o.channel.holdings[parseAddress(e.asset, 'asset')] === 0n);
+}
+
+/** Advance the objective as far as it can go without new input. */
+export function crankDirectDefund(o: DirectDefundObjective, secrets: Secrets): CrankResult<DirectDefundObjective, DirectDefundWaitingFor> {
+  if (o.status !== 'approved') return { objective: o, effects: [], waitingFor: 'WaitingForNothing' };
+  let channel = o.channel;
+  const effects: Effect[] = [];
+  const finalEntry = entryAt(channel, o.finalTurnNum)!;
+  const final = fullState(channel, finalEntry.state);
+  if (!signedByMe(channel, o.finalTurnNum)) {
+    channel = signAndAdd(channel, finalEntry.state, secrets.privateKey).channel;
+    effects.push(...sendSignedState(others(channel), o.id, final, signaturesOf(entryAt(channel, o.finalTurnNum)!)));
+  }
+  const supported = latestSupportedState(channel);
+  if (supported === undefined || supported.state.turnNum < o.finalTurnNum) {
+    return { objective: { ...o, channel }, effects, waitingFor: 'WaitingForFinalization' };
+  }
+  let transactionSubmitted = o.transactionSubmitted;
+  if (channel.myIndex === o.submitter && !transactionSubmitted && !withdrawn({ ...o, channel })) {
+    effects.push({
+      type: 'submitTransaction',
+      tx: { kind: 'concludeAndTransferAllAssets', channelId: channel.id, state: final, signatures: signaturesOf(supported) },
+    });
+    transactionSubmitted = true;
+  }
+  const next = { ...o, channel, transactionSubmitted };
+  if (!withdrawn(next)) return { objective: next, effects, waitingFor: 'WaitingForWithdraw' };
+  return { objective: { ...next, status: 'completed' }, effects, waitingFor: 'WaitingForNothing' };
+}
+
+/**
+ * Feed a peer's signed final state or a chain event into the objective.
+ * @throws SluiceError PROTOCOL_WRONG_TURN, PROTOCOL_UNACCEPTABLE_STATE (not final, or a different
+ *   outcome), PROTOCOL_WRONG_CHANNEL, PROTOCOL_WRONG_SIGNER, PROTOCOL_CONFLICTING_STATE, PROTOCOL_MALFORMED
+ */
+export function updateDirectDefund(o: DirectDefundObjective, event: ObjectiveEvent): DirectDefundObjective {
+  return guardPeerInput('direct defund event', () => {
+    switch (event.kind) {
+      case 'signedState': {
+        if (event.objectiveId !== o.id) fail('PROTOCOL_WRONG_CHANNEL', 'message is for another objective');
+        const s = event.state;
+        if (s.turnNum !== o.finalTurnNum) fail('PROTOCOL_WRONG_TURN', 'direct defund only exchanges the final state', { turnNum: s.turnNum });
+        const expected = entryAt(o.channel, o.finalTurnNum)!.state;
+        if (!s.isFinal || hashOutcome(s.outcome) !== hashOutcome(expected.outcome)) {
+          fail('PROTOCOL_UNACCEPTABLE_STATE', 'a cooperative close must keep the agreed outcome and be final');
+        }
+        return { ...o, channel: addSignedState(o.channel, s, event.signatures) };
+      }
+      case 'deposited':
+      case 'allocationUpdated':
+      case 'concluded':
+        return { ...o, channel: applyChainEvent(o.channel, event) };
+      default:
+        return fail('PROTOCOL_MALFORMED', 'unexpected event for a direct defund');
+    }
+  });
+}
+

@@ -1,0 +1,148 @@
+/**
+ * Ledger top-up (a Sluice extension; go-nitro never resized ledgers): one party deposits
+ * more into an open ledger, then both agree a new state crediting it.
+ *
+ * Order is deposit first, then agree: the counterparty (the follower, or the leader when
+ * it proposes) credits the depositor only once chain events show the holdings cover the
+ * current total plus the top-up, so nobody ever signs a ledger state that is not fully
+ * backed on chain (an under-funded ledger would pay guarantees last). The depositor's
+ * exposure is the deposit itself until the counterparty agrees.
+ */
+import type { Address, ChannelId } from '../hex.ts';
+import { sameAddress } from '../address.ts';
+import { applyChainEvent, type ChainCursor } from './channel.ts';
+import { fail, guardPeerInput } from './fail.ts';
+import { type ConsensusChannel, type Proposal, ledgerTotal, pendingOutcome } from './ledger.ts';
+import { crankConnection, receiveConnectionCountersignature, receiveExpectedProposal } from './ledger-connection.ts';
+import { dest } from './virtual-channel.ts';
+import type { CrankResult, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
+
+export type LedgerTopUpWaitingFor = 'WaitingForDeposit' | 'WaitingForLedgerUpdate' | 'WaitingForNothing';
+
+export interface LedgerTopUpObjective {
+  readonly type: 'ledgerTopUp';
+  readonly id: string;
+  readonly status: ObjectiveStatus;
+  readonly ledger: ConsensusChannel;
+  /** Participant index of the depositor. */
+  readonly depositor: 0 | 1;
+  readonly amount: bigint;
+  /** Holdings once the deposit is in: the ledger total before the top-up plus `amount`. */
+  readonly targetHoldings: bigint;
+  readonly holdings: bigint | null;
+  readonly chainCursor: ChainCursor | null;
+  readonly depositSubmitted: boolean;
+  /** Turn at which the top-up was proposed (leader) or countersigned (follower). */
+  readonly appliedAtTurn: number | null;
+}
+
+export function ledgerTopUpId(ledgerId: ChannelId, targetHoldings: bigint): string {
+  return `LedgerTopUp-${ledgerId}-${targetHoldings}`;
+}
+
+/**
+ * Start a top-up of `amount` by `depositor` (both parties create the same objective).
+ * @throws SluiceError INVALID_ARGUMENT (non-positive amount, depositor not a party, a top-up already pending)
+ */
+export function newLedgerTopUp(input: { readonly ledger: ConsensusChannel; readonly depositor: Address; readonly amount: bigint }): LedgerTopUpObjective {
+  const { ledger, amount } = input;
+  if (typeof amount !== 'bigint' || amount <= 0n) fail('INVALID_ARGUMENT', 'a top-up amount must be positive');
+  const depositor = ledger.fixedPart.participants.findIndex((p) => sameAddress(p, input.depositor));
+  if (depositor !== 0 && depositor !== 1) fail('INVALID_ARGUMENT', 'the depositor must be a ledger party');
+  if (ledger.queue.some((sp) => sp.proposal.type === 'topUp')) fail('INVALID_ARGUMENT', 'a top-up is already pending on this ledger');
+  const targetHoldings = ledgerTotal(pendingOutcome(ledger)) + amount;
+  return {
+    type: 'ledgerTopUp',
+    id: ledgerTopUpId(ledger.id, targetHoldings),
+    status: 'approved',
+    ledger,
+    depositor,
+    amount,
+    targetHoldings,
+    holdings: null,
+    chainCursor: null,
+    depositSubmitted: false,
+    appliedAtTurn: null,
+  };
+}
+
+function expectedTopUp(o: LedgerTopUpObjective): Proposal {
+  return { type: 'topUp', destination: dest(o.ledger.fixedPart.participants[o.depositor]!), amount: o.amount };
+}
+
+function covered(o: LedgerTopUpObjective): boolean {
+  return o.holdings !== null && o.holdings >= o.targetHoldings;
+}
+
+/** Advance the objective as far as it can go without new input. */
+export function crankLedgerTopUp(o: LedgerTopUpObjective, secrets: Secrets): CrankResult<LedgerTopUpObjective, LedgerTopUpWaitingFor> {
+  if (o.status !== 'approved') return { objective: o, effects: [], waitingFor: 'WaitingForNothing' };
+  const effects: Effect[] = [];
+  let next = o;
+  if (o.ledger.myIndex === o.depositor && !o.depositSubmitted && !covered(o)) {
+    effects.push({
+      type: 'submitTransaction',
+      tx: { kind: 'deposit', channelId: o.ledger.id, asset: o.ledger.current.outcome.asset, expectedHeld: o.targetHoldings - o.amount, amount: o.amount },
+    });
+    next = { ...next, depositSubmitted: true };
+  }
+  if (next.appliedAtTurn === null) {
+    if (!covered(next)) return { objective: next, effects, waitingFor: 'WaitingForDeposit' };
+    const r = crankConnection(next.ledger, expectedTopUp(next), next.id, secrets.privateKey);
+    effects.push(...r.effects);
+    const sent = r.effects[0];
+    const turn =
+      sent?.type === 'sendMessage'
+        ? sent.payload.kind === 'ledgerProposal'
+          ? sent.payload.signedProposal.turnNum
+          : sent.payload.kind === 'ledgerCountersignature'
+            ? sent.payload.countersignature.turnNum
+            : null
+        : null;
+    next = { ...next, ledger: r.ledger, appliedAtTurn: turn };
+  }
+  if (next.appliedAtTurn === null || next.ledger.current.turnNum < next.appliedAtTurn) {
+    return { objective: next, effects, waitingFor: 'WaitingForLedgerUpdate' };
+  }
+  return { objective: { ...next, status: 'completed' }, effects, waitingFor: 'WaitingForNothing' };
+}
+
+/**
+ * Feed chain events for the ledger and the peer's proposal / countersignature.
+ * @throws SluiceError PROTOCOL_NOT_READY (proposal before the deposit is seen: retry later),
+ *   LEDGER_PROPOSAL_UNEXPECTED, PROTOCOL_WRONG_CHANNEL, PROTOCOL_WRONG_SIGNER, PROTOCOL_MALFORMED
+ */
+export function updateLedgerTopUp(o: LedgerTopUpObjective, event: ObjectiveEvent): LedgerTopUpObjective {
+  return guardPeerInput('ledger top-up event', () => {
+    switch (event.kind) {
+      case 'deposited':
+      case 'allocationUpdated': {
+        if (event.channelId !== o.ledger.id) return o;
+        if (!sameAddress(event.asset, o.ledger.current.outcome.asset)) return o;
+        // reuse the channel cursor logic on a minimal channel-like value
+        const c = applyChainEvent(
+          { id: o.ledger.id, fixedPart: o.ledger.fixedPart, myIndex: o.ledger.myIndex, states: [], holdings: {}, concluded: false, chainCursor: o.chainCursor },
+          event,
+        );
+        if (c.chainCursor === o.chainCursor) return o;
+        return { ...o, holdings: event.holdings, chainCursor: c.chainCursor };
+      }
+      case 'concluded':
+        return o;
+      case 'ledgerProposal': {
+        if (event.objectiveId !== o.id) fail('PROTOCOL_WRONG_CHANNEL', 'message is for another objective');
+        if (event.signedProposal.ledgerId !== o.ledger.id) fail('PROTOCOL_WRONG_CHANNEL', 'proposal is for another ledger');
+        const expected = covered(o) ? expectedTopUp(o) : null;
+        return { ...o, ledger: receiveExpectedProposal(o.ledger, event.signedProposal, null, expected) };
+      }
+      case 'ledgerCountersignature': {
+        if (event.objectiveId !== o.id) fail('PROTOCOL_WRONG_CHANNEL', 'message is for another objective');
+        return { ...o, ledger: receiveConnectionCountersignature(o.ledger, event.countersignature) };
+      }
+      case 'signedState':
+        return fail('PROTOCOL_WRONG_TURN', 'a ledger top-up exchanges proposals, not states');
+      default:
+        return fail('PROTOCOL_MALFORMED', 'unexpected event for a ledger top-up');
+    }
+  });
+}

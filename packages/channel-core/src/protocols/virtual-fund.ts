@@ -1,0 +1,188 @@
+/**
+ * Virtual fund (go-nitro `virtualfund`): open V = [payer, ...intermediaries, payee] with no
+ * transaction.
+ *
+ * 1. everyone signs V's prefund (turn 0);
+ * 2. every ledger along the path gains a guarantee for V: its leader proposes
+ *    `add(guarantee(V, a+b, left, right), leftDeposit = a)`, its follower countersigns exactly that;
+ * 3. everyone signs V's postfund (turn 1).
+ *
+ * The objective carries its ledgers; the engine stores them back after each crank and must
+ * serialise objectives that share a ledger (see the protocols ADR).
+ */
+import type { Address, ChannelId } from '../hex.ts';
+import { hashOutcome } from '../outcome.ts';
+import { type State, fixedPartOf } from '../state.ts';
+import {
+  type Channel,
+  addSignedState,
+  entryAt,
+  fullState,
+  newChannel,
+  others,
+  pinState,
+  postFundComplete,
+  preFundComplete,
+  sendSignedState,
+  signAndAdd,
+  signaturesOf,
+  signedByMe,
+} from './channel.ts';
+import { fail, guardPeerInput } from './fail.ts';
+import { type ConsensusChannel, consensusIncludes } from './ledger.ts';
+import { crankConnection, receiveConnectionCountersignature, receiveExpectedProposal } from './ledger-connection.ts';
+import { type HubPolicyConfig, evaluateLedgerProposal, evaluateVirtualFundJoin } from './hub-policy.ts';
+import { type VirtualAmounts, assertLedgerBetween, expectedAdd, virtualAmounts } from './virtual-channel.ts';
+import type { CrankResult, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
+
+export type VirtualFundWaitingFor =
+  | 'WaitingForCompletePrefund'
+  | 'WaitingForCompleteFunding'
+  | 'WaitingForCompletePostFund'
+  | 'WaitingForNothing';
+
+export interface VirtualFundObjective {
+  readonly type: 'virtualFund';
+  readonly id: string;
+  readonly status: ObjectiveStatus;
+  readonly v: Channel;
+  readonly amounts: VirtualAmounts;
+  /** Ledger with participant `myIndex - 1` (absent for the payer). */
+  readonly toMyLeft: ConsensusChannel | null;
+  /** Ledger with participant `myIndex + 1` (absent for the payee). */
+  readonly toMyRight: ConsensusChannel | null;
+}
+
+export function virtualFundId(channelId: ChannelId): string {
+  return `VirtualFund-${channelId}`;
+}
+
+export interface NewVirtualFundInput {
+  readonly prefund: State;
+  readonly myAddress: Address;
+  readonly toMyLeft?: ConsensusChannel;
+  readonly toMyRight?: ConsensusChannel;
+  /** For an intermediary: apply this hub policy (collateral checks) before joining. */
+  readonly hubPolicy?: HubPolicyConfig;
+}
+
+/**
+ * Start (payer) or join (intermediary, payee) a virtual fund.
+ * @throws SluiceError INVALID_ARGUMENT (bad prefund, missing or wrong ledgers), PROTOCOL_MALFORMED,
+ *   HUB_POLICY_REJECTED (intermediary with a policy that refuses)
+ */
+export function newVirtualFund(input: NewVirtualFundInput): VirtualFundObjective {
+  return guardPeerInput('virtual fund prefund', () => {
+    const { prefund, myAddress } = input;
+    if (prefund.turnNum !== 0 || prefund.isFinal) fail('INVALID_ARGUMENT', 'a prefund state has turnNum 0 and is not final');
+    const amounts = virtualAmounts(prefund.outcome, prefund);
+    const v = pinState(newChannel(fixedPartOf(prefund), myAddress), prefund);
+    const n = v.fixedPart.participants.length;
+    const i = v.myIndex;
+    const toMyLeft = input.toMyLeft ?? null;
+    const toMyRight = input.toMyRight ?? null;
+    if ((i > 0) !== (toMyLeft !== null) || (i < n - 1) !== (toMyRight !== null)) {
+      fail('INVALID_ARGUMENT', 'need a ledger toward each neighbour on the path, and only those');
+    }
+    if (toMyLeft !== null) assertLedgerBetween(toMyLeft, v.fixedPart, i - 1, amounts.asset);
+    if (toMyRight !== null) assertLedgerBetween(toMyRight, v.fixedPart, i, amounts.asset);
+    if (input.hubPolicy !== undefined && toMyLeft !== null && toMyRight !== null) {
+      const d = evaluateVirtualFundJoin({ prefund, hub: myAddress, toPayer: toMyLeft, toPayee: toMyRight }, input.hubPolicy);
+      if (!d.ok) fail(d.code, d.reason, { channelId: v.id });
+    }
+    return { type: 'virtualFund', id: virtualFundId(v.id), status: 'approved', v, amounts, toMyLeft, toMyRight };
+  });
+}
+
+function isIntermediary(o: VirtualFundObjective): boolean {
+  return o.toMyLeft !== null && o.toMyRight !== null;
+}
+
+/** Advance the objective as far as it can go without new input. */
+export function crankVirtualFund(o: VirtualFundObjective, secrets: Secrets): CrankResult<VirtualFundObjective, VirtualFundWaitingFor> {
+  if (o.status !== 'approved') return { objective: o, effects: [], waitingFor: 'WaitingForNothing' };
+  let v = o.v;
+  const effects: Effect[] = [];
+  const prefund = fullState(v, entryAt(v, 0)?.state ?? v.states[0]!.state);
+
+  if (!signedByMe(v, 0)) {
+    v = signAndAdd(v, prefund, secrets.privateKey).channel;
+    effects.push(...sendSignedState(others(v), o.id, prefund, signaturesOf(entryAt(v, 0)!)));
+  }
+  if (!preFundComplete(v)) return { objective: { ...o, v }, effects, waitingFor: 'WaitingForCompletePrefund' };
+
+  let { toMyLeft, toMyRight } = o;
+  if (toMyLeft !== null && !consensusIncludes(toMyLeft, v.id)) {
+    const r = crankConnection(toMyLeft, expectedAdd(v.id, v.fixedPart, o.amounts, v.myIndex - 1), o.id, secrets.privateKey);
+    toMyLeft = r.ledger;
+    effects.push(...r.effects);
+  }
+  if (toMyRight !== null && !consensusIncludes(toMyRight, v.id)) {
+    const r = crankConnection(toMyRight, expectedAdd(v.id, v.fixedPart, o.amounts, v.myIndex), o.id, secrets.privateKey);
+    toMyRight = r.ledger;
+    effects.push(...r.effects);
+  }
+  const funded = (toMyLeft === null || consensusIncludes(toMyLeft, v.id)) && (toMyRight === null || consensusIncludes(toMyRight, v.id));
+  if (!funded) return { objective: { ...o, v, toMyLeft, toMyRight }, effects, waitingFor: 'WaitingForCompleteFunding' };
+
+  if (!signedByMe(v, 1)) {
+    const postfund = { ...prefund, turnNum: 1 };
+    v = signAndAdd(v, postfund, secrets.privateKey).channel;
+    effects.push(...sendSignedState(others(v), o.id, postfund, signaturesOf(entryAt(v, 1)!)));
+  }
+  const next = { ...o, v, toMyLeft, toMyRight };
+  if (!postFundComplete(v)) return { objective: next, effects, waitingFor: 'WaitingForCompletePostFund' };
+  return { objective: { ...next, status: 'completed' }, effects, waitingFor: 'WaitingForNothing' };
+}
+
+/**
+ * Feed a peer message into the objective (chain events are irrelevant here and ignored).
+ * @throws SluiceError PROTOCOL_WRONG_CHANNEL, PROTOCOL_WRONG_TURN, PROTOCOL_UNACCEPTABLE_STATE,
+ *   PROTOCOL_WRONG_SIGNER, PROTOCOL_CONFLICTING_STATE, LEDGER_PROPOSAL_UNEXPECTED, LEDGER_PROPOSAL_INVALID,
+ *   PROTOCOL_NOT_READY (retryable), PROTOCOL_MALFORMED
+ */
+export function updateVirtualFund(o: VirtualFundObjective, event: ObjectiveEvent): VirtualFundObjective {
+  return guardPeerInput('virtual fund event', () => {
+    switch (event.kind) {
+      case 'signedState': {
+        if (event.objectiveId !== o.id) fail('PROTOCOL_WRONG_CHANNEL', 'message is for another objective');
+        const s = event.state;
+        if (s.turnNum !== 0 && s.turnNum !== 1) fail('PROTOCOL_WRONG_TURN', 'virtual fund only exchanges turns 0 and 1', { turnNum: s.turnNum });
+        if (s.turnNum === 1) {
+          const pre = o.v.states[0]!.state;
+          if (s.isFinal || s.appData !== pre.appData || hashOutcome(s.outcome) !== hashOutcome(pre.outcome)) {
+            fail('PROTOCOL_UNACCEPTABLE_STATE', 'postfund must repeat the prefund outcome');
+          }
+        }
+        return { ...o, v: addSignedState(o.v, s, event.signatures) };
+      }
+      case 'ledgerProposal': {
+        if (event.objectiveId !== o.id) fail('PROTOCOL_WRONG_CHANNEL', 'message is for another objective');
+        const sp = event.signedProposal;
+        const side = o.toMyLeft?.id === sp.ledgerId ? 'left' : o.toMyRight?.id === sp.ledgerId ? 'right' : null;
+        if (side === null) fail('PROTOCOL_WRONG_CHANNEL', 'proposal is for a ledger this objective does not use');
+        const ledger = side === 'left' ? o.toMyLeft! : o.toMyRight!;
+        const expected = expectedAdd(o.v.id, o.v.fixedPart, o.amounts, side === 'left' ? o.v.myIndex - 1 : o.v.myIndex);
+        if (isIntermediary(o) && sp.turnNum > ledger.current.turnNum) {
+          const d = evaluateLedgerProposal(ledger, sp.proposal, expected, o.v.fixedPart.participants[o.v.myIndex]!);
+          if (!d.ok) fail(d.code, d.reason, { ledgerId: ledger.id });
+        }
+        const updated = receiveExpectedProposal(ledger, sp, o.v.id, expected);
+        return side === 'left' ? { ...o, toMyLeft: updated } : { ...o, toMyRight: updated };
+      }
+      case 'ledgerCountersignature': {
+        if (event.objectiveId !== o.id) fail('PROTOCOL_WRONG_CHANNEL', 'message is for another objective');
+        const cs = event.countersignature;
+        if (o.toMyLeft?.id === cs.ledgerId) return { ...o, toMyLeft: receiveConnectionCountersignature(o.toMyLeft, cs) };
+        if (o.toMyRight?.id === cs.ledgerId) return { ...o, toMyRight: receiveConnectionCountersignature(o.toMyRight, cs) };
+        return fail('PROTOCOL_WRONG_CHANNEL', 'countersignature is for a ledger this objective does not use');
+      }
+      case 'deposited':
+      case 'allocationUpdated':
+      case 'concluded':
+        return o;
+      default:
+        return fail('PROTOCOL_MALFORMED', 'unexpected event for a virtual fund');
+    }
+  });
+}
