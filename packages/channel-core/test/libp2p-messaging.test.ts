@@ -1,0 +1,368 @@
+/**
+ * The libp2p messaging adapter on real libp2p (TCP + Noise + Yamux on 127.0.0.1).
+ * Actors: Alice (client), Irene (hub, relay), Bob (provider), Mallory (raw hostile peer).
+ */
+import { after, afterEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { PrivateKey, Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { privateKeyToAddress } from '../src/address.ts';
+import type { Address } from '../src/hex.ts';
+import type { InboundMessage, UndeliverableMessage } from '../src/ports/messaging.ts';
+import type { Store } from '../src/ports/store.ts';
+import { openMemoryStore, openSqliteStore } from '../src/sqlite/index.ts';
+import {
+  SLUICE_PROTOCOL,
+  createLibp2pMessageService,
+  decodeAck,
+  encodeEnvelope,
+  frame,
+  libp2pPrivateKey,
+  peerIdToAddress,
+  type Libp2pMessageService,
+  type Libp2pMessageServiceInit,
+} from '../src/libp2p/index.ts';
+import { readFrame } from '../src/libp2p/frame-stream.ts';
+
+const ALICE = key(0xa1);
+const IRENE = key(0x1e);
+const BOB = key(0xb0);
+const MALLORY = key(0x66);
+const CAROL = privateKeyToAddress(key(0xc0));
+
+const FAST = { initialBackoffMs: 30, maxBackoffMs: 300, ackTimeoutMs: 3_000, dialTimeoutMs: 1_000 } as const;
+
+function key(n: number): Uint8Array {
+  const k = new Uint8Array(32);
+  k[0] = 1;
+  k[31] = n;
+  return k;
+}
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+const str = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+const running: { stop(): Promise<void> | void }[] = [];
+const stores: Store[] = [];
+const tmp = mkdtempSync(join(tmpdir(), 'sluice-libp2p-'));
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map(async (s) => s.stop()));
+  for (const s of stores.splice(0)) s.close();
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function service(init: Libp2pMessageServiceInit, store: Store = openMemoryStore()): Libp2pMessageService {
+  const svc = createLibp2pMessageService({ ...init, retry: { ...FAST, ...init.retry } }, { store });
+  running.push(svc);
+  if (!stores.includes(store)) stores.push(store);
+  return svc;
+}
+
+/** Collects inbound messages. */
+function inbox(svc: Libp2pMessageService): InboundMessage[] {
+  const got: InboundMessage[] = [];
+  svc.onMessage((m) => {
+    got.push(m);
+  });
+  return got;
+}
+
+async function waitFor(what: string, pred: () => boolean, ms = 15_000): Promise<void> {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** A bare libp2p node that speaks the wire protocol by hand. */
+async function rawNode(privateKey: PrivateKey): Promise<Libp2p> {
+  const node = await createLibp2p({
+    privateKey,
+    addresses: { listen: [] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+  });
+  running.push(node);
+  return node;
+}
+
+async function rawStream(node: Libp2p, target: Libp2pMessageService): Promise<Stream> {
+  return node.dialProtocol(multiaddr(target.multiaddrs()[0]!), SLUICE_PROTOCOL);
+}
+
+async function rawExchange(node: Libp2p, target: Libp2pMessageService, bytes: Uint8Array): Promise<ReturnType<typeof decodeAck>> {
+  const stream = await rawStream(node, target);
+  stream.send(bytes);
+  const ack = decodeAck(await readFrame(stream, 512, AbortSignal.timeout(5_000)));
+  await stream.close();
+  return ack;
+}
+
+describe('libp2p messaging', () => {
+  it('uses the secp256k1 key as identity: the peer id proves the Ethereum address', async () => {
+    const bob = service({ privateKey: BOB });
+    await bob.start();
+    assert.equal(peerIdToAddress(peerIdFromString(bob.peerId!)), privateKeyToAddress(BOB));
+    assert.equal(bob.self, privateKeyToAddress(BOB));
+    assert.match(bob.multiaddrs()[0]!, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/16Uiu2/);
+
+    // Alice only knows Bob's multiaddr without /p2p/: the remote identity is still checked.
+    const got = inbox(bob);
+    const plain = bob.multiaddrs()[0]!.replace(/\/p2p\/.*$/, '');
+    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: [plain] }] });
+    await alice.start();
+    await alice.send(bob.self, text('hello'));
+    await waitFor('delivery', () => got.length === 1);
+    assert.equal(got[0]!.from, alice.self);
+    assert.equal(got[0]!.relayedBy, undefined);
+    assert.equal(str(got[0]!.payload), 'hello');
+  });
+
+  it('refuses peers whose identity is not secp256k1', async () => {
+    const bob = service({ privateKey: BOB });
+    await bob.start();
+    const ed = await rawNode(await generateKeyPair('Ed25519'));
+    await assert.rejects(rawStream(ed, bob));
+    assert.deepEqual(bob.connectedPeers(), []);
+  });
+
+  it('refuses a peer-book entry whose multiaddr answers with another identity', async () => {
+    const bob = service({ privateKey: BOB });
+    await bob.start();
+    const alice = service({ privateKey: ALICE, peers: [{ address: CAROL, multiaddrs: bob.multiaddrs() }], retry: { expiryMs: 600 } });
+    const dead: UndeliverableMessage[] = [];
+    alice.onUndeliverable((m) => dead.push(m));
+    const got = inbox(bob);
+    await alice.start();
+    await alice.send(CAROL, text('for carol'));
+    await waitFor('expiry', () => dead.length === 1);
+    assert.equal(got.length, 0);
+  });
+
+  it('acknowledges, empties the outbox, and delivers many messages exactly once', async () => {
+    const bob = service({ privateKey: BOB });
+    await bob.start();
+    const got = inbox(bob);
+    const aliceStore = openMemoryStore();
+    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }] }, aliceStore);
+    await alice.start();
+    const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => alice.send(bob.self, text(`m${i}`))));
+    await waitFor('all delivered', () => got.length === 20 && aliceStore.countOutbox() === 0);
+    assert.deepEqual(new Set(got.map((m) => m.id)), new Set(ids));
+    assert.deepEqual(new Set(got.map((m) => str(m.payload))), new Set(Array.from({ length: 20 }, (_, i) => `m${i}`)));
+  });
+
+  it('deduplicates by (sender, id): the same envelope twice is handled once, acked twice', async () => {
+    const bob = service({ privateKey: BOB });
+    await bob.start();
+    const got = inbox(bob);
+    const mallory = await rawNode(libp2pPrivateKey(MALLORY));
+    const bytes = frame(encodeEnvelope({ id: 'dup-1', to: bob.self, payload: text('once') }));
+    const first = await rawExchange(mallory, bob, bytes);
+    const second = await rawExchange(mallory, bob, bytes);
+    assert.deepEqual([first.status, second.status], ['ok', 'ok']);
+    assert.equal(second.reason, 'duplicate');
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.from, privateKeyToAddress(MALLORY));
+    // the same id from another sender is a different message
+    const alice = await rawNode(libp2pPrivateKey(ALICE));
+    assert.equal((await rawExchange(alice, bob, bytes)).reason, 'accepted');
+    assert.equal(got.length, 2);
+  });
+
+  it('does not acknowledge a message whose handler throws; the sender retries', async () => {
+    const bob = service({ privateKey: BOB });
+    await bob.start();
+    let calls = 0;
+    const got: InboundMessage[] = [];
+    bob.onMessage((m) => {
+      calls++;
+      if (calls === 1) throw new Error('not ready');
+      got.push(m);
+    });
+    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }] });
+    await alice.start();
+    await alice.send(bob.self, text('try again'));
+    await waitFor('redelivery', () => got.length === 1);
+    assert.equal(calls, 2);
+  });
+
+  it('retries until a receiver that was down comes up', async () => {
+    const port = await freePort();
+    const bobAddress = privateKeyToAddress(BOB);
+    const alice = service({ privateKey: ALICE, peers: [{ address: bobAddress, multiaddrs: [`/ip4/127.0.0.1/tcp/${port}`] }] });
+    await alice.start();
+    const id = await alice.send(bobAddress, text('are you there'));
+    await new Promise((r) => setTimeout(r, 300)); // a few failed attempts
+    const bob = service({ privateKey: BOB, listen: [`/ip4/127.0.0.1/tcp/${port}`] });
+    const got = inbox(bob);
+    await bob.start();
+    await waitFor('late delivery', () => got.length === 1);
+    assert.equal(got[0]!.id, id);
+  });
+
+  it('keeps the outbox across a restart of the sender (sqlite file)', async () => {
+    const port = await freePort();
+    const bobAddress = privateKeyToAddress(BOB);
+    const path = join(tmp, 'alice.sqlite');
+    const peers = [{ address: bobAddress, multiaddrs: [`/ip4/127.0.0.1/tcp/${port}`] }];
+    let store = openSqliteStore({ path });
+    const alice1 = createLibp2pMessageService({ privateKey: ALICE, peers, retry: FAST }, { store });
+    await alice1.start();
+    const id = await alice1.send(bobAddress, text('survive me'));
+    await alice1.stop();
+    store.close();
+
+    store = openSqliteStore({ path });
+    stores.push(store);
+    assert.equal(store.countOutbox(), 1);
+    const bob = service({ privateKey: BOB, listen: [`/ip4/127.0.0.1/tcp/${port}`] });
+    const got = inbox(bob);
+    await bob.start();
+    const alice2 = service({ privateKey: ALICE, peers }, store);
+    await alice2.start();
+    await waitFor('delivery after restart', () => got.length === 1 && store.countOutbox() === 0);
+    assert.equal(got[0]!.id, id);
+    assert.equal(str(got[0]!.payload), 'survive me');
+  });
+
+  it('resets streams carrying oversize or garbage frames and keeps serving', async () => {
+    const warnings: Record<string, unknown>[] = [];
+    const logger = { debug() {}, info() {}, error() {}, warn: (o: object) => warnings.push(o as Record<string, unknown>) };
+    const store = openMemoryStore();
+    stores.push(store);
+    const bob = createLibp2pMessageService({ privateKey: BOB, maxMessageBytes: 1024 }, { store, logger });
+    running.push(bob);
+    await bob.start();
+    const got = inbox(bob);
+    const mallory = await rawNode(libp2pPrivateKey(MALLORY));
+    const hostile: [string, Uint8Array][] = [
+      ['oversize length prefix', frame(encodeEnvelope({ id: 'big', to: bob.self, payload: new Uint8Array(4096) }))],
+      ['huge varint', Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3)],
+      ['overlong varint', new Uint8Array(10).fill(0xff)],
+      ['garbage body', frame(Uint8Array.of(9, 9, 9, 9, 9, 9, 9, 9))],
+      ['bad id', frame(Uint8Array.of(1, 0, 3, 0x2f, 0x2f, 0x2f, ...new Uint8Array(20)))],
+      ['unknown flags', frame(Uint8Array.of(1, 0x80, 1, 0x61, ...new Uint8Array(20)))],
+      ['truncated address', frame(Uint8Array.of(1, 0, 1, 0x61, 1, 2, 3))],
+      ['trailing bytes', Uint8Array.of(...frame(encodeEnvelope({ id: 'x', to: bob.self, payload: text('a') })), 1, 2, 3)],
+    ];
+    for (const [name, bytes] of hostile) {
+      const stream = await rawStream(mallory, bob);
+      stream.send(bytes);
+      await assert.rejects(readFrame(stream, 512, AbortSignal.timeout(5_000)), `${name} must reset the stream`);
+    }
+    // an early end (the stream closes mid-frame) gets no ack either
+    const early = await rawStream(mallory, bob);
+    early.send(Uint8Array.of(50, 1, 0));
+    await early.close();
+    await assert.rejects(readFrame(early, 512, AbortSignal.timeout(5_000)));
+    assert.equal(got.length, 0);
+    await waitFor('every frame reported', () => warnings.length === hostile.length + 1);
+    assert.ok(warnings.every((w) => w['code'] === 'DECODE_FAILED' && w['peer'] === privateKeyToAddress(MALLORY)));
+
+    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }] });
+    await alice.start();
+    await alice.send(bob.self, text('still alive'));
+    await waitFor('delivery after hostile input', () => got.length === 1);
+    await assert.rejects(alice.send(bob.self, new Uint8Array(1024 * 1024 + 1)), /maxMessageBytes/);
+  });
+
+  it('relays through the hub: Alice → Irene → Bob without Alice knowing Bob', async () => {
+    const irene = service({ privateKey: IRENE, relay: true });
+    await irene.start();
+    const hub = [{ address: irene.self, multiaddrs: irene.multiaddrs() }];
+    const alice = service({ privateKey: ALICE, peers: hub });
+    const aliceGot = inbox(alice);
+    await alice.start();
+    const bobAddress = privateKeyToAddress(BOB);
+    // Bob is not connected yet: the hub stores and forwards once he connects.
+    const id = await alice.send(bobAddress, text('via hub'));
+    await new Promise((r) => setTimeout(r, 200));
+    const bob = service({ privateKey: BOB, peers: hub });
+    const got = inbox(bob);
+    await bob.start();
+    await waitFor('relayed delivery', () => got.length === 1);
+    assert.equal(got[0]!.id, id);
+    assert.equal(got[0]!.from, alice.self);
+    assert.equal(got[0]!.relayedBy, irene.self);
+    assert.equal(str(got[0]!.payload), 'via hub');
+    // and back
+    await bob.send(alice.self, text('pong'));
+    await waitFor('reply', () => aliceGot.length === 1);
+    assert.equal(aliceGot[0]!.from, bob.self);
+    assert.equal(aliceGot[0]!.relayedBy, irene.self);
+  });
+
+  it('rejects relayed envelopes from peers it does not trust as relays', async () => {
+    const bob = service({ privateKey: BOB });
+    await bob.start();
+    const got = inbox(bob);
+    const mallory = await rawNode(libp2pPrivateKey(MALLORY));
+    const forged = frame(encodeEnvelope({ id: 'forged', to: bob.self, from: privateKeyToAddress(ALICE), payload: text('i am alice') }));
+    const ack = await rawExchange(mallory, bob, forged);
+    assert.deepEqual([ack.status, ack.reason], ['reject', 'untrusted-relay']);
+    assert.equal(got.length, 0);
+  });
+
+  it('reports a permanent rejection through onUndeliverable', async () => {
+    const bob = service({ privateKey: BOB }); // not a relay
+    await bob.start();
+    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs(), relay: true }] });
+    const dead: UndeliverableMessage[] = [];
+    alice.onUndeliverable((m) => dead.push(m));
+    await alice.start();
+    const id = await alice.send(CAROL, text('no route'));
+    await waitFor('rejection', () => dead.length === 1);
+    assert.equal(dead[0]!.id, id);
+    assert.equal(dead[0]!.reason, 'rejected');
+    assert.equal(dead[0]!.detail, 'not-for-me');
+    assert.equal(dead[0]!.to, CAROL);
+    assert.equal(str(dead[0]!.payload), 'no route');
+  });
+
+  it('reports expiry through onUndeliverable (never drops silently)', async () => {
+    const aliceStore = openMemoryStore();
+    const alice = service({ privateKey: ALICE, retry: { expiryMs: 400 } }, aliceStore);
+    const dead: UndeliverableMessage[] = [];
+    alice.onUndeliverable((m) => dead.push(m));
+    await alice.start();
+    const id = await alice.send(CAROL, text('nobody knows carol'));
+    await waitFor('expiry', () => dead.length === 1);
+    assert.equal(dead[0]!.id, id);
+    assert.equal(dead[0]!.reason, 'expired');
+    assert.ok(dead[0]!.attempts >= 1);
+    assert.equal(aliceStore.countOutbox(), 0);
+  });
+
+  it('validates send arguments', async () => {
+    const alice = service({ privateKey: ALICE });
+    await assert.rejects(alice.send(alice.self, text('me')), /ourselves/);
+    await assert.rejects(alice.send('0x1234' as Address, text('x')), TypeError);
+    await assert.rejects(alice.send(CAROL, text('x'), { signal: AbortSignal.abort() }), /aborted/);
+    assert.throws(() => createLibp2pMessageService({ privateKey: new Uint8Array(31) }, { store: stores[0]! }), /32 bytes/);
+  });
+});
