@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { Interface, Wallet } from 'ethers';
+import { Interface, JsonRpcProvider, Wallet } from 'ethers';
 import { loadArtifact } from '../../contracts/src/index.ts';
 import { ADJUDICATOR_ABI, EthersChainService } from '@sluice/channel-core/ethers';
 import { ETH, connect, exit, fixedPart, simple, startChain, type ChainFixture } from './lib.ts';
@@ -97,6 +97,40 @@ describe('deposit', () => {
     const rs = await Promise.all(ids.map((id) => f.alice.chain.deposit({ asset: ETH, channelId: id, amount: 7n, expectedHeld: 0n })));
     assert.equal(new Set(rs.map((r) => r.txHash)).size, 4);
     for (const id of ids) assert.equal(await f.alice.chain.holdings(ETH, id), 7n);
+  });
+
+  test('a deposit that loses a race reverts when mined; the reason is recovered by replay', async () => {
+    const L = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100);
+    await f.provider.send('evm_setAutomine', [false]);
+    try {
+      const first = f.alice.chain.deposit({ asset: ETH, channelId: L.id, amount: 1n, expectedHeld: 0n });
+      // wait until Alice's transaction is pending, then Irene estimates against the same holdings
+      for (let i = 0; i < 400 && Number((await f.provider.send('txpool_status', [])).pending) < 1; i++) await new Promise((r) => setTimeout(r, 10));
+      // anvil estimates against the pending block, so the race is only lost on chain if Irene's
+      // wallet skips estimation (as a wallet with a fixed gas limit, or a busy node, would)
+      class NoEstimate extends JsonRpcProvider {
+        override async estimateGas(): Promise<bigint> {
+          return 300_000n;
+        }
+      }
+      const p = new NoEstimate(f.anvil.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50 });
+      const irene = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: p, signer: new Wallet(f.irene.key, p) });
+      const second = irene.deposit({ asset: ETH, channelId: L.id, amount: 2n, expectedHeld: 0n }).finally(() => p.destroy());
+      for (let i = 0; i < 400 && Number((await f.provider.send('txpool_status', [])).pending) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      const secondResult = second.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await f.provider.send('evm_mine', []);
+      await first;
+      const err = await secondResult;
+      assert.ok(isSluiceError(err, 'CHAIN_REVERT'), String(err));
+      assert.equal(err.details['reason'], 'held != expectedHeld');
+      assert.match(String(err.details['txHash']), /^0x[0-9a-f]{64}$/, 'reverted on chain, not at estimation');
+    } finally {
+      await f.provider.send('evm_setAutomine', [true]);
+    }
+    assert.equal(await f.alice.chain.holdings(ETH, L.id), 1n);
   });
 
   test('outcome shapes are validated before anything is sent', async () => {

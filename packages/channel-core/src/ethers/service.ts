@@ -6,6 +6,7 @@ import {
   Contract,
   Interface,
   ZeroAddress,
+  isError,
   type ContractTransactionResponse,
   type InterfaceAbi,
   type Log,
@@ -279,10 +280,34 @@ export class EthersChainService implements ChainService {
       const p = this.#sendQueue.then(send, send);
       this.#sendQueue = p.catch(() => undefined);
       const resp = await p;
-      const receipt: TransactionReceipt | null = await resp.wait(this.#confirmations);
+      let receipt: TransactionReceipt | null;
+      try {
+        receipt = await resp.wait(this.#confirmations);
+      } catch (e) {
+        throw await this.#explainMinedRevert(e, resp, method);
+      }
       if (!receipt) throw new SluiceError('CHAIN_RPC', `${method}: no receipt`);
       return { txHash: receipt.hash.toLowerCase() as Hex, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed };
     });
+  }
+
+  /**
+   * A transaction that passed estimation but reverted when mined (e.g. another deposit
+   * landed first) carries no revert data in its receipt: replay it as a call at its block
+   * to recover the reason.
+   */
+  async #explainMinedRevert(e: unknown, resp: ContractTransactionResponse, method: string): Promise<unknown> {
+    if (!isError(e, 'CALL_EXCEPTION') || !e.receipt) return e;
+    const receipt = e.receipt;
+    try {
+      await this.#provider.call({ to: resp.to, from: resp.from, data: resp.data, value: resp.value, blockTag: receipt.blockNumber });
+    } catch (replayed) {
+      const err = toChainError(replayed, method, this.#errorIfaces);
+      if (err.code === 'CHAIN_REVERT') {
+        return new SluiceError('CHAIN_REVERT', err.message, { details: { ...err.details, txHash: receipt.hash.toLowerCase(), blockNumber: receipt.blockNumber }, cause: err.cause });
+      }
+    }
+    return toChainError(e, method, this.#errorIfaces);
   }
 
   // ------------------------------------------------------------ events
@@ -301,6 +326,7 @@ export class EthersChainService implements ChainService {
     let last: EventCursor | undefined = opts.after;
     let next = opts.fromBlock;
     let failures = 0;
+    let range = maxRange;
     const backoff = async (e: unknown): Promise<boolean> => {
       failures++;
       opts.onError?.(e instanceof Error ? e : new Error(String(e)));
@@ -321,7 +347,7 @@ export class EthersChainService implements ChainService {
         continue;
       }
       while (next <= safe) {
-        const to = Math.min(safe, next + maxRange - 1);
+        const to = Math.min(safe, next + range - 1);
         let logs: Log[];
         try {
           logs = await this.#guard('getLogs', callOpts, () =>
@@ -329,10 +355,13 @@ export class EthersChainService implements ChainService {
           );
         } catch (e) {
           if (signal?.aborted || isSluiceError(e, 'ABORTED')) return;
+          // nodes cap log queries (range or result count): retry a smaller range
+          range = Math.max(1, Math.floor(range / 2));
           if (!(await backoff(e))) return;
           continue;
         }
         failures = 0;
+        range = Math.min(maxRange, range * 2);
         const seen = new Set<string>();
         const events: ChainEvent[] = [];
         for (const log of logs) {
