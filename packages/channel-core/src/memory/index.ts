@@ -1,2 +1,3 @@
 /** @sluice/channel-core/memory — in-memory adapters of channel-core's ports, for tests. */
 export { MemoryChainService, type MemoryChainInit } from './chain.ts';
+export { createMemoryNetwork, type MemoryMessageService, type MemoryNetwork, type MemoryNetworkInit, type MemoryNetworkStats } from './messaging.ts';
