@@ -120,10 +120,13 @@ export function postFundComplete(channel: Channel): boolean {
   return supportedAtLeast(channel, 1);
 }
 
-/** True when I signed the state at `turnNum`. */
+/**
+ * True when I signed the state at `turnNum`, or a state at or after it is already supported
+ * (older states are pruned, and there is nothing left to sign at that turn).
+ */
 export function signedByMe(channel: Channel, turnNum: number): boolean {
   const e = entryAt(channel, turnNum);
-  return e !== undefined && e.signatures[channel.myIndex] != null;
+  return (e !== undefined && e.signatures[channel.myIndex] != null) || supportedAtLeast(channel, turnNum);
 }
 
 /** Signatures of an entry, in participant order, skipping missing ones. */
