@@ -278,7 +278,13 @@ export class EthersChainService implements ChainService {
         return contract.getFunction(method).send(...args, overrides);
       };
       const p = this.#sendQueue.then(send, send);
-      this.#sendQueue = p.catch(() => undefined);
+      // the slot frees when the send settles, or when this call gives up (timeout/abort), so a
+      // hung node cannot block later submissions beyond their own deadlines
+      const released = new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      this.#sendQueue = Promise.race([p.then(noop, noop), released]);
       const resp = await p;
       let receipt: TransactionReceipt | null;
       try {
@@ -385,6 +391,8 @@ export class EthersChainService implements ChainService {
     }
   }
 }
+
+function noop(): void {}
 
 function positiveInt(x: number, name: string): number {
   if (!Number.isSafeInteger(x) || x < 1) throw new SluiceError('INVALID_ARGUMENT', `${name} must be a positive integer`);
