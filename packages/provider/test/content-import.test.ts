@@ -177,3 +177,42 @@ describe('importFile / importDirectory on disk, round trip through the resolver'
     await assert.rejects(importFile(path, { store: new MemoryChunkStore(), signal: ac.signal }), (e: unknown) => (e as { code?: string }).code === 'ABORTED');
   });
 });
+
+describe('streaming and hashing', () => {
+  it('import pulls the source lazily: only a bounded number of chunks is buffered ahead of the store', async () => {
+    const inner = new MemoryChunkStore();
+    let stored = 0;
+    let pulled = 0;
+    let maxAhead = 0;
+    const store = Object.assign(Object.create(inner) as MemoryChunkStore, {
+      putBlock: async (cid: CID, bytes: Uint8Array) => {
+        if (cid.code === 0x55) stored++;
+        return inner.putBlock(cid, bytes);
+      },
+      putFile: inner.putFile.bind(inner),
+    });
+    const piece = await pseudoRandom(CHUNK_SIZE, 77);
+    async function* source(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 200; i++) {
+        pulled++;
+        maxAhead = Math.max(maxAhead, pulled - stored);
+        const p = Uint8Array.from(piece);
+        p[0] = i; // distinct chunks
+        yield p;
+      }
+    }
+    const record = await importStream(source(), { store, name: 's' });
+    assert.equal(record.chunks, 200);
+    assert.equal(stored, 200);
+    assert.ok(maxAhead <= 32, `buffered ${maxAhead} chunks ahead of the store`);
+    assert.ok(maxAhead >= 1);
+  });
+
+  it('the importer hashes with node:crypto (multiformats resolves to its Node sha2 build)', async () => {
+    const resolved = import.meta.resolve('multiformats/hashes/sha2');
+    assert.match(resolved, /\/hashes\/sha2\.js$/);
+    const { readFile } = await import('node:fs/promises');
+    const src = await readFile(new URL(resolved), 'utf8');
+    assert.match(src, /from 'node:crypto'/);
+  });
+});
