@@ -5,9 +5,10 @@
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { generateKeyPair } from '@libp2p/crypto/keys';
@@ -317,6 +318,36 @@ describe('libp2p messaging', () => {
     assert.equal(aliceGot[0]!.relayedBy, irene.self);
   });
 
+  it('delivers a payload of exactly maxMessageBytes (1 MiB default)', async () => {
+    const bob = service({ privateKey: BOB });
+    await bob.start();
+    const got = inbox(bob);
+    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }] });
+    await alice.start();
+    const big = new Uint8Array(1024 * 1024).map((_, i) => i % 251);
+    await alice.send(bob.self, big);
+    await waitFor('big delivery', () => got.length === 1);
+    assert.deepEqual(got[0]!.payload, big);
+  });
+
+  it('redials a peer-book peer (the hub) after it restarts', async () => {
+    const port = await freePort();
+    const listen = [`/ip4/127.0.0.1/tcp/${port}`];
+    const irene1 = service({ privateKey: IRENE, relay: true, listen });
+    await irene1.start();
+    const alice = service({ privateKey: ALICE, peers: [{ address: irene1.self, multiaddrs: listen }] });
+    await alice.start();
+    await waitFor('first connection', () => alice.connectedPeers().includes(irene1.self));
+    await irene1.stop();
+    await waitFor('disconnect', () => alice.connectedPeers().length === 0);
+    const irene2 = service({ privateKey: IRENE, relay: true, listen });
+    const got = inbox(irene2);
+    await irene2.start();
+    await waitFor('reconnection', () => alice.connectedPeers().includes(irene2.self));
+    await alice.send(irene2.self, text('welcome back'));
+    await waitFor('delivery', () => got.length === 1);
+  });
+
   it('rejects relayed envelopes from peers it does not trust as relays', async () => {
     const bob = service({ privateKey: BOB });
     await bob.start();
@@ -364,5 +395,21 @@ describe('libp2p messaging', () => {
     await assert.rejects(alice.send('0x1234' as Address, text('x')), TypeError);
     await assert.rejects(alice.send(CAROL, text('x'), { signal: AbortSignal.abort() }), /aborted/);
     assert.throws(() => createLibp2pMessageService({ privateKey: new Uint8Array(31) }, { store: stores[0]! }), /32 bytes/);
+  });
+
+  it('keeps libp2p out of the pure core: only src/libp2p/** imports it', () => {
+    const src = fileURLToPath(new URL('../src/', import.meta.url));
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith('.ts') && !relative(src, p).startsWith('libp2p/')) {
+          if (/from\s+'(libp2p|@libp2p\/|@chainsafe\/libp2p|@multiformats\/)/.test(readFileSync(p, 'utf8'))) offenders.push(relative(src, p));
+        }
+      }
+    };
+    walk(src);
+    assert.deepEqual(offenders, []);
   });
 });
