@@ -346,6 +346,7 @@ describe('hostile inputs', () => {
     assert.throws(() => encodeFrame({ type: 'ack', paidEnd: 0, amount: -1n }), RangeError);
     assert.throws(() => encodeFrame({ type: 'ack', paidEnd: 0, amount: 1n << 256n }), RangeError);
     assert.throws(() => encodeFrame({ type: 'error', code: 'INTERNAL', wireCode: 1000, message: '' }), RangeError);
+    assert.throws(() => encodeFrame({ type: 'error', code: 'INTERNAL', wireCode: 4202, message: '' }), RangeError);
     assert.throws(() => encodeFrame({ type: 'error', code: 'INTERNAL', wireCode: 4500, message: 'x'.repeat(257) }), RangeError);
     assert.throws(() => encodeFrame({ type: 'ready', start: 0, end: 1, chunkCount: 2, interiorBlocks: 1, fileSize: 10, pricePerChunk: 0n, baseline: 0n }), RangeError);
   });

@@ -23,7 +23,7 @@ export interface ChunkStore {
   /** A block's bytes, or `undefined` when absent. Not verified: see `readVerifiedBlock`. */
   getBlock(cid: CID): Promise<Uint8Array | undefined>;
   hasBlock(cid: CID): Promise<boolean>;
-  /** Add or replace a catalog entry (keyed by root CID). */
+  /** Add or replace a catalog entry. Keyed by root CID: identical files share one entry (last name wins). */
   putFile(record: FileRecord): Promise<void>;
   getFile(cid: string): Promise<FileRecord | undefined>;
   /** All catalog entries, sorted by name then CID. */

@@ -377,6 +377,8 @@ export function encodeFrame(frame: Frame): Uint8Array {
     case 'error': {
       const w = frame.wireCode;
       if (!Number.isInteger(w) || w < 4000 || w > 4999) throw new RangeError('wireCode must be in 4000..4999');
+      const known = sluiceCodeOfWire(w);
+      if (known !== undefined && known !== frame.code) throw new RangeError(`wireCode ${w} is ${known}, not ${frame.code}`);
       if (typeof frame.message !== 'string') throw new TypeError('message must be a string');
       const msg = utf8e.encode(frame.message);
       if (msg.length > MAX_ERROR_MESSAGE_BYTES) throw new RangeError(`message must be at most ${MAX_ERROR_MESSAGE_BYTES} UTF-8 bytes`);
