@@ -17,6 +17,8 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p } from 'libp2p';
+import fc from 'fast-check';
+import { isSluiceError } from '../src/errors.ts';
 import { privateKeyToAddress } from '../src/address.ts';
 import type { Address } from '../src/hex.ts';
 import type { InboundMessage, UndeliverableMessage } from '../src/ports/messaging.ts';
@@ -26,6 +28,8 @@ import {
   SLUICE_PROTOCOL,
   createLibp2pMessageService,
   decodeAck,
+  decodeEnvelope,
+  encodeAck,
   encodeEnvelope,
   frame,
   libp2pPrivateKey,
@@ -411,5 +415,36 @@ describe('libp2p messaging', () => {
     };
     walk(src);
     assert.deepEqual(offenders, []);
+  });
+
+  it('codec: envelopes and acks round-trip; any bytes decode or fail with DECODE_FAILED only', () => {
+    const address = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => privateKeyToAddress(Uint8Array.of(1, ...b.subarray(0, 20), ...new Uint8Array(11))));
+    const id = fc.stringMatching(/^[A-Za-z0-9._:-]{1,128}$/);
+    fc.assert(
+      fc.property(id, address, fc.option(address, { nil: undefined }), fc.uint8Array({ maxLength: 300 }), (i, to, from, payload) => {
+        const env = from === undefined ? { id: i, to, payload } : { id: i, to, from, payload };
+        assert.deepEqual(decodeEnvelope(encodeEnvelope(env)), env);
+      }),
+      { numRuns: 200 },
+    );
+    fc.assert(
+      fc.property(id, fc.constantFrom('ok' as const, 'retry' as const, 'reject' as const), fc.stringMatching(/^[a-z-]{0,40}$/), (i, status, reason) => {
+        assert.deepEqual(decodeAck(encodeAck({ id: i, status, reason })), { id: i, status, reason });
+      }),
+    );
+    const decodeOnlyFailsCleanly = (f: (b: Uint8Array) => unknown) => (bytes: Uint8Array) => {
+      try {
+        f(bytes);
+      } catch (e) {
+        assert.ok(isSluiceError(e, 'DECODE_FAILED'), String(e));
+      }
+    };
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), decodeOnlyFailsCleanly(decodeEnvelope)), { numRuns: 2000 });
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), decodeOnlyFailsCleanly(decodeAck)), { numRuns: 2000 });
+    // biased toward valid prefixes
+    fc.assert(
+      fc.property(fc.constantFrom(1, 2), fc.uint8Array({ maxLength: 200 }), (kind, rest) => decodeOnlyFailsCleanly(kind === 1 ? decodeEnvelope : decodeAck)(Uint8Array.of(kind, ...rest))),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -78,6 +78,10 @@ export interface Libp2pMessageServiceInit {
   readonly privateKey: Uint8Array | string;
   /** Listen multiaddrs (default `['/ip4/127.0.0.1/tcp/0']`). */
   readonly listen?: readonly string[];
+  /** Addresses to advertise instead of the listen addresses (e.g. behind NAT or in containers). */
+  readonly announce?: readonly string[];
+  /** Largest number of open connections (default: libp2p's). A hub serving many peers may raise it. */
+  readonly maxConnections?: number;
   /** Known peers (typically the hub). They are kept connected, redialled with backoff. */
   readonly peers?: readonly PeerBookEntry[];
   /** Hub mode: store-and-forward messages addressed to other peers. */
@@ -157,6 +161,8 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
   readonly self: Address;
   readonly #key: ReturnType<typeof libp2pPrivateKey>;
   readonly #listen: readonly string[];
+  readonly #announce: readonly string[] | undefined;
+  readonly #maxConnections: number | undefined;
   readonly #peerBook = new Map<string, PeerBookEntry>();
   readonly #relayMode: boolean;
   readonly #relayFilter: ((from: Address, to: Address) => boolean) | undefined;
@@ -198,6 +204,8 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     this.#key = libp2pPrivateKey(init.privateKey);
     this.self = privateKeyToAddress(init.privateKey);
     this.#listen = init.listen ?? ['/ip4/127.0.0.1/tcp/0'];
+    this.#announce = init.announce;
+    this.#maxConnections = init.maxConnections === undefined ? undefined : positive(init.maxConnections, 'maxConnections');
     for (const [i, p] of (init.peers ?? []).entries()) {
       const address = parseAddress(p.address, `peers[${i}].address`);
       if (!Array.isArray(p.multiaddrs) || p.multiaddrs.length === 0) throw new TypeError(`peers[${i}].multiaddrs must be a non-empty array`);
@@ -281,7 +289,8 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     const node = await createLibp2p({
       privateKey: this.#key,
       start: false,
-      addresses: { listen: [...this.#listen] },
+      addresses: { listen: [...this.#listen], ...(this.#announce === undefined ? {} : { announce: [...this.#announce] }) },
+      ...(this.#maxConnections === undefined ? {} : { connectionManager: { maxConnections: this.#maxConnections } }),
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
