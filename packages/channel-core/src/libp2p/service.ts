@@ -129,7 +129,7 @@ export interface Libp2pMessageService extends MessageService {
 const RELAY_PREFIX = 'relay/';
 const noopLogger: MessagingLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
-const MAX_CONCURRENT_ATTEMPTS = 64;
+const MAX_CONCURRENT_ATTEMPTS = 32;
 const PUMP_BATCH = 1024;
 
 class Rollback extends Error {}
