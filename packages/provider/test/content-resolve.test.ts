@@ -142,6 +142,23 @@ describe('resolveFile', () => {
     });
   }
 
+  it('a DAG of repeated subtrees claiming 2^30 chunks is loaded once per node and refused by maxChunks', () => {
+    let cur = node(Array.from({ length: 1024 }, () => FULL));
+    const all = [cur];
+    let size = 1024 * CHUNK_SIZE;
+    for (let i = 0; i < 2; i++) {
+      cur = node(Array.from({ length: 1024 }, () => ({ cid: cur.cid, size })));
+      size *= 1024;
+      all.push(cur);
+    }
+    let lookups = 0;
+    const get = lookup(...all);
+    const t0 = performance.now();
+    throwsCode(() => resolveFile(cur.cid, (c) => (lookups++, get(c)), { maxChunks: 1_000_000 }), 'DECODE_FAILED');
+    assert.equal(lookups, 3);
+    assert.ok(performance.now() - t0 < 2000);
+  });
+
   it('verifyLeaf checks length and hash', () => {
     const leaf = { index: 1, cid: SHORT.cid, offset: CHUNK_SIZE, length: 10 };
     verifyLeaf(leaf, short);

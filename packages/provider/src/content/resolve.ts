@@ -59,6 +59,12 @@ export interface ResolveOptions {
    * (raw root) unless the lookup returns the root block; checked against the DAG otherwise.
    */
   readonly size?: number;
+  /**
+   * Refuse a DAG whose root claims more chunks than this (default {@link MAX_CHUNKS}).
+   * A client should pass the chunk count it expects: a hostile DAG that repeats subtrees
+   * can claim up to 2^32 leaves in a few kilobytes, and resolving lists every leaf.
+   */
+  readonly maxChunks?: number;
 }
 
 function bad(message: string, cid: CID): SluiceError {
@@ -131,30 +137,38 @@ export function resolveFile(root: CID, getBlock: BlockLookup, options: ResolveOp
   }
 
   // Pass 1: load and verify every reachable interior node; collect what is missing.
+  // Each distinct node is loaded once (depth checked where first seen), so repeated
+  // subtrees cost nothing here.
   const nodes = new Map<string, Node>();
   const missing: CID[] = [];
-  const seenMissing = new Set<string>();
+  const seen = new Set<string>();
   const load = (cid: CID, depth: number): void => {
     if (depth > MAX_DAG_DEPTH) throw bad('DAG is too deep', cid);
     const key = cid.toString();
-    let node = nodes.get(key);
-    if (node === undefined) {
-      const bytes = getBlock(cid);
-      if (bytes === undefined) {
-        if (!seenMissing.has(key)) {
-          seenMissing.add(key);
-          missing.push(cid);
-        }
-        return;
-      }
-      verifyBlock(cid, bytes);
-      node = decodeInterior(cid, bytes);
-      nodes.set(key, node);
+    if (seen.has(key)) return;
+    seen.add(key);
+    const bytes = getBlock(cid);
+    if (bytes === undefined) {
+      missing.push(cid);
+      return;
     }
+    verifyBlock(cid, bytes);
+    const node = decodeInterior(cid, bytes);
+    nodes.set(key, node);
     for (const c of node.children) if (c.cid.code === DAG_PB_CODE) load(c.cid, depth + 1);
   };
   load(root, 0);
   if (missing.length > 0) return { complete: false, root, missing };
+
+  // Bound the work of pass 2 by what the root claims, before listing any leaf.
+  const rootNode = nodes.get(root.toString())!;
+  if (options.size !== undefined && options.size !== rootNode.size) throw bad('file size differs from the DAG', root);
+  const maxChunks = options.maxChunks ?? MAX_CHUNKS;
+  if (Math.ceil(rootNode.size / CHUNK_SIZE) > maxChunks) {
+    throw new SluiceError('DECODE_FAILED', 'DAG claims more chunks than allowed', {
+      details: { cid: root.toString(), size: rootNode.size, maxChunks },
+    });
+  }
 
   // Pass 2: walk in order, emitting leaves and checking sizes and chunk shape.
   const leaves: LeafRange[] = [];
@@ -181,7 +195,7 @@ export function resolveFile(root: CID, getBlock: BlockLookup, options: ResolveOp
       }
     }
   };
-  walk(nodes.get(root.toString())!, options.size);
+  walk(rootNode, undefined);
   return { complete: true, root, size: offset, leaves, interior };
 }
 
