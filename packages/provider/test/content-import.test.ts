@@ -168,6 +168,13 @@ describe('importFile / importDirectory on disk, round trip through the resolver'
     assert.deepEqual(await store.listFiles(), records);
   });
 
+  it('a missing or unreadable path is INVALID_ARGUMENT', async () => {
+    const store = new MemoryChunkStore();
+    await assert.rejects(importFile(join(dir, 'nope'), { store }), (e: unknown) => (e as { code?: string }).code === 'INVALID_ARGUMENT');
+    await assert.rejects(importFile(dir, { store }), (e: unknown) => (e as { code?: string }).code === 'INVALID_ARGUMENT');
+    assert.equal(store.blockCount, 0);
+  });
+
   it('import honours an abort signal', async () => {
     const ac = new AbortController();
     ac.abort();

@@ -98,6 +98,7 @@ export async function importStream(
  * Import one regular file, streaming it from disk.
  * @param path - the file
  * @returns the catalog record; `name` defaults to the file's base name
+ * @throws SluiceError INVALID_ARGUMENT when the file cannot be read; ABORTED
  */
 export async function importFile(path: string, options: ImportOptions): Promise<FileRecord> {
   const stream = createReadStream(path, {
@@ -106,6 +107,12 @@ export async function importFile(path: string, options: ImportOptions): Promise<
   });
   try {
     return await importStream(stream, { ...options, name: options.name ?? basename(path) });
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES' || code === 'ENOTDIR') {
+      throw new SluiceError('INVALID_ARGUMENT', 'cannot read the file to import', { cause: e, details: { path, reason: code } });
+    }
+    throw e;
   } finally {
     stream.destroy();
   }
