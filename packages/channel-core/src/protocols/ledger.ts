@@ -281,7 +281,8 @@ export function pendingOutcome(ch: ConsensusChannel): LedgerOutcome {
   return lo;
 }
 
-function lastTurn(ch: ConsensusChannel): number {
+/** Turn of the last queued proposal, or of the consensus when none is queued. */
+export function latestTurn(ch: ConsensusChannel): number {
   return ch.queue.length === 0 ? ch.current.turnNum : ch.queue[ch.queue.length - 1]!.turnNum;
 }
 
@@ -319,7 +320,7 @@ export function propose(
 ): { ledger: ConsensusChannel; signedProposal: SignedProposal } {
   if (!isLeader(ch)) fail('PROTOCOL_BAD_ROLE_OR_STATUS', 'only the ledger leader proposes');
   const lo = applyProposal(pendingOutcome(ch), p);
-  const turnNum = lastTurn(ch) + 1;
+  const turnNum = latestTurn(ch) + 1;
   const signature = signState(ledgerState(ch, turnNum, lo), privateKey);
   const signedProposal: SignedProposal = { ledgerId: ch.id, turnNum, proposal: p, signature };
   return { ledger: { ...ch, queue: [...ch.queue, signedProposal] }, signedProposal };
@@ -342,7 +343,7 @@ export function receiveProposal(ch: ConsensusChannel, sp: SignedProposal): Conse
       if (sameProposal(queued.proposal, sp.proposal) && bytesToHex(queued.signature) === bytesToHex(sp.signature)) return ch;
       fail('PROTOCOL_CONFLICTING_STATE', 'a different proposal is queued at this turn', { turnNum: sp.turnNum });
     }
-    const expected = lastTurn(ch) + 1;
+    const expected = latestTurn(ch) + 1;
     if (sp.turnNum > expected) fail('PROTOCOL_NOT_READY', 'proposal arrived ahead of an earlier one', { turnNum: sp.turnNum, expected });
     const lo = applyProposal(pendingOutcome(ch), sp.proposal);
     const signer = recoverStateSigner(ledgerState(ch, sp.turnNum, lo), sp.signature);

@@ -26,7 +26,7 @@ import {
   supportedAtLeast,
 } from './channel.ts';
 import { fail, guardPeerInput } from './fail.ts';
-import { type ConsensusChannel, consensusIncludes } from './ledger.ts';
+import { type ConsensusChannel, consensusIncludes, latestTurn } from './ledger.ts';
 import { crankConnection, receiveConnectionCountersignature, receiveExpectedProposal } from './ledger-connection.ts';
 import { evaluateLedgerProposal, evaluateVirtualFinalState } from './hub-policy.ts';
 import { VIRTUAL_FINAL_TURN, assertLedgerBetween, expectedRemove, virtualAmounts } from './virtual-channel.ts';
@@ -193,7 +193,7 @@ export function updateVirtualDefund(o: VirtualDefundObjective, event: ObjectiveE
         if (side === null) fail('PROTOCOL_WRONG_CHANNEL', 'proposal is for a ledger this objective does not use');
         const ledger = side === 'left' ? o.toMyLeft! : o.toMyRight!;
         const expected = expectedRemoval(o);
-        if (expected !== null && o.bound.role === 'intermediary' && sp.turnNum > ledger.current.turnNum) {
+        if (expected !== null && o.bound.role === 'intermediary' && sp.turnNum === latestTurn(ledger) + 1) {
           const d = evaluateLedgerProposal(ledger, sp.proposal, expected, o.v.fixedPart.participants[o.v.myIndex]!);
           if (!d.ok) fail(d.code, d.reason, { ledgerId: ledger.id });
         }

@@ -29,7 +29,7 @@ import {
   signedByMe,
 } from './channel.ts';
 import { fail, guardPeerInput } from './fail.ts';
-import { type ConsensusChannel, consensusIncludes } from './ledger.ts';
+import { type ConsensusChannel, consensusIncludes, latestTurn } from './ledger.ts';
 import { crankConnection, receiveConnectionCountersignature, receiveExpectedProposal } from './ledger-connection.ts';
 import { type HubPolicyConfig, evaluateLedgerProposal, evaluateVirtualFundJoin } from './hub-policy.ts';
 import { type VirtualAmounts, assertLedgerBetween, expectedAdd, virtualAmounts } from './virtual-channel.ts';
@@ -163,7 +163,7 @@ export function updateVirtualFund(o: VirtualFundObjective, event: ObjectiveEvent
         if (side === null) fail('PROTOCOL_WRONG_CHANNEL', 'proposal is for a ledger this objective does not use');
         const ledger = side === 'left' ? o.toMyLeft! : o.toMyRight!;
         const expected = expectedAdd(o.v.id, o.v.fixedPart, o.amounts, side === 'left' ? o.v.myIndex - 1 : o.v.myIndex);
-        if (isIntermediary(o) && sp.turnNum > ledger.current.turnNum) {
+        if (isIntermediary(o) && sp.turnNum === latestTurn(ledger) + 1) {
           const d = evaluateLedgerProposal(ledger, sp.proposal, expected, o.v.fixedPart.participants[o.v.myIndex]!);
           if (!d.ok) fail(d.code, d.reason, { ledgerId: ledger.id });
         }

@@ -17,7 +17,7 @@ import {
   transactions,
 } from './fixtures.ts';
 
-function deliver<O>(o: O, msgs: readonly P.ProtocolMessage[], update: (o: O, e: P.ObjectiveEvent) => O): O {
+function deliver<O>(o: O, msgs: readonly P.ObjectiveEvent[], update: (o: O, e: P.ObjectiveEvent) => O): O {
   return msgs.reduce(update, o);
 }
 

@@ -192,6 +192,7 @@ export class Sim {
   readonly chain = new ToyChain();
   readonly rejections: SluiceError[] = [];
   steps = 0;
+  retries = 0;
   readonly random: () => number;
   readonly duplicateRate: number;
   constructor(random: () => number, duplicateRate = 0.1) {
@@ -262,6 +263,7 @@ export class Sim {
         this.store(p, P.update(this.sync(p, o), dl.event));
       } catch (e) {
         if (isSluiceError(e, 'PROTOCOL_NOT_READY') && dl.tries < 50) {
+          this.retries++;
           this.queue.push({ ...dl, tries: dl.tries + 1 });
           return;
         }

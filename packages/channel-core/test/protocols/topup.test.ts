@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { protocols as P } from '../../src/index.ts';
+import { ETH, alice, d, fundedLedger, holdingsEvent, irene, messagesTo, rejects, secrets, transactions } from './fixtures.ts';
+
+const feed = (o: P.LedgerTopUpObjective, evs: readonly P.ObjectiveEvent[]) => evs.reduce(P.updateLedgerTopUp, o);
+
+for (const depositor of [alice, irene]) {
+  test(`ledger top-up by the ${depositor === alice ? 'leader' : 'follower'}: deposit first, then agree`, () => {
+    const [la, li] = fundedLedger(alice, irene, 100n, 50n);
+    let A = P.newLedgerTopUp({ ledger: la, depositor: depositor.address, amount: 25n });
+    let I = P.newLedgerTopUp({ ledger: li, depositor: depositor.address, amount: 25n });
+    assert.equal(A.id, I.id);
+    const dep = depositor === alice ? 'A' : 'I';
+
+    let ra = P.crankLedgerTopUp(A, secrets(alice));
+    let ri = P.crankLedgerTopUp(I, secrets(irene));
+    assert.equal(ra.waitingFor, 'WaitingForDeposit');
+    assert.equal(ri.waitingFor, 'WaitingForDeposit');
+    const txs = transactions(dep === 'A' ? ra.effects : ri.effects);
+    assert.deepEqual(txs, [{ kind: 'deposit', channelId: la.id, asset: ETH, expectedHeld: 150n, amount: 25n }]);
+    assert.equal(transactions(dep === 'A' ? ri.effects : ra.effects).length, 0);
+    A = ra.objective;
+    I = ri.objective;
+    assert.equal(transactions(P.crankLedgerTopUp(dep === 'A' ? A : I, secrets(depositor)).effects).length, 0, 'deposit once');
+
+    // a proposal before the follower has seen the deposit cannot be checked yet
+    const early = P.propose(la, { type: 'topUp', destination: d(depositor), amount: 25n }, alice.privateKey).signedProposal;
+    rejects(() => P.updateLedgerTopUp(I, { kind: 'ledgerProposal', objectiveId: I.id, signedProposal: early }), 'PROTOCOL_NOT_READY');
+    // a partial deposit is not enough
+    A = P.updateLedgerTopUp(A, holdingsEvent(la.id, 160n, 5));
+    assert.equal(P.crankLedgerTopUp(A, secrets(alice)).waitingFor, 'WaitingForDeposit');
+
+    const ev = holdingsEvent(la.id, 175n, 6);
+    A = P.updateLedgerTopUp(A, ev);
+    I = P.updateLedgerTopUp(I, ev);
+    ra = P.crankLedgerTopUp(A, secrets(alice));
+    assert.equal(ra.waitingFor, 'WaitingForLedgerUpdate');
+    const prop = messagesTo(ra.effects, irene);
+    assert.equal(prop[0]?.kind, 'ledgerProposal');
+    // wrong amount / wrong beneficiary are refused
+    const other = depositor === alice ? irene : alice;
+    const bad = P.propose(la, { type: 'topUp', destination: d(other), amount: 25n }, alice.privateKey).signedProposal;
+    rejects(() => P.updateLedgerTopUp(I, { kind: 'ledgerProposal', objectiveId: I.id, signedProposal: bad }), 'LEDGER_PROPOSAL_UNEXPECTED');
+    const bad2 = P.propose(la, { type: 'topUp', destination: d(depositor), amount: 26n }, alice.privateKey).signedProposal;
+    rejects(() => P.updateLedgerTopUp(I, { kind: 'ledgerProposal', objectiveId: I.id, signedProposal: bad2 }), 'LEDGER_PROPOSAL_UNEXPECTED');
+    rejects(() => P.updateLedgerTopUp(I, { kind: 'signedState', objectiveId: I.id, state: P.consensusSignedState(li).state, signatures: [] }), 'PROTOCOL_WRONG_TURN');
+
+    I = feed(I, prop);
+    ri = P.crankLedgerTopUp(I, secrets(irene));
+    assert.equal(ri.waitingFor, 'WaitingForNothing');
+    A = feed(ra.objective, messagesTo(ri.effects, alice));
+    ra = P.crankLedgerTopUp(A, secrets(alice));
+    assert.equal(ra.waitingFor, 'WaitingForNothing');
+    assert.deepEqual(ra.objective.ledger.current, ri.objective.ledger.current);
+    const lo = ra.objective.ledger.current.outcome;
+    assert.equal(P.ledgerTotal(lo), 175n);
+    assert.equal(depositor === alice ? lo.leader.amount : lo.follower.amount, depositor === alice ? 125n : 75n);
+  });
+}
+
+test('ledger top-up: argument checks', () => {
+  const [la] = fundedLedger(alice, irene, 100n, 50n);
+  rejects(() => P.newLedgerTopUp({ ledger: la, depositor: alice.address, amount: 0n }), 'INVALID_ARGUMENT');
+  rejects(() => P.newLedgerTopUp({ ledger: la, depositor: '0x0000000000000000000000000000000000000001' as never, amount: 1n }), 'INVALID_ARGUMENT');
+  const pending = P.propose(la, { type: 'topUp', destination: d(alice), amount: 1n }, alice.privateKey).ledger;
+  rejects(() => P.newLedgerTopUp({ ledger: pending, depositor: alice.address, amount: 1n }), 'INVALID_ARGUMENT');
+});
