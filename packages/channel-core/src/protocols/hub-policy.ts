@@ -37,10 +37,21 @@ function freeBalance(lo: LedgerOutcome, d: Destination): bigint {
  * @param input.toPayer - the hub's ledger with V's payer; `toPayee` with V's payee
  */
 export function evaluateVirtualFundJoin(
-  input: { readonly prefund: State; readonly hub: Address; readonly toPayer: ConsensusChannel; readonly toPayee: ConsensusChannel },
+  input: {
+    readonly prefund: State;
+    readonly hub: Address;
+    readonly toPayer: ConsensusChannel;
+    readonly toPayee: ConsensusChannel;
+    /**
+     * Hub funds already promised to channels it joined whose guarantees are not yet proposed in
+     * these ledgers (the engine tracks them); they are not free for this channel.
+     */
+    readonly reserved?: { readonly towardPayer: bigint; readonly towardPayee: bigint };
+  },
   config: HubPolicyConfig = {},
 ): PolicyDecision {
   const { prefund, hub, toPayer, toPayee } = input;
+  const reserved = input.reserved ?? { towardPayer: 0n, towardPayee: 0n };
   const ps = prefund.participants;
   if (ps.length !== 3 || !sameAddress(ps[1]!, hub)) return no('the hub is not the single intermediary of this channel');
   if (prefund.turnNum !== 0 || prefund.isFinal) return no('not a prefund state');
@@ -60,11 +71,12 @@ export function evaluateVirtualFundJoin(
   const payeeDest = dest(ps[2]!);
   const towardPayee = pendingOutcome(toPayee);
   const towardPayer = pendingOutcome(toPayer);
-  if (freeBalance(towardPayee, hubDest) < amounts.payer) {
-    return no(`insufficient collateral toward the payee: ${freeBalance(towardPayee, hubDest)} free, ${amounts.payer} needed`);
+  const freeTowardPayee = freeBalance(towardPayee, hubDest) - reserved.towardPayee;
+  if (freeTowardPayee < amounts.payer) {
+    return no(`insufficient collateral toward the payee: ${freeTowardPayee} free, ${amounts.payer} needed`);
   }
   if (freeBalance(towardPayer, payerDest) < amounts.payer) return no('the payer cannot lock her balance in her ledger');
-  if (freeBalance(towardPayer, hubDest) < amounts.payee) return no('insufficient hub balance toward the payer for the payee balance');
+  if (freeBalance(towardPayer, hubDest) - reserved.towardPayer < amounts.payee) return no('insufficient hub balance toward the payer for the payee balance');
   if (freeBalance(towardPayee, payeeDest) < amounts.payee) return no('the payee cannot lock his balance in his ledger');
   return OK;
 }

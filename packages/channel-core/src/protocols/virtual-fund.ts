@@ -64,6 +64,8 @@ export interface NewVirtualFundInput {
   readonly toMyRight?: ConsensusChannel;
   /** For an intermediary: apply this hub policy (collateral checks) before joining. */
   readonly hubPolicy?: HubPolicyConfig;
+  /** With `hubPolicy`: hub funds promised to joined channels not yet proposed in these ledgers. */
+  readonly hubReserved?: { readonly towardPayer: bigint; readonly towardPayee: bigint };
 }
 
 /**
@@ -87,7 +89,10 @@ export function newVirtualFund(input: NewVirtualFundInput): VirtualFundObjective
     if (toMyLeft !== null) assertLedgerBetween(toMyLeft, v.fixedPart, i - 1, amounts.asset);
     if (toMyRight !== null) assertLedgerBetween(toMyRight, v.fixedPart, i, amounts.asset);
     if (input.hubPolicy !== undefined && toMyLeft !== null && toMyRight !== null) {
-      const d = evaluateVirtualFundJoin({ prefund, hub: myAddress, toPayer: toMyLeft, toPayee: toMyRight }, input.hubPolicy);
+      const d = evaluateVirtualFundJoin(
+        { prefund, hub: myAddress, toPayer: toMyLeft, toPayee: toMyRight, ...(input.hubReserved === undefined ? {} : { reserved: input.hubReserved }) },
+        input.hubPolicy,
+      );
       if (!d.ok) fail(d.code, d.reason, { channelId: v.id });
     }
     return { type: 'virtualFund', id: virtualFundId(v.id), status: 'approved', v, amounts, toMyLeft, toMyRight };

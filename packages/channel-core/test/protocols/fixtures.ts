@@ -193,6 +193,8 @@ export class Sim {
   readonly rejections: SluiceError[] = [];
   steps = 0;
   retries = 0;
+  /** Every event delivered, in order (for replay/fuzz tests). */
+  readonly log: { to: Address; event: P.ObjectiveEvent }[] = [];
   readonly random: () => number;
   readonly duplicateRate: number;
   constructor(random: () => number, duplicateRate = 0.1) {
@@ -234,7 +236,25 @@ export class Sim {
     for (const l of P.ledgersOf(o)) p.ledgers.set(l.id, l);
   }
 
+  /**
+   * Crank `id`, then (as an engine must) every other live objective sharing a ledger it changed:
+   * a follower's countersignature for one objective may unblock another's proposal.
+   */
   private crankAndDispatch(p: Party, id: string): void {
+    const work = [id];
+    for (let n = 0; work.length > 0 && n < 100; n++) {
+      const next = work.shift()!;
+      const before = new Map([...p.ledgers].map(([k, v]) => [k, v]));
+      this.crankOne(p, next);
+      const changed = [...p.ledgers].filter(([k, v]) => before.get(k) !== v).map(([k]) => k);
+      if (changed.length === 0) continue;
+      for (const o of p.objectives.values()) {
+        if (o.id !== next && o.status === 'approved' && P.ledgersOf(o).some((l) => changed.includes(l.id)) && !work.includes(o.id)) work.push(o.id);
+      }
+    }
+  }
+
+  private crankOne(p: Party, id: string): void {
     const o = this.sync(p, p.objectives.get(id)!);
     const r = P.crank(o, secrets(p.actor));
     this.store(p, r.objective);
@@ -250,6 +270,7 @@ export class Sim {
   }
 
   private deliver(dl: Delivery): void {
+    this.log.push({ to: dl.to, event: dl.event });
     const p = this.parties.get(dl.to);
     if (p === undefined) return;
     const ids =

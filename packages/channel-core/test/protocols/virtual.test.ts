@@ -121,6 +121,10 @@ test('virtual fund: hub policy refuses channels it cannot back', () => {
   const pendingI = P.propose(s.ibI, P.expectedAdd(s.V, s.prefund, { asset: ETH, payer: 40n, payee: 0n }, 1), irene.privateKey).ledger;
   assert.ok(!join(other, pendingI).ok);
   assert.ok(join(other, s.ibI).ok);
+  // so do channels joined but not yet proposed, as reported by the engine
+  const reservedDecision = P.evaluateVirtualFundJoin({ prefund: other, hub: irene.address, toPayer: s.aiI, toPayee: s.ibI, reserved: { towardPayer: 0n, towardPayee: 40n } });
+  assert.ok(!reservedDecision.ok && /collateral/.test(reservedDecision.reason));
+  rejects(() => P.newVirtualFund({ prefund: other, myAddress: irene.address, toMyLeft: s.aiI, toMyRight: s.ibI, hubPolicy: {}, hubReserved: { towardPayer: 0n, towardPayee: 40n } }), 'HUB_POLICY_REJECTED');
 });
 
 test('virtual fund: bad proposals and states from peers are rejected', () => {
