@@ -71,6 +71,15 @@ export function newDirectDefund(channel: Channel, options: { submitter?: number 
   };
 }
 
+/**
+ * The designated submitter did not conclude in time: become the submitter myself (the next crank
+ * submits once the final state is supported). The engine decides when; the protocol never reads a clock.
+ */
+export function takeOverSubmission(o: DirectDefundObjective): DirectDefundObjective {
+  if (o.status !== 'approved' || o.submitter === o.channel.myIndex) return o;
+  return { ...o, submitter: o.channel.myIndex, transactionSubmitted: false };
+}
+
 /** True once chain events reported zero holdings for every asset of the final outcome. */
 export function withdrawn(o: DirectDefundObjective): boolean {
   const final = entryAt(o.channel, o.finalTurnNum);

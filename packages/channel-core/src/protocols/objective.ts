@@ -89,3 +89,21 @@ export function withLedger(o: Objective, ledger: ConsensusChannel): Objective {
       return o;
   }
 }
+
+/**
+ * The engine saw a submitted transaction fail (reverted, dropped, timed out): forget that it was
+ * submitted so the next crank submits it again (with fresh `expectedHeld`). Other objectives are
+ * returned unchanged.
+ */
+export function onTransactionFailed(o: Objective): Objective {
+  switch (o.type) {
+    case 'directFund':
+      return { ...o, depositsSubmitted: [] };
+    case 'directDefund':
+      return { ...o, transactionSubmitted: false };
+    case 'ledgerTopUp':
+      return { ...o, depositSubmitted: false };
+    default:
+      return o;
+  }
+}

@@ -185,3 +185,25 @@ test('direct defund: refuses a ledger with guarantees, and bad final states', ()
   assert.equal(transactions(P.crankDirectDefund(ok, secrets(irene)).effects)[0]?.kind, 'concludeAndTransferAllAssets');
   rejects(() => P.newDirectDefund(P.ledgerToChannel(li), { submitter: 2 }), 'INVALID_ARGUMENT');
 });
+
+test('direct defund: the other party can take over submission; failed transactions are re-submitted', () => {
+  const [la, li] = fundedLedger(alice, irene, 70n, 80n);
+  const a = P.crankDirectDefund(P.newDirectDefund(P.ledgerToChannel(la)), secrets(alice));
+  let i = deliver(P.newDirectDefund(P.ledgerToChannel(li)), messagesTo(a.effects, irene), P.updateDirectDefund);
+  let ri = P.crankDirectDefund(i, secrets(irene));
+  assert.equal(transactions(ri.effects).length, 0);
+  i = P.takeOverSubmission(ri.objective);
+  ri = P.crankDirectDefund(i, secrets(irene));
+  assert.equal(transactions(ri.effects)[0]?.kind, 'concludeAndTransferAllAssets');
+  assert.equal(transactions(P.crankDirectDefund(ri.objective, secrets(irene)).effects).length, 0);
+  const retried = P.onTransactionFailed(ri.objective) as P.DirectDefundObjective;
+  assert.equal(transactions(P.crankDirectDefund(retried, secrets(irene)).effects)[0]?.kind, 'concludeAndTransferAllAssets');
+  // direct fund: a failed deposit is submitted again
+  const prefund = ledgerPrefund(alice, irene, 10n, 0n);
+  const f0 = P.crankDirectFund(P.newDirectFund(prefund, alice.address), secrets(alice));
+  const fi = P.crankDirectFund(P.newDirectFund(prefund, irene.address), secrets(irene));
+  const f1 = P.crankDirectFund(deliver(f0.objective, messagesTo(fi.effects, alice), P.updateDirectFund), secrets(alice));
+  assert.equal(transactions(f1.effects).length, 1);
+  assert.equal(transactions(P.crankDirectFund(f1.objective, secrets(alice)).effects).length, 0);
+  assert.equal(transactions(P.crankDirectFund(P.onTransactionFailed(f1.objective) as P.DirectFundObjective, secrets(alice)).effects).length, 1);
+});
