@@ -25,6 +25,7 @@ import {
   signedByMe,
 } from './channel.ts';
 import { fail, guardPeerInput } from './fail.ts';
+import { type ConsensusChannel, ledgerToChannel } from './ledger.ts';
 import type { CrankResult, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
 
 export type DirectDefundWaitingFor = 'WaitingForFinalization' | 'WaitingForWithdraw' | 'WaitingForNothing';
@@ -69,6 +70,16 @@ export function newDirectDefund(channel: Channel, options: { submitter?: number 
     submitter,
     transactionSubmitted: false,
   };
+}
+
+/**
+ * Close a ledger channel: it must hold no guarantees and no pending proposals.
+ * @throws SluiceError LEDGER_NOT_EMPTY, and as {@link newDirectDefund}
+ */
+export function newLedgerDefund(ledger: ConsensusChannel, options: { submitter?: number } = {}): DirectDefundObjective {
+  if (ledger.queue.length > 0) fail('LEDGER_NOT_EMPTY', 'the ledger has pending proposals', { channelId: ledger.id });
+  if (ledger.current.outcome.guarantees.length > 0) fail('LEDGER_NOT_EMPTY', 'the ledger still funds guarantees', { channelId: ledger.id });
+  return newDirectDefund(ledgerToChannel(ledger), options);
 }
 
 /**

@@ -21,6 +21,8 @@ export interface HubPolicyConfig {
   readonly maxGuarantee?: bigint;
   /** Allow a non-zero payee balance in V (the hub then also locks that much toward the payer). Default false. */
   readonly allowPayeeBalance?: boolean;
+  /** When set, V must run on this VirtualPaymentApp deployment (anything else is refused). */
+  readonly virtualPaymentApp?: Address;
 }
 
 export type PolicyDecision = { readonly ok: true } | { readonly ok: false; readonly code: SluiceErrorCode; readonly reason: string };
@@ -55,6 +57,9 @@ export function evaluateVirtualFundJoin(
   const ps = prefund.participants;
   if (ps.length !== 3 || !sameAddress(ps[1]!, hub)) return no('the hub is not the single intermediary of this channel');
   if (prefund.turnNum !== 0 || prefund.isFinal) return no('not a prefund state');
+  if (config.virtualPaymentApp !== undefined && !sameAddress(prefund.appDefinition, config.virtualPaymentApp)) {
+    return no('the channel does not run on the expected VirtualPaymentApp');
+  }
   let amounts;
   try {
     amounts = virtualAmounts(prefund.outcome, prefund);

@@ -207,3 +207,10 @@ test('direct defund: the other party can take over submission; failed transactio
   assert.equal(transactions(P.crankDirectFund(f1.objective, secrets(alice)).effects).length, 0);
   assert.equal(transactions(P.crankDirectFund(P.onTransactionFailed(f1.objective) as P.DirectFundObjective, secrets(alice)).effects).length, 1);
 });
+
+test('ledger defund: refuses pending proposals and guarantees', () => {
+  const [la] = fundedLedger(alice, irene, 70n, 80n);
+  assert.equal(P.newLedgerDefund(la).finalTurnNum, 2);
+  const pending = P.propose(la, { type: 'topUp', destination: la.current.outcome.leader.destination, amount: 1n }, alice.privateKey).ledger;
+  rejects(() => P.newLedgerDefund(pending), 'LEDGER_NOT_EMPTY');
+});

@@ -124,7 +124,7 @@ function run(sc: Scenario): void {
 
   // 6. close both ledgers on chain
   for (const [id, as] of [[AI, [alice, irene]], [IB, [irene, bob]]] as const) {
-    for (const a of as) sim.start(a, P.newDirectDefund({ ...P.ledgerToChannel(lg(a, id)), holdings: {} }));
+    for (const a of as) sim.start(a, P.newLedgerDefund(lg(a, id)));
   }
   sim.run();
   assert.deepEqual(sim.rejections, []);

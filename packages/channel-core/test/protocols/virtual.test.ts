@@ -111,6 +111,9 @@ test('virtual fund: hub policy refuses channels it cannot back', () => {
   const withPayee = join(virtualPrefund(alice, irene, bob, 40n, 5n), s.ibI);
   assert.ok(!withPayee.ok && /payee/.test(withPayee.reason));
   assert.deepEqual(join(virtualPrefund(alice, irene, bob, 40n, 5n), s.ibI, { allowPayeeBalance: true }), { ok: true });
+  const wrongApp = join(s.prefund, s.ibI, { virtualPaymentApp: '0x00000000000000000000000000000000000000E0' as never });
+  assert.ok(!wrongApp.ok && /VirtualPaymentApp/.test(wrongApp.reason));
+  assert.deepEqual(join(s.prefund, s.ibI, { virtualPaymentApp: s.prefund.appDefinition }), { ok: true });
   const big = join(s.prefund, s.ibI, { maxGuarantee: 39n });
   assert.ok(!big.ok && /limit/.test(big.reason));
   assert.ok(!join(virtualPrefund(alice, irene, bob, 101n), s.ibI).ok, 'payer cannot lock more than she has');
