@@ -1,0 +1,774 @@
+/**
+ * The engine: the imperative shell around the pure protocols (go-nitro's `node/engine`).
+ *
+ * Every input — a peer message, a batch of chain events, an API call, a timer — runs
+ * serialised through one queue and follows the same path:
+ *
+ *   load (objective + the latest copy of each ledger it uses)
+ *   -> update(objective, event) -> crank(objective, secrets)
+ *   -> ONE store transaction: objective, ledgers, channel records, outbound messages
+ *   -> execute: transactions are submitted (after the commit), events are emitted
+ *   -> re-crank every other objective whose ledger just changed.
+ *
+ * Messages are handed to the {@link MessageService} inside the same store transaction: the
+ * libp2p adapter enqueues into the shared store's outbox synchronously, so a signed state and
+ * the messages carrying it commit together, and nothing leaves the process before the commit.
+ * Each objective also keeps its latest outbound messages, re-sent on restart and on timeout
+ * (receivers are idempotent). Transactions are recorded as pending before they are submitted
+ * and reconciled against the chain before any re-submission (no double deposit).
+ */
+import type { Address, ChannelId } from '../hex.ts';
+import { privateKeyToAddress, sameAddress } from '../address.ts';
+import { SluiceError, isSluiceError } from '../errors.ts';
+import type { ChainEventBatch, ChainService } from '../chain.ts';
+import { consumeChainEvents } from '../chain.ts';
+import type { Clock } from '../ports/clock.ts';
+import { systemClock } from '../ports/clock.ts';
+import type { InboundMessage, MessageService, UndeliverableMessage } from '../ports/messaging.ts';
+import { LAST_BLOCK_KEY, type Store } from '../ports/store.ts';
+import { others } from '../protocols/channel.ts';
+import { type ConsensusChannel, counterparty, newConsensusChannel } from '../protocols/ledger.ts';
+import { type Objective, crank, ledgersOf, update, withLedger } from '../protocols/objective.ts';
+import { paidAmount } from '../protocols/virtual-defund.ts';
+import type { ChainEvent as ProtocolChainEvent, ObjectiveEvent, ProtocolMessage, Transaction } from '../protocols/types.ts';
+import { eventChannelId, toProtocolEvent } from './chain-events.ts';
+import type { EngineEvent, ObjectiveType } from './events.ts';
+import { type Joined, joinObjective, topUpFor } from './join.ts';
+import type { EnginePolicy } from './policy.ts';
+import {
+  type LedgerData,
+  type ObjectiveData,
+  type SentMessage,
+  type VirtualData,
+  getLedgerData,
+  getObjectiveData,
+  getVirtualData,
+  putLedgerData,
+  putObjectiveData,
+  putVirtualData,
+} from './records.ts';
+import { reconcileTransaction, toChainTransaction, transactionKey } from './transactions.ts';
+import { decodeWireMessage, encodeWireMessage } from './wire.ts';
+
+/** A pino-compatible logger. The engine logs ids and codes, never keys. */
+export interface EngineLogger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface EngineInit {
+  /** The node's key (signs states; never logged or persisted by the engine). */
+  readonly privateKey: Uint8Array | string;
+  /** ConsensusApp address (ledger channels' app). */
+  readonly consensusApp: Address;
+  /** VirtualPaymentApp address (virtual channels' app). */
+  readonly virtualPaymentApp: Address;
+  readonly policy?: EnginePolicy;
+  /** An objective that makes no progress this long is reported stalled and its messages re-sent (default 30 000). */
+  readonly objectiveTimeoutMs?: number;
+  /** How often stalls are checked (default min(1000, timeout / 4)). */
+  readonly stallCheckIntervalMs?: number;
+  /** First block to scan when no cursor is persisted (default: the latest block at first start). */
+  readonly chainStartBlock?: number;
+  /** Blocks an event must be deep before it is applied (default 1). */
+  readonly confirmations?: number;
+  /** Chain event polling interval once caught up (adapter default when absent). */
+  readonly chainPollIntervalMs?: number;
+  /** Attempts per transaction before it is reported stalled (default 5). */
+  readonly txMaxAttempts?: number;
+  /** Delay before the n-th retry of a transaction is n × this (default 1000). */
+  readonly txRetryDelayMs?: number;
+  /** Deadline of one chain call (default 60 000). */
+  readonly txTimeoutMs?: number;
+}
+
+export interface EngineComponents {
+  readonly store: Store;
+  readonly messaging: MessageService;
+  readonly chain: ChainService;
+  readonly clock?: Clock;
+  readonly logger?: EngineLogger;
+}
+
+export type EngineListener = (event: EngineEvent) => void;
+
+export interface Engine {
+  /** Our address. */
+  readonly address: Address;
+  readonly store: Store;
+  readonly chain: ChainService;
+  readonly init: Readonly<EngineInit>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Subscribe to typed events; returns the unsubscribe function. */
+  on(listener: EngineListener): () => void;
+  /** Run `fn` serialised with everything else the engine does (store reads/writes that must not interleave). */
+  serial<T>(fn: () => T | Promise<T>): Promise<T>;
+  /**
+   * Persist a locally created objective (with its channel records) and crank it. Call inside
+   * {@link serial} when the caller's checks must be atomic with it.
+   */
+  startObjective(objective: Objective, records?: { ledger?: LedgerData; virtual?: VirtualData }): Promise<void>;
+  /** The record of an objective (active or not). */
+  objective(id: string): ObjectiveData | undefined;
+  /** Active objectives (in memory, read-only). */
+  activeObjectives(): Objective[];
+  /**
+   * Resolve when the objective completes; reject with its failure, with `PEER_TIMEOUT` after
+   * `timeoutMs`, or `ABORTED` on `signal`. The objective itself goes on.
+   */
+  waitForObjective(id: string, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<void>;
+}
+
+const noopLogger: EngineLogger = { debug() {}, info() {}, warn() {}, error() {} };
+const MAX_SENT_PER_OBJECTIVE = 16;
+const MAX_CASCADE = 10_000;
+
+/** The channel an objective is about. */
+export function objectiveChannelId(o: Objective): ChannelId {
+  switch (o.type) {
+    case 'directFund':
+    case 'directDefund':
+      return o.channel.id;
+    case 'virtualFund':
+    case 'virtualDefund':
+      return o.v.id;
+    case 'ledgerTopUp':
+      return o.ledger.id;
+  }
+}
+
+function ledgerVersion(l: ConsensusChannel | null | undefined): string {
+  if (l == null) return '';
+  return `${l.current.turnNum}/${l.queue.map((q) => q.turnNum).join(',')}`;
+}
+
+function sentKey(s: SentMessage): string {
+  const m = s.message;
+  const turn =
+    m.kind === 'signedState' ? m.state.turnNum : m.kind === 'ledgerProposal' ? m.signedProposal.turnNum : m.countersignature.turnNum;
+  const ledger = m.kind === 'ledgerProposal' ? m.signedProposal.ledgerId : m.kind === 'ledgerCountersignature' ? m.countersignature.ledgerId : '';
+  return `${s.to.toLowerCase()}|${m.kind}|${ledger}|${turn}`;
+}
+
+function mergeSent(prior: readonly SentMessage[], added: readonly SentMessage[]): SentMessage[] {
+  const map = new Map<string, SentMessage>();
+  for (const s of [...prior, ...added]) {
+    const k = sentKey(s);
+    map.delete(k);
+    map.set(k, s);
+  }
+  return [...map.values()].slice(-MAX_SENT_PER_OBJECTIVE);
+}
+
+/** Peers an objective waits on, from what it waits for. Empty when it waits for the chain. */
+export function silentPeers(o: Objective, waitingFor: string): Address[] {
+  const missingAt = (ch: { fixedPart: { participants: readonly Address[] }; myIndex: number; states: readonly { state: { turnNum: number }; signatures: readonly unknown[] }[] }, turnNum: number): Address[] => {
+    const e = ch.states.find((x) => x.state.turnNum === turnNum);
+    return ch.fixedPart.participants.filter((_, i) => i !== ch.myIndex && (e === undefined || e.signatures[i] == null));
+  };
+  switch (o.type) {
+    case 'directFund':
+      if (waitingFor === 'WaitingForCompletePrefund') return missingAt(o.channel, 0);
+      if (waitingFor === 'WaitingForCompletePostFund') return missingAt(o.channel, 1);
+      if (waitingFor === 'WaitingForMyTurnToFund') return others(o.channel);
+      return [];
+    case 'directDefund':
+      return waitingFor === 'WaitingForFinalization' ? missingAt(o.channel, o.finalTurnNum) : [];
+    case 'virtualFund':
+    case 'virtualDefund': {
+      if (waitingFor === 'WaitingForCompletePrefund') return missingAt(o.v, 0);
+      if (waitingFor === 'WaitingForCompletePostFund') return missingAt(o.v, 1);
+      if (waitingFor === 'WaitingForSupportedFinalState') return missingAt(o.v, 2);
+      if (waitingFor === 'WaitingForFinalStateProposal') return others(o.v);
+      return ledgersOf(o).map((l) => counterparty(l));
+    }
+    case 'ledgerTopUp':
+      return waitingFor === 'WaitingForLedgerUpdate' ? [counterparty(o.ledger)] : [];
+  }
+}
+
+/**
+ * Create an engine, js-libp2p style.
+ * @param init - key, app addresses, policy, timeouts
+ * @param components - store, messaging, chain (+ clock, logger)
+ */
+export function createEngine(init: EngineInit, components: EngineComponents): Engine {
+  return new EngineImpl(init, components);
+}
+
+class EngineImpl implements Engine {
+  readonly address: Address;
+  readonly store: Store;
+  readonly chain: ChainService;
+  readonly init: Readonly<EngineInit>;
+  readonly #messaging: MessageService;
+  readonly #clock: Clock;
+  readonly #log: EngineLogger;
+  readonly #secrets: { privateKey: Uint8Array | string };
+  readonly #policy: EnginePolicy;
+  readonly #timeout: number;
+  readonly #active = new Map<string, ObjectiveData>();
+  readonly #listeners = new Set<EngineListener>();
+  readonly #stallNotified = new Map<string, number>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #txRunning = new Set<string>();
+  #queue: Promise<unknown> = Promise.resolve();
+  #lifecycle: AbortController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #chainLoop: Promise<void> | undefined;
+
+  constructor(init: EngineInit, components: EngineComponents) {
+    this.init = init;
+    this.address = privateKeyToAddress(init.privateKey);
+    this.#secrets = { privateKey: init.privateKey };
+    this.store = components.store;
+    this.chain = components.chain;
+    this.#messaging = components.messaging;
+    this.#clock = components.clock ?? systemClock;
+    this.#log = components.logger ?? noopLogger;
+    this.#policy = init.policy ?? {};
+    this.#timeout = init.objectiveTimeoutMs ?? 30_000;
+    this.#messaging.onMessage((m) => this.#onMessage(m));
+    this.#messaging.onUndeliverable((u) => this.#onUndeliverable(u));
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async start(): Promise<void> {
+    if (this.#lifecycle !== undefined) return;
+    const lifecycle = new AbortController();
+    this.#lifecycle = lifecycle;
+    await this.serial(async () => {
+      this.#active.clear();
+      for (const r of this.store.listObjectives('active')) this.#active.set(r.id, r.data as ObjectiveData);
+      // Resume: re-send what each objective last sent, re-submit unconfirmed transactions, re-crank.
+      for (const data of [...this.#active.values()]) {
+        this.#resend(data);
+        for (const tx of data.pendingTxs) this.#runTransaction(data.objective.id, tx, true);
+        await this.#advance(data.objective.id, undefined);
+      }
+    });
+    let fromBlock: number;
+    const last = this.store.getMeta(LAST_BLOCK_KEY);
+    if (last !== undefined) fromBlock = Number(last) + 1;
+    else {
+      fromBlock = this.init.chainStartBlock ?? (await this.chain.latestBlock({ signal: lifecycle.signal })).number;
+      this.store.setMeta(LAST_BLOCK_KEY, String(fromBlock - 1));
+    }
+    this.#chainLoop = consumeChainEvents(
+      this.chain,
+      {
+        fromBlock,
+        signal: lifecycle.signal,
+        ...(this.init.confirmations === undefined ? {} : { confirmations: this.init.confirmations }),
+        ...(this.init.chainPollIntervalMs === undefined ? {} : { pollIntervalMs: this.init.chainPollIntervalMs }),
+        onError: (e) => this.#log.warn({ code: isSluiceError(e) ? e.code : e.name }, 'chain event stream error (retrying)'),
+      },
+      (batch) => this.serial(() => this.#onChainBatch(batch)),
+    ).catch((e: unknown) => {
+      if (!lifecycle.signal.aborted) this.#log.error({ code: isSluiceError(e) ? e.code : 'unknown' }, 'chain event stream stopped');
+    });
+    const every = this.init.stallCheckIntervalMs ?? Math.max(10, Math.min(1000, Math.floor(this.#timeout / 4)));
+    this.#timer = setInterval(() => void this.serial(() => this.#checkStalls()).catch(() => {}), every);
+    this.#timer.unref();
+    this.#log.info({ peer: this.address, active: this.#active.size, fromBlock }, 'engine started');
+  }
+
+  async stop(): Promise<void> {
+    const lifecycle = this.#lifecycle;
+    if (lifecycle === undefined) return;
+    this.#lifecycle = undefined;
+    lifecycle.abort(new SluiceError('ABORTED', 'engine stopped'));
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#chainLoop;
+    await Promise.allSettled([...this.#tasks]);
+    await this.#queue.catch(() => {});
+    this.#log.info({ peer: this.address }, 'engine stopped');
+  }
+
+  on(listener: EngineListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(event: EngineEvent): void {
+    for (const l of [...this.#listeners]) {
+      try {
+        l(event);
+      } catch (e) {
+        this.#log.warn({ event: event.type, reason: e instanceof Error ? e.message : String(e) }, 'event listener threw');
+      }
+    }
+  }
+
+  serial<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  objective(id: string): ObjectiveData | undefined {
+    return this.#active.get(id) ?? getObjectiveData(this.store, id);
+  }
+
+  activeObjectives(): Objective[] {
+    return [...this.#active.values()].map((d) => d.objective);
+  }
+
+  waitForObjective(id: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const cleanup: (() => void)[] = [];
+      const done = (err?: unknown): void => {
+        for (const c of cleanup) c();
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const check = (): boolean => {
+        const d = this.objective(id);
+        if (d === undefined) return false;
+        if (d.objective.status === 'completed') {
+          done();
+          return true;
+        }
+        if (d.objective.status === 'rejected') {
+          done(new SluiceError((d.failure?.code as never) ?? 'INTERNAL', d.failure?.message ?? 'objective failed', { details: { objectiveId: id } }));
+          return true;
+        }
+        return false;
+      };
+      if (check()) return;
+      cleanup.push(
+        this.on((e) => {
+          if ((e.type === 'objectiveCompleted' || e.type === 'objectiveFailed') && e.objectiveId === id) check();
+        }),
+      );
+      const signal = options.signal;
+      if (signal !== undefined) {
+        if (signal.aborted) return done(new SluiceError('ABORTED', 'aborted', { cause: signal.reason }));
+        const onAbort = (): void => done(new SluiceError('ABORTED', 'aborted', { cause: signal.reason }));
+        signal.addEventListener('abort', onAbort, { once: true });
+        cleanup.push(() => signal.removeEventListener('abort', onAbort));
+      }
+      if (options.timeoutMs !== undefined) {
+        const t = setTimeout(() => {
+          const d = this.objective(id);
+          done(
+            new SluiceError('PEER_TIMEOUT', 'objective did not complete in time', {
+              details: {
+                objectiveId: id,
+                waitingFor: d?.waitingFor ?? 'unknown',
+                silentPeers: d === undefined ? [] : silentPeers(d.objective, d.waitingFor),
+              },
+            }),
+          );
+        }, options.timeoutMs);
+        cleanup.push(() => clearTimeout(t));
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- objectives
+
+  async startObjective(objective: Objective, records: { ledger?: LedgerData; virtual?: VirtualData } = {}): Promise<void> {
+    if (this.#active.has(objective.id) || this.store.getObjective(objective.id) !== undefined) {
+      throw new SluiceError('INVALID_ARGUMENT', 'objective already exists', { details: { objectiveId: objective.id } });
+    }
+    this.#create({ objective, ...records }, 'me');
+    await this.#advance(objective.id, undefined);
+  }
+
+  /** Persist a new objective with its records. */
+  #create(joined: Joined, initiatedBy: 'me' | 'peer'): void {
+    const now = this.#clock.now();
+    const data: ObjectiveData = { objective: joined.objective, sent: [], pendingTxs: [], waitingFor: 'new', progressAt: now };
+    this.store.transaction(() => {
+      putObjectiveData(this.store, data, now);
+      if (joined.ledger !== undefined) putLedgerData(this.store, joined.ledger, now);
+      if (joined.virtual !== undefined) putVirtualData(this.store, joined.virtual, now);
+    });
+    this.#active.set(data.objective.id, data);
+    const base = { objectiveId: data.objective.id, objectiveType: data.objective.type as ObjectiveType, channelId: objectiveChannelId(data.objective) };
+    this.#emit({ type: 'objectiveCreated', initiatedBy, ...base });
+    if (joined.virtual !== undefined && joined.virtual.status === 'funding') {
+      const v = joined.virtual;
+      this.#emit({ type: 'virtualChannelProposed', channelId: v.channelId, payer: v.payer, payee: v.payee, amount: v.amount });
+    }
+    if (joined.virtual?.status === 'closing') this.#emit({ type: 'virtualChannelClosing', channelId: joined.virtual.channelId });
+  }
+
+  /** The objective with the latest stored copy of each of its ledgers. */
+  #sync(o: Objective): Objective {
+    let out = o;
+    for (const l of ledgersOf(o)) {
+      const latest = getLedgerData(this.store, l.id)?.ledger;
+      if (latest != null) out = withLedger(out, latest);
+    }
+    return out;
+  }
+
+  /**
+   * Apply `event` (if any) to an active objective, crank it, persist, execute; then re-crank
+   * every objective sharing a ledger that changed.
+   * @throws SluiceError from `update` (the event is refused; nothing was written)
+   */
+  async #advance(id: string, event: ObjectiveEvent | undefined): Promise<void> {
+    const work: string[] = [id];
+    let first = true;
+    let steps = 0;
+    const sends: Promise<unknown>[] = [];
+    while (work.length > 0 && steps++ < MAX_CASCADE) {
+      const next = work.shift()!;
+      const data = this.#active.get(next);
+      if (data === undefined) continue;
+      let o = this.#sync(data.objective);
+      let progressed = false;
+      if (first && event !== undefined) {
+        const updated = update(o, event); // may throw: the caller decides (drop, or retry later)
+        progressed = updated !== o;
+        o = updated;
+      }
+      first = false;
+      const changed = this.#crankAndCommit(data, o, progressed, sends);
+      for (const ledgerId of changed) {
+        for (const other of this.#active.values()) {
+          if (other.objective.id !== next && ledgersOf(other.objective).some((l) => l.id === ledgerId) && !work.includes(other.objective.id)) {
+            work.push(other.objective.id);
+          }
+        }
+      }
+    }
+    const results = await Promise.allSettled(sends);
+    for (const r of results) {
+      if (r.status === 'rejected') this.#log.warn({ code: isSluiceError(r.reason) ? r.reason.code : 'unknown' }, 'send failed');
+    }
+  }
+
+  /** Crank, then commit everything in one transaction; returns the ids of ledgers that changed. */
+  #crankAndCommit(data: ObjectiveData, o: Objective, progressed: boolean, sends: Promise<unknown>[]): ChannelId[] {
+    const now = this.#clock.now();
+    let result;
+    try {
+      result = crank(o, this.#secrets);
+    } catch (e) {
+      this.#failObjective(data, o, e);
+      return [];
+    }
+    const objective = result.objective;
+    const outbound: SentMessage[] = [];
+    const txs: Transaction[] = [];
+    for (const eff of result.effects) {
+      if (eff.type === 'sendMessage') outbound.push({ to: eff.to, message: eff.payload });
+      else txs.push(eff.tx);
+    }
+    const waitingChanged = result.waitingFor !== data.waitingFor;
+    const next: ObjectiveData = {
+      objective,
+      sent: mergeSent(data.sent, outbound),
+      pendingTxs: [...data.pendingTxs, ...txs.filter((t) => !data.pendingTxs.some((p) => transactionKey(p) === transactionKey(t)))],
+      waitingFor: result.waitingFor,
+      progressAt: progressed || waitingChanged || outbound.length > 0 ? now : data.progressAt,
+    };
+    const changed: ChannelId[] = [];
+    const events: EngineEvent[] = [];
+    this.store.transaction(() => {
+      putObjectiveData(this.store, next, now);
+      for (const l of ledgersOf(objective)) {
+        const ld = getLedgerData(this.store, l.id);
+        if (ld === undefined) continue;
+        if (ledgerVersion(ld.ledger) !== ledgerVersion(l)) {
+          changed.push(l.id);
+          putLedgerData(this.store, { ...ld, ledger: l }, now);
+        }
+      }
+      if (objective.status === 'completed' && o.status !== 'completed') this.#onCompleted(objective, now, events);
+      // Hand messages over inside the transaction (see the module comment).
+      for (const m of outbound) sends.push(this.#messaging.send(m.to, encodeWireMessage(m.message)));
+    });
+    if (objective.status === 'approved') this.#active.set(objective.id, next);
+    else {
+      this.#active.delete(objective.id);
+      this.#stallNotified.delete(objective.id);
+    }
+    const base = { objectiveId: objective.id, objectiveType: objective.type as ObjectiveType, channelId: objectiveChannelId(objective) };
+    if (waitingChanged && objective.status === 'approved') this.#emit({ type: 'objectiveProgress', waitingFor: result.waitingFor, ...base });
+    for (const e of events) this.#emit(e);
+    if (objective.status === 'completed') this.#emit({ type: 'objectiveCompleted', ...base });
+    for (const tx of txs) this.#runTransaction(objective.id, tx, false);
+    return changed;
+  }
+
+  /** Channel records when an objective completes (inside the commit). */
+  #onCompleted(o: Objective, now: number, events: EngineEvent[]): void {
+    switch (o.type) {
+      case 'directFund': {
+        const ld = getLedgerData(this.store, o.channel.id);
+        if (ld === undefined) return;
+        putLedgerData(this.store, { ...ld, status: 'open', ledger: newConsensusChannel(o.channel) }, now);
+        events.push({ type: 'ledgerChannelFunded', channelId: ld.ledgerId, counterparty: ld.counterparty, asset: ld.asset });
+        return;
+      }
+      case 'directDefund': {
+        const ld = getLedgerData(this.store, o.channel.id);
+        if (ld === undefined) return;
+        putLedgerData(this.store, { ...ld, status: 'closed' }, now);
+        events.push({ type: 'ledgerChannelClosed', channelId: ld.ledgerId });
+        return;
+      }
+      case 'virtualFund': {
+        const vd = getVirtualData(this.store, o.v.id);
+        if (vd === undefined) return;
+        putVirtualData(this.store, { ...vd, status: 'funded', v: o.v }, now);
+        events.push({ type: 'virtualChannelFunded', channelId: vd.channelId, payer: vd.payer, payee: vd.payee, amount: vd.amount });
+        return;
+      }
+      case 'virtualDefund': {
+        const vd = getVirtualData(this.store, o.v.id);
+        if (vd === undefined) return;
+        const paid = paidAmount(o) ?? 0n;
+        putVirtualData(this.store, { ...vd, status: 'closed', paid }, now);
+        events.push({ type: 'virtualChannelClosed', channelId: vd.channelId, paid });
+        return;
+      }
+      case 'ledgerTopUp':
+        events.push({ type: 'ledgerChannelUpdated', channelId: o.ledger.id, turnNum: o.ledger.current.turnNum });
+        return;
+    }
+  }
+
+  #failObjective(data: ObjectiveData, o: Objective, e: unknown): void {
+    const now = this.#clock.now();
+    const code = isSluiceError(e) ? e.code : 'INTERNAL';
+    const message = e instanceof Error ? e.message : String(e);
+    const failed = { ...o, status: 'rejected' as const };
+    this.store.transaction(() => {
+      putObjectiveData(this.store, { ...data, objective: failed, failure: { code, message } }, now);
+      if (o.type === 'virtualFund') {
+        const vd = getVirtualData(this.store, o.v.id);
+        if (vd !== undefined) putVirtualData(this.store, { ...vd, status: 'failed' }, now);
+      }
+    });
+    this.#active.delete(o.id);
+    this.#log.warn({ objectiveId: o.id, code, reason: message }, 'objective failed');
+    this.#emit({ type: 'objectiveFailed', objectiveId: o.id, objectiveType: o.type, channelId: objectiveChannelId(o), code, reason: message });
+  }
+
+  #resend(data: ObjectiveData): void {
+    for (const s of data.sent) {
+      this.#messaging.send(s.to, encodeWireMessage(s.message)).catch((e: unknown) => {
+        this.#log.warn({ objectiveId: data.objective.id, peer: s.to, code: isSluiceError(e) ? e.code : 'unknown' }, 're-send failed');
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- transactions
+
+  #runTransaction(objectiveId: string, tx: Transaction, reconcileFirst: boolean): void {
+    const key = `${objectiveId}|${transactionKey(tx)}`;
+    if (this.#txRunning.has(key)) return;
+    this.#txRunning.add(key);
+    const max = this.init.txMaxAttempts ?? 5;
+    const delay = this.init.txRetryDelayMs ?? 1000;
+    const task = (async () => {
+      let lastError: unknown;
+      let done = false;
+      for (let attempt = 1; attempt <= max && !done; attempt++) {
+        const signal = this.#lifecycle?.signal;
+        if (signal === undefined || signal.aborted) return;
+        try {
+          const t = reconcileFirst || attempt > 1 ? await reconcileTransaction(tx, this.chain, signal) : tx;
+          if (t !== null) {
+            const r = await this.chain.submit(toChainTransaction(t), { signal, timeoutMs: this.init.txTimeoutMs ?? 60_000 });
+            this.#log.info({ objectiveId, channelId: tx.channelId, tx: tx.kind, txHash: r.txHash }, 'transaction mined');
+          }
+          done = true;
+        } catch (e) {
+          lastError = e;
+          if (signal.aborted) return;
+          this.#log.warn({ objectiveId, channelId: tx.channelId, tx: tx.kind, attempt, code: isSluiceError(e) ? e.code : 'unknown' }, 'transaction failed');
+          if (attempt < max) await sleep(delay * attempt, signal);
+        }
+      }
+      await this.serial(() => {
+        const data = this.objective(objectiveId);
+        if (data === undefined) return;
+        if (done) {
+          const next = { ...data, pendingTxs: data.pendingTxs.filter((p) => transactionKey(p) !== transactionKey(tx)) };
+          putObjectiveData(this.store, next, this.#clock.now());
+          if (this.#active.has(objectiveId)) this.#active.set(objectiveId, next);
+        } else if (this.#active.has(objectiveId)) {
+          this.#emitStall(data, 'transactionFailed', isSluiceError(lastError) ? `${lastError.code}: ${lastError.message}` : String(lastError));
+        }
+      });
+    })().finally(() => this.#txRunning.delete(key));
+    this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
+  }
+
+  // ---------------------------------------------------------------- peer messages
+
+  async #onMessage(m: InboundMessage): Promise<void> {
+    let msg: ProtocolMessage;
+    try {
+      msg = decodeWireMessage(m.payload);
+    } catch (e) {
+      this.#reject(m.from, e, undefined);
+      return; // acknowledged and dropped: a malformed message never becomes valid
+    }
+    await this.serial(() => this.#handleMessage(m.from, msg));
+  }
+
+  #reject(from: Address, e: unknown, objectiveId: string | undefined): void {
+    const code = isSluiceError(e) ? e.code : 'PROTOCOL_MALFORMED';
+    const reason = e instanceof Error ? e.message : 'malformed';
+    this.#log.warn({ peer: from, objectiveId, code, reason }, 'peer message rejected');
+    this.#emit({ type: 'messageRejected', from, code, reason, ...(objectiveId === undefined ? {} : { objectiveId }) });
+  }
+
+  async #handleMessage(from: Address, msg: ProtocolMessage): Promise<void> {
+    const id = msg.objectiveId;
+    if (!this.#active.has(id)) {
+      if (this.store.getObjective(id) !== undefined) return; // finished: a late duplicate
+      let joined: Joined;
+      try {
+        joined = joinObjective(
+          {
+            store: this.store,
+            me: this.address,
+            policy: this.#policy,
+            consensusApp: this.init.consensusApp,
+            virtualPaymentApp: this.init.virtualPaymentApp,
+            active: () => this.activeObjectives(),
+          },
+          msg,
+        );
+      } catch (e) {
+        if (isSluiceError(e, 'PROTOCOL_NOT_READY')) throw e;
+        this.#reject(from, e, id);
+        return;
+      }
+      this.#create(joined, 'peer');
+      if (joined.objective.type !== 'ledgerTopUp') {
+        await this.#advance(id, undefined); // the message is already applied
+        return;
+      }
+    }
+    try {
+      await this.#advance(id, msg);
+    } catch (e) {
+      if (isSluiceError(e, 'PROTOCOL_NOT_READY')) throw e; // the sender retries later
+      this.#reject(from, e, id);
+    }
+  }
+
+  #onUndeliverable(u: UndeliverableMessage): void {
+    let objectiveId: string;
+    try {
+      objectiveId = decodeWireMessage(u.payload).objectiveId;
+    } catch {
+      return;
+    }
+    void this.serial(() => {
+      const data = this.#active.get(objectiveId);
+      if (data !== undefined) this.#emitStall(data, 'undeliverable', `${u.reason}${u.detail === undefined ? '' : `: ${u.detail}`} (to ${u.to})`, [u.to]);
+    }).catch(() => {});
+  }
+
+  // ---------------------------------------------------------------- chain events
+
+  #onChainBatch(batch: ChainEventBatch): Promise<void> | void {
+    const work = async (): Promise<void> => {
+      for (const ev of batch.events) {
+        const channelId = eventChannelId(ev);
+        for (const data of [...this.#active.values()]) {
+          const o = data.objective;
+          let assetAt: (i: number) => Address | undefined;
+          if (o.type === 'directFund' || o.type === 'directDefund') {
+            if (o.channel.id !== channelId) continue;
+            const outcome = o.channel.states[0]?.state.outcome;
+            assetAt = (i) => outcome?.[i]?.asset;
+          } else if (o.type === 'ledgerTopUp') {
+            if (o.ledger.id !== channelId) continue;
+            const asset = o.ledger.current.outcome.asset;
+            assetAt = (i) => (i === 0 ? asset : undefined);
+          } else continue;
+          const pev = toProtocolEvent(ev, (_c, i) => assetAt(i));
+          if (pev === undefined) continue;
+          await this.#applyChainEvent(o.id, pev);
+        }
+        if (ev.type === 'Deposited') await this.#maybeTopUp(channelId, ev.destinationHoldings, ev.asset, ev.blockNumber, ev.logIndex);
+      }
+      this.store.setMeta(LAST_BLOCK_KEY, String(batch.toBlock));
+    };
+    return work();
+  }
+
+  async #applyChainEvent(id: string, ev: ProtocolChainEvent): Promise<void> {
+    try {
+      await this.#advance(id, ev);
+    } catch (e) {
+      this.#log.warn({ objectiveId: id, code: isSluiceError(e) ? e.code : 'unknown' }, 'chain event not applied');
+    }
+  }
+
+  /** A counterparty's deposit into an open ledger beyond its total: start the matching top-up. */
+  async #maybeTopUp(ledgerId: ChannelId, holdings: bigint, asset: Address, blockNumber: number, logIndex: number): Promise<void> {
+    const ld = getLedgerData(this.store, ledgerId);
+    if (ld?.ledger == null || ld.status !== 'open' || !sameAddress(ld.asset, asset)) return;
+    if ([...this.#active.values()].some((d) => d.objective.type === 'ledgerTopUp' && d.objective.ledger.id === ledgerId)) return;
+    let o: Objective | undefined;
+    try {
+      o = topUpFor(ld, ld.counterparty, holdings);
+    } catch (e) {
+      this.#log.warn({ channelId: ledgerId, code: isSluiceError(e) ? e.code : 'unknown' }, 'cannot follow a top-up');
+    }
+    if (o === undefined || this.store.getObjective(o.id) !== undefined) return;
+    this.#create({ objective: o }, 'peer');
+    await this.#applyChainEvent(o.id, { kind: 'deposited', channelId: ledgerId, asset, holdings, blockNumber, logIndex });
+  }
+
+  // ---------------------------------------------------------------- timeouts
+
+  #checkStalls(): void {
+    const now = this.#clock.now();
+    for (const data of this.#active.values()) {
+      const since = Math.max(data.progressAt, this.#stallNotified.get(data.objective.id) ?? 0);
+      if (now - since < this.#timeout) continue;
+      this.#stallNotified.set(data.objective.id, now);
+      this.#resend(data); // retry first: the peer may have lost state or been offline
+      this.#emitStall(data, 'timeout');
+    }
+  }
+
+  #emitStall(data: ObjectiveData, reason: 'timeout' | 'undeliverable' | 'transactionFailed', detail?: string, peers?: Address[]): void {
+    const o = data.objective;
+    const event: EngineEvent = {
+      type: 'objectiveStalled',
+      objectiveId: o.id,
+      objectiveType: o.type,
+      channelId: objectiveChannelId(o),
+      reason,
+      waitingFor: data.waitingFor,
+      silentPeers: peers ?? silentPeers(o, data.waitingFor),
+      idleMs: this.#clock.now() - data.progressAt,
+      ...(detail === undefined ? {} : { detail }),
+    };
+    this.#log.warn({ objectiveId: o.id, reason, waitingFor: data.waitingFor, peers: event.silentPeers }, 'objective stalled');
+    this.#emit(event);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

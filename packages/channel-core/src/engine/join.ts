@@ -1,0 +1,253 @@
+/**
+ * Objectives a peer starts: the first message for an objective we do not hold yet creates it,
+ * but only after the role's checks and the node's policy. Each function validates, builds the
+ * objective, applies the peer's message to it (so a bad signature never leaves a record
+ * behind) and returns it with the channel records to write. Synchronous and store-read-only;
+ * the engine persists the result.
+ */
+import type { Address, ChannelId } from '../hex.ts';
+import { sameAddress } from '../address.ts';
+import { SluiceError } from '../errors.ts';
+import type { Store } from '../ports/store.ts';
+import { getChannelId, recoverStateSigner } from '../state.ts';
+import { directFundId, newDirectFund } from '../protocols/direct-fund.ts';
+import { directDefundId, newDirectDefund } from '../protocols/direct-defund.ts';
+import { newVirtualFund, virtualFundId, type VirtualFundObjective } from '../protocols/virtual-fund.ts';
+import { newVirtualDefund, virtualDefundId, type PaymentBound } from '../protocols/virtual-defund.ts';
+import { ledgerTopUpId, newLedgerTopUp } from '../protocols/ledger-topup.ts';
+import {
+  type ConsensusChannel,
+  consensusIncludes,
+  ledgerOutcomeFromOutcome,
+  ledgerToChannel,
+  ledgerTotal,
+  pendingOutcome,
+} from '../protocols/ledger.ts';
+import { dest, expectedAdd, virtualAmounts } from '../protocols/virtual-channel.ts';
+import { type Objective, update } from '../protocols/objective.ts';
+import type { ProtocolMessage, SignedStateMessage } from '../protocols/types.ts';
+import { type EnginePolicy, decideLedger, decideVirtualChannel } from './policy.ts';
+import { type LedgerData, type VirtualData, findLedger, getLedgerData, getVirtualData, listLedgerData } from './records.ts';
+
+export interface JoinContext {
+  readonly store: Store;
+  readonly me: Address;
+  readonly policy: EnginePolicy;
+  readonly consensusApp: Address;
+  readonly virtualPaymentApp: Address;
+  /** Active objectives (for collateral reservations). */
+  readonly active: () => Iterable<Objective>;
+}
+
+export interface Joined {
+  readonly objective: Objective;
+  readonly ledger?: LedgerData;
+  readonly virtual?: VirtualData;
+}
+
+function refuse(message: string, details: Record<string, unknown> = {}): never {
+  throw new SluiceError('HUB_POLICY_REJECTED', message, { details });
+}
+
+function signedBy(msg: SignedStateMessage, who: Address): boolean {
+  return msg.signatures.some((sig) => {
+    try {
+      return sameAddress(recoverStateSigner(msg.state, sig), who);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * What `who` still has to lock in `ledger` for virtual channels already approved but whose
+ * guarantee is not yet proposed there (so two concurrent joins cannot spend the same balance).
+ */
+export function reservedOn(ledger: ConsensusChannel, who: Address, active: Iterable<Objective>): bigint {
+  const pending = pendingOutcome(ledger);
+  let reserved = 0n;
+  for (const o of active) {
+    if (o.type !== 'virtualFund' || o.status !== 'approved') continue;
+    const side = o.toMyLeft?.id === ledger.id ? o.v.myIndex - 1 : o.toMyRight?.id === ledger.id ? o.v.myIndex : -1;
+    if (side < 0 || pending.guarantees.some((g) => g.target === o.v.id)) continue;
+    const add = expectedAdd(o.v.id, o.v.fixedPart, o.amounts, side);
+    if (add.type !== 'add') continue;
+    const d = dest(who);
+    if (add.guarantee.left === d) reserved += add.leftDeposit;
+    else if (add.guarantee.right === d) reserved += add.guarantee.amount - add.leftDeposit;
+  }
+  return reserved;
+}
+
+/** Free balance of `who` in the ledger's pending outcome, less reservations. */
+export function freeToLock(ledger: ConsensusChannel, who: Address, active: Iterable<Objective>): bigint {
+  const lo = pendingOutcome(ledger);
+  const d = dest(who);
+  const free = lo.leader.destination === d ? lo.leader.amount : lo.follower.destination === d ? lo.follower.amount : 0n;
+  return free - reservedOn(ledger, who, active);
+}
+
+function channelIdOf(objectiveId: string): ChannelId {
+  return objectiveId.slice(objectiveId.indexOf('-') + 1, objectiveId.indexOf('-') + 67).toLowerCase() as ChannelId;
+}
+
+function joinDirectFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
+  if (msg.kind !== 'signedState' || msg.state.turnNum !== 0) refuse('a ledger opens with its prefund state');
+  const s = msg.state;
+  if (s.participants.length !== 2) refuse('a ledger channel has two participants');
+  if (!sameAddress(s.appDefinition, ctx.consensusApp)) refuse('the ledger does not use our ConsensusApp');
+  const myIndex = s.participants.findIndex((p) => sameAddress(p, ctx.me));
+  if (myIndex !== 0 && myIndex !== 1) refuse('we are not a participant of this ledger');
+  const ledgerId = getChannelId(s);
+  if (msg.objectiveId !== directFundId(ledgerId)) refuse('objective id does not match the state');
+  const lo = ledgerOutcomeFromOutcome(s.outcome, s);
+  if (lo.guarantees.length > 0) refuse('a new ledger holds no guarantees');
+  const counterparty = s.participants[1 - myIndex]!;
+  if (!signedBy(msg, counterparty)) refuse('the prefund is not signed by the counterparty');
+  if (getLedgerData(ctx.store, ledgerId) !== undefined) refuse('ledger already known', { ledgerId });
+  if (findLedger(ctx.store, counterparty, lo.asset, ['funding', 'open', 'closing']) !== undefined) {
+    refuse('a ledger with this peer in this asset already exists', { ledgerId });
+  }
+  const myDeposit = myIndex === 0 ? lo.leader.amount : lo.follower.amount;
+  const counterpartyDeposit = myIndex === 0 ? lo.follower.amount : lo.leader.amount;
+  const decision = decideLedger(ctx.policy, { ledgerId, counterparty, asset: lo.asset, myDeposit, counterpartyDeposit });
+  if (decision !== true) refuse(decision, { ledgerId });
+  const objective = update(newDirectFund(s, ctx.me), msg);
+  return {
+    objective,
+    ledger: { ledgerId, counterparty, asset: lo.asset, myIndex, status: 'funding', ledger: null, myDeposit, counterpartyDeposit },
+  };
+}
+
+function joinVirtualFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
+  if (msg.kind !== 'signedState' || msg.state.turnNum !== 0) refuse('a virtual channel opens with its prefund state');
+  const s = msg.state;
+  if (s.participants.length !== 3) refuse('a virtual channel has a payer, one hub and a payee');
+  if (!sameAddress(s.appDefinition, ctx.virtualPaymentApp)) refuse('the virtual channel does not use our VirtualPaymentApp');
+  const myIndex = s.participants.findIndex((p) => sameAddress(p, ctx.me));
+  if (myIndex !== 1 && myIndex !== 2) refuse('we are not the hub or the payee of this channel');
+  const channelId = getChannelId(s);
+  if (msg.objectiveId !== virtualFundId(channelId)) refuse('objective id does not match the state');
+  if (getVirtualData(ctx.store, channelId) !== undefined) refuse('virtual channel already known', { channelId });
+  const [payer, hub, payee] = s.participants as [Address, Address, Address];
+  if (!signedBy(msg, payer)) refuse('the prefund is not signed by the payer');
+  const amounts = virtualAmounts(s.outcome, s);
+  const role = myIndex === 1 ? 'intermediary' : 'payee';
+  const decision = decideVirtualChannel(ctx.policy, { channelId, role, payer, hub, payee, asset: amounts.asset, amount: amounts.payer });
+  if (decision !== true) refuse(decision, { channelId });
+  let objective: VirtualFundObjective;
+  if (role === 'intermediary') {
+    const left = findLedger(ctx.store, payer, amounts.asset)?.ledger;
+    const right = findLedger(ctx.store, payee, amounts.asset)?.ledger;
+    if (left == null || right == null) refuse('no open ledger with the payer or the payee in this asset', { channelId });
+    // Count collateral already promised to channels whose guarantee is not proposed yet.
+    if (freeToLock(right, ctx.me, ctx.active()) < amounts.payer) refuse('insufficient free collateral toward the payee', { channelId });
+    if (freeToLock(right, payee, ctx.active()) < amounts.payee) refuse('the payee cannot lock his balance', { channelId });
+    if (freeToLock(left, payer, ctx.active()) < amounts.payer) refuse('the payer cannot lock her balance', { channelId });
+    if (freeToLock(left, ctx.me, ctx.active()) < amounts.payee) refuse('insufficient free hub balance toward the payer', { channelId });
+    objective = newVirtualFund({ prefund: s, myAddress: ctx.me, toMyLeft: left, toMyRight: right, hubPolicy: ctx.policy.hub ?? {} });
+  } else {
+    const left = findLedger(ctx.store, hub, amounts.asset)?.ledger;
+    if (left == null) refuse('no open ledger with the hub in this asset', { channelId });
+    objective = newVirtualFund({ prefund: s, myAddress: ctx.me, toMyLeft: left });
+  }
+  return {
+    objective: update(objective, msg),
+    virtual: { channelId, role, payer, hub, payee, asset: amounts.asset, amount: amounts.payer, status: 'funding', v: null },
+  };
+}
+
+/** The ledgers along V that hold V's guarantee, by counterparty. */
+function ledgersHolding(store: Store, channelId: ChannelId, counterparty: Address): ConsensusChannel | undefined {
+  return listLedgerData(store).find((l) => l.ledger !== null && sameAddress(l.counterparty, counterparty) && consensusIncludes(l.ledger, channelId))?.ledger ?? undefined;
+}
+
+/** Build a virtual defund for V from our records (used for both starting and joining). */
+export function virtualDefundFor(store: Store, vd: VirtualData, paid?: bigint): Objective {
+  if (vd.v === null || (vd.status !== 'funded' && vd.status !== 'closing')) {
+    throw new SluiceError('CHANNEL_NOT_FUNDED', 'the virtual channel is not funded', { details: { channelId: vd.channelId } });
+  }
+  let bound: PaymentBound;
+  if (vd.role === 'payer') bound = { role: 'payer', maxPaid: store.getVoucher(vd.channelId, 'payer')?.amount ?? 0n };
+  else if (vd.role === 'payee') bound = { role: 'payee', minPaid: store.getVoucher(vd.channelId, 'payee')?.amount ?? 0n };
+  else bound = { role: 'intermediary' };
+  const left = vd.role === 'payer' ? undefined : ledgersHolding(store, vd.channelId, vd.role === 'payee' ? vd.hub : vd.payer);
+  const right = vd.role === 'payee' ? undefined : ledgersHolding(store, vd.channelId, vd.role === 'payer' ? vd.hub : vd.payee);
+  if ((vd.role !== 'payer' && left === undefined) || (vd.role !== 'payee' && right === undefined)) {
+    throw new SluiceError('CHANNEL_UNKNOWN', 'no ledger guarantees this virtual channel', { details: { channelId: vd.channelId } });
+  }
+  return newVirtualDefund({
+    v: vd.v,
+    bound,
+    ...(left === undefined ? {} : { toMyLeft: left }),
+    ...(right === undefined ? {} : { toMyRight: right }),
+    ...(paid === undefined ? {} : { paid }),
+  });
+}
+
+function joinVirtualDefund(ctx: JoinContext, msg: ProtocolMessage): Joined {
+  if (msg.kind !== 'signedState') refuse('a virtual defund starts with the final state');
+  const channelId = channelIdOf(msg.objectiveId);
+  if (getChannelId(msg.state) !== channelId || msg.objectiveId !== virtualDefundId(channelId)) refuse('objective id does not match the state');
+  const vd = getVirtualData(ctx.store, channelId);
+  if (vd === undefined) refuse('unknown virtual channel', { channelId });
+  const objective = update(virtualDefundFor(ctx.store, vd), msg);
+  return { objective, virtual: { ...vd, status: 'closing' } };
+}
+
+function joinDirectDefund(ctx: JoinContext, msg: ProtocolMessage): Joined {
+  if (msg.kind !== 'signedState') refuse('a ledger closes with its final state');
+  const ledgerId = channelIdOf(msg.objectiveId);
+  if (getChannelId(msg.state) !== ledgerId || msg.objectiveId !== directDefundId(ledgerId)) refuse('objective id does not match the state');
+  const ld = getLedgerData(ctx.store, ledgerId);
+  if (ld?.ledger == null || ld.status !== 'open') refuse('no open ledger with this id', { ledgerId });
+  if (ld.ledger.queue.length > 0) throw new SluiceError('PROTOCOL_NOT_READY', 'ledger has proposals in flight', { details: { ledgerId } });
+  const objective = update(newDirectDefund(ledgerToChannel(ld.ledger)), msg);
+  return { objective, ledger: { ...ld, status: 'closing' } };
+}
+
+/** A top-up objective for a deposit by `depositor` that raised the holdings to `holdings`. */
+export function topUpFor(ld: LedgerData, depositor: Address, holdings: bigint): Objective | undefined {
+  if (ld.ledger === null) return undefined;
+  const amount = holdings - ledgerTotal(pendingOutcome(ld.ledger));
+  if (amount <= 0n || ld.ledger.queue.some((sp) => sp.proposal.type === 'topUp')) return undefined;
+  return newLedgerTopUp({ ledger: ld.ledger, depositor, amount });
+}
+
+function joinLedgerTopUp(ctx: JoinContext, msg: ProtocolMessage): Joined {
+  if (msg.kind !== 'ledgerProposal' || msg.signedProposal.proposal.type !== 'topUp') refuse('a top-up starts with a top-up proposal');
+  const ledgerId = channelIdOf(msg.objectiveId);
+  const ld = getLedgerData(ctx.store, ledgerId);
+  if (ld?.ledger == null || ld.status !== 'open') refuse('no open ledger with this id', { ledgerId });
+  const target = BigInt(msg.objectiveId.slice(msg.objectiveId.lastIndexOf('-') + 1));
+  const p = msg.signedProposal.proposal;
+  const depositor = ld.ledger.fixedPart.participants.find((a) => dest(a) === p.destination);
+  if (depositor === undefined) refuse('top-up credits neither party');
+  const objective = topUpFor(ld, depositor, target);
+  if (objective === undefined || objective.id !== msg.objectiveId) refuse('top-up does not match the ledger', { ledgerId });
+  // Not applied here: the deposit may not be seen yet; the engine applies the message next.
+  return { objective };
+}
+
+/**
+ * Create the objective a peer's first message asks for, or throw why not.
+ * @throws SluiceError HUB_POLICY_REJECTED (policy or role checks), PROTOCOL_NOT_READY (retry later),
+ *   and any protocol error from applying the message
+ */
+export function joinObjective(ctx: JoinContext, msg: ProtocolMessage): Joined {
+  const prefix = msg.objectiveId.slice(0, msg.objectiveId.indexOf('-'));
+  switch (prefix) {
+    case 'DirectFunding':
+      return joinDirectFund(ctx, msg);
+    case 'VirtualFund':
+      return joinVirtualFund(ctx, msg);
+    case 'VirtualDefund':
+      return joinVirtualDefund(ctx, msg);
+    case 'DirectDefunding':
+      return joinDirectDefund(ctx, msg);
+    case 'LedgerTopUp':
+      return joinLedgerTopUp(ctx, msg);
+    default:
+      return refuse('unknown objective');
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * What a node agrees to when a peer proposes something: a ledger channel, or a virtual
+ * channel through it (as hub) or to it (as payee). Explicit configuration, no defaults that
+ * put money at risk: by default a node accepts ledgers that need no deposit from it, joins
+ * virtual channels as payee, and never acts as a hub.
+ */
+import type { Address, ChannelId } from '../hex.ts';
+import type { HubPolicyConfig } from '../protocols/hub-policy.ts';
+
+/** A peer asks us to open a ledger channel. */
+export interface LedgerRequest {
+  readonly ledgerId: ChannelId;
+  readonly counterparty: Address;
+  readonly asset: Address;
+  /** What the prefund asks us to deposit. */
+  readonly myDeposit: bigint;
+  readonly counterpartyDeposit: bigint;
+}
+
+/** A payer asks us to join a virtual channel (as its hub or its payee). */
+export interface VirtualChannelRequest {
+  readonly channelId: ChannelId;
+  readonly role: 'intermediary' | 'payee';
+  readonly payer: Address;
+  readonly hub: Address;
+  readonly payee: Address;
+  readonly asset: Address;
+  /** The payer's balance in the channel. */
+  readonly amount: bigint;
+}
+
+/** A decision: `true` to accept, or a reason to refuse. */
+export type Decision = true | string;
+
+export interface EnginePolicy {
+  /**
+   * Act as a hub (an intermediary of virtual channels) under this collateral policy. Absent:
+   * the node refuses to be an intermediary.
+   */
+  readonly hub?: HubPolicyConfig;
+  /** Largest deposit a peer may ask of us when it opens a ledger with us (default 0). */
+  readonly maxLedgerDeposit?: bigint;
+  /** Extra check on a ledger request (after `maxLedgerDeposit`). */
+  readonly acceptLedger?: (request: LedgerRequest) => Decision;
+  /** Extra check on a virtual channel request (after the hub's collateral policy). Default: accept. */
+  readonly acceptVirtualChannel?: (request: VirtualChannelRequest) => Decision;
+}
+
+/** Apply the ledger part of the policy. */
+export function decideLedger(policy: EnginePolicy, request: LedgerRequest): Decision {
+  const max = policy.maxLedgerDeposit ?? 0n;
+  if (request.myDeposit > max) return `the ledger asks us to deposit ${request.myDeposit}, more than our limit ${max}`;
+  return policy.acceptLedger?.(request) ?? true;
+}
+
+/** Apply the virtual channel part of the policy (the hub's collateral checks run in the protocol). */
+export function decideVirtualChannel(policy: EnginePolicy, request: VirtualChannelRequest): Decision {
+  if (request.role === 'intermediary' && policy.hub === undefined) return 'this node is not a hub';
+  return policy.acceptVirtualChannel?.(request) ?? true;
+}

@@ -1,0 +1,118 @@
+/**
+ * What the engine keeps in the {@link Store}, and typed accessors. One objective record per
+ * objective (the pure objective plus the engine's bookkeeping), one channel record per ledger
+ * channel (kind `ledger`) and per virtual channel (kind `virtual`).
+ */
+import type { Address, ChannelId } from '../hex.ts';
+import { sameAddress } from '../address.ts';
+import type { ObjectiveRecord, Store } from '../ports/store.ts';
+import type { Channel } from '../protocols/channel.ts';
+import type { ConsensusChannel } from '../protocols/ledger.ts';
+import type { Objective } from '../protocols/objective.ts';
+import type { ProtocolMessage, Transaction } from '../protocols/types.ts';
+
+/** A message the objective sent; kept so it can be sent again after a restart or a timeout. */
+export interface SentMessage {
+  readonly to: Address;
+  readonly message: ProtocolMessage;
+}
+
+/** The engine's record of one objective. */
+export interface ObjectiveData {
+  readonly objective: Objective;
+  /** Latest message per (recipient, kind, turn): re-sent on restart and on timeout (receivers are idempotent). */
+  readonly sent: readonly SentMessage[];
+  /** Transactions asked for and not yet confirmed mined. */
+  readonly pendingTxs: readonly Transaction[];
+  readonly waitingFor: string;
+  /** Clock time of the last progress (an event applied, or the objective created). */
+  readonly progressAt: number;
+  /** Set when the objective was rejected (why). */
+  readonly failure?: { readonly code: string; readonly message: string };
+}
+
+export type LedgerStatus = 'funding' | 'open' | 'closing' | 'closed';
+
+export interface LedgerData {
+  readonly ledgerId: ChannelId;
+  readonly counterparty: Address;
+  readonly asset: Address;
+  /** My index in the ledger (0 = leader). */
+  readonly myIndex: 0 | 1;
+  readonly status: LedgerStatus;
+  /** The consensus channel once funded. */
+  readonly ledger: ConsensusChannel | null;
+  /** Deposits agreed in the prefund. */
+  readonly myDeposit: bigint;
+  readonly counterpartyDeposit: bigint;
+}
+
+export type VirtualStatus = 'funding' | 'funded' | 'closing' | 'closed' | 'failed';
+export type VirtualRole = 'payer' | 'intermediary' | 'payee';
+
+export interface VirtualData {
+  readonly channelId: ChannelId;
+  readonly role: VirtualRole;
+  readonly payer: Address;
+  readonly hub: Address;
+  readonly payee: Address;
+  readonly asset: Address;
+  /** The payer's balance locked in the channel (what vouchers can pay). */
+  readonly amount: bigint;
+  readonly status: VirtualStatus;
+  /** V once funded (postfund supported): the baseline of the defund. */
+  readonly v: Channel | null;
+  /** The amount the final state paid the payee (once closed). */
+  readonly paid?: bigint;
+}
+
+export function toStoreStatus(o: Objective): ObjectiveRecord['status'] {
+  return o.status === 'approved' ? 'active' : o.status === 'completed' ? 'completed' : 'failed';
+}
+
+export function getObjectiveData(store: Store, id: string): ObjectiveData | undefined {
+  return store.getObjective(id)?.data as ObjectiveData | undefined;
+}
+
+export function putObjectiveData(store: Store, data: ObjectiveData, now: number): void {
+  const prior = store.getObjective(data.objective.id);
+  store.putObjective({
+    id: data.objective.id,
+    type: data.objective.type,
+    status: toStoreStatus(data.objective),
+    data,
+    createdAt: prior?.createdAt ?? now,
+    updatedAt: now,
+  });
+}
+
+export function getLedgerData(store: Store, ledgerId: ChannelId): LedgerData | undefined {
+  const r = store.getChannel(ledgerId);
+  return r?.kind === 'ledger' ? (r.data as LedgerData) : undefined;
+}
+
+export function putLedgerData(store: Store, data: LedgerData, now: number): void {
+  store.putChannel({ channelId: data.ledgerId, kind: 'ledger', data, updatedAt: now });
+}
+
+export function listLedgerData(store: Store): LedgerData[] {
+  return store.listChannels('ledger').map((r) => r.data as LedgerData);
+}
+
+/** The ledger with `counterparty` in `asset` that is not closed (one per counterparty and asset). */
+export function findLedger(store: Store, counterparty: Address, asset: Address, statuses: readonly LedgerStatus[] = ['open']): LedgerData | undefined {
+  return listLedgerData(store).find((l) => statuses.includes(l.status) && sameAddress(l.counterparty, counterparty) && sameAddress(l.asset, asset));
+}
+
+export function getVirtualData(store: Store, channelId: ChannelId): VirtualData | undefined {
+  const r = store.getChannel(channelId);
+  return r?.kind === 'virtual' ? (r.data as VirtualData) : undefined;
+}
+
+export function putVirtualData(store: Store, data: VirtualData, now: number): void {
+  store.putChannel({ channelId: data.channelId, kind: 'virtual', data, updatedAt: now });
+}
+
+export function listVirtualData(store: Store): VirtualData[] {
+  return store.listChannels('virtual').map((r) => r.data as VirtualData);
+}

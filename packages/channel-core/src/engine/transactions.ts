@@ -1,0 +1,46 @@
+/**
+ * From the protocols' transactions (data) to the chain port's, and the idempotency rules the
+ * engine applies before (re)submitting one after a restart or a failure.
+ */
+import type { ChainService, ChainTransaction } from '../chain.ts';
+import type { Transaction } from '../protocols/types.ts';
+
+/** The chain port's form of a protocol transaction. */
+export function toChainTransaction(tx: Transaction): ChainTransaction {
+  switch (tx.kind) {
+    case 'deposit':
+      return { kind: 'deposit', asset: tx.asset, channelId: tx.channelId, amount: tx.amount, expectedHeld: tx.expectedHeld };
+    case 'concludeAndTransferAllAssets':
+      return { kind: 'concludeAndTransferAllAssets', candidate: { state: tx.state, signatures: tx.signatures } };
+  }
+}
+
+/** A stable key for a transaction of an objective (one of each kind per channel and asset). */
+export function transactionKey(tx: Transaction): string {
+  return tx.kind === 'deposit' ? `deposit:${tx.channelId}:${tx.asset.toLowerCase()}:${tx.expectedHeld + tx.amount}` : `${tx.kind}:${tx.channelId}`;
+}
+
+/**
+ * Re-check a transaction against the chain before sending it again (after a restart, or after
+ * a failed attempt): a deposit is reduced to what is still missing up to its target (or dropped
+ * once the target is held), a conclude is dropped once the channel is finalized. The
+ * adjudicator's `expectedHeld` check turns any remaining race into a harmless revert.
+ * @returns the transaction to submit, or null when nothing is left to do
+ * @throws SluiceError from the chain port (CHAIN_RPC, CHAIN_TIMEOUT, ABORTED)
+ */
+export async function reconcileTransaction(tx: Transaction, chain: ChainService, signal?: AbortSignal): Promise<Transaction | null> {
+  const opts = signal === undefined ? {} : { signal };
+  switch (tx.kind) {
+    case 'deposit': {
+      const target = tx.expectedHeld + tx.amount;
+      const held = await chain.holdings(tx.asset, tx.channelId, opts);
+      if (held >= target) return null;
+      if (held < tx.expectedHeld) return tx; // earlier depositors are not in yet: the adjudicator will refuse, we retry later
+      return { ...tx, expectedHeld: held, amount: target - held };
+    }
+    case 'concludeAndTransferAllAssets': {
+      const status = await chain.statusOf(tx.channelId, opts);
+      return status.finalizesAt !== 0 ? null : tx;
+    }
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * `@sluice/channel-core/node`: a Sluice node — ledger channels with a hub, virtual channels
+ * through it, vouchers, cooperative closes — over the engine, with typed events.
+ */
+export { createNode, type Node } from './node.ts';
+export type {
+  CallOptions,
+  HubPeer,
+  LedgerChannelInfo,
+  NodeChainInit,
+  NodeComponents,
+  NodeEvent,
+  NodeEventOf,
+  NodeEventType,
+  NodeInit,
+  VirtualChannelInfo,
+} from './types.ts';
+export type { EnginePolicy, LedgerRequest, VirtualChannelRequest, Decision } from '../engine/policy.ts';
+export type { HubPolicyConfig } from '../protocols/hub-policy.ts';

@@ -1,0 +1,564 @@
+/**
+ * The Sluice node: one engine plus the voucher layer, behind a small typed API that the
+ * client, provider and hub build on. `createNode(init, components)` in js-libp2p style:
+ * components default to the real adapters (sqlite store, libp2p messaging, ethers chain),
+ * loaded lazily so in-memory tests never import them.
+ */
+import { randomBytes } from 'node:crypto';
+import { type Address, type ChannelId, type Hex, bytesToHex } from '../hex.ts';
+import { ZERO_ADDRESS, addressToDestination, parseAddress, privateKeyToAddress, sameAddress } from '../address.ts';
+import { SluiceError, isSluiceError } from '../errors.ts';
+import type { ChainService } from '../chain.ts';
+import type { MessageService } from '../ports/messaging.ts';
+import type { Store } from '../ports/store.ts';
+import type { State } from '../state.ts';
+import type { Voucher } from '../voucher.ts';
+import { PayeeLedger, PayerLedger, type ReceiveResult } from '../voucher-ledger.ts';
+import { newDirectFund, directFundId } from '../protocols/direct-fund.ts';
+import { newDirectDefund } from '../protocols/direct-defund.ts';
+import { newVirtualFund } from '../protocols/virtual-fund.ts';
+import { newLedgerTopUp } from '../protocols/ledger-topup.ts';
+import { isLeader, ledgerToChannel } from '../protocols/ledger.ts';
+import { type Engine, createEngine } from '../engine/engine.ts';
+import type { EngineEvent } from '../engine/events.ts';
+import { freeToLock, virtualDefundFor } from '../engine/join.ts';
+import {
+  type LedgerData,
+  type VirtualData,
+  findLedger,
+  getLedgerData,
+  getVirtualData,
+  listLedgerData,
+  listVirtualData,
+} from '../engine/records.ts';
+import type {
+  CallOptions,
+  LedgerChannelInfo,
+  NodeComponents,
+  NodeEventOf,
+  NodeEventType,
+  NodeInit,
+  VirtualChannelInfo,
+} from './types.ts';
+
+export interface Node {
+  /** Our address (from the key). */
+  readonly address: Address;
+  /** The engine (advanced use: events, objectives). Available after `start`. */
+  readonly engine: Engine;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Our libp2p multiaddrs (with `/p2p/<peerId>`), empty with a non-libp2p messaging component. */
+  multiaddrs(): string[];
+  /** Subscribe to one event type; returns the unsubscribe function. */
+  on<T extends NodeEventType>(type: T, listener: (event: NodeEventOf<T>) => void): () => void;
+  /** Subscribe to every event. */
+  onAny(listener: (event: EngineEvent) => void): () => void;
+
+  /**
+   * Open a ledger channel with `counterparty` (typically the hub) and fund it on chain: we
+   * deposit `deposit` first, then the counterparty its `counterpartyDeposit` (default 0).
+   * Resolves once funded (postfund signed by both).
+   * @throws SluiceError INVALID_ARGUMENT (a ledger with this peer and asset exists), PEER_TIMEOUT, ABORTED
+   */
+  createLedgerChannel(
+    args: { counterparty: Address; asset?: Address; deposit: bigint; counterpartyDeposit?: bigint },
+    options?: CallOptions,
+  ): Promise<{ channelId: ChannelId }>;
+  /**
+   * Deposit `amount` more into an open ledger and have the counterparty credit it.
+   * @throws SluiceError CHANNEL_UNKNOWN, INVALID_ARGUMENT, PEER_TIMEOUT, ABORTED
+   */
+  topUpLedgerChannel(args: { channelId: ChannelId; amount: bigint }, options?: CallOptions): Promise<void>;
+  /**
+   * Open a virtual channel [me, hub, payee] locking `amount` of ours, through our open ledger
+   * with the hub. No transaction. Resolves once funded (postfund signed by all three).
+   * @throws SluiceError CHANNEL_UNKNOWN (no open ledger with the hub), INSUFFICIENT_BALANCE, PEER_TIMEOUT, ABORTED
+   */
+  createVirtualChannel(
+    args: { hub?: Address; payee: Address; asset?: Address; amount: bigint },
+    options?: CallOptions,
+  ): Promise<{ channelId: ChannelId }>;
+  /**
+   * Sign the next cumulative voucher raising the total by `increase`; it is persisted before it
+   * is returned.
+   * @throws SluiceError CHANNEL_UNKNOWN, CHANNEL_NOT_FUNDED, CHANNEL_CLOSING, INSUFFICIENT_BALANCE, INVALID_ARGUMENT
+   */
+  pay(channelId: ChannelId, increase: bigint): Voucher;
+  /**
+   * Decide on a payer's voucher (see PayeeLedger.receive); an accepted voucher is persisted before
+   * this returns. Never throws for a bad voucher: the result says why.
+   */
+  receiveVoucher(voucher: Voucher, options?: { price?: bigint }): ReceiveResult;
+  /**
+   * Close a virtual channel cooperatively, paying the payee what was paid (payer: vouchers
+   * signed; payee: best voucher). Resolves once both ledgers are updated.
+   * @throws SluiceError CHANNEL_UNKNOWN, CHANNEL_NOT_FUNDED, PEER_TIMEOUT, ABORTED
+   */
+  closeVirtualChannel(channelId: ChannelId, options?: CallOptions): Promise<{ paid: bigint }>;
+  /**
+   * Close a ledger cooperatively and withdraw (`concludeAndTransferAllAssets`). Resolves once
+   * the chain shows the channel emptied.
+   * @throws SluiceError CHANNEL_UNKNOWN, LEDGER_NOT_EMPTY, PEER_TIMEOUT, ABORTED
+   */
+  closeLedgerChannel(channelId: ChannelId, options?: CallOptions): Promise<void>;
+
+  getLedgerChannels(): LedgerChannelInfo[];
+  getLedgerChannel(channelId: ChannelId): LedgerChannelInfo | undefined;
+  getVirtualChannels(): VirtualChannelInfo[];
+  getVirtualChannel(channelId: ChannelId): VirtualChannelInfo | undefined;
+}
+
+/**
+ * Create a node.
+ * @param init - key, chain addresses, store, listen addresses, hub, policy, timeouts
+ * @param components - optional store / messaging / chain / clock / logger (tests pass in-memory ones)
+ */
+export function createNode(init: NodeInit, components: NodeComponents = {}): Node {
+  return new NodeImpl(init, components);
+}
+
+function randomNonce(): bigint {
+  return BigInt(bytesToHex(randomBytes(8)));
+}
+
+function simpleExit(asset: Address, entries: readonly (readonly [Address, bigint])[]): State['outcome'][number] {
+  return {
+    asset,
+    assetMetadata: { assetType: 0, metadata: '0x' as Hex },
+    allocations: entries.map(([a, amount]) => ({
+      destination: addressToDestination(a) as ChannelId,
+      amount,
+      allocationType: 0 as const,
+      metadata: '0x' as Hex,
+    })),
+  };
+}
+
+function uintArg(x: unknown, name: string, positive = false): bigint {
+  if (typeof x !== 'bigint' || x < 0n || x >> 256n !== 0n || (positive && x === 0n)) {
+    throw new SluiceError('INVALID_ARGUMENT', `${name} must be a ${positive ? 'positive ' : ''}uint256 bigint`);
+  }
+  return x;
+}
+
+class NodeImpl implements Node {
+  readonly address: Address;
+  readonly #init: NodeInit;
+  readonly #components: NodeComponents;
+  #engine: Engine | undefined;
+  #store: Store | undefined;
+  #ownsStore = false;
+  #messaging: MessageService | undefined;
+  #ownsMessaging = false;
+  #payer: PayerLedger;
+  #payee: PayeeLedger;
+  readonly #listeners = new Set<(e: EngineEvent) => void>();
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(init: NodeInit, components: NodeComponents) {
+    this.#init = init;
+    this.#components = components;
+    this.address = privateKeyToAddress(init.privateKey);
+    this.#payer = new PayerLedger(init.privateKey);
+    this.#payee = new PayeeLedger(this.address);
+  }
+
+  get engine(): Engine {
+    if (this.#engine === undefined) throw new SluiceError('INVALID_ARGUMENT', 'node is not started');
+    return this.#engine;
+  }
+
+  get #st(): Store {
+    if (this.#store === undefined) throw new SluiceError('INVALID_ARGUMENT', 'node is not started');
+    return this.#store;
+  }
+
+  multiaddrs(): string[] {
+    const m = this.#messaging as (MessageService & { multiaddrs?: () => string[] }) | undefined;
+    return typeof m?.multiaddrs === 'function' ? m.multiaddrs() : [];
+  }
+
+  on<T extends NodeEventType>(type: T, listener: (event: NodeEventOf<T>) => void): () => void {
+    return this.onAny((e) => {
+      if (e.type === type) listener(e as NodeEventOf<T>);
+    });
+  }
+
+  onAny(listener: (event: EngineEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async start(): Promise<void> {
+    if (this.#engine !== undefined) return;
+    const init = this.#init;
+    // store
+    let store = this.#components.store;
+    if (store === undefined) {
+      const { openSqliteStore } = await import('../sqlite/index.ts');
+      store = typeof init.store === 'object' ? init.store : openSqliteStore({ path: init.store ?? ':memory:' });
+      this.#ownsStore = typeof init.store !== 'object';
+    }
+    this.#store = store;
+    // chain
+    let chain: ChainService | undefined = this.#components.chain;
+    if (chain === undefined) {
+      if (init.chain.rpcUrl === undefined || init.chain.adjudicator === undefined) {
+        throw new SluiceError('INVALID_ARGUMENT', 'chain.rpcUrl and chain.adjudicator are required without a chain component');
+      }
+      const { JsonRpcProvider, Wallet } = await import('ethers');
+      const { EthersChainService } = await import('../ethers/index.ts');
+      const provider = new JsonRpcProvider(init.chain.rpcUrl, undefined, { staticNetwork: true, pollingInterval: init.chain.pollIntervalMs ?? 1000 });
+      const key = typeof init.privateKey === 'string' ? init.privateKey : bytesToHex(init.privateKey);
+      chain = new EthersChainService({
+        adjudicator: init.chain.adjudicator,
+        provider,
+        signer: new Wallet(key, provider),
+        ...(init.chain.timeoutMs === undefined ? {} : { timeoutMs: init.chain.timeoutMs }),
+        ...(init.chain.pollIntervalMs === undefined ? {} : { pollIntervalMs: init.chain.pollIntervalMs }),
+      });
+    }
+    // messaging
+    let messaging = this.#components.messaging;
+    if (messaging === undefined) {
+      const { createLibp2pMessageService } = await import('../libp2p/index.ts');
+      messaging = createLibp2pMessageService(
+        {
+          privateKey: init.privateKey,
+          ...(init.listen === undefined ? {} : { listen: init.listen }),
+          ...(init.announce === undefined ? {} : { announce: init.announce }),
+          peers: init.hub === undefined ? [] : [{ address: init.hub.address, multiaddrs: init.hub.multiaddrs, relay: true }],
+          relay: init.policy?.hub !== undefined,
+          ...(init.messagingRetry === undefined ? {} : { retry: init.messagingRetry }),
+        },
+        {
+          store,
+          ...(this.#components.clock === undefined ? {} : { clock: this.#components.clock }),
+          ...(this.#components.logger === undefined ? {} : { logger: this.#components.logger }),
+        },
+      );
+      this.#ownsMessaging = true;
+    }
+    this.#messaging = messaging;
+    const engine = createEngine(
+      {
+        privateKey: init.privateKey,
+        consensusApp: parseAddress(init.chain.consensusApp, 'chain.consensusApp'),
+        virtualPaymentApp: parseAddress(init.chain.virtualPaymentApp, 'chain.virtualPaymentApp'),
+        ...(init.policy === undefined ? {} : { policy: init.policy }),
+        ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
+        ...(init.chain.startBlock === undefined ? {} : { chainStartBlock: init.chain.startBlock }),
+        ...(init.chain.confirmations === undefined ? {} : { confirmations: init.chain.confirmations }),
+        ...(init.chain.pollIntervalMs === undefined ? {} : { chainPollIntervalMs: init.chain.pollIntervalMs }),
+        ...(init.chain.timeoutMs === undefined ? {} : { txTimeoutMs: init.chain.timeoutMs }),
+        ...(init.txMaxAttempts === undefined ? {} : { txMaxAttempts: init.txMaxAttempts }),
+        ...(init.txRetryDelayMs === undefined ? {} : { txRetryDelayMs: init.txRetryDelayMs }),
+      },
+      {
+        store,
+        messaging,
+        chain,
+        ...(this.#components.clock === undefined ? {} : { clock: this.#components.clock }),
+        ...(this.#components.logger === undefined ? {} : { logger: this.#components.logger }),
+      },
+    );
+    this.#engine = engine;
+    this.#restoreVouchers(store);
+    this.#unsubscribe = engine.on((e) => this.#onEngineEvent(e));
+    await engine.start();
+    await messaging.start();
+  }
+
+  async stop(): Promise<void> {
+    const engine = this.#engine;
+    if (engine === undefined) return;
+    this.#unsubscribe?.();
+    await engine.stop();
+    if (this.#ownsMessaging) await this.#messaging?.stop();
+    if (this.#ownsStore) this.#store?.close();
+    this.#engine = undefined;
+    this.#store = undefined;
+    this.#messaging = undefined;
+  }
+
+  /** Rebuild the in-memory voucher ledgers from the store (after a restart). */
+  #restoreVouchers(store: Store): void {
+    this.#payer = new PayerLedger(this.#init.privateKey);
+    this.#payee = new PayeeLedger(this.address);
+    for (const vd of listVirtualData(store)) this.#registerVoucherChannel(store, vd);
+  }
+
+  #registerVoucherChannel(store: Store, vd: VirtualData): void {
+    if (vd.status === 'closed' || vd.status === 'failed' || vd.role === 'intermediary') return;
+    const channel = { channelId: vd.channelId, payer: vd.payer, payee: vd.payee, balance: vd.amount };
+    const role = vd.role;
+    const rec = store.getVoucher(vd.channelId, role);
+    const voucher: Voucher | undefined = rec === undefined ? undefined : { channelId: vd.channelId, amount: rec.amount, signature: rec.signature as Voucher['signature'] };
+    try {
+      if (role === 'payer') {
+        if (vd.status === 'funded' || vd.status === 'closing') this.#payer.register(channel, voucher);
+      } else {
+        this.#payee.register(channel, {
+          status: vd.status === 'funding' ? 'proposed' : vd.status === 'funded' ? 'funded' : 'closing',
+          ...(voucher === undefined ? {} : { best: voucher }),
+        });
+      }
+    } catch (e) {
+      if (!isSluiceError(e, 'INVALID_ARGUMENT')) throw e; // already registered
+    }
+  }
+
+  #onEngineEvent(e: EngineEvent): void {
+    const store = this.#store;
+    if (store !== undefined) {
+      if (e.type === 'virtualChannelProposed' || e.type === 'virtualChannelFunded') {
+        const vd = getVirtualData(store, e.channelId);
+        if (vd !== undefined) {
+          if (e.type === 'virtualChannelFunded' && vd.role === 'payee') {
+            try {
+              this.#payee.markFunded(e.channelId);
+            } catch {
+              this.#registerVoucherChannel(store, vd);
+            }
+          } else this.#registerVoucherChannel(store, vd);
+        }
+      }
+      if (e.type === 'virtualChannelClosing') {
+        try {
+          this.#payee.markClosing(e.channelId);
+        } catch {
+          // not a channel we are paid on
+        }
+      }
+    }
+    for (const l of [...this.#listeners]) {
+      try {
+        l(e);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+
+  #timeout(options: CallOptions): { signal?: AbortSignal; timeoutMs: number } {
+    return { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs: options.timeoutMs ?? this.#init.callTimeoutMs ?? 60_000 };
+  }
+
+  // ---------------------------------------------------------------- ledgers
+
+  async createLedgerChannel(
+    args: { counterparty: Address; asset?: Address; deposit: bigint; counterpartyDeposit?: bigint },
+    options: CallOptions = {},
+  ): Promise<{ channelId: ChannelId }> {
+    const counterparty = parseAddress(args.counterparty, 'counterparty');
+    const asset = parseAddress(args.asset ?? ZERO_ADDRESS, 'asset');
+    const deposit = uintArg(args.deposit, 'deposit');
+    const counterpartyDeposit = uintArg(args.counterpartyDeposit ?? 0n, 'counterpartyDeposit');
+    if (sameAddress(counterparty, this.address)) throw new SluiceError('INVALID_ARGUMENT', 'cannot open a ledger with ourselves');
+    options.signal?.throwIfAborted();
+    const engine = this.engine;
+    const channelId = await engine.serial(async () => {
+      if (findLedger(this.#st, counterparty, asset, ['funding', 'open', 'closing']) !== undefined) {
+        throw new SluiceError('INVALID_ARGUMENT', 'a ledger with this counterparty in this asset already exists');
+      }
+      const prefund: State = {
+        participants: [this.address, counterparty],
+        channelNonce: randomNonce(),
+        appDefinition: engine.init.consensusApp,
+        challengeDuration: this.#init.ledgerChallengeDuration ?? 86_400,
+        appData: '0x' as Hex,
+        outcome: [simpleExit(asset, [[this.address, deposit], [counterparty, counterpartyDeposit]])],
+        turnNum: 0,
+        isFinal: false,
+      };
+      const o = newDirectFund(prefund, this.address);
+      const ledger: LedgerData = { ledgerId: o.channel.id, counterparty, asset, myIndex: 0, status: 'funding', ledger: null, myDeposit: deposit, counterpartyDeposit };
+      await engine.startObjective(o, { ledger });
+      return o.channel.id;
+    });
+    await engine.waitForObjective(directFundId(channelId), this.#timeout(options));
+    return { channelId };
+  }
+
+  async topUpLedgerChannel(args: { channelId: ChannelId; amount: bigint }, options: CallOptions = {}): Promise<void> {
+    const amount = uintArg(args.amount, 'amount', true);
+    options.signal?.throwIfAborted();
+    const engine = this.engine;
+    const id = await engine.serial(async () => {
+      const ld = getLedgerData(this.#st, args.channelId.toLowerCase() as ChannelId);
+      if (ld?.ledger == null || ld.status !== 'open') throw new SluiceError('CHANNEL_UNKNOWN', 'no open ledger with this id', { details: { channelId: args.channelId } });
+      if (engine.activeObjectives().some((o) => o.type === 'ledgerTopUp' && o.ledger.id === ld.ledgerId)) {
+        throw new SluiceError('INVALID_ARGUMENT', 'a top-up of this ledger is in progress');
+      }
+      const o = newLedgerTopUp({ ledger: ld.ledger, depositor: this.address, amount });
+      await engine.startObjective(o);
+      return o.id;
+    });
+    await engine.waitForObjective(id, this.#timeout(options));
+  }
+
+  async closeLedgerChannel(channelId: ChannelId, options: CallOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
+    const engine = this.engine;
+    const id = await engine.serial(async () => {
+      const ld = getLedgerData(this.#st, channelId.toLowerCase() as ChannelId);
+      if (ld?.ledger == null || ld.status !== 'open') throw new SluiceError('CHANNEL_UNKNOWN', 'no open ledger with this id', { details: { channelId } });
+      if (ld.ledger.queue.length > 0 || engine.activeObjectives().some((o) => o.type !== 'directDefund' && ('toMyLeft' in o ? o.toMyLeft?.id === ld.ledgerId || o.toMyRight?.id === ld.ledgerId : o.type === 'ledgerTopUp' && o.ledger.id === ld.ledgerId))) {
+        throw new SluiceError('LEDGER_NOT_EMPTY', 'the ledger has objectives in flight', { details: { channelId } });
+      }
+      const o = newDirectDefund(ledgerToChannel(ld.ledger));
+      await engine.startObjective(o, { ledger: { ...ld, status: 'closing' } });
+      return o.id;
+    });
+    await engine.waitForObjective(id, this.#timeout(options));
+  }
+
+  // ---------------------------------------------------------------- virtual channels
+
+  async createVirtualChannel(
+    args: { hub?: Address; payee: Address; asset?: Address; amount: bigint },
+    options: CallOptions = {},
+  ): Promise<{ channelId: ChannelId }> {
+    const hubAddress = args.hub ?? this.#init.hub?.address;
+    if (hubAddress === undefined) throw new SluiceError('INVALID_ARGUMENT', 'no hub given and none configured');
+    const hub = parseAddress(hubAddress, 'hub');
+    const payee = parseAddress(args.payee, 'payee');
+    const asset = parseAddress(args.asset ?? ZERO_ADDRESS, 'asset');
+    const amount = uintArg(args.amount, 'amount', true);
+    options.signal?.throwIfAborted();
+    const engine = this.engine;
+    const { id, channelId } = await engine.serial(async () => {
+      const ld = findLedger(this.#st, hub, asset);
+      if (ld?.ledger == null) throw new SluiceError('CHANNEL_UNKNOWN', 'no open ledger with the hub in this asset', { details: { hub } });
+      const free = freeToLock(ld.ledger, this.address, engine.activeObjectives());
+      if (free < amount) {
+        throw new SluiceError('INSUFFICIENT_BALANCE', 'not enough free balance in the ledger with the hub', {
+          details: { channelId: ld.ledgerId, free: free.toString(), amount: amount.toString() },
+        });
+      }
+      const prefund: State = {
+        participants: [this.address, hub, payee],
+        channelNonce: randomNonce(),
+        appDefinition: engine.init.virtualPaymentApp,
+        challengeDuration: this.#init.virtualChallengeDuration ?? 3_600,
+        appData: '0x' as Hex,
+        outcome: [simpleExit(asset, [[this.address, amount], [payee, 0n]])],
+        turnNum: 0,
+        isFinal: false,
+      };
+      const o = newVirtualFund({ prefund, myAddress: this.address, toMyRight: ld.ledger });
+      const virtual: VirtualData = { channelId: o.v.id, role: 'payer', payer: this.address, hub, payee, asset, amount, status: 'funding', v: null };
+      await engine.startObjective(o, { virtual });
+      return { id: o.id, channelId: o.v.id };
+    });
+    await engine.waitForObjective(id, this.#timeout(options));
+    return { channelId };
+  }
+
+  pay(channelId: ChannelId, increase: bigint): Voucher {
+    const store = this.#st;
+    const vd = getVirtualData(store, channelId.toLowerCase() as ChannelId);
+    if (vd === undefined || vd.role !== 'payer') throw new SluiceError('CHANNEL_UNKNOWN', 'we do not pay on this channel', { details: { channelId } });
+    if (vd.status === 'funding') throw new SluiceError('CHANNEL_NOT_FUNDED', 'channel is not funded yet', { details: { channelId } });
+    if (vd.status !== 'funded') throw new SluiceError('CHANNEL_CLOSING', 'channel is closing or closed', { details: { channelId } });
+    const voucher = this.#payer.pay(vd.channelId, increase);
+    store.putVoucherIfHigher({ channelId: vd.channelId, role: 'payer', amount: voucher.amount, signature: voucher.signature, updatedAt: Date.now() });
+    return voucher;
+  }
+
+  receiveVoucher(voucher: Voucher, options: { price?: bigint } = {}): ReceiveResult {
+    const result = this.#payee.receive(voucher, options);
+    if (result.kind === 'accepted') {
+      this.#st.putVoucherIfHigher({
+        channelId: result.voucher.channelId.toLowerCase() as ChannelId,
+        role: 'payee',
+        amount: result.voucher.amount,
+        signature: result.voucher.signature,
+        updatedAt: Date.now(),
+      });
+    }
+    return result;
+  }
+
+  async closeVirtualChannel(channelId: ChannelId, options: CallOptions = {}): Promise<{ paid: bigint }> {
+    options.signal?.throwIfAborted();
+    const engine = this.engine;
+    const { id, paid } = await engine.serial(async () => {
+      const store = this.#st;
+      const vd = getVirtualData(store, channelId.toLowerCase() as ChannelId);
+      if (vd === undefined) throw new SluiceError('CHANNEL_UNKNOWN', 'unknown virtual channel', { details: { channelId } });
+      if (vd.role === 'intermediary') throw new SluiceError('INVALID_ARGUMENT', 'only the payer or the payee closes a virtual channel');
+      if (vd.status !== 'funded') throw new SluiceError(vd.status === 'funding' ? 'CHANNEL_NOT_FUNDED' : 'CHANNEL_CLOSING', `channel is ${vd.status}`, { details: { channelId } });
+      if (vd.role === 'payee') this.#payee.markClosing(vd.channelId);
+      const paid = store.getVoucher(vd.channelId, vd.role)?.amount ?? 0n;
+      const o = virtualDefundFor(store, vd, paid);
+      await engine.startObjective(o, { virtual: { ...vd, status: 'closing' } });
+      return { id: o.id, paid };
+    });
+    await engine.waitForObjective(id, this.#timeout(options));
+    return { paid };
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  #ledgerInfo(ld: LedgerData): LedgerChannelInfo {
+    const l = ld.ledger;
+    if (l === null) {
+      return {
+        channelId: ld.ledgerId, counterparty: ld.counterparty, asset: ld.asset, status: ld.status, leader: ld.myIndex === 0,
+        turnNum: 0, myBalance: ld.myDeposit, counterpartyBalance: ld.counterpartyDeposit, locked: 0n, guarantees: 0,
+      };
+    }
+    const lo = l.current.outcome;
+    const mine = isLeader(l) ? lo.leader.amount : lo.follower.amount;
+    const theirs = isLeader(l) ? lo.follower.amount : lo.leader.amount;
+    return {
+      channelId: ld.ledgerId,
+      counterparty: ld.counterparty,
+      asset: ld.asset,
+      status: ld.status,
+      leader: isLeader(l),
+      turnNum: l.current.turnNum,
+      myBalance: mine,
+      counterpartyBalance: theirs,
+      locked: lo.guarantees.reduce((s, g) => s + g.amount, 0n),
+      guarantees: lo.guarantees.length,
+    };
+  }
+
+  getLedgerChannels(): LedgerChannelInfo[] {
+    return listLedgerData(this.#st).map((ld) => this.#ledgerInfo(ld));
+  }
+
+  getLedgerChannel(channelId: ChannelId): LedgerChannelInfo | undefined {
+    const ld = getLedgerData(this.#st, channelId.toLowerCase() as ChannelId);
+    return ld === undefined ? undefined : this.#ledgerInfo(ld);
+  }
+
+  #virtualInfo(vd: VirtualData): VirtualChannelInfo {
+    const paid =
+      vd.paid ?? (vd.role === 'intermediary' ? 0n : (this.#st.getVoucher(vd.channelId, vd.role)?.amount ?? 0n));
+    return {
+      channelId: vd.channelId,
+      role: vd.role,
+      payer: vd.payer,
+      hub: vd.hub,
+      payee: vd.payee,
+      asset: vd.asset,
+      amount: vd.amount,
+      status: vd.status,
+      paid,
+      remaining: vd.amount - paid,
+    };
+  }
+
+  getVirtualChannels(): VirtualChannelInfo[] {
+    return listVirtualData(this.#st).map((vd) => this.#virtualInfo(vd));
+  }
+
+  getVirtualChannel(channelId: ChannelId): VirtualChannelInfo | undefined {
+    const vd = getVirtualData(this.#st, channelId.toLowerCase() as ChannelId);
+    return vd === undefined ? undefined : this.#virtualInfo(vd);
+  }
+}

@@ -1,0 +1,110 @@
+/** Public types of the Node API. */
+import type { Address, ChannelId } from '../hex.ts';
+import type { ChainService } from '../chain.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { MessageService } from '../ports/messaging.ts';
+import type { Store } from '../ports/store.ts';
+import type { EngineEvent, EngineEventType } from '../engine/events.ts';
+import type { EngineLogger } from '../engine/engine.ts';
+import type { EnginePolicy } from '../engine/policy.ts';
+import type { LedgerStatus, VirtualRole, VirtualStatus } from '../engine/records.ts';
+
+/** Options of every asynchronous Node call. */
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  /** Give up waiting after this long (default: the node's `callTimeoutMs`). The objective itself goes on. */
+  readonly timeoutMs?: number;
+}
+
+export interface NodeChainInit {
+  /** JSON-RPC URL (used when no `chain` component is given). */
+  readonly rpcUrl?: string;
+  readonly adjudicator?: Address;
+  readonly consensusApp: Address;
+  readonly virtualPaymentApp: Address;
+  /** First block to scan on a fresh store (default: the latest block). Use the deployment block to be safe. */
+  readonly startBlock?: number;
+  readonly confirmations?: number;
+  readonly pollIntervalMs?: number;
+  /** Deadline of one chain call (default 60 000). */
+  readonly timeoutMs?: number;
+}
+
+export interface HubPeer {
+  readonly address: Address;
+  readonly multiaddrs: readonly string[];
+}
+
+export interface NodeInit {
+  /** 32-byte secp256k1 key: signs states and vouchers, pays gas, and is the libp2p identity. Never logged. */
+  readonly privateKey: Uint8Array | string;
+  readonly chain: NodeChainInit;
+  /** A sqlite file path, an open Store, or absent for an in-memory store. */
+  readonly store?: string | Store;
+  /** libp2p listen multiaddrs (default `/ip4/127.0.0.1/tcp/0`). */
+  readonly listen?: readonly string[];
+  readonly announce?: readonly string[];
+  /** The hub this node uses (dialled, kept connected, relays to other peers). */
+  readonly hub?: HubPeer;
+  /** What this node agrees to; `policy.hub` makes it a hub (it also relays messages). */
+  readonly policy?: EnginePolicy;
+  /** Default wait of asynchronous calls (default 60 000). */
+  readonly callTimeoutMs?: number;
+  /** Stall report / message re-send interval of an objective (default 30 000). */
+  readonly objectiveTimeoutMs?: number;
+  /** Challenge duration of new ledger channels, seconds (default 86 400). */
+  readonly ledgerChallengeDuration?: number;
+  /** Challenge duration of new virtual channels, seconds (default 3 600). */
+  readonly virtualChallengeDuration?: number;
+  /** Messaging retry policy (libp2p adapter). */
+  readonly messagingRetry?: { readonly initialBackoffMs?: number; readonly maxBackoffMs?: number; readonly expiryMs?: number; readonly ackTimeoutMs?: number };
+  /** Transaction retry policy. */
+  readonly txMaxAttempts?: number;
+  readonly txRetryDelayMs?: number;
+}
+
+/** Dependencies; each defaults to the real adapter built from `init`. */
+export interface NodeComponents {
+  readonly store?: Store;
+  readonly messaging?: MessageService;
+  readonly chain?: ChainService;
+  readonly clock?: Clock;
+  readonly logger?: EngineLogger;
+}
+
+export interface LedgerChannelInfo {
+  readonly channelId: ChannelId;
+  readonly counterparty: Address;
+  readonly asset: Address;
+  readonly status: LedgerStatus;
+  /** True when we are the ledger's leader (participant 0, who proposes). */
+  readonly leader: boolean;
+  /** Agreed (doubly signed) turn, 0 while funding. */
+  readonly turnNum: number;
+  /** Our free balance in the agreed state (the prefund deposit while funding). */
+  readonly myBalance: bigint;
+  readonly counterpartyBalance: bigint;
+  /** Locked in guarantees for virtual channels. */
+  readonly locked: bigint;
+  /** Number of virtual channels the ledger guarantees. */
+  readonly guarantees: number;
+}
+
+export interface VirtualChannelInfo {
+  readonly channelId: ChannelId;
+  readonly role: VirtualRole;
+  readonly payer: Address;
+  readonly hub: Address;
+  readonly payee: Address;
+  readonly asset: Address;
+  /** The payer's balance locked in the channel. */
+  readonly amount: bigint;
+  readonly status: VirtualStatus;
+  /** Paid so far: vouchers signed (payer) or the best voucher received (payee); the final amount once closed. */
+  readonly paid: bigint;
+  readonly remaining: bigint;
+}
+
+export type NodeEvent = EngineEvent;
+export type NodeEventType = EngineEventType;
+export type NodeEventOf<T extends NodeEventType> = Extract<NodeEvent, { type: T }>;

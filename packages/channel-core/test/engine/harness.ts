@@ -1,0 +1,96 @@
+/** Alice, Irene (hub) and Bob as full nodes over the in-memory network and MemoryChainService. */
+import { type Address, ZERO_ADDRESS, addressToDestination, privateKeyToAddress, type Bytes32 } from '../../src/index.ts';
+import { createMemoryNetwork, MemoryChainService, type MemoryNetwork, type MemoryNetworkInit } from '../../src/memory/index.ts';
+import { openMemoryStore } from '../../src/sqlite/index.ts';
+import type { Store } from '../../src/ports/store.ts';
+import { createNode, type Node, type NodeInit } from '../../src/node/index.ts';
+import type { EngineEvent } from '../../src/engine/index.ts';
+
+export const KEYS = {
+  alice: '0xed90100c3784a2d86ff62423f40065a02319dc58bedda16b3158d85e39592228',
+  irene: '0xa4ade440a3f357caff796d63d5bf93d94afdf734e978588f6e7a50bda8f64bf2',
+  bob: '0x1c821f7627a08bf65826d8421025816e6b26208f9975ac706a0d581ebb08a4e6',
+  mallory: '0x' + '42'.repeat(32),
+} as const;
+export type Name = keyof typeof KEYS;
+export const ADDR: Record<Name, Address> = {
+  alice: privateKeyToAddress(KEYS.alice),
+  irene: privateKeyToAddress(KEYS.irene),
+  bob: privateKeyToAddress(KEYS.bob),
+  mallory: privateKeyToAddress(KEYS.mallory),
+};
+export const CONSENSUS_APP = '0x00000000000000000000000000000000000000C0' as Address;
+export const VIRTUAL_PAYMENT_APP = '0x00000000000000000000000000000000000000D0' as Address;
+export const ETH = ZERO_ADDRESS;
+
+export interface World {
+  readonly net: MemoryNetwork;
+  readonly chain: MemoryChainService;
+  readonly nodes: Record<'alice' | 'irene' | 'bob', Node>;
+  readonly stores: Record<'alice' | 'irene' | 'bob', Store>;
+  readonly events: Record<'alice' | 'irene' | 'bob', EngineEvent[]>;
+  make(name: Name, store: Store, extra?: Partial<NodeInit>): Node;
+  payout(name: Name): bigint;
+  stop(): Promise<void>;
+}
+
+export async function world(netInit: MemoryNetworkInit = { minDelayMs: 0, maxDelayMs: 8, seed: 7 }, extra: Partial<Record<Name, Partial<NodeInit>>> = {}): Promise<World> {
+  const net = createMemoryNetwork(netInit);
+  const chain = new MemoryChainService();
+  const made: Node[] = [];
+  const make = (name: Name, store: Store, more: Partial<NodeInit> = {}): Node => {
+    const node = createNode(
+      {
+        privateKey: KEYS[name],
+        chain: { consensusApp: CONSENSUS_APP, virtualPaymentApp: VIRTUAL_PAYMENT_APP, startBlock: 0 },
+        callTimeoutMs: 20_000,
+        objectiveTimeoutMs: 5_000,
+        txRetryDelayMs: 50,
+        ...(name === 'irene' ? { policy: { hub: {}, maxLedgerDeposit: 10n ** 24n } } : {}),
+        ...extra[name],
+        ...more,
+      },
+      { store, chain, messaging: net.service(ADDR[name]) },
+    );
+    made.push(node);
+    return node;
+  };
+  const stores = { alice: openMemoryStore(), irene: openMemoryStore(), bob: openMemoryStore() };
+  const nodes = { alice: make('alice', stores.alice), irene: make('irene', stores.irene), bob: make('bob', stores.bob) };
+  const events = { alice: [] as EngineEvent[], irene: [] as EngineEvent[], bob: [] as EngineEvent[] };
+  for (const n of ['alice', 'irene', 'bob'] as const) {
+    nodes[n].onAny((e) => events[n].push(e));
+    await nodes[n].start();
+  }
+  return {
+    net,
+    chain,
+    nodes,
+    stores,
+    events,
+    make,
+    payout: (name) => chain.payouts(ETH, addressToDestination(ADDR[name]) as Bytes32),
+    async stop() {
+      for (const n of made) await n.stop().catch(() => {});
+      net.close();
+    },
+  };
+}
+
+/** Open Alice–Irene (Alice deposits) and Bob–Irene (Irene deposits collateral) ledgers. */
+export async function openLedgers(w: World, aliceDeposit: bigint, ireneCollateral: bigint): Promise<{ ai: Bytes32; ib: Bytes32 }> {
+  const [a, b] = await Promise.all([
+    w.nodes.alice.createLedgerChannel({ counterparty: ADDR.irene, deposit: aliceDeposit }),
+    w.nodes.bob.createLedgerChannel({ counterparty: ADDR.irene, deposit: 0n, counterpartyDeposit: ireneCollateral }),
+  ]);
+  return { ai: a.channelId, ib: b.channelId };
+}
+
+/** Resolve when `pred` holds, polling (for the other side of an objective to catch up). */
+export async function until(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!pred()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

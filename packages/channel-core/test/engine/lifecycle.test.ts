@@ -1,0 +1,62 @@
+/**
+ * Alice (payer), Irene (hub) and Bob (payee) as full nodes over the in-memory network (random
+ * delays, hence reordering) and the in-memory chain: open ledgers, open a virtual channel, pay,
+ * close it, top up, close the ledgers; every balance checked.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ADDR, openLedgers, until, world } from './harness.ts';
+
+test('open ledgers, virtual channel, vouchers, virtual defund, top-up, withdraw', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 10, seed: 11 });
+  try {
+    const { alice, irene, bob } = w.nodes;
+    const { ai, ib } = await openLedgers(w, 1000n, 800n);
+    await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'irene sees both ledgers open');
+    assert.equal(w.chain.allEvents.filter((e) => e.type === 'Deposited').length, 2);
+    assert.equal(alice.getLedgerChannel(ai)?.myBalance, 1000n);
+    assert.equal(bob.getLedgerChannel(ib)?.counterpartyBalance, 800n);
+
+    const { channelId: v } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene });
+    await until(() => bob.getVirtualChannel(v)?.status === 'funded', 'bob sees V funded');
+    assert.equal(alice.getLedgerChannel(ai)?.locked, 300n);
+    assert.equal(alice.getLedgerChannel(ai)?.myBalance, 700n);
+    await until(() => irene.getLedgerChannel(ib)?.locked === 300n, 'L_IB guarantee agreed');
+    assert.equal(irene.getLedgerChannel(ib)?.myBalance, 500n);
+
+    let last;
+    for (let i = 0; i < 25; i++) {
+      last = alice.pay(v, 4n);
+      const r = bob.receiveVoucher(last, { price: 4n });
+      assert.equal(r.kind, 'accepted');
+    }
+    assert.equal(bob.getVirtualChannel(v)?.paid, 100n);
+    assert.equal(alice.getVirtualChannel(v)?.paid, 100n);
+    assert.equal(bob.receiveVoucher(last!, { price: 4n }).kind, 'duplicate');
+
+    const closed = await bob.closeVirtualChannel(v);
+    assert.equal(closed.paid, 100n);
+    await until(() => alice.getVirtualChannel(v)?.status === 'closed' && irene.getVirtualChannel(v)?.status === 'closed', 'everyone sees V closed');
+    await until(() => alice.getLedgerChannel(ai)?.locked === 0n && irene.getLedgerChannel(ai)?.locked === 0n, 'L_AI guarantee removed');
+    assert.equal(alice.getLedgerChannel(ai)?.myBalance, 900n);
+    assert.equal(irene.getLedgerChannel(ai)?.myBalance, 100n);
+    assert.equal(bob.getLedgerChannel(ib)?.myBalance, 100n);
+    assert.equal(irene.getLedgerChannel(ib)?.myBalance, 700n);
+    assert.throws(() => alice.pay(v, 1n), /closing or closed/);
+
+    // Bob tops up his ledger with the hub.
+    await bob.topUpLedgerChannel({ channelId: ib, amount: 50n });
+    await until(() => irene.getLedgerChannel(ib)?.counterpartyBalance === 150n, 'irene credits the top-up');
+    assert.equal(bob.getLedgerChannel(ib)?.myBalance, 150n);
+
+    await Promise.all([alice.closeLedgerChannel(ai), bob.closeLedgerChannel(ib)]);
+    await until(() => irene.getLedgerChannels().every((l) => l.status === 'closed'), 'irene sees the ledgers closed');
+    assert.equal(w.payout('alice'), 900n);
+    assert.equal(w.payout('bob'), 150n);
+    assert.equal(w.payout('irene'), 800n);
+    assert.equal(w.payout('alice') + w.payout('bob') + w.payout('irene'), 1000n + 800n + 50n, 'nothing created or lost');
+    for (const n of [alice, irene, bob]) assert.deepEqual(n.engine.activeObjectives(), []);
+  } finally {
+    await w.stop();
+  }
+});
