@@ -168,8 +168,16 @@ test('voucher pool: abort before and while queued rejects with ABORTED; the rest
     assert.deepEqual(await keep, Array(20).fill(true));
     assert.equal(pool.stats().queued, 0);
     assert.ok(pool.stats().aborted >= rejected.length);
+    // a whole verifyMany group aborted while mostly queued
+    const ac2 = new AbortController();
+    const group = pool.verifyMany(vs, ALICE, { signal: ac2.signal });
+    await new Promise((r) => setImmediate(r));
+    ac2.abort();
+    await assert.rejects(group, (e) => isSluiceError(e, 'ABORTED'));
+    assert.equal(pool.stats().queued, 0);
     // the pool still works afterwards
     assert.equal(await pool.verify(vs[5]!, ALICE), true);
+    assert.deepEqual(await pool.verifyMany(vs.slice(0, 30), ALICE), Array(30).fill(true));
   } finally {
     await pool.close();
   }
