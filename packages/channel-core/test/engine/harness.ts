@@ -46,7 +46,7 @@ export async function world(netInit: MemoryNetworkInit = { minDelayMs: 0, maxDel
         callTimeoutMs: 20_000,
         objectiveTimeoutMs: 5_000,
         txRetryDelayMs: 50,
-        ...(name === 'irene' ? { policy: { hub: {}, maxLedgerDeposit: 10n ** 24n } } : {}),
+        ...(name === 'irene' ? { policy: { hub: {}, maxLedgerDeposit: 10n ** 24n } } : { hub: { address: ADDR.irene, multiaddrs: [] } }),
         ...extra[name],
         ...more,
       },

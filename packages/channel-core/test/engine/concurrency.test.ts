@@ -1,0 +1,78 @@
+/**
+ * 20 virtual channels opened and closed concurrently on the same two ledgers, over a network
+ * with random delays (reordering) and duplicate deliveries; balances conserved at every
+ * party, and the hub never locks more collateral than it has.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ADDR, openLedgers, until, world } from './harness.ts';
+
+const N = 20;
+
+test(`${N} virtual channels opened and closed concurrently on the same ledgers`, async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 15, duplicateRate: 0.1, seed: 2024 });
+  try {
+    const { alice, irene, bob } = w.nodes;
+    const { ai, ib } = await openLedgers(w, 10_000n, 5_000n);
+    await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'ledgers open at irene');
+
+    // amounts 100..290 (sum 3900 <= both Alice's 10 000 and Irene's 5 000 collateral)
+    const amounts = Array.from({ length: N }, (_, i) => BigInt(100 + 10 * i));
+    const opened = await Promise.all(amounts.map((amount) => alice.createVirtualChannel({ payee: ADDR.bob, amount })));
+    const ids = opened.map((o) => o.channelId);
+    assert.equal(new Set(ids).size, N);
+    await until(() => ids.every((v) => bob.getVirtualChannel(v)?.status === 'funded' && irene.getVirtualChannel(v)?.status === 'funded'), 'all funded everywhere');
+    const locked = amounts.reduce((s, a) => s + a, 0n);
+    await until(() => irene.getLedgerChannel(ib)?.locked === locked && irene.getLedgerChannel(ai)?.locked === locked, 'all guarantees agreed');
+    assert.equal(alice.getLedgerChannel(ai)?.guarantees, N);
+    assert.equal(bob.getLedgerChannel(ib)?.guarantees, N);
+
+    // pay i+1 on channel i, then close them all at once, half by the payer, half by the payee
+    let total = 0n;
+    ids.forEach((v, i) => {
+      for (let k = 0; k <= i; k++) assert.equal(bob.receiveVoucher(alice.pay(v, 1n)).kind, 'accepted');
+      total += BigInt(i + 1);
+    });
+    const closes = await Promise.all(ids.map((v, i) => (i % 2 === 0 ? alice : bob).closeVirtualChannel(v)));
+    assert.deepEqual(closes.map((c) => c.paid), ids.map((_, i) => BigInt(i + 1)));
+    await until(
+      () => ids.every((v) => [alice, irene, bob].every((n) => n.getVirtualChannel(v)?.status === 'closed')),
+      'all closed everywhere',
+    );
+    await until(() => [alice, irene].every((n) => n.getLedgerChannel(ai)?.locked === 0n) && [irene, bob].every((n) => n.getLedgerChannel(ib)?.locked === 0n), 'guarantees removed');
+
+    // conservation: each ledger's total unchanged; Alice paid `total` to Irene, Irene paid it to Bob
+    const la = alice.getLedgerChannel(ai)!;
+    const li = irene.getLedgerChannel(ai)!;
+    assert.equal(la.myBalance, 10_000n - total);
+    assert.equal(la.counterpartyBalance, total);
+    assert.equal(li.myBalance, la.counterpartyBalance);
+    assert.equal(li.turnNum, la.turnNum, 'both sides agree on the ledger turn');
+    const lb = bob.getLedgerChannel(ib)!;
+    assert.equal(lb.myBalance, total);
+    assert.equal(lb.counterpartyBalance, 5_000n - total);
+    assert.equal(irene.getLedgerChannel(ib)!.turnNum, lb.turnNum);
+    assert.equal(li.myBalance + irene.getLedgerChannel(ib)!.myBalance, 5_000n, 'the hub nets zero');
+    for (const n of [alice, irene, bob]) assert.deepEqual(n.engine.activeObjectives(), [], 'no objective left behind');
+    assert.ok(w.net.stats().duplicates + w.net.stats().retried > 0, 'duplicates or retries were exercised');
+  } finally {
+    await w.stop();
+  }
+});
+
+test('the hub refuses virtual channels beyond its free collateral, even when asked concurrently', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 5 });
+  try {
+    const { alice, irene, bob } = w.nodes;
+    const { ib } = await openLedgers(w, 1_000n, 250n);
+    await until(() => irene.getLedgerChannel(ib)?.status === 'open', 'ledger open at irene');
+    const results = await Promise.allSettled(Array.from({ length: 4 }, () => alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n }, { timeoutMs: 1_500 })));
+    const ok = results.filter((r) => r.status === 'fulfilled').length;
+    assert.equal(ok, 2, 'only two channels of 100 fit in 250 of collateral');
+    assert.ok(w.events.irene.some((e) => e.type === 'messageRejected' && e.code === 'HUB_POLICY_REJECTED'));
+    await until(() => irene.getLedgerChannel(ib)?.locked === 200n, 'hub locked 200');
+    assert.ok(bob.getLedgerChannel(ib)!.counterpartyBalance >= 0n);
+  } finally {
+    await w.stop();
+  }
+});

@@ -1,0 +1,73 @@
+/**
+ * Timeouts and restarts: a silent peer makes an objective report `objectiveStalled` (naming the
+ * peer) and the API call time out while the objective goes on; a node restarted on the same
+ * sqlite file resumes every active objective and completes it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isSluiceError } from '../../src/index.ts';
+import { openSqliteStore } from '../../src/sqlite/index.ts';
+import type { EngineEvent } from '../../src/engine/index.ts';
+import { ADDR, openLedgers, until, world } from './harness.ts';
+
+test('a silent payee stalls the virtual fund; after both restart, it completes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-engine-restart-'));
+  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 9 });
+  try {
+    const { irene } = w.nodes;
+    // Alice and Bob on files, so they can be restarted
+    await w.nodes.alice.stop();
+    await w.nodes.bob.stop();
+    const alicePath = join(dir, 'alice.db');
+    const bobPath = join(dir, 'bob.db');
+    let alice = w.make('alice', openSqliteStore({ path: alicePath }), { objectiveTimeoutMs: 200 });
+    let bob = w.make('bob', openSqliteStore({ path: bobPath }));
+    await alice.start();
+    await bob.start();
+    const { ai, ib } = await openLedgers({ ...w, nodes: { alice, irene, bob } }, 1000n, 1000n);
+    await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannel(ai)?.status === 'open', 'ledgers open');
+
+    // Bob goes offline (engine and transport)
+    await bob.stop();
+    await w.net.service(ADDR.bob).stop();
+    const stalls: EngineEvent[] = [];
+    alice.on('objectiveStalled', (e) => stalls.push(e));
+    await assert.rejects(
+      alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n }, { timeoutMs: 600 }),
+      (e: unknown) => isSluiceError(e, 'PEER_TIMEOUT') && JSON.stringify(e.details.silentPeers).includes(ADDR.bob),
+    );
+    await until(() => stalls.length > 0, 'a stall is reported');
+    const stall = stalls[0]!;
+    assert.ok(stall.type === 'objectiveStalled' && stall.reason === 'timeout' && stall.silentPeers.includes(ADDR.bob), JSON.stringify(stall, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+    const v = alice.getVirtualChannels()[0]!.channelId;
+    assert.equal(alice.getVirtualChannel(v)?.status, 'funding');
+
+    // Alice crashes (no clean handover: a new node object on the same file) and Bob comes back
+    await alice.stop();
+    alice = w.make('alice', openSqliteStore({ path: alicePath }));
+    bob = w.make('bob', openSqliteStore({ path: bobPath }));
+    await w.net.service(ADDR.bob).start();
+    await alice.start();
+    await bob.start();
+    await until(() => alice.getVirtualChannel(v)?.status === 'funded' && bob.getVirtualChannel(v)?.status === 'funded', 'V funded after restart', 15_000);
+
+    // and the resumed nodes keep working: pay, close
+    assert.equal(bob.receiveVoucher(alice.pay(v, 25n)).kind, 'accepted');
+    // restart Bob again: his best voucher is durable
+    await bob.stop();
+    bob = w.make('bob', openSqliteStore({ path: bobPath }));
+    await bob.start();
+    assert.equal(bob.getVirtualChannel(v)?.paid, 25n);
+    assert.equal(bob.receiveVoucher(alice.pay(v, 5n)).kind, 'accepted');
+    assert.equal((await bob.closeVirtualChannel(v)).paid, 30n);
+    await until(() => alice.getLedgerChannel(ai)?.myBalance === 970n && irene.getLedgerChannel(ib)?.myBalance === 970n, 'ledgers settled');
+    await alice.stop();
+    await bob.stop();
+  } finally {
+    await w.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
