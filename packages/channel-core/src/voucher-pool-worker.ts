@@ -10,22 +10,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { type Address, type ChannelId, bytesToHex, readUint256 } from './hex.ts';
 import { useCryptoBackend } from './secp256k1.ts';
 import { type Signature } from './signature.ts';
-import { type Voucher, VOUCHER_WIRE_LENGTH, verifyVoucher } from './voucher.ts';
-
-/** Bytes per batch record: wire voucher + 20-byte payer. */
-export const RECORD_LENGTH = VOUCHER_WIRE_LENGTH + 20;
-
-/** main -> worker */
-export type ToWorker =
-  | { readonly type: 'batch'; readonly id: number; readonly count: number; readonly buffer: ArrayBuffer }
-  | { readonly type: 'crash-for-testing' };
-
-/** worker -> main */
-export interface FromWorker {
-  readonly type: 'result';
-  readonly id: number;
-  readonly bitmap: ArrayBuffer;
-}
+import { type Voucher, verifyVoucher } from './voucher.ts';
+import { type FromWorker, type PoolWorkerData, RECORD_LENGTH, type ToWorker } from './voucher-pool-protocol.ts';
 
 /** Verify `count` records of `bytes`; bit i of the result is set iff record i verified. */
 export function verifyRecords(bytes: Uint8Array, count: number): Uint8Array {
@@ -51,9 +37,10 @@ export function verifyRecords(bytes: Uint8Array, count: number): Uint8Array {
 }
 
 const port = parentPort;
-if (port !== null) {
-  const data = workerData as { readonly backend?: 'libsecp256k1' | 'noble' } | undefined;
-  if (data?.backend !== undefined) useCryptoBackend(data.backend);
+const data = workerData as Partial<PoolWorkerData> | null | undefined;
+// Only act as a pool worker in a thread the pool started (not when merely imported elsewhere).
+if (port !== null && data?.sluiceVoucherPool === true) {
+  if (data.backend !== undefined) useCryptoBackend(data.backend);
   port.on('message', (msg: ToWorker) => {
     if (msg.type === 'crash-for-testing') throw new Error('voucher verifier worker crashed on request (test hook)');
     const bitmap = verifyRecords(new Uint8Array(msg.buffer), msg.count);

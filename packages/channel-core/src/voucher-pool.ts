@@ -36,7 +36,7 @@ import { SluiceError } from './errors.ts';
 import { cryptoBackend } from './secp256k1.ts';
 import { assertSignature } from './signature.ts';
 import { type Voucher, serializeVoucher } from './voucher.ts';
-import { type FromWorker, RECORD_LENGTH, type ToWorker } from './voucher-pool-worker.ts';
+import { type FromWorker, type PoolWorkerData, RECORD_LENGTH, type ToWorker } from './voucher-pool-protocol.ts';
 
 export interface VoucherVerifierPoolOptions {
   /** Number of worker threads. Default `os.availableParallelism()`. */
@@ -252,7 +252,7 @@ export function createVoucherVerifierPool(options: VoucherVerifierPoolOptions = 
 
   function spawn(index: number): Slot {
     const worker = new Worker(new URL('./voucher-pool-worker.ts', import.meta.url), {
-      workerData: { backend },
+      workerData: { sluiceVoucherPool: true, backend } satisfies PoolWorkerData,
       // workers inherit execArgv, but `--input-type` (from `node -e`) breaks loading a worker file
       ...(process.execArgv.some((a) => a.startsWith('--input-type')) ? { execArgv: [] } : {}),
       name: `sluice-voucher-verifier-${index}`,
