@@ -137,6 +137,10 @@ export function objectiveChannelId(o: Objective): ChannelId {
       return o.v.id;
     case 'ledgerTopUp':
       return o.ledger.id;
+    default: {
+      const x = o as unknown as { channel?: { id: ChannelId }; v?: { id: ChannelId }; ledger?: { id: ChannelId } };
+      return (x.channel ?? x.v ?? x.ledger)?.id ?? ('0x' as ChannelId);
+    }
   }
 }
 
@@ -187,6 +191,8 @@ export function silentPeers(o: Objective, waitingFor: string): Address[] {
     }
     case 'ledgerTopUp':
       return waitingFor === 'WaitingForLedgerUpdate' ? [counterparty(o.ledger)] : [];
+    default:
+      return [];
   }
 }
 

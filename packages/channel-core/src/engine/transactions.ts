@@ -12,6 +12,12 @@ export function toChainTransaction(tx: Transaction): ChainTransaction {
       return { kind: 'deposit', asset: tx.asset, channelId: tx.channelId, amount: tx.amount, expectedHeld: tx.expectedHeld };
     case 'concludeAndTransferAllAssets':
       return { kind: 'concludeAndTransferAllAssets', candidate: { state: tx.state, signatures: tx.signatures } };
+    default: {
+      // Fallback transactions (challenge, checkpoint, conclude, reclaim, transferAllAssets) are the
+      // port's transaction of the same kind plus the ids they act on: pass them through.
+      const { channelId: _channelId, targetChannelId: _target, ...rest } = tx as unknown as Record<string, unknown>;
+      return rest as unknown as ChainTransaction;
+    }
   }
 }
 
@@ -42,5 +48,7 @@ export async function reconcileTransaction(tx: Transaction, chain: ChainService,
       const status = await chain.statusOf(tx.channelId, opts);
       return status.finalizesAt !== 0 ? null : tx;
     }
+    default:
+      return tx; // the fallback path's own checks (turn numbers, finalization) make a re-send revert harmlessly
   }
 }

@@ -15,7 +15,7 @@ const enc = new TextEncoder();
 
 function prefund(participants: string[], amounts: bigint[], app: string, nonce = 99n): State {
   return {
-    participants: participants as State['participants'],
+    participants: participants as unknown as State["participants"],
     channelNonce: nonce,
     appDefinition: app as State['appDefinition'],
     challengeDuration: 3600,
