@@ -74,6 +74,13 @@ export const ErrorCodes = [
   'CONTENT_NOT_FOUND',
   /** A requested chunk range is empty or outside the file. */
   'CHUNK_RANGE_INVALID',
+  // client
+  /** The provider's price per chunk is above what the client accepts. */
+  'PRICE_TOO_HIGH',
+  /** The download would need more than the client's budget allows. */
+  'BUDGET_EXCEEDED',
+  /** The connection to a peer was lost (retryable). */
+  'PEER_DISCONNECTED',
 ] as const;
 
 export type SluiceErrorCode = (typeof ErrorCodes)[number];

@@ -1,0 +1,304 @@
+/**
+ * `download()` — fetch a file by content identifier from a provider, paying per chunk on
+ * a virtual channel and verifying every byte; resumable.
+ */
+import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { type ChannelId, SluiceError, isSluiceError } from '@sluice/channel-core';
+import { type LeafRange, parseCid, verifyLeaf } from '@sluice/provider/content';
+import type { PayerChannelView, PayerChannels } from './channels.ts';
+import { type FileMetadata, type Source, fetchMetadata } from './metadata.ts';
+import { type SidecarState, loadSidecar, removeSidecar, saveSidecar } from './sidecar.ts';
+import { streamFile } from './stream.ts';
+
+/** Progress events, rendered by the CLI. */
+export type DownloadProgress =
+  | { readonly phase: 'metadata'; readonly meta: FileMetadata }
+  | { readonly phase: 'channel'; readonly channelId: ChannelId; readonly reused: boolean; readonly balance: bigint; readonly paid: bigint }
+  | { readonly phase: 'resume'; readonly verifiedChunks: number }
+  | {
+      readonly phase: 'chunk';
+      readonly chunksDone: number;
+      readonly chunksTotal: number;
+      readonly bytesDone: number;
+      readonly bytesTotal: number;
+      /** Paid during this download (all sessions). */
+      readonly paid: bigint;
+    }
+  | { readonly phase: 'retry'; readonly attempt: number; readonly error: SluiceError; readonly delayMs: number }
+  | { readonly phase: 'done' };
+
+export type DownloadOptions = Source & {
+  /** Output path (default: the file's name in the current directory). */
+  readonly output?: string;
+  readonly channels: PayerChannels;
+  /** Refuse providers asking more per chunk (base units). */
+  readonly maxPricePerChunk?: bigint;
+  /** Prepaid window in chunks. Default 32. */
+  readonly window?: number;
+  /** Pay in steps of this many chunks (default max(1, window / 4)). */
+  readonly payStep?: number;
+  /** Most that may be locked in a new channel (base units). */
+  readonly budget?: bigint;
+  /** Extra locked in a new channel beyond the file's price, as a fraction (default 0.1). */
+  readonly margin?: number;
+  /** Close the virtual channel at the end (default false: keep it for reuse). */
+  readonly closeChannel?: boolean;
+  /** Reconnect this many times after a lost connection, resuming (default 5). */
+  readonly retries?: number;
+  /** Provider silent this long while we wait: PEER_TIMEOUT (default 30 s). */
+  readonly stallTimeoutMs?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: DownloadProgress) => void;
+};
+
+export interface DownloadResult {
+  readonly cid: string;
+  readonly output: string;
+  readonly size: number;
+  readonly chunks: number;
+  readonly channelId: ChannelId;
+  /** Paid during this call. */
+  readonly paid: bigint;
+  readonly pricePerChunk: bigint;
+  /** Chunks found verified on disk from an earlier attempt. */
+  readonly resumedChunks: number;
+  readonly sessions: number;
+  readonly elapsedMs: number;
+}
+
+const RETRYABLE = new Set(['PEER_DISCONNECTED', 'OVERLOADED']);
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((res, rej) => {
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      res();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      rej(new SluiceError('ABORTED', 'download cancelled'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Download a file.
+ * @throws SluiceError PRICE_TOO_HIGH, BUDGET_EXCEEDED, CONTENT_NOT_FOUND, CHUNK_HASH_MISMATCH
+ *   (provider sent wrong bytes: at most `window` chunks were paid for them), PEER_TIMEOUT (stall),
+ *   PEER_DISCONNECTED (after the retries), ABORTED, INVALID_ARGUMENT
+ */
+export async function download(options: DownloadOptions): Promise<DownloadResult> {
+  const t0 = performance.now();
+  const window = options.window ?? 32;
+  if (!Number.isSafeInteger(window) || window < 1 || window > 4096) throw new SluiceError('INVALID_ARGUMENT', 'window must be 1..4096 chunks');
+  const payStep = Math.min(window, options.payStep ?? Math.max(1, Math.floor(window / 4)));
+  const signal = options.signal;
+  const meta = await fetchMetadata(options, signal === undefined ? {} : { signal });
+  options.onProgress?.({ phase: 'metadata', meta });
+  if (options.maxPricePerChunk !== undefined && meta.pricePerChunk > options.maxPricePerChunk) {
+    throw new SluiceError('PRICE_TOO_HIGH', `provider asks ${meta.pricePerChunk} per chunk, above the maximum ${options.maxPricePerChunk}`, {
+      details: { price: meta.pricePerChunk.toString(), max: options.maxPricePerChunk.toString() },
+    });
+  }
+  const output = resolvePath(options.output ?? safeName(meta.name, meta.cid));
+  await mkdir(dirname(output), { recursive: true });
+  const partPath = `${output}.sluice-part`;
+  const sidecarPath = `${output}.sluice-state`;
+  const root = parseCid(meta.cid);
+  const price = meta.pricePerChunk;
+
+  // Resume state: only if it is for the same file and the part file exists.
+  let state = await loadSidecar(sidecarPath);
+  if (state !== undefined && (state.cid !== meta.cid || state.size !== meta.size || state.chunks !== meta.chunks)) state = undefined;
+  const partExists = await stat(partPath).then(() => true, () => false);
+  if (state !== undefined && !partExists) state = undefined;
+
+  // Channel: reuse the one this download started on when it can still pay, else ensure one.
+  const remainingCost = price * BigInt(meta.chunks - (state?.verified ?? 0));
+  let channel: PayerChannelView | undefined;
+  if (state !== undefined) {
+    const c = await options.channels.getChannel(state.channelId);
+    if (c !== undefined && c.balance - c.paid >= remainingCost) channel = c;
+  }
+  let reused = channel !== undefined;
+  if (channel === undefined) {
+    const marginFrac = options.margin ?? 0.1;
+    const fileCost = price * BigInt(meta.chunks);
+    const margin = (fileCost * BigInt(Math.round(marginFrac * 1000))) / 1000n;
+    const deposit = fileCost + (margin > price * BigInt(window) ? margin : price * BigInt(window));
+    const ensured = await options.channels.ensureChannel({
+      payee: meta.payee,
+      hub: meta.hub.address,
+      asset: meta.asset,
+      amount: remainingCost,
+      deposit: options.budget !== undefined && deposit > options.budget && fileCost <= options.budget ? options.budget : deposit,
+      ...(options.budget === undefined ? {} : { budget: options.budget }),
+      ...(signal === undefined ? {} : { signal }),
+    });
+    channel = ensured;
+    reused = !ensured.opened;
+    if (state !== undefined) state = { ...state, channelId: channel.channelId };
+  }
+  options.onProgress?.({ phase: 'channel', channelId: channel.channelId, reused, balance: channel.balance, paid: channel.paid });
+  const channelId = channel.channelId;
+
+  let fh: FileHandle = await open(partPath, state === undefined ? 'w' : 'r+');
+  let verified = state?.verified ?? 0;
+  const resumedFrom = verified;
+  if (verified > 0) options.onProgress?.({ phase: 'resume', verifiedChunks: verified });
+  let paidTotal = 0n;
+  let sessions = 0;
+  let leaves: readonly LeafRange[] = [];
+  const save = (): Promise<void> =>
+    saveSidecar(sidecarPath, { version: 1, cid: meta.cid, size: meta.size, chunks: meta.chunks, channelId, verified } satisfies SidecarState);
+  await save();
+
+  try {
+    for (let attempt = 0; ; attempt++) {
+      let written = verified;
+      let writeChain: Promise<void> = Promise.resolve();
+      let writeError: unknown;
+      let sinceSave = 0;
+      const view = await options.channels.getChannel(channelId);
+      if (view === undefined) throw new SluiceError('CHANNEL_UNKNOWN', 'the payment channel disappeared');
+      sessions++;
+      try {
+        await streamFile({
+          wsUrl: meta.ws,
+          channelId,
+          root,
+          size: meta.size,
+          chunkCount: meta.chunks,
+          pricePerChunk: price,
+          start: verified,
+          window,
+          payStep,
+          paidBefore: view.paid,
+          channels: options.channels,
+          stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
+          ...(signal === undefined ? {} : { signal }),
+          onResolved: async (ls) => {
+            leaves = ls;
+            // Re-verify what an earlier attempt left on disk before trusting it.
+            const bad = await firstBadChunk(fh, ls, verified);
+            if (bad < verified) {
+              verified = bad;
+              written = bad;
+              await save();
+              throw new ResumeRestart();
+            }
+          },
+          onChunk: (leaf, data) => {
+            writeChain = writeChain.then(async () => {
+              if (writeError !== undefined) return;
+              try {
+                await fh.write(data, 0, data.length, leaf.offset);
+                written = leaf.index + 1;
+                verified = written;
+                if (++sinceSave >= 32) {
+                  sinceSave = 0;
+                  await save();
+                }
+              } catch (e) {
+                writeError = e;
+              }
+            });
+            options.onProgress?.({
+              phase: 'chunk',
+              chunksDone: leaf.index + 1,
+              chunksTotal: meta.chunks,
+              bytesDone: leaf.offset + leaf.length,
+              bytesTotal: meta.size,
+              paid: paidTotal,
+            });
+          },
+          written: () => written,
+          onPaid: (inc) => {
+            paidTotal += inc;
+          },
+        });
+        await writeChain;
+        if (writeError !== undefined) throw writeError;
+        break;
+      } catch (e) {
+        await writeChain;
+        await save();
+        if (e instanceof ResumeRestart) {
+          attempt--;
+          continue;
+        }
+        if (writeError !== undefined) throw new SluiceError('INTERNAL', 'cannot write the output file', { cause: writeError });
+        const retryable = isSluiceError(e) && RETRYABLE.has(e.code) && !(signal?.aborted ?? false);
+        if (!retryable || attempt >= (options.retries ?? 5)) throw e;
+        const delayMs = Math.min(3_000, 200 * 2 ** attempt);
+        options.onProgress?.({ phase: 'retry', attempt: attempt + 1, error: e, delayMs });
+        await sleep(delayMs, signal);
+      }
+    }
+    if (leaves.length === 0) throw new SluiceError('INTERNAL', 'no session resolved the file');
+    await fh.truncate(meta.size);
+    await fh.sync();
+    await fh.close();
+    fh = undefined as unknown as FileHandle;
+    await rename(partPath, output);
+    await fsyncDir(dirname(output));
+    await removeSidecar(sidecarPath);
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+  if (options.closeChannel === true) await options.channels.close(channelId);
+  options.onProgress?.({ phase: 'done' });
+  return {
+    cid: meta.cid,
+    output,
+    size: meta.size,
+    chunks: meta.chunks,
+    channelId,
+    paid: paidTotal,
+    pricePerChunk: price,
+    resumedChunks: resumedFrom,
+    sessions,
+    elapsedMs: performance.now() - t0,
+  };
+}
+
+class ResumeRestart extends Error {}
+
+/** Index of the first chunk in [0, count) whose bytes on disk do not match its leaf (count if all do). */
+async function firstBadChunk(fh: FileHandle, leaves: readonly LeafRange[], count: number): Promise<number> {
+  const buf = new Uint8Array(262_144);
+  for (let i = 0; i < count; i++) {
+    const leaf = leaves[i];
+    if (leaf === undefined) return i;
+    const { bytesRead } = await fh.read(buf, 0, leaf.length, leaf.offset);
+    if (bytesRead !== leaf.length) return i;
+    try {
+      verifyLeaf(leaf, buf.subarray(0, leaf.length));
+    } catch {
+      return i;
+    }
+  }
+  return count;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  try {
+    const d = await open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+    // some platforms cannot fsync a directory
+  }
+}
+
+/** A safe local file name from the provider's display name. */
+export function safeName(name: string, cid: string): string {
+  const base = name.split(/[\\/]/).pop() ?? '';
+  const cleaned = base.replace(/[^\w.\- ]/g, '_').replace(/^\.+/, '');
+  return cleaned === '' ? cid : cleaned;
+}

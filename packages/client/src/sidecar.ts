@@ -1,0 +1,48 @@
+/**
+ * The resume sidecar: a small JSON file next to the partial download saying which file it
+ * is, which channel pays for it and how many leading chunks are on disk. The count is a
+ * hint: on resume every one of those chunks is re-verified against its leaf CID before
+ * it is trusted, so a stale or hostile sidecar can cost a re-download, never bad bytes.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { SluiceError, type ChannelId } from '@sluice/channel-core';
+import { writeFileAtomic } from '@sluice/provider/content';
+
+export interface SidecarState {
+  readonly version: 1;
+  readonly cid: string;
+  readonly size: number;
+  readonly chunks: number;
+  readonly channelId: ChannelId;
+  /** Leading chunks written to the part file (re-verified on resume). */
+  readonly verified: number;
+}
+
+export async function loadSidecar(path: string): Promise<SidecarState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    const o = JSON.parse(text) as Record<string, unknown>;
+    if (o['version'] !== 1 || typeof o['cid'] !== 'string' || typeof o['channelId'] !== 'string' || !/^0x[0-9a-f]{64}$/i.test(o['channelId'])) throw new TypeError('bad sidecar');
+    const size = o['size'];
+    const chunks = o['chunks'];
+    const verified = o['verified'];
+    if (!Number.isSafeInteger(size) || !Number.isSafeInteger(chunks) || !Number.isSafeInteger(verified) || (verified as number) < 0 || (verified as number) > (chunks as number)) throw new TypeError('bad sidecar');
+    return { version: 1, cid: o['cid'], size: size as number, chunks: chunks as number, channelId: o['channelId'] as ChannelId, verified: verified as number };
+  } catch (e) {
+    throw new SluiceError('DECODE_FAILED', `resume state ${path} is malformed; delete it to start over`, { cause: e });
+  }
+}
+
+export async function saveSidecar(path: string, state: SidecarState): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(state), false);
+}
+
+export async function removeSidecar(path: string): Promise<void> {
+  await rm(path, { force: true });
+}

@@ -1,0 +1,192 @@
+/**
+ * `sluice-provider` — import files and run the provider service.
+ *
+ *   sluice-provider add <path...> [--data DIR]
+ *   sluice-provider start [--data DIR] [--port N] [--price WEI] [--dev-channels DIR] ...
+ *
+ * Every flag also reads an environment variable (shown in `--help`).
+ */
+import { join, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { pino } from 'pino';
+import {
+  type Address,
+  SluiceError,
+  isSluiceError,
+  parseAddress,
+  privateKeyToAddress,
+} from '@sluice/channel-core';
+import { openSqliteStore } from '@sluice/channel-core/sqlite';
+import { createVoucherVerifierPool } from '@sluice/channel-core/voucher-pool';
+import { FsChunkStore, importDirectory, importFile } from './content/index.ts';
+import { DevChannelRegistry } from './dev/registry.ts';
+import { LocalPayeeChannels } from './service/local-channels.ts';
+import { createProviderService } from './service/server.ts';
+import { openUsageStore } from './service/usage-store.ts';
+
+function parseUint(name: string): (v: string) => bigint {
+  return (v) => {
+    if (!/^[0-9]{1,78}$/.test(v)) throw new InvalidArgumentError(`${name} must be a non-negative integer (base units)`);
+    return BigInt(v);
+  };
+}
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('port must be 0..65535');
+  return n;
+}
+function parseMs(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer (milliseconds)');
+  return n;
+}
+function parseAddr(v: string): Address {
+  try {
+    return parseAddress(v, 'address');
+  } catch {
+    throw new InvalidArgumentError('must be a 0x-prefixed 20-byte address');
+  }
+}
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+const dataOption = (): Option =>
+  new Option('--data <dir>', 'data directory: chunk store (store/), voucher database, usage database').env('SLUICE_DATA_DIR').default('./sluice-provider');
+
+/** Build the commander program (exported for tests of `--help`). */
+export function buildProgram(out: { log: (s: string) => void; exitCode: number }): Command {
+  const program = new Command('sluice-provider')
+    .description('Sluice provider: serve content-addressed files in 256 KiB chunks, paid per chunk over Nitro virtual channels')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('add')
+    .description('import files or directories into the chunk store (root CID = `ipfs add --cid-version=1`)')
+    .argument('<paths...>', 'files or directories (directories: every regular file, recursively)')
+    .addOption(dataOption())
+    .option('--json', 'print the imported entries as JSON', false)
+    .action(async (paths: string[], opts: { data: string; json: boolean }) => {
+      const store = await FsChunkStore.open({ dir: join(resolve(opts.data), 'store') });
+      const added = [];
+      for (const p of paths) {
+        const st = await stat(p).catch(() => undefined);
+        if (st === undefined) throw new SluiceError('INVALID_ARGUMENT', `no such file or directory: ${p}`);
+        if (st.isDirectory()) added.push(...(await importDirectory(p, { store })));
+        else added.push(await importFile(p, { store }));
+      }
+      if (opts.json) out.log(JSON.stringify(added, null, 2));
+      else for (const f of added) out.log(`${f.cid}  ${f.size} B  ${f.chunks} chunk(s)  ${f.name}`);
+    });
+
+  program
+    .command('start')
+    .description('serve the catalog over HTTP and the paid stream over WebSocket on one port')
+    .addOption(dataOption())
+    .addOption(new Option('--host <host>', 'interface to listen on').env('SLUICE_HOST').default('127.0.0.1'))
+    .addOption(new Option('--port <n>', 'TCP port (0 = any free port)').env('SLUICE_PORT').default(8080).argParser(parsePort))
+    .addOption(new Option('--price <units>', 'price per 256 KiB chunk, in the asset\'s base unit (e.g. wei); 0 = free').env('SLUICE_PRICE').default(1_000_000_000n, '1000000000').argParser(parseUint('price')))
+    .addOption(new Option('--asset <address>', 'asset of the channels (zero address = native ETH)').env('SLUICE_ASSET').argParser(parseAddr))
+    .addOption(new Option('--address <address>', 'our payee address (or give --key)').env('SLUICE_ADDRESS').argParser(parseAddr))
+    .addOption(new Option('--key <hex>', 'our private key (payee address is derived; never logged)').env('SLUICE_KEY'))
+    .addOption(new Option('--dev-channels <dir>', 'use the dev channel registry in <dir> (no engine, no money moved) instead of the channel node').env('SLUICE_DEV_CHANNELS'))
+    .addOption(new Option('--hub-address <address>', 'hub address advertised in file metadata').env('SLUICE_HUB_ADDRESS').argParser(parseAddr))
+    .addOption(new Option('--hub-multiaddr <ma>', 'hub multiaddr advertised in file metadata (repeatable)').env('SLUICE_HUB_MULTIADDR').argParser(collect).default([] as string[]))
+    .addOption(new Option('--public-url <url>', 'base URL clients reach us at (default: from the request\'s Host)').env('SLUICE_PUBLIC_URL'))
+    .addOption(new Option('--admin-token <token>', 'bearer token for /admin (admin API disabled without it)').env('SLUICE_ADMIN_TOKEN'))
+    .addOption(new Option('--idle-timeout <ms>', 'close sessions silent this long with nothing paid left to send').env('SLUICE_IDLE_TIMEOUT_MS').default(60_000).argParser(parseMs))
+    .addOption(new Option('--slow-reader-timeout <ms>', 'close sessions that read nothing this long while data is queued').env('SLUICE_SLOW_READER_TIMEOUT_MS').default(30_000).argParser(parseMs))
+    .addOption(new Option('--max-sessions <n>', 'refuse sessions above this many (OVERLOADED, 4302)').env('SLUICE_MAX_SESSIONS').default(256).argParser(parseMs))
+    .addOption(new Option('--verify-workers <n>', 'voucher signature checks on N worker threads (0 = inline)').env('SLUICE_VERIFY_WORKERS').default(0).argParser((v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError('0..64'); return n; }))
+    .addOption(new Option('--log-level <level>', 'pino log level').env('SLUICE_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .action(async (opts: StartOptions) => {
+      await runStart(opts);
+    });
+  return program;
+}
+
+interface StartOptions {
+  data: string;
+  host: string;
+  port: number;
+  price: bigint;
+  asset?: Address;
+  address?: Address;
+  key?: string;
+  devChannels?: string;
+  hubAddress?: Address;
+  hubMultiaddr: string[];
+  publicUrl?: string;
+  adminToken?: string;
+  idleTimeout: number;
+  slowReaderTimeout: number;
+  maxSessions: number;
+  verifyWorkers: number;
+  logLevel: string;
+}
+
+async function runStart(opts: StartOptions): Promise<void> {
+  const logger = pino({ level: opts.logLevel, redact: ['key'] });
+  const dataDir = resolve(opts.data);
+  const address = opts.address ?? (opts.key !== undefined ? privateKeyToAddress(opts.key) : undefined);
+  if (address === undefined) throw new SluiceError('INVALID_ARGUMENT', 'give --address or --key (the payee address)');
+  if (opts.devChannels === undefined) {
+    throw new SluiceError('INVALID_ARGUMENT', 'the channel engine Node API is not wired yet: run with --dev-channels <dir> (see README)');
+  }
+  const store = await FsChunkStore.open({ dir: join(dataDir, 'store') });
+  const vouchers = openSqliteStore({ path: join(dataDir, 'vouchers.db') });
+  const usage = openUsageStore(join(dataDir, 'usage.db'));
+  const verifier = opts.verifyWorkers > 0 ? createVoucherVerifierPool({ size: opts.verifyWorkers }) : undefined;
+  const channels = new LocalPayeeChannels({
+    address,
+    registry: new DevChannelRegistry(resolve(opts.devChannels)),
+    store: vouchers,
+    ...(verifier === undefined ? {} : { verifier }),
+  });
+  const service = createProviderService({
+    host: opts.host,
+    port: opts.port,
+    pricePerChunk: opts.price,
+    ...(opts.asset === undefined ? {} : { asset: opts.asset }),
+    hub: { address: opts.hubAddress ?? null, multiaddrs: opts.hubMultiaddr },
+    ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
+    ...(opts.adminToken === undefined ? {} : { adminToken: opts.adminToken }),
+    limits: { idleTimeoutMs: opts.idleTimeout, slowReaderTimeoutMs: opts.slowReaderTimeout },
+    maxSessions: opts.maxSessions,
+  })({ store, channels, usage, logger });
+  await service.start();
+  // Machine-readable line for scripts and tests.
+  process.stdout.write(`${JSON.stringify({ listening: service.url, payee: address })}\n`);
+  await new Promise<void>((done) => {
+    const stop = (): void => {
+      logger.info({}, 'shutting down');
+      service
+        .stop()
+        .then(async () => {
+          await verifier?.close();
+          usage.close();
+          vouchers.close();
+        })
+        .finally(done);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+/** Run the CLI; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const out = { log: (s: string) => process.stdout.write(`${s}\n`), exitCode: 0 };
+  const program = buildProgram(out);
+  try {
+    await program.parseAsync(argv);
+    return out.exitCode;
+  } catch (e) {
+    const ce = e as { code?: string; exitCode?: number };
+    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) return ce.exitCode ?? 2;
+    process.stderr.write(`sluice-provider: ${isSluiceError(e) ? `${e.message} (${e.code})` : e instanceof Error ? e.message : String(e)}\n`);
+    return isSluiceError(e, 'INVALID_ARGUMENT') ? 2 : 1;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The provider's consumer-side port onto its channel node: what the service needs to
+ * know about virtual channels and how it hands vouchers over. Adapters:
+ * {@link LocalPayeeChannels} (a voucher ledger over a shared dev channel registry, for
+ * tests and single-machine demos) and `node-channels.ts` (the channel engine's Node API).
+ */
+import type { Address, ChannelId, ReceiveResult, Voucher } from '@sluice/channel-core';
+
+/** Lifecycle of a virtual channel as the provider sees it. */
+export type VirtualChannelStatus = 'proposed' | 'funded' | 'closing' | 'closed';
+
+/** A virtual channel on which we (the provider) are paid. */
+export interface PayeeChannelView {
+  readonly channelId: ChannelId;
+  readonly payer: Address;
+  readonly payee: Address;
+  /** What the payer locked for the payee: the most any voucher may carry. */
+  readonly balance: bigint;
+  /** Asset address (zero address = native). */
+  readonly asset: Address;
+  readonly status: VirtualChannelStatus;
+  /** Best voucher amount accepted and persisted so far (0 when none). */
+  readonly paid: bigint;
+}
+
+export interface PayeeChannels {
+  /** Our own (payee) address. */
+  readonly address: Address;
+  /** The channel, or `undefined` when it is unknown to us. */
+  getVirtualChannel(channelId: ChannelId): Promise<PayeeChannelView | undefined>;
+  /**
+   * Decide on a voucher; an accepted one is the new best and is durable (fsync'd) before
+   * the promise resolves. Duplicate/stale vouchers are reported, never errors.
+   * @param options.price - the increase must cover at least this
+   */
+  receiveVoucher(voucher: Voucher, options: { price: bigint }): Promise<ReceiveResult>;
+  /** Every channel we are payee of (for the admin API and earnings). */
+  listVirtualChannels(): Promise<PayeeChannelView[]>;
+  /** Start closing (defunding) a virtual channel; vouchers are refused from now on. */
+  closeVirtualChannel(channelId: ChannelId): Promise<void>;
+  /** Withdraw earnings from the ledger channel(s) to the chain. Returns what the adapter reports. */
+  withdraw(): Promise<unknown>;
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+}

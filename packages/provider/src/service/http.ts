@@ -1,0 +1,212 @@
+/**
+ * The provider's HTTP API (express 5): catalog, file metadata, health, Prometheus
+ * metrics, and the admin API behind a bearer token.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { type Address, type ChannelId, SluiceError, isSluiceError, parseBytes32 } from '@sluice/channel-core';
+import { CHUNK_SIZE } from '../content/constants.ts';
+import type { PayeeChannels } from './channels.ts';
+import type { ServedFiles } from './files.ts';
+import type { ProviderMetrics } from './metrics.ts';
+import type { Logger, SessionRegistry } from './session.ts';
+import type { UsageStore } from './usage-store.ts';
+
+/** File metadata as served by `GET /files/:cid`. */
+export interface FileMetadata {
+  readonly cid: string;
+  readonly name: string;
+  readonly size: number;
+  readonly chunkSize: number;
+  readonly chunks: number;
+  /** Decimal string, asset base units. */
+  readonly pricePerChunk: string;
+  readonly asset: Address;
+  readonly payee: Address;
+  readonly hub: { readonly address: Address | null; readonly multiaddrs: readonly string[] };
+  /** WebSocket URL of the paid stream. */
+  readonly ws: string;
+}
+
+export interface HttpApiInit {
+  readonly files: ServedFiles;
+  readonly channels: PayeeChannels;
+  readonly usage: UsageStore;
+  readonly metrics: ProviderMetrics;
+  readonly sessions: SessionRegistry;
+  readonly logger: Logger;
+  readonly pricePerChunk: bigint;
+  readonly asset: Address;
+  readonly hub: { readonly address: Address | null; readonly multiaddrs: readonly string[] };
+  /** Public base URL (e.g. `http://host:port`); derived from the request's Host when absent. */
+  readonly publicUrl?: string;
+  /** Admin bearer token; the admin API answers 404 when absent. */
+  readonly adminToken?: string;
+  readonly refreshEarnings: () => Promise<void>;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/** HTTP status for an error (one table at the edge). */
+function statusFor(e: unknown): number {
+  if (!isSluiceError(e)) return 500;
+  switch (e.code) {
+    case 'INVALID_ARGUMENT':
+    case 'DECODE_FAILED':
+      return 400;
+    case 'CHANNEL_UNKNOWN':
+    case 'CONTENT_NOT_FOUND':
+      return 404;
+    case 'CHANNEL_CLOSING':
+    case 'CHANNEL_NOT_FUNDED':
+      return 409;
+    case 'CHAIN_TIMEOUT':
+    case 'PEER_TIMEOUT':
+      return 504;
+    case 'OVERLOADED':
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+export function createHttpApi(init: HttpApiInit): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  const baseUrl = (req: Request): string => init.publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+  const wsUrl = (req: Request): string => {
+    const u = new URL(baseUrl(req));
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    u.pathname = '/stream';
+    return u.toString();
+  };
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', payee: init.channels.address, sessions: init.sessions.all.size });
+  });
+
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      await init.refreshEarnings();
+      res.type(init.metrics.registry.contentType).send(await init.metrics.registry.metrics());
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  app.get('/files', async (_req, res, next) => {
+    try {
+      const list = await init.files.store.listFiles();
+      res.json(list.map((f) => ({ cid: f.cid, name: f.name, size: f.size })));
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  app.get('/files/:cid', async (req, res, next) => {
+    try {
+      const rec = await init.files.store.getFile(String(req.params['cid']));
+      if (rec === undefined) {
+        res.status(404).json({ error: { code: 'CONTENT_NOT_FOUND', message: 'this file is not served here' } });
+        return;
+      }
+      const meta: FileMetadata = {
+        cid: rec.cid,
+        name: rec.name,
+        size: rec.size,
+        chunkSize: CHUNK_SIZE,
+        chunks: rec.chunks,
+        pricePerChunk: init.pricePerChunk.toString(),
+        asset: init.asset,
+        payee: init.channels.address,
+        hub: init.hub,
+        ws: wsUrl(req),
+      };
+      res.json(meta);
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  const admin = express.Router();
+  admin.use((req: Request, res: Response, next: NextFunction) => {
+    const token = init.adminToken;
+    const header = req.get('authorization') ?? '';
+    const m = /^Bearer (.+)$/.exec(header);
+    if (token === undefined || m === null || !sameSecret(m[1] ?? '', token)) {
+      res.status(401).set('www-authenticate', 'Bearer').json({ error: { code: 'UNAUTHORIZED', message: 'a valid bearer token is required' } });
+      return;
+    }
+    next();
+  });
+  admin.get('/earnings', async (_req, res, next) => {
+    try {
+      const channels = await init.channels.listVirtualChannels();
+      let total = 0n;
+      const rows = channels.map((c) => {
+        total += c.paid;
+        const u = init.usage.get(c.channelId);
+        return {
+          channelId: c.channelId,
+          payer: c.payer,
+          asset: c.asset,
+          status: c.status,
+          balance: c.balance.toString(),
+          earned: c.paid.toString(),
+          consumed: (u?.consumed ?? 0n).toString(),
+          chunks: u?.chunks ?? 0,
+          bytes: u?.bytes ?? 0,
+        };
+      });
+      res.json({ total: total.toString(), channels: rows });
+    } catch (e) {
+      next(e);
+    }
+  });
+  admin.get('/sessions', (_req, res) => {
+    res.json(init.sessions.list());
+  });
+  admin.post('/channels/:id/close', async (req, res, next) => {
+    try {
+      let id: ChannelId;
+      try {
+        id = parseBytes32(String(req.params['id']), 'channelId');
+      } catch {
+        res.status(400).json({ error: { code: 'INVALID_ARGUMENT', message: 'channel id must be 0x + 64 hex digits' } });
+        return;
+      }
+      await init.channels.closeVirtualChannel(id);
+      const s = init.sessions.byChannel.get(id.toLowerCase() as ChannelId);
+      s?.fail(new SluiceError('CHANNEL_CLOSING', 'channel is closing'));
+      res.json({ channelId: id, status: 'closing' });
+    } catch (e) {
+      next(e);
+    }
+  });
+  admin.post('/withdraw', async (_req, res, next) => {
+    try {
+      res.json({ result: JSON.parse(JSON.stringify(await init.channels.withdraw(), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown });
+    } catch (e) {
+      next(e);
+    }
+  });
+  app.use('/admin', admin);
+
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } });
+  });
+  app.use((e: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = statusFor(e);
+    if (status === 500) init.logger.warn({ err: String(e) }, 'http error');
+    res.status(status).json({
+      error: isSluiceError(e) && status !== 500 ? { code: e.code, message: e.message } : { code: 'INTERNAL', message: 'internal error' },
+    });
+  });
+  return app;
+}

@@ -1,0 +1,166 @@
+/**
+ * The provider service: one HTTP server carrying the express API and the WebSocket
+ * stream endpoint (`/stream`). Factory in the js-libp2p style: `createProviderService(init)(components)`,
+ * then `start()` / `stop()`.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { type Address, SluiceError, ZERO_ADDRESS, cryptoBackend } from '@sluice/channel-core';
+import type { ChunkStore } from '../content/chunk-store.ts';
+import { encodeFrame } from '../wire/frames.ts';
+import { errorFrameFor } from '../wire/codes.ts';
+import type { PayeeChannels } from './channels.ts';
+import { ServedFiles } from './files.ts';
+import { createHttpApi } from './http.ts';
+import { type ProviderMetrics, createProviderMetrics } from './metrics.ts';
+import { DEFAULT_LIMITS, type Logger, ProviderSession, SessionRegistry, type SessionLimits } from './session.ts';
+import type { UsageStore } from './usage-store.ts';
+
+/** Largest message a client may send: ERROR (259 bytes) is its biggest frame. Above this ws closes with 1009. */
+export const MAX_CLIENT_MESSAGE_BYTES = 1024;
+
+export interface ProviderServiceInit {
+  readonly host?: string;
+  /** 0 = any free port. */
+  readonly port?: number;
+  readonly pricePerChunk: bigint;
+  readonly asset?: Address;
+  readonly hub?: { readonly address: Address | null; readonly multiaddrs: readonly string[] };
+  readonly publicUrl?: string;
+  readonly adminToken?: string;
+  readonly limits?: Partial<SessionLimits>;
+  /** Refuse new sessions above this many (OVERLOADED). Default 256. */
+  readonly maxSessions?: number;
+  /** Re-hash chunks read from the store before sending (default false). */
+  readonly verifyOnServe?: boolean;
+}
+
+export interface ProviderServiceComponents {
+  readonly store: ChunkStore;
+  readonly channels: PayeeChannels;
+  readonly usage: UsageStore;
+  readonly logger?: Logger;
+  readonly metrics?: ProviderMetrics;
+}
+
+export interface ProviderService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** `http://host:port` once started. */
+  readonly url: string;
+  readonly port: number;
+  readonly metrics: ProviderMetrics;
+  readonly sessions: SessionRegistry;
+}
+
+const silent: Logger = { info() {}, warn() {}, debug() {} };
+
+export function createProviderService(init: ProviderServiceInit): (components: ProviderServiceComponents) => ProviderService {
+  return (components) => {
+    const logger = components.logger ?? silent;
+    const metrics = components.metrics ?? createProviderMetrics({ backend: cryptoBackend().name });
+    const files = new ServedFiles(components.store, { verifyOnServe: init.verifyOnServe ?? false });
+    const sessions = new SessionRegistry();
+    const limits: SessionLimits = { ...DEFAULT_LIMITS, ...init.limits };
+    const maxSessions = init.maxSessions ?? 256;
+    let server: Server | undefined;
+    let wss: WebSocketServer | undefined;
+    let port = 0;
+    let host = init.host ?? '127.0.0.1';
+
+    const refreshEarnings = async (): Promise<void> => {
+      const list = await components.channels.listVirtualChannels();
+      metrics.earnings.set(Number(list.reduce((a, c) => a + c.paid, 0n)));
+    };
+    let earningsTimer: NodeJS.Timeout | undefined;
+    const onEarnings = (): void => {
+      if (earningsTimer !== undefined) return;
+      earningsTimer = setTimeout(() => {
+        earningsTimer = undefined;
+        refreshEarnings().catch(() => undefined);
+      }, 250);
+      earningsTimer.unref();
+    };
+
+    const service: ProviderService = {
+      metrics,
+      sessions,
+      get url() {
+        return init.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      },
+      get port() {
+        return port;
+      },
+      async start() {
+        await components.channels.start?.();
+        const app = createHttpApi({
+          files,
+          channels: components.channels,
+          usage: components.usage,
+          metrics,
+          sessions,
+          logger,
+          pricePerChunk: init.pricePerChunk,
+          asset: init.asset ?? ZERO_ADDRESS,
+          hub: init.hub ?? { address: null, multiaddrs: [] },
+          ...(init.publicUrl === undefined ? {} : { publicUrl: init.publicUrl }),
+          ...(init.adminToken === undefined ? {} : { adminToken: init.adminToken }),
+          refreshEarnings,
+        });
+        server = createServer(app);
+        wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES, perMessageDeflate: false });
+        server.on('upgrade', (req, socket, head) => {
+          const path = (req.url ?? '').split('?')[0];
+          if (path !== '/stream') {
+            socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+            return;
+          }
+          wss?.handleUpgrade(req, socket, head, (ws) => {
+            const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+            if (sessions.all.size >= maxSessions) {
+              const e = new SluiceError('OVERLOADED', 'provider at capacity; retry later');
+              const f = errorFrameFor(e);
+              ws.send(encodeFrame(f));
+              ws.close(f.wireCode, 'overloaded');
+              metrics.protocolErrors.inc({ reason: 'OVERLOADED' });
+              return;
+            }
+            new ProviderSession(ws, remote, {
+              channels: components.channels,
+              files,
+              usage: components.usage,
+              metrics,
+              logger,
+              pricePerChunk: init.pricePerChunk,
+              limits,
+              sessions,
+              onEarnings,
+            });
+          });
+        });
+        await new Promise<void>((resolve, reject) => {
+          server?.once('error', reject);
+          server?.listen(init.port ?? 0, host, () => resolve());
+        });
+        const a = server.address() as AddressInfo;
+        port = a.port;
+        host = a.address;
+        await refreshEarnings().catch(() => undefined);
+        logger.info({ url: service.url, price: init.pricePerChunk.toString(), crypto: cryptoBackend().name }, 'provider listening');
+      },
+      async stop() {
+        clearTimeout(earningsTimer);
+        for (const s of [...sessions.all]) s.shutdown();
+        wss?.close();
+        await new Promise<void>((resolve) => {
+          if (server === undefined) return resolve();
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await components.channels.stop?.();
+      },
+    };
+    return service;
+  };
+}

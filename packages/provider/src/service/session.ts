@@ -1,0 +1,444 @@
+/**
+ * One WebSocket session of the provider (docs/protocol.md, *Flow*): HELLO → READY →
+ * free BLOCKs → paid CHUNKs. Invariant: a CHUNK is sent only when the best accepted
+ * (and persisted) voucher pays for it and every chunk before it in the session.
+ *
+ * Vouchers are coalesced: while one is being checked/persisted, only the newest queued
+ * one is kept (they are cumulative), so a flood of vouchers costs one check per round.
+ * Sending respects `ws.bufferedAmount` (bounded memory per connection); idle clients,
+ * clients that do not read, and clients that send too many frames are closed with a
+ * code and counted.
+ */
+import type { WebSocket } from 'ws';
+import {
+  type ChannelId,
+  SluiceError,
+  type Voucher,
+  isSluiceError,
+  sameAddress,
+} from '@sluice/channel-core';
+import { END_OF_FILE } from '../wire/constants.ts';
+import { closeReasonFor, errorFrameFor } from '../wire/codes.ts';
+import { type ClientFrame, decodeClientFrame, encodeFrame } from '../wire/frames.ts';
+import { type SessionTerms, amountFor, paidEnd } from '../wire/flow.ts';
+import type { PayeeChannels } from './channels.ts';
+import type { ServedFile, ServedFiles } from './files.ts';
+import type { ProviderMetrics } from './metrics.ts';
+import type { UsageStore } from './usage-store.ts';
+
+/** Minimal structured logger (pino-compatible). */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface SessionLimits {
+  /** Close a session that sends no frame for this long while nothing paid is left to send (ms). */
+  readonly idleTimeoutMs: number;
+  /** Close a session whose client reads nothing for this long while we have data queued (ms). */
+  readonly slowReaderTimeoutMs: number;
+  /** Stop queuing chunks while `ws.bufferedAmount` is above this (bytes). */
+  readonly maxBufferedBytes: number;
+  /** Sustained frames per second allowed from a client. */
+  readonly maxFramesPerSecond: number;
+  /** Burst of frames allowed above the sustained rate. */
+  readonly frameBurst: number;
+}
+
+export const DEFAULT_LIMITS: SessionLimits = {
+  idleTimeoutMs: 60_000,
+  slowReaderTimeoutMs: 30_000,
+  maxBufferedBytes: 8 * 262_144,
+  maxFramesPerSecond: 20_000,
+  frameBurst: 4_096,
+};
+
+export interface SessionContext {
+  readonly channels: PayeeChannels;
+  readonly files: ServedFiles;
+  readonly usage: UsageStore;
+  readonly metrics: ProviderMetrics;
+  readonly logger: Logger;
+  readonly pricePerChunk: bigint;
+  readonly limits: SessionLimits;
+  readonly sessions: SessionRegistry;
+  /** Called after a voucher is accepted (earnings changed). */
+  readonly onEarnings?: () => void;
+}
+
+/** Snapshot of a session for the admin API. */
+export interface SessionInfo {
+  readonly id: number;
+  readonly remote: string;
+  readonly channelId: ChannelId | undefined;
+  readonly root: string | undefined;
+  readonly start: number;
+  readonly end: number;
+  readonly next: number;
+  readonly paidEnd: number;
+  readonly best: string;
+  readonly openedAt: string;
+}
+
+/** Open sessions, at most one per channel (a new HELLO on a channel supersedes the old session). */
+export class SessionRegistry {
+  readonly all = new Set<ProviderSession>();
+  readonly byChannel = new Map<ChannelId, ProviderSession>();
+  list(): SessionInfo[] {
+    return [...this.all].map((s) => s.info());
+  }
+}
+
+const USAGE_FLUSH_EVERY = 8;
+let nextId = 1;
+
+export class ProviderSession {
+  readonly id = nextId++;
+  readonly #ws: WebSocket;
+  readonly #ctx: SessionContext;
+  readonly #remote: string;
+  readonly #openedAt = new Date();
+  #phase: 'hello' | 'starting' | 'serving' | 'closed' = 'hello';
+  #channelId: ChannelId | undefined;
+  #file: ServedFile | undefined;
+  #terms: SessionTerms = { start: 0, end: 0, pricePerChunk: 0n, baseline: 0n };
+  #best = 0n;
+  #paidEnd = 0;
+  #next = 0;
+  #sentSinceFlush = 0;
+  #bytesSent = 0;
+  #pending: Voucher | undefined;
+  #processing = false;
+  #pumping = false;
+  #waitingDrain = false;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #slowTimer: NodeJS.Timeout | undefined;
+  #tokens: number;
+  #lastRefill = performance.now();
+
+  constructor(ws: WebSocket, remote: string, ctx: SessionContext) {
+    this.#ws = ws;
+    this.#ctx = ctx;
+    this.#remote = remote;
+    this.#tokens = ctx.limits.frameBurst;
+    ctx.sessions.all.add(this);
+    ctx.metrics.openSessions.inc();
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    ws.on('error', (e) => this.#onWsError(e));
+    ws.on('close', (code) => this.#cleanup(code));
+    this.#armIdle();
+  }
+
+  info(): SessionInfo {
+    return {
+      id: this.id,
+      remote: this.#remote,
+      channelId: this.#channelId,
+      root: this.#file?.record.cid,
+      start: this.#terms.start,
+      end: this.#terms.end,
+      next: this.#next,
+      paidEnd: this.#paidEnd,
+      best: this.#best.toString(),
+      openedAt: this.#openedAt.toISOString(),
+    };
+  }
+
+  /** End the session with an ERROR frame and the matching close code. */
+  fail(e: unknown): void {
+    if (this.#phase === 'closed') return;
+    const f = errorFrameFor(e);
+    this.#ctx.metrics.protocolErrors.inc({ reason: f.code });
+    this.#ctx.logger.info({ session: this.id, peer: this.#remote, channelId: this.#channelId, code: f.code, err: isSluiceError(e) ? e.message : String(e) }, 'session error');
+    try {
+      this.#ws.send(encodeFrame(f));
+      this.#ws.close(f.wireCode, closeReasonFor(e));
+    } catch {
+      this.#ws.terminate();
+    }
+    this.#cleanup(f.wireCode);
+    // A client that does not read would keep the close handshake pending: cut it.
+    setTimeout(() => this.#ws.terminate(), 2_000).unref();
+  }
+
+  /** Close without error (server shutdown). */
+  shutdown(): void {
+    if (this.#phase === 'closed') return;
+    this.#ws.close(1001, 'server shutting down');
+    this.#cleanup(1001);
+  }
+
+  #cleanup(code: number): void {
+    if (this.#phase === 'closed') return;
+    this.#phase = 'closed';
+    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#slowTimer);
+    this.#flushUsage();
+    this.#ctx.sessions.all.delete(this);
+    if (this.#channelId !== undefined && this.#ctx.sessions.byChannel.get(this.#channelId) === this) this.#ctx.sessions.byChannel.delete(this.#channelId);
+    this.#ctx.metrics.openSessions.dec();
+    this.#ctx.metrics.sessionsClosed.inc({ code: String(code) });
+  }
+
+  #onWsError(e: Error & { code?: string }): void {
+    // ws raises these before our decoder sees the frame (e.g. a message above maxPayload: close 1009).
+    const reason = e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'FRAME_TOO_LARGE' : 'DECODE_FAILED';
+    this.#ctx.metrics.protocolErrors.inc({ reason });
+    this.#ctx.logger.info({ session: this.id, peer: this.#remote, code: reason, err: e.message }, 'websocket error');
+  }
+
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      if (this.#phase === 'closed') return;
+      // Not idle while we still have paid chunks to push (the slow-reader timer covers that).
+      if (this.#phase === 'serving' && this.#next < this.#paidEnd) return this.#armIdle();
+      this.fail(new SluiceError('PEER_TIMEOUT', 'session idle for too long'));
+    }, this.#ctx.limits.idleTimeoutMs);
+    this.#idleTimer.unref();
+  }
+
+  #onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.#phase === 'closed') return;
+    // Flood control: token bucket over frames.
+    const now = performance.now();
+    const { maxFramesPerSecond, frameBurst } = this.#ctx.limits;
+    this.#tokens = Math.min(frameBurst, this.#tokens + ((now - this.#lastRefill) * maxFramesPerSecond) / 1000);
+    this.#lastRefill = now;
+    if (this.#tokens < 1) return this.fail(new SluiceError('OVERLOADED', 'too many frames'));
+    this.#tokens -= 1;
+    this.#armIdle();
+    if (!isBinary) return this.fail(new SluiceError('DECODE_FAILED', 'text messages are not part of the protocol'));
+    let frame: ClientFrame;
+    try {
+      frame = decodeClientFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    } catch (e) {
+      return this.fail(e);
+    }
+    switch (frame.type) {
+      case 'hello':
+        if (this.#phase !== 'hello') return this.fail(new SluiceError('WIRE_UNEXPECTED_FRAME', 'HELLO was already received'));
+        this.#phase = 'starting';
+        this.#start(frame).catch((e: unknown) => this.fail(e));
+        return;
+      case 'voucher':
+        if (this.#phase === 'hello') return this.fail(new SluiceError('WIRE_UNEXPECTED_FRAME', 'VOUCHER before HELLO'));
+        return this.#queueVoucher(frame.voucher);
+      case 'error':
+        this.#ctx.logger.info({ session: this.id, peer: this.#remote, code: frame.code, message: frame.message }, 'client reported an error');
+        this.#ws.close(frame.wireCode, 'peer error');
+        this.#cleanup(frame.wireCode);
+        return;
+    }
+  }
+
+  async #start(hello: Extract<ClientFrame, { type: 'hello' }>): Promise<void> {
+    const ctx = this.#ctx;
+    const file = await ctx.files.get(hello.root);
+    if (file === undefined) throw new SluiceError('CONTENT_NOT_FOUND', 'this file is not served here');
+    const chunkCount = file.leaves.length;
+    const start = hello.start;
+    const end = hello.end === END_OF_FILE ? chunkCount : hello.end;
+    if (start >= chunkCount || end > chunkCount || start >= end) {
+      throw new SluiceError('CHUNK_RANGE_INVALID', `chunk range must be within [0, ${chunkCount})`);
+    }
+    const channelId = hello.channelId.toLowerCase() as ChannelId;
+    const ch = await ctx.channels.getVirtualChannel(channelId);
+    if (this.#phase === 'closed') return;
+    if (ch === undefined) throw new SluiceError('CHANNEL_UNKNOWN', 'unknown channel');
+    if (!sameAddress(ch.payee, ctx.channels.address)) throw new SluiceError('VOUCHER_WRONG_PAYEE', 'this provider is not the payee of the channel');
+    if (ch.status === 'proposed') throw new SluiceError('CHANNEL_NOT_FUNDED', 'channel is not funded yet');
+    if (ch.status !== 'funded') throw new SluiceError('CHANNEL_CLOSING', 'channel is closing');
+    // One session per channel: a new HELLO supersedes (and finalises) the old session first.
+    const old = ctx.sessions.byChannel.get(channelId);
+    if (old !== undefined && old !== this) old.fail(new SluiceError('ABORTED', 'superseded by a newer session on the same channel'));
+    ctx.sessions.byChannel.set(channelId, this);
+    const consumed = ctx.usage.get(channelId)?.consumed ?? 0n;
+    const baseline = consumed < ch.paid ? consumed : ch.paid;
+    this.#channelId = channelId;
+    this.#file = file;
+    this.#terms = { start, end, pricePerChunk: ctx.pricePerChunk, baseline };
+    this.#best = ch.paid;
+    this.#next = start;
+    this.#paidEnd = paidEnd(this.#terms, this.#best);
+    this.#send(encodeFrame({
+      type: 'ready',
+      start,
+      end,
+      chunkCount,
+      interiorBlocks: file.interior.length,
+      fileSize: file.record.size,
+      pricePerChunk: ctx.pricePerChunk,
+      baseline,
+    }));
+    for (const b of file.interior) {
+      this.#send(encodeFrame({ type: 'block', cid: b.cid, data: b.bytes }));
+      ctx.metrics.blocksServed.inc();
+    }
+    this.#phase = 'serving';
+    ctx.logger.debug({ session: this.id, peer: this.#remote, channelId, root: file.record.cid, start, end, baseline: baseline.toString() }, 'session ready');
+    void this.#pump();
+    void this.#drainVouchers();
+  }
+
+  #queueVoucher(v: Voucher): void {
+    if (this.#channelId !== undefined && v.channelId.toLowerCase() !== this.#channelId) {
+      this.#ctx.metrics.vouchersRejected.inc({ reason: 'VOUCHER_WRONG_CHANNEL' });
+      return this.fail(new SluiceError('VOUCHER_WRONG_CHANNEL', 'voucher is for another channel'));
+    }
+    if (this.#pending !== undefined) {
+      if (v.amount >= this.#pending.amount) {
+        this.#ctx.metrics.vouchersCoalesced.inc();
+        this.#pending = v;
+      } else {
+        this.#ctx.metrics.vouchersIgnored.inc({ reason: 'stale' });
+      }
+    } else {
+      this.#pending = v;
+    }
+    void this.#drainVouchers();
+  }
+
+  async #drainVouchers(): Promise<void> {
+    if (this.#processing || this.#phase !== 'serving') return;
+    this.#processing = true;
+    try {
+      while (this.#pending !== undefined && this.#phase === 'serving') {
+        const v = this.#pending;
+        this.#pending = undefined;
+        await this.#handleVoucher(v);
+      }
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.#processing = false;
+    }
+  }
+
+  async #handleVoucher(v: Voucher): Promise<void> {
+    const ctx = this.#ctx;
+    if (v.channelId.toLowerCase() !== this.#channelId) {
+      ctx.metrics.vouchersRejected.inc({ reason: 'VOUCHER_WRONG_CHANNEL' });
+      return this.fail(new SluiceError('VOUCHER_WRONG_CHANNEL', 'voucher is for another channel'));
+    }
+    if (v.amount <= this.#best) {
+      // Replayed or lower cumulative amount: a reported no-op.
+      ctx.metrics.vouchersIgnored.inc({ reason: v.amount === this.#best ? 'duplicate' : 'stale' });
+      this.#send(encodeFrame({ type: 'ack', paidEnd: this.#paidEnd, amount: this.#best }));
+      return;
+    }
+    const max = amountFor(this.#terms, this.#terms.end);
+    if (this.#terms.pricePerChunk > 0n && v.amount > max) {
+      ctx.metrics.vouchersRejected.inc({ reason: 'INVALID_ARGUMENT' });
+      return this.fail(new SluiceError('INVALID_ARGUMENT', 'voucher pays past the requested range'));
+    }
+    const r = await ctx.channels.receiveVoucher(v, { price: 1n });
+    if (this.#phase !== 'serving') return;
+    switch (r.kind) {
+      case 'accepted':
+        ctx.metrics.vouchersAccepted.inc();
+        this.#best = r.total;
+        this.#paidEnd = paidEnd(this.#terms, this.#best);
+        this.#flushUsage();
+        this.#send(encodeFrame({ type: 'ack', paidEnd: this.#paidEnd, amount: this.#best }));
+        ctx.onEarnings?.();
+        void this.#pump();
+        return;
+      case 'duplicate':
+      case 'stale':
+        ctx.metrics.vouchersIgnored.inc({ reason: r.kind });
+        if (r.total > this.#best) {
+          this.#best = r.total;
+          this.#paidEnd = paidEnd(this.#terms, this.#best);
+          void this.#pump();
+        }
+        this.#send(encodeFrame({ type: 'ack', paidEnd: this.#paidEnd, amount: this.#best }));
+        return;
+      case 'rejected':
+        ctx.metrics.vouchersRejected.inc({ reason: r.error.code });
+        return this.fail(r.error);
+    }
+  }
+
+  #send(frame: Uint8Array, onSent?: (err?: Error) => void): void {
+    this.#ws.send(frame, { binary: true }, onSent);
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    const ctx = this.#ctx;
+    try {
+      while (this.#phase === 'serving' && this.#next < this.#paidEnd) {
+        if (this.#ws.bufferedAmount > ctx.limits.maxBufferedBytes) {
+          this.#waitForDrain();
+          return;
+        }
+        const file = this.#file;
+        if (file === undefined) return;
+        const index = this.#next;
+        const leaf = file.leaves[index];
+        if (leaf === undefined) throw new SluiceError('INTERNAL', 'chunk index out of range');
+        const data = await ctx.files.readChunk(leaf);
+        // Re-check after the await: the session may have closed or been superseded.
+        if (this.#phase !== 'serving' || this.#next !== index) return;
+        if (index >= paidEnd(this.#terms, this.#best)) throw new SluiceError('INTERNAL', 'refusing to send an unpaid chunk');
+        this.#next = index + 1;
+        this.#send(encodeFrame({ type: 'chunk', index, data }), (err) => this.#onSent(err));
+        this.#bytesSent += data.length;
+        ctx.metrics.chunksServed.inc();
+        ctx.metrics.bytesServed.inc(data.length);
+        if (++this.#sentSinceFlush >= USAGE_FLUSH_EVERY) this.#flushUsage();
+      }
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.#pumping = false;
+    }
+    if (this.#phase === 'serving' && this.#next >= this.#terms.end) this.#flushUsage();
+  }
+
+  #waitForDrain(): void {
+    this.#waitingDrain = true;
+    if (this.#slowTimer === undefined) {
+      this.#slowTimer = setTimeout(() => {
+        this.#slowTimer = undefined;
+        if (this.#waitingDrain) this.fail(new SluiceError('PEER_TIMEOUT', 'client is not reading'));
+      }, this.#ctx.limits.slowReaderTimeoutMs);
+      this.#slowTimer.unref();
+    }
+  }
+
+  #onSent(err?: Error): void {
+    if (err !== undefined || this.#phase !== 'serving') return;
+    if (this.#waitingDrain && this.#ws.bufferedAmount <= this.#ctx.limits.maxBufferedBytes / 2) {
+      this.#waitingDrain = false;
+      clearTimeout(this.#slowTimer);
+      this.#slowTimer = undefined;
+      void this.#pump();
+    }
+  }
+
+  /** Record what this channel has consumed (chunks sent × price) so the next session's baseline is right. */
+  #flushUsage(): void {
+    if (this.#channelId === undefined || this.#file === undefined) return;
+    const sent = this.#next - this.#terms.start;
+    if (sent === 0 && this.#sentSinceFlush === 0) return;
+    const prev = this.#ctx.usage.get(this.#channelId);
+    const consumed = this.#terms.baseline + BigInt(sent) * this.#terms.pricePerChunk;
+    try {
+      this.#ctx.usage.put({
+        channelId: this.#channelId,
+        consumed: prev !== undefined && prev.consumed > consumed ? prev.consumed : consumed,
+        chunks: (prev?.chunks ?? 0) + this.#sentSinceFlush,
+        bytes: (prev?.bytes ?? 0) + this.#bytesSent,
+      });
+      this.#sentSinceFlush = 0;
+      this.#bytesSent = 0;
+    } catch (e) {
+      this.#ctx.logger.warn({ session: this.id, channelId: this.#channelId, err: String(e) }, 'usage store write failed');
+    }
+  }
+}
