@@ -136,12 +136,17 @@ useCryptoBackend('libsecp256k1');
 const CHUNK = 256;
 const chunks: Voucher[][] = [];
 for (let i = 0; i < VOUCHERS; i += CHUNK) chunks.push(vouchers.slice(i, i + CHUNK));
-async function poolRate(size: number): Promise<Rate> {
-  const pool = createVoucherVerifierPool({ size, batchSize: CHUNK, maxQueue: 1 << 16 });
+/**
+ * `api`: 'many' = verifyMany per 256-voucher chunk; 'single' = 256 individual verify() calls
+ * per step (the pool coalesces them into batches).
+ */
+async function poolRate(size: number, api: 'many' | 'single', batchSize = CHUNK): Promise<Rate> {
+  const pool = createVoucherVerifierPool({ size, batchSize, maxQueue: 1 << 16 });
   try {
     check((await pool.verifyMany(chunks[0]!, alice)).every(Boolean), 'pool warm-up');
     return await measureAsync(async (i) => {
-      const res = await pool.verifyMany(chunks[i % chunks.length]!, alice);
+      const chunk = chunks[i % chunks.length]!;
+      const res = api === 'many' ? await pool.verifyMany(chunk, alice) : await Promise.all(chunk.map((v) => pool.verify(v, alice)));
       for (const ok of res) check(ok, 'pool verify');
       return res.length;
     }, 3 * size);
@@ -149,8 +154,10 @@ async function poolRate(size: number): Promise<Rate> {
     await pool.close();
   }
 }
-const pool1 = record('pool1', await poolRate(1));
-const pool2 = record('pool2', await poolRate(2));
+const pool1 = record('pool1', await poolRate(1, 'many'));
+const pool2 = record('pool2', await poolRate(2, 'many'));
+const pool2single = record('pool2single', await poolRate(2, 'single'));
+const pool2unbatched = record('pool2unbatched', await poolRate(2, 'single', 1));
 
 // ---------------------------------------------------------------- report
 const n0 = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -190,6 +197,8 @@ row('verify — raw libsecp256k1 `ecdsaRecover` (precomputed; the strict-verify 
 row('verify — **ethers v6 baseline** (AbiCoder + keccak256 + `recoverAddress(hashMessage)`)', '1 core', ethersVerify, '1.00×');
 row('verify — pool, 1 worker (`verifyMany`, 256/batch)', '1 worker + main', pool1, `${x(pool1.opsPerSec, verify.opsPerSec)} one core`);
 row('verify — pool, 2 workers (`verifyMany`, 256/batch)', '2 workers + main', pool2, `${x(pool2.opsPerSec, verify.opsPerSec)} one core, ${x(pool2.opsPerSec, pool1.opsPerSec)} 1 worker`, '≥ 1.70× one core', pass(targets[3]!.ok));
+row('verify — pool, 2 workers, individual `verify()` calls (coalesced into batches)', '2 workers + main', pool2single, `${x(pool2single.opsPerSec, verify.opsPerSec)} one core`);
+row('verify — pool, 2 workers, `batchSize: 1` (one postMessage per voucher)', '2 workers + main', pool2unbatched, `${x(pool2unbatched.opsPerSec, verify.opsPerSec)} one core`);
 const table = lines.join('\n');
 
 const cpu = cpus()[0]?.model ?? 'unknown';
@@ -235,6 +244,8 @@ const json = {
     pool2VsOneCore: pool2.opsPerSec / verify.opsPerSec,
     pool1VsOneCore: pool1.opsPerSec / verify.opsPerSec,
     pool2VsPool1: pool2.opsPerSec / pool1.opsPerSec,
+    pool2SingleCallsVsOneCore: pool2single.opsPerSec / verify.opsPerSec,
+    pool2UnbatchedVsOneCore: pool2unbatched.opsPerSec / verify.opsPerSec,
   },
   targets: targets.map((t) => ({ ...t, result: t.ok ? 'PASS' : 'MISS' })),
   table,
