@@ -216,12 +216,16 @@ console.log(
     'so no ecdsaVerify-based check can confirm v: raw recover, not raw verify, is the ceiling for a strict verifier.',
 );
 
+/** Version of a package as channel-core resolves it (its own node_modules first, then the root's). */
 function pkgVersion(name: string): string {
-  try {
-    return (JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
+  for (const base of ['../packages/channel-core/node_modules/', '../node_modules/']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(`${base}${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // try the next location
+    }
   }
+  return 'unknown';
 }
 const json = {
   benchmark: 'vouchers',

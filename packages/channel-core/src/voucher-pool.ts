@@ -127,7 +127,7 @@ function abortError(signal: AbortSignal): SluiceError {
 
 /**
  * Start a pool of voucher-verifying worker threads.
- * @throws RangeError for a non-positive size, maxQueue or batchSize
+ * @throws RangeError for a non-positive (or non-integer) size, maxQueue or batchSize
  */
 export function createVoucherVerifierPool(options: VoucherVerifierPoolOptions = {}): VoucherVerifierPool {
   const size = options.size ?? availableParallelism();
@@ -135,7 +135,7 @@ export function createVoucherVerifierPool(options: VoucherVerifierPoolOptions = 
   const batchSize = options.batchSize ?? 256;
   const backend = options.backend ?? cryptoBackend().name;
   if (!Number.isSafeInteger(size) || size < 1) throw new RangeError('size must be a positive integer');
-  if (!Number.isSafeInteger(maxQueue) || maxQueue < 0) throw new RangeError('maxQueue must be a non-negative integer');
+  if (!Number.isSafeInteger(maxQueue) || maxQueue < 1) throw new RangeError('maxQueue must be a positive integer');
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
 
   // FIFO of items waiting for a worker; `head` advances, compacted now and then.

@@ -205,6 +205,12 @@ test('voucher pool: the queue is bounded (OVERLOADED), and accepted work still c
   }
 });
 
+test('voucher pool: invalid options throw RangeError before any worker starts', () => {
+  for (const o of [{ size: 0 }, { size: 1.5 }, { maxQueue: 0 }, { batchSize: 0 }, { batchSize: Number.NaN }]) {
+    assert.throws(() => createVoucherVerifierPool(o), RangeError, JSON.stringify(o));
+  }
+});
+
 test('voucher pool: a crashed worker fails its in-flight batch with INTERNAL and is replaced', async () => {
   const vs = Array.from({ length: 50 }, (_, i) => signVoucher(CH, BigInt(i + 1), alice.privateKey));
   const pool = createVoucherVerifierPool({ size: 1 });
