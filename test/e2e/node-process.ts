@@ -1,0 +1,66 @@
+/**
+ * A Sluice node in its own process, driven over stdin/stdout with one tagged-JSON line per
+ * request/response (`{"id":1,"method":"createLedgerChannel","params":[...]}`), and every
+ * engine event written as `{"event":{...}}`. Used by the kill/restart suite.
+ *
+ * Env: SLUICE_NODE_INIT — the NodeInit (tagged JSON); SLUICE_KILL_ON — optional
+ * `<eventType>:<objectiveId prefix>[:<waitingFor>]`: the process SIGKILLs itself, synchronously
+ * inside the event listener, the first time a matching event is emitted (a crash at an exact
+ * point of an objective, with whatever is committed at that point).
+ */
+import { createInterface } from 'node:readline';
+import { createNode, type NodeInit } from '@sluice/channel-core/node';
+import { parseJson, stringifyJson } from '../../packages/channel-core/src/json.ts';
+
+const init = parseJson(process.env['SLUICE_NODE_INIT'] ?? '') as NodeInit;
+const killOn = process.env['SLUICE_KILL_ON']?.split(':');
+const node = createNode(init);
+
+function write(x: unknown): void {
+  process.stdout.write(stringifyJson(x) + '\n');
+}
+
+node.onAny((e) => {
+  write({ event: e });
+  if (killOn !== undefined && e.type === killOn[0] && 'objectiveId' in e && e.objectiveId.startsWith(killOn[1] ?? '')) {
+    if (killOn[2] === undefined || ('waitingFor' in e && e.waitingFor === killOn[2])) process.kill(process.pid, 'SIGKILL');
+  }
+});
+
+await node.start();
+write({ ready: { address: node.address, multiaddrs: node.multiaddrs() } });
+
+const methods: Record<string, (...args: never[]) => unknown> = {
+  createLedgerChannel: (a: never, o: never) => node.createLedgerChannel(a, o),
+  createVirtualChannel: (a: never, o: never) => node.createVirtualChannel(a, o),
+  receiveVoucher: (v: never, o: never) => node.receiveVoucher(v, o),
+  closeVirtualChannel: (id: never) => node.closeVirtualChannel(id),
+  closeLedgerChannel: (id: never) => node.closeLedgerChannel(id),
+  getLedgerChannels: () => node.getLedgerChannels(),
+  getVirtualChannels: () => node.getVirtualChannels(),
+  stop: async () => {
+    await node.stop();
+    setImmediate(() => process.exit(0));
+    return true;
+  },
+};
+
+for await (const line of createInterface({ input: process.stdin })) {
+  let req: { id: number; method: string; params: unknown[] };
+  try {
+    req = parseJson(line) as typeof req;
+  } catch {
+    continue;
+  }
+  const fn = methods[req.method];
+  void (async () => {
+    try {
+      if (fn === undefined) throw new Error(`unknown method ${req.method}`);
+      const result = await (fn as (...a: unknown[]) => unknown)(...req.params);
+      const safe = result !== null && typeof result === 'object' && 'kind' in result && result.kind === 'rejected' ? { kind: 'rejected', code: (result as { error: { code: string } }).error.code } : result;
+      write({ id: req.id, result: safe });
+    } catch (e) {
+      write({ id: req.id, error: { code: (e as { code?: string }).code ?? 'unknown', message: e instanceof Error ? e.message : String(e) } });
+    }
+  })();
+}
