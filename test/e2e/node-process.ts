@@ -57,7 +57,7 @@ for await (const line of createInterface({ input: process.stdin })) {
     try {
       if (fn === undefined) throw new Error(`unknown method ${req.method}`);
       const result = await (fn as (...a: unknown[]) => unknown)(...req.params);
-      const safe = result !== null && typeof result === 'object' && 'kind' in result && result.kind === 'rejected' ? { kind: 'rejected', code: (result as { error: { code: string } }).error.code } : result;
+      const safe = result !== null && typeof result === 'object' && 'kind' in result && result.kind === 'rejected' ? { kind: 'rejected', code: (result as unknown as { error: { code: string } }).error.code } : result;
       write({ id: req.id, result: safe });
     } catch (e) {
       write({ id: req.id, error: { code: (e as { code?: string }).code ?? 'unknown', message: e instanceof Error ? e.message : String(e) } });
