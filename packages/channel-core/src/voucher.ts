@@ -78,7 +78,7 @@ export function signVoucher(channelId: ChannelId, amount: bigint, privateKey: Ui
 }
 
 /**
- * Cache of payers' public keys (lowercase address -> 65-byte key), filled on first
+ * Cache of payers' public keys (address as given -> 65-byte key), filled on first
  * successful recovery, so later checks compare keys instead of hashing them into addresses.
  * Bounded; cleared wholesale when full.
  */
@@ -127,7 +127,9 @@ export function verifyVoucher(voucher: Voucher, payer: Address): boolean {
   const digest = ethSignedMessageDigest(hashVoucherBytes(voucher.channelId, voucher.amount));
   const pub = secp().recover(digest, sig.subarray(0, 64), sig[64]! - 27);
   if (pub === undefined) return false;
-  const key = payer.toLowerCase();
+  // Keyed by the exact string given: a string enters the cache only after parseAddress
+  // accepted it, so a bad checksum is always refused, cached key or not.
+  const key = payer;
   const known = payerKeys.get(key);
   if (known !== undefined) return sameKey(known, pub);
   const payerBytes = hexToBytes(parseAddress(payer, 'payer'), 'payer');

@@ -206,3 +206,14 @@ test('decodeOutcome rejects non-canonical encodings', () => {
   padded.set(encoded);
   assert.throws(() => decodeOutcome(padded), (e) => isSluiceError(e, 'DECODE_FAILED'));
 });
+
+test('verifyVoucher refuses a payer with a bad checksum even when the payer key is cached', () => {
+  const alice = raw.actors.alice;
+  const v = signVoucher(raw.channelIds['virtualAIB'] as ChannelId, 7n, alice.privateKey);
+  assert.ok(verifyVoucher(v, alice.address as Address)); // caches Alice's key
+  // flip the case of the first letter: still mixed case, so the checksum must fail
+  const i = [...alice.address].findIndex((c, j) => j > 1 && /[a-fA-F]/.test(c));
+  const c = alice.address[i]!;
+  const badChecksum = alice.address.slice(0, i) + (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()) + alice.address.slice(i + 1);
+  assert.throws(() => verifyVoucher(v, badChecksum as Address), TypeError);
+});
