@@ -8,10 +8,24 @@ import { type VirtualFundObjective, crankVirtualFund, updateVirtualFund } from '
 import { type VirtualDefundObjective, crankVirtualDefund, updateVirtualDefund } from './virtual-defund.ts';
 import { type LedgerTopUpObjective, crankLedgerTopUp, updateLedgerTopUp } from './ledger-topup.ts';
 import { type ConsensusChannel } from './ledger.ts';
+import { type VirtualChallengeObjective, crankVirtualChallenge, updateVirtualChallenge } from './virtual-challenge.ts';
+import { type LedgerExitObjective, crankLedgerExit, ledgerExitChannels, updateLedgerExit } from './ledger-exit.ts';
+import { challengeRunning } from './dispute.ts';
 import { fail } from './fail.ts';
+import type { ChannelId } from '../hex.ts';
 import type { Effect, ObjectiveEvent, Secrets } from './types.ts';
 
-export type Objective = DirectFundObjective | DirectDefundObjective | VirtualFundObjective | VirtualDefundObjective | LedgerTopUpObjective;
+export type Objective =
+  | DirectFundObjective
+  | DirectDefundObjective
+  | VirtualFundObjective
+  | VirtualDefundObjective
+  | LedgerTopUpObjective
+  | VirtualChallengeObjective
+  | LedgerExitObjective;
+
+/** Event kinds only the fallback objectives consume (the cooperative ones ignore them). */
+const DISPUTE_EVENT_KINDS: ReadonlySet<string> = new Set(['challengeRegistered', 'challengeCleared', 'checkpointed', 'reclaimed', 'chainTime', 'channelStatus']);
 
 export interface AnyCrankResult {
   readonly objective: Objective;
@@ -32,6 +46,10 @@ export function crank(o: Objective, secrets: Secrets): AnyCrankResult {
       return crankVirtualDefund(o, secrets);
     case 'ledgerTopUp':
       return crankLedgerTopUp(o, secrets);
+    case 'virtualChallenge':
+      return crankVirtualChallenge(o, secrets);
+    case 'ledgerExit':
+      return crankLedgerExit(o, secrets);
     default:
       return fail('INTERNAL', 'unknown objective type');
   }
@@ -43,6 +61,7 @@ export function crank(o: Objective, secrets: Secrets): AnyCrankResult {
  */
 export function update(o: Objective, event: ObjectiveEvent): Objective {
   if (o.status !== 'approved') return o;
+  if (o.type !== 'virtualChallenge' && o.type !== 'ledgerExit' && DISPUTE_EVENT_KINDS.has((event as { kind?: unknown })?.kind as string)) return o;
   switch (o.type) {
     case 'directFund':
       return updateDirectFund(o, event);
@@ -54,6 +73,10 @@ export function update(o: Objective, event: ObjectiveEvent): Objective {
       return updateVirtualDefund(o, event);
     case 'ledgerTopUp':
       return updateLedgerTopUp(o, event);
+    case 'virtualChallenge':
+      return updateVirtualChallenge(o, event);
+    case 'ledgerExit':
+      return updateLedgerExit(o, event);
     default:
       return fail('INTERNAL', 'unknown objective type');
   }
@@ -103,7 +126,49 @@ export function onTransactionFailed(o: Objective): Objective {
       return { ...o, transactionSubmitted: false };
     case 'ledgerTopUp':
       return { ...o, depositSubmitted: false };
+    case 'virtualChallenge':
+      return { ...o, submitted: null };
+    case 'ledgerExit':
+      return { ...o, pending: null };
     default:
       return o;
   }
+}
+
+/**
+ * The channels whose chain events (holdings, conclusions, disputes) an objective consumes: route
+ * each chain event to every live objective listing its channel, and `chainTime` to every live
+ * fallback objective.
+ */
+export function watchedChannels(o: Objective): ChannelId[] {
+  switch (o.type) {
+    case 'directFund':
+    case 'directDefund':
+      return [o.channel.id];
+    case 'ledgerTopUp':
+      return [o.ledger.id];
+    case 'virtualChallenge':
+      return [o.v.id];
+    case 'ledgerExit':
+      return ledgerExitChannels(o);
+    default:
+      return [];
+  }
+}
+
+/**
+ * The chain time (seconds) at which a fallback objective can make progress by time alone (a
+ * challenge it waits on finalizes): re-crank it once the chain reaches that time (feed `chainTime`
+ * first). Null when time alone does not help.
+ */
+export function wakeAt(o: Objective): number | null {
+  if (o.status !== 'approved') return null;
+  const times: number[] = [];
+  if (o.type === 'virtualChallenge') {
+    if (challengeRunning(o.onChain, o.now)) times.push(o.onChain!.finalizesAt);
+  } else if (o.type === 'ledgerExit') {
+    if (challengeRunning(o.onChain, o.now)) times.push(o.onChain!.finalizesAt);
+    for (const r of Object.values(o.targets)) if (challengeRunning(r, o.now)) times.push(r.finalizesAt);
+  }
+  return times.length === 0 ? null : Math.min(...times);
 }

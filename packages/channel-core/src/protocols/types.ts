@@ -4,7 +4,8 @@
  */
 import type { Address, ChannelId, Bytes32 } from '../hex.ts';
 import type { Signature } from '../signature.ts';
-import type { State } from '../state.ts';
+import type { State, VariablePart } from '../state.ts';
+import type { Outcome } from '../outcome.ts';
 import type { Countersignature, SignedProposal } from './ledger.ts';
 
 /** Lifecycle of an objective. `rejected` objectives never act again. */
@@ -61,8 +62,78 @@ export interface ConcludedEvent {
 
 export type ChainEvent = HoldingsEvent | ConcludedEvent;
 
+// ---------------------------------------------------------------- disputes (on-chain fallback)
+// Kept apart from `ChainEvent` so the cooperative objectives' exhaustive handling of holdings and
+// conclusions is unchanged; the generic `update` hands these only to the fallback objectives.
+
+/** A variable part with the signatures the challenger supplied (as in `ChallengeRegistered`). */
+export interface SignedVariablePartData {
+  readonly variablePart: VariablePart;
+  readonly signatures: readonly Signature[];
+}
+
+/** `ChallengeRegistered`: `candidate` will finalize at chain time `finalizesAt` unless cleared. */
+export interface ChallengeRegisteredEvent {
+  readonly kind: 'challengeRegistered';
+  readonly channelId: ChannelId;
+  /** Chain time (seconds) at which the channel is finalized with `candidate`. */
+  readonly finalizesAt: number;
+  readonly proof: readonly SignedVariablePartData[];
+  readonly candidate: SignedVariablePartData;
+  readonly blockNumber: number;
+  readonly logIndex: number;
+}
+
+/** `ChallengeCleared` (a running challenge was answered) or `Checkpointed` (no challenge was running). */
+export interface ChallengeClearedEvent {
+  readonly kind: 'challengeCleared' | 'checkpointed';
+  readonly channelId: ChannelId;
+  readonly newTurnNumRecord: number;
+  readonly blockNumber: number;
+  readonly logIndex: number;
+}
+
+/**
+ * `Reclaimed`: one guarantee of the finalized ledger `channelId` was moved back into it. The
+ * adjudicator's event does not say which; the engine sets `target` when it knows (the event's
+ * transaction is one it submitted for that target). Without it the objective infers the target, or
+ * asks for the channel's status fingerprint ({@link ChannelStatusEvent}).
+ */
+export interface ReclaimedEvent {
+  readonly kind: 'reclaimed';
+  readonly channelId: ChannelId;
+  readonly assetIndex: number;
+  readonly target?: ChannelId;
+  readonly blockNumber: number;
+  readonly logIndex: number;
+}
+
+/** The latest block's timestamp (chain time, seconds). Feeds every fallback objective. */
+export interface ChainTimeEvent {
+  readonly kind: 'chainTime';
+  readonly timestamp: number;
+  readonly blockNumber: number;
+}
+
+/** `statusOf(channelId)` as read by the engine (to resolve which guarantees were reclaimed). */
+export interface ChannelStatusEvent {
+  readonly kind: 'channelStatus';
+  readonly channelId: ChannelId;
+  readonly turnNumRecord: number;
+  readonly finalizesAt: number;
+  readonly fingerprint: bigint;
+}
+
+export type DisputeEvent = ChallengeRegisteredEvent | ChallengeClearedEvent | ReclaimedEvent | ChainTimeEvent | ChannelStatusEvent;
+
 /** Anything `update(objective, event)` accepts. */
-export type ObjectiveEvent = ProtocolMessage | ChainEvent;
+export type ObjectiveEvent = ProtocolMessage | ChainEvent | DisputeEvent;
+
+/** A full state with the signatures supporting it (the chain port's `SignedState`). */
+export interface SignedStateData {
+  readonly state: State;
+  readonly signatures: readonly Signature[];
+}
 
 /** A transaction the engine should submit, described as data. */
 export type Transaction =
@@ -79,6 +150,50 @@ export type Transaction =
       readonly channelId: ChannelId;
       readonly state: State;
       readonly signatures: readonly Signature[];
+    }
+  // The fallback transactions. Each is the chain port's transaction of the same kind plus the
+  // `channelId` it acts on (extra fields only), so the engine can pass them through.
+  | {
+      readonly kind: 'challenge';
+      readonly channelId: ChannelId;
+      readonly proof: readonly SignedStateData[];
+      readonly candidate: SignedStateData;
+      /** `signChallenge(candidate.state, key)` by the challenger. */
+      readonly challengerSignature: Signature;
+    }
+  | {
+      readonly kind: 'checkpoint';
+      readonly channelId: ChannelId;
+      readonly proof: readonly SignedStateData[];
+      readonly candidate: SignedStateData;
+    }
+  | {
+      readonly kind: 'conclude';
+      readonly channelId: ChannelId;
+      /** A final state signed by every participant. */
+      readonly candidate: SignedStateData;
+    }
+  | {
+      readonly kind: 'reclaim';
+      /** = `sourceChannelId` (the ledger). */
+      readonly channelId: ChannelId;
+      /** The guaranteed (virtual) channel whose guarantee this reclaims. */
+      readonly targetChannelId: ChannelId;
+      readonly sourceChannelId: ChannelId;
+      readonly sourceStateHash: Bytes32;
+      readonly sourceOutcome: Outcome;
+      readonly sourceAssetIndex: number;
+      readonly indexOfTargetInSource: number;
+      readonly targetStateHash: Bytes32;
+      readonly targetOutcome: Outcome;
+      readonly targetAssetIndex: number;
+    }
+  | {
+      readonly kind: 'transferAllAssets';
+      readonly channelId: ChannelId;
+      readonly outcome: Outcome;
+      /** Hash of the state the channel was finalized with by a challenge; zero after `conclude`. */
+      readonly stateHash: Bytes32;
     };
 
 export type Effect =

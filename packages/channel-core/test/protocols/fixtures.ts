@@ -160,6 +160,7 @@ export class ToyChain {
       this.holdings.set(key, holdings);
       return [{ kind: 'deposited', channelId: tx.channelId, asset: tx.asset, holdings, blockNumber: block, logIndex: 0 }];
     }
+    if (tx.kind !== 'concludeAndTransferAllAssets') throw new Error(`toy chain does not model ${tx.kind} (see fallback-chain.ts)`);
     const s = tx.state;
     assert.ok(s.isFinal, 'conclude needs a final state');
     const signers = tx.signatures.map((sig: Signature) => recoverStateSigner(s, sig));

@@ -1,0 +1,323 @@
+/**
+ * Ledger exit: settle a ledger channel on chain and pay it out — the sad-path counterpart of a
+ * ledger defund, for when the counterparty is gone or cheats.
+ *
+ * 1. register the ledger's latest supported state (`challenge`; `conclude` if we hold a unanimous
+ *    final state); a running challenge with an older state is raised by a counter-challenge;
+ * 2. wait until chain time reaches `finalizesAt`;
+ * 3. for every guarantee left in the finalized outcome, once its virtual channel is finalized,
+ *    `reclaim` it into the ledger (one at a time: each reclaim rewrites the fingerprint the next
+ *    one is checked against);
+ * 4. when no guarantee is left, `transferAllAssets` with the resulting outcome; complete when the
+ *    chain reports the transfer (`allocationUpdated`).
+ *
+ * Never reclaims or transfers before the ledger *and* the guaranteed channel are finalized at the
+ * chain time fed in. Each step records its submission (`pending`), so a crank after a crash does
+ * not submit again; a chain event showing the step done (by anyone) advances it; the engine calls
+ * {@link onTransactionFailed} when a submission reverted or was dropped, and the next crank retries
+ * with the arguments recomputed from what the chain reported.
+ */
+import type { Bytes32, ChannelId } from '../hex.ts';
+import type { Outcome } from '../outcome.ts';
+import type { FixedPart } from '../state.ts';
+import { getChannelId } from '../state.ts';
+import { type Channel, latestSupportedState } from './channel.ts';
+import { fail, guardPeerInput } from './fail.ts';
+import { type ConsensusChannel, ledgerToChannel } from './ledger.ts';
+import {
+  type OnChainRecord,
+  applyToRecord,
+  bestExitMove,
+  challengeRunning,
+  guaranteesOf,
+  heldFinalOutcome,
+  isFinalizedAt,
+  moveTransaction,
+  reclaimOutcome,
+  statusFingerprint,
+} from './dispute.ts';
+import type { CrankResult, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
+
+export type LedgerExitWaitingFor =
+  /** Our challenge (or conclude) of the ledger is submitted; its event has not arrived. */
+  | 'WaitingForChallengeRegistered'
+  /** The ledger's challenge runs; chain time has not reached `finalizesAt`. */
+  | 'WaitingForFinalization'
+  /** The chain records a newer turn than we hold and no challenge runs: only the counterparty can move. */
+  | 'WaitingForOtherParticipant'
+  /** A guarantee's virtual channel is not finalized yet (its virtual challenge runs, or nobody challenged it). */
+  | 'WaitingForVirtualFinalization'
+  /** A `Reclaimed` event did not say which guarantee: the engine must feed `channelStatus` for the ledger. */
+  | 'WaitingForChannelStatus'
+  | 'WaitingForReclaim'
+  | 'WaitingForTransfer'
+  | 'WaitingForNothing';
+
+export type PendingStep =
+  | { readonly kind: 'challenge' | 'conclude'; readonly turnNum: number }
+  | { readonly kind: 'reclaim'; readonly target: ChannelId }
+  | { readonly kind: 'transferAllAssets' };
+
+/** A virtual channel a ledger guarantee may target: its fixed part and the final outcome we hold, if any. */
+export interface GuaranteedChannel {
+  readonly id: ChannelId;
+  readonly fixedPart: FixedPart;
+  /** Outcome of V's unanimous final state, if we hold one (needed if V gets `conclude`d). */
+  readonly finalOutcome: Outcome | null;
+}
+
+export interface LedgerExitObjective {
+  readonly type: 'ledgerExit';
+  readonly id: string;
+  readonly status: ObjectiveStatus;
+  readonly ledger: Channel;
+  readonly virtuals: readonly GuaranteedChannel[];
+  /** The ledger on chain (registered outcome; reclaimed targets). */
+  readonly onChain: OnChainRecord | null;
+  /** The guaranteed channels on chain, by id. */
+  readonly targets: Readonly<Record<string, OnChainRecord>>;
+  readonly now: number;
+  readonly pending: PendingStep | null;
+  readonly transferred: boolean;
+}
+
+export function ledgerExitId(channelId: ChannelId): string {
+  return `LedgerExit-${channelId}`;
+}
+
+/** A guaranteed channel's record for a ledger exit, from the channel we hold. */
+export function guaranteedChannel(v: Channel): GuaranteedChannel {
+  return { id: v.id, fixedPart: v.fixedPart, finalOutcome: heldFinalOutcome(v) };
+}
+
+export interface NewLedgerExitInput {
+  /** The ledger (a consensus channel, or its channel form, e.g. with a final state signed). */
+  readonly ledger: ConsensusChannel | Channel;
+  /** The virtual channels its guarantees may target (every V we hold that uses this ledger). */
+  readonly virtuals?: readonly (GuaranteedChannel | Channel)[];
+  readonly now?: number;
+}
+
+/**
+ * Start exiting a ledger on chain.
+ * @throws SluiceError INVALID_ARGUMENT (not a 2-party channel, no supported state, bad now)
+ */
+export function newLedgerExit(input: NewLedgerExitInput): LedgerExitObjective {
+  const ledger: Channel = 'current' in input.ledger ? ledgerToChannel(input.ledger) : input.ledger;
+  if (ledger.fixedPart.participants.length !== 2) fail('INVALID_ARGUMENT', 'a ledger has exactly two participants');
+  if (latestSupportedState(ledger) === undefined) fail('INVALID_ARGUMENT', 'nothing to register: the ledger has no supported state', { channelId: ledger.id });
+  const virtuals = (input.virtuals ?? []).map((v) => ('states' in v ? guaranteedChannel(v) : { ...v, id: getChannelId(v.fixedPart) }));
+  const now = input.now ?? 0;
+  if (!Number.isSafeInteger(now) || now < 0) fail('INVALID_ARGUMENT', 'now must be a chain time in seconds');
+  return {
+    type: 'ledgerExit',
+    id: ledgerExitId(ledger.id),
+    status: 'approved',
+    ledger,
+    virtuals,
+    onChain: null,
+    targets: {},
+    now,
+    pending: null,
+    transferred: false,
+  };
+}
+
+/** Add a virtual channel the ledger may guarantee (the engine learnt of it after the exit started). */
+export function withGuaranteedChannel(o: LedgerExitObjective, v: Channel | GuaranteedChannel): LedgerExitObjective {
+  const g = 'states' in v ? guaranteedChannel(v) : v;
+  if (o.virtuals.some((x) => x.id === g.id)) return o;
+  return { ...o, virtuals: [...o.virtuals, g] };
+}
+
+/** The channel ids whose chain events this exit consumes: the ledger and the channels it guarantees. */
+export function ledgerExitChannels(o: LedgerExitObjective): ChannelId[] {
+  return [o.ledger.id, ...o.virtuals.map((v) => v.id)];
+}
+
+function targetRecord(o: LedgerExitObjective, id: ChannelId): OnChainRecord | undefined {
+  return o.targets[id];
+}
+
+/** The target is finalized at the objective's chain time and its outcome is known. */
+function targetReady(o: LedgerExitObjective, id: ChannelId): OnChainRecord | undefined {
+  const r = targetRecord(o, id);
+  return r !== undefined && isFinalizedAt(r, o.now) && r.outcome !== null ? r : undefined;
+}
+
+/**
+ * The ledger's outcome on chain now: the registered outcome with every known reclaim applied
+ * (reclaims commute: each removes its guarantee and credits the ledger's two parties).
+ */
+export function currentLedgerOutcome(o: LedgerExitObjective, reclaimed: readonly ChannelId[] = o.onChain?.reclaimed ?? []): Outcome | null {
+  let out = o.onChain?.outcome ?? null;
+  if (out === null) return null;
+  for (const target of reclaimed) {
+    const at = guaranteesOf(out).find((g) => g.allocation.destination === target);
+    const t = targetRecord(o, target);
+    if (at === undefined || t === undefined || t.outcome === null) return fail('INTERNAL', 'a reclaimed guarantee is not in the outcome', { target });
+    out = reclaimOutcome(out, 0, at.index, t.outcome);
+  }
+  return out;
+}
+
+/** Guarantees whose target is finalized and not known to be reclaimed: candidates for unattributed reclaims. */
+function reclaimCandidates(o: LedgerExitObjective): ChannelId[] {
+  const out = currentLedgerOutcome(o);
+  if (out === null) return [];
+  return guaranteesOf(out)
+    .map((g) => g.allocation.destination as ChannelId)
+    .filter((t) => targetRecord(o, t)?.outcome != null && (targetRecord(o, t)!.concluded || targetRecord(o, t)!.finalizesAt !== 0));
+}
+
+/** Attribute unattributed reclaims when only one assignment is possible. */
+function inferReclaims(o: LedgerExitObjective): LedgerExitObjective {
+  const rec = o.onChain;
+  if (rec === null || rec.unresolvedReclaims === 0) return o;
+  const candidates = reclaimCandidates(o);
+  if (candidates.length !== rec.unresolvedReclaims) return o;
+  return withResolvedReclaims(o, candidates);
+}
+
+function withResolvedReclaims(o: LedgerExitObjective, targets: readonly ChannelId[]): LedgerExitObjective {
+  const rec = o.onChain!;
+  const pending = o.pending?.kind === 'reclaim' && targets.includes(o.pending.target) ? null : o.pending;
+  return { ...o, onChain: { ...rec, reclaimed: [...rec.reclaimed, ...targets], unresolvedReclaims: 0 }, pending };
+}
+
+function* combinations<T>(items: readonly T[], k: number, from = 0): Generator<T[]> {
+  if (k === 0) {
+    yield [];
+    return;
+  }
+  for (let i = from; i <= items.length - k; i++) for (const rest of combinations(items, k - 1, i + 1)) yield [items[i]!, ...rest];
+}
+
+/** Most candidate sets tried against a status fingerprint. */
+export const MAX_RECLAIM_RESOLUTION_TRIES = 20_000;
+
+/** Advance the objective as far as it can go without new input. */
+export function crankLedgerExit(o: LedgerExitObjective, secrets: Secrets): CrankResult<LedgerExitObjective, LedgerExitWaitingFor> {
+  if (o.status !== 'approved') return { objective: o, effects: [], waitingFor: 'WaitingForNothing' };
+  const effects: Effect[] = [];
+  const rec = o.onChain;
+  const id = o.ledger.id;
+
+  // 1-2. register and wait for finalization
+  if (!isFinalizedAt(rec, o.now)) {
+    const running = challengeRunning(rec, o.now);
+    const move = bestExitMove(o.ledger, secrets.privateKey);
+    if (move === undefined) return fail('INTERNAL', 'the ledger lost its supported state');
+    const allowed = move.kind === 'conclude' || rec === null || (running ? move.turnNum > rec.turnNumRecord : move.turnNum >= rec.turnNumRecord);
+    let pending = o.pending;
+    if (allowed && pending === null) {
+      effects.push({ type: 'submitTransaction', tx: moveTransaction(id, move, 'challenge', secrets.privateKey) });
+      pending = { kind: move.kind === 'conclude' ? 'conclude' : 'challenge', turnNum: move.turnNum };
+    }
+    const waitingFor: LedgerExitWaitingFor =
+      pending !== null ? 'WaitingForChallengeRegistered' : running ? 'WaitingForFinalization' : 'WaitingForOtherParticipant';
+    return { objective: { ...o, pending }, effects, waitingFor };
+  }
+  if (rec!.outcome === null) return fail('INTERNAL', 'the ledger was concluded with a final state we do not hold', { channelId: id });
+
+  if (o.transferred) return { objective: { ...o, status: 'completed', pending: null }, effects, waitingFor: 'WaitingForNothing' };
+
+  // 3. reclaim each guarantee whose target is finalized, one at a time
+  // (a challenge of ours still in flight is moot now: it reverts with 'Channel finalized.')
+  let next = inferReclaims(o.pending?.kind === 'challenge' || o.pending?.kind === 'conclude' ? { ...o, pending: null } : o);
+  if (next.onChain!.unresolvedReclaims > 0) return { objective: next, effects, waitingFor: 'WaitingForChannelStatus' };
+  if (next.pending?.kind === 'reclaim') return { objective: next, effects, waitingFor: 'WaitingForReclaim' };
+  const current = currentLedgerOutcome(next)!;
+  const guarantees = guaranteesOf(current);
+  for (const g of guarantees) {
+    const target = g.allocation.destination as ChannelId;
+    const t = targetReady(next, target);
+    if (t === undefined) continue;
+    effects.push({
+      type: 'submitTransaction',
+      tx: {
+        kind: 'reclaim',
+        channelId: id,
+        targetChannelId: target,
+        sourceChannelId: id,
+        sourceStateHash: next.onChain!.stateHash,
+        sourceOutcome: current,
+        sourceAssetIndex: 0,
+        indexOfTargetInSource: g.index,
+        targetStateHash: t.stateHash,
+        targetOutcome: t.outcome!,
+        targetAssetIndex: 0,
+      },
+    });
+    return { objective: { ...next, pending: { kind: 'reclaim', target } }, effects, waitingFor: 'WaitingForReclaim' };
+  }
+  if (guarantees.length > 0) return { objective: next, effects, waitingFor: 'WaitingForVirtualFinalization' };
+
+  // 4. transfer
+  if (next.pending === null) {
+    effects.push({ type: 'submitTransaction', tx: { kind: 'transferAllAssets', channelId: id, outcome: current, stateHash: next.onChain!.stateHash as Bytes32 } });
+    next = { ...next, pending: { kind: 'transferAllAssets' } };
+  }
+  return { objective: next, effects, waitingFor: 'WaitingForTransfer' };
+}
+
+/**
+ * Feed a chain event: dispute events, `concluded` and holdings for the ledger and the channels it
+ * guarantees, and chain time. Events about other channels are ignored.
+ * @throws SluiceError PROTOCOL_MALFORMED (a malformed event or a peer message)
+ */
+export function updateLedgerExit(o: LedgerExitObjective, event: ObjectiveEvent): LedgerExitObjective {
+  return guardPeerInput('ledger exit event', () => {
+    switch (event.kind) {
+      case 'chainTime':
+        if (!Number.isSafeInteger(event.timestamp) || event.timestamp < 0) fail('PROTOCOL_MALFORMED', 'chain time must be seconds');
+        return event.timestamp > o.now ? { ...o, now: event.timestamp } : o;
+      case 'challengeRegistered':
+      case 'challengeCleared':
+      case 'checkpointed':
+      case 'concluded':
+      case 'reclaimed': {
+        if (event.channelId === o.ledger.id) {
+          if (event.kind === 'reclaimed' && !isFinalizedAt(o.onChain, Number.MAX_SAFE_INTEGER)) return o;
+          const onChain = applyToRecord(o.onChain, o.ledger.fixedPart, event, heldFinalOutcome(o.ledger));
+          if (onChain === o.onChain) return o;
+          let pending = o.pending;
+          if (pending !== null && (pending.kind === 'challenge' || pending.kind === 'conclude')) {
+            if (event.kind === 'concluded' || (event.kind === 'challengeRegistered' && onChain!.turnNumRecord >= pending.turnNum)) pending = null;
+          }
+          if (pending?.kind === 'reclaim' && onChain!.reclaimed.includes(pending.target)) pending = null;
+          return { ...o, onChain, pending };
+        }
+        const v = o.virtuals.find((x) => x.id === event.channelId);
+        if (v === undefined || event.kind === 'reclaimed') return o;
+        const r = applyToRecord(o.targets[v.id] ?? null, v.fixedPart, event, v.finalOutcome);
+        return r === (o.targets[v.id] ?? null) ? o : { ...o, targets: { ...o.targets, [v.id]: r! } };
+      }
+      case 'allocationUpdated':
+      case 'deposited': {
+        if (event.channelId !== o.ledger.id || event.kind !== 'allocationUpdated') return o;
+        // transferAllAssets is the only payout we and our peers use; reclaims emit `Reclaimed`.
+        if (!isFinalizedAt(o.onChain, Number.MAX_SAFE_INTEGER)) return o;
+        if (event.holdings === 0n) return { ...o, transferred: true, pending: null };
+        if (o.onChain!.unresolvedReclaims > 0) return o;
+        const current = o.onChain!.outcome === null ? null : currentLedgerOutcome(o);
+        if (current === null || guaranteesOf(current).length > 0) return o;
+        return { ...o, transferred: true, pending: null };
+      }
+      case 'channelStatus': {
+        const rec = o.onChain;
+        if (event.channelId !== o.ledger.id || rec === null || rec.unresolvedReclaims === 0 || rec.outcome === null) return o;
+        if (typeof event.fingerprint !== 'bigint') fail('PROTOCOL_MALFORMED', 'fingerprint must be a bigint');
+        let tries = 0;
+        for (const set of combinations(reclaimCandidates(o), rec.unresolvedReclaims)) {
+          if (++tries > MAX_RECLAIM_RESOLUTION_TRIES) break;
+          const out = currentLedgerOutcome(o, [...rec.reclaimed, ...set]);
+          if (out !== null && statusFingerprint(rec.stateHash, out) === event.fingerprint) return withResolvedReclaims(o, set);
+        }
+        return o;
+      }
+      default:
+        return fail('PROTOCOL_MALFORMED', 'unexpected event for a ledger exit');
+    }
+  });
+}
