@@ -144,7 +144,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   options.onProgress?.({ phase: 'channel', channelId: channel.channelId, reused, balance: channel.balance, paid: channel.paid });
   const channelId = channel.channelId;
 
-  let fh: FileHandle = await open(partPath, state === undefined ? 'w' : 'r+');
+  let fh: FileHandle = await open(partPath, state === undefined ? 'w+' : 'r+');
   let verified = state?.verified ?? 0;
   const resumedFrom = verified;
   if (verified > 0) options.onProgress?.({ phase: 'resume', verifiedChunks: verified });
