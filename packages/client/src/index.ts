@@ -4,6 +4,7 @@
 export * from './channels.ts';
 export * from './dev-channels.ts';
 export * from './download.ts';
+export * from './exit-codes.ts';
 export * from './metadata.ts';
 export * from './sidecar.ts';
 export * from './stream.ts';

@@ -1,0 +1,215 @@
+/**
+ * `sluice get <url>` — download a file from a Sluice provider, paying per chunk.
+ * Progress bar on a TTY; `--json` prints one result object; `--quiet` prints nothing but errors.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { SluiceError, isSluiceError } from '@sluice/channel-core';
+import { DevChannelRegistry } from '@sluice/provider/dev';
+import type { PayerChannels } from './channels.ts';
+import { DevPayerChannels } from './dev-channels.ts';
+import { type DownloadProgress, download } from './download.ts';
+import { EXIT, exitCodeFor } from './exit-codes.ts';
+
+function parseUnits(name: string): (v: string) => bigint {
+  return (v) => {
+    if (!/^[0-9]{1,78}$/.test(v)) throw new InvalidArgumentError(`${name} must be a non-negative integer in base units (e.g. wei)`);
+    return BigInt(v);
+  };
+}
+function parseWindow(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 4096) throw new InvalidArgumentError('window must be 1..4096 chunks');
+  return n;
+}
+function parseMs(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer (milliseconds)');
+  return n;
+}
+
+interface GetOptions {
+  output?: string;
+  maxPrice?: bigint;
+  window: number;
+  budget?: bigint;
+  json: boolean;
+  quiet: boolean;
+  close: boolean;
+  key?: string;
+  devChannels?: string;
+  home: string;
+  stallTimeout: number;
+  retries: number;
+}
+
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+function formatBytes(n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < u.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
+}
+
+export function buildProgram(io: CliIo, result: { code: number }, signal: AbortSignal): Command {
+  const program = new Command('sluice')
+    .description('Sluice client: verified, pay-per-chunk, resumable downloads over Nitro virtual channels')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError();
+  program
+    .command('get')
+    .description('download a file: fetch its metadata, make sure a channel can pay for it, stream and verify every chunk')
+    .argument('<url>', 'file URL from the provider, http://host:port/files/<cid>')
+    .option('-o, --output <file>', 'where to write the file (default: its name, in the current directory); the download goes to <file>.sluice-part and is renamed when complete')
+    .addOption(new Option('--max-price <units>', 'refuse if the provider asks more per 256 KiB chunk (base units, e.g. wei)').env('SLUICE_MAX_PRICE').argParser(parseUnits('max-price')))
+    .addOption(new Option('--window <n>', 'prepaid window: chunks paid ahead of what was received and verified (exposure = window × price)').env('SLUICE_WINDOW').default(32).argParser(parseWindow))
+    .addOption(new Option('--budget <units>', 'most to lock in a new channel for this download (base units)').env('SLUICE_BUDGET').argParser(parseUnits('budget')))
+    .option('--json', 'print one JSON object with the result (or the error) on stdout; no progress bar', false)
+    .option('-q, --quiet', 'print nothing but errors', false)
+    .option('--close', 'close the virtual channel when done (default: keep it for the next download)', false)
+    .addOption(new Option('--stall-timeout <ms>', 'give up on a provider silent this long').env('SLUICE_STALL_TIMEOUT_MS').default(30_000).argParser(parseMs))
+    .addOption(new Option('--retries <n>', 'reconnect this many times after a lost connection, resuming').env('SLUICE_RETRIES').default(5).argParser((v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0 || n > 100) throw new InvalidArgumentError('0..100'); return n; }))
+    .addOption(new Option('--key <hex>', 'payer private key (never printed)').env('SLUICE_KEY'))
+    .addOption(new Option('--dev-channels <dir>', 'use the dev channel registry shared with a provider started with --dev-channels (no engine, no money moved)').env('SLUICE_DEV_CHANNELS'))
+    .addOption(new Option('--home <dir>', 'client state (payment records)').env('SLUICE_HOME').default(join(homedir(), '.sluice')))
+    .action(async (url: string, opts: GetOptions) => {
+      result.code = await runGet(url, opts, io, signal);
+    });
+  return program;
+}
+
+async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSignal): Promise<number> {
+  let channels: PayerChannels | undefined;
+  let bar: cliProgress.SingleBar | undefined;
+  const showBar = !opts.json && !opts.quiet && io.stderr.isTTY === true;
+  const log = (s: string): void => {
+    if (!opts.json && !opts.quiet) io.stderr.write(`${s}\n`);
+  };
+  try {
+    if (opts.key === undefined) throw new SluiceError('INVALID_ARGUMENT', 'a payer key is needed: --key or SLUICE_KEY');
+    if (opts.devChannels === undefined) {
+      throw new SluiceError('INVALID_ARGUMENT', 'the channel engine Node API is not wired yet: use --dev-channels <dir> (see README)');
+    }
+    channels = new DevPayerChannels({ privateKey: opts.key, registry: new DevChannelRegistry(resolve(opts.devChannels)), dbPath: join(resolve(opts.home), 'payer.db') });
+    let started = 0;
+    let price = 0n;
+    const onProgress = (p: DownloadProgress): void => {
+      switch (p.phase) {
+        case 'metadata':
+          price = p.meta.pricePerChunk;
+          log(`${p.meta.name}: ${formatBytes(p.meta.size)} in ${p.meta.chunks} chunk(s) at ${p.meta.pricePerChunk} per chunk`);
+          if (showBar) {
+            bar = new cliProgress.SingleBar(
+              { format: '{bar} {percentage}% | {done}/{size} | {speed} | chunks {value}/{total} | paid {paid} | ETA {eta_formatted}', stream: io.stderr, hideCursor: true },
+              cliProgress.Presets.shades_classic,
+            );
+          }
+          break;
+        case 'channel':
+          log(`${p.reused ? 'reusing' : 'opened'} channel ${p.channelId} (balance ${p.balance}, paid so far ${p.paid})`);
+          break;
+        case 'resume':
+          log(`resuming: ${p.verifiedChunks} chunk(s) already on disk`);
+          break;
+        case 'chunk': {
+          if (started === 0) {
+            started = performance.now();
+            bar?.start(p.chunksTotal, 0, { done: '0 B', size: formatBytes(p.bytesTotal), speed: '-', paid: '0' });
+          }
+          const secs = (performance.now() - started) / 1000;
+          bar?.update(p.chunksDone, {
+            done: formatBytes(p.bytesDone),
+            size: formatBytes(p.bytesTotal),
+            speed: secs > 0 ? `${formatBytes(p.bytesDone / secs)}/s` : '-',
+            paid: p.paid.toString(),
+          });
+          break;
+        }
+        case 'retry':
+          log(`connection lost (${p.error.message}); retrying in ${p.delayMs} ms (attempt ${p.attempt})`);
+          break;
+        case 'done':
+          bar?.stop();
+          break;
+      }
+    };
+    const r = await download({
+      url,
+      ...(opts.output === undefined ? {} : { output: opts.output }),
+      channels,
+      window: opts.window,
+      ...(opts.maxPrice === undefined ? {} : { maxPricePerChunk: opts.maxPrice }),
+      ...(opts.budget === undefined ? {} : { budget: opts.budget }),
+      closeChannel: opts.close,
+      stallTimeoutMs: opts.stallTimeout,
+      retries: opts.retries,
+      signal,
+      onProgress,
+    });
+    void price;
+    if (opts.json) {
+      io.stdout.write(`${JSON.stringify({ ok: true, ...r, paid: r.paid.toString(), pricePerChunk: r.pricePerChunk.toString(), elapsedMs: Math.round(r.elapsedMs) })}\n`);
+    } else {
+      const mbps = r.size / 1e6 / Math.max(r.elapsedMs / 1000, 1e-3);
+      log(`saved ${r.output} (${formatBytes(r.size)}, ${mbps.toFixed(1)} MB/s), paid ${r.paid}${r.resumedChunks > 0 ? `, resumed from chunk ${r.resumedChunks}` : ''}`);
+    }
+    return EXIT.OK;
+  } catch (e) {
+    bar?.stop();
+    const code = exitCodeFor(e);
+    if (opts.json) {
+      io.stdout.write(`${JSON.stringify({ ok: false, error: { code: isSluiceError(e) ? e.code : 'INTERNAL', message: e instanceof Error ? e.message : String(e) }, exitCode: code })}\n`);
+    } else {
+      io.stderr.write(`sluice: ${describe(e)}\n`);
+    }
+    return code;
+  } finally {
+    await channels?.stop?.();
+  }
+}
+
+function describe(e: unknown): string {
+  if (!isSluiceError(e)) return e instanceof Error ? e.message : String(e);
+  switch (e.code) {
+    case 'CHUNK_HASH_MISMATCH':
+      return `the provider sent data that does not match the file's CID; stopped paying and dropped it (${e.message})`;
+    case 'PEER_TIMEOUT':
+      return `${e.message}; run the same command again to resume`;
+    case 'PEER_DISCONNECTED':
+      return `${e.message}; run the same command again to resume`;
+    case 'ABORTED':
+      return 'interrupted; run the same command again to resume';
+    default:
+      return `${e.message} (${e.code})`;
+  }
+}
+
+/** Run the CLI; resolves to the exit code. */
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const ac = new AbortController();
+  const onSig = (): void => ac.abort();
+  process.once('SIGINT', onSig);
+  const result = { code: EXIT.OK as number };
+  try {
+    await buildProgram(io, result, ac.signal).parseAsync(argv);
+    return result.code;
+  } catch (e) {
+    const ce = e as { code?: string; exitCode?: number };
+    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) return ce.code === 'commander.helpDisplayed' || ce.code === 'commander.version' ? 0 : EXIT.USAGE;
+    io.stderr.write(`sluice: ${describe(e)}\n`);
+    return exitCodeFor(e);
+  } finally {
+    process.off('SIGINT', onSig);
+  }
+}

@@ -1,0 +1,62 @@
+/** `sluice get` as a user runs it: exit codes and --json output. */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ALICE_KEY, type Env, type RunningProvider, addRandomFile, makeEnv, startProvider } from './helpers.ts';
+
+const BIN = fileURLToPath(new URL('../bin/sluice.js', import.meta.url));
+
+function sluice(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('sluice get (CLI)', () => {
+  let env: Env;
+  let bob: RunningProvider;
+  before(async () => {
+    env = await makeEnv();
+    bob = await startProvider(env, { pricePerChunk: 500n });
+  });
+  after(async () => {
+    await bob.stop();
+    await env.cleanup();
+  });
+
+  it('downloads with --json, refuses a high price (exit 3), reports a missing file (exit 6) and bad usage (exit 2)', async () => {
+    const { record, bytes } = await addRandomFile(env, 600_000);
+    const url = `${bob.service.url}/files/${record.cid}`;
+    const common = ['--key', ALICE_KEY, '--dev-channels', env.registry.dir, '--home', join(env.dir, 'home')];
+    const out = join(env.dir, 'out', 'cli.bin');
+    const ok = await sluice(['get', url, '-o', out, '--json', '--window', '4', ...common]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const j = JSON.parse(ok.stdout) as { ok: boolean; paid: string; chunks: number };
+    assert.equal(j.ok, true);
+    assert.equal(j.paid, '1500');
+    assert.deepEqual(await readFile(out), bytes);
+    assert.equal(ok.stderr.includes('Experimental'), false, 'no runtime warnings in user output');
+
+    const pricey = await sluice(['get', url, '-o', out + '2', '--max-price', '499', '--json', ...common]);
+    assert.equal(pricey.code, 3);
+    assert.equal((JSON.parse(pricey.stdout) as { error: { code: string } }).error.code, 'PRICE_TOO_HIGH');
+
+    const missing = await sluice(['get', `${bob.service.url}/files/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku`, '-q', ...common]);
+    assert.equal(missing.code, 6);
+    assert.match(missing.stderr, /does not serve this file/);
+
+    const usage = await sluice(['get', url, '--window', '0', ...common]);
+    assert.equal(usage.code, 2);
+    const help = await sluice(['get', '--help']);
+    assert.equal(help.code, 0);
+    for (const flag of ['--output', '--max-price', '--window', '--budget', '--json', '--quiet', '--close', '--key', '--dev-channels']) assert.ok(help.stdout.includes(flag), flag);
+  });
+});
