@@ -19,7 +19,7 @@
  */
 import type { Address, ChannelId } from '../hex.ts';
 import { privateKeyToAddress, sameAddress } from '../address.ts';
-import { SluiceError, isSluiceError } from '../errors.ts';
+import { ErrorCodes, SluiceError, type SluiceErrorCode, isSluiceError } from '../errors.ts';
 import type { ChainEventBatch, ChainService } from '../chain.ts';
 import { consumeChainEvents } from '../chain.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -40,15 +40,16 @@ import {
   type ObjectiveData,
   type SentMessage,
   type VirtualData,
-  getLedgerData,
   getObjectiveData,
+  listLedgerData,
   getVirtualData,
   putLedgerData,
+  type LedgerView,
   putObjectiveData,
   putVirtualData,
 } from './records.ts';
 import { reconcileTransaction, toChainTransaction, transactionKey } from './transactions.ts';
-import { decodeWireMessage, encodeWireMessage } from './wire.ts';
+import { type RejectObjectiveMessage, type WireMessage, decodeWireMessage, encodeWireMessage } from './wire.ts';
 
 /** A pino-compatible logger. The engine logs ids and codes, never keys. */
 export interface EngineLogger {
@@ -225,6 +226,11 @@ class EngineImpl implements Engine {
   #lifecycle: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
   #chainLoop: Promise<void> | undefined;
+  /** Write-through cache of ledger records (the engine is their only writer). */
+  #ledgerCache: Map<string, LedgerData> | undefined;
+  /** Ids of every objective in the store. */
+  #knownIds: Set<string> | undefined;
+  readonly #ledgerView: LedgerView = { get: (id) => this.#getLedger(id), list: () => this.#ledgerMap().values() };
 
   constructor(init: EngineInit, components: EngineComponents) {
     this.init = init;
@@ -249,6 +255,8 @@ class EngineImpl implements Engine {
     this.#lifecycle = lifecycle;
     await this.serial(async () => {
       this.#active.clear();
+      this.#ledgerCache = undefined;
+      this.#knownIds = undefined;
       for (const r of this.store.listObjectives('active')) this.#active.set(r.id, r.data as ObjectiveData);
       // Resume: re-send what each objective last sent, re-submit unconfirmed transactions, re-crank.
       for (const data of [...this.#active.values()]) {
@@ -377,10 +385,33 @@ class EngineImpl implements Engine {
     });
   }
 
+  // ---------------------------------------------------------------- records
+
+  #ledgerMap(): Map<string, LedgerData> {
+    if (this.#ledgerCache === undefined) {
+      this.#ledgerCache = new Map(listLedgerData(this.store).map((l) => [l.ledgerId.toLowerCase(), l]));
+    }
+    return this.#ledgerCache;
+  }
+
+  #getLedger(id: ChannelId): LedgerData | undefined {
+    return this.#ledgerMap().get(id.toLowerCase());
+  }
+
+  #putLedger(ld: LedgerData, now: number): void {
+    putLedgerData(this.store, ld, now);
+    this.#ledgerMap().set(ld.ledgerId.toLowerCase(), ld);
+  }
+
+  #exists(id: string): boolean {
+    if (this.#knownIds === undefined) this.#knownIds = new Set(this.store.listObjectives().map((r) => r.id));
+    return this.#knownIds.has(id);
+  }
+
   // ---------------------------------------------------------------- objectives
 
   async startObjective(objective: Objective, records: { ledger?: LedgerData; virtual?: VirtualData } = {}): Promise<void> {
-    if (this.#active.has(objective.id) || this.store.getObjective(objective.id) !== undefined) {
+    if (this.#active.has(objective.id) || this.#exists(objective.id)) {
       throw new SluiceError('INVALID_ARGUMENT', 'objective already exists', { details: { objectiveId: objective.id } });
     }
     this.#create({ objective, ...records }, 'me');
@@ -390,13 +421,14 @@ class EngineImpl implements Engine {
   /** Persist a new objective with its records. */
   #create(joined: Joined, initiatedBy: 'me' | 'peer'): void {
     const now = this.#clock.now();
-    const data: ObjectiveData = { objective: joined.objective, sent: [], pendingTxs: [], waitingFor: 'new', progressAt: now };
+    const data: ObjectiveData = { objective: joined.objective, sent: [], pendingTxs: [], waitingFor: 'new', progressAt: now, createdAt: now };
     this.store.transaction(() => {
       putObjectiveData(this.store, data, now);
-      if (joined.ledger !== undefined) putLedgerData(this.store, joined.ledger, now);
+      if (joined.ledger !== undefined) this.#putLedger(joined.ledger, now);
       if (joined.virtual !== undefined) putVirtualData(this.store, joined.virtual, now);
     });
     this.#active.set(data.objective.id, data);
+    if (this.#knownIds !== undefined) this.#knownIds.add(data.objective.id);
     const base = { objectiveId: data.objective.id, objectiveType: data.objective.type as ObjectiveType, channelId: objectiveChannelId(data.objective) };
     this.#emit({ type: 'objectiveCreated', initiatedBy, ...base });
     if (joined.virtual !== undefined && joined.virtual.status === 'funding') {
@@ -410,7 +442,7 @@ class EngineImpl implements Engine {
   #sync(o: Objective): Objective {
     let out = o;
     for (const l of ledgersOf(o)) {
-      const latest = getLedgerData(this.store, l.id)?.ledger;
+      const latest = this.#getLedger(l.id)?.ledger;
       if (latest != null) out = withLedger(out, latest);
     }
     return out;
@@ -472,22 +504,29 @@ class EngineImpl implements Engine {
     }
     const waitingChanged = result.waitingFor !== data.waitingFor;
     const next: ObjectiveData = {
+      ...data,
       objective,
       sent: mergeSent(data.sent, outbound),
       pendingTxs: [...data.pendingTxs, ...txs.filter((t) => !data.pendingTxs.some((p) => transactionKey(p) === transactionKey(t)))],
       waitingFor: result.waitingFor,
       progressAt: progressed || waitingChanged || outbound.length > 0 ? now : data.progressAt,
     };
+    if (!progressed && result.effects.length === 0 && !waitingChanged && objective.status === o.status) {
+      // Nothing happened (a re-crank after another objective moved a shared ledger): the
+      // objective differs from its record at most by the ledger copies, whose records are newer.
+      this.#active.set(objective.id, { ...data, objective });
+      return [];
+    }
     const changed: ChannelId[] = [];
     const events: EngineEvent[] = [];
     this.store.transaction(() => {
       putObjectiveData(this.store, next, now);
       for (const l of ledgersOf(objective)) {
-        const ld = getLedgerData(this.store, l.id);
+        const ld = this.#getLedger(l.id);
         if (ld === undefined) continue;
         if (ledgerVersion(ld.ledger) !== ledgerVersion(l)) {
           changed.push(l.id);
-          putLedgerData(this.store, { ...ld, ledger: l }, now);
+          this.#putLedger({ ...ld, ledger: l }, now);
         }
       }
       if (objective.status === 'completed' && o.status !== 'completed') this.#onCompleted(objective, now, events);
@@ -511,16 +550,16 @@ class EngineImpl implements Engine {
   #onCompleted(o: Objective, now: number, events: EngineEvent[]): void {
     switch (o.type) {
       case 'directFund': {
-        const ld = getLedgerData(this.store, o.channel.id);
+        const ld = this.#getLedger(o.channel.id);
         if (ld === undefined) return;
-        putLedgerData(this.store, { ...ld, status: 'open', ledger: newConsensusChannel(o.channel) }, now);
+        this.#putLedger({ ...ld, status: 'open', ledger: newConsensusChannel(o.channel) }, now);
         events.push({ type: 'ledgerChannelFunded', channelId: ld.ledgerId, counterparty: ld.counterparty, asset: ld.asset });
         return;
       }
       case 'directDefund': {
-        const ld = getLedgerData(this.store, o.channel.id);
+        const ld = this.#getLedger(o.channel.id);
         if (ld === undefined) return;
-        putLedgerData(this.store, { ...ld, status: 'closed' }, now);
+        this.#putLedger({ ...ld, status: 'closed' }, now);
         events.push({ type: 'ledgerChannelClosed', channelId: ld.ledgerId });
         return;
       }
@@ -555,6 +594,10 @@ class EngineImpl implements Engine {
       if (o.type === 'virtualFund') {
         const vd = getVirtualData(this.store, o.v.id);
         if (vd !== undefined) putVirtualData(this.store, { ...vd, status: 'failed' }, now);
+      }
+      if (o.type === 'directFund') {
+        const ld = this.#getLedger(o.channel.id);
+        if (ld !== undefined && ld.status === 'funding') this.#putLedger({ ...ld, status: 'failed' }, now);
       }
     });
     this.#active.delete(o.id);
@@ -617,14 +660,49 @@ class EngineImpl implements Engine {
   // ---------------------------------------------------------------- peer messages
 
   async #onMessage(m: InboundMessage): Promise<void> {
-    let msg: ProtocolMessage;
+    let msg: WireMessage;
     try {
       msg = decodeWireMessage(m.payload);
     } catch (e) {
       this.#reject(m.from, e, undefined);
       return; // acknowledged and dropped: a malformed message never becomes valid
     }
-    await this.serial(() => this.#handleMessage(m.from, msg));
+    if (msg.kind === 'rejectObjective') {
+      const rejection = msg;
+      await this.serial(() => this.#onRejection(m.from, rejection));
+      return;
+    }
+    const protocolMessage = msg;
+    await this.serial(() => this.#handleMessage(m.from, protocolMessage));
+  }
+
+  /**
+   * A peer refuses an objective we initiated. Honoured only while that peer's prefund signature
+   * is missing: then nothing was locked or deposited on its account and giving up is safe.
+   */
+  #onRejection(from: Address, msg: RejectObjectiveMessage): void {
+    const data = this.#active.get(msg.objectiveId);
+    if (data === undefined) return;
+    const o = data.objective;
+    if (o.type !== 'virtualFund' && o.type !== 'directFund') return;
+    const ch = o.type === 'virtualFund' ? o.v : o.channel;
+    const index = ch.fixedPart.participants.findIndex((p) => sameAddress(p, from));
+    if (ch.myIndex !== 0 || index <= 0) return;
+    const prefund = ch.states.find((e) => e.state.turnNum === 0);
+    if (prefund === undefined || prefund.signatures[index] != null) return;
+    const code: SluiceErrorCode = (ErrorCodes as readonly string[]).includes(msg.code) ? (msg.code as SluiceErrorCode) : 'HUB_POLICY_REJECTED';
+    this.#failObjective(data, o, new SluiceError(code, `${from} refused: ${msg.reason}`, { details: { peer: from } }));
+  }
+
+  /** Tell the initiator of a prefund we refuse to join, so it stops waiting. */
+  #sendRejection(msg: ProtocolMessage, e: unknown): void {
+    if (msg.kind !== 'signedState' || msg.state.turnNum !== 0) return;
+    if (!/^(VirtualFund|DirectFunding)-/.test(msg.objectiveId)) return;
+    const initiator = msg.state.participants[0];
+    if (initiator === undefined || sameAddress(initiator, this.address)) return;
+    const code = isSluiceError(e) ? e.code : 'HUB_POLICY_REJECTED';
+    const reason = (e instanceof Error ? e.message : 'refused').slice(0, 200);
+    this.#messaging.send(initiator, encodeWireMessage({ kind: 'rejectObjective', objectiveId: msg.objectiveId, code, reason })).catch(() => {});
   }
 
   #reject(from: Address, e: unknown, objectiveId: string | undefined): void {
@@ -637,12 +715,13 @@ class EngineImpl implements Engine {
   async #handleMessage(from: Address, msg: ProtocolMessage): Promise<void> {
     const id = msg.objectiveId;
     if (!this.#active.has(id)) {
-      if (this.store.getObjective(id) !== undefined) return; // finished: a late duplicate
+      if (this.#exists(id)) return; // finished: a late duplicate
       let joined: Joined;
       try {
         joined = joinObjective(
           {
             store: this.store,
+            ledgers: this.#ledgerView,
             me: this.address,
             policy: this.#policy,
             consensusApp: this.init.consensusApp,
@@ -654,6 +733,7 @@ class EngineImpl implements Engine {
       } catch (e) {
         if (isSluiceError(e, 'PROTOCOL_NOT_READY')) throw e;
         this.#reject(from, e, id);
+        this.#sendRejection(msg, e);
         return;
       }
       this.#create(joined, 'peer');
@@ -673,7 +753,9 @@ class EngineImpl implements Engine {
   #onUndeliverable(u: UndeliverableMessage): void {
     let objectiveId: string;
     try {
-      objectiveId = decodeWireMessage(u.payload).objectiveId;
+      const msg = decodeWireMessage(u.payload);
+      if (msg.kind === 'rejectObjective') return;
+      objectiveId = msg.objectiveId;
     } catch {
       return;
     }
@@ -722,7 +804,7 @@ class EngineImpl implements Engine {
 
   /** A counterparty's deposit into an open ledger beyond its total: start the matching top-up. */
   async #maybeTopUp(ledgerId: ChannelId, holdings: bigint, asset: Address, blockNumber: number, logIndex: number): Promise<void> {
-    const ld = getLedgerData(this.store, ledgerId);
+    const ld = this.#getLedger(ledgerId);
     if (ld?.ledger == null || ld.status !== 'open' || !sameAddress(ld.asset, asset)) return;
     if ([...this.#active.values()].some((d) => d.objective.type === 'ledgerTopUp' && d.objective.ledger.id === ledgerId)) return;
     let o: Objective | undefined;
@@ -731,7 +813,7 @@ class EngineImpl implements Engine {
     } catch (e) {
       this.#log.warn({ channelId: ledgerId, code: isSluiceError(e) ? e.code : 'unknown' }, 'cannot follow a top-up');
     }
-    if (o === undefined || this.store.getObjective(o.id) !== undefined) return;
+    if (o === undefined || this.#exists(o.id)) return;
     this.#create({ objective: o }, 'peer');
     await this.#applyChainEvent(o.id, { kind: 'deposited', channelId: ledgerId, asset, holdings, blockNumber, logIndex });
   }

@@ -1,7 +1,9 @@
 /** Typed events the engine emits (and the node re-emits). Data only. */
 import type { Address, ChannelId } from '../hex.ts';
+import type { Objective } from '../protocols/objective.ts';
 
-export type ObjectiveType = 'directFund' | 'directDefund' | 'virtualFund' | 'virtualDefund' | 'ledgerTopUp';
+/** `directFund` | `directDefund` | `virtualFund` | `virtualDefund` | `ledgerTopUp` (and the fallback objectives). */
+export type ObjectiveType = Objective['type'];
 
 export interface ObjectiveEventBase {
   readonly objectiveId: string;

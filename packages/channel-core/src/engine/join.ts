@@ -27,10 +27,12 @@ import { dest, expectedAdd, virtualAmounts } from '../protocols/virtual-channel.
 import { type Objective, update } from '../protocols/objective.ts';
 import type { ProtocolMessage, SignedStateMessage } from '../protocols/types.ts';
 import { type EnginePolicy, decideLedger, decideVirtualChannel } from './policy.ts';
-import { type LedgerData, type VirtualData, findLedger, getLedgerData, getVirtualData, listLedgerData } from './records.ts';
+import { type LedgerData, type LedgerView, type VirtualData, findLedgerIn, getVirtualData, listLedgerData } from './records.ts';
 
 export interface JoinContext {
   readonly store: Store;
+  /** Ledger records (cached by the engine). */
+  readonly ledgers: LedgerView;
   readonly me: Address;
   readonly policy: EnginePolicy;
   readonly consensusApp: Address;
@@ -104,8 +106,8 @@ function joinDirectFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   if (lo.guarantees.length > 0) refuse('a new ledger holds no guarantees');
   const counterparty = s.participants[1 - myIndex]!;
   if (!signedBy(msg, counterparty)) refuse('the prefund is not signed by the counterparty');
-  if (getLedgerData(ctx.store, ledgerId) !== undefined) refuse('ledger already known', { ledgerId });
-  if (findLedger(ctx.store, counterparty, lo.asset, ['funding', 'open', 'closing']) !== undefined) {
+  if (ctx.ledgers.get(ledgerId) !== undefined) refuse('ledger already known', { ledgerId });
+  if (findLedgerIn(ctx.ledgers.list(), counterparty, lo.asset, ['funding', 'open', 'closing']) !== undefined) {
     refuse('a ledger with this peer in this asset already exists', { ledgerId });
   }
   const myDeposit = myIndex === 0 ? lo.leader.amount : lo.follower.amount;
@@ -137,8 +139,8 @@ function joinVirtualFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   if (decision !== true) refuse(decision, { channelId });
   let objective: VirtualFundObjective;
   if (role === 'intermediary') {
-    const left = findLedger(ctx.store, payer, amounts.asset)?.ledger;
-    const right = findLedger(ctx.store, payee, amounts.asset)?.ledger;
+    const left = findLedgerIn(ctx.ledgers.list(), payer, amounts.asset)?.ledger;
+    const right = findLedgerIn(ctx.ledgers.list(), payee, amounts.asset)?.ledger;
     if (left == null || right == null) refuse('no open ledger with the payer or the payee in this asset', { channelId });
     // Count collateral already promised to channels whose guarantee is not proposed yet.
     if (freeToLock(right, ctx.me, ctx.active()) < amounts.payer) refuse('insufficient free collateral toward the payee', { channelId });
@@ -147,7 +149,7 @@ function joinVirtualFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
     if (freeToLock(left, ctx.me, ctx.active()) < amounts.payee) refuse('insufficient free hub balance toward the payer', { channelId });
     objective = newVirtualFund({ prefund: s, myAddress: ctx.me, toMyLeft: left, toMyRight: right, hubPolicy: ctx.policy.hub ?? {} });
   } else {
-    const left = findLedger(ctx.store, hub, amounts.asset)?.ledger;
+    const left = findLedgerIn(ctx.ledgers.list(), hub, amounts.asset)?.ledger;
     if (left == null) refuse('no open ledger with the hub in this asset', { channelId });
     objective = newVirtualFund({ prefund: s, myAddress: ctx.me, toMyLeft: left });
   }
@@ -199,7 +201,7 @@ function joinDirectDefund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   if (msg.kind !== 'signedState') refuse('a ledger closes with its final state');
   const ledgerId = channelIdOf(msg.objectiveId);
   if (getChannelId(msg.state) !== ledgerId || msg.objectiveId !== directDefundId(ledgerId)) refuse('objective id does not match the state');
-  const ld = getLedgerData(ctx.store, ledgerId);
+  const ld = ctx.ledgers.get(ledgerId);
   if (ld?.ledger == null || ld.status !== 'open') refuse('no open ledger with this id', { ledgerId });
   if (ld.ledger.queue.length > 0) throw new SluiceError('PROTOCOL_NOT_READY', 'ledger has proposals in flight', { details: { ledgerId } });
   const objective = update(newDirectDefund(ledgerToChannel(ld.ledger)), msg);
@@ -217,7 +219,7 @@ export function topUpFor(ld: LedgerData, depositor: Address, holdings: bigint): 
 function joinLedgerTopUp(ctx: JoinContext, msg: ProtocolMessage): Joined {
   if (msg.kind !== 'ledgerProposal' || msg.signedProposal.proposal.type !== 'topUp') refuse('a top-up starts with a top-up proposal');
   const ledgerId = channelIdOf(msg.objectiveId);
-  const ld = getLedgerData(ctx.store, ledgerId);
+  const ld = ctx.ledgers.get(ledgerId);
   if (ld?.ledger == null || ld.status !== 'open') refuse('no open ledger with this id', { ledgerId });
   const target = BigInt(msg.objectiveId.slice(msg.objectiveId.lastIndexOf('-') + 1));
   const p = msg.signedProposal.proposal;

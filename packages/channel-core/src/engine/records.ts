@@ -29,9 +29,12 @@ export interface ObjectiveData {
   readonly progressAt: number;
   /** Set when the objective was rejected (why). */
   readonly failure?: { readonly code: string; readonly message: string };
+  /** Clock time the objective was created. */
+  readonly createdAt?: number;
 }
 
-export type LedgerStatus = 'funding' | 'open' | 'closing' | 'closed';
+/** `failed`: the counterparty refused the ledger before anyone deposited. */
+export type LedgerStatus = 'funding' | 'open' | 'closing' | 'closed' | 'failed';
 
 export interface LedgerData {
   readonly ledgerId: ChannelId;
@@ -75,13 +78,13 @@ export function getObjectiveData(store: Store, id: string): ObjectiveData | unde
 }
 
 export function putObjectiveData(store: Store, data: ObjectiveData, now: number): void {
-  const prior = store.getObjective(data.objective.id);
+  const createdAt = data.createdAt ?? store.getObjective(data.objective.id)?.createdAt ?? now;
   store.putObjective({
     id: data.objective.id,
     type: data.objective.type,
     status: toStoreStatus(data.objective),
     data,
-    createdAt: prior?.createdAt ?? now,
+    createdAt,
     updatedAt: now,
   });
 }
@@ -99,9 +102,23 @@ export function listLedgerData(store: Store): LedgerData[] {
   return store.listChannels('ledger').map((r) => r.data as LedgerData);
 }
 
-/** The ledger with `counterparty` in `asset` that is not closed (one per counterparty and asset). */
+/** The ledger with `counterparty` in `asset` in one of `statuses` (one per counterparty and asset). */
 export function findLedger(store: Store, counterparty: Address, asset: Address, statuses: readonly LedgerStatus[] = ['open']): LedgerData | undefined {
-  return listLedgerData(store).find((l) => statuses.includes(l.status) && sameAddress(l.counterparty, counterparty) && sameAddress(l.asset, asset));
+  return findLedgerIn(listLedgerData(store), counterparty, asset, statuses);
+}
+
+/** {@link findLedger} over a list of ledger records. */
+export function findLedgerIn(ledgers: Iterable<LedgerData>, counterparty: Address, asset: Address, statuses: readonly LedgerStatus[] = ['open']): LedgerData | undefined {
+  for (const l of ledgers) {
+    if (statuses.includes(l.status) && sameAddress(l.counterparty, counterparty) && sameAddress(l.asset, asset)) return l;
+  }
+  return undefined;
+}
+
+/** Read access to ledger records (the engine serves it from a write-through cache). */
+export interface LedgerView {
+  get(ledgerId: ChannelId): LedgerData | undefined;
+  list(): Iterable<LedgerData>;
 }
 
 export function getVirtualData(store: Store, channelId: ChannelId): VirtualData | undefined {

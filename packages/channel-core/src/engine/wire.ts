@@ -31,8 +31,25 @@ export const OBJECTIVE_ID_RE = /^(DirectFunding|DirectDefunding|VirtualFund|Virt
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Encode a protocol message for {@link MessageService.send}. */
-export function encodeWireMessage(message: ProtocolMessage): Uint8Array {
+/**
+ * Engine-level notice (go-nitro's RejectObjective): the sender refuses to join the objective its
+ * initiator proposed, so the initiator can stop waiting. Advisory only: it is honoured only
+ * while the refusing peer's signature is still missing (see the engine).
+ */
+export interface RejectObjectiveMessage {
+  readonly kind: 'rejectObjective';
+  readonly objectiveId: string;
+  /** A SluiceError code (e.g. HUB_POLICY_REJECTED). */
+  readonly code: string;
+  /** Short human-readable reason (at most 200 characters). */
+  readonly reason: string;
+}
+
+/** Everything on the engine's wire. */
+export type WireMessage = ProtocolMessage | RejectObjectiveMessage;
+
+/** Encode a message for {@link MessageService.send}. */
+export function encodeWireMessage(message: WireMessage): Uint8Array {
   return encoder.encode(stringifyJson({ v: WIRE_VERSION, m: message }));
 }
 
@@ -170,7 +187,7 @@ function countersignature(x: unknown): Countersignature {
  * @throws SluiceError PROTOCOL_MALFORMED (oversize, not JSON, wrong version, unknown kind, any bad field),
  *   SIGNATURE_* (a malformed signature)
  */
-export function decodeWireMessage(payload: Uint8Array): ProtocolMessage {
+export function decodeWireMessage(payload: Uint8Array): WireMessage {
   if (!(payload instanceof Uint8Array)) bad('payload must be bytes');
   if (payload.length > MAX_WIRE_BYTES) bad('payload is too large');
   let raw: unknown;
@@ -194,6 +211,13 @@ export function decodeWireMessage(payload: Uint8Array): ProtocolMessage {
         return { kind: 'ledgerProposal', objectiveId, signedProposal: signedProposal(m['signedProposal']) };
       case 'ledgerCountersignature':
         return { kind: 'ledgerCountersignature', objectiveId, countersignature: countersignature(m['countersignature']) };
+      case 'rejectObjective': {
+        const code = m['code'];
+        const reason = m['reason'];
+        if (typeof code !== 'string' || !/^[A-Z][A-Z0-9_]{0,39}$/.test(code)) bad('rejection code is malformed');
+        if (typeof reason !== 'string' || reason.length > 200) bad('rejection reason is malformed');
+        return { kind: 'rejectObjective', objectiveId, code, reason };
+      }
       default:
         return bad('unknown message kind');
     }

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isSluiceError } from '../../src/index.ts';
 import { ADDR, openLedgers, until, world } from './harness.ts';
 
 const N = 20;
@@ -66,12 +67,20 @@ test('the hub refuses virtual channels beyond its free collateral, even when ask
     const { alice, irene, bob } = w.nodes;
     const { ib } = await openLedgers(w, 1_000n, 250n);
     await until(() => irene.getLedgerChannel(ib)?.status === 'open', 'ledger open at irene');
-    const results = await Promise.allSettled(Array.from({ length: 4 }, () => alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n }, { timeoutMs: 1_500 })));
+    const results = await Promise.allSettled(Array.from({ length: 4 }, () => alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n }, { timeoutMs: 10_000 })));
     const ok = results.filter((r) => r.status === 'fulfilled').length;
     assert.equal(ok, 2, 'only two channels of 100 fit in 250 of collateral');
+    for (const r of results) {
+      if (r.status === 'rejected') assert.ok(isSluiceError(r.reason, 'HUB_POLICY_REJECTED'), String(r.reason)); // told, not timed out
+    }
     assert.ok(w.events.irene.some((e) => e.type === 'messageRejected' && e.code === 'HUB_POLICY_REJECTED'));
     await until(() => irene.getLedgerChannel(ib)?.locked === 200n, 'hub locked 200');
-    assert.ok(bob.getLedgerChannel(ib)!.counterpartyBalance >= 0n);
+    assert.equal(bob.getLedgerChannel(ib)!.counterpartyBalance, 50n);
+    // the refused channels are failed at Alice and reserve nothing: a channel that fits still opens
+    assert.equal(alice.getVirtualChannels().filter((v) => v.status === 'failed').length, 2);
+    await alice.createVirtualChannel({ payee: ADDR.bob, amount: 50n });
+    await until(() => irene.getLedgerChannel(ib)?.locked === 250n, 'hub locked 250');
+    assert.deepEqual(alice.engine.activeObjectives(), []);
   } finally {
     await w.stop();
   }

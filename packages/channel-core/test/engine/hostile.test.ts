@@ -86,6 +86,7 @@ test('bad peer messages are dropped without crashing, honest objectives complete
   try {
     const { alice, irene, bob } = w.nodes;
     const mallory = w.net.service(ADDR.mallory);
+    mallory.onMessage(() => {}); // Mallory hears the rejections of her requests
     await mallory.start();
     const send = (to: string, bytes: Uint8Array): Promise<string> => mallory.send(to as never, bytes);
 
