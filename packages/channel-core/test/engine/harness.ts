@@ -3,6 +3,7 @@ import { type Address, ZERO_ADDRESS, addressToDestination, privateKeyToAddress, 
 import { createMemoryNetwork, MemoryChainService, type MemoryNetwork, type MemoryNetworkInit } from '../../src/memory/index.ts';
 import { openMemoryStore } from '../../src/sqlite/index.ts';
 import type { Store } from '../../src/ports/store.ts';
+import type { ChainService } from '../../src/chain.ts';
 import { createNode, type Node, type NodeInit } from '../../src/node/index.ts';
 import type { EngineEvent } from '../../src/engine/index.ts';
 
@@ -29,7 +30,7 @@ export interface World {
   readonly nodes: Record<'alice' | 'irene' | 'bob', Node>;
   readonly stores: Record<'alice' | 'irene' | 'bob', Store>;
   readonly events: Record<'alice' | 'irene' | 'bob', EngineEvent[]>;
-  make(name: Name, store: Store, extra?: Partial<NodeInit>): Node;
+  make(name: Name, store: Store, extra?: Partial<NodeInit>, chain?: ChainService): Node;
   payout(name: Name): bigint;
   stop(): Promise<void>;
 }
@@ -38,7 +39,7 @@ export async function world(netInit: MemoryNetworkInit = { minDelayMs: 0, maxDel
   const net = createMemoryNetwork(netInit);
   const chain = new MemoryChainService();
   const made: Node[] = [];
-  const make = (name: Name, store: Store, more: Partial<NodeInit> = {}): Node => {
+  const make = (name: Name, store: Store, more: Partial<NodeInit> = {}, chainOverride?: ChainService): Node => {
     const node = createNode(
       {
         privateKey: KEYS[name],
@@ -50,7 +51,7 @@ export async function world(netInit: MemoryNetworkInit = { minDelayMs: 0, maxDel
         ...extra[name],
         ...more,
       },
-      { store, chain, messaging: net.service(ADDR[name]) },
+      { store, chain: chainOverride ?? chain, messaging: net.service(ADDR[name]) },
     );
     made.push(node);
     return node;

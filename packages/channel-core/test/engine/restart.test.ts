@@ -8,10 +8,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isSluiceError } from '../../src/index.ts';
+import { SluiceError, isSluiceError } from '../../src/index.ts';
+import type { ChainService } from '../../src/chain.ts';
+import { MemoryChainService } from '../../src/memory/index.ts';
 import { openSqliteStore } from '../../src/sqlite/index.ts';
 import type { EngineEvent } from '../../src/engine/index.ts';
-import { ADDR, openLedgers, until, world } from './harness.ts';
+import { ADDR, ETH, openLedgers, until, world } from './harness.ts';
 
 test('a silent payee stalls the virtual fund; after both restart, it completes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-engine-restart-'));
@@ -69,5 +71,75 @@ test('a silent payee stalls the virtual fund; after both restart, it completes',
   } finally {
     await w.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * The memory chain as seen by a node that is about to crash: deposits hang until aborted (the
+ * receipt never comes) and no chain event reaches it.
+ */
+function hangingDeposits(inner: MemoryChainService, applyFirst: boolean): ChainService {
+  return {
+    adjudicator: inner.adjudicator,
+    holdings: (a, c, o) => inner.holdings(a, c, o),
+    statusOf: (c, o) => inner.statusOf(c, o),
+    latestBlock: (o) => inner.latestBlock(o),
+    async *events(o) {
+      await new Promise<void>((resolve) => o.signal?.addEventListener('abort', () => resolve(), { once: true }));
+    },
+    async submit(tx, opts = {}) {
+      if (tx.kind !== 'deposit') return inner.submit(tx, opts);
+      if (applyFirst) await inner.submit(tx, opts);
+      return new Promise<never>((_, reject) => {
+        const abort = (): void => reject(new SluiceError('ABORTED', 'aborted'));
+        if (opts.signal?.aborted === true) abort();
+        opts.signal?.addEventListener('abort', abort, { once: true });
+      });
+    },
+  };
+}
+
+for (const applyFirst of [true, false]) {
+  test(`a deposit interrupted ${applyFirst ? 'after' : 'before'} it reached the chain is made exactly once after a restart`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-engine-deposit-'));
+    const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 4 });
+    try {
+      await w.nodes.alice.stop();
+      const path = join(dir, 'alice.db');
+      let alice = w.make('alice', openSqliteStore({ path }), {}, hangingDeposits(w.chain, applyFirst));
+      await alice.start();
+      await assert.rejects(alice.createLedgerChannel({ counterparty: ADDR.irene, deposit: 300n }, { timeoutMs: 300 }), (e: unknown) => isSluiceError(e, 'PEER_TIMEOUT'));
+      const ledgerId = alice.getLedgerChannels()[0]!.channelId;
+      assert.equal(await w.chain.holdings(ETH, ledgerId), applyFirst ? 300n : 0n);
+      await alice.stop(); // the "crash": the receipt never came
+      alice = w.make('alice', openSqliteStore({ path }));
+      await alice.start();
+      await until(() => alice.getLedgerChannel(ledgerId)?.status === 'open', 'ledger funded after restart');
+      assert.equal(await w.chain.holdings(ETH, ledgerId), 300n, 'deposited exactly once');
+      assert.equal(w.chain.allEvents.filter((e) => e.type === 'Deposited' && e.destination === ledgerId).length, 1);
+      await alice.stop();
+    } finally {
+      await w.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('an undeliverable message stalls the objective and names the peer', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 6, expiryMs: 300 });
+  try {
+    const { alice, irene } = w.nodes;
+    const { ib } = await openLedgers(w, 500n, 500n);
+    await until(() => irene.getLedgerChannel(ib)?.status === 'open', 'ledger open');
+    await w.nodes.bob.stop();
+    await w.net.service(ADDR.bob).stop();
+    const stalls: EngineEvent[] = [];
+    alice.on('objectiveStalled', (e) => stalls.push(e));
+    await assert.rejects(alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n }, { timeoutMs: 1_000 }));
+    await until(() => stalls.some((e) => e.type === 'objectiveStalled' && e.reason === 'undeliverable'), 'undeliverable reported');
+    const s = stalls.find((e) => e.type === 'objectiveStalled' && e.reason === 'undeliverable')!;
+    assert.ok(s.type === 'objectiveStalled' && s.silentPeers.includes(ADDR.bob) && s.objectiveType === 'virtualFund');
+  } finally {
+    await w.stop();
   }
 });
