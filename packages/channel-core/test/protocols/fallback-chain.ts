@@ -317,6 +317,21 @@ export interface DriveOptions {
   readonly crash?: (node: Node, o: P.Objective, round: number) => Crash | undefined;
   readonly random?: () => number;
   readonly maxRounds?: number;
+  /**
+   * Transactions wait in a mempool and are mined at the start of the next round in random order,
+   * so parties act on views that are one round stale and race (the losers revert). Not combined
+   * with `crash`.
+   */
+  readonly mempool?: boolean;
+}
+
+function shuffle<T>(xs: readonly T[], random: () => number): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 /**
@@ -339,10 +354,22 @@ export function drive(chain: DisputeChain, nodes: readonly Node[], opts: DriveOp
     }
   };
   deliver([chain.now()]);
+  const mempool: { n: Node; id: string; tx: P.Transaction }[] = [];
+  const mine = (n: Node, id: string, tx: P.Transaction): boolean => {
+    try {
+      deliver(chain.submit(tx, n.actor.name), n, tx.kind === 'reclaim' ? tx.targetChannelId : undefined);
+      return true;
+    } catch (err) {
+      if (!(err instanceof Revert)) throw err;
+      n.save(P.onTransactionFailed(n.load(id)));
+      return false;
+    }
+  };
   let round = 0;
   for (; round < (opts.maxRounds ?? 200); round++) {
-    let moved = false;
-    const order = [...nodes].sort(() => random() - 0.5);
+    let moved = mempool.length > 0;
+    for (const m of shuffle(mempool.splice(0), random)) mine(m.n, m.id, m.tx);
+    const order = shuffle(nodes, random);
     for (const n of order) {
       for (const id of n.live().map((x) => x.id)) {
         const o = n.load(id); // fresh: events delivered during this round changed it
@@ -358,7 +385,13 @@ export function drive(chain: DisputeChain, nodes: readonly Node[], opts: DriveOp
           moved = true;
           continue;
         }
+        if (opts.mempool === true) {
+          for (const tx of txs) mempool.push({ n, id: o.id, tx });
+          if (txs.length > 0) moved = true;
+          continue;
+        }
         const backlog: [P.ObjectiveEvent[], ChannelId | undefined][] = [];
+        let reverted = false;
         for (const tx of txs) {
           try {
             const events = chain.submit(tx, n.actor.name);
@@ -367,11 +400,12 @@ export function drive(chain: DisputeChain, nodes: readonly Node[], opts: DriveOp
             else deliver(events, n, target);
           } catch (err) {
             if (!(err instanceof Revert)) throw err;
+            reverted = true;
             n.save(P.onTransactionFailed(n.load(o.id)));
           }
           moved = true;
         }
-        if (crash === 'afterSubmit') {
+        if (crash === 'afterSubmit' && !reverted) {
           crashes.push(`${n.actor.name}:${o.id}:afterSubmit`);
           const again = P.crank(n.load(o.id), { privateKey: n.actor.privateKey });
           assert.deepEqual(again.effects.filter((e) => e.type === 'submitTransaction'), [], `${o.id} re-submits after a restart`);
@@ -380,8 +414,8 @@ export function drive(chain: DisputeChain, nodes: readonly Node[], opts: DriveOp
         }
       }
     }
-    if (nodes.every((n) => n.live().length === 0)) break;
-    if (!moved) {
+    if (nodes.every((n) => n.live().length === 0) && mempool.length === 0) break;
+    if (!moved && mempool.length === 0) {
       const wake = nodes.flatMap((n) => n.live().map((o) => P.wakeAt(o))).filter((t): t is number => t !== null);
       if (wake.length === 0) break;
       chain.time = Math.max(chain.time, Math.min(...wake));
