@@ -49,12 +49,17 @@ test('open ledgers, virtual channel, vouchers, virtual defund, top-up, withdraw'
     await until(() => irene.getLedgerChannel(ib)?.counterpartyBalance === 150n, 'irene credits the top-up');
     assert.equal(bob.getLedgerChannel(ib)?.myBalance, 150n);
 
+    // The hub (the ledger's follower) tops up its collateral; Bob follows the deposit and credits it.
+    await irene.topUpLedgerChannel({ channelId: ib, amount: 30n });
+    await until(() => bob.getLedgerChannel(ib)?.counterpartyBalance === 730n, 'bob credits the hub top-up');
+    assert.equal(irene.getLedgerChannel(ib)?.myBalance, 730n);
+
     await Promise.all([alice.closeLedgerChannel(ai), bob.closeLedgerChannel(ib)]);
     await until(() => irene.getLedgerChannels().every((l) => l.status === 'closed'), 'irene sees the ledgers closed');
     assert.equal(w.payout('alice'), 900n);
     assert.equal(w.payout('bob'), 150n);
-    assert.equal(w.payout('irene'), 800n);
-    assert.equal(w.payout('alice') + w.payout('bob') + w.payout('irene'), 1000n + 800n + 50n, 'nothing created or lost');
+    assert.equal(w.payout('irene'), 830n);
+    assert.equal(w.payout('alice') + w.payout('bob') + w.payout('irene'), 1000n + 800n + 50n + 30n, 'nothing created or lost');
     for (const n of [alice, irene, bob]) assert.deepEqual(n.engine.activeObjectives(), []);
   } finally {
     await w.stop();
