@@ -1,0 +1,209 @@
+/**
+ * The hub's configuration: one table of options, each settable by flag, environment variable
+ * (`SLUICE_HUB_*`) or JSON config file, with a default. Precedence: flag > env > file > default.
+ * {@link resolveConfig} is pure (tests call it directly); the CLI feeds it commander's flags,
+ * `process.env` and the parsed `--config` file.
+ */
+import { readFileSync } from 'node:fs';
+import { type Address, SluiceError, parseAddress } from '@sluice/channel-core';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The resolved configuration of `sluice-hub start` (and `status`). */
+export interface HubConfig {
+  readonly rpcUrl: string;
+  readonly chainId: number | undefined;
+  readonly deployment: string | undefined;
+  readonly adjudicator: Address | undefined;
+  readonly consensusApp: Address | undefined;
+  readonly virtualPaymentApp: Address | undefined;
+  readonly startBlock: number | undefined;
+  readonly keyFile: string | undefined;
+  readonly devAccount: number | undefined;
+  readonly listen: readonly string[];
+  readonly announce: readonly string[];
+  readonly store: string;
+  readonly maxPerChannel: bigint;
+  readonly collateralCap: bigint | undefined;
+  readonly maxLedgerDeposit: bigint;
+  readonly requiredApp: Address | undefined;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly logLevel: LogLevel;
+  readonly chainPollMs: number;
+  readonly objectiveTimeoutMs: number;
+}
+
+export type ConfigKey = keyof HubConfig;
+/** Where a value came from. */
+export type ConfigSource = 'flag' | 'env' | 'file' | 'default';
+
+export interface OptionSpec<K extends ConfigKey = ConfigKey> {
+  readonly key: K;
+  /** commander flag, e.g. `--rpc-url <url>`. */
+  readonly flag: string;
+  readonly env: string;
+  readonly description: string;
+  /** Shown in --help. */
+  readonly defaultText: string;
+  readonly default: HubConfig[K];
+  /** Parse one raw value (flag/env string, or a config-file value). */
+  readonly parse: (raw: unknown, from: string) => HubConfig[K];
+  /** Repeatable flag / comma-separated env / array in the file. */
+  readonly list?: boolean;
+}
+
+function bad(from: string, what: string): never {
+  throw new SluiceError('INVALID_ARGUMENT', `${from}: ${what}`);
+}
+function str(raw: unknown, from: string): string {
+  if (typeof raw === 'number') return String(raw);
+  if (typeof raw !== 'string' || raw === '') bad(from, 'must be a non-empty string');
+  return raw;
+}
+function uint(raw: unknown, from: string): bigint {
+  const s = typeof raw === 'bigint' ? raw.toString() : str(raw, from);
+  if (!/^[0-9]{1,78}$/.test(s)) bad(from, 'must be a non-negative integer in base units (e.g. wei)');
+  const v = BigInt(s);
+  if (v >> 256n !== 0n) bad(from, 'must fit in uint256');
+  return v;
+}
+function int(min: number, max: number): (raw: unknown, from: string) => number {
+  return (raw, from) => {
+    const s = str(raw, from);
+    if (!/^[0-9]+$/.test(s)) bad(from, `must be an integer ${min}..${max}`);
+    const n = Number(s);
+    if (!Number.isSafeInteger(n) || n < min || n > max) bad(from, `must be an integer ${min}..${max}`);
+    return n;
+  };
+}
+function address(raw: unknown, from: string): Address {
+  const s = str(raw, from);
+  try {
+    return parseAddress(s, from);
+  } catch {
+    return bad(from, 'must be a 0x-prefixed 20-byte address');
+  }
+}
+function url(raw: unknown, from: string): string {
+  const s = str(raw, from);
+  try {
+    const u = new URL(s);
+    if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) throw new Error('scheme');
+  } catch {
+    bad(from, 'must be an http(s):// or ws(s):// URL');
+  }
+  return s;
+}
+function multiaddrs(raw: unknown, from: string): string[] {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : bad(from, 'must be a multiaddr or a list of them');
+  const out = items.map((x) => str(typeof x === 'string' ? x.trim() : x, from));
+  for (const m of out) if (!m.startsWith('/')) bad(from, `"${m}" is not a multiaddr (e.g. /ip4/0.0.0.0/tcp/4001)`);
+  return out;
+}
+function logLevel(raw: unknown, from: string): LogLevel {
+  const s = str(raw, from);
+  if (!(LOG_LEVELS as readonly string[]).includes(s)) bad(from, `must be one of ${LOG_LEVELS.join(', ')}`);
+  return s as LogLevel;
+}
+const optional =
+  <T>(p: (raw: unknown, from: string) => T) =>
+  (raw: unknown, from: string): T | undefined =>
+    p(raw, from);
+
+function spec<K extends ConfigKey>(s: OptionSpec<K>): OptionSpec<K> {
+  return s;
+}
+
+/** Every option of `sluice-hub start`, in --help order. */
+export const OPTIONS: readonly OptionSpec[] = [
+  spec({ key: 'rpcUrl', flag: '--rpc-url <url>', env: 'SLUICE_HUB_RPC_URL', description: 'JSON-RPC URL of the chain', default: 'http://127.0.0.1:8545', defaultText: 'http://127.0.0.1:8545', parse: url }),
+  spec({ key: 'chainId', flag: '--chain-id <id>', env: 'SLUICE_HUB_CHAIN_ID', description: 'expected chain id (checked against the RPC and the deployment file)', default: undefined, defaultText: 'from --deployment, else the RPC', parse: optional(int(1, 2 ** 53 - 1)) }),
+  spec({ key: 'deployment', flag: '--deployment <file>', env: 'SLUICE_HUB_DEPLOYMENT', description: 'deployment JSON { chainId, adjudicator, consensusApp, virtualPaymentApp, token?, deployBlock } (written by `sluice deploy`)', default: undefined, defaultText: 'none', parse: optional(str) }),
+  spec({ key: 'adjudicator', flag: '--adjudicator <address>', env: 'SLUICE_HUB_ADJUDICATOR', description: 'NitroAdjudicator address (overrides the deployment file)', default: undefined, defaultText: 'from --deployment', parse: optional(address) }),
+  spec({ key: 'consensusApp', flag: '--consensus-app <address>', env: 'SLUICE_HUB_CONSENSUS_APP', description: 'ConsensusApp address (ledger channels)', default: undefined, defaultText: 'from --deployment', parse: optional(address) }),
+  spec({ key: 'virtualPaymentApp', flag: '--virtual-payment-app <address>', env: 'SLUICE_HUB_VIRTUAL_PAYMENT_APP', description: 'VirtualPaymentApp address (virtual channels)', default: undefined, defaultText: 'from --deployment', parse: optional(address) }),
+  spec({ key: 'startBlock', flag: '--start-block <n>', env: 'SLUICE_HUB_START_BLOCK', description: 'first block to scan for channel events on a fresh store', default: undefined, defaultText: "the deployment's deployBlock, else the latest block", parse: optional(int(0, 2 ** 53 - 1)) }),
+  spec({ key: 'keyFile', flag: '--key-file <file>', env: 'SLUICE_HUB_KEY_FILE', description: 'encrypted JSON keystore of the hub key; passphrase from $SLUICE_HUB_PASSPHRASE, $SLUICE_PASSPHRASE or a TTY prompt (never a flag)', default: undefined, defaultText: 'none (required unless --dev-account)', parse: optional(str) }),
+  spec({ key: 'devAccount', flag: '--dev-account <n>', env: 'SLUICE_HUB_DEV_ACCOUNT', description: "use anvil's well-known funded account n (0-9); refused unless the chain id is 31337 or 1337", default: undefined, defaultText: 'none', parse: optional(int(0, 9)) }),
+  spec({ key: 'listen', flag: '--listen <multiaddr>', env: 'SLUICE_HUB_LISTEN', description: 'libp2p listen multiaddr (repeatable; env: comma-separated)', default: ['/ip4/127.0.0.1/tcp/4001'], defaultText: '/ip4/127.0.0.1/tcp/4001', parse: multiaddrs, list: true }),
+  spec({ key: 'announce', flag: '--announce <multiaddr>', env: 'SLUICE_HUB_ANNOUNCE', description: 'multiaddr to announce instead of the listen addresses (repeatable)', default: [], defaultText: 'the listen addresses', parse: multiaddrs, list: true }),
+  spec({ key: 'store', flag: '--store <file>', env: 'SLUICE_HUB_STORE', description: 'sqlite store (WAL, synchronous writes): channels, signed states, outbox', default: './sluice-hub.db', defaultText: './sluice-hub.db', parse: str }),
+  spec({ key: 'maxPerChannel', flag: '--max-per-channel <units>', env: 'SLUICE_HUB_MAX_PER_CHANNEL', description: 'largest guarantee the hub backs for one virtual channel, base units', default: 10n ** 18n, defaultText: '1000000000000000000', parse: uint }),
+  spec({ key: 'collateralCap', flag: '--collateral-cap <units>', env: 'SLUICE_HUB_COLLATERAL_CAP', description: 'total collateral the hub keeps locked in open virtual channels, per asset, base units', default: undefined, defaultText: 'no cap beyond the ledger balances', parse: optional(uint) }),
+  spec({ key: 'maxLedgerDeposit', flag: '--max-ledger-deposit <units>', env: 'SLUICE_HUB_MAX_LEDGER_DEPOSIT', description: 'largest deposit (collateral) a peer may ask of the hub when it opens a ledger', default: 0n, defaultText: '0', parse: uint }),
+  spec({ key: 'requiredApp', flag: '--required-app <address>', env: 'SLUICE_HUB_REQUIRED_APP', description: 'virtual channels must run on this VirtualPaymentApp', default: undefined, defaultText: 'the configured VirtualPaymentApp', parse: optional(address) }),
+  spec({ key: 'httpHost', flag: '--http-host <host>', env: 'SLUICE_HUB_HTTP_HOST', description: 'interface of the /healthz, /status and /metrics HTTP server', default: '127.0.0.1', defaultText: '127.0.0.1', parse: str }),
+  spec({ key: 'httpPort', flag: '--http-port <port>', env: 'SLUICE_HUB_HTTP_PORT', description: 'port of the HTTP server (0 = any free port)', default: 9464, defaultText: '9464', parse: int(0, 65535) }),
+  spec({ key: 'logLevel', flag: '--log-level <level>', env: 'SLUICE_HUB_LOG_LEVEL', description: `pino log level (${LOG_LEVELS.join('|')})`, default: 'info', defaultText: 'info', parse: logLevel }),
+  spec({ key: 'chainPollMs', flag: '--chain-poll-ms <ms>', env: 'SLUICE_HUB_CHAIN_POLL_MS', description: 'chain polling interval', default: 1000, defaultText: '1000', parse: int(10, 3_600_000) }),
+  spec({ key: 'objectiveTimeoutMs', flag: '--objective-timeout-ms <ms>', env: 'SLUICE_HUB_OBJECTIVE_TIMEOUT_MS', description: 'report a stalled objective and re-send its messages after this long', default: 30_000, defaultText: '30000', parse: int(100, 86_400_000) }),
+];
+
+/** Flag/env of the config file itself (not settable from the file). */
+export const CONFIG_FILE_OPTION = { flag: '--config <file>', env: 'SLUICE_HUB_CONFIG', description: 'JSON config file setting any option below by its camelCase name, e.g. {"rpcUrl": "…", "listen": ["…"], "maxPerChannel": "1000"}' };
+
+export interface ResolveInput {
+  /** commander's parsed flags (only the ones given; keys are the camelCase option keys). */
+  readonly flags?: Readonly<Record<string, unknown>>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The parsed config file. */
+  readonly file?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Merge flags, environment, config file and defaults (in that precedence).
+ * @returns the config and where each value came from
+ * @throws SluiceError INVALID_ARGUMENT naming the flag / variable / file key
+ */
+export function resolveConfig(input: ResolveInput): { config: HubConfig; sources: Record<ConfigKey, ConfigSource> } {
+  const flags = input.flags ?? {};
+  const env = input.env ?? {};
+  const file = input.file ?? {};
+  const known = new Set<string>(OPTIONS.map((o) => o.key));
+  for (const k of Object.keys(file)) if (!known.has(k)) throw new SluiceError('INVALID_ARGUMENT', `config file: unknown option "${k}"`);
+  const out: Record<string, unknown> = {};
+  const sources = {} as Record<ConfigKey, ConfigSource>;
+  for (const o of OPTIONS) {
+    const flagName = o.flag.split(' ')[0]!;
+    const f = flags[o.key];
+    const e = env[o.env];
+    const fv = file[o.key];
+    if (f !== undefined && !(Array.isArray(f) && f.length === 0)) {
+      out[o.key] = o.parse(f, flagName);
+      sources[o.key] = 'flag';
+    } else if (e !== undefined && e !== '') {
+      out[o.key] = o.parse(e, o.env);
+      sources[o.key] = 'env';
+    } else if (fv !== undefined && fv !== null) {
+      out[o.key] = o.parse(fv, `config file "${o.key}"`);
+      sources[o.key] = 'file';
+    } else {
+      out[o.key] = o.default;
+      sources[o.key] = 'default';
+    }
+  }
+  return { config: out as unknown as HubConfig, sources };
+}
+
+/**
+ * Read a JSON config file.
+ * @throws SluiceError INVALID_ARGUMENT
+ */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new SluiceError('INVALID_ARGUMENT', `cannot read config file ${path}`, { cause: e });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new SluiceError('INVALID_ARGUMENT', `config file ${path} is not JSON`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SluiceError('INVALID_ARGUMENT', `config file ${path} must hold a JSON object`);
+  return json as Record<string, unknown>;
+}

@@ -1,0 +1,464 @@
+/**
+ * The hub service: a Sluice node in hub mode (intermediary of virtual channels, relay of
+ * messages between its peers) under an explicit collateral policy, with an HTTP server for
+ * `/healthz`, `/status` and `/metrics`, structured logs and metrics from the node's events.
+ *
+ * ```ts
+ * const hub = createHub({ privateKey, chain: { rpcUrl, adjudicator, consensusApp, virtualPaymentApp },
+ *   store: './hub.db', listen: ['/ip4/0.0.0.0/tcp/4001'], policy: { maxPerChannel: 10n ** 18n },
+ *   http: { port: 9464 } }, { logger });
+ * await hub.start();
+ * ```
+ */
+import { type Address, type ChannelId, SluiceError, parseAddress, sameAddress } from '@sluice/channel-core';
+import { createNode, type Node, type NodeChainInit, type NodeComponents, type NodeEvent, type NodeInit, type VirtualChannelRequest, type Decision } from '@sluice/channel-core/node';
+import type { Logger } from 'pino';
+import { createHubMetrics, type HubMetrics } from './metrics.ts';
+import { createLogger, tapLogger } from './logger.ts';
+import { startHttpServer, type HttpServer } from './http.ts';
+
+/** The collateral policy: what the hub agrees to back. */
+export interface HubCollateralPolicy {
+  /** Largest guarantee (payer's balance) the hub backs for one virtual channel (default 10^18). */
+  readonly maxPerChannel?: bigint;
+  /** Total collateral locked in open virtual channels, per asset (default: no cap beyond the ledger balances). */
+  readonly collateralCap?: bigint;
+  /** Largest deposit a peer may ask of the hub when it opens a ledger (default 0: the hub deposits nothing). */
+  readonly maxLedgerDeposit?: bigint;
+  /** Virtual channels must run on this VirtualPaymentApp (default: `chain.virtualPaymentApp`). */
+  readonly requiredApp?: Address;
+}
+
+export interface HubInit {
+  /** The hub's secp256k1 key (signs states, pays gas, libp2p identity). Never logged. */
+  readonly privateKey: Uint8Array | string;
+  readonly chain: NodeChainInit & {
+    /** Expected chain id; checked against the RPC at start when given. */
+    readonly chainId?: number;
+  };
+  /** sqlite store path (default in-memory: tests only). */
+  readonly store?: string;
+  readonly listen?: readonly string[];
+  readonly announce?: readonly string[];
+  readonly policy?: HubCollateralPolicy;
+  /** HTTP server for /healthz, /status, /metrics (`false`: none). Default 127.0.0.1:9464. */
+  readonly http?: { readonly host?: string; readonly port?: number } | false;
+  readonly objectiveTimeoutMs?: number;
+  readonly callTimeoutMs?: number;
+  readonly messagingRetry?: NodeInit['messagingRetry'];
+  readonly txRetryDelayMs?: number;
+}
+
+export interface HubComponents extends Omit<NodeComponents, 'logger'> {
+  /** pino logger (default: a new one at `info` on stdout). */
+  readonly logger?: Logger;
+  /** Export Node's process metrics as well (default true). */
+  readonly defaultMetrics?: boolean;
+}
+
+export interface HealthReport {
+  readonly ok: boolean;
+  readonly address: Address;
+  readonly peerId: string | null;
+  readonly multiaddrs: string[];
+  readonly chainId: number | null;
+  /** Latest block of the RPC (null if it did not answer). */
+  readonly chainHead: number | null;
+  /** Last chain block the engine processed. */
+  readonly lastProcessedBlock: number | null;
+  readonly storeOk: boolean;
+  readonly uptimeSeconds: number;
+}
+
+export interface HubLedgerStatus {
+  readonly channelId: ChannelId;
+  readonly counterparty: Address;
+  readonly asset: Address;
+  readonly status: string;
+  readonly turnNum: number;
+  /** The hub's free balance (base units, decimal string). */
+  readonly hubBalance: string;
+  readonly peerBalance: string;
+  /** Locked in guarantees (both sides). */
+  readonly locked: string;
+  readonly guarantees: number;
+}
+
+export interface HubVirtualStatus {
+  readonly channelId: ChannelId;
+  readonly payer: Address;
+  readonly payee: Address;
+  readonly asset: Address;
+  readonly amount: string;
+  readonly status: string;
+}
+
+export interface HubStatus {
+  readonly address: Address;
+  readonly peerId: string | null;
+  readonly multiaddrs: string[];
+  readonly ledgers: HubLedgerStatus[];
+  /** Virtual channels not yet closed (the hub is their intermediary). */
+  readonly virtualChannels: HubVirtualStatus[];
+  /** Count of the hub's virtual channels by status (closed ones included). */
+  readonly virtualChannelCounts: Record<string, number>;
+  /** Per asset: collateral locked in open virtual channels and free hub balance in open ledgers. */
+  readonly collateral: { readonly asset: Address; readonly locked: string; readonly free: string; readonly cap: string | null }[];
+  readonly objectivesInFlight: number;
+}
+
+export interface Hub {
+  readonly address: Address;
+  /** The underlying node (available after `start`). */
+  readonly node: Node;
+  readonly metrics: HubMetrics;
+  readonly logger: Logger;
+  start(): Promise<void>;
+  /** Stop HTTP, then the node (engine, messaging, store). Idempotent. */
+  stop(): Promise<void>;
+  /** Base URL of the HTTP server (undefined without one or before `start`). */
+  httpUrl(): string | undefined;
+  multiaddrs(): string[];
+  peerId(): string | null;
+  health(): Promise<HealthReport>;
+  status(): HubStatus;
+}
+
+const OPEN_V = new Set(['funding', 'funded', 'closing']);
+
+/** Objectives whose progress we time (from `objectiveCreated` to `objectiveCompleted`). */
+interface Timing {
+  readonly type: string;
+  readonly startedAt: number;
+}
+
+/**
+ * Create the hub.
+ * @param init - key, chain, store, listen addresses, collateral policy, HTTP
+ * @param components - logger, and optional node components (in-memory store/messaging/chain in tests)
+ */
+export function createHub(init: HubInit, components: HubComponents = {}): Hub {
+  return new HubImpl(init, components);
+}
+
+class HubImpl implements Hub {
+  readonly address: Address;
+  readonly metrics: HubMetrics;
+  readonly logger: Logger;
+  readonly #init: HubInit;
+  readonly #node: Node;
+  readonly #timings = new Map<string, Timing>();
+  /** Intermediary channels accepted by policy but maybe not persisted yet: id -> (asset, amount, at). */
+  readonly #pending = new Map<ChannelId, { asset: Address; amount: bigint; at: number }>();
+  #http: HttpServer | undefined;
+  #started = false;
+  #startedAt = Date.now();
+  #unsubscribe: (() => void) | undefined;
+  #chainId: number | null = null;
+
+  constructor(init: HubInit, components: HubComponents) {
+    this.#init = init;
+    this.logger = components.logger ?? createLogger('info');
+    const policy = init.policy ?? {};
+    const requiredApp = policy.requiredApp ?? parseAddress(init.chain.virtualPaymentApp, 'chain.virtualPaymentApp');
+    this.metrics = createHubMetrics(
+      {
+        ledgers: () => (this.#started ? this.#node.getLedgerChannels() : []),
+        virtualChannels: () => (this.#started ? this.#node.getVirtualChannels() : []),
+        objectivesInFlight: () => (this.#started ? this.#node.engine.activeObjectives() : []),
+      },
+      components.defaultMetrics === undefined ? {} : { defaultMetrics: components.defaultMetrics },
+    );
+    const metrics = this.metrics;
+    const nodeLogger = tapLogger(this.logger, (level, obj, msg) => {
+      if (msg === 'relaying message') metrics.relayed();
+      else if ((level === 'warn' || level === 'error') && TAP_ERRORS.has(msg)) metrics.error(typeof obj['code'] === 'string' ? obj['code'] : 'UNKNOWN');
+    });
+    const { logger: _l, defaultMetrics: _d, ...nodeComponents } = components;
+    this.#node = createNode(
+      {
+        privateKey: init.privateKey,
+        chain: init.chain,
+        ...(init.store === undefined ? {} : { store: init.store }),
+        ...(init.listen === undefined ? {} : { listen: init.listen }),
+        ...(init.announce === undefined || init.announce.length === 0 ? {} : { announce: init.announce }),
+        policy: {
+          hub: { maxGuarantee: policy.maxPerChannel ?? 10n ** 18n, virtualPaymentApp: requiredApp },
+          maxLedgerDeposit: policy.maxLedgerDeposit ?? 0n,
+          acceptVirtualChannel: (r) => this.#acceptVirtualChannel(r),
+        },
+        ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
+        ...(init.callTimeoutMs === undefined ? {} : { callTimeoutMs: init.callTimeoutMs }),
+        ...(init.messagingRetry === undefined ? {} : { messagingRetry: init.messagingRetry }),
+        ...(init.txRetryDelayMs === undefined ? {} : { txRetryDelayMs: init.txRetryDelayMs }),
+      },
+      { ...nodeComponents, logger: nodeLogger },
+    );
+    this.address = this.#node.address;
+  }
+
+  get node(): Node {
+    return this.#node;
+  }
+
+  /** The total-cap part of the collateral policy (the per-channel limit and app run in the protocol). */
+  #acceptVirtualChannel(r: VirtualChannelRequest): Decision {
+    if (r.role !== 'intermediary') return true;
+    const cap = this.#init.policy?.collateralCap;
+    if (cap === undefined) return true;
+    const locked = this.#lockedIn(r.asset);
+    if (locked + r.amount > cap) {
+      this.logger.warn({ channelId: r.channelId, peer: r.payer, amount: r.amount, locked, cap }, 'virtual channel refused: collateral cap');
+      return `the hub's collateral cap ${cap} would be exceeded (locked ${locked}, asked ${r.amount})`;
+    }
+    this.#pending.set(r.channelId, { asset: r.asset, amount: r.amount, at: Date.now() });
+    return true;
+  }
+
+  /** Collateral locked (or promised) in open intermediary channels of `asset`. */
+  #lockedIn(asset: Address): bigint {
+    let sum = 0n;
+    const seen = new Set<string>();
+    for (const v of this.#node.getVirtualChannels()) {
+      if (v.role !== 'intermediary' || !sameAddress(v.asset, asset)) continue;
+      seen.add(v.channelId);
+      if (OPEN_V.has(v.status)) sum += v.amount;
+    }
+    const now = Date.now();
+    for (const [id, p] of this.#pending) {
+      if (seen.has(id)) {
+        this.#pending.delete(id);
+        continue;
+      }
+      // accepted by us but refused later in the join (or not persisted): forget it after a while
+      if (now - p.at > 2_000) this.#pending.delete(id);
+      else if (sameAddress(p.asset, asset)) sum += p.amount;
+    }
+    return sum;
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#startedAt = Date.now();
+    this.#unsubscribe = this.#node.onAny((e) => this.#onEvent(e));
+    await this.#node.start();
+    this.#started = true;
+    try {
+      if (this.#init.chain.chainId !== undefined) {
+        const id = await this.#rpcChainId();
+        if (id !== null && id !== this.#init.chain.chainId) {
+          throw new SluiceError('INVALID_ARGUMENT', `the RPC serves chain ${id}, not the configured chain ${this.#init.chain.chainId}`);
+        }
+        this.#chainId = this.#init.chain.chainId;
+      } else this.#chainId = await this.#rpcChainId();
+      const http = this.#init.http;
+      if (http !== false) {
+        this.#http = await startHttpServer({ host: http?.host ?? '127.0.0.1', port: http?.port ?? 9464 }, {
+          health: () => this.health(),
+          status: () => this.status(),
+          metrics: this.metrics.registry,
+          logger: this.logger,
+        });
+      }
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+    this.logger.info(
+      { peer: this.address, peerId: this.peerId(), multiaddrs: this.multiaddrs(), http: this.httpUrl() ?? null, ledgers: this.#node.getLedgerChannels().length },
+      'hub started',
+    );
+  }
+
+  async #rpcChainId(): Promise<number | null> {
+    const url = this.#init.chain.rpcUrl;
+    if (url === undefined) return null;
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+        signal: AbortSignal.timeout(5_000),
+      });
+      const j = (await res.json()) as { result?: string };
+      return typeof j.result === 'string' ? Number(BigInt(j.result)) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const http = this.#http;
+    this.#http = undefined;
+    await http?.close();
+    if (this.#started) {
+      this.#started = false;
+      await this.#node.stop();
+      this.logger.info({ peer: this.address }, 'hub stopped');
+    }
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  httpUrl(): string | undefined {
+    return this.#http?.url;
+  }
+
+  multiaddrs(): string[] {
+    return this.#started ? this.#node.multiaddrs() : [];
+  }
+
+  peerId(): string | null {
+    for (const m of this.multiaddrs()) {
+      const hit = /\/p2p\/([1-9A-HJ-NP-Za-km-z]+)$/.exec(m);
+      if (hit) return hit[1]!;
+    }
+    return null;
+  }
+
+  async health(): Promise<HealthReport> {
+    let storeOk = false;
+    let lastProcessedBlock: number | null = null;
+    let chainHead: number | null = null;
+    if (this.#started) {
+      try {
+        const v = this.#node.engine.store.getMeta('chain.lastBlock');
+        lastProcessedBlock = v === undefined ? null : Number(v);
+        storeOk = true;
+      } catch {
+        storeOk = false;
+      }
+      try {
+        chainHead = (await this.#node.engine.chain.latestBlock({ timeoutMs: 3_000 })).number;
+      } catch {
+        chainHead = null;
+      }
+    }
+    return {
+      ok: this.#started && storeOk && chainHead !== null,
+      address: this.address,
+      peerId: this.peerId(),
+      multiaddrs: this.multiaddrs(),
+      chainId: this.#chainId,
+      chainHead,
+      lastProcessedBlock,
+      storeOk,
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+    };
+  }
+
+  status(): HubStatus {
+    if (!this.#started) throw new SluiceError('INVALID_ARGUMENT', 'the hub is not started');
+    const ledgers = this.#node.getLedgerChannels();
+    const vs = this.#node.getVirtualChannels().filter((v) => v.role === 'intermediary');
+    const counts: Record<string, number> = {};
+    const locked = new Map<Address, bigint>();
+    const free = new Map<Address, bigint>();
+    for (const v of vs) {
+      counts[v.status] = (counts[v.status] ?? 0) + 1;
+      if (OPEN_V.has(v.status)) locked.set(v.asset, (locked.get(v.asset) ?? 0n) + v.amount);
+    }
+    for (const l of ledgers) if (l.status === 'open') free.set(l.asset, (free.get(l.asset) ?? 0n) + l.myBalance);
+    const assets = [...new Set([...locked.keys(), ...free.keys()])].sort();
+    const cap = this.#init.policy?.collateralCap;
+    return {
+      address: this.address,
+      peerId: this.peerId(),
+      multiaddrs: this.multiaddrs(),
+      ledgers: ledgers.map((l) => ({
+        channelId: l.channelId,
+        counterparty: l.counterparty,
+        asset: l.asset,
+        status: l.status,
+        turnNum: l.turnNum,
+        hubBalance: l.myBalance.toString(),
+        peerBalance: l.counterpartyBalance.toString(),
+        locked: l.locked.toString(),
+        guarantees: l.guarantees,
+      })),
+      virtualChannels: vs
+        .filter((v) => OPEN_V.has(v.status))
+        .map((v) => ({ channelId: v.channelId, payer: v.payer, payee: v.payee, asset: v.asset, amount: v.amount.toString(), status: v.status })),
+      virtualChannelCounts: counts,
+      collateral: assets.map((asset) => ({
+        asset,
+        locked: (locked.get(asset) ?? 0n).toString(),
+        free: (free.get(asset) ?? 0n).toString(),
+        cap: cap === undefined ? null : cap.toString(),
+      })),
+      objectivesInFlight: this.#node.engine.activeObjectives().length,
+    };
+  }
+
+  #onEvent(e: NodeEvent): void {
+    const log = this.logger;
+    switch (e.type) {
+      case 'objectiveCreated':
+        this.#timings.set(e.objectiveId, { type: e.objectiveType, startedAt: performance.now() });
+        log.debug({ objectiveId: e.objectiveId, channelId: e.channelId, type: e.objectiveType, initiatedBy: e.initiatedBy }, 'objective created');
+        break;
+      case 'objectiveCompleted': {
+        const t = this.#timings.get(e.objectiveId);
+        this.#timings.delete(e.objectiveId);
+        const ms = t === undefined ? undefined : performance.now() - t.startedAt;
+        if (ms !== undefined) this.metrics.observeObjective(e.objectiveType, ms / 1000);
+        this.metrics.objectiveOutcome(e.objectiveType, 'completed');
+        log.info({ objectiveId: e.objectiveId, channelId: e.channelId, type: e.objectiveType, ...(ms === undefined ? {} : { ms: Math.round(ms * 10) / 10 }) }, 'objective completed');
+        break;
+      }
+      case 'objectiveFailed':
+        this.#timings.delete(e.objectiveId);
+        this.metrics.objectiveOutcome(e.objectiveType, 'failed');
+        this.metrics.error(e.code);
+        log.warn({ objectiveId: e.objectiveId, channelId: e.channelId, type: e.objectiveType, code: e.code, reason: e.reason }, 'objective failed');
+        break;
+      case 'objectiveStalled':
+        this.metrics.error('OBJECTIVE_STALLED');
+        log.warn({ objectiveId: e.objectiveId, channelId: e.channelId, type: e.objectiveType, reason: e.reason, waitingFor: e.waitingFor, peers: e.silentPeers, idleMs: e.idleMs }, 'objective stalled');
+        break;
+      case 'objectiveProgress':
+        log.debug({ objectiveId: e.objectiveId, channelId: e.channelId, waitingFor: e.waitingFor }, 'objective progress');
+        break;
+      case 'messageRejected':
+        this.metrics.error(e.code);
+        log.warn({ peer: e.from, code: e.code, reason: e.reason, ...(e.objectiveId === undefined ? {} : { objectiveId: e.objectiveId }) }, 'message rejected');
+        break;
+      case 'ledgerChannelFunded':
+        log.info({ channelId: e.channelId, peer: e.counterparty, asset: e.asset }, 'ledger channel funded');
+        break;
+      case 'ledgerChannelClosed':
+        log.info({ channelId: e.channelId }, 'ledger channel closed');
+        break;
+      case 'ledgerChannelUpdated':
+        log.debug({ channelId: e.channelId, turnNum: e.turnNum }, 'ledger channel updated');
+        break;
+      case 'virtualChannelProposed':
+        log.debug({ channelId: e.channelId, peer: e.payer, payee: e.payee, amount: e.amount }, 'virtual channel proposed');
+        break;
+      case 'virtualChannelFunded':
+        log.info({ channelId: e.channelId, peer: e.payer, payee: e.payee, amount: e.amount }, 'virtual channel funded');
+        break;
+      case 'virtualChannelClosing':
+        log.debug({ channelId: e.channelId }, 'virtual channel closing');
+        break;
+      case 'virtualChannelClosed':
+        log.info({ channelId: e.channelId, amount: e.paid }, 'virtual channel closed');
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+/** Engine / messaging log lines counted as errors (their `code`), in addition to the events. */
+const TAP_ERRORS = new Set([
+  'chain event stream error (retrying)',
+  'chain event stream stopped',
+  'transaction failed',
+  'send failed',
+  're-send failed',
+  'message undeliverable',
+  'rejected inbound frame',
+  'message handler failed; sender will retry',
+]);
+

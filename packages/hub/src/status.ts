@@ -1,0 +1,59 @@
+/** `sluice-hub status`: fetch a running hub's /status and render it. */
+import { SluiceError } from '@sluice/channel-core';
+import type { HubStatus } from './hub.ts';
+
+/**
+ * GET `<url>/status`.
+ * @throws SluiceError PEER_DISCONNECTED (hub unreachable), DECODE_FAILED (not a status)
+ */
+export async function fetchStatus(url: string, options: { timeoutMs?: number } = {}): Promise<HubStatus> {
+  let res: Response;
+  try {
+    res = await fetch(new URL('/status', url), { signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
+  } catch (e) {
+    throw new SluiceError('PEER_DISCONNECTED', `cannot reach the hub at ${url}`, { cause: e });
+  }
+  if (!res.ok) throw new SluiceError('PEER_DISCONNECTED', `the hub at ${url} answered ${res.status}`);
+  const body = (await res.json()) as Partial<HubStatus>;
+  if (typeof body.address !== 'string' || !Array.isArray(body.ledgers) || !Array.isArray(body.virtualChannels)) {
+    throw new SluiceError('DECODE_FAILED', `${url}/status is not a Sluice hub status`);
+  }
+  return body as HubStatus;
+}
+
+function short(id: string): string {
+  return id.length > 14 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id;
+}
+
+function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
+  return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
+}
+
+/** Human-readable status. Amounts in base units. */
+export function renderStatus(s: HubStatus): string {
+  const out: string[] = [];
+  out.push(`hub ${s.address}  peer ${s.peerId ?? '-'}`);
+  for (const m of s.multiaddrs) out.push(`  ${m}`);
+  out.push('', `ledger channels (${s.ledgers.length})`);
+  out.push(
+    s.ledgers.length === 0
+      ? '  none'
+      : table(
+          ['channel', 'peer', 'asset', 'status', 'turn', 'hub balance', 'peer balance', 'locked', 'guarantees'],
+          s.ledgers.map((l) => [short(l.channelId), short(l.counterparty), short(l.asset), l.status, String(l.turnNum), l.hubBalance, l.peerBalance, l.locked, String(l.guarantees)]),
+        ),
+  );
+  const counts = Object.entries(s.virtualChannelCounts).map(([k, v]) => `${k} ${v}`).join(', ');
+  out.push('', `virtual channels open (${s.virtualChannels.length}${counts === '' ? '' : `; all: ${counts}`})`);
+  out.push(
+    s.virtualChannels.length === 0
+      ? '  none'
+      : table(['channel', 'payer', 'payee', 'asset', 'amount', 'status'], s.virtualChannels.map((v) => [short(v.channelId), short(v.payer), short(v.payee), short(v.asset), v.amount, v.status])),
+  );
+  out.push('', 'collateral');
+  out.push(s.collateral.length === 0 ? '  none' : table(['asset', 'locked', 'free', 'cap'], s.collateral.map((c) => [c.asset, c.locked, c.free, c.cap ?? '-'])));
+  out.push('', `objectives in flight: ${s.objectivesInFlight}`);
+  return out.join('\n');
+}

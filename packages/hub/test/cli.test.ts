@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { OPTIONS, CONFIG_FILE_OPTION } from '../src/config.ts';
+import { main } from '../src/cli.ts';
+
+const BIN = fileURLToPath(new URL('../bin/sluice-hub.js', import.meta.url));
+
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
+    });
+  });
+}
+
+test('sluice-hub --help lists the commands', async () => {
+  const r = await run(['--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /start/);
+  assert.match(r.stdout, /status/);
+});
+
+test('sluice-hub start --help explains every flag with its env var and default', async () => {
+  const r = await run(['start', '--help']);
+  assert.equal(r.code, 0);
+  const text = r.stdout.replace(/\s+/g, ' ');
+  for (const o of [...OPTIONS, { ...CONFIG_FILE_OPTION, defaultText: 'none' }]) {
+    const flag = o.flag.split(' ')[0]!;
+    assert.ok(text.includes(flag), `${flag} in help`);
+    assert.ok(text.includes(`[env: ${o.env}]`), `${o.env} in help`);
+    assert.ok(text.includes(`(default: ${o.defaultText.replace(/\s+/g, ' ')})`), `default of ${flag} in help`);
+  }
+  assert.match(text, /SLUICE_HUB_PASSPHRASE/);
+});
+
+test('sluice-hub status --help', async () => {
+  const r = await run(['status', '--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /--json/);
+  assert.match(r.stdout, /SLUICE_HUB_URL/);
+});
+
+test('usage errors exit 2 with a message; no key means exit 2', async () => {
+  const lines: string[] = [];
+  const io = { out: (s: string) => lines.push(s), err: (s: string) => lines.push(s), env: {} };
+  assert.equal(await main(['node', 'sluice-hub', 'start', '--http-port', 'x'], io), 2);
+  assert.match(lines.join('\n'), /--http-port/);
+  assert.equal(await main(['node', 'sluice-hub', 'start', '--bogus'], io), 2);
+  // chain unreachable: exit 3
+  lines.length = 0;
+  assert.equal(await main(['node', 'sluice-hub', 'start', '--rpc-url', 'http://127.0.0.1:1', '--dev-account', '0'], io), 3);
+  assert.match(lines.join('\n'), /cannot reach the chain/);
+});
+
+test('status against nothing listening exits 1 with a message', async () => {
+  const r = await run(['status', '--url', 'http://127.0.0.1:1']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot reach the hub/);
+});

@@ -1,0 +1,115 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { isSluiceError } from '@sluice/channel-core';
+import { OPTIONS, readConfigFile, resolveConfig } from '../src/config.ts';
+import { parseDeployment, readDeployment, writeDeployment } from '../src/deployment.ts';
+import { createLogger } from '../src/logger.ts';
+
+test('defaults when nothing is set', () => {
+  const { config, sources } = resolveConfig({});
+  assert.equal(config.rpcUrl, 'http://127.0.0.1:8545');
+  assert.deepEqual(config.listen, ['/ip4/127.0.0.1/tcp/4001']);
+  assert.equal(config.store, './sluice-hub.db');
+  assert.equal(config.maxPerChannel, 10n ** 18n);
+  assert.equal(config.maxLedgerDeposit, 0n);
+  assert.equal(config.collateralCap, undefined);
+  assert.equal(config.httpPort, 9464);
+  assert.equal(config.logLevel, 'info');
+  assert.ok(Object.values(sources).every((s) => s === 'default'));
+});
+
+test('precedence: flag > env > file > default, per option', () => {
+  const file = { rpcUrl: 'http://file:1', httpPort: 1111, logLevel: 'warn', store: '/file.db', maxPerChannel: '5', listen: ['/ip4/1.1.1.1/tcp/1'] };
+  const env = { SLUICE_HUB_RPC_URL: 'http://env:2', SLUICE_HUB_HTTP_PORT: '2222', SLUICE_HUB_LOG_LEVEL: 'debug', SLUICE_HUB_LISTEN: '/ip4/2.2.2.2/tcp/2,/ip4/2.2.2.3/tcp/3' };
+  const flags = { rpcUrl: 'http://flag:3', listen: ['/ip4/3.3.3.3/tcp/3'] };
+  const { config, sources } = resolveConfig({ flags, env, file });
+  assert.equal(config.rpcUrl, 'http://flag:3');
+  assert.equal(sources.rpcUrl, 'flag');
+  assert.deepEqual(config.listen, ['/ip4/3.3.3.3/tcp/3']);
+  assert.equal(config.httpPort, 2222);
+  assert.equal(sources.httpPort, 'env');
+  assert.equal(config.logLevel, 'debug');
+  assert.equal(config.store, '/file.db');
+  assert.equal(sources.store, 'file');
+  assert.equal(config.maxPerChannel, 5n);
+  assert.equal(config.objectiveTimeoutMs, 30_000);
+  assert.equal(sources.objectiveTimeoutMs, 'default');
+  // env list is comma-separated
+  assert.deepEqual(resolveConfig({ env }).config.listen, ['/ip4/2.2.2.2/tcp/2', '/ip4/2.2.2.3/tcp/3']);
+  // an empty env var does not override the file
+  assert.equal(resolveConfig({ env: { SLUICE_HUB_STORE: '' }, file }).config.store, '/file.db');
+});
+
+test('bad values name their source; unknown file keys are refused', () => {
+  const cases: [Parameters<typeof resolveConfig>[0], RegExp][] = [
+    [{ flags: { httpPort: '70000' } }, /--http-port/],
+    [{ env: { SLUICE_HUB_MAX_PER_CHANNEL: '-1' } }, /SLUICE_HUB_MAX_PER_CHANNEL/],
+    [{ file: { adjudicator: '0x1234' } }, /config file "adjudicator"/],
+    [{ file: { rpcURL: 'http://x' } }, /unknown option "rpcURL"/],
+    [{ flags: { logLevel: 'loud' } }, /--log-level/],
+    [{ env: { SLUICE_HUB_RPC_URL: 'ftp://x' } }, /SLUICE_HUB_RPC_URL/],
+    [{ flags: { listen: ['ip4/1.2.3.4'] } }, /not a multiaddr/],
+    [{ env: { SLUICE_HUB_DEV_ACCOUNT: '10' } }, /SLUICE_HUB_DEV_ACCOUNT/],
+  ];
+  for (const [input, re] of cases) {
+    assert.throws(() => resolveConfig(input), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && re.test(e.message), JSON.stringify(input));
+  }
+});
+
+test('every option has a SLUICE_HUB_ env var, a flag and a default text', () => {
+  const envs = new Set<string>();
+  for (const o of OPTIONS) {
+    assert.match(o.env, /^SLUICE_HUB_[A-Z_]+$/);
+    assert.match(o.flag, /^--[a-z-]+ <[a-z-]+>$/);
+    assert.ok(o.defaultText.length > 0);
+    assert.ok(!envs.has(o.env));
+    envs.add(o.env);
+  }
+});
+
+test('config file and deployment file round trip and validation', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-hub-cfg-'));
+  try {
+    const p = join(dir, 'hub.json');
+    writeFileSync(p, JSON.stringify({ httpPort: 1 }));
+    assert.deepEqual(readConfigFile(p), { httpPort: 1 });
+    writeFileSync(p, '[1]');
+    assert.throws(() => readConfigFile(p), /JSON object/);
+    const d = {
+      chainId: 31337,
+      adjudicator: '0x5FbDB2315678afecb367f032d93F642f64180aa3',
+      consensusApp: '0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512',
+      virtualPaymentApp: '0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0',
+      deployBlock: 1,
+    };
+    const dp = join(dir, 'deployment.json');
+    writeDeployment(dp, parseDeployment(d));
+    assert.equal(readDeployment(dp).adjudicator.toLowerCase(), d.adjudicator.toLowerCase());
+    assert.equal(readDeployment(dp).token, undefined);
+    assert.throws(() => parseDeployment({ ...d, deployBlock: -1 }), /deployment.deployBlock/);
+    assert.throws(() => parseDeployment({ ...d, consensusApp: 'nope' }), /deployment.consensusApp/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('logger redacts key- and passphrase-shaped fields and writes bigints as strings', () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _e, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  const log = createLogger('debug', sink as never);
+  const key = '0x' + 'ab'.repeat(32);
+  log.info({ privateKey: key, passphrase: 'hunter2hunter2', nested: { key }, amount: 12345678901234567890n }, 'x');
+  const all = lines.join('');
+  assert.ok(!all.includes('ab'.repeat(32)));
+  assert.ok(!all.includes('hunter2'));
+  assert.match(all, /"amount":"12345678901234567890"/);
+});
