@@ -64,6 +64,10 @@ export class DisputeChain {
   readonly payouts = new Map<string, bigint>();
   readonly status = new Map<string, Status>();
   readonly submissions: Submission[] = [];
+  /** Reclaims/transfers submitted while a channel they need had never been finalized (must stay empty). */
+  readonly premature: string[] = [];
+  /** Channels that were finalized at some point (a transfer may delete the status afterwards). */
+  readonly everFinalized = new Set<string>();
   time = 1_000;
   block = 1;
 
@@ -165,6 +169,11 @@ export class DisputeChain {
   }
 
   private execute(tx: P.Transaction): P.ObjectiveEvent[] {
+    for (const [id, st] of this.status) if (this.finalized(st)) this.everFinalized.add(id);
+    if (tx.kind === 'reclaim' || tx.kind === 'transferAllAssets') {
+      const needs = tx.kind === 'reclaim' ? [tx.sourceChannelId, tx.targetChannelId] : [tx.channelId];
+      for (const id of needs) if (!this.everFinalized.has(id)) this.premature.push(`${tx.kind}:${id}`);
+    }
     switch (tx.kind) {
       case 'challenge': {
         const state = tx.candidate.state;

@@ -18,6 +18,7 @@ function startPlan(dl: Download, n: Node, trigger: P.FallbackTrigger): P.Fallbac
 
 /** No submitter sent the same step twice after it succeeded, and nothing succeeded twice. */
 function assertNoDoubleSubmission(dl: Download): void {
+  assert.deepEqual(dl.chain.premature, [], 'no reclaim or transfer before the channels it needs were finalized');
   const ok = new Map<string, number>();
   for (const s of dl.chain.submissions) {
     if (!s.ok) continue;
