@@ -175,7 +175,6 @@ export async function runStart(config: HubConfig, io: CliIO): Promise<void> {
     },
     { logger },
   );
-  privateKey.fill(0); // the node keeps its own copy
   await hub.start();
   await new Promise<void>((done) => {
     let stopping = false;
