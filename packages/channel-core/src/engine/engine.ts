@@ -637,7 +637,10 @@ class EngineImpl implements Engine {
         } catch (e) {
           lastError = e;
           if (signal.aborted) return;
-          this.#log.warn({ objectiveId, channelId: tx.channelId, tx: tx.kind, attempt, code: isSluiceError(e) ? e.code : 'unknown' }, 'transaction failed');
+          this.#log.warn(
+            { objectiveId, channelId: tx.channelId, tx: tx.kind, attempt, code: isSluiceError(e) ? e.code : 'unknown', reason: e instanceof Error ? e.message : String(e) },
+            'transaction failed',
+          );
           if (attempt < max) await sleep(delay * attempt, signal);
         }
       }

@@ -209,7 +209,12 @@ class NodeImpl implements Node {
       }
       const { JsonRpcProvider, Wallet } = await import('ethers');
       const { EthersChainService } = await import('../ethers/index.ts');
-      const provider = new JsonRpcProvider(init.chain.rpcUrl, undefined, { staticNetwork: true, pollingInterval: init.chain.pollIntervalMs ?? 1000 });
+      // cacheTimeout -1: a cached eth_getTransactionCount would hand two quick transactions (approve, deposit) the same nonce
+      const provider = new JsonRpcProvider(init.chain.rpcUrl, undefined, {
+        staticNetwork: true,
+        cacheTimeout: -1,
+        pollingInterval: init.chain.pollIntervalMs ?? 1000,
+      });
       const key = typeof init.privateKey === 'string' ? init.privateKey : bytesToHex(init.privateKey);
       chain = new EthersChainService({
         adjudicator: init.chain.adjudicator,
