@@ -141,6 +141,22 @@ describe('provider service: hostile clients', () => {
     g.ws.close(1000);
   });
 
+  it('a reader that pauses briefly (below the timeout) is served to the end once it reads again', async () => {
+    const ch = await openChannel(f);
+    const r = await raw(f);
+    r.hello(ch, file);
+    await r.waitFor((x) => x.type === 'ready');
+    const socket = (r.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    r.voucher(ch, 40n * PRICE);
+    await new Promise((res) => setTimeout(res, 200));
+    socket.resume();
+    await r.waitFor((x) => x.type === 'chunk' && x.index === 39, 5_000);
+    assert.deepEqual(r.chunks(), Array.from({ length: 40 }, (_, i) => i));
+    r.ws.close(1000);
+    await r.closed;
+  });
+
   it('slow reader (socket not read) → closed with 4300 PEER_TIMEOUT, buffering bounded', async () => {
     const before = await metric(f, 'sluice_provider_protocol_errors_total', { reason: 'PEER_TIMEOUT' });
     const ch = await openChannel(f);

@@ -116,6 +116,7 @@ export class ProviderSession {
   #slowTimer: NodeJS.Timeout | undefined;
   #tokens: number;
   #lastRefill = performance.now();
+  #lastProgress = performance.now();
 
   constructor(ws: WebSocket, remote: string, ctx: SessionContext) {
     this.#ws = ws;
@@ -376,6 +377,7 @@ export class ProviderSession {
           this.#waitForDrain();
           return;
         }
+        this.#waitingDrain = false;
         const file = this.#file;
         if (file === undefined) return;
         const index = this.#next;
@@ -402,21 +404,25 @@ export class ProviderSession {
 
   #waitForDrain(): void {
     this.#waitingDrain = true;
-    if (this.#slowTimer === undefined) {
-      this.#slowTimer = setTimeout(() => {
-        this.#slowTimer = undefined;
-        if (this.#waitingDrain) this.fail(new SluiceError('PEER_TIMEOUT', 'client is not reading'));
-      }, this.#ctx.limits.slowReaderTimeoutMs);
+    if (this.#slowTimer !== undefined) return;
+    const check = (): void => {
+      this.#slowTimer = undefined;
+      if (!this.#waitingDrain || this.#phase !== 'serving') return;
+      const idle = performance.now() - this.#lastProgress;
+      if (idle >= this.#ctx.limits.slowReaderTimeoutMs) return this.fail(new SluiceError('PEER_TIMEOUT', 'client is not reading'));
+      this.#slowTimer = setTimeout(check, this.#ctx.limits.slowReaderTimeoutMs - idle);
       this.#slowTimer.unref();
-    }
+    };
+    this.#slowTimer = setTimeout(check, this.#ctx.limits.slowReaderTimeoutMs);
+    this.#slowTimer.unref();
   }
 
-  #onSent(err?: Error): void {
-    if (err !== undefined || this.#phase !== 'serving') return;
+  #onSent(err?: Error | null): void {
+    // Node calls write callbacks with `null` on success.
+    if ((err !== undefined && err !== null) || this.#phase !== 'serving') return;
+    this.#lastProgress = performance.now();
     if (this.#waitingDrain && this.#ws.bufferedAmount <= this.#ctx.limits.maxBufferedBytes / 2) {
       this.#waitingDrain = false;
-      clearTimeout(this.#slowTimer);
-      this.#slowTimer = undefined;
       void this.#pump();
     }
   }
