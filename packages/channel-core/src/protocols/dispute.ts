@@ -353,3 +353,24 @@ export function disputeEventFromPort(ev: PortChainEvent, reclaimTarget?: Channel
       return undefined;
   }
 }
+
+/**
+ * A stable key for one fallback step, for the engine's transaction journal: the same key means
+ * the same step (re-sending it is a duplicate); a counter-challenge at a higher turn and the
+ * reclaim of another guarantee of the same ledger are different steps. Undefined for the
+ * cooperative kinds (keep the engine's own keys for those).
+ */
+export function fallbackTransactionKey(tx: Transaction): string | undefined {
+  switch (tx.kind) {
+    case 'challenge':
+    case 'checkpoint':
+    case 'conclude':
+      return `${tx.kind}:${tx.channelId}:${tx.candidate.state.turnNum}`;
+    case 'reclaim':
+      return `reclaim:${tx.channelId}:${tx.targetChannelId}`;
+    case 'transferAllAssets':
+      return `transferAllAssets:${tx.channelId}:${tx.stateHash}`;
+    default:
+      return undefined;
+  }
+}

@@ -135,6 +135,18 @@ export function ledgerExitChannels(o: LedgerExitObjective): ChannelId[] {
   return [o.ledger.id, ...o.virtuals.map((v) => v.id)];
 }
 
+/**
+ * Guarantee targets in the registered ledger outcome whose fixed part this exit does not know:
+ * the engine must add them ({@link withGuaranteedChannel}) or the exit waits for them forever.
+ */
+export function unknownGuaranteeTargets(o: LedgerExitObjective): ChannelId[] {
+  const out = o.onChain?.outcome ?? null;
+  if (out === null) return [];
+  return guaranteesOf(out)
+    .map((g) => g.allocation.destination as ChannelId)
+    .filter((t) => !o.virtuals.some((v) => v.id === t));
+}
+
 function targetRecord(o: LedgerExitObjective, id: ChannelId): OnChainRecord | undefined {
   return o.targets[id];
 }

@@ -266,18 +266,9 @@ export class DisputeChain {
   }
 }
 
-/** A stable key per transaction and target (double-submission checks). */
+/** A stable key per step (double-submission checks): the protocols' own key for fallback steps. */
 export function txKey(tx: P.Transaction): string {
-  switch (tx.kind) {
-    case 'challenge':
-    case 'checkpoint':
-    case 'conclude':
-      return `${tx.kind}:${tx.channelId}:${tx.candidate.state.turnNum}`;
-    case 'reclaim':
-      return `reclaim:${tx.channelId}:${tx.targetChannelId}`;
-    default:
-      return `${tx.kind}:${tx.channelId}`;
-  }
+  return P.fallbackTransactionKey(tx) ?? `${tx.kind}:${tx.channelId}`;
 }
 
 // ------------------------------------------------------------------ a tiny engine

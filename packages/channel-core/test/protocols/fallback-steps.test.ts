@@ -136,6 +136,7 @@ test('ledger exit: every pause point; never reclaims before the ledger and V are
   const r1 = P.crankLedgerExit(o, secrets(bob));
   assert.equal(r1.waitingFor, 'WaitingForChallengeRegistered');
   const [ch] = txOf(r1.effects);
+  assert.equal(ch && P.fallbackTransactionKey(ch), `challenge:${dl.IB}:2`);
   assert.ok(ch?.kind === 'challenge' && ch.candidate.state.turnNum === 2 && ch.candidate.signatures.length === 2);
   assert.deepEqual(txOf(P.crankLedgerExit(reload(r1.objective), secrets(bob)).effects), [], 'no double submission');
   const lEvents = chain.submit(ch, 'bob');
@@ -168,6 +169,11 @@ test('ledger exit: every pause point; never reclaims before the ledger and V are
   const [rc] = txOf(r4.effects);
   assert.ok(rc?.kind === 'reclaim');
   assert.equal(rc.targetChannelId, dl.V);
+  assert.equal(P.fallbackTransactionKey(rc), `reclaim:${dl.IB}:${dl.V}`);
+  assert.deepEqual(P.unknownGuaranteeTargets(r4.objective), []);
+  assert.deepEqual(P.unknownGuaranteeTargets(P.newLedgerExit({ ledger: ib })), [], 'nothing registered yet');
+  assert.deepEqual(P.unknownGuaranteeTargets(feed(P.newLedgerExit({ ledger: ib }), lEvents)), [dl.V]);
+  assert.equal(P.withGuaranteedChannel(feed(P.newLedgerExit({ ledger: ib }), lEvents), dl.vs.get('bob')!).virtuals.length, 1);
   assert.equal(rc.indexOfTargetInSource, 2);
   assert.equal(rc.sourceStateHash, hashState(ch.candidate.state));
   assert.deepEqual(txOf(P.crankLedgerExit(reload(r4.objective), secrets(bob)).effects), [], 'no double reclaim');

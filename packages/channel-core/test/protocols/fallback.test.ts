@@ -5,9 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { type ChannelId, hashState, signChallenge, signState, protocols as P } from '../../src/index.ts';
 import { parseJson, stringifyJson } from '../../src/json.ts';
-import { ETH, TOKEN, alice, bob, irene, ledgerPrefund, rng, secrets, type Actor } from './fixtures.ts';
+import { ETH, TOKEN, alice, bob, irene, ledgerPrefund, rng, secrets } from './fixtures.ts';
 import { type Crash, type Download, Node, Revert, contextOf, download, drive } from './fallback-chain.ts';
 
 function startPlan(dl: Download, n: Node, trigger: P.FallbackTrigger): P.FallbackPlan {
@@ -253,4 +254,53 @@ test('a reverted submission is retried with arguments recomputed from the chain'
   assert.ok(reverts.includes('incorrect fingerprint') || reverts.includes('turnNumRecord not increased.'), reverts.join());
 });
 
-export type { Actor };
+
+test('property: whoever is online, in any order, with races and crashes, money is conserved and nobody online loses', () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        seed: fc.integer({ min: 1, max: 1_000_000 }),
+        price: fc.bigInt({ min: 1n, max: 9n }),
+        chunks: fc.integer({ min: 0, max: 6 }),
+        online: fc.constantFrom('alice+bob', 'bob', 'alice', 'alice+bob+irene', 'bob+irene'),
+        mempool: fc.boolean(),
+        erc20: fc.boolean(),
+      }),
+      (sc) => {
+        const asset = sc.erc20 ? TOKEN : ETH;
+        const dl = download({ asset, chunks: sc.chunks, price: sc.price, deposit: 60n, seed: sc.seed });
+        const who = sc.online.split('+');
+        const nodes = [alice, bob, irene].filter((a) => who.includes(a.name)).map((a) => new Node(a));
+        for (const n of nodes) {
+          startPlan(dl, n, n.actor === irene ? { kind: 'userForce' } : { kind: 'peerStalled', peer: irene.address });
+        }
+        const random = rng(sc.seed);
+        const seen = new Set<string>();
+        drive(dl.chain, nodes, {
+          random,
+          mempool: sc.mempool,
+          ...(sc.mempool
+            ? {}
+            : {
+                crash: (n: Node, o: P.Objective) => {
+                  const k = `${n.actor.name}:${o.id}:${stringifyJson(o.type === 'ledgerExit' ? o.pending : null)}`;
+                  if (seen.has(k) || random() < 0.5) return undefined;
+                  seen.add(k);
+                  return random() < 0.5 ? 'beforeEffects' : 'afterSubmit';
+                },
+              }),
+        });
+        for (const n of nodes) for (const o of n.all()) assert.equal(o.status, 'completed', `${n.actor.name} ${o.id}`);
+        assertNoDoubleSubmission(dl);
+        const total = dl.start.aliceInAI + dl.start.ireneInAI + dl.start.ireneInIB + dl.start.bobInIB;
+        const out = [alice, irene, bob].reduce((t, a) => t + dl.chain.paid(a, asset), 0n);
+        assert.equal(out + dl.chain.held(dl.AI, asset) + dl.chain.held(dl.IB, asset), total, 'conservation');
+        // an online payee is paid his best voucher; an online payer never pays more than it
+        if (who.includes('bob')) assert.equal(dl.chain.paid(bob, asset), dl.start.bobInIB + dl.paid);
+        if (who.includes('alice')) assert.ok(dl.chain.paid(alice, asset) >= dl.start.aliceInAI - dl.paid);
+        if (who.includes('alice') && who.includes('bob')) assertSettled(dl);
+      },
+    ),
+    { numRuns: 12, seed: 7 },
+  );
+});
