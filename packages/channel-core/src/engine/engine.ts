@@ -228,6 +228,8 @@ class EngineImpl implements Engine {
   #chainLoop: Promise<void> | undefined;
   /** Write-through cache of ledger records (the engine is their only writer). */
   #ledgerCache: Map<string, LedgerData> | undefined;
+  /** Pending `waitForObjective` calls, rejected with ABORTED on stop. */
+  readonly #waiters = new Set<(err: unknown) => void>();
   /** Ids of every objective in the store. */
   #knownIds: Set<string> | undefined;
   readonly #ledgerView: LedgerView = { get: (id) => this.#getLedger(id), list: () => this.#ledgerMap().values() };
@@ -296,6 +298,7 @@ class EngineImpl implements Engine {
     if (lifecycle === undefined) return;
     this.#lifecycle = undefined;
     lifecycle.abort(new SluiceError('ABORTED', 'engine stopped'));
+    for (const w of [...this.#waiters]) w(new SluiceError('ABORTED', 'engine stopped'));
     clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#chainLoop;
@@ -341,6 +344,9 @@ class EngineImpl implements Engine {
         if (err === undefined) resolve();
         else reject(err);
       };
+      const stopped = (err: unknown): void => done(err);
+      this.#waiters.add(stopped);
+      cleanup.push(() => this.#waiters.delete(stopped));
       const check = (): boolean => {
         const d = this.objective(id);
         if (d === undefined) return false;
@@ -541,7 +547,7 @@ class EngineImpl implements Engine {
     const base = { objectiveId: objective.id, objectiveType: objective.type as ObjectiveType, channelId: objectiveChannelId(objective) };
     if (waitingChanged && objective.status === 'approved') this.#emit({ type: 'objectiveProgress', waitingFor: result.waitingFor, ...base });
     for (const e of events) this.#emit(e);
-    if (objective.status === 'completed') this.#emit({ type: 'objectiveCompleted', ...base });
+    if (objective.status === 'completed') this.#emit({ type: 'objectiveCompleted', durationMs: now - (next.createdAt ?? now), ...base });
     for (const tx of txs) this.#runTransaction(objective.id, tx, false);
     return changed;
   }

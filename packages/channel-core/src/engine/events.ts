@@ -18,7 +18,11 @@ export type StallReason = 'timeout' | 'undeliverable' | 'transactionFailed';
 export type EngineEvent =
   | ({ readonly type: 'objectiveCreated'; readonly initiatedBy: 'me' | 'peer' } & ObjectiveEventBase)
   | ({ readonly type: 'objectiveProgress'; readonly waitingFor: string } & ObjectiveEventBase)
-  | ({ readonly type: 'objectiveCompleted' } & ObjectiveEventBase)
+  | ({
+      readonly type: 'objectiveCompleted';
+      /** Milliseconds from the objective's creation here to its completion (latency metrics). */
+      readonly durationMs: number;
+    } & ObjectiveEventBase)
   | ({ readonly type: 'objectiveFailed'; readonly code: string; readonly reason: string } & ObjectiveEventBase)
   | ({
       readonly type: 'objectiveStalled';

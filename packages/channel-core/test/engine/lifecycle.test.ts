@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isSluiceError } from '../../src/index.ts';
 import { ADDR, openLedgers, until, world } from './harness.ts';
 
 test('open ledgers, virtual channel, vouchers, virtual defund, top-up, withdraw', async () => {
@@ -61,6 +62,32 @@ test('open ledgers, virtual channel, vouchers, virtual defund, top-up, withdraw'
     assert.equal(w.payout('irene'), 830n);
     assert.equal(w.payout('alice') + w.payout('bob') + w.payout('irene'), 1000n + 800n + 50n + 30n, 'nothing created or lost');
     for (const n of [alice, irene, bob]) assert.deepEqual(n.engine.activeObjectives(), []);
+  } finally {
+    await w.stop();
+  }
+});
+
+test('stopping a node rejects its pending calls with ABORTED; an aborted signal too', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 12 });
+  try {
+    const { alice, irene } = w.nodes;
+    const completed: number[] = [];
+    alice.on('objectiveCompleted', (e) => completed.push(e.durationMs));
+    const { ai } = await openLedgers(w, 100n, 100n);
+    assert.ok(completed.length > 0 && completed.every((d) => d >= 0), 'completion carries a duration');
+    await until(() => irene.getLedgerChannel(ai)?.status === 'open', 'open');
+    await irene.stop();
+    await w.net.service(ADDR.irene).stop();
+    const ctl = new AbortController();
+    const aborted = alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n }, { signal: ctl.signal, timeoutMs: 60_000 });
+    ctl.abort();
+    await assert.rejects(aborted, (e: unknown) => isSluiceError(e, 'ABORTED'));
+    const pending = alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n }, { timeoutMs: 60_000 });
+    const t = Date.now();
+    await new Promise((r) => setTimeout(r, 20));
+    await alice.stop();
+    await assert.rejects(pending, (e: unknown) => isSluiceError(e, 'ABORTED'));
+    assert.ok(Date.now() - t < 5_000);
   } finally {
     await w.stop();
   }
