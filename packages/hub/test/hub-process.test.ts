@@ -171,6 +171,7 @@ test('a hub process serves Alice and Bob; health, metrics, status; no secrets in
   assert.equal(s2.virtualChannelCounts['closed'], 1);
   assert.equal(s2.ledgers.find((l) => l.channelId === ai.toLowerCase())?.peerBalance, String(deposit - paid));
   const { channelId: v2 } = await alice.createVirtualChannel({ payee: bob.address, amount });
+  await until(() => bob.getVirtualChannel(v2)?.status === 'funded', 'bob sees V2 funded');
   assert.equal(bob.receiveVoucher(alice.pay(v2 as ChannelId, price), { price }).kind, 'accepted');
   await alice.closeVirtualChannel(v2);
   await until(() => bob.getVirtualChannel(v2)?.status === 'closed', 'bob sees V2 closed');
