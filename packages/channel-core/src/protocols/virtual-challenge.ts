@@ -28,7 +28,7 @@ import {
   isFinalizedAt,
   moveTransaction,
 } from './dispute.ts';
-import { VIRTUAL_POSTFUND_TURN } from './virtual-channel.ts';
+import { VIRTUAL_FINAL_TURN, VIRTUAL_POSTFUND_TURN } from './virtual-channel.ts';
 import type { CrankResult, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
 
 export type VirtualChallengeWaitingFor =
@@ -153,4 +153,23 @@ export function updateVirtualChallenge(o: VirtualChallengeObjective, event: Obje
         return fail('PROTOCOL_MALFORMED', 'unexpected event for a virtual challenge');
     }
   });
+}
+
+/**
+ * The payee received a better voucher after the objective started: redeem that one instead. Only
+ * useful before the redemption is registered (VirtualPaymentApp accepts turn 2 once; a registered
+ * redemption cannot be raised), so it is refused once ours is submitted or on chain.
+ * @throws SluiceError INVALID_ARGUMENT (not the payee, not redeemable, not higher),
+ *   PROTOCOL_BAD_ROLE_OR_STATUS (redemption already submitted or registered)
+ */
+export function withBestVoucher(o: VirtualChallengeObjective, voucher: Voucher): VirtualChallengeObjective {
+  const n = o.v.fixedPart.participants.length;
+  if (o.v.myIndex !== n - 1) fail('INVALID_ARGUMENT', 'only the payee redeems vouchers', { channelId: o.v.id });
+  if (o.submitted !== null || (o.onChain !== null && o.onChain.turnNumRecord >= VIRTUAL_FINAL_TURN)) {
+    fail('PROTOCOL_BAD_ROLE_OR_STATUS', 'the redemption is already submitted or registered', { channelId: o.v.id });
+  }
+  const latest = latestSupportedState(o.v)!;
+  assertRedeemable(o.v, latest.state, voucher);
+  if (o.bestVoucher !== null && voucher.amount <= o.bestVoucher.amount) fail('INVALID_ARGUMENT', 'the voucher is not higher than the one held', { channelId: o.v.id });
+  return { ...o, bestVoucher: voucher };
 }

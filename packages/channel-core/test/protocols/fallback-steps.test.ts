@@ -424,3 +424,18 @@ test('port events map to protocol dispute events', () => {
   assert.deepEqual(P.disputeEventFromPort({ ...base, type: 'Reclaimed', channelId: id, assetIndex: 0n }, id), { kind: 'reclaimed', channelId: id.toLowerCase(), assetIndex: 0, target: id.toLowerCase(), blockNumber: 7, logIndex: 2 });
   assert.equal(P.disputeEventFromPort({ ...base, type: 'Concluded', channelId: id, finalizesAt: 3 }), undefined);
 });
+
+test('the payee can switch to a better voucher until his redemption is submitted', () => {
+  const dl = download({ chunks: 3, price: 2n });
+  const o = P.newVirtualChallenge({ v: dl.vs.get('bob')!, bestVoucher: dl.bestVoucher });
+  const better = signVoucher(dl.V, 10n, alice.privateKey);
+  const up = P.withBestVoucher(o, better);
+  assert.equal(up.bestVoucher?.amount, 10n);
+  rejects(() => P.withBestVoucher(up, dl.bestVoucher!), 'INVALID_ARGUMENT');
+  rejects(() => P.withBestVoucher(o, signVoucher(dl.V, 10n, mallory.privateKey)), 'INVALID_ARGUMENT');
+  const r = P.crankVirtualChallenge(up, secrets(bob));
+  const [tx] = txOf(r.effects);
+  assert.ok(tx?.kind === 'challenge' && P.allocatedTo(tx.candidate.state.outcome, d(bob)) === 10n);
+  rejects(() => P.withBestVoucher(r.objective, signVoucher(dl.V, 12n, alice.privateKey)), 'PROTOCOL_BAD_ROLE_OR_STATUS');
+  rejects(() => P.withBestVoucher(P.newVirtualChallenge({ v: dl.vs.get('alice')! }), better), 'INVALID_ARGUMENT');
+});
