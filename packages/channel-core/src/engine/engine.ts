@@ -230,6 +230,8 @@ class EngineImpl implements Engine {
   #ledgerCache: Map<string, LedgerData> | undefined;
   /** Pending `waitForObjective` calls, rejected with ABORTED on stop. */
   readonly #waiters = new Set<(err: unknown) => void>();
+  /** Rejections that arrived before the objective they refuse (bounded, oldest dropped). */
+  readonly #earlyRejections = new Map<string, { from: Address; msg: RejectObjectiveMessage }>();
   /** Ids of every objective in the store. */
   #knownIds: Set<string> | undefined;
   readonly #ledgerView: LedgerView = { get: (id) => this.#getLedger(id), list: () => this.#ledgerMap().values() };
@@ -686,32 +688,42 @@ class EngineImpl implements Engine {
   }
 
   /**
-   * A peer refuses an objective we initiated. Honoured only while that peer's prefund signature
-   * is missing: then nothing was locked or deposited on its account and giving up is safe.
+   * A participant refuses an opening objective (ledger or virtual channel). Honoured only while
+   * the prefund is incomplete here and the refuser's signature is missing from it: then nothing
+   * was proposed, locked or deposited for it by anyone, and giving up is safe.
    */
   #onRejection(from: Address, msg: RejectObjectiveMessage): void {
     const data = this.#active.get(msg.objectiveId);
-    if (data === undefined) return;
+    if (data === undefined) {
+      // It may overtake the prefund that starts the objective here: keep it for a while.
+      if (!this.#exists(msg.objectiveId)) {
+        this.#earlyRejections.set(msg.objectiveId, { from, msg });
+        if (this.#earlyRejections.size > 1000) this.#earlyRejections.delete(this.#earlyRejections.keys().next().value!);
+      }
+      return;
+    }
     const o = data.objective;
     if (o.type !== 'virtualFund' && o.type !== 'directFund') return;
     const ch = o.type === 'virtualFund' ? o.v : o.channel;
     const index = ch.fixedPart.participants.findIndex((p) => sameAddress(p, from));
-    if (ch.myIndex !== 0 || index <= 0) return;
+    if (index < 0 || index === ch.myIndex) return;
     const prefund = ch.states.find((e) => e.state.turnNum === 0);
-    if (prefund === undefined || prefund.signatures[index] != null) return;
+    if (prefund === undefined || prefund.signatures[index] != null || prefund.signatures.every((x) => x != null)) return;
     const code: SluiceErrorCode = (ErrorCodes as readonly string[]).includes(msg.code) ? (msg.code as SluiceErrorCode) : 'HUB_POLICY_REJECTED';
     this.#failObjective(data, o, new SluiceError(code, `${from} refused: ${msg.reason}`, { details: { peer: from } }));
   }
 
-  /** Tell the initiator of a prefund we refuse to join, so it stops waiting. */
+  /** Tell the other participants of a prefund we refuse to join, so they stop waiting. */
   #sendRejection(msg: ProtocolMessage, e: unknown): void {
     if (msg.kind !== 'signedState' || msg.state.turnNum !== 0) return;
     if (!/^(VirtualFund|DirectFunding)-/.test(msg.objectiveId)) return;
-    const initiator = msg.state.participants[0];
-    if (initiator === undefined || sameAddress(initiator, this.address)) return;
+    if (!msg.state.participants.some((p) => sameAddress(p, this.address))) return;
     const code = isSluiceError(e) ? e.code : 'HUB_POLICY_REJECTED';
     const reason = (e instanceof Error ? e.message : 'refused').slice(0, 200);
-    this.#messaging.send(initiator, encodeWireMessage({ kind: 'rejectObjective', objectiveId: msg.objectiveId, code, reason })).catch(() => {});
+    const payload = encodeWireMessage({ kind: 'rejectObjective', objectiveId: msg.objectiveId, code, reason });
+    for (const p of msg.state.participants) {
+      if (!sameAddress(p, this.address)) this.#messaging.send(p, payload).catch(() => {});
+    }
   }
 
   #reject(from: Address, e: unknown, objectiveId: string | undefined): void {
@@ -748,6 +760,11 @@ class EngineImpl implements Engine {
       this.#create(joined, 'peer');
       if (joined.objective.type !== 'ledgerTopUp') {
         await this.#advance(id, undefined); // the message is already applied
+        const early = this.#earlyRejections.get(id);
+        if (early !== undefined) {
+          this.#earlyRejections.delete(id);
+          this.#onRejection(early.from, early.msg);
+        }
         return;
       }
     }

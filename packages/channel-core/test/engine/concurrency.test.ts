@@ -61,8 +61,8 @@ test(`${N} virtual channels opened and closed concurrently on the same ledgers`,
   }
 });
 
-test('the hub refuses virtual channels beyond its free collateral, even when asked concurrently', async () => {
-  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 5 });
+for (const seed of [5, 17, 23]) test(`the hub refuses virtual channels beyond its free collateral, even when asked concurrently (seed ${seed})`, async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 20, seed });
   try {
     const { alice, irene, bob } = w.nodes;
     const { ib } = await openLedgers(w, 1_000n, 250n);
@@ -81,6 +81,9 @@ test('the hub refuses virtual channels beyond its free collateral, even when ask
     await alice.createVirtualChannel({ payee: ADDR.bob, amount: 50n });
     await until(() => irene.getLedgerChannel(ib)?.locked === 250n, 'hub locked 250');
     assert.deepEqual(alice.engine.activeObjectives(), []);
+    // Bob had joined the refused channels too; the hub's notice released them
+    await until(() => bob.engine.activeObjectives().length === 0, 'bob drops the refused channels');
+    assert.equal(bob.getVirtualChannels().filter((v) => v.status === 'failed').length, 2);
   } finally {
     await w.stop();
   }
