@@ -43,7 +43,10 @@ export type LedgerExitWaitingFor =
   | 'WaitingForChallengeRegistered'
   /** The ledger's challenge runs; chain time has not reached `finalizesAt`. */
   | 'WaitingForFinalization'
-  /** The chain records a newer turn than we hold and no challenge runs: only the counterparty can move. */
+  /**
+   * The chain records a newer turn than we hold and no challenge runs, or the ledger was concluded
+   * with a final state we do not hold: only the counterparty can move.
+   */
   | 'WaitingForOtherParticipant'
   /** A guarantee's virtual channel is not finalized yet (its virtual challenge runs, or nobody challenged it). */
   | 'WaitingForVirtualFinalization'
@@ -230,9 +233,10 @@ export function crankLedgerExit(o: LedgerExitObjective, secrets: Secrets): Crank
       pending !== null ? 'WaitingForChallengeRegistered' : running ? 'WaitingForFinalization' : 'WaitingForOtherParticipant';
     return { objective: { ...o, pending }, effects, waitingFor };
   }
-  if (rec!.outcome === null) return fail('INTERNAL', 'the ledger was concluded with a final state we do not hold', { channelId: id });
-
   if (o.transferred) return { objective: { ...o, status: 'completed', pending: null }, effects, waitingFor: 'WaitingForNothing' };
+  // concluded with a final state we do not hold (e.g. the peer came back and closed cooperatively):
+  // whoever holds it pays out; its `allocationUpdated` (holdings 0) completes this exit
+  if (rec!.outcome === null) return { objective: { ...o, pending: null }, effects, waitingFor: 'WaitingForOtherParticipant' };
 
   // 3. reclaim each guarantee whose target is finalized, one at a time
   // (a challenge of ours still in flight is moot now: it reverts with 'Channel finalized.')

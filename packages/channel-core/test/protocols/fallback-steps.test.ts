@@ -439,3 +439,21 @@ test('the payee can switch to a better voucher until his redemption is submitted
   rejects(() => P.withBestVoucher(r.objective, signVoucher(dl.V, 12n, alice.privateKey)), 'PROTOCOL_BAD_ROLE_OR_STATUS');
   rejects(() => P.withBestVoucher(P.newVirtualChallenge({ v: dl.vs.get('alice')! }), better), 'INVALID_ARGUMENT');
 });
+
+test('ledger exit: a record above our turn, or a cooperative close by the peer, leaves it to the peer', () => {
+  const dl = download({ chunks: 1 });
+  const ib = dl.ledgers.get('bob')!.get(dl.IB)!;
+  let o: LE = P.newLedgerExit({ ledger: ib, virtuals: [dl.vs.get('bob')!] });
+  o = feed(o, [{ kind: 'checkpointed', channelId: dl.IB, newTurnNumRecord: 5, blockNumber: 3, logIndex: 0 }]);
+  const r = P.crankLedgerExit(o, secrets(bob));
+  assert.equal(r.waitingFor, 'WaitingForOtherParticipant');
+  assert.deepEqual(r.effects, []);
+  // the peer concludes and pays out cooperatively (a final state this exit does not hold)
+  o = feed(r.objective, [{ kind: 'concluded', channelId: dl.IB, blockNumber: 4, logIndex: 0 }]);
+  assert.equal(P.crankLedgerExit(o, secrets(bob)).waitingFor, 'WaitingForOtherParticipant');
+  o = feed(o, [{ kind: 'allocationUpdated', channelId: dl.IB, asset: ETH, holdings: 0n, blockNumber: 4, logIndex: 1 }]);
+  const done = P.crankLedgerExit(o, secrets(bob));
+  assert.equal(done.objective.status, 'completed');
+  assert.deepEqual(done.effects, []);
+});
+
