@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { type Address, type ChannelId, type Hex, bytesToHex } from '../hex.ts';
 import { ZERO_ADDRESS, addressToDestination, parseAddress, privateKeyToAddress, sameAddress } from '../address.ts';
 import { SluiceError, isSluiceError } from '../errors.ts';
-import type { ChainService } from '../chain.ts';
 import type { MessageService } from '../ports/messaging.ts';
 import type { Store } from '../ports/store.ts';
 import type { State } from '../state.ts';
@@ -18,8 +17,10 @@ import { newDirectFund, directFundId } from '../protocols/direct-fund.ts';
 import { newDirectDefund } from '../protocols/direct-defund.ts';
 import { newVirtualFund } from '../protocols/virtual-fund.ts';
 import { newLedgerTopUp } from '../protocols/ledger-topup.ts';
-import { isLeader, ledgerToChannel } from '../protocols/ledger.ts';
+import { ledgerToChannel } from '../protocols/ledger.ts';
 import { type Engine, createEngine } from '../engine/engine.ts';
+import { type Owned, chainFor, messagingFor, storeFor } from './adapters.ts';
+import { ledgerInfo, virtualInfo } from './info.ts';
 import type { EngineEvent } from '../engine/events.ts';
 import { freeToLock, virtualDefundFor } from '../engine/join.ts';
 import {
@@ -148,9 +149,9 @@ class NodeImpl implements Node {
   readonly #components: NodeComponents;
   #engine: Engine | undefined;
   #store: Store | undefined;
-  #ownsStore = false;
   #messaging: MessageService | undefined;
-  #ownsMessaging = false;
+  /** Adapters this node created (messaging, chain, store: closed in that order). */
+  #owned: Owned<unknown>[] = [];
   #payer: PayerLedger;
   #payee: PayeeLedger;
   readonly #listeners = new Set<(e: EngineEvent) => void>();
@@ -193,59 +194,12 @@ class NodeImpl implements Node {
   async start(): Promise<void> {
     if (this.#engine !== undefined) return;
     const init = this.#init;
-    // store
-    let store = this.#components.store;
-    if (store === undefined) {
-      const { openSqliteStore } = await import('../sqlite/index.ts');
-      store = typeof init.store === 'object' ? init.store : openSqliteStore({ path: init.store ?? ':memory:' });
-      this.#ownsStore = typeof init.store !== 'object';
-    }
-    this.#store = store;
-    // chain
-    let chain: ChainService | undefined = this.#components.chain;
-    if (chain === undefined) {
-      if (init.chain.rpcUrl === undefined || init.chain.adjudicator === undefined) {
-        throw new SluiceError('INVALID_ARGUMENT', 'chain.rpcUrl and chain.adjudicator are required without a chain component');
-      }
-      const { JsonRpcProvider, Wallet } = await import('ethers');
-      const { EthersChainService } = await import('../ethers/index.ts');
-      // cacheTimeout -1: a cached eth_getTransactionCount would hand two quick transactions (approve, deposit) the same nonce
-      const provider = new JsonRpcProvider(init.chain.rpcUrl, undefined, {
-        staticNetwork: true,
-        cacheTimeout: -1,
-        pollingInterval: init.chain.pollIntervalMs ?? 1000,
-      });
-      const key = typeof init.privateKey === 'string' ? init.privateKey : bytesToHex(init.privateKey);
-      chain = new EthersChainService({
-        adjudicator: init.chain.adjudicator,
-        provider,
-        signer: new Wallet(key, provider),
-        ...(init.chain.timeoutMs === undefined ? {} : { timeoutMs: init.chain.timeoutMs }),
-        ...(init.chain.pollIntervalMs === undefined ? {} : { pollIntervalMs: init.chain.pollIntervalMs }),
-      });
-    }
-    // messaging
-    let messaging = this.#components.messaging;
-    if (messaging === undefined) {
-      const { createLibp2pMessageService } = await import('../libp2p/index.ts');
-      messaging = createLibp2pMessageService(
-        {
-          privateKey: init.privateKey,
-          ...(init.listen === undefined ? {} : { listen: init.listen }),
-          ...(init.announce === undefined ? {} : { announce: init.announce }),
-          peers: init.hub === undefined ? [] : [{ address: init.hub.address, multiaddrs: init.hub.multiaddrs, relay: true }],
-          relay: init.policy?.hub !== undefined,
-          ...(init.messagingRetry === undefined ? {} : { retry: init.messagingRetry }),
-        },
-        {
-          store,
-          ...(this.#components.clock === undefined ? {} : { clock: this.#components.clock }),
-          ...(this.#components.logger === undefined ? {} : { logger: this.#components.logger }),
-        },
-      );
-      this.#ownsMessaging = true;
-    }
-    this.#messaging = messaging;
+    const store = await storeFor(init, this.#components);
+    const chain = await chainFor(init, this.#components);
+    const messaging = await messagingFor(init, this.#components, store.value);
+    this.#owned = [messaging, chain, store];
+    this.#store = store.value;
+    this.#messaging = messaging.value;
     const engine = createEngine(
       {
         privateKey: init.privateKey,
@@ -261,27 +215,29 @@ class NodeImpl implements Node {
         ...(init.txRetryDelayMs === undefined ? {} : { txRetryDelayMs: init.txRetryDelayMs }),
       },
       {
-        store,
-        messaging,
-        chain,
+        store: store.value,
+        messaging: messaging.value,
+        chain: chain.value,
         ...(this.#components.clock === undefined ? {} : { clock: this.#components.clock }),
         ...(this.#components.logger === undefined ? {} : { logger: this.#components.logger }),
       },
     );
     this.#engine = engine;
-    this.#restoreVouchers(store);
+    this.#restoreVouchers(store.value);
     this.#unsubscribe = engine.on((e) => this.#onEngineEvent(e));
     await engine.start();
-    await messaging.start();
+    await messaging.value.start();
   }
 
   async stop(): Promise<void> {
     const engine = this.#engine;
     if (engine === undefined) return;
     this.#unsubscribe?.();
+    const [messaging, ...rest] = this.#owned;
+    await messaging?.close?.(); // no new input first
     await engine.stop();
-    if (this.#ownsMessaging) await this.#messaging?.stop();
-    if (this.#ownsStore) this.#store?.close();
+    for (const o of rest) await o.close?.();
+    this.#owned = [];
     this.#engine = undefined;
     this.#store = undefined;
     this.#messaging = undefined;
@@ -507,63 +463,21 @@ class NodeImpl implements Node {
 
   // ---------------------------------------------------------------- queries
 
-  #ledgerInfo(ld: LedgerData): LedgerChannelInfo {
-    const l = ld.ledger;
-    if (l === null) {
-      return {
-        channelId: ld.ledgerId, counterparty: ld.counterparty, asset: ld.asset, status: ld.status, leader: ld.myIndex === 0,
-        turnNum: 0, myBalance: ld.myDeposit, counterpartyBalance: ld.counterpartyDeposit, locked: 0n, guarantees: 0,
-      };
-    }
-    const lo = l.current.outcome;
-    const mine = isLeader(l) ? lo.leader.amount : lo.follower.amount;
-    const theirs = isLeader(l) ? lo.follower.amount : lo.leader.amount;
-    return {
-      channelId: ld.ledgerId,
-      counterparty: ld.counterparty,
-      asset: ld.asset,
-      status: ld.status,
-      leader: isLeader(l),
-      turnNum: l.current.turnNum,
-      myBalance: mine,
-      counterpartyBalance: theirs,
-      locked: lo.guarantees.reduce((s, g) => s + g.amount, 0n),
-      guarantees: lo.guarantees.length,
-    };
-  }
-
   getLedgerChannels(): LedgerChannelInfo[] {
-    return listLedgerData(this.#st).map((ld) => this.#ledgerInfo(ld));
+    return listLedgerData(this.#st).map((ld) => ledgerInfo(ld));
   }
 
   getLedgerChannel(channelId: ChannelId): LedgerChannelInfo | undefined {
     const ld = getLedgerData(this.#st, channelId.toLowerCase() as ChannelId);
-    return ld === undefined ? undefined : this.#ledgerInfo(ld);
-  }
-
-  #virtualInfo(vd: VirtualData): VirtualChannelInfo {
-    const paid =
-      vd.paid ?? (vd.role === 'intermediary' ? 0n : (this.#st.getVoucher(vd.channelId, vd.role)?.amount ?? 0n));
-    return {
-      channelId: vd.channelId,
-      role: vd.role,
-      payer: vd.payer,
-      hub: vd.hub,
-      payee: vd.payee,
-      asset: vd.asset,
-      amount: vd.amount,
-      status: vd.status,
-      paid,
-      remaining: vd.amount - paid,
-    };
+    return ld === undefined ? undefined : ledgerInfo(ld);
   }
 
   getVirtualChannels(): VirtualChannelInfo[] {
-    return listVirtualData(this.#st).map((vd) => this.#virtualInfo(vd));
+    return listVirtualData(this.#st).map((vd) => virtualInfo(this.#st, vd));
   }
 
   getVirtualChannel(channelId: ChannelId): VirtualChannelInfo | undefined {
     const vd = getVirtualData(this.#st, channelId.toLowerCase() as ChannelId);
-    return vd === undefined ? undefined : this.#virtualInfo(vd);
+    return vd === undefined ? undefined : virtualInfo(this.#st, vd);
   }
 }
