@@ -191,7 +191,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
             }
           },
           onChunk: (leaf, data) => {
-            writeChain = writeChain.then(async () => {
+            const w = writeChain.then(async () => {
               if (writeError !== undefined) return;
               try {
                 await fh.write(data, 0, data.length, leaf.offset);
@@ -205,6 +205,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
                 writeError = e;
               }
             });
+            writeChain = w;
             options.onProgress?.({
               phase: 'chunk',
               chunksDone: leaf.index + 1,
@@ -213,6 +214,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
               bytesTotal: meta.size,
               paid: paidTotal,
             });
+            return w;
           },
           written: () => written,
           onPaid: (inc) => {

@@ -41,8 +41,8 @@ export interface StreamInit {
   readonly channels: PayerChannels;
   /** Called once the leaves are known (before any chunk is accepted); may throw to abort. */
   readonly onResolved: (leaves: readonly LeafRange[]) => Promise<void>;
-  /** A verified chunk, in index order. */
-  readonly onChunk: (leaf: LeafRange, data: Uint8Array) => void;
+  /** A verified chunk, in index order; the promise (if any) settles when it is written. */
+  readonly onChunk: (leaf: LeafRange, data: Uint8Array) => Promise<void> | void;
   /** Chunks durably handed to the file so far (bounds memory when the disk lags). */
   readonly written: () => number;
   readonly onPaid?: (increase: bigint) => void;
@@ -207,7 +207,9 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
           if (leaf === undefined) throw new SluiceError('WIRE_UNEXPECTED_FRAME', 'chunk beyond the end of the file');
           verifyLeaf(leaf, f.data);
           received++;
-          init.onChunk(leaf, f.data);
+          const written = init.onChunk(leaf, f.data);
+          // Payment may have been held back by the write queue: reconsider once this chunk is on disk.
+          if (written !== undefined) void written.then(() => maybePay(), () => undefined);
           if (received === total) {
             await payChain;
             finish();

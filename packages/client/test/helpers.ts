@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { type Address, privateKeyToAddress } from '@sluice/channel-core';
-import { openSqliteStore } from '@sluice/channel-core/sqlite';
 import { FsChunkStore, importFile, type FileRecord } from '@sluice/provider/content';
 import { DevChannelRegistry } from '@sluice/provider/dev';
 import {
   LocalPayeeChannels,
+  VoucherLog,
   type ProviderService,
   type ProviderServiceInit,
   createProviderService,
@@ -44,7 +44,7 @@ export interface RunningProvider {
 }
 
 export async function startProvider(env: Env, init: Partial<ProviderServiceInit> = {}, payee: Address = BOB): Promise<RunningProvider> {
-  const vouchers = openSqliteStore({ path: join(env.dir, 'provider', 'vouchers.db') });
+  const vouchers = await VoucherLog.open(join(env.dir, 'provider', 'vouchers.log'));
   const usage = openUsageStore(join(env.dir, 'provider', 'usage.db'));
   const channels = new LocalPayeeChannels({ address: payee, registry: env.registry, store: vouchers });
   const service = createProviderService({ pricePerChunk: 1000n, adminToken: 'secret', ...init })({ store: env.store, channels, usage });
@@ -56,7 +56,7 @@ export async function startProvider(env: Env, init: Partial<ProviderServiceInit>
     async stop() {
       await service.stop();
       usage.close();
-      vouchers.close();
+      await vouchers.close();
     },
   };
 }

@@ -17,13 +17,13 @@ import {
   parseAddress,
   privateKeyToAddress,
 } from '@sluice/channel-core';
-import { openSqliteStore } from '@sluice/channel-core/sqlite';
 import { createVoucherVerifierPool } from '@sluice/channel-core/voucher-pool';
 import { FsChunkStore, importDirectory, importFile } from './content/index.ts';
 import { DevChannelRegistry } from './dev/registry.ts';
 import { LocalPayeeChannels } from './service/local-channels.ts';
 import { createProviderService } from './service/server.ts';
 import { openUsageStore } from './service/usage-store.ts';
+import { VoucherLog } from './service/voucher-log.ts';
 
 function parseUint(name: string): (v: string) => bigint {
   return (v) => {
@@ -136,7 +136,7 @@ async function runStart(opts: StartOptions): Promise<void> {
     throw new SluiceError('INVALID_ARGUMENT', 'the channel engine Node API is not wired yet: run with --dev-channels <dir> (see README)');
   }
   const store = await FsChunkStore.open({ dir: join(dataDir, 'store') });
-  const vouchers = openSqliteStore({ path: join(dataDir, 'vouchers.db') });
+  const vouchers = await VoucherLog.open(join(dataDir, 'vouchers.log'));
   const usage = openUsageStore(join(dataDir, 'usage.db'));
   const verifier = opts.verifyWorkers > 0 ? createVoucherVerifierPool({ size: opts.verifyWorkers }) : undefined;
   const channels = new LocalPayeeChannels({
@@ -167,7 +167,7 @@ async function runStart(opts: StartOptions): Promise<void> {
         .then(async () => {
           await verifier?.close();
           usage.close();
-          vouchers.close();
+          await vouchers.close();
         })
         .finally(done);
     };

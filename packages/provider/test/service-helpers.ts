@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { type Address, type ChannelId, bytesToHex, privateKeyToAddress, signVoucher } from '@sluice/channel-core';
-import { openSqliteStore } from '@sluice/channel-core/sqlite';
 import { FsChunkStore, type FileRecord, importFile, parseCid } from '../src/content/index.ts';
 import { DevChannelRegistry, type DevChannelStatus } from '../src/dev/index.ts';
 import {
   LocalPayeeChannels,
+  VoucherLog,
   type ProviderService,
   type ProviderServiceInit,
   createProviderService,
@@ -41,7 +41,7 @@ export async function startFixture(init: Partial<ProviderServiceInit> = {}): Pro
   const dir = await mkdtemp(join(tmpdir(), 'sluice-provider-'));
   const registry = new DevChannelRegistry(join(dir, 'channels'));
   const store = await FsChunkStore.open({ dir: join(dir, 'store'), fsync: false });
-  const vouchers = openSqliteStore({ path: join(dir, 'vouchers.db') });
+  const vouchers = await VoucherLog.open(join(dir, 'vouchers.log'));
   const usage = openUsageStore(join(dir, 'usage.db'));
   const channels = new LocalPayeeChannels({ address: BOB, registry, store: vouchers });
   const service = createProviderService({ pricePerChunk: 1000n, adminToken: 'secret', ...init })({ store, channels, usage });
@@ -56,7 +56,7 @@ export async function startFixture(init: Partial<ProviderServiceInit> = {}): Pro
     async stop() {
       await service.stop();
       usage.close();
-      vouchers.close();
+      await vouchers.close();
     },
     async cleanup() {
       await rm(dir, { recursive: true, force: true });

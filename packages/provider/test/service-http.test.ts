@@ -2,8 +2,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { openSqliteStore } from '@sluice/channel-core/sqlite';
-import { LocalPayeeChannels, createProviderService, openUsageStore } from '../src/service/index.ts';
+import { LocalPayeeChannels, VoucherLog, createProviderService, openUsageStore } from '../src/service/index.ts';
 import { BOB, type Fixture, addFile, openChannel, raw, startFixture } from './service-helpers.ts';
 
 describe('provider service: HTTP API', () => {
@@ -63,7 +62,7 @@ describe('provider service: HTTP API', () => {
 
     // Restart on the same data: earnings are still there.
     await f.stop();
-    const vouchers = openSqliteStore({ path: join(f.dir, 'vouchers.db') });
+    const vouchers = await VoucherLog.open(join(f.dir, 'vouchers.log'));
     const usage = openUsageStore(join(f.dir, 'usage.db'));
     const channels = new LocalPayeeChannels({ address: BOB, registry: f.registry, store: vouchers });
     const s2 = createProviderService({ pricePerChunk: 7n, adminToken: 'secret' })({ store: f.store, channels, usage });
@@ -82,7 +81,7 @@ describe('provider service: HTTP API', () => {
     } finally {
       await s2.stop();
       usage.close();
-      vouchers.close();
+      await vouchers.close();
     }
   });
 });

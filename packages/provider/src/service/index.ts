@@ -10,3 +10,4 @@ export * from './metrics.ts';
 export * from './server.ts';
 export * from './session.ts';
 export * from './usage-store.ts';
+export * from './voucher-log.ts';

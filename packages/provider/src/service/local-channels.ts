@@ -1,7 +1,7 @@
 /**
  * {@link PayeeChannels} adapter built on channel-core's {@link PayeeLedger}, a durable
- * voucher store (`@sluice/channel-core/sqlite`: WAL, synchronous=FULL, so an accepted
- * voucher is fsync'd before `receiveVoucher` resolves) and the {@link DevChannelRegistry}
+ * {@link PayeeVoucherStore} (an accepted voucher is on stable storage before
+ * `receiveVoucher` resolves) and the {@link DevChannelRegistry}
  * for channel records. Signature checks can run on a worker pool
  * (`@sluice/channel-core/voucher-pool`) so they stay off the event loop.
  *
@@ -13,7 +13,6 @@ import {
   type ChannelId,
   PayeeLedger,
   type ReceiveResult,
-  type Signature,
   SluiceError,
   type Voucher,
   parseBytes32,
@@ -23,27 +22,22 @@ import {
 import type { VoucherVerifierPool } from '@sluice/channel-core/voucher-pool';
 import type { DevChannelRecord, DevChannelRegistry } from '../dev/registry.ts';
 import type { PayeeChannelView, PayeeChannels } from './channels.ts';
+import type { PayeeVoucherStore } from './voucher-log.ts';
 
 export interface LocalPayeeChannelsInit {
   /** Our payee address. */
   readonly address: Address;
   readonly registry: DevChannelRegistry;
   /** Durable store of the best voucher per channel. */
-  readonly store: StoreLike;
+  readonly store: PayeeVoucherStore;
   /** Optional worker pool for signature checks; inline `verifyVoucher` otherwise. */
   readonly verifier?: VoucherVerifierPool;
-}
-
-/** The subset of channel-core's durable `Store` (`openSqliteStore`) this adapter uses. */
-export interface StoreLike {
-  putVoucherIfHigher(record: { channelId: ChannelId; role: 'payer' | 'payee'; amount: bigint; signature: Uint8Array; updatedAt: number }): boolean;
-  getVoucher(channelId: ChannelId, role: 'payer' | 'payee'): { readonly amount: bigint; readonly signature: Uint8Array } | undefined;
 }
 
 export class LocalPayeeChannels implements PayeeChannels {
   readonly address: Address;
   readonly #registry: DevChannelRegistry;
-  readonly #store: StoreLike;
+  readonly #store: PayeeVoucherStore;
   readonly #verifier: VoucherVerifierPool | undefined;
   readonly #ledger: PayeeLedger;
   readonly #records = new Map<ChannelId, DevChannelRecord>();
@@ -63,8 +57,7 @@ export class LocalPayeeChannels implements PayeeChannels {
     if (rec === undefined) return undefined;
     const id = rec.channelId.toLowerCase() as ChannelId;
     if (!this.#records.has(id)) {
-      const stored = this.#store.getVoucher(id, 'payee');
-      const best: Voucher | undefined = stored === undefined ? undefined : { channelId: id, amount: stored.amount, signature: stored.signature as Signature };
+      const best = this.#store.get(id);
       this.#ledger.register(
         { channelId: id, payer: rec.payer, payee: rec.payee, balance: rec.balance },
         best === undefined ? {} : { best },
@@ -118,7 +111,7 @@ export class LocalPayeeChannels implements PayeeChannels {
       if (!ok) return { kind: 'rejected', error: new SluiceError('VOUCHER_BAD_SIGNATURE', 'voucher is not signed by the payer', { details: { channelId: id } }) } as const;
       const decided = this.#ledger.evaluate(voucher, { price: options.price, verify: () => true });
       if (decided.kind !== 'accepted') return decided;
-      this.#store.putVoucherIfHigher({ channelId: id, role: 'payee', amount: voucher.amount, signature: voucher.signature, updatedAt: Date.now() });
+      await this.#store.persist(voucher);
       return this.#ledger.receive(voucher, { price: options.price, verify: () => true });
     });
   }

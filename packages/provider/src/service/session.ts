@@ -91,6 +91,8 @@ export class SessionRegistry {
 }
 
 const USAGE_FLUSH_EVERY = 8;
+/** Chunks read from the store ahead of the socket (only paid ones). */
+const READ_AHEAD = 4;
 let nextId = 1;
 
 export class ProviderSession {
@@ -109,6 +111,7 @@ export class ProviderSession {
   #sentSinceFlush = 0;
   #bytesSent = 0;
   #pending: Voucher | undefined;
+  readonly #readAhead = new Map<number, Promise<Uint8Array>>();
   #processing = false;
   #pumping = false;
   #waitingDrain = false;
@@ -174,6 +177,7 @@ export class ProviderSession {
   #cleanup(code: number): void {
     if (this.#phase === 'closed') return;
     this.#phase = 'closed';
+    this.#readAhead.clear();
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#slowTimer);
     this.#flushUsage();
@@ -383,7 +387,18 @@ export class ProviderSession {
         const index = this.#next;
         const leaf = file.leaves[index];
         if (leaf === undefined) throw new SluiceError('INTERNAL', 'chunk index out of range');
-        const data = await ctx.files.readChunk(leaf);
+        // Read ahead (bounded) so the disk works while the socket sends.
+        for (let i = index; i < Math.min(this.#paidEnd, index + READ_AHEAD); i++) {
+          if (this.#readAhead.has(i)) continue;
+          const l = file.leaves[i];
+          if (l === undefined) break;
+          const p = ctx.files.readChunk(l);
+          p.catch(() => undefined);
+          this.#readAhead.set(i, p);
+        }
+        const pending = this.#readAhead.get(index) ?? ctx.files.readChunk(leaf);
+        this.#readAhead.delete(index);
+        const data = await pending;
         // Re-check after the await: the session may have closed or been superseded.
         if (this.#phase !== 'serving' || this.#next !== index) return;
         if (index >= paidEnd(this.#terms, this.#best)) throw new SluiceError('INTERNAL', 'refusing to send an unpaid chunk');
