@@ -6,5 +6,6 @@ export * from './dev-channels.ts';
 export * from './download.ts';
 export * from './exit-codes.ts';
 export * from './metadata.ts';
+export * from './node-channels.ts';
 export * from './sidecar.ts';
 export * from './stream.ts';

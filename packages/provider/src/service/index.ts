@@ -11,3 +11,4 @@ export * from './server.ts';
 export * from './session.ts';
 export * from './usage-store.ts';
 export * from './voucher-log.ts';
+export * from './node-channels.ts';

@@ -1,0 +1,108 @@
+/**
+ * End to end through the engine's Node API: Alice (client), Irene (hub) and Bob (provider)
+ * are real channel nodes on the in-memory network and chain (`@sluice/channel-core/memory`);
+ * the provider serves real files over real HTTP + ws; Alice's client opens her ledger with
+ * the hub and a virtual channel to Bob through `NodePayerChannels`, Bob accepts vouchers
+ * through `NodePayeeChannels`. Then the channel is closed and Bob withdraws.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Address, ZERO_ADDRESS, addressToDestination, privateKeyToAddress, type Bytes32 } from '@sluice/channel-core';
+import { MemoryChainService, createMemoryNetwork, type MemoryNetwork } from '@sluice/channel-core/memory';
+import { openMemoryStore } from '@sluice/channel-core/sqlite';
+import { createNode, type Node } from '@sluice/channel-core/node';
+import { NodePayeeChannels, type ProviderService, createProviderService, openUsageStore } from '@sluice/provider/service';
+import { NodePayerChannels, download } from '../src/index.ts';
+import { type Env, addRandomFile, makeEnv } from './helpers.ts';
+
+const KEYS = {
+  alice: '0xed90100c3784a2d86ff62423f40065a02319dc58bedda16b3158d85e39592228',
+  irene: '0xa4ade440a3f357caff796d63d5bf93d94afdf734e978588f6e7a50bda8f64bf2',
+  bob: '0x1c821f7627a08bf65826d8421025816e6b26208f9975ac706a0d581ebb08a4e6',
+} as const;
+const ADDR = { alice: privateKeyToAddress(KEYS.alice), irene: privateKeyToAddress(KEYS.irene), bob: privateKeyToAddress(KEYS.bob) };
+const PRICE = 1_000n;
+
+describe('end to end over the Node API (memory chain + network)', () => {
+  let env: Env;
+  let net: MemoryNetwork;
+  let chain: MemoryChainService;
+  const nodes: Node[] = [];
+  let alice: Node;
+  let bob: Node;
+  const aliceStore = openMemoryStore();
+  let service: ProviderService;
+
+  before(async () => {
+    env = await makeEnv('sluice-e2e-');
+    net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 2, seed: 5 });
+    chain = new MemoryChainService();
+    const make = (name: keyof typeof KEYS, store = openMemoryStore()): Node => {
+      const n = createNode(
+        {
+          privateKey: KEYS[name],
+          chain: { consensusApp: '0x00000000000000000000000000000000000000C0' as Address, virtualPaymentApp: '0x00000000000000000000000000000000000000D0' as Address, startBlock: 0 },
+          callTimeoutMs: 20_000,
+          objectiveTimeoutMs: 5_000,
+          txRetryDelayMs: 50,
+          ...(name === 'irene' ? { policy: { hub: {}, maxLedgerDeposit: 10n ** 24n } } : { hub: { address: ADDR.irene, multiaddrs: [] } }),
+        },
+        { store, chain, messaging: net.service(ADDR[name]) },
+      );
+      nodes.push(n);
+      return n;
+    };
+    alice = make('alice', aliceStore);
+    const irene = make('irene');
+    bob = make('bob');
+    for (const n of nodes) await n.start();
+    void irene;
+    // Bob's ledger with the hub: Irene deposits collateral toward Bob.
+    await bob.createLedgerChannel({ counterparty: ADDR.irene, deposit: 0n, counterpartyDeposit: 10n ** 9n });
+    service = createProviderService({ pricePerChunk: PRICE, hub: { address: ADDR.irene, multiaddrs: [] }, adminToken: 't' })({
+      store: env.store,
+      channels: new NodePayeeChannels(bob),
+      usage: openUsageStore(join(env.dir, 'usage.db')),
+    });
+    await service.start();
+  });
+  after(async () => {
+    await service.stop();
+    for (const n of nodes) await n.stop().catch(() => undefined);
+    net.close();
+    await env.cleanup();
+  });
+
+  it('downloads byte-identical files paying through a virtual channel; Bob earns chunks × price; close + withdraw settle it', async () => {
+    const { record, bytes } = await addRandomFile(env, 10 * 262_144 + 77);
+    const payer = new NodePayerChannels(alice, { store: aliceStore });
+    const out = join(env.dir, 'out', 'e2e.bin');
+    const r = await download({ url: `${service.url}/files/${record.cid}`, output: out, channels: payer, window: 4, budget: 100_000n });
+    assert.deepEqual(await readFile(out), bytes);
+    assert.equal(r.paid, 11n * PRICE);
+    const v = bob.getVirtualChannel(r.channelId);
+    assert.equal(v?.role, 'payee');
+    assert.equal(v?.paid, 11n * PRICE, "Bob's node holds the best voucher");
+    assert.equal(alice.getLedgerChannels().length, 1, 'Alice opened one ledger with the hub');
+
+    // A second file reuses the virtual channel (it was sized with a margin of ≥ one window).
+    const small = await addRandomFile(env, 1000);
+    const r2 = await download({ url: `${service.url}/files/${small.record.cid}`, output: join(env.dir, 'out', 'e2e-small.bin'), channels: payer, window: 4 });
+    assert.equal(r2.channelId, r.channelId);
+    assert.equal(bob.getVirtualChannel(r.channelId)?.paid, 12n * PRICE);
+
+    // Provider side: earnings, then close the virtual channel and withdraw via the admin API.
+    const auth = { authorization: 'Bearer t' };
+    const earnings = (await (await fetch(`${service.url}/admin/earnings`, { headers: auth })).json()) as { total: string };
+    assert.equal(earnings.total, (12n * PRICE).toString());
+    assert.equal((await fetch(`${service.url}/admin/channels/${r.channelId}/close`, { method: 'POST', headers: auth })).status, 200);
+    assert.equal(bob.getVirtualChannel(r.channelId)?.status, 'closed');
+    const bobLedger = bob.getLedgerChannels()[0];
+    assert.equal(bobLedger?.myBalance, 12n * PRICE, "Bob's ledger with the hub now holds his earnings");
+    const w = (await (await fetch(`${service.url}/admin/withdraw`, { method: 'POST', headers: auth })).json()) as { result: { ledgers: { status: string }[] } };
+    assert.equal(w.result.ledgers[0]?.status, 'closed');
+    assert.equal(chain.payouts(ZERO_ADDRESS, addressToDestination(ADDR.bob) as Bytes32), 12n * PRICE, 'Bob withdrew his earnings on chain');
+  });
+});
