@@ -17,6 +17,7 @@ import {
 } from './hex.ts';
 import { parseAddress } from './address.ts';
 import { SluiceError } from './errors.ts';
+import { abiEncodeOutcome } from './abi.ts';
 
 /** 0 = simple, 1 = withdrawHelper, 2 = guarantee. */
 export const AllocationType = { simple: 0, withdrawHelper: 1, guarantee: 2 } as const;
@@ -94,7 +95,7 @@ export function assertOutcome(outcome: unknown, name = 'outcome'): asserts outco
 /** ABI-encode an outcome (`abi.encode(SingleAssetExit[])`). @throws on invalid input */
 export function encodeOutcome(outcome: Outcome): Uint8Array {
   assertOutcome(outcome);
-  return hexToBytes(coder.encode([OUTCOME_TYPE], [outcomeToAbi(outcome)]));
+  return abiEncodeOutcome(outcome);
 }
 
 /** `keccak256(encodeOutcome(outcome))` as hex. */

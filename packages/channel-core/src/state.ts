@@ -2,7 +2,6 @@
  * Nitro Gen-2 channel states: channel ids, state hashes, state signatures and
  * challenger signatures, byte-exact with go-nitro's nitro-protocol.
  */
-import { AbiCoder } from 'ethers';
 import { keccak256 } from './keccak.ts';
 import {
   type Address,
@@ -16,7 +15,8 @@ import {
   hexToBytes,
 } from './hex.ts';
 import { parseAddress } from './address.ts';
-import { type Outcome, OUTCOME_TYPE, assertOutcome, outcomeToAbi } from './outcome.ts';
+import { type Outcome, assertOutcome } from './outcome.ts';
+import { abiEncodeFixedPart, abiEncodeState } from './abi.ts';
 import { type Signature, recoverHashSigner, signHash } from './signature.ts';
 
 /** The parts of a channel that never change; they determine its id. */
@@ -39,8 +39,6 @@ export interface VariablePart {
 }
 
 export type State = FixedPart & VariablePart;
-
-const coder = AbiCoder.defaultAbiCoder();
 
 function assertUint48(x: unknown, name: string): asserts x is number {
   if (!Number.isSafeInteger(x) || (x as number) < 0 || BigInt(x as number) > MAX_UINT48) {
@@ -73,22 +71,14 @@ export function assertVariablePart(v: VariablePart): void {
  */
 export function getChannelId(fixedPart: FixedPart): ChannelId {
   assertFixedPart(fixedPart);
-  const encoded = coder.encode(
-    ['address[]', 'uint64', 'address', 'uint48'],
-    [fixedPart.participants, fixedPart.channelNonce, fixedPart.appDefinition, fixedPart.challengeDuration],
-  );
-  return bytesToHex(keccak256(hexToBytes(encoded))) as string as ChannelId;
+  const encoded = abiEncodeFixedPart(fixedPart.participants, fixedPart.channelNonce, fixedPart.appDefinition, fixedPart.challengeDuration);
+  return bytesToHex(keccak256(encoded)) as string as ChannelId;
 }
 
 /** `abi.encode(bytes32 channelId, bytes appData, Outcome outcome, uint48 turnNum, bool isFinal)` */
 export function encodeState(state: State, channelId: ChannelId = getChannelId(state)): Uint8Array {
   assertVariablePart(state);
-  return hexToBytes(
-    coder.encode(
-      ['bytes32', 'bytes', OUTCOME_TYPE, 'uint48', 'bool'],
-      [channelId, state.appData, outcomeToAbi(state.outcome), state.turnNum, state.isFinal],
-    ),
-  );
+  return abiEncodeState(channelId, state.appData, state.outcome, state.turnNum, state.isFinal);
 }
 
 /** Raw 32-byte state hash. */

@@ -217,3 +217,31 @@ test('verifyVoucher refuses a payer with a bad checksum even when the payer key 
   const badChecksum = alice.address.slice(0, i) + (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()) + alice.address.slice(i + 1);
   assert.throws(() => verifyVoucher(v, badChecksum as Address), TypeError);
 });
+
+test('property: hand-packed ABI encodings equal ethers\' AbiCoder byte for byte', async () => {
+  const { AbiCoder, keccak256: ethersKeccak } = await import('ethers');
+  const { OUTCOME_TYPE, outcomeToAbi, encodeState, getChannelId } = await import('../src/index.ts');
+  const coder = AbiCoder.defaultAbiCoder();
+  const fixedPartArb = fc.record({
+    participants: fc.array(address, { minLength: 2, maxLength: 5 }),
+    channelNonce: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+    appDefinition: address,
+    challengeDuration: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+  });
+  fc.assert(
+    fc.property(fixedPartArb, outcomeArb, hexBlob, fc.integer({ min: 0, max: 2 ** 48 - 1 }), fc.boolean(), (fp, outcome, appData, turnNum, isFinal) => {
+      assert.equal(bytesToHex(encodeOutcome(outcome)), coder.encode([OUTCOME_TYPE], [outcomeToAbi(outcome)]));
+      const id = getChannelId(fp);
+      const idRef = bytesToHex(
+        hexToBytes(coder.encode(['address[]', 'uint64', 'address', 'uint48'], [fp.participants, fp.channelNonce, fp.appDefinition, fp.challengeDuration])),
+      );
+      assert.equal(id, ethersKeccak(idRef));
+      const state = { ...fp, outcome, appData, turnNum, isFinal };
+      assert.equal(
+        bytesToHex(encodeState(state)),
+        coder.encode(['bytes32', 'bytes', OUTCOME_TYPE, 'uint48', 'bool'], [id, appData, outcomeToAbi(outcome), turnNum, isFinal]),
+      );
+    }),
+    { numRuns: 150 },
+  );
+});
