@@ -11,6 +11,9 @@ import { DevChannelRegistry } from '@sluice/provider/dev';
 import type { PayerChannels } from './channels.ts';
 import { DevPayerChannels } from './dev-channels.ts';
 import { type DownloadProgress, download } from './download.ts';
+import { fetchMetadata } from './metadata.ts';
+import { NodePayerChannels } from './node-channels.ts';
+import { type ChainNodeOptions, addChainNodeOptions, createChainNode } from '@sluice/provider/node-setup';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 
 function parseUnits(name: string): (v: string) => bigint {
@@ -30,7 +33,7 @@ function parseMs(v: string): number {
   return n;
 }
 
-interface GetOptions {
+interface GetOptions extends ChainNodeOptions {
   output?: string;
   maxPrice?: bigint;
   window: number;
@@ -38,7 +41,6 @@ interface GetOptions {
   json: boolean;
   quiet: boolean;
   close: boolean;
-  key?: string;
   devChannels?: string;
   home: string;
   stallTimeout: number;
@@ -67,7 +69,7 @@ export function buildProgram(io: CliIo, result: { code: number }, signal: AbortS
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError();
-  program
+  const get = program
     .command('get')
     .description('download a file: fetch its metadata, make sure a channel can pay for it, stream and verify every chunk')
     .argument('<url>', 'file URL from the provider, http://host:port/files/<cid>')
@@ -80,28 +82,40 @@ export function buildProgram(io: CliIo, result: { code: number }, signal: AbortS
     .option('--close', 'close the virtual channel when done (default: keep it for the next download)', false)
     .addOption(new Option('--stall-timeout <ms>', 'give up on a provider silent this long').env('SLUICE_STALL_TIMEOUT_MS').default(30_000).argParser(parseMs))
     .addOption(new Option('--retries <n>', 'reconnect this many times after a lost connection, resuming').env('SLUICE_RETRIES').default(5).argParser((v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0 || n > 100) throw new InvalidArgumentError('0..100'); return n; }))
-    .addOption(new Option('--key <hex>', 'payer private key (never printed)').env('SLUICE_KEY'))
+    .addOption(new Option('--key <hex>', 'payer private key, hex (prefer SLUICE_KEY or --key-file; never printed)').env('SLUICE_KEY'))
     .addOption(new Option('--dev-channels <dir>', 'use the dev channel registry shared with a provider started with --dev-channels (no engine, no money moved)').env('SLUICE_DEV_CHANNELS'))
-    .addOption(new Option('--home <dir>', 'client state (payment records)').env('SLUICE_HOME').default(join(homedir(), '.sluice')))
-    .action(async (url: string, opts: GetOptions) => {
-      result.code = await runGet(url, opts, io, signal);
-    });
+    .addOption(new Option('--home <dir>', 'client state: channel node store (node.db), dev payment records').env('SLUICE_HOME').default(join(homedir(), '.sluice')));
+  addChainNodeOptions(get);
+  get.action(async (url: string, opts: GetOptions) => {
+    result.code = await runGet(url, opts, io, signal);
+  });
   return program;
 }
 
 async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSignal): Promise<number> {
   let channels: PayerChannels | undefined;
+  let stopNode: (() => Promise<void>) | undefined;
   let bar: cliProgress.SingleBar | undefined;
   const showBar = !opts.json && !opts.quiet && io.stderr.isTTY === true;
   const log = (s: string): void => {
     if (!opts.json && !opts.quiet) io.stderr.write(`${s}\n`);
   };
   try {
-    if (opts.key === undefined) throw new SluiceError('INVALID_ARGUMENT', 'a payer key is needed: --key or SLUICE_KEY');
-    if (opts.devChannels === undefined) {
-      throw new SluiceError('INVALID_ARGUMENT', 'the channel engine Node API is not wired yet: use --dev-channels <dir> (see README)');
+    if (opts.devChannels !== undefined) {
+      if (opts.key === undefined) throw new SluiceError('INVALID_ARGUMENT', 'a payer key is needed: --key or SLUICE_KEY');
+      channels = new DevPayerChannels({ privateKey: opts.key, registry: new DevChannelRegistry(resolve(opts.devChannels)), dbPath: join(resolve(opts.home), 'payer.db') });
+    } else {
+      // Our channel node talks to the provider's hub: learn it from the file's metadata.
+      const meta = await fetchMetadata({ url }, { signal });
+      if (meta.hub.address === null || meta.hub.multiaddrs.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'the provider names no hub (address and multiaddr) to open a channel through');
+      const { node, store } = await createChainNode(opts, { storePath: join(resolve(opts.home), 'node.db'), hub: { address: meta.hub.address, multiaddrs: meta.hub.multiaddrs } });
+      await node.start();
+      stopNode = async () => {
+        await node.stop();
+        store.close();
+      };
+      channels = new NodePayerChannels(node, { store, timeoutMs: 120_000 });
     }
-    channels = new DevPayerChannels({ privateKey: opts.key, registry: new DevChannelRegistry(resolve(opts.devChannels)), dbPath: join(resolve(opts.home), 'payer.db') });
     let started = 0;
     let price = 0n;
     const onProgress = (p: DownloadProgress): void => {
@@ -176,6 +190,7 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
     return code;
   } finally {
     await channels?.stop?.();
+    await stopNode?.();
   }
 }
 

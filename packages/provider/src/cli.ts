@@ -2,7 +2,7 @@
  * `sluice-provider` — import files and run the provider service.
  *
  *   sluice-provider add <path...> [--data DIR]
- *   sluice-provider start [--data DIR] [--port N] [--price WEI] [--dev-channels DIR] ...
+ *   sluice-provider start [--data DIR] [--port N] [--price WEI] (--deployment F --hub-address A --hub-multiaddr M --dev-account N | --dev-channels DIR) ...
  *
  * Every flag also reads an environment variable (shown in `--help`).
  */
@@ -13,14 +13,19 @@ import { pino } from 'pino';
 import {
   type Address,
   SluiceError,
+  ZERO_ADDRESS,
   isSluiceError,
   parseAddress,
   privateKeyToAddress,
+  sameAddress,
 } from '@sluice/channel-core';
 import { createVoucherVerifierPool } from '@sluice/channel-core/voucher-pool';
 import { FsChunkStore, importDirectory, importFile } from './content/index.ts';
 import { DevChannelRegistry } from './dev/registry.ts';
+import type { PayeeChannels } from './service/channels.ts';
 import { LocalPayeeChannels } from './service/local-channels.ts';
+import { NodePayeeChannels } from './service/node-channels.ts';
+import { type ChainNodeOptions, addChainNodeOptions, createChainNode } from './node-setup.ts';
 import { createProviderService } from './service/server.ts';
 import { openUsageStore } from './service/usage-store.ts';
 import { VoucherLog } from './service/voucher-log.ts';
@@ -81,9 +86,9 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
       else for (const f of added) out.log(`${f.cid}  ${f.size} B  ${f.chunks} chunk(s)  ${f.name}`);
     });
 
-  program
+  const start = program
     .command('start')
-    .description('serve the catalog over HTTP and the paid stream over WebSocket on one port')
+    .description('serve the catalog over HTTP and the paid stream over WebSocket on one port; payments arrive through our channel node (chain + hub flags below), or through the dev channel registry with --dev-channels')
     .addOption(dataOption())
     .addOption(new Option('--host <host>', 'interface to listen on').env('SLUICE_HOST').default('127.0.0.1'))
     .addOption(new Option('--port <n>', 'TCP port (0 = any free port)').env('SLUICE_PORT').default(8080).argParser(parsePort))
@@ -101,20 +106,22 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
     .addOption(new Option('--max-sessions <n>', 'refuse sessions above this many (OVERLOADED, 4302)').env('SLUICE_MAX_SESSIONS').default(256).argParser(parseMs))
     .addOption(new Option('--verify-workers <n>', 'voucher signature checks on N worker threads (0 = inline)').env('SLUICE_VERIFY_WORKERS').default(0).argParser((v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError('0..64'); return n; }))
     .addOption(new Option('--log-level <level>', 'pino log level').env('SLUICE_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-    .action(async (opts: StartOptions) => {
-      await runStart(opts);
-    });
+    .addOption(new Option('--hub-collateral <units>', 'when we have no ledger channel with the hub yet, ask the hub to deposit this much toward us (it backs the virtual channels clients open to us)').env('SLUICE_HUB_COLLATERAL').default(10n ** 18n, '1000000000000000000').argParser(parseUint('hub-collateral')));
+  addChainNodeOptions(start);
+  start.action(async (opts: StartOptions) => {
+    await runStart(opts);
+  });
   return program;
 }
 
-interface StartOptions {
+interface StartOptions extends ChainNodeOptions {
+  hubCollateral: bigint;
   data: string;
   host: string;
   port: number;
   price: bigint;
   asset?: Address;
   address?: Address;
-  key?: string;
   devChannels?: string;
   hubAddress?: Address;
   hubMultiaddr: string[];
@@ -130,26 +137,42 @@ interface StartOptions {
 async function runStart(opts: StartOptions): Promise<void> {
   const logger = pino({ level: opts.logLevel, redact: ['key'] });
   const dataDir = resolve(opts.data);
-  const address = opts.address ?? (opts.key !== undefined ? privateKeyToAddress(opts.key) : undefined);
-  if (address === undefined) throw new SluiceError('INVALID_ARGUMENT', 'give --address or --key (the payee address)');
-  if (opts.devChannels === undefined) {
-    throw new SluiceError('INVALID_ARGUMENT', 'the channel engine Node API is not wired yet: run with --dev-channels <dir> (see README)');
-  }
+  const asset = opts.asset ?? ZERO_ADDRESS;
   const store = await FsChunkStore.open({ dir: join(dataDir, 'store') });
-  const vouchers = await VoucherLog.open(join(dataDir, 'vouchers.log'));
   const usage = openUsageStore(join(dataDir, 'usage.db'));
-  const verifier = opts.verifyWorkers > 0 ? createVoucherVerifierPool({ size: opts.verifyWorkers }) : undefined;
-  const channels = new LocalPayeeChannels({
-    address,
-    registry: new DevChannelRegistry(resolve(opts.devChannels)),
-    store: vouchers,
-    ...(verifier === undefined ? {} : { verifier }),
-  });
+  const closers: (() => Promise<void> | void)[] = [() => usage.close()];
+  let channels: PayeeChannels;
+  let address: Address;
+  if (opts.devChannels !== undefined) {
+    const a = opts.address ?? (opts.key !== undefined ? privateKeyToAddress(opts.key) : undefined);
+    if (a === undefined) throw new SluiceError('INVALID_ARGUMENT', 'give --address or --key (the payee address)');
+    address = a;
+    const vouchers = await VoucherLog.open(join(dataDir, 'vouchers.log'));
+    const verifier = opts.verifyWorkers > 0 ? createVoucherVerifierPool({ size: opts.verifyWorkers }) : undefined;
+    closers.push(() => vouchers.close(), async () => verifier?.close());
+    channels = new LocalPayeeChannels({ address, registry: new DevChannelRegistry(resolve(opts.devChannels)), store: vouchers, ...(verifier === undefined ? {} : { verifier }) });
+  } else {
+    if (opts.hubAddress === undefined || opts.hubMultiaddr.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'give --hub-address and --hub-multiaddr (the hub our channel node uses), or --dev-channels');
+    const hub = opts.hubAddress;
+    const { node, store: nodeStore } = await createChainNode(opts, { storePath: join(dataDir, 'node.db'), hub: { address: hub, multiaddrs: opts.hubMultiaddr } });
+    await node.start();
+    closers.unshift(async () => {
+      await node.stop();
+      nodeStore.close();
+    });
+    address = node.address;
+    const ledger = node.getLedgerChannels().find((l) => sameAddress(l.counterparty, hub) && sameAddress(l.asset, asset) && (l.status === 'open' || l.status === 'funding'));
+    if (ledger === undefined) {
+      logger.info({ peer: hub, amount: opts.hubCollateral.toString() }, 'opening our ledger channel with the hub');
+      await node.createLedgerChannel({ counterparty: hub, asset, deposit: 0n, counterpartyDeposit: opts.hubCollateral });
+    }
+    channels = new NodePayeeChannels(node);
+  }
   const service = createProviderService({
     host: opts.host,
     port: opts.port,
     pricePerChunk: opts.price,
-    ...(opts.asset === undefined ? {} : { asset: opts.asset }),
+    asset,
     hub: { address: opts.hubAddress ?? null, multiaddrs: opts.hubMultiaddr },
     ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
     ...(opts.adminToken === undefined ? {} : { adminToken: opts.adminToken }),
@@ -165,9 +188,7 @@ async function runStart(opts: StartOptions): Promise<void> {
       service
         .stop()
         .then(async () => {
-          await verifier?.close();
-          usage.close();
-          await vouchers.close();
+          for (const c of closers) await c();
         })
         .finally(done);
     };
