@@ -1,0 +1,158 @@
+/**
+ * The product end to end, as users run it, on a real local chain: anvil with Sluice's
+ * contracts, `sluice-hub start` (Irene), `sluice-provider add` + `start` (Bob, on his own
+ * channel node with a ledger to the hub), and `sluice get` (Alice, whose node opens a
+ * ledger with the hub and a virtual channel to Bob). Every process is a real CLI; channel
+ * messages go over libp2p; funding goes on chain. Alice closes the virtual channel
+ * at the end (`--close`), and Bob withdraws his earnings through the admin API.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { JsonRpcProvider, Wallet } from 'ethers';
+import { startAnvil, type Anvil } from '@sluice/contracts/anvil';
+import { loadArtifact } from '@sluice/contracts';
+import { deployNitro } from '@sluice/channel-core/ethers';
+
+const HUB = fileURLToPath(new URL('../../hub/bin/sluice-hub.js', import.meta.url));
+const PROVIDER = fileURLToPath(new URL('../../provider/bin/sluice-provider.js', import.meta.url));
+const CLIENT = fileURLToPath(new URL('../bin/sluice.js', import.meta.url));
+const PRICE = 1_000_000_000n;
+
+interface Proc {
+  readonly child: ChildProcess;
+  readonly lines: string[];
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+/** Spawn a CLI and resolve with the first stdout JSON line satisfying `ready`. */
+function spawnUntil(bin: string, args: string[], ready: (j: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Proc & { ready: Record<string, unknown> }> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  const lines: string[] = [];
+  let buf = '';
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${bin} did not start:\n${lines.join('\n')}`)), timeoutMs);
+    const feed = (d: Buffer): void => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        lines.push(line);
+        try {
+          const j = JSON.parse(line) as Record<string, unknown>;
+          if (ready(j)) {
+            clearTimeout(t);
+            resolve({
+              child,
+              lines,
+              ready: j,
+              async stop() {
+                if (child.exitCode !== null || child.signalCode !== null) return;
+                const exited = new Promise((r) => child.once('exit', r));
+                child.kill('SIGTERM');
+                const k = setTimeout(() => child.kill('SIGKILL'), 10_000);
+                await exited;
+                clearTimeout(k);
+                live.delete(child);
+              },
+            });
+          }
+        } catch {
+          // a log line
+        }
+      }
+    };
+    child.stdout!.on('data', feed);
+    child.stderr!.on('data', feed);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`${bin} exited (${code}):\n${lines.join('\n')}`));
+    });
+  });
+}
+
+function run(bin: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    const p = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('end to end on anvil with the real CLIs (hub, provider, client)', { timeout: 180_000 }, () => {
+  let anvil: Anvil;
+  let dir: string;
+  let deploymentFile: string;
+  const procs: Proc[] = [];
+  before(async () => {
+    anvil = await startAnvil();
+    dir = await mkdtemp(join(tmpdir(), 'sluice-chain-e2e-'));
+    const provider = new JsonRpcProvider(anvil.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50 });
+    try {
+      const d = await deployNitro(new Wallet(anvil.accounts[0]!, provider), {
+        adjudicator: loadArtifact('NitroAdjudicator'),
+        consensusApp: loadArtifact('ConsensusApp'),
+        virtualPaymentApp: loadArtifact('VirtualPaymentApp'),
+      });
+      deploymentFile = join(dir, 'deployment.json');
+      await writeFile(deploymentFile, JSON.stringify({ chainId: 31337, adjudicator: d.adjudicator, consensusApp: d.consensusApp, virtualPaymentApp: d.virtualPaymentApp, deployBlock: d.deployBlock }));
+    } finally {
+      provider.destroy();
+    }
+  });
+  after(async () => {
+    for (const p of procs.reverse()) await p.stop();
+    await anvil?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('sluice get downloads a file paid through a virtual channel via the hub; Alice closes it, Bob withdraws his earnings', async () => {
+    const chain = ['--rpc-url', anvil.rpcUrl, '--deployment', deploymentFile, '--chain-poll-ms', '100'];
+    const hub = await spawnUntil(HUB, ['start', ...chain, '--dev-account', '1', '--listen', '/ip4/127.0.0.1/tcp/0', '--store', join(dir, 'hub.db'), '--max-ledger-deposit', (10n ** 19n).toString(), '--http-port', '0', '--log-level', 'warn'], (j) => j['ready'] === true);
+    procs.push(hub);
+    const hubAddress = hub.ready['address'] as string;
+    const hubMultiaddr = (hub.ready['multiaddrs'] as string[])[0]!;
+
+    const src = join(dir, 'movie.bin');
+    const bytes = randomBytes(5 * 262_144 + 999);
+    await writeFile(src, bytes);
+    const add = await run(PROVIDER, ['add', src, '--data', join(dir, 'bob'), '--json']);
+    assert.equal(add.code, 0, add.stderr);
+    const [entry] = JSON.parse(add.stdout) as { cid: string; chunks: number }[];
+    const bob = await spawnUntil(PROVIDER, ['start', ...chain, '--dev-account', '2', '--data', join(dir, 'bob'), '--port', '0', '--price', PRICE.toString(), '--hub-address', hubAddress, '--hub-multiaddr', hubMultiaddr, '--hub-collateral', (10n ** 17n).toString(), '--admin-token', 't', '--log-level', 'warn'], (j) => typeof j['listening'] === 'string');
+    procs.push(bob);
+    const url = `${bob.ready['listening'] as string}/files/${entry!.cid}`;
+
+    const out = join(dir, 'got.bin');
+    // --close: Alice closes the virtual channel while her node is up (a virtual defund needs all three).
+    const got = await run(CLIENT, ['get', url, '-o', out, '--json', '--close', '--window', '4', '--budget', (10n ** 16n).toString(), ...chain, '--dev-account', '3', '--home', join(dir, 'alice')]);
+    assert.equal(got.code, 0, `${got.stdout}\n${got.stderr}`);
+    const result = JSON.parse(got.stdout) as { ok: boolean; paid: string; channelId: string };
+    assert.equal(result.ok, true);
+    assert.deepEqual(await readFile(out), bytes);
+    assert.equal(BigInt(result.paid), BigInt(entry!.chunks) * PRICE);
+
+    const auth = { authorization: 'Bearer t' };
+    const base = bob.ready['listening'] as string;
+    const earnings = (await (await fetch(`${base}/admin/earnings`, { headers: auth })).json()) as { total: string };
+    assert.equal(BigInt(earnings.total), BigInt(entry!.chunks) * PRICE);
+    const w = (await (await fetch(`${base}/admin/withdraw`, { method: 'POST', headers: auth })).json()) as { result: { ledgers: { status: string; amount: string }[] } };
+    assert.equal(w.result.ledgers[0]?.status, 'closed', JSON.stringify(w));
+    assert.equal(BigInt(w.result.ledgers[0]?.amount ?? '0'), BigInt(entry!.chunks) * PRICE, 'Bob withdrew exactly his earnings');
+  });
+});
