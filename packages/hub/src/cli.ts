@@ -161,7 +161,7 @@ export async function runStart(config: HubConfig, io: CliIO): Promise<void> {
         ...(startBlock === undefined ? {} : { startBlock }),
         pollIntervalMs: config.chainPollMs,
       },
-      store: resolve(config.store),
+      store: config.store === ':memory:' ? ':memory:' : resolve(config.store),
       listen: config.listen,
       announce: config.announce,
       policy: {
@@ -176,6 +176,8 @@ export async function runStart(config: HubConfig, io: CliIO): Promise<void> {
     { logger },
   );
   await hub.start();
+  // One machine-readable line for scripts and tests, whatever the log level.
+  io.out(JSON.stringify({ ready: true, address: hub.address, peerId: hub.peerId(), multiaddrs: hub.multiaddrs(), http: hub.httpUrl() ?? null }));
   await new Promise<void>((done) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {

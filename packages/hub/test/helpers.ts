@@ -76,7 +76,7 @@ process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
-/** Spawn `sluice-hub start <args>` and resolve once it logs "hub started". */
+/** Spawn `sluice-hub start <args>` and resolve once it prints its `{"ready":true,…}` line. */
 export async function spawnHub(args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<HubProcess> {
   const child = spawn(process.execPath, [BIN, 'start', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
@@ -106,10 +106,10 @@ export async function spawnHub(args: string[], env: Record<string, string>, time
     const t = setTimeout(() => reject(new Error(`hub did not start:\n${output.join('\n')}`)), timeoutMs);
     onLine = (line) => {
       try {
-        const j = JSON.parse(line) as { msg?: string; http?: string; multiaddrs?: string[]; peer?: Address; peerId?: string };
-        if (j.msg === 'hub started') {
+        const j = JSON.parse(line) as { ready?: boolean; http?: string; multiaddrs?: string[]; address?: Address; peerId?: string };
+        if (j.ready === true) {
           clearTimeout(t);
-          resolve({ http: j.http!, multiaddrs: j.multiaddrs!, peer: j.peer!, peerId: j.peerId! });
+          resolve({ http: j.http!, multiaddrs: j.multiaddrs!, peer: j.address!, peerId: j.peerId! });
         }
       } catch {
         // not JSON

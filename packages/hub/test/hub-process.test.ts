@@ -32,6 +32,7 @@ function hubArgs(): { args: string[]; env: Record<string, string> } {
       SLUICE_HUB_LOG_LEVEL: 'debug',
       SLUICE_HUB_MAX_LEDGER_DEPOSIT: String(10n ** 18n),
       SLUICE_HUB_MAX_PER_CHANNEL: String(10n ** 17n),
+      SLUICE_HUB_COLLATERAL_CAP: String(15n * 10n ** 16n),
       SLUICE_HUB_CHAIN_POLL_MS: '50',
       SLUICE_HUB_OBJECTIVE_TIMEOUT_MS: '5000',
     },
@@ -121,8 +122,10 @@ test('a hub process serves Alice and Bob; health, metrics, status; no secrets in
   const { channelId: v } = await alice.createVirtualChannel({ payee: bob.address, amount });
   await until(() => bob.getVirtualChannel(v)?.status === 'funded', 'bob sees V funded');
 
-  // the policy refuses a channel above --max-per-channel
+  // the policy refuses a channel above --max-per-channel, and one that would pass the total cap
   await assert.rejects(alice.createVirtualChannel({ payee: bob.address, amount: amount + 1n }, { timeoutMs: 10_000 }));
+  await assert.rejects(alice.createVirtualChannel({ payee: bob.address, amount: 6n * 10n ** 16n }, { timeoutMs: 10_000 }));
+  await until(() => hub!.output.some((l) => l.includes('virtual channel refused: collateral cap')), 'the hub logs the cap refusal', 10_000);
 
   const price = 10n ** 15n;
   for (let i = 0; i < 10; i++) assert.equal(bob.receiveVoucher(alice.pay(v as ChannelId, price), { price }).kind, 'accepted');
@@ -134,16 +137,17 @@ test('a hub process serves Alice and Bob; health, metrics, status; no secrets in
   assert.equal(metric(m, 'sluice_hub_collateral_locked', { asset: ZERO_ADDRESS }), Number(amount));
   assert.ok((metric(m, 'sluice_hub_messages_relayed_total') ?? 0) > 0, 'messages relayed');
   assert.ok((metric(m, 'sluice_hub_objective_duration_seconds_count', { type: 'virtualFund' }) ?? 0) >= 1);
-  assert.ok((metric(m, 'sluice_hub_errors_total', { code: 'HUB_POLICY_REJECTED' }) ?? 0) >= 1, 'the refused channel is counted');
+  assert.ok((metric(m, 'sluice_hub_errors_total', { code: 'HUB_POLICY_REJECTED' }) ?? 0) >= 2, 'the refused channels are counted');
 
   const st = await statusJson(hub.started.http);
   assert.equal(st.code, 0, st.stderr);
-  const s = JSON.parse(st.stdout) as { ledgers: { channelId: string; status: string; hubBalance: string; peerBalance: string }[]; virtualChannels: { channelId: string; amount: string }[]; collateral: { asset: string; locked: string }[] };
+  const s = JSON.parse(st.stdout) as { ledgers: { channelId: string; status: string; hubBalance: string; peerBalance: string }[]; virtualChannels: { channelId: string; amount: string }[]; collateral: { asset: string; locked: string; cap: string | null }[] };
   assert.deepEqual(s.ledgers.map((l) => l.channelId).sort(), [ai, ib].map((x) => x.toLowerCase()).sort());
   assert.ok(s.ledgers.every((l) => l.status === 'open'));
   assert.equal(s.ledgers.find((l) => l.channelId === ib.toLowerCase())?.hubBalance, String(collateral - amount));
   assert.deepEqual(s.virtualChannels.map((x) => [x.channelId, x.amount]), [[v.toLowerCase(), String(amount)]]);
   assert.equal(s.collateral[0]?.locked, String(amount));
+  assert.equal(s.collateral[0]?.cap, String(15n * 10n ** 16n));
 
   const { paid } = await bob.closeVirtualChannel(v);
   assert.equal(paid, 10n * price);

@@ -1,0 +1,401 @@
+/**
+ * Hub benchmark: virtual channel open latency for one client, and hub throughput with 50
+ * concurrent clients opening and closing virtual channels — over real libp2p (TCP + Noise +
+ * Yamux) on loopback, a real `sluice-hub start` process (sqlite store, synchronous writes), and
+ * a local anvil with the contracts deployed and every ledger funded before timing starts.
+ *
+ *   npm run bench:hub              # prints a markdown table, writes bench/results/hub.json
+ *   HUB_BENCH_PROFILE=1 npm run bench:hub   # also CPU-profiles the hub process and breaks its time down
+ *
+ * Env: HUB_BENCH_N (sequential opens, default 100), HUB_BENCH_CLIENTS (default 50),
+ * HUB_BENCH_SECONDS (throughput window, default 10), HUB_BENCH_PAYEES (providers the clients
+ * pay, default 1), HUB_BENCH_STORES (`file,memory` by default: both scenarios, see below).
+ *
+ * The clients (and their payees) are in-process nodes in this process, each with its own
+ * libp2p node and sqlite file; the hub is a separate OS process. Both share the machine's 2
+ * cores (and other engineers' jobs): numbers are noisy; the load average is printed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { JsonRpcProvider, Wallet } from 'ethers';
+import { startAnvil, freePort } from '@sluice/contracts/anvil';
+import { loadArtifact } from '@sluice/contracts';
+import { deployNitro } from '@sluice/channel-core/ethers';
+import { privateKeyToAddress, type Address, type ChannelId } from '@sluice/channel-core';
+import { createNode, type Node, type NodeInit } from '@sluice/channel-core/node';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const RESULTS = join(here, 'results', 'hub.json');
+const HUB_BIN = join(here, '..', 'packages', 'hub', 'bin', 'sluice-hub.js');
+const N = Number(process.env['HUB_BENCH_N'] ?? 100);
+const CLIENTS = Number(process.env['HUB_BENCH_CLIENTS'] ?? 50);
+const SECONDS = Number(process.env['HUB_BENCH_SECONDS'] ?? 10);
+const PAYEES = Number(process.env['HUB_BENCH_PAYEES'] ?? 1);
+const PROFILE = process.env['HUB_BENCH_PROFILE'] === '1';
+const TARGET_P50_MS = 25;
+const TARGET_OPENS_PER_S = 200;
+const GO_NITRO_OPEN_MS = 6;
+const V_AMOUNT = 1_000n;
+
+const load0 = loadavg();
+const t0 = performance.now();
+const log = (s: string): void => void process.stderr.write(`[bench:hub ${((performance.now() - t0) / 1000).toFixed(1)}s] ${s}\n`);
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+const fmt = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+// ---------------------------------------------------------------- one scenario
+type StoreMode = 'file' | 'memory';
+
+interface Result {
+  readonly stores: StoreMode;
+  readonly sequential: { open: number[]; close: number[]; payee: number[] };
+  readonly throughput: { opens: number; closes: number; wall: number; errors: number; errorCodes: Record<string, number>; open: number[] };
+  readonly hub: { vfMeanMs: number; vdMeanMs: number; cpuSeconds: number; exitCode: number | null };
+  readonly benchCpuSeconds: number;
+  readonly profile?: { categories: { category: string; ms: number; share: number }[]; top: { fn: string; ms: number }[] };
+}
+
+async function scenario(stores: StoreMode): Promise<Result> {
+  const cpu0 = process.cpuUsage();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-hub-'));
+  const anvil = await startAnvil({ accounts: 2 + CLIENTS + PAYEES });
+  const children = new Set<ChildProcess>();
+  const nodes: Node[] = [];
+  const storePath = (name: string): string => (stores === 'file' ? join(dir, `${name}.db`) : ':memory:');
+  try {
+    const provider = new JsonRpcProvider(anvil.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50 });
+    const d = await deployNitro(new Wallet(anvil.accounts[0]!, provider), {
+      adjudicator: loadArtifact('NitroAdjudicator'),
+      consensusApp: loadArtifact('ConsensusApp'),
+      virtualPaymentApp: loadArtifact('VirtualPaymentApp'),
+    });
+    provider.destroy();
+    const deploymentFile = join(dir, 'deployment.json');
+    writeFileSync(deploymentFile, JSON.stringify({ chainId: 31337, adjudicator: d.adjudicator, consensusApp: d.consensusApp, virtualPaymentApp: d.virtualPaymentApp, deployBlock: d.deployBlock }));
+    const hubAddress = privateKeyToAddress(anvil.accounts[1]!);
+    const profDir = join(dir, 'prof');
+
+    // The hub: anvil account 1 (`--dev-account` is refused on non-local chains), its own OS process.
+    const hubChild = spawn(
+      process.execPath,
+      [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), HUB_BIN, 'start', '--deployment', deploymentFile, '--dev-account', '1', '--listen', `/ip4/127.0.0.1/tcp/${await freePort()}`, '--http-port', '0'],
+      {
+        env: {
+          ...process.env,
+          SLUICE_HUB_RPC_URL: anvil.rpcUrl,
+          SLUICE_HUB_STORE: storePath('hub'),
+          SLUICE_HUB_LOG_LEVEL: 'warn',
+          SLUICE_HUB_MAX_LEDGER_DEPOSIT: String(10n ** 20n),
+          SLUICE_HUB_CHAIN_POLL_MS: '100',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    children.add(hubChild);
+    const hubOut: string[] = [];
+    const started = await new Promise<{ multiaddrs: string[]; http: string }>((resolve, reject) => {
+      let buf = '';
+      const onData = (c: Buffer): void => {
+        buf += c.toString();
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          hubOut.push(line);
+          if (hubOut.length > 2000) hubOut.shift();
+          try {
+            const j = JSON.parse(line) as { ready?: boolean; multiaddrs?: string[]; http?: string };
+            if (j.ready === true) resolve({ multiaddrs: j.multiaddrs!, http: j.http! });
+          } catch {
+            // not JSON
+          }
+        }
+      };
+      hubChild.stdout!.on('data', onData);
+      hubChild.stderr!.on('data', onData);
+      hubChild.once('exit', (code) => reject(new Error(`hub exited ${code}:\n${hubOut.join('\n')}`)));
+    });
+    log(`[${stores} stores] hub ${hubAddress} up at ${started.multiaddrs[0]}`);
+
+    const init = (key: string, name: string): NodeInit => ({
+      privateKey: key,
+      chain: { rpcUrl: anvil.rpcUrl, adjudicator: d.adjudicator, consensusApp: d.consensusApp!, virtualPaymentApp: d.virtualPaymentApp!, startBlock: d.deployBlock, pollIntervalMs: 100, timeoutMs: 60_000 },
+      store: storePath(name),
+      hub: { address: hubAddress, multiaddrs: started.multiaddrs },
+      callTimeoutMs: 120_000,
+      objectiveTimeoutMs: 15_000,
+      messagingRetry: { initialBackoffMs: 50, maxBackoffMs: 500 },
+    });
+
+    // ------------------------------------------------------------ actors and ledgers (not timed)
+    const payees: Node[] = [];
+    for (let i = 0; i < PAYEES; i++) payees.push(createNode(init(anvil.accounts[2 + i]!, `bob${i}`)));
+    const clients: Node[] = [];
+    for (let i = 0; i < CLIENTS; i++) clients.push(createNode(init(anvil.accounts[2 + PAYEES + i]!, `alice${i}`)));
+    nodes.push(...payees, ...clients);
+    await Promise.all(nodes.map((n) => n.start()));
+    const collateral = V_AMOUNT * BigInt(CLIENTS) * 4n;
+    await Promise.all([
+      ...payees.map((b) => b.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: collateral })),
+      ...clients.map((a) => a.createLedgerChannel({ counterparty: hubAddress, deposit: 10n ** 18n })),
+    ]);
+    log(`[${stores} stores] ${nodes.length} nodes, ledgers funded`);
+
+    // Resolve when a payee sees a channel funded (so closes never race the payee's funding).
+    const fundedWaiters = new Map<string, () => void>();
+    const fundedSeen = new Set<string>();
+    for (const b of payees) {
+      b.on('virtualChannelFunded', (e) => {
+        const id = e.channelId.toLowerCase();
+        const w = fundedWaiters.get(id);
+        if (w) w();
+        else fundedSeen.add(id);
+      });
+    }
+    const payeeFunded = (id: ChannelId): Promise<void> => {
+      const k = id.toLowerCase();
+      if (fundedSeen.delete(k)) return Promise.resolve();
+      return new Promise((r) => fundedWaiters.set(k, () => (fundedWaiters.delete(k), r())));
+    };
+
+    async function cycle(a: Node, b: Node, timing?: { open: number[]; close: number[]; payee: number[] }): Promise<void> {
+      const s = performance.now();
+      const { channelId } = await a.createVirtualChannel({ payee: b.address, amount: V_AMOUNT });
+      const opened = performance.now();
+      timing?.open.push(opened - s);
+      await payeeFunded(channelId);
+      const payeeSees = performance.now();
+      await a.closeVirtualChannel(channelId);
+      const closed = performance.now();
+      timing?.payee.push(payeeSees - s);
+      timing?.close.push(closed - payeeSees);
+    }
+
+    // ------------------------------------------------------------ 1. sequential latency, one client
+    const seq = { open: [] as number[], close: [] as number[], payee: [] as number[] };
+    for (let i = 0; i < 5; i++) await cycle(clients[0]!, payees[0]!); // warm-up
+    for (let i = 0; i < N; i++) await cycle(clients[0]!, payees[0]!, seq);
+    log(`[${stores} stores] sequential: open p50 ${fmt(pct(sorted(seq.open), 50))} ms`);
+
+    // ------------------------------------------------------------ 2. throughput, CLIENTS concurrent
+    let errors = 0;
+    const errorCodes: Record<string, number> = {};
+    const conc = { open: [] as number[], close: [] as number[], payee: [] as number[] };
+    const deadline = performance.now() + SECONDS * 1000;
+    const tStart = performance.now();
+    await Promise.all(
+      clients.map(async (a, i) => {
+        const b = payees[i % PAYEES]!;
+        while (performance.now() < deadline) {
+          try {
+            await cycle(a, b, conc);
+          } catch (e) {
+            errors++;
+            const code = (e as { code?: string }).code ?? 'unknown';
+            errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      }),
+    );
+    const wall = (performance.now() - tStart) / 1000;
+    log(`[${stores} stores] throughput: ${conc.open.length} opens in ${fmt(wall, 2)} s, errors ${errors}`);
+
+    // hub-side view
+    const metricsText = await (await fetch(new URL('/metrics', started.http))).text();
+    const hubMetric = (name: string, type: string): number => {
+      const m = new RegExp(`^${name}\\{type="${type}"\\} (\\S+)$`, 'm').exec(metricsText);
+      return m ? Number(m[1]) : NaN;
+    };
+    const meanMs = (type: string): number => (hubMetric('sluice_hub_objective_duration_seconds_sum', type) / hubMetric('sluice_hub_objective_duration_seconds_count', type)) * 1000;
+    const hubCpu = /^sluice_hub_process_cpu_seconds_total (\S+)$/m.exec(metricsText);
+
+    // stop the hub (graceful: flushes the profile)
+    const exitCode = await new Promise<number | null>((resolve) => {
+      hubChild.once('exit', (code) => resolve(code));
+      hubChild.kill('SIGTERM');
+    });
+    children.delete(hubChild);
+    let profile: Result['profile'];
+    if (PROFILE) {
+      const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+      if (file) profile = summariseProfile(JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile);
+    }
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      stores,
+      sequential: seq,
+      throughput: { opens: conc.open.length, closes: conc.close.length, wall, errors, errorCodes, open: conc.open },
+      hub: { vfMeanMs: meanMs('virtualFund'), vdMeanMs: meanMs('virtualDefund'), cpuSeconds: hubCpu ? Number(hubCpu[1]) : NaN, exitCode },
+      benchCpuSeconds: (cpu.user + cpu.system) / 1e6,
+      ...(profile === undefined ? {} : { profile }),
+    };
+  } finally {
+    await Promise.allSettled(nodes.map((n) => n.stop()));
+    for (const c of children) c.kill('SIGKILL');
+    await anvil.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function sorted(xs: number[]): number[] {
+  return [...xs].sort((a, b) => a - b);
+}
+
+// ---------------------------------------------------------------- run and report
+const modes: StoreMode[] = (process.env['HUB_BENCH_STORES'] ?? 'file,memory').split(',').map((m) => (m.trim() === 'memory' ? 'memory' : 'file'));
+const results: Result[] = [];
+for (const m of modes) results.push(await scenario(m));
+
+const load1 = loadavg();
+const pass = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+const lines = [
+  `## bench:hub — ${new Date().toISOString()}`,
+  '',
+  `Node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} (availableParallelism ${availableParallelism()}); load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${load1.map((l) => l.toFixed(2)).join(' ')}.`,
+  `Real libp2p (TCP+Noise+Yamux) on loopback; hub = a \`sluice-hub start\` process; ${CLIENTS} clients + ${PAYEES} payee(s) as in-process nodes of the bench process; anvil; ledgers funded before timing. Sequential: ${N} open+close cycles of one client after 5 warm-up. Throughput: every client loops open → payee sees it funded → close for ${SECONDS} s.`,
+  '"file" = sqlite files with synchronous=FULL (the production setting: every commit fsync\'d); "memory" = `:memory:` sqlite for hub and clients (not durable: shows what the fsyncs cost).',
+  '',
+  '| measurement | stores | result | target | |',
+  '|---|---|---|---|---|',
+];
+for (const r of results) {
+  const open = sorted(r.sequential.open);
+  const p50 = pct(open, 50);
+  const ops = r.throughput.opens / r.throughput.wall;
+  const cyc = r.throughput.closes / r.throughput.wall;
+  const copen = sorted(r.throughput.open);
+  lines.push(
+    `| virtual channel open, 1 client, sequential — p50 | ${r.stores} | ${fmt(p50)} ms | ≤ ${TARGET_P50_MS} ms | ${pass(p50 <= TARGET_P50_MS)} |`,
+    `| virtual channel open, 1 client, sequential — p99 | ${r.stores} | ${fmt(pct(open, 99))} ms | — | |`,
+    `| … payee sees it funded, p50 / p99 | ${r.stores} | ${fmt(pct(sorted(r.sequential.payee), 50))} / ${fmt(pct(sorted(r.sequential.payee), 99))} ms | — | |`,
+    `| virtual channel close, 1 client, p50 / p99 | ${r.stores} | ${fmt(pct(sorted(r.sequential.close), 50))} / ${fmt(pct(sorted(r.sequential.close), 99))} ms | — | |`,
+    `| hub throughput, ${CLIENTS} concurrent clients → ${PAYEES} payee(s) | ${r.stores} | ${fmt(ops)} opens/s (${fmt(cyc)} open+close cycles/s) | ≥ ${TARGET_OPENS_PER_S} opens/s | ${pass(ops >= TARGET_OPENS_PER_S)} |`,
+    `| … open latency under that load, p50 / p99 | ${r.stores} | ${fmt(pct(copen, 50))} / ${fmt(pct(copen, 99))} ms | — | |`,
+    `| … hub-side objective duration, mean virtualFund / virtualDefund | ${r.stores} | ${fmt(r.hub.vfMeanMs)} / ${fmt(r.hub.vdMeanMs)} ms | — | |`,
+    `| … CPU seconds: hub process / bench process (clients + payees) | ${r.stores} | ${fmt(r.hub.cpuSeconds)} / ${fmt(r.benchCpuSeconds)} s | — | |`,
+  );
+}
+lines.push(`| go-nitro in-process open, zero network delay (quoted, not measured) | — | ≈ ${GO_NITRO_OPEN_MS} ms (~5 sequential message latencies) | reference | |`, '');
+for (const r of results) {
+  const p50 = pct(sorted(r.sequential.open), 50);
+  const ops = r.throughput.opens / r.throughput.wall;
+  lines.push(
+    `- ${r.stores}: p50 open / go-nitro in-process open = ${fmt(p50 / GO_NITRO_OPEN_MS, 2)}×; throughput / target = ${fmt(ops / TARGET_OPENS_PER_S, 2)}×; errors in the throughput run: ${r.throughput.errors}${r.throughput.errors > 0 ? ` ${JSON.stringify(r.throughput.errorCodes)}` : ''}; hub exit code on SIGTERM: ${r.hub.exitCode}.`,
+  );
+}
+if (results.length === 2) {
+  const [f, m] = results as [Result, Result];
+  lines.push(
+    `- memory vs file: sequential open p50 ${fmt(pct(sorted(f.sequential.open), 50) / pct(sorted(m.sequential.open), 50), 2)}× faster, throughput ${fmt(m.throughput.opens / m.throughput.wall / (f.throughput.opens / f.throughput.wall), 2)}× higher without fsync.`,
+  );
+}
+for (const r of results) {
+  if (!r.profile) continue;
+  lines.push('', `### hub process CPU profile, ${r.stores} stores (self time over the whole run, idle excluded)`, '', '| category | ms | share |', '|---|---|---|');
+  for (const c of r.profile.categories) lines.push(`| ${c.category} | ${fmt(c.ms, 0)} | ${fmt(c.share * 100)} % |`);
+  lines.push('', 'top functions (self time):', '', ...r.profile.top.slice(0, 12).map((x) => `- ${x.fn}: ${fmt(x.ms, 0)} ms`));
+}
+process.stdout.write(`${lines.join('\n')}\n`);
+mkdirSync(dirname(RESULTS), { recursive: true });
+writeFileSync(
+  RESULTS,
+  `${JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      machine: { cpu: cpus()[0]?.model, cores: cpus().length, availableParallelism: availableParallelism(), node: process.version, loadavgBefore: load0, loadavgAfter: load1 },
+      config: { sequentialCycles: N, clients: CLIENTS, payees: PAYEES, seconds: SECONDS, vAmount: V_AMOUNT.toString() },
+      targets: { openP50Ms: TARGET_P50_MS, opensPerSec: TARGET_OPENS_PER_S },
+      baseline: { goNitroInProcessOpenMs: GO_NITRO_OPEN_MS, note: 'quoted from go-nitro (in-process, zero network delay, ~5 sequential message latencies); not measured here' },
+      results: results.map((r) => {
+        const open = sorted(r.sequential.open);
+        const ops = r.throughput.opens / r.throughput.wall;
+        return {
+          stores: r.stores,
+          sequential: {
+            openMs: { p50: pct(open, 50), p90: pct(open, 90), p99: pct(open, 99), min: open[0], max: open.at(-1) },
+            payeeFundedMs: { p50: pct(sorted(r.sequential.payee), 50), p99: pct(sorted(r.sequential.payee), 99) },
+            closeMs: { p50: pct(sorted(r.sequential.close), 50), p99: pct(sorted(r.sequential.close), 99) },
+            openP50Target: pct(open, 50) <= TARGET_P50_MS ? 'PASS' : 'MISS',
+          },
+          throughput: {
+            opens: r.throughput.opens,
+            closes: r.throughput.closes,
+            wallSeconds: r.throughput.wall,
+            opensPerSec: ops,
+            cyclesPerSec: r.throughput.closes / r.throughput.wall,
+            openMs: { p50: pct(sorted(r.throughput.open), 50), p99: pct(sorted(r.throughput.open), 99) },
+            errors: r.throughput.errors,
+            errorCodes: r.throughput.errorCodes,
+            target: ops >= TARGET_OPENS_PER_S ? 'PASS' : 'MISS',
+          },
+          hub: r.hub,
+          benchProcessCpuSeconds: r.benchCpuSeconds,
+          ...(r.profile ? { hubProfile: r.profile.categories, hubTopFunctions: r.profile.top.slice(0, 25) } : {}),
+        };
+      }),
+    },
+    null,
+    2,
+  )}\n`,
+);
+log(`wrote ${RESULTS}`);
+
+// ---------------------------------------------------------------- CPU profile summary
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+function categorise(fn: string, url: string): string {
+  if (fn === '(idle)') return 'idle';
+  if (fn === '(garbage collector)') return 'garbage collector';
+  if (fn === '(program)') return 'V8/native (program)';
+  if (/DatabaseSync|StatementSync|sqlite/i.test(fn) || /sqlite/.test(url)) return 'sqlite (store)';
+  if (/libp2p-noise|@noble\/ciphers|chacha|poly1305|x25519/.test(url)) return 'libp2p noise (encryption)';
+  if (/yamux/.test(url)) return 'libp2p yamux';
+  if (/libp2p|multiaddr|it-|uint8arraylist|protons|@libp2p|multiformats|p-queue|race-signal|abortable/.test(url)) return 'libp2p (other)';
+  if (/secp256k1|@noble\/curves|elliptic/.test(url)) return 'secp256k1 (sign/recover)';
+  if (/keccak|@noble\/hashes|hash-wasm/.test(url)) return 'keccak/hashes';
+  if (/ethers/.test(url)) return 'ethers (chain/ABI)';
+  if (/channel-core\/src\/engine/.test(url)) return 'engine';
+  if (/channel-core\/src\/protocols/.test(url)) return 'protocols';
+  if (/channel-core\/src\/sqlite/.test(url)) return 'sqlite (store)';
+  if (/channel-core\/src\/libp2p/.test(url)) return 'messaging adapter';
+  if (/channel-core\/src/.test(url)) return 'channel-core (encoding/other)';
+  if (/packages\/hub|prom-client|pino/.test(url)) return 'hub service/metrics/logs';
+  if (url.startsWith('node:') || url === '') return 'node internals (streams, net, timers)';
+  return 'other';
+}
+
+function summariseProfile(p: CpuProfile): { categories: { category: string; ms: number; share: number }[]; top: { fn: string; ms: number }[] } {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+  const cats = new Map<string, number>();
+  const fns = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of self) {
+    const n = byId.get(id)!;
+    const cat = categorise(n.callFrame.functionName, n.callFrame.url);
+    if (cat === 'idle') continue;
+    total += us;
+    cats.set(cat, (cats.get(cat) ?? 0) + us);
+    const short = n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^.*\/work\/main\//, '');
+    const key = `${n.callFrame.functionName || '(anonymous)'} ${short}${short ? `:${n.callFrame.lineNumber + 1}` : ''}`;
+    fns.set(key, (fns.get(key) ?? 0) + us);
+  }
+  return {
+    categories: [...cats].sort((a, b) => b[1] - a[1]).map(([category, us]) => ({ category, ms: us / 1000, share: us / total })),
+    top: [...fns].sort((a, b) => b[1] - a[1]).map(([fn, us]) => ({ fn, ms: us / 1000 })),
+  };
+}
