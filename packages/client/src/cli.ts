@@ -13,7 +13,7 @@ import { DevPayerChannels } from './dev-channels.ts';
 import { type DownloadProgress, download } from './download.ts';
 import { fetchMetadata } from './metadata.ts';
 import { NodePayerChannels } from './node-channels.ts';
-import { type ChainNodeOptions, addChainNodeOptions, createChainNode } from '@sluice/provider/node-setup';
+import { type ChainNodeOptions, addChainNodeOptions } from '@sluice/provider/node-setup-options';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 
 function parseUnits(name: string): (v: string) => bigint {
@@ -108,6 +108,8 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
       // Our channel node talks to the provider's hub: learn it from the file's metadata.
       const meta = await fetchMetadata({ url }, { signal });
       if (meta.hub.address === null || meta.hub.multiaddrs.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'the provider names no hub (address and multiaddr) to open a channel through');
+      // Loaded only in this mode: the dev-registry path does not need the channel engine.
+      const { createChainNode } = await import('@sluice/provider/node-setup');
       const { node, store } = await createChainNode(opts, { storePath: join(resolve(opts.home), 'node.db'), hub: { address: meta.hub.address, multiaddrs: meta.hub.multiaddrs } });
       await node.start();
       stopNode = async () => {

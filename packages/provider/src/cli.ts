@@ -25,7 +25,7 @@ import { DevChannelRegistry } from './dev/registry.ts';
 import type { PayeeChannels } from './service/channels.ts';
 import { LocalPayeeChannels } from './service/local-channels.ts';
 import { NodePayeeChannels } from './service/node-channels.ts';
-import { type ChainNodeOptions, addChainNodeOptions, createChainNode } from './node-setup.ts';
+import { type ChainNodeOptions, addChainNodeOptions } from './node-setup-options.ts';
 import { createProviderService } from './service/server.ts';
 import { openUsageStore } from './service/usage-store.ts';
 import { VoucherLog } from './service/voucher-log.ts';
@@ -154,6 +154,8 @@ async function runStart(opts: StartOptions): Promise<void> {
   } else {
     if (opts.hubAddress === undefined || opts.hubMultiaddr.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'give --hub-address and --hub-multiaddr (the hub our channel node uses), or --dev-channels');
     const hub = opts.hubAddress;
+    // Loaded only in this mode: the dev-registry path does not need the channel engine.
+    const { createChainNode } = await import('./node-setup.ts');
     const { node, store: nodeStore } = await createChainNode(opts, { storePath: join(dataDir, 'node.db'), hub: { address: hub, multiaddrs: opts.hubMultiaddr } });
     await node.start();
     closers.unshift(async () => {

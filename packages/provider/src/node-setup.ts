@@ -6,58 +6,14 @@
  * local chain (`--dev-account N`), or a raw hex key from the environment (`--key`).
  */
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, Option, type Command } from 'commander';
 import { type Address, SluiceError, parseAddress } from '@sluice/channel-core';
+import type { ChainNodeOptions } from './node-setup-options.ts';
 import { devAccount, passphraseFromEnv, readKeyFile } from '@sluice/channel-core/keys';
 import { createNode, type HubPeer, type Node } from '@sluice/channel-core/node';
 import { openSqliteStore } from '@sluice/channel-core/sqlite';
 
-export interface ChainNodeOptions {
-  rpcUrl: string;
-  deployment?: string;
-  adjudicator?: Address;
-  consensusApp?: Address;
-  virtualPaymentApp?: Address;
-  startBlock?: number;
-  key?: string;
-  keyFile?: string;
-  devAccount?: number;
-  listen: string[];
-  chainPollMs: number;
-}
-
-function addr(v: string): Address {
-  try {
-    return parseAddress(v, 'address');
-  } catch {
-    throw new InvalidArgumentError('must be a 0x-prefixed 20-byte address');
-  }
-}
-function int(min: number, max: number): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be an integer in ${min}..${max}`);
-    return n;
-  };
-}
-function collect(v: string, prev: string[] | undefined): string[] {
-  return [...(prev ?? []), v];
-}
-
-/** Add the chain-node flags to a command (`env` is the variable prefix, e.g. `SLUICE_`). */
-export function addChainNodeOptions(cmd: Command, env = 'SLUICE_'): Command {
-  return cmd
-    .addOption(new Option('--rpc-url <url>', 'JSON-RPC URL of the chain').env(`${env}RPC_URL`).default('http://127.0.0.1:8545'))
-    .addOption(new Option('--deployment <file>', 'deployment JSON { chainId, adjudicator, consensusApp, virtualPaymentApp, deployBlock } (as written for the hub)').env(`${env}DEPLOYMENT`))
-    .addOption(new Option('--adjudicator <address>', 'NitroAdjudicator address (overrides --deployment)').env(`${env}ADJUDICATOR`).argParser(addr))
-    .addOption(new Option('--consensus-app <address>', 'ConsensusApp address (overrides --deployment)').env(`${env}CONSENSUS_APP`).argParser(addr))
-    .addOption(new Option('--virtual-payment-app <address>', 'VirtualPaymentApp address (overrides --deployment)').env(`${env}VIRTUAL_PAYMENT_APP`).argParser(addr))
-    .addOption(new Option('--start-block <n>', "first block to scan on a fresh store (default: the deployment's deployBlock)").env(`${env}START_BLOCK`).argParser(int(0, 2 ** 53 - 1)))
-    .addOption(new Option('--key-file <file>', 'encrypted JSON keystore; passphrase from $SLUICE_PASSPHRASE (never a flag)').env(`${env}KEY_FILE`))
-    .addOption(new Option('--dev-account <n>', "anvil's funded dev account n (0-9); local chains only").env(`${env}DEV_ACCOUNT`).argParser(int(0, 9)))
-    .addOption(new Option('--listen <multiaddr>', 'libp2p listen multiaddr of our channel node (repeatable)').env(`${env}LISTEN`).argParser(collect).default(['/ip4/127.0.0.1/tcp/0']))
-    .addOption(new Option('--chain-poll-ms <ms>', 'chain polling interval').env(`${env}CHAIN_POLL_MS`).default(1000).argParser(int(10, 3_600_000)));
-}
+export type { ChainNodeOptions } from './node-setup-options.ts';
+export { addChainNodeOptions } from './node-setup-options.ts';
 
 async function rpcChainId(rpcUrl: string): Promise<bigint> {
   let res: Response;
