@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { type Address, type ChannelId, bytesToHex, privateKeyToAddress, signVoucher } from '@sluice/channel-core';
+import type { VoucherVerifierPool } from '@sluice/channel-core/voucher-pool';
 import { FsChunkStore, type FileRecord, importFile, parseCid } from '../src/content/index.ts';
 import { DevChannelRegistry, type DevChannelStatus } from '../src/dev/index.ts';
 import {
@@ -37,13 +38,13 @@ export interface Fixture {
   cleanup(): Promise<void>;
 }
 
-export async function startFixture(init: Partial<ProviderServiceInit> = {}): Promise<Fixture> {
+export async function startFixture(init: Partial<ProviderServiceInit> = {}, extra: { verifier?: VoucherVerifierPool } = {}): Promise<Fixture> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-provider-'));
   const registry = new DevChannelRegistry(join(dir, 'channels'));
   const store = await FsChunkStore.open({ dir: join(dir, 'store'), fsync: false });
   const vouchers = await VoucherLog.open(join(dir, 'vouchers.log'));
   const usage = openUsageStore(join(dir, 'usage.db'));
-  const channels = new LocalPayeeChannels({ address: BOB, registry, store: vouchers });
+  const channels = new LocalPayeeChannels({ address: BOB, registry, store: vouchers, ...(extra.verifier === undefined ? {} : { verifier: extra.verifier }) });
   const service = createProviderService({ pricePerChunk: 1000n, adminToken: 'secret', ...init })({ store, channels, usage });
   await service.start();
   const f: Fixture = {

@@ -143,6 +143,28 @@ export class FsChunkStore implements ChunkStore {
     }
   }
 
+  /**
+   * Read a block of known length straight into `out` at `offset` (no intermediate copy).
+   * @returns false when the block is absent
+   * @throws SluiceError CHUNK_HASH_MISMATCH when the file does not have exactly `length` bytes
+   */
+  async readBlockInto(cid: CID, out: Uint8Array, offset: number, length: number): Promise<boolean> {
+    let fh;
+    try {
+      fh = await open(this.#blockPath(cid).path, 'r');
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return false;
+      throw e;
+    }
+    try {
+      const { bytesRead } = await fh.read(out, offset, length, 0);
+      if (bytesRead !== length) throw new SluiceError('CHUNK_HASH_MISMATCH', 'stored block has the wrong length', { details: { cid: cid.toString() } });
+      return true;
+    } finally {
+      await fh.close();
+    }
+  }
+
   async hasBlock(cid: CID): Promise<boolean> {
     try {
       await stat(this.#blockPath(cid).path);

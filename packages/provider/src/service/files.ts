@@ -8,6 +8,8 @@ import type { ChunkStore, FileRecord } from '../content/chunk-store.ts';
 import { parseCid } from '../content/cid.ts';
 import { resolveFromStore } from '../content/read.ts';
 import { type LeafRange, verifyLeaf } from '../content/resolve.ts';
+import { CHUNK_FIXED_BYTES, FrameType } from '../wire/constants.ts';
+import { encodeFrame } from '../wire/frames.ts';
 
 /** A catalog file ready to serve. */
 export interface ServedFile {
@@ -71,6 +73,26 @@ export class ServedFiles {
       return { cid: c, bytes };
     });
     return { record, root, leaves: r.leaves, interior };
+  }
+
+  /**
+   * One chunk as a ready CHUNK frame (`0x06 || index || bytes`). With a store that can read
+   * a block into a buffer (FsChunkStore), the bytes land in the frame directly: no copy.
+   * @throws SluiceError CONTENT_NOT_FOUND; CHUNK_HASH_MISMATCH (wrong length, or hash when verifying on serve)
+   */
+  async readChunkFrame(leaf: LeafRange): Promise<Uint8Array> {
+    const store = this.store as ChunkStore & { readBlockInto?: (cid: CID, out: Uint8Array, offset: number, length: number) => Promise<boolean> };
+    if (typeof store.readBlockInto !== 'function') {
+      return encodeFrame({ type: 'chunk', index: leaf.index, data: await this.readChunk(leaf) });
+    }
+    const frame = Buffer.allocUnsafe(CHUNK_FIXED_BYTES + leaf.length);
+    frame[0] = FrameType.CHUNK;
+    frame.writeUInt32BE(leaf.index, 1);
+    if (!(await store.readBlockInto(leaf.cid, frame, CHUNK_FIXED_BYTES, leaf.length))) {
+      throw new SluiceError('CONTENT_NOT_FOUND', 'a chunk is missing from the store', { details: { chunk: leaf.index } });
+    }
+    if (this.#verify) verifyLeaf(leaf, frame.subarray(CHUNK_FIXED_BYTES));
+    return frame;
   }
 
   /**

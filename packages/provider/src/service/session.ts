@@ -49,7 +49,7 @@ export interface SessionLimits {
 export const DEFAULT_LIMITS: SessionLimits = {
   idleTimeoutMs: 60_000,
   slowReaderTimeoutMs: 30_000,
-  maxBufferedBytes: 8 * 262_144,
+  maxBufferedBytes: 16 * 262_144,
   maxFramesPerSecond: 20_000,
   frameBurst: 4_096,
 };
@@ -92,7 +92,7 @@ export class SessionRegistry {
 
 const USAGE_FLUSH_EVERY = 8;
 /** Chunks read from the store ahead of the socket (only paid ones). */
-const READ_AHEAD = 4;
+const READ_AHEAD = 8;
 let nextId = 1;
 
 export class ProviderSession {
@@ -392,21 +392,21 @@ export class ProviderSession {
           if (this.#readAhead.has(i)) continue;
           const l = file.leaves[i];
           if (l === undefined) break;
-          const p = ctx.files.readChunk(l);
+          const p = ctx.files.readChunkFrame(l);
           p.catch(() => undefined);
           this.#readAhead.set(i, p);
         }
-        const pending = this.#readAhead.get(index) ?? ctx.files.readChunk(leaf);
+        const pending = this.#readAhead.get(index) ?? ctx.files.readChunkFrame(leaf);
         this.#readAhead.delete(index);
-        const data = await pending;
+        const frame = await pending;
         // Re-check after the await: the session may have closed or been superseded.
         if (this.#phase !== 'serving' || this.#next !== index) return;
         if (index >= paidEnd(this.#terms, this.#best)) throw new SluiceError('INTERNAL', 'refusing to send an unpaid chunk');
         this.#next = index + 1;
-        this.#send(encodeFrame({ type: 'chunk', index, data }), (err) => this.#onSent(err));
-        this.#bytesSent += data.length;
+        this.#send(frame, (err) => this.#onSent(err));
+        this.#bytesSent += leaf.length;
         ctx.metrics.chunksServed.inc();
-        ctx.metrics.bytesServed.inc(data.length);
+        ctx.metrics.bytesServed.inc(leaf.length);
         if (++this.#sentSinceFlush >= USAGE_FLUSH_EVERY) this.#flushUsage();
       }
     } catch (e) {
