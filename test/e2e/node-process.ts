@@ -36,6 +36,9 @@ const methods: Record<string, (...args: never[]) => unknown> = {
   receiveVoucher: (v: never, o: never) => node.receiveVoucher(v, o),
   closeVirtualChannel: (id: never) => node.closeVirtualChannel(id),
   closeLedgerChannel: (id: never) => node.closeLedgerChannel(id),
+  settleVirtualChannel: (id: never, o: never) => node.settleVirtualChannel(id, o),
+  exitLedgerChannel: (id: never, o: never) => node.exitLedgerChannel(id, o),
+  getDisputes: () => node.getDisputes(),
   getLedgerChannels: () => node.getLedgerChannels(),
   getVirtualChannels: () => node.getVirtualChannels(),
   stop: async () => {

@@ -20,17 +20,36 @@
 import type { Address, ChannelId } from '../hex.ts';
 import { privateKeyToAddress, sameAddress } from '../address.ts';
 import { ErrorCodes, SluiceError, type SluiceErrorCode, isSluiceError } from '../errors.ts';
-import type { ChainEventBatch, ChainService } from '../chain.ts';
+import type { ChainEventBatch, ChainService, ChallengeRegisteredEvent as PortChallengeRegistered } from '../chain.ts';
 import { consumeChainEvents } from '../chain.ts';
 import type { Clock } from '../ports/clock.ts';
 import { systemClock } from '../ports/clock.ts';
 import type { InboundMessage, MessageService, UndeliverableMessage } from '../ports/messaging.ts';
 import { LAST_BLOCK_KEY, type Store } from '../ports/store.ts';
-import { others } from '../protocols/channel.ts';
+import { type Channel, latestSupportedState, others } from '../protocols/channel.ts';
 import { type ConsensusChannel, counterparty, newConsensusChannel } from '../protocols/ledger.ts';
-import { type Objective, crank, ledgersOf, update, withLedger } from '../protocols/objective.ts';
+import { type Objective, crank, ledgersOf, onTransactionFailed, update, watchedChannels, withLedger } from '../protocols/objective.ts';
+import { disputeEventFromPort } from '../protocols/dispute.ts';
+import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
+import { unknownGuaranteeTargets, withGuaranteedChannel } from '../protocols/ledger-exit.ts';
+import { virtualFundId } from '../protocols/virtual-fund.ts';
+import { parseJson, stringifyJson } from '../json.ts';
+import {
+  type DisputeInfo,
+  type FallbackConfig,
+  type FallbackObjective,
+  FALLBACK_DEFAULTS,
+  channelsOf,
+  disputeInfo,
+  fallbackContext,
+  isFallbackObjective,
+  ledgerExitPayouts,
+  needsPeer,
+  settledChannel,
+  virtualPaid,
+} from './fallback.ts';
 import { paidAmount } from '../protocols/virtual-defund.ts';
-import type { ChainEvent as ProtocolChainEvent, ObjectiveEvent, ProtocolMessage, Transaction } from '../protocols/types.ts';
+import type { ChallengeRegisteredEvent, ObjectiveEvent, ProtocolMessage, Transaction } from '../protocols/types.ts';
 import { eventChannelId, toProtocolEvent } from './chain-events.ts';
 import type { EngineEvent, ObjectiveType } from './events.ts';
 import { type Joined, joinObjective, topUpFor } from './join.ts';
@@ -49,6 +68,7 @@ import {
   putVirtualData,
 } from './records.ts';
 import { reconcileTransaction, toChainTransaction, transactionKey } from './transactions.ts';
+import { fallbackTransactionKey } from '../protocols/dispute.ts';
 import { type RejectObjectiveMessage, type WireMessage, decodeWireMessage, encodeWireMessage } from './wire.ts';
 
 /** A pino-compatible logger. The engine logs ids and codes, never keys. */
@@ -83,7 +103,15 @@ export interface EngineInit {
   readonly txRetryDelayMs?: number;
   /** Deadline of one chain call (default 60 000). */
   readonly txTimeoutMs?: number;
+  /** The on-chain fallback: automatic trigger on silent peers and its timeout (the watchtower is always on). */
+  readonly fallback?: FallbackConfig;
 }
+
+/** A trigger the caller can give {@link Engine.startFallback}. */
+export type FallbackRequest = { readonly kind: 'userForce'; readonly channelId?: ChannelId } | { readonly kind: 'peerStalled'; readonly peer: Address };
+
+/** Meta key of the watchtower's journal (checkpoints decided, not yet confirmed). */
+export const WATCHTOWER_KEY = 'watchtower.pending';
 
 export interface EngineComponents {
   readonly store: Store;
@@ -121,6 +149,22 @@ export interface Engine {
    * `timeoutMs`, or `ABORTED` on `signal`. The objective itself goes on.
    */
   waitForObjective(id: string, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<void>;
+  /** Latest chain time (s, the latest block's timestamp) seen while caught up with chain events; 0 before. */
+  readonly chainTime: number;
+  /** True once the chain events up to the head were applied since `start` (fallback transactions wait for it). */
+  readonly caughtUp: boolean;
+  /**
+   * Settle channels on chain: runs `fallbackPlan` for the trigger and starts its objectives
+   * (virtual challenges, ledger exits), superseding the cooperative objectives on those channels.
+   * Idempotent (live or finished fallback objectives are not started again). Do not call inside {@link serial}.
+   * @returns ids of the fallback objectives started
+   * @throws SluiceError INVALID_ARGUMENT (nothing supported to register)
+   */
+  startFallback(trigger: FallbackRequest): Promise<string[]>;
+  /** Channels being settled on chain (the live fallback objectives), for `status` displays. */
+  disputes(): DisputeInfo[];
+  /** True while a stall on `peer` was seen and no message from it arrived since. */
+  isPeerSilent(peer: Address): boolean;
 }
 
 const noopLogger: EngineLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -235,6 +279,18 @@ class EngineImpl implements Engine {
   /** Ids of every objective in the store. */
   #knownIds: Set<string> | undefined;
   readonly #ledgerView: LedgerView = { get: (id) => this.#getLedger(id), list: () => this.#ledgerMap().values() };
+  /** Latest chain time seen while caught up (s). */
+  #chainNow = 0;
+  /** Chain events applied up to the head since start: until then fallback objectives are updated, not cranked. */
+  #caughtUp = false;
+  /** Peers seen silent (lowercase address -> clock time), cleared by any message from them. */
+  readonly #silent = new Map<string, number>();
+  /** Our reclaim transactions: tx hash -> target, to attribute `Reclaimed` events. */
+  readonly #reclaimTargets = new Map<string, ChannelId>();
+  /** Failed attempts per fallback step. */
+  readonly #txFailures = new Map<string, number>();
+  /** Ledger exits with a `statusOf` read in flight. */
+  readonly #statusReads = new Set<string>();
 
   constructor(init: EngineInit, components: EngineComponents) {
     this.init = init;
@@ -257,6 +313,7 @@ class EngineImpl implements Engine {
     if (this.#lifecycle !== undefined) return;
     const lifecycle = new AbortController();
     this.#lifecycle = lifecycle;
+    this.#caughtUp = false;
     await this.serial(async () => {
       this.#active.clear();
       this.#ledgerCache = undefined;
@@ -332,6 +389,28 @@ class EngineImpl implements Engine {
 
   objective(id: string): ObjectiveData | undefined {
     return this.#active.get(id) ?? getObjectiveData(this.store, id);
+  }
+
+  get chainTime(): number {
+    return this.#chainNow;
+  }
+
+  get caughtUp(): boolean {
+    return this.#caughtUp;
+  }
+
+  isPeerSilent(peer: Address): boolean {
+    return this.#silent.has(peer.toLowerCase());
+  }
+
+  startFallback(trigger: FallbackRequest): Promise<string[]> {
+    return this.serial(() => this.#runFallbackPlan(trigger));
+  }
+
+  disputes(): DisputeInfo[] {
+    const out: DisputeInfo[] = [];
+    for (const d of this.#active.values()) if (isFallbackObjective(d.objective)) out.push(disputeInfo(d.objective, d.waitingFor, this.address));
+    return out;
   }
 
   activeObjectives(): Objective[] {
@@ -449,6 +528,12 @@ class EngineImpl implements Engine {
   /** The objective with the latest stored copy of each of its ledgers. */
   #sync(o: Objective): Objective {
     let out = o;
+    if (out.type === 'ledgerExit') {
+      for (const t of unknownGuaranteeTargets(out)) {
+        const v = getVirtualData(this.store, t)?.v ?? (getObjectiveData(this.store, virtualFundId(t))?.objective as { v?: Channel } | undefined)?.v;
+        if (v != null) out = withGuaranteedChannel(out, v);
+      }
+    }
     for (const l of ledgersOf(o)) {
       const latest = this.#getLedger(l.id)?.ledger;
       if (latest != null) out = withLedger(out, latest);
@@ -478,6 +563,17 @@ class EngineImpl implements Engine {
         o = updated;
       }
       first = false;
+      if (isFallbackObjective(o) && !this.#caughtUp) {
+        // Catching up with chain events: apply them, crank once caught up (an old event must not
+        // be acted on with a chain time or a record that later events change).
+        if (o !== data.objective) {
+          const now = this.#clock.now();
+          const kept = { ...data, objective: o, progressAt: progressed ? now : data.progressAt };
+          putObjectiveData(this.store, kept, now);
+          this.#active.set(o.id, kept);
+        }
+        continue;
+      }
       const changed = this.#crankAndCommit(data, o, progressed, sends);
       for (const ledgerId of changed) {
         for (const other of this.#active.values()) {
@@ -550,6 +646,7 @@ class EngineImpl implements Engine {
     if (waitingChanged && objective.status === 'approved') this.#emit({ type: 'objectiveProgress', waitingFor: result.waitingFor, ...base });
     for (const e of events) this.#emit(e);
     if (objective.status === 'completed') this.#emit({ type: 'objectiveCompleted', durationMs: now - (next.createdAt ?? now), ...base });
+    if (isFallbackObjective(o)) this.#afterFallbackCrank(o, objective as FallbackObjective, txs, result.waitingFor);
     for (const tx of txs) this.#runTransaction(objective.id, tx, false);
     return changed;
   }
@@ -589,6 +686,27 @@ class EngineImpl implements Engine {
       case 'ledgerTopUp':
         events.push({ type: 'ledgerChannelUpdated', channelId: o.ledger.id, turnNum: o.ledger.current.turnNum });
         return;
+      case 'virtualChallenge': {
+        const vd = getVirtualData(this.store, o.v.id);
+        if (vd === undefined || vd.status === 'closed') return;
+        const paid = virtualPaid(o) ?? vd.paid ?? 0n;
+        putVirtualData(this.store, { ...vd, status: 'closed', paid }, now);
+        events.push({ type: 'virtualChannelClosed', channelId: vd.channelId, paid });
+        return;
+      }
+      case 'ledgerExit': {
+        const ld = this.#getLedger(o.ledger.id);
+        const amounts = ledgerExitPayouts(o);
+        const asset = latestSupportedState(o.ledger)?.state.outcome[0]?.asset ?? ld?.asset;
+        if (asset !== undefined) {
+          const mine = amounts.filter((a) => sameAddress(a.participant, this.address)).reduce((x, a) => x + a.amount, 0n);
+          events.push({ type: 'payout', channelId: o.ledger.id, asset, amounts, mine });
+        }
+        if (ld === undefined || ld.status === 'closed') return;
+        this.#putLedger({ ...ld, status: 'closed' }, now);
+        events.push({ type: 'ledgerChannelClosed', channelId: ld.ledgerId });
+        return;
+      }
     }
   }
 
@@ -624,6 +742,7 @@ class EngineImpl implements Engine {
   // ---------------------------------------------------------------- transactions
 
   #runTransaction(objectiveId: string, tx: Transaction, reconcileFirst: boolean): void {
+    if (fallbackTransactionKey(tx) !== undefined) return this.#runFallbackTransaction(objectiveId, tx);
     const key = `${objectiveId}|${transactionKey(tx)}`;
     if (this.#txRunning.has(key)) return;
     this.#txRunning.add(key);
@@ -668,9 +787,283 @@ class EngineImpl implements Engine {
     void task.finally(() => this.#tasks.delete(task));
   }
 
+  // ---------------------------------------------------------------- on-chain fallback
+
+  /**
+   * One attempt per submission: a fallback step that fails (reverted by a competing move, or not
+   * confirmed) is not re-sent as is. The engine first applies the chain events up to the block
+   * that reverted it, then `onTransactionFailed` clears the objective's record and the next crank
+   * recomputes the step from what the chain reported (README of the protocols, obligation 4).
+   */
+  #runFallbackTransaction(objectiveId: string, tx: Transaction): void {
+    if (!this.#caughtUp) return; // resumed once the chain events are caught up (#afterCatchUp)
+    const key = `${objectiveId}|${transactionKey(tx)}`;
+    if (this.#txRunning.has(key)) return;
+    this.#txRunning.add(key);
+    const max = this.init.txMaxAttempts ?? 5;
+    const delay = this.init.txRetryDelayMs ?? 1000;
+    const task = (async () => {
+      const signal = this.#lifecycle?.signal;
+      if (signal === undefined || signal.aborted) return;
+      let result: Awaited<ReturnType<ChainService['submit']>> | undefined;
+      let error: unknown;
+      try {
+        result = await this.chain.submit(toChainTransaction(tx), { signal, timeoutMs: this.init.txTimeoutMs ?? 60_000 });
+      } catch (e) {
+        error = e;
+      }
+      if (signal.aborted) return;
+      if (result !== undefined) {
+        const r = result;
+        if (tx.kind === 'reclaim') this.#reclaimTargets.set(r.txHash.toLowerCase(), tx.targetChannelId);
+        this.#log.info({ objectiveId, channelId: tx.channelId, tx: tx.kind, txHash: r.txHash, gasUsed: r.gasUsed.toString() }, 'fallback transaction mined');
+        await this.serial(() => {
+          this.#txFailures.delete(key);
+          const data = this.objective(objectiveId);
+          if (data !== undefined) {
+            const next = { ...data, pendingTxs: data.pendingTxs.filter((p) => transactionKey(p) !== transactionKey(tx)) };
+            putObjectiveData(this.store, next, this.#clock.now());
+            if (this.#active.has(objectiveId)) this.#active.set(objectiveId, next);
+          }
+          this.#emit({
+            type: 'fallbackTransaction',
+            objectiveId,
+            channelId: tx.channelId,
+            kind: tx.kind as 'challenge',
+            txHash: r.txHash,
+            blockNumber: r.blockNumber,
+            gasUsed: r.gasUsed,
+            ...(tx.kind === 'reclaim' ? { targetChannelId: tx.targetChannelId } : {}),
+          });
+        });
+        return;
+      }
+      const n = (this.#txFailures.get(key) ?? 0) + 1;
+      this.#txFailures.set(key, n);
+      this.#log.warn(
+        { objectiveId, channelId: tx.channelId, tx: tx.kind, attempt: n, code: isSluiceError(error) ? error.code : 'unknown', reason: error instanceof Error ? error.message : String(error) },
+        'fallback transaction failed',
+      );
+      await sleep(delay * n, signal);
+      await this.#eventsUpToHead(signal);
+      if (signal.aborted) return;
+      await this.serial(async () => {
+        const data = this.#active.get(objectiveId);
+        if (data === undefined) return;
+        let next: ObjectiveData = { ...data, pendingTxs: data.pendingTxs.filter((p) => transactionKey(p) !== transactionKey(tx)) };
+        if (n >= max) {
+          // keep the record (no blind re-send); a restart or a chain event that clears it retries
+          putObjectiveData(this.store, next, this.#clock.now());
+          this.#active.set(objectiveId, next);
+          this.#emitStall(next, 'transactionFailed', isSluiceError(error) ? `${error.code}: ${error.message}` : String(error));
+          return;
+        }
+        if (recordMatches(next.objective, tx)) next = { ...next, objective: onTransactionFailed(next.objective) };
+        putObjectiveData(this.store, next, this.#clock.now());
+        this.#active.set(objectiveId, next);
+        await this.#advance(objectiveId, undefined);
+      });
+    })().finally(() => this.#txRunning.delete(key));
+    this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
+  }
+
+  /** Resolve once the chain events up to the current head are applied (bounded wait). */
+  async #eventsUpToHead(signal: AbortSignal): Promise<void> {
+    let head: number;
+    try {
+      head = (await this.chain.latestBlock({ signal })).number;
+    } catch {
+      return;
+    }
+    const deadline = this.#clock.now() + 60_000;
+    const every = Math.max(10, Math.min(this.init.chainPollIntervalMs ?? 250, 1000));
+    while (!signal.aborted && Number(this.store.getMeta(LAST_BLOCK_KEY) ?? '-1') < head && this.#clock.now() < deadline) await sleep(every, signal);
+  }
+
+  /** Effects of a fallback objective's crank besides its transactions: metrics events, status reads. */
+  #afterFallbackCrank(before: FallbackObjective, o: FallbackObjective, txs: readonly Transaction[], waitingFor: string): void {
+    const rec = before.onChain;
+    for (const tx of txs) {
+      if ((tx.kind === 'challenge' || tx.kind === 'conclude') && rec !== null && !rec.concluded && rec.finalizesAt > before.now) {
+        this.#emit({ type: 'challengeAnswered', channelId: tx.channelId, action: tx.kind, turnNum: tx.candidate.state.turnNum, challengedTurnNum: rec.turnNumRecord });
+      }
+    }
+    if (o.type === 'ledgerExit' && waitingFor === 'WaitingForChannelStatus') this.#readStatus(o.id, o.ledger.id);
+  }
+
+  /** Feed `statusOf(ledger)` to a ledger exit that cannot tell which guarantees were reclaimed. */
+  #readStatus(objectiveId: string, channelId: ChannelId): void {
+    if (this.#statusReads.has(objectiveId)) return;
+    const signal = this.#lifecycle?.signal;
+    if (signal === undefined) return;
+    this.#statusReads.add(objectiveId);
+    const task = (async () => {
+      try {
+        const st = await this.chain.statusOf(channelId, { signal });
+        await this.serial(() =>
+          this.#applyChainEvent(objectiveId, { kind: 'channelStatus', channelId, turnNumRecord: st.turnNumRecord, finalizesAt: st.finalizesAt, fingerprint: st.fingerprint }),
+        );
+      } catch (e) {
+        this.#log.warn({ objectiveId, channelId, code: isSluiceError(e) ? e.code : 'unknown' }, 'status read failed');
+      }
+    })().finally(() => this.#statusReads.delete(objectiveId));
+    this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
+  }
+
+  /** Run `fallbackPlan` and start what it creates (inside {@link serial}). */
+  async #runFallbackPlan(trigger: FallbackTrigger): Promise<string[]> {
+    const live = [...this.#active.keys()];
+    const ctx = fallbackContext(this.store, this.#ledgerMap().values(), this.#active, live, this.#chainNow);
+    const plan = fallbackPlan(ctx, trigger, this.#secrets);
+    if (trigger.kind === 'challengeRegistered' && plan.respond !== null && plan.respond.action !== 'none') {
+      const r = plan.respond;
+      if (r.action === 'checkpoint') this.#respond(r.tx, r.challengedTurnNum);
+      else this.#emit({ type: 'challengeAnswered', channelId: trigger.event.channelId, action: r.action, turnNum: r.turnNum, challengedTurnNum: r.challengedTurnNum });
+    }
+    const started: string[] = [];
+    if (!plan.decision.onChain) return started;
+    for (const o of plan.create) {
+      if (this.#exists(o.id)) continue;
+      await this.#startFallbackObjective(o, plan.decision.reason);
+      started.push(o.id);
+    }
+    return started;
+  }
+
+  async #startFallbackObjective(o: FallbackObjective, reason: 'forced' | 'peerStalled' | 'challengeRunning' | 'virtualOnChain'): Promise<void> {
+    const channelId = settledChannel(o);
+    // The channel leaves the cooperative path: stop the objectives that wait on it.
+    for (const d of [...this.#active.values()]) {
+      const c = d.objective;
+      if (isFallbackObjective(c) || !channelsOf(c).includes(channelId)) continue;
+      this.#failObjective(d, c, new SluiceError('CHANNEL_CLOSING', 'the channel is being settled on chain', { details: { channelId } }));
+    }
+    const now = this.#clock.now();
+    let closing = false;
+    this.store.transaction(() => {
+      if (o.type === 'ledgerExit') {
+        const ld = this.#getLedger(channelId);
+        if (ld !== undefined && ld.status !== 'closed') this.#putLedger({ ...ld, status: 'closing' }, now);
+      } else {
+        const vd = getVirtualData(this.store, channelId);
+        if (vd !== undefined && vd.status !== 'closed') {
+          closing = vd.status !== 'closing';
+          putVirtualData(this.store, { ...vd, status: 'closing' }, now);
+        }
+      }
+    });
+    this.#create({ objective: o }, 'me');
+    if (closing) this.#emit({ type: 'virtualChannelClosing', channelId });
+    this.#log.info({ objectiveId: o.id, channelId, reason }, 'settling on chain');
+    this.#emit({ type: 'fallbackStarted', objectiveId: o.id, objectiveType: o.type, channelId, reason });
+    await this.#advance(o.id, undefined);
+  }
+
+  /** Is this one of our channels (a ledger or virtual channel not closed)? */
+  #ours(channelId: ChannelId): 'ledger' | 'virtual' | undefined {
+    const ld = this.#getLedger(channelId);
+    if (ld?.ledger != null && (ld.status === 'open' || ld.status === 'closing')) return 'ledger';
+    const vd = getVirtualData(this.store, channelId);
+    if (vd !== undefined && (vd.status === 'funded' || vd.status === 'closing')) return 'virtual';
+    return undefined;
+  }
+
+  /** Watchtower: a challenge on one of our channels (live or while catching up). */
+  async #onChallengeRegistered(ev: PortChallengeRegistered): Promise<void> {
+    const pev = disputeEventFromPort(ev) as ChallengeRegisteredEvent;
+    const kind = this.#ours(pev.channelId);
+    if (kind === undefined) return;
+    this.#emit({ type: 'challengeRegistered', channelId: pev.channelId, kind, turnNum: ev.candidate.variablePart.turnNum, finalizesAt: ev.finalizesAt, txHash: ev.txHash });
+    this.#log.info({ channelId: pev.channelId, turnNum: ev.candidate.variablePart.turnNum, finalizesAt: ev.finalizesAt }, 'challenge registered');
+    try {
+      await this.#runFallbackPlan({ kind: 'challengeRegistered', event: pev });
+    } catch (e) {
+      this.#log.warn({ channelId: pev.channelId, code: isSluiceError(e) ? e.code : 'unknown', reason: e instanceof Error ? e.message : String(e) }, 'challenge not answered');
+    }
+  }
+
+  #journal(): Transaction[] {
+    const raw = this.store.getMeta(WATCHTOWER_KEY);
+    return raw === undefined ? [] : (parseJson(raw) as Transaction[]);
+  }
+
+  /** Journal a checkpoint (durable before it is sent), then send it once caught up. */
+  #respond(tx: Transaction, challengedTurnNum: number): void {
+    const j = this.#journal();
+    if (!j.some((t) => transactionKey(t) === transactionKey(tx))) this.store.setMeta(WATCHTOWER_KEY, stringifyJson([...j, tx]));
+    if (tx.kind === 'checkpoint') {
+      this.#emit({ type: 'challengeAnswered', channelId: tx.channelId, action: 'checkpoint', turnNum: tx.candidate.state.turnNum, challengedTurnNum });
+    }
+    if (this.#caughtUp) this.#runResponse(tx);
+  }
+
+  /**
+   * Send a journaled checkpoint while it is still useful: a challenge runs on the channel with a
+   * turn below ours (read from the chain before each attempt). Removed from the journal once sent
+   * or moot.
+   */
+  #runResponse(tx: Transaction): void {
+    if (tx.kind !== 'checkpoint') return;
+    const key = `watchtower|${transactionKey(tx)}`;
+    if (this.#txRunning.has(key)) return;
+    this.#txRunning.add(key);
+    const max = this.init.txMaxAttempts ?? 5;
+    const delay = this.init.txRetryDelayMs ?? 1000;
+    const task = (async () => {
+      const signal = this.#lifecycle?.signal;
+      if (signal === undefined) return;
+      let settled = false;
+      for (let attempt = 1; attempt <= max && !settled && !signal.aborted; attempt++) {
+        try {
+          const [st, head] = await Promise.all([this.chain.statusOf(tx.channelId, { signal }), this.chain.latestBlock({ signal })]);
+          if (!(st.finalizesAt > head.timestamp && st.turnNumRecord < tx.candidate.state.turnNum)) {
+            settled = true; // cleared by someone, finalized, or already raised
+            break;
+          }
+          const r = await this.chain.submit(toChainTransaction(tx), { signal, timeoutMs: this.init.txTimeoutMs ?? 60_000 });
+          this.#log.info({ channelId: tx.channelId, tx: tx.kind, txHash: r.txHash }, 'challenge answered');
+          this.#emit({ type: 'fallbackTransaction', objectiveId: 'watchtower', channelId: tx.channelId, kind: 'checkpoint', txHash: r.txHash, blockNumber: r.blockNumber, gasUsed: r.gasUsed });
+          settled = true;
+        } catch (e) {
+          if (signal.aborted) return;
+          this.#log.warn({ channelId: tx.channelId, tx: tx.kind, attempt, code: isSluiceError(e) ? e.code : 'unknown' }, 'checkpoint failed');
+          await sleep(delay * attempt, signal);
+        }
+      }
+      if (signal.aborted) return;
+      await this.serial(() => this.store.setMeta(WATCHTOWER_KEY, stringifyJson(this.#journal().filter((t) => transactionKey(t) !== transactionKey(tx)))));
+    })().finally(() => this.#txRunning.delete(key));
+    this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
+  }
+
+  /**
+   * First time the chain events reach the head since start: fallback transactions journaled
+   * before a crash are re-decided (a step whose transaction never confirmed is forgotten with
+   * `onTransactionFailed`, so the crank recomputes it from the chain as now known), and pending
+   * checkpoints are re-checked and sent.
+   */
+  #afterCatchUp(): void {
+    const now = this.#clock.now();
+    for (const data of [...this.#active.values()]) {
+      const o = data.objective;
+      if (!isFallbackObjective(o)) continue;
+      const stale = data.pendingTxs.filter((t) => fallbackTransactionKey(t) !== undefined);
+      if (stale.length === 0) continue;
+      const objective = stale.some((t) => recordMatches(o, t)) ? onTransactionFailed(o) : o;
+      const next = { ...data, objective, pendingTxs: data.pendingTxs.filter((t) => fallbackTransactionKey(t) === undefined) };
+      putObjectiveData(this.store, next, now);
+      this.#active.set(o.id, next);
+    }
+    for (const tx of this.#journal()) this.#runResponse(tx);
+  }
+
   // ---------------------------------------------------------------- peer messages
 
   async #onMessage(m: InboundMessage): Promise<void> {
+    this.#silent.delete(m.from.toLowerCase());
     let msg: WireMessage;
     try {
       msg = decodeWireMessage(m.payload);
@@ -808,19 +1201,55 @@ class EngineImpl implements Engine {
             if (o.ledger.id !== channelId) continue;
             const asset = o.ledger.current.outcome.asset;
             assetAt = (i) => (i === 0 ? asset : undefined);
+          } else if (isFallbackObjective(o)) {
+            if (!watchedChannels(o).includes(channelId)) continue;
+            const outcome = latestSupportedState(o.type === 'ledgerExit' ? o.ledger : o.v)?.state.outcome;
+            const target = ev.type === 'Reclaimed' ? this.#reclaimTargets.get(ev.txHash.toLowerCase()) : undefined;
+            const dev = disputeEventFromPort(ev, target) ?? toProtocolEvent(ev, (_c, i) => outcome?.[i]?.asset);
+            if (dev !== undefined) await this.#applyChainEvent(o.id, dev);
+            continue;
           } else continue;
           const pev = toProtocolEvent(ev, (_c, i) => assetAt(i));
           if (pev === undefined) continue;
           await this.#applyChainEvent(o.id, pev);
         }
         if (ev.type === 'Deposited') await this.#maybeTopUp(channelId, ev.destinationHoldings, ev.asset, ev.blockNumber, ev.logIndex);
+        if (ev.type === 'ChallengeRegistered') await this.#onChallengeRegistered(ev);
       }
+      await this.#feedChainTime(batch.toBlock);
       this.store.setMeta(LAST_BLOCK_KEY, String(batch.toBlock));
     };
     return work();
   }
 
-  async #applyChainEvent(id: string, ev: ProtocolChainEvent): Promise<void> {
+  /**
+   * Chain time: when the batch reaches the head (events of every confirmed block applied), the
+   * latest block's timestamp is fed to every live fallback objective, which re-cranks them (this
+   * is how they wake at `wakeAt`: chain time only moves with new blocks, and each new block brings
+   * a batch). Never while catching up: an old challenge must not look finalized before the
+   * events that cleared it are applied.
+   */
+  async #feedChainTime(toBlock: number): Promise<void> {
+    const signal = this.#lifecycle?.signal;
+    if (signal === undefined) return;
+    let head: { number: number; timestamp: number };
+    try {
+      head = await this.chain.latestBlock({ signal });
+    } catch (e) {
+      this.#log.warn({ code: isSluiceError(e) ? e.code : 'unknown' }, 'chain time not read');
+      return;
+    }
+    if (head.number - toBlock > (this.init.confirmations ?? 1) - 1) return;
+    if (head.timestamp > this.#chainNow) this.#chainNow = head.timestamp;
+    if (!this.#caughtUp) {
+      this.#caughtUp = true;
+      this.#afterCatchUp();
+    }
+    const time: ObjectiveEvent = { kind: 'chainTime', timestamp: this.#chainNow, blockNumber: head.number };
+    for (const data of [...this.#active.values()]) if (isFallbackObjective(data.objective)) await this.#applyChainEvent(data.objective.id, time);
+  }
+
+  async #applyChainEvent(id: string, ev: ObjectiveEvent): Promise<void> {
     try {
       await this.#advance(id, ev);
     } catch (e) {
@@ -846,14 +1275,30 @@ class EngineImpl implements Engine {
 
   // ---------------------------------------------------------------- timeouts
 
-  #checkStalls(): void {
+  async #checkStalls(): Promise<void> {
     const now = this.#clock.now();
+    const gone = new Set<string>();
+    const auto = this.init.fallback?.auto ?? true;
+    const peerTimeout = this.init.fallback?.peerTimeoutMs ?? FALLBACK_DEFAULTS.peerTimeoutMs;
     for (const data of this.#active.values()) {
+      // fallback objectives wait on chain time (hours), not on peers: never "stalled"
+      if (isFallbackObjective(data.objective)) continue;
       const since = Math.max(data.progressAt, this.#stallNotified.get(data.objective.id) ?? 0);
       if (now - since < this.#timeout) continue;
       this.#stallNotified.set(data.objective.id, now);
       this.#resend(data); // retry first: the peer may have lost state or been offline
       this.#emitStall(data, 'timeout');
+      if (auto && now - data.progressAt >= peerTimeout && needsPeer(data.objective, data.waitingFor)) {
+        for (const p of silentPeers(data.objective, data.waitingFor)) gone.add(p.toLowerCase());
+      }
+    }
+    // Trigger (a): a counterparty silent past the fallback timeout during an objective that needs it.
+    for (const peer of gone) {
+      try {
+        await this.#runFallbackPlan({ kind: 'peerStalled', peer: peer as Address });
+      } catch (e) {
+        this.#log.warn({ peer, code: isSluiceError(e) ? e.code : 'unknown', reason: e instanceof Error ? e.message : String(e) }, 'automatic fallback not started');
+      }
     }
   }
 
@@ -870,9 +1315,26 @@ class EngineImpl implements Engine {
       idleMs: this.#clock.now() - data.progressAt,
       ...(detail === undefined ? {} : { detail }),
     };
+    if (reason !== 'transactionFailed') for (const p of event.silentPeers) this.#silent.set(p.toLowerCase(), this.#clock.now());
     this.#log.warn({ objectiveId: o.id, reason, waitingFor: data.waitingFor, peers: event.silentPeers }, 'objective stalled');
     this.#emit(event);
   }
+}
+
+/** True when the objective's submission record is the step `tx` performs (then its failure clears it). */
+function recordMatches(o: Objective, tx: Transaction): boolean {
+  if (o.type === 'virtualChallenge') {
+    const s = o.submitted;
+    return s !== null && (tx.kind === 'challenge' || tx.kind === 'conclude') && s.kind === tx.kind && s.turnNum === tx.candidate.state.turnNum;
+  }
+  if (o.type === 'ledgerExit') {
+    const p = o.pending;
+    if (p === null || p.kind !== tx.kind) return false;
+    if (p.kind === 'reclaim') return tx.kind === 'reclaim' && tx.targetChannelId === p.target;
+    if (p.kind === 'challenge' || p.kind === 'conclude') return (tx.kind === 'challenge' || tx.kind === 'conclude') && tx.candidate.state.turnNum === p.turnNum;
+    return true;
+  }
+  return false;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,5 +1,5 @@
 /** Typed events the engine emits (and the node re-emits). Data only. */
-import type { Address, ChannelId } from '../hex.ts';
+import type { Address, ChannelId, Hex } from '../hex.ts';
 import type { Objective } from '../protocols/objective.ts';
 
 /** `directFund` | `directDefund` | `virtualFund` | `virtualDefund` | `ledgerTopUp` (and the fallback objectives). */
@@ -42,6 +42,54 @@ export type EngineEvent =
   | { readonly type: 'virtualChannelFunded'; readonly channelId: ChannelId; readonly payer: Address; readonly payee: Address; readonly amount: bigint }
   | { readonly type: 'virtualChannelClosing'; readonly channelId: ChannelId }
   | { readonly type: 'virtualChannelClosed'; readonly channelId: ChannelId; readonly paid: bigint }
+  // ------------------------------------------------------------ on-chain fallback (metrics / logs)
+  | {
+      /** A `ChallengeRegistered` about one of our channels was applied (by anyone, us included). */
+      readonly type: 'challengeRegistered';
+      readonly channelId: ChannelId;
+      readonly kind: 'ledger' | 'virtual';
+      /** The registered turn. */
+      readonly turnNum: number;
+      /** Chain time (s) it finalizes at unless cleared. */
+      readonly finalizesAt: number;
+      readonly txHash: Hex;
+    }
+  | {
+      /**
+       * The watchtower answered a challenge older than our state: `checkpoint` (a ledger we keep;
+       * submitted here), or `challenge` / `conclude` (made by the fallback objective it started).
+       */
+      readonly type: 'challengeAnswered';
+      readonly channelId: ChannelId;
+      readonly action: 'checkpoint' | 'challenge' | 'conclude';
+      readonly turnNum: number;
+      readonly challengedTurnNum: number;
+    }
+  | ({
+      /** A fallback objective (virtual challenge, ledger exit) started: the channel is settled on chain. */
+      readonly type: 'fallbackStarted';
+      readonly reason: 'forced' | 'peerStalled' | 'challengeRunning' | 'virtualOnChain';
+    } & ObjectiveEventBase)
+  | {
+      /** A fallback transaction we submitted was mined (gas for metrics; `reclaim` names its target). */
+      readonly type: 'fallbackTransaction';
+      readonly objectiveId: string;
+      readonly channelId: ChannelId;
+      readonly kind: 'challenge' | 'checkpoint' | 'conclude' | 'reclaim' | 'transferAllAssets';
+      readonly txHash: Hex;
+      readonly blockNumber: number;
+      readonly gasUsed: bigint;
+      readonly targetChannelId?: ChannelId;
+    }
+  | {
+      /** A ledger settled on chain was paid out (`transferAllAssets` seen): what each participant got. */
+      readonly type: 'payout';
+      readonly channelId: ChannelId;
+      readonly asset: Address;
+      readonly amounts: readonly { readonly participant: Address; readonly amount: bigint }[];
+      /** Our share. */
+      readonly mine: bigint;
+    }
   | {
       /** A peer's message was refused and dropped (malformed, wrong signer, unknown objective, refused by policy). */
       readonly type: 'messageRejected';

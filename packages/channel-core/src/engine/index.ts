@@ -12,7 +12,10 @@ export {
   type EngineInit,
   type EngineListener,
   type EngineLogger,
+  type FallbackRequest,
+  WATCHTOWER_KEY,
 } from './engine.ts';
+export { type DisputeInfo, type FallbackConfig, FALLBACK_DEFAULTS, fallbackContext, disputeInfo, isFallbackObjective } from './fallback.ts';
 export type { EngineEvent, EngineEventOf, EngineEventType, ObjectiveType, StallReason } from './events.ts';
 export { type Decision, type EnginePolicy, type LedgerRequest, type VirtualChannelRequest, decideLedger, decideVirtualChannel } from './policy.ts';
 export { MAX_WIRE_BYTES, OBJECTIVE_ID_RE, WIRE_VERSION, decodeWireMessage, encodeWireMessage } from './wire.ts';

@@ -4,6 +4,7 @@
  */
 import type { ChainService, ChainTransaction } from '../chain.ts';
 import type { Transaction } from '../protocols/types.ts';
+import { fallbackTransactionKey } from '../protocols/dispute.ts';
 
 /** The chain port's form of a protocol transaction. */
 export function toChainTransaction(tx: Transaction): ChainTransaction {
@@ -12,17 +13,25 @@ export function toChainTransaction(tx: Transaction): ChainTransaction {
       return { kind: 'deposit', asset: tx.asset, channelId: tx.channelId, amount: tx.amount, expectedHeld: tx.expectedHeld };
     case 'concludeAndTransferAllAssets':
       return { kind: 'concludeAndTransferAllAssets', candidate: { state: tx.state, signatures: tx.signatures } };
+    case 'transferAllAssets':
+      return { kind: 'transferAllAssets', channelId: tx.channelId, outcome: tx.outcome, stateHash: tx.stateHash };
     default: {
-      // Fallback transactions (challenge, checkpoint, conclude, reclaim, transferAllAssets) are the
-      // port's transaction of the same kind plus the ids they act on: pass them through.
+      // The other fallback transactions (challenge, checkpoint, conclude, reclaim) are the port's
+      // transaction of the same kind plus the ids they act on: pass them through.
       const { channelId: _channelId, targetChannelId: _target, ...rest } = tx as unknown as Record<string, unknown>;
       return rest as unknown as ChainTransaction;
     }
   }
 }
 
-/** A stable key for a transaction of an objective (one of each kind per channel and asset). */
+/**
+ * A stable key for a transaction of an objective: one deposit per channel, asset and target; one
+ * cooperative close per channel; one fallback step per {@link fallbackTransactionKey} (a
+ * counter-challenge at a higher turn and the reclaim of another guarantee are different steps).
+ */
 export function transactionKey(tx: Transaction): string {
+  const fallback = fallbackTransactionKey(tx);
+  if (fallback !== undefined) return fallback;
   return tx.kind === 'deposit' ? `deposit:${tx.channelId}:${tx.asset.toLowerCase()}:${tx.expectedHeld + tx.amount}` : `${tx.kind}:${tx.channelId}`;
 }
 

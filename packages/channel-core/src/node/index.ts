@@ -13,7 +13,11 @@ export type {
   NodeEventOf,
   NodeEventType,
   NodeInit,
+  SettleOptions,
+  SettleResult,
   VirtualChannelInfo,
 } from './types.ts';
+export type { DisputeInfo, FallbackConfig } from '../engine/fallback.ts';
+export { FALLBACK_DEFAULTS } from '../engine/fallback.ts';
 export type { EnginePolicy, LedgerRequest, VirtualChannelRequest, Decision } from '../engine/policy.ts';
 export type { HubPolicyConfig } from '../protocols/hub-policy.ts';

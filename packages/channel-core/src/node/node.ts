@@ -18,6 +18,11 @@ import { newDirectDefund } from '../protocols/direct-defund.ts';
 import { newVirtualFund } from '../protocols/virtual-fund.ts';
 import { newLedgerTopUp } from '../protocols/ledger-topup.ts';
 import { ledgerToChannel } from '../protocols/ledger.ts';
+import { directDefundId } from '../protocols/direct-defund.ts';
+import { virtualDefundId } from '../protocols/virtual-defund.ts';
+import { virtualChallengeId } from '../protocols/virtual-challenge.ts';
+import { ledgerExitId } from '../protocols/ledger-exit.ts';
+import { type DisputeInfo, FALLBACK_DEFAULTS } from '../engine/fallback.ts';
 import { type Engine, createEngine } from '../engine/engine.ts';
 import { type Owned, chainFor, messagingFor, storeFor } from './adapters.ts';
 import { ledgerInfo, virtualInfo } from './info.ts';
@@ -39,6 +44,8 @@ import type {
   NodeEventOf,
   NodeEventType,
   NodeInit,
+  SettleOptions,
+  SettleResult,
   VirtualChannelInfo,
 } from './types.ts';
 
@@ -103,6 +110,27 @@ export interface Node {
    * @throws SluiceError CHANNEL_UNKNOWN, LEDGER_NOT_EMPTY, PEER_TIMEOUT, ABORTED
    */
   closeLedgerChannel(channelId: ChannelId, options?: CallOptions): Promise<void>;
+
+  /**
+   * Settle a virtual channel, cooperatively first: payer or payee run `closeVirtualChannel` for at
+   * most `cooperativeTimeoutMs`; on chain when `force`, when a participant is known silent, or when
+   * the cooperative close times out. On chain the payee registers the payer's best voucher, the
+   * others V's latest supported state, and the ledgers guaranteeing V are exited (reclaim +
+   * `transferAllAssets` after the challenge durations). An intermediary settles only on chain.
+   * @throws SluiceError CHANNEL_UNKNOWN, CHANNEL_NOT_FUNDED, INVALID_ARGUMENT (a hub without force and no silent peer),
+   *   PEER_TIMEOUT / ABORTED (only with `wait`)
+   */
+  settleVirtualChannel(channelId: ChannelId, options?: SettleOptions): Promise<SettleResult>;
+  /**
+   * Withdraw from a ledger, cooperatively first (`closeLedgerChannel` for at most
+   * `cooperativeTimeoutMs`, needs no virtual channel open in it); on chain when `force`, when the
+   * counterparty is known silent, or when the cooperative close times out. On chain it also
+   * settles every virtual channel the ledger guarantees.
+   * @throws SluiceError CHANNEL_UNKNOWN, LEDGER_NOT_EMPTY (guarantees left and not forced), PEER_TIMEOUT / ABORTED (only with `wait`)
+   */
+  exitLedgerChannel(channelId: ChannelId, options?: SettleOptions): Promise<SettleResult>;
+  /** Channels being settled on chain: phase, time left, what each participant gets. */
+  getDisputes(): DisputeInfo[];
 
   getLedgerChannels(): LedgerChannelInfo[];
   getLedgerChannel(channelId: ChannelId): LedgerChannelInfo | undefined;
@@ -207,6 +235,7 @@ class NodeImpl implements Node {
         virtualPaymentApp: parseAddress(init.chain.virtualPaymentApp, 'chain.virtualPaymentApp'),
         ...(init.policy === undefined ? {} : { policy: init.policy }),
         ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
+        ...(init.fallback === undefined ? {} : { fallback: init.fallback }),
         ...(init.chain.startBlock === undefined ? {} : { chainStartBlock: init.chain.startBlock }),
         ...(init.chain.confirmations === undefined ? {} : { confirmations: init.chain.confirmations }),
         ...(init.chain.pollIntervalMs === undefined ? {} : { chainPollIntervalMs: init.chain.pollIntervalMs }),
@@ -327,7 +356,7 @@ class NodeImpl implements Node {
         participants: [this.address, counterparty],
         channelNonce: randomNonce(),
         appDefinition: engine.init.consensusApp,
-        challengeDuration: this.#init.ledgerChallengeDuration ?? 86_400,
+        challengeDuration: this.#init.ledgerChallengeDuration ?? FALLBACK_DEFAULTS.ledgerChallengeDuration,
         appData: '0x' as Hex,
         outcome: [simpleExit(asset, [[this.address, deposit], [counterparty, counterpartyDeposit]])],
         turnNum: 0,
@@ -402,7 +431,7 @@ class NodeImpl implements Node {
         participants: [this.address, hub, payee],
         channelNonce: randomNonce(),
         appDefinition: engine.init.virtualPaymentApp,
-        challengeDuration: this.#init.virtualChallengeDuration ?? 3_600,
+        challengeDuration: this.#init.virtualChallengeDuration ?? FALLBACK_DEFAULTS.virtualChallengeDuration,
         appData: '0x' as Hex,
         outcome: [simpleExit(asset, [[this.address, amount], [payee, 0n]])],
         turnNum: 0,
@@ -459,6 +488,76 @@ class NodeImpl implements Node {
     });
     await engine.waitForObjective(id, this.#timeout(options));
     return { paid };
+  }
+
+  // ---------------------------------------------------------------- on-chain fallback
+
+  #coopTimeout(options: SettleOptions): number {
+    return options.cooperativeTimeoutMs ?? this.#init.fallback?.cooperativeTimeoutMs ?? this.#init.callTimeoutMs ?? 60_000;
+  }
+
+  async #onChain(channelId: ChannelId, primary: string, options: SettleOptions): Promise<SettleResult> {
+    const engine = this.engine;
+    const started = await engine.startFallback({ kind: 'userForce', channelId });
+    const ids = [...new Set([...(engine.objective(primary) === undefined ? [] : [primary]), ...started])];
+    if (ids.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'nothing to settle on chain for this channel', { details: { channelId } });
+    if (options.wait === true) await Promise.all(ids.map((id) => engine.waitForObjective(id, this.#timeout(options))));
+    return { mode: 'onChain', objectiveIds: ids };
+  }
+
+  async settleVirtualChannel(channelId: ChannelId, options: SettleOptions = {}): Promise<SettleResult> {
+    options.signal?.throwIfAborted();
+    const engine = this.engine;
+    const id = channelId.toLowerCase() as ChannelId;
+    const vd = getVirtualData(this.#st, id);
+    if (vd === undefined) throw new SluiceError('CHANNEL_UNKNOWN', 'unknown virtual channel', { details: { channelId } });
+    if (vd.status === 'closed') return { mode: 'cooperative', paid: vd.paid ?? 0n };
+    if (vd.status === 'funding' || vd.status === 'failed') throw new SluiceError('CHANNEL_NOT_FUNDED', `channel is ${vd.status}`, { details: { channelId } });
+    const primary = virtualChallengeId(id);
+    const silent = [vd.payer, vd.hub, vd.payee].some((p) => !sameAddress(p, this.address) && engine.isPeerSilent(p));
+    if (options.force !== true && !silent && engine.objective(primary) === undefined) {
+      if (vd.role === 'intermediary') throw new SluiceError('INVALID_ARGUMENT', 'an intermediary settles a virtual channel only on chain (force)', { details: { channelId } });
+      try {
+        const coop = { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs: this.#coopTimeout(options) };
+        if (vd.status === 'funded') return { mode: 'cooperative', paid: (await this.closeVirtualChannel(id, coop)).paid };
+        await engine.waitForObjective(virtualDefundId(id), coop);
+        return { mode: 'cooperative', paid: getVirtualData(this.#st, id)?.paid ?? 0n };
+      } catch (e) {
+        if (!isSluiceError(e, 'PEER_TIMEOUT') && !isSluiceError(e, 'CHANNEL_CLOSING')) throw e;
+      }
+    }
+    return this.#onChain(id, primary, options);
+  }
+
+  async exitLedgerChannel(channelId: ChannelId, options: SettleOptions = {}): Promise<SettleResult> {
+    options.signal?.throwIfAborted();
+    const engine = this.engine;
+    const id = channelId.toLowerCase() as ChannelId;
+    const ld = getLedgerData(this.#st, id);
+    if (ld === undefined || ld.ledger === null) throw new SluiceError('CHANNEL_UNKNOWN', 'no funded ledger with this id', { details: { channelId } });
+    if (ld.status === 'closed') return { mode: 'cooperative' };
+    const primary = ledgerExitId(id);
+    if (options.force !== true && !engine.isPeerSilent(ld.counterparty) && engine.objective(primary) === undefined) {
+      const coop = { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs: this.#coopTimeout(options) };
+      try {
+        if (ld.status === 'closing' && engine.objective(directDefundId(id))?.objective.status === 'approved') {
+          await engine.waitForObjective(directDefundId(id), coop);
+          return { mode: 'cooperative' };
+        }
+        if (ld.ledger.current.outcome.guarantees.length > 0) {
+          throw new SluiceError('LEDGER_NOT_EMPTY', 'virtual channels are open in this ledger: settle them first, or force', { details: { channelId } });
+        }
+        await this.closeLedgerChannel(id, coop);
+        return { mode: 'cooperative' };
+      } catch (e) {
+        if (!isSluiceError(e, 'PEER_TIMEOUT') && !isSluiceError(e, 'CHANNEL_CLOSING')) throw e;
+      }
+    }
+    return this.#onChain(id, primary, options);
+  }
+
+  getDisputes(): DisputeInfo[] {
+    return this.engine.disputes();
   }
 
   // ---------------------------------------------------------------- queries

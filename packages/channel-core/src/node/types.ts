@@ -7,6 +7,7 @@ import type { Store } from '../ports/store.ts';
 import type { EngineEvent, EngineEventType } from '../engine/events.ts';
 import type { EngineLogger } from '../engine/engine.ts';
 import type { EnginePolicy } from '../engine/policy.ts';
+import type { FallbackConfig } from '../engine/fallback.ts';
 import type { LedgerStatus, VirtualRole, VirtualStatus } from '../engine/records.ts';
 
 /** Options of every asynchronous Node call. */
@@ -58,6 +59,13 @@ export interface NodeInit {
   readonly virtualChallengeDuration?: number;
   /** Messaging retry policy (libp2p adapter). */
   readonly messagingRetry?: { readonly initialBackoffMs?: number; readonly maxBackoffMs?: number; readonly expiryMs?: number; readonly ackTimeoutMs?: number };
+  /**
+   * On-chain fallback: `auto` (default true) settles on chain by itself when a peer stays silent
+   * for `peerTimeoutMs` (default 600 000) during an objective that needs it; `cooperativeTimeoutMs`
+   * is how long `settleVirtualChannel` / `exitLedgerChannel` try the cooperative close first
+   * (default `callTimeoutMs`). The watchtower (answering stale challenges) is always on.
+   */
+  readonly fallback?: FallbackConfig & { readonly cooperativeTimeoutMs?: number };
   /** Transaction retry policy. */
   readonly txMaxAttempts?: number;
   readonly txRetryDelayMs?: number;
@@ -104,6 +112,25 @@ export interface VirtualChannelInfo {
   readonly paid: bigint;
   readonly remaining: bigint;
 }
+
+/** Options of `settleVirtualChannel` / `exitLedgerChannel` (the CLIs' `settle` / `withdraw`). */
+export interface SettleOptions extends CallOptions {
+  /** Go on chain at once, without trying the cooperative close (`--force`). */
+  readonly force?: boolean;
+  /** How long the cooperative attempt may take before going on chain (default: `fallback.cooperativeTimeoutMs`). */
+  readonly cooperativeTimeoutMs?: number;
+  /**
+   * On chain: also wait until the fallback objectives complete (the challenge duration must pass,
+   * then reclaim and payout), bounded by `timeoutMs`. Default false: resolve once started; follow
+   * with `getDisputes()` and the `payout` / `ledgerChannelClosed` / `virtualChannelClosed` events.
+   */
+  readonly wait?: boolean;
+}
+
+/** How a settle / exit went. */
+export type SettleResult =
+  | { readonly mode: 'cooperative'; /** Virtual channels: what the payee was paid. */ readonly paid?: bigint }
+  | { readonly mode: 'onChain'; /** The fallback objectives settling the channel (and the channels tied to it). */ readonly objectiveIds: readonly string[] };
 
 export type NodeEvent = EngineEvent;
 export type NodeEventType = EngineEventType;

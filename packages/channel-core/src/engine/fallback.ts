@@ -1,0 +1,229 @@
+/**
+ * The engine side of the on-chain fallback: what the node holds (for `fallbackPlan`), which
+ * cooperative objectives a fallback supersedes, how a fallback objective reads as a dispute for
+ * the Node API, and the defaults. Pure helpers over records and objectives (no I/O).
+ */
+import type { Address, ChannelId } from '../hex.ts';
+import { addressToDestination, sameAddress } from '../address.ts';
+import type { Outcome } from '../outcome.ts';
+import type { Store } from '../ports/store.ts';
+import type { Channel } from '../protocols/channel.ts';
+import { latestSupportedState } from '../protocols/channel.ts';
+import { type OnChainRecord, allocatedTo, guaranteesOf, isFinalizedAt, reclaimOutcome } from '../protocols/dispute.ts';
+import type { FallbackContext, HeldVirtual } from '../protocols/fallback.ts';
+import type { ConsensusChannel } from '../protocols/ledger.ts';
+import { type LedgerExitObjective, currentLedgerOutcome } from '../protocols/ledger-exit.ts';
+import type { Objective } from '../protocols/objective.ts';
+import type { VirtualChallengeObjective } from '../protocols/virtual-challenge.ts';
+import { virtualDefundId } from '../protocols/virtual-defund.ts';
+import type { Voucher } from '../voucher.ts';
+import { type LedgerData, type VirtualData, listVirtualData } from './records.ts';
+
+/** When and how the engine goes on chain by itself. */
+export interface FallbackConfig {
+  /**
+   * Go on chain without being asked when a counterparty stays silent (default true, every role):
+   * a cooperative objective that waits on a peer's signature (virtual defund, ledger close,
+   * top-up, the postfund of a virtual fund) for `peerTimeoutMs` after re-sends settles the
+   * channels shared with that peer on chain. The watchtower (answering challenges) is always on.
+   */
+  readonly auto?: boolean;
+  /** Silence (no progress while waiting on a peer) before the automatic on-chain path (default 600 000 = 10 min). */
+  readonly peerTimeoutMs?: number;
+}
+
+/** Real-network defaults (seconds / ms), documented in ADR 0008. */
+export const FALLBACK_DEFAULTS = {
+  /** Challenge duration of new ledger channels (s): long enough for a watchtower that polls to answer. */
+  ledgerChallengeDuration: 86_400,
+  /** Challenge duration of new virtual channels (s): the payee must answer a payer's stale challenge within it. */
+  virtualChallengeDuration: 3_600,
+  /** See {@link FallbackConfig.peerTimeoutMs}. */
+  peerTimeoutMs: 600_000,
+} as const;
+
+export type FallbackObjective = VirtualChallengeObjective | LedgerExitObjective;
+
+export function isFallbackObjective(o: Objective): o is FallbackObjective {
+  return o.type === 'virtualChallenge' || o.type === 'ledgerExit';
+}
+
+/** The channel a fallback objective settles. */
+export function settledChannel(o: FallbackObjective): ChannelId {
+  return o.type === 'virtualChallenge' ? o.v.id : o.ledger.id;
+}
+
+/** Cooperative objective types whose silence is a reason to go on chain (they wait on a peer's signature). */
+export function needsPeer(o: Objective, waitingFor: string): boolean {
+  switch (o.type) {
+    case 'virtualDefund':
+    case 'directDefund':
+      return true;
+    case 'virtualFund':
+      return waitingFor === 'WaitingForCompletePostFund' || waitingFor === 'WaitingForCompleteFunding';
+    case 'ledgerTopUp':
+      return waitingFor === 'WaitingForLedgerUpdate';
+    default:
+      return false;
+  }
+}
+
+/** Channels a cooperative objective works on (the channel itself and the ledgers it uses). */
+export function channelsOf(o: Objective): ChannelId[] {
+  switch (o.type) {
+    case 'directFund':
+    case 'directDefund':
+      return [o.channel.id];
+    case 'ledgerTopUp':
+      return [o.ledger.id];
+    case 'virtualFund':
+    case 'virtualDefund':
+      return [o.v.id, ...[o.toMyLeft, o.toMyRight].filter((l): l is ConsensusChannel => l !== null).map((l) => l.id)];
+    default:
+      return [];
+  }
+}
+
+/** The freshest copy of V we hold: the virtual defund's (it may carry the unanimous final state), else the record's. */
+export function freshestVirtual(vd: VirtualData, active: ReadonlyMap<string, { objective: Objective }>): Channel | null {
+  const d = active.get(virtualDefundId(vd.channelId))?.objective;
+  if (d !== undefined && d.type === 'virtualDefund' && latestSupportedState(d.v) !== undefined) {
+    const mine = latestSupportedState(d.v)!.state.turnNum;
+    const rec = vd.v === null ? -1 : (latestSupportedState(vd.v)?.state.turnNum ?? -1);
+    if (mine >= rec) return d.v;
+  }
+  return vd.v;
+}
+
+/**
+ * What the node holds, for `fallbackPlan`: open (or closing) ledgers and funded (or closing)
+ * virtual channels, with the payee's best voucher.
+ */
+export function fallbackContext(
+  store: Store,
+  ledgers: Iterable<LedgerData>,
+  active: ReadonlyMap<string, { objective: Objective }>,
+  live: readonly string[],
+  now: number,
+): FallbackContext {
+  const ls: ConsensusChannel[] = [];
+  for (const ld of ledgers) if (ld.ledger !== null && (ld.status === 'open' || ld.status === 'closing')) ls.push(ld.ledger);
+  const vs: HeldVirtual[] = [];
+  for (const vd of listVirtualData(store)) {
+    if (vd.status !== 'funded' && vd.status !== 'closing') continue;
+    const channel = freshestVirtual(vd, active);
+    if (channel === null || latestSupportedState(channel) === undefined) continue;
+    let bestVoucher: Voucher | null = null;
+    if (vd.role === 'payee') {
+      const r = store.getVoucher(vd.channelId, 'payee');
+      if (r !== undefined) bestVoucher = { channelId: vd.channelId, amount: r.amount, signature: r.signature as Voucher['signature'] };
+    }
+    vs.push({ channel, bestVoucher });
+  }
+  return { ledgers: ls, virtuals: vs, live, now };
+}
+
+// ---------------------------------------------------------------- disputes (read model)
+
+/** One channel being settled on chain, for `status` displays. */
+export interface DisputeInfo {
+  readonly channelId: ChannelId;
+  readonly kind: 'ledger' | 'virtual';
+  readonly objectiveId: string;
+  /** `registering`: our move is submitted or not yet allowed; `challenge`: a challenge runs; `finalized`: paying out. */
+  readonly phase: 'registering' | 'challenge' | 'finalized';
+  /** The protocol's pause point (e.g. `WaitingForFinalization`, `WaitingForReclaim`). */
+  readonly waitingFor: string;
+  /** Turn registered on chain (null before any dispute event). */
+  readonly turnNumRecord: number | null;
+  /** Chain time (s) the registered state finalizes at; null when none runs. */
+  readonly finalizesAt: number | null;
+  /** Seconds of chain time left before finalization (0 once finalized; null when none runs). */
+  readonly secondsLeft: number | null;
+  /** Latest chain time the objective saw (s). */
+  readonly chainTime: number;
+  /**
+   * What each participant gets under the registered outcome (guarantees whose channel's outcome is
+   * known are resolved; otherwise they show in `locked`). Before registration: our move's outcome.
+   */
+  readonly amounts: readonly { readonly participant: Address; readonly amount: bigint }[];
+  /** Our share of `amounts`. */
+  readonly mine: bigint;
+  /** Still in unresolved guarantees (ledgers). */
+  readonly locked: bigint;
+}
+
+function registeredOrHeld(rec: OnChainRecord | null, ch: Channel): Outcome | null {
+  return rec?.outcome ?? latestSupportedState(ch)?.state.outcome ?? null;
+}
+
+function amountsOf(participants: readonly Address[], outcome: Outcome | null): { participant: Address; amount: bigint }[] {
+  return participants.map((p) => ({ participant: p, amount: outcome === null ? 0n : allocatedTo(outcome, addressToDestination(p) as never) }));
+}
+
+/** A fallback objective as a dispute. */
+export function disputeInfo(o: FallbackObjective, waitingFor: string, me: Address): DisputeInfo {
+  const rec = o.onChain;
+  const running = rec !== null && !rec.concluded && rec.finalizesAt !== 0;
+  const finalized = isFinalizedAt(rec, o.now);
+  const finalizesAt = running ? rec.finalizesAt : null;
+  let outcome: Outcome | null;
+  let locked = 0n;
+  let participants: readonly Address[];
+  if (o.type === 'virtualChallenge') {
+    participants = o.v.fixedPart.participants;
+    outcome = registeredOrHeld(rec, o.v);
+  } else {
+    participants = o.ledger.fixedPart.participants;
+    outcome = rec?.outcome == null ? registeredOrHeld(null, o.ledger) : currentLedgerOutcome(o);
+    if (outcome !== null) {
+      for (const g of guaranteesOf(outcome)) {
+        const t = o.targets[g.allocation.destination];
+        const at = guaranteesOf(outcome).find((x) => x.allocation.destination === g.allocation.destination)!;
+        if (t?.outcome != null) {
+          try {
+            outcome = reclaimOutcome(outcome, 0, at.index, t.outcome);
+            continue;
+          } catch {
+            // not reclaimable as registered: keep it locked
+          }
+        }
+        locked += g.allocation.amount;
+      }
+    }
+  }
+  const amounts = amountsOf(participants, outcome);
+  return {
+    channelId: settledChannel(o),
+    kind: o.type === 'virtualChallenge' ? 'virtual' : 'ledger',
+    objectiveId: o.id,
+    phase: finalized ? 'finalized' : running ? 'challenge' : 'registering',
+    waitingFor,
+    turnNumRecord: rec === null ? null : rec.turnNumRecord,
+    finalizesAt,
+    secondsLeft: finalizesAt === null ? (finalized ? 0 : null) : Math.max(0, finalizesAt - o.now),
+    chainTime: o.now,
+    amounts,
+    mine: amounts.filter((a) => sameAddress(a.participant, me)).reduce((s, a) => s + a.amount, 0n),
+    locked,
+  };
+}
+
+/** What a finished ledger exit paid each participant (its outcome after every reclaim). */
+export function ledgerExitPayouts(o: LedgerExitObjective): { participant: Address; amount: bigint }[] {
+  let out: Outcome | null = null;
+  try {
+    out = currentLedgerOutcome(o);
+  } catch {
+    out = null;
+  }
+  return amountsOf(o.ledger.fixedPart.participants, out);
+}
+
+/** What a finalized virtual channel pays its payee (the registered or concluded outcome). */
+export function virtualPaid(o: VirtualChallengeObjective): bigint | undefined {
+  const out = o.onChain?.outcome;
+  if (out == null) return undefined;
+  const payee = o.v.fixedPart.participants[o.v.fixedPart.participants.length - 1]!;
+  return allocatedTo(out, addressToDestination(payee) as never);
+}
