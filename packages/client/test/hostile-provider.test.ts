@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { DevPayerChannels, download } from '../src/index.ts';
 import { BOB, type Env, addRandomFile, makeEnv } from './helpers.ts';
 
-type Fault = { kind: 'corrupt'; index: number } | { kind: 'wrong-block' } | { kind: 'stall'; after: number };
+type Fault = { kind: 'corrupt'; index: number } | { kind: 'wrong-block' } | { kind: 'stall'; after: number } | { kind: 'skip'; index: number };
 
 const PRICE = 100n;
 
@@ -62,7 +62,8 @@ async function hostileProvider(store: ChunkStore, cid: string, size: number, fau
           const bytes = Uint8Array.from((await store.getBlock(leaf.cid)) ?? []);
           if (fault.kind === 'corrupt' && next === fault.index) bytes[7] = (bytes[7] ?? 0) ^ 0xff;
           sent.push(next);
-          ws.send(encodeFrame({ type: 'chunk', index: next, data: bytes }));
+          const index = fault.kind === 'skip' && next === fault.index ? next + 1 : next;
+          ws.send(encodeFrame({ type: 'chunk', index, data: bytes }));
           next++;
         }
       }
@@ -128,6 +129,14 @@ describe('client against hostile providers', () => {
     const { err, paid } = await attempt({ kind: 'wrong-block' }, 8);
     assert.equal(err.code, 'CHUNK_HASH_MISMATCH');
     assert.equal(paid, 0n);
+  });
+
+  it('chunk out of order → WIRE_UNEXPECTED_FRAME; paid at most up to it + window', async () => {
+    const window = 4;
+    const { err, paid } = await attempt({ kind: 'skip', index: 5 }, window);
+    assert.equal(err.code, 'WIRE_UNEXPECTED_FRAME');
+    assert.match(err.message, /expected chunk 5, got 6/);
+    assert.ok(paid <= BigInt(5 + window) * PRICE, `paid ${paid}`);
   });
 
   it('stall → PEER_TIMEOUT; paid at most what arrived + window', async () => {
