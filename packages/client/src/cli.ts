@@ -15,6 +15,8 @@ import { fetchMetadata } from './metadata.ts';
 import { NodePayerChannels } from './node-channels.ts';
 import { type ChainNodeOptions, addChainNodeOptions } from '@sluice/provider/node-setup-options';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
+import { addDeployCommand } from './commands/deploy.ts';
+import { addKeysCommand } from './commands/keys.ts';
 
 function parseUnits(name: string): (v: string) => bigint {
   return (v) => {
@@ -86,6 +88,8 @@ export function buildProgram(io: CliIo, result: { code: number }, signal: AbortS
     .addOption(new Option('--dev-channels <dir>', 'use the dev channel registry shared with a provider started with --dev-channels (no engine, no money moved)').env('SLUICE_DEV_CHANNELS'))
     .addOption(new Option('--home <dir>', 'client state: channel node store (node.db), dev payment records').env('SLUICE_HOME').default(join(homedir(), '.sluice')));
   addChainNodeOptions(get);
+  addKeysCommand(program, io, result);
+  addDeployCommand(program, io, result, signal);
   get.action(async (url: string, opts: GetOptions) => {
     result.code = await runGet(url, opts, io, signal);
   });
