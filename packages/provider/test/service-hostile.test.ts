@@ -22,7 +22,7 @@ describe('provider service: hostile clients', () => {
   before(async () => {
     f = await startFixture({
       pricePerChunk: PRICE,
-      limits: { idleTimeoutMs: 400, slowReaderTimeoutMs: 400, maxFramesPerSecond: 2_000, frameBurst: 500 },
+      limits: { idleTimeoutMs: 1_500, slowReaderTimeoutMs: 1_000, maxFramesPerSecond: 2_000, frameBurst: 500 },
     });
     file = (await addFile(f, 40 * 262_144)).record.cid;
     small = (await addFile(f, 3 * 262_144 - 5)).record.cid;
