@@ -29,6 +29,10 @@ describe('provider service: HTTP API', () => {
     assert.equal(meta['ws'], `${base.replace('http', 'ws')}/stream`);
     assert.equal((await fetch(`${base}/files/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku`)).status, 404);
     assert.equal((await fetch(`${base}/files/not-a-cid`)).status, 404);
+    const { CID } = await import('multiformats/cid');
+    const { base36 } = await import('multiformats/bases/base36');
+    const other = CID.parse(record.cid).toString(base36);
+    assert.equal(((await (await fetch(`${base}/files/${other}`)).json()) as { cid: string }).cid, record.cid, 'any multibase spelling of the CID works');
 
     assert.equal(((await (await fetch(`${base}/healthz`)).json()) as { status: string }).status, 'ok');
 

@@ -6,6 +6,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { type Address, type ChannelId, SluiceError, isSluiceError, parseBytes32 } from '@sluice/channel-core';
 import { CHUNK_SIZE } from '../content/constants.ts';
+import { parseCid } from '../content/cid.ts';
 import type { PayeeChannels } from './channels.ts';
 import type { ServedFiles } from './files.ts';
 import type { ProviderMetrics } from './metrics.ts';
@@ -111,7 +112,13 @@ export function createHttpApi(init: HttpApiInit): express.Express {
 
   app.get('/files/:cid', async (req, res, next) => {
     try {
-      const rec = await init.files.store.getFile(String(req.params['cid']));
+      let key: string | undefined;
+      try {
+        key = parseCid(String(req.params['cid'])).toString(); // any multibase spelling of the CID
+      } catch {
+        key = undefined;
+      }
+      const rec = key === undefined ? undefined : await init.files.store.getFile(key);
       if (rec === undefined) {
         res.status(404).json({ error: { code: 'CONTENT_NOT_FOUND', message: 'this file is not served here' } });
         return;
