@@ -70,8 +70,17 @@ export interface Store {
   removeOutbox(id: string): void;
   countOutbox(): number;
 
-  /** Record an inbound message id; false if it was already seen (a duplicate). */
+  /**
+   * Record an inbound message id; false if it was already seen (a duplicate).
+   *
+   * Durability: outside a transaction an adapter may commit `markSeen`, `rescheduleOutbox`,
+   * `removeOutbox` and `pruneSeen` without waiting for the disk (the sqlite adapter does: see its
+   * module comment). Losing them on power loss only causes a re-send that idempotent receivers
+   * ignore. Inside a `transaction` they are as durable as the transaction.
+   */
   markSeen(from: Address, id: string, now: number): boolean;
+  /** Whether (from, id) was recorded by `markSeen` (read only). Optional: adapters without it are probed with a rolled-back `markSeen`. */
+  hasSeen?(from: Address, id: string): boolean;
   /** Forget seen ids older than `before` (bounded dedupe memory). */
   pruneSeen(before: number): void;
 

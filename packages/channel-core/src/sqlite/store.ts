@@ -1,7 +1,24 @@
 /**
- * The embedded durable store: `node:sqlite` in WAL mode with `synchronous=FULL`, so every
- * committed transaction survives a crash or power loss before the call returns. Versioned
- * migrations run on open (PRAGMA user_version).
+ * The embedded durable store: `node:sqlite` in WAL mode. Versioned migrations run on open
+ * (PRAGMA user_version).
+ *
+ * Durability policy (see docs/adr/0004-engine-and-durability.md, "Messaging bookkeeping"):
+ *
+ * - **Durable (fsync'd before the call returns):** every `transaction`, and every other write
+ *   made outside one — objectives, channels, vouchers (`putVoucherIfHigher`), `enqueueOutbox`,
+ *   `setMeta`. These run with `synchronous=FULL`: the WAL is fsync'd at commit.
+ * - **Relaxed (committed, not fsync'd):** the messaging layer's bookkeeping when called outside a
+ *   transaction — `rescheduleOutbox`, `removeOutbox`, `markSeen`, `pruneSeen`. Each runs as its
+ *   own autocommit with `synchronous=NORMAL` (on the same connection, switched back to FULL
+ *   right after). In WAL mode that is atomic and never corrupts the database; a crash of the
+ *   process loses nothing (the WAL is in the OS page cache), and a power loss can lose only the
+ *   relaxed commits made after the last fsync — which the next FULL commit (or checkpoint) makes
+ *   durable too, because it fsyncs the whole WAL. Losing them only means: a message that was
+ *   already acknowledged is sent again (a lost `removeOutbox`), sooner than its backoff (a lost
+ *   `rescheduleOutbox`), or a re-delivered message id is not recognised as a duplicate (a lost
+ *   `markSeen`) — all harmless because receivers are idempotent (ADR 0004 "Re-send is always
+ *   safe": the engine re-sends the same content under new ids anyway).
+ * - Called *inside* a `transaction`, every write joins it and is exactly as durable as it.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
@@ -77,6 +94,20 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
     return s;
   };
   let depth = 0;
+  const durable = init.path !== ':memory:';
+  /**
+   * Run a single bookkeeping write as a relaxed commit (see the module comment): WAL append
+   * without fsync. Inside a transaction it simply joins that transaction.
+   */
+  const relaxed = <T>(fn: () => T): T => {
+    if (depth > 0 || !durable) return fn();
+    db.exec('PRAGMA synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      db.exec('PRAGMA synchronous = FULL');
+    }
+  };
 
   const toObjective = (r: Row): ObjectiveRecord => ({
     id: r['id'] as string,
@@ -186,20 +217,23 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
       return (q('SELECT * FROM outbox WHERE next_attempt_at <= ? ORDER BY created_at, id LIMIT ?').all(now, limit) as Row[]).map(toOutbox);
     },
     rescheduleOutbox(id, nextAttemptAt) {
-      q('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?').run(nextAttemptAt, id);
+      relaxed(() => q('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?').run(nextAttemptAt, id));
     },
     removeOutbox(id) {
-      q('DELETE FROM outbox WHERE id = ?').run(id);
+      relaxed(() => q('DELETE FROM outbox WHERE id = ?').run(id));
     },
     countOutbox() {
       return Number((q('SELECT count(*) AS n FROM outbox').get() as Row)['n']);
     },
     markSeen(from, id, now) {
-      const r = q('INSERT OR IGNORE INTO seen (sender, id, seen_at) VALUES (?, ?, ?)').run(from.toLowerCase(), id, now);
+      const r = relaxed(() => q('INSERT OR IGNORE INTO seen (sender, id, seen_at) VALUES (?, ?, ?)').run(from.toLowerCase(), id, now));
       return Number(r.changes) === 1;
     },
+    hasSeen(from, id) {
+      return q('SELECT 1 AS x FROM seen WHERE sender = ? AND id = ?').get(from.toLowerCase(), id) !== undefined;
+    },
     pruneSeen(before) {
-      q('DELETE FROM seen WHERE seen_at < ?').run(before);
+      relaxed(() => q('DELETE FROM seen WHERE seen_at < ?').run(before));
     },
     getMeta(key) {
       const r = q('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
