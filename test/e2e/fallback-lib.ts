@@ -61,3 +61,14 @@ export async function netChange(e: E2E, asset: Address, who: Address, before: bi
 export async function statusOf(e: E2E, channelId: ChannelId): Promise<{ turnNumRecord: number; finalizesAt: number }> {
   return e.chain.alice.chain.statusOf(channelId);
 }
+
+/** The exit of a child node, or a rejection after `ms` (a missed kill point must fail, not hang). */
+export function exitOf(node: { exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }, ms = 60_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([
+    node.exited.finally(() => clearTimeout(t)),
+    new Promise<never>((_, reject) => {
+      t = setTimeout(() => reject(new Error('node process did not exit in time')), ms);
+    }),
+  ]);
+}

@@ -346,6 +346,9 @@ class EngineImpl implements Engine {
     ).catch((e: unknown) => {
       if (!lifecycle.signal.aborted) this.#log.error({ code: isSluiceError(e) ? e.code : 'unknown' }, 'chain event stream stopped');
     });
+    // Already at the head (nothing mined since the last run): no batch may come for a while, so
+    // check now whether the fallback objectives can be cranked.
+    void this.serial(() => this.#feedChainTime(fromBlock - 1)).catch(() => {});
     const every = this.init.stallCheckIntervalMs ?? Math.max(10, Math.min(1000, Math.floor(this.#timeout / 4)));
     this.#timer = setInterval(() => void this.serial(() => this.#checkStalls()).catch(() => {}), every);
     this.#timer.unref();

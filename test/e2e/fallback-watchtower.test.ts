@@ -1,0 +1,87 @@
+/**
+ * Watchtower end to end: a cheating hub registers a stale state of the provider's ledger (one
+ * where the provider was not paid yet). The provider's node answers with `checkpoint` before
+ * the challenge finalizes; the stale state never pays out, the ledger stays open and is then
+ * closed cooperatively with exact balances.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type ChannelId, hashState, protocols as P } from '@sluice/channel-core';
+import { toChainTransaction, type LedgerData } from '@sluice/channel-core/engine';
+import type { NodeEvent } from '@sluice/channel-core/node';
+import { startE2E, until, type E2E } from './lib.ts';
+import { balanceOf, fallbackInit, passChallenges, statusOf } from './fallback-lib.ts';
+
+let e: E2E;
+before(async () => {
+  e = await startE2E();
+});
+after(async () => {
+  await e?.stop();
+});
+
+test('a cheating hub challenges with a stale ledger state: the victim checkpoints, the stale state never pays out', async () => {
+  const asset = e.token;
+  const { alice: A, irene: I, bob: B } = e.chain;
+  const scenario = 'cheat';
+  // a patient automatic fallback: the hub is away for a while in this story
+  const fallback = { peerTimeoutMs: 60_000, cooperativeTimeoutMs: 30_000 };
+  let irene = await e.start(I, fallbackInit(e, I, scenario, { fallback, policy: { hub: {}, maxLedgerDeposit: 10n ** 21n } }));
+  const hub = { address: I.address, multiaddrs: irene.multiaddrs() };
+  // restarted on the same address, so the peers' hub multiaddr stays valid
+  const ireneInit = fallbackInit(e, I, scenario, { fallback, policy: { hub: {}, maxLedgerDeposit: 10n ** 21n }, listen: [hub.multiaddrs[0]!.replace(/\/p2p\/.*$/, '')] });
+  const alice = await e.start(A, fallbackInit(e, A, scenario, { hub, fallback }));
+  const bob = await e.start(B, fallbackInit(e, B, scenario, { hub, fallback }));
+  const bobEvents: NodeEvent[] = [];
+  bob.onAny((x) => bobEvents.push(x));
+  const collateral = 4n * 10n ** 17n;
+  const [{ channelId: ai }, { channelId: ib }] = await Promise.all([
+    alice.createLedgerChannel({ counterparty: I.address, asset, deposit: 10n ** 18n }),
+    bob.createLedgerChannel({ counterparty: I.address, asset, deposit: 0n, counterpartyDeposit: collateral }),
+  ]);
+  await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'hub sees both ledgers open');
+  // the hub keeps an early state of Bob's ledger: Bob 0, hub everything
+  const stale = (irene.engine.store.getChannel(ib)!.data as LedgerData).ledger!;
+  const bal0 = { alice: await balanceOf(e, asset, A.address), bob: await balanceOf(e, asset, B.address), irene: await balanceOf(e, asset, I.address) };
+
+  const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 10n ** 17n });
+  await until(() => bob.getVirtualChannel(v)?.status === 'funded', 'bob sees V funded');
+  const price = 10n ** 15n;
+  for (let i = 0; i < 9; i++) assert.equal(bob.receiveVoucher(alice.pay(v, price), { price }).kind, 'accepted');
+  const paid = 9n * price;
+  await bob.closeVirtualChannel(v);
+  await until(() => irene.getLedgerChannel(ib)?.counterpartyBalance === paid, 'hub agrees bob was paid');
+  const agreed = bob.getLedgerChannel(ib)!.turnNum;
+  assert.ok(agreed > stale.current.turnNum);
+
+  // The hub stops running honest software and registers the stale state.
+  await irene.stop();
+  const move = P.bestExitMove(P.ledgerToChannel(stale), I.key)!;
+  const cheat = P.moveTransaction(ib, move, 'challenge', I.key);
+  await e.chain.irene.chain.submit(toChainTransaction(cheat));
+  await until(() => bobEvents.some((x) => x.type === 'challengeRegistered' && x.channelId === ib), 'bob sees the challenge');
+
+  // Bob's watchtower clears it with the newer state before it finalizes.
+  await until(() => bobEvents.some((x) => x.type === 'fallbackTransaction' && x.kind === 'checkpoint' && x.channelId === ib), 'bob checkpoints');
+  const answered = bobEvents.find((x) => x.type === 'challengeAnswered' && x.channelId === ib);
+  assert.ok(answered !== undefined && answered.type === 'challengeAnswered' && answered.action === 'checkpoint' && answered.turnNum === agreed);
+  const st = await statusOf(e, ib);
+  assert.equal(st.finalizesAt, 0, 'the challenge is cleared');
+  assert.equal(st.turnNumRecord, agreed);
+  assert.ok(!bobEvents.some((x) => x.type === 'fallbackStarted'), 'the cooperative path goes on: nothing settled on chain');
+
+  // Long after the challenge would have finalized, the stale state still cannot pay out.
+  await passChallenges(e);
+  assert.equal((await statusOf(e, ib)).finalizesAt, 0);
+  const staleChannel = P.ledgerToChannel(stale);
+  const staleState = P.fullState(staleChannel, staleChannel.states.at(-1)!.state);
+  await assert.rejects(e.chain.irene.chain.submit({ kind: 'transferAllAssets', channelId: ib as ChannelId, outcome: staleState.outcome, stateHash: hashState(staleState) }));
+  assert.equal(bob.getLedgerChannel(ib)?.status, 'open');
+
+  // The hub comes back (its own watchtower finds nothing left to answer) and both ledgers close cooperatively.
+  irene = await e.start(I, ireneInit);
+  await Promise.all([alice.closeLedgerChannel(ai), bob.closeLedgerChannel(ib)]);
+  assert.equal(await balanceOf(e, asset, B.address), bal0.bob + paid);
+  assert.equal(await balanceOf(e, asset, A.address), bal0.alice - paid + 10n ** 18n);
+  assert.equal(await balanceOf(e, asset, I.address), bal0.irene + collateral);
+});
