@@ -182,3 +182,82 @@ export function readLengthPrefix(bytes: Uint8Array): { readonly length: number; 
   }
   throw malformed('length prefix too long');
 }
+
+// ---------------------------------------------------------------- batches (protocol 1.1.0)
+
+/**
+ * Protocol 1.1.0: one stream carries one BATCH exchange — the sender writes one BATCH frame of
+ * up to {@link MAX_BATCH_ENVELOPES} MSG bodies for one next hop, the receiver handles them in
+ * order and answers with one ACKS frame holding one ACK per message, in the same order.
+ *
+ * ```
+ * BATCH body: 0x03 | count u16 (1..MAX_BATCH_ENVELOPES) | count × (varint(len) | MSG body)
+ * ACKS  body: 0x04 | count u16 | count × (varint(len) | ACK body)
+ * ```
+ */
+export const SLUICE_BATCH_PROTOCOL = '/sluice/nitro/1.1.0';
+
+/** Most messages in one BATCH frame. */
+export const MAX_BATCH_ENVELOPES = 64;
+
+const KIND_BATCH = 0x03;
+const KIND_ACKS = 0x04;
+
+/** Bytes a BATCH frame adds around its MSG bodies, at most. */
+export const BATCH_OVERHEAD = 3 + 5 * MAX_BATCH_ENVELOPES;
+
+/** Largest ACKS body we ever need to read. */
+export const MAX_ACKS_BYTES = 3 + MAX_BATCH_ENVELOPES * (5 + MAX_ACK_BYTES);
+
+function concatFramed(kind: number, bodies: readonly Uint8Array[]): Uint8Array {
+  if (bodies.length < 1 || bodies.length > MAX_BATCH_ENVELOPES) throw new RangeError(`a batch holds 1..${MAX_BATCH_ENVELOPES} entries`);
+  const framed = bodies.map(frame);
+  const out = new Uint8Array(3 + framed.reduce((n, f) => n + f.length, 0));
+  out[0] = kind;
+  out[1] = bodies.length >> 8;
+  out[2] = bodies.length & 0xff;
+  let o = 3;
+  for (const f of framed) {
+    out.set(f, o);
+    o += f.length;
+  }
+  return out;
+}
+
+function splitFramed(body: Uint8Array, kind: number, what: string): Uint8Array[] {
+  if (body.length < 3 || body[0] !== kind) throw malformed(`not a ${what}`);
+  const count = (body[1]! << 8) | body[2]!;
+  if (count < 1 || count > MAX_BATCH_ENVELOPES) throw malformed(`bad ${what} count`);
+  const out: Uint8Array[] = [];
+  let o = 3;
+  for (let i = 0; i < count; i++) {
+    const p = readLengthPrefix(body.subarray(o, o + 5));
+    if (p === undefined) throw malformed(`short ${what}`);
+    o += p.headerBytes;
+    if (o + p.length > body.length) throw malformed(`short ${what} entry`);
+    out.push(body.subarray(o, o + p.length));
+    o += p.length;
+  }
+  if (o !== body.length) throw malformed(`trailing bytes in ${what}`);
+  return out;
+}
+
+/** Encode the body of a BATCH frame. @throws RangeError on 0 or too many envelopes, TypeError on a bad id */
+export function encodeBatch(envelopes: readonly Envelope[]): Uint8Array {
+  return concatFramed(KIND_BATCH, envelopes.map(encodeEnvelope));
+}
+
+/** Decode a BATCH body (each MSG as {@link decodeEnvelope}). @throws SluiceError DECODE_FAILED */
+export function decodeBatch(body: Uint8Array): Envelope[] {
+  return splitFramed(body, KIND_BATCH, 'batch').map(decodeEnvelope);
+}
+
+/** Encode the body of an ACKS frame. */
+export function encodeAcks(acks: readonly Ack[]): Uint8Array {
+  return concatFramed(KIND_ACKS, acks.map(encodeAck));
+}
+
+/** Decode an ACKS body. @throws SluiceError DECODE_FAILED */
+export function decodeAcks(body: Uint8Array): Ack[] {
+  return splitFramed(body, KIND_ACKS, 'acks').map(decodeAck);
+}

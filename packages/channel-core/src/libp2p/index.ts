@@ -15,6 +15,12 @@ export {
 export { libp2pPrivateKey, peerIdToAddress, tryPeerIdToAddress } from './identity.ts';
 export {
   SLUICE_PROTOCOL,
+  SLUICE_BATCH_PROTOCOL,
+  MAX_BATCH_ENVELOPES,
+  decodeBatch,
+  decodeAcks,
+  encodeBatch,
+  encodeAcks,
   MESSAGE_ID_RE,
   type Ack,
   type AckStatus,

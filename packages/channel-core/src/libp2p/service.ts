@@ -2,11 +2,18 @@
  * The libp2p adapter of the {@link MessageService} port: TCP + Noise + Yamux, the node's
  * secp256k1 key as its libp2p identity, one versioned protocol ({@link SLUICE_PROTOCOL}).
  *
- * Sending: `send` writes the message to the store's outbox (durable) and returns; a pump
- * delivers due outbox records, one exchange per stream (MSG → ACK), at most one in flight per
- * recipient, oldest first. A record is removed when the next hop acknowledges it; otherwise it
- * is retried with exponential backoff (with jitter) until it expires, which is reported through
- * `onUndeliverable` (as is a permanent rejection). The outbox survives restarts.
+ * Sending: `send` writes the message to the store's outbox (durable) and returns; a pump,
+ * woken right after (next macrotask, i.e. after the caller's store transaction committed),
+ * delivers due outbox records. All due records for one next hop travel together, oldest first,
+ * as one BATCH exchange (protocol 1.1.0: up to {@link MAX_BATCH_ENVELOPES} messages in one
+ * stream, one ACK each; a peer that only speaks 1.0.0 gets one MSG → ACK stream per message).
+ * At most one exchange is in flight per next hop, so a receiver handles a sender's messages in
+ * the order they were queued. A record is removed when the next hop acknowledges it; otherwise
+ * it is retried with exponential backoff (with jitter; a timer wakes the pump when the earliest
+ * retry is due) until it expires, which is reported through `onUndeliverable` (as is a
+ * permanent rejection). The outbox survives restarts; the bookkeeping writes (`rescheduleOutbox`,
+ * `removeOutbox`, `markSeen`) may be non-durable (see the Store port), which can only cause a
+ * re-send that the receiver deduplicates or ignores.
  *
  * Routing: a recipient is reached directly over a live connection (it may have dialled us) or
  * through its peer-book multiaddrs; otherwise through a relay from the peer book (a hub run
@@ -15,9 +22,11 @@
  * receiver accepts such envelopes only from peers in its own peer book that it trusts as
  * relays, and reports the relay as `relayedBy`.
  *
- * Receiving: an envelope is size-bounded and parsed before use (a malformed or oversize frame
- * resets that stream, nothing else), deduplicated by (sender, id) in the store, handed to the
- * handler, and acknowledged after the handler resolves and the id is recorded as seen.
+ * Receiving: an envelope (or batch) is size-bounded and parsed before use (a malformed or
+ * oversize frame resets that stream, nothing else), deduplicated by (sender, id) in the store,
+ * handed to the handler — a batch's messages one after the other, in order — and acknowledged
+ * after the handler resolves and the id is recorded as seen. Relayed envelopes of one batch are
+ * taken into the outbox in one (durable) transaction before the batch is acknowledged.
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
@@ -35,12 +44,20 @@ import type { OutboxRecord, Store } from '../ports/store.ts';
 import {
   type Ack,
   type Envelope,
+  BATCH_OVERHEAD,
   ENVELOPE_OVERHEAD,
   MAX_ACK_BYTES,
+  MAX_ACKS_BYTES,
+  MAX_BATCH_ENVELOPES,
+  SLUICE_BATCH_PROTOCOL,
   SLUICE_PROTOCOL,
   decodeAck,
+  decodeAcks,
+  decodeBatch,
   decodeEnvelope,
   encodeAck,
+  encodeAcks,
+  encodeBatch,
   encodeEnvelope,
   frame,
 } from './envelope.ts';
@@ -193,6 +210,10 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
   readonly #pendingDials = new Map<string, Promise<Connection>>();
   readonly #reconnect = new Map<string, { timer?: NodeJS.Timeout | undefined; delay: number }>();
   readonly #forceDue = new Set<string>();
+  /** Peers (lower-case address) that answered the batch protocol as unsupported: 1.0.0 only. */
+  readonly #legacyPeers = new Set<string>();
+  #wakeTimer: NodeJS.Timeout | undefined;
+  #wakeAt = Number.POSITIVE_INFINITY;
   #forceAll = false;
   #pumpScheduled = false;
   #pumping = false;
@@ -307,6 +328,10 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       maxInboundStreams: 64,
       maxOutboundStreams: 64,
     });
+    await node.handle(SLUICE_BATCH_PROTOCOL, (stream, connection) => this.#handleBatchStream(stream, connection), {
+      maxInboundStreams: 64,
+      maxOutboundStreams: 64,
+    });
     await node.start();
     this.#node = node;
     this.#lifecycle = lifecycle;
@@ -329,6 +354,9 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     this.#lifecycle = undefined;
     clearInterval(this.#pollTimer);
     clearInterval(this.#pruneTimer);
+    clearTimeout(this.#wakeTimer);
+    this.#wakeTimer = undefined;
+    this.#wakeAt = Number.POSITIVE_INFINITY;
     this.#pollTimer = undefined;
     this.#pruneTimer = undefined;
     for (const r of this.#reconnect.values()) clearTimeout(r.timer);
@@ -490,8 +518,9 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     this.#forceAll = false;
     this.#forceDue.clear();
     const horizon = forceAll || force.size > 0 ? Number.MAX_SAFE_INTEGER : now;
+    // Group what is due per next hop, oldest first, bounded in count and bytes.
+    const batches = new Map<string, { records: OutboxRecord[]; bytes: number }>();
     for (const record of this.#store.dueOutbox(horizon, PUMP_BATCH)) {
-      if (this.#inflight.size >= MAX_CONCURRENT_ATTEMPTS) break;
       if (this.#inflight.has(record.id)) continue;
       const recipient = lower(record.to);
       if (record.nextAttemptAt > now && !forceAll && !force.has(recipient)) continue;
@@ -501,87 +530,172 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
         continue;
       }
       if (this.#busyRecipients.has(recipient)) continue;
-      // Reschedule before trying: a crash or a lost answer retries later, never in a tight loop.
-      const next = Math.min(now + jitter(this.#backoff(record.attempts)), record.createdAt + this.#expiry);
-      this.#store.rescheduleOutbox(record.id, next);
-      this.#inflight.add(record.id);
-      this.#busyRecipients.add(recipient);
-      this.#track(this.#attempt(record).finally(() => {
-        this.#inflight.delete(record.id);
-        this.#busyRecipients.delete(recipient);
-      }));
+      let batch = batches.get(recipient);
+      if (batch === undefined) {
+        if (this.#busyRecipients.size + batches.size >= MAX_CONCURRENT_ATTEMPTS) continue;
+        batch = { records: [], bytes: 0 };
+        batches.set(recipient, batch);
+      }
+      const size = record.payload.length + ENVELOPE_OVERHEAD;
+      if (batch.records.length >= MAX_BATCH_ENVELOPES || (batch.records.length > 0 && batch.bytes + size > this.#maxFrame)) continue;
+      batch.records.push(record);
+      batch.bytes += size;
     }
+    for (const [recipient, { records }] of batches) {
+      for (const record of records) {
+        // Reschedule before trying: a crash or a lost answer retries later, never in a tight loop.
+        const next = Math.min(now + jitter(this.#backoff(record.attempts)), record.createdAt + this.#expiry);
+        this.#store.rescheduleOutbox(record.id, next);
+        this.#wake(next);
+        this.#inflight.add(record.id);
+      }
+      this.#busyRecipients.add(recipient);
+      this.#track(
+        this.#attempt(records).finally(() => {
+          for (const record of records) this.#inflight.delete(record.id);
+          this.#busyRecipients.delete(recipient);
+          this.#kick(); // whatever queued for this hop meanwhile goes now
+        }),
+      );
+    }
+  }
+
+  /** Make sure the pump runs at `at` (the earliest retry), besides the regular poll. */
+  #wake(at: number): void {
+    if (this.#node === undefined || at >= this.#wakeAt) return;
+    clearTimeout(this.#wakeTimer);
+    this.#wakeAt = at;
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeTimer = undefined;
+      this.#wakeAt = Number.POSITIVE_INFINITY;
+      this.#kick();
+    }, Math.max(0, at - this.#clock.now()) + 1);
+    this.#wakeTimer.unref();
   }
 
   #backoff(attempts: number): number {
     return Math.min(this.#maxBackoff, this.#initialBackoff * 2 ** Math.min(attempts, 30));
   }
 
-  async #attempt(record: OutboxRecord): Promise<void> {
+  /** Deliver `records` (same next hop, oldest first) and settle each by its acknowledgement. */
+  async #attempt(records: readonly OutboxRecord[]): Promise<void> {
     const lifecycle = this.#lifecycle;
     if (lifecycle === undefined) return;
-    let envelope: Envelope;
+    const sendable: { record: OutboxRecord; envelope: Envelope }[] = [];
+    for (const record of records) {
+      try {
+        sendable.push({ record, envelope: outboxEnvelope(record) });
+      } catch {
+        this.#store.removeOutbox(record.id);
+        this.#emitUndeliverable(record, 'rejected', 'corrupt-outbox-record');
+      }
+    }
+    if (sendable.length === 0) return;
+    const envelopes = sendable.map((x) => x.envelope);
+    const signal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(this.#dialTimeout + this.#ackTimeout)]);
+    let acks: readonly Ack[];
     try {
-      envelope = outboxEnvelope(record);
+      acks = await this.#deliver(envelopes, signal);
     } catch (e) {
-      this.#store.removeOutbox(record.id);
-      this.#emitUndeliverable(record, 'rejected', 'corrupt-outbox-record');
+      if (this.#node === undefined) return;
+      this.#log.debug({ peer: envelopes[0]!.to, messageIds: envelopes.map((x) => x.id), code: errorCode(e) }, 'delivery attempt failed');
       return;
     }
-    const signal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(this.#dialTimeout + this.#ackTimeout)]);
-    try {
-      const ack = await this.#deliver(envelope, signal);
+    for (const [i, { record, envelope }] of sendable.entries()) {
+      const ack = acks[i];
+      if (ack === undefined) continue; // not attempted (legacy peer, stopped early): retried later
       if (ack.status === 'ok') {
         this.#store.removeOutbox(record.id);
         this.#log.debug({ peer: envelope.to, messageId: envelope.id, reason: ack.reason }, 'message acknowledged');
-        this.#kick();
       } else if (ack.status === 'reject') {
         this.#store.removeOutbox(record.id);
         this.#emitUndeliverable(record, 'rejected', ack.reason);
       } else {
         this.#log.debug({ peer: envelope.to, messageId: envelope.id, reason: ack.reason }, 'peer asked to retry');
       }
-    } catch (e) {
-      if (this.#node === undefined) return;
-      this.#log.debug({ peer: envelope.to, messageId: envelope.id, code: errorCode(e) }, 'delivery attempt failed');
     }
   }
 
-  async #deliver(envelope: Envelope, signal: AbortSignal): Promise<Ack> {
-    const direct = this.#openConnection(envelope.to);
-    if (direct !== undefined) return this.#exchange(direct, envelope, signal);
-    const entry = this.#peerBook.get(lower(envelope.to));
+  /**
+   * Send `envelopes` (one recipient) to the next hop: the recipient itself, else (our own
+   * messages only) a relay. Returns one ack per envelope, in order; a shorter array means the
+   * rest were not attempted.
+   */
+  async #deliver(envelopes: readonly Envelope[], signal: AbortSignal): Promise<readonly Ack[]> {
+    const to = envelopes[0]!.to;
+    const relayed = envelopes.some((e) => e.from !== undefined);
+    const direct = this.#openConnection(to);
+    if (direct !== undefined) return this.#exchange(direct, to, envelopes, signal);
+    const entry = this.#peerBook.get(lower(to));
     if (entry !== undefined) {
       try {
-        return await this.#exchange(await this.#dialPeerBook(entry, signal), envelope, signal);
+        return await this.#exchange(await this.#dialPeerBook(entry, signal), to, envelopes, signal);
       } catch (e) {
-        if (envelope.from !== undefined || signal.aborted) throw e;
+        if (relayed || signal.aborted) throw e;
         // fall through to relays
       }
     }
-    if (envelope.from !== undefined) {
+    if (relayed) {
       // We are relaying: no second hop; wait for the recipient to connect.
       throw new SluiceError('PEER_TIMEOUT', 'recipient not connected');
     }
-    let lastError: unknown = new SluiceError('PEER_TIMEOUT', 'no route to recipient', { details: { to: envelope.to } });
-    let lastReject: Ack | undefined;
+    let lastError: unknown = new SluiceError('PEER_TIMEOUT', 'no route to recipient', { details: { to } });
+    let lastRejects: readonly Ack[] | undefined;
     for (const relay of this.#relays()) {
-      if (sameAddress(relay.address, envelope.to)) continue;
+      if (sameAddress(relay.address, to)) continue;
       try {
-        const ack = await this.#exchange(await this.#dialPeerBook(relay, signal), envelope, signal);
-        if (ack.status !== 'reject') return ack;
-        lastReject = ack;
+        const acks = await this.#exchange(await this.#dialPeerBook(relay, signal), relay.address, envelopes, signal);
+        if (!acks.every((a) => a.status === 'reject')) return acks;
+        lastRejects = acks;
       } catch (e) {
         lastError = e;
         if (signal.aborted) break;
       }
     }
-    if (lastReject !== undefined) return lastReject;
+    if (lastRejects !== undefined) return lastRejects;
     throw lastError;
   }
 
-  async #exchange(connection: Connection, envelope: Envelope, signal: AbortSignal): Promise<Ack> {
-    const stream = await connection.newStream(SLUICE_PROTOCOL, { signal });
+  /** One BATCH exchange with the next hop `hop` (or MSG exchanges, one by one, with a 1.0.0 peer). */
+  async #exchange(connection: Connection, hop: Address, envelopes: readonly Envelope[], signal: AbortSignal): Promise<readonly Ack[]> {
+    const key = lower(hop);
+    if (!this.#legacyPeers.has(key)) {
+      try {
+        return await this.#exchangeBatch(connection, envelopes, signal);
+      } catch (e) {
+        if (!(e instanceof Error && e.name === 'UnsupportedProtocolError')) throw e;
+        this.#legacyPeers.add(key);
+        this.#log.info({ peer: hop }, `peer does not speak ${SLUICE_BATCH_PROTOCOL}; sending one message per stream`);
+      }
+    }
+    const acks: Ack[] = [];
+    for (const envelope of envelopes) {
+      acks.push(await this.#exchangeOne(connection, envelope, signal));
+    }
+    return acks;
+  }
+
+  async #exchangeBatch(connection: Connection, envelopes: readonly Envelope[], signal: AbortSignal): Promise<readonly Ack[]> {
+    // One protocol, written before read: multistream-select is piggybacked on the first frame
+    // (no extra round trip).
+    const stream = await connection.newStream(SLUICE_BATCH_PROTOCOL, { signal, negotiateFully: false });
+    try {
+      stream.maxReadBufferLength = MAX_ACKS_BYTES + 8;
+      await writeAll(stream, frame(encodeBatch(envelopes)), signal);
+      const acks = decodeAcks(await readFrame(stream, MAX_ACKS_BYTES, signal));
+      if (acks.length !== envelopes.length || acks.some((a, i) => a.id !== envelopes[i]!.id)) {
+        throw new SluiceError('DECODE_FAILED', 'acknowledgements for other messages');
+      }
+      await stream.close({ signal }).catch(() => stream.abort(new Error('close failed')));
+      return acks;
+    } catch (e) {
+      stream.abort(e instanceof Error ? e : new Error('exchange failed'));
+      throw e;
+    }
+  }
+
+  async #exchangeOne(connection: Connection, envelope: Envelope, signal: AbortSignal): Promise<Ack> {
+    const stream = await connection.newStream(SLUICE_PROTOCOL, { signal, negotiateFully: false });
     try {
       stream.maxReadBufferLength = MAX_ACK_BYTES + 8;
       await writeAll(stream, frame(encodeEnvelope(envelope)), signal);
@@ -663,6 +777,35 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     }
   }
 
+  async #handleBatchStream(stream: Stream, connection: Connection): Promise<void> {
+    const remote = tryPeerIdToAddress(connection.remotePeer);
+    const lifecycle = this.#lifecycle;
+    if (remote === undefined || lifecycle === undefined) {
+      stream.abort(new SluiceError('PROTOCOL_WRONG_SIGNER', 'unauthenticated peer'));
+      return;
+    }
+    const maxBody = this.#maxFrame + BATCH_OVERHEAD;
+    stream.maxReadBufferLength = maxBody + 8;
+    const readSignal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(this.#ackTimeout)]);
+    let envelopes: Envelope[];
+    try {
+      envelopes = decodeBatch(await readFrame(stream, maxBody, readSignal));
+      if (envelopes.some((e) => e.payload.length > this.#maxMessageBytes)) throw new SluiceError('DECODE_FAILED', 'payload exceeds the size limit');
+    } catch (e) {
+      this.#log.warn({ peer: remote, code: errorCode(e), reason: e instanceof Error ? e.message : '' }, 'rejected inbound frame');
+      stream.abort(e instanceof Error ? e : new Error('bad frame'));
+      return;
+    }
+    const acks = await this.#acceptAll(envelopes, remote);
+    try {
+      const writeSignal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(this.#ackTimeout)]);
+      await writeAll(stream, frame(encodeAcks(acks)), writeSignal);
+      await stream.close({ signal: writeSignal });
+    } catch (e) {
+      stream.abort(e instanceof Error ? e : new Error('ack failed'));
+    }
+  }
+
   async #accept(envelope: Envelope, remote: Address): Promise<Ack> {
     const { id } = envelope;
     if (sameAddress(envelope.to, this.self)) {
@@ -685,15 +828,42 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
         this.#inbound.delete(key);
       }
     }
-    if (!this.#relayMode) return { id, status: 'reject', reason: 'not-for-me' };
-    if (envelope.from !== undefined) return { id, status: 'reject', reason: 'no-multi-hop' };
-    if (sameAddress(envelope.to, remote)) return { id, status: 'reject', reason: 'loop' };
-    if (this.#relayFilter !== undefined && !this.#relayFilter(remote, envelope.to)) return { id, status: 'reject', reason: 'relay-refused' };
-    if (this.#store.countOutbox() >= this.#maxOutbox) return { id, status: 'retry', reason: 'overloaded' };
+    return this.#acceptRelayed([envelope], remote)[0]!;
+  }
+
+  /**
+   * Take envelopes addressed to other peers into the outbox (relay mode): the checks per
+   * envelope, then one durable transaction for all of them (the relay has custody once it acks).
+   */
+  #acceptRelayed(envelopes: readonly Envelope[], remote: Address): Ack[] {
+    const acks: Ack[] = [];
+    const take: number[] = [];
+    let outboxSize = this.#relayMode ? this.#store.countOutbox() : 0;
+    for (const [i, envelope] of envelopes.entries()) {
+      const { id } = envelope;
+      if (!this.#relayMode) acks.push({ id, status: 'reject', reason: 'not-for-me' });
+      else if (envelope.from !== undefined) acks.push({ id, status: 'reject', reason: 'no-multi-hop' });
+      else if (sameAddress(envelope.to, remote)) acks.push({ id, status: 'reject', reason: 'loop' });
+      else if (this.#relayFilter !== undefined && !this.#relayFilter(remote, envelope.to)) acks.push({ id, status: 'reject', reason: 'relay-refused' });
+      else if (outboxSize >= this.#maxOutbox) acks.push({ id, status: 'retry', reason: 'overloaded' });
+      else {
+        acks.push({ id, status: 'ok', reason: 'relayed' });
+        take.push(i);
+        outboxSize++;
+      }
+    }
+    if (take.length === 0) return acks;
     const now = this.#clock.now();
-    const fresh = this.#store.transaction(() => {
-      const first = this.#store.markSeen(remote, id, now);
-      if (first) {
+    let fresh = 0;
+    this.#store.transaction(() => {
+      for (const i of take) {
+        const envelope = envelopes[i]!;
+        const { id } = envelope;
+        if (!this.#store.markSeen(remote, id, now)) {
+          acks[i] = { id, status: 'ok', reason: 'duplicate' };
+          continue;
+        }
+        fresh++;
         this.#store.enqueueOutbox({
           id: `${RELAY_PREFIX}${lower(remote)}/${id}`,
           to: envelope.to,
@@ -703,14 +873,37 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
           nextAttemptAt: now,
         });
       }
-      return first;
     });
-    if (fresh) {
-      this.#log.debug({ peer: remote, to: envelope.to, messageId: id }, 'relaying message');
-      this.#forceDue.add(lower(envelope.to));
+    if (fresh > 0) {
+      this.#log.debug({ peer: remote, messages: fresh }, 'relaying messages');
       this.#kick();
     }
-    return { id, status: 'ok', reason: fresh ? 'relayed' : 'duplicate' };
+    return acks;
+  }
+
+  /** A batch from `remote`: relayed envelopes in one transaction, ours handled one by one, in order. */
+  async #acceptAll(envelopes: readonly Envelope[], remote: Address): Promise<Ack[]> {
+    const acks: (Ack | undefined)[] = envelopes.map(() => undefined);
+    const relayed = [...envelopes.keys()].filter((i) => !sameAddress(envelopes[i]!.to, this.self));
+    if (relayed.length > 0) {
+      try {
+        const r = this.#acceptRelayed(relayed.map((i) => envelopes[i]!), remote);
+        for (const [j, i] of relayed.entries()) acks[i] = r[j];
+      } catch (e) {
+        this.#log.error({ peer: remote, code: errorCode(e) }, 'failed to accept relayed messages');
+        for (const i of relayed) acks[i] = { id: envelopes[i]!.id, status: 'retry', reason: 'internal' };
+      }
+    }
+    for (const [i, envelope] of envelopes.entries()) {
+      if (acks[i] !== undefined) continue;
+      try {
+        acks[i] = await this.#accept(envelope, remote);
+      } catch (e) {
+        this.#log.error({ peer: remote, messageId: envelope.id, code: errorCode(e) }, 'failed to accept message');
+        acks[i] = { id: envelope.id, status: 'retry', reason: 'internal' };
+      }
+    }
+    return acks as Ack[];
   }
 
   async #deliverLocal(from: Address, id: string, payload: Uint8Array, relayedBy: Address | undefined): Promise<Ack> {
@@ -730,6 +923,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
 
   /** Whether (from, id) was seen, without recording it (a rolled-back markSeen). */
   #isSeen(from: Address, id: string): boolean {
+    if (this.#store.hasSeen !== undefined) return this.#store.hasSeen(from, id);
     try {
       return this.#store.transaction(() => {
         if (!this.#store.markSeen(from, id, 0)) return true;
