@@ -1,0 +1,93 @@
+/**
+ * The engine's on-chain fallback over the in-memory network and chain: transaction mapping and
+ * keys of the fallback steps, the watchtower answering a stale ledger challenge with
+ * `checkpoint`, the Node API's settle/exit rules and the disputes read model. (The full sad path
+ * with reclaim and payout runs against anvil in test/e2e/fallback*.test.ts.)
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { protocols as P, isSluiceError, type Bytes32, type ChannelId } from '../../src/index.ts';
+import { toChainTransaction, transactionKey, type LedgerData } from '../../src/engine/index.ts';
+import { ADDR, KEYS, openLedgers, until, world } from './harness.ts';
+
+test('fallback transactions: one journal key per step; transferAllAssets keeps its channel id', () => {
+  const id = ('0x' + 'ab'.repeat(32)) as ChannelId;
+  const t = { kind: 'transferAllAssets', channelId: id, outcome: [], stateHash: ('0x' + '00'.repeat(32)) as Bytes32 } as const;
+  assert.deepEqual(toChainTransaction(t), { kind: 'transferAllAssets', channelId: id, outcome: [], stateHash: t.stateHash });
+  assert.equal(transactionKey(t), `transferAllAssets:${id}:${t.stateHash}`);
+  const r1 = { kind: 'reclaim', channelId: id, targetChannelId: ('0x' + '01'.repeat(32)) as ChannelId } as unknown as P.Transaction;
+  const r2 = { kind: 'reclaim', channelId: id, targetChannelId: ('0x' + '02'.repeat(32)) as ChannelId } as unknown as P.Transaction;
+  assert.notEqual(transactionKey(r1), transactionKey(r2), 'reclaims of two guarantees are two steps');
+  const c = toChainTransaction(r1) as unknown as Record<string, unknown>;
+  assert.equal(c['channelId'], undefined);
+  assert.equal(c['targetChannelId'], undefined);
+});
+
+test('watchtower: a stale ledger challenge is checkpointed, the cooperative path goes on', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 3 });
+  try {
+    const { alice, irene, bob } = w.nodes;
+    const { ai, ib } = await openLedgers(w, 1000n, 800n);
+    await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'ledgers open');
+    const stale = (w.stores.irene.getChannel(ib as ChannelId)!.data as LedgerData).ledger!;
+    const { channelId: v } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene });
+    await until(() => bob.getVirtualChannel(v)?.status === 'funded', 'V funded');
+    for (let i = 0; i < 5; i++) assert.equal(bob.receiveVoucher(alice.pay(v, 10n), { price: 10n }).kind, 'accepted');
+    await bob.closeVirtualChannel(v);
+    await until(() => irene.getLedgerChannel(ib)?.counterpartyBalance === 50n, 'hub agrees');
+    const agreed = bob.getLedgerChannel(ib as ChannelId)!.turnNum;
+
+    await irene.stop();
+    const cheat = P.moveTransaction(ib as ChannelId, P.bestExitMove(P.ledgerToChannel(stale), KEYS.irene)!, 'challenge', KEYS.irene);
+    await w.chain.submit(toChainTransaction(cheat));
+    await until(() => w.events.bob.some((x) => x.type === 'fallbackTransaction' && x.kind === 'checkpoint'), 'bob checkpoints');
+    const st = await w.chain.statusOf(ib as ChannelId);
+    assert.equal(st.finalizesAt, 0);
+    assert.equal(st.turnNumRecord, agreed);
+    assert.ok(w.events.bob.some((x) => x.type === 'challengeRegistered' && x.channelId === ib && x.kind === 'ledger' && x.turnNum === stale.current.turnNum));
+    assert.ok(w.events.bob.some((x) => x.type === 'challengeAnswered' && x.action === 'checkpoint' && x.turnNum === agreed && x.challengedTurnNum === stale.current.turnNum));
+    assert.ok(!w.events.bob.some((x) => x.type === 'fallbackStarted'));
+    assert.equal(bob.getLedgerChannel(ib as ChannelId)?.status, 'open');
+    assert.equal(w.stores.bob.getMeta('watchtower.pending'), '[]', 'journal emptied once sent');
+  } finally {
+    await w.stop();
+  }
+});
+
+test('settle / exit: cooperative first, rules, and the disputes read model once forced', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 5 });
+  try {
+    const { alice, irene, bob } = w.nodes;
+    const { ai, ib } = await openLedgers(w, 1000n, 800n);
+    await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'ledgers open');
+    const { channelId: v } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene });
+    await until(() => bob.getVirtualChannel(v)?.status === 'funded' && irene.getVirtualChannel(v)?.status === 'funded', 'V funded');
+    for (let i = 0; i < 3; i++) bob.receiveVoucher(alice.pay(v, 10n), { price: 10n });
+
+    await assert.rejects(alice.exitLedgerChannel(ai as ChannelId), (e) => isSluiceError(e, 'LEDGER_NOT_EMPTY'));
+    await assert.rejects(irene.settleVirtualChannel(v), (e) => isSluiceError(e, 'INVALID_ARGUMENT'));
+    await assert.rejects(bob.settleVirtualChannel(('0x' + '77'.repeat(32)) as ChannelId), (e) => isSluiceError(e, 'CHANNEL_UNKNOWN'));
+
+    const late = alice.pay(v, 10n); // signed, delivered only after the settle started
+    const r = await bob.settleVirtualChannel(v, { force: true });
+    assert.equal(r.mode, 'onChain');
+    assert.deepEqual([...(r.mode === 'onChain' ? r.objectiveIds : [])].sort(), [P.ledgerExitId(ib as ChannelId), P.virtualChallengeId(v)].sort());
+    assert.equal(bob.getVirtualChannel(v)?.status, 'closing');
+    assert.equal(bob.receiveVoucher(late, { price: 10n }).kind, 'rejected', 'no voucher accepted once settling on chain');
+    await until(() => bob.getDisputes().length === 2 && bob.getDisputes().every((d) => d.phase === 'challenge'), 'both challenges registered');
+    const dv = bob.getDisputes().find((d) => d.kind === 'virtual')!;
+    assert.equal(dv.turnNumRecord, 2, 'the redemption state');
+    assert.equal(dv.mine, 30n);
+    assert.ok(dv.secondsLeft !== null && dv.secondsLeft > 0 && dv.finalizesAt !== null);
+    const dl = bob.getDisputes().find((d) => d.kind === 'ledger')!;
+    assert.equal(dl.mine, 30n, "the ledger pays Bob V's redemption once reclaimed");
+    assert.equal(dl.locked, 0n);
+    // idempotent: forcing again starts nothing new
+    const again = await bob.settleVirtualChannel(v, { force: true });
+    assert.deepEqual(again.mode === 'onChain' ? [...again.objectiveIds] : [], [P.virtualChallengeId(v)]);
+    // the others' watchtowers take over: the hub and Alice settle too
+    await until(() => alice.getDisputes().some((d) => d.channelId === ai) && irene.getDisputes().length === 3, 'everyone settles on chain');
+  } finally {
+    await w.stop();
+  }
+});
