@@ -133,3 +133,26 @@ describe('sluice deploy', { timeout: 120_000 }, () => {
     await assert.rejects(stat(out));
   });
 });
+
+describe('sluice get --config', () => {
+  it('reads options from a JSON file, flags win, unknown keys are refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-config-'));
+    try {
+      const bad = join(dir, 'bad.json');
+      await writeFile(bad, JSON.stringify({ window: 8, colour: 'blue' }));
+      const r1 = await run(['get', 'http://127.0.0.1:1/files/x', '--config', bad]);
+      assert.equal(r1.code, 2);
+      assert.match(r1.stderr, /unknown option "colour"/);
+      const good = join(dir, 'good.json');
+      // the file's window is out of range: the flag must win without the file's value being parsed
+      await writeFile(good, JSON.stringify({ retries: 0, stallTimeout: 200, window: 99999 }));
+      const r2 = await run(['get', 'http://127.0.0.1:1/files/x', '--config', good, '--window', '4', '--json']);
+      assert.equal((JSON.parse(r2.stdout) as { error: { code: string } }).error.code, 'PEER_TIMEOUT');
+      const r3 = await run(['get', 'http://127.0.0.1:1/files/x', '--config', good]);
+      assert.equal(r3.code, 2, 'the file value is checked like a flag');
+      assert.match(r3.stderr, /window must be/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

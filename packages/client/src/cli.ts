@@ -17,6 +17,7 @@ import { type ChainNodeOptions, addChainNodeOptions } from '@sluice/provider/nod
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { addDeployCommand } from './commands/deploy.ts';
 import { addKeysCommand } from './commands/keys.ts';
+import { addConfigFileOption } from './commands/io.ts';
 
 function parseUnits(name: string): (v: string) => bigint {
   return (v) => {
@@ -88,6 +89,7 @@ export function buildProgram(io: CliIo, result: { code: number }, signal: AbortS
     .addOption(new Option('--dev-channels <dir>', 'use the dev channel registry shared with a provider started with --dev-channels (no engine, no money moved)').env('SLUICE_DEV_CHANNELS'))
     .addOption(new Option('--home <dir>', 'client state: channel node store (node.db), dev payment records').env('SLUICE_HOME').default(join(homedir(), '.sluice')));
   addChainNodeOptions(get);
+  addConfigFileOption(get, 'SLUICE_CONFIG');
   addKeysCommand(program, io, result);
   addDeployCommand(program, io, result, signal);
   get.action(async (url: string, opts: GetOptions) => {

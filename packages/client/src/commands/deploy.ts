@@ -12,10 +12,9 @@ import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SluiceError } from '@sluice/channel-core';
 import type { Deployment } from '@sluice/hub/deployment';
-import { type CommandIo, type CommandResult, applyConfigFile, getPassphrase, reportError } from './io.ts';
+import { type CommandIo, type CommandResult, addConfigFileOption, getPassphrase, reportError } from './io.ts';
 
 interface DeployOptions {
-  config?: string;
   rpcUrl: string;
   chainId?: number;
   keyFile?: string;
@@ -40,7 +39,6 @@ export function addDeployCommand(program: Command, io: CommandIo, result: Comman
   const cmd = program
     .command('deploy')
     .description('deploy the Sluice contracts to a chain and write the deployment file the hub, provider and client read. Precedence: flag > env > config file > default')
-    .addOption(new Option('--config <file>', 'JSON config file setting any option below by its camelCase name, e.g. {"rpcUrl": "…", "chainId": 10}').env('SLUICE_DEPLOY_CONFIG'))
     .addOption(new Option('--rpc-url <url>', 'JSON-RPC URL of the chain').env('SLUICE_RPC_URL').default('http://127.0.0.1:8545'))
     .addOption(new Option('--chain-id <id>', 'expected chain id; refuse to deploy if the RPC serves another chain (default: whatever the RPC serves)').env('SLUICE_CHAIN_ID').argParser(nonNegInt('chain-id')))
     .addOption(new Option('--key-file <file>', 'encrypted JSON keystore of the deployer (see `sluice keys`); passphrase from $SLUICE_PASSPHRASE or a TTY prompt, never a flag').env('SLUICE_KEY_FILE'))
@@ -50,13 +48,10 @@ export function addDeployCommand(program: Command, io: CommandIo, result: Comman
     .addOption(new Option('--confirmations <n>', 'blocks each deployment must be deep before the next').env('SLUICE_CONFIRMATIONS').default(1).argParser((v) => { const n = nonNegInt('confirmations', 64)(v); if (n < 1) throw new InvalidArgumentError('confirmations must be 1..64'); return n; }))
     .addOption(new Option('--timeout <ms>', 'give up on one deployment transaction after this long').env('SLUICE_DEPLOY_TIMEOUT_MS').default(120_000).argParser(nonNegInt('timeout')))
     .option('--json', 'print {"ok", "out", "deployment"} as one JSON line', false);
+  addConfigFileOption(cmd, 'SLUICE_DEPLOY_CONFIG');
   cmd.action(async () => {
-    let opts = cmd.opts<DeployOptions>();
+    const opts = cmd.opts<DeployOptions>();
     try {
-      if (opts.config !== undefined) {
-        applyConfigFile(cmd, opts.config);
-        opts = cmd.opts<DeployOptions>();
-      }
       const out = resolve(opts.out);
       const deployment = await deploy(opts, signal);
       const { writeDeployment } = await import('@sluice/hub/deployment');

@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { SluiceError } from '@sluice/channel-core';
 
 /** The environment variable holding the key passphrase (as in `@sluice/channel-core/keys`). */
@@ -79,7 +79,13 @@ export function applyConfigFile(cmd: Command, path: string): void {
     if (source === 'cli' || source === 'env') continue;
     const text = typeof v === 'string' ? v : JSON.stringify(v);
     const parse = (opt as unknown as { parseArg?: (value: string, previous: unknown) => unknown }).parseArg;
-    cmd.setOptionValueWithSource(k, typeof v === 'boolean' ? v : parse === undefined ? text : parse(text, undefined), 'config');
+    let value: unknown;
+    try {
+      value = typeof v === 'boolean' ? v : parse === undefined ? text : parse(text, undefined);
+    } catch (e) {
+      throw new SluiceError('INVALID_ARGUMENT', `config file ${path}: ${k}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    cmd.setOptionValueWithSource(k, value, 'config');
   }
 }
 
@@ -89,4 +95,17 @@ export function reportError(io: CommandIo, json: boolean, e: unknown, exitCode: 
   const message = e instanceof Error ? e.message : String(e);
   if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: { code, message }, exitCode })}\n`);
   else io.stderr.write(`sluice: ${message}${e instanceof SluiceError ? ` (${code})` : ''}\n`);
+}
+
+/**
+ * Give `cmd` a `--config <file>` option (and `envName`) whose JSON object sets any other option of
+ * the command by its camelCase name; flags and environment variables win over the file.
+ */
+export function addConfigFileOption(cmd: Command, envName: string): Command {
+  cmd.addOption(new Option('--config <file>', 'JSON config file setting any option of this command by its camelCase name, e.g. {"rpcUrl": "…", "window": 64}; flags and environment variables win').env(envName));
+  cmd.hook('preAction', (self) => {
+    const path = self.getOptionValue('config') as string | undefined;
+    if (path !== undefined) applyConfigFile(self, path);
+  });
+  return cmd;
 }
