@@ -29,9 +29,26 @@ export function peerIdToAddress(peerId: PeerId): Address {
   if (peerId.type !== 'secp256k1') {
     throw new SluiceError('PROTOCOL_WRONG_SIGNER', 'peer identity is not a secp256k1 key', { details: { peerType: peerId.type } });
   }
+  // Decompressing the key is a modular square root (~0.2 ms in JS); it ran for every inbound
+  // stream. Peer ids repeat, so remember the answer (bounded; the key bytes are the cache key).
   const raw = peerId.publicKey.raw;
+  const key = bytesKey(raw);
+  const cached = addressCache.get(key);
+  if (cached !== undefined) return cached;
   const uncompressed = raw.length === 65 ? raw : secp256k1.Point.fromBytes(raw).toBytes(false);
-  return publicKeyToAddress(uncompressed);
+  const address = publicKeyToAddress(uncompressed);
+  if (addressCache.size >= ADDRESS_CACHE_MAX) addressCache.delete(addressCache.keys().next().value!);
+  addressCache.set(key, address);
+  return address;
+}
+
+const ADDRESS_CACHE_MAX = 4096;
+const addressCache = new Map<string, Address>();
+
+function bytesKey(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
 }
 
 /** The address of a peer id, or `undefined` when it cannot prove one. */
