@@ -218,6 +218,7 @@ async function main(): Promise<number> {
   const ran: { name: Bench; seconds: number; ok: boolean }[] = [];
   let failed = false;
   const t0 = performance.now();
+  const loadBefore = loadavg().map((x) => Number(x.toFixed(2)));
   for (const name of toRun) {
     process.stderr.write(`bench: ${name} ... `);
     const r = await runOne(name, env);
@@ -231,7 +232,7 @@ async function main(): Promise<number> {
   const rows = summarize();
   const table = markdown(rows);
   const cpu = cpus();
-  const machine = { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, platform: platform(), arch: arch(), loadavg: loadavg().map((x) => Number(x.toFixed(2))) };
+  const machine = { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, platform: platform(), arch: arch(), loadavgBefore: loadBefore, loadavgAfter: loadavg().map((x) => Number(x.toFixed(2))) };
   const sources: Record<string, string | null> = {};
   for (const b of BENCHES) {
     const d = obj(readJson(b));
@@ -251,7 +252,7 @@ async function main(): Promise<number> {
   };
   writeFileSync(join(RESULTS, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   process.stdout.write(`${table}\n\n`);
-  process.stdout.write(`${summary.pass} PASS, ${summary.miss} MISS — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}/${machine.arch}; ${summary.seconds} s${summary.quick ? ' (BENCH_QUICK)' : ''}. Written to bench/results/summary.json\n`);
+  process.stdout.write(`${summary.pass} PASS, ${summary.miss} MISS — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}/${machine.arch}, load average ${machine.loadavgBefore[0]} before / ${machine.loadavgAfter[0]} after; ${summary.seconds} s${summary.quick ? ' (BENCH_QUICK)' : ''}. Written to bench/results/summary.json\n`);
   return failed ? 1 : 0;
 }
 
