@@ -10,6 +10,11 @@
  * Env: HUB_BENCH_N (sequential opens, default 100), HUB_BENCH_CLIENTS (default 50),
  * HUB_BENCH_SECONDS (throughput window, default 10), HUB_BENCH_PAYEES (providers the clients
  * pay, default 1), HUB_BENCH_STORES (`file,memory` by default: both scenarios, see below).
+ * HUB_BENCH_GROUP_COMMIT=1 is an experiment, labelled as such in the output: the bench-process
+ * nodes (clients, payees — not the hub) run every engine transaction as a `'beforeSend'` group
+ * commit (made durable by the messaging layer's `store.sync()` before it sends or acks). That
+ * estimates what an engine-side group commit would give; it is not a safe production setting
+ * as is (the engine would have to restrict it to message-only steps, see ADR 0004).
  *
  * The clients (and their payees) are in-process nodes in this process, each with its own
  * libp2p node and sqlite file; the hub is a separate OS process. Both share the machine's 2
@@ -26,6 +31,8 @@ import { loadArtifact } from '@sluice/contracts';
 import { deployNitro } from '@sluice/channel-core/ethers';
 import { privateKeyToAddress, type Address, type ChannelId } from '@sluice/channel-core';
 import { createNode, type Node, type NodeInit } from '@sluice/channel-core/node';
+import { openSqliteStore } from '@sluice/channel-core/sqlite';
+type Store = ReturnType<typeof openSqliteStore>;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(here, 'results', 'hub.json');
@@ -35,6 +42,7 @@ const CLIENTS = Number(process.env['HUB_BENCH_CLIENTS'] ?? 50);
 const SECONDS = Number(process.env['HUB_BENCH_SECONDS'] ?? 10);
 const PAYEES = Number(process.env['HUB_BENCH_PAYEES'] ?? 1);
 const PROFILE = process.env['HUB_BENCH_PROFILE'] === '1';
+const GROUP_COMMIT = process.env['HUB_BENCH_GROUP_COMMIT'] === '1';
 const TARGET_P50_MS = 25;
 const TARGET_OPENS_PER_S = 200;
 const GO_NITRO_OPEN_MS = 6;
@@ -60,6 +68,10 @@ interface Result {
   readonly throughput: { opens: number; closes: number; wall: number; errors: number; errorCodes: Record<string, number>; open: number[] };
   readonly hub: { vfMeanMs: number; vdMeanMs: number; cpuSeconds: number; exitCode: number | null };
   readonly benchCpuSeconds: number;
+  /** Sequential opens: median ms from the call to each waitingFor step of Alice's virtualFund objective (and Bob's first sight of it). */
+  readonly phases: { phase: string; p50: number; n: number }[];
+  /** Warnings/errors logged during the timed runs (bench-process nodes, and the hub's own log), by message (and code), per open+close cycle. */
+  readonly warnings: { who: string; msg: string; perCycle: number }[];
   readonly profile?: { categories: { category: string; ms: number; share: number }[]; top: { fn: string; ms: number }[] };
 }
 
@@ -70,6 +82,14 @@ async function scenario(stores: StoreMode): Promise<Result> {
   const children = new Set<ChildProcess>();
   const nodes: Node[] = [];
   const storePath = (name: string): string => (stores === 'file' ? join(dir, `${name}.db`) : ':memory:');
+  const openedStores: Store[] = [];
+  /** A bench-process node's store: a path, or (group-commit experiment) a wrapped open store. */
+  const nodeStore = (name: string): string | Store => {
+    if (!GROUP_COMMIT) return storePath(name);
+    const inner = openSqliteStore({ path: storePath(name) });
+    openedStores.push(inner);
+    return { ...inner, transaction: <T>(fn: () => T): T => inner.transaction(fn, { durability: 'beforeSend' }) };
+  };
   try {
     const provider = new JsonRpcProvider(anvil.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50 });
     const d = await deployNitro(new Wallet(anvil.accounts[0]!, provider), {
@@ -101,6 +121,10 @@ async function scenario(stores: StoreMode): Promise<Result> {
     );
     children.add(hubChild);
     const hubOut: string[] = [];
+    const hubWarnLines = { n: 0 };
+    // Log lines counted during the timed runs (see countingLogger below), by who and message.
+    const warnCounts = new Map<string, number>();
+    let counting = false;
     const started = await new Promise<{ multiaddrs: string[]; http: string }>((resolve, reject) => {
       let buf = '';
       const onData = (c: Buffer): void => {
@@ -111,6 +135,18 @@ async function scenario(stores: StoreMode): Promise<Result> {
           buf = buf.slice(i + 1);
           hubOut.push(line);
           if (hubOut.length > 2000) hubOut.shift();
+          if (counting) {
+            try {
+              const j = JSON.parse(line) as { msg?: string; code?: string; level?: number };
+              if (typeof j.msg === 'string') {
+                const k = `hub\t${j.msg}${typeof j.code === 'string' ? ` (${j.code})` : ''}`;
+                warnCounts.set(k, (warnCounts.get(k) ?? 0) + 1);
+                hubWarnLines.n++;
+              }
+            } catch {
+              // not JSON
+            }
+          }
           try {
             const j = JSON.parse(line) as { ready?: boolean; multiaddrs?: string[]; http?: string };
             if (j.ready === true) resolve({ multiaddrs: j.multiaddrs!, http: j.http! });
@@ -128,18 +164,30 @@ async function scenario(stores: StoreMode): Promise<Result> {
     const init = (key: string, name: string): NodeInit => ({
       privateKey: key,
       chain: { rpcUrl: anvil.rpcUrl, adjudicator: d.adjudicator, consensusApp: d.consensusApp!, virtualPaymentApp: d.virtualPaymentApp!, startBlock: d.deployBlock, pollIntervalMs: 100, timeoutMs: 60_000 },
-      store: storePath(name),
+      store: nodeStore(name),
       hub: { address: hubAddress, multiaddrs: started.multiaddrs },
       callTimeoutMs: 120_000,
       objectiveTimeoutMs: 15_000,
       messagingRetry: { initialBackoffMs: 50, maxBackoffMs: 500 },
     });
 
+    // Warnings of the bench-process nodes (e.g. a handler refusing with PROTOCOL_NOT_READY, which
+    // makes the sender retry after a backoff), counted by message and code.
+    const countingLogger = (who: string) => {
+      const count = (level: string) => (obj: object, msg: string): void => {
+        if (!counting) return;
+        const code = (obj as { code?: unknown }).code;
+        const k = `${who}\t${level}: ${msg}${typeof code === 'string' ? ` (${code})` : ''}`;
+        warnCounts.set(k, (warnCounts.get(k) ?? 0) + 1);
+      };
+      return { debug() {}, info() {}, warn: count('warn'), error: count('error') };
+    };
+
     // ------------------------------------------------------------ actors and ledgers (not timed)
     const payees: Node[] = [];
-    for (let i = 0; i < PAYEES; i++) payees.push(createNode(init(anvil.accounts[2 + i]!, `bob${i}`)));
+    for (let i = 0; i < PAYEES; i++) payees.push(createNode(init(anvil.accounts[2 + i]!, `bob${i}`), { logger: countingLogger('payee') }));
     const clients: Node[] = [];
-    for (let i = 0; i < CLIENTS; i++) clients.push(createNode(init(anvil.accounts[2 + PAYEES + i]!, `alice${i}`)));
+    for (let i = 0; i < CLIENTS; i++) clients.push(createNode(init(anvil.accounts[2 + PAYEES + i]!, `alice${i}`), { logger: countingLogger('client') }));
     nodes.push(...payees, ...clients);
     await Promise.all(nodes.map((n) => n.start()));
     const collateral = V_AMOUNT * BigInt(CLIENTS) * 4n;
@@ -182,7 +230,32 @@ async function scenario(stores: StoreMode): Promise<Result> {
     // ------------------------------------------------------------ 1. sequential latency, one client
     const seq = { open: [] as number[], close: [] as number[], payee: [] as number[] };
     for (let i = 0; i < 5; i++) await cycle(clients[0]!, payees[0]!); // warm-up
-    for (let i = 0; i < N; i++) await cycle(clients[0]!, payees[0]!, seq);
+    // Per-phase breakdown of the sequential opens: when Alice's virtualFund objective reaches each
+    // waitingFor step, and when Bob first hears of it (all relative to the createVirtualChannel call).
+    const phaseTimes = new Map<string, number[]>();
+    let cycleStart = 0;
+    const mark = (phase: string): void => {
+      const xs = phaseTimes.get(phase) ?? [];
+      xs.push(performance.now() - cycleStart);
+      phaseTimes.set(phase, xs);
+    };
+    const offA = clients[0]!.on('objectiveProgress', (e) => {
+      if (e.objectiveType === 'virtualFund') mark(`Alice waiting for ${e.waitingFor}`);
+    });
+    const offB = payees[0]!.on('objectiveCreated', (e) => {
+      if (e.objectiveType === 'virtualFund') mark('Bob has the objective');
+    });
+    const offA2 = clients[0]!.on('objectiveCompleted', (e) => {
+      if (e.objectiveType === 'virtualFund') mark('Alice objective completed');
+    });
+    counting = true;
+    for (let i = 0; i < N; i++) {
+      cycleStart = performance.now();
+      await cycle(clients[0]!, payees[0]!, seq);
+    }
+    offA();
+    offB();
+    offA2();
     log(`[${stores} stores] sequential: open p50 ${fmt(pct(sorted(seq.open), 50))} ms`);
 
     // ------------------------------------------------------------ 2. throughput, CLIENTS concurrent
@@ -207,6 +280,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
       }),
     );
     const wall = (performance.now() - tStart) / 1000;
+    counting = false;
     log(`[${stores} stores] throughput: ${conc.open.length} opens in ${fmt(wall, 2)} s, errors ${errors}`);
 
     // hub-side view
@@ -236,10 +310,16 @@ async function scenario(stores: StoreMode): Promise<Result> {
       throughput: { opens: conc.open.length, closes: conc.close.length, wall, errors, errorCodes, open: conc.open },
       hub: { vfMeanMs: meanMs('virtualFund'), vdMeanMs: meanMs('virtualDefund'), cpuSeconds: hubCpu ? Number(hubCpu[1]) : NaN, exitCode },
       benchCpuSeconds: (cpu.user + cpu.system) / 1e6,
+      phases: [...phaseTimes].map(([phase, xs]) => ({ phase, p50: pct(sorted(xs), 50), n: xs.length })).sort((a, b) => a.p50 - b.p50),
+      warnings: [...warnCounts].map(([k, n]) => {
+        const [who, msg] = k.split('\t') as [string, string];
+        return { who, msg, perCycle: n / (N + conc.close.length) };
+      }).sort((a, b) => b.perCycle - a.perCycle),
       ...(profile === undefined ? {} : { profile }),
     };
   } finally {
     await Promise.allSettled(nodes.map((n) => n.stop()));
+    for (const st of openedStores) st.close();
     for (const c of children) c.kill('SIGKILL');
     await anvil.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -262,7 +342,8 @@ const lines = [
   '',
   `Node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} (availableParallelism ${availableParallelism()}); load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${load1.map((l) => l.toFixed(2)).join(' ')}.`,
   `Real libp2p (TCP+Noise+Yamux) on loopback; hub = a \`sluice-hub start\` process; ${CLIENTS} clients + ${PAYEES} payee(s) as in-process nodes of the bench process; anvil; ledgers funded before timing. Sequential: ${N} open+close cycles of one client after 5 warm-up. Throughput: every client loops open → payee sees it funded → close for ${SECONDS} s.`,
-  '"file" = sqlite files with synchronous=FULL (the production setting: every commit fsync\'d); "memory" = `:memory:` sqlite for hub and clients (not durable: shows what the fsyncs cost).',
+  '"file" = sqlite files with synchronous=FULL (the production setting: every commit fsync\'d; messaging bookkeeping relaxed, see ADR 0004); "memory" = `:memory:` sqlite for hub and clients (not durable: shows what the fsyncs cost).',
+  ...(GROUP_COMMIT ? ['**EXPERIMENT (HUB_BENCH_GROUP_COMMIT=1): the bench-process nodes (clients, payees; not the hub) commit every engine transaction as a group commit made durable by the messaging layer before it sends/acks. Not a production setting.**'] : []),
   '',
   '| measurement | stores | result | target | |',
   '|---|---|---|---|---|',
@@ -297,6 +378,13 @@ if (results.length === 2) {
   lines.push(
     `- memory vs file: sequential open p50 ${fmt(pct(sorted(f.sequential.open), 50) / pct(sorted(m.sequential.open), 50), 2)}× faster, throughput ${fmt(m.throughput.opens / m.throughput.wall / (f.throughput.opens / f.throughput.wall), 2)}× higher without fsync.`,
   );
+}
+for (const r of results) {
+  lines.push('', `### sequential open, ${r.stores} stores: median time from the call to each step`, '', '| step | p50 ms | n |', '|---|---|---|');
+  for (const ph of r.phases) lines.push(`| ${ph.phase} | ${fmt(ph.p50)} | ${ph.n} |`);
+  lines.push('', `warnings/errors logged during the timed runs, per open+close cycle (${r.stores} stores):`, '');
+  if (r.warnings.length === 0) lines.push('- none');
+  for (const w of r.warnings.slice(0, 10)) lines.push(`- ${w.who}: ${w.msg}: ${fmt(w.perCycle, 2)}`);
 }
 for (const r of results) {
   if (!r.profile) continue;
@@ -339,6 +427,8 @@ writeFileSync(
           },
           hub: r.hub,
           benchProcessCpuSeconds: r.benchCpuSeconds,
+          sequentialOpenPhases: r.phases,
+          warningsPerCycle: r.warnings,
           ...(r.profile ? { hubProfile: r.profile.categories, hubTopFunctions: r.profile.top.slice(0, 25) } : {}),
         };
       }),

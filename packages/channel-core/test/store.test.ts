@@ -95,3 +95,56 @@ test('store: committed writes survive SIGKILL of the writing process; migrations
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('store: relaxed bookkeeping and group commit (beforeSend + sync) on a file store; SIGKILL loses none of it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'));
+  try {
+    const path = join(dir, 'node.db');
+    const s = openSqliteStore({ path });
+    // a deferred transaction is atomic and visible at once; a failed one leaves nothing and the
+    // connection is back to durable commits (a later transaction and autocommit work)
+    s.transaction(() => s.setMeta('g1', 'a'), { durability: 'beforeSend' });
+    assert.equal(s.getMeta('g1'), 'a');
+    assert.throws(() => s.transaction(() => {
+      s.setMeta('g2', 'b');
+      throw new Error('boom');
+    }, { durability: 'beforeSend' }), /boom/);
+    assert.equal(s.getMeta('g2'), undefined);
+    s.transaction(() => s.transaction(() => s.setMeta('g3', 'c'), { durability: 'beforeSend' })); // nested joins the outer
+    assert.equal(s.getMeta('store.sync'), undefined);
+    s.sync?.(); // one durable commit covering the deferred one
+    assert.equal(s.getMeta('store.sync'), '1');
+    s.sync?.(); // nothing pending: no write
+    assert.equal(s.getMeta('store.sync'), '1');
+    // relaxed bookkeeping outside a transaction
+    s.enqueueOutbox({ id: 'm1', to: A, payload: new Uint8Array([1]), createdAt: 1, attempts: 0, nextAttemptAt: 1 });
+    s.enqueueOutbox({ id: 'm2', to: A, payload: new Uint8Array([2]), createdAt: 2, attempts: 0, nextAttemptAt: 2 });
+    s.rescheduleOutbox('m1', 99);
+    s.removeOutbox('m2');
+    assert.equal(s.markSeen(A, 'x', 5), true);
+    assert.equal(s.markSeen(A, 'x', 6), false);
+    assert.equal(s.hasSeen?.(A, 'x'), true);
+    assert.equal(s.hasSeen?.(A, 'y'), false);
+    s.close();
+    // a killed process keeps relaxed and deferred commits (they are in the WAL; only power loss can drop them)
+    const storeUrl = new URL('../src/sqlite/index.ts', import.meta.url).href;
+    const script = `
+      import { openSqliteStore } from ${JSON.stringify(storeUrl)};
+      const s = openSqliteStore({ path: ${JSON.stringify(path)} });
+      s.transaction(() => s.setMeta('deferred', 'yes'), { durability: 'beforeSend' });
+      s.removeOutbox('m1');
+      s.markSeen('${A}', 'z', 7);
+      process.kill(process.pid, 'SIGKILL');
+    `;
+    const r = spawnSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(r.signal, 'SIGKILL', r.stderr);
+    const t = openSqliteStore({ path });
+    assert.equal(t.getMeta('deferred'), 'yes');
+    assert.equal(t.getMeta('g3'), 'c');
+    assert.equal(t.countOutbox(), 0);
+    assert.equal(t.hasSeen?.(A, 'z'), true);
+    t.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

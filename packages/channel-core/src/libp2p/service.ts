@@ -541,6 +541,9 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       batch.records.push(record);
       batch.bytes += size;
     }
+    // Group commit: whatever a 'beforeSend' store transaction handed over is made durable (one
+    // fsync for all of them) before any of it leaves the process.
+    if (batches.size > 0) this.#store.sync?.();
     for (const [recipient, { records }] of batches) {
       for (const record of records) {
         // Reschedule before trying: a crash or a lost answer retries later, never in a tight loop.
@@ -764,6 +767,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     let ack: Ack;
     try {
       ack = await this.#accept(envelope, remote);
+      this.#store.sync?.(); // what the handler committed is durable before the ack
     } catch (e) {
       this.#log.error({ peer: remote, messageId: envelope.id, code: errorCode(e) }, 'failed to accept message');
       ack = { id: envelope.id, status: 'retry', reason: 'internal' };
@@ -796,7 +800,13 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       stream.abort(e instanceof Error ? e : new Error('bad frame'));
       return;
     }
-    const acks = await this.#acceptAll(envelopes, remote);
+    let acks = await this.#acceptAll(envelopes, remote);
+    try {
+      this.#store.sync?.(); // what the handlers committed is durable before the acks (one fsync)
+    } catch (e) {
+      this.#log.error({ peer: remote, code: errorCode(e) }, 'store sync failed');
+      acks = acks.map((a) => (a.status === 'ok' ? { id: a.id, status: 'retry', reason: 'internal' } : a));
+    }
     try {
       const writeSignal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(this.#ackTimeout)]);
       await writeAll(stream, frame(encodeAcks(acks)), writeSignal);

@@ -46,9 +46,31 @@ export interface OutboxRecord {
   readonly nextAttemptAt: number;
 }
 
+/** Options of {@link Store.transaction}. */
+export interface TransactionOptions {
+  /**
+   * `'commit'` (default): durable when `transaction` returns.
+   *
+   * `'beforeSend'` (group commit): atomic and visible when `transaction` returns, durable at the
+   * next {@link Store.sync} — which the messaging adapter calls before it sends or acknowledges
+   * anything — or at any later durable commit. Only for steps whose sole external effect is
+   * messages handed to that adapter inside the transaction (no chain transaction submitted, no
+   * voucher or state returned to a caller, before a `sync`). Many such steps then share one
+   * fsync. Adapters without group commit treat it as `'commit'`. Ignored by a nested call (it
+   * joins the outer transaction).
+   */
+  readonly durability?: 'commit' | 'beforeSend';
+}
+
 export interface Store {
-  /** Run `fn` atomically: all of its writes commit together, durably, or none do. */
-  transaction<T>(fn: () => T): T;
+  /** Run `fn` atomically: all of its writes commit together, durably (see `options`), or none do. */
+  transaction<T>(fn: () => T, options?: TransactionOptions): T;
+
+  /**
+   * Make every `'beforeSend'` commit so far durable (at most one fsync; nothing to do, and free,
+   * when none is pending). Optional: stores without group commit have nothing to sync.
+   */
+  sync?(): void;
 
   putObjective(record: ObjectiveRecord): void;
   getObjective(id: string): ObjectiveRecord | undefined;

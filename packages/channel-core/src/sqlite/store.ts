@@ -32,8 +32,12 @@ import type {
   ObjectiveStatus,
   OutboxRecord,
   Store,
+  TransactionOptions,
   VoucherRecord,
 } from '../ports/store.ts';
+
+/** Meta key written by `sync()` (a durable commit needs a write to fsync the WAL). */
+const SYNC_KEY = 'store.sync';
 
 /** Ordered migrations; index i upgrades user_version i -> i+1. Append only. */
 const MIGRATIONS: readonly string[] = [
@@ -95,6 +99,9 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
   };
   let depth = 0;
   const durable = init.path !== ':memory:';
+  /** A 'beforeSend' transaction committed since the last fsync'd commit. */
+  let unsynced = false;
+  let syncs = 0;
   /**
    * Run a single bookkeeping write as a relaxed commit (see the module comment): WAL append
    * without fsync. Inside a transaction it simply joins that transaction.
@@ -140,20 +147,36 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
   });
 
   const store: Store = {
-    transaction<T>(fn: () => T): T {
+    transaction<T>(fn: () => T, options?: TransactionOptions): T {
       if (depth > 0) return fn();
-      db.exec('BEGIN IMMEDIATE');
-      depth++;
+      // Group commit: WAL append now, fsync at the next sync() or durable commit. (The safety
+      // level can only change outside a transaction.)
+      const deferred = durable && options?.durability === 'beforeSend';
+      if (deferred) db.exec('PRAGMA synchronous = NORMAL');
       try {
-        const out = fn();
-        db.exec('COMMIT');
-        return out;
-      } catch (e) {
-        db.exec('ROLLBACK');
-        throw e;
+        db.exec('BEGIN IMMEDIATE');
+        depth++;
+        try {
+          const out = fn();
+          db.exec('COMMIT');
+          if (deferred) unsynced = true;
+          return out;
+        } catch (e) {
+          if (db.isTransaction) db.exec('ROLLBACK');
+          throw e;
+        } finally {
+          depth--;
+        }
       } finally {
-        depth--;
+        if (deferred) db.exec('PRAGMA synchronous = FULL');
       }
+    },
+    sync() {
+      if (!unsynced || depth > 0) return;
+      // A durable (FULL) commit fsyncs the whole WAL, so it covers every earlier relaxed or
+      // deferred commit. It must write something: an empty transaction writes no WAL frame.
+      q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(SYNC_KEY, String(++syncs));
+      unsynced = false;
     },
     putObjective(o) {
       q(`INSERT INTO objectives (id, type, status, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
