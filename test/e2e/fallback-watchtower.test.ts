@@ -2,7 +2,9 @@
  * Watchtower end to end: a cheating hub registers a stale state of the provider's ledger (one
  * where the provider was not paid yet). The provider's node answers with `checkpoint` before
  * the challenge finalizes; the stale state never pays out, the ledger stays open and is then
- * closed cooperatively with exact balances.
+ * closed cooperatively with exact balances. And when the provider was away until the stale
+ * state finalized, but that state still guarantees a virtual channel he closed cooperatively:
+ * on return his engine concludes that channel with its final state and still collects.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -84,4 +86,48 @@ test('a cheating hub challenges with a stale ledger state: the victim checkpoint
   assert.equal(await balanceOf(e, asset, B.address), bal0.bob + paid);
   assert.equal(await balanceOf(e, asset, A.address), bal0.alice - paid + 10n ** 18n);
   assert.equal(await balanceOf(e, asset, I.address), bal0.irene + collateral);
+});
+
+test('victim away through a stale challenge that still holds a guarantee: on return it concludes V with its final state and is paid', async () => {
+  const asset = e.token;
+  const { alice: A, irene: I, bob: B } = e.chain;
+  const scenario = 'away';
+  const fallback = { peerTimeoutMs: 60_000, cooperativeTimeoutMs: 30_000 };
+  const irene = await e.start(I, fallbackInit(e, I, scenario, { fallback, policy: { hub: {}, maxLedgerDeposit: 10n ** 21n } }));
+  const hub = { address: I.address, multiaddrs: irene.multiaddrs() };
+  const alice = await e.start(A, fallbackInit(e, A, scenario, { hub, fallback }));
+  const bobInit = fallbackInit(e, B, scenario, { hub, fallback });
+  let bob = await e.start(B, bobInit);
+  const collateral = 4n * 10n ** 17n;
+  const [, { channelId: ib }] = await Promise.all([
+    alice.createLedgerChannel({ counterparty: I.address, asset, deposit: 10n ** 18n }),
+    bob.createLedgerChannel({ counterparty: I.address, asset, deposit: 0n, counterpartyDeposit: collateral }),
+  ]);
+  await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannels().length === 2, 'hub sees both ledgers');
+  const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 10n ** 17n });
+  await until(() => bob.getVirtualChannel(v)?.status === 'funded' && irene.getLedgerChannel(ib)?.guarantees === 1, 'V funded, guaranteed in L_IB');
+  // the hub keeps the state of Bob's ledger that still guarantees V (Bob 0 + guarantee)
+  const stale = (irene.engine.store.getChannel(ib)!.data as LedgerData).ledger!;
+  const price = 10n ** 15n;
+  for (let i = 0; i < 5; i++) assert.equal(bob.receiveVoucher(alice.pay(v, price), { price }).kind, 'accepted');
+  const paid = 5n * price;
+  await bob.closeVirtualChannel(v);
+  await until(() => irene.getLedgerChannel(ib)?.counterpartyBalance === paid && irene.getLedgerChannel(ib)?.guarantees === 0, 'V defunded at the hub');
+  const bal0 = await balanceOf(e, asset, B.address);
+
+  // Bob goes away; the hub registers the stale state and lets it finalize.
+  await bob.stop();
+  await irene.stop();
+  await e.chain.irene.chain.submit(toChainTransaction(P.moveTransaction(ib, P.bestExitMove(P.ledgerToChannel(stale), I.key)!, 'challenge', I.key)));
+  await passChallenges(e);
+
+  // Back online: too late to checkpoint; the engine exits the ledger from the registered state and
+  // concludes V with the final state it signed cooperatively, so the guarantee pays Bob.
+  bob = await e.start(B, bobInit);
+  const events: NodeEvent[] = [];
+  bob.onAny((x) => events.push(x));
+  await until(() => bob.getLedgerChannel(ib)?.status === 'closed', 'bob collects from the finalized ledger', 60_000);
+  assert.ok(events.some((x) => x.type === 'fallbackTransaction' && x.kind === 'conclude' && x.channelId === v), 'V concluded with its final state');
+  assert.equal(await e.chain.alice.chain.holdings(asset, ib), 0n);
+  assert.equal(await balanceOf(e, asset, B.address), bal0 + paid, 'bob still gets exactly what V paid him');
 });

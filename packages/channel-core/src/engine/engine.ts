@@ -29,7 +29,9 @@ import { LAST_BLOCK_KEY, type Store } from '../ports/store.ts';
 import { type Channel, latestSupportedState, others } from '../protocols/channel.ts';
 import { type ConsensusChannel, counterparty, newConsensusChannel } from '../protocols/ledger.ts';
 import { type Objective, crank, ledgersOf, onTransactionFailed, update, watchedChannels, withLedger } from '../protocols/objective.ts';
-import { disputeEventFromPort } from '../protocols/dispute.ts';
+import { disputeEventFromPort, guaranteesOf } from '../protocols/dispute.ts';
+import { newVirtualChallenge, virtualChallengeId } from '../protocols/virtual-challenge.ts';
+import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
 import { unknownGuaranteeTargets, withGuaranteedChannel } from '../protocols/ledger-exit.ts';
 import { virtualFundId } from '../protocols/virtual-fund.ts';
@@ -112,6 +114,12 @@ export type FallbackRequest = { readonly kind: 'userForce'; readonly channelId?:
 
 /** Meta key of the watchtower's journal (checkpoints decided, not yet confirmed). */
 export const WATCHTOWER_KEY = 'watchtower.pending';
+
+/** A journaled watchtower answer: the checkpoint and the challenge it answers. */
+interface WatchtowerEntry {
+  readonly tx: Transaction;
+  readonly event?: ChallengeRegisteredEvent;
+}
 
 export interface EngineComponents {
   readonly store: Store;
@@ -533,7 +541,12 @@ class EngineImpl implements Engine {
     let out = o;
     if (out.type === 'ledgerExit') {
       for (const t of unknownGuaranteeTargets(out)) {
-        const v = getVirtualData(this.store, t)?.v ?? (getObjectiveData(this.store, virtualFundId(t))?.objective as { v?: Channel } | undefined)?.v;
+        // the defund's copy first: it carries V's unanimous final state, needed if V gets concluded
+        const defund = getObjectiveData(this.store, virtualDefundId(t))?.objective;
+        const v =
+          (defund?.type === 'virtualDefund' ? defund.v : undefined) ??
+          getVirtualData(this.store, t)?.v ??
+          (getObjectiveData(this.store, virtualFundId(t))?.objective as { v?: Channel } | undefined)?.v;
         if (v != null) out = withGuaranteedChannel(out, v);
       }
     }
@@ -893,6 +906,37 @@ class EngineImpl implements Engine {
       }
     }
     if (o.type === 'ledgerExit' && waitingFor === 'WaitingForChannelStatus') this.#readStatus(o.id, o.ledger.id);
+    if (o.type === 'ledgerExit' && waitingFor === 'WaitingForVirtualFinalization') {
+      const id = o.id;
+      void this.serial(() => this.#settleGuaranteeTargets(id)).catch(() => {});
+    }
+  }
+
+  /**
+   * A finalized ledger still guarantees a virtual channel nobody put on chain (e.g. a stale ledger
+   * state registered while we were away, with a guarantee for a channel closed cooperatively since):
+   * settle that channel too — with its unanimous final state (`conclude`) when we hold it.
+   */
+  async #settleGuaranteeTargets(objectiveId: string): Promise<void> {
+    const data = this.#active.get(objectiveId);
+    if (data === undefined || data.objective.type !== 'ledgerExit') return;
+    const out = data.objective.onChain?.outcome;
+    if (out == null) return;
+    for (const g of guaranteesOf(out)) {
+      const t = g.allocation.destination as ChannelId;
+      if (this.#exists(virtualChallengeId(t)) || data.objective.targets[t] !== undefined) continue;
+      const defund = getObjectiveData(this.store, virtualDefundId(t))?.objective;
+      const vd = getVirtualData(this.store, t);
+      const v = defund?.type === 'virtualDefund' ? defund.v : vd?.v;
+      if (v == null || latestSupportedState(v) === undefined) continue;
+      const r = vd?.role === 'payee' ? this.store.getVoucher(t, 'payee') : undefined;
+      try {
+        const vc = newVirtualChallenge({ v, now: this.#chainNow, ...(r === undefined ? {} : { bestVoucher: { channelId: t, amount: r.amount, signature: r.signature as never } }) });
+        await this.#startFallbackObjective(vc, 'challengeRunning');
+      } catch (e) {
+        this.#log.warn({ channelId: t, code: isSluiceError(e) ? e.code : 'unknown' }, 'guaranteed channel not settled');
+      }
+    }
   }
 
   /** Feed `statusOf(ledger)` to a ledger exit that cannot tell which guarantees were reclaimed. */
@@ -922,7 +966,7 @@ class EngineImpl implements Engine {
     const plan = fallbackPlan(ctx, trigger, this.#secrets);
     if (trigger.kind === 'challengeRegistered' && plan.respond !== null && plan.respond.action !== 'none') {
       const r = plan.respond;
-      if (r.action === 'checkpoint') this.#respond(r.tx, r.challengedTurnNum);
+      if (r.action === 'checkpoint') this.#respond({ tx: r.tx, event: trigger.event }, r.challengedTurnNum);
       else this.#emit({ type: 'challengeAnswered', channelId: trigger.event.channelId, action: r.action, turnNum: r.turnNum, challengedTurnNum: r.challengedTurnNum });
     }
     const started: string[] = [];
@@ -987,27 +1031,32 @@ class EngineImpl implements Engine {
     }
   }
 
-  #journal(): Transaction[] {
+  #journal(): WatchtowerEntry[] {
     const raw = this.store.getMeta(WATCHTOWER_KEY);
-    return raw === undefined ? [] : (parseJson(raw) as Transaction[]);
+    return raw === undefined ? [] : (parseJson(raw) as WatchtowerEntry[]);
   }
 
-  /** Journal a checkpoint (durable before it is sent), then send it once caught up. */
-  #respond(tx: Transaction, challengedTurnNum: number): void {
+  /** Journal a checkpoint with the challenge it answers (durable before it is sent), then send it once caught up. */
+  #respond(entry: WatchtowerEntry, challengedTurnNum: number): void {
+    const { tx } = entry;
     const j = this.#journal();
-    if (!j.some((t) => transactionKey(t) === transactionKey(tx))) this.store.setMeta(WATCHTOWER_KEY, stringifyJson([...j, tx]));
+    if (!j.some((x) => transactionKey(x.tx) === transactionKey(tx))) this.store.setMeta(WATCHTOWER_KEY, stringifyJson([...j, entry]));
     if (tx.kind === 'checkpoint') {
       this.#emit({ type: 'challengeAnswered', channelId: tx.channelId, action: 'checkpoint', turnNum: tx.candidate.state.turnNum, challengedTurnNum });
     }
-    if (this.#caughtUp) this.#runResponse(tx);
+    if (this.#caughtUp) this.#runResponse(entry);
   }
 
   /**
    * Send a journaled checkpoint while it is still useful: a challenge runs on the channel with a
    * turn below ours (read from the chain before each attempt). Removed from the journal once sent
-   * or moot.
+   * or moot. If the stale state finalized first (we were away longer than the challenge duration,
+   * or every attempt failed), the ledger is settled on chain from what was registered: the ledger
+   * exit (and the virtual channels its registered outcome still guarantees) collect what that state
+   * and our newer virtual channel states still give us.
    */
-  #runResponse(tx: Transaction): void {
+  #runResponse(entry: WatchtowerEntry): void {
+    const { tx, event } = entry;
     if (tx.kind !== 'checkpoint') return;
     const key = `watchtower|${transactionKey(tx)}`;
     if (this.#txRunning.has(key)) return;
@@ -1018,11 +1067,19 @@ class EngineImpl implements Engine {
       const signal = this.#lifecycle?.signal;
       if (signal === undefined) return;
       let settled = false;
-      for (let attempt = 1; attempt <= max && !settled && !signal.aborted; attempt++) {
+      let lost = false;
+      let headTime = 0;
+      for (let attempt = 1; attempt <= max + 1 && !settled && !signal.aborted; attempt++) {
         try {
           const [st, head] = await Promise.all([this.chain.statusOf(tx.channelId, { signal }), this.chain.latestBlock({ signal })]);
-          if (!(st.finalizesAt > head.timestamp && st.turnNumRecord < tx.candidate.state.turnNum)) {
-            settled = true; // cleared by someone, finalized, or already raised
+          headTime = head.timestamp;
+          if (st.finalizesAt !== 0 && st.finalizesAt <= head.timestamp) {
+            lost = st.turnNumRecord < tx.candidate.state.turnNum;
+            settled = true;
+            break;
+          }
+          if (!(st.finalizesAt > head.timestamp && st.turnNumRecord < tx.candidate.state.turnNum) || attempt > max) {
+            settled = true; // cleared by someone or already raised (or out of attempts: the next challenge event decides again)
             break;
           }
           const r = await this.chain.submit(toChainTransaction(tx), { signal, timeoutMs: this.init.txTimeoutMs ?? 60_000 });
@@ -1036,7 +1093,17 @@ class EngineImpl implements Engine {
         }
       }
       if (signal.aborted) return;
-      await this.serial(() => this.store.setMeta(WATCHTOWER_KEY, stringifyJson(this.#journal().filter((t) => transactionKey(t) !== transactionKey(tx)))));
+      await this.serial(async () => {
+        this.store.setMeta(WATCHTOWER_KEY, stringifyJson(this.#journal().filter((x) => transactionKey(x.tx) !== transactionKey(tx))));
+        if (!lost || event === undefined) return;
+        this.#log.warn({ channelId: tx.channelId, finalizesAt: event.finalizesAt }, 'a stale challenge finalized before it was answered: settling on chain');
+        if (headTime > this.#chainNow) this.#chainNow = headTime;
+        try {
+          await this.#runFallbackPlan({ kind: 'challengeRegistered', event });
+        } catch (e) {
+          this.#log.warn({ channelId: tx.channelId, code: isSluiceError(e) ? e.code : 'unknown' }, 'settling the finalized ledger failed');
+        }
+      });
     })().finally(() => this.#txRunning.delete(key));
     this.#tasks.add(task);
     void task.finally(() => this.#tasks.delete(task));
@@ -1060,7 +1127,7 @@ class EngineImpl implements Engine {
       putObjectiveData(this.store, next, now);
       this.#active.set(o.id, next);
     }
-    for (const tx of this.#journal()) this.#runResponse(tx);
+    for (const entry of this.#journal()) this.#runResponse(entry);
   }
 
   // ---------------------------------------------------------------- peer messages
