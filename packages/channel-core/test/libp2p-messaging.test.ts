@@ -26,8 +26,14 @@ import type { Store } from '../src/ports/store.ts';
 import { openMemoryStore, openSqliteStore } from '../src/sqlite/index.ts';
 import {
   SLUICE_PROTOCOL,
+  SLUICE_BATCH_PROTOCOL,
+  MAX_BATCH_ENVELOPES,
   createLibp2pMessageService,
   decodeAck,
+  decodeAcks,
+  decodeBatch,
+  encodeAcks,
+  encodeBatch,
   decodeEnvelope,
   encodeAck,
   encodeEnvelope,
@@ -393,6 +399,72 @@ describe('libp2p messaging', () => {
     assert.equal(aliceStore.countOutbox(), 0);
   });
 
+  it('batches what is queued for one next hop (protocol 1.1.0) and hands it over in queue order', async () => {
+    const aliceStore = openMemoryStore();
+    const port = await freePort();
+    const bobAddress = privateKeyToAddress(BOB);
+    const alice = service({ privateKey: ALICE, peers: [{ address: bobAddress, multiaddrs: [`/ip4/127.0.0.1/tcp/${port}`] }] }, aliceStore);
+    await alice.start();
+    // queued while Bob is down: all of it goes in batches once he is up
+    const n = MAX_BATCH_ENVELOPES + 36;
+    for (let i = 0; i < n; i++) await alice.send(bobAddress, text(`m${i}`));
+    const bob = service({ privateKey: BOB, listen: [`/ip4/127.0.0.1/tcp/${port}`] });
+    const got = inbox(bob);
+    await bob.start();
+    await waitFor('all delivered', () => got.length === n && aliceStore.countOutbox() === 0);
+    assert.deepEqual(got.map((m) => str(m.payload)), Array.from({ length: n }, (_, i) => `m${i}`));
+  });
+
+  it('answers a hand-made BATCH in order, one ACK per message, and dedupes inside it', async () => {
+    const bob = service({ privateKey: BOB });
+    await bob.start();
+    const got = inbox(bob);
+    const mallory = await rawNode(libp2pPrivateKey(MALLORY));
+    const envs = [
+      { id: 'b-1', to: bob.self, payload: text('one') },
+      { id: 'b-2', to: bob.self, payload: text('two') },
+      { id: 'b-1', to: bob.self, payload: text('one again') },
+      { id: 'b-3', to: privateKeyToAddress(ALICE), payload: text('not for bob, bob is no relay') },
+    ];
+    const stream = await mallory.dialProtocol(multiaddr(bob.multiaddrs()[0]!), SLUICE_BATCH_PROTOCOL);
+    stream.send(frame(encodeBatch(envs)));
+    const acks = decodeAcks(await readFrame(stream, 4096, AbortSignal.timeout(5_000)));
+    await stream.close();
+    assert.deepEqual(acks.map((a) => [a.id, a.status, a.reason]), [
+      ['b-1', 'ok', 'accepted'],
+      ['b-2', 'ok', 'accepted'],
+      ['b-1', 'ok', 'duplicate'],
+      ['b-3', 'reject', 'not-for-me'],
+    ]);
+    assert.deepEqual(got.map((m) => str(m.payload)), ['one', 'two']);
+  });
+
+  it('falls back to one 1.0.0 stream per message for a peer without the batch protocol', async () => {
+    // "Old Bob": a bare node that only speaks /sluice/nitro/1.0.0 and acks everything.
+    const port = await freePort();
+    const oldBob = await createLibp2p({
+      privateKey: libp2pPrivateKey(BOB),
+      addresses: { listen: [`/ip4/127.0.0.1/tcp/${port}`] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    });
+    running.push(oldBob);
+    const seen: string[] = [];
+    await oldBob.handle(SLUICE_PROTOCOL, async (stream) => {
+      const env = decodeEnvelope(await readFrame(stream, 4096, AbortSignal.timeout(5_000)));
+      seen.push(str(env.payload));
+      stream.send(frame(encodeAck({ id: env.id, status: 'ok', reason: 'accepted' })));
+      await stream.close();
+    });
+    const aliceStore = openMemoryStore();
+    const alice = service({ privateKey: ALICE, peers: [{ address: privateKeyToAddress(BOB), multiaddrs: [`/ip4/127.0.0.1/tcp/${port}`] }] }, aliceStore);
+    await alice.start();
+    for (let i = 0; i < 5; i++) await alice.send(privateKeyToAddress(BOB), text(`old${i}`));
+    await waitFor('all delivered to the old peer', () => seen.length === 5 && aliceStore.countOutbox() === 0);
+    assert.deepEqual(seen, ['old0', 'old1', 'old2', 'old3', 'old4']);
+  });
+
   it('validates send arguments', async () => {
     const alice = service({ privateKey: ALICE });
     await assert.rejects(alice.send(alice.self, text('me')), /ourselves/);
@@ -439,6 +511,23 @@ describe('libp2p messaging', () => {
         assert.ok(isSluiceError(e, 'DECODE_FAILED'), String(e));
       }
     };
+    fc.assert(
+      fc.property(fc.array(fc.tuple(id, address, fc.option(address, { nil: undefined }), fc.uint8Array({ maxLength: 100 })), { minLength: 1, maxLength: MAX_BATCH_ENVELOPES }), (xs) => {
+        const envs = xs.map(([i, to, from, payload]) => (from === undefined ? { id: i, to, payload } : { id: i, to, from, payload }));
+        assert.deepEqual(decodeBatch(encodeBatch(envs)), envs);
+        const acks = envs.map((e) => ({ id: e.id, status: 'ok' as const, reason: 'accepted' }));
+        assert.deepEqual(decodeAcks(encodeAcks(acks)), acks);
+      }),
+      { numRuns: 100 },
+    );
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), decodeOnlyFailsCleanly(decodeBatch)), { numRuns: 2000 });
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), decodeOnlyFailsCleanly(decodeAcks)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.constantFrom(3, 4), fc.integer({ min: 0, max: 70 }), fc.uint8Array({ maxLength: 300 }), (kind, count, rest) =>
+        decodeOnlyFailsCleanly(kind === 3 ? decodeBatch : decodeAcks)(Uint8Array.of(kind, 0, count, ...rest)),
+      ),
+      { numRuns: 2000 },
+    );
     fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), decodeOnlyFailsCleanly(decodeEnvelope)), { numRuns: 2000 });
     fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), decodeOnlyFailsCleanly(decodeAck)), { numRuns: 2000 });
     // biased toward valid prefixes

@@ -86,7 +86,7 @@ export interface Store {
   listVouchers(role?: VoucherRecord['role']): VoucherRecord[];
 
   enqueueOutbox(record: OutboxRecord): void;
-  /** Messages due at `now` (nextAttemptAt <= now), oldest first, at most `limit`. */
+  /** Messages due at `now` (nextAttemptAt <= now), in the order they were enqueued, at most `limit`. */
   dueOutbox(now: number, limit: number): OutboxRecord[];
   rescheduleOutbox(id: string, nextAttemptAt: number): void;
   removeOutbox(id: string): void;

@@ -237,7 +237,7 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
       );
     },
     dueOutbox(now, limit) {
-      return (q('SELECT * FROM outbox WHERE next_attempt_at <= ? ORDER BY created_at, id LIMIT ?').all(now, limit) as Row[]).map(toOutbox);
+      return (q('SELECT * FROM outbox WHERE next_attempt_at <= ? ORDER BY rowid LIMIT ?').all(now, limit) as Row[]).map(toOutbox);
     },
     rescheduleOutbox(id, nextAttemptAt) {
       relaxed(() => q('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?').run(nextAttemptAt, id));
