@@ -65,7 +65,7 @@ type StoreMode = 'file' | 'memory';
 interface Result {
   readonly stores: StoreMode;
   readonly sequential: { open: number[]; close: number[]; payee: number[] };
-  readonly throughput: { opens: number; closes: number; wall: number; errors: number; errorCodes: Record<string, number>; open: number[] };
+  readonly throughput: { opens: number; closes: number; wall: number; errors: number; errorCodes: Record<string, number>; open: number[]; hubCores: number; benchCores: number };
   readonly hub: { vfMeanMs: number; vdMeanMs: number; cpuSeconds: number; exitCode: number | null };
   readonly benchCpuSeconds: number;
   /** Sequential opens: median ms from the call to each waitingFor step of Alice's virtualFund objective (and Bob's first sight of it). */
@@ -262,6 +262,14 @@ async function scenario(stores: StoreMode): Promise<Result> {
     let errors = 0;
     const errorCodes: Record<string, number> = {};
     const conc = { open: [] as number[], close: [] as number[], payee: [] as number[] };
+    // Who is busy during the window: CPU seconds per wall second of the hub (from its metrics)
+    // and of this process (the clients and payees: the load generator).
+    const hubCpuNow = async (): Promise<number> => {
+      const m = /^sluice_hub_process_cpu_seconds_total (\S+)$/m.exec(await (await fetch(new URL('/metrics', started.http))).text());
+      return m ? Number(m[1]) : NaN;
+    };
+    const hubCpuBefore = await hubCpuNow();
+    const benchCpuBefore = process.cpuUsage();
     const deadline = performance.now() + SECONDS * 1000;
     const tStart = performance.now();
     await Promise.all(
@@ -281,6 +289,9 @@ async function scenario(stores: StoreMode): Promise<Result> {
     );
     const wall = (performance.now() - tStart) / 1000;
     counting = false;
+    const hubCores = ((await hubCpuNow()) - hubCpuBefore) / wall;
+    const benchCpuWindow = process.cpuUsage(benchCpuBefore);
+    const benchCores = (benchCpuWindow.user + benchCpuWindow.system) / 1e6 / wall;
     log(`[${stores} stores] throughput: ${conc.open.length} opens in ${fmt(wall, 2)} s, errors ${errors}`);
 
     // hub-side view
@@ -307,7 +318,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
     return {
       stores,
       sequential: seq,
-      throughput: { opens: conc.open.length, closes: conc.close.length, wall, errors, errorCodes, open: conc.open },
+      throughput: { opens: conc.open.length, closes: conc.close.length, wall, errors, errorCodes, open: conc.open, hubCores, benchCores },
       hub: { vfMeanMs: meanMs('virtualFund'), vdMeanMs: meanMs('virtualDefund'), cpuSeconds: hubCpu ? Number(hubCpu[1]) : NaN, exitCode },
       benchCpuSeconds: (cpu.user + cpu.system) / 1e6,
       phases: [...phaseTimes].map(([phase, xs]) => ({ phase, p50: pct(sorted(xs), 50), n: xs.length })).sort((a, b) => a.p50 - b.p50),
@@ -363,6 +374,7 @@ for (const r of results) {
     `| … open latency under that load, p50 / p99 | ${r.stores} | ${fmt(pct(copen, 50))} / ${fmt(pct(copen, 99))} ms | — | |`,
     `| … hub-side objective duration, mean virtualFund / virtualDefund | ${r.stores} | ${fmt(r.hub.vfMeanMs)} / ${fmt(r.hub.vdMeanMs)} ms | — | |`,
     `| … CPU seconds: hub process / bench process (clients + payees) | ${r.stores} | ${fmt(r.hub.cpuSeconds)} / ${fmt(r.benchCpuSeconds)} s | — | |`,
+    `| … CPU in use during the throughput window (cores of ${cpus().length}): hub / bench process (load generator) | ${r.stores} | ${fmt(r.throughput.hubCores, 2)} / ${fmt(r.throughput.benchCores, 2)} | — | |`,
   );
 }
 lines.push(`| go-nitro in-process open, zero network delay (quoted, not measured) | — | ≈ ${GO_NITRO_OPEN_MS} ms (~5 sequential message latencies) | reference | |`, '');
@@ -422,6 +434,8 @@ writeFileSync(
             cyclesPerSec: r.throughput.closes / r.throughput.wall,
             openMs: { p50: pct(sorted(r.throughput.open), 50), p99: pct(sorted(r.throughput.open), 99) },
             errors: r.throughput.errors,
+            hubCores: r.throughput.hubCores,
+            benchProcessCores: r.throughput.benchCores,
             errorCodes: r.throughput.errorCodes,
             target: ops >= TARGET_OPENS_PER_S ? 'PASS' : 'MISS',
           },

@@ -328,6 +328,38 @@ describe('libp2p messaging', () => {
     assert.equal(aliceGot[0]!.relayedBy, irene.self);
   });
 
+  it('relays cut-through to a connected, idle recipient (nothing stored at the hub), in order; stores when the recipient refuses', async () => {
+    const ireneStore = openMemoryStore();
+    const irene = service({ privateKey: IRENE, relay: true }, ireneStore);
+    await irene.start();
+    const hub = [{ address: irene.self, multiaddrs: irene.multiaddrs() }];
+    const alice = service({ privateKey: ALICE, peers: hub });
+    await alice.start();
+    const bob = service({ privateKey: BOB, peers: hub });
+    const got: string[] = [];
+    let refuse = 1;
+    bob.onMessage((m) => {
+      if (str(m.payload) === 'refused once' && refuse-- > 0) throw new Error('not ready');
+      got.push(str(m.payload));
+    });
+    await bob.start();
+    await waitFor('both connected to the hub', () => irene.connectedPeers().length === 2);
+    let enqueued = 0;
+    const enqueue = ireneStore.enqueueOutbox.bind(ireneStore);
+    ireneStore.enqueueOutbox = (r) => {
+      enqueued++;
+      enqueue(r);
+    };
+    for (let i = 0; i < 30; i++) await alice.send(bob.self, text(`c${i}`));
+    await waitFor('relayed', () => got.length === 30);
+    assert.deepEqual(got, Array.from({ length: 30 }, (_, i) => `c${i}`));
+    assert.equal(enqueued, 0, 'cut-through: the hub stored nothing');
+    // a recipient that answers retry: the hub takes custody and retries
+    await alice.send(bob.self, text('refused once'));
+    await waitFor('delivered after the hub retried', () => got.includes('refused once') && ireneStore.countOutbox() === 0);
+    assert.equal(enqueued, 1);
+  });
+
   it('delivers a payload of exactly maxMessageBytes (1 MiB default)', async () => {
     const bob = service({ privateKey: BOB });
     await bob.start();

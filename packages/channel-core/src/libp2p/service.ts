@@ -838,12 +838,57 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
         this.#inbound.delete(key);
       }
     }
-    return this.#acceptRelayed([envelope], remote)[0]!;
+    return (await this.#relay([envelope], remote))[0]!;
   }
 
   /**
-   * Take envelopes addressed to other peers into the outbox (relay mode): the checks per
-   * envelope, then one durable transaction for all of them (the relay has custody once it acks).
+   * Relay envelopes addressed to other peers (relay mode). Cut-through first: when the recipient
+   * is connected, idle and has nothing queued here (so nothing can be overtaken), the envelopes
+   * are forwarded at once and acknowledged to the sender only after the recipient acknowledged
+   * them — the sender's own outbox keeps custody meanwhile, so nothing is persisted here. Whatever
+   * is not acknowledged that way is stored and forwarded ({@link #acceptRelayed}).
+   */
+  async #relay(envelopes: readonly Envelope[], remote: Address): Promise<Ack[]> {
+    const acks: (Ack | undefined)[] = envelopes.map(() => undefined);
+    const connection = this.#relayMode && envelopes.length > 0 ? this.#openConnection(envelopes[0]!.to) : undefined;
+    const to = envelopes[0]?.to;
+    const lifecycle = this.#lifecycle;
+    if (
+      connection !== undefined &&
+      to !== undefined &&
+      lifecycle !== undefined &&
+      this.#store.hasOutboxFor !== undefined &&
+      envelopes.every((e) => sameAddress(e.to, to) && e.from === undefined && !sameAddress(e.to, remote)) &&
+      (this.#relayFilter === undefined || this.#relayFilter(remote, to)) &&
+      !this.#busyRecipients.has(lower(to)) &&
+      !this.#store.hasOutboxFor(to) &&
+      !envelopes.some((e) => this.#isSeen(remote, e.id))
+    ) {
+      const key = lower(to);
+      this.#busyRecipients.add(key);
+      try {
+        const signal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(Math.max(1, Math.floor(this.#ackTimeout / 2)))]);
+        const forwarded = await this.#exchange(connection, to, envelopes.map((e) => ({ id: e.id, to: e.to, from: remote, payload: e.payload })), signal);
+        for (const [i, ack] of forwarded.entries()) if (ack.status === 'ok') acks[i] = { id: ack.id, status: 'ok', reason: 'relayed' };
+      } catch (e) {
+        this.#log.debug({ peer: remote, to, code: errorCode(e) }, 'cut-through relay failed; storing');
+      } finally {
+        this.#busyRecipients.delete(key);
+        this.#kick();
+      }
+    }
+    const rest = [...envelopes.keys()].filter((i) => acks[i] === undefined);
+    if (rest.length > 0) {
+      const stored = this.#acceptRelayed(rest.map((i) => envelopes[i]!), remote);
+      for (const [j, i] of rest.entries()) acks[i] = stored[j];
+    }
+    return acks as Ack[];
+  }
+
+  /**
+   * Take envelopes addressed to other peers into the outbox (relay mode, store-and-forward): the
+   * checks per envelope, then one durable transaction for all of them (the relay has custody once
+   * it acks).
    */
   #acceptRelayed(envelopes: readonly Envelope[], remote: Address): Ack[] {
     const acks: Ack[] = [];
@@ -891,19 +936,26 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     return acks;
   }
 
-  /** A batch from `remote`: relayed envelopes in one transaction, ours handled one by one, in order. */
+  /** A batch from `remote`: relayed envelopes per recipient (cut-through or one transaction), ours handled one by one, in order. */
   async #acceptAll(envelopes: readonly Envelope[], remote: Address): Promise<Ack[]> {
     const acks: (Ack | undefined)[] = envelopes.map(() => undefined);
-    const relayed = [...envelopes.keys()].filter((i) => !sameAddress(envelopes[i]!.to, this.self));
-    if (relayed.length > 0) {
-      try {
-        const r = this.#acceptRelayed(relayed.map((i) => envelopes[i]!), remote);
-        for (const [j, i] of relayed.entries()) acks[i] = r[j];
-      } catch (e) {
-        this.#log.error({ peer: remote, code: errorCode(e) }, 'failed to accept relayed messages');
-        for (const i of relayed) acks[i] = { id: envelopes[i]!.id, status: 'retry', reason: 'internal' };
-      }
+    const byRecipient = new Map<string, number[]>();
+    for (const [i, e] of envelopes.entries()) {
+      if (sameAddress(e.to, this.self)) continue;
+      const k = lower(e.to);
+      byRecipient.set(k, [...(byRecipient.get(k) ?? []), i]);
     }
+    await Promise.all(
+      [...byRecipient.values()].map(async (relayed) => {
+        try {
+          const r = await this.#relay(relayed.map((i) => envelopes[i]!), remote);
+          for (const [j, i] of relayed.entries()) acks[i] = r[j];
+        } catch (e) {
+          this.#log.error({ peer: remote, code: errorCode(e) }, 'failed to accept relayed messages');
+          for (const i of relayed) acks[i] = { id: envelopes[i]!.id, status: 'retry', reason: 'internal' };
+        }
+      }),
+    );
     for (const [i, envelope] of envelopes.entries()) {
       if (acks[i] !== undefined) continue;
       try {

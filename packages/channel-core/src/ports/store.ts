@@ -91,6 +91,8 @@ export interface Store {
   rescheduleOutbox(id: string, nextAttemptAt: number): void;
   removeOutbox(id: string): void;
   countOutbox(): number;
+  /** Whether any message for `to` (as enqueued) is in the outbox. Optional (the libp2p relay relays cut-through only with it). */
+  hasOutboxFor?(to: Address): boolean;
 
   /**
    * Record an inbound message id; false if it was already seen (a duplicate).

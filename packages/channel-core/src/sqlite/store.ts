@@ -65,6 +65,10 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX seen_at ON seen(seen_at);
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   `,
+  // 2: the relay asks "anything queued for this recipient?" per relayed batch
+  `
+  CREATE INDEX outbox_recipient ON outbox(recipient);
+  `,
 ];
 
 export interface SqliteStoreInit {
@@ -247,6 +251,9 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
     },
     countOutbox() {
       return Number((q('SELECT count(*) AS n FROM outbox').get() as Row)['n']);
+    },
+    hasOutboxFor(to) {
+      return q('SELECT 1 AS x FROM outbox WHERE recipient = ? LIMIT 1').get(to) !== undefined;
     },
     markSeen(from, id, now) {
       const r = relaxed(() => q('INSERT OR IGNORE INTO seen (sender, id, seen_at) VALUES (?, ?, ?)').run(from.toLowerCase(), id, now));
