@@ -8,6 +8,7 @@
  * Each benchmark's own output is captured and shown only if it fails. Knobs (environment):
  *   BENCH_ONLY=vouchers,gas   run only these (the table still covers every results file present)
  *   BENCH_SKIP_RUN=1          run nothing, summarize the existing results files
+ *   BENCH_SUMMARY_OUT=<file>  write the summary there instead of bench/results/summary.json
  *   BENCH_QUICK=1             shorter runs (stream 64 MiB × 3, hub 30 opens / 5 s, file store only);
  *                             explicit BENCH_STREAM_* / HUB_BENCH_* variables still win
  */
@@ -250,9 +251,10 @@ async function main(): Promise<number> {
     rows,
     table,
   };
-  writeFileSync(join(RESULTS, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  const out = process.env['BENCH_SUMMARY_OUT'] ?? join(RESULTS, 'summary.json');
+  writeFileSync(out, `${JSON.stringify(summary, null, 2)}\n`);
   process.stdout.write(`${table}\n\n`);
-  process.stdout.write(`${summary.pass} PASS, ${summary.miss} MISS — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}/${machine.arch}, load average ${machine.loadavgBefore[0]} before / ${machine.loadavgAfter[0]} after; ${summary.seconds} s${summary.quick ? ' (BENCH_QUICK)' : ''}. Written to bench/results/summary.json\n`);
+  process.stdout.write(`${summary.pass} PASS, ${summary.miss} MISS — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}/${machine.arch}, load average ${machine.loadavgBefore[0]} before / ${machine.loadavgAfter[0]} after; ${summary.seconds} s${summary.quick ? ' (BENCH_QUICK)' : ''}. Written to ${out}\n`);
   return failed ? 1 : 0;
 }
 
