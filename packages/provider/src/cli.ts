@@ -29,6 +29,10 @@ import { type ChainNodeOptions, addChainNodeOptions } from './node-setup-options
 import { createProviderService } from './service/server.ts';
 import { openUsageStore } from './service/usage-store.ts';
 import { VoucherLog } from './service/voucher-log.ts';
+import { addSettleCommand } from './commands/settle.ts';
+import { addStatusCommand } from './commands/status.ts';
+import { observeFallback } from './fallback/observe.ts';
+import type { Node } from '@sluice/channel-core/node';
 
 function parseUint(name: string): (v: string) => bigint {
   return (v) => {
@@ -111,6 +115,8 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
   start.action(async (opts: StartOptions) => {
     await runStart(opts);
   });
+  addSettleCommand(program, { log: out.log, err: (s) => process.stderr.write(`${s}\n`) });
+  addStatusCommand(program, out);
   return program;
 }
 
@@ -143,6 +149,7 @@ async function runStart(opts: StartOptions): Promise<void> {
   const closers: (() => Promise<void> | void)[] = [() => usage.close()];
   let channels: PayeeChannels;
   let address: Address;
+  let chainNode: Node | undefined;
   if (opts.devChannels !== undefined) {
     const a = opts.address ?? (opts.key !== undefined ? privateKeyToAddress(opts.key) : undefined);
     if (a === undefined) throw new SluiceError('INVALID_ARGUMENT', 'give --address or --key (the payee address)');
@@ -169,6 +176,7 @@ async function runStart(opts: StartOptions): Promise<void> {
       await node.createLedgerChannel({ counterparty: hub, asset, deposit: 0n, counterpartyDeposit: opts.hubCollateral });
     }
     channels = new NodePayeeChannels(node);
+    chainNode = node;
   }
   const service = createProviderService({
     host: opts.host,
@@ -181,6 +189,8 @@ async function runStart(opts: StartOptions): Promise<void> {
     limits: { idleTimeoutMs: opts.idleTimeout, slowReaderTimeoutMs: opts.slowReaderTimeout },
     maxSessions: opts.maxSessions,
   })({ store, channels, usage, logger });
+  // Challenges, answers, fallback transactions and payouts: Prometheus counters and log lines.
+  if (chainNode !== undefined) observeFallback(chainNode, { registry: service.metrics.registry, logger });
   await service.start();
   // Machine-readable line for scripts and tests.
   process.stdout.write(`${JSON.stringify({ listening: service.url, payee: address })}\n`);

@@ -5,3 +5,4 @@
  */
 export * from './content/index.ts';
 export * from './wire/index.ts';
+export * from './fallback/index.ts';

@@ -5,6 +5,16 @@
  * tests and single-machine demos) and `node-channels.ts` (the channel engine's Node API).
  */
 import type { Address, ChannelId, ReceiveResult, Voucher } from '@sluice/channel-core';
+import type { DisputeView } from '../fallback/disputes.ts';
+import type { ChannelSettleResult, SettleReport } from '../fallback/settle-all.ts';
+
+/** Options of the settle calls (`?force=1`, `?cooperativeTimeoutMs=`). */
+export interface SettleRequest {
+  /** Go on chain at once. */
+  readonly force?: boolean;
+  /** How long the cooperative attempt may take before going on chain. */
+  readonly cooperativeTimeoutMs?: number;
+}
 
 /** Lifecycle of a virtual channel as the provider sees it. */
 export type VirtualChannelStatus = 'proposed' | 'funded' | 'closing' | 'closed';
@@ -38,8 +48,24 @@ export interface PayeeChannels {
   listVirtualChannels(): Promise<PayeeChannelView[]>;
   /** Start closing (defunding) a virtual channel; vouchers are refused from now on. */
   closeVirtualChannel(channelId: ChannelId): Promise<void>;
-  /** Withdraw earnings from the ledger channel(s) to the chain. Returns what the adapter reports. */
-  withdraw(): Promise<unknown>;
+  /**
+   * Withdraw earnings from the ledger channel(s) to the chain. Returns what the adapter reports.
+   * A node adapter closes cooperatively first and exits on chain when the hub is gone or `force`.
+   */
+  withdraw(request?: SettleRequest): Promise<unknown>;
+  /**
+   * Settle one virtual channel: cooperative close first, on chain when forced or when a peer is
+   * gone (`settleVirtualChannel`). Adapters without a chain (dev registry) leave it out.
+   */
+  settleVirtualChannel?(channelId: ChannelId, request: SettleRequest): Promise<ChannelSettleResult>;
+  /** Settle every virtual channel and exit every ledger (cooperative first, or on chain). */
+  settleAll?(request: SettleRequest): Promise<SettleReport>;
+  /** Channels being settled on chain (phase, time left, amounts). */
+  disputes?(): DisputeView[];
+  /** Our ledger channels (status, balances) for `status`. */
+  ledgers?(): { channelId: ChannelId; counterparty: Address; asset: Address; status: string; myBalance: string; counterpartyBalance: string; locked: string; guarantees: number }[];
+  /** Recent fallback transactions (tx hashes) and on-chain payouts. */
+  fallbackActivity?(): { transactions: unknown[]; payouts: unknown[] };
   start?(): Promise<void>;
   stop?(): Promise<void>;
 }

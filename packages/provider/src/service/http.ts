@@ -4,10 +4,11 @@
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { type Address, type ChannelId, SluiceError, isSluiceError, parseBytes32 } from '@sluice/channel-core';
+import { type Address, type ChannelId, SluiceError, type SluiceErrorCode, isSluiceError, parseBytes32 } from '@sluice/channel-core';
 import { CHUNK_SIZE } from '../content/constants.ts';
 import { parseCid } from '../content/cid.ts';
-import type { PayeeChannels } from './channels.ts';
+import type { PayeeChannels, SettleRequest } from './channels.ts';
+import type { ChannelSettleResult } from '../fallback/settle-all.ts';
 import type { ServedFiles } from './files.ts';
 import type { ProviderMetrics } from './metrics.ts';
 import type { Logger, SessionRegistry } from './session.ts';
@@ -73,6 +74,25 @@ function statusFor(e: unknown): number {
     default:
       return 500;
   }
+}
+
+/** `?force=1` and `?cooperativeTimeoutMs=N` of the settle routes. */
+function settleRequest(req: Request): SettleRequest {
+  const q = req.query;
+  const force = q['force'] === '1' || q['force'] === 'true';
+  const raw = q['cooperativeTimeoutMs'];
+  let cooperativeTimeoutMs: number | undefined;
+  if (raw !== undefined) {
+    const n = Number(raw);
+    if (typeof raw !== 'string' || !Number.isInteger(n) || n < 1) throw new SluiceError('INVALID_ARGUMENT', 'cooperativeTimeoutMs must be a positive integer (milliseconds)');
+    cooperativeTimeoutMs = n;
+  }
+  return { ...(force ? { force: true } : {}), ...(cooperativeTimeoutMs === undefined ? {} : { cooperativeTimeoutMs }) };
+}
+
+function settleResponse(r: ChannelSettleResult): Record<string, unknown> {
+  if (r.mode === 'failed') throw new SluiceError((r.code ?? 'INTERNAL') as SluiceErrorCode, r.message ?? 'settle failed');
+  return { ...r, status: r.mode === 'cooperative' ? 'closed' : 'settling on chain' };
 }
 
 export function createHttpApi(init: HttpApiInit): express.Express {
@@ -188,17 +208,60 @@ export function createHttpApi(init: HttpApiInit): express.Express {
         res.status(400).json({ error: { code: 'INVALID_ARGUMENT', message: 'channel id must be 0x + 64 hex digits' } });
         return;
       }
-      await init.channels.closeVirtualChannel(id);
+      const request = settleRequest(req);
       const s = init.sessions.byChannel.get(id.toLowerCase() as ChannelId);
+      const settle = init.channels.settleVirtualChannel?.bind(init.channels);
+      if (settle !== undefined && request.force === true) {
+        s?.fail(new SluiceError('CHANNEL_CLOSING', 'channel is closing'));
+        res.json(settleResponse(await settle(id, request)));
+        return;
+      }
+      try {
+        await init.channels.closeVirtualChannel(id);
+      } catch (e) {
+        // The payer (or the hub) is gone: settle on chain (the cooperative attempt already timed out).
+        if (settle === undefined || !isSluiceError(e, 'PEER_TIMEOUT')) throw e;
+        init.logger.warn({ channelId: id, code: e.code }, 'cooperative close timed out: settling on chain');
+        s?.fail(new SluiceError('CHANNEL_CLOSING', 'channel is closing'));
+        res.json(settleResponse(await settle(id, { ...request, force: true })));
+        return;
+      }
       s?.fail(new SluiceError('CHANNEL_CLOSING', 'channel is closing'));
-      res.json({ channelId: id, status: 'closing' });
+      res.json({ channelId: id, status: 'closing', mode: 'cooperative' });
     } catch (e) {
       next(e);
     }
   });
-  admin.post('/withdraw', async (_req, res, next) => {
+  admin.post('/withdraw', async (req, res, next) => {
     try {
-      res.json({ result: JSON.parse(JSON.stringify(await init.channels.withdraw(), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown });
+      res.json({ result: JSON.parse(JSON.stringify(await init.channels.withdraw(settleRequest(req)), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown });
+    } catch (e) {
+      next(e);
+    }
+  });
+  admin.post('/settle', async (req, res, next) => {
+    try {
+      const settleAll = init.channels.settleAll?.bind(init.channels);
+      if (settleAll === undefined) throw new SluiceError('INVALID_ARGUMENT', 'this provider has no channel node (dev channels): nothing to settle on chain');
+      const request = settleRequest(req);
+      for (const s of init.sessions.all) s.fail(new SluiceError('CHANNEL_CLOSING', 'the provider is settling its channels'));
+      const report = await settleAll(request);
+      init.logger.info({ force: request.force === true, virtualChannels: report.virtualChannels.length, ledgers: report.ledgers.length, onChain: report.onChain }, 'settle requested');
+      res.json({ ...report, disputes: init.channels.disputes?.() ?? [], ...(init.channels.fallbackActivity?.() ?? { transactions: [], payouts: [] }) });
+    } catch (e) {
+      next(e);
+    }
+  });
+  admin.get('/status', async (_req, res, next) => {
+    try {
+      const channels = await init.channels.listVirtualChannels();
+      res.json({
+        payee: init.channels.address,
+        virtualChannels: channels.map((c) => ({ channelId: c.channelId, payer: c.payer, asset: c.asset, status: c.status, balance: c.balance.toString(), earned: c.paid.toString() })),
+        ledgers: init.channels.ledgers?.() ?? [],
+        disputes: init.channels.disputes?.() ?? [],
+        ...(init.channels.fallbackActivity?.() ?? { transactions: [], payouts: [] }),
+      });
     } catch (e) {
       next(e);
     }

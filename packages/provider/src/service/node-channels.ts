@@ -6,7 +6,10 @@
  */
 import { type Address, type ChannelId, type ReceiveResult, type Voucher, isSluiceError, sameAddress } from '@sluice/channel-core';
 import type { Node, VirtualChannelInfo } from '@sluice/channel-core/node';
-import type { PayeeChannelView, PayeeChannels, VirtualChannelStatus } from './channels.ts';
+import type { PayeeChannelView, PayeeChannels, SettleRequest, VirtualChannelStatus } from './channels.ts';
+import { type DisputeView, disputeView } from '../fallback/disputes.ts';
+import { type FallbackActivity, type FallbackTxView, type PayoutView, recordFallbackActivity } from '../fallback/activity.ts';
+import { type ChannelSettleResult, type SettleReport, settleAll, settleOneVirtual } from '../fallback/settle-all.ts';
 
 function status(s: VirtualChannelInfo['status']): VirtualChannelStatus {
   switch (s) {
@@ -27,12 +30,23 @@ function view(v: VirtualChannelInfo): PayeeChannelView {
 
 export class NodePayeeChannels implements PayeeChannels {
   readonly #node: Node;
+  readonly #activity: FallbackActivity;
   readonly address: Address;
 
   /** @param node - a started node (the caller owns its lifecycle) */
   constructor(node: Node) {
     this.#node = node;
     this.address = node.address;
+    this.#activity = recordFallbackActivity(node);
+  }
+
+  /** Our recent fallback transactions and on-chain payouts (since this process started). */
+  fallbackActivity(): { transactions: FallbackTxView[]; payouts: PayoutView[] } {
+    return { transactions: this.#activity.transactions(), payouts: this.#activity.payouts() };
+  }
+
+  async stop(): Promise<void> {
+    this.#activity.stop();
   }
 
   async getVirtualChannel(channelId: ChannelId): Promise<PayeeChannelView | undefined> {
@@ -52,19 +66,51 @@ export class NodePayeeChannels implements PayeeChannels {
     await this.#node.closeVirtualChannel(channelId);
   }
 
-  /** Close every open ledger channel that no longer guarantees a virtual channel; report each. */
-  async withdraw(): Promise<unknown> {
-    const results: { channelId: ChannelId; counterparty: Address; amount: string; status: string; error?: string }[] = [];
+  /**
+   * Withdraw from every open (or closing) ledger: cooperative close when it guarantees no virtual
+   * channel and the hub answers; on chain (`exitLedgerChannel`) when the hub is gone or `force`
+   * (which also settles the virtual channels the ledger guarantees). Reports each ledger.
+   */
+  async withdraw(request: SettleRequest = {}): Promise<unknown> {
+    const results: { channelId: ChannelId; counterparty: Address; amount: string; status: string; mode?: string; objectiveIds?: readonly string[]; error?: string }[] = [];
     for (const l of this.#node.getLedgerChannels()) {
-      if (l.status !== 'open') continue;
+      if (l.status !== 'open' && l.status !== 'closing') continue;
+      const base = { channelId: l.channelId, counterparty: l.counterparty, amount: l.myBalance.toString() };
       try {
-        if (l.guarantees > 0) throw new Error('the ledger still funds virtual channels; close them first');
-        await this.#node.closeLedgerChannel(l.channelId);
-        results.push({ channelId: l.channelId, counterparty: l.counterparty, amount: l.myBalance.toString(), status: 'closed' });
+        const r = await this.#node.exitLedgerChannel(l.channelId, {
+          ...(request.force === true ? { force: true } : {}),
+          ...(request.cooperativeTimeoutMs === undefined ? {} : { cooperativeTimeoutMs: request.cooperativeTimeoutMs }),
+        });
+        results.push(r.mode === 'cooperative' ? { ...base, status: 'closed', mode: 'cooperative' } : { ...base, status: 'settling on chain', mode: 'onChain', objectiveIds: r.objectiveIds });
       } catch (e) {
-        results.push({ channelId: l.channelId, counterparty: l.counterparty, amount: l.myBalance.toString(), status: 'failed', error: isSluiceError(e) ? e.code : 'INTERNAL' });
+        results.push({ ...base, status: 'failed', error: isSluiceError(e) ? e.code : 'INTERNAL' });
       }
     }
     return { adapter: 'node', ledgers: results };
+  }
+
+  async settleVirtualChannel(channelId: ChannelId, request: SettleRequest): Promise<ChannelSettleResult> {
+    return settleOneVirtual(this.#node, channelId, request);
+  }
+
+  async settleAll(request: SettleRequest): Promise<SettleReport> {
+    return settleAll(this.#node, request);
+  }
+
+  disputes(): DisputeView[] {
+    return this.#node.getDisputes().map(disputeView);
+  }
+
+  ledgers(): { channelId: ChannelId; counterparty: Address; asset: Address; status: string; myBalance: string; counterpartyBalance: string; locked: string; guarantees: number }[] {
+    return this.#node.getLedgerChannels().map((l) => ({
+      channelId: l.channelId,
+      counterparty: l.counterparty,
+      asset: l.asset,
+      status: l.status,
+      myBalance: l.myBalance.toString(),
+      counterpartyBalance: l.counterpartyBalance.toString(),
+      locked: l.locked.toString(),
+      guarantees: l.guarantees,
+    }));
   }
 }

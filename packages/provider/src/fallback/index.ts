@@ -1,0 +1,6 @@
+/** On-chain fallback helpers shared by the provider and client CLIs: settle-all, dispute views, metrics/logs. */
+export * from './disputes.ts';
+export * from './settle-all.ts';
+export * from './observe.ts';
+export * from './activity.ts';
+export * from './render.ts';
