@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
 import { createLogger, tapLogger } from './logger.ts';
 import { startHttpServer, type HttpServer } from './http.ts';
+import { observeFallback } from './fallback-observer.ts';
 
 /** The collateral policy: what the hub agrees to back. */
 export interface HubCollateralPolicy {
@@ -105,6 +106,24 @@ export interface HubStatus {
   /** Per asset: collateral locked in open virtual channels and free hub balance in open ledgers. */
   readonly collateral: { readonly asset: Address; readonly locked: string; readonly free: string; readonly cap: string | null }[];
   readonly objectivesInFlight: number;
+  /** Channels being settled on chain: phase, time left, what each participant gets (amounts as decimal strings). */
+  readonly disputes: HubDispute[];
+}
+
+/** A channel in challenge (`Node.getDisputes()` with amounts as decimal strings). */
+export interface HubDispute {
+  readonly channelId: ChannelId;
+  readonly kind: 'ledger' | 'virtual';
+  readonly objectiveId: string;
+  readonly phase: 'registering' | 'challenge' | 'finalized';
+  readonly waitingFor: string;
+  readonly turnNumRecord: number | null;
+  readonly finalizesAt: number | null;
+  readonly secondsLeft: number | null;
+  readonly chainTime: number;
+  readonly amounts: { readonly participant: Address; readonly amount: string }[];
+  readonly mine: string;
+  readonly locked: string;
 }
 
 export interface Hub {
@@ -195,6 +214,8 @@ class HubImpl implements Hub {
       { ...nodeComponents, logger: nodeLogger },
     );
     this.address = this.#node.address;
+    // Challenges, answers, fallback transactions, payouts: sluice_* counters and log lines.
+    observeFallback(this.#node, { registry: this.metrics.registry, logger: this.logger });
   }
 
   get node(): Node {
@@ -387,6 +408,12 @@ class HubImpl implements Hub {
         cap: cap === undefined ? null : cap.toString(),
       })),
       objectivesInFlight: this.#node.engine.activeObjectives().length,
+      disputes: this.#node.getDisputes().map((d) => ({
+        ...d,
+        amounts: d.amounts.map((a) => ({ participant: a.participant, amount: a.amount.toString() })),
+        mine: d.mine.toString(),
+        locked: d.locked.toString(),
+      })),
     };
   }
 

@@ -21,11 +21,20 @@ export async function fetchStatus(url: string, options: { timeoutMs?: number } =
   return body as HubStatus;
 }
 
-function short(id: string): string {
+/** `1h 02m 03s` of chain time, `-` when no challenge runs. */
+export function formatSeconds(s: number | null): string {
+  if (s === null) return '-';
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m ${String(sec).padStart(2, '0')}s` : m > 0 ? `${m}m ${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+export function short(id: string): string {
   return id.length > 14 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id;
 }
 
-function table(head: string[], rows: string[][]): string {
+export function table(head: string[], rows: string[][]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]): string => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
@@ -54,6 +63,16 @@ export function renderStatus(s: HubStatus): string {
   );
   out.push('', 'collateral');
   out.push(s.collateral.length === 0 ? '  none' : table(['asset', 'locked', 'free', 'cap'], s.collateral.map((c) => [c.asset, c.locked, c.free, c.cap ?? '-'])));
+  const disputes = s.disputes ?? [];
+  out.push('', `in challenge / settling on chain (${disputes.length})`);
+  out.push(
+    disputes.length === 0
+      ? '  none'
+      : table(
+          ['channel', 'kind', 'phase', 'time left', 'waiting for', 'amounts (participant=amount)', 'hub gets', 'locked'],
+          disputes.map((d) => [short(d.channelId), d.kind, d.phase, formatSeconds(d.secondsLeft), d.waitingFor, d.amounts.map((a) => `${short(a.participant)}=${a.amount}`).join(' '), d.mine, d.locked]),
+        ),
+  );
   out.push('', `objectives in flight: ${s.objectivesInFlight}`);
   return out.join('\n');
 }

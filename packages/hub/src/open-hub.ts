@@ -1,0 +1,123 @@
+/**
+ * Build a hub from a resolved config (shared by `start` and `settle`): check the chain, unlock the
+ * key, resolve the contract addresses.
+ */
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { resolve } from 'node:path';
+import type { DestinationStream, Logger } from 'pino';
+import { type Address, SluiceError } from '@sluice/channel-core';
+import { devAccount, passphraseFromEnv, readKeyFile } from '@sluice/channel-core/keys';
+import type { HubConfig } from './config.ts';
+import { readDeployment, type Deployment } from './deployment.ts';
+import { createLogger } from './logger.ts';
+import { createHub, type Hub, type HubInit } from './hub.ts';
+
+export interface OpenHubIO {
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Ask for a passphrase on the TTY without echoing it. */
+async function promptPassphrase(question: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    throw new SluiceError('INVALID_ARGUMENT', 'the key file needs a passphrase: set SLUICE_HUB_PASSPHRASE (or SLUICE_PASSPHRASE), or run on a terminal');
+  }
+  process.stderr.write(question);
+  let muted = true;
+  const output = new Writable({
+    write(chunk, _enc, cb) {
+      if (!muted) process.stderr.write(chunk as Buffer);
+      cb();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
+  try {
+    return await new Promise<string>((done) => rl.question('', done));
+  } finally {
+    muted = false;
+    rl.close();
+    process.stderr.write('\n');
+  }
+}
+
+async function rpcChainId(rpcUrl: string): Promise<number> {
+  try {
+    const res = await fetch(rpcUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const j = (await res.json()) as { result?: string };
+    if (typeof j.result !== 'string') throw new Error('no result');
+    return Number(BigInt(j.result));
+  } catch (e) {
+    throw new SluiceError('CHAIN_RPC', `cannot reach the chain at ${rpcUrl}`, { cause: e });
+  }
+}
+
+function required(v: Address | undefined, what: string): Address {
+  if (v === undefined) throw new SluiceError('INVALID_ARGUMENT', `no ${what} address: give --deployment or --${what.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  return v;
+}
+
+/**
+ * Create (not start) the hub described by `config`.
+ * @param overrides - e.g. `{ http: false }` for `settle`
+ * @param options.logDestination - where the JSON log lines go (default stdout)
+ * @throws SluiceError INVALID_ARGUMENT (key, addresses, chain id), CHAIN_RPC
+ */
+export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Partial<HubInit> = {}, options: { logDestination?: DestinationStream } = {}): Promise<{ hub: Hub; logger: Logger }> {
+  const logger = createLogger(config.logLevel, options.logDestination);
+  const deployment: Deployment | undefined = config.deployment === undefined ? undefined : readDeployment(config.deployment);
+  if (deployment !== undefined && config.chainId !== undefined && deployment.chainId !== config.chainId) {
+    throw new SluiceError('INVALID_ARGUMENT', `--chain-id ${config.chainId} does not match the deployment file's chain ${deployment.chainId}`);
+  }
+  const chainId = await rpcChainId(config.rpcUrl);
+  const expected = config.chainId ?? deployment?.chainId;
+  if (expected !== undefined && expected !== chainId) {
+    throw new SluiceError('INVALID_ARGUMENT', `the RPC at ${config.rpcUrl} serves chain ${chainId}, expected ${expected}`);
+  }
+  let privateKey: Uint8Array;
+  if (config.keyFile !== undefined && config.devAccount !== undefined) throw new SluiceError('INVALID_ARGUMENT', 'give --key-file or --dev-account, not both');
+  if (config.devAccount !== undefined) {
+    privateKey = devAccount(config.devAccount, BigInt(chainId)).privateKey;
+  } else if (config.keyFile !== undefined) {
+    const pass = passphraseFromEnv(io.env as NodeJS.ProcessEnv, 'SLUICE_HUB_PASSPHRASE') ?? passphraseFromEnv(io.env as NodeJS.ProcessEnv) ?? (await promptPassphrase(`passphrase for ${config.keyFile}: `));
+    privateKey = (await readKeyFile(config.keyFile, pass)).privateKey;
+  } else {
+    throw new SluiceError('INVALID_ARGUMENT', 'no key: give --key-file (encrypted keystore) or, on a local chain, --dev-account N');
+  }
+  const adjudicator = required(config.adjudicator ?? deployment?.adjudicator, 'adjudicator');
+  const consensusApp = required(config.consensusApp ?? deployment?.consensusApp, 'consensusApp');
+  const virtualPaymentApp = required(config.virtualPaymentApp ?? deployment?.virtualPaymentApp, 'virtualPaymentApp');
+  const startBlock = config.startBlock ?? deployment?.deployBlock;
+  const hub = createHub(
+    {
+      privateKey,
+      chain: {
+        rpcUrl: config.rpcUrl,
+        chainId,
+        adjudicator,
+        consensusApp,
+        virtualPaymentApp,
+        ...(startBlock === undefined ? {} : { startBlock }),
+        pollIntervalMs: config.chainPollMs,
+      },
+      store: config.store === ':memory:' ? ':memory:' : resolve(config.store),
+      listen: config.listen,
+      announce: config.announce,
+      policy: {
+        maxPerChannel: config.maxPerChannel,
+        ...(config.collateralCap === undefined ? {} : { collateralCap: config.collateralCap }),
+        maxLedgerDeposit: config.maxLedgerDeposit,
+        ...(config.requiredApp === undefined ? {} : { requiredApp: config.requiredApp }),
+      },
+      http: { host: config.httpHost, port: config.httpPort },
+      objectiveTimeoutMs: config.objectiveTimeoutMs,
+      ...overrides,
+    },
+    { logger },
+  );
+  return { hub, logger };
+}
