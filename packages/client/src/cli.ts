@@ -18,6 +18,8 @@ import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { addDeployCommand } from './commands/deploy.ts';
 import { addKeysCommand } from './commands/keys.ts';
 import { addConfigFileOption } from './commands/io.ts';
+import { addWithdrawCommand } from './commands/withdraw.ts';
+import { addStatusCommand } from './commands/status.ts';
 
 function parseUnits(name: string): (v: string) => bigint {
   return (v) => {
@@ -92,6 +94,8 @@ export function buildProgram(io: CliIo, result: { code: number }, signal: AbortS
   addConfigFileOption(get, 'SLUICE_CONFIG');
   addKeysCommand(program, io, result);
   addDeployCommand(program, io, result, signal);
+  addWithdrawCommand(program, io, result, signal);
+  addStatusCommand(program, io, result);
   get.action(async (url: string, opts: GetOptions) => {
     result.code = await runGet(url, opts, io, signal);
   });

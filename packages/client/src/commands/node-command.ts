@@ -1,0 +1,48 @@
+/**
+ * Shared by `sluice withdraw` and `sluice status`: the flags that locate our channel node (its
+ * store under --home, key, chain, and optionally the hub to dial) and a helper that starts it.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Address, parseAddress } from '@sluice/channel-core';
+import type { Node } from '@sluice/channel-core/node';
+import { type ChainNodeOptions, addChainNodeOptions } from '@sluice/provider/node-setup-options';
+
+export interface NodeCommandOptions extends ChainNodeOptions {
+  home: string;
+  hubAddress?: Address;
+  hubMultiaddr: string[];
+}
+
+function addr(v: string): Address {
+  try {
+    return parseAddress(v, 'address');
+  } catch {
+    throw new InvalidArgumentError('must be a 0x-prefixed 20-byte address');
+  }
+}
+
+/** Add --home, --hub-address, --hub-multiaddr and the chain-node flags. */
+export function addNodeCommandOptions(cmd: Command): Command {
+  cmd
+    .addOption(new Option('--home <dir>', 'client state: channel node store (node.db)').env('SLUICE_HOME').default(join(homedir(), '.sluice')))
+    .addOption(new Option('--hub-address <address>', 'the hub to dial for the cooperative close (default: none; without it only the on-chain path works)').env('SLUICE_HUB_ADDRESS').argParser(addr))
+    .addOption(new Option('--hub-multiaddr <ma>', "the hub's libp2p address (repeatable; as in a provider's file metadata)").env('SLUICE_HUB_MULTIADDR').argParser((v: string, prev: string[]) => [...prev, v]).default([] as string[]));
+  return addChainNodeOptions(cmd);
+}
+
+/** Build and start our node from the options; the caller stops it with `stop()`. */
+export async function startNode(opts: NodeCommandOptions): Promise<{ node: Node; stop(): Promise<void> }> {
+  const { createChainNode } = await import('@sluice/provider/node-setup');
+  const hub = opts.hubAddress !== undefined && opts.hubMultiaddr.length > 0 ? { address: opts.hubAddress, multiaddrs: opts.hubMultiaddr } : undefined;
+  const { node, store } = await createChainNode(opts, { storePath: join(resolve(opts.home), 'node.db'), ...(hub === undefined ? {} : { hub }) });
+  await node.start();
+  return {
+    node,
+    async stop() {
+      await node.stop();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * `sluice withdraw [--force] [--wait] [--json]`: get our money back from the hub. Settles every
+ * virtual channel we pay on (cooperative close: the payee gets what we paid; on chain when forced
+ * or when the hub/provider is gone), then closes our ledger with the hub (cooperative
+ * `closeLedgerChannel`, or on chain with `exitLedgerChannel`). On chain, our node must run to
+ * finish (reclaim, transferAllAssets after the challenge duration): `--wait` keeps it running and
+ * prints progress; otherwise run `sluice withdraw --wait` or `sluice status` later.
+ */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { Node } from '@sluice/channel-core/node';
+import { activityOf, describeActivity, formatSeconds, renderDisputes, renderSettleReport, settleAll, type SettleReport, disputeView } from '@sluice/provider';
+import { type NodeCommandOptions, addNodeCommandOptions, startNode } from './node-command.ts';
+import { clientStatus } from './status.ts';
+
+interface Io {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+interface WithdrawOptions extends NodeCommandOptions {
+  force: boolean;
+  wait: boolean;
+  json: boolean;
+  cooperativeTimeout?: number;
+  pollMs: number;
+  timeout?: number;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer (milliseconds)');
+  return n;
+}
+
+/** Wait until no dispute is left and every ledger we exited on chain is closed. */
+async function waitForPayout(node: Node, report: SettleReport, opts: WithdrawOptions, progress: (s: string) => void, signal: AbortSignal): Promise<boolean> {
+  const ids = new Set(report.ledgers.filter((l) => l.mode === 'onChain').map((l) => l.channelId.toLowerCase()));
+  const deadline = opts.timeout === undefined ? Infinity : Date.now() + opts.timeout;
+  let last = '';
+  for (;;) {
+    const open = node.getLedgerChannels().filter((l) => ids.has(l.channelId.toLowerCase()) && l.status !== 'closed');
+    const ds = node.getDisputes();
+    if (open.length === 0 && ds.length === 0) return true;
+    const line = ds.map((d) => `${d.kind} ${d.channelId.slice(0, 10)}… ${d.phase}${d.secondsLeft === null ? '' : ` ${formatSeconds(d.secondsLeft)} left`} (${d.waitingFor}), ours ${d.mine}`).join('; ');
+    if (line !== last) progress(`waiting: ${line === '' ? 'ledger payout' : line}`);
+    last = line;
+    if (Date.now() > deadline || signal.aborted) return false;
+    await new Promise((r) => setTimeout(r, opts.pollMs));
+  }
+}
+
+export function addWithdrawCommand(program: Command, io: Io, result: { code: number }, signal: AbortSignal): Command {
+  const cmd = program
+    .command('withdraw')
+    .description('settle our virtual channels and close our ledger with the hub, getting our remaining deposit back: cooperatively first, on chain with --force or when the hub is gone')
+    .option('--force', 'go on chain at once (no cooperative attempt)', false)
+    .option('--wait', 'keep our node running until the on-chain payout (the challenge duration must pass), printing progress', false)
+    .option('--json', 'print the result as JSON on stdout (progress goes to stderr)', false)
+    .addOption(new Option('--cooperative-timeout <ms>', 'how long each cooperative close may take before going on chain').default(30_000).argParser(positiveInt))
+    .addOption(new Option('--poll-ms <ms>', 'progress interval with --wait').default(5_000).argParser(positiveInt))
+    .addOption(new Option('--timeout <ms>', 'stop waiting after this long (run again to finish)').argParser(positiveInt));
+  addNodeCommandOptions(cmd);
+  cmd.action(async (opts: WithdrawOptions) => {
+    const progress = (s: string): void => void io.stderr.write(`${s}\n`);
+    const { node, stop } = await startNode(opts);
+    const off = node.onAny((e) => {
+      const a = activityOf(e);
+      if (a !== undefined) progress(describeActivity(a));
+    });
+    try {
+      const report = await settleAll(node, {
+        ...(opts.force ? { force: true } : {}),
+        ...(opts.cooperativeTimeout === undefined ? {} : { cooperativeTimeoutMs: opts.cooperativeTimeout }),
+        signal,
+        onProgress: (p) => {
+          if (p.phase === 'start') progress(`${p.kind} channel ${p.channelId}: ${opts.force ? 'going on chain' : 'closing cooperatively'}…`);
+        },
+      });
+      const failed = [...report.virtualChannels, ...report.ledgers].some((r) => r.mode === 'failed');
+      result.code = failed ? 1 : 0;
+      if (!opts.json) io.stdout.write(`${renderSettleReport(report)}\n`);
+      if (report.onChain && opts.wait) {
+        const done = await waitForPayout(node, report, opts, progress, signal);
+        if (!done) result.code = 1;
+        const s = clientStatus(node);
+        if (opts.json) io.stdout.write(`${JSON.stringify({ ...report, done, status: s }, null, 2)}\n`);
+        else io.stdout.write(done ? 'withdrawn: every channel is closed and paid out\n' : 'still settling on chain: run `sluice withdraw --wait` again to finish\n');
+        return;
+      }
+      const disputes = node.getDisputes().map(disputeView);
+      if (opts.json) io.stdout.write(`${JSON.stringify({ ...report, disputes }, null, 2)}\n`);
+      else if (report.onChain) {
+        const left = disputes.map((d) => d.secondsLeft).filter((x): x is number => x !== null);
+        io.stdout.write(`\nin challenge / settling on chain\n${renderDisputes(disputes)}\n\nour node finishes this when it runs (after about ${formatSeconds(left.length > 0 ? Math.max(...left) : null)} of chain time): run \`sluice withdraw --wait\` then, or check with \`sluice status\`.\n`);
+      }
+    } finally {
+      off();
+      await stop();
+    }
+  });
+  return cmd;
+}
