@@ -10,7 +10,7 @@
  *  6. download the file with `sluice get --close` (Alice opens a ledger with Irene on chain, a
  *     virtual channel to Bob off chain, pays per chunk with vouchers, verifies every chunk,
  *     and closes the virtual channel);
- *  7. have Bob withdraw his earnings on chain (provider admin API: close his ledger);
+ *  7. have Bob withdraw his earnings on chain (`sluice-provider settle`: close his ledger);
  *  8. check the downloaded bytes, and print a summary from what the chain and the processes report.
  *
  * Every process and temporary file it creates is removed at the end, also on Ctrl-C (exit 130)
@@ -247,7 +247,7 @@ async function main(): Promise<number> {
       // 6. provider
       const adminToken = randomBytes(16).toString('hex');
       const collateral = 10n ** 17n;
-      const bob = sup.spawnNode('sluice-provider', BIN.provider, ['start', ...chainFlags, '--dev-account', String(ACCOUNTS.bob), '--data', bobData, '--port', '0', '--price', o.price.toString(), '--hub-address', String(hubReady['address']), '--hub-multiaddr', hubMultiaddr, '--hub-collateral', collateral.toString(), '--admin-token', adminToken, '--log-level', 'warn']);
+      const bob = sup.spawnNode('sluice-provider', BIN.provider, ['start', ...chainFlags, '--dev-account', String(ACCOUNTS.bob), '--data', bobData, '--port', '0', '--price', o.price.toString(), '--hub-address', String(hubReady['address']), '--hub-multiaddr', hubMultiaddr, '--hub-collateral', collateral.toString(), '--log-level', 'warn'], { env: { ...process.env, SLUICE_ADMIN_TOKEN: adminToken } });
       const bobReady = await bob.waitForJson((j) => typeof j['listening'] === 'string', 90_000);
       const base = String(bobReady['listening']);
       const url = `${base}/files/${entry.cid}`;
@@ -291,20 +291,24 @@ async function main(): Promise<number> {
       paidByAlice ??= earned;
       if (earned !== o.price * BigInt(entry.chunks)) throw new StepError('earnings', `Bob earned ${earned} wei, expected ${o.price * BigInt(entry.chunks)}`);
 
-      // 8. withdraw
+      // 8. withdraw: the provider's own CLI asks the running provider to settle (admin API):
+      // Alice already closed the virtual channel, so this closes Bob's ledger with Irene on chain.
       const blockBefore = await rpc.getBlockNumber();
       const bobBefore = await balance(who.bob);
-      const wres = await fetch(`${base}/admin/withdraw`, { method: 'POST', headers: auth });
-      const w = (await wres.json()) as { result?: { ledgers?: { status: string; amount: string; error?: string }[] }; error?: unknown };
-      const ledger = w.result?.ledgers?.[0];
-      if (!wres.ok || ledger === undefined || ledger.status !== 'closed') throw new StepError('withdraw', `Bob's withdrawal failed: ${JSON.stringify(w)}`, bob);
+      step(8, 'withdraw', `sluice-provider settle --url ${base} (Bob closes his ledger with Irene and withdraws on chain)`);
+      const settle = sup.spawnNode('sluice-provider settle', BIN.provider, ['settle', '--url', base], {
+        env: { ...process.env, SLUICE_ADMIN_TOKEN: adminToken },
+        onLine: (line) => say(`       | ${line}`),
+      });
+      const settleCode = await settle.exited;
+      if (settleCode !== 0) throw new StepError('sluice-provider settle', `exited with ${settleCode}`, settle);
       const blockAfter = await rpc.getBlockNumber();
       const bobAfter = await balance(who.bob);
       const withdrawTxs = await transactionsIn(rpc, blockBefore + 1, blockAfter);
       const bobFees = withdrawTxs.filter((t) => t.from === who.bob.toLowerCase()).reduce((s, t) => s + t.fee, 0n);
       const bobReceived = bobAfter - bobBefore + bobFees;
-      step(8, 'withdraw', `Bob closed his ledger with Irene on chain: ${eth(bobReceived)} arrived in his account (${withdrawTxs.length} transaction(s))`);
-      if (bobReceived !== BigInt(ledger.amount)) say(`       note: Bob's on-chain balance moved by ${eth(bobReceived)} (+fees) while the ledger paid out ${eth(BigInt(ledger.amount))}`);
+      if (bobReceived !== earned) throw new StepError('withdraw', `Bob's account received ${bobReceived} wei on chain, his earnings are ${earned} wei`, bob);
+      say(`       ${eth(bobReceived)} arrived in Bob's account on chain (${withdrawTxs.length} transaction(s))`);
 
       // What the chain saw, from block 1 to now.
       const all = await transactionsIn(rpc, 1, blockAfter);
