@@ -178,6 +178,23 @@ export interface Engine {
 const noopLogger: EngineLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const MAX_SENT_PER_OBJECTIVE = 16;
 const MAX_CASCADE = 10_000;
+const GROUP_COMMIT = { durability: 'beforeSend' } as const;
+
+/** An inbound message waiting for the engine (see `#drainInbox`). */
+interface InboxItem {
+  readonly from: Address;
+  readonly msg: WireMessage;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+async function settleSends(sends: readonly Promise<unknown>[], log: EngineLogger): Promise<void> {
+  if (sends.length === 0) return;
+  const results = await Promise.allSettled(sends);
+  for (const r of results) {
+    if (r.status === 'rejected') log.warn({ code: isSluiceError(r.reason) ? r.reason.code : 'unknown' }, 'send failed');
+  }
+}
 
 /** The channel an objective is about. */
 export function objectiveChannelId(o: Objective): ChannelId {
@@ -299,6 +316,12 @@ class EngineImpl implements Engine {
   readonly #txFailures = new Map<string, number>();
   /** Ledger exits with a `statusOf` read in flight. */
   readonly #statusReads = new Set<string>();
+  /** Depth of {@link #grouped} sections: inside one, commits are group commits and external effects wait for the sync. */
+  #groupDepth = 0;
+  /** Events and chain submissions held back until the group's commits are durable. */
+  #deferred: (() => void)[] = [];
+  /** Inbound messages waiting for the next drain (one group commit for all of them). */
+  #inbox: InboxItem[] = [];
 
   constructor(init: EngineInit, components: EngineComponents) {
     this.init = init;
@@ -383,6 +406,14 @@ class EngineImpl implements Engine {
   }
 
   #emit(event: EngineEvent): void {
+    if (this.#groupDepth > 0) {
+      this.#deferred.push(() => this.#emitNow(event));
+      return;
+    }
+    this.#emitNow(event);
+  }
+
+  #emitNow(event: EngineEvent): void {
     for (const l of [...this.#listeners]) {
       try {
         l(event);
@@ -396,6 +427,55 @@ class EngineImpl implements Engine {
     const run = this.#queue.then(fn, fn);
     this.#queue = run.catch(() => {});
     return run;
+  }
+
+  // ---------------------------------------------------------------- group commit
+
+  /**
+   * Run `fn` (synchronous: no await, so nothing else runs in between) as one group: every store
+   * transaction inside commits with `durability: 'beforeSend'` (atomic and visible, not yet
+   * fsync'd); when the outermost group ends, ONE `store.sync()` makes them all durable, and only
+   * then are the held-back effects run — events (which resolve API calls) and chain
+   * submissions. Messages handed to the messaging adapter inside the transactions leave the
+   * process only after that sync: the libp2p adapter syncs the shared store before it sends or
+   * acks, and the in-memory transport delivers on a later timer, after this synchronous section.
+   */
+  #grouped<T>(fn: () => T): T {
+    this.#groupDepth++;
+    let ok = false;
+    try {
+      const out = fn();
+      ok = true;
+      return out;
+    } finally {
+      this.#groupDepth--;
+      if (this.#groupDepth === 0) this.#endGroup(ok);
+    }
+  }
+
+  #endGroup(ok: boolean): void {
+    try {
+      this.store.sync?.();
+    } catch (e) {
+      // Not durable: hold nothing back that depends on it (a restart resumes from the store).
+      this.#deferred = [];
+      if (ok) throw e;
+      return;
+    }
+    const run = this.#deferred;
+    this.#deferred = [];
+    for (const f of run) f();
+  }
+
+  /** Store transaction options: a group commit inside {@link #grouped}, else durable on return. */
+  #txOptions(): { durability: 'beforeSend' } | undefined {
+    return this.#groupDepth > 0 ? GROUP_COMMIT : undefined;
+  }
+
+  /** Run `f` once the current group is durable (at once outside a group). */
+  #afterSync(f: () => void): void {
+    if (this.#groupDepth > 0) this.#deferred.push(f);
+    else f();
   }
 
   objective(id: string): ObjectiveData | undefined {
@@ -512,8 +592,12 @@ class EngineImpl implements Engine {
     if (this.#active.has(objective.id) || this.#exists(objective.id)) {
       throw new SluiceError('INVALID_ARGUMENT', 'objective already exists', { details: { objectiveId: objective.id } });
     }
-    this.#create({ objective, ...records }, 'me');
-    await this.#advance(objective.id, undefined);
+    const sends: Promise<unknown>[] = [];
+    this.#grouped(() => {
+      this.#create({ objective, ...records }, 'me');
+      this.#advanceSync(objective.id, undefined, sends);
+    });
+    await settleSends(sends, this.#log);
   }
 
   /** Persist a new objective with its records. */
@@ -524,7 +608,7 @@ class EngineImpl implements Engine {
       putObjectiveData(this.store, data, now);
       if (joined.ledger !== undefined) this.#putLedger(joined.ledger, now);
       if (joined.virtual !== undefined) putVirtualData(this.store, joined.virtual, now);
-    });
+    }, this.#txOptions());
     this.#active.set(data.objective.id, data);
     if (this.#knownIds !== undefined) this.#knownIds.add(data.objective.id);
     const base = { objectiveId: data.objective.id, objectiveType: data.objective.type as ObjectiveType, channelId: objectiveChannelId(data.objective) };
@@ -563,10 +647,16 @@ class EngineImpl implements Engine {
    * @throws SluiceError from `update` (the event is refused; nothing was written)
    */
   async #advance(id: string, event: ObjectiveEvent | undefined): Promise<void> {
+    const sends: Promise<unknown>[] = [];
+    this.#grouped(() => this.#advanceSync(id, event, sends));
+    await settleSends(sends, this.#log);
+  }
+
+  /** {@link #advance} without waiting for the sends (call inside {@link #grouped}). */
+  #advanceSync(id: string, event: ObjectiveEvent | undefined, sends: Promise<unknown>[]): void {
     const work: string[] = [id];
     let first = true;
     let steps = 0;
-    const sends: Promise<unknown>[] = [];
     while (work.length > 0 && steps++ < MAX_CASCADE) {
       const next = work.shift()!;
       const data = this.#active.get(next);
@@ -598,10 +688,6 @@ class EngineImpl implements Engine {
           }
         }
       }
-    }
-    const results = await Promise.allSettled(sends);
-    for (const r of results) {
-      if (r.status === 'rejected') this.#log.warn({ code: isSluiceError(r.reason) ? r.reason.code : 'unknown' }, 'send failed');
     }
   }
 
@@ -652,7 +738,7 @@ class EngineImpl implements Engine {
       if (objective.status === 'completed' && o.status !== 'completed') this.#onCompleted(objective, now, events);
       // Hand messages over inside the transaction (see the module comment).
       for (const m of outbound) sends.push(this.#messaging.send(m.to, encodeWireMessage(m.message)));
-    });
+    }, this.#txOptions());
     if (objective.status === 'approved') this.#active.set(objective.id, next);
     else {
       this.#active.delete(objective.id);
@@ -662,8 +748,12 @@ class EngineImpl implements Engine {
     if (waitingChanged && objective.status === 'approved') this.#emit({ type: 'objectiveProgress', waitingFor: result.waitingFor, ...base });
     for (const e of events) this.#emit(e);
     if (objective.status === 'completed') this.#emit({ type: 'objectiveCompleted', durationMs: now - (next.createdAt ?? now), ...base });
-    if (isFallbackObjective(o)) this.#afterFallbackCrank(o, objective as FallbackObjective, txs, result.waitingFor);
-    for (const tx of txs) this.#runTransaction(objective.id, tx, false);
+    // Chain submissions (and the fallback's status reads) only once this step is durable.
+    if (isFallbackObjective(o)) {
+      const waitingFor = result.waitingFor;
+      this.#afterSync(() => this.#afterFallbackCrank(o, objective as FallbackObjective, txs, waitingFor));
+    }
+    for (const tx of txs) this.#afterSync(() => this.#runTransaction(objective.id, tx, false));
     return changed;
   }
 
@@ -741,7 +831,7 @@ class EngineImpl implements Engine {
         const ld = this.#getLedger(o.channel.id);
         if (ld !== undefined && ld.status === 'funding') this.#putLedger({ ...ld, status: 'failed' }, now);
       }
-    });
+    }, this.#txOptions());
     this.#active.delete(o.id);
     this.#log.warn({ objectiveId: o.id, code, reason: message }, 'objective failed');
     this.#emit({ type: 'objectiveFailed', objectiveId: o.id, objectiveType: o.type, channelId: objectiveChannelId(o), code, reason: message });
@@ -1141,13 +1231,44 @@ class EngineImpl implements Engine {
       this.#reject(m.from, e, undefined);
       return; // acknowledged and dropped: a malformed message never becomes valid
     }
-    if (msg.kind === 'rejectObjective') {
-      const rejection = msg;
-      await this.serial(() => this.#onRejection(m.from, rejection));
+    const decoded = msg;
+    await new Promise<void>((resolve, reject) => {
+      this.#inbox.push({ from: m.from, msg: decoded, resolve, reject });
+      if (this.#inbox.length === 1) void this.serial(() => this.#drainInbox()).catch(() => {});
+    });
+  }
+
+  /**
+   * Handle every inbound message that arrived since the last drain in ONE group (one fsync for
+   * all their steps), then acknowledge them (each handler promise settles with its own outcome:
+   * a `PROTOCOL_NOT_READY` makes that sender retry). Messages still go one after the other
+   * through the same code as before, so per-ledger ordering is unchanged.
+   */
+  async #drainInbox(): Promise<void> {
+    const batch = this.#inbox.splice(0);
+    const sends: Promise<unknown>[] = [];
+    const errors = new Map<InboxItem, unknown>();
+    try {
+      this.#grouped(() => {
+        for (const item of batch) {
+          try {
+            if (item.msg.kind === 'rejectObjective') this.#onRejection(item.from, item.msg);
+            else this.#handleMessage(item.from, item.msg, sends);
+          } catch (e) {
+            errors.set(item, e);
+          }
+        }
+      });
+    } catch (e) {
+      // the sync failed: nothing of this batch is acknowledged
+      for (const item of batch) item.reject(e);
       return;
     }
-    const protocolMessage = msg;
-    await this.serial(() => this.#handleMessage(m.from, protocolMessage));
+    await settleSends(sends, this.#log);
+    for (const item of batch) {
+      if (errors.has(item)) item.reject(errors.get(item));
+      else item.resolve();
+    }
   }
 
   /**
@@ -1196,7 +1317,7 @@ class EngineImpl implements Engine {
     this.#emit({ type: 'messageRejected', from, code, reason, ...(objectiveId === undefined ? {} : { objectiveId }) });
   }
 
-  async #handleMessage(from: Address, msg: ProtocolMessage): Promise<void> {
+  #handleMessage(from: Address, msg: ProtocolMessage, sends: Promise<unknown>[]): void {
     const id = msg.objectiveId;
     if (!this.#active.has(id)) {
       if (this.#exists(id)) return; // finished: a late duplicate
@@ -1222,7 +1343,7 @@ class EngineImpl implements Engine {
       }
       this.#create(joined, 'peer');
       if (joined.objective.type !== 'ledgerTopUp') {
-        await this.#advance(id, undefined); // the message is already applied
+        this.#advanceSync(id, undefined, sends); // the message is already applied
         const early = this.#earlyRejections.get(id);
         if (early !== undefined) {
           this.#earlyRejections.delete(id);
@@ -1232,7 +1353,7 @@ class EngineImpl implements Engine {
       }
     }
     try {
-      await this.#advance(id, msg);
+      this.#advanceSync(id, msg, sends);
     } catch (e) {
       if (isSluiceError(e, 'PROTOCOL_NOT_READY')) throw e; // the sender retries later
       this.#reject(from, e, id);
