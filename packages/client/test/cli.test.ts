@@ -60,3 +60,17 @@ describe('sluice get (CLI)', () => {
     for (const flag of ['--output', '--max-price', '--window', '--budget', '--json', '--quiet', '--close', '--key', '--dev-channels']) assert.ok(help.stdout.includes(flag), flag);
   });
 });
+
+describe('sluice withdraw / status (CLI help)', () => {
+  it('lists the commands and their flags', async () => {
+    const top = await sluice(['--help']);
+    assert.match(top.stdout, /withdraw/);
+    assert.match(top.stdout, /status/);
+    const w = await sluice(['withdraw', '--help']);
+    assert.equal(w.code, 0);
+    for (const f of ['--force', '--wait', '--json', '--cooperative-timeout', '--home', '--hub-address', '--hub-multiaddr', '--rpc-url', '--key-file', '--dev-account']) assert.ok(w.stdout.includes(f), f);
+    const s = await sluice(['status', '--help']);
+    assert.equal(s.code, 0);
+    for (const f of ['--json', '--home', '--rpc-url']) assert.ok(s.stdout.includes(f), f);
+  });
+});

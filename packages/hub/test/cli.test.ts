@@ -59,3 +59,36 @@ test('status against nothing listening exits 1 with a message', async () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /cannot reach the hub/);
 });
+
+test('sluice-hub settle --help: force, wait, json and the start options', async () => {
+  const top = await run(['--help']);
+  assert.match(top.stdout, /settle/);
+  const r = await run(['settle', '--help']);
+  assert.equal(r.code, 0);
+  for (const f of ['--force', '--wait', '--json', '--cooperative-timeout', '--store', '--key-file', '--dev-account', '--deployment', 'SLUICE_HUB_STORE']) assert.ok(r.stdout.includes(f), f);
+});
+
+test('sluice-hub settle refuses while the hub answers on its HTTP port (it would share the store)', async () => {
+  const { createServer } = await import('node:http');
+  const server = createServer((_q, s) => s.end(JSON.stringify({ address: '0x' + '11'.repeat(20) })));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const r = await run(['settle', '--dev-account', '1', '--http-port', String(port)]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /stop it first/);
+  } finally {
+    server.close();
+  }
+});
+
+test('status renders channels in challenge with time left and the amounts', async () => {
+  const { renderStatus } = await import('../src/status.ts');
+  const text = renderStatus({
+    address: '0x' + '11'.repeat(20), peerId: null, multiaddrs: [], ledgers: [], virtualChannels: [], virtualChannelCounts: {}, collateral: [], objectivesInFlight: 1,
+    disputes: [{ channelId: '0x' + '22'.repeat(32), kind: 'ledger', objectiveId: 'x', phase: 'challenge', waitingFor: 'WaitingForFinalization', turnNumRecord: 5, finalizesAt: 100, secondsLeft: 65, chainTime: 35, amounts: [{ participant: '0x' + '11'.repeat(20), amount: '40' }, { participant: '0x' + '33'.repeat(20), amount: '60' }], mine: '40', locked: '0' }],
+  } as never);
+  assert.match(text, /in challenge \/ settling on chain \(1\)/);
+  assert.match(text, /ledger\s+challenge\s+1m 05s/);
+  assert.match(text, /=40 .*=60/);
+});
