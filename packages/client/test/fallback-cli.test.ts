@@ -271,5 +271,23 @@ describe('on-chain fallback through the CLIs: hub killed, provider settles, clie
     assert.equal(wr.done, true);
     assert.match(w.stderr, /tx (challenge|reclaim|transferAllAssets) 0x[0-9a-f]{64}/);
     assert.equal(await netChange(aliceAddress, bal0.alice, block0), owed, 'Alice: her deposit minus N x price');
+
+    // The hub, restarted on its store, catches up: it counts the challenges it missed, shows no
+    // dispute left and its ledgers closed; stopped again, `sluice-hub settle` finds nothing to do.
+    const hubArgs = [...chain, '--dev-account', '1', '--listen', '/ip4/127.0.0.1/tcp/0', '--store', join(dir, 'hub.db'), '--max-ledger-deposit', (10n ** 19n).toString(), '--log-level', 'warn'];
+    const hub2 = await spawnUntil(HUB, ['start', ...hubArgs, '--http-port', '0'], (j) => j['ready'] === true);
+    procs.push(hub2);
+    const hubHttp = hub2.ready['http'] as string;
+    await until(async () => (metric(await (await fetch(`${hubHttp}/metrics`)).text(), 'sluice_challenges_total', { kind: 'virtual', role: 'peer' }) ?? 0) >= 1, 'the hub counts the challenge of V', 40_000);
+    await until(async () => {
+      const r = await run(HUB, ['status', '--json', '--url', hubHttp]);
+      const j = JSON.parse(r.stdout) as { ledgers: { status: string }[]; disputes: unknown[] };
+      return j.disputes.length === 0 && j.ledgers.every((l) => l.status === 'closed');
+    }, 'the restarted hub sees its ledgers closed', 30_000);
+    assert.ok(hub2.lines.some((l) => l.includes('challenge registered on chain') && l.includes('"txHash"')), 'the hub logs each challenge');
+    await hub2.stop();
+    const hs = await run(HUB, ['settle', '--json', ...hubArgs, '--http-port', '1']);
+    assert.equal(hs.code, 0, hs.stderr);
+    assert.deepEqual((JSON.parse(hs.stdout) as { ledgers: unknown[] }).ledgers, []);
   });
 });
