@@ -180,7 +180,9 @@ async function scenario(stores: StoreMode): Promise<Result> {
         const k = `${who}\t${level}: ${msg}${typeof code === 'string' ? ` (${code})` : ''}`;
         warnCounts.set(k, (warnCounts.get(k) ?? 0) + 1);
       };
-      return { debug() {}, info() {}, warn: count('warn'), error: count('error') };
+      // debug lines only when they report trouble (a failed delivery attempt, a retry answer)
+      const debug = count('debug');
+      return { debug: (obj: object, msg: string) => void (/fail|retry|timeout/i.test(msg) && debug(obj, msg)), info() {}, warn: count('warn'), error: count('error') };
     };
 
     // ------------------------------------------------------------ actors and ledgers (not timed)

@@ -62,6 +62,7 @@ import {
   frame,
 } from './envelope.ts';
 import { readFrame, writeAll } from './frame-stream.ts';
+import { deadline } from './deadline.ts';
 import { libp2pPrivateKey, tryPeerIdToAddress } from './identity.ts';
 
 /** A known peer: its address and where to dial it. */
@@ -595,14 +596,16 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     }
     if (sendable.length === 0) return;
     const envelopes = sendable.map((x) => x.envelope);
-    const signal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(this.#dialTimeout + this.#ackTimeout)]);
+    const time = deadline(lifecycle.signal, this.#dialTimeout + this.#ackTimeout);
     let acks: readonly Ack[];
     try {
-      acks = await this.#deliver(envelopes, signal);
+      acks = await this.#deliver(envelopes, time.signal);
     } catch (e) {
       if (this.#node === undefined) return;
       this.#log.debug({ peer: envelopes[0]!.to, messageIds: envelopes.map((x) => x.id), code: errorCode(e) }, 'delivery attempt failed');
       return;
+    } finally {
+      time.clear();
     }
     for (const [i, { record, envelope }] of sendable.entries()) {
       const ack = acks[i];
@@ -754,7 +757,15 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       return;
     }
     stream.maxReadBufferLength = this.#maxFrame + 8;
-    const readSignal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(this.#ackTimeout)]);
+    const time = deadline(lifecycle.signal, this.#ackTimeout);
+    try {
+      await this.#serveOne(stream, remote, time.signal);
+    } finally {
+      time.clear();
+    }
+  }
+
+  async #serveOne(stream: Stream, remote: Address, readSignal: AbortSignal): Promise<void> {
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(await readFrame(stream, this.#maxFrame, readSignal));
@@ -772,12 +783,14 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       this.#log.error({ peer: remote, messageId: envelope.id, code: errorCode(e) }, 'failed to accept message');
       ack = { id: envelope.id, status: 'retry', reason: 'internal' };
     }
+    const write = deadline(this.#lifecycle?.signal ?? AbortSignal.abort(), this.#ackTimeout);
     try {
-      const writeSignal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(this.#ackTimeout)]);
-      await writeAll(stream, frame(encodeAck(ack)), writeSignal);
-      await stream.close({ signal: writeSignal });
+      await writeAll(stream, frame(encodeAck(ack)), write.signal);
+      await stream.close({ signal: write.signal });
     } catch (e) {
       stream.abort(e instanceof Error ? e : new Error('ack failed'));
+    } finally {
+      write.clear();
     }
   }
 
@@ -790,7 +803,15 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     }
     const maxBody = this.#maxFrame + BATCH_OVERHEAD;
     stream.maxReadBufferLength = maxBody + 8;
-    const readSignal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(this.#ackTimeout)]);
+    const time = deadline(lifecycle.signal, this.#ackTimeout);
+    try {
+      await this.#serveBatch(stream, remote, maxBody, time.signal);
+    } finally {
+      time.clear();
+    }
+  }
+
+  async #serveBatch(stream: Stream, remote: Address, maxBody: number, readSignal: AbortSignal): Promise<void> {
     let envelopes: Envelope[];
     try {
       envelopes = decodeBatch(await readFrame(stream, maxBody, readSignal));
@@ -807,12 +828,14 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       this.#log.error({ peer: remote, code: errorCode(e) }, 'store sync failed');
       acks = acks.map((a) => (a.status === 'ok' ? { id: a.id, status: 'retry', reason: 'internal' } : a));
     }
+    const write = deadline(this.#lifecycle?.signal ?? AbortSignal.abort(), this.#ackTimeout);
     try {
-      const writeSignal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(this.#ackTimeout)]);
-      await writeAll(stream, frame(encodeAcks(acks)), writeSignal);
-      await stream.close({ signal: writeSignal });
+      await writeAll(stream, frame(encodeAcks(acks)), write.signal);
+      await stream.close({ signal: write.signal });
     } catch (e) {
       stream.abort(e instanceof Error ? e : new Error('ack failed'));
+    } finally {
+      write.clear();
     }
   }
 
@@ -866,13 +889,14 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     ) {
       const key = lower(to);
       this.#busyRecipients.add(key);
+      const time = deadline(lifecycle.signal, Math.max(1, Math.floor(this.#ackTimeout / 2)));
       try {
-        const signal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(Math.max(1, Math.floor(this.#ackTimeout / 2)))]);
-        const forwarded = await this.#exchange(connection, to, envelopes.map((e) => ({ id: e.id, to: e.to, from: remote, payload: e.payload })), signal);
+        const forwarded = await this.#exchange(connection, to, envelopes.map((e) => ({ id: e.id, to: e.to, from: remote, payload: e.payload })), time.signal);
         for (const [i, ack] of forwarded.entries()) if (ack.status === 'ok') acks[i] = { id: ack.id, status: 'ok', reason: 'relayed' };
       } catch (e) {
         this.#log.debug({ peer: remote, to, code: errorCode(e) }, 'cut-through relay failed; storing');
       } finally {
+        time.clear();
         this.#busyRecipients.delete(key);
         this.#kick();
       }
