@@ -4,7 +4,9 @@
  * virtual channel open. Then the hub is SIGKILLed. `sluice-provider settle --force` goes on chain;
  * `sluice-provider status --json` shows the disputes (phase, time left, Bob's share) and
  * /metrics the challenge; after the challenge durations (time travel) Bob's node has paid him
- * exactly N × price. Alice's `sluice withdraw --force --wait` gets her deposit − N × price back.
+ * exactly N × price. Alice's `sluice withdraw --force --wait` gets her deposit − N × price back;
+ * the restarted hub counts the challenges it missed. And a stopped hub whose provider is gone takes
+ * its collateral back with `sluice-hub settle --force --wait`.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -289,5 +291,38 @@ describe('on-chain fallback through the CLIs: hub killed, provider settles, clie
     const hs = await run(HUB, ['settle', '--json', ...hubArgs, '--http-port', '1']);
     assert.equal(hs.code, 0, hs.stderr);
     assert.deepEqual((JSON.parse(hs.stdout) as { ledgers: unknown[] }).ledgers, []);
+  });
+  it('sluice-hub settle --force --wait: the stopped hub takes its collateral back on chain from a provider that is gone', async () => {
+    const chain = ['--rpc-url', anvil.rpcUrl, '--deployment', deploymentFile, '--chain-poll-ms', '100'];
+    const hubArgs = [...chain, '--dev-account', '4', '--listen', '/ip4/127.0.0.1/tcp/0', '--store', join(dir, 'hub-b.db'), '--max-ledger-deposit', (10n ** 19n).toString(), '--log-level', 'warn'];
+    const hub = await spawnUntil(HUB, ['start', ...hubArgs, '--http-port', '0'], (j) => j['ready'] === true);
+    procs.push(hub);
+    const collateral = 10n ** 17n;
+    const bob = await spawnUntil(PROVIDER, ['start', ...chain, '--dev-account', '5', '--data', join(dir, 'bob-b'), '--port', '0', '--hub-address', hub.ready['address'] as string, '--hub-multiaddr', (hub.ready['multiaddrs'] as string[])[0]!, '--hub-collateral', collateral.toString(), '--admin-token', 't', '--log-level', 'warn'], (j) => typeof j['listening'] === 'string');
+    procs.push(bob);
+    await until(async () => {
+      const r = await run(PROVIDER, ['status', '--json', '--url', bob.ready['listening'] as string, '--admin-token', 't']);
+      return (JSON.parse(r.stdout) as ProviderStatus).ledgers.some((l) => l.status === 'open');
+    }, "Bob's ledger with the hub open", 30_000);
+    const hubAddress = hub.ready['address'] as string;
+    const block0 = await rpc.getBlockNumber();
+    const bal0 = await rpc.getBalance(hubAddress);
+    await bob.stop('SIGKILL'); // the provider is gone
+    await hub.stop(); // the hub winds down
+
+    let travelled = false;
+    const r = await run(HUB, ['settle', '--force', '--wait', '--json', '--poll-ms', '200', '--timeout', '60000', ...hubArgs, '--http-port', '0'], (err) => {
+      if (!travelled && /waiting: ledger \S+ challenge/.test(err)) {
+        travelled = true;
+        void timeTravel(86_400 + 60);
+      }
+    });
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    const j = JSON.parse(r.stdout) as { onChain: boolean; ledgers: { mode: string; hubBalance: string }[]; events: string[] };
+    assert.equal(j.onChain, true);
+    assert.deepEqual(j.ledgers.map((l) => l.mode), ['onChain']);
+    assert.ok(j.events.some((e) => /^tx challenge 0x[0-9a-f]{64}/.test(e)), 'the challenge tx hash is reported');
+    assert.ok(j.events.some((e) => /^payout from ledger/.test(e)), 'the payout is reported');
+    assert.equal(await netChange(hubAddress, bal0, block0), collateral, 'the hub gets its collateral back');
   });
 });
