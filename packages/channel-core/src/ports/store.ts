@@ -1,7 +1,10 @@
 /**
  * The durable store port (declared by its consumer, the engine). Synchronous on purpose: the
  * embedded adapter (node:sqlite) is synchronous, and a write that returns has been committed
- * durably, so "persist, then send" needs no await between the two.
+ * durably, so "persist, then send" needs no await between the two — except the messaging
+ * bookkeeping (`rescheduleOutbox`, `removeOutbox`, `markSeen`, `pruneSeen`), which an adapter may
+ * commit without fsync, and `transaction(fn, { durability: 'beforeSend' })`, made durable by
+ * `sync()`. The policy and why it is safe: docs/adr/0004-engine-and-durability.md (addendum).
  *
  * Records carry JSON-compatible data (see ../json.ts for bigint/bytes tagging).
  */
