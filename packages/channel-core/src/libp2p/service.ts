@@ -892,7 +892,12 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       const time = deadline(lifecycle.signal, Math.max(1, Math.floor(this.#ackTimeout / 2)));
       try {
         const forwarded = await this.#exchange(connection, to, envelopes.map((e) => ({ id: e.id, to: e.to, from: remote, payload: e.payload })), time.signal);
-        for (const [i, ack] of forwarded.entries()) if (ack.status === 'ok') acks[i] = { id: ack.id, status: 'ok', reason: 'relayed' };
+        for (const [i, ack] of forwarded.entries()) {
+          if (ack.status !== 'ok') continue;
+          acks[i] = { id: ack.id, status: 'ok', reason: 'relayed' };
+          // one line per relayed message (the hub counts them): same text as store-and-forward
+          this.#log.debug({ peer: remote, to, messageId: ack.id, cutThrough: true }, 'relaying message');
+        }
       } catch (e) {
         this.#log.debug({ peer: remote, to, code: errorCode(e) }, 'cut-through relay failed; storing');
       } finally {
@@ -933,7 +938,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     }
     if (take.length === 0) return acks;
     const now = this.#clock.now();
-    let fresh = 0;
+    const fresh: Envelope[] = [];
     this.#store.transaction(() => {
       for (const i of take) {
         const envelope = envelopes[i]!;
@@ -942,7 +947,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
           acks[i] = { id, status: 'ok', reason: 'duplicate' };
           continue;
         }
-        fresh++;
+        fresh.push(envelope);
         this.#store.enqueueOutbox({
           id: `${RELAY_PREFIX}${lower(remote)}/${id}`,
           to: envelope.to,
@@ -953,10 +958,10 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
         });
       }
     });
-    if (fresh > 0) {
-      this.#log.debug({ peer: remote, messages: fresh }, 'relaying messages');
-      this.#kick();
-    }
+    if (fresh.length === 0) return acks;
+    // after the commit: one line per relayed message (the hub counts them)
+    for (const e of fresh) this.#log.debug({ peer: remote, to: e.to, messageId: e.id }, 'relaying message');
+    this.#kick();
     return acks;
   }
 
