@@ -39,6 +39,32 @@ export interface JoinContext {
   readonly virtualPaymentApp: Address;
   /** Active objectives (for collateral reservations). */
   readonly active: () => Iterable<Objective>;
+  /** Virtual channel records (cached by the engine); read from the store when absent. */
+  readonly virtual?: (channelId: ChannelId) => VirtualData | undefined;
+}
+
+/**
+ * A virtual channel proposed over a ledger we are still funding (the peer completed its direct
+ * fund first: our postfund countersignature crossed its own): retry once ours completes.
+ * @throws SluiceError PROTOCOL_NOT_READY
+ */
+function notReadyWhileFunding(ctx: JoinContext, counterparties: readonly (Address | undefined)[], asset: Address, channelId: ChannelId): void {
+  for (const c of counterparties) {
+    const l = c === undefined ? undefined : findLedgerIn(ctx.ledgers.list(), c, asset, ['funding']);
+    if (l === undefined) continue;
+    // only once funded on chain and our postfund is signed: the counterparty's is on its way
+    for (const o of ctx.active()) {
+      if (o.type !== 'directFund' || o.channel.id !== l.ledgerId) continue;
+      const post = o.channel.states.find((e) => e.state.turnNum === 1);
+      if (post?.signatures[o.channel.myIndex] != null) {
+        throw new SluiceError('PROTOCOL_NOT_READY', 'the ledger is still being funded here', { details: { channelId, counterparty: c } });
+      }
+    }
+  }
+}
+
+function virtualOf(ctx: JoinContext, channelId: ChannelId): VirtualData | undefined {
+  return ctx.virtual === undefined ? getVirtualData(ctx.store, channelId) : ctx.virtual(channelId);
 }
 
 export interface Joined {
@@ -130,7 +156,7 @@ function joinVirtualFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   if (myIndex !== 1 && myIndex !== 2) refuse('we are not the hub or the payee of this channel');
   const channelId = getChannelId(s);
   if (msg.objectiveId !== virtualFundId(channelId)) refuse('objective id does not match the state');
-  if (getVirtualData(ctx.store, channelId) !== undefined) refuse('virtual channel already known', { channelId });
+  if (virtualOf(ctx, channelId) !== undefined) refuse('virtual channel already known', { channelId });
   const [payer, hub, payee] = s.participants as [Address, Address, Address];
   if (!signedBy(msg, payer)) refuse('the prefund is not signed by the payer');
   const amounts = virtualAmounts(s.outcome, s);
@@ -141,7 +167,10 @@ function joinVirtualFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   if (role === 'intermediary') {
     const left = findLedgerIn(ctx.ledgers.list(), payer, amounts.asset)?.ledger;
     const right = findLedgerIn(ctx.ledgers.list(), payee, amounts.asset)?.ledger;
-    if (left == null || right == null) refuse('no open ledger with the payer or the payee in this asset', { channelId });
+    if (left == null || right == null) {
+      notReadyWhileFunding(ctx, [left == null ? payer : undefined, right == null ? payee : undefined], amounts.asset, channelId);
+      refuse('no open ledger with the payer or the payee in this asset', { channelId });
+    }
     // Count collateral already promised to channels whose guarantee is not proposed yet.
     if (freeToLock(right, ctx.me, ctx.active()) < amounts.payer) refuse('insufficient free collateral toward the payee', { channelId });
     if (freeToLock(right, payee, ctx.active()) < amounts.payee) refuse('the payee cannot lock his balance', { channelId });
@@ -150,7 +179,10 @@ function joinVirtualFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
     objective = newVirtualFund({ prefund: s, myAddress: ctx.me, toMyLeft: left, toMyRight: right, hubPolicy: ctx.policy.hub ?? {} });
   } else {
     const left = findLedgerIn(ctx.ledgers.list(), hub, amounts.asset)?.ledger;
-    if (left == null) refuse('no open ledger with the hub in this asset', { channelId });
+    if (left == null) {
+      notReadyWhileFunding(ctx, [hub], amounts.asset, channelId);
+      refuse('no open ledger with the hub in this asset', { channelId });
+    }
     objective = newVirtualFund({ prefund: s, myAddress: ctx.me, toMyLeft: left });
   }
   return {
@@ -160,12 +192,16 @@ function joinVirtualFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
 }
 
 /** The ledgers along V that hold V's guarantee, by counterparty. */
-function ledgersHolding(store: Store, channelId: ChannelId, counterparty: Address): ConsensusChannel | undefined {
-  return listLedgerData(store).find((l) => l.ledger !== null && sameAddress(l.counterparty, counterparty) && consensusIncludes(l.ledger, channelId))?.ledger ?? undefined;
+function ledgersHolding(ledgers: Iterable<LedgerData>, channelId: ChannelId, counterparty: Address): ConsensusChannel | undefined {
+  for (const l of ledgers) if (l.ledger !== null && sameAddress(l.counterparty, counterparty) && consensusIncludes(l.ledger, channelId)) return l.ledger;
+  return undefined;
 }
 
-/** Build a virtual defund for V from our records (used for both starting and joining). */
-export function virtualDefundFor(store: Store, vd: VirtualData, paid?: bigint): Objective {
+/**
+ * Build a virtual defund for V from our records (used for both starting and joining).
+ * @param ledgers - the ledger records (the engine's cache); read from the store when absent
+ */
+export function virtualDefundFor(store: Store, vd: VirtualData, paid?: bigint, ledgers?: Iterable<LedgerData>): Objective {
   if (vd.v === null || (vd.status !== 'funded' && vd.status !== 'closing')) {
     throw new SluiceError('CHANNEL_NOT_FUNDED', 'the virtual channel is not funded', { details: { channelId: vd.channelId } });
   }
@@ -173,8 +209,9 @@ export function virtualDefundFor(store: Store, vd: VirtualData, paid?: bigint): 
   if (vd.role === 'payer') bound = { role: 'payer', maxPaid: store.getVoucher(vd.channelId, 'payer')?.amount ?? 0n };
   else if (vd.role === 'payee') bound = { role: 'payee', minPaid: store.getVoucher(vd.channelId, 'payee')?.amount ?? 0n };
   else bound = { role: 'intermediary' };
-  const left = vd.role === 'payer' ? undefined : ledgersHolding(store, vd.channelId, vd.role === 'payee' ? vd.hub : vd.payer);
-  const right = vd.role === 'payee' ? undefined : ledgersHolding(store, vd.channelId, vd.role === 'payer' ? vd.hub : vd.payee);
+  const all = ledgers === undefined ? listLedgerData(store) : [...ledgers]; // iterated twice
+  const left = vd.role === 'payer' ? undefined : ledgersHolding(all, vd.channelId, vd.role === 'payee' ? vd.hub : vd.payer);
+  const right = vd.role === 'payee' ? undefined : ledgersHolding(all, vd.channelId, vd.role === 'payer' ? vd.hub : vd.payee);
   if ((vd.role !== 'payer' && left === undefined) || (vd.role !== 'payee' && right === undefined)) {
     throw new SluiceError('CHANNEL_UNKNOWN', 'no ledger guarantees this virtual channel', { details: { channelId: vd.channelId } });
   }
@@ -191,9 +228,12 @@ function joinVirtualDefund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   if (msg.kind !== 'signedState') refuse('a virtual defund starts with the final state');
   const channelId = channelIdOf(msg.objectiveId);
   if (getChannelId(msg.state) !== channelId || msg.objectiveId !== virtualDefundId(channelId)) refuse('objective id does not match the state');
-  const vd = getVirtualData(ctx.store, channelId);
+  const vd = virtualOf(ctx, channelId);
   if (vd === undefined) refuse('unknown virtual channel', { channelId });
-  const objective = update(virtualDefundFor(ctx.store, vd), msg);
+  // The final state can overtake the last postfund signature on its way to us (the payer completes
+  // first, then closes at once): not refused, retried once our virtual fund has completed.
+  if (vd.status === 'funding') throw new SluiceError('PROTOCOL_NOT_READY', 'the virtual channel is still being funded here', { details: { channelId } });
+  const objective = update(virtualDefundFor(ctx.store, vd, undefined, ctx.ledgers.list()), msg);
   return { objective, virtual: { ...vd, status: 'closing' } };
 }
 
