@@ -94,10 +94,25 @@ export interface Node {
    */
   pay(channelId: ChannelId, increase: bigint): Voucher;
   /**
+   * {@link pay} with a group commit: the voucher is signed and committed at once (the next call
+   * builds on it) and the promise resolves once it is durable (fsync'd) — one fsync for every
+   * voucher signed or accepted in the same event-loop turn. Send the voucher only after it resolves.
+   * @throws SluiceError as {@link pay} (synchronously decided, reported as a rejection)
+   */
+  payAsync(channelId: ChannelId, increase: bigint): Promise<Voucher>;
+  /**
    * Decide on a payer's voucher (see PayeeLedger.receive); an accepted voucher is persisted before
    * this returns. Never throws for a bad voucher: the result says why.
    */
   receiveVoucher(voucher: Voucher, options?: { price?: bigint }): ReceiveResult;
+  /**
+   * {@link receiveVoucher} with a group commit: decided and committed at once (so the next voucher
+   * is judged against it, and a process crash loses nothing), resolved once durable against power
+   * loss — one fsync for every voucher accepted or signed in the same event-loop turn instead of
+   * one per voucher. Serve what the voucher pays for only after it resolves ("decide, persist,
+   * serve"). Never rejects for a bad voucher (the result says why); rejects if the store fails.
+   */
+  receiveVoucherAsync(voucher: Voucher, options?: { price?: bigint }): Promise<ReceiveResult>;
   /**
    * Close a virtual channel cooperatively, paying the payee what was paid (payer: vouchers
    * signed; payee: best voucher). Resolves once both ledgers are updated.
@@ -147,6 +162,8 @@ export function createNode(init: NodeInit, components: NodeComponents = {}): Nod
   return new NodeImpl(init, components);
 }
 
+const GROUP_COMMIT = { durability: 'beforeSend' } as const;
+
 function randomNonce(): bigint {
   return BigInt(bytesToHex(randomBytes(8)));
 }
@@ -184,6 +201,9 @@ class NodeImpl implements Node {
   #payee: PayeeLedger;
   readonly #listeners = new Set<(e: EngineEvent) => void>();
   #unsubscribe: (() => void) | undefined;
+  /** Callers waiting for the next voucher group commit to be fsync'd. */
+  #voucherWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #voucherSync: NodeJS.Immediate | undefined;
 
   constructor(init: NodeInit, components: NodeComponents) {
     this.#init = init;
@@ -265,6 +285,17 @@ class NodeImpl implements Node {
     const [messaging, ...rest] = this.#owned;
     await messaging?.close?.(); // no new input first
     await engine.stop();
+    if (this.#voucherSync !== undefined) {
+      clearImmediate(this.#voucherSync);
+      this.#voucherSync = undefined;
+      const waiters = this.#voucherWaiters.splice(0);
+      try {
+        this.#store?.sync?.();
+        for (const w of waiters) w.resolve();
+      } catch (e) {
+        for (const w of waiters) w.reject(e);
+      }
+    }
     for (const o of rest) await o.close?.();
     this.#owned = [];
     this.#engine = undefined;
@@ -303,7 +334,7 @@ class NodeImpl implements Node {
     const store = this.#store;
     if (store !== undefined) {
       if (e.type === 'virtualChannelProposed' || e.type === 'virtualChannelFunded') {
-        const vd = getVirtualData(store, e.channelId);
+        const vd = this.#engine?.virtualChannel(e.channelId) ?? getVirtualData(store, e.channelId);
         if (vd !== undefined) {
           if (e.type === 'virtualChannelFunded' && vd.role === 'payee') {
             try {
@@ -447,28 +478,76 @@ class NodeImpl implements Node {
   }
 
   pay(channelId: ChannelId, increase: bigint): Voucher {
+    return this.#signVoucher(channelId, increase, false);
+  }
+
+  async payAsync(channelId: ChannelId, increase: bigint): Promise<Voucher> {
+    const voucher = this.#signVoucher(channelId, increase, true);
+    await this.#whenDurable();
+    return voucher;
+  }
+
+  #signVoucher(channelId: ChannelId, increase: bigint, grouped: boolean): Voucher {
     const store = this.#st;
-    const vd = getVirtualData(store, channelId.toLowerCase() as ChannelId);
+    const vd = this.engine.virtualChannel(channelId.toLowerCase() as ChannelId);
     if (vd === undefined || vd.role !== 'payer') throw new SluiceError('CHANNEL_UNKNOWN', 'we do not pay on this channel', { details: { channelId } });
     if (vd.status === 'funding') throw new SluiceError('CHANNEL_NOT_FUNDED', 'channel is not funded yet', { details: { channelId } });
     if (vd.status !== 'funded') throw new SluiceError('CHANNEL_CLOSING', 'channel is closing or closed', { details: { channelId } });
     const voucher = this.#payer.pay(vd.channelId, increase);
-    store.putVoucherIfHigher({ channelId: vd.channelId, role: 'payer', amount: voucher.amount, signature: voucher.signature, updatedAt: Date.now() });
+    const rec = { channelId: vd.channelId, role: 'payer' as const, amount: voucher.amount, signature: voucher.signature, updatedAt: Date.now() };
+    if (grouped) store.transaction(() => store.putVoucherIfHigher(rec), GROUP_COMMIT);
+    else store.putVoucherIfHigher(rec);
     return voucher;
   }
 
   receiveVoucher(voucher: Voucher, options: { price?: bigint } = {}): ReceiveResult {
+    return this.#receive(voucher, options, false);
+  }
+
+  async receiveVoucherAsync(voucher: Voucher, options: { price?: bigint } = {}): Promise<ReceiveResult> {
+    const result = this.#receive(voucher, options, true);
+    if (result.kind === 'accepted') await this.#whenDurable();
+    return result;
+  }
+
+  #receive(voucher: Voucher, options: { price?: bigint }, grouped: boolean): ReceiveResult {
+    const store = this.#st;
     const result = this.#payee.receive(voucher, options);
     if (result.kind === 'accepted') {
-      this.#st.putVoucherIfHigher({
+      const rec = {
         channelId: result.voucher.channelId.toLowerCase() as ChannelId,
-        role: 'payee',
+        role: 'payee' as const,
         amount: result.voucher.amount,
         signature: result.voucher.signature,
         updatedAt: Date.now(),
-      });
+      };
+      if (grouped) store.transaction(() => store.putVoucherIfHigher(rec), GROUP_COMMIT);
+      else store.putVoucherIfHigher(rec);
     }
     return result;
+  }
+
+  /**
+   * Resolve once every voucher committed so far is fsync'd: one `store.sync()` per event-loop
+   * turn (setImmediate) for all callers — the vouchers of many connections share one fsync. (Any
+   * other durable commit or sync in between, e.g. the engine's, covers them too.)
+   */
+  #whenDurable(): Promise<void> {
+    const store = this.#st;
+    return new Promise<void>((resolve, reject) => {
+      this.#voucherWaiters.push({ resolve, reject });
+      this.#voucherSync ??= setImmediate(() => {
+        this.#voucherSync = undefined;
+        const waiters = this.#voucherWaiters.splice(0);
+        try {
+          store.sync?.();
+        } catch (e) {
+          for (const w of waiters) w.reject(e);
+          return;
+        }
+        for (const w of waiters) w.resolve();
+      });
+    });
   }
 
   async closeVirtualChannel(channelId: ChannelId, options: CallOptions = {}): Promise<{ paid: bigint }> {
@@ -476,13 +555,13 @@ class NodeImpl implements Node {
     const engine = this.engine;
     const { id, paid } = await engine.serial(async () => {
       const store = this.#st;
-      const vd = getVirtualData(store, channelId.toLowerCase() as ChannelId);
+      const vd = engine.virtualChannel(channelId.toLowerCase() as ChannelId);
       if (vd === undefined) throw new SluiceError('CHANNEL_UNKNOWN', 'unknown virtual channel', { details: { channelId } });
       if (vd.role === 'intermediary') throw new SluiceError('INVALID_ARGUMENT', 'only the payer or the payee closes a virtual channel');
       if (vd.status !== 'funded') throw new SluiceError(vd.status === 'funding' ? 'CHANNEL_NOT_FUNDED' : 'CHANNEL_CLOSING', `channel is ${vd.status}`, { details: { channelId } });
       if (vd.role === 'payee') this.#payee.markClosing(vd.channelId);
       const paid = store.getVoucher(vd.channelId, vd.role)?.amount ?? 0n;
-      const o = virtualDefundFor(store, vd, paid);
+      const o = virtualDefundFor(store, vd, paid, engine.ledgerChannels());
       await engine.startObjective(o, { virtual: { ...vd, status: 'closing' } });
       return { id: o.id, paid };
     });

@@ -1,8 +1,9 @@
 /**
  * {@link PayeeChannels} over the channel engine's Node API (`@sluice/channel-core/node`):
  * the provider's node is the payee of virtual channels that clients open through the hub.
- * `receiveVoucher` is the node's (it persists an accepted voucher, fsync'd, before it
- * returns); `withdraw` closes our open ledger channels cooperatively (one transaction each).
+ * `receiveVoucher` is the node's `receiveVoucherAsync` (an accepted voucher is fsync'd before
+ * the promise resolves, in a group commit shared by the vouchers of one event-loop turn);
+ * `withdraw` closes our open ledger channels cooperatively (one transaction each).
  */
 import { type Address, type ChannelId, type ReceiveResult, type Voucher, isSluiceError, sameAddress } from '@sluice/channel-core';
 import type { Node, VirtualChannelInfo } from '@sluice/channel-core/node';
@@ -55,7 +56,8 @@ export class NodePayeeChannels implements PayeeChannels {
   }
 
   async receiveVoucher(voucher: Voucher, options: { price: bigint }): Promise<ReceiveResult> {
-    return this.#node.receiveVoucher(voucher, { price: options.price });
+    // decided and committed at once, resolved once fsync'd (vouchers of one event-loop turn share one fsync)
+    return this.#node.receiveVoucherAsync(voucher, { price: options.price });
   }
 
   async listVirtualChannels(): Promise<PayeeChannelView[]> {
