@@ -227,7 +227,9 @@ class HubImpl implements Hub {
     if (r.role !== 'intermediary') return true;
     const cap = this.#init.policy?.collateralCap;
     if (cap === undefined) return true;
-    const locked = this.#lockedIn(r.asset);
+    // A join may be evaluated more than once (a proposal retried as not-ready): never count the
+    // channel's own earlier reservation against itself.
+    const locked = this.#lockedIn(r.asset, r.channelId);
     if (locked + r.amount > cap) {
       this.logger.warn({ channelId: r.channelId, peer: r.payer, amount: r.amount, locked, cap }, 'virtual channel refused: collateral cap');
       return `the hub's collateral cap ${cap} would be exceeded (locked ${locked}, asked ${r.amount})`;
@@ -237,16 +239,17 @@ class HubImpl implements Hub {
   }
 
   /** Collateral locked (or promised) in open intermediary channels of `asset`. */
-  #lockedIn(asset: Address): bigint {
+  #lockedIn(asset: Address, except?: string): bigint {
     let sum = 0n;
     const seen = new Set<string>();
     for (const v of this.#node.getVirtualChannels()) {
-      if (v.role !== 'intermediary' || !sameAddress(v.asset, asset)) continue;
+      if (v.role !== 'intermediary' || !sameAddress(v.asset, asset) || v.channelId === except) continue;
       seen.add(v.channelId);
       if (OPEN_V.has(v.status)) sum += v.amount;
     }
     const now = Date.now();
     for (const [id, p] of this.#pending) {
+      if (id === except) continue;
       if (seen.has(id)) {
         this.#pending.delete(id);
         continue;
