@@ -73,8 +73,9 @@ export class NodePayerChannels implements PayerChannels {
     return { ...view, opened: true };
   }
 
+  /** Resolves once the voucher is durable (vouchers signed in one turn share one fsync). */
   async pay(channelId: ChannelId, increase: bigint): Promise<Voucher> {
-    return this.#node.pay(channelId, increase);
+    return this.#node.payAsync(channelId, increase);
   }
 
   lastVoucher(channelId: ChannelId): Voucher | undefined {
