@@ -85,6 +85,9 @@ export function voucherRows(data: unknown): Row[] {
     row('voucher sign, 1 core', ops('sign'), ops('ethersSign'), 'ethers v6', target('sign rate')),
     row('voucher verify, 1 core', ops('verify'), ops('ethersVerify'), 'ethers v6', target('full verify vs ethers')),
     row('voucher verify vs raw libsecp256k1 verify', ops('verify'), ops('rawVerify'), 'raw ecdsaVerify', target('full verify vs raw')),
+    // Strict verification must recover (v is the parity of R.y, which ecdsa_verify never checks):
+    // raw recover is its real ceiling (ADR 0002). Informational, no target.
+    row('voucher verify vs raw libsecp256k1 recover (the strict ceiling)', ops('verify'), ops('rawRecover'), 'raw ecdsaRecover', { goal: '', result: '' }),
     row('voucher verify, pool of 2 workers', ops('pool2'), ops('verify'), 'one core', target('pool, 2 workers')),
   ].filter((x): x is Row => x !== undefined);
 }
