@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
 import { createLogger, tapLogger } from './logger.ts';
 import { startHttpServer, type HttpServer } from './http.ts';
-import { observeFallback } from './fallback-observer.ts';
+import { observeFallback } from '@sluice/channel-core/node/observe';
 
 /** The collateral policy: what the hub agrees to back. */
 export interface HubCollateralPolicy {

@@ -31,7 +31,7 @@ import { openUsageStore } from './service/usage-store.ts';
 import { VoucherLog } from './service/voucher-log.ts';
 import { addSettleCommand } from './commands/settle.ts';
 import { addStatusCommand } from './commands/status.ts';
-import { observeFallback } from './fallback/observe.ts';
+import { observeFallback } from '@sluice/channel-core/node/observe';
 import type { Node } from '@sluice/channel-core/node';
 
 function parseUint(name: string): (v: string) => bigint {

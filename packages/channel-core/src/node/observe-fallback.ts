@@ -1,8 +1,9 @@
 /**
  * Metrics and logs of the on-chain fallback, fed from a node's events: every challenge, answer,
  * fallback transaction and payout is counted in Prometheus and logged (pino-style logger) with
- * `channelId`, `objectiveId`, `txHash`. The hub keeps an identical copy (packages/hub/src/
- * fallback-observer.ts: the hub does not depend on this package).
+ * `channelId`, `objectiveId`, `txHash`. Shared by the hub and the provider
+ * (`@sluice/channel-core/node/observe`); kept out of the `node` entry so nodes without metrics do
+ * not load prom-client.
  *
  * | metric | type | labels |
  * |---|---|---|
@@ -15,7 +16,7 @@
  * | `sluice_disputes_open` | gauge | `kind`, `phase` | channels being settled on chain |
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Node, NodeEvent } from '@sluice/channel-core/node';
+import type { Node, NodeEvent } from './index.ts';
 
 /** The logger methods used (pino's signature). */
 export interface FallbackLogger {
