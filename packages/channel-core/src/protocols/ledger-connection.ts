@@ -3,7 +3,7 @@
  * proposal this objective needs agreed on it. Shared cranking and message handling for
  * virtual fund and defund (go-nitro's `Connection`).
  */
-import type { ChannelId } from '../hex.ts';
+import type { Address, ChannelId } from '../hex.ts';
 import { fail } from './fail.ts';
 import {
   type ConsensusChannel,
@@ -20,7 +20,9 @@ import {
   signNextProposal,
   type Countersignature,
   type SignedProposal,
+  latestTurn,
 } from './ledger.ts';
+import { evaluateLedgerProposal } from './hub-policy.ts';
 import type { Effect } from './types.ts';
 
 export interface LedgerConnection {
@@ -74,4 +76,47 @@ export function receiveExpectedProposal(
 /** Leader side. @throws SluiceError as {@link receiveCountersignature} */
 export function receiveConnectionCountersignature(ledger: ConsensusChannel, cs: Countersignature): ConsensusChannel {
   return receiveCountersignature(ledger, cs);
+}
+
+/** A virtual objective's two ledger connections (null at the ends of the path). */
+export interface Connections {
+  readonly toMyLeft: ConsensusChannel | null;
+  readonly toMyRight: ConsensusChannel | null;
+}
+
+export type ConnectionSide = 'left' | 'right';
+
+/**
+ * Route a ledger proposal to the connection it is for and accept it only if it is the one this
+ * objective expects on that side (`expectedOn`). As the hub (`hub` set), also refuse a proposal
+ * that would leave it worse off than agreed (no blind countersigning).
+ * @throws SluiceError PROTOCOL_WRONG_CHANNEL, HUB_POLICY_REJECTED, and those of {@link receiveExpectedProposal}
+ */
+export function receiveConnectionProposal<O extends Connections>(
+  o: O,
+  sp: SignedProposal,
+  target: ChannelId,
+  expectedOn: (side: ConnectionSide) => Proposal | null,
+  hub: Address | undefined,
+): O {
+  const side: ConnectionSide | null = o.toMyLeft?.id === sp.ledgerId ? 'left' : o.toMyRight?.id === sp.ledgerId ? 'right' : null;
+  if (side === null) fail('PROTOCOL_WRONG_CHANNEL', 'proposal is for a ledger this objective does not use');
+  const ledger = side === 'left' ? o.toMyLeft! : o.toMyRight!;
+  const expected = expectedOn(side);
+  if (hub !== undefined && expected !== null && sp.turnNum === latestTurn(ledger) + 1) {
+    const d = evaluateLedgerProposal(ledger, sp.proposal, expected, hub);
+    if (!d.ok) fail(d.code, d.reason, { ledgerId: ledger.id });
+  }
+  const updated = receiveExpectedProposal(ledger, sp, target, expected);
+  return side === 'left' ? { ...o, toMyLeft: updated } : { ...o, toMyRight: updated };
+}
+
+/**
+ * Route a countersignature to the connection it is for.
+ * @throws SluiceError PROTOCOL_WRONG_CHANNEL, and those of {@link receiveCountersignature}
+ */
+export function receiveConnectionsCountersignature<O extends Connections>(o: O, cs: Countersignature): O {
+  if (o.toMyLeft?.id === cs.ledgerId) return { ...o, toMyLeft: receiveConnectionCountersignature(o.toMyLeft, cs) };
+  if (o.toMyRight?.id === cs.ledgerId) return { ...o, toMyRight: receiveConnectionCountersignature(o.toMyRight, cs) };
+  return fail('PROTOCOL_WRONG_CHANNEL', 'countersignature is for a ledger this objective does not use');
 }

@@ -29,9 +29,9 @@ import {
   signedByMe,
 } from './channel.ts';
 import { fail, guardPeerInput } from './fail.ts';
-import { type ConsensusChannel, consensusIncludes, latestTurn } from './ledger.ts';
-import { crankConnection, receiveConnectionCountersignature, receiveExpectedProposal } from './ledger-connection.ts';
-import { type HubPolicyConfig, evaluateLedgerProposal, evaluateVirtualFundJoin } from './hub-policy.ts';
+import { type ConsensusChannel, consensusIncludes } from './ledger.ts';
+import { crankConnection, receiveConnectionProposal, receiveConnectionsCountersignature } from './ledger-connection.ts';
+import { type HubPolicyConfig, evaluateVirtualFundJoin } from './hub-policy.ts';
 import { type VirtualAmounts, assertLedgerBetween, expectedAdd, virtualAmounts } from './virtual-channel.ts';
 import type { CrankResult, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
 
@@ -163,24 +163,18 @@ export function updateVirtualFund(o: VirtualFundObjective, event: ObjectiveEvent
       }
       case 'ledgerProposal': {
         if (event.objectiveId !== o.id) fail('PROTOCOL_WRONG_CHANNEL', 'message is for another objective');
-        const sp = event.signedProposal;
-        const side = o.toMyLeft?.id === sp.ledgerId ? 'left' : o.toMyRight?.id === sp.ledgerId ? 'right' : null;
-        if (side === null) fail('PROTOCOL_WRONG_CHANNEL', 'proposal is for a ledger this objective does not use');
-        const ledger = side === 'left' ? o.toMyLeft! : o.toMyRight!;
-        const expected = expectedAdd(o.v.id, o.v.fixedPart, o.amounts, side === 'left' ? o.v.myIndex - 1 : o.v.myIndex);
-        if (isIntermediary(o) && sp.turnNum === latestTurn(ledger) + 1) {
-          const d = evaluateLedgerProposal(ledger, sp.proposal, expected, o.v.fixedPart.participants[o.v.myIndex]!);
-          if (!d.ok) fail(d.code, d.reason, { ledgerId: ledger.id });
-        }
-        const updated = receiveExpectedProposal(ledger, sp, o.v.id, expected);
-        return side === 'left' ? { ...o, toMyLeft: updated } : { ...o, toMyRight: updated };
+        const hub = isIntermediary(o) ? o.v.fixedPart.participants[o.v.myIndex]! : undefined;
+        return receiveConnectionProposal(
+          o,
+          event.signedProposal,
+          o.v.id,
+          (side) => expectedAdd(o.v.id, o.v.fixedPart, o.amounts, side === 'left' ? o.v.myIndex - 1 : o.v.myIndex),
+          hub,
+        );
       }
       case 'ledgerCountersignature': {
         if (event.objectiveId !== o.id) fail('PROTOCOL_WRONG_CHANNEL', 'message is for another objective');
-        const cs = event.countersignature;
-        if (o.toMyLeft?.id === cs.ledgerId) return { ...o, toMyLeft: receiveConnectionCountersignature(o.toMyLeft, cs) };
-        if (o.toMyRight?.id === cs.ledgerId) return { ...o, toMyRight: receiveConnectionCountersignature(o.toMyRight, cs) };
-        return fail('PROTOCOL_WRONG_CHANNEL', 'countersignature is for a ledger this objective does not use');
+        return receiveConnectionsCountersignature(o, event.countersignature);
       }
       case 'deposited':
       case 'allocationUpdated':
