@@ -1,6 +1,7 @@
 /** `sluice-hub status`: fetch a running hub's /status and render it. */
 import { SluiceError } from '@sluice/channel-core';
 import type { HubStatus } from './hub.ts';
+import { formatSeconds, shortId as short, textTable as table } from '@sluice/channel-core/node/text';
 
 /**
  * GET `<url>/status`.
@@ -21,24 +22,7 @@ export async function fetchStatus(url: string, options: { timeoutMs?: number } =
   return body as HubStatus;
 }
 
-/** `1h 02m 03s` of chain time, `-` when no challenge runs. */
-export function formatSeconds(s: number | null): string {
-  if (s === null) return '-';
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m ${String(sec).padStart(2, '0')}s` : m > 0 ? `${m}m ${String(sec).padStart(2, '0')}s` : `${sec}s`;
-}
-
-export function short(id: string): string {
-  return id.length > 14 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id;
-}
-
-export function table(head: string[], rows: string[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
-  return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
-}
+export { formatSeconds } from '@sluice/channel-core/node/text';
 
 /** Human-readable status. Amounts in base units. */
 export function renderStatus(s: HubStatus): string {

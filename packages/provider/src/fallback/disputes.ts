@@ -4,6 +4,7 @@
  */
 import type { Address, ChannelId } from '@sluice/channel-core';
 import type { DisputeInfo } from '@sluice/channel-core/node';
+import { formatSeconds, shortId, textTable } from '@sluice/channel-core/node/text';
 
 /** A {@link DisputeInfo} with amounts as decimal strings (JSON-safe). */
 export interface DisputeView {
@@ -39,25 +40,7 @@ export function disputeView(d: DisputeInfo): DisputeView {
   };
 }
 
-/** `1h 02m 03s` (chain time left), `-` when no challenge runs. */
-export function formatSeconds(s: number | null): string {
-  if (s === null) return '-';
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m ${String(sec).padStart(2, '0')}s` : m > 0 ? `${m}m ${String(sec).padStart(2, '0')}s` : `${sec}s`;
-}
-
-export function shortId(id: string): string {
-  return id.length > 14 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id;
-}
-
-/** A plain text table (columns padded, a dash rule under the head). */
-export function textTable(head: string[], rows: string[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
-  return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
-}
+export { formatSeconds, shortId, textTable } from '@sluice/channel-core/node/text';
 
 /**
  * Human table of disputes: channel, kind, phase, time left (chain time), what each participant
