@@ -2,12 +2,10 @@
  * Build a hub from a resolved config (shared by `start` and `settle`): check the chain, unlock the
  * key, resolve the contract addresses.
  */
-import { createInterface } from 'node:readline';
-import { Writable } from 'node:stream';
 import { resolve } from 'node:path';
 import type { DestinationStream, Logger } from 'pino';
 import { type Address, SluiceError } from '@sluice/channel-core';
-import { devAccount, passphraseFromEnv, readKeyFile } from '@sluice/channel-core/keys';
+import { devAccount, passphraseFromEnv, promptHidden, readKeyFile } from '@sluice/channel-core/keys';
 import type { HubConfig } from './config.ts';
 import { readDeployment, type Deployment } from './deployment.ts';
 import { createLogger } from './logger.ts';
@@ -22,22 +20,7 @@ async function promptPassphrase(question: string): Promise<string> {
   if (!process.stdin.isTTY) {
     throw new SluiceError('INVALID_ARGUMENT', 'the key file needs a passphrase: set SLUICE_HUB_PASSPHRASE (or SLUICE_PASSPHRASE), or run on a terminal');
   }
-  process.stderr.write(question);
-  let muted = true;
-  const output = new Writable({
-    write(chunk, _enc, cb) {
-      if (!muted) process.stderr.write(chunk as Buffer);
-      cb();
-    },
-  });
-  const rl = createInterface({ input: process.stdin, output, terminal: true });
-  try {
-    return await new Promise<string>((done) => rl.question('', done));
-  } finally {
-    muted = false;
-    rl.close();
-    process.stderr.write('\n');
-  }
+  return promptHidden(question);
 }
 
 async function rpcChainId(rpcUrl: string): Promise<number> {

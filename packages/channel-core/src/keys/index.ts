@@ -11,6 +11,8 @@
 import { HDNodeWallet, encryptKeystoreJson, decryptKeystoreJson, isKeystoreJson, randomBytes, type KeystoreAccount } from 'ethers';
 import { chmodSync, mkdirSync, openSync, writeSync, fsyncSync, closeSync, readFileSync, renameSync, statSync, existsSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
 import { type Address, bytesToHex, hexToBytes } from '../hex.ts';
 import { parseAddress, parsePrivateKey, privateKeyToAddress } from '../address.ts';
 import { SluiceError } from '../errors.ts';
@@ -137,4 +139,27 @@ export function devAccount(index: number, chainId: bigint): { privateKey: Uint8A
   const wallet = HDNodeWallet.fromPhrase(ANVIL_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`);
   const privateKey = hexToBytes(wallet.privateKey, 'privateKey');
   return { privateKey, address: privateKeyToAddress(privateKey) };
+}
+
+/**
+ * Ask a question on the terminal (stderr) and read the answer from stdin without echoing it,
+ * for passphrases. The caller checks `process.stdin.isTTY` first.
+ */
+export async function promptHidden(question: string): Promise<string> {
+  process.stderr.write(question);
+  let muted = true;
+  const output = new Writable({
+    write(chunk, _enc, cb) {
+      if (!muted) process.stderr.write(chunk as Buffer);
+      cb();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
+  try {
+    return await new Promise<string>((done) => rl.question('', done));
+  } finally {
+    muted = false;
+    rl.close();
+    process.stderr.write('\n');
+  }
 }

@@ -3,11 +3,10 @@
  * the environment, and a TTY prompt for passphrases (never a flag). Kept apart from `cli.ts`
  * so commands do not import the program that registers them.
  */
-import { createInterface } from 'node:readline';
-import { Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { SluiceError } from '@sluice/channel-core';
+import { promptHidden } from '@sluice/channel-core/keys';
 
 /** The environment variable holding the key passphrase (as in `@sluice/channel-core/keys`). */
 const DEFAULT_PASSPHRASE_ENV = 'SLUICE_PASSPHRASE';
@@ -33,30 +32,11 @@ export async function getPassphrase(question: string, confirm = false, env: Node
   if (!process.stdin.isTTY) {
     throw new SluiceError('INVALID_ARGUMENT', `a passphrase is needed: set ${DEFAULT_PASSPHRASE_ENV} or run on a terminal`);
   }
-  const first = await prompt(question);
-  if (confirm && (await prompt('repeat the passphrase: ')) !== first) throw new SluiceError('INVALID_ARGUMENT', 'the passphrases differ');
+  const first = await promptHidden(question);
+  if (confirm && (await promptHidden('repeat the passphrase: ')) !== first) throw new SluiceError('INVALID_ARGUMENT', 'the passphrases differ');
   return first;
 }
 
-/** Ask on the TTY without echoing the answer. */
-async function prompt(question: string): Promise<string> {
-  process.stderr.write(question);
-  let muted = true;
-  const output = new Writable({
-    write(chunk, _enc, cb) {
-      if (!muted) process.stderr.write(chunk as Buffer);
-      cb();
-    },
-  });
-  const rl = createInterface({ input: process.stdin, output, terminal: true });
-  try {
-    return await new Promise<string>((done) => rl.question('', done));
-  } finally {
-    muted = false;
-    rl.close();
-    process.stderr.write('\n');
-  }
-}
 
 /**
  * Apply a JSON config file to a command: each key is an option's camelCase name; a value is
