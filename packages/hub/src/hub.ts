@@ -11,7 +11,7 @@
  * ```
  */
 import { type Address, type ChannelId, SluiceError, parseAddress, sameAddress } from '@sluice/channel-core';
-import { createNode, type Node, type NodeChainInit, type NodeComponents, type NodeEvent, type NodeInit, type VirtualChannelRequest, type Decision } from '@sluice/channel-core/node';
+import { createNode, type Node, type NodeChainInit, type NodeComponents, type NodeEvent, type NodeInit, type VirtualChannelRequest, type Decision, type DisputeView, disputeView } from '@sluice/channel-core/node';
 import type { Logger } from 'pino';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
 import { createLogger, tapLogger } from './logger.ts';
@@ -111,20 +111,7 @@ export interface HubStatus {
 }
 
 /** A channel in challenge (`Node.getDisputes()` with amounts as decimal strings). */
-export interface HubDispute {
-  readonly channelId: ChannelId;
-  readonly kind: 'ledger' | 'virtual';
-  readonly objectiveId: string;
-  readonly phase: 'registering' | 'challenge' | 'finalized';
-  readonly waitingFor: string;
-  readonly turnNumRecord: number | null;
-  readonly finalizesAt: number | null;
-  readonly secondsLeft: number | null;
-  readonly chainTime: number;
-  readonly amounts: { readonly participant: Address; readonly amount: string }[];
-  readonly mine: string;
-  readonly locked: string;
-}
+export type HubDispute = DisputeView;
 
 export interface Hub {
   readonly address: Address;
@@ -411,12 +398,7 @@ class HubImpl implements Hub {
         cap: cap === undefined ? null : cap.toString(),
       })),
       objectivesInFlight: this.#node.engine.activeObjectives().length,
-      disputes: this.#node.getDisputes().map((d) => ({
-        ...d,
-        amounts: d.amounts.map((a) => ({ participant: a.participant, amount: a.amount.toString() })),
-        mine: d.mine.toString(),
-        locked: d.locked.toString(),
-      })),
+      disputes: this.#node.getDisputes().map(disputeView),
     };
   }
 

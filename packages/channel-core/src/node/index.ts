@@ -21,3 +21,4 @@ export type { DisputeInfo, FallbackConfig } from '../engine/fallback.ts';
 export { FALLBACK_DEFAULTS } from '../engine/fallback.ts';
 export type { EnginePolicy, LedgerRequest, VirtualChannelRequest, Decision } from '../engine/policy.ts';
 export type { HubPolicyConfig } from '../protocols/hub-policy.ts';
+export { type DisputeView, disputeView } from './dispute-view.ts';

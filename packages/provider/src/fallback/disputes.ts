@@ -2,43 +2,10 @@
  * Channels being settled on chain, as JSON (amounts as decimal strings) and as a human table.
  * Shared by `sluice-provider status`, `sluice status` and the provider's admin API.
  */
-import type { Address, ChannelId } from '@sluice/channel-core';
-import type { DisputeInfo } from '@sluice/channel-core/node';
+import type { DisputeView } from '@sluice/channel-core/node';
 import { formatSeconds, shortId, textTable } from '@sluice/channel-core/node/text';
 
-/** A {@link DisputeInfo} with amounts as decimal strings (JSON-safe). */
-export interface DisputeView {
-  readonly channelId: ChannelId;
-  readonly kind: 'ledger' | 'virtual';
-  readonly objectiveId: string;
-  readonly phase: 'registering' | 'challenge' | 'finalized';
-  readonly waitingFor: string;
-  readonly turnNumRecord: number | null;
-  readonly finalizesAt: number | null;
-  readonly secondsLeft: number | null;
-  readonly chainTime: number;
-  readonly amounts: readonly { readonly participant: Address; readonly amount: string }[];
-  readonly mine: string;
-  readonly locked: string;
-}
-
-/** JSON-safe view of a dispute. */
-export function disputeView(d: DisputeInfo): DisputeView {
-  return {
-    channelId: d.channelId,
-    kind: d.kind,
-    objectiveId: d.objectiveId,
-    phase: d.phase,
-    waitingFor: d.waitingFor,
-    turnNumRecord: d.turnNumRecord,
-    finalizesAt: d.finalizesAt,
-    secondsLeft: d.secondsLeft,
-    chainTime: d.chainTime,
-    amounts: d.amounts.map((a) => ({ participant: a.participant, amount: a.amount.toString() })),
-    mine: d.mine.toString(),
-    locked: d.locked.toString(),
-  };
-}
+export { type DisputeView, disputeView } from '@sluice/channel-core/node';
 
 export { formatSeconds, shortId, textTable } from '@sluice/channel-core/node/text';
 
