@@ -101,7 +101,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
     const deploymentFile = join(dir, 'deployment.json');
     writeFileSync(deploymentFile, JSON.stringify({ chainId: 31337, adjudicator: d.adjudicator, consensusApp: d.consensusApp, virtualPaymentApp: d.virtualPaymentApp, deployBlock: d.deployBlock }));
     const hubAddress = privateKeyToAddress(anvil.accounts[1]!);
-    const profDir = join(dir, 'prof');
+    const profDir = process.env['HUB_BENCH_PROFILE_DIR'] ?? join(dir, 'prof');
 
     // The hub: anvil account 1 (`--dev-account` is refused on non-local chains), its own OS process.
     const hubChild = spawn(
