@@ -23,6 +23,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JsonRpcProvider, Wallet } from 'ethers';
@@ -137,9 +138,9 @@ async function scenario(stores: StoreMode): Promise<Result> {
           if (hubOut.length > 2000) hubOut.shift();
           if (counting) {
             try {
-              const j = JSON.parse(line) as { msg?: string; code?: string; level?: number };
+              const j = JSON.parse(line) as { msg?: string; code?: string; reason?: string; level?: number };
               if (typeof j.msg === 'string') {
-                const k = `hub\t${j.msg}${typeof j.code === 'string' ? ` (${j.code})` : ''}`;
+                const k = `hub\t${j.msg}${typeof j.code === 'string' ? ` (${j.code}${typeof j.reason === 'string' ? `: ${j.reason}` : ''})` : ''}`;
                 warnCounts.set(k, (warnCounts.get(k) ?? 0) + 1);
                 hubWarnLines.n++;
               }
@@ -270,6 +271,27 @@ async function scenario(stores: StoreMode): Promise<Result> {
       const m = /^sluice_hub_process_cpu_seconds_total (\S+)$/m.exec(await (await fetch(new URL('/metrics', started.http))).text());
       return m ? Number(m[1]) : NaN;
     };
+    // Under load: when each client's objectives reach each step (from their creation), and how
+    // late this process's event loop runs.
+    const loadPhases = new Map<string, number[]>();
+    const created = new Map<string, number>();
+    const loadMark = (id: string, phase: string): void => {
+      const t0 = created.get(id);
+      if (t0 === undefined) return;
+      const xs = loadPhases.get(phase) ?? [];
+      xs.push(performance.now() - t0);
+      loadPhases.set(phase, xs);
+    };
+    const offs = clients.flatMap((a) => [
+      a.on('objectiveCreated', (e) => void created.set(e.objectiveId, performance.now())),
+      a.on('objectiveProgress', (e) => loadMark(e.objectiveId, `${e.objectiveType} waiting for ${e.waitingFor}`)),
+      a.on('objectiveCompleted', (e) => {
+        loadMark(e.objectiveId, `${e.objectiveType} completed`);
+        created.delete(e.objectiveId);
+      }),
+    ]);
+    const lag = monitorEventLoopDelay({ resolution: 5 });
+    lag.enable();
     const hubCpuBefore = await hubCpuNow();
     const benchCpuBefore = process.cpuUsage();
     const deadline = performance.now() + SECONDS * 1000;
@@ -291,6 +313,10 @@ async function scenario(stores: StoreMode): Promise<Result> {
     );
     const wall = (performance.now() - tStart) / 1000;
     counting = false;
+    lag.disable();
+    for (const off of offs) off();
+    log(`[${stores} stores] bench-process event loop delay under load: p50 ${fmt(lag.percentile(50) / 1e6)} ms, p99 ${fmt(lag.percentile(99) / 1e6)} ms, max ${fmt(lag.max / 1e6)} ms`);
+    for (const [phase, xs] of [...loadPhases].sort((a, b) => pct(sorted(a[1]), 50) - pct(sorted(b[1]), 50))) log(`[${stores} stores] under load: ${phase}: p50 ${fmt(pct(sorted(xs), 50))} ms (n ${xs.length})`);
     const hubCores = ((await hubCpuNow()) - hubCpuBefore) / wall;
     const benchCpuWindow = process.cpuUsage(benchCpuBefore);
     const benchCores = (benchCpuWindow.user + benchCpuWindow.system) / 1e6 / wall;

@@ -27,6 +27,8 @@ import { openMemoryStore, openSqliteStore } from '../src/sqlite/index.ts';
 import {
   SLUICE_PROTOCOL,
   SLUICE_BATCH_PROTOCOL,
+  SLUICE_SESSION_PROTOCOL,
+  FrameDecoder,
   MAX_BATCH_ENVELOPES,
   createLibp2pMessageService,
   decodeAck,
@@ -567,5 +569,145 @@ describe('libp2p messaging', () => {
       fc.property(fc.constantFrom(1, 2), fc.uint8Array({ maxLength: 200 }), (kind, rest) => decodeOnlyFailsCleanly(kind === 1 ? decodeEnvelope : decodeAck)(Uint8Array.of(kind, ...rest))),
       { numRuns: 2000 },
     );
+  });
+});
+
+/** Collect whole frames arriving on a raw stream (as a session peer would). */
+function frames(stream: Stream, maxBody = 1 << 20): { bodies: Uint8Array[]; closed: () => boolean } {
+  const decoder = new FrameDecoder(maxBody);
+  const bodies: Uint8Array[] = [];
+  let closed = false;
+  stream.addEventListener('message', (evt) => {
+    bodies.push(...decoder.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()));
+  });
+  stream.addEventListener('close', () => {
+    closed = true;
+  });
+  return { bodies, closed: () => closed };
+}
+
+function sessionStreams(svc: Libp2pMessageService): number {
+  let n = 0;
+  for (const c of svc.node?.getConnections() ?? []) n += c.streams.filter((s) => s.protocol === SLUICE_SESSION_PROTOCOL).length;
+  return n;
+}
+
+describe('libp2p messaging sessions (protocol 1.2.0)', () => {
+  it('FrameDecoder: any split of a frame sequence yields the same bodies; an oversize prefix fails before buffering', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 40 }), (bodies, cuts) => {
+        const wire = Uint8Array.from(bodies.flatMap((b) => [...frame(b)]));
+        const decoder = new FrameDecoder(300);
+        const out: Uint8Array[] = [];
+        let o = 0;
+        for (let i = 0; o < wire.length; i++) {
+          const n = cuts[i % cuts.length]!;
+          out.push(...decoder.push(wire.subarray(o, o + n)));
+          o += n;
+          assert.ok(decoder.buffered <= 300 + 5);
+        }
+        assert.equal(decoder.buffered, 0);
+        assert.deepEqual(out.map((b) => [...b]), bodies.map((b) => [...b]));
+      }),
+      { numRuns: 300 },
+    );
+    const d = new FrameDecoder(10);
+    assert.throws(() => d.push(frame(new Uint8Array(11)).subarray(0, 2)), (e) => isSluiceError(e) && e.code === 'DECODE_FAILED');
+    assert.throws(() => new FrameDecoder(10).push(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x01)), (e) => isSluiceError(e) && e.code === 'DECODE_FAILED');
+  });
+
+  it('carries every exchange to a next hop over one long-lived stream, relayed ones too', async () => {
+    const irene = service({ privateKey: IRENE, relay: true });
+    await irene.start();
+    const hub = { address: irene.self, multiaddrs: irene.multiaddrs(), relay: true };
+    const alice = service({ privateKey: ALICE, peers: [hub] });
+    const bob = service({ privateKey: BOB, peers: [hub] });
+    await Promise.all([alice.start(), bob.start()]);
+    await waitFor('both connected to the hub', () => irene.connectedPeers().length === 2);
+    const got = inbox(bob);
+    for (let i = 0; i < 30; i++) {
+      await alice.send(bob.self, text(`m${i}`));
+      await waitFor(`m${i}`, () => got.length === i + 1);
+    }
+    assert.deepEqual(got.map((m) => str(m.payload)), Array.from({ length: 30 }, (_, i) => `m${i}`));
+    assert.ok(got.every((m) => m.from === alice.self && m.relayedBy === irene.self));
+    // 30 sequential exchanges Alice → Irene and Irene → Bob: one session stream each way
+    assert.equal(sessionStreams(alice), 1);
+    assert.equal(sessionStreams(bob), 1);
+    assert.equal(sessionStreams(irene), 2);
+  });
+
+  it('answers pipelined BATCH frames in order, and resets the session on garbage while serving others', async () => {
+    const bob = service({ privateKey: BOB });
+    await bob.start();
+    const got = inbox(bob);
+    const mallory = await rawNode(libp2pPrivateKey(MALLORY));
+    const stream = await mallory.dialProtocol(multiaddr(bob.multiaddrs()[0]!), SLUICE_SESSION_PROTOCOL);
+    const answers = frames(stream);
+    // three batches written back to back, before any answer
+    stream.send(Uint8Array.from([
+      ...frame(encodeBatch([{ id: 'p-1', to: bob.self, payload: text('one') }, { id: 'p-2', to: bob.self, payload: text('two') }])),
+      ...frame(encodeBatch([{ id: 'p-1', to: bob.self, payload: text('dup') }])),
+      ...frame(encodeBatch([{ id: 'p-3', to: bob.self, payload: text('three') }])),
+    ]));
+    await waitFor('three ACKS frames', () => answers.bodies.length === 3);
+    assert.deepEqual(answers.bodies.map((b) => decodeAcks(b).map((a) => `${a.id}:${a.reason}`)), [['p-1:accepted', 'p-2:accepted'], ['p-1:duplicate'], ['p-3:accepted']]);
+    assert.deepEqual(got.map((m) => str(m.payload)), ['one', 'two', 'three']);
+    // garbage on the same stream: reset, nothing delivered
+    stream.send(frame(Uint8Array.of(0x03, 0xff)));
+    await waitFor('session reset', () => answers.closed());
+    // an oversize prefix on a fresh session: reset before the body is read
+    const big = await mallory.dialProtocol(multiaddr(bob.multiaddrs()[0]!), SLUICE_SESSION_PROTOCOL);
+    const bigAnswers = frames(big);
+    big.send(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x0f));
+    await waitFor('oversize session reset', () => bigAnswers.closed());
+    assert.equal(got.length, 3);
+    // Bob still serves an honest peer
+    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }] });
+    await alice.start();
+    await alice.send(bob.self, text('honest'));
+    await waitFor('honest delivery', () => got.length === 4);
+  });
+
+  it('opens a new session when the old one is reset, and loses nothing', async () => {
+    const bob = service({ privateKey: BOB });
+    await bob.start();
+    const got = inbox(bob);
+    const aliceStore = openMemoryStore();
+    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }] }, aliceStore);
+    await alice.start();
+    await alice.send(bob.self, text('before'));
+    await waitFor('first delivery', () => got.length === 1);
+    for (const c of bob.node!.getConnections()) for (const s of c.streams) if (s.protocol === SLUICE_SESSION_PROTOCOL) s.abort(new Error('test reset'));
+    for (let i = 0; i < 5; i++) await alice.send(bob.self, text(`after${i}`));
+    await waitFor('all delivered after the reset', () => got.length === 6 && aliceStore.countOutbox() === 0);
+    assert.deepEqual(got.map((m) => str(m.payload)), ['before', 'after0', 'after1', 'after2', 'after3', 'after4']);
+    assert.equal(sessionStreams(alice), 1);
+  });
+
+  it('falls back to one stream per exchange (1.1.0) for a peer without sessions', async () => {
+    // "1.1 Bob": a bare node that speaks only the batch protocol and acks everything.
+    const port = await freePort();
+    const oldBob = await createLibp2p({
+      privateKey: libp2pPrivateKey(BOB),
+      addresses: { listen: [`/ip4/127.0.0.1/tcp/${port}`] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    });
+    running.push(oldBob);
+    const seen: string[] = [];
+    await oldBob.handle(SLUICE_BATCH_PROTOCOL, async (stream) => {
+      const envs = decodeBatch(await readFrame(stream, 1 << 20, AbortSignal.timeout(5_000)));
+      seen.push(...envs.map((e) => str(e.payload)));
+      stream.send(frame(encodeAcks(envs.map((e) => ({ id: e.id, status: 'ok' as const, reason: 'accepted' })))));
+      await stream.close();
+    });
+    const aliceStore = openMemoryStore();
+    const alice = service({ privateKey: ALICE, peers: [{ address: privateKeyToAddress(BOB), multiaddrs: [`/ip4/127.0.0.1/tcp/${port}`] }] }, aliceStore);
+    await alice.start();
+    for (let i = 0; i < 3; i++) await alice.send(privateKeyToAddress(BOB), text(`b${i}`));
+    await waitFor('all delivered to the 1.1 peer', () => seen.length === 3 && aliceStore.countOutbox() === 0);
+    assert.deepEqual(seen, ['b0', 'b1', 'b2']);
   });
 });

@@ -1329,6 +1329,7 @@ class EngineImpl implements Engine {
     const sends: Promise<unknown>[] = [];
     const errors = new Map<InboxItem, unknown>();
     const parked = new Set<InboxItem>();
+    const notReady = new Map<InboxItem, unknown>();
     const commits = this.#commits;
     try {
       this.#grouped(() => {
@@ -1337,7 +1338,10 @@ class EngineImpl implements Engine {
             if (item.msg.kind === 'rejectObjective') this.#onRejection(item.from, item.msg);
             else this.#handleMessage(item.from, item.msg, sends);
           } catch (e) {
-            if (isSluiceError(e, 'PROTOCOL_NOT_READY') && this.#lifecycle !== undefined && item.retried !== true) parked.add(item);
+            if (isSluiceError(e, 'PROTOCOL_NOT_READY') && this.#lifecycle !== undefined && item.retried !== true) {
+              parked.add(item);
+              notReady.set(item, e);
+            }
             else errors.set(item, e);
           }
         }
@@ -1355,7 +1359,7 @@ class EngineImpl implements Engine {
         this.#inbox.unshift(...parked);
         this.#scheduleDrain();
       } else {
-        for (const item of parked) errors.set(item, new SluiceError('PROTOCOL_NOT_READY', 'not ready yet: retry later'));
+        for (const item of parked) errors.set(item, notReady.get(item) ?? new SluiceError('PROTOCOL_NOT_READY', 'not ready yet: retry later'));
         parked.clear();
       }
     }

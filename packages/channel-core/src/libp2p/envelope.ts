@@ -261,3 +261,65 @@ export function encodeAcks(acks: readonly Ack[]): Uint8Array {
 export function decodeAcks(body: Uint8Array): Ack[] {
   return splitFramed(body, KIND_ACKS, 'acks').map(decodeAck);
 }
+
+// ---------------------------------------------------------------- sessions (protocol 1.2.0)
+
+/**
+ * Protocol 1.2.0: one long-lived stream per next hop (opened by the sender, kept while the
+ * connection lives) carries a sequence of the 1.1.0 exchanges: the sender writes BATCH frames
+ * (it may write the next before the previous one is acknowledged), the receiver handles them
+ * strictly in stream order and answers each with one ACKS frame, in the same order. The frame
+ * bodies are exactly those of 1.1.0; only the stream's lifetime differs. That saves, per
+ * exchange, the stream open (yamux SYN, multistream-select), both FINs and the window updates,
+ * each of which is its own Noise message and socket write.
+ */
+export const SLUICE_SESSION_PROTOCOL = '/sluice/nitro/1.2.0';
+
+/**
+ * An incremental decoder of length-prefixed frames (a stream's bytes in, whole frame bodies
+ * out). It never holds more than one partial frame: a length prefix over `maxBody` throws
+ * before any of that body is buffered. Pure; no I/O.
+ */
+export class FrameDecoder {
+  readonly #maxBody: number;
+  #buffer: Uint8Array = new Uint8Array(0);
+
+  constructor(maxBody: number) {
+    this.#maxBody = maxBody;
+  }
+
+  /** Bytes held of an incomplete frame. */
+  get buffered(): number {
+    return this.#buffer.length;
+  }
+
+  /**
+   * Append `chunk` and return the bodies of every frame it completes, in order.
+   * @throws SluiceError DECODE_FAILED on an oversize or malformed length prefix (the decoder is then unusable)
+   */
+  push(chunk: Uint8Array): Uint8Array[] {
+    let data: Uint8Array;
+    if (this.#buffer.length === 0) data = chunk;
+    else {
+      data = new Uint8Array(this.#buffer.length + chunk.length);
+      data.set(this.#buffer, 0);
+      data.set(chunk, this.#buffer.length);
+    }
+    const out: Uint8Array[] = [];
+    let o = 0;
+    while (o < data.length) {
+      const p = readLengthPrefix(data.subarray(o, o + 5));
+      if (p === undefined) break;
+      if (p.length > this.#maxBody) {
+        this.#buffer = new Uint8Array(0);
+        throw new SluiceError('DECODE_FAILED', 'frame exceeds the size limit', { details: { length: p.length, max: this.#maxBody } });
+      }
+      const end = o + p.headerBytes + p.length;
+      if (end > data.length) break;
+      out.push(data.slice(o + p.headerBytes, end));
+      o = end;
+    }
+    this.#buffer = o === data.length ? new Uint8Array(0) : data.slice(o);
+    return out;
+  }
+}

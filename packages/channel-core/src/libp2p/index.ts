@@ -16,6 +16,8 @@ export { libp2pPrivateKey, peerIdToAddress, tryPeerIdToAddress } from './identit
 export {
   SLUICE_PROTOCOL,
   SLUICE_BATCH_PROTOCOL,
+  SLUICE_SESSION_PROTOCOL,
+  FrameDecoder,
   MAX_BATCH_ENVELOPES,
   decodeBatch,
   decodeAcks,

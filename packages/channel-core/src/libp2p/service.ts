@@ -51,6 +51,8 @@ import {
   MAX_BATCH_ENVELOPES,
   SLUICE_BATCH_PROTOCOL,
   SLUICE_PROTOCOL,
+  SLUICE_SESSION_PROTOCOL,
+  FrameDecoder,
   decodeAck,
   decodeAcks,
   decodeBatch,
@@ -63,6 +65,7 @@ import {
 } from './envelope.ts';
 import { readFrame, writeAll } from './frame-stream.ts';
 import { deadline } from './deadline.ts';
+import { OutboundSession } from './session.ts';
 import { libp2pPrivateKey, tryPeerIdToAddress } from './identity.ts';
 
 /** A known peer: its address and where to dial it. */
@@ -148,6 +151,14 @@ const RELAY_PREFIX = 'relay/';
 const noopLogger: MessagingLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 const MAX_CONCURRENT_ATTEMPTS = 32;
+/** Ack reason of a message its receiver could not handle yet (the engine's PROTOCOL_NOT_READY). */
+const NOT_READY = 'PROTOCOL_NOT_READY';
+/** First retry delay after a {@link NOT_READY} answer (doubling per attempt up to the initial backoff). */
+const NOT_READY_RETRY_MS = 5;
+/** Inbound (and outbound) 1.2.0 session streams allowed per connection. */
+const MAX_SESSIONS_PER_CONNECTION = 4;
+/** Unprocessed BATCH frames an inbound session buffers before it pauses the stream. */
+const SESSION_QUEUE_HIGH = 8;
 const PUMP_BATCH = 1024;
 
 class Rollback extends Error {}
@@ -213,6 +224,11 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
   readonly #forceDue = new Set<string>();
   /** Peers (lower-case address) that answered the batch protocol as unsupported: 1.0.0 only. */
   readonly #legacyPeers = new Set<string>();
+  /** Peers (lower-case address) that answered the session protocol as unsupported: 1.1.0 or older. */
+  readonly #noSessionPeers = new Set<string>();
+  /** Open 1.2.0 sessions, by next hop (lower-case address). */
+  readonly #sessions = new Map<string, OutboundSession>();
+  readonly #openingSessions = new Map<string, Promise<OutboundSession>>();
   #wakeTimer: NodeJS.Timeout | undefined;
   #wakeAt = Number.POSITIVE_INFINITY;
   #forceAll = false;
@@ -333,6 +349,10 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       maxInboundStreams: 64,
       maxOutboundStreams: 64,
     });
+    await node.handle(SLUICE_SESSION_PROTOCOL, (stream, connection) => this.#handleSessionStream(stream, connection), {
+      maxInboundStreams: MAX_SESSIONS_PER_CONNECTION,
+      maxOutboundStreams: MAX_SESSIONS_PER_CONNECTION,
+    });
     await node.start();
     this.#node = node;
     this.#lifecycle = lifecycle;
@@ -362,6 +382,8 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     this.#pruneTimer = undefined;
     for (const r of this.#reconnect.values()) clearTimeout(r.timer);
     this.#reconnect.clear();
+    for (const session of this.#sessions.values()) session.abort(new SluiceError('ABORTED', 'messaging stopped'));
+    this.#sessions.clear();
     await node.stop();
     await Promise.allSettled([...this.#tasks]);
     this.#addressToPeer.clear();
@@ -618,6 +640,13 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
         this.#emitUndeliverable(record, 'rejected', ack.reason);
       } else {
         this.#log.debug({ peer: envelope.to, messageId: envelope.id, reason: ack.reason }, 'peer asked to retry');
+        if (ack.reason === NOT_READY) {
+          // The peer is waiting for something already on its way (a message that overtook
+          // another): retry soon, not after the full backoff meant for an unreachable peer.
+          const next = Math.min(this.#clock.now() + jitter(Math.min(this.#initialBackoff, NOT_READY_RETRY_MS * 2 ** Math.min(record.attempts, 8))), record.createdAt + this.#expiry);
+          this.#store.rescheduleOutbox(record.id, next);
+          this.#wake(next);
+        }
       }
     }
   }
@@ -662,9 +691,23 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     throw lastError;
   }
 
-  /** One BATCH exchange with the next hop `hop` (or MSG exchanges, one by one, with a 1.0.0 peer). */
+  /**
+   * One exchange with the next hop `hop`: over its 1.2.0 session (opened if needed), else one
+   * BATCH stream (1.1.0), else MSG streams one by one (1.0.0).
+   */
   async #exchange(connection: Connection, hop: Address, envelopes: readonly Envelope[], signal: AbortSignal): Promise<readonly Ack[]> {
     const key = lower(hop);
+    if (!this.#noSessionPeers.has(key) && !this.#legacyPeers.has(key)) {
+      let session: OutboundSession | undefined;
+      try {
+        session = await this.#session(connection, key, signal);
+      } catch (e) {
+        if (!(e instanceof Error && e.name === 'UnsupportedProtocolError')) throw e;
+        this.#noSessionPeers.add(key);
+        this.#log.info({ peer: hop }, `peer does not speak ${SLUICE_SESSION_PROTOCOL}; one stream per exchange`);
+      }
+      if (session !== undefined) return session.exchange(envelopes, signal);
+    }
     if (!this.#legacyPeers.has(key)) {
       try {
         return await this.#exchangeBatch(connection, envelopes, signal);
@@ -679,6 +722,33 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       acks.push(await this.#exchangeOne(connection, envelope, signal));
     }
     return acks;
+  }
+
+  /** The open session to `key` (on any open connection to it), or a new one on `connection`. */
+  async #session(connection: Connection, key: string, signal: AbortSignal): Promise<OutboundSession> {
+    const current = this.#sessions.get(key);
+    if (current !== undefined && !current.ended && current.connection.status === 'open') return current;
+    if (current !== undefined) {
+      this.#sessions.delete(key);
+      current.abort(new SluiceError('PEER_TIMEOUT', 'session connection closed'));
+    }
+    let opening = this.#openingSessions.get(key);
+    if (opening === undefined) {
+      opening = (async () => {
+        const stream = await connection.newStream(SLUICE_SESSION_PROTOCOL, { signal });
+        const session: OutboundSession = new OutboundSession(stream, connection, () => {
+          if (this.#sessions.get(key) === session) this.#sessions.delete(key);
+        });
+        if (this.#node === undefined) {
+          session.abort(new SluiceError('ABORTED', 'messaging stopped'));
+          throw new SluiceError('ABORTED', 'messaging stopped');
+        }
+        this.#sessions.set(key, session);
+        return session;
+      })().finally(() => this.#openingSessions.delete(key));
+      this.#openingSessions.set(key, opening);
+    }
+    return opening;
   }
 
   async #exchangeBatch(connection: Connection, envelopes: readonly Envelope[], signal: AbortSignal): Promise<readonly Ack[]> {
@@ -821,13 +891,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       stream.abort(e instanceof Error ? e : new Error('bad frame'));
       return;
     }
-    let acks = await this.#acceptAll(envelopes, remote);
-    try {
-      this.#store.sync?.(); // what the handlers committed is durable before the acks (one fsync)
-    } catch (e) {
-      this.#log.error({ peer: remote, code: errorCode(e) }, 'store sync failed');
-      acks = acks.map((a) => (a.status === 'ok' ? { id: a.id, status: 'retry', reason: 'internal' } : a));
-    }
+    const acks = await this.#processBatch(envelopes, remote);
     const write = deadline(this.#lifecycle?.signal ?? AbortSignal.abort(), this.#ackTimeout);
     try {
       await writeAll(stream, frame(encodeAcks(acks)), write.signal);
@@ -836,6 +900,104 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       stream.abort(e instanceof Error ? e : new Error('ack failed'));
     } finally {
       write.clear();
+    }
+  }
+
+  /**
+   * An inbound 1.2.0 session: BATCH frames handled strictly in order, one at a time, each
+   * answered by its ACKS frame. The stream is paused while {@link SESSION_QUEUE_HIGH} frames
+   * wait; a malformed or oversize frame resets it (the sender retries on a new one).
+   */
+  #handleSessionStream(stream: Stream, connection: Connection): void {
+    const remote = tryPeerIdToAddress(connection.remotePeer);
+    if (remote === undefined || this.#lifecycle === undefined) {
+      stream.abort(new SluiceError('PROTOCOL_WRONG_SIGNER', 'unauthenticated peer'));
+      return;
+    }
+    const maxBody = this.#maxFrame + BATCH_OVERHEAD;
+    stream.maxReadBufferLength = 2 * (maxBody + 8);
+    const decoder = new FrameDecoder(maxBody);
+    const queue: Uint8Array[] = [];
+    let running = false;
+    let paused = false;
+    const fail = (e: unknown): void => {
+      queue.length = 0;
+      this.#log.warn({ peer: remote, code: errorCode(e), reason: e instanceof Error ? e.message : '' }, 'rejected inbound frame');
+      stream.abort(e instanceof Error ? e : new Error('bad frame'));
+    };
+    const run = async (): Promise<void> => {
+      running = true;
+      try {
+        while (queue.length > 0 && this.#lifecycle !== undefined && stream.status === 'open') {
+          // Every frame waiting is handled in one step (one store sync), each still answered by
+          // its own ACKS frame, in order.
+          const bodies = queue.splice(0);
+          if (paused) {
+            paused = false;
+            stream.resume();
+          }
+          const batches: Envelope[][] = [];
+          try {
+            for (const body of bodies) {
+              const envelopes = decodeBatch(body);
+              if (envelopes.some((e) => e.payload.length > this.#maxMessageBytes)) throw new SluiceError('DECODE_FAILED', 'payload exceeds the size limit');
+              batches.push(envelopes);
+            }
+          } catch (e) {
+            fail(e);
+            return;
+          }
+          const all = await this.#processBatch(batches.flat(), remote);
+          if (stream.status !== 'open') return;
+          const answers: Uint8Array[] = [];
+          let o = 0;
+          for (const b of batches) {
+            answers.push(frame(encodeAcks(all.slice(o, o + b.length))));
+            o += b.length;
+          }
+          try {
+            if (!stream.send(concatBytes(answers))) {
+              const write = deadline(this.#lifecycle?.signal ?? AbortSignal.abort(), this.#ackTimeout);
+              try {
+                await stream.onDrain({ signal: write.signal });
+              } finally {
+                write.clear();
+              }
+            }
+          } catch (e) {
+            stream.abort(e instanceof Error ? e : new Error('ack failed'));
+            return;
+          }
+        }
+      } finally {
+        running = false;
+      }
+    };
+    stream.addEventListener('message', (evt) => {
+      const data = evt.data;
+      try {
+        queue.push(...decoder.push(data instanceof Uint8Array ? data : data.subarray()));
+      } catch (e) {
+        fail(e);
+        return;
+      }
+      if (!paused && queue.length >= SESSION_QUEUE_HIGH) {
+        paused = true;
+        stream.pause();
+      }
+      if (!running && queue.length > 0) this.#track(run());
+    });
+  }
+
+  /** Handle one inbound batch and make what it committed durable; one ack per envelope. */
+  async #processBatch(envelopes: readonly Envelope[], remote: Address): Promise<Ack[]> {
+    const acks = await this.#acceptAll(envelopes, remote);
+    try {
+      this.#store.sync?.(); // what the handlers committed is durable before the acks (one fsync)
+      return acks;
+    } catch (e) {
+      this.#log.error({ peer: remote, code: errorCode(e) }, 'store sync failed');
+      return acks.map((a) => (a.status === 'ok' ? { id: a.id, status: 'retry', reason: 'internal' } : a));
     }
   }
 
@@ -985,15 +1147,38 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
         }
       }),
     );
+    // Ours: handed to the handler in order, each call started before the previous one settles,
+    // so a handler that queues (the engine) takes the whole batch in one step (one fsync). A
+    // repeated id inside the batch is answered as a duplicate of the first.
+    const firsts = new Map<string, Promise<void>>();
+    const pending: Promise<void>[] = [];
     for (const [i, envelope] of envelopes.entries()) {
       if (acks[i] !== undefined) continue;
-      try {
-        acks[i] = await this.#accept(envelope, remote);
-      } catch (e) {
-        this.#log.error({ peer: remote, messageId: envelope.id, code: errorCode(e) }, 'failed to accept message');
-        acks[i] = { id: envelope.id, status: 'retry', reason: 'internal' };
+      const key = `${lower(envelope.from ?? remote)}/${envelope.id}`;
+      const first = firsts.get(key);
+      if (first !== undefined) {
+        const j = envelopes.findIndex((e, k) => k < i && `${lower(e.from ?? remote)}/${e.id}` === key);
+        pending.push(
+          first.then(() => {
+            const a = acks[j]!;
+            acks[i] = a.status === 'ok' ? { id: envelope.id, status: 'ok', reason: 'duplicate' } : a;
+          }),
+        );
+        continue;
       }
+      const p = this.#accept(envelope, remote).then(
+          (ack) => {
+            acks[i] = ack;
+          },
+          (e: unknown) => {
+            this.#log.error({ peer: remote, messageId: envelope.id, code: errorCode(e) }, 'failed to accept message');
+            acks[i] = { id: envelope.id, status: 'retry', reason: 'internal' };
+          },
+        );
+      firsts.set(key, p);
+      pending.push(p);
     }
+    await Promise.all(pending);
     return acks as Ack[];
   }
 
@@ -1005,7 +1190,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     try {
       await handler(message);
     } catch (e) {
-      this.#log.warn({ peer: from, messageId: id, code: errorCode(e) }, 'message handler failed; sender will retry');
+      this.#log.warn({ peer: from, messageId: id, code: errorCode(e), reason: e instanceof Error ? e.message : '' }, 'message handler failed; sender will retry');
       return { id, status: 'retry', reason: isSluiceError(e) ? e.code : 'handler-failed' };
     }
     this.#store.markSeen(from, id, this.#clock.now());
@@ -1039,6 +1224,17 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
 function outboxEnvelope(record: OutboxRecord): Envelope {
   if (record.id.startsWith(RELAY_PREFIX)) return decodeEnvelope(record.payload);
   return { id: record.id, to: record.to, payload: record.payload };
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 function positive(n: number, name: string): number {
