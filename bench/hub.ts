@@ -365,6 +365,12 @@ async function scenario(stores: StoreMode): Promise<Result> {
   }
 }
 
+/** CPU milliseconds per open+close cycle in the throughput window, hub and load generator. */
+function cpuPerCycle(r: Result): { hub: number; bench: number } {
+  const cycles = r.throughput.closes;
+  return { hub: (r.throughput.hubCores * r.throughput.wall * 1000) / cycles, bench: (r.throughput.benchCores * r.throughput.wall * 1000) / cycles };
+}
+
 function sorted(xs: number[]): number[] {
   return [...xs].sort((a, b) => a - b);
 }
@@ -403,6 +409,8 @@ for (const r of results) {
     `| … hub-side objective duration, mean virtualFund / virtualDefund | ${r.stores} | ${fmt(r.hub.vfMeanMs)} / ${fmt(r.hub.vdMeanMs)} ms | — | |`,
     `| … CPU seconds: hub process / bench process (clients + payees) | ${r.stores} | ${fmt(r.hub.cpuSeconds)} / ${fmt(r.benchCpuSeconds)} s | — | |`,
     `| … CPU in use during the throughput window (cores of ${cpus().length}): hub / bench process (load generator) | ${r.stores} | ${fmt(r.throughput.hubCores, 2)} / ${fmt(r.throughput.benchCores, 2)} | — | |`,
+    `| … CPU per open+close cycle: hub / load generator (50 payers + payee) | ${r.stores} | ${fmt(cpuPerCycle(r).hub, 1)} / ${fmt(cpuPerCycle(r).bench, 1)} ms | — | |`,
+    `| … hub capacity if the hub had one core to itself (1000 ms / hub CPU per cycle) | ${r.stores} | ${fmt(1000 / cpuPerCycle(r).hub, 0)} open+close cycles/s | — | |`,
   );
 }
 lines.push(`| go-nitro in-process open, zero network delay (quoted, not measured) | — | ≈ ${GO_NITRO_OPEN_MS} ms (~5 sequential message latencies) | reference | |`, '');
@@ -463,6 +471,8 @@ writeFileSync(
             openMs: { p50: pct(sorted(r.throughput.open), 50), p99: pct(sorted(r.throughput.open), 99) },
             errors: r.throughput.errors,
             hubCores: r.throughput.hubCores,
+            hubCpuMsPerCycle: cpuPerCycle(r).hub,
+            loadGeneratorCpuMsPerCycle: cpuPerCycle(r).bench,
             benchProcessCores: r.throughput.benchCores,
             errorCodes: r.throughput.errorCodes,
             target: ops >= TARGET_OPENS_PER_S ? 'PASS' : 'MISS',

@@ -67,6 +67,7 @@ import {
   putLedgerData,
   type LedgerView,
   putObjectiveData,
+  restoreObjectiveLedgers,
   putVirtualData,
 } from './records.ts';
 import { reconcileTransaction, toChainTransaction, transactionKey } from './transactions.ts';
@@ -366,7 +367,7 @@ class EngineImpl implements Engine {
       this.#active.clear();
       this.#dropCaches();
       this.#knownIds = undefined;
-      for (const r of this.store.listObjectives('active')) this.#active.set(r.id, r.data as ObjectiveData);
+      for (const r of this.store.listObjectives('active')) this.#active.set(r.id, restoreObjectiveLedgers(this.store, r.data as ObjectiveData));
       // Resume: re-send what each objective last sent, re-submit unconfirmed transactions, re-crank.
       for (const data of [...this.#active.values()]) {
         this.#resend(data);
@@ -790,7 +791,8 @@ class EngineImpl implements Engine {
     const changed: ChannelId[] = [];
     const events: EngineEvent[] = [];
     this.#transaction(() => {
-      putObjectiveData(this.store, next, now);
+      // While active, the objective record refers to the ledgers whose records are written here.
+      const apart = new Set<string>();
       for (const l of ledgersOf(objective)) {
         const ld = this.#getLedger(l.id);
         if (ld === undefined) continue;
@@ -798,7 +800,9 @@ class EngineImpl implements Engine {
           changed.push(l.id);
           this.#putLedger({ ...ld, ledger: l }, now);
         }
+        if (objective.status === 'approved' && this.#getLedger(l.id)?.ledger === l) apart.add(l.id.toLowerCase());
       }
+      putObjectiveData(this.store, next, now, apart);
       if (objective.status === 'completed' && o.status !== 'completed') this.#onCompleted(objective, now, events);
       // Hand messages over inside the transaction (see the module comment).
       for (const m of outbound) sends.push(this.#messaging.send(m.to, encodeWireMessage(m.message)));

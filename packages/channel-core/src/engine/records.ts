@@ -5,6 +5,7 @@
  */
 import type { Address, ChannelId } from '../hex.ts';
 import { sameAddress } from '../address.ts';
+import { SluiceError } from '../errors.ts';
 import type { ObjectiveRecord, Store } from '../ports/store.ts';
 import type { Channel } from '../protocols/channel.ts';
 import type { ConsensusChannel } from '../protocols/ledger.ts';
@@ -73,17 +74,72 @@ export function toStoreStatus(o: Objective): ObjectiveRecord['status'] {
   return o.status === 'approved' ? 'active' : o.status === 'completed' ? 'completed' : 'failed';
 }
 
-export function getObjectiveData(store: Store, id: string): ObjectiveData | undefined {
-  return store.getObjective(id)?.data as ObjectiveData | undefined;
+/**
+ * What an objective record holds in place of a ledger (consensus channel) that its ledger
+ * record holds (see {@link putObjectiveData}).
+ */
+interface LedgerStoredApart {
+  readonly storedApart: ChannelId;
 }
 
-export function putObjectiveData(store: Store, data: ObjectiveData, now: number): void {
+function isStoredApart(x: unknown): x is LedgerStoredApart {
+  return typeof x === 'object' && x !== null && typeof (x as { storedApart?: unknown }).storedApart === 'string';
+}
+
+/** `o` with each ledger it carries replaced by `f(ledger)`. */
+function mapLedgers(o: Objective, f: (l: ConsensusChannel | LedgerStoredApart) => unknown): Objective {
+  switch (o.type) {
+    case 'virtualFund':
+    case 'virtualDefund':
+      return { ...o, toMyLeft: o.toMyLeft === null ? null : f(o.toMyLeft), toMyRight: o.toMyRight === null ? null : f(o.toMyRight) } as Objective;
+    case 'ledgerTopUp':
+      return { ...o, ledger: f(o.ledger) } as Objective;
+    default:
+      return o;
+  }
+}
+
+/**
+ * Put back the ledgers an objective record holds apart (from their ledger records).
+ * @throws SluiceError INTERNAL if such a ledger record is missing (a corrupt store)
+ */
+export function restoreObjectiveLedgers(store: Store, data: ObjectiveData): ObjectiveData {
+  let apart = false;
+  const objective = mapLedgers(data.objective, (l) => {
+    if (!isStoredApart(l)) return l;
+    apart = true;
+    const ledger = getLedgerData(store, l.storedApart)?.ledger;
+    if (ledger == null) throw new SluiceError('INTERNAL', 'an objective record refers to a missing ledger record', { details: { objectiveId: data.objective.id, ledgerId: l.storedApart } });
+    return ledger;
+  });
+  return apart ? { ...data, objective } : data;
+}
+
+export function getObjectiveData(store: Store, id: string): ObjectiveData | undefined {
+  const data = store.getObjective(id)?.data as ObjectiveData | undefined;
+  return data === undefined ? undefined : restoreObjectiveLedgers(store, data);
+}
+
+/**
+ * Write an objective record. `ledgersApart` (lower-case ids) names ledgers the caller writes to
+ * their own ledger records in the same transaction (or whose records already hold exactly this
+ * copy): the objective record then refers to them instead of holding a copy. A ledger shared by
+ * many virtual channels grows with them, and copying it into every step of every objective made
+ * each step cost O(channels on the ledger). Readers get the ledger back from its record
+ * ({@link getObjectiveData}, {@link restoreObjectiveLedgers}) — the copy the engine would use
+ * anyway, since it cranks an objective with the latest ledger record.
+ */
+export function putObjectiveData(store: Store, data: ObjectiveData, now: number, ledgersApart?: ReadonlySet<string>): void {
   const createdAt = data.createdAt ?? store.getObjective(data.objective.id)?.createdAt ?? now;
+  const stored =
+    ledgersApart === undefined || ledgersApart.size === 0
+      ? data
+      : { ...data, objective: mapLedgers(data.objective, (l) => (!isStoredApart(l) && ledgersApart.has(l.id.toLowerCase()) ? { storedApart: l.id } : l)) };
   store.putObjective({
     id: data.objective.id,
     type: data.objective.type,
     status: toStoreStatus(data.objective),
-    data,
+    data: stored,
     createdAt,
     updatedAt: now,
   });

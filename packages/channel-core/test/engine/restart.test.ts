@@ -13,6 +13,8 @@ import type { ChainService } from '../../src/chain.ts';
 import { MemoryChainService } from '../../src/memory/index.ts';
 import { openSqliteStore } from '../../src/sqlite/index.ts';
 import type { EngineEvent } from '../../src/engine/index.ts';
+import { getLedgerData, getObjectiveData } from '../../src/engine/records.ts';
+import { virtualFundId } from '../../src/protocols/index.ts';
 import { ADDR, ETH, openLedgers, until, world } from './harness.ts';
 
 test('a silent payee stalls the virtual fund; after both restart, it completes', async () => {
@@ -25,7 +27,8 @@ test('a silent payee stalls the virtual fund; after both restart, it completes',
     await w.nodes.bob.stop();
     const alicePath = join(dir, 'alice.db');
     const bobPath = join(dir, 'bob.db');
-    let alice = w.make('alice', openSqliteStore({ path: alicePath }), { objectiveTimeoutMs: 200 });
+    const aliceStore = openSqliteStore({ path: alicePath });
+    let alice = w.make('alice', aliceStore, { objectiveTimeoutMs: 200 });
     let bob = w.make('bob', openSqliteStore({ path: bobPath }));
     await alice.start();
     await bob.start();
@@ -46,6 +49,13 @@ test('a silent payee stalls the virtual fund; after both restart, it completes',
     assert.ok(stall.type === 'objectiveStalled' && stall.reason === 'timeout' && stall.silentPeers.includes(ADDR.bob), JSON.stringify(stall, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
     const v = alice.getVirtualChannels()[0]!.channelId;
     assert.equal(alice.getVirtualChannel(v)?.status, 'funding');
+    // The active objective's record refers to its ledger instead of copying it (a shared ledger
+    // grows with every channel on it); reading it puts back the ledger record's copy.
+    const raw = aliceStore.getObjective(virtualFundId(v))!.data as { objective: { toMyRight: unknown } };
+    assert.deepEqual(raw.objective.toMyRight, { storedApart: ai });
+    const restored = getObjectiveData(aliceStore, virtualFundId(v))!.objective;
+    assert.ok(restored.type === 'virtualFund');
+    assert.deepEqual(restored.toMyRight, getLedgerData(aliceStore, ai)!.ledger);
 
     // Alice crashes (no clean handover: a new node object on the same file) and Bob comes back
     await alice.stop();
