@@ -8,6 +8,8 @@
  *   HUB_BENCH_PROFILE=1 npm run bench:hub   # also CPU-profiles the hub process and breaks its time down
  *
  * Env: HUB_BENCH_N (sequential opens, default 100), HUB_BENCH_CLIENTS (default 50),
+ * HUB_BENCH_WORKERS (worker threads driving the throughput clients, default 2; 0 = all in the
+ * bench process's own event loop, which then limits the run),
  * HUB_BENCH_SECONDS (throughput window, default 10), HUB_BENCH_PAYEES (providers the clients
  * pay, default 1), HUB_BENCH_STORES (`file,memory` by default: both scenarios, see below).
  * HUB_BENCH_GROUP_COMMIT=1 is an experiment, labelled as such in the output: the bench-process
@@ -16,14 +18,15 @@
  * estimates what an engine-side group commit would give; it is not a safe production setting
  * as is (the engine would have to restrict it to message-only steps, see ADR 0004).
  *
- * The clients (and their payees) are in-process nodes in this process, each with its own
+ * The clients (and their payees) are nodes of this process (throughput clients in its worker threads), each with its own
  * libp2p node and sqlite file; the hub is a separate OS process. Both share the machine's 2
  * cores (and other engineers' jobs): numbers are noisy; the load average is printed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { FundedTracker, cycle, driveLoad, epochNow, type CycleTiming, type FromWorker, type LoadResult, type ToWorker, type WorkerSetup } from './lib/hub-load.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JsonRpcProvider, Wallet } from 'ethers';
@@ -43,6 +46,7 @@ const CLIENTS = Number(process.env['HUB_BENCH_CLIENTS'] ?? 50);
 const SECONDS = Number(process.env['HUB_BENCH_SECONDS'] ?? 10);
 const PAYEES = Number(process.env['HUB_BENCH_PAYEES'] ?? 1);
 const PROFILE = process.env['HUB_BENCH_PROFILE'] === '1';
+const WORKERS = Number(process.env['HUB_BENCH_WORKERS'] ?? 2);
 const GROUP_COMMIT = process.env['HUB_BENCH_GROUP_COMMIT'] === '1';
 const TARGET_P50_MS = 25;
 const TARGET_OPENS_PER_S = 200;
@@ -79,9 +83,10 @@ interface Result {
 async function scenario(stores: StoreMode): Promise<Result> {
   const cpu0 = process.cpuUsage();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-hub-'));
-  const anvil = await startAnvil({ accounts: 2 + CLIENTS + PAYEES });
+  const anvil = await startAnvil({ accounts: 3 + CLIENTS + PAYEES });
   const children = new Set<ChildProcess>();
   const nodes: Node[] = [];
+  const workers = new Set<Worker>();
   const storePath = (name: string): string => (stores === 'file' ? join(dir, `${name}.db`) : ':memory:');
   const openedStores: Store[] = [];
   /** A bench-process node's store: a path, or (group-commit experiment) a wrapped open store. */
@@ -187,52 +192,62 @@ async function scenario(stores: StoreMode): Promise<Result> {
     };
 
     // ------------------------------------------------------------ actors and ledgers (not timed)
+    // Payees and the sequential client live in this process; the CLIENTS of the throughput run
+    // too with HUB_BENCH_WORKERS=0, else in that many worker threads (one event loop cannot
+    // drive 50 nodes without becoming the bottleneck itself).
     const payees: Node[] = [];
     for (let i = 0; i < PAYEES; i++) payees.push(createNode(init(anvil.accounts[2 + i]!, `bob${i}`), { logger: countingLogger('payee') }));
+    const seqClient = createNode(init(anvil.accounts[2 + PAYEES]!, 'alice-seq'), { logger: countingLogger('client') });
+    const clientKey = (i: number): string => anvil.accounts[3 + PAYEES + i]!;
     const clients: Node[] = [];
-    for (let i = 0; i < CLIENTS; i++) clients.push(createNode(init(anvil.accounts[2 + PAYEES + i]!, `alice${i}`), { logger: countingLogger('client') }));
-    nodes.push(...payees, ...clients);
+    if (WORKERS === 0) for (let i = 0; i < CLIENTS; i++) clients.push(createNode(init(clientKey(i), `alice${i}`), { logger: countingLogger('client') }));
+    nodes.push(...payees, seqClient, ...clients);
     await Promise.all(nodes.map((n) => n.start()));
+    const loadWorkers: Worker[] = [];
+    const workerReady: Promise<void>[] = [];
+    const workerMessages = new Map<Worker, (m: FromWorker) => void>();
+    for (let w = 0; w < WORKERS; w++) {
+      const mine = [...Array(CLIENTS).keys()].filter((i) => i % WORKERS === w);
+      const { store: _store, privateKey: _key, ...node } = init(clientKey(0), 'unused');
+      const setup: WorkerSetup = {
+        clients: mine.map((i) => ({ key: clientKey(i), storePath: storePath(`alice${i}`), payee: payees[i % PAYEES]!.address })),
+        node,
+        hubAddress,
+        deposit: String(10n ** 18n),
+        amount: String(V_AMOUNT),
+      };
+      const worker = new Worker(new URL('./lib/hub-load-worker.ts', import.meta.url), { workerData: setup });
+      loadWorkers.push(worker);
+      workers.add(worker);
+      worker.on('message', (m: FromWorker) => workerMessages.get(worker)?.(m));
+      workerReady.push(
+        new Promise<void>((resolve, reject) => {
+          worker.once('error', reject);
+          workerMessages.set(worker, (m) => (m.type === 'ready' ? resolve() : m.type === 'failed' ? reject(new Error(`load worker: ${m.message}`)) : undefined));
+        }),
+      );
+    }
     const collateral = V_AMOUNT * BigInt(CLIENTS) * 4n;
     await Promise.all([
       ...payees.map((b) => b.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: collateral })),
-      ...clients.map((a) => a.createLedgerChannel({ counterparty: hubAddress, deposit: 10n ** 18n })),
+      ...[seqClient, ...clients].map((a) => a.createLedgerChannel({ counterparty: hubAddress, deposit: 10n ** 18n })),
+      ...workerReady,
     ]);
-    log(`[${stores} stores] ${nodes.length} nodes, ledgers funded`);
+    log(`[${stores} stores] ${nodes.length} nodes here${WORKERS > 0 ? ` + ${CLIENTS} clients in ${WORKERS} worker threads` : ''}, ledgers funded`);
 
-    // Resolve when a payee sees a channel funded (so closes never race the payee's funding).
-    const fundedWaiters = new Map<string, () => void>();
-    const fundedSeen = new Set<string>();
+    // Closes wait until the payee sees the channel funded (so they never race the payee's funding).
+    const funded = new FundedTracker();
     for (const b of payees) {
       b.on('virtualChannelFunded', (e) => {
-        const id = e.channelId.toLowerCase();
-        const w = fundedWaiters.get(id);
-        if (w) w();
-        else fundedSeen.add(id);
+        funded.funded(e.channelId);
+        for (const w of loadWorkers) w.postMessage({ type: 'funded', channelId: e.channelId } satisfies ToWorker);
       });
     }
-    const payeeFunded = (id: ChannelId): Promise<void> => {
-      const k = id.toLowerCase();
-      if (fundedSeen.delete(k)) return Promise.resolve();
-      return new Promise((r) => fundedWaiters.set(k, () => (fundedWaiters.delete(k), r())));
-    };
-
-    async function cycle(a: Node, b: Node, timing?: { open: number[]; close: number[]; payee: number[] }): Promise<void> {
-      const s = performance.now();
-      const { channelId } = await a.createVirtualChannel({ payee: b.address, amount: V_AMOUNT });
-      const opened = performance.now();
-      timing?.open.push(opened - s);
-      await payeeFunded(channelId);
-      const payeeSees = performance.now();
-      await a.closeVirtualChannel(channelId);
-      const closed = performance.now();
-      timing?.payee.push(payeeSees - s);
-      timing?.close.push(closed - payeeSees);
-    }
+    const seqCycle = (timing?: CycleTiming): Promise<void> => cycle(seqClient, payees[0]!.address, funded, V_AMOUNT, timing);
 
     // ------------------------------------------------------------ 1. sequential latency, one client
     const seq = { open: [] as number[], close: [] as number[], payee: [] as number[] };
-    for (let i = 0; i < 5; i++) await cycle(clients[0]!, payees[0]!); // warm-up
+    for (let i = 0; i < 5; i++) await seqCycle(); // warm-up
     // Per-phase breakdown of the sequential opens: when Alice's virtualFund objective reaches each
     // waitingFor step, and when Bob first hears of it (all relative to the createVirtualChannel call).
     const phaseTimes = new Map<string, number[]>();
@@ -242,19 +257,19 @@ async function scenario(stores: StoreMode): Promise<Result> {
       xs.push(performance.now() - cycleStart);
       phaseTimes.set(phase, xs);
     };
-    const offA = clients[0]!.on('objectiveProgress', (e) => {
+    const offA = seqClient.on('objectiveProgress', (e) => {
       if (e.objectiveType === 'virtualFund') mark(`Alice waiting for ${e.waitingFor}`);
     });
     const offB = payees[0]!.on('objectiveCreated', (e) => {
       if (e.objectiveType === 'virtualFund') mark('Bob has the objective');
     });
-    const offA2 = clients[0]!.on('objectiveCompleted', (e) => {
+    const offA2 = seqClient.on('objectiveCompleted', (e) => {
       if (e.objectiveType === 'virtualFund') mark('Alice objective completed');
     });
     counting = true;
     for (let i = 0; i < N; i++) {
       cycleStart = performance.now();
-      await cycle(clients[0]!, payees[0]!, seq);
+      await seqCycle(seq);
     }
     offA();
     offB();
@@ -262,60 +277,37 @@ async function scenario(stores: StoreMode): Promise<Result> {
     log(`[${stores} stores] sequential: open p50 ${fmt(pct(sorted(seq.open), 50))} ms`);
 
     // ------------------------------------------------------------ 2. throughput, CLIENTS concurrent
-    let errors = 0;
-    const errorCodes: Record<string, number> = {};
-    const conc = { open: [] as number[], close: [] as number[], payee: [] as number[] };
     // Who is busy during the window: CPU seconds per wall second of the hub (from its metrics)
-    // and of this process (the clients and payees: the load generator).
+    // and of this process (all its threads: the clients and payees, i.e. the load generator).
     const hubCpuNow = async (): Promise<number> => {
       const m = /^sluice_hub_process_cpu_seconds_total (\S+)$/m.exec(await (await fetch(new URL('/metrics', started.http))).text());
       return m ? Number(m[1]) : NaN;
     };
-    // Under load: when each client's objectives reach each step (from their creation), and how
-    // late this process's event loop runs.
-    const loadPhases = new Map<string, number[]>();
-    const created = new Map<string, number>();
-    const loadMark = (id: string, phase: string): void => {
-      const t0 = created.get(id);
-      if (t0 === undefined) return;
-      const xs = loadPhases.get(phase) ?? [];
-      xs.push(performance.now() - t0);
-      loadPhases.set(phase, xs);
-    };
-    const offs = clients.flatMap((a) => [
-      a.on('objectiveCreated', (e) => void created.set(e.objectiveId, performance.now())),
-      a.on('objectiveProgress', (e) => loadMark(e.objectiveId, `${e.objectiveType} waiting for ${e.waitingFor}`)),
-      a.on('objectiveCompleted', (e) => {
-        loadMark(e.objectiveId, `${e.objectiveType} completed`);
-        created.delete(e.objectiveId);
-      }),
-    ]);
-    const lag = monitorEventLoopDelay({ resolution: 5 });
-    lag.enable();
     const hubCpuBefore = await hubCpuNow();
     const benchCpuBefore = process.cpuUsage();
-    const deadline = performance.now() + SECONDS * 1000;
+    const deadline = epochNow() + SECONDS * 1000;
     const tStart = performance.now();
-    await Promise.all(
-      clients.map(async (a, i) => {
-        const b = payees[i % PAYEES]!;
-        while (performance.now() < deadline) {
-          try {
-            await cycle(a, b, conc);
-          } catch (e) {
-            errors++;
-            const code = (e as { code?: string }).code ?? 'unknown';
-            errorCodes[code] = (errorCodes[code] ?? 0) + 1;
-            await new Promise((r) => setTimeout(r, 100));
-          }
-        }
-      }),
+    const here = driveLoad(clients, (i) => payees[i % PAYEES]!.address, funded, V_AMOUNT, deadline);
+    const fromWorkers = loadWorkers.map(
+      (w) =>
+        new Promise<{ result: LoadResult; warnings: [string, number][] }>((resolve, reject) => {
+          workerMessages.set(w, (m) => (m.type === 'done' ? resolve(m) : m.type === 'failed' ? reject(new Error(`load worker: ${m.message}`)) : undefined));
+          w.postMessage({ type: 'run', deadline } satisfies ToWorker);
+        }),
     );
+    const parts = [await here, ...(await Promise.all(fromWorkers)).map((x) => {
+      for (const [k, n] of x.warnings) warnCounts.set(k, (warnCounts.get(k) ?? 0) + n);
+      return x.result;
+    })].filter((r, i) => i > 0 || WORKERS === 0);
     const wall = (performance.now() - tStart) / 1000;
     counting = false;
-    lag.disable();
-    for (const off of offs) off();
-    log(`[${stores} stores] bench-process event loop delay under load: p50 ${fmt(lag.percentile(50) / 1e6)} ms, p99 ${fmt(lag.percentile(99) / 1e6)} ms, max ${fmt(lag.max / 1e6)} ms`);
+    const conc = { open: parts.flatMap((r) => r.open), close: parts.flatMap((r) => r.close), payee: parts.flatMap((r) => r.payee) };
+    const errors = parts.reduce((n, r) => n + r.errors, 0);
+    const errorCodes: Record<string, number> = {};
+    for (const r of parts) for (const [k, n] of Object.entries(r.errorCodes)) errorCodes[k] = (errorCodes[k] ?? 0) + n;
+    for (const [i, r] of parts.entries()) log(`[${stores} stores] ${WORKERS === 0 ? 'bench process' : `load worker ${i}`} event loop delay under load: p50 ${fmt(r.lag.p50)} ms, p99 ${fmt(r.lag.p99)} ms, max ${fmt(r.lag.max)} ms`);
+    const loadPhases = new Map<string, number[]>();
+    for (const r of parts) for (const [k, xs] of Object.entries(r.phases)) loadPhases.set(k, [...(loadPhases.get(k) ?? []), ...xs]);
     for (const [phase, xs] of [...loadPhases].sort((a, b) => pct(sorted(a[1]), 50) - pct(sorted(b[1]), 50))) log(`[${stores} stores] under load: ${phase}: p50 ${fmt(pct(sorted(xs), 50))} ms (n ${xs.length})`);
     const hubCores = ((await hubCpuNow()) - hubCpuBefore) / wall;
     const benchCpuWindow = process.cpuUsage(benchCpuBefore);
@@ -357,7 +349,19 @@ async function scenario(stores: StoreMode): Promise<Result> {
       ...(profile === undefined ? {} : { profile }),
     };
   } finally {
-    await Promise.allSettled(nodes.map((n) => n.stop()));
+    await Promise.allSettled([
+      ...nodes.map((n) => n.stop()),
+      ...[...workers].map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, 10_000);
+            w.once('message', () => (clearTimeout(t), resolve()));
+            w.once('exit', () => (clearTimeout(t), resolve()));
+            w.postMessage({ type: 'stop' } satisfies ToWorker);
+          }),
+      ),
+    ]);
+    await Promise.allSettled([...workers].map((w) => w.terminate()));
     for (const st of openedStores) st.close();
     for (const c of children) c.kill('SIGKILL');
     await anvil.stop();
@@ -386,7 +390,7 @@ const lines = [
   `## bench:hub — ${new Date().toISOString()}`,
   '',
   `Node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} (availableParallelism ${availableParallelism()}); load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${load1.map((l) => l.toFixed(2)).join(' ')}.`,
-  `Real libp2p (TCP+Noise+Yamux) on loopback; hub = a \`sluice-hub start\` process; ${CLIENTS} clients + ${PAYEES} payee(s) as in-process nodes of the bench process; anvil; ledgers funded before timing. Sequential: ${N} open+close cycles of one client after 5 warm-up. Throughput: every client loops open → payee sees it funded → close for ${SECONDS} s.`,
+  `Real libp2p (TCP+Noise+Yamux) on loopback; hub = a \`sluice-hub start\` process; ${PAYEES} payee(s) and the sequential client as nodes of the bench process, the ${CLIENTS} throughput clients ${WORKERS === 0 ? 'there too' : `in ${WORKERS} worker threads of it`} (each node with its own libp2p node and sqlite file); anvil; ledgers funded before timing. Sequential: ${N} open+close cycles of one client after 5 warm-up. Throughput: every client loops open → payee sees it funded → close for ${SECONDS} s.`,
   '"file" = sqlite files with synchronous=FULL (the production setting: every commit fsync\'d; messaging bookkeeping relaxed, see ADR 0004); "memory" = `:memory:` sqlite for hub and clients (not durable: shows what the fsyncs cost).',
   ...(GROUP_COMMIT ? ['**EXPERIMENT (HUB_BENCH_GROUP_COMMIT=1): the bench-process nodes (clients, payees; not the hub) commit every engine transaction as a group commit made durable by the messaging layer before it sends/acks. Not a production setting.**'] : []),
   '',

@@ -1,0 +1,52 @@
+/**
+ * A `bench:hub` load worker thread: its share of the clients (each a full node with its own
+ * libp2p node and sqlite file), their ledgers with the hub, then the throughput loop on command.
+ * Warnings they log while the loop runs are counted and reported like the bench process's own.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createNode, type Node } from '@sluice/channel-core/node';
+import { FundedTracker, driveLoad, type FromWorker, type ToWorker, type WorkerSetup } from './hub-load.ts';
+
+const setup = workerData as WorkerSetup;
+const port = parentPort!;
+const post = (m: FromWorker): void => port.postMessage(m);
+const funded = new FundedTracker();
+const warnings = new Map<string, number>();
+let counting = false;
+
+const logger = (() => {
+  const count = (level: string) => (obj: object, msg: string): void => {
+    if (!counting) return;
+    const code = (obj as { code?: unknown }).code;
+    const k = `client\t${level}: ${msg}${typeof code === 'string' ? ` (${code})` : ''}`;
+    warnings.set(k, (warnings.get(k) ?? 0) + 1);
+  };
+  const debug = count('debug');
+  return { debug: (obj: object, msg: string) => void (/fail|retry|timeout/i.test(msg) && debug(obj, msg)), info() {}, warn: count('warn'), error: count('error') };
+})();
+
+const clients: Node[] = setup.clients.map((c) => createNode({ ...setup.node, privateKey: c.key, store: c.storePath }, { logger }));
+
+port.on('message', (m: ToWorker) => {
+  if (m.type === 'funded') funded.funded(m.channelId);
+  else if (m.type === 'run') {
+    counting = true;
+    void driveLoad(clients, (i) => setup.clients[i]!.payee, funded, BigInt(setup.amount), m.deadline).then(
+      (result) => {
+        counting = false;
+        post({ type: 'done', result, warnings: [...warnings] });
+      },
+      (e: unknown) => post({ type: 'failed', message: e instanceof Error ? e.message : String(e) }),
+    );
+  } else if (m.type === 'stop') {
+    void Promise.allSettled(clients.map((c) => c.stop())).then(() => post({ type: 'stopped' }));
+  }
+});
+
+try {
+  await Promise.all(clients.map((c) => c.start()));
+  await Promise.all(clients.map((a) => a.createLedgerChannel({ counterparty: setup.hubAddress, deposit: BigInt(setup.deposit) })));
+  post({ type: 'ready' });
+} catch (e) {
+  post({ type: 'failed', message: e instanceof Error ? e.message : String(e) });
+}

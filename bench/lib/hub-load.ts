@@ -1,0 +1,116 @@
+/**
+ * The load of `bench:hub`'s throughput run: clients that loop open → payee sees it funded →
+ * close until a deadline, with their timings, errors, per-step latencies and event-loop delay.
+ * Used in the bench process itself (HUB_BENCH_WORKERS=0) and in its load worker threads.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Address, ChannelId } from '@sluice/channel-core';
+import type { Node, NodeInit } from '@sluice/channel-core/node';
+
+/** Wall-clock milliseconds comparable across threads (each thread has its own `performance` origin). */
+export const epochNow = (): number => performance.timeOrigin + performance.now();
+
+/** Which channels a payee has seen funded (fed by the payees' `virtualChannelFunded` events). */
+export class FundedTracker {
+  readonly #seen = new Set<string>();
+  readonly #waiters = new Map<string, () => void>();
+
+  funded(id: string): void {
+    const k = id.toLowerCase();
+    const w = this.#waiters.get(k);
+    if (w) {
+      this.#waiters.delete(k);
+      w();
+    } else this.#seen.add(k);
+  }
+
+  wait(id: ChannelId): Promise<void> {
+    const k = id.toLowerCase();
+    if (this.#seen.delete(k)) return Promise.resolve();
+    return new Promise((r) => this.#waiters.set(k, r));
+  }
+}
+
+export interface CycleTiming {
+  open: number[];
+  close: number[];
+  payee: number[];
+}
+
+/** One open → payee sees it funded → close. */
+export async function cycle(a: Node, payee: Address, funded: FundedTracker, amount: bigint, timing?: CycleTiming): Promise<void> {
+  const s = performance.now();
+  const { channelId } = await a.createVirtualChannel({ payee, amount });
+  const opened = performance.now();
+  timing?.open.push(opened - s);
+  await funded.wait(channelId);
+  const payeeSees = performance.now();
+  await a.closeVirtualChannel(channelId);
+  const closed = performance.now();
+  timing?.payee.push(payeeSees - s);
+  timing?.close.push(closed - payeeSees);
+}
+
+export interface LoadResult extends CycleTiming {
+  errors: number;
+  errorCodes: Record<string, number>;
+  /** Per objective type and step: ms from the objective's creation at the client. */
+  phases: Record<string, number[]>;
+  /** Event-loop delay of the thread that ran these clients, ms. */
+  lag: { p50: number; p99: number; max: number };
+}
+
+/** Run every client's loop until `deadline` (see {@link epochNow}); client `i` pays `payeeOf(i)`. */
+export async function driveLoad(clients: readonly Node[], payeeOf: (i: number) => Address, funded: FundedTracker, amount: bigint, deadline: number): Promise<LoadResult> {
+  const out: LoadResult = { open: [], close: [], payee: [], errors: 0, errorCodes: {}, phases: {}, lag: { p50: 0, p99: 0, max: 0 } };
+  const created = new Map<string, number>();
+  const mark = (id: string, phase: string): void => {
+    const t0 = created.get(id);
+    if (t0 === undefined) return;
+    (out.phases[phase] ??= []).push(performance.now() - t0);
+  };
+  const offs = clients.flatMap((a) => [
+    a.on('objectiveCreated', (e) => void created.set(e.objectiveId, performance.now())),
+    a.on('objectiveProgress', (e) => mark(e.objectiveId, `${e.objectiveType} waiting for ${e.waitingFor}`)),
+    a.on('objectiveCompleted', (e) => {
+      mark(e.objectiveId, `${e.objectiveType} completed`);
+      created.delete(e.objectiveId);
+    }),
+  ]);
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
+  await Promise.all(
+    clients.map(async (a, i) => {
+      while (epochNow() < deadline) {
+        try {
+          await cycle(a, payeeOf(i), funded, amount, out);
+        } catch (e) {
+          out.errors++;
+          const code = (e as { code?: string }).code ?? 'unknown';
+          out.errorCodes[code] = (out.errorCodes[code] ?? 0) + 1;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }),
+  );
+  lag.disable();
+  for (const off of offs) off();
+  out.lag = { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 };
+  return out;
+}
+
+/** What a load worker needs to build its client nodes (structured-clone friendly). */
+export interface WorkerSetup {
+  readonly clients: readonly { key: string; storePath: string; payee: Address }[];
+  readonly node: Omit<NodeInit, 'privateKey' | 'store'>;
+  readonly hubAddress: Address;
+  readonly deposit: string;
+  readonly amount: string;
+}
+
+export type ToWorker = { type: 'run'; deadline: number } | { type: 'funded'; channelId: string } | { type: 'stop' };
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'done'; result: LoadResult; warnings: [string, number][] }
+  | { type: 'stopped' }
+  | { type: 'failed'; message: string };
