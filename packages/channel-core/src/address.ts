@@ -7,9 +7,32 @@ export const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000' as Addr
 
 const encoder = new TextEncoder();
 
-/** EIP-55 checksum form of 20 address bytes. */
-export function checksumAddress(addressBytes: Uint8Array): Address {
-  const lower = bytesToHex(addressBytes).slice(2);
+/**
+ * Bound of each memo below. Addresses repeat constantly (every state names its participants and
+ * assets, and each is parsed and checksummed several times per message), while EIP-55 costs a
+ * keccak per call. When a memo reaches the bound it is simply cleared: a miss only recomputes.
+ */
+export const ADDRESS_MEMO_MAX = 10_000;
+/** lowercase `0x` hex (42 chars) -> EIP-55 form */
+const checksums = new Map<string, Address>();
+/** exact input string that {@link parseAddress} accepted -> its EIP-55 form */
+const parsed = new Map<string, Address>();
+
+function remember(memo: Map<string, Address>, key: string, value: Address): void {
+  if (memo.size >= ADDRESS_MEMO_MAX) memo.clear();
+  memo.set(key, value);
+}
+
+/** Sizes of the address memos (for tests). */
+export function addressMemoSizes(): { checksums: number; parsed: number } {
+  return { checksums: checksums.size, parsed: parsed.size };
+}
+
+/** EIP-55 checksum of `0x` + 40 lowercase hex digits (memoised). */
+function checksumLowerHex(lowerHex: string): Address {
+  const hit = checksums.get(lowerHex);
+  if (hit !== undefined) return hit;
+  const lower = lowerHex.slice(2);
   const hash = keccak256(encoder.encode(lower));
   let out = '0x';
   for (let i = 0; i < 40; i++) {
@@ -17,7 +40,14 @@ export function checksumAddress(addressBytes: Uint8Array): Address {
     const nibble = (hash[i >> 1]! >> (i % 2 === 0 ? 4 : 0)) & 0xf;
     out += nibble >= 8 ? c.toUpperCase() : c;
   }
+  remember(checksums, lowerHex, out as Address);
   return out as Address;
+}
+
+/** EIP-55 checksum form of 20 address bytes. */
+export function checksumAddress(addressBytes: Uint8Array): Address {
+  if (addressBytes.length !== 20) throw new RangeError('an address is 20 bytes');
+  return checksumLowerHex(bytesToHex(addressBytes));
 }
 
 /**
@@ -26,12 +56,19 @@ export function checksumAddress(addressBytes: Uint8Array): Address {
  * @throws TypeError naming `name`
  */
 export function parseAddress(x: unknown, name: string): Address {
+  if (typeof x === 'string') {
+    // Only strings that passed every check below are remembered, so a hit is a valid address.
+    const hit = parsed.get(x);
+    if (hit !== undefined) return hit;
+  }
   if (!isHex(x, 20)) throw new TypeError(`${name} must be a 20-byte 0x address`);
-  const out = checksumAddress(hexToBytes(x, name));
   const body = x.slice(2);
-  if (body !== body.toLowerCase() && body !== body.toUpperCase() && out !== (x as string)) {
+  const lower = body.toLowerCase();
+  const out = checksumLowerHex(`0x${lower}`);
+  if (body !== lower && body !== body.toUpperCase() && out !== (x as string)) {
     throw new TypeError(`${name} has an invalid EIP-55 checksum`);
   }
+  remember(parsed, x, out);
   return out;
 }
 

@@ -97,11 +97,45 @@ export function signState(state: State, privateKey: Uint8Array | string): Signat
 }
 
 /**
+ * Bound of the recovered-signer memo. The same state signature is checked more than once per
+ * message and across messages (a join checks the prefund's signatures before the objective adds
+ * them; every party re-sends the signatures it holds with its own), and a recovery costs ~60 us.
+ * When the memo reaches the bound it is cleared: a miss only recovers again.
+ */
+export const SIGNER_MEMO_MAX = 4096;
+/** 32 bytes of state hash + 65 bytes of signature, one char per byte -> the signer */
+const signers = new Map<string, Address>();
+
+/** Number of memoised signers (for tests). */
+export function signerMemoSize(): number {
+  return signers.size;
+}
+
+/**
+ * Recover who signed a state, given its 32-byte hash ({@link hashStateBytes}). A result is
+ * remembered only after a successful recovery, keyed on the exact hash bytes and the exact
+ * signature bytes, so a memo hit is the result the same recovery would give.
+ * @throws SluiceError SIGNATURE_* for malformed or non-recovering signatures
+ */
+export function recoverStateHashSigner(hash32: Uint8Array, signature: Uint8Array): Address {
+  if (!(hash32 instanceof Uint8Array) || hash32.length !== 32 || !(signature instanceof Uint8Array) || signature.length !== 65) {
+    return recoverHashSigner(hash32, signature); // not memoised: throws for a malformed signature
+  }
+  const key = String.fromCharCode.apply(null, hash32 as unknown as number[]) + String.fromCharCode.apply(null, signature as unknown as number[]);
+  const hit = signers.get(key);
+  if (hit !== undefined) return hit;
+  const signer = recoverHashSigner(hash32, signature);
+  if (signers.size >= SIGNER_MEMO_MAX) signers.clear();
+  signers.set(key, signer);
+  return signer;
+}
+
+/**
  * Recover who signed a state.
  * @throws SluiceError SIGNATURE_* for malformed or non-recovering signatures
  */
 export function recoverStateSigner(state: State, signature: Uint8Array): Address {
-  return recoverHashSigner(hashStateBytes(state), signature);
+  return recoverStateHashSigner(hashStateBytes(state), signature);
 }
 
 const FORCE_MOVE_TAIL = hexToBytes(

@@ -554,7 +554,9 @@ class EngineImpl implements Engine {
       if (check()) return;
       cleanup.push(
         this.on((e) => {
-          if ((e.type === 'objectiveCompleted' || e.type === 'objectiveFailed') && e.objectiveId === id) check();
+          // Events are emitted only once their step is durable: a completion needs no store read.
+          if (e.type === 'objectiveCompleted' && e.objectiveId === id) done();
+          else if (e.type === 'objectiveFailed' && e.objectiveId === id) check();
         }),
       );
       const signal = options.signal;

@@ -9,7 +9,7 @@ import type { Address, ChannelId } from '../hex.ts';
 import { sameAddress } from '../address.ts';
 import { SluiceError } from '../errors.ts';
 import type { Store } from '../ports/store.ts';
-import { getChannelId, recoverStateSigner } from '../state.ts';
+import { getChannelId, hashStateBytes, recoverStateHashSigner } from '../state.ts';
 import { directFundId, newDirectFund } from '../protocols/direct-fund.ts';
 import { directDefundId, newDirectDefund } from '../protocols/direct-defund.ts';
 import { newVirtualFund, virtualFundId, type VirtualFundObjective } from '../protocols/virtual-fund.ts';
@@ -78,9 +78,15 @@ function refuse(message: string, details: Record<string, unknown> = {}): never {
 }
 
 function signedBy(msg: SignedStateMessage, who: Address): boolean {
+  let hash: Uint8Array;
+  try {
+    hash = hashStateBytes(msg.state);
+  } catch {
+    return false;
+  }
   return msg.signatures.some((sig) => {
     try {
-      return sameAddress(recoverStateSigner(msg.state, sig), who);
+      return sameAddress(recoverStateHashSigner(hash, sig), who);
     } catch {
       return false;
     }

@@ -8,7 +8,7 @@
  */
 import { type Address, type Bytes32, type ChannelId, bytesToHex } from '../hex.ts';
 import { addressToDestination, parseAddress, sameAddress } from '../address.ts';
-import type { Signature } from '../signature.ts';
+import { type Signature, signHash } from '../signature.ts';
 import {
   type FixedPart,
   type State,
@@ -17,8 +17,7 @@ import {
   fixedPartOf,
   getChannelId,
   hashStateBytes,
-  recoverStateSigner,
-  signState,
+  recoverStateHashSigner,
   variablePartOf,
 } from '../state.ts';
 import { fail, guardPeerInput } from './fail.ts';
@@ -183,10 +182,13 @@ export function addSignedState(channel: Channel, state: State, signatures: reado
     }
     const latest = latestSupportedState(channel);
     if (latest !== undefined && state.turnNum < latest.state.turnNum) return channel;
-    const hash = hashOf(channel, state);
+    // The state's fixed part is this channel's (same id), so its hash is hashOf(channel, state):
+    // computed once for the entry and every signature.
+    const hashBytes = hashStateBytes(state, channel.id);
+    const hash = bytesToHex(hashBytes) as string as Bytes32;
     let out = channel;
     for (const sig of signatures) {
-      const signer = recoverStateSigner(state, sig);
+      const signer = recoverStateHashSigner(hashBytes, sig);
       const index = channel.fixedPart.participants.findIndex((p) => sameAddress(p, signer));
       if (index < 0) fail('PROTOCOL_WRONG_SIGNER', 'state signed by a non-participant', { channelId: channel.id, signer });
       out = withSignature(out, state, hash, index, sig);
@@ -201,8 +203,9 @@ export function addSignedState(channel: Channel, state: State, signatures: reado
  */
 export function signAndAdd(channel: Channel, v: VariablePart, privateKey: Uint8Array | string): { channel: Channel; signature: Signature } {
   const state = fullState(channel, v);
-  const signature = signState(state, privateKey);
-  return { channel: withSignature(channel, v, hashOf(channel, v), channel.myIndex, signature), signature };
+  const hashBytes = hashStateBytes(state); // what signState signs; hashed once for the entry too
+  const signature = signHash(hashBytes, privateKey);
+  return { channel: withSignature(channel, v, bytesToHex(hashBytes) as string as Bytes32, channel.myIndex, signature), signature };
 }
 
 /**
