@@ -159,6 +159,19 @@ export function hubRows(data: unknown): Row[] {
       result: tRate === undefined ? '' : fr >= tRate ? 'PASS' : 'MISS',
     });
   }
+  const hubMs = num(obj(file['throughput'])['hubCpuMsPerCycle']);
+  if (hubMs !== undefined) {
+    const m = num(obj(mem?.['throughput'])['hubCpuMsPerCycle']);
+    out.push({
+      benchmark: 'hub',
+      metric: 'hub CPU per open + close under that load (→ open+close cycles/s on one core)',
+      ours: `${fmt(hubMs, 1)} ms (→ ${fmt(1000 / hubMs, 0)} /s)`,
+      baseline: m === undefined ? '—' : `${fmt(m, 1)} ms (:memory: stores)`,
+      ratio: m === undefined ? '—' : `${fmt(hubMs / m, 2)}×`,
+      target: '',
+      result: '',
+    });
+  }
   return out;
 }
 
