@@ -565,8 +565,9 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       batch.bytes += size;
     }
     // Group commit: whatever a 'beforeSend' store transaction handed over is made durable (one
-    // fsync for all of them) before any of it leaves the process.
-    if (batches.size > 0) this.#store.sync?.();
+    // fsync for all of them, off the event loop when the store can) before any of it leaves the
+    // process.
+    const durable = batches.size > 0 ? this.#durable() : undefined;
     for (const [recipient, { records }] of batches) {
       for (const record of records) {
         // Reschedule before trying: a crash or a lost answer retries later, never in a tight loop.
@@ -577,7 +578,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       }
       this.#busyRecipients.add(recipient);
       this.#track(
-        this.#attempt(records).finally(() => {
+        this.#attempt(records, durable!).finally(() => {
           for (const record of records) this.#inflight.delete(record.id);
           this.#busyRecipients.delete(recipient);
           this.#kick(); // whatever queued for this hop meanwhile goes now
@@ -604,7 +605,13 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
   }
 
   /** Deliver `records` (same next hop, oldest first) and settle each by its acknowledgement. */
-  async #attempt(records: readonly OutboxRecord[]): Promise<void> {
+  async #attempt(records: readonly OutboxRecord[], durable: Promise<void>): Promise<void> {
+    try {
+      await durable;
+    } catch (e) {
+      this.#log.error({ code: errorCode(e) }, 'store sync failed; not sending');
+      return; // rescheduled already: retried later
+    }
     const lifecycle = this.#lifecycle;
     if (lifecycle === undefined) return;
     const sendable: { record: OutboxRecord; envelope: Envelope }[] = [];
@@ -785,6 +792,17 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     }
   }
 
+  /** Every commit so far durable: the store's asynchronous sync when it has one (the event loop runs on meanwhile), else its blocking one. */
+  #durable(): Promise<void> {
+    if (this.#store.syncAsync !== undefined) return this.#store.syncAsync();
+    try {
+      this.#store.sync?.();
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
   #emitUndeliverable(record: OutboxRecord, reason: UndeliverableReason, detail?: string): void {
     let message: UndeliverableMessage;
     try {
@@ -848,7 +866,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     let ack: Ack;
     try {
       ack = await this.#accept(envelope, remote);
-      this.#store.sync?.(); // what the handler committed is durable before the ack
+      await this.#durable(); // what the handler committed is durable before the ack
     } catch (e) {
       this.#log.error({ peer: remote, messageId: envelope.id, code: errorCode(e) }, 'failed to accept message');
       ack = { id: envelope.id, status: 'retry', reason: 'internal' };
@@ -993,7 +1011,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
   async #processBatch(envelopes: readonly Envelope[], remote: Address): Promise<Ack[]> {
     const acks = await this.#acceptAll(envelopes, remote);
     try {
-      this.#store.sync?.(); // what the handlers committed is durable before the acks (one fsync)
+      await this.#durable(); // what the handlers committed is durable before the acks (one fsync)
       return acks;
     } catch (e) {
       this.#log.error({ peer: remote, code: errorCode(e) }, 'store sync failed');
@@ -1101,6 +1119,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     if (take.length === 0) return acks;
     const now = this.#clock.now();
     const fresh: Envelope[] = [];
+    // Custody: durable before the sender is acked (both callers sync before they ack).
     this.#store.transaction(() => {
       for (const i of take) {
         const envelope = envelopes[i]!;
@@ -1119,7 +1138,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
           nextAttemptAt: now,
         });
       }
-    });
+    }, { durability: 'beforeSend' });
     if (fresh.length === 0) return acks;
     // after the commit: one line per relayed message (the hub counts them)
     for (const e of fresh) this.#log.debug({ peer: remote, to: e.to, messageId: e.id }, 'relaying message');

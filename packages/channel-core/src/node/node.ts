@@ -534,6 +534,8 @@ class NodeImpl implements Node {
    */
   #whenDurable(): Promise<void> {
     const store = this.#st;
+    // A store with an asynchronous sync groups concurrent callers itself (off the event loop).
+    if (store.syncAsync !== undefined) return store.syncAsync();
     return new Promise<void>((resolve, reject) => {
       this.#voucherWaiters.push({ resolve, reject });
       this.#voucherSync ??= setImmediate(() => {

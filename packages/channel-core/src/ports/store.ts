@@ -75,6 +75,13 @@ export interface Store {
    */
   sync?(): void;
 
+  /**
+   * {@link sync} without blocking the event loop: resolves once every `'beforeSend'` commit made
+   * before the call is durable (the fsync runs off the main thread; concurrent callers share
+   * fsyncs). Optional: callers fall back to `sync()`.
+   */
+  syncAsync?(): Promise<void>;
+
   putObjective(record: ObjectiveRecord): void;
   getObjective(id: string): ObjectiveRecord | undefined;
   listObjectives(status?: ObjectiveStatus): ObjectiveRecord[];

@@ -21,7 +21,7 @@
  * - Called *inside* a `transaction`, every write joins it and is exactly as durable as it.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
+import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Address, ChannelId } from '../hex.ts';
 import { parseJson, stringifyJson } from '../json.ts';
@@ -107,6 +107,28 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
   let unsynced = false;
   let syncs = 0;
   /**
+   * Asynchronous group commit (`syncAsync`): 'beforeSend' commits are numbered; `durableSeq` is
+   * the highest one known to be on disk. The WAL is fsync'd through a descriptor of our own on
+   * the libuv thread pool: with synchronous=NORMAL, a committed transaction lives in the WAL (made
+   * durable by that fsync) or, once checkpointed, in the database file (which SQLite fsyncs after
+   * every checkpoint at that level, and the WAL before it). Opened after a first durable write,
+   * so the WAL file (and its directory entry) exists on disk.
+   */
+  let commitSeq = 0;
+  let durableSeq = 0;
+  let walFd: number | undefined;
+  let walSync: Promise<void> | undefined;
+  let walSyncSeq = 0;
+  if (durable) {
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(SYNC_KEY, '0');
+    try {
+      walFd = openSync(`${init.path}-wal`, 'r');
+    } catch {
+      walFd = undefined; // no WAL file to fsync: syncAsync falls back to the blocking sync()
+    }
+  }
+  const fsyncWal = (fd: number): Promise<void> => new Promise((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+  /**
    * Run a single bookkeeping write as a relaxed commit (see the module comment): WAL append
    * without fsync. Inside a transaction it simply joins that transaction.
    */
@@ -163,7 +185,9 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
         try {
           const out = fn();
           db.exec('COMMIT');
+          commitSeq++;
           if (deferred) unsynced = true;
+          else durableSeq = commitSeq; // a FULL commit fsyncs the whole WAL
           return out;
         } catch (e) {
           if (db.isTransaction) db.exec('ROLLBACK');
@@ -181,6 +205,40 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
       // deferred commit. It must write something: an empty transaction writes no WAL frame.
       q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(SYNC_KEY, String(++syncs));
       unsynced = false;
+      durableSeq = commitSeq;
+    },
+    async syncAsync() {
+      const target = commitSeq;
+      if (!durable || durableSeq >= target) return;
+      if (walFd === undefined) {
+        store.sync!();
+        return;
+      }
+      while (durableSeq < target) {
+        if (walSync !== undefined) {
+          // an fsync is running: it covers us if it started after our commit, else wait and go again
+          const covers = walSyncSeq >= target;
+          await walSync;
+          if (covers) return;
+          continue;
+        }
+        if (walFd === undefined) throw new SluiceError('INTERNAL', 'store closed');
+        const fd: number = walFd;
+        const seq = commitSeq;
+        walSyncSeq = seq;
+        walSync = fsyncWal(fd).then(
+          () => {
+            durableSeq = Math.max(durableSeq, seq);
+            if (durableSeq >= commitSeq) unsynced = false;
+          },
+          (e: unknown) => {
+            throw new SluiceError('INTERNAL', 'fsync of the store failed', { cause: e });
+          },
+        ).finally(() => {
+          walSync = undefined;
+        });
+        await walSync;
+      }
     },
     putObjective(o) {
       q(`INSERT INTO objectives (id, type, status, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -275,6 +333,13 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
     close() {
       stmts.clear();
       db.close();
+      if (walFd !== undefined) {
+        const fd = walFd;
+        walFd = undefined;
+        // never close a descriptor an fsync is still using (its number could be reused meanwhile)
+        if (walSync === undefined) closeSync(fd);
+        else void walSync.catch(() => {}).finally(() => closeSync(fd));
+      }
     },
   };
   return store;
