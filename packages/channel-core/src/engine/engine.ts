@@ -142,6 +142,8 @@ export interface Engine {
   stop(): Promise<void>;
   /** Subscribe to typed events; returns the unsubscribe function. */
   on(listener: EngineListener): () => void;
+  /** Events as soon as their step is committed, before it is durable (in-process state only; see the implementation). */
+  onCommitted(listener: EngineListener): () => void;
   /** Run `fn` serialised with everything else the engine does (store reads/writes that must not interleave). */
   serial<T>(fn: () => T | Promise<T>): Promise<T>;
   /**
@@ -301,6 +303,9 @@ class EngineImpl implements Engine {
   readonly #timeout: number;
   readonly #active = new Map<string, ObjectiveData>();
   readonly #listeners = new Set<EngineListener>();
+  readonly #committedListeners = new Set<EngineListener>();
+  /** Events of the current group, for the committed-listeners at its end (before the fsync). */
+  #committedEvents: EngineEvent[] = [];
   readonly #stallNotified = new Map<string, number>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #txRunning = new Set<string>();
@@ -335,6 +340,8 @@ class EngineImpl implements Engine {
   #groupDepth = 0;
   /** Events and chain submissions held back until the group's commits are durable. */
   #deferred: (() => void)[] = [];
+  /** The last outermost group's sync and held-back effects: resolves once that group is durable. */
+  #groupSync: Promise<void> = Promise.resolve();
   /** Inbound messages waiting for the next drain (one group commit for all of them). */
   #inbox: InboxItem[] = [];
   #drainScheduled = false;
@@ -416,6 +423,7 @@ class EngineImpl implements Engine {
     await this.#chainLoop;
     await Promise.allSettled([...this.#tasks]);
     await this.#queue.catch(() => {});
+    await this.#groupSync.catch(() => {}); // the last group's fsync and its held-back effects
     this.#log.info({ peer: this.address }, 'engine stopped');
   }
 
@@ -424,22 +432,40 @@ class EngineImpl implements Engine {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Listen to events as soon as their step is committed — before it is durable (see
+   * {@link #grouped}), in order, synchronously at the end of the group. For in-process state
+   * that must follow the engine's records at once (the Node's voucher ledgers: a payee must stop
+   * accepting vouchers the moment it signed a final state). Such a listener must not release
+   * anything outside the process; {@link on} listeners get the same events once durable.
+   */
+  onCommitted(listener: EngineListener): () => void {
+    this.#committedListeners.add(listener);
+    return () => this.#committedListeners.delete(listener);
+  }
+
   #emit(event: EngineEvent): void {
     if (this.#groupDepth > 0) {
+      this.#committedEvents.push(event);
       this.#deferred.push(() => this.#emitNow(event));
       return;
     }
+    this.#emitTo(this.#committedListeners, event);
     this.#emitNow(event);
   }
 
-  #emitNow(event: EngineEvent): void {
-    for (const l of [...this.#listeners]) {
+  #emitTo(listeners: ReadonlySet<EngineListener>, event: EngineEvent): void {
+    for (const l of [...listeners]) {
       try {
         l(event);
       } catch (e) {
         this.#log.warn({ event: event.type, reason: e instanceof Error ? e.message : String(e) }, 'event listener threw');
       }
     }
+  }
+
+  #emitNow(event: EngineEvent): void {
+    this.#emitTo(this.#listeners, event);
   }
 
   serial<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -473,16 +499,29 @@ class EngineImpl implements Engine {
   }
 
   #endGroup(ok: boolean): void {
+    const committed = this.#committedEvents;
+    this.#committedEvents = [];
+    for (const e of committed) this.#emitTo(this.#committedListeners, e);
+    const run = this.#deferred;
+    this.#deferred = [];
+    if (this.store.syncAsync !== undefined) {
+      // The fsync runs off the event loop and the engine goes on with its next input meanwhile:
+      // later steps are later in the WAL, and their effects wait for their own (later) sync.
+      const durable = this.store.syncAsync().then(() => {
+        for (const f of run) f();
+      });
+      durable.catch((e: unknown) => this.#log.error({ code: isSluiceError(e) ? e.code : 'unknown' }, 'store sync failed; effects held back'));
+      this.#groupSync = durable;
+      return;
+    }
+    this.#groupSync = Promise.resolve();
     try {
       this.store.sync?.();
     } catch (e) {
       // Not durable: hold nothing back that depends on it (a restart resumes from the store).
-      this.#deferred = [];
       if (ok) throw e;
       return;
     }
-    const run = this.#deferred;
-    this.#deferred = [];
     for (const f of run) f();
   }
 
@@ -664,7 +703,9 @@ class EngineImpl implements Engine {
       this.#create({ objective, ...records }, 'me');
       this.#advanceSync(objective.id, undefined, sends);
     });
+    const durable = this.#groupSync;
     await settleSends(sends, this.#log);
+    await durable; // the new objective is on disk when this resolves
   }
 
   /** Persist a new objective with its records. */
@@ -716,7 +757,9 @@ class EngineImpl implements Engine {
   async #advance(id: string, event: ObjectiveEvent | undefined): Promise<void> {
     const sends: Promise<unknown>[] = [];
     this.#grouped(() => this.#advanceSync(id, event, sends));
+    const durable = this.#groupSync;
     await settleSends(sends, this.#log);
+    await durable;
   }
 
   /** {@link #advance} without waiting for the sends (call inside {@link #grouped}). */
@@ -1337,6 +1380,7 @@ class EngineImpl implements Engine {
     const parked = new Set<InboxItem>();
     const notReady = new Map<InboxItem, unknown>();
     const commits = this.#commits;
+    let durable: Promise<void>;
     try {
       this.#grouped(() => {
         for (const item of batch) {
@@ -1352,6 +1396,7 @@ class EngineImpl implements Engine {
           }
         }
       });
+      durable = this.#groupSync;
     } catch (e) {
       // the sync failed: nothing of this batch is acknowledged
       for (const item of batch) item.reject(e);
@@ -1369,12 +1414,22 @@ class EngineImpl implements Engine {
         parked.clear();
       }
     }
-    await settleSends(sends, this.#log);
-    for (const item of batch) {
-      if (parked.has(item)) continue;
-      if (errors.has(item)) item.reject(errors.get(item));
-      else item.resolve();
-    }
+    // Answer the senders once this group is durable, without holding the engine meanwhile (the
+    // next drain may run during the fsync; the messaging adapter acks only after its own sync).
+    void durable.then(
+      async () => {
+        await settleSends(sends, this.#log);
+        for (const item of batch) {
+          if (parked.has(item)) continue;
+          if (errors.has(item)) item.reject(errors.get(item));
+          else item.resolve();
+        }
+      },
+      (e: unknown) => {
+        // the sync failed: nothing of this batch is acknowledged
+        for (const item of batch) if (!parked.has(item)) item.reject(e);
+      },
+    );
   }
 
   /**

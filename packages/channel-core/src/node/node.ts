@@ -273,7 +273,12 @@ class NodeImpl implements Node {
     );
     this.#engine = engine;
     this.#restoreVouchers(store.value);
-    this.#unsubscribe = engine.on((e) => this.#onEngineEvent(e));
+    const offCommitted = engine.onCommitted((e) => this.#onCommitted(e));
+    const offDurable = engine.on((e) => this.#onEngineEvent(e));
+    this.#unsubscribe = () => {
+      offCommitted();
+      offDurable();
+    };
     await engine.start();
     await messaging.value.start();
   }
@@ -330,7 +335,8 @@ class NodeImpl implements Node {
     }
   }
 
-  #onEngineEvent(e: EngineEvent): void {
+  /** Voucher-ledger transitions, as soon as the engine committed them (before the fsync: see `Engine.onCommitted`). */
+  #onCommitted(e: EngineEvent): void {
     const store = this.#store;
     if (store !== undefined) {
       if (e.type === 'virtualChannelProposed' || e.type === 'virtualChannelFunded') {
@@ -353,6 +359,10 @@ class NodeImpl implements Node {
         }
       }
     }
+  }
+
+  /** Events for the Node's listeners, once durable. */
+  #onEngineEvent(e: EngineEvent): void {
     for (const l of [...this.#listeners]) {
       try {
         l(e);
