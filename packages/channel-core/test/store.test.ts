@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { openMemoryStore, openSqliteStore, STORE_SCHEMA_VERSION } from '../src/sqlite/index.ts';
 import { LAST_BLOCK_KEY } from '../src/ports/store.ts';
 import { parseJson, stringifyJson } from '../src/json.ts';
@@ -93,6 +93,30 @@ test('store: committed writes survive SIGKILL of the writing process; migrations
     assert.ok(STORE_SCHEMA_VERSION >= 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('store: a nested transaction is a savepoint — a failing one leaves none of its writes, the outer one commits the rest', () => {
+  for (const path of [':memory:', join(mkdtempSync(join(tmpdir(), 'sluice-store-')), 'sp.db')]) {
+    const s = openSqliteStore({ path });
+    s.transaction(() => {
+      s.setMeta('before', '1');
+      assert.throws(() => s.transaction(() => {
+        s.setMeta('inner', 'x');
+        s.transaction(() => s.setMeta('innermost', 'y'));
+        throw new Error('step failed');
+      }), /step failed/);
+      s.transaction(() => s.setMeta('after', '2'));
+    }, { durability: 'beforeSend' });
+    assert.deepEqual(['before', 'inner', 'innermost', 'after'].map((k) => s.getMeta(k)), ['1', undefined, undefined, '2']);
+    // an outer failure still rolls back everything, savepoints included
+    assert.throws(() => s.transaction(() => {
+      s.transaction(() => s.setMeta('lost', '3'));
+      throw new Error('outer failed');
+    }), /outer failed/);
+    assert.equal(s.getMeta('lost'), undefined);
+    s.close();
+    if (path !== ':memory:') rmSync(dirname(path), { recursive: true, force: true });
   }
 });
 

@@ -489,9 +489,32 @@ class EngineImpl implements Engine {
     this.#groupDepth++;
     let ok = false;
     try {
-      const out = fn();
+      if (this.#groupDepth > 1) {
+        const out = fn();
+        ok = true;
+        return out;
+      }
+      // The whole group is one store transaction and each step's transaction a savepoint in it:
+      // a page several steps modify (a shared ledger's record, above all) goes to the WAL once
+      // per group, not once per step. A step that throws still leaves nothing of its own; the
+      // group commits whatever the other steps did.
+      let out: T | undefined;
+      let failure: { error: unknown } | undefined;
+      try {
+        this.store.transaction(() => {
+          try {
+            out = fn();
+          } catch (e) {
+            failure = { error: e };
+          }
+        }, GROUP_COMMIT);
+      } catch (e) {
+        this.#dropCaches(); // the commit failed: the caches may hold what it would have written
+        throw e;
+      }
+      if (failure !== undefined) throw failure.error;
       ok = true;
-      return out;
+      return out as T;
     } finally {
       this.#groupDepth--;
       if (this.#groupDepth === 0) this.#endGroup(ok);

@@ -59,8 +59,9 @@ export interface TransactionOptions {
    * anything — or at any later durable commit. Only for steps whose sole external effect is
    * messages handed to that adapter inside the transaction (no chain transaction submitted, no
    * voucher or state returned to a caller, before a `sync`). Many such steps then share one
-   * fsync. Adapters without group commit treat it as `'commit'`. Ignored by a nested call (it
-   * joins the outer transaction).
+   * fsync. Adapters without group commit treat it as `'commit'`. Ignored by a nested call: that
+   * one is atomic on its own (a savepoint: if it throws, none of its writes remain) and commits
+   * with, and as durably as, the outer transaction.
    */
   readonly durability?: 'commit' | 'beforeSend';
 }

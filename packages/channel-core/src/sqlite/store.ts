@@ -174,7 +174,25 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
 
   const store: Store = {
     transaction<T>(fn: () => T, options?: TransactionOptions): T {
-      if (depth > 0) return fn();
+      if (depth > 0) {
+        // nested: a savepoint — atomic on its own, committed (and as durable) with the outer one
+        const name = `sluice_sp${depth}`;
+        db.exec(`SAVEPOINT ${name}`);
+        depth++;
+        try {
+          const out = fn();
+          db.exec(`RELEASE ${name}`);
+          return out;
+        } catch (e) {
+          if (db.isTransaction) {
+            db.exec(`ROLLBACK TO ${name}`);
+            db.exec(`RELEASE ${name}`);
+          }
+          throw e;
+        } finally {
+          depth--;
+        }
+      }
       // Group commit: WAL append now, fsync at the next sync() or durable commit. (The safety
       // level can only change outside a transaction.)
       const deferred = durable && options?.durability === 'beforeSend';
