@@ -322,6 +322,8 @@ async function scenario(stores: StoreMode): Promise<Result> {
     };
     const meanMs = (type: string): number => (hubMetric('sluice_hub_objective_duration_seconds_sum', type) / hubMetric('sluice_hub_objective_duration_seconds_count', type)) * 1000;
     const hubCpu = /^sluice_hub_process_cpu_seconds_total (\S+)$/m.exec(metricsText);
+    const relayedBy = (mode: string): number => Number(new RegExp(`^sluice_hub_messages_relayed_total\\{mode="${mode}"\\} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? 0);
+    log(`[${stores} stores] hub relayed (whole run): ${relayedBy('cut_through')} cut-through, ${relayedBy('stored')} stored and forwarded`);
 
     // stop the hub (graceful: flushes the profile)
     const exitCode = await new Promise<number | null>((resolve) => {

@@ -177,7 +177,7 @@ class HubImpl implements Hub {
     );
     const metrics = this.metrics;
     const nodeLogger = tapLogger(this.logger, (level, obj, msg) => {
-      if (msg === 'relaying message') metrics.relayed();
+      if (msg === 'relaying message') metrics.relayed(obj['cutThrough'] === true ? 'cut_through' : 'stored');
       else if ((level === 'warn' || level === 'error') && TAP_ERRORS.has(msg)) metrics.error(typeof obj['code'] === 'string' ? obj['code'] : 'UNKNOWN');
     });
     const { logger: _l, defaultMetrics: _d, ...nodeComponents } = components;

@@ -15,7 +15,8 @@ export interface HubMetrics {
   readonly registry: Registry;
   observeObjective(type: string, seconds: number): void;
   objectiveOutcome(type: string, outcome: 'completed' | 'failed'): void;
-  relayed(): void;
+  /** A message relayed: forwarded at once (`cut_through`) or stored and forwarded (`stored`). */
+  relayed(mode: 'cut_through' | 'stored'): void;
   error(code: string): void;
 }
 
@@ -97,7 +98,7 @@ export function createHubMetrics(source: HubMetricsSource, options: { defaultMet
     labelNames: ['type', 'outcome'] as const,
     registers: [registry],
   });
-  const relayed = new Counter({ name: 'sluice_hub_messages_relayed_total', help: 'Messages relayed between peers', registers: [registry] });
+  const relayed = new Counter({ name: 'sluice_hub_messages_relayed_total', help: 'Messages relayed between peers, by how (cut_through: forwarded at once, nothing stored; stored: stored and forwarded)', labelNames: ['mode'] as const, registers: [registry] });
   const errors = new Counter({
     name: 'sluice_hub_errors_total',
     help: 'Errors by code (rejected peer messages, failed objectives, stalls, chain and messaging errors)',
@@ -108,7 +109,7 @@ export function createHubMetrics(source: HubMetricsSource, options: { defaultMet
     registry,
     observeObjective: (type, seconds) => latency.observe({ type }, seconds),
     objectiveOutcome: (type, outcome) => outcomes.inc({ type, outcome }),
-    relayed: () => relayed.inc(),
+    relayed: (mode) => relayed.inc({ mode }),
     error: (code) => errors.inc({ code }),
   };
 }
