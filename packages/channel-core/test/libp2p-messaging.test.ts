@@ -123,6 +123,33 @@ async function rawNode(privateKey: PrivateKey): Promise<Libp2p> {
   return node;
 }
 
+/**
+ * An older Bob: a bare libp2p node handling only `protocol` with `serve` (which answers and
+ * returns the envelopes it got). Alice sends `n` messages to it; returns their payloads in the
+ * order Bob got them, once Alice's outbox is empty.
+ */
+async function sendToOldBob(protocol: string, n: number, serve: (stream: Stream) => Promise<{ payload: Uint8Array }[]>): Promise<string[]> {
+  const port = await freePort();
+  const oldBob = await createLibp2p({
+    privateKey: libp2pPrivateKey(BOB),
+    addresses: { listen: [`/ip4/127.0.0.1/tcp/${port}`] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+  });
+  running.push(oldBob);
+  const seen: string[] = [];
+  await oldBob.handle(protocol, async (stream) => {
+    seen.push(...(await serve(stream)).map((e) => str(e.payload)));
+  });
+  const aliceStore = openMemoryStore();
+  const alice = service({ privateKey: ALICE, peers: [{ address: privateKeyToAddress(BOB), multiaddrs: [`/ip4/127.0.0.1/tcp/${port}`] }] }, aliceStore);
+  await alice.start();
+  for (let i = 0; i < n; i++) await alice.send(privateKeyToAddress(BOB), text(`m${i}`));
+  await waitFor(`all delivered to the peer speaking only ${protocol}`, () => seen.length === n && aliceStore.countOutbox() === 0);
+  return seen;
+}
+
 async function rawStream(node: Libp2p, target: Libp2pMessageService): Promise<Stream> {
   return node.dialProtocol(multiaddr(target.multiaddrs()[0]!), SLUICE_PROTOCOL);
 }
@@ -475,28 +502,13 @@ describe('libp2p messaging', () => {
 
   it('falls back to one 1.0.0 stream per message for a peer without the batch protocol', async () => {
     // "Old Bob": a bare node that only speaks /sluice/nitro/1.0.0 and acks everything.
-    const port = await freePort();
-    const oldBob = await createLibp2p({
-      privateKey: libp2pPrivateKey(BOB),
-      addresses: { listen: [`/ip4/127.0.0.1/tcp/${port}`] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-    });
-    running.push(oldBob);
-    const seen: string[] = [];
-    await oldBob.handle(SLUICE_PROTOCOL, async (stream) => {
+    const seen = await sendToOldBob(SLUICE_PROTOCOL, 5, async (stream) => {
       const env = decodeEnvelope(await readFrame(stream, 4096, AbortSignal.timeout(5_000)));
-      seen.push(str(env.payload));
       stream.send(frame(encodeAck({ id: env.id, status: 'ok', reason: 'accepted' })));
       await stream.close();
+      return [env];
     });
-    const aliceStore = openMemoryStore();
-    const alice = service({ privateKey: ALICE, peers: [{ address: privateKeyToAddress(BOB), multiaddrs: [`/ip4/127.0.0.1/tcp/${port}`] }] }, aliceStore);
-    await alice.start();
-    for (let i = 0; i < 5; i++) await alice.send(privateKeyToAddress(BOB), text(`old${i}`));
-    await waitFor('all delivered to the old peer', () => seen.length === 5 && aliceStore.countOutbox() === 0);
-    assert.deepEqual(seen, ['old0', 'old1', 'old2', 'old3', 'old4']);
+    assert.deepEqual(seen, ['m0', 'm1', 'm2', 'm3', 'm4']);
   });
 
   it('validates send arguments', async () => {
@@ -687,27 +699,12 @@ describe('libp2p messaging sessions (protocol 1.2.0)', () => {
 
   it('falls back to one stream per exchange (1.1.0) for a peer without sessions', async () => {
     // "1.1 Bob": a bare node that speaks only the batch protocol and acks everything.
-    const port = await freePort();
-    const oldBob = await createLibp2p({
-      privateKey: libp2pPrivateKey(BOB),
-      addresses: { listen: [`/ip4/127.0.0.1/tcp/${port}`] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-    });
-    running.push(oldBob);
-    const seen: string[] = [];
-    await oldBob.handle(SLUICE_BATCH_PROTOCOL, async (stream) => {
+    const seen = await sendToOldBob(SLUICE_BATCH_PROTOCOL, 3, async (stream) => {
       const envs = decodeBatch(await readFrame(stream, 1 << 20, AbortSignal.timeout(5_000)));
-      seen.push(...envs.map((e) => str(e.payload)));
       stream.send(frame(encodeAcks(envs.map((e) => ({ id: e.id, status: 'ok' as const, reason: 'accepted' })))));
       await stream.close();
+      return envs;
     });
-    const aliceStore = openMemoryStore();
-    const alice = service({ privateKey: ALICE, peers: [{ address: privateKeyToAddress(BOB), multiaddrs: [`/ip4/127.0.0.1/tcp/${port}`] }] }, aliceStore);
-    await alice.start();
-    for (let i = 0; i < 3; i++) await alice.send(privateKeyToAddress(BOB), text(`b${i}`));
-    await waitFor('all delivered to the 1.1 peer', () => seen.length === 3 && aliceStore.countOutbox() === 0);
-    assert.deepEqual(seen, ['b0', 'b1', 'b2']);
+    assert.deepEqual(seen, ['m0', 'm1', 'm2']);
   });
 });
