@@ -126,6 +126,17 @@ test('store: syncAsync makes earlier group commits durable off the event loop, s
     const path = join(dir, 'node.db');
     const s = openSqliteStore({ path });
     await s.syncAsync!(); // nothing pending: resolves at once
+    // relaxed bookkeeping in a transaction: atomic, and nothing for sync() to make durable
+    s.enqueueOutbox({ id: 'r1', to: A, payload: new Uint8Array([1]), createdAt: 1, attempts: 0, nextAttemptAt: 1 });
+    assert.throws(() => s.transaction(() => {
+      s.removeOutbox('r1');
+      throw new Error('rolled back');
+    }, { durability: 'relaxed' }), /rolled back/);
+    assert.equal(s.countOutbox(), 1);
+    s.transaction(() => s.removeOutbox('r1'), { durability: 'relaxed' });
+    assert.equal(s.countOutbox(), 0);
+    s.sync!();
+    assert.equal(s.getMeta('store.sync'), '0');
     s.transaction(() => s.setMeta('a', '1'), { durability: 'beforeSend' });
     const first = s.syncAsync!();
     s.transaction(() => s.setMeta('b', '2'), { durability: 'beforeSend' }); // after the first fsync started

@@ -155,6 +155,8 @@ const MAX_CONCURRENT_ATTEMPTS = 32;
 const NOT_READY = 'PROTOCOL_NOT_READY';
 /** First retry delay after a {@link NOT_READY} answer (doubling per attempt up to the initial backoff). */
 const NOT_READY_RETRY_MS = 5;
+/** Store transactions of the messaging bookkeeping: atomic, never fsync'd for their own sake. */
+const RELAXED = { durability: 'relaxed' } as const;
 /** Inbound (and outbound) 1.2.0 session streams allowed per connection. */
 const MAX_SESSIONS_PER_CONNECTION = 4;
 /** Unprocessed BATCH frames an inbound session buffers before it pauses the stream. */
@@ -568,14 +570,21 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     // fsync for all of them, off the event loop when the store can) before any of it leaves the
     // process.
     const durable = batches.size > 0 ? this.#durable() : undefined;
+    // Reschedule before trying: a crash or a lost answer retries later, never in a tight loop
+    // (one relaxed transaction for the whole pass).
+    if (batches.size > 0) {
+      this.#store.transaction(() => {
+        for (const { records } of batches.values()) {
+          for (const record of records) {
+            const next = Math.min(now + jitter(this.#backoff(record.attempts)), record.createdAt + this.#expiry);
+            this.#store.rescheduleOutbox(record.id, next);
+            this.#wake(next);
+          }
+        }
+      }, RELAXED);
+    }
     for (const [recipient, { records }] of batches) {
-      for (const record of records) {
-        // Reschedule before trying: a crash or a lost answer retries later, never in a tight loop.
-        const next = Math.min(now + jitter(this.#backoff(record.attempts)), record.createdAt + this.#expiry);
-        this.#store.rescheduleOutbox(record.id, next);
-        this.#wake(next);
-        this.#inflight.add(record.id);
-      }
+      for (const record of records) this.#inflight.add(record.id);
       this.#busyRecipients.add(recipient);
       this.#track(
         this.#attempt(records, durable!).finally(() => {
@@ -636,14 +645,19 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     } finally {
       time.clear();
     }
+    // The acknowledged records leave the outbox in one relaxed transaction.
+    this.#store.transaction(() => {
+      for (const [i, { record }] of sendable.entries()) {
+        const status = acks[i]?.status;
+        if (status === 'ok' || status === 'reject') this.#store.removeOutbox(record.id);
+      }
+    }, RELAXED);
     for (const [i, { record, envelope }] of sendable.entries()) {
       const ack = acks[i];
       if (ack === undefined) continue; // not attempted (legacy peer, stopped early): retried later
       if (ack.status === 'ok') {
-        this.#store.removeOutbox(record.id);
         this.#log.debug({ peer: envelope.to, messageId: envelope.id, reason: ack.reason }, 'message acknowledged');
       } else if (ack.status === 'reject') {
-        this.#store.removeOutbox(record.id);
         this.#emitUndeliverable(record, 'rejected', ack.reason);
       } else {
         this.#log.debug({ peer: envelope.to, messageId: envelope.id, reason: ack.reason }, 'peer asked to retry');

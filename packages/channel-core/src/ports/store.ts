@@ -63,7 +63,12 @@ export interface TransactionOptions {
    * one is atomic on its own (a savepoint: if it throws, none of its writes remain) and commits
    * with, and as durably as, the outer transaction.
    */
-  readonly durability?: 'commit' | 'beforeSend';
+  /**
+   * `'relaxed'`: for bookkeeping whose loss on power failure is harmless (the messaging layer's
+   * `rescheduleOutbox` / `removeOutbox` / `markSeen`, see below): atomic, never fsync'd for its
+   * own sake (`sync` and `syncAsync` do not wait for it; a later durable commit covers it).
+   */
+  readonly durability?: 'commit' | 'beforeSend' | 'relaxed';
 }
 
 export interface Store {

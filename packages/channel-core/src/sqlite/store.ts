@@ -195,17 +195,20 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
       }
       // Group commit: WAL append now, fsync at the next sync() or durable commit. (The safety
       // level can only change outside a transaction.)
+      const relaxedTx = durable && options?.durability === 'relaxed';
       const deferred = durable && options?.durability === 'beforeSend';
-      if (deferred) db.exec('PRAGMA synchronous = NORMAL');
+      if (deferred || relaxedTx) db.exec('PRAGMA synchronous = NORMAL');
       try {
         db.exec('BEGIN IMMEDIATE');
         depth++;
         try {
           const out = fn();
           db.exec('COMMIT');
-          commitSeq++;
-          if (deferred) unsynced = true;
-          else durableSeq = commitSeq; // a FULL commit fsyncs the whole WAL
+          if (!relaxedTx) {
+            commitSeq++;
+            if (deferred) unsynced = true;
+            else durableSeq = commitSeq; // a FULL commit fsyncs the whole WAL
+          }
           return out;
         } catch (e) {
           if (db.isTransaction) db.exec('ROLLBACK');
@@ -214,7 +217,7 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
           depth--;
         }
       } finally {
-        if (deferred) db.exec('PRAGMA synchronous = FULL');
+        if (deferred || relaxedTx) db.exec('PRAGMA synchronous = FULL');
       }
     },
     sync() {
