@@ -780,9 +780,9 @@ class EngineImpl implements Engine {
   async #advance(id: string, event: ObjectiveEvent | undefined): Promise<void> {
     const sends: Promise<unknown>[] = [];
     this.#grouped(() => this.#advanceSync(id, event, sends));
-    const durable = this.#groupSync;
+    // Not waiting for the group's fsync: callers run in the engine's queue, which must not stall
+    // on the disk; the step's effects wait for it anyway.
     await settleSends(sends, this.#log);
-    await durable;
   }
 
   /** {@link #advance} without waiting for the sends (call inside {@link #grouped}). */
