@@ -389,6 +389,40 @@ describe('libp2p messaging', () => {
     assert.equal(enqueued, 1);
   });
 
+  it('relays cut-through behind the hub\'s own message still in flight on the session, in order, storing nothing', async () => {
+    const ireneStore = openMemoryStore();
+    const irene = service({ privateKey: IRENE, relay: true }, ireneStore);
+    await irene.start();
+    const hub = [{ address: irene.self, multiaddrs: irene.multiaddrs() }];
+    const alice = service({ privateKey: ALICE, peers: hub });
+    const bob = service({ privateKey: BOB, peers: hub });
+    const got: string[] = [];
+    let slowStarted = false;
+    bob.onMessage(async (m) => {
+      if (str(m.payload) === 'slow') {
+        slowStarted = true;
+        await new Promise((r) => setTimeout(r, 300)); // Bob is busy with Irene's message
+      }
+      got.push(str(m.payload));
+    });
+    await Promise.all([alice.start(), bob.start()]);
+    await waitFor('both connected to the hub', () => irene.connectedPeers().length === 2);
+    await irene.send(bob.self, text('warm-up')); // opens Irene's session to Bob
+    await waitFor('warm-up', () => got.length === 1);
+    let enqueued = 0;
+    const enqueue = ireneStore.enqueueOutbox.bind(ireneStore);
+    ireneStore.enqueueOutbox = (r) => {
+      enqueued++;
+      enqueue(r);
+    };
+    await irene.send(bob.self, text('slow'));
+    await waitFor('Bob busy with the slow one', () => slowStarted);
+    await alice.send(bob.self, text('relayed'));
+    await waitFor('both delivered', () => got.length === 3 && ireneStore.countOutbox() === 0);
+    assert.deepEqual(got, ['warm-up', 'slow', 'relayed']);
+    assert.equal(enqueued, 1, 'only Irene\'s own message went through her outbox');
+  });
+
   it('delivers a payload of exactly maxMessageBytes (1 MiB default)', async () => {
     const bob = service({ privateKey: BOB });
     await bob.start();

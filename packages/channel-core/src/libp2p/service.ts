@@ -218,7 +218,10 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
 
   readonly #addressToPeer = new Map<string, PeerId>();
   readonly #inflight = new Set<string>();
-  readonly #busyRecipients = new Set<string>();
+  /** Exchanges in flight per recipient (lower-case address): the pump's (at most one) and cut-through relays. */
+  readonly #busyRecipients = new Map<string, number>();
+  /** Outbox records in flight per recipient (lower-case address). */
+  readonly #inflightRecords = new Map<string, number>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #inbound = new Map<string, Promise<Ack>>();
   readonly #pendingDials = new Map<string, Promise<Connection>>();
@@ -585,11 +588,13 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     }
     for (const [recipient, { records }] of batches) {
       for (const record of records) this.#inflight.add(record.id);
-      this.#busyRecipients.add(recipient);
+      this.#busyRecipients.set(recipient, (this.#busyRecipients.get(recipient) ?? 0) + 1);
+      this.#inflightRecords.set(recipient, (this.#inflightRecords.get(recipient) ?? 0) + records.length);
       this.#track(
         this.#attempt(records, durable!).finally(() => {
           for (const record of records) this.#inflight.delete(record.id);
-          this.#busyRecipients.delete(recipient);
+          this.#release(this.#busyRecipients, recipient, 1);
+          this.#release(this.#inflightRecords, recipient, records.length);
           this.#kick(); // whatever queued for this hop meanwhile goes now
         }),
       );
@@ -1077,12 +1082,11 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       this.#store.hasOutboxFor !== undefined &&
       envelopes.every((e) => sameAddress(e.to, to) && e.from === undefined && !sameAddress(e.to, remote)) &&
       (this.#relayFilter === undefined || this.#relayFilter(remote, to)) &&
-      !this.#busyRecipients.has(lower(to)) &&
-      !this.#store.hasOutboxFor(to) &&
+      this.#mayCutThrough(to) &&
       !envelopes.some((e) => this.#isSeen(remote, e.id))
     ) {
       const key = lower(to);
-      this.#busyRecipients.add(key);
+      this.#busyRecipients.set(key, (this.#busyRecipients.get(key) ?? 0) + 1);
       const time = deadline(lifecycle.signal, Math.max(1, Math.floor(this.#ackTimeout / 2)));
       try {
         const forwarded = await this.#exchange(connection, to, envelopes.map((e) => ({ id: e.id, to: e.to, from: remote, payload: e.payload })), time.signal);
@@ -1096,7 +1100,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
         this.#log.debug({ peer: remote, to, code: errorCode(e) }, 'cut-through relay failed; storing');
       } finally {
         time.clear();
-        this.#busyRecipients.delete(key);
+        this.#release(this.#busyRecipients, key, 1);
         this.#kick();
       }
     }
@@ -1106,6 +1110,25 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       for (const [j, i] of rest.entries()) acks[i] = stored[j];
     }
     return acks as Ack[];
+  }
+
+  /**
+   * Whether relayed messages for `to` can be forwarded at once without overtaking anything held
+   * here for it: nothing in flight and nothing queued; or everything queued is already in flight
+   * on `to`'s open session — whose frames `to` answers in order, so ours come after.
+   */
+  #mayCutThrough(to: Address): boolean {
+    const key = lower(to);
+    if (!this.#busyRecipients.has(key)) return !this.#store.hasOutboxFor!(to);
+    const session = this.#sessions.get(key);
+    if (session === undefined || session.ended || this.#store.countOutboxFor === undefined) return false;
+    return this.#store.countOutboxFor(to) === (this.#inflightRecords.get(key) ?? 0);
+  }
+
+  #release(counts: Map<string, number>, key: string, n: number): void {
+    const left = (counts.get(key) ?? n) - n;
+    if (left > 0) counts.set(key, left);
+    else counts.delete(key);
   }
 
   /**

@@ -109,6 +109,8 @@ export interface Store {
   countOutbox(): number;
   /** Whether any message for `to` (as enqueued) is in the outbox. Optional (the libp2p relay relays cut-through only with it). */
   hasOutboxFor?(to: Address): boolean;
+  /** How many messages for `to` (as enqueued) are in the outbox. Optional (lets the relay forward cut-through behind messages already in flight). */
+  countOutboxFor?(to: Address): number;
 
   /**
    * Record an inbound message id; false if it was already seen (a duplicate).

@@ -334,6 +334,9 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
     hasOutboxFor(to) {
       return q('SELECT 1 AS x FROM outbox WHERE recipient = ? LIMIT 1').get(to) !== undefined;
     },
+    countOutboxFor(to) {
+      return Number((q('SELECT count(*) AS n FROM outbox WHERE recipient = ?').get(to) as Row)['n']);
+    },
     markSeen(from, id, now) {
       const r = relaxed(() => q('INSERT OR IGNORE INTO seen (sender, id, seen_at) VALUES (?, ?, ?)').run(from.toLowerCase(), id, now));
       return Number(r.changes) === 1;
