@@ -170,7 +170,7 @@ class HubImpl implements Hub {
     this.metrics = createHubMetrics(
       {
         ledgers: () => (this.#started ? this.#node.getLedgerChannels() : []),
-        virtualChannels: () => (this.#started ? this.#node.getVirtualChannels() : []),
+        virtualChannels: () => (this.#started ? this.#node.getVirtualChannels({ open: true }) : []),
         objectivesInFlight: () => (this.#started ? this.#node.engine.activeObjectives() : []),
       },
       components.defaultMetrics === undefined ? {} : { defaultMetrics: components.defaultMetrics },
@@ -229,7 +229,7 @@ class HubImpl implements Hub {
   #lockedIn(asset: Address, except?: string): bigint {
     let sum = 0n;
     const seen = new Set<string>();
-    for (const v of this.#node.getVirtualChannels()) {
+    for (const v of this.#node.getVirtualChannels({ open: true })) {
       if (v.role !== 'intermediary' || !sameAddress(v.asset, asset) || v.channelId === except) continue;
       seen.add(v.channelId);
       if (OPEN_V.has(v.status)) sum += v.amount;

@@ -68,6 +68,7 @@ import {
   type LedgerView,
   putObjectiveData,
   restoreObjectiveLedgers,
+  listVirtualData,
   putVirtualData,
 } from './records.ts';
 import { reconcileTransaction, toChainTransaction, transactionKey } from './transactions.ts';
@@ -157,6 +158,8 @@ export interface Engine {
   activeObjectives(): Objective[];
   /** A virtual channel's record, from the engine's write-through cache (read-only). */
   virtualChannel(channelId: ChannelId): VirtualData | undefined;
+  /** Virtual channel records not closed or failed (an in-memory index: no store scan after the first call). */
+  openVirtualChannels(): VirtualData[];
   /** A ledger's record, from the engine's write-through cache (read-only). */
   ledgerChannel(channelId: ChannelId): LedgerData | undefined;
   /** Every ledger record (cached, read-only). */
@@ -340,6 +343,8 @@ class EngineImpl implements Engine {
   #groupDepth = 0;
   /** Events and chain submissions held back until the group's commits are durable. */
   #deferred: (() => void)[] = [];
+  /** Open (not closed/failed) virtual channel records by lower-case id; undefined until first needed. */
+  #openVirtuals: Map<string, VirtualData> | undefined;
   /** The last outermost group's sync and held-back effects: resolves once that group is durable. */
   #groupSync: Promise<void> = Promise.resolve();
   /** Inbound messages waiting for the next drain (one group commit for all of them). */
@@ -677,14 +682,28 @@ class EngineImpl implements Engine {
   #putVirtual(vd: VirtualData, now: number): void {
     putVirtualData(this.store, vd, now);
     const k = vd.channelId.toLowerCase();
-    if (vd.status === 'closed' || vd.status === 'failed') this.#virtualCache.delete(k);
-    else this.#virtualCache.set(k, vd);
+    if (vd.status === 'closed' || vd.status === 'failed') {
+      this.#virtualCache.delete(k);
+      this.#openVirtuals?.delete(k);
+    } else {
+      this.#virtualCache.set(k, vd);
+      this.#openVirtuals?.set(k, vd);
+    }
+  }
+
+  openVirtualChannels(): VirtualData[] {
+    if (this.#openVirtuals === undefined) {
+      // one scan, then kept up to date by #putVirtual (the only writer of these records)
+      this.#openVirtuals = new Map(listVirtualData(this.store).filter((v) => v.status !== 'closed' && v.status !== 'failed').map((v) => [v.channelId.toLowerCase(), v]));
+    }
+    return [...this.#openVirtuals.values()];
   }
 
   /** Forget cached records (a store transaction rolled back: the caches may hold its writes). */
   #dropCaches(): void {
     this.#ledgerCache = undefined;
     this.#virtualCache.clear();
+    this.#openVirtuals = undefined;
   }
 
   /** A store transaction; a group commit inside {@link #grouped}. On failure the caches are dropped. */

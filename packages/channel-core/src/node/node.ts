@@ -149,7 +149,11 @@ export interface Node {
 
   getLedgerChannels(): LedgerChannelInfo[];
   getLedgerChannel(channelId: ChannelId): LedgerChannelInfo | undefined;
-  getVirtualChannels(): VirtualChannelInfo[];
+  /**
+   * Virtual channels we take part in; `{ open: true }`: only those not closed or failed, from an
+   * in-memory index (cheap however many channels were ever closed).
+   */
+  getVirtualChannels(options?: { open?: boolean }): VirtualChannelInfo[];
   getVirtualChannel(channelId: ChannelId): VirtualChannelInfo | undefined;
 }
 
@@ -662,8 +666,9 @@ class NodeImpl implements Node {
     return ld === undefined ? undefined : ledgerInfo(ld);
   }
 
-  getVirtualChannels(): VirtualChannelInfo[] {
-    return listVirtualData(this.#st).map((vd) => virtualInfo(this.#st, vd));
+  getVirtualChannels(options: { open?: boolean } = {}): VirtualChannelInfo[] {
+    const records = options.open === true ? this.engine.openVirtualChannels() : listVirtualData(this.#st);
+    return records.map((vd) => virtualInfo(this.#st, vd));
   }
 
   getVirtualChannel(channelId: ChannelId): VirtualChannelInfo | undefined {

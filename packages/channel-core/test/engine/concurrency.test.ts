@@ -23,6 +23,10 @@ test(`${N} virtual channels opened and closed concurrently on the same ledgers`,
     const ids = opened.map((o) => o.channelId);
     assert.equal(new Set(ids).size, N);
     await until(() => ids.every((v) => bob.getVirtualChannel(v)?.status === 'funded' && irene.getVirtualChannel(v)?.status === 'funded'), 'all funded everywhere');
+    // the in-memory index of open channels agrees with a scan of the store, at every node
+    const openIds = (n: typeof alice): string[] => n.getVirtualChannels({ open: true }).map((v) => v.channelId).sort();
+    for (const n of [alice, irene, bob]) assert.deepEqual(openIds(n), n.getVirtualChannels().filter((v) => v.status !== 'closed' && v.status !== 'failed').map((v) => v.channelId).sort());
+    assert.equal(openIds(irene).length, N);
     const locked = amounts.reduce((s, a) => s + a, 0n);
     await until(() => irene.getLedgerChannel(ib)?.locked === locked && irene.getLedgerChannel(ai)?.locked === locked, 'all guarantees agreed');
     assert.equal(alice.getLedgerChannel(ai)?.guarantees, N);
@@ -55,6 +59,7 @@ test(`${N} virtual channels opened and closed concurrently on the same ledgers`,
     assert.equal(irene.getLedgerChannel(ib)!.turnNum, lb.turnNum);
     assert.equal(li.myBalance + irene.getLedgerChannel(ib)!.myBalance, 5_000n, 'the hub nets zero');
     for (const n of [alice, irene, bob]) assert.deepEqual(n.engine.activeObjectives(), [], 'no objective left behind');
+    for (const n of [alice, irene, bob]) assert.deepEqual(openIds(n), [], 'no open channel left in the index');
     assert.ok(w.net.stats().duplicates + w.net.stats().retried > 0, 'duplicates or retries were exercised');
   } finally {
     await w.stop();
@@ -78,6 +83,7 @@ for (const seed of [5, 17, 23]) test(`the hub refuses virtual channels beyond it
     assert.equal(bob.getLedgerChannel(ib)!.counterpartyBalance, 50n);
     // the refused channels are failed at Alice and reserve nothing: a channel that fits still opens
     assert.equal(alice.getVirtualChannels().filter((v) => v.status === 'failed').length, 2);
+    assert.equal(alice.getVirtualChannels({ open: true }).length, 2, 'failed channels are not in the open index');
     await alice.createVirtualChannel({ payee: ADDR.bob, amount: 50n });
     await until(() => irene.getLedgerChannel(ib)?.locked === 250n, 'hub locked 250');
     assert.deepEqual(alice.engine.activeObjectives(), []);
