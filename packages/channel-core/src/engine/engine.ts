@@ -160,6 +160,8 @@ export interface Engine {
   virtualChannel(channelId: ChannelId): VirtualData | undefined;
   /** Virtual channel records not closed or failed (an in-memory index: no store scan after the first call). */
   openVirtualChannels(): VirtualData[];
+  /** What we were paid as payee in virtual channels that are closed, per asset (lower-case), kept with the same index. */
+  closedPayeeEarnings(): ReadonlyMap<string, bigint>;
   /** A ledger's record, from the engine's write-through cache (read-only). */
   ledgerChannel(channelId: ChannelId): LedgerData | undefined;
   /** Every ledger record (cached, read-only). */
@@ -345,6 +347,8 @@ class EngineImpl implements Engine {
   #deferred: (() => void)[] = [];
   /** Open (not closed/failed) virtual channel records by lower-case id; undefined until first needed. */
   #openVirtuals: Map<string, VirtualData> | undefined;
+  /** With {@link #openVirtuals}: paid to us as payee in channels no longer open, per lower-case asset. */
+  #closedPayeePaid = new Map<string, bigint>();
   /** The last outermost group's sync and held-back effects: resolves once that group is durable. */
   #groupSync: Promise<void> = Promise.resolve();
   /** Inbound messages waiting for the next drain (one group commit for all of them). */
@@ -684,7 +688,7 @@ class EngineImpl implements Engine {
     const k = vd.channelId.toLowerCase();
     if (vd.status === 'closed' || vd.status === 'failed') {
       this.#virtualCache.delete(k);
-      this.#openVirtuals?.delete(k);
+      if (this.#openVirtuals?.delete(k) === true) this.#addClosedPayeePaid(vd);
     } else {
       this.#virtualCache.set(k, vd);
       this.#openVirtuals?.set(k, vd);
@@ -692,11 +696,34 @@ class EngineImpl implements Engine {
   }
 
   openVirtualChannels(): VirtualData[] {
+    return [...this.#virtualIndex().values()];
+  }
+
+  closedPayeeEarnings(): ReadonlyMap<string, bigint> {
+    this.#virtualIndex();
+    return new Map(this.#closedPayeePaid);
+  }
+
+  /** The open-channel index and the closed channels' earnings: one scan, then kept up to date by #putVirtual (the only writer of these records). */
+  #virtualIndex(): Map<string, VirtualData> {
     if (this.#openVirtuals === undefined) {
-      // one scan, then kept up to date by #putVirtual (the only writer of these records)
-      this.#openVirtuals = new Map(listVirtualData(this.store).filter((v) => v.status !== 'closed' && v.status !== 'failed').map((v) => [v.channelId.toLowerCase(), v]));
+      const open = new Map<string, VirtualData>();
+      this.#closedPayeePaid = new Map();
+      for (const v of listVirtualData(this.store)) {
+        if (v.status !== 'closed' && v.status !== 'failed') open.set(v.channelId.toLowerCase(), v);
+        else this.#addClosedPayeePaid(v);
+      }
+      this.#openVirtuals = open;
     }
-    return [...this.#openVirtuals.values()];
+    return this.#openVirtuals;
+  }
+
+  #addClosedPayeePaid(v: VirtualData): void {
+    if (v.role !== 'payee') return;
+    const paid = v.paid ?? this.store.getVoucher(v.channelId, 'payee')?.amount ?? 0n;
+    if (paid === 0n) return;
+    const a = v.asset.toLowerCase();
+    this.#closedPayeePaid.set(a, (this.#closedPayeePaid.get(a) ?? 0n) + paid);
   }
 
   /** Forget cached records (a store transaction rolled back: the caches may hold its writes). */

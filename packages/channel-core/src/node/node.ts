@@ -154,6 +154,11 @@ export interface Node {
    * in-memory index (cheap however many channels were ever closed).
    */
   getVirtualChannels(options?: { open?: boolean }): VirtualChannelInfo[];
+  /**
+   * What we were paid as payee, per asset: the final amounts of closed channels plus the best
+   * voucher of open ones. Kept incrementally (no scan of closed channels after the first call).
+   */
+  getPayeeEarnings(): { asset: Address; amount: bigint }[];
   getVirtualChannel(channelId: ChannelId): VirtualChannelInfo | undefined;
 }
 
@@ -664,6 +669,19 @@ class NodeImpl implements Node {
   getLedgerChannel(channelId: ChannelId): LedgerChannelInfo | undefined {
     const ld = getLedgerData(this.#st, channelId.toLowerCase() as ChannelId);
     return ld === undefined ? undefined : ledgerInfo(ld);
+  }
+
+  getPayeeEarnings(): { asset: Address; amount: bigint }[] {
+    const engine = this.engine;
+    const byAsset = new Map<string, { asset: Address; amount: bigint }>();
+    const add = (asset: Address, amount: bigint): void => {
+      const k = asset.toLowerCase();
+      const e = byAsset.get(k) ?? { asset, amount: 0n };
+      byAsset.set(k, { asset: e.asset, amount: e.amount + amount });
+    };
+    for (const [asset, amount] of engine.closedPayeeEarnings()) add(parseAddress(asset, 'asset'), amount);
+    for (const vd of engine.openVirtualChannels()) if (vd.role === 'payee') add(vd.asset, virtualInfo(this.#st, vd).paid);
+    return [...byAsset.values()].filter((e) => e.amount > 0n);
   }
 
   getVirtualChannels(options: { open?: boolean } = {}): VirtualChannelInfo[] {

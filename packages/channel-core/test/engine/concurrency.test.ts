@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isSluiceError } from '../../src/index.ts';
-import { ADDR, openLedgers, until, world } from './harness.ts';
+import { ADDR, ETH, openLedgers, until, world } from './harness.ts';
 
 const N = 20;
 
@@ -38,6 +38,9 @@ test(`${N} virtual channels opened and closed concurrently on the same ledgers`,
       for (let k = 0; k <= i; k++) assert.equal(bob.receiveVoucher(alice.pay(v, 1n)).kind, 'accepted');
       total += BigInt(i + 1);
     });
+    // Bob's earnings, kept incrementally: first from the open channels' vouchers...
+    const earned = (): bigint => bob.getPayeeEarnings().reduce((s, e) => s + e.amount, 0n);
+    assert.equal(earned(), total);
     const closes = await Promise.all(ids.map((v, i) => (i % 2 === 0 ? alice : bob).closeVirtualChannel(v)));
     assert.deepEqual(closes.map((c) => c.paid), ids.map((_, i) => BigInt(i + 1)));
     await until(
@@ -60,6 +63,10 @@ test(`${N} virtual channels opened and closed concurrently on the same ledgers`,
     assert.equal(li.myBalance + irene.getLedgerChannel(ib)!.myBalance, 5_000n, 'the hub nets zero');
     for (const n of [alice, irene, bob]) assert.deepEqual(n.engine.activeObjectives(), [], 'no objective left behind');
     for (const n of [alice, irene, bob]) assert.deepEqual(openIds(n), [], 'no open channel left in the index');
+    // ...then from the closed ones' final amounts; the same as a scan of every record
+    assert.deepEqual(bob.getPayeeEarnings(), [{ asset: ETH, amount: total }]);
+    assert.equal(bob.getVirtualChannels().filter((v) => v.role === 'payee').reduce((s, v) => s + v.paid, 0n), total);
+    assert.deepEqual(alice.getPayeeEarnings(), [], 'the payer earned nothing');
     assert.ok(w.net.stats().duplicates + w.net.stats().retried > 0, 'duplicates or retries were exercised');
   } finally {
     await w.stop();

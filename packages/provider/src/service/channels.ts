@@ -46,6 +46,12 @@ export interface PayeeChannels {
   receiveVoucher(voucher: Voucher, options: { price: bigint }): Promise<ReceiveResult>;
   /** Every channel we are payee of (for the admin API and earnings). */
   listVirtualChannels(): Promise<PayeeChannelView[]>;
+  /**
+   * Total paid to us over every channel, closed ones included (base units, assets summed as the
+   * earnings gauge does). Optional: without it the gauge sums {@link listVirtualChannels}, which
+   * grows with every channel ever closed.
+   */
+  earnings?(): Promise<bigint>;
   /** Start closing (defunding) a virtual channel; vouchers are refused from now on. */
   closeVirtualChannel(channelId: ChannelId): Promise<void>;
   /**

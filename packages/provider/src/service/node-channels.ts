@@ -64,6 +64,11 @@ export class NodePayeeChannels implements PayeeChannels {
     return this.#node.getVirtualChannels().filter((v) => v.role === 'payee' && sameAddress(v.payee, this.address)).map(view);
   }
 
+  async earnings(): Promise<bigint> {
+    // kept incrementally by the engine: no scan of the channels closed so far
+    return this.#node.getPayeeEarnings().reduce((sum, e) => sum + e.amount, 0n);
+  }
+
   async closeVirtualChannel(channelId: ChannelId): Promise<void> {
     await this.#node.closeVirtualChannel(channelId);
   }

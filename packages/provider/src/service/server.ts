@@ -70,8 +70,9 @@ export function createProviderService(init: ProviderServiceInit): (components: P
     let host = init.host ?? '127.0.0.1';
 
     const refreshEarnings = async (): Promise<void> => {
-      const list = await components.channels.listVirtualChannels();
-      metrics.earnings.set(Number(list.reduce((a, c) => a + c.paid, 0n)));
+      const channels = components.channels;
+      const total = channels.earnings !== undefined ? await channels.earnings() : (await channels.listVirtualChannels()).reduce((a, c) => a + c.paid, 0n);
+      metrics.earnings.set(Number(total));
     };
     let earningsTimer: NodeJS.Timeout | undefined;
     const onEarnings = (): void => {
