@@ -1446,8 +1446,8 @@ class EngineImpl implements Engine {
     if (batch.length === 0) return;
     const sends: Promise<unknown>[] = [];
     const errors = new Map<InboxItem, unknown>();
-    const parked = new Set<InboxItem>();
-    const notReady = new Map<InboxItem, unknown>();
+    /** Items found PROTOCOL_NOT_READY in this drain, with that error. */
+    const parked = new Map<InboxItem, unknown>();
     const commits = this.#commits;
     let durable: Promise<void>;
     try {
@@ -1457,10 +1457,7 @@ class EngineImpl implements Engine {
             if (item.msg.kind === 'rejectObjective') this.#onRejection(item.from, item.msg);
             else this.#handleMessage(item.from, item.msg, sends);
           } catch (e) {
-            if (isSluiceError(e, 'PROTOCOL_NOT_READY') && this.#lifecycle !== undefined && item.retried !== true) {
-              parked.add(item);
-              notReady.set(item, e);
-            }
+            if (isSluiceError(e, 'PROTOCOL_NOT_READY') && this.#lifecycle !== undefined && item.retried !== true) parked.set(item, e);
             else errors.set(item, e);
           }
         }
@@ -1475,11 +1472,11 @@ class EngineImpl implements Engine {
       if (this.#commits !== commits) {
         // Something in this drain moved (e.g. the earlier proposal was in the same drain): try
         // once more at once — the libp2p adapter holds the sender's later messages until we answer.
-        for (const item of parked) item.retried = true;
-        this.#inbox.unshift(...parked);
+        for (const item of parked.keys()) item.retried = true;
+        this.#inbox.unshift(...parked.keys());
         this.#scheduleDrain();
       } else {
-        for (const item of parked) errors.set(item, notReady.get(item) ?? new SluiceError('PROTOCOL_NOT_READY', 'not ready yet: retry later'));
+        for (const [item, e] of parked) errors.set(item, e);
         parked.clear();
       }
     }

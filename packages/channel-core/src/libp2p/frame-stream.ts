@@ -49,7 +49,8 @@ export async function readFrame(stream: Stream, maxBody: number, signal: AbortSi
   }
 }
 
-function abortError(signal: AbortSignal): SluiceError {
+/** The error for an aborted `signal`: PEER_TIMEOUT when its reason is a timeout, else ABORTED. */
+export function abortError(signal: AbortSignal): SluiceError {
   const reason: unknown = signal.reason;
   return reason instanceof Error && reason.name === 'TimeoutError'
     ? new SluiceError('PEER_TIMEOUT', 'peer did not answer in time')

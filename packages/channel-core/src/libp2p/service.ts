@@ -37,7 +37,7 @@ import { createLibp2p, type Libp2p } from 'libp2p';
 import { randomUUID } from 'node:crypto';
 import { parseAddress, privateKeyToAddress, sameAddress } from '../address.ts';
 import { SluiceError, isSluiceError } from '../errors.ts';
-import type { Address } from '../hex.ts';
+import { type Address, concatBytes } from '../hex.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { InboundMessage, MessageService, SendOptions, UndeliverableMessage, UndeliverableReason } from '../ports/messaging.ts';
 import type { OutboxRecord, Store } from '../ports/store.ts';
@@ -588,8 +588,8 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     }
     for (const [recipient, { records }] of batches) {
       for (const record of records) this.#inflight.add(record.id);
-      this.#busyRecipients.set(recipient, (this.#busyRecipients.get(recipient) ?? 0) + 1);
-      this.#inflightRecords.set(recipient, (this.#inflightRecords.get(recipient) ?? 0) + records.length);
+      this.#hold(this.#busyRecipients, recipient, 1);
+      this.#hold(this.#inflightRecords, recipient, records.length);
       this.#track(
         this.#attempt(records, durable!).finally(() => {
           for (const record of records) this.#inflight.delete(record.id);
@@ -992,18 +992,14 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
             answers.push(frame(encodeAcks(all.slice(o, o + b.length))));
             o += b.length;
           }
+          const write = deadline(this.#lifecycle?.signal ?? AbortSignal.abort(), this.#ackTimeout);
           try {
-            if (!stream.send(concatBytes(answers))) {
-              const write = deadline(this.#lifecycle?.signal ?? AbortSignal.abort(), this.#ackTimeout);
-              try {
-                await stream.onDrain({ signal: write.signal });
-              } finally {
-                write.clear();
-              }
-            }
+            await writeAll(stream, answers.length === 1 ? answers[0]! : concatBytes(...answers), write.signal);
           } catch (e) {
             stream.abort(e instanceof Error ? e : new Error('ack failed'));
             return;
+          } finally {
+            write.clear();
           }
         }
       } finally {
@@ -1086,7 +1082,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       !envelopes.some((e) => this.#isSeen(remote, e.id))
     ) {
       const key = lower(to);
-      this.#busyRecipients.set(key, (this.#busyRecipients.get(key) ?? 0) + 1);
+      this.#hold(this.#busyRecipients, key, 1);
       const time = deadline(lifecycle.signal, Math.max(1, Math.floor(this.#ackTimeout / 2)));
       try {
         const forwarded = await this.#exchange(connection, to, envelopes.map((e) => ({ id: e.id, to: e.to, from: remote, payload: e.payload })), time.signal);
@@ -1123,6 +1119,10 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     const session = this.#sessions.get(key);
     if (session === undefined || session.ended || this.#store.countOutboxFor === undefined) return false;
     return this.#store.countOutboxFor(to) === (this.#inflightRecords.get(key) ?? 0);
+  }
+
+  #hold(counts: Map<string, number>, key: string, n: number): void {
+    counts.set(key, (counts.get(key) ?? 0) + n);
   }
 
   #release(counts: Map<string, number>, key: string, n: number): void {
@@ -1206,17 +1206,16 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     // Ours: handed to the handler in order, each call started before the previous one settles,
     // so a handler that queues (the engine) takes the whole batch in one step (one fsync). A
     // repeated id inside the batch is answered as a duplicate of the first.
-    const firsts = new Map<string, Promise<void>>();
+    const firsts = new Map<string, { index: number; done: Promise<void> }>();
     const pending: Promise<void>[] = [];
     for (const [i, envelope] of envelopes.entries()) {
       if (acks[i] !== undefined) continue;
       const key = `${lower(envelope.from ?? remote)}/${envelope.id}`;
       const first = firsts.get(key);
       if (first !== undefined) {
-        const j = envelopes.findIndex((e, k) => k < i && `${lower(e.from ?? remote)}/${e.id}` === key);
         pending.push(
-          first.then(() => {
-            const a = acks[j]!;
+          first.done.then(() => {
+            const a = acks[first.index]!;
             acks[i] = a.status === 'ok' ? { id: envelope.id, status: 'ok', reason: 'duplicate' } : a;
           }),
         );
@@ -1231,7 +1230,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
             acks[i] = { id: envelope.id, status: 'retry', reason: 'internal' };
           },
         );
-      firsts.set(key, p);
+      firsts.set(key, { index: i, done: p });
       pending.push(p);
     }
     await Promise.all(pending);
@@ -1280,17 +1279,6 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
 function outboxEnvelope(record: OutboxRecord): Envelope {
   if (record.id.startsWith(RELAY_PREFIX)) return decodeEnvelope(record.payload);
   return { id: record.id, to: record.to, payload: record.payload };
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function positive(n: number, name: string): number {

@@ -12,6 +12,7 @@
 import type { Connection, Stream } from '@libp2p/interface';
 import { SluiceError } from '../errors.ts';
 import { type Ack, type Envelope, FrameDecoder, MAX_ACKS_BYTES, decodeAcks, encodeBatch, frame } from './envelope.ts';
+import { abortError, writeAll } from './frame-stream.ts';
 
 interface Waiting {
   readonly ids: readonly string[];
@@ -71,7 +72,7 @@ export class OutboundSession {
     const onAbort = (): void => this.abort(abortError(signal));
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      if (!this.#stream.send(body)) await this.#stream.onDrain({ signal });
+      await writeAll(this.#stream, body, signal);
       return await answered;
     } catch (e) {
       const err = e instanceof Error ? e : new SluiceError('INTERNAL', 'session exchange failed');
@@ -117,11 +118,4 @@ export class OutboundSession {
     this.#ended = error;
     for (const w of this.#waiting.splice(0)) w.reject(error);
   }
-}
-
-function abortError(signal: AbortSignal): SluiceError {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error && reason.name === 'TimeoutError'
-    ? new SluiceError('PEER_TIMEOUT', 'peer did not answer in time')
-    : new SluiceError('ABORTED', 'aborted', { cause: reason });
 }

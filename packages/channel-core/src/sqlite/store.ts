@@ -101,6 +101,7 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
     }
     return s;
   };
+  const putMeta = (key: string, value: string): void => void q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   let depth = 0;
   const durable = init.path !== ':memory:';
   /** A 'beforeSend' transaction committed since the last fsync'd commit. */
@@ -120,7 +121,7 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
   let walSync: Promise<void> | undefined;
   let walSyncSeq = 0;
   if (durable) {
-    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(SYNC_KEY, '0');
+    putMeta(SYNC_KEY, '0');
     try {
       walFd = openSync(`${init.path}-wal`, 'r');
     } catch {
@@ -224,7 +225,7 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
       if (!unsynced || depth > 0) return;
       // A durable (FULL) commit fsyncs the whole WAL, so it covers every earlier relaxed or
       // deferred commit. It must write something: an empty transaction writes no WAL frame.
-      q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(SYNC_KEY, String(++syncs));
+      putMeta(SYNC_KEY, String(++syncs));
       unsynced = false;
       durableSeq = commitSeq;
     },
@@ -352,7 +353,7 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
       return r === undefined ? undefined : (r['value'] as string);
     },
     setMeta(key, value) {
-      q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+      putMeta(key, value);
     },
     close() {
       stmts.clear();
