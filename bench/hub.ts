@@ -26,7 +26,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { FundedTracker, cycle, driveLoad, epochNow, type CycleTiming, type FromWorker, type LoadResult, type ToWorker, type WorkerSetup } from './lib/hub-load.ts';
+import { FundedTracker, countingLogger as countLogs, cycle, driveLoad, epochNow, type CycleTiming, type FromWorker, type LoadResult, type ToWorker, type WorkerSetup } from './lib/hub-load.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JsonRpcProvider, Wallet } from 'ethers';
@@ -179,17 +179,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
 
     // Warnings of the bench-process nodes (e.g. a handler refusing with PROTOCOL_NOT_READY, which
     // makes the sender retry after a backoff), counted by message and code.
-    const countingLogger = (who: string) => {
-      const count = (level: string) => (obj: object, msg: string): void => {
-        if (!counting) return;
-        const code = (obj as { code?: unknown }).code;
-        const k = `${who}\t${level}: ${msg}${typeof code === 'string' ? ` (${code})` : ''}`;
-        warnCounts.set(k, (warnCounts.get(k) ?? 0) + 1);
-      };
-      // debug lines only when they report trouble (a failed delivery attempt, a retry answer)
-      const debug = count('debug');
-      return { debug: (obj: object, msg: string) => void (/fail|retry|timeout/i.test(msg) && debug(obj, msg)), info() {}, warn: count('warn'), error: count('error') };
-    };
+    const countingLogger = (who: string) => countLogs(who, warnCounts, () => counting);
 
     // ------------------------------------------------------------ actors and ledgers (not timed)
     // Payees and the sequential client live in this process; the CLIENTS of the throughput run

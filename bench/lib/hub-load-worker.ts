@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createNode, type Node } from '@sluice/channel-core/node';
-import { FundedTracker, driveLoad, type FromWorker, type ToWorker, type WorkerSetup } from './hub-load.ts';
+import { FundedTracker, countingLogger, driveLoad, type FromWorker, type ToWorker, type WorkerSetup } from './hub-load.ts';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -14,16 +14,7 @@ const funded = new FundedTracker();
 const warnings = new Map<string, number>();
 let counting = false;
 
-const logger = (() => {
-  const count = (level: string) => (obj: object, msg: string): void => {
-    if (!counting) return;
-    const code = (obj as { code?: unknown }).code;
-    const k = `client\t${level}: ${msg}${typeof code === 'string' ? ` (${code})` : ''}`;
-    warnings.set(k, (warnings.get(k) ?? 0) + 1);
-  };
-  const debug = count('debug');
-  return { debug: (obj: object, msg: string) => void (/fail|retry|timeout/i.test(msg) && debug(obj, msg)), info() {}, warn: count('warn'), error: count('error') };
-})();
+const logger = countingLogger('client', warnings, () => counting);
 
 const clients: Node[] = setup.clients.map((c) => createNode({ ...setup.node, privateKey: c.key, store: c.storePath }, { logger }));
 

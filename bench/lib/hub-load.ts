@@ -99,6 +99,22 @@ export async function driveLoad(clients: readonly Node[], payeeOf: (i: number) =
   return out;
 }
 
+/**
+ * A logger for bench nodes that counts, while `counting()` is true, warnings and errors — and
+ * debug lines that report trouble (a failed delivery attempt, a retry answer) — by who, level,
+ * message and code, into `counts`.
+ */
+export function countingLogger(who: string, counts: Map<string, number>, counting: () => boolean) {
+  const count = (level: string) => (obj: object, msg: string): void => {
+    if (!counting()) return;
+    const code = (obj as { code?: unknown }).code;
+    const k = `${who}\t${level}: ${msg}${typeof code === 'string' ? ` (${code})` : ''}`;
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  };
+  const debug = count('debug');
+  return { debug: (obj: object, msg: string) => void (/fail|retry|timeout/i.test(msg) && debug(obj, msg)), info() {}, warn: count('warn'), error: count('error') };
+}
+
 /** What a load worker needs to build its client nodes (structured-clone friendly). */
 export interface WorkerSetup {
   readonly clients: readonly { key: string; storePath: string; payee: Address }[];
