@@ -48,6 +48,7 @@ const PAYEES = Number(process.env['HUB_BENCH_PAYEES'] ?? 1);
 const PROFILE = process.env['HUB_BENCH_PROFILE'] === '1';
 const WORKERS = Number(process.env['HUB_BENCH_WORKERS'] ?? 2);
 const GROUP_COMMIT = process.env['HUB_BENCH_GROUP_COMMIT'] === '1';
+const DIRECT = process.env['HUB_BENCH_DIRECT'] !== '0';
 const TARGET_P50_MS = 25;
 const TARGET_OPENS_PER_S = 200;
 const GO_NITRO_OPEN_MS = 6;
@@ -167,11 +168,12 @@ async function scenario(stores: StoreMode): Promise<Result> {
     });
     log(`[${stores} stores] hub ${hubAddress} up at ${started.multiaddrs[0]}`);
 
-    const init = (key: string, name: string): NodeInit => ({
+    const init = (key: string, name: string, peers?: NodeInit['peers']): NodeInit => ({
       privateKey: key,
       chain: { rpcUrl: anvil.rpcUrl, adjudicator: d.adjudicator, consensusApp: d.consensusApp!, virtualPaymentApp: d.virtualPaymentApp!, startBlock: d.deployBlock, pollIntervalMs: 100, timeoutMs: 60_000 },
       store: nodeStore(name),
       hub: { address: hubAddress, multiaddrs: started.multiaddrs },
+      ...(peers === undefined ? {} : { peers }),
       callTimeoutMs: 120_000,
       objectiveTimeoutMs: 15_000,
       messagingRetry: { initialBackoffMs: 50, maxBackoffMs: 500 },
@@ -187,12 +189,17 @@ async function scenario(stores: StoreMode): Promise<Result> {
     // drive 50 nodes without becoming the bottleneck itself).
     const payees: Node[] = [];
     for (let i = 0; i < PAYEES; i++) payees.push(createNode(init(anvil.accounts[2 + i]!, `bob${i}`), { logger: countingLogger('payee') }));
-    const seqClient = createNode(init(anvil.accounts[2 + PAYEES]!, 'alice-seq'), { logger: countingLogger('client') });
+    nodes.push(...payees);
+    await Promise.all(payees.map((n) => n.start()));
+    // A client reaches its payee directly (as the client CLI does when the provider's metadata
+    // gives its node's multiaddrs) unless HUB_BENCH_DIRECT=0: then the hub relays their messages.
+    const payeePeers = (i: number): NodeInit['peers'] => (DIRECT ? [{ address: payees[i % PAYEES]!.address, multiaddrs: payees[i % PAYEES]!.multiaddrs() }] : undefined);
+    const seqClient = createNode(init(anvil.accounts[2 + PAYEES]!, 'alice-seq', payeePeers(0)), { logger: countingLogger('client') });
     const clientKey = (i: number): string => anvil.accounts[3 + PAYEES + i]!;
     const clients: Node[] = [];
-    if (WORKERS === 0) for (let i = 0; i < CLIENTS; i++) clients.push(createNode(init(clientKey(i), `alice${i}`), { logger: countingLogger('client') }));
-    nodes.push(...payees, seqClient, ...clients);
-    await Promise.all(nodes.map((n) => n.start()));
+    if (WORKERS === 0) for (let i = 0; i < CLIENTS; i++) clients.push(createNode(init(clientKey(i), `alice${i}`, payeePeers(i)), { logger: countingLogger('client') }));
+    nodes.push(seqClient, ...clients);
+    await Promise.all([seqClient, ...clients].map((n) => n.start()));
     const loadWorkers: Worker[] = [];
     const workerReady: Promise<void>[] = [];
     const workerMessages = new Map<Worker, (m: FromWorker) => void>();
@@ -200,7 +207,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
       const mine = [...Array(CLIENTS).keys()].filter((i) => i % WORKERS === w);
       const { store: _store, privateKey: _key, ...node } = init(clientKey(0), 'unused');
       const setup: WorkerSetup = {
-        clients: mine.map((i) => ({ key: clientKey(i), storePath: storePath(`alice${i}`), payee: payees[i % PAYEES]!.address })),
+        clients: mine.map((i) => ({ key: clientKey(i), storePath: storePath(`alice${i}`), payee: payees[i % PAYEES]!.address, ...(DIRECT ? { peers: payeePeers(i) } : {}) })),
         node,
         hubAddress,
         deposit: String(10n ** 18n),

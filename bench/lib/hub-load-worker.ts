@@ -16,7 +16,7 @@ let counting = false;
 
 const logger = countingLogger('client', warnings, () => counting);
 
-const clients: Node[] = setup.clients.map((c) => createNode({ ...setup.node, privateKey: c.key, store: c.storePath }, { logger }));
+const clients: Node[] = setup.clients.map((c) => createNode({ ...setup.node, privateKey: c.key, store: c.storePath, ...(c.peers === undefined ? {} : { peers: c.peers }) }, { logger }));
 
 port.on('message', (m: ToWorker) => {
   if (m.type === 'funded') funded.funded(m.channelId);

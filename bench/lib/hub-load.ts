@@ -117,7 +117,7 @@ export function countingLogger(who: string, counts: Map<string, number>, countin
 
 /** What a load worker needs to build its client nodes (structured-clone friendly). */
 export interface WorkerSetup {
-  readonly clients: readonly { key: string; storePath: string; payee: Address }[];
+  readonly clients: readonly { key: string; storePath: string; payee: Address; peers?: NodeInit['peers'] }[];
   readonly node: Omit<NodeInit, 'privateKey' | 'store'>;
   readonly hubAddress: Address;
   readonly deposit: string;

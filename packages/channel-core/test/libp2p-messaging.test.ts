@@ -776,4 +776,30 @@ describe('libp2p messaging sessions (protocol 1.2.0)', () => {
     }
     assert.ok(writes <= N * 3, `${writes} socket writes for ${N} exchanges (about 2 each patched, 8 unpatched; 4.6 with only the tcp patch)`);
   });
+
+  it('sends to a direct (non-relay) peer straight, hears back on that connection, and goes through the relay at once while the direct route is down', async () => {
+    const irene = service({ privateKey: IRENE, relay: true });
+    await irene.start();
+    const hub = { address: irene.self, multiaddrs: irene.multiaddrs(), relay: true };
+    const bob = service({ privateKey: BOB, peers: [hub] });
+    await bob.start();
+    const toBob = inbox(bob);
+    const alice = service({ privateKey: ALICE, peers: [hub, { address: bob.self, multiaddrs: bob.multiaddrs(), relay: false }] });
+    await alice.start();
+    const toAlice = inbox(alice);
+    await alice.send(bob.self, text('direct'));
+    await waitFor('the direct message', () => toBob.length === 1);
+    assert.equal(toBob[0]!.relayedBy, undefined);
+    // Bob has no route of his own to Alice: he answers over the connection she opened
+    await bob.send(alice.self, text('back'));
+    await waitFor('the answer', () => toAlice.length === 1);
+    assert.equal(toAlice[0]!.relayedBy, undefined);
+
+    // Dave lists Bob at an address where nobody listens: relayed, and without a dial per message
+    const dave = service({ privateKey: key(0xd0), peers: [hub, { address: bob.self, multiaddrs: [`/ip4/127.0.0.1/tcp/${await freePort()}`], relay: false }] });
+    await dave.start();
+    for (let i = 0; i < 5; i++) await dave.send(bob.self, text(`d${i}`));
+    await waitFor('dave\'s messages', () => toBob.length === 6);
+    assert.deepEqual(toBob.slice(1).map((m) => [str(m.payload), m.relayedBy]), [0, 1, 2, 3, 4].map((i) => [`d${i}`, irene.self]));
+  });
 });

@@ -120,7 +120,13 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
       if (meta.hub.address === null || meta.hub.multiaddrs.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'the provider names no hub (address and multiaddr) to open a channel through');
       // Loaded only in this mode: the dev-registry path does not need the channel engine.
       const { createChainNode } = await import('@sluice/provider/node-setup');
-      const { node, store } = await createChainNode(opts, { storePath: join(resolve(opts.home), 'node.db'), hub: { address: meta.hub.address, multiaddrs: meta.hub.multiaddrs } });
+      // The payee's node, when the metadata gives it, gets the channel's messages directly (one
+      // hop, and it still hears from us if the hub goes away); the hub relays them otherwise.
+      const { node, store } = await createChainNode(opts, {
+        storePath: join(resolve(opts.home), 'node.db'),
+        hub: { address: meta.hub.address, multiaddrs: meta.hub.multiaddrs },
+        peers: meta.payeeMultiaddrs.length === 0 ? [] : [{ address: meta.payee, multiaddrs: meta.payeeMultiaddrs }],
+      });
       await node.start();
       stopNode = async () => {
         await node.stop();

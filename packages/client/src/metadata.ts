@@ -14,8 +14,14 @@ export interface FileMetadata {
   readonly asset: Address;
   readonly payee: Address;
   readonly hub: { readonly address: Address | null; readonly multiaddrs: readonly string[] };
+  /** The payee's channel node (libp2p), when the provider gives it: our node sends it the channel's messages directly. */
+  readonly payeeMultiaddrs: readonly string[];
   readonly ws: string;
 }
+
+/** At most this many multiaddrs of one peer are taken from metadata, each at most {@link MAX_MULTIADDR_LENGTH} characters. */
+export const MAX_MULTIADDRS = 8;
+export const MAX_MULTIADDR_LENGTH = 256;
 
 /** Where to download from: a metadata URL, or a CID plus the provider's base URL. */
 export type Source = { readonly url: string } | { readonly cid: string; readonly provider: string };
@@ -39,6 +45,16 @@ export function metadataUrl(source: Source): URL {
 
 function bad(what: string): SluiceError {
   return new SluiceError('DECODE_FAILED', `provider metadata is malformed: ${what}`);
+}
+
+/** An optional list of multiaddr strings: absent → [], else bounded in count and length. */
+function multiaddrList(x: unknown, what: string): string[] {
+  if (x === undefined || x === null) return [];
+  if (!Array.isArray(x) || x.length > MAX_MULTIADDRS) throw bad(what);
+  return x.map((m) => {
+    if (typeof m !== 'string' || m.length === 0 || m.length > MAX_MULTIADDR_LENGTH || !m.startsWith('/')) throw bad(what);
+    return m;
+  });
 }
 
 /** Parse and check a metadata document. @throws SluiceError DECODE_FAILED */
@@ -74,7 +90,8 @@ export function parseMetadata(x: unknown, expectedCid?: string): FileMetadata {
   } catch {
     throw bad('address');
   }
-  const multiaddrs = Array.isArray(hub?.['multiaddrs']) ? (hub['multiaddrs'] as unknown[]).filter((m): m is string => typeof m === 'string') : [];
+  const multiaddrs = multiaddrList(hub?.['multiaddrs'], 'hub.multiaddrs');
+  const payeeMultiaddrs = multiaddrList(o['payeeMultiaddrs'], 'payeeMultiaddrs');
   return {
     cid: root,
     name: typeof o['name'] === 'string' ? o['name'] : root,
@@ -85,6 +102,7 @@ export function parseMetadata(x: unknown, expectedCid?: string): FileMetadata {
     asset,
     payee,
     hub: { address: hubAddress, multiaddrs },
+    payeeMultiaddrs,
     ws,
   };
 }

@@ -137,6 +137,9 @@ describe('end to end on anvil with the real CLIs (hub, provider, client)', { tim
     const bob = await spawnUntil(PROVIDER, ['start', ...chain, '--dev-account', '2', '--data', join(dir, 'bob'), '--port', '0', '--price', PRICE.toString(), '--hub-address', hubAddress, '--hub-multiaddr', hubMultiaddr, '--hub-collateral', (10n ** 17n).toString(), '--admin-token', 't', '--log-level', 'warn'], (j) => typeof j['listening'] === 'string');
     procs.push(bob);
     const url = `${bob.ready['listening'] as string}/files/${entry!.cid}`;
+    // Bob's metadata names his channel node, so Alice's node sends him the channel's messages directly
+    const meta = (await (await fetch(url)).json()) as { payee: string; payeeMultiaddrs?: string[] };
+    assert.ok((meta.payeeMultiaddrs ?? []).length > 0 && meta.payeeMultiaddrs!.every((m) => m.startsWith('/ip4/127.0.0.1/tcp/')), JSON.stringify(meta));
 
     const out = join(dir, 'got.bin');
     // --close: Alice closes the virtual channel while her node is up (a virtual defund needs all three).
@@ -146,6 +149,10 @@ describe('end to end on anvil with the real CLIs (hub, provider, client)', { tim
     assert.equal(result.ok, true);
     assert.deepEqual(await readFile(out), bytes);
     assert.equal(BigInt(result.paid), BigInt(entry!.chunks) * PRICE);
+    // ... and the hub relayed none of them: Alice and Bob talked directly, the hub only ran its own part
+    const hubMetrics = await (await fetch(`${hub.ready['http'] as string}/metrics`)).text();
+    assert.doesNotMatch(hubMetrics, /^sluice_hub_messages_relayed_total\{[^}]*\} [1-9]/m, 'the hub relayed Alice↔Bob messages');
+    assert.match(hubMetrics, /^sluice_hub_virtual_channels_open\{/m);
 
     const auth = { authorization: 'Bearer t' };
     const base = bob.ready['listening'] as string;

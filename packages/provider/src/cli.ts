@@ -178,12 +178,14 @@ async function runStart(opts: StartOptions): Promise<void> {
     channels = new NodePayeeChannels(node);
     chainNode = node;
   }
+  const payeeNode = chainNode;
   const service = createProviderService({
     host: opts.host,
     port: opts.port,
     pricePerChunk: opts.price,
     asset,
     hub: { address: opts.hubAddress ?? null, multiaddrs: opts.hubMultiaddr },
+    ...(payeeNode === undefined ? {} : { payeeMultiaddrs: () => payeeNode.multiaddrs() }),
     ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
     ...(opts.adminToken === undefined ? {} : { adminToken: opts.adminToken }),
     limits: { idleTimeoutMs: opts.idleTimeout, slowReaderTimeoutMs: opts.slowReaderTimeout },

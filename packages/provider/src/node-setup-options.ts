@@ -16,6 +16,7 @@ export interface ChainNodeOptions {
   keyFile?: string;
   devAccount?: number;
   listen: string[];
+  announce: string[];
   chainPollMs: number;
 }
 
@@ -49,6 +50,7 @@ export function addChainNodeOptions(cmd: Command, env = 'SLUICE_'): Command {
     .addOption(new Option('--key-file <file>', 'encrypted JSON keystore; passphrase from $SLUICE_PASSPHRASE (never a flag)').env(`${env}KEY_FILE`))
     .addOption(new Option('--dev-account <n>', "anvil's funded dev account n (0-9); local chains only").env(`${env}DEV_ACCOUNT`).argParser(int(0, 9)))
     .addOption(new Option('--listen <multiaddr>', 'libp2p listen multiaddr of our channel node (repeatable)').env(`${env}LISTEN`).argParser(collect).default(['/ip4/127.0.0.1/tcp/0']))
+    .addOption(new Option('--announce <multiaddr>', 'multiaddr our channel node advertises instead of its listen addresses, e.g. a public address (repeatable; a provider puts them in file metadata so clients reach it directly)').env(`${env}ANNOUNCE`).argParser(collect).default([] as string[]))
     .addOption(new Option('--chain-poll-ms <ms>', 'chain polling interval').env(`${env}CHAIN_POLL_MS`).default(1000).argParser(int(10, 3_600_000)));
 }
 

@@ -51,7 +51,7 @@ function readDeployment(path: string): { chainId?: number; adjudicator?: Address
  */
 export async function createChainNode(
   opts: ChainNodeOptions,
-  extra: { storePath: string; hub?: HubPeer; env?: NodeJS.ProcessEnv },
+  extra: { storePath: string; hub?: HubPeer; peers?: readonly HubPeer[]; env?: NodeJS.ProcessEnv },
 ): Promise<{ node: Node; store: ReturnType<typeof openSqliteStore> }> {
   const d = opts.deployment === undefined ? {} : readDeployment(opts.deployment);
   const chainId = await rpcChainId(opts.rpcUrl);
@@ -84,7 +84,9 @@ export async function createChainNode(
       },
       store,
       listen: opts.listen,
+      ...(opts.announce.length === 0 ? {} : { announce: opts.announce }),
       ...(extra.hub === undefined ? {} : { hub: extra.hub }),
+      ...(extra.peers === undefined || extra.peers.length === 0 ? {} : { peers: extra.peers }),
     },
     { store },
   );

@@ -225,7 +225,8 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
   readonly #tasks = new Set<Promise<void>>();
   readonly #inbound = new Map<string, Promise<Ack>>();
   readonly #pendingDials = new Map<string, Promise<Connection>>();
-  readonly #reconnect = new Map<string, { timer?: NodeJS.Timeout | undefined; delay: number }>();
+  /** Peer-book peers being redialled; `failed` once a dial failed (cleared when one succeeds). */
+  readonly #reconnect = new Map<string, { timer?: NodeJS.Timeout | undefined; delay: number; failed?: boolean }>();
   readonly #forceDue = new Set<string>();
   /** Peers (lower-case address) that answered the batch protocol as unsupported: 1.0.0 only. */
   readonly #legacyPeers = new Set<string>();
@@ -447,6 +448,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
           },
           (e: unknown) => {
             if (this.#node === undefined) return;
+            state.failed = true;
             this.#log.debug({ peer: entry.address, code: errorCode(e) }, 'dial failed');
             const next = Math.min(this.#maxBackoff, Math.max(this.#initialBackoff, state.delay * 2));
             this.#redial(entry, jitter(next));
@@ -688,11 +690,20 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     const direct = this.#openConnection(to);
     if (direct !== undefined) return this.#exchange(direct, to, envelopes, signal);
     const entry = this.#peerBook.get(lower(to));
-    if (entry !== undefined) {
+    // A direct (non-relay) peer whose last dial failed: go through a relay at once, not after
+    // another dial timeout per message; the redial loop brings the direct route back.
+    const directDown = entry !== undefined && !relayed && !this.#isRelay(entry) && this.#reconnect.get(lower(to))?.failed === true;
+    if (entry !== undefined && !directDown) {
       try {
         return await this.#exchange(await this.#dialPeerBook(entry, signal), to, envelopes, signal);
       } catch (e) {
         if (relayed || signal.aborted) throw e;
+        if (!this.#isRelay(entry) && this.#openConnection(to) === undefined) {
+          this.#log.debug({ peer: to, code: errorCode(e) }, 'direct route failed; using a relay');
+          this.#redial(entry, this.#initialBackoff);
+          const state = this.#reconnect.get(lower(to));
+          if (state !== undefined) state.failed = true;
+        }
         // fall through to relays
       }
     }

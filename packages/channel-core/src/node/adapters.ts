@@ -54,7 +54,7 @@ export async function chainFor(init: NodeInit, components: NodeComponents): Prom
   return { value: chain, close: () => provider.destroy() };
 }
 
-/** The message service: the component, or libp2p with the hub as relaying peer (and relaying ourselves as a hub). */
+/** The message service: the component, or libp2p with the hub as relaying peer, `init.peers` as direct routes (and relaying ourselves as a hub). */
 export async function messagingFor(init: NodeInit, components: NodeComponents, store: Store): Promise<Owned<MessageService>> {
   if (components.messaging !== undefined) return { value: components.messaging };
   const { createLibp2pMessageService } = await import('../libp2p/index.ts');
@@ -63,7 +63,10 @@ export async function messagingFor(init: NodeInit, components: NodeComponents, s
       privateKey: init.privateKey,
       ...(init.listen === undefined ? {} : { listen: init.listen }),
       ...(init.announce === undefined ? {} : { announce: init.announce }),
-      peers: init.hub === undefined ? [] : [{ address: init.hub.address, multiaddrs: init.hub.multiaddrs, relay: true }],
+      peers: [
+        ...(init.hub === undefined ? [] : [{ address: init.hub.address, multiaddrs: init.hub.multiaddrs, relay: true }]),
+        ...(init.peers ?? []).map((p) => ({ address: p.address, multiaddrs: p.multiaddrs, relay: false })),
+      ],
       relay: init.policy?.hub !== undefined,
       ...(init.messagingRetry === undefined ? {} : { retry: init.messagingRetry }),
     },

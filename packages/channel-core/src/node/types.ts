@@ -47,6 +47,12 @@ export interface NodeInit {
   readonly announce?: readonly string[];
   /** The hub this node uses (dialled, kept connected, relays to other peers). */
   readonly hub?: HubPeer;
+  /**
+   * Peers reachable directly, e.g. the provider a client pays: messages to them are sent
+   * straight to their multiaddrs instead of through the hub, which stays the fallback route
+   * (used for a while after a direct dial fails). Their messages back use the same connection.
+   */
+  readonly peers?: readonly HubPeer[];
   /** What this node agrees to; `policy.hub` makes it a hub (it also relays messages). */
   readonly policy?: EnginePolicy;
   /** Default wait of asynchronous calls (default 60 000). */

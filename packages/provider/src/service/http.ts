@@ -26,6 +26,12 @@ export interface FileMetadata {
   readonly asset: Address;
   readonly payee: Address;
   readonly hub: { readonly address: Address | null; readonly multiaddrs: readonly string[] };
+  /**
+   * libp2p multiaddrs of the payee's channel node (absent when it has none to give): a client
+   * sends the virtual channel's messages for the payee there directly, the hub relaying them
+   * only when that fails.
+   */
+  readonly payeeMultiaddrs?: readonly string[];
   /** WebSocket URL of the paid stream. */
   readonly ws: string;
 }
@@ -40,6 +46,8 @@ export interface HttpApiInit {
   readonly pricePerChunk: bigint;
   readonly asset: Address;
   readonly hub: { readonly address: Address | null; readonly multiaddrs: readonly string[] };
+  /** libp2p multiaddrs of our channel node, advertised as {@link FileMetadata.payeeMultiaddrs}. */
+  readonly payeeMultiaddrs?: () => readonly string[];
   /** Public base URL (e.g. `http://host:port`); derived from the request's Host when absent. */
   readonly publicUrl?: string;
   /** Admin bearer token; the admin API answers 404 when absent. */
@@ -143,6 +151,7 @@ export function createHttpApi(init: HttpApiInit): express.Express {
         res.status(404).json({ error: { code: 'CONTENT_NOT_FOUND', message: 'this file is not served here' } });
         return;
       }
+      const payeeMultiaddrs = init.payeeMultiaddrs?.() ?? [];
       const meta: FileMetadata = {
         cid: rec.cid,
         name: rec.name,
@@ -153,6 +162,7 @@ export function createHttpApi(init: HttpApiInit): express.Express {
         asset: init.asset,
         payee: init.channels.address,
         hub: init.hub,
+        ...(payeeMultiaddrs.length === 0 ? {} : { payeeMultiaddrs }),
         ws: wsUrl(req),
       };
       res.json(meta);

@@ -27,6 +27,8 @@ export interface ProviderServiceInit {
   readonly pricePerChunk: bigint;
   readonly asset?: Address;
   readonly hub?: { readonly address: Address | null; readonly multiaddrs: readonly string[] };
+  /** libp2p multiaddrs of the payee's channel node, advertised in file metadata (see FileMetadata.payeeMultiaddrs). */
+  readonly payeeMultiaddrs?: () => readonly string[];
   readonly publicUrl?: string;
   readonly adminToken?: string;
   readonly limits?: Partial<SessionLimits>;
@@ -105,6 +107,7 @@ export function createProviderService(init: ProviderServiceInit): (components: P
           pricePerChunk: init.pricePerChunk,
           asset: init.asset ?? ZERO_ADDRESS,
           hub: init.hub ?? { address: null, multiaddrs: [] },
+          ...(init.payeeMultiaddrs === undefined ? {} : { payeeMultiaddrs: init.payeeMultiaddrs }),
           ...(init.publicUrl === undefined ? {} : { publicUrl: init.publicUrl }),
           ...(init.adminToken === undefined ? {} : { adminToken: init.adminToken }),
           refreshEarnings,
