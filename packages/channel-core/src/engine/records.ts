@@ -127,7 +127,9 @@ export function getObjectiveData(store: Store, id: string): ObjectiveData | unde
  * many virtual channels grows with them, and copying it into every step of every objective made
  * each step cost O(channels on the ledger). Readers get the ledger back from its record
  * ({@link getObjectiveData}, {@link restoreObjectiveLedgers}) — the copy the engine would use
- * anyway, since it cranks an objective with the latest ledger record.
+ * anyway, since it cranks an objective with the latest ledger record. The engine does this for
+ * finished (completed, failed) objectives too: read back, their ledgers are the ledger
+ * records' current state, not the state when they finished.
  */
 export function putObjectiveData(store: Store, data: ObjectiveData, now: number, ledgersApart?: ReadonlySet<string>): void {
   const createdAt = data.createdAt ?? store.getObjective(data.objective.id)?.createdAt ?? now;
