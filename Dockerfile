@@ -12,6 +12,8 @@ COPY packages/client/package.json packages/client/
 COPY packages/hub/package.json packages/hub/
 COPY contracts/package.json contracts/
 COPY test/package.json test/
+# npm ci's postinstall applies these to two libp2p modules (see patches/README.md)
+COPY patches/ patches/
 RUN npm ci --no-audit --no-fund
 
 # Sources: Node runs the TypeScript directly, there is no build step.

@@ -217,6 +217,8 @@ describe('Dockerfile', () => {
       const at = text.indexOf(`COPY ${w}/package.json`);
       assert.ok(at >= 0 && at < ci, `${w}/package.json is copied before npm ci`);
     }
+    const patches = text.indexOf('COPY patches/ patches/');
+    assert.ok(patches >= 0 && patches < ci, 'patches/ is copied before npm ci (its postinstall applies them)');
     assert.ok(text.indexOf('COPY . .') > ci);
     const ignore = readFileSync(`${ROOT}.dockerignore`, 'utf8');
     assert.match(ignore, /^node_modules$/m);
