@@ -176,7 +176,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
       ...(peers === undefined ? {} : { peers }),
       callTimeoutMs: 120_000,
       objectiveTimeoutMs: 15_000,
-      messagingRetry: { initialBackoffMs: 50, maxBackoffMs: 500 },
+      // messaging retry policy: the defaults (a PROTOCOL_NOT_READY answer is retried after 5 ms, doubling)
     });
 
     // Warnings of the bench-process nodes (e.g. a handler refusing with PROTOCOL_NOT_READY, which
