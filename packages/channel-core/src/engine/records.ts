@@ -7,7 +7,7 @@ import type { Address, ChannelId } from '../hex.ts';
 import { sameAddress } from '../address.ts';
 import { SluiceError } from '../errors.ts';
 import type { ObjectiveRecord, Store } from '../ports/store.ts';
-import type { Channel } from '../protocols/channel.ts';
+import { type Channel, entryAt, fullState, signaturesOf } from '../protocols/channel.ts';
 import type { ConsensusChannel } from '../protocols/ledger.ts';
 import type { Objective } from '../protocols/objective.ts';
 import type { ProtocolMessage, Transaction } from '../protocols/types.ts';
@@ -100,7 +100,77 @@ function mapLedgers(o: Objective, f: (l: ConsensusChannel | LedgerStoredApart) =
 }
 
 /**
- * Put back the ledgers an objective record holds apart (from their ledger records).
+ * What an objective record holds in place of a sent signed-state message built from one of the
+ * objective's own channel entries (see {@link putObjectiveData}): that entry's channel and turn.
+ */
+interface SentStateRef {
+  readonly kind: 'signedState';
+  readonly objectiveId: string;
+  readonly stateOf: ChannelId;
+  readonly turnNum: number;
+}
+
+function isSentStateRef(m: unknown): m is SentStateRef {
+  return typeof m === 'object' && m !== null && typeof (m as { stateOf?: unknown }).stateOf === 'string';
+}
+
+/** The channels (not ledgers) an objective signs states of. */
+function channelsOf(o: Objective): readonly Channel[] {
+  switch (o.type) {
+    case 'virtualFund':
+    case 'virtualDefund':
+      return [o.v];
+    case 'directFund':
+    case 'directDefund':
+      return [o.channel];
+    default:
+      return [];
+  }
+}
+
+/**
+ * `sent` as stored: a signed-state message the objective built from one of its channel entries
+ * (same outcome object, so the same state) becomes a reference to that entry. The state is
+ * ~2 KB of JSON, sent to each other participant and kept by every step of the objective.
+ */
+function compactSent(o: Objective, sent: readonly SentMessage[]): readonly (SentMessage | { readonly to: Address; readonly message: SentStateRef })[] {
+  const channels = channelsOf(o);
+  if (channels.length === 0) return sent;
+  return sent.map((s) => {
+    const m = s.message;
+    if (m.kind !== 'signedState') return s;
+    for (const ch of channels) {
+      const e = entryAt(ch, m.state.turnNum);
+      if (e !== undefined && e.state.outcome === m.state.outcome && e.state.appData === m.state.appData && ch.fixedPart.channelNonce === m.state.channelNonce) {
+        return { to: s.to, message: { kind: 'signedState', objectiveId: m.objectiveId, stateOf: ch.id, turnNum: m.state.turnNum } };
+      }
+    }
+    return s;
+  });
+}
+
+/**
+ * `sent` as used: references rebuilt from the channel entries (with every signature the entry
+ * has by now, a superset of those sent). A reference to an entry pruned since (older than the
+ * channel's latest supported state, which every participant signed) is dropped: nobody needs
+ * that state any more.
+ */
+function expandSent(o: Objective, sent: readonly SentMessage[]): readonly SentMessage[] {
+  if (!sent.some((s) => isSentStateRef(s.message))) return sent;
+  const channels = channelsOf(o);
+  return sent.flatMap((s): SentMessage[] => {
+    const m: unknown = s.message;
+    if (!isSentStateRef(m)) return [s];
+    const ch = channels.find((c) => c.id === m.stateOf);
+    const e = ch === undefined ? undefined : entryAt(ch, m.turnNum);
+    if (ch === undefined || e === undefined) return [];
+    return [{ to: s.to, message: { kind: 'signedState', objectiveId: m.objectiveId, state: fullState(ch, e.state), signatures: signaturesOf(e) } }];
+  });
+}
+
+/**
+ * Put back what an objective record holds apart: its ledgers (from their ledger records) and
+ * its sent signed states (from its channel entries).
  * @throws SluiceError INTERNAL if such a ledger record is missing (a corrupt store)
  */
 export function restoreObjectiveLedgers(store: Store, data: ObjectiveData): ObjectiveData {
@@ -112,7 +182,8 @@ export function restoreObjectiveLedgers(store: Store, data: ObjectiveData): Obje
     if (ledger == null) throw new SluiceError('INTERNAL', 'an objective record refers to a missing ledger record', { details: { objectiveId: data.objective.id, ledgerId: l.storedApart } });
     return ledger;
   });
-  return apart ? { ...data, objective } : data;
+  const sent = expandSent(objective, data.sent);
+  return apart || sent !== data.sent ? { ...data, objective, sent } : data;
 }
 
 export function getObjectiveData(store: Store, id: string): ObjectiveData | undefined {
@@ -129,14 +200,16 @@ export function getObjectiveData(store: Store, id: string): ObjectiveData | unde
  * ({@link getObjectiveData}, {@link restoreObjectiveLedgers}) — the copy the engine would use
  * anyway, since it cranks an objective with the latest ledger record. The engine does this for
  * finished (completed, failed) objectives too: read back, their ledgers are the ledger
- * records' current state, not the state when they finished.
+ * records' current state, not the state when they finished. Sent signed states are stored as
+ * references to the objective's own channel entries they were built from (see `compactSent`).
  */
 export function putObjectiveData(store: Store, data: ObjectiveData, now: number, ledgersApart?: ReadonlySet<string>): void {
   const createdAt = data.createdAt ?? store.getObjective(data.objective.id)?.createdAt ?? now;
-  const stored =
+  const objective =
     ledgersApart === undefined || ledgersApart.size === 0
-      ? data
-      : { ...data, objective: mapLedgers(data.objective, (l) => (!isStoredApart(l) && ledgersApart.has(l.id.toLowerCase()) ? { storedApart: l.id } : l)) };
+      ? data.objective
+      : mapLedgers(data.objective, (l) => (!isStoredApart(l) && ledgersApart.has(l.id.toLowerCase()) ? { storedApart: l.id } : l));
+  const stored = { ...data, objective, sent: compactSent(data.objective, data.sent) };
   store.putObjective({
     id: data.objective.id,
     type: data.objective.type,

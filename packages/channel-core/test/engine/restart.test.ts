@@ -15,6 +15,7 @@ import { openSqliteStore } from '../../src/sqlite/index.ts';
 import type { EngineEvent } from '../../src/engine/index.ts';
 import { getLedgerData, getObjectiveData } from '../../src/engine/records.ts';
 import { virtualFundId } from '../../src/protocols/index.ts';
+import { recoverStateSigner } from '../../src/state.ts';
 import { ADDR, ETH, openLedgers, until, world } from './harness.ts';
 
 test('a silent payee stalls the virtual fund; after both restart, it completes', async () => {
@@ -56,6 +57,18 @@ test('a silent payee stalls the virtual fund; after both restart, it completes',
     const restored = getObjectiveData(aliceStore, virtualFundId(v))!.objective;
     assert.ok(restored.type === 'virtualFund');
     assert.deepEqual(restored.toMyRight, getLedgerData(aliceStore, ai)!.ledger);
+    // Likewise the prefund she sent (to Irene and Bob, kept for re-sending) is stored as a
+    // reference to V's entry, and read back as the full signed state.
+    const rawSent = (aliceStore.getObjective(virtualFundId(v))!.data as { sent: { to: string; message: Record<string, unknown> }[] }).sent;
+    assert.equal(rawSent.length, 2);
+    assert.ok(rawSent.every((s) => s.message['stateOf'] === v && s.message['turnNum'] === 0 && s.message['state'] === undefined), JSON.stringify(rawSent));
+    const sent = getObjectiveData(aliceStore, virtualFundId(v))!.sent;
+    assert.deepEqual(sent.map((s) => s.to).sort(), [ADDR.irene, ADDR.bob].sort());
+    for (const { message: m } of sent) {
+      assert.ok(m.kind === 'signedState' && m.state.turnNum === 0 && m.objectiveId === virtualFundId(v));
+      // with every signature V's entry has by now: Alice's, and Irene's that came in since
+      assert.deepEqual(m.signatures.map((sig) => recoverStateSigner(m.state, sig)).sort(), [ADDR.alice, ADDR.irene].sort());
+    }
 
     // Alice crashes (no clean handover: a new node object on the same file) and Bob comes back
     await alice.stop();
