@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChannelId, hashState, protocols as P } from '@sluice/channel-core';
-import { toChainTransaction, type LedgerData } from '@sluice/channel-core/engine';
+import { getLedgerData, toChainTransaction } from '@sluice/channel-core/engine';
 import type { NodeEvent } from '@sluice/channel-core/node';
 import { startE2E, until, type E2E } from './lib.ts';
 import { balanceOf, fallbackInit, passChallenges, statusOf } from './fallback-lib.ts';
@@ -43,7 +43,7 @@ test('a cheating hub challenges with a stale ledger state: the victim checkpoint
   ]);
   await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'hub sees both ledgers open');
   // the hub keeps an early state of Bob's ledger: Bob 0, hub everything
-  const stale = (irene.engine.store.getChannel(ib)!.data as LedgerData).ledger!;
+  const stale = getLedgerData(irene.engine.store, ib)!.ledger!;
   const bal0 = { alice: await balanceOf(e, asset, A.address), bob: await balanceOf(e, asset, B.address), irene: await balanceOf(e, asset, I.address) };
 
   const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 10n ** 17n });
@@ -107,7 +107,7 @@ test('victim away through a stale challenge that still holds a guarantee: on ret
   const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 10n ** 17n });
   await until(() => bob.getVirtualChannel(v)?.status === 'funded' && irene.getLedgerChannel(ib)?.guarantees === 1, 'V funded, guaranteed in L_IB');
   // the hub keeps the state of Bob's ledger that still guarantees V (Bob 0 + guarantee)
-  const stale = (irene.engine.store.getChannel(ib)!.data as LedgerData).ledger!;
+  const stale = getLedgerData(irene.engine.store, ib)!.ledger!;
   const price = 10n ** 15n;
   for (let i = 0; i < 5; i++) assert.equal(bob.receiveVoucher(alice.pay(v, price), { price }).kind, 'accepted');
   const paid = 5n * price;

@@ -58,6 +58,32 @@ test('store: objectives, channels, vouchers (only higher), outbox, dedupe, meta'
   s.close();
 });
 
+test('store: channel parts — rows written only when new or changed (by fingerprint), deleted when gone, listed by key', () => {
+  const s = openMemoryStore();
+  const D = `0x${'cd'.repeat(32)}` as ChannelId;
+  s.syncChannelParts!(C, [{ key: 'b', fingerprint: '1', data: { v: 1n } }, { key: 'a', fingerprint: '1', data: { v: 2n } }]);
+  s.syncChannelParts!(D, [{ key: 'a', fingerprint: '9', data: 'other channel' }]);
+  assert.deepEqual(s.listChannelParts!(C), [{ key: 'a', data: { v: 2n } }, { key: 'b', data: { v: 1n } }]);
+  // same fingerprint: the row is left alone (its data is not even looked at); a new one is written
+  s.syncChannelParts!(C, [{ key: 'a', fingerprint: '1', data: 'ignored' }, { key: 'b', fingerprint: '2', data: { v: 3n } }, { key: 'c', fingerprint: '1', data: 4n }]);
+  assert.deepEqual(s.listChannelParts!(C), [{ key: 'a', data: { v: 2n } }, { key: 'b', data: { v: 3n } }, { key: 'c', data: 4n }]);
+  // a key no longer given is deleted; other channels' parts are untouched
+  s.syncChannelParts!(C, [{ key: 'c', fingerprint: '1', data: 4n }]);
+  assert.deepEqual(s.listChannelParts!(C).map((p) => p.key), ['c']);
+  s.syncChannelParts!(C, []);
+  assert.deepEqual(s.listChannelParts!(C), []);
+  assert.deepEqual(s.listChannelParts!(D), [{ key: 'a', data: 'other channel' }]);
+  // a rolled-back sync leaves nothing, and the next one writes everything again
+  assert.throws(() => s.transaction(() => {
+    s.syncChannelParts!(C, [{ key: 'x', fingerprint: '1', data: 1n }]);
+    throw new Error('boom');
+  }));
+  assert.deepEqual(s.listChannelParts!(C), []);
+  s.syncChannelParts!(C, [{ key: 'x', fingerprint: '1', data: 1n }]);
+  assert.deepEqual(s.listChannelParts!(C), [{ key: 'x', data: 1n }]);
+  s.close();
+});
+
 test('store: a failed transaction leaves nothing behind', () => {
   const s = openMemoryStore();
   assert.throws(() =>

@@ -23,3 +23,4 @@ export { eventChannelId, toProtocolEvent } from './chain-events.ts';
 export { reconcileTransaction, toChainTransaction, transactionKey } from './transactions.ts';
 export { freeToLock, reservedOn, virtualDefundFor } from './join.ts';
 export type { LedgerData, LedgerStatus, ObjectiveData, SentMessage, VirtualData, VirtualRole, VirtualStatus } from './records.ts';
+export { getLedgerData } from './records.ts';

@@ -8,7 +8,7 @@ import { sameAddress } from '../address.ts';
 import { SluiceError } from '../errors.ts';
 import type { ObjectiveRecord, Store } from '../ports/store.ts';
 import { type Channel, entryAt, fullState, signaturesOf } from '../protocols/channel.ts';
-import type { ConsensusChannel } from '../protocols/ledger.ts';
+import type { ConsensusChannel, Guarantee } from '../protocols/ledger.ts';
 import type { Objective } from '../protocols/objective.ts';
 import type { ProtocolMessage, Transaction } from '../protocols/types.ts';
 
@@ -220,17 +220,51 @@ export function putObjectiveData(store: Store, data: ObjectiveData, now: number,
   });
 }
 
-export function getLedgerData(store: Store, ledgerId: ChannelId): LedgerData | undefined {
-  const r = store.getChannel(ledgerId);
-  return r?.kind === 'ledger' ? (r.data as LedgerData) : undefined;
+/**
+ * What a stored ledger record holds in place of its current state's guarantees: they are the
+ * channel's parts, one row per guarantee keyed by target ({@link Store.syncChannelParts}).
+ * A ledger carries a guarantee per open virtual channel on it, and each of its updates adds or
+ * removes one: written whole, every open and close of a channel cost O(channels open) bytes.
+ */
+const GUARANTEES_APART = { storedApart: 'guarantees' } as const;
+
+function guaranteesApart(x: unknown): boolean {
+  return typeof x === 'object' && x !== null && (x as { storedApart?: unknown }).storedApart === GUARANTEES_APART.storedApart;
 }
 
+function withGuarantees(ld: LedgerData, guarantees: unknown): LedgerData {
+  const l = ld.ledger!;
+  return { ...ld, ledger: { ...l, current: { ...l.current, outcome: { ...l.current.outcome, guarantees: guarantees as Guarantee[] } } } };
+}
+
+/** A ledger record as read: guarantees kept apart put back (ordered by target, as the outcome has them). */
+function readLedger(store: Store, ld: LedgerData): LedgerData {
+  if (ld.ledger === null || !guaranteesApart(ld.ledger.current.outcome.guarantees)) return ld;
+  if (store.listChannelParts === undefined) throw new SluiceError('INTERNAL', 'a ledger record keeps its guarantees apart but the store has no channel parts', { details: { ledgerId: ld.ledgerId } });
+  return withGuarantees(ld, store.listChannelParts(ld.ledgerId).map((p) => p.data));
+}
+
+export function getLedgerData(store: Store, ledgerId: ChannelId): LedgerData | undefined {
+  const r = store.getChannel(ledgerId);
+  return r?.kind === 'ledger' ? readLedger(store, r.data as LedgerData) : undefined;
+}
+
+/** Write a ledger record: its guarantees as the channel's parts where the store has them (one row written per guarantee added). */
 export function putLedgerData(store: Store, data: LedgerData, now: number): void {
-  store.putChannel({ channelId: data.ledgerId, kind: 'ledger', data, updatedAt: now });
+  const l = data.ledger;
+  if (l === null || store.syncChannelParts === undefined) {
+    store.putChannel({ channelId: data.ledgerId, kind: 'ledger', data, updatedAt: now });
+    return;
+  }
+  const parts = l.current.outcome.guarantees.map((g) => ({ key: g.target, fingerprint: `${g.amount}|${g.left}|${g.right}`, data: g }));
+  store.transaction(() => {
+    store.syncChannelParts!(data.ledgerId, parts);
+    store.putChannel({ channelId: data.ledgerId, kind: 'ledger', data: withGuarantees(data, GUARANTEES_APART), updatedAt: now });
+  });
 }
 
 export function listLedgerData(store: Store): LedgerData[] {
-  return store.listChannels('ledger').map((r) => r.data as LedgerData);
+  return store.listChannels('ledger').map((r) => readLedger(store, r.data as LedgerData));
 }
 
 /** The ledger with `counterparty` in `asset` in one of `statuses` (one per counterparty and asset). */

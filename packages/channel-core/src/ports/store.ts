@@ -12,6 +12,14 @@ import type { Address, ChannelId } from '../hex.ts';
 
 export type ObjectiveStatus = 'active' | 'completed' | 'failed';
 
+/** One row beside a channel record (see {@link Store.syncChannelParts}). */
+export interface ChannelPart {
+  readonly key: string;
+  /** A short string that changes whenever `data` does (compared instead of the data). */
+  readonly fingerprint: string;
+  readonly data: unknown;
+}
+
 export interface ObjectiveRecord {
   readonly id: string;
   readonly type: string;
@@ -95,6 +103,17 @@ export interface Store {
   putChannel(record: ChannelRecord): void;
   getChannel(channelId: ChannelId): ChannelRecord | undefined;
   listChannels(kind?: string): ChannelRecord[];
+
+  /**
+   * Make a channel's parts — rows kept beside its record, keyed within the channel (a ledger's
+   * guarantees, one row each) — exactly `parts`: a row whose key is new or whose `fingerprint`
+   * changed is written, a row whose key is gone is deleted, the others are left alone. So adding
+   * one guarantee to a ledger that carries many writes one row, not all of them. Optional:
+   * without it the engine stores whole records.
+   */
+  syncChannelParts?(channelId: ChannelId, parts: readonly ChannelPart[]): void;
+  /** A channel's parts, ordered by key. */
+  listChannelParts?(channelId: ChannelId): { readonly key: string; readonly data: unknown }[];
 
   /** Keep the voucher only if its amount exceeds the stored one; returns whether it was stored. */
   putVoucherIfHigher(record: VoucherRecord): boolean;

@@ -69,6 +69,13 @@ const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX outbox_recipient ON outbox(recipient);
   `,
+  // 3: rows beside a channel record (a ledger's guarantees), written one by one
+  `
+  CREATE TABLE channel_parts (
+    channel_id TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (channel_id, key)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export interface SqliteStoreInit {
@@ -104,6 +111,8 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
   const putMeta = (key: string, value: string): void => void q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   let depth = 0;
   const durable = init.path !== ':memory:';
+  /** Keys and fingerprints of each channel's parts as committed or about to be (see syncChannelParts); cleared on any rollback. */
+  const partsCache = new Map<ChannelId, Map<string, string>>();
   /** A 'beforeSend' transaction committed since the last fsync'd commit. */
   let unsynced = false;
   let syncs = 0;
@@ -185,6 +194,7 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
           db.exec(`RELEASE ${name}`);
           return out;
         } catch (e) {
+          partsCache.clear();
           if (db.isTransaction) {
             db.exec(`ROLLBACK TO ${name}`);
             db.exec(`RELEASE ${name}`);
@@ -212,6 +222,7 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
           }
           return out;
         } catch (e) {
+          partsCache.clear();
           if (db.isTransaction) db.exec('ROLLBACK');
           throw e;
         } finally {
@@ -293,6 +304,30 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
         ? q('SELECT * FROM channels ORDER BY channel_id').all()
         : q('SELECT * FROM channels WHERE kind = ? ORDER BY channel_id').all(kind)) as Row[];
       return rows.map(toChannel);
+    },
+    syncChannelParts(channelId, parts) {
+      store.transaction(() => {
+        // what the table holds for the channel: from the cache (a rolled-back transaction clears
+        // it), else read once
+        let known = partsCache.get(channelId);
+        if (known === undefined) {
+          known = new Map<string, string>();
+          for (const r of q('SELECT key, fingerprint FROM channel_parts WHERE channel_id = ?').all(channelId) as Row[]) known.set(r['key'] as string, r['fingerprint'] as string);
+        }
+        const next = new Map<string, string>();
+        const put = q(`INSERT INTO channel_parts (channel_id, key, fingerprint, data) VALUES (?, ?, ?, ?)
+           ON CONFLICT(channel_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, data = excluded.data`);
+        for (const p of parts) {
+          if (known.get(p.key) !== p.fingerprint) put.run(channelId, p.key, p.fingerprint, stringifyJson(p.data));
+          next.set(p.key, p.fingerprint);
+        }
+        const del = q('DELETE FROM channel_parts WHERE channel_id = ? AND key = ?');
+        for (const key of known.keys()) if (!next.has(key)) del.run(channelId, key);
+        partsCache.set(channelId, next);
+      });
+    },
+    listChannelParts(channelId) {
+      return (q('SELECT key, data FROM channel_parts WHERE channel_id = ? ORDER BY key').all(channelId) as Row[]).map((r) => ({ key: r['key'] as string, data: parseJson(r['data'] as string) }));
     },
     putVoucherIfHigher(v) {
       return store.transaction(() => {

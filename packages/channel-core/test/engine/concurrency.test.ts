@@ -6,6 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isSluiceError } from '../../src/index.ts';
+import { getLedgerData } from '../../src/engine/index.ts';
+import { putLedgerData } from '../../src/engine/records.ts';
+import { openMemoryStore } from '../../src/sqlite/index.ts';
 import { ADDR, ETH, openLedgers, until, world } from './harness.ts';
 
 const N = 20;
@@ -31,6 +34,23 @@ test(`${N} virtual channels opened and closed concurrently on the same ledgers`,
     await until(() => irene.getLedgerChannel(ib)?.locked === locked && irene.getLedgerChannel(ai)?.locked === locked, 'all guarantees agreed');
     assert.equal(alice.getLedgerChannel(ai)?.guarantees, N);
     assert.equal(bob.getLedgerChannel(ib)?.guarantees, N);
+    // each ledger record keeps its guarantees beside it, a row each, and reads back whole
+    for (const [n, id] of [['alice', ai], ['irene', ai], ['irene', ib], ['bob', ib]] as const) {
+      const store = w.stores[n];
+      const raw = store.getChannel(id)!.data as { ledger: { current: { outcome: { guarantees: unknown } } } };
+      assert.deepEqual(raw.ledger.current.outcome.guarantees, { storedApart: 'guarantees' });
+      assert.equal(store.listChannelParts!(id).length, N);
+      assert.deepEqual(getLedgerData(store, id), w.nodes[n].engine.ledgerChannel(id), `${n}'s record of ${id} reads back as its engine holds it`);
+    }
+    // a record written whole (by an older version) reads unchanged, and is split at its next write
+    const whole = irene.engine.ledgerChannel(ib)!;
+    const old = openMemoryStore();
+    old.putChannel({ channelId: ib, kind: 'ledger', data: whole, updatedAt: 0 });
+    assert.deepEqual(getLedgerData(old, ib), whole);
+    putLedgerData(old, whole, 1);
+    assert.equal(old.listChannelParts!(ib).length, N);
+    assert.deepEqual(getLedgerData(old, ib), whole);
+    old.close();
 
     // pay i+1 on channel i, then close them all at once, half by the payer, half by the payee
     let total = 0n;

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocols as P, isSluiceError, type Bytes32, type ChannelId } from '../../src/index.ts';
-import { toChainTransaction, transactionKey, type LedgerData } from '../../src/engine/index.ts';
+import { getLedgerData, toChainTransaction, transactionKey } from '../../src/engine/index.ts';
 import { ADDR, KEYS, openLedgers, until, world } from './harness.ts';
 
 test('fallback transactions: one journal key per step; transferAllAssets keeps its channel id', () => {
@@ -29,7 +29,7 @@ test('watchtower: a stale ledger challenge is checkpointed, the cooperative path
     const { alice, irene, bob } = w.nodes;
     const { ai, ib } = await openLedgers(w, 1000n, 800n);
     await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'ledgers open');
-    const stale = (w.stores.irene.getChannel(ib as ChannelId)!.data as LedgerData).ledger!;
+    const stale = getLedgerData(w.stores.irene, ib as ChannelId)!.ledger!;
     const { channelId: v } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene });
     await until(() => bob.getVirtualChannel(v)?.status === 'funded', 'V funded');
     for (let i = 0; i < 5; i++) assert.equal(bob.receiveVoucher(alice.pay(v, 10n), { price: 10n }).kind, 'accepted');
