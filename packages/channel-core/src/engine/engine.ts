@@ -28,7 +28,7 @@ import type { InboundMessage, MessageService, UndeliverableMessage } from '../po
 import { LAST_BLOCK_KEY, type Store } from '../ports/store.ts';
 import { type Channel, latestSupportedState, others } from '../protocols/channel.ts';
 import { type ConsensusChannel, counterparty, newConsensusChannel } from '../protocols/ledger.ts';
-import { type Objective, crank, ledgersOf, onTransactionFailed, update, watchedChannels, withLedger } from '../protocols/objective.ts';
+import { type Objective, crank, ledgersOf, onTransactionFailed, waitsOnLedgers, update, watchedChannels, withLedger } from '../protocols/objective.ts';
 import { disputeEventFromPort, guaranteesOf } from '../protocols/dispute.ts';
 import { newVirtualChallenge, virtualChallengeId } from '../protocols/virtual-challenge.ts';
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
@@ -839,10 +839,12 @@ class EngineImpl implements Engine {
   /** {@link #advance} without waiting for the sends (call inside {@link #grouped}). */
   #advanceSync(id: string, event: ObjectiveEvent | undefined, sends: Promise<unknown>[]): void {
     const work: string[] = [id];
+    const queued = new Set(work);
     let first = true;
     let steps = 0;
     while (work.length > 0 && steps++ < MAX_CASCADE) {
       const next = work.shift()!;
+      queued.delete(next);
       const data = this.#active.get(next);
       if (data === undefined) continue;
       let o = this.#sync(data.objective);
@@ -867,8 +869,10 @@ class EngineImpl implements Engine {
       const changed = this.#crankAndCommit(data, o, progressed, sends);
       for (const ledgerId of changed) {
         for (const other of this.#active.values()) {
-          if (other.objective.id !== next && ledgersOf(other.objective).some((l) => l.id === ledgerId) && !work.includes(other.objective.id)) {
-            work.push(other.objective.id);
+          const oid = other.objective.id;
+          if (oid !== next && !queued.has(oid) && waitsOnLedgers(other.objective, other.waitingFor) && ledgersOf(other.objective).some((l) => l.id === ledgerId)) {
+            work.push(oid);
+            queued.add(oid);
           }
         }
       }

@@ -96,6 +96,25 @@ export function ledgersOf(o: Objective): ConsensusChannel[] {
 }
 
 /**
+ * Whether an objective whose last crank reported `waitingFor` could move on when one of its
+ * ledgers changes (another objective's proposal or countersignature landing). False only for
+ * waits on peers' signatures of the objective's own channel, which no ledger update gives: a
+ * virtual fund before its prefund is complete or once funded, a virtual defund before its final
+ * state is supported. Under load most objectives on a busy ledger wait like that, and re-cranking
+ * all of them on each of its updates cost O(channels on the ledger) cranks per update.
+ */
+export function waitsOnLedgers(o: Objective, waitingFor: string): boolean {
+  switch (o.type) {
+    case 'virtualFund':
+      return waitingFor !== 'WaitingForCompletePrefund' && waitingFor !== 'WaitingForCompletePostFund';
+    case 'virtualDefund':
+      return waitingFor !== 'WaitingForFinalStateProposal' && waitingFor !== 'WaitingForSupportedFinalState';
+    default:
+      return true;
+  }
+}
+
+/**
  * Give an objective the engine's latest copy of one of its ledgers (another objective may have
  * advanced it). Objectives that do not use the ledger are returned unchanged.
  */
