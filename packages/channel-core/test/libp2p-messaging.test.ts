@@ -204,12 +204,7 @@ describe('libp2p messaging', () => {
   });
 
   it('acknowledges, empties the outbox, and delivers many messages exactly once', async () => {
-    const bob = service({ privateKey: BOB });
-    await bob.start();
-    const got = inbox(bob);
-    const aliceStore = openMemoryStore();
-    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }] }, aliceStore);
-    await alice.start();
+    const { bob, alice, aliceStore, got } = await pair();
     const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => alice.send(bob.self, text(`m${i}`))));
     await waitFor('all delivered', () => got.length === 20 && aliceStore.countOutbox() === 0);
     assert.deepEqual(new Set(got.map((m) => m.id)), new Set(ids));
@@ -632,6 +627,25 @@ function frames(stream: Stream, maxBody = 1 << 20): { bodies: Uint8Array[]; clos
   return { bodies, closed: () => closed };
 }
 
+/** Bob listening (what he gets in `got`), and Alice with him in her peer book. */
+async function pair(): Promise<{ bob: Libp2pMessageService; alice: Libp2pMessageService; aliceStore: Store; got: InboundMessage[] }> {
+  const bob = service({ privateKey: BOB });
+  await bob.start();
+  const got = inbox(bob);
+  const aliceStore = openMemoryStore();
+  const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }] }, aliceStore);
+  await alice.start();
+  return { bob, alice, aliceStore, got };
+}
+
+/** {@link pair}, and `first` delivered from Alice to Bob. */
+async function deliveredPair(first: string): ReturnType<typeof pair> {
+  const p = await pair();
+  await p.alice.send(p.bob.self, text(first));
+  await waitFor(`${first} delivered`, () => p.got.length === 1);
+  return p;
+}
+
 function sessionStreams(svc: Libp2pMessageService): number {
   let n = 0;
   for (const c of svc.node?.getConnections() ?? []) n += c.streams.filter((s) => s.protocol === SLUICE_SESSION_PROTOCOL).length;
@@ -716,14 +730,7 @@ describe('libp2p messaging sessions (protocol 1.2.0)', () => {
   });
 
   it('opens a new session when the old one is reset, and loses nothing', async () => {
-    const bob = service({ privateKey: BOB });
-    await bob.start();
-    const got = inbox(bob);
-    const aliceStore = openMemoryStore();
-    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }] }, aliceStore);
-    await alice.start();
-    await alice.send(bob.self, text('before'));
-    await waitFor('first delivery', () => got.length === 1);
+    const { bob, alice, aliceStore, got } = await deliveredPair('before');
     for (const c of bob.node!.getConnections()) for (const s of c.streams) if (s.protocol === SLUICE_SESSION_PROTOCOL) s.abort(new Error('test reset'));
     for (let i = 0; i < 5; i++) await alice.send(bob.self, text(`after${i}`));
     await waitFor('all delivered after the reset', () => got.length === 6 && aliceStore.countOutbox() === 0);
@@ -747,14 +754,7 @@ describe('libp2p messaging sessions (protocol 1.2.0)', () => {
     // socket flushes several buffers as one _writev). Unpatched, each exchange took ~8: the
     // BATCH frame and the ACKS frame, each a Noise length prefix and a ciphertext written
     // apart, and a yamux window update answering each of them (also written in two).
-    const bob = service({ privateKey: BOB });
-    await bob.start();
-    const got = inbox(bob);
-    const aliceStore = openMemoryStore();
-    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }] }, aliceStore);
-    await alice.start();
-    await alice.send(bob.self, text('warm-up'));
-    await waitFor('warm-up', () => got.length === 1);
+    const { bob, alice, aliceStore, got } = await deliveredPair('warm-up');
     let writes = 0;
     const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...a: unknown[]) => unknown>;
     const orig = { _write: proto._write, _writev: proto._writev };
