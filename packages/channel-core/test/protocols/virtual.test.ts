@@ -28,6 +28,7 @@ function fundStepByStep(s: ReturnType<typeof setup>) {
   for (const r of [ra0, ri0, rb0]) {
     assert.equal(r.waitingFor, 'WaitingForCompletePrefund');
     assert.equal(r.effects.length, 2);
+    assert.equal(P.waitsOnLedgers(r.objective, r.waitingFor), false, 'a ledger update cannot complete the prefund');
   }
   A = feed(ra0.objective, [...messagesTo(ri0.effects, alice), ...messagesTo(rb0.effects, alice)], P.updateVirtualFund);
   I = feed(ri0.objective, [...messagesTo(ra0.effects, irene), ...messagesTo(rb0.effects, irene)], P.updateVirtualFund);
@@ -46,6 +47,7 @@ function fundStepByStep(s: ReturnType<typeof setup>) {
   const rb1 = P.crankVirtualFund(B, secrets(bob));
   assert.equal(rb1.waitingFor, 'WaitingForCompleteFunding');
   assert.equal(rb1.effects.length, 0);
+  for (const r of [ra1, ri1, rb1]) assert.equal(P.waitsOnLedgers(r.objective, r.waitingFor), true, 'funding waits on the ledgers');
   A = ra1.objective;
   I = ri1.objective;
   B = rb1.objective;
@@ -54,6 +56,7 @@ function fundStepByStep(s: ReturnType<typeof setup>) {
   B = feed(B, propIB, P.updateVirtualFund);
   const rb2 = P.crankVirtualFund(B, secrets(bob));
   assert.equal(rb2.waitingFor, 'WaitingForCompletePostFund');
+  assert.equal(P.waitsOnLedgers(rb2.objective, rb2.waitingFor), false, 'funded: only the postfund signatures are missing');
   const bobOut = rb2.effects;
   assert.equal(messagesTo(bobOut, irene).map((m) => m.kind).join(), 'ledgerCountersignature,signedState');
   B = rb2.objective;
@@ -203,6 +206,7 @@ test('virtual defund: every pause point; Alice pays Irene, Irene pays Bob', () =
   const ri1 = P.crankVirtualDefund(I, secrets(irene));
   assert.equal(ra1.waitingFor, 'WaitingForSupportedFinalState');
   assert.equal(ri1.waitingFor, 'WaitingForSupportedFinalState');
+  for (const r of [rb0, ra1, ri1]) assert.equal(P.waitsOnLedgers(r.objective, r.waitingFor), false, 'a ledger update cannot support the final state');
   // a removal proposal before the final state is supported cannot be checked yet: retry later
   const early = P.propose(ri1.objective.toMyRight!, P.expectedRemove(s.V, 10n), irene.privateKey).signedProposal;
   rejects(() => P.updateVirtualDefund(B, { kind: 'ledgerProposal', objectiveId: B.id, signedProposal: early }), 'PROTOCOL_NOT_READY');
@@ -215,7 +219,10 @@ test('virtual defund: every pause point; Alice pays Irene, Irene pays Bob', () =
   const ra2 = P.crankVirtualDefund(A, secrets(alice));
   const ri2 = P.crankVirtualDefund(I, secrets(irene));
   const rb2 = P.crankVirtualDefund(B, secrets(bob));
-  for (const r of [ra2, ri2, rb2]) assert.equal(r.waitingFor, 'WaitingForLedgerDefunding');
+  for (const r of [ra2, ri2, rb2]) {
+    assert.equal(r.waitingFor, 'WaitingForLedgerDefunding');
+    assert.equal(P.waitsOnLedgers(r.objective, r.waitingFor), true);
+  }
   assert.equal(rb2.effects.length, 0, 'Bob follows in L_IB: nothing to send before the proposal');
   const toIrene = messagesTo(ra2.effects, irene);
   const toBob = messagesTo(ri2.effects, bob);
