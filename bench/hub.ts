@@ -11,7 +11,9 @@
  * HUB_BENCH_WORKERS (worker threads driving the throughput clients, default 2; 0 = all in the
  * bench process's own event loop, which then limits the run),
  * HUB_BENCH_SECONDS (throughput window, default 10), HUB_BENCH_PAYEES (providers the clients
- * pay, default 1), HUB_BENCH_STORES (`file,memory` by default: both scenarios, see below).
+ * pay, default 1), HUB_BENCH_STORES (`file,memory` by default: both scenarios, see below),
+ * HUB_BENCH_DIRECT (default 1: clients reach their payee directly, as `sluice get` does when the
+ * provider's metadata gives its node's multiaddrs; 0: the hub relays their messages).
  * HUB_BENCH_GROUP_COMMIT=1 is an experiment, labelled as such in the output: the bench-process
  * nodes (clients, payees — not the hub) run every engine transaction as a `'beforeSend'` group
  * commit (made durable by the messaging layer's `store.sync()` before it sends or acks). That
@@ -390,6 +392,9 @@ const lines = [
   '',
   `Node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} (availableParallelism ${availableParallelism()}); load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${load1.map((l) => l.toFixed(2)).join(' ')}.`,
   `Real libp2p (TCP+Noise+Yamux) on loopback; hub = a \`sluice-hub start\` process; ${PAYEES} payee(s) and the sequential client as nodes of the bench process, the ${CLIENTS} throughput clients ${WORKERS === 0 ? 'there too' : `in ${WORKERS} worker threads of it`} (each node with its own libp2p node and sqlite file); anvil; ledgers funded before timing. Sequential: ${N} open+close cycles of one client after 5 warm-up. Throughput: every client loops open → payee sees it funded → close for ${SECONDS} s.`,
+  DIRECT
+    ? 'Clients send their payee the virtual channel\'s messages directly (its node\'s multiaddrs, as a provider\'s file metadata gives them to `sluice get`); the hub relays nothing. HUB_BENCH_DIRECT=0: the hub relays them.'
+    : '**HUB_BENCH_DIRECT=0: the hub relays every client↔payee message** (clients do not know the payee\'s multiaddrs).',
   '"file" = sqlite files with synchronous=FULL (the production setting: every commit fsync\'d; messaging bookkeeping relaxed, see ADR 0004); "memory" = `:memory:` sqlite for hub and clients (not durable: shows what the fsyncs cost).',
   ...(GROUP_COMMIT ? ['**EXPERIMENT (HUB_BENCH_GROUP_COMMIT=1): the bench-process nodes (clients, payees; not the hub) commit every engine transaction as a group commit made durable by the messaging layer before it sends/acks. Not a production setting.**'] : []),
   '',
@@ -451,7 +456,7 @@ writeFileSync(
     {
       date: new Date().toISOString(),
       machine: { cpu: cpus()[0]?.model, cores: cpus().length, availableParallelism: availableParallelism(), node: process.version, loadavgBefore: load0, loadavgAfter: load1 },
-      config: { sequentialCycles: N, clients: CLIENTS, payees: PAYEES, seconds: SECONDS, vAmount: V_AMOUNT.toString() },
+      config: { sequentialCycles: N, clients: CLIENTS, payees: PAYEES, seconds: SECONDS, vAmount: V_AMOUNT.toString(), clientPayeeRoute: DIRECT ? 'direct' : 'relayed by the hub' },
       targets: { openP50Ms: TARGET_P50_MS, opensPerSec: TARGET_OPENS_PER_S },
       baseline: { goNitroInProcessOpenMs: GO_NITRO_OPEN_MS, note: 'quoted from go-nitro (in-process, zero network delay, ~5 sequential message latencies); not measured here' },
       results: results.map((r) => {
