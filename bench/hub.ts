@@ -28,7 +28,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { FundedTracker, countingLogger as countLogs, cycle, driveLoad, epochNow, type CycleTiming, type FromWorker, type LoadResult, type ToWorker, type WorkerSetup } from './lib/hub-load.ts';
+import { FundedTracker, countingLogger as countLogs, cycle, driveLoad, epochNow, threadCpuMs, type CycleTiming, type FromWorker, type LoadResult, type ToWorker, type WorkerSetup } from './lib/hub-load.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JsonRpcProvider, Wallet } from 'ethers';
@@ -73,7 +73,7 @@ type StoreMode = 'file' | 'memory';
 interface Result {
   readonly stores: StoreMode;
   readonly sequential: { open: number[]; close: number[]; payee: number[] };
-  readonly throughput: { opens: number; closes: number; wall: number; errors: number; errorCodes: Record<string, number>; open: number[]; hubCores: number; benchCores: number };
+  readonly throughput: { opens: number; closes: number; wall: number; errors: number; errorCodes: Record<string, number>; open: number[]; hubCores: number; benchCores: number; mainCpuMs: number; workersCpuMs: number };
   readonly hub: { vfMeanMs: number; vdMeanMs: number; cpuSeconds: number; exitCode: number | null };
   readonly benchCpuSeconds: number;
   /** Sequential opens: median ms from the call to each waitingFor step of Alice's virtualFund objective (and Bob's first sight of it). */
@@ -172,7 +172,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
 
     const init = (key: string, name: string, peers?: NodeInit['peers']): NodeInit => ({
       privateKey: key,
-      chain: { rpcUrl: anvil.rpcUrl, adjudicator: d.adjudicator, consensusApp: d.consensusApp!, virtualPaymentApp: d.virtualPaymentApp!, startBlock: d.deployBlock, pollIntervalMs: 100, timeoutMs: 60_000 },
+      chain: { rpcUrl: anvil.rpcUrl, adjudicator: d.adjudicator, consensusApp: d.consensusApp!, virtualPaymentApp: d.virtualPaymentApp!, startBlock: d.deployBlock, timeoutMs: 60_000 },
       store: nodeStore(name),
       hub: { address: hubAddress, multiaddrs: started.multiaddrs },
       ...(peers === undefined ? {} : { peers }),
@@ -284,6 +284,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
     };
     const hubCpuBefore = await hubCpuNow();
     const benchCpuBefore = process.cpuUsage();
+    const mainCpuBefore = threadCpuMs();
     const deadline = epochNow() + SECONDS * 1000;
     const tStart = performance.now();
     const here = driveLoad(clients, (i) => payees[i % PAYEES]!.address, funded, V_AMOUNT, deadline);
@@ -310,6 +311,9 @@ async function scenario(stores: StoreMode): Promise<Result> {
     for (const [phase, xs] of [...loadPhases].sort((a, b) => pct(sorted(a[1]), 50) - pct(sorted(b[1]), 50))) log(`[${stores} stores] under load: ${phase}: p50 ${fmt(pct(sorted(xs), 50))} ms (n ${xs.length})`);
     const hubCores = ((await hubCpuNow()) - hubCpuBefore) / wall;
     const benchCpuWindow = process.cpuUsage(benchCpuBefore);
+    // this thread runs the payee(s) (and, with HUB_BENCH_WORKERS=0, the clients too)
+    const mainCpuMs = threadCpuMs() - mainCpuBefore;
+    const workersCpuMs = WORKERS === 0 ? 0 : parts.reduce((s, r) => s + r.threadCpuMs, 0);
     const benchCores = (benchCpuWindow.user + benchCpuWindow.system) / 1e6 / wall;
     log(`[${stores} stores] throughput: ${conc.open.length} opens in ${fmt(wall, 2)} s, errors ${errors}`);
 
@@ -339,7 +343,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
     return {
       stores,
       sequential: seq,
-      throughput: { opens: conc.open.length, closes: conc.close.length, wall, errors, errorCodes, open: conc.open, hubCores, benchCores },
+      throughput: { opens: conc.open.length, closes: conc.close.length, wall, errors, errorCodes, open: conc.open, hubCores, benchCores, mainCpuMs, workersCpuMs },
       hub: { vfMeanMs: meanMs('virtualFund'), vdMeanMs: meanMs('virtualDefund'), cpuSeconds: hubCpu ? Number(hubCpu[1]) : NaN, exitCode },
       benchCpuSeconds: (cpu.user + cpu.system) / 1e6,
       phases: [...phaseTimes].map(([phase, xs]) => ({ phase, p50: pct(sorted(xs), 50), n: xs.length })).sort((a, b) => a.p50 - b.p50),
@@ -418,6 +422,7 @@ for (const r of results) {
     `| … CPU seconds: hub process / bench process (clients + payees) | ${r.stores} | ${fmt(r.hub.cpuSeconds)} / ${fmt(r.benchCpuSeconds)} s | — | |`,
     `| … CPU in use during the throughput window (cores of ${cpus().length}): hub / bench process (load generator) | ${r.stores} | ${fmt(r.throughput.hubCores, 2)} / ${fmt(r.throughput.benchCores, 2)} | — | |`,
     `| … CPU per open+close cycle: hub / load generator (50 payers + payee) | ${r.stores} | ${fmt(cpuPerCycle(r).hub, 1)} / ${fmt(cpuPerCycle(r).bench, 1)} ms | — | |`,
+    ...(WORKERS === 0 ? [] : [`| … of which: the ${PAYEES > 1 ? "payees'" : "payee's"} thread / the ${CLIENTS} payers' ${WORKERS} threads (the rest: GC, fsync and I/O threads) | ${r.stores} | ${fmt(r.throughput.mainCpuMs / r.throughput.closes, 1)} / ${fmt(r.throughput.workersCpuMs / r.throughput.closes, 1)} ms | — | |`]),
     `| … hub capacity if the hub had one core to itself (1000 ms / hub CPU per cycle) | ${r.stores} | ${fmt(1000 / cpuPerCycle(r).hub, 0)} open+close cycles/s | — | |`,
   );
 }
@@ -482,6 +487,8 @@ writeFileSync(
             hubCpuMsPerCycle: cpuPerCycle(r).hub,
             loadGeneratorCpuMsPerCycle: cpuPerCycle(r).bench,
             benchProcessCores: r.throughput.benchCores,
+            payeeThreadCpuMsPerCycle: r.throughput.mainCpuMs / r.throughput.closes,
+            payerThreadsCpuMsPerCycle: r.throughput.workersCpuMs / r.throughput.closes,
             errorCodes: r.throughput.errorCodes,
             target: ops >= TARGET_OPENS_PER_S ? 'PASS' : 'MISS',
           },

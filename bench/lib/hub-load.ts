@@ -58,11 +58,19 @@ export interface LoadResult extends CycleTiming {
   phases: Record<string, number[]>;
   /** Event-loop delay of the thread that ran these clients, ms. */
   lag: { p50: number; p99: number; max: number };
+  /** CPU time of the thread that ran these clients during the run, ms (process.threadCpuUsage). */
+  threadCpuMs: number;
+}
+
+/** CPU time of the calling thread so far, ms. */
+export function threadCpuMs(): number {
+  const u = process.threadCpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 /** Run every client's loop until `deadline` (see {@link epochNow}); client `i` pays `payeeOf(i)`. */
 export async function driveLoad(clients: readonly Node[], payeeOf: (i: number) => Address, funded: FundedTracker, amount: bigint, deadline: number): Promise<LoadResult> {
-  const out: LoadResult = { open: [], close: [], payee: [], errors: 0, errorCodes: {}, phases: {}, lag: { p50: 0, p99: 0, max: 0 } };
+  const out: LoadResult = { open: [], close: [], payee: [], errors: 0, errorCodes: {}, phases: {}, lag: { p50: 0, p99: 0, max: 0 }, threadCpuMs: 0 };
   const created = new Map<string, number>();
   const mark = (id: string, phase: string): void => {
     const t0 = created.get(id);
@@ -79,6 +87,7 @@ export async function driveLoad(clients: readonly Node[], payeeOf: (i: number) =
   ]);
   const lag = monitorEventLoopDelay({ resolution: 5 });
   lag.enable();
+  const cpu0 = threadCpuMs();
   await Promise.all(
     clients.map(async (a, i) => {
       while (epochNow() < deadline) {
@@ -93,6 +102,7 @@ export async function driveLoad(clients: readonly Node[], payeeOf: (i: number) =
       }
     }),
   );
+  out.threadCpuMs = threadCpuMs() - cpu0;
   lag.disable();
   for (const off of offs) off();
   out.lag = { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 };
