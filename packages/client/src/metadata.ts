@@ -1,7 +1,7 @@
 /** Fetch and validate a provider's file metadata (`GET /files/:cid`). */
 import { type Address, SluiceError, parseAddress } from '@sluice/channel-core';
 import { CHUNK_SIZE, parseCid } from '@sluice/provider/content';
-import { chunkCountOf } from '@sluice/provider/wire';
+import { MAX_MULTIADDRS, MAX_MULTIADDR_LENGTH, chunkCountOf } from '@sluice/provider/wire';
 
 /** Validated `GET /files/:cid` answer. */
 export interface FileMetadata {
@@ -19,9 +19,13 @@ export interface FileMetadata {
   readonly ws: string;
 }
 
-/** At most this many multiaddrs of one peer are taken from metadata, each at most {@link MAX_MULTIADDR_LENGTH} characters. */
-export const MAX_MULTIADDRS = 8;
-export const MAX_MULTIADDR_LENGTH = 256;
+/**
+ * At most {@link MAX_MULTIADDRS} multiaddrs of one peer are taken from metadata (the first ones:
+ * providers list them best first), each at most {@link MAX_MULTIADDR_LENGTH} characters; a list
+ * longer than {@link MAX_MULTIADDR_LIST} is refused outright.
+ */
+export { MAX_MULTIADDRS, MAX_MULTIADDR_LENGTH };
+export const MAX_MULTIADDR_LIST = 64;
 
 /** Where to download from: a metadata URL, or a CID plus the provider's base URL. */
 export type Source = { readonly url: string } | { readonly cid: string; readonly provider: string };
@@ -47,14 +51,17 @@ function bad(what: string): SluiceError {
   return new SluiceError('DECODE_FAILED', `provider metadata is malformed: ${what}`);
 }
 
-/** An optional list of multiaddr strings: absent → [], else bounded in count and length. */
+/**
+ * An optional list of multiaddr strings: absent → []; every entry a bounded multiaddr string;
+ * the first {@link MAX_MULTIADDRS} kept (a node listening on every interface can report more).
+ */
 function multiaddrList(x: unknown, what: string): string[] {
   if (x === undefined || x === null) return [];
-  if (!Array.isArray(x) || x.length > MAX_MULTIADDRS) throw bad(what);
-  return x.map((m) => {
+  if (!Array.isArray(x) || x.length > MAX_MULTIADDR_LIST) throw bad(what);
+  for (const m of x) {
     if (typeof m !== 'string' || m.length === 0 || m.length > MAX_MULTIADDR_LENGTH || !m.startsWith('/')) throw bad(what);
-    return m;
-  });
+  }
+  return (x as string[]).slice(0, MAX_MULTIADDRS);
 }
 
 /** Parse and check a metadata document. @throws SluiceError DECODE_FAILED */

@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { type Address, type ChannelId, SluiceError, type SluiceErrorCode, isSluiceError, parseBytes32 } from '@sluice/channel-core';
 import { CHUNK_SIZE } from '../content/constants.ts';
 import { parseCid } from '../content/cid.ts';
+import { advertisedMultiaddrs } from '../wire/multiaddrs.ts';
 import type { PayeeChannels, SettleRequest } from './channels.ts';
 import type { ChannelSettleResult } from '../fallback/settle-all.ts';
 import type { ServedFiles } from './files.ts';
@@ -25,6 +26,7 @@ export interface FileMetadata {
   readonly pricePerChunk: string;
   readonly asset: Address;
   readonly payee: Address;
+  /** The hub's libp2p multiaddrs: at most 8, public before private before loopback (see `advertisedMultiaddrs`). */
   readonly hub: { readonly address: Address | null; readonly multiaddrs: readonly string[] };
   /**
    * libp2p multiaddrs of the payee's channel node (absent when it has none to give): a client
@@ -46,7 +48,7 @@ export interface HttpApiInit {
   readonly pricePerChunk: bigint;
   readonly asset: Address;
   readonly hub: { readonly address: Address | null; readonly multiaddrs: readonly string[] };
-  /** libp2p multiaddrs of our channel node, advertised as {@link FileMetadata.payeeMultiaddrs}. */
+  /** libp2p multiaddrs of our channel node, advertised as {@link FileMetadata.payeeMultiaddrs} (ordered and capped by `advertisedMultiaddrs`). */
   readonly payeeMultiaddrs?: () => readonly string[];
   /** Public base URL (e.g. `http://host:port`); derived from the request's Host when absent. */
   readonly publicUrl?: string;
@@ -104,6 +106,7 @@ function settleResponse(r: ChannelSettleResult): Record<string, unknown> {
 }
 
 export function createHttpApi(init: HttpApiInit): express.Express {
+  const hub = { address: init.hub.address, multiaddrs: advertisedMultiaddrs(init.hub.multiaddrs) };
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -151,7 +154,7 @@ export function createHttpApi(init: HttpApiInit): express.Express {
         res.status(404).json({ error: { code: 'CONTENT_NOT_FOUND', message: 'this file is not served here' } });
         return;
       }
-      const payeeMultiaddrs = init.payeeMultiaddrs?.() ?? [];
+      const payeeMultiaddrs = advertisedMultiaddrs(init.payeeMultiaddrs?.() ?? []);
       const meta: FileMetadata = {
         cid: rec.cid,
         name: rec.name,
@@ -161,7 +164,7 @@ export function createHttpApi(init: HttpApiInit): express.Express {
         pricePerChunk: init.pricePerChunk.toString(),
         asset: init.asset,
         payee: init.channels.address,
-        hub: init.hub,
+        hub,
         ...(payeeMultiaddrs.length === 0 ? {} : { payeeMultiaddrs }),
         ws: wsUrl(req),
       };

@@ -1,0 +1,55 @@
+/**
+ * The multiaddrs file metadata advertises: a node listening on every interface reports loopback,
+ * container bridges and link-local addresses too, and possibly more than a client takes.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { MAX_MULTIADDRS, MAX_MULTIADDR_LENGTH, advertisedMultiaddrs, multiaddrReach } from '../src/wire/index.ts';
+
+const P = '/tcp/4001/p2p/16Uiu2HAmBob';
+
+describe('advertised multiaddrs', () => {
+  it('classifies public, private, loopback and unspecified addresses', () => {
+    const cases: [string, ReturnType<typeof multiaddrReach>][] = [
+      ['/ip4/203.0.113.7', 0],
+      ['/dns4/provider.example.com', 0],
+      ['/ip6/2001:db8::1', 0],
+      ['/ip4/10.1.2.3', 1],
+      ['/ip4/172.17.0.1', 1],
+      ['/ip4/172.32.0.1', 0],
+      ['/ip4/192.168.1.20', 1],
+      ['/ip4/169.254.3.4', 1],
+      ['/ip4/100.64.0.1', 1],
+      ['/ip6/fe80::1', 1],
+      ['/ip6/fd00::2', 1],
+      ['/ip4/127.0.0.1', 2],
+      ['/ip4/127.5.5.5', 2],
+      ['/ip6/::1', 2],
+      ['/ip4/0.0.0.0', undefined],
+      ['/ip6/::', undefined],
+    ];
+    for (const [host, reach] of cases) assert.equal(multiaddrReach(`${host}${P}`), reach, host);
+  });
+
+  it('puts public before private before loopback, drops junk and duplicates, keeps at most 8', () => {
+    const addrs = [
+      `/ip4/127.0.0.1${P}`,
+      `/ip6/::1${P}`,
+      `/ip4/0.0.0.0${P}`,
+      `/ip4/172.17.0.1${P}`,
+      `/ip4/203.0.113.7${P}`,
+      `/ip4/203.0.113.7${P}`,
+      'not-a-multiaddr',
+      `/ip4/1.2.3.4/tcp/1/${'x'.repeat(MAX_MULTIADDR_LENGTH)}`,
+      ...Array.from({ length: 10 }, (_, i) => `/ip4/10.0.0.${i + 1}${P}`),
+    ];
+    const out = advertisedMultiaddrs(addrs);
+    assert.equal(out.length, MAX_MULTIADDRS);
+    assert.deepEqual(out, [`/ip4/203.0.113.7${P}`, `/ip4/172.17.0.1${P}`, ...Array.from({ length: 6 }, (_, i) => `/ip4/10.0.0.${i + 1}${P}`)]);
+  });
+
+  it('keeps loopback when that is all there is (one machine, tests, the demo)', () => {
+    assert.deepEqual(advertisedMultiaddrs([`/ip4/127.0.0.1${P}`, `/ip6/::1${P}`]), [`/ip4/127.0.0.1${P}`, `/ip6/::1${P}`]);
+    assert.deepEqual(advertisedMultiaddrs([]), []);
+  });
+});
