@@ -5,12 +5,12 @@
  * (`--key-file`, passphrase from the environment, never a flag), anvil's dev accounts on a
  * local chain (`--dev-account N`), or a raw hex key from the environment (`--key`).
  */
-import { readFileSync } from 'node:fs';
-import { type Address, SluiceError, parseAddress } from '@sluice/channel-core';
+import { type Address, SluiceError } from '@sluice/channel-core';
 import type { ChainNodeOptions } from './node-setup-options.ts';
 import { devAccount, passphraseFromEnv, readKeyFile } from '@sluice/channel-core/keys';
 import { createNode, type HubPeer, type Node } from '@sluice/channel-core/node';
 import { openSqliteStore } from '@sluice/channel-core/sqlite';
+import { type Deployment, readDeployment } from '@sluice/channel-core/deployment';
 
 export type { ChainNodeOptions } from './node-setup-options.ts';
 export { addChainNodeOptions } from './node-setup-options.ts';
@@ -27,23 +27,6 @@ async function rpcChainId(rpcUrl: string): Promise<bigint> {
   return BigInt(j.result);
 }
 
-function readDeployment(path: string): { chainId?: number; adjudicator?: Address; consensusApp?: Address; virtualPaymentApp?: Address; deployBlock?: number } {
-  let o: Record<string, unknown>;
-  try {
-    o = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new SluiceError('INVALID_ARGUMENT', `cannot read the deployment file ${path}`, { cause: e });
-  }
-  const a = (k: string): Address | undefined => (typeof o[k] === 'string' ? parseAddress(o[k], `deployment.${k}`) : undefined);
-  return {
-    ...(typeof o['chainId'] === 'number' ? { chainId: o['chainId'] } : {}),
-    ...(a('adjudicator') === undefined ? {} : { adjudicator: a('adjudicator') as Address }),
-    ...(a('consensusApp') === undefined ? {} : { consensusApp: a('consensusApp') as Address }),
-    ...(a('virtualPaymentApp') === undefined ? {} : { virtualPaymentApp: a('virtualPaymentApp') as Address }),
-    ...(typeof o['deployBlock'] === 'number' ? { deployBlock: o['deployBlock'] } : {}),
-  };
-}
-
 /**
  * Build (not start) a channel node from CLI options.
  * @param storePath - sqlite file of the node (WAL, synchronous=FULL)
@@ -53,7 +36,8 @@ export async function createChainNode(
   opts: ChainNodeOptions,
   extra: { storePath: string; hub?: HubPeer; peers?: readonly HubPeer[]; env?: NodeJS.ProcessEnv },
 ): Promise<{ node: Node; store: ReturnType<typeof openSqliteStore> }> {
-  const d = opts.deployment === undefined ? {} : readDeployment(opts.deployment);
+  // the same strict reader as the hub's: a deployment file is whole (`sluice deploy` writes it); flags override its fields
+  const d: Partial<Deployment> = opts.deployment === undefined ? {} : readDeployment(opts.deployment);
   const chainId = await rpcChainId(opts.rpcUrl);
   if (d.chainId !== undefined && BigInt(d.chainId) !== chainId) throw new SluiceError('INVALID_ARGUMENT', `the RPC serves chain ${chainId}, the deployment file is for ${d.chainId}`);
   const given = [opts.key, opts.keyFile, opts.devAccount].filter((x) => x !== undefined).length;

@@ -2,7 +2,7 @@
  * `sluice deploy` — deploy Sluice's contracts (NitroAdjudicator, ConsensusApp,
  * VirtualPaymentApp, optionally the test ERC20) to any EVM chain and write the deployment file
  * that `sluice-hub start --deployment`, `sluice-provider start --deployment` and
- * `sluice get --deployment` read (format: `@sluice/hub/deployment`).
+ * `sluice get --deployment` read (format: `@sluice/channel-core/deployment`).
  *
  * The deployer key comes from an encrypted keystore (`--key-file`, passphrase from
  * `$SLUICE_PASSPHRASE` or a TTY prompt) or, on a local chain only (31337/1337), one of anvil's
@@ -11,7 +11,7 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SluiceError } from '@sluice/channel-core';
-import type { Deployment } from '@sluice/hub/deployment';
+import type { Deployment } from '@sluice/channel-core/deployment';
 import { type CommandIo, type CommandResult, addConfigFileOption, getPassphrase, reportError } from './io.ts';
 
 interface DeployOptions {
@@ -54,7 +54,7 @@ export function addDeployCommand(program: Command, io: CommandIo, result: Comman
     try {
       const out = resolve(opts.out);
       const deployment = await deploy(opts, signal);
-      const { writeDeployment } = await import('@sluice/hub/deployment');
+      const { writeDeployment } = await import('@sluice/channel-core/deployment');
       writeDeployment(out, deployment);
       if (opts.json) io.stdout.write(`${JSON.stringify({ ok: true, out, deployment })}\n`);
       else {
