@@ -796,10 +796,31 @@ describe('libp2p messaging sessions (protocol 1.2.0)', () => {
     assert.equal(toAlice[0]!.relayedBy, undefined);
 
     // Dave lists Bob at an address where nobody listens: relayed, and without a dial per message
-    const dave = service({ privateKey: key(0xd0), peers: [hub, { address: bob.self, multiaddrs: [`/ip4/127.0.0.1/tcp/${await freePort()}`], relay: false }] });
+    const daveLog: string[] = [];
+    const logger = { debug: (_o: object, msg: string) => void daveLog.push(msg), info() {}, warn() {}, error() {} };
+    const daveStore = openMemoryStore();
+    const dave = createLibp2pMessageService(
+      { privateKey: key(0xd0), peers: [hub, { address: bob.self, multiaddrs: [`/ip4/127.0.0.1/tcp/${await freePort()}`], relay: false }], retry: FAST },
+      { store: daveStore, logger },
+    );
+    running.push(dave);
+    stores.push(daveStore);
     await dave.start();
     for (let i = 0; i < 5; i++) await dave.send(bob.self, text(`d${i}`));
     await waitFor('dave\'s messages', () => toBob.length === 6);
     assert.deepEqual(toBob.slice(1).map((m) => [str(m.payload), m.relayedBy]), [0, 1, 2, 3, 4].map((i) => [`d${i}`, irene.self]));
+
+    // Once nothing is queued for the vanished direct peer, Dave stops dialling it (a provider that
+    // has gone is not dialled for as long as the node lives) ...
+    const failedDials = (): number => daveLog.filter((m) => m === 'dial failed').length;
+    await waitFor('dave\'s outbox empty', () => daveStore.countOutbox() === 0);
+    await waitFor('the redial loop to stop', () => daveLog.includes('direct peer unreachable and nothing queued for it: redialling when something is'));
+    const stoppedAt = failedDials();
+    await new Promise((r) => setTimeout(r, 4 * FAST.maxBackoffMs));
+    assert.equal(failedDials(), stoppedAt, 'no dials while nothing is queued for it');
+    // ... and tries the direct route again once a message for it comes up (relayed meanwhile)
+    await dave.send(bob.self, text('d5'));
+    await waitFor('d5, relayed', () => toBob.length === 7 && toBob[6]!.relayedBy === irene.self);
+    await waitFor('a direct dial again', () => failedDials() > stoppedAt);
   });
 });

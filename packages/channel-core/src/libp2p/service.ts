@@ -451,6 +451,14 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
             state.failed = true;
             this.#log.debug({ peer: entry.address, code: errorCode(e) }, 'dial failed');
             const next = Math.min(this.#maxBackoff, Math.max(this.#initialBackoff, state.delay * 2));
+            state.delay = next;
+            // A direct (non-relay) peer is only worth dialling while we have something for it: a
+            // provider that has gone would otherwise be dialled every maxBackoff for as long as
+            // we live. #deliver resumes the loop when a message for it comes up.
+            if (!this.#isRelay(entry) && this.#store.hasOutboxFor?.(entry.address) === false) {
+              this.#log.debug({ peer: entry.address }, 'direct peer unreachable and nothing queued for it: redialling when something is');
+              return;
+            }
             this.#redial(entry, jitter(next));
           },
         ),
@@ -692,7 +700,10 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     const entry = this.#peerBook.get(lower(to));
     // A direct (non-relay) peer whose last dial failed: go through a relay at once, not after
     // another dial timeout per message; the redial loop brings the direct route back.
-    const directDown = entry !== undefined && !relayed && !this.#isRelay(entry) && this.#reconnect.get(lower(to))?.failed === true;
+    const down = entry !== undefined && !relayed && !this.#isRelay(entry) ? this.#reconnect.get(lower(to)) : undefined;
+    const directDown = down?.failed === true;
+    // its redial loop stopped while nothing was queued for it: it is again (this message)
+    if (directDown && down.timer === undefined && !this.#pendingDials.has(lower(to))) this.#redial(entry!, jitter(down.delay));
     if (entry !== undefined && !directDown) {
       try {
         return await this.#exchange(await this.#dialPeerBook(entry, signal), to, envelopes, signal);
