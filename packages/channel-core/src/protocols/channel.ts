@@ -6,7 +6,7 @@
  * Support rule (cooperative path, both ConsensusApp and VirtualPaymentApp turns 0/1 and
  * the final state): a state is supported when every participant has signed it.
  */
-import { type Address, type Bytes32, type ChannelId, bytesToHex } from '../hex.ts';
+import { type Address, type Bytes32, type ChannelId, bytesEqual, bytesToHex } from '../hex.ts';
 import { addressToDestination, parseAddress, sameAddress } from '../address.ts';
 import { type Signature, signHash } from '../signature.ts';
 import {
@@ -186,8 +186,12 @@ export function addSignedState(channel: Channel, state: State, signatures: reado
     // computed once for the entry and every signature.
     const hashBytes = hashStateBytes(state, channel.id);
     const hash = bytesToHex(hashBytes) as string as Bytes32;
+    // Signatures we already hold on this very state (checked when added, or our own) need no
+    // recovery: senders pass on every signature they have, ours included.
+    const held = channel.states.find((e) => e.state.turnNum === state.turnNum && e.hash === hash)?.signatures;
     let out = channel;
     for (const sig of signatures) {
+      if (held !== undefined && sig instanceof Uint8Array && held.some((h) => h !== null && bytesEqual(h, sig))) continue;
       const signer = recoverStateHashSigner(hashBytes, sig);
       const index = channel.fixedPart.participants.findIndex((p) => sameAddress(p, signer));
       if (index < 0) fail('PROTOCOL_WRONG_SIGNER', 'state signed by a non-participant', { channelId: channel.id, signer });
