@@ -800,7 +800,7 @@ describe('libp2p messaging sessions (protocol 1.2.0)', () => {
     const logger = { debug: (_o: object, msg: string) => void daveLog.push(msg), info() {}, warn() {}, error() {} };
     const daveStore = openMemoryStore();
     const dave = createLibp2pMessageService(
-      { privateKey: key(0xd0), peers: [hub, { address: bob.self, multiaddrs: [`/ip4/127.0.0.1/tcp/${await freePort()}`], relay: false }], retry: FAST },
+      { privateKey: key(0xd0), peers: [hub, { address: bob.self, multiaddrs: [`/ip4/127.0.0.1/tcp/${await freePort()}`], relay: false }], retry: { ...FAST, directGiveUpMs: 500 } },
       { store: daveStore, logger },
     );
     running.push(dave);
@@ -810,8 +810,9 @@ describe('libp2p messaging sessions (protocol 1.2.0)', () => {
     await waitFor('dave\'s messages', () => toBob.length === 6);
     assert.deepEqual(toBob.slice(1).map((m) => [str(m.payload), m.relayedBy]), [0, 1, 2, 3, 4].map((i) => [`d${i}`, irene.self]));
 
-    // Once nothing is queued for the vanished direct peer, Dave stops dialling it (a provider that
-    // has gone is not dialled for as long as the node lives) ...
+    // Once the vanished direct peer has failed every dial for directGiveUpMs and nothing is queued
+    // for it, Dave stops dialling it (a provider that has gone is not dialled for as long as the
+    // node lives) ...
     const failedDials = (): number => daveLog.filter((m) => m === 'dial failed').length;
     await waitFor('dave\'s outbox empty', () => daveStore.countOutbox() === 0);
     await waitFor('the redial loop to stop', () => daveLog.includes('direct peer unreachable and nothing queued for it: redialling when something is'));

@@ -92,6 +92,12 @@ export interface RetryPolicy {
   readonly ackTimeoutMs?: number;
   /** Wait for a dial this long (default 5 000). */
   readonly dialTimeoutMs?: number;
+  /**
+   * A direct (non-relay) peer-book peer that has failed every dial for this long is no longer
+   * redialled while nothing is queued for it; the next message for it resumes the redials
+   * (default 600 000).
+   */
+  readonly directGiveUpMs?: number;
 }
 
 export interface Libp2pMessageServiceInit {
@@ -157,6 +163,7 @@ const NOT_READY = 'PROTOCOL_NOT_READY';
 const NOT_READY_RETRY_MS = 5;
 /** Store transactions of the messaging bookkeeping: atomic, never fsync'd for their own sake. */
 const RELAXED = { durability: 'relaxed' } as const;
+
 /** Inbound (and outbound) 1.2.0 session streams allowed per connection. */
 const MAX_SESSIONS_PER_CONNECTION = 4;
 /** Unprocessed BATCH frames an inbound session buffers before it pauses the stream. */
@@ -204,6 +211,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
   readonly #expiry: number;
   readonly #ackTimeout: number;
   readonly #dialTimeout: number;
+  readonly #directGiveUp: number;
   readonly #maxOutbox: number;
   readonly #seenTtl: number;
   readonly #pollInterval: number;
@@ -226,7 +234,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
   readonly #inbound = new Map<string, Promise<Ack>>();
   readonly #pendingDials = new Map<string, Promise<Connection>>();
   /** Peer-book peers being redialled; `failed` once a dial failed (cleared when one succeeds). */
-  readonly #reconnect = new Map<string, { timer?: NodeJS.Timeout | undefined; delay: number; failed?: boolean }>();
+  readonly #reconnect = new Map<string, { timer?: NodeJS.Timeout | undefined; delay: number; failed?: boolean; failingSince?: number }>();
   readonly #forceDue = new Set<string>();
   /** Peers (lower-case address) that answered the batch protocol as unsupported: 1.0.0 only. */
   readonly #legacyPeers = new Set<string>();
@@ -273,6 +281,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     this.#expiry = positive(r.expiryMs ?? 600_000, 'retry.expiryMs');
     this.#ackTimeout = positive(r.ackTimeoutMs ?? 10_000, 'retry.ackTimeoutMs');
     this.#dialTimeout = positive(r.dialTimeoutMs ?? 5_000, 'retry.dialTimeoutMs');
+    this.#directGiveUp = positive(r.directGiveUpMs ?? 600_000, 'retry.directGiveUpMs');
     this.#maxOutbox = positive(init.maxOutbox ?? 100_000, 'maxOutbox');
     this.#seenTtl = positive(init.seenTtlMs ?? Math.max(86_400_000, 2 * this.#expiry), 'seenTtlMs');
     this.#pollInterval = positive(init.pollIntervalMs ?? 200, 'pollIntervalMs');
@@ -450,12 +459,16 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
             if (this.#node === undefined) return;
             state.failed = true;
             this.#log.debug({ peer: entry.address, code: errorCode(e) }, 'dial failed');
+            const now = this.#clock.now();
+            state.failingSince ??= now;
             const next = Math.min(this.#maxBackoff, Math.max(this.#initialBackoff, state.delay * 2));
             state.delay = next;
-            // A direct (non-relay) peer is only worth dialling while we have something for it: a
-            // provider that has gone would otherwise be dialled every maxBackoff for as long as
-            // we live. #deliver resumes the loop when a message for it comes up.
-            if (!this.#isRelay(entry) && this.#store.hasOutboxFor?.(entry.address) === false) {
+            // A direct (non-relay) peer unreachable for directGiveUpMs is only worth dialling while
+            // we have something for it: a provider that has gone would otherwise be dialled every
+            // maxBackoff for as long as we live. Shorter outages are redialled through (a peer
+            // refuses a burst of connections from one host: libp2p's inbound rate limit).
+            // #deliver resumes the loop when a message for it comes up.
+            if (now - state.failingSince >= this.#directGiveUp && !this.#isRelay(entry) && this.#store.hasOutboxFor?.(entry.address) === false) {
               this.#log.debug({ peer: entry.address }, 'direct peer unreachable and nothing queued for it: redialling when something is');
               return;
             }
