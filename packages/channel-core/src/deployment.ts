@@ -65,19 +65,25 @@ export function parseDeployment(x: unknown): Deployment {
  * @throws SluiceError INVALID_ARGUMENT (unreadable, not JSON, bad field)
  */
 export function readDeployment(path: string): Deployment {
+  return parseDeployment(readJsonFile(path, 'deployment file'));
+}
+
+/**
+ * Read and parse a JSON file a CLI was given (`what`: how errors name it, e.g. "config file").
+ * @throws SluiceError INVALID_ARGUMENT (unreadable, not JSON)
+ */
+export function readJsonFile(path: string, what: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new SluiceError('INVALID_ARGUMENT', `cannot read deployment file ${path}`, { cause: e });
+    throw new SluiceError('INVALID_ARGUMENT', `cannot read ${what} ${path}`, { cause: e });
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch {
-    throw new SluiceError('INVALID_ARGUMENT', `deployment file ${path} is not JSON`);
+    throw new SluiceError('INVALID_ARGUMENT', `${what} ${path} is not JSON`);
   }
-  return parseDeployment(json);
 }
 
 /** Write a deployment file atomically (fsync'd temp file, rename). */

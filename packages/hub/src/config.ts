@@ -4,7 +4,7 @@
  * {@link resolveConfig} is pure (tests call it directly); the CLI feeds it commander's flags,
  * `process.env` and the parsed `--config` file.
  */
-import { readFileSync } from 'node:fs';
+import { readJsonFile } from '@sluice/channel-core/deployment';
 import { type Address, SluiceError, parseAddress } from '@sluice/channel-core';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -192,18 +192,7 @@ export function resolveConfig(input: ResolveInput): { config: HubConfig; sources
  * @throws SluiceError INVALID_ARGUMENT
  */
 export function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new SluiceError('INVALID_ARGUMENT', `cannot read config file ${path}`, { cause: e });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new SluiceError('INVALID_ARGUMENT', `config file ${path} is not JSON`);
-  }
+  const json = readJsonFile(path, 'config file');
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SluiceError('INVALID_ARGUMENT', `config file ${path} must hold a JSON object`);
   return json as Record<string, unknown>;
 }
