@@ -70,7 +70,7 @@ describe('file metadata: a provider on every interface', () => {
     await env.cleanup();
   });
 
-  it('advertises at most 8, the public address first and loopback not at all when there are better ones', async () => {
+  it('advertises at most 8, the public address first, loopback last (here cut off by the cap) and never 0.0.0.0', async () => {
     const { record } = await addRandomFile(env, 1000);
     const meta = await fetchMetadata({ url: `${bob.service.url}/files/${record.cid}` });
     for (const list of [meta.payeeMultiaddrs, meta.hub.multiaddrs]) {
