@@ -777,6 +777,22 @@ describe('libp2p messaging sessions (protocol 1.2.0)', () => {
     assert.ok(writes <= N * 3, `${writes} socket writes for ${N} exchanges (about 2 each patched, 8 unpatched; 4.6 with only the tcp patch)`);
   });
 
+  it('maxConnections reaches libp2p: past it, new peers are refused', async () => {
+    const irene = service({ privateKey: IRENE, maxConnections: 1 });
+    await irene.start();
+    const toIrene = inbox(irene);
+    const peers = [{ address: irene.self, multiaddrs: irene.multiaddrs() }];
+    const alice = service({ privateKey: ALICE, peers });
+    await alice.start();
+    await alice.send(irene.self, text('first'));
+    await waitFor('the first peer\'s message', () => toIrene.length === 1);
+    const bob = service({ privateKey: BOB, peers });
+    await bob.start();
+    await bob.send(irene.self, text('second'));
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.deepEqual(toIrene.map((m) => str(m.payload)), ['first'], 'the second peer is refused while the first holds the only connection');
+  });
+
   it('sends to a direct (non-relay) peer straight, hears back on that connection, and goes through the relay at once while the direct route is down', async () => {
     const irene = service({ privateKey: IRENE, relay: true });
     await irene.start();

@@ -41,6 +41,8 @@ export interface HubInit {
   readonly store?: string;
   readonly listen?: readonly string[];
   readonly announce?: readonly string[];
+  /** Largest number of open libp2p connections — every client and provider keeps one (default 10 000). */
+  readonly maxConnections?: number;
   readonly policy?: HubCollateralPolicy;
   /** HTTP server for /healthz, /status, /metrics (`false`: none). Default 127.0.0.1:9464. */
   readonly http?: { readonly host?: string; readonly port?: number } | false;
@@ -131,6 +133,8 @@ export interface Hub {
 }
 
 const OPEN_V = new Set(['funding', 'funded', 'closing']);
+/** Default libp2p connection limit of a hub: every client and provider keeps a connection to it (libp2p's own default is 300). */
+const HUB_MAX_CONNECTIONS = 10_000;
 
 /** Objectives whose progress we time (from `objectiveCreated` to `objectiveCompleted`). */
 interface Timing {
@@ -188,6 +192,7 @@ class HubImpl implements Hub {
         ...(init.store === undefined ? {} : { store: init.store }),
         ...(init.listen === undefined ? {} : { listen: init.listen }),
         ...(init.announce === undefined || init.announce.length === 0 ? {} : { announce: init.announce }),
+        maxConnections: init.maxConnections ?? HUB_MAX_CONNECTIONS,
         policy: {
           hub: { maxGuarantee: policy.maxPerChannel ?? 10n ** 18n, virtualPaymentApp: requiredApp },
           maxLedgerDeposit: policy.maxLedgerDeposit ?? 0n,

@@ -90,6 +90,7 @@ export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Parti
       store: config.store === ':memory:' ? ':memory:' : resolve(config.store),
       listen: config.listen,
       announce: config.announce,
+      maxConnections: config.maxConnections,
       policy: {
         maxPerChannel: config.maxPerChannel,
         ...(config.collateralCap === undefined ? {} : { collateralCap: config.collateralCap }),

@@ -19,6 +19,7 @@ test('defaults when nothing is set', () => {
   assert.equal(config.collateralCap, undefined);
   assert.equal(config.httpPort, 9464);
   assert.equal(config.logLevel, 'info');
+  assert.equal(config.maxConnections, 10_000); // libp2p's own default (300) would cap a hub at 300 peers
   assert.ok(Object.values(sources).every((s) => s === 'default'));
 });
 
@@ -54,6 +55,7 @@ test('bad values name their source; unknown file keys are refused', () => {
     [{ env: { SLUICE_HUB_RPC_URL: 'ftp://x' } }, /SLUICE_HUB_RPC_URL/],
     [{ flags: { listen: ['ip4/1.2.3.4'] } }, /not a multiaddr/],
     [{ env: { SLUICE_HUB_DEV_ACCOUNT: '10' } }, /SLUICE_HUB_DEV_ACCOUNT/],
+    [{ env: { SLUICE_HUB_MAX_CONNECTIONS: '0' } }, /SLUICE_HUB_MAX_CONNECTIONS/],
   ];
   for (const [input, re] of cases) {
     assert.throws(() => resolveConfig(input), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && re.test(e.message), JSON.stringify(input));

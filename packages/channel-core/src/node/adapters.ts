@@ -63,6 +63,7 @@ export async function messagingFor(init: NodeInit, components: NodeComponents, s
       privateKey: init.privateKey,
       ...(init.listen === undefined ? {} : { listen: init.listen }),
       ...(init.announce === undefined ? {} : { announce: init.announce }),
+      ...(init.maxConnections === undefined ? {} : { maxConnections: init.maxConnections }),
       peers: [
         ...(init.hub === undefined ? [] : [{ address: init.hub.address, multiaddrs: init.hub.multiaddrs, relay: true }]),
         ...(init.peers ?? []).map((p) => ({ address: p.address, multiaddrs: p.multiaddrs, relay: false })),

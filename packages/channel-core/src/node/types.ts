@@ -45,6 +45,8 @@ export interface NodeInit {
   /** libp2p listen multiaddrs (default `/ip4/127.0.0.1/tcp/0`). */
   readonly listen?: readonly string[];
   readonly announce?: readonly string[];
+  /** Largest number of open libp2p connections (default: libp2p's, 300). A hub raises it. */
+  readonly maxConnections?: number;
   /** The hub this node uses (dialled, kept connected, relays to other peers). */
   readonly hub?: HubPeer;
   /**
