@@ -26,6 +26,8 @@ test('store: objectives, channels, vouchers (only higher), outbox, dedupe, meta'
   assert.deepEqual(s.getObjective('o1')?.data, { x: 2n });
   assert.equal(s.listObjectives('active').length, 0);
   assert.equal(s.listObjectives('completed').length, 1);
+  assert.equal(s.hasObjective?.('o1'), true);
+  assert.equal(s.hasObjective?.('o2'), false);
 
   s.putChannel({ channelId: C, kind: 'virtual', data: { turn: 1 }, updatedAt: 5 });
   assert.equal(s.listChannels('virtual')[0]?.channelId, C);

@@ -326,8 +326,6 @@ class EngineImpl implements Engine {
   readonly #waiters = new Set<(err: unknown) => void>();
   /** Rejections that arrived before the objective they refuse (bounded, oldest dropped). */
   readonly #earlyRejections = new Map<string, { from: Address; msg: RejectObjectiveMessage }>();
-  /** Ids of every objective in the store. */
-  #knownIds: Set<string> | undefined;
   readonly #ledgerView: LedgerView = { get: (id) => this.#getLedger(id), list: () => this.#ledgerMap().values() };
   /** Latest chain time seen while caught up (s). */
   #chainNow = 0;
@@ -382,7 +380,6 @@ class EngineImpl implements Engine {
     await this.serial(async () => {
       this.#active.clear();
       this.#dropCaches();
-      this.#knownIds = undefined;
       for (const r of this.store.listObjectives('active')) this.#active.set(r.id, restoreObjectiveLedgers(this.store, r.data as ObjectiveData));
       // Resume: re-send what each objective last sent, re-submit unconfirmed transactions, re-crank.
       for (const data of [...this.#active.values()]) {
@@ -756,9 +753,13 @@ class EngineImpl implements Engine {
     return [...this.#ledgerMap().values()];
   }
 
+  /**
+   * Whether an objective (active or finished) exists: a point query (an index lookup, no record
+   * read). It was a set of every id ever, built by reading every objective record: start-up and
+   * memory grew with the node's whole history.
+   */
   #exists(id: string): boolean {
-    if (this.#knownIds === undefined) this.#knownIds = new Set(this.store.listObjectives().map((r) => r.id));
-    return this.#knownIds.has(id);
+    return this.store.hasObjective?.(id) ?? this.store.getObjective(id) !== undefined;
   }
 
   // ---------------------------------------------------------------- objectives
@@ -792,7 +793,6 @@ class EngineImpl implements Engine {
       putObjectiveData(this.store, data, now, apart);
     });
     this.#active.set(data.objective.id, data);
-    if (this.#knownIds !== undefined) this.#knownIds.add(data.objective.id);
     const base = { objectiveId: data.objective.id, objectiveType: data.objective.type as ObjectiveType, channelId: objectiveChannelId(data.objective) };
     this.#emit({ type: 'objectiveCreated', initiatedBy, ...base });
     if (joined.virtual !== undefined && joined.virtual.status === 'funding') {

@@ -98,6 +98,8 @@ export interface Store {
 
   putObjective(record: ObjectiveRecord): void;
   getObjective(id: string): ObjectiveRecord | undefined;
+  /** Whether an objective record exists, without reading it. Optional: callers fall back to `getObjective`. */
+  hasObjective?(id: string): boolean;
   listObjectives(status?: ObjectiveStatus): ObjectiveRecord[];
 
   putChannel(record: ChannelRecord): void;

@@ -283,6 +283,9 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
       const r = q('SELECT * FROM objectives WHERE id = ?').get(id) as Row | undefined;
       return r === undefined ? undefined : toObjective(r);
     },
+    hasObjective(id) {
+      return q('SELECT 1 AS x FROM objectives WHERE id = ?').get(id) !== undefined;
+    },
     listObjectives(status) {
       const rows = (status === undefined
         ? q('SELECT * FROM objectives ORDER BY created_at, id').all()
