@@ -1248,7 +1248,7 @@ class EngineImpl implements Engine {
   /** Run `fallbackPlan` and start what it creates (inside {@link serial}). */
   async #runFallbackPlan(trigger: FallbackTrigger): Promise<string[]> {
     const live = [...this.#active.keys()];
-    const ctx = fallbackContext(this.store, this.#ledgerMap().values(), this.#active, live, this.#chainNow);
+    const ctx = fallbackContext(this.store, this.#ledgerMap().values(), this.#active, live, this.#chainNow, this.#virtualIndex().values());
     const plan = fallbackPlan(ctx, trigger, this.#secrets);
     if (trigger.kind === 'challengeRegistered' && plan.respond !== null && plan.respond.action !== 'none') {
       const r = plan.respond;

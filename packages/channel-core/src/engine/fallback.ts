@@ -97,7 +97,9 @@ export function freshestVirtual(vd: VirtualData, active: ReadonlyMap<string, { o
 
 /**
  * What the node holds, for `fallbackPlan`: open (or closing) ledgers and funded (or closing)
- * virtual channels, with the payee's best voucher.
+ * virtual channels, with the payee's best voucher. `virtuals`: the virtual channel records to
+ * consider — the engine passes its index of open ones (every record ever written, closed ones
+ * included, when absent: a scan that grows with the node's history).
  */
 export function fallbackContext(
   store: Store,
@@ -105,11 +107,12 @@ export function fallbackContext(
   active: ReadonlyMap<string, { objective: Objective }>,
   live: readonly string[],
   now: number,
+  virtuals?: Iterable<VirtualData>,
 ): FallbackContext {
   const ls: ConsensusChannel[] = [];
   for (const ld of ledgers) if (ld.ledger !== null && (ld.status === 'open' || ld.status === 'closing')) ls.push(ld.ledger);
   const vs: HeldVirtual[] = [];
-  for (const vd of listVirtualData(store)) {
+  for (const vd of virtuals ?? listVirtualData(store)) {
     if (vd.status !== 'funded' && vd.status !== 'closing') continue;
     const channel = freshestVirtual(vd, active);
     if (channel === null || latestSupportedState(channel) === undefined) continue;

@@ -281,7 +281,7 @@ class NodeImpl implements Node {
       },
     );
     this.#engine = engine;
-    this.#restoreVouchers(store.value);
+    this.#restoreVouchers(store.value, engine);
     const offCommitted = engine.onCommitted((e) => this.#onCommitted(e));
     const offDurable = engine.on((e) => this.#onEngineEvent(e));
     this.#unsubscribe = () => {
@@ -317,11 +317,11 @@ class NodeImpl implements Node {
     this.#messaging = undefined;
   }
 
-  /** Rebuild the in-memory voucher ledgers from the store (after a restart). */
-  #restoreVouchers(store: Store): void {
+  /** Rebuild the in-memory voucher ledgers from the store (after a restart): the open channels, from the engine's index. */
+  #restoreVouchers(store: Store, engine: Engine): void {
     this.#payer = new PayerLedger(this.#init.privateKey);
     this.#payee = new PayeeLedger(this.address);
-    for (const vd of listVirtualData(store)) this.#registerVoucherChannel(store, vd);
+    for (const vd of engine.openVirtualChannels()) this.#registerVoucherChannel(store, vd);
   }
 
   #registerVoucherChannel(store: Store, vd: VirtualData): void {
