@@ -249,3 +249,39 @@ test('store: relaxed bookkeeping and group commit (beforeSend + sync) on a file 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('store: channels listed by status from an indexed column; migration 4 fills it for records written before it', async () => {
+  const { DatabaseSync } = await import('node:sqlite');
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'));
+  try {
+    const path = join(dir, 'node.db');
+    const id = (n: number): ChannelId => `0x${n.toString(16).padStart(64, '0')}` as ChannelId;
+    const s = openSqliteStore({ path });
+    const statuses = ['funding', 'funded', 'closing', 'closed', 'failed', 'closed'];
+    statuses.forEach((status, i) => s.putChannel({ channelId: id(i + 1), kind: 'virtual', data: { status, amount: BigInt(i) }, updatedAt: i }));
+    s.putChannel({ channelId: id(100), kind: 'ledger', data: { status: 'open' }, updatedAt: 9 });
+    s.putChannel({ channelId: id(101), kind: 'virtual', data: { noStatus: true }, updatedAt: 9 });
+    const open = (st: typeof s): string[] => st.listChannels('virtual', ['funding', 'funded', 'closing']).map((r) => (r.data as { status: string }).status);
+    assert.deepEqual(open(s), ['funding', 'funded', 'closing']);
+    assert.equal(s.listChannels('virtual', ['closed']).length, 2);
+    assert.deepEqual(s.listChannels('virtual', []), []);
+    assert.equal(s.listChannels('virtual').length, 7, 'without statuses: every record');
+    // a status change moves the record between the lists
+    s.putChannel({ channelId: id(1), kind: 'virtual', data: { status: 'closed' }, updatedAt: 10 });
+    assert.deepEqual(open(s), ['funded', 'closing']);
+    s.close();
+
+    // the same records as a version-3 store holds them (no status column), then reopened
+    const raw = new DatabaseSync(path);
+    raw.exec('DROP INDEX channels_kind_status; ALTER TABLE channels DROP COLUMN status; PRAGMA user_version = 3;');
+    raw.close();
+    const migrated = openSqliteStore({ path });
+    assert.deepEqual(open(migrated), ['funded', 'closing']);
+    assert.equal(migrated.listChannels('virtual', ['closed']).length, 3);
+    assert.equal(migrated.listChannels('ledger', ['open']).length, 1);
+    migrated.close();
+    assert.equal(STORE_SCHEMA_VERSION, 4);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -61,6 +61,7 @@ import {
   type ObjectiveData,
   type SentMessage,
   type VirtualData,
+  type VirtualStatus,
   getObjectiveData,
   listLedgerData,
   getVirtualData,
@@ -193,6 +194,9 @@ const noopLogger: EngineLogger = { debug() {}, info() {}, warn() {}, error() {} 
 const MAX_SENT_PER_OBJECTIVE = 16;
 const MAX_CASCADE = 10_000;
 const GROUP_COMMIT = { durability: 'beforeSend' } as const;
+/** Virtual channel statuses: open (in the index) and not. */
+const OPEN_VIRTUAL: readonly VirtualStatus[] = ['funding', 'funded', 'closing'];
+const CLOSED_VIRTUAL: readonly VirtualStatus[] = ['closed', 'failed'];
 
 /** An inbound message waiting for the engine (see `#drainInbox`). */
 interface InboxItem {
@@ -345,8 +349,8 @@ class EngineImpl implements Engine {
   #deferred: (() => void)[] = [];
   /** Open (not closed/failed) virtual channel records by lower-case id; undefined until first needed. */
   #openVirtuals: Map<string, VirtualData> | undefined;
-  /** With {@link #openVirtuals}: paid to us as payee in channels no longer open, per lower-case asset. */
-  #closedPayeePaid = new Map<string, bigint>();
+  /** Paid to us as payee in channels no longer open, per lower-case asset; undefined until first asked for. */
+  #closedPayeePaid: Map<string, bigint> | undefined;
   /** The last outermost group's sync and held-back effects: resolves once that group is durable. */
   #groupSync: Promise<void> = Promise.resolve();
   /** Inbound messages waiting for the next drain (one group commit for all of them). */
@@ -681,11 +685,19 @@ class EngineImpl implements Engine {
   }
 
   #putVirtual(vd: VirtualData, now: number): void {
-    putVirtualData(this.store, vd, now);
     const k = vd.channelId.toLowerCase();
-    if (vd.status === 'closed' || vd.status === 'failed') {
+    const closes = vd.status === 'closed' || vd.status === 'failed';
+    // a payee channel that closes now adds to the closed earnings (if they are kept yet)
+    let closesOpen = false;
+    if (closes && vd.role === 'payee' && this.#closedPayeePaid !== undefined) {
+      const prev = this.#virtualCache.has(k) ? this.#virtualCache.get(k) : getVirtualData(this.store, vd.channelId);
+      closesOpen = prev != null && prev.status !== 'closed' && prev.status !== 'failed';
+    }
+    putVirtualData(this.store, vd, now);
+    if (closes) {
       this.#virtualCache.delete(k);
-      if (this.#openVirtuals?.delete(k) === true) this.#addClosedPayeePaid(vd);
+      this.#openVirtuals?.delete(k);
+      if (closesOpen) this.#addClosedPayeePaid(this.#closedPayeePaid!, vd);
     } else {
       this.#virtualCache.set(k, vd);
       this.#openVirtuals?.set(k, vd);
@@ -696,31 +708,38 @@ class EngineImpl implements Engine {
     return [...this.#virtualIndex().values()];
   }
 
+  /**
+   * Paid to us as payee in closed channels, per lower-case asset: read from the closed channel
+   * records once (a provider asks; a hub never does), then kept up to date by #putVirtual.
+   */
   closedPayeeEarnings(): ReadonlyMap<string, bigint> {
-    this.#virtualIndex();
+    if (this.#closedPayeePaid === undefined) {
+      const paid = new Map<string, bigint>();
+      for (const v of listVirtualData(this.store, CLOSED_VIRTUAL)) if (v.status === 'closed' || v.status === 'failed') this.#addClosedPayeePaid(paid, v);
+      this.#closedPayeePaid = paid;
+    }
     return new Map(this.#closedPayeePaid);
   }
 
-  /** The open-channel index and the closed channels' earnings: one scan, then kept up to date by #putVirtual (the only writer of these records). */
+  /**
+   * The open-channel index: the open records (an indexed query: not every channel ever), then
+   * kept up to date by #putVirtual (the only writer of these records).
+   */
   #virtualIndex(): Map<string, VirtualData> {
     if (this.#openVirtuals === undefined) {
       const open = new Map<string, VirtualData>();
-      this.#closedPayeePaid = new Map();
-      for (const v of listVirtualData(this.store)) {
-        if (v.status !== 'closed' && v.status !== 'failed') open.set(v.channelId.toLowerCase(), v);
-        else this.#addClosedPayeePaid(v);
-      }
+      for (const v of listVirtualData(this.store, OPEN_VIRTUAL)) if (v.status !== 'closed' && v.status !== 'failed') open.set(v.channelId.toLowerCase(), v);
       this.#openVirtuals = open;
     }
     return this.#openVirtuals;
   }
 
-  #addClosedPayeePaid(v: VirtualData): void {
+  #addClosedPayeePaid(into: Map<string, bigint>, v: VirtualData): void {
     if (v.role !== 'payee') return;
     const paid = v.paid ?? this.store.getVoucher(v.channelId, 'payee')?.amount ?? 0n;
     if (paid === 0n) return;
     const a = v.asset.toLowerCase();
-    this.#closedPayeePaid.set(a, (this.#closedPayeePaid.get(a) ?? 0n) + paid);
+    into.set(a, (into.get(a) ?? 0n) + paid);
   }
 
   /** Forget cached records (a store transaction rolled back: the caches may hold its writes). */
@@ -728,6 +747,7 @@ class EngineImpl implements Engine {
     this.#ledgerCache = undefined;
     this.#virtualCache.clear();
     this.#openVirtuals = undefined;
+    this.#closedPayeePaid = undefined;
   }
 
   /** A store transaction; a group commit inside {@link #grouped}. On failure the caches are dropped. */

@@ -295,6 +295,7 @@ export function putVirtualData(store: Store, data: VirtualData, now: number): vo
   store.putChannel({ channelId: data.channelId, kind: 'virtual', data, updatedAt: now });
 }
 
-export function listVirtualData(store: Store): VirtualData[] {
-  return store.listChannels('virtual').map((r) => r.data as VirtualData);
+/** Virtual channel records; with `statuses`, those in them (an indexed query where the store has one; callers still check). */
+export function listVirtualData(store: Store, statuses?: readonly VirtualStatus[]): VirtualData[] {
+  return store.listChannels('virtual', statuses).map((r) => r.data as VirtualData);
 }

@@ -104,7 +104,13 @@ export interface Store {
 
   putChannel(record: ChannelRecord): void;
   getChannel(channelId: ChannelId): ChannelRecord | undefined;
-  listChannels(kind?: string): ChannelRecord[];
+  /**
+   * Channel records, of `kind` when given; with `statuses`, only those whose `data.status` is one
+   * of them (an indexed query where the store supports it: a node lists its open channels without
+   * reading every channel it ever had). A store may ignore `statuses` and return more: callers
+   * filter anyway.
+   */
+  listChannels(kind?: string, statuses?: readonly string[]): ChannelRecord[];
 
   /**
    * Make a channel's parts — rows kept beside its record, keyed within the channel (a ledger's

@@ -76,7 +76,20 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (channel_id, key)
   ) WITHOUT ROWID;
   `,
+  // 4: a channel's status (its data's) as a column, indexed with the kind: the open channels are
+  // listed without reading every channel record ever written
+  `
+  ALTER TABLE channels ADD COLUMN status TEXT;
+  UPDATE channels SET status = json_extract(data, '$.status') WHERE json_valid(data) AND json_type(data, '$.status') = 'text';
+  CREATE INDEX channels_kind_status ON channels(kind, status);
+  `,
 ];
+
+/** `data.status` when it is a string (the indexed status column), else null. */
+function statusOf(data: unknown): string | null {
+  const s = typeof data === 'object' && data !== null ? (data as { status?: unknown }).status : undefined;
+  return typeof s === 'string' ? s : null;
+}
 
 export interface SqliteStoreInit {
   /** Database file; ':memory:' for a throw-away store. Parent directories are created. */
@@ -293,16 +306,24 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
       return rows.map(toObjective);
     },
     putChannel(c) {
-      q(`INSERT INTO channels (channel_id, kind, data, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT(channel_id) DO UPDATE SET kind = excluded.kind, data = excluded.data, updated_at = excluded.updated_at`).run(
-        c.channelId, c.kind, stringifyJson(c.data), c.updatedAt,
+      q(`INSERT INTO channels (channel_id, kind, data, updated_at, status) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(channel_id) DO UPDATE SET kind = excluded.kind, data = excluded.data, updated_at = excluded.updated_at, status = excluded.status`).run(
+        c.channelId, c.kind, stringifyJson(c.data), c.updatedAt, statusOf(c.data),
       );
     },
     getChannel(channelId) {
       const r = q('SELECT * FROM channels WHERE channel_id = ?').get(channelId) as Row | undefined;
       return r === undefined ? undefined : toChannel(r);
     },
-    listChannels(kind) {
+    listChannels(kind, statuses) {
+      if (statuses !== undefined) {
+        if (statuses.length === 0) return [];
+        const marks = statuses.map(() => '?').join(', ');
+        const rows = (kind === undefined
+          ? q(`SELECT * FROM channels WHERE status IN (${marks}) ORDER BY channel_id`).all(...statuses)
+          : q(`SELECT * FROM channels WHERE kind = ? AND status IN (${marks}) ORDER BY channel_id`).all(kind, ...statuses)) as Row[];
+        return rows.map(toChannel);
+      }
       const rows = (kind === undefined
         ? q('SELECT * FROM channels ORDER BY channel_id').all()
         : q('SELECT * FROM channels WHERE kind = ? ORDER BY channel_id').all(kind)) as Row[];
