@@ -250,7 +250,7 @@ test('store: relaxed bookkeeping and group commit (beforeSend + sync) on a file 
   }
 });
 
-test('store: channels listed by status from an indexed column; migration 4 fills it for records written before it', async () => {
+test('store: channels listed and counted by status from an indexed column; migration 4 fills it for records written before it', async () => {
   const { DatabaseSync } = await import('node:sqlite');
   const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'));
   try {
@@ -266,6 +266,8 @@ test('store: channels listed by status from an indexed column; migration 4 fills
     assert.equal(s.listChannels('virtual', ['closed']).length, 2);
     assert.deepEqual(s.listChannels('virtual', []), []);
     assert.equal(s.listChannels('virtual').length, 7, 'without statuses: every record');
+    assert.deepEqual(s.countChannels?.('virtual'), { funding: 1, funded: 1, closing: 1, closed: 2, failed: 1 });
+    assert.deepEqual(s.countChannels?.('ledger'), { open: 1 });
     // a status change moves the record between the lists
     s.putChannel({ channelId: id(1), kind: 'virtual', data: { status: 'closed' }, updatedAt: 10 });
     assert.deepEqual(open(s), ['funded', 'closing']);
@@ -279,6 +281,7 @@ test('store: channels listed by status from an indexed column; migration 4 fills
     assert.deepEqual(open(migrated), ['funded', 'closing']);
     assert.equal(migrated.listChannels('virtual', ['closed']).length, 3);
     assert.equal(migrated.listChannels('ledger', ['open']).length, 1);
+    assert.deepEqual(migrated.countChannels?.('virtual'), { funded: 1, closing: 1, closed: 3, failed: 1 });
     migrated.close();
     assert.equal(STORE_SCHEMA_VERSION, 4);
   } finally {

@@ -366,14 +366,13 @@ class HubImpl implements Hub {
   status(): HubStatus {
     if (!this.#started) throw new SluiceError('INVALID_ARGUMENT', 'the hub is not started');
     const ledgers = this.#node.getLedgerChannels();
-    const vs = this.#node.getVirtualChannels().filter((v) => v.role === 'intermediary');
-    const counts: Record<string, number> = {};
+    // the open ones from the node's index; the counts (closed ones included) from the store's
+    // status index: a status request does not read every channel the hub ever relayed
+    const vs = this.#node.getVirtualChannels({ open: true }).filter((v) => v.role === 'intermediary');
+    const counts: Record<string, number> = { ...this.#node.getVirtualChannelCounts() };
     const locked = new Map<Address, bigint>();
     const free = new Map<Address, bigint>();
-    for (const v of vs) {
-      counts[v.status] = (counts[v.status] ?? 0) + 1;
-      if (OPEN_V.has(v.status)) locked.set(v.asset, (locked.get(v.asset) ?? 0n) + v.amount);
-    }
+    for (const v of vs) locked.set(v.asset, (locked.get(v.asset) ?? 0n) + v.amount);
     for (const l of ledgers) if (l.status === 'open') free.set(l.asset, (free.get(l.asset) ?? 0n) + l.myBalance);
     const assets = [...new Set([...locked.keys(), ...free.keys()])].sort();
     const cap = this.#init.policy?.collateralCap;
@@ -393,7 +392,6 @@ class HubImpl implements Hub {
         guarantees: l.guarantees,
       })),
       virtualChannels: vs
-        .filter((v) => OPEN_V.has(v.status))
         .map((v) => ({ channelId: v.channelId, payer: v.payer, payee: v.payee, asset: v.asset, amount: v.amount.toString(), status: v.status })),
       virtualChannelCounts: counts,
       collateral: assets.map((asset) => ({

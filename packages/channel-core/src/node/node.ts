@@ -154,6 +154,8 @@ export interface Node {
    * in-memory index (cheap however many channels were ever closed).
    */
   getVirtualChannels(options?: { open?: boolean }): VirtualChannelInfo[];
+  /** How many virtual channels we took part in, per status (counted by the store, not read). */
+  getVirtualChannelCounts(): Partial<Record<VirtualChannelInfo['status'], number>>;
   /**
    * What we were paid as payee, per asset: the final amounts of closed channels plus the best
    * voucher of open ones. Kept incrementally (no scan of closed channels after the first call).
@@ -687,6 +689,14 @@ class NodeImpl implements Node {
   getVirtualChannels(options: { open?: boolean } = {}): VirtualChannelInfo[] {
     const records = options.open === true ? this.engine.openVirtualChannels() : listVirtualData(this.#st);
     return records.map((vd) => virtualInfo(this.#st, vd));
+  }
+
+  getVirtualChannelCounts(): Partial<Record<VirtualChannelInfo['status'], number>> {
+    const counted = this.#st.countChannels?.('virtual');
+    if (counted !== undefined) return counted as Partial<Record<VirtualChannelInfo['status'], number>>;
+    const out: Partial<Record<VirtualChannelInfo['status'], number>> = {};
+    for (const vd of listVirtualData(this.#st)) out[vd.status] = (out[vd.status] ?? 0) + 1;
+    return out;
   }
 
   getVirtualChannel(channelId: ChannelId): VirtualChannelInfo | undefined {

@@ -111,6 +111,8 @@ export interface Store {
    * filter anyway.
    */
   listChannels(kind?: string, statuses?: readonly string[]): ChannelRecord[];
+  /** How many channel records of `kind` there are per `data.status`, without reading them. Optional: callers fall back to `listChannels`. */
+  countChannels?(kind: string): Record<string, number>;
 
   /**
    * Make a channel's parts — rows kept beside its record, keyed within the channel (a ledger's

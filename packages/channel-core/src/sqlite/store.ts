@@ -350,6 +350,11 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
         partsCache.set(channelId, next);
       });
     },
+    countChannels(kind) {
+      const out: Record<string, number> = {};
+      for (const r of q('SELECT status, count(*) AS n FROM channels WHERE kind = ? AND status IS NOT NULL GROUP BY status').all(kind) as Row[]) out[r['status'] as string] = Number(r['n']);
+      return out;
+    },
     listChannelParts(channelId) {
       return (q('SELECT key, data FROM channel_parts WHERE channel_id = ? ORDER BY key').all(channelId) as Row[]).map((r) => ({ key: r['key'] as string, data: parseJson(r['data'] as string) }));
     },
