@@ -777,6 +777,27 @@ describe('libp2p messaging sessions (protocol 1.2.0)', () => {
     assert.ok(writes <= N * 3, `${writes} socket writes for ${N} exchanges (about 2 each patched, 8 unpatched; 4.6 with only the tcp patch)`);
   });
 
+  it('inboundConnectionsPerHost reaches libp2p: a second peer from the same host within the second is refused, then gets in', async () => {
+    const irene = service({ privateKey: IRENE, inboundConnectionsPerHost: 1 });
+    await irene.start();
+    const toIrene = inbox(irene);
+    const peers = [{ address: irene.self, multiaddrs: irene.multiaddrs() }];
+    const alice = service({ privateKey: ALICE, peers });
+    await alice.start();
+    await alice.send(irene.self, text('first'));
+    await waitFor('the first peer\'s message', () => toIrene.length === 1);
+    const bobLog: string[] = [];
+    const logger = { debug: (_o: object, msg: string) => void bobLog.push(msg), info() {}, warn() {}, error() {} };
+    const bobStore = openMemoryStore();
+    const bob = createLibp2pMessageService({ privateKey: BOB, peers, retry: FAST }, { store: bobStore, logger });
+    running.push(bob);
+    stores.push(bobStore);
+    await bob.start();
+    await bob.send(irene.self, text('second'));
+    await waitFor('the second peer, once the host may connect again', () => toIrene.length === 2);
+    assert.ok(bobLog.includes('dial failed'), 'the second connection within the second was refused first');
+  });
+
   it('maxConnections reaches libp2p: past it, new peers are refused', async () => {
     const irene = service({ privateKey: IRENE, maxConnections: 1 });
     await irene.start();

@@ -24,6 +24,7 @@ export interface HubConfig {
   readonly listen: readonly string[];
   readonly announce: readonly string[];
   readonly maxConnections: number;
+  readonly inboundPerHost: number;
   readonly store: string;
   readonly maxPerChannel: bigint;
   readonly collateralCap: bigint | undefined;
@@ -131,6 +132,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'listen', flag: '--listen <multiaddr>', env: 'SLUICE_HUB_LISTEN', description: 'libp2p listen multiaddr (repeatable; env: comma-separated)', default: ['/ip4/127.0.0.1/tcp/4001'], defaultText: '/ip4/127.0.0.1/tcp/4001', parse: multiaddrs, list: true }),
   spec({ key: 'announce', flag: '--announce <multiaddr>', env: 'SLUICE_HUB_ANNOUNCE', description: 'multiaddr to announce instead of the listen addresses (repeatable)', default: [], defaultText: 'the listen addresses', parse: multiaddrs, list: true }),
   spec({ key: 'maxConnections', flag: '--max-connections <n>', env: 'SLUICE_HUB_MAX_CONNECTIONS', description: "most libp2p connections kept open (every client and provider keeps one; past it new ones are refused and libp2p prunes old ones); libp2p's own default is 300", default: 10_000, defaultText: '10000', parse: int(1, 1_000_000) }),
+  spec({ key: 'inboundPerHost', flag: '--inbound-per-host <n>', env: 'SLUICE_HUB_INBOUND_PER_HOST', description: 'new libp2p connections accepted per second from one IP address; more are refused and the peers retry with backoff (raise it for many peers behind one NAT)', default: 5, defaultText: "5 (libp2p's)", parse: int(1, 1_000_000) }),
   spec({ key: 'store', flag: '--store <file>', env: 'SLUICE_HUB_STORE', description: 'sqlite store (WAL, synchronous=FULL: every commit fsync\'d): channels, signed states, outbox; ":memory:" = not durable, for tests and benchmarks only', default: './sluice-hub.db', defaultText: './sluice-hub.db', parse: str }),
   spec({ key: 'maxPerChannel', flag: '--max-per-channel <units>', env: 'SLUICE_HUB_MAX_PER_CHANNEL', description: 'largest guarantee the hub backs for one virtual channel, base units', default: 10n ** 18n, defaultText: '1000000000000000000', parse: uint }),
   spec({ key: 'collateralCap', flag: '--collateral-cap <units>', env: 'SLUICE_HUB_COLLATERAL_CAP', description: 'total collateral the hub keeps locked in open virtual channels, per asset, base units', default: undefined, defaultText: 'no cap beyond the ledger balances', parse: optional(uint) }),

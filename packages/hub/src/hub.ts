@@ -43,6 +43,8 @@ export interface HubInit {
   readonly announce?: readonly string[];
   /** Largest number of open libp2p connections — every client and provider keeps one (default 10 000). */
   readonly maxConnections?: number;
+  /** New inbound libp2p connections accepted per second from one host (default: libp2p's, 5). */
+  readonly inboundConnectionsPerHost?: number;
   readonly policy?: HubCollateralPolicy;
   /** HTTP server for /healthz, /status, /metrics (`false`: none). Default 127.0.0.1:9464. */
   readonly http?: { readonly host?: string; readonly port?: number } | false;
@@ -193,6 +195,7 @@ class HubImpl implements Hub {
         ...(init.listen === undefined ? {} : { listen: init.listen }),
         ...(init.announce === undefined || init.announce.length === 0 ? {} : { announce: init.announce }),
         maxConnections: init.maxConnections ?? HUB_MAX_CONNECTIONS,
+        ...(init.inboundConnectionsPerHost === undefined ? {} : { inboundConnectionsPerHost: init.inboundConnectionsPerHost }),
         policy: {
           hub: { maxGuarantee: policy.maxPerChannel ?? 10n ** 18n, virtualPaymentApp: requiredApp },
           maxLedgerDeposit: policy.maxLedgerDeposit ?? 0n,

@@ -91,6 +91,7 @@ export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Parti
       listen: config.listen,
       announce: config.announce,
       maxConnections: config.maxConnections,
+      inboundConnectionsPerHost: config.inboundPerHost,
       policy: {
         maxPerChannel: config.maxPerChannel,
         ...(config.collateralCap === undefined ? {} : { collateralCap: config.collateralCap }),

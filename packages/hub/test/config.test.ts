@@ -20,6 +20,7 @@ test('defaults when nothing is set', () => {
   assert.equal(config.httpPort, 9464);
   assert.equal(config.logLevel, 'info');
   assert.equal(config.maxConnections, 10_000); // libp2p's own default (300) would cap a hub at 300 peers
+  assert.equal(config.inboundPerHost, 5);
   assert.ok(Object.values(sources).every((s) => s === 'default'));
 });
 
@@ -56,6 +57,7 @@ test('bad values name their source; unknown file keys are refused', () => {
     [{ flags: { listen: ['ip4/1.2.3.4'] } }, /not a multiaddr/],
     [{ env: { SLUICE_HUB_DEV_ACCOUNT: '10' } }, /SLUICE_HUB_DEV_ACCOUNT/],
     [{ env: { SLUICE_HUB_MAX_CONNECTIONS: '0' } }, /SLUICE_HUB_MAX_CONNECTIONS/],
+    [{ flags: { inboundPerHost: '0' } }, /--inbound-per-host/],
   ];
   for (const [input, re] of cases) {
     assert.throws(() => resolveConfig(input), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && re.test(e.message), JSON.stringify(input));

@@ -109,6 +109,11 @@ export interface Libp2pMessageServiceInit {
   readonly announce?: readonly string[];
   /** Largest number of open connections (default: libp2p's). A hub serving many peers may raise it. */
   readonly maxConnections?: number;
+  /**
+   * New inbound connections accepted per second from one host (default: libp2p's, 5); more are
+   * refused and the peers retry. A hub with many peers behind one address (a NAT) may raise it.
+   */
+  readonly inboundConnectionsPerHost?: number;
   /** Known peers (typically the hub). They are kept connected, redialled with backoff. */
   readonly peers?: readonly PeerBookEntry[];
   /** Hub mode: store-and-forward messages addressed to other peers. */
@@ -201,6 +206,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
   readonly #listen: readonly string[];
   readonly #announce: readonly string[] | undefined;
   readonly #maxConnections: number | undefined;
+  readonly #inboundPerHost: number | undefined;
   readonly #peerBook = new Map<string, PeerBookEntry>();
   readonly #relayMode: boolean;
   readonly #relayFilter: ((from: Address, to: Address) => boolean) | undefined;
@@ -258,6 +264,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     this.#listen = init.listen ?? ['/ip4/127.0.0.1/tcp/0'];
     this.#announce = init.announce;
     this.#maxConnections = init.maxConnections === undefined ? undefined : positive(init.maxConnections, 'maxConnections');
+    this.#inboundPerHost = init.inboundConnectionsPerHost === undefined ? undefined : positive(init.inboundConnectionsPerHost, 'inboundConnectionsPerHost');
     for (const [i, p] of (init.peers ?? []).entries()) {
       const address = parseAddress(p.address, `peers[${i}].address`);
       if (!Array.isArray(p.multiaddrs) || p.multiaddrs.length === 0) throw new TypeError(`peers[${i}].multiaddrs must be a non-empty array`);
@@ -343,7 +350,10 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       privateKey: this.#key,
       start: false,
       addresses: { listen: [...this.#listen], ...(this.#announce === undefined ? {} : { announce: [...this.#announce] }) },
-      ...(this.#maxConnections === undefined ? {} : { connectionManager: { maxConnections: this.#maxConnections } }),
+      connectionManager: {
+        ...(this.#maxConnections === undefined ? {} : { maxConnections: this.#maxConnections }),
+        ...(this.#inboundPerHost === undefined ? {} : { inboundConnectionThreshold: this.#inboundPerHost }),
+      },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],

@@ -64,6 +64,7 @@ export async function messagingFor(init: NodeInit, components: NodeComponents, s
       ...(init.listen === undefined ? {} : { listen: init.listen }),
       ...(init.announce === undefined ? {} : { announce: init.announce }),
       ...(init.maxConnections === undefined ? {} : { maxConnections: init.maxConnections }),
+      ...(init.inboundConnectionsPerHost === undefined ? {} : { inboundConnectionsPerHost: init.inboundConnectionsPerHost }),
       peers: [
         ...(init.hub === undefined ? [] : [{ address: init.hub.address, multiaddrs: init.hub.multiaddrs, relay: true }]),
         ...(init.peers ?? []).map((p) => ({ address: p.address, multiaddrs: p.multiaddrs, relay: false })),

@@ -47,6 +47,8 @@ export interface NodeInit {
   readonly announce?: readonly string[];
   /** Largest number of open libp2p connections (default: libp2p's, 300). A hub raises it. */
   readonly maxConnections?: number;
+  /** New inbound libp2p connections accepted per second from one host (default: libp2p's, 5). */
+  readonly inboundConnectionsPerHost?: number;
   /** The hub this node uses (dialled, kept connected, relays to other peers). */
   readonly hub?: HubPeer;
   /**
