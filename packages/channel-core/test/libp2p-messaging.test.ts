@@ -82,6 +82,17 @@ function service(init: Libp2pMessageServiceInit, store: Store = openMemoryStore(
   return svc;
 }
 
+/** A service whose debug log messages are collected (and its store). */
+function loggedService(init: Libp2pMessageServiceInit): { svc: Libp2pMessageService; log: string[]; store: Store } {
+  const log: string[] = [];
+  const logger = { debug: (_o: object, msg: string) => void log.push(msg), info() {}, warn() {}, error() {} };
+  const store = openMemoryStore();
+  const svc = createLibp2pMessageService(init, { store, logger });
+  running.push(svc);
+  stores.push(store);
+  return { svc, log, store };
+}
+
 /** Collects inbound messages. */
 function inbox(svc: Libp2pMessageService): InboundMessage[] {
   const got: InboundMessage[] = [];
@@ -777,8 +788,9 @@ describe('libp2p messaging sessions (protocol 1.2.0)', () => {
     assert.ok(writes <= N * 3, `${writes} socket writes for ${N} exchanges (about 2 each patched, 8 unpatched; 4.6 with only the tcp patch)`);
   });
 
-  it('inboundConnectionsPerHost reaches libp2p: a second peer from the same host within the second is refused, then gets in', async () => {
-    const irene = service({ privateKey: IRENE, inboundConnectionsPerHost: 1 });
+  /** Irene with connection limits, and Alice's message through the first connection. */
+  async function ireneWithFirstPeer(limits: Pick<Libp2pMessageServiceInit, 'maxConnections' | 'inboundConnectionsPerHost'>) {
+    const irene = service({ privateKey: IRENE, ...limits });
     await irene.start();
     const toIrene = inbox(irene);
     const peers = [{ address: irene.self, multiaddrs: irene.multiaddrs() }];
@@ -786,12 +798,12 @@ describe('libp2p messaging sessions (protocol 1.2.0)', () => {
     await alice.start();
     await alice.send(irene.self, text('first'));
     await waitFor('the first peer\'s message', () => toIrene.length === 1);
-    const bobLog: string[] = [];
-    const logger = { debug: (_o: object, msg: string) => void bobLog.push(msg), info() {}, warn() {}, error() {} };
-    const bobStore = openMemoryStore();
-    const bob = createLibp2pMessageService({ privateKey: BOB, peers, retry: FAST }, { store: bobStore, logger });
-    running.push(bob);
-    stores.push(bobStore);
+    return { irene, toIrene, peers };
+  }
+
+  it('inboundConnectionsPerHost reaches libp2p: a second peer from the same host within the second is refused, then gets in', async () => {
+    const { irene, toIrene, peers } = await ireneWithFirstPeer({ inboundConnectionsPerHost: 1 });
+    const { svc: bob, log: bobLog } = loggedService({ privateKey: BOB, peers, retry: FAST });
     await bob.start();
     await bob.send(irene.self, text('second'));
     await waitFor('the second peer, once the host may connect again', () => toIrene.length === 2);
@@ -799,14 +811,7 @@ describe('libp2p messaging sessions (protocol 1.2.0)', () => {
   });
 
   it('maxConnections reaches libp2p: past it, new peers are refused', async () => {
-    const irene = service({ privateKey: IRENE, maxConnections: 1 });
-    await irene.start();
-    const toIrene = inbox(irene);
-    const peers = [{ address: irene.self, multiaddrs: irene.multiaddrs() }];
-    const alice = service({ privateKey: ALICE, peers });
-    await alice.start();
-    await alice.send(irene.self, text('first'));
-    await waitFor('the first peer\'s message', () => toIrene.length === 1);
+    const { irene, toIrene, peers } = await ireneWithFirstPeer({ maxConnections: 1 });
     const bob = service({ privateKey: BOB, peers });
     await bob.start();
     await bob.send(irene.self, text('second'));
@@ -833,15 +838,11 @@ describe('libp2p messaging sessions (protocol 1.2.0)', () => {
     assert.equal(toAlice[0]!.relayedBy, undefined);
 
     // Dave lists Bob at an address where nobody listens: relayed, and without a dial per message
-    const daveLog: string[] = [];
-    const logger = { debug: (_o: object, msg: string) => void daveLog.push(msg), info() {}, warn() {}, error() {} };
-    const daveStore = openMemoryStore();
-    const dave = createLibp2pMessageService(
-      { privateKey: key(0xd0), peers: [hub, { address: bob.self, multiaddrs: [`/ip4/127.0.0.1/tcp/${await freePort()}`], relay: false }], retry: { ...FAST, directGiveUpMs: 500 } },
-      { store: daveStore, logger },
-    );
-    running.push(dave);
-    stores.push(daveStore);
+    const { svc: dave, log: daveLog, store: daveStore } = loggedService({
+      privateKey: key(0xd0),
+      peers: [hub, { address: bob.self, multiaddrs: [`/ip4/127.0.0.1/tcp/${await freePort()}`], relay: false }],
+      retry: { ...FAST, directGiveUpMs: 500 },
+    });
     await dave.start();
     for (let i = 0; i < 5; i++) await dave.send(bob.self, text(`d${i}`));
     await waitFor('dave\'s messages', () => toBob.length === 6);
