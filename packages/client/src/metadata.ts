@@ -1,7 +1,7 @@
 /** Fetch and validate a provider's file metadata (`GET /files/:cid`). */
 import { type Address, SluiceError, parseAddress } from '@sluice/channel-core';
 import { CHUNK_SIZE, parseCid } from '@sluice/provider/content';
-import { MAX_MULTIADDRS, MAX_MULTIADDR_LENGTH, chunkCountOf } from '@sluice/provider/wire';
+import { MAX_MULTIADDRS, MAX_MULTIADDR_LENGTH, chunkCountOf, isMultiaddrString } from '@sluice/provider/wire';
 
 /** Validated `GET /files/:cid` answer. */
 export interface FileMetadata {
@@ -58,9 +58,7 @@ function bad(what: string): SluiceError {
 function multiaddrList(x: unknown, what: string): string[] {
   if (x === undefined || x === null) return [];
   if (!Array.isArray(x) || x.length > MAX_MULTIADDR_LIST) throw bad(what);
-  for (const m of x) {
-    if (typeof m !== 'string' || m.length === 0 || m.length > MAX_MULTIADDR_LENGTH || !m.startsWith('/')) throw bad(what);
-  }
+  if (!x.every(isMultiaddrString)) throw bad(what);
   return (x as string[]).slice(0, MAX_MULTIADDRS);
 }
 

@@ -134,7 +134,6 @@ export interface Hub {
   status(): HubStatus;
 }
 
-const OPEN_V = new Set(['funding', 'funded', 'closing']);
 /** Default libp2p connection limit of a hub: every client and provider keeps a connection to it (libp2p's own default is 300). */
 const HUB_MAX_CONNECTIONS = 10_000;
 
@@ -240,7 +239,7 @@ class HubImpl implements Hub {
     for (const v of this.#node.getVirtualChannels({ open: true })) {
       if (v.role !== 'intermediary' || !sameAddress(v.asset, asset) || v.channelId === except) continue;
       seen.add(v.channelId);
-      if (OPEN_V.has(v.status)) sum += v.amount;
+      sum += v.amount; // the node's index holds open channels only
     }
     const now = Date.now();
     for (const [id, p] of this.#pending) {

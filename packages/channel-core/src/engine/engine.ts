@@ -197,6 +197,7 @@ const GROUP_COMMIT = { durability: 'beforeSend' } as const;
 /** Virtual channel statuses: open (in the index) and not. */
 const OPEN_VIRTUAL: readonly VirtualStatus[] = ['funding', 'funded', 'closing'];
 const CLOSED_VIRTUAL: readonly VirtualStatus[] = ['closed', 'failed'];
+const isOpenVirtual = (v: VirtualData): boolean => OPEN_VIRTUAL.includes(v.status);
 
 /** An inbound message waiting for the engine (see `#drainInbox`). */
 interface InboxItem {
@@ -679,19 +680,19 @@ class EngineImpl implements Engine {
     let v = this.#virtualCache.get(k);
     if (v === undefined) {
       v = getVirtualData(this.store, id) ?? null;
-      if (v === null || (v.status !== 'closed' && v.status !== 'failed')) this.#virtualCache.set(k, v);
+      if (v === null || isOpenVirtual(v)) this.#virtualCache.set(k, v);
     }
     return v ?? undefined;
   }
 
   #putVirtual(vd: VirtualData, now: number): void {
     const k = vd.channelId.toLowerCase();
-    const closes = vd.status === 'closed' || vd.status === 'failed';
+    const closes = !isOpenVirtual(vd);
     // a payee channel that closes now adds to the closed earnings (if they are kept yet)
     let closesOpen = false;
     if (closes && vd.role === 'payee' && this.#closedPayeePaid !== undefined) {
       const prev = this.#virtualCache.has(k) ? this.#virtualCache.get(k) : getVirtualData(this.store, vd.channelId);
-      closesOpen = prev != null && prev.status !== 'closed' && prev.status !== 'failed';
+      closesOpen = prev != null && isOpenVirtual(prev);
     }
     putVirtualData(this.store, vd, now);
     if (closes) {
@@ -715,7 +716,7 @@ class EngineImpl implements Engine {
   closedPayeeEarnings(): ReadonlyMap<string, bigint> {
     if (this.#closedPayeePaid === undefined) {
       const paid = new Map<string, bigint>();
-      for (const v of listVirtualData(this.store, CLOSED_VIRTUAL)) if (v.status === 'closed' || v.status === 'failed') this.#addClosedPayeePaid(paid, v);
+      for (const v of listVirtualData(this.store, CLOSED_VIRTUAL)) if (!isOpenVirtual(v)) this.#addClosedPayeePaid(paid, v);
       this.#closedPayeePaid = paid;
     }
     return new Map(this.#closedPayeePaid);
@@ -728,7 +729,7 @@ class EngineImpl implements Engine {
   #virtualIndex(): Map<string, VirtualData> {
     if (this.#openVirtuals === undefined) {
       const open = new Map<string, VirtualData>();
-      for (const v of listVirtualData(this.store, OPEN_VIRTUAL)) if (v.status !== 'closed' && v.status !== 'failed') open.set(v.channelId.toLowerCase(), v);
+      for (const v of listVirtualData(this.store, OPEN_VIRTUAL)) if (isOpenVirtual(v)) open.set(v.channelId.toLowerCase(), v);
       this.#openVirtuals = open;
     }
     return this.#openVirtuals;

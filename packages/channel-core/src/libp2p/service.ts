@@ -168,7 +168,6 @@ const NOT_READY = 'PROTOCOL_NOT_READY';
 const NOT_READY_RETRY_MS = 5;
 /** Store transactions of the messaging bookkeeping: atomic, never fsync'd for their own sake. */
 const RELAXED = { durability: 'relaxed' } as const;
-
 /** Inbound (and outbound) 1.2.0 session streams allowed per connection. */
 const MAX_SESSIONS_PER_CONNECTION = 4;
 /** Unprocessed BATCH frames an inbound session buffers before it pauses the stream. */

@@ -10,6 +10,11 @@ export const MAX_MULTIADDRS = 8;
 /** Longest multiaddr string advertised or taken. */
 export const MAX_MULTIADDR_LENGTH = 256;
 
+/** A multiaddr string as metadata may carry it: starting with `/`, at most {@link MAX_MULTIADDR_LENGTH} characters. */
+export function isMultiaddrString(x: unknown): x is string {
+  return typeof x === 'string' && x.startsWith('/') && x.length <= MAX_MULTIADDR_LENGTH;
+}
+
 /** 0 public (or a DNS name), 1 private / link-local, 2 loopback; undefined: never useful to a peer (unspecified address). */
 export function multiaddrReach(ma: string): 0 | 1 | 2 | undefined {
   const m = /^\/(ip4|ip6)\/([^/]+)/.exec(ma);
@@ -40,7 +45,7 @@ export function advertisedMultiaddrs(addrs: Iterable<string>): string[] {
   const seen = new Set<string>();
   const ranked: { ma: string; reach: number; i: number }[] = [];
   for (const ma of addrs) {
-    if (typeof ma !== 'string' || !ma.startsWith('/') || ma.length > MAX_MULTIADDR_LENGTH || seen.has(ma)) continue;
+    if (!isMultiaddrString(ma) || seen.has(ma)) continue;
     seen.add(ma);
     const reach = multiaddrReach(ma);
     if (reach !== undefined) ranked.push({ ma, reach, i: ranked.length });
