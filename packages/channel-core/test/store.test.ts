@@ -275,7 +275,7 @@ test('store: channels listed and counted by status from an indexed column; migra
 
     // the same records as a version-3 store holds them (no status column), then reopened
     const raw = new DatabaseSync(path);
-    raw.exec('DROP INDEX channels_kind_status; ALTER TABLE channels DROP COLUMN status; PRAGMA user_version = 3;');
+    raw.exec('DROP INDEX channels_kind_status_updated; DROP TABLE retired_channels; ALTER TABLE channels DROP COLUMN status; PRAGMA user_version = 3;');
     raw.close();
     const migrated = openSqliteStore({ path });
     assert.deepEqual(open(migrated), ['funded', 'closing']);
@@ -283,8 +283,48 @@ test('store: channels listed and counted by status from an indexed column; migra
     assert.equal(migrated.listChannels('ledger', ['open']).length, 1);
     assert.deepEqual(migrated.countChannels?.('virtual'), { funded: 1, closing: 1, closed: 3, failed: 1 });
     migrated.close();
-    assert.equal(STORE_SCHEMA_VERSION, 4);
+    assert.equal(STORE_SCHEMA_VERSION, 5);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('store: history retention — stale closed channels listed by age through the index, retired with their parts, vouchers and objectives, and remembered', () => {
+  const s = openMemoryStore();
+  try {
+    const id = (n: number): ChannelId => `0x${n.toString(16).padStart(64, 'A')}` as ChannelId;
+    // updated at 50, 10, 30 (closed), 5 (failed), 1 (funded: open), 2 (a ledger)
+    const rows: [number, string, string, number][] = [[1, 'virtual', 'closed', 50], [2, 'virtual', 'closed', 10], [3, 'virtual', 'closed', 30], [4, 'virtual', 'failed', 5], [5, 'virtual', 'funded', 1], [6, 'ledger', 'closed', 2]];
+    for (const [n, kind, status, at] of rows) s.putChannel({ channelId: id(n), kind, data: { status }, updatedAt: at });
+    assert.deepEqual(s.listStaleChannelIds!('virtual', ['closed', 'failed'], 40, 10), [id(4), id(2), id(3)], 'oldest first, before the cut-off, of the kind and statuses');
+    assert.deepEqual(s.listStaleChannelIds!('virtual', ['closed', 'failed'], 100, 2), [id(4), id(2)], 'at most limit');
+    assert.deepEqual(s.listStaleChannelIds!('virtual', [], 100, 2), []);
+    assert.deepEqual(s.listStaleChannelIds!('virtual', ['closed'], 100, 0), []);
+
+    s.syncChannelParts!(id(2), [{ key: 'k', fingerprint: '1', data: { x: 1 } }]);
+    s.putVoucherIfHigher({ channelId: id(2), role: 'payee', amount: 5n, signature: new Uint8Array(65), updatedAt: 1 });
+    s.putVoucherIfHigher({ channelId: id(3), role: 'payer', amount: 5n, signature: new Uint8Array(65), updatedAt: 1 });
+    s.putObjective({ id: `VirtualFund-${id(2)}`, type: 'virtualFund', status: 'completed', data: {}, createdAt: 1, updatedAt: 2 });
+    s.putObjective({ id: `VirtualFund-${id(5)}`, type: 'virtualFund', status: 'completed', data: {}, createdAt: 1, updatedAt: 2 });
+    assert.equal(s.isRetired!(id(2)), false);
+    s.retire!([id(2), id(3)], [`VirtualFund-${id(2)}`, 'no-such-objective'], 99);
+    assert.equal(s.getChannel(id(2)), undefined);
+    assert.equal(s.getChannel(id(3)), undefined);
+    assert.deepEqual(s.listChannelParts!(id(2)), []);
+    assert.equal(s.getVoucher(id(2), 'payee'), undefined);
+    assert.equal(s.getVoucher(id(3), 'payer'), undefined);
+    assert.equal(s.getObjective(`VirtualFund-${id(2)}`), undefined);
+    assert.notEqual(s.getObjective(`VirtualFund-${id(5)}`), undefined, 'other objectives stay');
+    assert.notEqual(s.getChannel(id(1)), undefined, 'other channels stay');
+    assert.equal(s.isRetired!(id(2)), true);
+    assert.equal(s.isRetired!(id(2).toUpperCase().replace('0X', '0x') as ChannelId), true, 'case-insensitive');
+    assert.equal(s.isRetired!(id(1)), false);
+    assert.deepEqual(s.listStaleChannelIds!('virtual', ['closed', 'failed'], 40, 10), [id(4)]);
+    // retiring again is harmless; parts re-synced after a retire start from nothing
+    s.retire!([id(2)], [], 100);
+    s.syncChannelParts!(id(2), [{ key: 'k', fingerprint: '1', data: { x: 1 } }]);
+    assert.equal(s.listChannelParts!(id(2)).length, 1, 'the parts cache was cleared with the rows');
+  } finally {
+    s.close();
   }
 });

@@ -35,6 +35,8 @@ export interface HubConfig {
   readonly logLevel: LogLevel;
   readonly chainPollMs: number;
   readonly objectiveTimeoutMs: number;
+  /** History retention in ms; null: keep everything. */
+  readonly retainHistory: number | null;
 }
 
 export type ConfigKey = keyof HubConfig;
@@ -109,6 +111,15 @@ function logLevel(raw: unknown, from: string): LogLevel {
   if (!(LOG_LEVELS as readonly string[]).includes(s)) bad(from, `must be one of ${LOG_LEVELS.join(', ')}`);
   return s as LogLevel;
 }
+const DURATION_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** A duration with a unit — `90m`, `12h`, `7d` — in ms, at least a minute; `forever` (or `never`) → null. */
+function retention(raw: unknown, from: string): number | null {
+  const s = str(raw, from).trim().toLowerCase();
+  if (s === 'forever' || s === 'never') return null;
+  const m = /^([0-9]{1,6})(m|h|d)$/.exec(s);
+  if (m === null || Number(m[1]) === 0) bad(from, 'must be a duration such as 90m, 12h or 7d (at least 1m), or "forever"');
+  return Number(m[1]) * DURATION_UNITS[m[2]!]!;
+}
 const optional =
   <T>(p: (raw: unknown, from: string) => T) =>
   (raw: unknown, from: string): T | undefined =>
@@ -142,6 +153,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'httpPort', flag: '--http-port <port>', env: 'SLUICE_HUB_HTTP_PORT', description: 'port of the HTTP server (0 = any free port)', default: 9464, defaultText: '9464', parse: int(0, 65535) }),
   spec({ key: 'logLevel', flag: '--log-level <level>', env: 'SLUICE_HUB_LOG_LEVEL', description: `pino log level (${LOG_LEVELS.join('|')})`, default: 'info', defaultText: 'info', parse: logLevel }),
   spec({ key: 'chainPollMs', flag: '--chain-poll-ms <ms>', env: 'SLUICE_HUB_CHAIN_POLL_MS', description: 'chain polling interval', default: 1000, defaultText: '1000', parse: int(10, 3_600_000) }),
+  spec({ key: 'retainHistory', flag: '--retain-history <duration>', env: 'SLUICE_HUB_RETAIN_HISTORY', description: 'delete the records of virtual channels closed longer ago than this (90m, 12h, 7d; each is ~10 KB, and their ids are kept so they can never be reopened); "forever" keeps everything', default: 7 * 86_400_000, defaultText: '7d', parse: retention }),
   spec({ key: 'objectiveTimeoutMs', flag: '--objective-timeout-ms <ms>', env: 'SLUICE_HUB_OBJECTIVE_TIMEOUT_MS', description: 'report a stalled objective and re-send its messages after this long', default: 30_000, defaultText: '30000', parse: int(100, 86_400_000) }),
 ];
 

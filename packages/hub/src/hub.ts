@@ -52,7 +52,16 @@ export interface HubInit {
   readonly callTimeoutMs?: number;
   readonly messagingRetry?: NodeInit['messagingRetry'];
   readonly txRetryDelayMs?: number;
+  /**
+   * History retention: the records of virtual channels that closed longer ago than
+   * `olderThanMs` are deleted, checked every `everyMs` (see `Node.pruneHistory`). Default: 7 days,
+   * checked every 10 minutes. `false`: keep everything (the store grows by ~10 KB per channel).
+   */
+  readonly retainHistory?: { readonly olderThanMs: number; readonly everyMs?: number } | false;
 }
+
+/** Default history retention of a hub: 7 days. */
+export const DEFAULT_RETAIN_HISTORY_MS = 7 * 24 * 3_600_000;
 
 export interface HubComponents extends Omit<NodeComponents, 'logger'> {
   /** pino logger (default: a new one at `info` on stdout). */
@@ -112,6 +121,8 @@ export interface HubStatus {
   readonly objectivesInFlight: number;
   /** Channels being settled on chain: phase, time left, what each participant gets (amounts as decimal strings). */
   readonly disputes: HubDispute[];
+  /** History retention: how long closed channels are kept (null: forever) and what was deleted so far. */
+  readonly history: { readonly retainMs: number | null; readonly prunedChannels: number; readonly prunedObjectives: number };
 }
 
 /** A channel in challenge (`Node.getDisputes()` with amounts as decimal strings). */
@@ -166,6 +177,9 @@ class HubImpl implements Hub {
   #startedAt = Date.now();
   #unsubscribe: (() => void) | undefined;
   #chainId: number | null = null;
+  /** The retention timer and the pass in progress (stopped before the node). */
+  #retention: { readonly timer: NodeJS.Timeout; readonly abort: AbortController } | undefined;
+  #pruning: Promise<void> | undefined;
 
   constructor(init: HubInit, components: HubComponents) {
     this.#init = init;
@@ -278,6 +292,7 @@ class HubImpl implements Hub {
           logger: this.logger,
         });
       }
+      this.#startRetention();
     } catch (e) {
       await this.stop();
       throw e;
@@ -286,6 +301,45 @@ class HubImpl implements Hub {
       { peer: this.address, peerId: this.peerId(), multiaddrs: this.multiaddrs(), http: this.httpUrl() ?? null, ledgers: this.#node.getLedgerChannels().length },
       'hub started',
     );
+  }
+
+  #retainMs(): number | null {
+    const r = this.#init.retainHistory;
+    return r === false ? null : (r?.olderThanMs ?? DEFAULT_RETAIN_HISTORY_MS);
+  }
+
+  /** Prune history now and every `everyMs` (one pass at a time). */
+  #startRetention(): void {
+    const olderThanMs = this.#retainMs();
+    if (olderThanMs === null) return;
+    const r = this.#init.retainHistory;
+    const every = (r === undefined || r === false ? undefined : r.everyMs) ?? Math.min(10 * 60_000, Math.max(1_000, Math.floor(olderThanMs / 10)));
+    const abort = new AbortController();
+    const timer = setInterval(() => this.#pruneOnce(olderThanMs, abort.signal), every);
+    timer.unref();
+    this.#retention = { timer, abort };
+    this.#pruneOnce(olderThanMs, abort.signal);
+  }
+
+  #pruneOnce(olderThanMs: number, signal: AbortSignal): void {
+    if (this.#pruning !== undefined || signal.aborted) return;
+    const t0 = performance.now();
+    this.#pruning = this.#node
+      .pruneHistory({ olderThanMs, signal })
+      .then((r) => {
+        this.metrics.historyPruned(r.channels, r.objectives);
+        if (r.channels > 0 || r.kept > 0) {
+          this.logger.info({ channels: r.channels, objectives: r.objectives, kept: r.kept, ms: Math.round(performance.now() - t0) }, 'history pruned');
+        }
+      })
+      .catch((e: unknown) => {
+        if (signal.aborted) return;
+        this.metrics.error('HISTORY_PRUNE_FAILED');
+        this.logger.warn({ code: e instanceof SluiceError ? e.code : 'unknown', reason: e instanceof Error ? e.message : String(e) }, 'history pruning failed (retrying at the next pass)');
+      })
+      .finally(() => {
+        this.#pruning = undefined;
+      });
   }
 
   async #rpcChainId(): Promise<number | null> {
@@ -309,6 +363,13 @@ class HubImpl implements Hub {
     const http = this.#http;
     this.#http = undefined;
     await http?.close();
+    const retention = this.#retention;
+    this.#retention = undefined;
+    if (retention !== undefined) {
+      clearInterval(retention.timer);
+      retention.abort.abort();
+    }
+    await this.#pruning;
     if (this.#started) {
       this.#started = false;
       await this.#node.stop();
@@ -404,6 +465,10 @@ class HubImpl implements Hub {
       })),
       objectivesInFlight: this.#node.engine.activeObjectives().length,
       disputes: this.#node.getDisputes().map(disputeView),
+      history: (() => {
+        const p = this.#node.getPrunedHistory();
+        return { retainMs: this.#retainMs(), prunedChannels: p.channels, prunedObjectives: p.objectives };
+      })(),
     };
   }
 

@@ -18,6 +18,8 @@ export interface HubMetrics {
   /** A message relayed: forwarded at once (`cut_through`) or stored and forwarded (`stored`). */
   relayed(mode: 'cut_through' | 'stored'): void;
   error(code: string): void;
+  /** A history retention pass deleted these records. */
+  historyPruned(channels: number, objectives: number): void;
 }
 
 /** Bigint amounts as a float for Prometheus (exact up to 2^53; larger values lose precision only in the metric). */
@@ -105,11 +107,21 @@ export function createHubMetrics(source: HubMetricsSource, options: { defaultMet
     labelNames: ['code'] as const,
     registers: [registry],
   });
+  const pruned = new Counter({
+    name: 'sluice_hub_history_pruned_total',
+    help: 'Records of virtual channels closed longer ago than the retention deleted, by record (channels, objectives)',
+    labelNames: ['record'] as const,
+    registers: [registry],
+  });
   return {
     registry,
     observeObjective: (type, seconds) => latency.observe({ type }, seconds),
     objectiveOutcome: (type, outcome) => outcomes.inc({ type, outcome }),
     relayed: (mode) => relayed.inc({ mode }),
     error: (code) => errors.inc({ code }),
+    historyPruned: (channels, objectives) => {
+      pruned.inc({ record: 'channels' }, channels);
+      pruned.inc({ record: 'objectives' }, objectives);
+    },
   };
 }

@@ -100,6 +100,7 @@ export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Parti
       },
       http: { host: config.httpHost, port: config.httpPort },
       objectiveTimeoutMs: config.objectiveTimeoutMs,
+      retainHistory: config.retainHistory === null ? false : { olderThanMs: config.retainHistory },
       ...overrides,
     },
     { logger },

@@ -91,4 +91,11 @@ test('status renders channels in challenge with time left and the amounts', asyn
   assert.match(text, /in challenge \/ settling on chain \(1\)/);
   assert.match(text, /ledger\s+challenge\s+1m 05s/);
   assert.match(text, /=40 .*=60/);
+  assert.doesNotMatch(text, /^history/m, 'a hub that does not report its history (an older one): no line');
+  const withHistory = renderStatus({
+    address: '0x' + '11'.repeat(20), peerId: null, multiaddrs: [], ledgers: [], virtualChannels: [], virtualChannelCounts: {}, collateral: [], objectivesInFlight: 0, disputes: [],
+    history: { retainMs: 7 * 86_400_000, prunedChannels: 12, prunedObjectives: 24 },
+  } as never);
+  assert.match(withHistory, /history: closed channels kept for 7d; deleted so far: 12 channels, 24 objectives/);
+  assert.match(renderStatus({ address: '0x' + '11'.repeat(20), peerId: null, multiaddrs: [], ledgers: [], virtualChannels: [], virtualChannelCounts: {}, collateral: [], objectivesInFlight: 0, disputes: [], history: { retainMs: null, prunedChannels: 0, prunedObjectives: 0 } } as never), /kept forever/);
 });

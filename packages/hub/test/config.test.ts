@@ -21,6 +21,7 @@ test('defaults when nothing is set', () => {
   assert.equal(config.logLevel, 'info');
   assert.equal(config.maxConnections, 10_000); // libp2p's own default (300) would cap a hub at 300 peers
   assert.equal(config.inboundPerHost, 5);
+  assert.equal(config.retainHistory, 7 * 86_400_000); // closed channels' records deleted after 7 days
   assert.ok(Object.values(sources).every((s) => s === 'default'));
 });
 
@@ -58,10 +59,23 @@ test('bad values name their source; unknown file keys are refused', () => {
     [{ env: { SLUICE_HUB_DEV_ACCOUNT: '10' } }, /SLUICE_HUB_DEV_ACCOUNT/],
     [{ env: { SLUICE_HUB_MAX_CONNECTIONS: '0' } }, /SLUICE_HUB_MAX_CONNECTIONS/],
     [{ flags: { inboundPerHost: '0' } }, /--inbound-per-host/],
+    [{ flags: { retainHistory: '7' } }, /--retain-history: must be a duration/],
+    [{ env: { SLUICE_HUB_RETAIN_HISTORY: '0d' } }, /SLUICE_HUB_RETAIN_HISTORY/],
+    [{ file: { retainHistory: '30s' } }, /config file "retainHistory"/],
   ];
   for (const [input, re] of cases) {
     assert.throws(() => resolveConfig(input), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && re.test(e.message), JSON.stringify(input));
   }
+});
+
+test('--retain-history takes minutes, hours or days, or forever', () => {
+  const r = (v: string): number | null => resolveConfig({ flags: { retainHistory: v } }).config.retainHistory;
+  assert.equal(r('90m'), 90 * 60_000);
+  assert.equal(r('12h'), 12 * 3_600_000);
+  assert.equal(r('30D'), 30 * 86_400_000);
+  assert.equal(r('forever'), null);
+  assert.equal(r('never'), null);
+  assert.equal(resolveConfig({ file: { retainHistory: '1d' } }).config.retainHistory, 86_400_000);
 });
 
 test('every option has a SLUICE_HUB_ env var, a flag and a default text', () => {

@@ -71,6 +71,8 @@ import {
   restoreObjectiveLedgers,
   listVirtualData,
   putVirtualData,
+  virtualChannelOfObjective,
+  virtualObjectiveIds,
 } from './records.ts';
 import { reconcileTransaction, toChainTransaction, transactionKey } from './transactions.ts';
 import { fallbackTransactionKey } from '../protocols/dispute.ts';
@@ -163,6 +165,18 @@ export interface Engine {
   openVirtualChannels(): VirtualData[];
   /** What we were paid as payee in virtual channels that are closed, per asset (lower-case), kept with the same index. */
   closedPayeeEarnings(): ReadonlyMap<string, bigint>;
+  /**
+   * History retention: delete the records of up to `limit` (default 200) virtual channels that
+   * closed or failed before `before` (clock ms) — the channel record, its vouchers and its
+   * objectives — and remember their ids, so no objective for them is ever started or joined
+   * again. A channel is kept while any ledger we hold (current state or queued proposal) still
+   * guarantees it, while any objective of it is active, and while any ledger is being settled
+   * on chain. What closed payee channels paid is carried into a total first
+   * ({@link closedPayeeEarnings} does not change). Does nothing on a store without retention.
+   */
+  pruneHistory(before: number, limit?: number): Promise<HistoryPruned>;
+  /** What {@link pruneHistory} deleted over the store's life. */
+  prunedHistory(): { readonly channels: number; readonly objectives: number };
   /** A ledger's record, from the engine's write-through cache (read-only). */
   ledgerChannel(channelId: ChannelId): LedgerData | undefined;
   /** Every ledger record (cached, read-only). */
@@ -188,6 +202,45 @@ export interface Engine {
   disputes(): DisputeInfo[];
   /** True while a stall on `peer` was seen and no message from it arrived since. */
   isPeerSilent(peer: Address): boolean;
+}
+
+/** One {@link Engine.pruneHistory} pass. */
+export interface HistoryPruned {
+  /** Virtual channels whose records were deleted. */
+  readonly channels: number;
+  /** Objective records deleted with them. */
+  readonly objectives: number;
+  /** Stale channels were skipped (still guaranteed, active, or settling) — they are tried again next time. */
+  readonly skipped: number;
+  /** The pass hit its limit: more may be due. */
+  readonly more: boolean;
+}
+
+/** Meta key of the retention totals: `{ channels, objectives, payeePaid: { asset: amount } }`. */
+const HISTORY_KEY = 'history.pruned';
+
+interface PrunedTotals {
+  channels: number;
+  objectives: number;
+  /** Paid to us as payee in deleted channel records, per lower-case asset. */
+  payeePaid: Map<string, bigint>;
+}
+
+function readPrunedTotals(store: Store): PrunedTotals {
+  const raw = store.getMeta(HISTORY_KEY);
+  const out: PrunedTotals = { channels: 0, objectives: 0, payeePaid: new Map() };
+  if (raw === undefined) return out;
+  const j = JSON.parse(raw) as { channels?: unknown; objectives?: unknown; payeePaid?: Record<string, unknown> };
+  if (typeof j.channels === 'number') out.channels = j.channels;
+  if (typeof j.objectives === 'number') out.objectives = j.objectives;
+  for (const [a, v] of Object.entries(j.payeePaid ?? {})) if (typeof v === 'string' && /^[0-9]{1,78}$/.test(v)) out.payeePaid.set(a, BigInt(v));
+  return out;
+}
+
+function writePrunedTotals(store: Store, t: PrunedTotals): void {
+  const payeePaid: Record<string, string> = {};
+  for (const [a, v] of t.payeePaid) payeePaid[a] = v.toString();
+  store.setMeta(HISTORY_KEY, JSON.stringify({ channels: t.channels, objectives: t.objectives, payeePaid }));
 }
 
 const noopLogger: EngineLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -709,13 +762,80 @@ class EngineImpl implements Engine {
     return [...this.#virtualIndex().values()];
   }
 
+  pruneHistory(before: number, limit = 200): Promise<HistoryPruned> {
+    return this.serial(() => this.#pruneHistory(before, limit));
+  }
+
+  prunedHistory(): { readonly channels: number; readonly objectives: number } {
+    const t = readPrunedTotals(this.store);
+    return { channels: t.channels, objectives: t.objectives };
+  }
+
+  #pruneHistory(before: number, limit: number): HistoryPruned {
+    const st = this.store;
+    const none: HistoryPruned = { channels: 0, objectives: 0, skipped: 0, more: false };
+    if (st.listStaleChannelIds === undefined || st.retire === undefined || st.isRetired === undefined) return none;
+    // A ledger being settled on chain may meet an older state's guarantees: keep everything.
+    for (const d of this.#active.values()) if (d.objective.type === 'ledgerExit') return none;
+    const stale = st.listStaleChannelIds('virtual', CLOSED_VIRTUAL, before, limit);
+    if (stale.length === 0) return none;
+    const guarded = new Set<string>();
+    for (const l of this.#ledgerMap().values()) {
+      if (l.ledger === null) continue;
+      for (const g of l.ledger.current.outcome.guarantees) guarded.add(g.target.toLowerCase());
+      for (const { proposal: p } of l.ledger.queue) {
+        if (p.type === 'add') guarded.add(p.guarantee.target.toLowerCase());
+        else if (p.type === 'remove') guarded.add(p.target.toLowerCase());
+      }
+    }
+    const channels: ChannelId[] = [];
+    const objectives: string[] = [];
+    const paid = new Map<string, bigint>();
+    let skipped = 0;
+    for (const id of stale) {
+      const ids = virtualObjectiveIds(id);
+      const vd = getVirtualData(st, id);
+      if (vd === undefined || isOpenVirtual(vd) || guarded.has(id.toLowerCase()) || ids.some((o) => this.#active.has(o))) {
+        skipped++;
+        continue;
+      }
+      channels.push(id);
+      for (const o of ids) if (st.hasObjective?.(o) ?? st.getObjective(o) !== undefined) objectives.push(o);
+      if (vd.role === 'payee') {
+        const amount = vd.paid ?? st.getVoucher(id, 'payee')?.amount ?? 0n;
+        const a = vd.asset.toLowerCase();
+        if (amount > 0n) paid.set(a, (paid.get(a) ?? 0n) + amount);
+      }
+    }
+    if (channels.length > 0) {
+      const retire = st.retire.bind(st);
+      try {
+        st.transaction(() => {
+          const totals = readPrunedTotals(st);
+          totals.channels += channels.length;
+          totals.objectives += objectives.length;
+          for (const [a, v] of paid) totals.payeePaid.set(a, (totals.payeePaid.get(a) ?? 0n) + v);
+          writePrunedTotals(st, totals);
+          retire(channels, objectives, this.#clock.now());
+        }, { durability: 'relaxed' });
+      } catch (e) {
+        this.#dropCaches();
+        throw e;
+      }
+      for (const id of channels) this.#virtualCache.delete(id.toLowerCase());
+      this.#log.info({ channels: channels.length, objectives: objectives.length, skipped }, 'history pruned');
+    }
+    return { channels: channels.length, objectives: objectives.length, skipped, more: stale.length === limit };
+  }
+
   /**
    * Paid to us as payee in closed channels, per lower-case asset: read from the closed channel
    * records once (a provider asks; a hub never does), then kept up to date by #putVirtual.
    */
   closedPayeeEarnings(): ReadonlyMap<string, bigint> {
     if (this.#closedPayeePaid === undefined) {
-      const paid = new Map<string, bigint>();
+      // what deleted channel records paid (pruneHistory), then the closed records still kept
+      const paid = new Map(readPrunedTotals(this.store).payeePaid);
       for (const v of listVirtualData(this.store, CLOSED_VIRTUAL)) if (!isOpenVirtual(v)) this.#addClosedPayeePaid(paid, v);
       this.#closedPayeePaid = paid;
     }
@@ -780,7 +900,10 @@ class EngineImpl implements Engine {
    * memory grew with the node's whole history.
    */
   #exists(id: string): boolean {
-    return this.store.hasObjective?.(id) ?? this.store.getObjective(id) !== undefined;
+    if (this.store.hasObjective?.(id) ?? this.store.getObjective(id) !== undefined) return true;
+    // a virtual channel whose records were pruned: its objectives existed and finished
+    const ch = virtualChannelOfObjective(id);
+    return ch !== undefined && this.store.isRetired?.(ch) === true;
   }
 
   // ---------------------------------------------------------------- objectives

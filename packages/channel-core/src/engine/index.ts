@@ -13,6 +13,7 @@ export {
   type EngineListener,
   type EngineLogger,
   type FallbackRequest,
+  type HistoryPruned,
   WATCHTOWER_KEY,
 } from './engine.ts';
 export { type DisputeInfo, type FallbackConfig, FALLBACK_DEFAULTS, fallbackContext, disputeInfo, isFallbackObjective } from './fallback.ts';

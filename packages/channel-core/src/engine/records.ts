@@ -11,6 +11,9 @@ import { type Channel, entryAt, fullState, signaturesOf } from '../protocols/cha
 import type { ConsensusChannel, Guarantee } from '../protocols/ledger.ts';
 import type { Objective } from '../protocols/objective.ts';
 import type { ProtocolMessage, Transaction } from '../protocols/types.ts';
+import { virtualChallengeId } from '../protocols/virtual-challenge.ts';
+import { virtualDefundId } from '../protocols/virtual-defund.ts';
+import { virtualFundId } from '../protocols/virtual-fund.ts';
 
 /** A message the objective sent; kept so it can be sent again after a restart or a timeout. */
 export interface SentMessage {
@@ -298,4 +301,17 @@ export function putVirtualData(store: Store, data: VirtualData, now: number): vo
 /** Virtual channel records; with `statuses`, those in them (an indexed query where the store has one; callers still check). */
 export function listVirtualData(store: Store, statuses?: readonly VirtualStatus[]): VirtualData[] {
   return store.listChannels('virtual', statuses).map((r) => r.data as VirtualData);
+}
+
+/** Every objective a virtual channel can have: their ids derive from the channel id. */
+export function virtualObjectiveIds(channelId: ChannelId): string[] {
+  return [virtualFundId(channelId), virtualDefundId(channelId), virtualChallengeId(channelId)];
+}
+
+const VIRTUAL_OBJECTIVE_ID = /^(?:VirtualFund|VirtualDefund|VirtualChallenge)-(0x[0-9a-fA-F]{64})$/;
+
+/** The virtual channel an objective id belongs to (see {@link virtualObjectiveIds}), if it is one. */
+export function virtualChannelOfObjective(id: string): ChannelId | undefined {
+  const m = VIRTUAL_OBJECTIVE_ID.exec(id);
+  return m === null ? undefined : (m[1] as ChannelId);
 }

@@ -10,6 +10,7 @@ import { ZERO_ADDRESS, addressToDestination, parseAddress, privateKeyToAddress, 
 import { SluiceError, isSluiceError } from '../errors.ts';
 import type { MessageService } from '../ports/messaging.ts';
 import type { Store } from '../ports/store.ts';
+import { systemClock } from '../ports/clock.ts';
 import type { State } from '../state.ts';
 import type { Voucher } from '../voucher.ts';
 import { PayeeLedger, PayerLedger, type ReceiveResult } from '../voucher-ledger.ts';
@@ -162,6 +163,21 @@ export interface Node {
    */
   getPayeeEarnings(): { asset: Address; amount: bigint }[];
   getVirtualChannel(channelId: ChannelId): VirtualChannelInfo | undefined;
+
+  /**
+   * History retention: delete the records of virtual channels that closed or failed more than
+   * `olderThanMs` ago — channel record, vouchers, objectives (~10 KB per channel) — in batches of
+   * `batch` (default 200: ~7 ms of work each), yielding to other work between batches. Their ids are remembered
+   * (~80 bytes each): no objective for them is started or joined again. Kept: channels a ledger
+   * still guarantees, channels with an objective in progress, and everything while a ledger is
+   * being settled on chain; ledger records are never deleted. Payee earnings are unchanged
+   * (carried into a total). After this, {@link getVirtualChannels} and the counts no longer list
+   * the deleted channels; {@link getPrunedHistory} counts them.
+   * @returns what this call deleted, and how many stale channels it had to keep for now
+   */
+  pruneHistory(options: { olderThanMs: number; batch?: number; signal?: AbortSignal }): Promise<{ channels: number; objectives: number; kept: number }>;
+  /** What {@link pruneHistory} deleted over the store's life. */
+  getPrunedHistory(): { channels: number; objectives: number };
 }
 
 /**
@@ -689,6 +705,29 @@ class NodeImpl implements Node {
   getVirtualChannels(options: { open?: boolean } = {}): VirtualChannelInfo[] {
     const records = options.open === true ? this.engine.openVirtualChannels() : listVirtualData(this.#st);
     return records.map((vd) => virtualInfo(this.#st, vd));
+  }
+
+  async pruneHistory(options: { olderThanMs: number; batch?: number; signal?: AbortSignal }): Promise<{ channels: number; objectives: number; kept: number }> {
+    const { olderThanMs, batch = 200, signal } = options;
+    if (!Number.isSafeInteger(olderThanMs) || olderThanMs < 0) throw new SluiceError('INVALID_ARGUMENT', 'olderThanMs must be a non-negative integer');
+    if (!Number.isSafeInteger(batch) || batch < 1) throw new SluiceError('INVALID_ARGUMENT', 'batch must be a positive integer');
+    const engine = this.engine;
+    const before = (this.#components.clock ?? systemClock).now() - olderThanMs;
+    const out = { channels: 0, objectives: 0, kept: 0 };
+    for (;;) {
+      signal?.throwIfAborted();
+      const r = await engine.pruneHistory(before, batch);
+      out.channels += r.channels;
+      out.objectives += r.objectives;
+      out.kept += r.skipped;
+      // a pass that deleted nothing would list the same kept channels again
+      if (!r.more || r.channels === 0) return out;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  getPrunedHistory(): { channels: number; objectives: number } {
+    return { ...this.engine.prunedHistory() };
   }
 
   getVirtualChannelCounts(): Partial<Record<VirtualChannelInfo['status'], number>> {

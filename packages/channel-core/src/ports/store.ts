@@ -125,6 +125,21 @@ export interface Store {
   /** A channel's parts, ordered by key. */
   listChannelParts?(channelId: ChannelId): { readonly key: string; readonly data: unknown }[];
 
+  /**
+   * History retention (all three optional: a store without them keeps everything). Ids of the
+   * channel records of `kind` whose `data.status` is one of `statuses`, last written before
+   * `updatedBefore` (clock ms), oldest first, at most `limit` (an indexed query).
+   */
+  listStaleChannelIds?(kind: string, statuses: readonly string[], updatedBefore: number, limit: number): ChannelId[];
+  /**
+   * In one transaction: delete these channel records (with their parts and vouchers) and these
+   * objective records, and remember the channel ids as retired ({@link isRetired}). The commit
+   * may be relaxed (not fsync'd): losing it only means the records are deleted again later.
+   */
+  retire?(channelIds: readonly ChannelId[], objectiveIds: readonly string[], now: number): void;
+  /** Whether a channel id was retired (its records deleted by {@link retire}); case-insensitive. */
+  isRetired?(channelId: ChannelId): boolean;
+
   /** Keep the voucher only if its amount exceeds the stored one; returns whether it was stored. */
   putVoucherIfHigher(record: VoucherRecord): boolean;
   getVoucher(channelId: ChannelId, role: VoucherRecord['role']): VoucherRecord | undefined;

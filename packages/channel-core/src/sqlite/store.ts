@@ -83,6 +83,13 @@ const MIGRATIONS: readonly string[] = [
   UPDATE channels SET status = json_extract(data, '$.status') WHERE json_valid(data) AND json_type(data, '$.status') = 'text';
   CREATE INDEX channels_kind_status ON channels(kind, status);
   `,
+  // 5: history retention — closed channels are found by age through the status index, and the
+  // virtual channels whose records were deleted are remembered (never opened again)
+  `
+  DROP INDEX channels_kind_status;
+  CREATE INDEX channels_kind_status_updated ON channels(kind, status, updated_at);
+  CREATE TABLE retired_channels (channel_id TEXT PRIMARY KEY, retired_at INTEGER NOT NULL) WITHOUT ROWID;
+  `,
 ];
 
 /** `data.status` when it is a string (the indexed status column), else null. */
@@ -328,6 +335,32 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
         ? q('SELECT * FROM channels ORDER BY channel_id').all()
         : q('SELECT * FROM channels WHERE kind = ? ORDER BY channel_id').all(kind)) as Row[];
       return rows.map(toChannel);
+    },
+    listStaleChannelIds(kind, statuses, updatedBefore, limit) {
+      if (statuses.length === 0 || limit <= 0) return [];
+      const marks = statuses.map(() => '?').join(', ');
+      const rows = q(`SELECT channel_id FROM channels WHERE kind = ? AND status IN (${marks}) AND updated_at < ? ORDER BY updated_at LIMIT ?`).all(kind, ...statuses, updatedBefore, limit) as Row[];
+      return rows.map((r) => r['channel_id'] as ChannelId);
+    },
+    retire(channelIds, objectiveIds, now) {
+      store.transaction(() => {
+        const delObjective = q('DELETE FROM objectives WHERE id = ?');
+        for (const id of objectiveIds) delObjective.run(id);
+        const delChannel = q('DELETE FROM channels WHERE channel_id = ?');
+        const delParts = q('DELETE FROM channel_parts WHERE channel_id = ?');
+        const delVouchers = q('DELETE FROM vouchers WHERE channel_id = ?');
+        const tomb = q('INSERT OR IGNORE INTO retired_channels (channel_id, retired_at) VALUES (?, ?)');
+        for (const id of channelIds) {
+          delChannel.run(id);
+          delParts.run(id);
+          delVouchers.run(id);
+          partsCache.delete(id);
+          tomb.run(id.toLowerCase(), now);
+        }
+      }, { durability: 'relaxed' });
+    },
+    isRetired(channelId) {
+      return q('SELECT 1 AS x FROM retired_channels WHERE channel_id = ?').get(channelId.toLowerCase()) !== undefined;
     },
     syncChannelParts(channelId, parts) {
       store.transaction(() => {

@@ -1,0 +1,95 @@
+/**
+ * The hub's history retention: a closed virtual channel's records are deleted by the hub's own
+ * timer once older than `retainHistory.olderThanMs`, counted in /status and the metrics, logged;
+ * open channels stay; `stop()` waits for a pass in progress. (In-memory network and chain: this
+ * tests the hub's wiring; the pruning itself is tested in channel-core's engine tests.)
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { type Address, privateKeyToAddress } from '@sluice/channel-core';
+import { createMemoryNetwork, MemoryChainService } from '@sluice/channel-core/memory';
+import { openMemoryStore } from '@sluice/channel-core/sqlite';
+import { createNode } from '@sluice/channel-core/node';
+import { pino } from 'pino';
+import { createHub } from '../src/hub.ts';
+
+const KEYS = {
+  alice: '0xed90100c3784a2d86ff62423f40065a02319dc58bedda16b3158d85e39592228',
+  hub: '0xa4ade440a3f357caff796d63d5bf93d94afdf734e978588f6e7a50bda8f64bf2',
+  bob: '0x1c821f7627a08bf65826d8421025816e6b26208f9975ac706a0d581ebb08a4e6',
+} as const;
+const CHAIN = { consensusApp: '0x00000000000000000000000000000000000000C0' as Address, virtualPaymentApp: '0x00000000000000000000000000000000000000D0' as Address, startBlock: 0 };
+
+async function until(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!pred()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('the hub prunes closed channels older than its retention on its own, and reports it', async () => {
+  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 3, seed: 3 });
+  const chain = new MemoryChainService();
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _e, cb) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); cb(); } }));
+  const hubAddress = privateKeyToAddress(KEYS.hub);
+  const hub = createHub(
+    { privateKey: KEYS.hub, chain: CHAIN, policy: { maxLedgerDeposit: 10n ** 24n }, http: false, retainHistory: { olderThanMs: 200, everyMs: 25 } },
+    { store: openMemoryStore(), chain, messaging: net.service(hubAddress), logger, defaultMetrics: false },
+  );
+  const node = (key: string) => createNode({ privateKey: key, chain: CHAIN, hub: { address: hubAddress, multiaddrs: [] }, objectiveTimeoutMs: 5_000 }, { store: openMemoryStore(), chain, messaging: net.service(privateKeyToAddress(key)) });
+  const alice = node(KEYS.alice);
+  const bob = node(KEYS.bob);
+  try {
+    await hub.start();
+    await alice.start();
+    await bob.start();
+    await Promise.all([
+      alice.createLedgerChannel({ counterparty: hubAddress, deposit: 1_000n }),
+      bob.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: 1_000n }),
+    ]);
+    const { channelId: closed } = await alice.createVirtualChannel({ payee: bob.address, amount: 100n });
+    const { channelId: open } = await alice.createVirtualChannel({ payee: bob.address, amount: 50n });
+    await until(() => bob.getVirtualChannel(closed)?.status === 'funded', 'funded at bob');
+    bob.receiveVoucher(alice.pay(closed, 10n));
+    await alice.closeVirtualChannel(closed);
+    await until(() => hub.node.getVirtualChannel(closed)?.status === 'closed', 'closed at the hub');
+    assert.deepEqual(hub.status().history, { retainMs: 200, prunedChannels: 0, prunedObjectives: 0 }, 'kept while younger than the retention');
+
+    await until(() => hub.status().history.prunedChannels === 1, 'pruned by the hub', 5_000);
+    assert.equal(hub.node.getVirtualChannel(closed), undefined);
+    assert.equal(hub.node.getVirtualChannel(open)?.status, 'funded', 'the open channel stays');
+    assert.deepEqual(hub.status().history, { retainMs: 200, prunedChannels: 1, prunedObjectives: 2 });
+    assert.deepEqual(hub.status().virtualChannelCounts, { funded: 1 });
+    const metrics = await hub.metrics.registry.metrics();
+    assert.match(metrics, /sluice_hub_history_pruned_total\{record="channels"\} 1/);
+    assert.match(metrics, /sluice_hub_history_pruned_total\{record="objectives"\} 2/);
+    const logged = lines.find((l) => l['msg'] === 'history pruned');
+    assert.ok(logged !== undefined, 'a "history pruned" log line');
+    assert.equal(logged['channels'], 1);
+    // Alice and Bob keep theirs (they prune only when asked)
+    assert.equal(alice.getVirtualChannel(closed)?.status, 'closed');
+  } finally {
+    await alice.stop().catch(() => {});
+    await bob.stop().catch(() => {});
+    await hub.stop();
+    net.close();
+  }
+});
+
+test('retainHistory: false keeps everything', async () => {
+  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 0, seed: 1 });
+  const hub = createHub(
+    { privateKey: KEYS.hub, chain: CHAIN, http: false, retainHistory: false },
+    { store: openMemoryStore(), chain: new MemoryChainService(), messaging: net.service(privateKeyToAddress(KEYS.hub)), logger: pino({ level: 'silent' }), defaultMetrics: false },
+  );
+  try {
+    await hub.start();
+    assert.deepEqual(hub.status().history, { retainMs: null, prunedChannels: 0, prunedObjectives: 0 });
+  } finally {
+    await hub.stop();
+    net.close();
+  }
+});
