@@ -6,6 +6,7 @@
  *
  *   npm run bench:hub              # prints a markdown table, writes bench/results/hub.json
  *   HUB_BENCH_PROFILE=1 npm run bench:hub   # also CPU-profiles the hub process and breaks its time down
+ *   HUB_BENCH_PROFILE_LOAD_DIR=/tmp/p npm run bench:hub   # CPU profiles of the load generator's threads over the throughput window
  *
  * Env: HUB_BENCH_N (sequential opens, default 100), HUB_BENCH_CLIENTS (default 50),
  * HUB_BENCH_WORKERS (worker threads driving the throughput clients, default 2; 0 = all in the
@@ -28,7 +29,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { FundedTracker, countingLogger as countLogs, cycle, driveLoad, epochNow, threadCpuMs, type CycleTiming, type FromWorker, type LoadResult, type ToWorker, type WorkerSetup } from './lib/hub-load.ts';
+import { FundedTracker, countingLogger as countLogs, cycle, driveLoad, epochNow, threadCpuMs, type CycleTiming, type FromWorker, type LoadResult, type ToWorker, type WorkerSetup, windowProfiler } from './lib/hub-load.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JsonRpcProvider, Wallet } from 'ethers';
@@ -286,6 +287,8 @@ async function scenario(stores: StoreMode): Promise<Result> {
     const benchCpuBefore = process.cpuUsage();
     const mainCpuBefore = threadCpuMs();
     const deadline = epochNow() + SECONDS * 1000;
+    const mainProf = windowProfiler(`payee-thread-${stores}`);
+    await mainProf.start();
     const tStart = performance.now();
     const here = driveLoad(clients, (i) => payees[i % PAYEES]!.address, funded, V_AMOUNT, deadline);
     const fromWorkers = loadWorkers.map(
@@ -300,6 +303,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
       return x.result;
     })].filter((r, i) => i > 0 || WORKERS === 0);
     const wall = (performance.now() - tStart) / 1000;
+    await mainProf.stop();
     counting = false;
     const conc = { open: parts.flatMap((r) => r.open), close: parts.flatMap((r) => r.close), payee: parts.flatMap((r) => r.payee) };
     const errors = parts.reduce((n, r) => n + r.errors, 0);

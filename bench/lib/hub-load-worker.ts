@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createNode, type Node } from '@sluice/channel-core/node';
-import { FundedTracker, countingLogger, driveLoad, type FromWorker, type ToWorker, type WorkerSetup } from './hub-load.ts';
+import { threadId } from 'node:worker_threads';
+import { FundedTracker, countingLogger, driveLoad, windowProfiler, type FromWorker, type ToWorker, type WorkerSetup } from './hub-load.ts';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -22,9 +23,11 @@ port.on('message', (m: ToWorker) => {
   if (m.type === 'funded') funded.funded(m.channelId);
   else if (m.type === 'run') {
     counting = true;
-    void driveLoad(clients, (i) => setup.clients[i]!.payee, funded, BigInt(setup.amount), m.deadline).then(
-      (result) => {
+    const prof = windowProfiler(`payers-thread-${threadId}`);
+    void prof.start().then(() => driveLoad(clients, (i) => setup.clients[i]!.payee, funded, BigInt(setup.amount), m.deadline)).then(
+      async (result) => {
         counting = false;
+        await prof.stop();
         post({ type: 'done', result, warnings: [...warnings] });
       },
       (e: unknown) => post({ type: 'failed', message: e instanceof Error ? e.message : String(e) }),

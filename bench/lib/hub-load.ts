@@ -125,6 +125,36 @@ export function countingLogger(who: string, counts: Map<string, number>, countin
   return { debug: (obj: object, msg: string) => void (/fail|retry|timeout/i.test(msg) && debug(obj, msg)), info() {}, warn: count('warn'), error: count('error') };
 }
 
+/**
+ * CPU profile of this thread over the throughput window only (set-up excluded), when
+ * `HUB_BENCH_PROFILE_LOAD_DIR` is set: `start()` when the window opens, `stop()` writes
+ * `<dir>/<label>.cpuprofile` (read with any .cpuprofile viewer, e.g. Chrome DevTools).
+ */
+export function windowProfiler(label: string): { start(): Promise<void>; stop(): Promise<void> } {
+  const dir = process.env['HUB_BENCH_PROFILE_LOAD_DIR'];
+  if (dir === undefined || dir === '') return { start: async () => {}, stop: async () => {} };
+  let session: import('node:inspector/promises').Session | undefined;
+  return {
+    async start() {
+      const { Session } = await import('node:inspector/promises');
+      session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 200 });
+      await session.post('Profiler.start');
+    },
+    async stop() {
+      if (session === undefined) return;
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      session = undefined;
+      const { mkdirSync, writeFileSync } = await import('node:fs');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(`${dir}/${label}.cpuprofile`, JSON.stringify(profile));
+    },
+  };
+}
+
 /** What a load worker needs to build its client nodes (structured-clone friendly). */
 export interface WorkerSetup {
   readonly clients: readonly { key: string; storePath: string; payee: Address; peers?: NodeInit['peers'] }[];
