@@ -35,6 +35,7 @@ function hubArgs(): { args: string[]; env: Record<string, string> } {
       SLUICE_HUB_COLLATERAL_CAP: String(15n * 10n ** 16n),
       SLUICE_HUB_CHAIN_POLL_MS: '50',
       SLUICE_HUB_OBJECTIVE_TIMEOUT_MS: '5000',
+      SLUICE_HUB_RETAIN_HISTORY: '90m',
     },
   };
 }
@@ -141,7 +142,9 @@ test('a hub process serves Alice and Bob; health, metrics, status; no secrets in
 
   const st = await statusJson(hub.started.http);
   assert.equal(st.code, 0, st.stderr);
-  const s = JSON.parse(st.stdout) as { ledgers: { channelId: string; status: string; hubBalance: string; peerBalance: string }[]; virtualChannels: { channelId: string; amount: string }[]; collateral: { asset: string; locked: string; cap: string | null }[] };
+  const s = JSON.parse(st.stdout) as { ledgers: { channelId: string; status: string; hubBalance: string; peerBalance: string }[]; virtualChannels: { channelId: string; amount: string }[]; collateral: { asset: string; locked: string; cap: string | null }[]; history: unknown };
+  assert.deepEqual(s.history, { retainMs: 90 * 60_000, prunedChannels: 0, prunedObjectives: 0 }, 'the retention from SLUICE_HUB_RETAIN_HISTORY; nothing that old yet');
+  assert.equal(metric(m, 'sluice_hub_history_pruned_total', { record: 'channels' }), 0, 'a retention pass ran at start');
   assert.deepEqual(s.ledgers.map((l) => l.channelId).sort(), [ai, ib].map((x) => x.toLowerCase()).sort());
   assert.ok(s.ledgers.every((l) => l.status === 'open'));
   assert.equal(s.ledgers.find((l) => l.channelId === ib.toLowerCase())?.hubBalance, String(collateral - amount));
