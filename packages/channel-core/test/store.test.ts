@@ -296,8 +296,13 @@ test('store: history retention — stale closed channels listed by age through t
     // updated at 50, 10, 30 (closed), 5 (failed), 1 (funded: open), 2 (a ledger)
     const rows: [number, string, string, number][] = [[1, 'virtual', 'closed', 50], [2, 'virtual', 'closed', 10], [3, 'virtual', 'closed', 30], [4, 'virtual', 'failed', 5], [5, 'virtual', 'funded', 1], [6, 'ledger', 'closed', 2]];
     for (const [n, kind, status, at] of rows) s.putChannel({ channelId: id(n), kind, data: { status }, updatedAt: at });
-    assert.deepEqual(s.listStaleChannelIds!('virtual', ['closed', 'failed'], 40, 10), [id(4), id(2), id(3)], 'oldest first, before the cut-off, of the kind and statuses');
-    assert.deepEqual(s.listStaleChannelIds!('virtual', ['closed', 'failed'], 100, 2), [id(4), id(2)], 'at most limit');
+    const stale = (before: number, limit: number, after?: { channelId: ChannelId; updatedAt: number }): ChannelId[] => s.listStaleChannelIds!('virtual', ['closed', 'failed'], before, limit, after).map((c) => c.channelId);
+    assert.deepEqual(stale(40, 10), [id(4), id(2), id(3)], 'oldest first, before the cut-off, of the kind and statuses');
+    assert.deepEqual(stale(100, 2), [id(4), id(2)], 'at most limit');
+    assert.deepEqual(s.listStaleChannelIds!('virtual', ['closed'], 100, 2)[0], { channelId: id(2), updatedAt: 10 });
+    assert.deepEqual(stale(100, 2, { channelId: id(2), updatedAt: 10 }), [id(3), id(1)], 'after a cursor');
+    s.putChannel({ channelId: id(7), kind: 'virtual', data: { status: 'closed' }, updatedAt: 10 });
+    assert.deepEqual(stale(100, 5, { channelId: id(2), updatedAt: 10 }), [id(7), id(3), id(1)], 'same time: by id');
     assert.deepEqual(s.listStaleChannelIds!('virtual', [], 100, 2), []);
     assert.deepEqual(s.listStaleChannelIds!('virtual', ['closed'], 100, 0), []);
 
@@ -319,7 +324,7 @@ test('store: history retention — stale closed channels listed by age through t
     assert.equal(s.isRetired!(id(2)), true);
     assert.equal(s.isRetired!(id(2).toUpperCase().replace('0X', '0x') as ChannelId), true, 'case-insensitive');
     assert.equal(s.isRetired!(id(1)), false);
-    assert.deepEqual(s.listStaleChannelIds!('virtual', ['closed', 'failed'], 40, 10), [id(4)]);
+    assert.deepEqual(stale(40, 10), [id(4), id(7)]);
     // retiring again is harmless; parts re-synced after a retire start from nothing
     s.retire!([id(2)], [], 100);
     s.syncChannelParts!(id(2), [{ key: 'k', fingerprint: '1', data: { x: 1 } }]);

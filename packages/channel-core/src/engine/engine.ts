@@ -25,7 +25,7 @@ import { consumeChainEvents } from '../chain.ts';
 import type { Clock } from '../ports/clock.ts';
 import { systemClock } from '../ports/clock.ts';
 import type { InboundMessage, MessageService, UndeliverableMessage } from '../ports/messaging.ts';
-import { LAST_BLOCK_KEY, type Store } from '../ports/store.ts';
+import { LAST_BLOCK_KEY, type StaleCursor, type Store } from '../ports/store.ts';
 import { type Channel, latestSupportedState, others } from '../protocols/channel.ts';
 import { type ConsensusChannel, counterparty, newConsensusChannel } from '../protocols/ledger.ts';
 import { type Objective, crank, ledgersOf, onTransactionFailed, waitsOnLedgers, update, watchedChannels, withLedger } from '../protocols/objective.ts';
@@ -173,8 +173,10 @@ export interface Engine {
    * guarantees it, while any objective of it is active, and while any ledger is being settled
    * on chain. What closed payee channels paid is carried into a total first
    * ({@link closedPayeeEarnings} does not change). Does nothing on a store without retention.
+   * Candidates are taken oldest first after `after`; pass the result's `next` to go on past
+   * the ones kept.
    */
-  pruneHistory(before: number, limit?: number): Promise<HistoryPruned>;
+  pruneHistory(before: number, limit?: number, after?: StaleCursor): Promise<HistoryPruned>;
   /** What {@link pruneHistory} deleted over the store's life. */
   prunedHistory(): { readonly channels: number; readonly objectives: number };
   /** A ledger's record, from the engine's write-through cache (read-only). */
@@ -212,8 +214,10 @@ export interface HistoryPruned {
   readonly objectives: number;
   /** Stale channels were skipped (still guaranteed, active, or settling) — they are tried again next time. */
   readonly skipped: number;
-  /** The pass hit its limit: more may be due. */
+  /** The pass hit its limit: more may be due, after `next`. */
   readonly more: boolean;
+  /** The last candidate looked at (the cursor of the next pass). */
+  readonly next?: StaleCursor;
 }
 
 /** Meta key of the retention totals: `{ channels, objectives, payeePaid: { asset: amount } }`. */
@@ -762,8 +766,8 @@ class EngineImpl implements Engine {
     return [...this.#virtualIndex().values()];
   }
 
-  pruneHistory(before: number, limit = 200): Promise<HistoryPruned> {
-    return this.serial(() => this.#pruneHistory(before, limit));
+  pruneHistory(before: number, limit = 200, after?: StaleCursor): Promise<HistoryPruned> {
+    return this.serial(() => this.#pruneHistory(before, limit, after));
   }
 
   prunedHistory(): { readonly channels: number; readonly objectives: number } {
@@ -771,13 +775,13 @@ class EngineImpl implements Engine {
     return { channels: t.channels, objectives: t.objectives };
   }
 
-  #pruneHistory(before: number, limit: number): HistoryPruned {
+  #pruneHistory(before: number, limit: number, after: StaleCursor | undefined): HistoryPruned {
     const st = this.store;
     const none: HistoryPruned = { channels: 0, objectives: 0, skipped: 0, more: false };
     if (st.listStaleChannelIds === undefined || st.retire === undefined || st.isRetired === undefined) return none;
     // A ledger being settled on chain may meet an older state's guarantees: keep everything.
     for (const d of this.#active.values()) if (d.objective.type === 'ledgerExit') return none;
-    const stale = st.listStaleChannelIds('virtual', CLOSED_VIRTUAL, before, limit);
+    const stale = st.listStaleChannelIds('virtual', CLOSED_VIRTUAL, before, limit, after);
     if (stale.length === 0) return none;
     const guarded = new Set<string>();
     for (const l of this.#ledgerMap().values()) {
@@ -792,7 +796,7 @@ class EngineImpl implements Engine {
     const objectives: string[] = [];
     const paid = new Map<string, bigint>();
     let skipped = 0;
-    for (const id of stale) {
+    for (const { channelId: id } of stale) {
       const ids = virtualObjectiveIds(id);
       const vd = getVirtualData(st, id);
       if (vd === undefined || isOpenVirtual(vd) || guarded.has(id.toLowerCase()) || ids.some((o) => this.#active.has(o))) {
@@ -825,7 +829,7 @@ class EngineImpl implements Engine {
       for (const id of channels) this.#virtualCache.delete(id.toLowerCase());
       this.#log.info({ channels: channels.length, objectives: objectives.length, skipped }, 'history pruned');
     }
-    return { channels: channels.length, objectives: objectives.length, skipped, more: stale.length === limit };
+    return { channels: channels.length, objectives: objectives.length, skipped, more: stale.length === limit, next: stale[stale.length - 1]! };
   }
 
   /**

@@ -24,7 +24,7 @@ import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { virtualChallengeId } from '../protocols/virtual-challenge.ts';
 import { ledgerExitId } from '../protocols/ledger-exit.ts';
 import { type DisputeInfo, FALLBACK_DEFAULTS } from '../engine/fallback.ts';
-import { type Engine, createEngine } from '../engine/engine.ts';
+import { type Engine, type HistoryPruned, createEngine } from '../engine/engine.ts';
 import { type Owned, chainFor, messagingFor, storeFor } from './adapters.ts';
 import { ledgerInfo, virtualInfo } from './info.ts';
 import type { EngineEvent } from '../engine/events.ts';
@@ -714,14 +714,17 @@ class NodeImpl implements Node {
     const engine = this.engine;
     const before = (this.#components.clock ?? systemClock).now() - olderThanMs;
     const out = { channels: 0, objectives: 0, kept: 0 };
+    let after: HistoryPruned['next'];
     for (;;) {
       signal?.throwIfAborted();
-      const r = await engine.pruneHistory(before, batch);
+      const r = await engine.pruneHistory(before, batch, after);
       out.channels += r.channels;
       out.objectives += r.objectives;
       out.kept += r.skipped;
-      // a pass that deleted nothing would list the same kept channels again
-      if (!r.more || r.channels === 0) return out;
+      // a store that ignored the cursor would hand back the same candidates: stop there
+      const stuck = after !== undefined && r.next !== undefined && r.next.channelId === after.channelId && r.next.updatedAt === after.updatedAt;
+      if (!r.more || r.next === undefined || stuck) return out;
+      after = r.next; // past the ones kept (the deleted ones are gone anyway)
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }

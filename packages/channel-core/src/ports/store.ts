@@ -79,6 +79,12 @@ export interface TransactionOptions {
   readonly durability?: 'commit' | 'beforeSend' | 'relaxed';
 }
 
+/** A position in {@link Store.listStaleChannelIds}' order. */
+export interface StaleCursor {
+  readonly channelId: ChannelId;
+  readonly updatedAt: number;
+}
+
 export interface Store {
   /** Run `fn` atomically: all of its writes commit together, durably (see `options`), or none do. */
   transaction<T>(fn: () => T, options?: TransactionOptions): T;
@@ -126,11 +132,12 @@ export interface Store {
   listChannelParts?(channelId: ChannelId): { readonly key: string; readonly data: unknown }[];
 
   /**
-   * History retention (all three optional: a store without them keeps everything). Ids of the
-   * channel records of `kind` whose `data.status` is one of `statuses`, last written before
-   * `updatedBefore` (clock ms), oldest first, at most `limit` (an indexed query).
+   * History retention (all three optional: a store without them keeps everything). The channel
+   * records of `kind` whose `data.status` is one of `statuses`, last written before
+   * `updatedBefore` (clock ms), oldest first (by update time, then id), after the cursor `after`
+   * when given, at most `limit` (an indexed query).
    */
-  listStaleChannelIds?(kind: string, statuses: readonly string[], updatedBefore: number, limit: number): ChannelId[];
+  listStaleChannelIds?(kind: string, statuses: readonly string[], updatedBefore: number, limit: number, after?: StaleCursor): StaleCursor[];
   /**
    * In one transaction: delete these channel records (with their parts and vouchers) and these
    * objective records, and remember the channel ids as retired ({@link isRetired}). The commit

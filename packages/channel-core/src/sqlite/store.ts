@@ -336,11 +336,15 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
         : q('SELECT * FROM channels WHERE kind = ? ORDER BY channel_id').all(kind)) as Row[];
       return rows.map(toChannel);
     },
-    listStaleChannelIds(kind, statuses, updatedBefore, limit) {
+    listStaleChannelIds(kind, statuses, updatedBefore, limit, after) {
       if (statuses.length === 0 || limit <= 0) return [];
       const marks = statuses.map(() => '?').join(', ');
-      const rows = q(`SELECT channel_id FROM channels WHERE kind = ? AND status IN (${marks}) AND updated_at < ? ORDER BY updated_at LIMIT ?`).all(kind, ...statuses, updatedBefore, limit) as Row[];
-      return rows.map((r) => r['channel_id'] as ChannelId);
+      const rows = (after === undefined
+        ? q(`SELECT channel_id, updated_at FROM channels WHERE kind = ? AND status IN (${marks}) AND updated_at < ? ORDER BY updated_at, channel_id LIMIT ?`).all(kind, ...statuses, updatedBefore, limit)
+        : q(`SELECT channel_id, updated_at FROM channels WHERE kind = ? AND status IN (${marks}) AND updated_at < ? AND (updated_at > ? OR (updated_at = ? AND channel_id > ?)) ORDER BY updated_at, channel_id LIMIT ?`).all(
+            kind, ...statuses, updatedBefore, after.updatedAt, after.updatedAt, after.channelId, limit,
+          )) as Row[];
+      return rows.map((r) => ({ channelId: r['channel_id'] as ChannelId, updatedAt: Number(r['updated_at']) }));
     },
     retire(channelIds, objectiveIds, now) {
       store.transaction(() => {
