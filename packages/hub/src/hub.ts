@@ -55,7 +55,7 @@ export interface HubInit {
   /**
    * History retention: the records of virtual channels that closed longer ago than
    * `olderThanMs` are deleted, checked every `everyMs` (see `Node.pruneHistory`). Default: 7 days,
-   * checked every 10 minutes. `false`: keep everything (the store grows by ~10 KB per channel).
+   * checked every 10 minutes. `false`: keep everything (the store grows by ~12 KB per channel).
    */
   readonly retainHistory?: { readonly olderThanMs: number; readonly everyMs?: number } | false;
 }

@@ -166,7 +166,7 @@ export interface Node {
 
   /**
    * History retention: delete the records of virtual channels that closed or failed more than
-   * `olderThanMs` ago — channel record, vouchers, objectives (~10 KB per channel) — in batches of
+   * `olderThanMs` ago — channel record, vouchers, objectives (~12 KB per channel) — in batches of
    * `batch` (default 200: ~7 ms of work each), yielding to other work between batches. Their ids are remembered
    * (~80 bytes each): no objective for them is started or joined again. Kept: channels a ledger
    * still guarantees, channels with an objective in progress, and everything while a ledger is
