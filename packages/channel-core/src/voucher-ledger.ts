@@ -57,6 +57,16 @@ export class PayerLedger {
     this.#channels.set(channelId, { channelId, payer, payee, balance: channel.balance, paid, last: alreadyPaid });
   }
 
+  /** Forget a channel (closed, or failed to open). */
+  remove(channelId: ChannelId): void {
+    this.#channels.delete(channelId.toLowerCase() as ChannelId);
+  }
+
+  /** How many channels are tracked. */
+  get size(): number {
+    return this.#channels.size;
+  }
+
   /**
    * Sign the next cumulative voucher, raising the total by `increase` (> 0).
    * @throws SluiceError CHANNEL_UNKNOWN, INSUFFICIENT_BALANCE (nothing is signed), INVALID_ARGUMENT
@@ -170,6 +180,11 @@ export class PayeeLedger {
   /** Forget a closed channel. */
   remove(channelId: ChannelId): void {
     this.#channels.delete(channelId.toLowerCase() as ChannelId);
+  }
+
+  /** How many channels are tracked. */
+  get size(): number {
+    return this.#channels.size;
   }
 
   /** The best voucher so far (what to persist and, at the end, redeem). */

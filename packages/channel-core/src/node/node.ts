@@ -178,6 +178,8 @@ export interface Node {
   pruneHistory(options: { olderThanMs: number; batch?: number; signal?: AbortSignal }): Promise<{ channels: number; objectives: number; kept: number }>;
   /** What {@link pruneHistory} deleted over the store's life. */
   getPrunedHistory(): { channels: number; objectives: number };
+  /** Channels the in-memory voucher ledgers track — as payer and as payee: the open ones (closed and failed ones are dropped). */
+  getVoucherLedgerSizes(): { payer: number; payee: number };
 }
 
 /**
@@ -386,6 +388,13 @@ class NodeImpl implements Node {
         }
       }
     }
+    // A channel that closed (or failed to open) leaves the voucher ledgers: they would otherwise
+    // hold every channel the process ever had. Vouchers for it are still refused as CHANNEL_CLOSING
+    // (#receive looks at the record).
+    if (e.type === 'virtualChannelClosed' || (e.type === 'objectiveFailed' && e.objectiveType === 'virtualFund')) {
+      this.#payer.remove(e.channelId);
+      this.#payee.remove(e.channelId);
+    }
   }
 
   /** Events for the Node's listeners, once durable. */
@@ -550,6 +559,13 @@ class NodeImpl implements Node {
   #receive(voucher: Voucher, options: { price?: bigint }, grouped: boolean): ReceiveResult {
     const store = this.#st;
     const result = this.#payee.receive(voucher, options);
+    if (result.kind === 'rejected' && result.error.code === 'CHANNEL_UNKNOWN' && typeof voucher.channelId === 'string') {
+      // closed channels leave the voucher ledger (#onCommitted): still "closing", not "unknown"
+      const vd = this.engine.virtualChannel(voucher.channelId.toLowerCase() as ChannelId);
+      if (vd?.role === 'payee' && (vd.status === 'closed' || vd.status === 'failed')) {
+        return { kind: 'rejected', error: new SluiceError('CHANNEL_CLOSING', 'channel is closed', { details: { channelId: vd.channelId } }) };
+      }
+    }
     if (result.kind === 'accepted') {
       const rec = {
         channelId: result.voucher.channelId.toLowerCase() as ChannelId,
@@ -727,6 +743,10 @@ class NodeImpl implements Node {
       after = r.next; // past the ones kept (the deleted ones are gone anyway)
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+  }
+
+  getVoucherLedgerSizes(): { payer: number; payee: number } {
+    return { payer: this.#payer.size, payee: this.#payee.size };
   }
 
   getPrunedHistory(): { channels: number; objectives: number } {

@@ -5,11 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isSluiceError } from '../../src/index.ts';
+import { isSluiceError, signVoucher } from '../../src/index.ts';
 import { getLedgerData } from '../../src/engine/index.ts';
 import { putLedgerData } from '../../src/engine/records.ts';
 import { openMemoryStore } from '../../src/sqlite/index.ts';
-import { ADDR, ETH, openLedgers, until, world } from './harness.ts';
+import { ADDR, ETH, KEYS, openLedgers, until, world } from './harness.ts';
 
 const N = 20;
 
@@ -30,6 +30,7 @@ test(`${N} virtual channels opened and closed concurrently on the same ledgers`,
     const openIds = (n: typeof alice): string[] => n.getVirtualChannels({ open: true }).map((v) => v.channelId).sort();
     for (const n of [alice, irene, bob]) assert.deepEqual(openIds(n), n.getVirtualChannels().filter((v) => v.status !== 'closed' && v.status !== 'failed').map((v) => v.channelId).sort());
     assert.equal(openIds(irene).length, N);
+    assert.deepEqual([alice.getVoucherLedgerSizes(), bob.getVoucherLedgerSizes()], [{ payer: N, payee: 0 }, { payer: 0, payee: N }]);
     const locked = amounts.reduce((s, a) => s + a, 0n);
     await until(() => irene.getLedgerChannel(ib)?.locked === locked && irene.getLedgerChannel(ai)?.locked === locked, 'all guarantees agreed');
     assert.equal(alice.getLedgerChannel(ai)?.guarantees, N);
@@ -83,6 +84,11 @@ test(`${N} virtual channels opened and closed concurrently on the same ledgers`,
     assert.equal(li.myBalance + irene.getLedgerChannel(ib)!.myBalance, 5_000n, 'the hub nets zero');
     for (const n of [alice, irene, bob]) assert.deepEqual(n.engine.activeObjectives(), [], 'no objective left behind');
     for (const n of [alice, irene, bob]) assert.deepEqual(openIds(n), [], 'no open channel left in the index');
+    // closed channels leave the in-memory voucher ledgers (a long-lived provider would otherwise
+    // keep every channel it ever had); a late voucher for one is still refused as closing
+    for (const n of [alice, irene, bob]) assert.deepEqual(n.getVoucherLedgerSizes(), { payer: 0, payee: 0 });
+    const late = bob.receiveVoucher(signVoucher(ids[N - 1]!, BigInt(N + 5), KEYS.alice));
+    assert.equal(late.kind === 'rejected' ? late.error.code : late.kind, 'CHANNEL_CLOSING');
     // ...then from the closed ones' final amounts; the same as a scan of every record
     assert.deepEqual(bob.getPayeeEarnings(), [{ asset: ETH, amount: total }]);
     assert.equal(bob.getVirtualChannels().filter((v) => v.role === 'payee').reduce((s, v) => s + v.paid, 0n), total);
