@@ -382,8 +382,8 @@ class EngineImpl implements Engine {
   #chainLoop: Promise<void> | undefined;
   /** Write-through cache of ledger records (the engine is their only writer). */
   #ledgerCache: Map<string, LedgerData> | undefined;
-  /** Write-through cache of virtual channel records (null: not in the store); closed/failed ones are dropped. */
-  readonly #virtualCache = new Map<string, VirtualData | null>();
+  /** Write-through cache of the open virtual channel records (closed/failed ones are dropped; misses are not kept). */
+  readonly #virtualCache = new Map<string, VirtualData>();
   /** Pending `waitForObjective` calls, rejected with ABORTED on stop. */
   readonly #waiters = new Set<(err: unknown) => void>();
   /** Rejections that arrived before the objective they refuse (bounded, oldest dropped). */
@@ -736,10 +736,12 @@ class EngineImpl implements Engine {
     const k = id.toLowerCase();
     let v = this.#virtualCache.get(k);
     if (v === undefined) {
-      v = getVirtualData(this.store, id) ?? null;
-      if (v === null || isOpenVirtual(v)) this.#virtualCache.set(k, v);
+      v = getVirtualData(this.store, id);
+      // Misses are not cached: peers name channel ids (messages, vouchers), and remembering every
+      // id asked for would let them grow this map without bound.
+      if (v !== undefined && isOpenVirtual(v)) this.#virtualCache.set(k, v);
     }
-    return v ?? undefined;
+    return v;
   }
 
   #putVirtual(vd: VirtualData, now: number): void {
@@ -748,8 +750,8 @@ class EngineImpl implements Engine {
     // a payee channel that closes now adds to the closed earnings (if they are kept yet)
     let closesOpen = false;
     if (closes && vd.role === 'payee' && this.#closedPayeePaid !== undefined) {
-      const prev = this.#virtualCache.has(k) ? this.#virtualCache.get(k) : getVirtualData(this.store, vd.channelId);
-      closesOpen = prev != null && isOpenVirtual(prev);
+      const prev = this.#virtualCache.get(k) ?? getVirtualData(this.store, vd.channelId);
+      closesOpen = prev !== undefined && isOpenVirtual(prev);
     }
     putVirtualData(this.store, vd, now);
     if (closes) {
