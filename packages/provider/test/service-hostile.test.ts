@@ -181,4 +181,16 @@ describe('provider service: hostile clients', () => {
     const c = await r.closed;
     assert.ok(c.code === 4300 || c.code === 1006, `close code ${c.code}`);
   });
+
+  it('close codes a client picks share one metric label (no series per code)', async () => {
+    const before = await metric(f, 'sluice_provider_sessions_closed_total', { code: 'other' });
+    for (const code of [3001, 3777, 4999]) {
+      const r = await raw(f);
+      r.ws.close(code);
+      await r.closed;
+    }
+    await new Promise((res) => setTimeout(res, 100));
+    assert.equal(await metric(f, 'sluice_provider_sessions_closed_total', { code: 'other' }), before + 3);
+    for (const code of ['3001', '3777', '4999']) assert.equal(await metric(f, 'sluice_provider_sessions_closed_total', { code }), 0, `no series for ${code}`);
+  });
 });

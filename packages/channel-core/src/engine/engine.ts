@@ -249,6 +249,8 @@ function writePrunedTotals(store: Store, t: PrunedTotals): void {
 
 const noopLogger: EngineLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const MAX_SENT_PER_OBJECTIVE = 16;
+/** How long a peer seen silent stays marked without a new stall renewing the mark. */
+const SILENT_TTL_MS = 3_600_000;
 const MAX_CASCADE = 10_000;
 const GROUP_COMMIT = { durability: 'beforeSend' } as const;
 /** Virtual channel statuses: open (in the index) and not. */
@@ -1179,6 +1181,7 @@ class EngineImpl implements Engine {
       }
     });
     this.#active.delete(o.id);
+    this.#stallNotified.delete(o.id);
     this.#log.warn({ objectiveId: o.id, code, reason: message }, 'objective failed');
     this.#emit({ type: 'objectiveFailed', objectiveId: o.id, objectiveType: o.type, channelId: objectiveChannelId(o), code, reason: message });
   }
@@ -1860,6 +1863,10 @@ class EngineImpl implements Engine {
 
   async #checkStalls(): Promise<void> {
     const now = this.#clock.now();
+    // A peer stays "silent" while an objective keeps stalling on it (each stall renews the mark);
+    // marks nothing renews age out — throw-away identities must not accumulate here.
+    const silentTtl = Math.max(SILENT_TTL_MS, 4 * this.#timeout);
+    for (const [p, at] of this.#silent) if (now - at > silentTtl) this.#silent.delete(p);
     const gone = new Set<string>();
     const auto = this.init.fallback?.auto ?? true;
     const peerTimeout = this.init.fallback?.peerTimeoutMs ?? FALLBACK_DEFAULTS.peerTimeoutMs;

@@ -444,6 +444,12 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     if (node === undefined || address === undefined) return;
     if (node.getConnections(connection.remotePeer).some((c) => c.status === 'open')) return;
     this.#log.debug({ peer: address }, 'peer disconnected');
+    // Per-peer state lives while the peer is connected: anyone can connect with a new identity,
+    // so nothing keyed by peer may outlive its connections (a new connection probes afresh).
+    const key = lower(address);
+    this.#addressToPeer.delete(key);
+    this.#legacyPeers.delete(key);
+    this.#noSessionPeers.delete(key);
     const entry = this.#peerBook.get(lower(address));
     if (entry !== undefined) this.#redial(entry, this.#initialBackoff);
   }

@@ -18,7 +18,7 @@ import {
   sameAddress,
 } from '@sluice/channel-core';
 import { END_OF_FILE } from '../wire/constants.ts';
-import { closeReasonFor, errorFrameFor } from '../wire/codes.ts';
+import { WIRE_ERROR_CODES, closeReasonFor, errorFrameFor } from '../wire/codes.ts';
 import { type ClientFrame, decodeClientFrame, encodeFrame } from '../wire/frames.ts';
 import { type SessionTerms, amountFor, paidEnd } from '../wire/flow.ts';
 import type { PayeeChannels } from './channels.ts';
@@ -82,6 +82,14 @@ export interface SessionInfo {
 }
 
 /** Open sessions, at most one per channel (a new HELLO on a channel supersedes the old session). */
+
+/** Close codes we know (WebSocket's own, ours): a client picks the rest, so they share one label. */
+const KNOWN_CLOSE_CODES = new Set<number>([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, ...Object.values(WIRE_ERROR_CODES)]);
+
+/** The metric label of a close code: itself when known, else `other` (bounded label values). */
+export function closeCodeLabel(code: number): string {
+  return KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other';
+}
 export class SessionRegistry {
   readonly all = new Set<ProviderSession>();
   readonly byChannel = new Map<ChannelId, ProviderSession>();
@@ -184,7 +192,7 @@ export class ProviderSession {
     this.#ctx.sessions.all.delete(this);
     if (this.#channelId !== undefined && this.#ctx.sessions.byChannel.get(this.#channelId) === this) this.#ctx.sessions.byChannel.delete(this.#channelId);
     this.#ctx.metrics.openSessions.dec();
-    this.#ctx.metrics.sessionsClosed.inc({ code: String(code) });
+    this.#ctx.metrics.sessionsClosed.inc({ code: closeCodeLabel(code) });
   }
 
   #onWsError(e: Error & { code?: string }): void {
