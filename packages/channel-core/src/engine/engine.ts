@@ -35,6 +35,7 @@ import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
 import { unknownGuaranteeTargets, withGuaranteedChannel } from '../protocols/ledger-exit.ts';
 import { virtualFundId } from '../protocols/virtual-fund.ts';
+import { directFundAbandonable, directFundId } from '../protocols/direct-fund.ts';
 import { parseJson, stringifyJson } from '../json.ts';
 import {
   type DisputeInfo,
@@ -62,6 +63,7 @@ import {
   type SentMessage,
   type VirtualData,
   type VirtualStatus,
+  findLedgerIn,
   getObjectiveData,
   listLedgerData,
   getVirtualData,
@@ -98,6 +100,13 @@ export interface EngineInit {
   readonly objectiveTimeoutMs?: number;
   /** How often stalls are checked (default min(1000, timeout / 4)). */
   readonly stallCheckIntervalMs?: number;
+  /**
+   * A ledger opening idle this long while nothing is at stake — we asked for no deposit and the
+   * chain holds nothing for it — is abandoned (failed with PEER_TIMEOUT; the ledger record marked
+   * failed); a deposit seen later resumes it. Bounds what peers who propose ledgers and never fund
+   * them leave behind (default 3 600 000: an hour).
+   */
+  readonly openingTimeoutMs?: number;
   /** First block to scan when no cursor is persisted (default: the latest block at first start). */
   readonly chainStartBlock?: number;
   /** Blocks an event must be deep before it is applied (default 1). */
@@ -249,6 +258,8 @@ function writePrunedTotals(store: Store, t: PrunedTotals): void {
 
 const noopLogger: EngineLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const MAX_SENT_PER_OBJECTIVE = 16;
+/** Default {@link EngineInit.openingTimeoutMs}. */
+const OPENING_TIMEOUT_MS = 3_600_000;
 /** How long a peer seen silent stays marked without a new stall renewing the mark. */
 const SILENT_TTL_MS = 3_600_000;
 const MAX_CASCADE = 10_000;
@@ -1164,13 +1175,13 @@ class EngineImpl implements Engine {
     }
   }
 
-  #failObjective(data: ObjectiveData, o: Objective, e: unknown): void {
+  #failObjective(data: ObjectiveData, o: Objective, e: unknown, abandoned = false): void {
     const now = this.#clock.now();
     const code = isSluiceError(e) ? e.code : 'INTERNAL';
     const message = e instanceof Error ? e.message : String(e);
     const failed = { ...o, status: 'rejected' as const };
     this.#transaction(() => {
-      putObjectiveData(this.store, { ...data, objective: failed, failure: { code, message } }, now);
+      putObjectiveData(this.store, { ...data, objective: failed, failure: { code, message }, ...(abandoned ? { abandoned: true } : {}) }, now);
       if (o.type === 'virtualFund') {
         const vd = this.#getVirtual(o.v.id);
         if (vd !== undefined) this.#putVirtual({ ...vd, status: 'failed' }, now);
@@ -1799,7 +1810,10 @@ class EngineImpl implements Engine {
           if (pev === undefined) continue;
           await this.#applyChainEvent(o.id, pev);
         }
-        if (ev.type === 'Deposited') await this.#maybeTopUp(channelId, ev.destinationHoldings, ev.asset, ev.blockNumber, ev.logIndex);
+        if (ev.type === 'Deposited') {
+          await this.#maybeResumeOpening(channelId, ev);
+          await this.#maybeTopUp(channelId, ev.destinationHoldings, ev.asset, ev.blockNumber, ev.logIndex);
+        }
         if (ev.type === 'ChallengeRegistered') await this.#onChallengeRegistered(ev);
       }
       await this.#feedChainTime(batch.toBlock);
@@ -1843,6 +1857,38 @@ class EngineImpl implements Engine {
     }
   }
 
+  /**
+   * A deposit into a ledger whose opening was abandoned (nobody had funded it): the depositor
+   * still wants it — resume the objective where it stopped, and apply the deposit.
+   */
+  async #maybeResumeOpening(ledgerId: ChannelId, ev: ChainEventBatch['events'][number]): Promise<void> {
+    const ld = this.#getLedger(ledgerId);
+    if (ld?.status !== 'failed') return;
+    const id = directFundId(ledgerId);
+    if (this.#active.has(id)) return;
+    const data = getObjectiveData(this.store, id);
+    if (data === undefined || data.abandoned !== true || data.objective.type !== 'directFund') return;
+    // one ledger per counterparty and asset: not while the peer has opened another one since
+    const other = findLedgerIn(this.#ledgerMap().values(), ld.counterparty, ld.asset, ['funding', 'open', 'closing']);
+    if (other !== undefined) {
+      this.#log.warn({ objectiveId: id, channelId: ledgerId, peer: ld.counterparty, other: other.ledgerId }, 'deposit into an abandoned ledger opening while another ledger with the peer is open: not resumed (the depositor can exit on chain with the prefund)');
+      return;
+    }
+    const now = this.#clock.now();
+    const { failure: _f, abandoned: _a, ...rest } = data;
+    const resumed: ObjectiveData = { ...rest, objective: { ...data.objective, status: 'approved' }, progressAt: now };
+    this.#transaction(() => {
+      putObjectiveData(this.store, resumed, now);
+      this.#putLedger({ ...ld, status: 'funding' }, now);
+    });
+    this.#active.set(id, resumed);
+    this.#log.info({ objectiveId: id, channelId: ledgerId }, 'abandoned ledger opening resumed by a deposit');
+    this.#emit({ type: 'objectiveCreated', initiatedBy: 'peer', objectiveId: id, objectiveType: 'directFund', channelId: ledgerId });
+    const outcome = data.objective.channel.states[0]?.state.outcome;
+    const pev = toProtocolEvent(ev, (_c, i) => outcome?.[i]?.asset);
+    if (pev !== undefined) await this.#applyChainEvent(id, pev);
+  }
+
   /** A counterparty's deposit into an open ledger beyond its total: start the matching top-up. */
   async #maybeTopUp(ledgerId: ChannelId, holdings: bigint, asset: Address, blockNumber: number, logIndex: number): Promise<void> {
     const ld = this.#getLedger(ledgerId);
@@ -1867,6 +1913,16 @@ class EngineImpl implements Engine {
     // marks nothing renews age out — throw-away identities must not accumulate here.
     const silentTtl = Math.max(SILENT_TTL_MS, 4 * this.#timeout);
     for (const [p, at] of this.#silent) if (now - at > silentTtl) this.#silent.delete(p);
+    // Ledger openings nobody funded, idle for the opening timeout: nothing is at stake, give up
+    // (only once caught up with the chain, so a deposit already mined has been seen).
+    const openingTimeout = this.init.openingTimeoutMs ?? OPENING_TIMEOUT_MS;
+    if (this.#caughtUp) {
+      for (const data of [...this.#active.values()]) {
+        const o = data.objective;
+        if (o.type !== 'directFund' || now - data.progressAt < openingTimeout || !directFundAbandonable(o) || data.pendingTxs.length > 0) continue;
+        this.#failObjective(data, o, new SluiceError('PEER_TIMEOUT', `nobody funded the ledger within ${Math.round(openingTimeout / 1000)} s: opening abandoned (a deposit seen later resumes it)`), true);
+      }
+    }
     const gone = new Set<string>();
     const auto = this.init.fallback?.auto ?? true;
     const peerTimeout = this.init.fallback?.peerTimeoutMs ?? FALLBACK_DEFAULTS.peerTimeoutMs;

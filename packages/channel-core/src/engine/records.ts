@@ -33,6 +33,8 @@ export interface ObjectiveData {
   readonly progressAt: number;
   /** Set when the objective was rejected (why). */
   readonly failure?: { readonly code: string; readonly message: string };
+  /** A ledger opening given up while nothing was at stake (see `directFundAbandonable`): a deposit seen later resumes it. */
+  readonly abandoned?: boolean;
   /** Clock time the objective was created. */
   readonly createdAt?: number;
 }

@@ -284,6 +284,7 @@ class NodeImpl implements Node {
         virtualPaymentApp: parseAddress(init.chain.virtualPaymentApp, 'chain.virtualPaymentApp'),
         ...(init.policy === undefined ? {} : { policy: init.policy }),
         ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
+        ...(init.openingTimeoutMs === undefined ? {} : { openingTimeoutMs: init.openingTimeoutMs }),
         ...(init.fallback === undefined ? {} : { fallback: init.fallback }),
         ...(init.chain.startBlock === undefined ? {} : { chainStartBlock: init.chain.startBlock }),
         ...(init.chain.confirmations === undefined ? {} : { confirmations: init.chain.confirmations }),

@@ -63,6 +63,8 @@ export interface NodeInit {
   readonly callTimeoutMs?: number;
   /** Stall report / message re-send interval of an objective (default 30 000). */
   readonly objectiveTimeoutMs?: number;
+  /** A ledger opening nobody funded, idle this long, is abandoned; a later deposit resumes it (default an hour; see `EngineInit.openingTimeoutMs`). */
+  readonly openingTimeoutMs?: number;
   /** Challenge duration of new ledger channels, seconds (default 86 400). */
   readonly ledgerChallengeDuration?: number;
   /** Challenge duration of new virtual channels, seconds (default 3 600). */

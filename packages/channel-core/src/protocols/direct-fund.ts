@@ -97,6 +97,16 @@ export function fundingComplete(channel: Channel, outcome: Outcome): boolean {
   return depositPlan(channel, outcome).every((p) => holdingsOf(channel, p.asset) >= p.total);
 }
 
+/**
+ * Whether giving up on this ledger opening costs nobody anything: I never asked for a deposit and,
+ * as far as the objective has seen, the chain holds nothing for the channel in any of its assets.
+ * (The engine abandons such an opening after a long silence, and resumes it if a deposit shows up
+ * later: anyone who deposits is never left without a counterparty.)
+ */
+export function directFundAbandonable(o: DirectFundObjective): boolean {
+  return o.status === 'approved' && o.depositsSubmitted.length === 0 && outcomeOf(o).every((exit) => holdingsOf(o.channel, exit.asset) === 0n);
+}
+
 /** Advance the objective as far as it can go without new input. */
 export function crankDirectFund(o: DirectFundObjective, secrets: Secrets): CrankResult<DirectFundObjective, DirectFundWaitingFor> {
   if (o.status !== 'approved') return { objective: o, effects: [], waitingFor: 'WaitingForNothing' };

@@ -91,6 +91,36 @@ test('direct fund: every pause point for leader and follower', () => {
   assert.equal(P.crankDirectFund(ra.objective, secrets(alice)).effects.length, 0, 'completed objectives are inert');
 });
 
+test('direct fund: abandonable only while we asked for no deposit and nothing is held', () => {
+  const prefund = ledgerPrefund(alice, irene, 100n, 50n);
+  const id = getChannelId(prefund);
+  let a = P.newDirectFund(prefund, alice.address);
+  let i = P.newDirectFund(prefund, irene.address);
+  assert.equal(P.directFundAbandonable(a), true, 'nothing signed yet');
+  const ra = P.crankDirectFund(a, secrets(alice));
+  const ri = P.crankDirectFund(i, secrets(irene));
+  a = deliver(ra.objective, messagesTo(ri.effects, alice), P.updateDirectFund);
+  i = deliver(ri.objective, messagesTo(ra.effects, irene), P.updateDirectFund);
+  // Irene waits for Alice's deposit: nothing at stake for anyone
+  const ri2 = P.crankDirectFund(i, secrets(irene));
+  assert.equal(ri2.waitingFor, 'WaitingForMyTurnToFund');
+  assert.equal(P.directFundAbandonable(ri2.objective), true);
+  // Alice asked for her deposit: never (her money may be on its way)
+  const ra2 = P.crankDirectFund(a, secrets(alice));
+  assert.equal(transactions(ra2.effects).length, 1);
+  assert.equal(P.directFundAbandonable(ra2.objective), false);
+  // Alice's deposit seen by Irene: not any more (the depositor needs her)
+  assert.equal(P.directFundAbandonable(P.updateDirectFund(ri2.objective, holdingsEvent(id, 100n, 10))), false);
+  // both deposits zero: funded at once, waiting for postfunds — nothing held, abandonable
+  const zero = ledgerPrefund(alice, irene, 0n, 0n);
+  let z = P.newDirectFund(zero, irene.address);
+  z = deliver(z, messagesTo(P.crankDirectFund(P.newDirectFund(zero, alice.address), secrets(alice)).effects, irene), P.updateDirectFund);
+  const rz = P.crankDirectFund(z, secrets(irene));
+  assert.equal(rz.waitingFor, 'WaitingForCompletePostFund');
+  assert.equal(P.directFundAbandonable(rz.objective), true);
+  assert.equal(P.directFundAbandonable({ ...rz.objective, status: 'completed' }), false, 'finished objectives are not');
+});
+
 test('direct fund: multi-asset safe order and a zero deposit', () => {
   const prefund: State = {
     ...ledgerPrefund(alice, irene, 0n, 0n),

@@ -1,0 +1,78 @@
+/**
+ * Ledger openings nobody funds: a peer that proposes a ledger to the hub and never deposits must
+ * not leave an objective behind forever (anyone can do it, with any number of identities). The
+ * hub abandons it after the opening timeout while nothing is at stake; a deposit seen later
+ * resumes it, so an honest but slow depositor still gets the ledger. An opening in which the hub
+ * asked for its own deposit is never abandoned.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type State, getChannelId, privateKeyToAddress, protocols as P, signState } from '../../src/index.ts';
+import { encodeWireMessage } from '../../src/engine/index.ts';
+import { ledgerPrefund } from '../protocols/fixtures.ts';
+import { ADDR, ETH, KEYS, until, world } from './harness.ts';
+
+test('a ledger opening nobody funds is abandoned after the opening timeout, and resumed by a late deposit', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 5 }, { irene: { openingTimeoutMs: 300, objectiveTimeoutMs: 100 } });
+  try {
+    const { irene } = w.nodes;
+    const mallory = { name: 'mallory', privateKey: KEYS.mallory, address: ADDR.mallory };
+    const raw = w.net.service(ADDR.mallory);
+    const received: Uint8Array[] = [];
+    raw.onMessage(async (m) => void received.push(m.payload));
+    await raw.start();
+    const send = (state: State, id: string): Promise<string> => raw.send(ADDR.irene, encodeWireMessage({ kind: 'signedState', objectiveId: id, state, signatures: [signState(state, KEYS.mallory)] }));
+    const failed = (id: string) => w.events.irene.find((e) => e.type === 'objectiveFailed' && e.objectiveId === id);
+
+    // Mallory proposes a ledger with her deposit of 100 (Irene deposits nothing), then goes quiet
+    const prefund = ledgerPrefund(mallory, { name: 'irene', privateKey: KEYS.irene, address: ADDR.irene }, 100n, 0n, 77n);
+    const ledgerId = getChannelId(prefund);
+    const id = P.directFundId(ledgerId);
+    await send(prefund, id);
+    await until(() => irene.engine.activeObjectives().some((o) => o.id === id), 'Irene joined');
+    assert.equal(irene.getLedgerChannel(ledgerId)?.status, 'funding');
+
+    // idle past the opening timeout with nothing deposited: abandoned
+    await until(() => failed(id) !== undefined, 'abandoned', 5_000);
+    const ev = failed(id)!;
+    assert.equal(ev.type === 'objectiveFailed' ? ev.code : '', 'PEER_TIMEOUT');
+    assert.equal(irene.engine.activeObjectives().some((o) => o.id === id), false, 'nothing left active');
+    assert.equal(irene.getLedgerChannel(ledgerId)?.status, 'failed');
+    assert.equal(irene.engine.objective(id)?.abandoned, true);
+
+    // Mallory deposits after all: the opening resumes where it stopped; Irene signs the postfund
+    await w.chain.submit({ kind: 'deposit', channelId: ledgerId, asset: ETH, amount: 100n });
+    await until(() => irene.getLedgerChannel(ledgerId)?.status === 'funding' && irene.engine.activeObjectives().some((o) => o.id === id), 'resumed');
+    const postfund: State = { ...prefund, turnNum: 1 };
+    await until(() => irene.engine.objective(id)?.waitingFor === 'WaitingForCompletePostFund', 'Irene signed the postfund');
+    await send(postfund, id);
+    await until(() => irene.getLedgerChannel(ledgerId)?.status === 'open', 'the ledger opened');
+    assert.equal(irene.getLedgerChannel(ledgerId)?.counterpartyBalance, 100n);
+    assert.ok(received.length > 0, 'Irene sent Mallory her signatures');
+  } finally {
+    await w.stop();
+  }
+});
+
+test('an opening in which the hub asked for its own deposit is never abandoned', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 6 }, { irene: { openingTimeoutMs: 200, objectiveTimeoutMs: 100 } });
+  try {
+    const { irene } = w.nodes;
+    const key = '0x' + '43'.repeat(32);
+    const carol = { name: 'carol', privateKey: key, address: privateKeyToAddress(key) };
+    const raw = w.net.service(carol.address);
+    raw.onMessage(async () => {});
+    await raw.start();
+    // Carol deposits nothing and asks Irene for 10: Irene deposits at once (her turn: Carol's 0 precedes)
+    const prefund = ledgerPrefund(carol, { name: 'irene', privateKey: KEYS.irene, address: ADDR.irene }, 0n, 10n, 78n);
+    const ledgerId = getChannelId(prefund);
+    const id = P.directFundId(ledgerId);
+    await raw.send(ADDR.irene, encodeWireMessage({ kind: 'signedState', objectiveId: id, state: prefund, signatures: [signState(prefund, key)] }));
+    await until(() => irene.engine.activeObjectives().some((o) => o.id === id && o.type === 'directFund' && o.depositsSubmitted.length === 1), 'Irene deposited');
+    await new Promise((r) => setTimeout(r, 800)); // four opening timeouts
+    assert.equal(irene.engine.activeObjectives().some((o) => o.id === id), true, 'still active: Irene\'s money is in it');
+    assert.equal(irene.getLedgerChannel(ledgerId)?.status, 'funding');
+  } finally {
+    await w.stop();
+  }
+});
