@@ -73,7 +73,7 @@ import {
   restoreObjectiveLedgers,
   listVirtualData,
   putVirtualData,
-  virtualChannelOfObjective,
+  prunableChannelOfObjective,
   virtualObjectiveIds,
 } from './records.ts';
 import { reconcileTransaction, toChainTransaction, transactionKey } from './transactions.ts';
@@ -796,8 +796,19 @@ class EngineImpl implements Engine {
     if (st.listStaleChannelIds === undefined || st.retire === undefined || st.isRetired === undefined) return none;
     // A ledger being settled on chain may meet an older state's guarantees: keep everything.
     for (const d of this.#active.values()) if (d.objective.type === 'ledgerExit') return none;
+    // Ledger openings that failed (refused, or abandoned with nothing at stake): nothing was ever
+    // held in them. Deleted with their opening objective (a deposit can no longer resume them).
+    const failedLedgers = st.listStaleChannelIds('ledger', ['failed'], before, limit);
+    const ledgers: ChannelId[] = [];
+    const ledgerObjectives: string[] = [];
+    for (const { channelId: id } of failedLedgers) {
+      const oid = directFundId(id);
+      if (this.#active.has(oid)) continue;
+      ledgers.push(id);
+      if (st.hasObjective?.(oid) ?? st.getObjective(oid) !== undefined) ledgerObjectives.push(oid);
+    }
     const stale = st.listStaleChannelIds('virtual', CLOSED_VIRTUAL, before, limit, after);
-    if (stale.length === 0) return none;
+    if (stale.length === 0 && ledgers.length === 0) return none;
     const guarded = new Set<string>();
     for (const l of this.#ledgerMap().values()) {
       if (l.ledger === null) continue;
@@ -826,6 +837,8 @@ class EngineImpl implements Engine {
         if (amount > 0n) paid.set(a, (paid.get(a) ?? 0n) + amount);
       }
     }
+    channels.push(...ledgers);
+    objectives.push(...ledgerObjectives);
     if (channels.length > 0) {
       const retire = st.retire.bind(st);
       try {
@@ -842,9 +855,11 @@ class EngineImpl implements Engine {
         throw e;
       }
       for (const id of channels) this.#virtualCache.delete(id.toLowerCase());
-      this.#log.info({ channels: channels.length, objectives: objectives.length, skipped }, 'history pruned');
+      for (const id of ledgers) this.#ledgerCache?.delete(id.toLowerCase());
+      this.#log.info({ channels: channels.length, failedLedgers: ledgers.length, objectives: objectives.length, skipped }, 'history pruned');
     }
-    return { channels: channels.length, objectives: objectives.length, skipped, more: stale.length === limit, next: stale[stale.length - 1]! };
+    const next = stale.length > 0 ? stale[stale.length - 1]! : after;
+    return { channels: channels.length, objectives: objectives.length, skipped, more: stale.length === limit || failedLedgers.length === limit, ...(next === undefined ? {} : { next }) };
   }
 
   /**
@@ -920,8 +935,8 @@ class EngineImpl implements Engine {
    */
   #exists(id: string): boolean {
     if (this.store.hasObjective?.(id) ?? this.store.getObjective(id) !== undefined) return true;
-    // a virtual channel whose records were pruned: its objectives existed and finished
-    const ch = virtualChannelOfObjective(id);
+    // a channel whose records were pruned: its objectives existed and finished
+    const ch = prunableChannelOfObjective(id);
     return ch !== undefined && this.store.isRetired?.(ch) === true;
   }
 

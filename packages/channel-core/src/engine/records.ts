@@ -310,10 +310,13 @@ export function virtualObjectiveIds(channelId: ChannelId): string[] {
   return [virtualFundId(channelId), virtualDefundId(channelId), virtualChallengeId(channelId)];
 }
 
-const VIRTUAL_OBJECTIVE_ID = /^(?:VirtualFund|VirtualDefund|VirtualChallenge)-(0x[0-9a-fA-F]{64})$/;
+const PRUNABLE_OBJECTIVE_ID = /^(?:VirtualFund|VirtualDefund|VirtualChallenge|DirectFunding)-(0x[0-9a-fA-F]{64})$/;
 
-/** The virtual channel an objective id belongs to (see {@link virtualObjectiveIds}), if it is one. */
-export function virtualChannelOfObjective(id: string): ChannelId | undefined {
-  const m = VIRTUAL_OBJECTIVE_ID.exec(id);
+/**
+ * The channel an objective id belongs to when history retention may delete that channel's
+ * records: a virtual channel's objectives ({@link virtualObjectiveIds}) and a ledger opening's.
+ */
+export function prunableChannelOfObjective(id: string): ChannelId | undefined {
+  const m = PRUNABLE_OBJECTIVE_ID.exec(id);
   return m === null ? undefined : (m[1] as ChannelId);
 }

@@ -738,10 +738,12 @@ class NodeImpl implements Node {
       out.channels += r.channels;
       out.objectives += r.objectives;
       out.kept += r.skipped;
-      // a store that ignored the cursor would hand back the same candidates: stop there
-      const stuck = after !== undefined && r.next !== undefined && r.next.channelId === after.channelId && r.next.updatedAt === after.updatedAt;
-      if (!r.more || r.next === undefined || stuck) return out;
-      after = r.next; // past the ones kept (the deleted ones are gone anyway)
+      if (!r.more) return out;
+      // Go on while a pass deletes something or the cursor moves past kept ones (a store that
+      // ignored the cursor would hand back the same candidates: stop there).
+      const advanced = r.next !== undefined && (after === undefined || r.next.channelId !== after.channelId || r.next.updatedAt !== after.updatedAt);
+      if (!advanced && r.channels === 0) return out;
+      after = r.next ?? after;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }

@@ -76,3 +76,34 @@ test('an opening in which the hub asked for its own deposit is never abandoned',
     await w.stop();
   }
 });
+
+test('history retention deletes abandoned openings; their ids stay known, so a replayed prefund is ignored', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 7 }, { irene: { openingTimeoutMs: 150, objectiveTimeoutMs: 100 } });
+  try {
+    const { irene } = w.nodes;
+    const mallory = { name: 'mallory', privateKey: KEYS.mallory, address: ADDR.mallory };
+    const raw = w.net.service(ADDR.mallory);
+    raw.onMessage(async () => {});
+    await raw.start();
+    const prefund = ledgerPrefund(mallory, { name: 'irene', privateKey: KEYS.irene, address: ADDR.irene }, 100n, 0n, 79n);
+    const ledgerId = getChannelId(prefund);
+    const id = P.directFundId(ledgerId);
+    const message = encodeWireMessage({ kind: 'signedState', objectiveId: id, state: prefund, signatures: [signState(prefund, KEYS.mallory)] });
+    await raw.send(ADDR.irene, message);
+    await until(() => irene.getLedgerChannel(ledgerId)?.status === 'failed', 'abandoned', 5_000);
+    await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(await irene.pruneHistory({ olderThanMs: 0 }), { channels: 1, objectives: 1, kept: 0 });
+    assert.equal(irene.getLedgerChannel(ledgerId), undefined);
+    assert.equal(irene.engine.objective(id), undefined);
+    assert.equal(irene.engine.ledgerChannels().some((l) => l.ledgerId.toLowerCase() === ledgerId.toLowerCase()), false, 'out of the ledger cache');
+    const created = (): number => w.events.irene.filter((e) => e.type === 'objectiveCreated' && e.objectiveId === id).length;
+    assert.equal(created(), 1);
+    await raw.send(ADDR.irene, message);
+    await w.net.idle(2_000).catch(() => {});
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(created(), 1, 'the replayed prefund started nothing');
+    assert.equal(irene.engine.activeObjectives().length, 0);
+  } finally {
+    await w.stop();
+  }
+});
