@@ -111,7 +111,10 @@ export interface HubStatus {
   readonly address: Address;
   readonly peerId: string | null;
   readonly multiaddrs: string[];
+  /** Ledger channels not closed or failed (funding, open, closing). */
   readonly ledgers: HubLedgerStatus[];
+  /** Count of the hub's ledger channels by status (closed and failed ones included). */
+  readonly ledgerCounts: Record<string, number>;
   /** Virtual channels not yet closed (the hub is their intermediary). */
   readonly virtualChannels: HubVirtualStatus[];
   /** Count of the hub's virtual channels by status (closed ones included). */
@@ -428,7 +431,12 @@ class HubImpl implements Hub {
 
   status(): HubStatus {
     if (!this.#started) throw new SluiceError('INVALID_ARGUMENT', 'the hub is not started');
-    const ledgers = this.#node.getLedgerChannels();
+    // the live ledgers in full; closed and failed ones (one per peer ever, and openings nobody
+    // funded) only counted
+    const all = this.#node.getLedgerChannels();
+    const ledgerCounts: Record<string, number> = {};
+    for (const l of all) ledgerCounts[l.status] = (ledgerCounts[l.status] ?? 0) + 1;
+    const ledgers = all.filter((l) => l.status !== 'closed' && l.status !== 'failed');
     // the open ones from the node's index; the counts (closed ones included) from the store's
     // status index: a status request does not read every channel the hub ever relayed
     const vs = this.#node.getVirtualChannels({ open: true }).filter((v) => v.role === 'intermediary');
@@ -454,6 +462,7 @@ class HubImpl implements Hub {
         locked: l.locked.toString(),
         guarantees: l.guarantees,
       })),
+      ledgerCounts,
       virtualChannels: vs
         .map((v) => ({ channelId: v.channelId, payer: v.payer, payee: v.payee, asset: v.asset, amount: v.amount.toString(), status: v.status })),
       virtualChannelCounts: counts,

@@ -36,7 +36,8 @@ export function renderStatus(s: HubStatus): string {
   const out: string[] = [];
   out.push(`hub ${s.address}  peer ${s.peerId ?? '-'}`);
   for (const m of s.multiaddrs) out.push(`  ${m}`);
-  out.push('', `ledger channels (${s.ledgers.length})`);
+  const ledgerCounts = Object.entries(s.ledgerCounts ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+  out.push('', `ledger channels (${s.ledgers.length}${ledgerCounts === '' ? '' : `; all: ${ledgerCounts}`})`);
   out.push(
     s.ledgers.length === 0
       ? '  none'

@@ -97,5 +97,9 @@ test('status renders channels in challenge with time left and the amounts', asyn
     history: { retainMs: 7 * 86_400_000, prunedChannels: 12, prunedObjectives: 24 },
   } as never);
   assert.match(withHistory, /history: closed channels kept for 7d; deleted so far: 12 channels, 24 objectives/);
+  const withLedgers = renderStatus({
+    address: '0x' + '11'.repeat(20), peerId: null, multiaddrs: [], ledgers: [], ledgerCounts: { closed: 3, failed: 40 }, virtualChannels: [], virtualChannelCounts: {}, collateral: [], objectivesInFlight: 0, disputes: [],
+  } as never);
+  assert.match(withLedgers, /ledger channels \(0; all: closed 3, failed 40\)/);
   assert.match(renderStatus({ address: '0x' + '11'.repeat(20), peerId: null, multiaddrs: [], ledgers: [], virtualChannels: [], virtualChannelCounts: {}, collateral: [], objectivesInFlight: 0, disputes: [], history: { retainMs: null, prunedChannels: 0, prunedObjectives: 0 } } as never), /kept forever/);
 });

@@ -142,8 +142,9 @@ test('a hub process serves Alice and Bob; health, metrics, status; no secrets in
 
   const st = await statusJson(hub.started.http);
   assert.equal(st.code, 0, st.stderr);
-  const s = JSON.parse(st.stdout) as { ledgers: { channelId: string; status: string; hubBalance: string; peerBalance: string }[]; virtualChannels: { channelId: string; amount: string }[]; collateral: { asset: string; locked: string; cap: string | null }[]; history: unknown };
+  const s = JSON.parse(st.stdout) as { ledgers: { channelId: string; status: string; hubBalance: string; peerBalance: string }[]; virtualChannels: { channelId: string; amount: string }[]; collateral: { asset: string; locked: string; cap: string | null }[]; history: unknown; ledgerCounts: unknown };
   assert.deepEqual(s.history, { retainMs: 90 * 60_000, prunedChannels: 0, prunedObjectives: 0 }, 'the retention from SLUICE_HUB_RETAIN_HISTORY; nothing that old yet');
+  assert.deepEqual(s.ledgerCounts, { open: 2 });
   assert.equal(metric(m, 'sluice_hub_history_pruned_total', { record: 'channels' }), 0, 'a retention pass ran at start');
   assert.deepEqual(s.ledgers.map((l) => l.channelId).sort(), [ai, ib].map((x) => x.toLowerCase()).sort());
   assert.ok(s.ledgers.every((l) => l.status === 'open'));
