@@ -325,6 +325,13 @@ test('store: history retention — stale closed channels listed by age through t
     assert.equal(s.isRetired!(id(2).toUpperCase().replace('0X', '0x') as ChannelId), true, 'case-insensitive');
     assert.equal(s.isRetired!(id(1)), false);
     assert.deepEqual(stale(40, 10), [id(4), id(7)]);
+    // objectives by id prefix (a ledger's top-ups), as a key range: only that prefix
+    for (const oid of [`LedgerTopUp-${id(6)}-5`, `LedgerTopUp-${id(6)}-70`, `LedgerTopUp-${id(1)}-5`]) s.putObjective({ id: oid, type: 'ledgerTopUp', status: 'completed', data: {}, createdAt: 1, updatedAt: 2 });
+    s.retire!([id(6)], [], 99, [`LedgerTopUp-${id(6)}-`]);
+    assert.equal(s.getObjective(`LedgerTopUp-${id(6)}-5`), undefined);
+    assert.equal(s.getObjective(`LedgerTopUp-${id(6)}-70`), undefined);
+    assert.notEqual(s.getObjective(`LedgerTopUp-${id(1)}-5`), undefined);
+    assert.equal(s.getChannel(id(6)), undefined);
     // retiring again is harmless; parts re-synced after a retire start from nothing
     s.retire!([id(2)], [], 100);
     s.syncChannelParts!(id(2), [{ key: 'k', fingerprint: '1', data: { x: 1 } }]);

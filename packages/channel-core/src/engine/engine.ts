@@ -74,6 +74,8 @@ import {
   listVirtualData,
   putVirtualData,
   prunableChannelOfObjective,
+  ledgerObjectiveIds,
+  ledgerTopUpPrefix,
   virtualObjectiveIds,
 } from './records.ts';
 import { reconcileTransaction, toChainTransaction, transactionKey } from './transactions.ts';
@@ -177,15 +179,16 @@ export interface Engine {
   /**
    * History retention: delete the records of up to `limit` (default 200) virtual channels that
    * closed or failed before `before` (clock ms) — the channel record, its vouchers and its
-   * objectives — and remember their ids, so no objective for them is ever started or joined
-   * again. A channel is kept while any ledger we hold (current state or queued proposal) still
-   * guarantees it, while any objective of it is active, and while any ledger is being settled
-   * on chain. What closed payee channels paid is carried into a total first
+   * objectives — and of up to `limit` ledgers failed or closed as long ago (record and
+   * objectives), and remember their ids, so no objective for them is ever started or joined
+   * again. A virtual channel is kept while any ledger we hold (current state or queued proposal)
+   * still guarantees it or any objective of it is active; a ledger while an objective works on it
+   * or its last state names guarantees; everything while a channel is being settled on chain. What closed payee channels paid is carried into a total first
    * ({@link closedPayeeEarnings} does not change). Does nothing on a store without retention.
    * Candidates are taken oldest first after `after`; pass the result's `next` to go on past
    * the ones kept.
    */
-  pruneHistory(before: number, limit?: number, after?: StaleCursor): Promise<HistoryPruned>;
+  pruneHistory(before: number, limit?: number, after?: PruneCursor): Promise<HistoryPruned>;
   /** What {@link pruneHistory} deleted over the store's life. */
   prunedHistory(): { readonly channels: number; readonly objectives: number };
   /** A ledger's record, from the engine's write-through cache (read-only). */
@@ -225,8 +228,14 @@ export interface HistoryPruned {
   readonly skipped: number;
   /** The pass hit its limit: more may be due, after `next`. */
   readonly more: boolean;
-  /** The last candidate looked at (the cursor of the next pass). */
-  readonly next?: StaleCursor;
+  /** The last candidates looked at (the cursor of the next pass). */
+  readonly next: PruneCursor;
+}
+
+/** Where a {@link Engine.pruneHistory} pass stopped: the last virtual channel and ledger candidates. */
+export interface PruneCursor {
+  readonly virtual?: StaleCursor;
+  readonly ledger?: StaleCursor;
 }
 
 /** Meta key of the retention totals: `{ channels, objectives, payeePaid: { asset: amount } }`. */
@@ -781,7 +790,7 @@ class EngineImpl implements Engine {
     return [...this.#virtualIndex().values()];
   }
 
-  pruneHistory(before: number, limit = 200, after?: StaleCursor): Promise<HistoryPruned> {
+  pruneHistory(before: number, limit = 200, after: PruneCursor = {}): Promise<HistoryPruned> {
     return this.serial(() => this.#pruneHistory(before, limit, after));
   }
 
@@ -790,24 +799,36 @@ class EngineImpl implements Engine {
     return { channels: t.channels, objectives: t.objectives };
   }
 
-  #pruneHistory(before: number, limit: number, after: StaleCursor | undefined): HistoryPruned {
+  #pruneHistory(before: number, limit: number, after: PruneCursor): HistoryPruned {
     const st = this.store;
-    const none: HistoryPruned = { channels: 0, objectives: 0, skipped: 0, more: false };
+    const none: HistoryPruned = { channels: 0, objectives: 0, skipped: 0, more: false, next: after };
     if (st.listStaleChannelIds === undefined || st.retire === undefined || st.isRetired === undefined) return none;
-    // A ledger being settled on chain may meet an older state's guarantees: keep everything.
-    for (const d of this.#active.values()) if (d.objective.type === 'ledgerExit') return none;
-    // Ledger openings that failed (refused, or abandoned with nothing at stake): nothing was ever
-    // held in them. Deleted with their opening objective (a deposit can no longer resume them).
-    const failedLedgers = st.listStaleChannelIds('ledger', ['failed'], before, limit);
+    // A channel being settled on chain may meet an older state's guarantees: keep everything.
+    for (const d of this.#active.values()) if (isFallbackObjective(d.objective)) return none;
+    // Ledgers done with: openings that failed (refused, or abandoned with nothing at stake —
+    // a deposit can no longer resume them once deleted) and ledgers closed (paid out on chain,
+    // cooperatively or by an exit). Kept while an objective works on one, or while its last state
+    // still names guarantees. Deleted with their objectives (top-ups by id prefix).
+    let skipped = 0;
+    const doneLedgers = st.listStaleChannelIds('ledger', ['failed', 'closed'], before, limit, after.ledger);
     const ledgers: ChannelId[] = [];
     const ledgerObjectives: string[] = [];
-    for (const { channelId: id } of failedLedgers) {
-      const oid = directFundId(id);
-      if (this.#active.has(oid)) continue;
-      ledgers.push(id);
-      if (st.hasObjective?.(oid) ?? st.getObjective(oid) !== undefined) ledgerObjectives.push(oid);
+    const ledgerPrefixes: string[] = [];
+    if (doneLedgers.length > 0) {
+      const busy = new Set<string>();
+      for (const d of this.#active.values()) for (const c of channelsOf(d.objective)) busy.add(c.toLowerCase());
+      for (const { channelId: id } of doneLedgers) {
+        const ld = this.#getLedger(id);
+        if (ld === undefined || (ld.status !== 'failed' && ld.status !== 'closed') || busy.has(id.toLowerCase()) || (ld.ledger?.current.outcome.guarantees.length ?? 0) > 0) {
+          skipped++;
+          continue;
+        }
+        ledgers.push(id);
+        for (const oid of ledgerObjectiveIds(id)) if (st.hasObjective?.(oid) ?? st.getObjective(oid) !== undefined) ledgerObjectives.push(oid);
+        ledgerPrefixes.push(ledgerTopUpPrefix(id));
+      }
     }
-    const stale = st.listStaleChannelIds('virtual', CLOSED_VIRTUAL, before, limit, after);
+    const stale = st.listStaleChannelIds('virtual', CLOSED_VIRTUAL, before, limit, after.virtual);
     if (stale.length === 0 && ledgers.length === 0) return none;
     const guarded = new Set<string>();
     for (const l of this.#ledgerMap().values()) {
@@ -821,7 +842,6 @@ class EngineImpl implements Engine {
     const channels: ChannelId[] = [];
     const objectives: string[] = [];
     const paid = new Map<string, bigint>();
-    let skipped = 0;
     for (const { channelId: id } of stale) {
       const ids = virtualObjectiveIds(id);
       const vd = getVirtualData(st, id);
@@ -848,7 +868,7 @@ class EngineImpl implements Engine {
           totals.objectives += objectives.length;
           for (const [a, v] of paid) totals.payeePaid.set(a, (totals.payeePaid.get(a) ?? 0n) + v);
           writePrunedTotals(st, totals);
-          retire(channels, objectives, this.#clock.now());
+          retire(channels, objectives, this.#clock.now(), ledgerPrefixes);
         }, { durability: 'relaxed' });
       } catch (e) {
         this.#dropCaches();
@@ -856,10 +876,12 @@ class EngineImpl implements Engine {
       }
       for (const id of channels) this.#virtualCache.delete(id.toLowerCase());
       for (const id of ledgers) this.#ledgerCache?.delete(id.toLowerCase());
-      this.#log.info({ channels: channels.length, failedLedgers: ledgers.length, objectives: objectives.length, skipped }, 'history pruned');
+      this.#log.info({ channels: channels.length, ledgers: ledgers.length, objectives: objectives.length, skipped }, 'history pruned');
     }
-    const next = stale.length > 0 ? stale[stale.length - 1]! : after;
-    return { channels: channels.length, objectives: objectives.length, skipped, more: stale.length === limit || failedLedgers.length === limit, ...(next === undefined ? {} : { next }) };
+    const virtual = stale.length > 0 ? stale[stale.length - 1]! : after.virtual;
+    const ledger = doneLedgers.length > 0 ? doneLedgers[doneLedgers.length - 1]! : after.ledger;
+    const next: PruneCursor = { ...(virtual === undefined ? {} : { virtual }), ...(ledger === undefined ? {} : { ledger }) };
+    return { channels: channels.length, objectives: objectives.length, skipped, more: stale.length === limit || doneLedgers.length === limit, next };
   }
 
   /**

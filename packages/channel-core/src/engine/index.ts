@@ -14,6 +14,7 @@ export {
   type EngineLogger,
   type FallbackRequest,
   type HistoryPruned,
+  type PruneCursor,
   WATCHTOWER_KEY,
 } from './engine.ts';
 export { type DisputeInfo, type FallbackConfig, FALLBACK_DEFAULTS, fallbackContext, disputeInfo, isFallbackObjective } from './fallback.ts';

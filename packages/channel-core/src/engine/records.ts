@@ -14,6 +14,9 @@ import type { ProtocolMessage, Transaction } from '../protocols/types.ts';
 import { virtualChallengeId } from '../protocols/virtual-challenge.ts';
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { virtualFundId } from '../protocols/virtual-fund.ts';
+import { directFundId } from '../protocols/direct-fund.ts';
+import { directDefundId } from '../protocols/direct-defund.ts';
+import { ledgerExitId } from '../protocols/ledger-exit.ts';
 
 /** A message the objective sent; kept so it can be sent again after a restart or a timeout. */
 export interface SentMessage {
@@ -310,13 +313,24 @@ export function virtualObjectiveIds(channelId: ChannelId): string[] {
   return [virtualFundId(channelId), virtualDefundId(channelId), virtualChallengeId(channelId)];
 }
 
-const PRUNABLE_OBJECTIVE_ID = /^(?:VirtualFund|VirtualDefund|VirtualChallenge|DirectFunding)-(0x[0-9a-fA-F]{64})$/;
+const PRUNABLE_OBJECTIVE_ID = /^(?:(?:VirtualFund|VirtualDefund|VirtualChallenge|DirectFunding|DirectDefunding|LedgerExit)-(0x[0-9a-fA-F]{64})|LedgerTopUp-(0x[0-9a-fA-F]{64})-[0-9]{1,78})$/;
 
 /**
  * The channel an objective id belongs to when history retention may delete that channel's
- * records: a virtual channel's objectives ({@link virtualObjectiveIds}) and a ledger opening's.
+ * records: a virtual channel's objectives ({@link virtualObjectiveIds}) and a ledger's
+ * ({@link ledgerObjectiveIds}, and its top-ups).
  */
 export function prunableChannelOfObjective(id: string): ChannelId | undefined {
   const m = PRUNABLE_OBJECTIVE_ID.exec(id);
-  return m === null ? undefined : (m[1] as ChannelId);
+  return m === null ? undefined : ((m[1] ?? m[2]) as ChannelId);
+}
+
+/** A ledger's objectives whose ids derive from its id alone (top-ups add their target: see `ledgerTopUpPrefix`). */
+export function ledgerObjectiveIds(ledgerId: ChannelId): string[] {
+  return [directFundId(ledgerId), directDefundId(ledgerId), ledgerExitId(ledgerId)];
+}
+
+/** What every top-up objective id of a ledger starts with. */
+export function ledgerTopUpPrefix(ledgerId: ChannelId): string {
+  return `LedgerTopUp-${ledgerId}-`;
 }

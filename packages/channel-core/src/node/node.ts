@@ -9,7 +9,7 @@ import { type Address, type ChannelId, type Hex, bytesToHex } from '../hex.ts';
 import { ZERO_ADDRESS, addressToDestination, parseAddress, privateKeyToAddress, sameAddress } from '../address.ts';
 import { SluiceError, isSluiceError } from '../errors.ts';
 import type { MessageService } from '../ports/messaging.ts';
-import type { Store } from '../ports/store.ts';
+import type { StaleCursor, Store } from '../ports/store.ts';
 import { systemClock } from '../ports/clock.ts';
 import type { State } from '../state.ts';
 import type { Voucher } from '../voucher.ts';
@@ -166,13 +166,14 @@ export interface Node {
 
   /**
    * History retention: delete the records of virtual channels that closed or failed more than
-   * `olderThanMs` ago — channel record, vouchers, objectives (~12 KB per channel) — in batches of
-   * `batch` (default 200: ~7 ms of work each), yielding to other work between batches. Their ids are remembered
-   * (~80 bytes each): no objective for them is started or joined again. Kept: channels a ledger
-   * still guarantees, channels with an objective in progress, and everything while a ledger is
-   * being settled on chain; ledger records are never deleted. Payee earnings are unchanged
-   * (carried into a total). After this, {@link getVirtualChannels} and the counts no longer list
-   * the deleted channels; {@link getPrunedHistory} counts them.
+   * `olderThanMs` ago — channel record, vouchers, objectives (~12 KB per channel) — and of ledgers
+   * done with as long (failed openings, closed ledgers: record and objectives), in batches of
+   * `batch` (default 200: ~7 ms of work each), yielding to other work between batches. Their ids
+   * are remembered (~80 bytes each): no objective for them is started or joined again. Kept:
+   * virtual channels a ledger still guarantees, channels with an objective in progress, closed
+   * ledgers whose last state names guarantees, and everything while a channel is being settled on
+   * chain. Payee earnings are unchanged (carried into a total). After this, the listings and counts
+   * no longer show the deleted channels; {@link getPrunedHistory} counts them.
    * @returns what this call deleted, and how many stale channels it had to keep for now
    */
   pruneHistory(options: { olderThanMs: number; batch?: number; signal?: AbortSignal }): Promise<{ channels: number; objectives: number; kept: number }>;
@@ -731,7 +732,8 @@ class NodeImpl implements Node {
     const engine = this.engine;
     const before = (this.#components.clock ?? systemClock).now() - olderThanMs;
     const out = { channels: 0, objectives: 0, kept: 0 };
-    let after: HistoryPruned['next'];
+    let after: HistoryPruned['next'] = {};
+    const same = (a: StaleCursor | undefined, b: StaleCursor | undefined): boolean => a === b || (a !== undefined && b !== undefined && a.channelId === b.channelId && a.updatedAt === b.updatedAt);
     for (;;) {
       signal?.throwIfAborted();
       const r = await engine.pruneHistory(before, batch, after);
@@ -739,11 +741,11 @@ class NodeImpl implements Node {
       out.objectives += r.objectives;
       out.kept += r.skipped;
       if (!r.more) return out;
-      // Go on while a pass deletes something or the cursor moves past kept ones (a store that
-      // ignored the cursor would hand back the same candidates: stop there).
-      const advanced = r.next !== undefined && (after === undefined || r.next.channelId !== after.channelId || r.next.updatedAt !== after.updatedAt);
+      // Go on while a pass deletes something or a cursor moves past kept ones (a store that
+      // ignored the cursors would hand back the same candidates: stop there).
+      const advanced = !same(r.next.virtual, after.virtual) || !same(r.next.ledger, after.ledger);
       if (!advanced && r.channels === 0) return out;
-      after = r.next ?? after;
+      after = r.next;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }

@@ -139,11 +139,12 @@ export interface Store {
    */
   listStaleChannelIds?(kind: string, statuses: readonly string[], updatedBefore: number, limit: number, after?: StaleCursor): StaleCursor[];
   /**
-   * In one transaction: delete these channel records (with their parts and vouchers) and these
-   * objective records, and remember the channel ids as retired ({@link isRetired}). The commit
+   * In one transaction: delete these channel records (with their parts and vouchers), these
+   * objective records and those whose id starts with one of `objectivePrefixes`, and remember the
+   * channel ids as retired ({@link isRetired}). The commit
    * may be relaxed (not fsync'd): losing it only means the records are deleted again later.
    */
-  retire?(channelIds: readonly ChannelId[], objectiveIds: readonly string[], now: number): void;
+  retire?(channelIds: readonly ChannelId[], objectiveIds: readonly string[], now: number, objectivePrefixes?: readonly string[]): void;
   /** Whether a channel id was retired (its records deleted by {@link retire}); case-insensitive. */
   isRetired?(channelId: ChannelId): boolean;
 

@@ -346,10 +346,13 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
           )) as Row[];
       return rows.map((r) => ({ channelId: r['channel_id'] as ChannelId, updatedAt: Number(r['updated_at']) }));
     },
-    retire(channelIds, objectiveIds, now) {
+    retire(channelIds, objectiveIds, now, objectivePrefixes = []) {
       store.transaction(() => {
         const delObjective = q('DELETE FROM objectives WHERE id = ?');
         for (const id of objectiveIds) delObjective.run(id);
+        // a prefix as a key range (the primary key index), not LIKE
+        const delPrefix = q('DELETE FROM objectives WHERE id >= ? AND id < ?');
+        for (const p of objectivePrefixes) if (p !== '') delPrefix.run(p, `${p}\uffff`);
         const delChannel = q('DELETE FROM channels WHERE channel_id = ?');
         const delParts = q('DELETE FROM channel_parts WHERE channel_id = ?');
         const delVouchers = q('DELETE FROM vouchers WHERE channel_id = ?');

@@ -92,3 +92,28 @@ test('pruneHistory deletes closed channels at every node, keeps open and guarant
     await w.stop();
   }
 });
+
+test('pruneHistory deletes closed ledgers with their objectives; the open ones stay, and a new ledger with the same peer opens', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 12 });
+  try {
+    const { alice, irene } = w.nodes;
+    const { ai, ib } = await openLedgers(w, 1_000n, 500n);
+    await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'open at irene');
+    await alice.closeLedgerChannel(ai);
+    await until(() => irene.getLedgerChannel(ai)?.status === 'closed', 'closed at irene');
+    await w.net.idle(2_000).catch(() => {});
+    await sleep(5);
+    for (const n of [alice, irene]) {
+      assert.deepEqual(await n.pruneHistory({ olderThanMs: 0 }), { channels: 1, objectives: 2, kept: 0 }, 'the ledger, its funding and defunding');
+      assert.equal(n.getLedgerChannel(ai), undefined);
+      assert.equal(n.engine.ledgerChannels().some((l) => l.ledgerId.toLowerCase() === ai.toLowerCase()), false, 'out of the ledger cache');
+      for (const id of [P.directFundId(ai), P.directDefundId(ai)]) assert.equal(n.engine.objective(id), undefined);
+    }
+    assert.equal(irene.getLedgerChannel(ib)?.status, 'open', 'the open ledger stays');
+    // Alice opens a new ledger with Irene (a new channel id)
+    const again = await alice.createLedgerChannel({ counterparty: ADDR.irene, deposit: 300n });
+    await until(() => irene.getLedgerChannel(again.channelId)?.status === 'open', 'the new ledger opened');
+  } finally {
+    await w.stop();
+  }
+});
