@@ -7,28 +7,42 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type State, getChannelId, privateKeyToAddress, protocols as P, signState } from '../../src/index.ts';
+import { type ChannelId, type State, getChannelId, privateKeyToAddress, protocols as P, signState } from '../../src/index.ts';
 import { encodeWireMessage } from '../../src/engine/index.ts';
 import { ledgerPrefund } from '../protocols/fixtures.ts';
-import { ADDR, ETH, KEYS, until, world } from './harness.ts';
+import { ADDR, ETH, KEYS, type World, until, world } from './harness.ts';
+
+const IRENE = { name: 'irene', privateKey: KEYS.irene, address: ADDR.irene };
+
+/** A peer that speaks raw protocol messages to Irene: proposes ledgers, and signs what it sends. */
+async function rawPeer(w: World, privateKey: string) {
+  const address = privateKeyToAddress(privateKey);
+  const raw = w.net.service(address);
+  const received: Uint8Array[] = [];
+  raw.onMessage(async (m) => void received.push(m.payload));
+  await raw.start();
+  return {
+    received,
+    /** A ledger [peer, Irene] with these deposits, and its funding objective id. */
+    ledger(mine: bigint, irene: bigint, nonce: bigint): { prefund: State; ledgerId: ChannelId; id: string } {
+      const prefund = ledgerPrefund({ name: 'peer', privateKey, address }, IRENE, mine, irene, nonce);
+      const ledgerId = getChannelId(prefund);
+      return { prefund, ledgerId, id: P.directFundId(ledgerId) };
+    },
+    send: (state: State, objectiveId: string): Promise<string> => raw.send(ADDR.irene, encodeWireMessage({ kind: 'signedState', objectiveId, state, signatures: [signState(state, privateKey)] })),
+  };
+}
 
 test('a ledger opening nobody funds is abandoned after the opening timeout, and resumed by a late deposit', async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 5 }, { irene: { openingTimeoutMs: 300, objectiveTimeoutMs: 100 } });
   try {
     const { irene } = w.nodes;
-    const mallory = { name: 'mallory', privateKey: KEYS.mallory, address: ADDR.mallory };
-    const raw = w.net.service(ADDR.mallory);
-    const received: Uint8Array[] = [];
-    raw.onMessage(async (m) => void received.push(m.payload));
-    await raw.start();
-    const send = (state: State, id: string): Promise<string> => raw.send(ADDR.irene, encodeWireMessage({ kind: 'signedState', objectiveId: id, state, signatures: [signState(state, KEYS.mallory)] }));
+    const mallory = await rawPeer(w, KEYS.mallory);
     const failed = (id: string) => w.events.irene.find((e) => e.type === 'objectiveFailed' && e.objectiveId === id);
 
     // Mallory proposes a ledger with her deposit of 100 (Irene deposits nothing), then goes quiet
-    const prefund = ledgerPrefund(mallory, { name: 'irene', privateKey: KEYS.irene, address: ADDR.irene }, 100n, 0n, 77n);
-    const ledgerId = getChannelId(prefund);
-    const id = P.directFundId(ledgerId);
-    await send(prefund, id);
+    const { prefund, ledgerId, id } = mallory.ledger(100n, 0n, 77n);
+    await mallory.send(prefund, id);
     await until(() => irene.engine.activeObjectives().some((o) => o.id === id), 'Irene joined');
     assert.equal(irene.getLedgerChannel(ledgerId)?.status, 'funding');
 
@@ -45,10 +59,10 @@ test('a ledger opening nobody funds is abandoned after the opening timeout, and 
     await until(() => irene.getLedgerChannel(ledgerId)?.status === 'funding' && irene.engine.activeObjectives().some((o) => o.id === id), 'resumed');
     const postfund: State = { ...prefund, turnNum: 1 };
     await until(() => irene.engine.objective(id)?.waitingFor === 'WaitingForCompletePostFund', 'Irene signed the postfund');
-    await send(postfund, id);
+    await mallory.send(postfund, id);
     await until(() => irene.getLedgerChannel(ledgerId)?.status === 'open', 'the ledger opened');
     assert.equal(irene.getLedgerChannel(ledgerId)?.counterpartyBalance, 100n);
-    assert.ok(received.length > 0, 'Irene sent Mallory her signatures');
+    assert.ok(mallory.received.length > 0, 'Irene sent Mallory her signatures');
   } finally {
     await w.stop();
   }
@@ -58,16 +72,10 @@ test('an opening in which the hub asked for its own deposit is never abandoned',
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 6 }, { irene: { openingTimeoutMs: 200, objectiveTimeoutMs: 100 } });
   try {
     const { irene } = w.nodes;
-    const key = '0x' + '43'.repeat(32);
-    const carol = { name: 'carol', privateKey: key, address: privateKeyToAddress(key) };
-    const raw = w.net.service(carol.address);
-    raw.onMessage(async () => {});
-    await raw.start();
+    const carol = await rawPeer(w, '0x' + '43'.repeat(32));
     // Carol deposits nothing and asks Irene for 10: Irene deposits at once (her turn: Carol's 0 precedes)
-    const prefund = ledgerPrefund(carol, { name: 'irene', privateKey: KEYS.irene, address: ADDR.irene }, 0n, 10n, 78n);
-    const ledgerId = getChannelId(prefund);
-    const id = P.directFundId(ledgerId);
-    await raw.send(ADDR.irene, encodeWireMessage({ kind: 'signedState', objectiveId: id, state: prefund, signatures: [signState(prefund, key)] }));
+    const { prefund, ledgerId, id } = carol.ledger(0n, 10n, 78n);
+    await carol.send(prefund, id);
     await until(() => irene.engine.activeObjectives().some((o) => o.id === id && o.type === 'directFund' && o.depositsSubmitted.length === 1), 'Irene deposited');
     await new Promise((r) => setTimeout(r, 800)); // four opening timeouts
     assert.equal(irene.engine.activeObjectives().some((o) => o.id === id), true, 'still active: Irene\'s money is in it');
@@ -81,15 +89,9 @@ test('history retention deletes abandoned openings; their ids stay known, so a r
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 7 }, { irene: { openingTimeoutMs: 150, objectiveTimeoutMs: 100 } });
   try {
     const { irene } = w.nodes;
-    const mallory = { name: 'mallory', privateKey: KEYS.mallory, address: ADDR.mallory };
-    const raw = w.net.service(ADDR.mallory);
-    raw.onMessage(async () => {});
-    await raw.start();
-    const prefund = ledgerPrefund(mallory, { name: 'irene', privateKey: KEYS.irene, address: ADDR.irene }, 100n, 0n, 79n);
-    const ledgerId = getChannelId(prefund);
-    const id = P.directFundId(ledgerId);
-    const message = encodeWireMessage({ kind: 'signedState', objectiveId: id, state: prefund, signatures: [signState(prefund, KEYS.mallory)] });
-    await raw.send(ADDR.irene, message);
+    const mallory = await rawPeer(w, KEYS.mallory);
+    const { prefund, ledgerId, id } = mallory.ledger(100n, 0n, 79n);
+    await mallory.send(prefund, id);
     await until(() => irene.getLedgerChannel(ledgerId)?.status === 'failed', 'abandoned', 5_000);
     await new Promise((r) => setTimeout(r, 5));
     assert.deepEqual(await irene.pruneHistory({ olderThanMs: 0 }), { channels: 1, objectives: 1, kept: 0 });
@@ -98,7 +100,7 @@ test('history retention deletes abandoned openings; their ids stay known, so a r
     assert.equal(irene.engine.ledgerChannels().some((l) => l.ledgerId.toLowerCase() === ledgerId.toLowerCase()), false, 'out of the ledger cache');
     const created = (): number => w.events.irene.filter((e) => e.type === 'objectiveCreated' && e.objectiveId === id).length;
     assert.equal(created(), 1);
-    await raw.send(ADDR.irene, message);
+    await mallory.send(prefund, id);
     await w.net.idle(2_000).catch(() => {});
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(created(), 1, 'the replayed prefund started nothing');
