@@ -1138,7 +1138,7 @@ class EngineImpl implements Engine {
     if (objective.status === 'approved') this.#active.set(objective.id, next);
     else {
       this.#active.delete(objective.id);
-      this.#stallNotified.delete(objective.id);
+      this.#forgetObjective(objective.id);
     }
     const base = { objectiveId: objective.id, objectiveType: objective.type as ObjectiveType, channelId: objectiveChannelId(objective) };
     if (waitingChanged && objective.status === 'approved') this.#emit({ type: 'objectiveProgress', waitingFor: result.waitingFor, ...base });
@@ -1229,9 +1229,16 @@ class EngineImpl implements Engine {
       }
     });
     this.#active.delete(o.id);
-    this.#stallNotified.delete(o.id);
+    this.#forgetObjective(o.id);
     this.#log.warn({ objectiveId: o.id, code, reason: message }, 'objective failed');
     this.#emit({ type: 'objectiveFailed', objectiveId: o.id, objectiveType: o.type, channelId: objectiveChannelId(o), code, reason: message });
+  }
+
+  /** Drop the in-memory bookkeeping of an objective that ended (stall mark, failed-transaction counts). */
+  #forgetObjective(id: string): void {
+    this.#stallNotified.delete(id);
+    const prefix = `${id}|`;
+    for (const k of this.#txFailures.keys()) if (k.startsWith(prefix)) this.#txFailures.delete(k);
   }
 
   #resend(data: ObjectiveData): void {
@@ -1847,6 +1854,8 @@ class EngineImpl implements Engine {
           if (pev === undefined) continue;
           await this.#applyChainEvent(o.id, pev);
         }
+        // the reclaim's target was needed by the objectives above only
+        if (ev.type === 'Reclaimed') this.#reclaimTargets.delete(ev.txHash.toLowerCase());
         if (ev.type === 'Deposited') {
           await this.#maybeResumeOpening(channelId, ev);
           await this.#maybeTopUp(channelId, ev.destinationHoldings, ev.asset, ev.blockNumber, ev.logIndex);

@@ -73,8 +73,10 @@ export function observeFallback(node: Pick<Node, 'onAny' | 'getDisputes'>, optio
       case 'challengeRegistered': {
         const h = e.txHash.toLowerCase();
         log.warn({ channelId: e.channelId, kind: e.kind, turnNum: e.turnNum, finalizesAt: e.finalizesAt, txHash: e.txHash }, 'challenge registered on chain');
-        if (ourTxs.has(h)) classify(h, e.kind, 'us');
-        else if (!pending.has(h)) {
+        if (ourTxs.has(h)) {
+          ourTxs.delete(h);
+          classify(h, e.kind, 'us');
+        } else if (!pending.has(h)) {
           const timer = setTimeout(() => {
             pending.delete(h);
             classify(h, e.kind, 'peer');
@@ -97,12 +99,14 @@ export function observeFallback(node: Pick<Node, 'onAny' | 'getDisputes'>, optio
         gas.inc(Number(e.gasUsed));
         log.info({ objectiveId: e.objectiveId, channelId: e.channelId, kind: e.kind, txHash: e.txHash, blockNumber: e.blockNumber, gasUsed: e.gasUsed.toString(), ...(e.targetChannelId === undefined ? {} : { targetChannelId: e.targetChannelId }) }, 'fallback transaction mined');
         if (e.kind === 'challenge') {
-          ourTxs.add(h);
           const p = pending.get(h);
           if (p !== undefined) {
             clearTimeout(p.timer);
             pending.delete(h);
             classify(h, p.kind, 'us');
+          } else {
+            ourTxs.add(h); // its ChallengeRegistered comes later: classified (and forgotten) then
+            if (ourTxs.size > 1024) ourTxs.delete(ourTxs.values().next().value!); // one that never came
           }
         }
         break;
