@@ -6,6 +6,7 @@
  */
 import { readJsonFile } from '@sluice/channel-core/deployment';
 import { type Address, SluiceError, parseAddress } from '@sluice/channel-core';
+import { parseRetention } from '@sluice/channel-core/node/text';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -111,14 +112,13 @@ function logLevel(raw: unknown, from: string): LogLevel {
   if (!(LOG_LEVELS as readonly string[]).includes(s)) bad(from, `must be one of ${LOG_LEVELS.join(', ')}`);
   return s as LogLevel;
 }
-const DURATION_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
-/** A duration with a unit — `90m`, `12h`, `7d` — in ms, at least a minute; `forever` (or `never`) → null. */
+/** A retention period (`90m`, `12h`, `7d`, `forever`): `parseRetention`, with the error naming its source. */
 function retention(raw: unknown, from: string): number | null {
-  const s = str(raw, from).trim().toLowerCase();
-  if (s === 'forever' || s === 'never') return null;
-  const m = /^([0-9]{1,6})(m|h|d)$/.exec(s);
-  if (m === null || Number(m[1]) === 0) bad(from, 'must be a duration such as 90m, 12h or 7d (at least 1m), or "forever"');
-  return Number(m[1]) * DURATION_UNITS[m[2]!]!;
+  try {
+    return parseRetention(str(raw, from));
+  } catch (e) {
+    return bad(from, e instanceof Error ? e.message : 'bad duration');
+  }
 }
 const optional =
   <T>(p: (raw: unknown, from: string) => T) =>

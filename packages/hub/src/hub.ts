@@ -11,7 +11,7 @@
  * ```
  */
 import { type Address, type ChannelId, SluiceError, parseAddress, sameAddress } from '@sluice/channel-core';
-import { createNode, type Node, type NodeChainInit, type NodeComponents, type NodeEvent, type NodeInit, type VirtualChannelRequest, type Decision, type DisputeView, disputeView } from '@sluice/channel-core/node';
+import { createNode, type HistoryRetention, type Node, type NodeChainInit, type NodeComponents, type NodeEvent, type NodeInit, type VirtualChannelRequest, type Decision, type DisputeView, disputeView, startHistoryRetention } from '@sluice/channel-core/node';
 import type { Logger } from 'pino';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
 import { createLogger, tapLogger } from './logger.ts';
@@ -180,9 +180,8 @@ class HubImpl implements Hub {
   #startedAt = Date.now();
   #unsubscribe: (() => void) | undefined;
   #chainId: number | null = null;
-  /** The retention timer and the pass in progress (stopped before the node). */
-  #retention: { readonly timer: NodeJS.Timeout; readonly abort: AbortController } | undefined;
-  #pruning: Promise<void> | undefined;
+  /** The retention timer (stopped before the node). */
+  #retention: HistoryRetention | undefined;
 
   constructor(init: HubInit, components: HubComponents) {
     this.#init = init;
@@ -311,38 +310,24 @@ class HubImpl implements Hub {
     return r === false ? null : (r?.olderThanMs ?? DEFAULT_RETAIN_HISTORY_MS);
   }
 
-  /** Prune history now and every `everyMs` (one pass at a time). */
+  /** Prune history now and every `everyMs` (one pass at a time): `@sluice/channel-core/node`'s retention timer. */
   #startRetention(): void {
     const olderThanMs = this.#retainMs();
     if (olderThanMs === null) return;
     const r = this.#init.retainHistory;
-    const every = (r === undefined || r === false ? undefined : r.everyMs) ?? Math.min(10 * 60_000, Math.max(1_000, Math.floor(olderThanMs / 10)));
-    const abort = new AbortController();
-    const timer = setInterval(() => this.#pruneOnce(olderThanMs, abort.signal), every);
-    timer.unref();
-    this.#retention = { timer, abort };
-    this.#pruneOnce(olderThanMs, abort.signal);
-  }
-
-  #pruneOnce(olderThanMs: number, signal: AbortSignal): void {
-    if (this.#pruning !== undefined || signal.aborted) return;
-    const t0 = performance.now();
-    this.#pruning = this.#node
-      .pruneHistory({ olderThanMs, signal })
-      .then((r) => {
-        this.metrics.historyPruned(r.channels, r.objectives);
-        if (r.channels > 0 || r.kept > 0) {
-          this.logger.info({ channels: r.channels, objectives: r.objectives, kept: r.kept, ms: Math.round(performance.now() - t0) }, 'history pruned');
-        }
-      })
-      .catch((e: unknown) => {
-        if (signal.aborted) return;
+    const everyMs = r === undefined || r === false ? undefined : r.everyMs;
+    this.#retention = startHistoryRetention(this.#node, {
+      olderThanMs,
+      ...(everyMs === undefined ? {} : { everyMs }),
+      onPass: (p) => {
+        this.metrics.historyPruned(p.channels, p.objectives);
+        if (p.channels > 0 || p.kept > 0) this.logger.info({ channels: p.channels, objectives: p.objectives, kept: p.kept, ms: p.ms }, 'history pruned');
+      },
+      onError: (code, reason) => {
         this.metrics.error('HISTORY_PRUNE_FAILED');
-        this.logger.warn({ code: e instanceof SluiceError ? e.code : 'unknown', reason: e instanceof Error ? e.message : String(e) }, 'history pruning failed (retrying at the next pass)');
-      })
-      .finally(() => {
-        this.#pruning = undefined;
-      });
+        this.logger.warn({ code, reason }, 'history pruning failed (retrying at the next pass)');
+      },
+    });
   }
 
   async #rpcChainId(): Promise<number | null> {
@@ -368,11 +353,7 @@ class HubImpl implements Hub {
     await http?.close();
     const retention = this.#retention;
     this.#retention = undefined;
-    if (retention !== undefined) {
-      clearInterval(retention.timer);
-      retention.abort.abort();
-    }
-    await this.#pruning;
+    await retention?.stop();
     if (this.#started) {
       this.#started = false;
       await this.#node.stop();

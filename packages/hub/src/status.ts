@@ -1,7 +1,7 @@
 /** `sluice-hub status`: fetch a running hub's /status and render it. */
 import { SluiceError } from '@sluice/channel-core';
 import type { HubStatus } from './hub.ts';
-import { formatSeconds, shortId as short, textTable as table } from '@sluice/channel-core/node/text';
+import { formatRetention, formatSeconds, shortId as short, textTable as table } from '@sluice/channel-core/node/text';
 
 /**
  * GET `<url>/status`.
@@ -23,13 +23,6 @@ export async function fetchStatus(url: string, options: { timeoutMs?: number } =
 }
 
 export { formatSeconds } from '@sluice/channel-core/node/text';
-
-/** `7d`, `12h`, `90m` (the largest unit that divides it; minutes otherwise). */
-function formatDuration(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  return `${Math.round(ms / 60_000)}m`;
-}
 
 /** Human-readable status. Amounts in base units. */
 export function renderStatus(s: HubStatus): string {
@@ -68,7 +61,7 @@ export function renderStatus(s: HubStatus): string {
   out.push('', `objectives in flight: ${s.objectivesInFlight}`);
   if (s.history !== undefined) {
     const h = s.history;
-    out.push(`history: closed channels kept ${h.retainMs === null ? 'forever' : `for ${formatDuration(h.retainMs)}`}; deleted so far: ${h.prunedChannels} channels, ${h.prunedObjectives} objectives`);
+    out.push(`history: closed channels kept ${h.retainMs === null ? 'forever' : `for ${formatRetention(h.retainMs)}`}; deleted so far: ${h.prunedChannels} channels, ${h.prunedObjectives} objectives`);
   }
   return out.join('\n');
 }

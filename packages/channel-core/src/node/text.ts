@@ -1,4 +1,5 @@
 /** Plain-text helpers the CLIs share for status and dispute views. */
+import { SluiceError } from '../errors.ts';
 
 /** `1h 02m 03s` of chain time, `-` when no challenge runs. */
 export function formatSeconds(s: number | null): string {
@@ -19,4 +20,26 @@ export function textTable(head: string[], rows: string[][]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]): string => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
+}
+
+const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A retention period: `90m`, `12h`, `7d` (at least a minute) in ms, or `forever` / `never` → null.
+ * @throws SluiceError INVALID_ARGUMENT
+ */
+export function parseRetention(text: string): number | null {
+  const s = text.trim().toLowerCase();
+  if (s === 'forever' || s === 'never') return null;
+  const m = /^([0-9]{1,6})(m|h|d)$/.exec(s);
+  if (m === null || Number(m[1]) === 0) throw new SluiceError('INVALID_ARGUMENT', 'must be a duration such as 90m, 12h or 7d (at least 1m), or "forever"');
+  return Number(m[1]) * UNITS[m[2]!]!;
+}
+
+/** `7d`, `12h`, `90m` (the largest unit that divides it), or `forever`. */
+export function formatRetention(ms: number | null): string {
+  if (ms === null) return 'forever';
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  return `${Math.round(ms / 60_000)}m`;
 }
