@@ -134,7 +134,7 @@ describe('end to end on anvil with the real CLIs (hub, provider, client)', { tim
     const add = await run(PROVIDER, ['add', src, '--data', join(dir, 'bob'), '--json']);
     assert.equal(add.code, 0, add.stderr);
     const [entry] = JSON.parse(add.stdout) as { cid: string; chunks: number }[];
-    const bob = await spawnUntil(PROVIDER, ['start', ...chain, '--dev-account', '2', '--data', join(dir, 'bob'), '--port', '0', '--price', PRICE.toString(), '--hub-address', hubAddress, '--hub-multiaddr', hubMultiaddr, '--hub-collateral', (10n ** 17n).toString(), '--admin-token', 't', '--log-level', 'warn'], (j) => typeof j['listening'] === 'string');
+    const bob = await spawnUntil(PROVIDER, ['start', ...chain, '--dev-account', '2', '--data', join(dir, 'bob'), '--port', '0', '--price', PRICE.toString(), '--hub-address', hubAddress, '--hub-multiaddr', hubMultiaddr, '--hub-collateral', (10n ** 17n).toString(), '--admin-token', 't', '--retain-history', '90m', '--log-level', 'warn'], (j) => typeof j['listening'] === 'string');
     procs.push(bob);
     const url = `${bob.ready['listening'] as string}/files/${entry!.cid}`;
     // Bob's metadata names his channel node, so Alice's node sends him the channel's messages directly

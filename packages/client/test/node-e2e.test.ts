@@ -99,6 +99,12 @@ describe('end to end over the Node API (memory chain + network)', () => {
     assert.equal(earnings.total, (12n * PRICE).toString());
     assert.equal((await fetch(`${service.url}/admin/channels/${r.channelId}/close`, { method: 'POST', headers: auth })).status, 200);
     assert.equal(bob.getVirtualChannel(r.channelId)?.status, 'closed');
+    // History retention on Bob's node: the closed channel's records go, the earnings stay
+    await new Promise((res) => setTimeout(res, 5));
+    assert.equal((await bob.pruneHistory({ olderThanMs: 0 })).channels, 1);
+    assert.equal(bob.getVirtualChannel(r.channelId), undefined);
+    const after = (await (await fetch(`${service.url}/admin/earnings`, { headers: auth })).json()) as { total: string; channels: unknown[] };
+    assert.deepEqual([after.total, after.channels.length], [(12n * PRICE).toString(), 0], 'the total still counts the pruned channel');
     const bobLedger = bob.getLedgerChannels()[0];
     assert.equal(bobLedger?.myBalance, 12n * PRICE, "Bob's ledger with the hub now holds his earnings");
     const w = (await (await fetch(`${service.url}/admin/withdraw`, { method: 'POST', headers: auth })).json()) as { result: { ledgers: { status: string }[] } };

@@ -33,6 +33,7 @@ import { addSettleCommand } from './commands/settle.ts';
 import { addStatusCommand } from './commands/status.ts';
 import { observeFallback } from '@sluice/channel-core/node/observe';
 import type { Node } from '@sluice/channel-core/node';
+import { parseRetention } from '@sluice/channel-core/node/text';
 
 function parseUint(name: string): (v: string) => bigint {
   return (v) => {
@@ -40,6 +41,15 @@ function parseUint(name: string): (v: string) => bigint {
     return BigInt(v);
   };
 }
+/** `--retain-history`: 90m, 12h, 7d or forever (null). */
+function parseRetentionOption(v: string): number | null {
+  try {
+    return parseRetention(v);
+  } catch (e) {
+    throw new InvalidArgumentError(e instanceof Error ? e.message : 'bad duration');
+  }
+}
+
 function parsePort(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('port must be 0..65535');
@@ -110,7 +120,8 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
     .addOption(new Option('--max-sessions <n>', 'refuse sessions above this many (OVERLOADED, 4302)').env('SLUICE_MAX_SESSIONS').default(256).argParser(parseMs))
     .addOption(new Option('--verify-workers <n>', 'voucher signature checks on N worker threads (0 = inline)').env('SLUICE_VERIFY_WORKERS').default(0).argParser((v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError('0..64'); return n; }))
     .addOption(new Option('--log-level <level>', 'pino log level').env('SLUICE_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-    .addOption(new Option('--hub-collateral <units>', 'when we have no ledger channel with the hub yet, ask the hub to deposit this much toward us (it backs the virtual channels clients open to us)').env('SLUICE_HUB_COLLATERAL').default(10n ** 18n, '1000000000000000000').argParser(parseUint('hub-collateral')));
+    .addOption(new Option('--hub-collateral <units>', 'when we have no ledger channel with the hub yet, ask the hub to deposit this much toward us (it backs the virtual channels clients open to us)').env('SLUICE_HUB_COLLATERAL').default(10n ** 18n, '1000000000000000000').argParser(parseUint('hub-collateral')))
+    .addOption(new Option('--retain-history <duration>', 'delete the channel node\'s records of channels closed longer ago than this (90m, 12h, 7d; ~12 KB each; earnings are kept as a total); "forever" keeps everything').env('SLUICE_RETAIN_HISTORY').default(null, 'forever').argParser(parseRetentionOption));
   addChainNodeOptions(start);
   start.action(async (opts: StartOptions) => {
     await runStart(opts);
@@ -138,6 +149,8 @@ interface StartOptions extends ChainNodeOptions {
   maxSessions: number;
   verifyWorkers: number;
   logLevel: string;
+  /** ms, or null: keep everything. */
+  retainHistory: number | null;
 }
 
 async function runStart(opts: StartOptions): Promise<void> {
@@ -177,6 +190,17 @@ async function runStart(opts: StartOptions): Promise<void> {
     }
     channels = new NodePayeeChannels(node);
     chainNode = node;
+    if (opts.retainHistory !== null) {
+      const { startHistoryRetention } = await import('@sluice/channel-core/node');
+      const retention = startHistoryRetention(node, {
+        olderThanMs: opts.retainHistory,
+        onPass: (p) => {
+          if (p.channels > 0 || p.kept > 0) logger.info({ channels: p.channels, objectives: p.objectives, kept: p.kept, ms: p.ms }, 'history pruned');
+        },
+        onError: (code, reason) => logger.warn({ code, reason }, 'history pruning failed (retrying at the next pass)'),
+      });
+      closers.unshift(() => retention.stop()); // before the node stops
+    }
   }
   const payeeNode = chainNode;
   const service = createProviderService({
