@@ -33,9 +33,9 @@ import { disputeEventFromPort, guaranteesOf } from '../protocols/dispute.ts';
 import { newVirtualChallenge, virtualChallengeId } from '../protocols/virtual-challenge.ts';
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
-import { unknownGuaranteeTargets, withGuaranteedChannel } from '../protocols/ledger-exit.ts';
+import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel } from '../protocols/ledger-exit.ts';
 import { virtualFundId } from '../protocols/virtual-fund.ts';
-import { directFundAbandonable, directFundId } from '../protocols/direct-fund.ts';
+import { directFundAbandonable, directFundHasOurDeposit, directFundId } from '../protocols/direct-fund.ts';
 import { parseJson, stringifyJson } from '../json.ts';
 import {
   type DisputeInfo,
@@ -1982,6 +1982,22 @@ class EngineImpl implements Engine {
       this.#emitStall(data, 'timeout');
       if (auto && now - data.progressAt >= peerTimeout && needsPeer(data.objective, data.waitingFor)) {
         for (const p of silentPeers(data.objective, data.waitingFor)) gone.add(p.toLowerCase());
+      }
+    }
+    // Trigger (a'): a ledger opening we deposited into whose counterparty went silent before the
+    // ledger opened (no postfund from it). The fallback plan knows open ledgers only; this one
+    // exits with the prefund both signed: it pays every deposit back, and ours is covered (we
+    // deposited in safe order, after everything before us).
+    if (auto && this.#caughtUp) {
+      for (const data of [...this.#active.values()]) {
+        const o = data.objective;
+        if (o.type !== 'directFund' || now - data.progressAt < peerTimeout || !directFundHasOurDeposit(o) || data.pendingTxs.length > 0) continue;
+        if (this.#exists(ledgerExitId(o.channel.id))) continue;
+        try {
+          await this.#startFallbackObjective(newLedgerExit({ ledger: o.channel, now: this.#chainNow }), 'peerStalled');
+        } catch (e) {
+          this.#log.warn({ objectiveId: o.id, code: isSluiceError(e) ? e.code : 'unknown', reason: e instanceof Error ? e.message : String(e) }, 'exit of an unopened ledger not started');
+        }
       }
     }
     // Trigger (a): a counterparty silent past the fallback timeout during an objective that needs it.

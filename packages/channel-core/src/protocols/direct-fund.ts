@@ -107,6 +107,16 @@ export function directFundAbandonable(o: DirectFundObjective): boolean {
   return o.status === 'approved' && o.depositsSubmitted.length === 0 && outcomeOf(o).every((exit) => holdingsOf(o.channel, exit.asset) === 0n);
 }
 
+/**
+ * Whether money of ours is in this unfinished ledger opening: we asked for a deposit and the
+ * chain holds at least what precedes it plus something of ours, in some asset. (With the prefund
+ * supported, an on-chain exit then pays it back: see the engine's stalled-opening fallback.)
+ */
+export function directFundHasOurDeposit(o: DirectFundObjective): boolean {
+  if (o.status !== 'approved' || o.depositsSubmitted.length === 0 || !preFundComplete(o.channel)) return false;
+  return depositPlan(o.channel, outcomeOf(o)).some((p) => p.target > p.safetyThreshold && holdingsOf(o.channel, p.asset) > p.safetyThreshold);
+}
+
 /** Advance the objective as far as it can go without new input. */
 export function crankDirectFund(o: DirectFundObjective, secrets: Secrets): CrankResult<DirectFundObjective, DirectFundWaitingFor> {
   if (o.status !== 'approved') return { objective: o, effects: [], waitingFor: 'WaitingForNothing' };

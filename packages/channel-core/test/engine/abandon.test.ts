@@ -109,3 +109,24 @@ test('history retention deletes abandoned openings; their ids stay known, so a r
     await w.stop();
   }
 });
+
+test('an opening the hub deposited into, whose counterparty goes silent before the postfund, is exited on chain with the prefund: the hub gets its deposit back', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 8 }, { irene: { objectiveTimeoutMs: 100, fallback: { peerTimeoutMs: 300 } } });
+  try {
+    const { irene } = w.nodes;
+    const carol = await rawPeer(w, '0x' + '44'.repeat(32));
+    // Carol asks Irene for 10 and deposits nothing herself; Irene deposits; Carol never signs the postfund
+    const { prefund, ledgerId, id } = carol.ledger(0n, 10n, 80n);
+    await carol.send(prefund, id);
+    await until(() => w.events.irene.some((e) => e.type === 'fallbackStarted' && e.objectiveId === P.ledgerExitId(ledgerId)), 'exit started', 5_000);
+    assert.equal(irene.getLedgerChannel(ledgerId)?.status, 'closing');
+    const failed = w.events.irene.find((e) => e.type === 'objectiveFailed' && e.objectiveId === id);
+    assert.equal(failed?.type === 'objectiveFailed' ? failed.code : '', 'CHANNEL_CLOSING', 'the opening gave way to the exit');
+    await until(() => irene.getDisputes().some((d) => d.channelId === ledgerId && d.phase === 'challenge'), 'the prefund registered');
+    w.chain.mine(86_401); // the ledger's challenge duration passes
+    await until(() => irene.getLedgerChannel(ledgerId)?.status === 'closed', 'paid out', 10_000);
+    assert.equal(w.payout('irene'), 10n, "Irene's deposit came back");
+  } finally {
+    await w.stop();
+  }
+});

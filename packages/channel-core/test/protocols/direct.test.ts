@@ -121,6 +121,27 @@ test('direct fund: abandonable only while we asked for no deposit and nothing is
   assert.equal(P.directFundAbandonable({ ...rz.objective, status: 'completed' }), false, 'finished objectives are not');
 });
 
+test('direct fund: "our deposit is in" only once we asked for it and the chain holds it', () => {
+  const prefund = ledgerPrefund(alice, irene, 100n, 50n);
+  const id = getChannelId(prefund);
+  let a = P.newDirectFund(prefund, alice.address);
+  let i = P.newDirectFund(prefund, irene.address);
+  const ra = P.crankDirectFund(a, secrets(alice));
+  const ri = P.crankDirectFund(i, secrets(irene));
+  a = deliver(ra.objective, messagesTo(ri.effects, alice), P.updateDirectFund);
+  i = deliver(ri.objective, messagesTo(ra.effects, irene), P.updateDirectFund);
+  a = P.crankDirectFund(a, secrets(alice)).objective; // Alice asks for her 100
+  assert.equal(P.directFundHasOurDeposit(a), false, 'asked for, not on chain yet');
+  a = P.updateDirectFund(a, holdingsEvent(id, 100n, 10));
+  assert.equal(P.directFundHasOurDeposit(a), true);
+  // Irene: Alice's 100 held but nothing of Irene's yet (she has not even asked)
+  i = P.updateDirectFund(i, holdingsEvent(id, 100n, 10));
+  assert.equal(P.directFundHasOurDeposit(i), false, "the holdings are Alice's");
+  i = P.crankDirectFund(i, secrets(irene)).objective; // Irene asks for her 50
+  assert.equal(P.directFundHasOurDeposit(i), false, 'still only what precedes hers');
+  assert.equal(P.directFundHasOurDeposit(P.updateDirectFund(i, holdingsEvent(id, 150n, 11))), true);
+});
+
 test('direct fund: multi-asset safe order and a zero deposit', () => {
   const prefund: State = {
     ...ledgerPrefund(alice, irene, 0n, 0n),
