@@ -11,7 +11,7 @@
  * ```
  */
 import { type Address, type ChannelId, SluiceError, parseAddress, sameAddress } from '@sluice/channel-core';
-import { createNode, type HistoryRetention, type Node, type NodeChainInit, type NodeComponents, type NodeEvent, type NodeInit, type VirtualChannelRequest, type Decision, type DisputeView, disputeView, startHistoryRetention } from '@sluice/channel-core/node';
+import { createNode, type HistoryRetention, type LedgerRequest, type Node, type NodeChainInit, type NodeComponents, type NodeEvent, type NodeInit, type VirtualChannelRequest, type Decision, type DisputeView, disputeView, startHistoryRetention } from '@sluice/channel-core/node';
 import type { Logger } from 'pino';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
 import { createLogger, tapLogger } from './logger.ts';
@@ -28,6 +28,11 @@ export interface HubCollateralPolicy {
   readonly maxLedgerDeposit?: bigint;
   /** Virtual channels must run on this VirtualPaymentApp (default: `chain.virtualPaymentApp`). */
   readonly requiredApp?: Address;
+  /**
+   * Assets the hub keeps ledgers in (the zero address is ETH); a ledger proposed in another asset
+   * is refused. Default: any — `sluice-hub start` defaults to ETH and the deployment's token.
+   */
+  readonly assets?: readonly Address[];
 }
 
 export interface HubInit {
@@ -214,6 +219,7 @@ class HubImpl implements Hub {
         policy: {
           hub: { maxGuarantee: policy.maxPerChannel ?? 10n ** 18n, virtualPaymentApp: requiredApp },
           maxLedgerDeposit: policy.maxLedgerDeposit ?? 0n,
+          ...(policy.assets === undefined ? {} : { acceptLedger: (r: LedgerRequest) => this.#acceptLedger(r) }),
           acceptVirtualChannel: (r) => this.#acceptVirtualChannel(r),
         },
         ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
@@ -230,6 +236,14 @@ class HubImpl implements Hub {
 
   get node(): Node {
     return this.#node;
+  }
+
+  /** The asset part of the policy: ledgers only in the assets the hub supports. */
+  #acceptLedger(r: LedgerRequest): Decision {
+    const assets = this.#init.policy?.assets ?? [];
+    if (assets.some((a) => sameAddress(a, r.asset))) return true;
+    this.logger.warn({ channelId: r.ledgerId, peer: r.counterparty, asset: r.asset }, 'ledger refused: asset not supported');
+    return `the hub keeps no ledgers in asset ${r.asset} (it supports ${assets.join(', ') || 'none'})`;
   }
 
   /** The total-cap part of the collateral policy (the per-channel limit and app run in the protocol). */

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import type { DestinationStream, Logger } from 'pino';
-import { type Address, SluiceError } from '@sluice/channel-core';
+import { type Address, SluiceError, ZERO_ADDRESS } from '@sluice/channel-core';
 import { devAccount, passphraseFromEnv, promptHidden, readKeyFile } from '@sluice/channel-core/keys';
 import type { HubConfig } from './config.ts';
 import { readDeployment, type Deployment } from './deployment.ts';
@@ -97,6 +97,8 @@ export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Parti
         ...(config.collateralCap === undefined ? {} : { collateralCap: config.collateralCap }),
         maxLedgerDeposit: config.maxLedgerDeposit,
         ...(config.requiredApp === undefined ? {} : { requiredApp: config.requiredApp }),
+        // the assets named, else ETH and the deployment's token; `any`: no restriction
+        ...(config.assets === null ? {} : { assets: config.assets ?? [ZERO_ADDRESS, ...(deployment?.token === undefined ? [] : [deployment.token])] }),
       },
       http: { host: config.httpHost, port: config.httpPort },
       objectiveTimeoutMs: config.objectiveTimeoutMs,

@@ -68,6 +68,17 @@ test('bad values name their source; unknown file keys are refused', () => {
   }
 });
 
+test('--asset: repeatable addresses, comma-separated in the environment, or any', () => {
+  const eth = '0x0000000000000000000000000000000000000000';
+  const tok = '0x00000000000000000000000000000000000000e7';
+  assert.equal(resolveConfig({}).config.assets, undefined, "default: ETH and the deployment's token (resolved by openHub)");
+  assert.deepEqual(resolveConfig({ flags: { assets: [eth, tok] } }).config.assets, [eth, tok]);
+  assert.deepEqual(resolveConfig({ env: { SLUICE_HUB_ASSETS: `${eth}, ${tok}` } }).config.assets, [eth, tok]);
+  assert.equal(resolveConfig({ flags: { assets: ['any'] } }).config.assets, null);
+  assert.equal(resolveConfig({ file: { assets: 'any' } }).config.assets, null);
+  assert.throws(() => resolveConfig({ flags: { assets: ['0x12'] } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--asset/.test(e.message));
+});
+
 test('--retain-history takes minutes, hours or days, or forever', () => {
   const r = (v: string): number | null => resolveConfig({ flags: { retainHistory: v } }).config.retainHistory;
   assert.equal(r('90m'), 90 * 60_000);

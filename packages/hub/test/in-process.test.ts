@@ -1,13 +1,15 @@
 /**
- * The hub's history retention: a closed virtual channel's records are deleted by the hub's own
- * timer once older than `retainHistory.olderThanMs`, counted in /status and the metrics, logged;
- * open channels stay; `stop()` waits for a pass in progress. (In-memory network and chain: this
- * tests the hub's wiring; the pruning itself is tested in channel-core's engine tests.)
+ * The hub's own policies, in process over the in-memory network and chain (this tests the hub's
+ * wiring; the mechanisms are tested in channel-core's engine tests):
+ * - history retention: a closed virtual channel's records are deleted by the hub's own timer once
+ *   older than `retainHistory.olderThanMs`, counted in /status and the metrics, logged; open
+ *   channels stay; `stop()` waits for a pass in progress;
+ * - supported assets: a ledger proposed in another asset is refused.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { type Address, privateKeyToAddress } from '@sluice/channel-core';
+import { type Address, ZERO_ADDRESS, isSluiceError, privateKeyToAddress } from '@sluice/channel-core';
 import { createMemoryNetwork, MemoryChainService } from '@sluice/channel-core/memory';
 import { openMemoryStore } from '@sluice/channel-core/sqlite';
 import { createNode } from '@sluice/channel-core/node';
@@ -89,6 +91,30 @@ test('retainHistory: false keeps everything', async () => {
     await hub.start();
     assert.deepEqual(hub.status().history, { retainMs: null, prunedChannels: 0, prunedObjectives: 0 });
   } finally {
+    await hub.stop();
+    net.close();
+  }
+});
+
+test('policy.assets: a ledger in an asset the hub does not support is refused; ETH is accepted', async () => {
+  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 2, seed: 4 });
+  const chain = new MemoryChainService();
+  const hubAddress = privateKeyToAddress(KEYS.hub);
+  const hub = createHub(
+    { privateKey: KEYS.hub, chain: CHAIN, policy: { maxLedgerDeposit: 10n ** 24n, assets: [ZERO_ADDRESS] }, http: false, retainHistory: false },
+    { store: openMemoryStore(), chain, messaging: net.service(hubAddress), logger: pino({ level: 'silent' }), defaultMetrics: false },
+  );
+  const alice = createNode({ privateKey: KEYS.alice, chain: CHAIN, hub: { address: hubAddress, multiaddrs: [] }, callTimeoutMs: 5_000 }, { store: openMemoryStore(), chain, messaging: net.service(privateKeyToAddress(KEYS.alice)) });
+  try {
+    await hub.start();
+    await alice.start();
+    const token = '0x00000000000000000000000000000000000000E7' as Address;
+    await assert.rejects(alice.createLedgerChannel({ counterparty: hubAddress, asset: token, deposit: 1_000n }), (e: unknown) => isSluiceError(e, 'HUB_POLICY_REJECTED') && /keeps no ledgers in asset/.test(e.message));
+    assert.equal(hub.node.getLedgerChannels().length, 0, 'nothing joined');
+    const eth = await alice.createLedgerChannel({ counterparty: hubAddress, deposit: 1_000n });
+    await until(() => hub.node.getLedgerChannel(eth.channelId)?.status === 'open', 'the ETH ledger opened');
+  } finally {
+    await alice.stop().catch(() => {});
     await hub.stop();
     net.close();
   }
