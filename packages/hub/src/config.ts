@@ -40,6 +40,8 @@ export interface HubConfig {
   readonly retainHistory: number | null;
   /** Assets the hub keeps ledgers in; undefined: ETH and the deployment's token; null: any. */
   readonly assets: readonly Address[] | null | undefined;
+  /** Peers the hub deposits collateral toward; undefined: any. */
+  readonly collateralPeers: readonly Address[] | undefined;
 }
 
 export type ConfigKey = keyof HubConfig;
@@ -122,6 +124,11 @@ function retention(raw: unknown, from: string): number | null {
     return bad(from, e instanceof Error ? e.message : 'bad duration');
   }
 }
+/** A list of addresses (repeatable flag, comma-separated env, array in the file). */
+function addressList(raw: unknown, from: string): readonly Address[] {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : bad(from, 'must be an address or a list of them');
+  return items.map((x) => address(typeof x === 'string' ? x.trim() : x, from));
+}
 /** `--asset`: addresses, or `any` (null: every asset). */
 function assetList(raw: unknown, from: string): readonly Address[] | null {
   const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : bad(from, 'must be an address or a list of them');
@@ -158,6 +165,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'collateralCap', flag: '--collateral-cap <units>', env: 'SLUICE_HUB_COLLATERAL_CAP', description: 'total collateral the hub keeps locked in open virtual channels, per asset, base units', default: undefined, defaultText: 'no cap beyond the ledger balances', parse: optional(uint) }),
   spec({ key: 'maxLedgerDeposit', flag: '--max-ledger-deposit <units>', env: 'SLUICE_HUB_MAX_LEDGER_DEPOSIT', description: 'largest deposit (collateral) a peer may ask of the hub when it opens a ledger', default: 0n, defaultText: '0', parse: uint }),
   spec({ key: 'assets', flag: '--asset <address>', env: 'SLUICE_HUB_ASSETS', description: 'asset the hub keeps ledgers in (repeatable; the zero address is ETH; env: comma-separated); a ledger proposed in another asset is refused; "any" accepts every asset', default: undefined, defaultText: "ETH and the deployment's token", parse: assetList, list: true }),
+  spec({ key: 'collateralPeers', flag: '--collateral-peer <address>', env: 'SLUICE_HUB_COLLATERAL_PEERS', description: 'peer the hub deposits collateral toward when its ledger asks for some, up to --max-ledger-deposit (repeatable; env: comma-separated): your providers; others still open ledgers without a hub deposit', default: undefined, defaultText: 'any peer', parse: optional(addressList), list: true }),
   spec({ key: 'requiredApp', flag: '--required-app <address>', env: 'SLUICE_HUB_REQUIRED_APP', description: 'virtual channels must run on this VirtualPaymentApp', default: undefined, defaultText: 'the configured VirtualPaymentApp', parse: optional(address) }),
   spec({ key: 'httpHost', flag: '--http-host <host>', env: 'SLUICE_HUB_HTTP_HOST', description: 'interface of the /healthz, /status and /metrics HTTP server', default: '127.0.0.1', defaultText: '127.0.0.1', parse: str }),
   spec({ key: 'httpPort', flag: '--http-port <port>', env: 'SLUICE_HUB_HTTP_PORT', description: 'port of the HTTP server (0 = any free port)', default: 9464, defaultText: '9464', parse: int(0, 65535) }),

@@ -33,6 +33,13 @@ export interface HubCollateralPolicy {
    * is refused. Default: any — `sluice-hub start` defaults to ETH and the deployment's token.
    */
   readonly assets?: readonly Address[];
+  /**
+   * Peers the hub deposits collateral toward (their ledger prefund asks for a hub deposit, up to
+   * `maxLedgerDeposit`): typically its providers. Others may still open ledgers the hub puts
+   * nothing into. Default: any peer — then anyone can make the hub deposit and vanish, and the
+   * hub gets it back only on chain (a day, and the gas).
+   */
+  readonly collateralPeers?: readonly Address[];
 }
 
 export interface HubInit {
@@ -219,7 +226,7 @@ class HubImpl implements Hub {
         policy: {
           hub: { maxGuarantee: policy.maxPerChannel ?? 10n ** 18n, virtualPaymentApp: requiredApp },
           maxLedgerDeposit: policy.maxLedgerDeposit ?? 0n,
-          ...(policy.assets === undefined ? {} : { acceptLedger: (r: LedgerRequest) => this.#acceptLedger(r) }),
+          ...(policy.assets === undefined && policy.collateralPeers === undefined ? {} : { acceptLedger: (r: LedgerRequest) => this.#acceptLedger(r) }),
           acceptVirtualChannel: (r) => this.#acceptVirtualChannel(r),
         },
         ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
@@ -238,12 +245,18 @@ class HubImpl implements Hub {
     return this.#node;
   }
 
-  /** The asset part of the policy: ledgers only in the assets the hub supports. */
+  /** The ledger part of the policy: supported assets, and whom the hub deposits collateral toward. */
   #acceptLedger(r: LedgerRequest): Decision {
-    const assets = this.#init.policy?.assets ?? [];
-    if (assets.some((a) => sameAddress(a, r.asset))) return true;
-    this.logger.warn({ channelId: r.ledgerId, peer: r.counterparty, asset: r.asset }, 'ledger refused: asset not supported');
-    return `the hub keeps no ledgers in asset ${r.asset} (it supports ${assets.join(', ') || 'none'})`;
+    const { assets, collateralPeers } = this.#init.policy ?? {};
+    if (assets !== undefined && !assets.some((a) => sameAddress(a, r.asset))) {
+      this.logger.warn({ channelId: r.ledgerId, peer: r.counterparty, asset: r.asset }, 'ledger refused: asset not supported');
+      return `the hub keeps no ledgers in asset ${r.asset} (it supports ${assets.join(', ') || 'none'})`;
+    }
+    if (r.myDeposit > 0n && collateralPeers !== undefined && !collateralPeers.some((p) => sameAddress(p, r.counterparty))) {
+      this.logger.warn({ channelId: r.ledgerId, peer: r.counterparty, amount: r.myDeposit }, 'ledger refused: collateral asked by a peer not listed');
+      return 'the hub deposits collateral only toward the peers it lists; open the ledger without asking for a hub deposit';
+    }
+    return true;
   }
 
   /** The total-cap part of the collateral policy (the per-channel limit and app run in the protocol). */

@@ -99,6 +99,7 @@ export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Parti
         ...(config.requiredApp === undefined ? {} : { requiredApp: config.requiredApp }),
         // the assets named, else ETH and the deployment's token; `any`: no restriction
         ...(config.assets === null ? {} : { assets: config.assets ?? [ZERO_ADDRESS, ...(deployment?.token === undefined ? [] : [deployment.token])] }),
+        ...(config.collateralPeers === undefined ? {} : { collateralPeers: config.collateralPeers }),
       },
       http: { host: config.httpHost, port: config.httpPort },
       objectiveTimeoutMs: config.objectiveTimeoutMs,

@@ -79,6 +79,15 @@ test('--asset: repeatable addresses, comma-separated in the environment, or any'
   assert.throws(() => resolveConfig({ flags: { assets: ['0x12'] } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--asset/.test(e.message));
 });
 
+test('--collateral-peer: repeatable addresses; default any peer', () => {
+  const a = '0x0000000000000000000000000000000000000011';
+  const b = '0x0000000000000000000000000000000000000022';
+  assert.equal(resolveConfig({}).config.collateralPeers, undefined);
+  assert.deepEqual(resolveConfig({ flags: { collateralPeers: [a, b] } }).config.collateralPeers, [a, b]);
+  assert.deepEqual(resolveConfig({ env: { SLUICE_HUB_COLLATERAL_PEERS: `${a},${b}` } }).config.collateralPeers, [a, b]);
+  assert.throws(() => resolveConfig({ flags: { collateralPeers: ['nope'] } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--collateral-peer/.test(e.message));
+});
+
 test('--retain-history takes minutes, hours or days, or forever', () => {
   const r = (v: string): number | null => resolveConfig({ flags: { retainHistory: v } }).config.retainHistory;
   assert.equal(r('90m'), 90 * 60_000);

@@ -4,7 +4,8 @@
  * - history retention: a closed virtual channel's records are deleted by the hub's own timer once
  *   older than `retainHistory.olderThanMs`, counted in /status and the metrics, logged; open
  *   channels stay; `stop()` waits for a pass in progress;
- * - supported assets: a ledger proposed in another asset is refused.
+ * - supported assets: a ledger proposed in another asset is refused;
+ * - collateral peers: only listed peers get a hub deposit; others open ledgers without one.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -115,6 +116,35 @@ test('policy.assets: a ledger in an asset the hub does not support is refused; E
     await until(() => hub.node.getLedgerChannel(eth.channelId)?.status === 'open', 'the ETH ledger opened');
   } finally {
     await alice.stop().catch(() => {});
+    await hub.stop();
+    net.close();
+  }
+});
+
+test('policy.collateralPeers: only listed peers get a hub deposit; others may still open a ledger without one', async () => {
+  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 2, seed: 9 });
+  const chain = new MemoryChainService();
+  const hubAddress = privateKeyToAddress(KEYS.hub);
+  const bob = privateKeyToAddress(KEYS.bob);
+  const hub = createHub(
+    { privateKey: KEYS.hub, chain: CHAIN, policy: { maxLedgerDeposit: 1_000n, collateralPeers: [bob] }, http: false, retainHistory: false },
+    { store: openMemoryStore(), chain, messaging: net.service(hubAddress), logger: pino({ level: 'silent' }), defaultMetrics: false },
+  );
+  const node = (key: string) => createNode({ privateKey: key, chain: CHAIN, hub: { address: hubAddress, multiaddrs: [] }, callTimeoutMs: 5_000 }, { store: openMemoryStore(), chain, messaging: net.service(privateKeyToAddress(key)) });
+  const alice = node(KEYS.alice);
+  const provider = node(KEYS.bob);
+  try {
+    await hub.start();
+    await alice.start();
+    await provider.start();
+    await assert.rejects(alice.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: 500n }), (e: unknown) => isSluiceError(e, 'HUB_POLICY_REJECTED') && /collateral only toward the peers it lists/.test(e.message));
+    const plain = await alice.createLedgerChannel({ counterparty: hubAddress, deposit: 100n });
+    const listed = await provider.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: 500n });
+    await until(() => hub.node.getLedgerChannel(plain.channelId)?.status === 'open' && hub.node.getLedgerChannel(listed.channelId)?.status === 'open', 'both ledgers open');
+    assert.equal(hub.node.getLedgerChannel(listed.channelId)?.myBalance, 500n, 'the listed peer got the collateral');
+  } finally {
+    await alice.stop().catch(() => {});
+    await provider.stop().catch(() => {});
     await hub.stop();
     net.close();
   }
