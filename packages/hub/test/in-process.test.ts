@@ -13,9 +13,9 @@ import { Writable } from 'node:stream';
 import { type Address, ZERO_ADDRESS, isSluiceError, privateKeyToAddress } from '@sluice/channel-core';
 import { createMemoryNetwork, MemoryChainService } from '@sluice/channel-core/memory';
 import { openMemoryStore } from '@sluice/channel-core/sqlite';
-import { createNode } from '@sluice/channel-core/node';
-import { pino } from 'pino';
-import { createHub } from '../src/hub.ts';
+import { createNode, type Node } from '@sluice/channel-core/node';
+import { type Logger, pino } from 'pino';
+import { createHub, type HubInit } from '../src/hub.ts';
 
 const KEYS = {
   alice: '0xed90100c3784a2d86ff62423f40065a02319dc58bedda16b3158d85e39592228',
@@ -32,19 +32,37 @@ async function until(pred: () => boolean, what: string, timeoutMs = 10_000): Pro
   }
 }
 
-test('the hub prunes closed channels older than its retention on its own, and reports it', async () => {
-  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 3, seed: 3 });
+/** A hub and client nodes on one in-memory network and chain; `stop()` stops them all. */
+function inProcess(seed: number, init: Partial<HubInit>, logger: Logger = pino({ level: 'silent' })) {
+  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 3, seed });
   const chain = new MemoryChainService();
+  const hubAddress = privateKeyToAddress(KEYS.hub);
+  const hub = createHub({ privateKey: KEYS.hub, chain: CHAIN, http: false, retainHistory: false, ...init }, { store: openMemoryStore(), chain, messaging: net.service(hubAddress), logger, defaultMetrics: false });
+  const nodes: Node[] = [];
+  return {
+    hub,
+    hubAddress,
+    /** A client node (not started) that uses the hub. */
+    node(key: string): Node {
+      const n = createNode({ privateKey: key, chain: CHAIN, hub: { address: hubAddress, multiaddrs: [] }, objectiveTimeoutMs: 5_000, callTimeoutMs: 5_000 }, { store: openMemoryStore(), chain, messaging: net.service(privateKeyToAddress(key)) });
+      nodes.push(n);
+      return n;
+    },
+    async stop(): Promise<void> {
+      for (const n of nodes) await n.stop().catch(() => {});
+      await hub.stop();
+      net.close();
+    },
+  };
+}
+
+test('the hub prunes closed channels older than its retention on its own, and reports it', async () => {
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _e, cb) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); cb(); } }));
-  const hubAddress = privateKeyToAddress(KEYS.hub);
-  const hub = createHub(
-    { privateKey: KEYS.hub, chain: CHAIN, policy: { maxLedgerDeposit: 10n ** 24n }, http: false, retainHistory: { olderThanMs: 200, everyMs: 25 } },
-    { store: openMemoryStore(), chain, messaging: net.service(hubAddress), logger, defaultMetrics: false },
-  );
-  const node = (key: string) => createNode({ privateKey: key, chain: CHAIN, hub: { address: hubAddress, multiaddrs: [] }, objectiveTimeoutMs: 5_000 }, { store: openMemoryStore(), chain, messaging: net.service(privateKeyToAddress(key)) });
-  const alice = node(KEYS.alice);
-  const bob = node(KEYS.bob);
+  const w = inProcess(3, { policy: { maxLedgerDeposit: 10n ** 24n }, retainHistory: { olderThanMs: 200, everyMs: 25 } }, logger);
+  const { hub, hubAddress } = w;
+  const alice = w.node(KEYS.alice);
+  const bob = w.node(KEYS.bob);
   try {
     await hub.start();
     await alice.start();
@@ -75,37 +93,24 @@ test('the hub prunes closed channels older than its retention on its own, and re
     // Alice and Bob keep theirs (they prune only when asked)
     assert.equal(alice.getVirtualChannel(closed)?.status, 'closed');
   } finally {
-    await alice.stop().catch(() => {});
-    await bob.stop().catch(() => {});
-    await hub.stop();
-    net.close();
+    await w.stop();
   }
 });
 
 test('retainHistory: false keeps everything', async () => {
-  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 0, seed: 1 });
-  const hub = createHub(
-    { privateKey: KEYS.hub, chain: CHAIN, http: false, retainHistory: false },
-    { store: openMemoryStore(), chain: new MemoryChainService(), messaging: net.service(privateKeyToAddress(KEYS.hub)), logger: pino({ level: 'silent' }), defaultMetrics: false },
-  );
+  const w = inProcess(1, { retainHistory: false });
   try {
-    await hub.start();
-    assert.deepEqual(hub.status().history, { retainMs: null, prunedChannels: 0, prunedObjectives: 0 });
+    await w.hub.start();
+    assert.deepEqual(w.hub.status().history, { retainMs: null, prunedChannels: 0, prunedObjectives: 0 });
   } finally {
-    await hub.stop();
-    net.close();
+    await w.stop();
   }
 });
 
 test('policy.assets: a ledger in an asset the hub does not support is refused; ETH is accepted', async () => {
-  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 2, seed: 4 });
-  const chain = new MemoryChainService();
-  const hubAddress = privateKeyToAddress(KEYS.hub);
-  const hub = createHub(
-    { privateKey: KEYS.hub, chain: CHAIN, policy: { maxLedgerDeposit: 10n ** 24n, assets: [ZERO_ADDRESS] }, http: false, retainHistory: false },
-    { store: openMemoryStore(), chain, messaging: net.service(hubAddress), logger: pino({ level: 'silent' }), defaultMetrics: false },
-  );
-  const alice = createNode({ privateKey: KEYS.alice, chain: CHAIN, hub: { address: hubAddress, multiaddrs: [] }, callTimeoutMs: 5_000 }, { store: openMemoryStore(), chain, messaging: net.service(privateKeyToAddress(KEYS.alice)) });
+  const w = inProcess(4, { policy: { maxLedgerDeposit: 10n ** 24n, assets: [ZERO_ADDRESS] } });
+  const { hub, hubAddress } = w;
+  const alice = w.node(KEYS.alice);
   try {
     await hub.start();
     await alice.start();
@@ -115,24 +120,15 @@ test('policy.assets: a ledger in an asset the hub does not support is refused; E
     const eth = await alice.createLedgerChannel({ counterparty: hubAddress, deposit: 1_000n });
     await until(() => hub.node.getLedgerChannel(eth.channelId)?.status === 'open', 'the ETH ledger opened');
   } finally {
-    await alice.stop().catch(() => {});
-    await hub.stop();
-    net.close();
+    await w.stop();
   }
 });
 
 test('policy.collateralPeers: only listed peers get a hub deposit; others may still open a ledger without one', async () => {
-  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 2, seed: 9 });
-  const chain = new MemoryChainService();
-  const hubAddress = privateKeyToAddress(KEYS.hub);
-  const bob = privateKeyToAddress(KEYS.bob);
-  const hub = createHub(
-    { privateKey: KEYS.hub, chain: CHAIN, policy: { maxLedgerDeposit: 1_000n, collateralPeers: [bob] }, http: false, retainHistory: false },
-    { store: openMemoryStore(), chain, messaging: net.service(hubAddress), logger: pino({ level: 'silent' }), defaultMetrics: false },
-  );
-  const node = (key: string) => createNode({ privateKey: key, chain: CHAIN, hub: { address: hubAddress, multiaddrs: [] }, callTimeoutMs: 5_000 }, { store: openMemoryStore(), chain, messaging: net.service(privateKeyToAddress(key)) });
-  const alice = node(KEYS.alice);
-  const provider = node(KEYS.bob);
+  const w = inProcess(9, { policy: { maxLedgerDeposit: 1_000n, collateralPeers: [privateKeyToAddress(KEYS.bob)] } });
+  const { hub, hubAddress } = w;
+  const alice = w.node(KEYS.alice);
+  const provider = w.node(KEYS.bob);
   try {
     await hub.start();
     await alice.start();
@@ -143,9 +139,6 @@ test('policy.collateralPeers: only listed peers get a hub deposit; others may st
     await until(() => hub.node.getLedgerChannel(plain.channelId)?.status === 'open' && hub.node.getLedgerChannel(listed.channelId)?.status === 'open', 'both ledgers open');
     assert.equal(hub.node.getLedgerChannel(listed.channelId)?.myBalance, 500n, 'the listed peer got the collateral');
   } finally {
-    await alice.stop().catch(() => {});
-    await provider.stop().catch(() => {});
-    await hub.stop();
-    net.close();
+    await w.stop();
   }
 });

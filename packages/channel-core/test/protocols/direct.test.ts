@@ -21,6 +21,16 @@ function deliver<O>(o: O, msgs: readonly P.ObjectiveEvent[], update: (o: O, e: P
   return msgs.reduce(update, o);
 }
 
+/** Alice's and Irene's direct fund objectives once both have signed and exchanged the prefund. */
+function prefundExchanged(prefund: State): { a: P.DirectFundObjective; i: P.DirectFundObjective } {
+  const ra = P.crankDirectFund(P.newDirectFund(prefund, alice.address), secrets(alice));
+  const ri = P.crankDirectFund(P.newDirectFund(prefund, irene.address), secrets(irene));
+  return {
+    a: deliver(ra.objective, messagesTo(ri.effects, alice), P.updateDirectFund),
+    i: deliver(ri.objective, messagesTo(ra.effects, irene), P.updateDirectFund),
+  };
+}
+
 test('direct fund: every pause point for leader and follower', () => {
   const prefund = ledgerPrefund(alice, irene, 100n, 50n);
   const id = getChannelId(prefund);
@@ -124,12 +134,7 @@ test('direct fund: abandonable only while we asked for no deposit and nothing is
 test('direct fund: "our deposit is in" only once we asked for it and the chain holds it', () => {
   const prefund = ledgerPrefund(alice, irene, 100n, 50n);
   const id = getChannelId(prefund);
-  let a = P.newDirectFund(prefund, alice.address);
-  let i = P.newDirectFund(prefund, irene.address);
-  const ra = P.crankDirectFund(a, secrets(alice));
-  const ri = P.crankDirectFund(i, secrets(irene));
-  a = deliver(ra.objective, messagesTo(ri.effects, alice), P.updateDirectFund);
-  i = deliver(ri.objective, messagesTo(ra.effects, irene), P.updateDirectFund);
+  let { a, i } = prefundExchanged(prefund);
   a = P.crankDirectFund(a, secrets(alice)).objective; // Alice asks for her 100
   assert.equal(P.directFundHasOurDeposit(a), false, 'asked for, not on chain yet');
   a = P.updateDirectFund(a, holdingsEvent(id, 100n, 10));
@@ -148,12 +153,7 @@ test('direct fund: multi-asset safe order and a zero deposit', () => {
     outcome: [...simpleOutcome(ETH, [[alice, 5n], [irene, 0n]]), ...simpleOutcome(TOKEN, [[alice, 0n], [irene, 7n]])],
   };
   const id = getChannelId(prefund);
-  let a = P.newDirectFund(prefund, alice.address);
-  let i = P.newDirectFund(prefund, irene.address);
-  const ra = P.crankDirectFund(a, secrets(alice));
-  const ri = P.crankDirectFund(i, secrets(irene));
-  a = deliver(ra.objective, messagesTo(ri.effects, alice), P.updateDirectFund);
-  i = deliver(ri.objective, messagesTo(ra.effects, irene), P.updateDirectFund);
+  let { a, i } = prefundExchanged(prefund);
   // Alice: ETH now; nothing of TOKEN. Irene: nothing of ETH; TOKEN is safe at once (Alice's 0 precedes).
   assert.deepEqual(transactions(P.crankDirectFund(a, secrets(alice)).effects), [{ kind: 'deposit', channelId: id, asset: ETH, expectedHeld: 0n, amount: 5n }]);
   assert.deepEqual(transactions(P.crankDirectFund(i, secrets(irene)).effects), [{ kind: 'deposit', channelId: id, asset: TOKEN, expectedHeld: 0n, amount: 7n }]);
