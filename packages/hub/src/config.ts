@@ -131,10 +131,9 @@ function addressList(raw: unknown, from: string): readonly Address[] {
 }
 /** `--asset`: addresses, or `any` (null: every asset). */
 function assetList(raw: unknown, from: string): readonly Address[] | null {
-  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : bad(from, 'must be an address or a list of them');
-  const out = items.map((x) => (typeof x === 'string' ? x.trim() : x));
-  if (out.length === 1 && out[0] === 'any') return null;
-  return out.map((x) => address(x, from));
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+  if (items?.length === 1 && typeof items[0] === 'string' && items[0].trim() === 'any') return null;
+  return addressList(raw, from);
 }
 const optional =
   <T>(p: (raw: unknown, from: string) => T) =>

@@ -346,14 +346,9 @@ class HubImpl implements Hub {
     this.#retention = startHistoryRetention(this.#node, {
       olderThanMs,
       ...(everyMs === undefined ? {} : { everyMs }),
-      onPass: (p) => {
-        this.metrics.historyPruned(p.channels, p.objectives);
-        if (p.channels > 0 || p.kept > 0) this.logger.info({ channels: p.channels, objectives: p.objectives, kept: p.kept, ms: p.ms }, 'history pruned');
-      },
-      onError: (code, reason) => {
-        this.metrics.error('HISTORY_PRUNE_FAILED');
-        this.logger.warn({ code, reason }, 'history pruning failed (retrying at the next pass)');
-      },
+      logger: this.logger,
+      onPass: (p) => this.metrics.historyPruned(p.channels, p.objectives),
+      onError: () => this.metrics.error('HISTORY_PRUNE_FAILED'),
     });
   }
 

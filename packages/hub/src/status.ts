@@ -24,12 +24,17 @@ export async function fetchStatus(url: string, options: { timeoutMs?: number } =
 
 export { formatSeconds } from '@sluice/channel-core/node/text';
 
+/** `open 2, closed 3` (empty when there is nothing to count). */
+function countsText(counts: Record<string, number>): string {
+  return Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ');
+}
+
 /** Human-readable status. Amounts in base units. */
 export function renderStatus(s: HubStatus): string {
   const out: string[] = [];
   out.push(`hub ${s.address}  peer ${s.peerId ?? '-'}`);
   for (const m of s.multiaddrs) out.push(`  ${m}`);
-  const ledgerCounts = Object.entries(s.ledgerCounts ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+  const ledgerCounts = countsText(s.ledgerCounts ?? {});
   out.push('', `ledger channels (${s.ledgers.length}${ledgerCounts === '' ? '' : `; all: ${ledgerCounts}`})`);
   out.push(
     s.ledgers.length === 0
@@ -39,7 +44,7 @@ export function renderStatus(s: HubStatus): string {
           s.ledgers.map((l) => [short(l.channelId), short(l.counterparty), short(l.asset), l.status, String(l.turnNum), l.hubBalance, l.peerBalance, l.locked, String(l.guarantees)]),
         ),
   );
-  const counts = Object.entries(s.virtualChannelCounts).map(([k, v]) => `${k} ${v}`).join(', ');
+  const counts = countsText(s.virtualChannelCounts);
   out.push('', `virtual channels open (${s.virtualChannels.length}${counts === '' ? '' : `; all: ${counts}`})`);
   out.push(
     s.virtualChannels.length === 0

@@ -194,10 +194,7 @@ async function runStart(opts: StartOptions): Promise<void> {
       const { startHistoryRetention } = await import('@sluice/channel-core/node');
       const retention = startHistoryRetention(node, {
         olderThanMs: opts.retainHistory,
-        onPass: (p) => {
-          if (p.channels > 0 || p.kept > 0) logger.info({ channels: p.channels, objectives: p.objectives, kept: p.kept, ms: p.ms }, 'history pruned');
-        },
-        onError: (code, reason) => logger.warn({ code, reason }, 'history pruning failed (retrying at the next pass)'),
+        logger,
       });
       closers.unshift(() => retention.stop()); // before the node stops
     }

@@ -824,7 +824,7 @@ class EngineImpl implements Engine {
           continue;
         }
         ledgers.push(id);
-        for (const oid of ledgerObjectiveIds(id)) if (st.hasObjective?.(oid) ?? st.getObjective(oid) !== undefined) ledgerObjectives.push(oid);
+        for (const oid of ledgerObjectiveIds(id)) if (this.#hasRecord(oid)) ledgerObjectives.push(oid);
         ledgerPrefixes.push(ledgerTopUpPrefix(id));
       }
     }
@@ -850,12 +850,8 @@ class EngineImpl implements Engine {
         continue;
       }
       channels.push(id);
-      for (const o of ids) if (st.hasObjective?.(o) ?? st.getObjective(o) !== undefined) objectives.push(o);
-      if (vd.role === 'payee') {
-        const amount = vd.paid ?? st.getVoucher(id, 'payee')?.amount ?? 0n;
-        const a = vd.asset.toLowerCase();
-        if (amount > 0n) paid.set(a, (paid.get(a) ?? 0n) + amount);
-      }
+      for (const o of ids) if (this.#hasRecord(o)) objectives.push(o);
+      this.#addClosedPayeePaid(paid, vd);
     }
     channels.push(...ledgers);
     objectives.push(...ledgerObjectives);
@@ -956,10 +952,15 @@ class EngineImpl implements Engine {
    * memory grew with the node's whole history.
    */
   #exists(id: string): boolean {
-    if (this.store.hasObjective?.(id) ?? this.store.getObjective(id) !== undefined) return true;
+    if (this.#hasRecord(id)) return true;
     // a channel whose records were pruned: its objectives existed and finished
     const ch = prunableChannelOfObjective(id);
     return ch !== undefined && this.store.isRetired?.(ch) === true;
+  }
+
+  /** Whether the store holds an objective record (a point query where the store has one). */
+  #hasRecord(id: string): boolean {
+    return this.store.hasObjective?.(id) ?? this.store.getObjective(id) !== undefined;
   }
 
   // ---------------------------------------------------------------- objectives
@@ -1831,6 +1832,8 @@ class EngineImpl implements Engine {
     const work = async (): Promise<void> => {
       for (const ev of batch.events) {
         const channelId = eventChannelId(ev);
+        // a deposit into an abandoned opening brings it back first; the loop below applies it
+        if (ev.type === 'Deposited') this.#maybeResumeOpening(channelId);
         for (const data of [...this.#active.values()]) {
           const o = data.objective;
           let assetAt: (i: number) => Address | undefined;
@@ -1856,10 +1859,7 @@ class EngineImpl implements Engine {
         }
         // the reclaim's target was needed by the objectives above only
         if (ev.type === 'Reclaimed') this.#reclaimTargets.delete(ev.txHash.toLowerCase());
-        if (ev.type === 'Deposited') {
-          await this.#maybeResumeOpening(channelId, ev);
-          await this.#maybeTopUp(channelId, ev.destinationHoldings, ev.asset, ev.blockNumber, ev.logIndex);
-        }
+        if (ev.type === 'Deposited') await this.#maybeTopUp(channelId, ev.destinationHoldings, ev.asset, ev.blockNumber, ev.logIndex);
         if (ev.type === 'ChallengeRegistered') await this.#onChallengeRegistered(ev);
       }
       await this.#feedChainTime(batch.toBlock);
@@ -1905,9 +1905,9 @@ class EngineImpl implements Engine {
 
   /**
    * A deposit into a ledger whose opening was abandoned (nobody had funded it): the depositor
-   * still wants it — resume the objective where it stopped, and apply the deposit.
+   * still wants it — resume the objective where it stopped (the caller then applies the deposit).
    */
-  async #maybeResumeOpening(ledgerId: ChannelId, ev: ChainEventBatch['events'][number]): Promise<void> {
+  #maybeResumeOpening(ledgerId: ChannelId): void {
     const ld = this.#getLedger(ledgerId);
     if (ld?.status !== 'failed') return;
     const id = directFundId(ledgerId);
@@ -1930,9 +1930,6 @@ class EngineImpl implements Engine {
     this.#active.set(id, resumed);
     this.#log.info({ objectiveId: id, channelId: ledgerId }, 'abandoned ledger opening resumed by a deposit');
     this.#emit({ type: 'objectiveCreated', initiatedBy: 'peer', objectiveId: id, objectiveType: 'directFund', channelId: ledgerId });
-    const outcome = data.objective.channel.states[0]?.state.outcome;
-    const pev = toProtocolEvent(ev, (_c, i) => outcome?.[i]?.asset);
-    if (pev !== undefined) await this.#applyChainEvent(id, pev);
   }
 
   /** A counterparty's deposit into an open ledger beyond its total: start the matching top-up. */

@@ -11,6 +11,8 @@ export interface HistoryRetentionOptions {
   readonly olderThanMs: number;
   /** Pass interval (default a tenth of `olderThanMs`, between 1 s and 10 min). */
   readonly everyMs?: number;
+  /** Logs `history pruned` (info: channels, objectives, kept, ms) when a pass deleted or kept something, and failed passes (warn). */
+  readonly logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** After each pass (also when it deleted nothing). */
   readonly onPass?: (pass: { channels: number; objectives: number; kept: number; ms: number }) => void;
   /** A pass failed (it is retried at the next one). */
@@ -33,9 +35,17 @@ export function startHistoryRetention(node: Node, options: HistoryRetentionOptio
     const t0 = performance.now();
     running = node
       .pruneHistory({ olderThanMs, signal: abort.signal })
-      .then((r) => options.onPass?.({ ...r, ms: Math.round(performance.now() - t0) }))
+      .then((r) => {
+        const p = { ...r, ms: Math.round(performance.now() - t0) };
+        if (p.channels > 0 || p.kept > 0) options.logger?.info({ channels: p.channels, objectives: p.objectives, kept: p.kept, ms: p.ms }, 'history pruned');
+        options.onPass?.(p);
+      })
       .catch((e: unknown) => {
-        if (!abort.signal.aborted) options.onError?.(isSluiceError(e) ? e.code : 'unknown', e instanceof Error ? e.message : String(e));
+        if (abort.signal.aborted) return;
+        const code = isSluiceError(e) ? e.code : 'unknown';
+        const reason = e instanceof Error ? e.message : String(e);
+        options.logger?.warn({ code, reason }, 'history pruning failed (retrying at the next pass)');
+        options.onError?.(code, reason);
       })
       .finally(() => {
         running = undefined;
