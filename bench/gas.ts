@@ -3,7 +3,8 @@
  * (@statechannels/nitro-protocol@2.0.1-alpha.6), measured on the same fresh anvil, next to
  * the figures recorded by go-nitro's gas benchmark.
  *
- *   npm run bench:gas              # print table (+ the engine-executed virtual sad path), write bench/results/gas.json, diff vs snapshot
+ *   npm run bench:gas              # print table (+ the engine-executed virtual sad path, + sad-exit gas vs a ledger's
+ *                                  # guarantee count), write bench/results/gas.json and gas-guarantees.json, diff vs snapshot
  *   npm run bench:gas -- --update  # also rewrite bench/gas-snapshot.json
  *
  * Exits 1 if any of our rows costs more than bench/gas-snapshot.json says.
@@ -12,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JsonRpcProvider, Wallet } from 'ethers';
-import { measureGas, type GasRow } from '../contracts/test/lib/gas.ts';
+import { measureGas, measureGuaranteeScaling, type GasRow } from '../contracts/test/lib/gas.ts';
 import { startAnvil } from '../contracts/test/lib/anvil.ts';
 import { loadArtifact } from '../contracts/src/index.ts';
 import { deployNitro } from '@sluice/channel-core/ethers';
@@ -22,6 +23,7 @@ import { ZERO_ADDRESS, parseAddress, type Address, type Hex } from '@sluice/chan
 const here = dirname(fileURLToPath(import.meta.url));
 const SNAPSHOT = join(here, 'gas-snapshot.json');
 const RESULTS = join(here, 'results', 'gas.json');
+const RESULTS_GUARANTEES = join(here, 'results', 'gas-guarantees.json');
 
 const fmt = (n: number | null) => (n === null ? 'n/a' : n.toLocaleString('en-US'));
 const ratio = (a: number, b: number | null) => (b ? (a / b).toFixed(3) : 'n/a');
@@ -134,6 +136,22 @@ console.log(
     `${fmt(engine.total)} gas vs reference ${fmt(REFERENCE_SAD_VIRTUAL)} (go-nitro recorded) = ${ratio(engine.total, REFERENCE_SAD_VIRTUAL)}` +
     `; reference adjudicator measured here ${fmt(rows.find((r) => r.key === 'sadExitVirtual')?.referenceMeasured ?? null)}`,
 );
+// Why a ledger's guarantee count is capped (policy maxLedgerGuarantees, hub --max-ledger-guarantees).
+const scaling = await measureGuaranteeScaling([1, 16, 64, 128, 256, 512]);
+const one = scaling[0]!;
+console.log(
+  '\nledger sad exit vs the guarantees it holds (our adjudicator; the reclaim of one channel passes the ledger\'s whole outcome; ' +
+    'transferAllAssets runs once every guarantee is reclaimed):\n\n' +
+    '| guarantees | outcome bytes | challenge L | reclaim one channel | ratio to 1 guarantee | transferAllAssets L | all channels out (upper bound) |\n|---:|---:|---:|---:|---:|---:|---:|',
+);
+for (const r of scaling) {
+  console.log(`| ${r.guarantees} | ${fmt(r.outcomeBytes)} | ${fmt(r.challengeL)} | ${fmt(r.reclaimOne)} | ${ratio(r.reclaimOne, one.reclaimOne)}× | ${fmt(r.transferAllAssetsL)} | ${fmt(r.exitAllUpperBound)} |`);
+}
+const perGuarantee = Math.round((scaling.at(-1)!.reclaimOne - one.reclaimOne) / (scaling.at(-1)!.guarantees - 1));
+console.log(`\neach guarantee adds ≈ ${fmt(perGuarantee)} gas to every reclaim through the ledger; the default cap is 256 guarantees.`);
+mkdirSync(dirname(RESULTS_GUARANTEES), { recursive: true });
+writeFileSync(RESULTS_GUARANTEES, JSON.stringify({ rows: scaling, reclaimGasPerGuarantee: perGuarantee }, null, 2) + '\n');
+
 const notes = [...new Set(rows.flatMap((r) => (r.note ? [r.note] : [])))];
 for (const n of notes) console.log(`\nNOTE: ${n}`);
 console.log(

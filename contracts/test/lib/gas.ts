@@ -225,3 +225,84 @@ export async function measureGas(): Promise<GasRow[]> {
     await anvil.stop();
   }
 }
+
+/** Gas of exiting a ledger that holds `guarantees` guarantees (see `measureGuaranteeScaling`). */
+export interface GuaranteeScalingRow {
+  guarantees: number;
+  /** calldata of the ledger's outcome, bytes */
+  outcomeBytes: number;
+  challengeL: number;
+  /** reclaiming the first guaranteed channel into L (passes L's whole outcome) */
+  reclaimOne: number;
+  transferAllAssetsL: number;
+  /**
+   * Every guaranteed channel settled through L: challenge L, then per channel a challenge of V
+   * and a reclaim (measured for the first; later reclaims pass a shorter outcome, so this is an
+   * upper bound), then transferAllAssets.
+   */
+  exitAllUpperBound: number;
+}
+
+/**
+ * How our adjudicator's sad-path costs grow with the number of guarantees a ledger holds: the
+ * reason a ledger's guarantee count is capped (`maxLedgerGuarantees`). Starts its own anvil.
+ */
+export async function measureGuaranteeScaling(counts: readonly number[] /* the first must be 1 */): Promise<GuaranteeScalingRow[]> {
+  const anvil = await startAnvil();
+  try {
+    const chain = connect(anvil.rpcUrl, anvil.accounts);
+    const [deployer, a, i, b] = chain.wallets;
+    if (!deployer || !a || !i || !b) throw new Error('need 4 accounts');
+    const impl = await deployImpl('ours', deployer);
+    const [alice, irene, bob] = [actor(a), actor(i), actor(b)];
+    const as = (w: Actor) => impl.adjudicator.connect(w.wallet) as Contract;
+    const rows: GuaranteeScalingRow[] = [];
+    let n = 1_000n;
+    for (const count of counts) {
+      const vs = Array.from({ length: count }, () => new TestChannel([alice, irene, bob], impl.virtualPaymentApp, 100, n++));
+      const L = new TestChannel([irene, bob], impl.consensusApp, 100, n++);
+      const lOutcome: Outcome = [exit(ETH, [simple(irene.dest, 5n), simple(bob.dest, 5n), ...vs.map((v) => guarantee(v.id, 10n, irene.dest, bob.dest))])];
+      await gasOf(as(irene).getFunction('deposit')(ETH, L.id, 0n, 10n + 10n * BigInt(count), { value: 10n + 10n * BigInt(count) }));
+      const lState = L.state(lOutcome, 4);
+      const challengeL = await gasOf(as(bob).getFunction('challenge')(L.fixedPart, [], L.sign(lState), challengerSig(L.fixedPart, lState, bob.key)));
+      const V = vs[0]!;
+      const postfund = V.sign(V.state([exit(ETH, [simple(alice.dest, 10n), simple(bob.dest, 0n)])], 1));
+      const paid = 4n;
+      const redeem = V.state([exit(ETH, [simple(alice.dest, 10n - paid), simple(bob.dest, paid)])], 2, false, redemptionAppData(paid, signHash(voucherHash(V.id, paid), alice.key)));
+      const challengeV = await gasOf(as(bob).getFunction('challenge')(V.fixedPart, [postfund], V.sign(redeem, [2]), challengerSig(V.fixedPart, redeem, bob.key)));
+      await increaseTime(chain.provider, 101);
+      const outcomeBytes = (encodeOutcome(lOutcome).length - 2) / 2;
+      const reclaimOne = await gasOf(
+        as(bob).getFunction('reclaim')({
+          sourceChannelId: L.id,
+          sourceStateHash: L.hash(lState),
+          sourceOutcomeBytes: encodeOutcome(lOutcome),
+          sourceAssetIndex: 0n,
+          indexOfTargetInSource: 2n,
+          targetStateHash: V.hash(redeem),
+          targetOutcomeBytes: encodeOutcome(redeem.outcome),
+          targetAssetIndex: 0n,
+        }),
+      );
+      // transferAllAssets refuses while guarantees remain: every channel is reclaimed first, so it
+      // always runs on a ledger with none left (measured at one guarantee, reused for the others)
+      let transferAllAssetsL = rows[0]?.transferAllAssetsL ?? 0;
+      if (count === 1) {
+        const after: Outcome = [exit(ETH, [simple(irene.dest, 5n + 10n - paid), simple(bob.dest, 5n + paid)])];
+        transferAllAssetsL = Number(await gasOf(as(bob).getFunction('transferAllAssets')(L.id, after, L.hash(lState))));
+      }
+      rows.push({
+        guarantees: count,
+        outcomeBytes,
+        challengeL: Number(challengeL),
+        reclaimOne: Number(reclaimOne),
+        transferAllAssetsL,
+        exitAllUpperBound: Number(challengeL) + count * Number(challengeV + reclaimOne) + transferAllAssetsL,
+      });
+    }
+    chain.provider.destroy();
+    return rows;
+  } finally {
+    await anvil.stop();
+  }
+}

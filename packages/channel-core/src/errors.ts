@@ -61,6 +61,8 @@ export const ErrorCodes = [
   'LEDGER_PROPOSAL_UNEXPECTED',
   /** A ledger still funds guarantees or has pending proposals. */
   'LEDGER_NOT_EMPTY',
+  /** A ledger holds, or has agreed to take, the most guarantees its owner allows (policy `maxLedgerGuarantees`). */
+  'LEDGER_FULL',
   /** The hub's collateral policy refuses this. */
   'HUB_POLICY_REJECTED',
   // client<->provider wire and content

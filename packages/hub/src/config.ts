@@ -5,7 +5,7 @@
  * `process.env` and the parsed `--config` file.
  */
 import { readJsonFile } from '@sluice/channel-core/deployment';
-import { type Address, SluiceError, parseAddress } from '@sluice/channel-core';
+import { type Address, DEFAULT_MAX_LEDGER_GUARANTEES, SluiceError, parseAddress } from '@sluice/channel-core';
 import { parseRetention } from '@sluice/channel-core/node/text';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -29,6 +29,7 @@ export interface HubConfig {
   readonly store: string;
   readonly maxPerChannel: bigint;
   readonly collateralCap: bigint | undefined;
+  readonly maxLedgerGuarantees: number;
   readonly maxLedgerDeposit: bigint;
   readonly requiredApp: Address | undefined;
   readonly httpHost: string;
@@ -162,6 +163,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'store', flag: '--store <file>', env: 'SLUICE_HUB_STORE', description: 'sqlite store (WAL, synchronous=FULL: every commit fsync\'d): channels, signed states, outbox; ":memory:" = not durable, for tests and benchmarks only', default: './sluice-hub.db', defaultText: './sluice-hub.db', parse: str }),
   spec({ key: 'maxPerChannel', flag: '--max-per-channel <units>', env: 'SLUICE_HUB_MAX_PER_CHANNEL', description: 'largest guarantee the hub backs for one virtual channel, base units', default: 10n ** 18n, defaultText: '1000000000000000000', parse: uint }),
   spec({ key: 'collateralCap', flag: '--collateral-cap <units>', env: 'SLUICE_HUB_COLLATERAL_CAP', description: 'total collateral the hub keeps locked in open virtual channels, per asset, base units', default: undefined, defaultText: 'no cap beyond the ledger balances', parse: optional(uint) }),
+  spec({ key: 'maxLedgerGuarantees', flag: '--max-ledger-guarantees <n>', env: 'SLUICE_HUB_MAX_LEDGER_GUARANTEES', description: 'most virtual channels one ledger funds at a time (a payer\'s concurrent channels; a provider\'s concurrent paying clients); more are refused with LEDGER_FULL. Settling a ledger on chain costs ~5,000 gas per guarantee for each channel it funds', default: DEFAULT_MAX_LEDGER_GUARANTEES, defaultText: String(DEFAULT_MAX_LEDGER_GUARANTEES), parse: int(1, 1024) }),
   spec({ key: 'maxLedgerDeposit', flag: '--max-ledger-deposit <units>', env: 'SLUICE_HUB_MAX_LEDGER_DEPOSIT', description: 'largest deposit (collateral) a peer may ask of the hub when it opens a ledger', default: 0n, defaultText: '0', parse: uint }),
   spec({ key: 'assets', flag: '--asset <address>', env: 'SLUICE_HUB_ASSETS', description: 'asset the hub keeps ledgers in (repeatable; the zero address is ETH; env: comma-separated); a ledger proposed in another asset is refused; "any" accepts every asset', default: undefined, defaultText: "ETH and the deployment's token", parse: assetList, list: true }),
   spec({ key: 'collateralPeers', flag: '--collateral-peer <address>', env: 'SLUICE_HUB_COLLATERAL_PEERS', description: 'peer the hub deposits collateral toward when its ledger asks for some, up to --max-ledger-deposit (repeatable; env: comma-separated): your providers; others still open ledgers without a hub deposit', default: undefined, defaultText: 'any peer', parse: optional(addressList), list: true }),

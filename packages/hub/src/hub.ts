@@ -24,6 +24,11 @@ export interface HubCollateralPolicy {
   readonly maxPerChannel?: bigint;
   /** Total collateral locked in open virtual channels, per asset (default: no cap beyond the ledger balances). */
   readonly collateralCap?: bigint;
+  /**
+   * Most guarantees (virtual channels) one ledger of the hub holds at a time, counting those being
+   * opened (default 256, `DEFAULT_MAX_LEDGER_GUARANTEES`); more are refused with LEDGER_FULL.
+   */
+  readonly maxLedgerGuarantees?: number;
   /** Largest deposit a peer may ask of the hub when it opens a ledger (default 0: the hub deposits nothing). */
   readonly maxLedgerDeposit?: bigint;
   /** Virtual channels must run on this VirtualPaymentApp (default: `chain.virtualPaymentApp`). */
@@ -226,6 +231,7 @@ class HubImpl implements Hub {
         policy: {
           hub: { maxGuarantee: policy.maxPerChannel ?? 10n ** 18n, virtualPaymentApp: requiredApp },
           maxLedgerDeposit: policy.maxLedgerDeposit ?? 0n,
+          ...(policy.maxLedgerGuarantees === undefined ? {} : { maxLedgerGuarantees: policy.maxLedgerGuarantees }),
           ...(policy.assets === undefined && policy.collateralPeers === undefined ? {} : { acceptLedger: (r: LedgerRequest) => this.#acceptLedger(r) }),
           acceptVirtualChannel: (r) => this.#acceptVirtualChannel(r),
         },

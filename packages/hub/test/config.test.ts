@@ -151,3 +151,12 @@ test('logger redacts key- and passphrase-shaped fields and writes bigints as str
   assert.ok(!all.includes('hunter2'));
   assert.match(all, /"amount":"12345678901234567890"/);
 });
+
+test('--max-ledger-guarantees: 1..1024, default 256', () => {
+  assert.equal(resolveConfig({}).config.maxLedgerGuarantees, 256);
+  assert.equal(resolveConfig({ flags: { maxLedgerGuarantees: '64' } }).config.maxLedgerGuarantees, 64);
+  assert.equal(resolveConfig({ env: { SLUICE_HUB_MAX_LEDGER_GUARANTEES: '8' } }).config.maxLedgerGuarantees, 8);
+  for (const bad of ['0', '5000', 'many']) {
+    assert.throws(() => resolveConfig({ flags: { maxLedgerGuarantees: bad } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--max-ledger-guarantees/.test(e.message));
+  }
+});

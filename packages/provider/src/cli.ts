@@ -12,6 +12,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import {
   type Address,
+  DEFAULT_MAX_LEDGER_GUARANTEES,
   SluiceError,
   ZERO_ADDRESS,
   isSluiceError,
@@ -121,6 +122,7 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
     .addOption(new Option('--verify-workers <n>', 'voucher signature checks on N worker threads (0 = inline)').env('SLUICE_VERIFY_WORKERS').default(0).argParser((v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError('0..64'); return n; }))
     .addOption(new Option('--log-level <level>', 'pino log level').env('SLUICE_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addOption(new Option('--hub-collateral <units>', 'when we have no ledger channel with the hub yet, ask the hub to deposit this much toward us (it backs the virtual channels clients open to us)').env('SLUICE_HUB_COLLATERAL').default(10n ** 18n, '1000000000000000000').argParser(parseUint('hub-collateral')))
+    .addOption(new Option('--max-channels <n>', 'most virtual channels open to us at a time through the hub (clients keep theirs open between downloads); more are refused with LEDGER_FULL. Each adds ~5,000 gas to every channel\'s settlement if the ledger with the hub goes on chain').env('SLUICE_MAX_CHANNELS').default(DEFAULT_MAX_LEDGER_GUARANTEES).argParser((v) => { const n = Number(v); if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError('1..1024'); return n; }))
     .addOption(new Option('--retain-history <duration>', 'delete the channel node\'s records of channels closed longer ago than this (90m, 12h, 7d; ~12 KB each; earnings are kept as a total); "forever" keeps everything').env('SLUICE_RETAIN_HISTORY').default(null, 'forever').argParser(parseRetentionOption));
   addChainNodeOptions(start);
   start.action(async (opts: StartOptions) => {
@@ -151,6 +153,7 @@ interface StartOptions extends ChainNodeOptions {
   logLevel: string;
   /** ms, or null: keep everything. */
   retainHistory: number | null;
+  maxChannels: number;
 }
 
 async function runStart(opts: StartOptions): Promise<void> {
@@ -176,7 +179,11 @@ async function runStart(opts: StartOptions): Promise<void> {
     const hub = opts.hubAddress;
     // Loaded only in this mode: the dev-registry path does not need the channel engine.
     const { createChainNode } = await import('./node-setup.ts');
-    const { node, store: nodeStore } = await createChainNode(opts, { storePath: join(dataDir, 'node.db'), hub: { address: hub, multiaddrs: opts.hubMultiaddr } });
+    const { node, store: nodeStore } = await createChainNode(opts, {
+      storePath: join(dataDir, 'node.db'),
+      hub: { address: hub, multiaddrs: opts.hubMultiaddr },
+      policy: { maxLedgerGuarantees: opts.maxChannels },
+    });
     await node.start();
     closers.unshift(async () => {
       await node.stop();

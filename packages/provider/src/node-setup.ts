@@ -8,7 +8,7 @@
 import { type Address, SluiceError } from '@sluice/channel-core';
 import type { ChainNodeOptions } from './node-setup-options.ts';
 import { devAccount, passphraseFromEnv, readKeyFile } from '@sluice/channel-core/keys';
-import { createNode, type HubPeer, type Node } from '@sluice/channel-core/node';
+import { type EnginePolicy, createNode, type HubPeer, type Node } from '@sluice/channel-core/node';
 import { openSqliteStore } from '@sluice/channel-core/sqlite';
 import { type Deployment, readDeployment } from '@sluice/channel-core/deployment';
 
@@ -34,7 +34,7 @@ async function rpcChainId(rpcUrl: string): Promise<bigint> {
  */
 export async function createChainNode(
   opts: ChainNodeOptions,
-  extra: { storePath: string; hub?: HubPeer; peers?: readonly HubPeer[]; env?: NodeJS.ProcessEnv },
+  extra: { storePath: string; hub?: HubPeer; peers?: readonly HubPeer[]; env?: NodeJS.ProcessEnv; policy?: EnginePolicy },
 ): Promise<{ node: Node; store: ReturnType<typeof openSqliteStore> }> {
   // the same strict reader as the hub's: a deployment file is whole (`sluice deploy` writes it); flags override its fields
   const d: Partial<Deployment> = opts.deployment === undefined ? {} : readDeployment(opts.deployment);
@@ -71,6 +71,7 @@ export async function createChainNode(
       ...(opts.announce.length === 0 ? {} : { announce: opts.announce }),
       ...(extra.hub === undefined ? {} : { hub: extra.hub }),
       ...(extra.peers === undefined || extra.peers.length === 0 ? {} : { peers: extra.peers }),
+      ...(extra.policy === undefined ? {} : { policy: extra.policy }),
     },
     { store },
   );

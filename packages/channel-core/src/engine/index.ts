@@ -19,10 +19,10 @@ export {
 } from './engine.ts';
 export { type DisputeInfo, type FallbackConfig, FALLBACK_DEFAULTS, fallbackContext, disputeInfo, isFallbackObjective } from './fallback.ts';
 export type { EngineEvent, EngineEventOf, EngineEventType, ObjectiveType, StallReason } from './events.ts';
-export { type Decision, type EnginePolicy, type LedgerRequest, type VirtualChannelRequest, decideLedger, decideVirtualChannel } from './policy.ts';
+export { type Decision, type EnginePolicy, type LedgerRequest, type VirtualChannelRequest, DEFAULT_MAX_LEDGER_GUARANTEES, decideLedger, decideVirtualChannel } from './policy.ts';
 export { MAX_WIRE_BYTES, OBJECTIVE_ID_RE, WIRE_VERSION, decodeWireMessage, encodeWireMessage } from './wire.ts';
 export { eventChannelId, toProtocolEvent } from './chain-events.ts';
 export { reconcileTransaction, toChainTransaction, transactionKey } from './transactions.ts';
-export { freeToLock, reservedOn, virtualDefundFor } from './join.ts';
+export { assertGuaranteeRoom, freeToLock, guaranteesCommitted, reservedOn, virtualDefundFor } from './join.ts';
 export type { LedgerData, LedgerStatus, ObjectiveData, SentMessage, VirtualData, VirtualRole, VirtualStatus } from './records.ts';
 export { getLedgerData } from './records.ts';

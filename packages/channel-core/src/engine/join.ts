@@ -26,7 +26,7 @@ import {
 import { dest, expectedAdd, virtualAmounts } from '../protocols/virtual-channel.ts';
 import { type Objective, update } from '../protocols/objective.ts';
 import type { ProtocolMessage, SignedStateMessage } from '../protocols/types.ts';
-import { type EnginePolicy, decideLedger, decideVirtualChannel } from './policy.ts';
+import { DEFAULT_MAX_LEDGER_GUARANTEES, type EnginePolicy, decideLedger, decideVirtualChannel } from './policy.ts';
 import { type LedgerData, type LedgerView, type VirtualData, findLedgerIn, getVirtualData, listLedgerData } from './records.ts';
 
 export interface JoinContext {
@@ -94,23 +94,55 @@ function signedBy(msg: SignedStateMessage, who: Address): boolean {
 }
 
 /**
- * What `who` still has to lock in `ledger` for virtual channels already approved but whose
- * guarantee is not yet proposed there (so two concurrent joins cannot spend the same balance).
+ * Virtual channels approved here (active virtual funds) that will take a guarantee in `ledger`
+ * but are not yet proposed there, with the proposal each will make.
  */
-export function reservedOn(ledger: ConsensusChannel, who: Address, active: Iterable<Objective>): bigint {
+function* approvedAdds(ledger: ConsensusChannel, active: Iterable<Objective>): Generator<ReturnType<typeof expectedAdd>> {
   const pending = pendingOutcome(ledger);
-  let reserved = 0n;
   for (const o of active) {
     if (o.type !== 'virtualFund' || o.status !== 'approved') continue;
     const side = o.toMyLeft?.id === ledger.id ? o.v.myIndex - 1 : o.toMyRight?.id === ledger.id ? o.v.myIndex : -1;
     if (side < 0 || pending.guarantees.some((g) => g.target === o.v.id)) continue;
-    const add = expectedAdd(o.v.id, o.v.fixedPart, o.amounts, side);
+    yield expectedAdd(o.v.id, o.v.fixedPart, o.amounts, side);
+  }
+}
+
+/**
+ * What `who` still has to lock in `ledger` for virtual channels already approved but whose
+ * guarantee is not yet proposed there (so two concurrent joins cannot spend the same balance).
+ */
+export function reservedOn(ledger: ConsensusChannel, who: Address, active: Iterable<Objective>): bigint {
+  let reserved = 0n;
+  const d = dest(who);
+  for (const add of approvedAdds(ledger, active)) {
     if (add.type !== 'add') continue;
-    const d = dest(who);
     if (add.guarantee.left === d) reserved += add.leftDeposit;
     else if (add.guarantee.right === d) reserved += add.guarantee.amount - add.leftDeposit;
   }
   return reserved;
+}
+
+/**
+ * Guarantees `ledger` holds or has agreed to take: those of its pending outcome (current state
+ * and queued proposals) plus the approved virtual channels not yet proposed there.
+ */
+export function guaranteesCommitted(ledger: ConsensusChannel, active: Iterable<Objective>): number {
+  let n = pendingOutcome(ledger).guarantees.length;
+  for (const add of approvedAdds(ledger, active)) if (add.type === 'add') n++;
+  return n;
+}
+
+/**
+ * Refuse a new virtual channel on `ledger` when it would hold more than `max` guarantees.
+ * @throws SluiceError LEDGER_FULL
+ */
+export function assertGuaranteeRoom(ledger: ConsensusChannel, active: Iterable<Objective>, max: number, channelId?: ChannelId): void {
+  const n = guaranteesCommitted(ledger, active);
+  if (n >= max) {
+    throw new SluiceError('LEDGER_FULL', `ledger ${ledger.id} already holds or has agreed to ${n} guarantees (limit ${max}); retry when a virtual channel on it closes`, {
+      details: { ledgerId: ledger.id, guarantees: n, limit: max, ...(channelId === undefined ? {} : { channelId }) },
+    });
+  }
 }
 
 /** Free balance of `who` in the ledger's pending outcome, less reservations. */
@@ -177,6 +209,9 @@ function joinVirtualFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
       notReadyWhileFunding(ctx, [left == null ? payer : undefined, right == null ? payee : undefined], amounts.asset, channelId);
       refuse('no open ledger with the payer or the payee in this asset', { channelId });
     }
+    const max = ctx.policy.maxLedgerGuarantees ?? DEFAULT_MAX_LEDGER_GUARANTEES;
+    assertGuaranteeRoom(right, ctx.active(), max, channelId);
+    assertGuaranteeRoom(left, ctx.active(), max, channelId);
     // Count collateral already promised to channels whose guarantee is not proposed yet.
     if (freeToLock(right, ctx.me, ctx.active()) < amounts.payer) refuse('insufficient free collateral toward the payee', { channelId });
     if (freeToLock(right, payee, ctx.active()) < amounts.payee) refuse('the payee cannot lock his balance', { channelId });
@@ -189,6 +224,7 @@ function joinVirtualFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
       notReadyWhileFunding(ctx, [hub], amounts.asset, channelId);
       refuse('no open ledger with the hub in this asset', { channelId });
     }
+    assertGuaranteeRoom(left, ctx.active(), ctx.policy.maxLedgerGuarantees ?? DEFAULT_MAX_LEDGER_GUARANTEES, channelId);
     objective = newVirtualFund({ prefund: s, myAddress: ctx.me, toMyLeft: left });
   }
   return {

@@ -29,6 +29,13 @@ export interface VirtualChannelRequest {
   readonly amount: bigint;
 }
 
+/**
+ * Default of {@link EnginePolicy.maxLedgerGuarantees}. Measured (`npm run bench:gas`, guarantee
+ * scaling table): with 256 guarantees a ledger challenge costs ~1.8 M gas and each reclaim
+ * ~1.3 M (vs 0.11 M and 0.06 M with one), so every on-chain step stays far inside a block.
+ */
+export const DEFAULT_MAX_LEDGER_GUARANTEES = 256;
+
 /** A decision: `true` to accept, or a reason to refuse. */
 export type Decision = true | string;
 
@@ -38,6 +45,15 @@ export interface EnginePolicy {
    * the node refuses to be an intermediary.
    */
   readonly hub?: HubPolicyConfig;
+  /**
+   * Most guarantees (virtual channels funded or being funded) one of our ledgers may hold
+   * (default {@link DEFAULT_MAX_LEDGER_GUARANTEES}). Checked, with the joins already approved,
+   * before we sign a virtual channel's prefund: past it the virtual channel is refused with
+   * LEDGER_FULL. Settling a ledger on chain costs gas linear in its guarantee count for every
+   * channel it guarantees (the adjudicator's reclaim reads the whole outcome), and a ledger past
+   * a few thousand guarantees cannot be challenged within a block at all.
+   */
+  readonly maxLedgerGuarantees?: number;
   /** Largest deposit a peer may ask of us when it opens a ledger with us (default 0). */
   readonly maxLedgerDeposit?: bigint;
   /** Extra check on a ledger request (after `maxLedgerDeposit`). */

@@ -28,7 +28,8 @@ import { type Engine, type HistoryPruned, createEngine } from '../engine/engine.
 import { type Owned, chainFor, messagingFor, storeFor } from './adapters.ts';
 import { ledgerInfo, virtualInfo } from './info.ts';
 import type { EngineEvent } from '../engine/events.ts';
-import { freeToLock, virtualDefundFor } from '../engine/join.ts';
+import { assertGuaranteeRoom, freeToLock, virtualDefundFor } from '../engine/join.ts';
+import { DEFAULT_MAX_LEDGER_GUARANTEES } from '../engine/policy.ts';
 import {
   type LedgerData,
   type VirtualData,
@@ -506,6 +507,7 @@ class NodeImpl implements Node {
           details: { channelId: ld.ledgerId, free: free.toString(), amount: amount.toString() },
         });
       }
+      assertGuaranteeRoom(ld.ledger, engine.activeObjectives(), this.#init.policy?.maxLedgerGuarantees ?? DEFAULT_MAX_LEDGER_GUARANTEES);
       const prefund: State = {
         participants: [this.address, hub, payee],
         channelNonce: randomNonce(),

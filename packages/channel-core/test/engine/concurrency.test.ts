@@ -127,3 +127,64 @@ for (const seed of [5, 17, 23]) test(`the hub refuses virtual channels beyond it
     await w.stop();
   }
 });
+
+// A ledger's guarantee count is capped (policy `maxLedgerGuarantees`): settling it on chain costs
+// gas linear in that count for every channel it funds. Every party checks its own ledgers before
+// it signs the prefund, counting the channels it has already agreed to, so the cap holds under
+// concurrent opens and nobody is left with a ledger proposal it must refuse.
+for (const seed of [5, 17]) test(`the hub refuses a virtual channel that would put a ledger past its guarantee cap, also concurrently (seed ${seed})`, async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 20, seed }, { irene: { policy: { hub: {}, maxLedgerDeposit: 10n ** 24n, maxLedgerGuarantees: 2 } } });
+  try {
+    const { alice, irene, bob } = w.nodes;
+    const { ai, ib } = await openLedgers(w, 1_000n, 1_000n);
+    await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannel(ai)?.status === 'open', 'ledgers open at irene');
+    const results = await Promise.allSettled(Array.from({ length: 4 }, () => alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n }, { timeoutMs: 10_000 })));
+    const opened = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.channelId] : []));
+    assert.equal(opened.length, 2, 'two guarantees fit under the hub\'s cap of 2');
+    for (const r of results) {
+      if (r.status === 'rejected') assert.ok(isSluiceError(r.reason, 'LEDGER_FULL'), String(r.reason)); // told why, not timed out
+    }
+    assert.ok(w.events.irene.some((e) => e.type === 'messageRejected' && e.code === 'LEDGER_FULL'));
+    await until(() => irene.getLedgerChannel(ib)?.guarantees === 2 && irene.getLedgerChannel(ai)?.guarantees === 2, 'two guarantees in each ledger');
+    await until(() => bob.engine.activeObjectives().length === 0 && alice.engine.activeObjectives().length === 0, 'refused channels dropped everywhere');
+    // a closed channel frees its slot
+    await alice.closeVirtualChannel(opened[0]!);
+    await until(() => irene.getLedgerChannel(ib)?.guarantees === 1, 'guarantee removed at irene');
+    const { channelId } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n });
+    await until(() => irene.getVirtualChannel(channelId)?.status === 'funded', 'new channel funded at irene');
+    assert.equal(irene.getLedgerChannel(ib)?.guarantees, 2);
+  } finally {
+    await w.stop();
+  }
+});
+
+test('a payer and a payee enforce their own guarantee caps before signing', async () => {
+  // the payer's own cap: refused locally, nothing sent, nothing left behind
+  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 3 }, { alice: { policy: { maxLedgerGuarantees: 1 } } });
+  try {
+    const { alice, irene, bob } = w.nodes;
+    const { ai, ib } = await openLedgers(w, 1_000n, 1_000n);
+    await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannel(ai)?.status === 'open', 'ledgers open at irene');
+    await alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n });
+    await assert.rejects(alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n }), (e: unknown) => isSluiceError(e, 'LEDGER_FULL'));
+    assert.equal(alice.getVirtualChannels().length, 1);
+    assert.deepEqual(alice.engine.activeObjectives(), []);
+    assert.equal(bob.getLedgerChannel(ib)?.guarantees, 1);
+  } finally {
+    await w.stop();
+  }
+  // the payee's cap: it refuses the prefund; the hub, which signed it, and the payer both give up
+  const w2 = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 4 }, { bob: { policy: { maxLedgerGuarantees: 1 } } });
+  try {
+    const { alice, irene, bob } = w2.nodes;
+    const { ai, ib } = await openLedgers(w2, 1_000n, 1_000n);
+    await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannel(ai)?.status === 'open', 'ledgers open at irene');
+    await alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n });
+    await assert.rejects(alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n }, { timeoutMs: 10_000 }), (e: unknown) => isSluiceError(e, 'LEDGER_FULL'));
+    await until(() => irene.engine.activeObjectives().length === 0, 'the hub drops the refused channel');
+    assert.equal(irene.getVirtualChannels().filter((v) => v.status === 'failed').length, 1);
+    assert.equal(irene.getLedgerChannel(ib)?.guarantees, 1);
+  } finally {
+    await w2.stop();
+  }
+});
