@@ -142,3 +142,27 @@ test('policy.collateralPeers: only listed peers get a hub deposit; others may st
     await w.stop();
   }
 });
+
+test('policy.maxLedgerGuarantees: the hub refuses a virtual channel past the cap with LEDGER_FULL; a close frees the slot', async () => {
+  const w = inProcess(8, { policy: { maxLedgerDeposit: 10n ** 24n, maxLedgerGuarantees: 1 } });
+  const { hub, hubAddress } = w;
+  const alice = w.node(KEYS.alice);
+  const bob = w.node(KEYS.bob);
+  try {
+    await hub.start();
+    await alice.start();
+    await bob.start();
+    await Promise.all([
+      alice.createLedgerChannel({ counterparty: hubAddress, deposit: 1_000n }),
+      bob.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: 1_000n }),
+    ]);
+    const { channelId } = await alice.createVirtualChannel({ payee: bob.address, amount: 100n });
+    await assert.rejects(alice.createVirtualChannel({ payee: bob.address, amount: 100n }), (e: unknown) => isSluiceError(e, 'LEDGER_FULL') && /limit 1/.test(e.message));
+    await until(() => bob.getVirtualChannel(channelId)?.status === 'funded', 'funded at bob');
+    await alice.closeVirtualChannel(channelId);
+    await until(() => hub.node.getLedgerChannels().every((l) => l.guarantees === 0), 'guarantees removed at the hub');
+    await alice.createVirtualChannel({ payee: bob.address, amount: 100n });
+  } finally {
+    await w.stop();
+  }
+});

@@ -34,7 +34,7 @@ import { newVirtualChallenge, virtualChallengeId } from '../protocols/virtual-ch
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
 import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel } from '../protocols/ledger-exit.ts';
-import { virtualFundId } from '../protocols/virtual-fund.ts';
+import { virtualFundAbandonable, virtualFundId } from '../protocols/virtual-fund.ts';
 import { directFundAbandonable, directFundHasOurDeposit, directFundId } from '../protocols/direct-fund.ts';
 import { parseJson, stringifyJson } from '../json.ts';
 import {
@@ -109,6 +109,13 @@ export interface EngineInit {
    * them leave behind (default 3 600 000: an hour).
    */
   readonly openingTimeoutMs?: number;
+  /**
+   * As a hub: a virtual channel joined this long ago whose payee has still not signed the prefund
+   * is given up (failed with PEER_TIMEOUT, the payer and the payee told). The hub signs the
+   * prefund last, so nobody can have completed it; this bounds how long a payer who never reaches
+   * the payee keeps the hub's collateral toward that payee reserved (default 60 000).
+   */
+  readonly prefundTimeoutMs?: number;
   /** First block to scan when no cursor is persisted (default: the latest block at first start). */
   readonly chainStartBlock?: number;
   /** Blocks an event must be deep before it is applied (default 1). */
@@ -269,6 +276,8 @@ const noopLogger: EngineLogger = { debug() {}, info() {}, warn() {}, error() {} 
 const MAX_SENT_PER_OBJECTIVE = 16;
 /** Default {@link EngineInit.openingTimeoutMs}. */
 const OPENING_TIMEOUT_MS = 3_600_000;
+/** Default {@link EngineInit.prefundTimeoutMs}. */
+const PREFUND_TIMEOUT_MS = 60_000;
 /** How long a peer seen silent stays marked without a new stall renewing the mark. */
 const SILENT_TTL_MS = 3_600_000;
 const MAX_CASCADE = 10_000;
@@ -1752,10 +1761,18 @@ class EngineImpl implements Engine {
     if (msg.kind !== 'signedState' || msg.state.turnNum !== 0) return;
     if (!/^(VirtualFund|DirectFunding)-/.test(msg.objectiveId)) return;
     if (!msg.state.participants.some((p) => sameAddress(p, this.address))) return;
+    this.#sendRejectionTo(msg.objectiveId, msg.state.participants, e);
+  }
+
+  /**
+   * Queue a refusal of an opening objective for the other participants (durable outbox, retried).
+   * Only for a prefund we have not signed and never will: they honour it for that reason.
+   */
+  #sendRejectionTo(objectiveId: string, participants: readonly Address[], e: unknown): void {
     const code = isSluiceError(e) ? e.code : 'HUB_POLICY_REJECTED';
     const reason = (e instanceof Error ? e.message : 'refused').slice(0, 200);
-    const payload = encodeWireMessage({ kind: 'rejectObjective', objectiveId: msg.objectiveId, code, reason });
-    for (const p of msg.state.participants) {
+    const payload = encodeWireMessage({ kind: 'rejectObjective', objectiveId, code, reason });
+    for (const p of participants) {
       if (!sameAddress(p, this.address)) this.#messaging.send(p, payload).catch(() => {});
     }
   }
@@ -1965,6 +1982,17 @@ class EngineImpl implements Engine {
         if (o.type !== 'directFund' || now - data.progressAt < openingTimeout || !directFundAbandonable(o) || data.pendingTxs.length > 0) continue;
         this.#failObjective(data, o, new SluiceError('PEER_TIMEOUT', `nobody funded the ledger within ${Math.round(openingTimeout / 1000)} s: opening abandoned (a deposit seen later resumes it)`), true);
       }
+    }
+    // Virtual channels we (as hub) joined whose payee has not signed the prefund in time: we have
+    // not signed it either, so nobody can complete it; give up and tell the payer and the payee,
+    // who may then give up too. Frees the collateral the join reserved toward the payee.
+    const prefundTimeout = this.init.prefundTimeoutMs ?? PREFUND_TIMEOUT_MS;
+    for (const data of [...this.#active.values()]) {
+      const o = data.objective;
+      if (o.type !== 'virtualFund' || now - (data.createdAt ?? data.progressAt) < prefundTimeout || !virtualFundAbandonable(o)) continue;
+      const e = new SluiceError('PEER_TIMEOUT', `the payee did not sign the prefund within ${Math.round(prefundTimeout / 1000)} s: the hub gives up this channel`);
+      this.#failObjective(data, o, e, true);
+      this.#sendRejectionTo(o.id, o.v.fixedPart.participants, e);
     }
     const gone = new Set<string>();
     const auto = this.init.fallback?.auto ?? true;

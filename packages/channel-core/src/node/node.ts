@@ -287,6 +287,7 @@ class NodeImpl implements Node {
         ...(init.policy === undefined ? {} : { policy: init.policy }),
         ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
         ...(init.openingTimeoutMs === undefined ? {} : { openingTimeoutMs: init.openingTimeoutMs }),
+        ...(init.prefundTimeoutMs === undefined ? {} : { prefundTimeoutMs: init.prefundTimeoutMs }),
         ...(init.fallback === undefined ? {} : { fallback: init.fallback }),
         ...(init.chain.startBlock === undefined ? {} : { chainStartBlock: init.chain.startBlock }),
         ...(init.chain.confirmations === undefined ? {} : { confirmations: init.chain.confirmations }),

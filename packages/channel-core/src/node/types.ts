@@ -65,6 +65,8 @@ export interface NodeInit {
   readonly objectiveTimeoutMs?: number;
   /** A ledger opening nobody funded, idle this long, is abandoned; a later deposit resumes it (default an hour; see `EngineInit.openingTimeoutMs`). */
   readonly openingTimeoutMs?: number;
+  /** As a hub: a virtual channel whose payee has not signed the prefund this long after the hub joined is given up, payer and payee told (default 60 s; see `EngineInit.prefundTimeoutMs`). */
+  readonly prefundTimeoutMs?: number;
   /** Challenge duration of new ledger channels, seconds (default 86 400). */
   readonly ledgerChallengeDuration?: number;
   /** Challenge duration of new virtual channels, seconds (default 3 600). */

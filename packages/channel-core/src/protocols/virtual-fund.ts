@@ -2,7 +2,11 @@
  * Virtual fund (go-nitro `virtualfund`): open V = [payer, ...intermediaries, payee] with no
  * transaction.
  *
- * 1. everyone signs V's prefund (turn 0);
+ * 1. everyone signs V's prefund (turn 0), the intermediary last: it signs only once the payer and
+ *    the payee have. Until then nobody holds a complete prefund, so the hub may still give up
+ *    (`virtualFundAbandonable`) and tell the others, who may then give up too: a channel whose
+ *    payee never answers (or whose payer never sent it the prefund) cannot keep the hub's
+ *    collateral reserved, nor its records alive;
  * 2. every ledger along the path gains a guarantee for V: its leader proposes
  *    `add(guarantee(V, a+b, left, right), leftDeposit = a)`, its follower countersigns exactly that;
  * 3. everyone signs V's postfund (turn 1).
@@ -103,6 +107,22 @@ function isIntermediary(o: VirtualFundObjective): boolean {
   return o.toMyLeft !== null && o.toMyRight !== null;
 }
 
+/** Every participant but us has signed the prefund. */
+function othersSignedPrefund(v: Channel): boolean {
+  const e = entryAt(v, 0);
+  return e !== undefined && e.signatures.every((sig, i) => i === v.myIndex || sig != null);
+}
+
+/**
+ * The intermediary may give up this opening: it has not signed the prefund (it waits for the
+ * payee's signature), so no participant can ever hold a complete prefund, and nothing was
+ * proposed or locked in any ledger. The other participants honour its refusal for the same
+ * reason (the engine's rejection rule: the refuser's prefund signature is missing).
+ */
+export function virtualFundAbandonable(o: VirtualFundObjective): boolean {
+  return o.status === 'approved' && isIntermediary(o) && !signedByMe(o.v, 0);
+}
+
 /** Advance the objective as far as it can go without new input. */
 export function crankVirtualFund(o: VirtualFundObjective, secrets: Secrets): CrankResult<VirtualFundObjective, VirtualFundWaitingFor> {
   if (o.status !== 'approved') return { objective: o, effects: [], waitingFor: 'WaitingForNothing' };
@@ -111,6 +131,8 @@ export function crankVirtualFund(o: VirtualFundObjective, secrets: Secrets): Cra
   const prefund = fullState(v, entryAt(v, 0)?.state ?? v.states[0]!.state);
 
   if (!signedByMe(v, 0)) {
+    // the intermediary signs last (see the module comment)
+    if (isIntermediary(o) && !othersSignedPrefund(v)) return { objective: o, effects, waitingFor: 'WaitingForCompletePrefund' };
     v = signAndAdd(v, prefund, secrets.privateKey).channel;
     effects.push(...sendSignedState(others(v), o.id, prefund, signaturesOf(entryAt(v, 0)!)));
   }

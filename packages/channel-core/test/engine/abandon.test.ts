@@ -7,10 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChannelId, type State, getChannelId, privateKeyToAddress, protocols as P, signState } from '../../src/index.ts';
+import { type ChannelId, type State, getChannelId, isSluiceError, privateKeyToAddress, protocols as P, signState } from '../../src/index.ts';
 import { encodeWireMessage } from '../../src/engine/index.ts';
 import { ledgerPrefund } from '../protocols/fixtures.ts';
-import { ADDR, ETH, KEYS, type World, until, world } from './harness.ts';
+import { ADDR, ETH, KEYS, type World, openLedgers, until, world } from './harness.ts';
+import { freeToLock } from '../../src/engine/join.ts';
 
 const IRENE = { name: 'irene', privateKey: KEYS.irene, address: ADDR.irene };
 
@@ -126,6 +127,45 @@ test('an opening the hub deposited into, whose counterparty goes silent before t
     w.chain.mine(86_401); // the ledger's challenge duration passes
     await until(() => irene.getLedgerChannel(ledgerId)?.status === 'closed', 'paid out', 10_000);
     assert.equal(w.payout('irene'), 10n, "Irene's deposit came back");
+  } finally {
+    await w.stop();
+  }
+});
+
+// Virtual channels whose payee never signs the prefund: the hub signs last, so until the payee
+// has signed nobody holds a complete prefund, and the hub may give up. Without this a payer who
+// never sends the payee its prefund (or names a payee that is down) kept the hub's collateral
+// toward that payee reserved, and the objective alive at every party, for good.
+test('the hub gives up a virtual channel its payee has not signed within the prefund timeout; payer and payee give up too', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 31 }, { irene: { prefundTimeoutMs: 300, objectiveTimeoutMs: 400 } });
+  try {
+    const { alice, irene, bob } = w.nodes;
+    const { ai, ib } = await openLedgers(w, 1_000n, 1_000n);
+    await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannel(ai)?.status === 'open', 'ledgers open at irene');
+    const free = (): bigint => freeToLock(irene.engine.ledgerChannel(ib)!.ledger!, ADDR.irene, irene.engine.activeObjectives());
+    const before = free();
+    // Bob's transport goes down: he does not see the prefund
+    await w.net.service(ADDR.bob).stop();
+    const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n }, { timeoutMs: 10_000 });
+    await until(() => irene.engine.activeObjectives().length === 1, 'irene joined');
+    assert.equal(free(), before - 100n, 'the join reserves collateral toward Bob');
+    const v = irene.getVirtualChannels()[0]!.channelId;
+    await assert.rejects(opening, (e: unknown) => isSluiceError(e, 'PEER_TIMEOUT') && /did not sign the prefund/.test(e.message));
+    assert.deepEqual(irene.engine.activeObjectives(), []);
+    assert.equal(irene.getVirtualChannel(v)?.status, 'failed');
+    assert.equal(free(), before, 'the reservation is released');
+    assert.equal(alice.getVirtualChannel(v)?.status, 'failed');
+    assert.ok(w.events.irene.some((e) => e.type === 'objectiveFailed' && e.objectiveId === P.virtualFundId(v) && e.code === 'PEER_TIMEOUT'));
+    // Bob comes back: the prefund Alice queued for him arrives with the hub's refusal; he joins
+    // (or not) and gives up; the hub ignores his late signature
+    await w.net.service(ADDR.bob).start();
+    await until(() => bob.getVirtualChannel(v)?.status === 'failed', 'bob joins and gives up', 15_000);
+    assert.deepEqual(bob.engine.activeObjectives(), []);
+    assert.equal(irene.getVirtualChannel(v)?.status, 'failed', 'a late payee signature does not revive it at the hub');
+    assert.ok(alice.getLedgerChannel(ai)!.guarantees === 0 && irene.getLedgerChannel(ib)!.guarantees === 0, 'nothing was proposed in any ledger');
+    // and channels open as before
+    const { channelId } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n });
+    await until(() => bob.getVirtualChannel(channelId)?.status === 'funded', 'a new channel funded');
   } finally {
     await w.stop();
   }

@@ -21,18 +21,34 @@ function fundStepByStep(s: ReturnType<typeof setup>) {
   let I = P.newVirtualFund({ prefund: s.prefund, myAddress: irene.address, toMyLeft: s.aiI, toMyRight: s.ibI, hubPolicy: {} });
   let B = P.newVirtualFund({ prefund: s.prefund, myAddress: bob.address, toMyLeft: s.ibB });
 
-  // prefund: everyone signs and sends to both others
+  // prefund: payer and payee sign and send to both others; the hub waits until it has theirs
   const ra0 = P.crankVirtualFund(A, secrets(alice));
-  const ri0 = P.crankVirtualFund(I, secrets(irene));
   const rb0 = P.crankVirtualFund(B, secrets(bob));
-  for (const r of [ra0, ri0, rb0]) {
+  for (const r of [ra0, rb0]) {
     assert.equal(r.waitingFor, 'WaitingForCompletePrefund');
     assert.equal(r.effects.length, 2);
     assert.equal(P.waitsOnLedgers(r.objective, r.waitingFor), false, 'a ledger update cannot complete the prefund');
   }
-  A = feed(ra0.objective, [...messagesTo(ri0.effects, alice), ...messagesTo(rb0.effects, alice)], P.updateVirtualFund);
-  I = feed(ri0.objective, [...messagesTo(ra0.effects, irene), ...messagesTo(rb0.effects, irene)], P.updateVirtualFund);
-  B = feed(rb0.objective, [...messagesTo(ra0.effects, bob), ...messagesTo(ri0.effects, bob)], P.updateVirtualFund);
+  const ri00 = P.crankVirtualFund(I, secrets(irene));
+  assert.equal(ri00.waitingFor, 'WaitingForCompletePrefund');
+  assert.equal(ri00.effects.length, 0, 'the hub signs nothing before the payer and the payee');
+  assert.equal(P.virtualFundAbandonable(ri00.objective), true);
+  I = feed(ri00.objective, messagesTo(ra0.effects, irene), P.updateVirtualFund);
+  const ri01 = P.crankVirtualFund(I, secrets(irene));
+  assert.equal(ri01.effects.length, 0, 'the payer\'s signature alone is not enough');
+  assert.equal(P.virtualFundAbandonable(ri01.objective), true);
+  I = feed(ri01.objective, messagesTo(rb0.effects, irene), P.updateVirtualFund);
+  const ri0 = P.crankVirtualFund(I, secrets(irene));
+  assert.equal(ri0.waitingFor, 'WaitingForCompleteFunding', 'the hub\'s signature completes the prefund');
+  assert.equal(P.virtualFundAbandonable(ri0.objective), false, 'once signed, the hub can no longer give up');
+  assert.deepEqual(messagesTo(ri0.effects, alice).map((m) => m.kind), ['signedState'], 'Irene follows in L_AI: nothing to propose');
+  // Irene leads L_IB: her proposal there travels with her prefund signature
+  assert.deepEqual(messagesTo(ri0.effects, bob).map((m) => m.kind), ['signedState', 'ledgerProposal']);
+  const propIB = messagesTo(ri0.effects, bob).filter((m) => m.kind === 'ledgerProposal');
+  A = feed(ra0.objective, messagesTo(ri0.effects, alice), P.updateVirtualFund);
+  B = feed(rb0.objective, [...messagesTo(ra0.effects, bob), ...messagesTo(ri0.effects, bob).filter((m) => m.kind === 'signedState')], P.updateVirtualFund);
+  assert.equal(P.virtualFundAbandonable(A), false, 'only the hub gives up this way');
+  I = ri0.objective;
 
   // ledger funding: leaders propose, followers wait for the proposal
   const ra1 = P.crankVirtualFund(A, secrets(alice));
@@ -41,8 +57,7 @@ function fundStepByStep(s: ReturnType<typeof setup>) {
   assert.equal(propAI[0]?.kind, 'ledgerProposal');
   const ri1 = P.crankVirtualFund(I, secrets(irene));
   assert.equal(ri1.waitingFor, 'WaitingForCompleteFunding');
-  assert.equal(messagesTo(ri1.effects, alice).length, 0, 'Irene has nothing to countersign in L_AI yet');
-  const propIB = messagesTo(ri1.effects, bob);
+  assert.equal(ri1.effects.length, 0, 'Irene has nothing to countersign in L_AI yet, and proposed in L_IB already');
   assert.equal(propIB[0]?.kind, 'ledgerProposal');
   const rb1 = P.crankVirtualFund(B, secrets(bob));
   assert.equal(rb1.waitingFor, 'WaitingForCompleteFunding');
