@@ -35,7 +35,7 @@ import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
 import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel } from '../protocols/ledger-exit.ts';
 import { virtualFundAbandonable, virtualFundId } from '../protocols/virtual-fund.ts';
-import { directFundAbandonable, directFundHasOurDeposit, directFundId } from '../protocols/direct-fund.ts';
+import { type DirectFundObjective, directFundAbandonable, directFundHasOurDeposit, directFundId } from '../protocols/direct-fund.ts';
 import { parseJson, stringifyJson } from '../json.ts';
 import {
   type DisputeInfo,
@@ -219,6 +219,18 @@ export interface Engine {
    * @throws SluiceError INVALID_ARGUMENT (nothing supported to register)
    */
   startFallback(trigger: FallbackRequest): Promise<string[]>;
+  /**
+   * Leave a ledger opening (a ledger not open yet), at the user's request. With nothing of ours in
+   * it — no deposit of ours submitted — the opening is abandoned (failed with ABORTED; a deposit
+   * seen later resumes it, as for an opening abandoned on timeout). With our deposit in it, it is
+   * exited on chain with the prefund both signed (as the engine does by itself once the peer is
+   * silent past the fallback timeout): every deposit is paid back after the challenge duration.
+   * Do not call inside {@link serial}.
+   * @returns `{ abandoned: true }`, or the ledger exit objective's id
+   * @throws SluiceError CHANNEL_UNKNOWN (no opening in progress), INVALID_ARGUMENT (a deposit of
+   *   ours is not mined yet: try again once it is)
+   */
+  leaveOpening(ledgerId: ChannelId): Promise<{ readonly abandoned: true } | { readonly objectiveId: string }>;
   /** Channels being settled on chain (the live fallback objectives), for `status` displays. */
   disputes(): DisputeInfo[];
   /** True while a stall on `peer` was seen and no message from it arrived since. */
@@ -676,6 +688,35 @@ class EngineImpl implements Engine {
 
   startFallback(trigger: FallbackRequest): Promise<string[]> {
     return this.serial(() => this.#runFallbackPlan(trigger));
+  }
+
+  leaveOpening(ledgerId: ChannelId): Promise<{ readonly abandoned: true } | { readonly objectiveId: string }> {
+    return this.serial(async () => {
+      const exitId = ledgerExitId(ledgerId);
+      if (this.#active.has(exitId)) return { objectiveId: exitId };
+      const data = this.#active.get(directFundId(ledgerId));
+      const o = data?.objective;
+      if (data === undefined || o?.type !== 'directFund' || o.status !== 'approved') {
+        throw new SluiceError('CHANNEL_UNKNOWN', 'no ledger opening in progress with this id', { details: { channelId: ledgerId } });
+      }
+      if (directFundHasOurDeposit(o)) {
+        await this.#exitOpening(o, 'forced');
+        return { objectiveId: exitId };
+      }
+      if (o.depositsSubmitted.length > 0 || data.pendingTxs.length > 0) {
+        throw new SluiceError('INVALID_ARGUMENT', 'our deposit into this opening is not mined yet: try again once it is', { details: { channelId: ledgerId } });
+      }
+      // Nothing of ours is held. A deposit of the peer's may be: its node exits it with the
+      // prefund once we stay silent (as ours would).
+      this.#failObjective(data, o, new SluiceError('ABORTED', 'ledger opening given up by us (a deposit seen later resumes it)'), true);
+      return { abandoned: true };
+    });
+  }
+
+  /** Exit on chain, with the prefund both signed, a ledger opening we deposited into (inside {@link serial}). */
+  async #exitOpening(o: DirectFundObjective, reason: 'forced' | 'peerStalled'): Promise<void> {
+    if (this.#exists(ledgerExitId(o.channel.id))) return;
+    await this.#startFallbackObjective(newLedgerExit({ ledger: o.channel, now: this.#chainNow }), reason);
   }
 
   disputes(): DisputeInfo[] {
@@ -2017,9 +2058,8 @@ class EngineImpl implements Engine {
       for (const data of [...this.#active.values()]) {
         const o = data.objective;
         if (o.type !== 'directFund' || now - data.progressAt < peerTimeout || !directFundHasOurDeposit(o) || data.pendingTxs.length > 0) continue;
-        if (this.#exists(ledgerExitId(o.channel.id))) continue;
         try {
-          await this.#startFallbackObjective(newLedgerExit({ ledger: o.channel, now: this.#chainNow }), 'peerStalled');
+          await this.#exitOpening(o, 'peerStalled');
         } catch (e) {
           this.#log.warn({ objectiveId: o.id, code: isSluiceError(e) ? e.code : 'unknown', reason: e instanceof Error ? e.message : String(e) }, 'exit of an unopened ledger not started');
         }

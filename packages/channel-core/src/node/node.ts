@@ -14,7 +14,7 @@ import { systemClock } from '../ports/clock.ts';
 import type { State } from '../state.ts';
 import type { Voucher } from '../voucher.ts';
 import { PayeeLedger, PayerLedger, type ReceiveResult } from '../voucher-ledger.ts';
-import { newDirectFund, directFundId } from '../protocols/direct-fund.ts';
+import { directFundHasOurDeposit, directFundId, newDirectFund } from '../protocols/direct-fund.ts';
 import { newDirectDefund } from '../protocols/direct-defund.ts';
 import { newVirtualFund } from '../protocols/virtual-fund.ts';
 import { newLedgerTopUp } from '../protocols/ledger-topup.ts';
@@ -143,7 +143,13 @@ export interface Node {
    * `cooperativeTimeoutMs`, needs no virtual channel open in it); on chain when `force`, when the
    * counterparty is known silent, or when the cooperative close times out. On chain it also
    * settles every virtual channel the ledger guarantees.
-   * @throws SluiceError CHANNEL_UNKNOWN, LEDGER_NOT_EMPTY (guarantees left and not forced), PEER_TIMEOUT / ABORTED (only with `wait`)
+   * A ledger still opening (status `funding`): with nothing of ours in it the opening is given up
+   * (`cooperative`; the ledger ends `failed`, a deposit seen later resumes it); with our deposit in
+   * it, it is left to open and closed cooperatively if the peer answers within the cooperative
+   * timeout, else (or when forced, or the peer is silent) exited on chain with the prefund both
+   * signed (`onChain`: every deposit is paid back after the challenge duration).
+   * @throws SluiceError CHANNEL_UNKNOWN, LEDGER_NOT_EMPTY (guarantees left and not forced), INVALID_ARGUMENT
+   *   (an opening whose deposit of ours is not mined yet), PEER_TIMEOUT / ABORTED (only with `wait`)
    */
   exitLedgerChannel(channelId: ChannelId, options?: SettleOptions): Promise<SettleResult>;
   /** Channels being settled on chain: phase, time left, what each participant gets. */
@@ -673,8 +679,9 @@ class NodeImpl implements Node {
     const engine = this.engine;
     const id = channelId.toLowerCase() as ChannelId;
     const ld = getLedgerData(this.#st, id);
+    if (ld?.status === 'funding') return this.#leaveOpening(ld, options);
+    if (ld?.status === 'closed') return { mode: 'cooperative' };
     if (ld === undefined || ld.ledger === null) throw new SluiceError('CHANNEL_UNKNOWN', 'no funded ledger with this id', { details: { channelId } });
-    if (ld.status === 'closed') return { mode: 'cooperative' };
     const primary = ledgerExitId(id);
     if (options.force !== true && !engine.isPeerSilent(ld.counterparty) && engine.objective(primary) === undefined) {
       const coop = { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs: this.#coopTimeout(options) };
@@ -693,6 +700,31 @@ class NodeImpl implements Node {
       }
     }
     return this.#onChain(id, primary, options);
+  }
+
+  /**
+   * `exitLedgerChannel` on a ledger still opening. Nothing of ours in it: give the opening up.
+   * Our deposit in it: let it open and close it cooperatively if the peer answers within the
+   * cooperative timeout (unless forced or the peer is known silent), else exit on chain with the
+   * prefund both signed, which pays every deposit back.
+   */
+  async #leaveOpening(ld: LedgerData, options: SettleOptions): Promise<SettleResult> {
+    const engine = this.engine;
+    const id = ld.ledgerId;
+    const fund = engine.objective(directFundId(id))?.objective;
+    const ours = fund?.type === 'directFund' && directFundHasOurDeposit(fund);
+    if (ours && options.force !== true && !engine.isPeerSilent(ld.counterparty) && engine.objective(ledgerExitId(id)) === undefined) {
+      try {
+        await engine.waitForObjective(directFundId(id), { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs: this.#coopTimeout(options) });
+        return await this.exitLedgerChannel(id, options); // open now
+      } catch (e) {
+        if (!isSluiceError(e, 'PEER_TIMEOUT')) throw e;
+      }
+    }
+    const r = await engine.leaveOpening(id);
+    if ('abandoned' in r) return { mode: 'cooperative' };
+    if (options.wait === true) await engine.waitForObjective(r.objectiveId, this.#timeout(options));
+    return { mode: 'onChain', objectiveIds: [r.objectiveId] };
   }
 
   getDisputes(): DisputeInfo[] {

@@ -132,6 +132,45 @@ test('an opening the hub deposited into, whose counterparty goes silent before t
   }
 });
 
+// `exitLedgerChannel` (the CLIs' withdraw / settle) on a ledger that never opened: before, it
+// refused ("no funded ledger"), and a deposit into an opening whose peer vanished came back only if
+// the node kept running past the fallback timeout.
+test('exitLedgerChannel on an opening: with our deposit in it, exits on chain with the prefund after the cooperative timeout; with nothing of ours, gives it up', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 12 }, { irene: { objectiveTimeoutMs: 5_000, fallback: { peerTimeoutMs: 3_600_000 } } });
+  try {
+    const { irene } = w.nodes;
+    const carol = await rawPeer(w, '0x' + '45'.repeat(32));
+    // Carol asks Irene for 10 and deposits nothing; Irene deposits; Carol never signs the postfund
+    const held = carol.ledger(0n, 10n, 81n);
+    await carol.send(held.prefund, held.id);
+    await until(() => irene.engine.objective(held.id)?.waitingFor === 'WaitingForCompletePostFund', 'Irene waits for the postfund');
+    const t0 = Date.now();
+    const r = await irene.exitLedgerChannel(held.ledgerId, { cooperativeTimeoutMs: 300 });
+    assert.ok(Date.now() - t0 >= 250, 'the opening was given the cooperative timeout first');
+    assert.deepEqual(r, { mode: 'onChain', objectiveIds: [P.ledgerExitId(held.ledgerId)] });
+    assert.equal(irene.getLedgerChannel(held.ledgerId)?.status, 'closing');
+    await until(() => irene.getDisputes().some((d) => d.channelId === held.ledgerId && d.phase === 'challenge'), 'the prefund registered');
+    w.chain.mine(86_401);
+    await until(() => irene.getLedgerChannel(held.ledgerId)?.status === 'closed', 'paid out', 10_000);
+    assert.equal(w.payout('irene'), 10n, "Irene's deposit came back");
+    // again: idempotent, nothing new started
+    assert.deepEqual(await irene.exitLedgerChannel(held.ledgerId), { mode: 'cooperative' });
+
+    // Mallory proposes a ledger with her own deposit of 100, Irene's is 0: nothing of Irene's in it
+    const mallory = await rawPeer(w, KEYS.mallory);
+    const empty = mallory.ledger(100n, 0n, 82n);
+    await mallory.send(empty.prefund, empty.id);
+    await until(() => irene.engine.activeObjectives().some((o) => o.id === empty.id), 'Irene joined');
+    assert.deepEqual(await irene.exitLedgerChannel(empty.ledgerId), { mode: 'cooperative' });
+    assert.equal(irene.getLedgerChannel(empty.ledgerId)?.status, 'failed');
+    assert.equal(irene.engine.objective(empty.id)?.abandoned, true, 'a deposit seen later would resume it');
+    assert.equal(irene.engine.activeObjectives().some((o) => o.id === empty.id), false);
+    await assert.rejects(irene.exitLedgerChannel(empty.ledgerId), (e: unknown) => isSluiceError(e, 'CHANNEL_UNKNOWN'));
+  } finally {
+    await w.stop();
+  }
+});
+
 // Virtual channels whose payee never signs the prefund: the hub signs last, so until the payee
 // has signed nobody holds a complete prefund, and the hub may give up. Without this a payer who
 // never sends the payee its prefund (or names a payee that is down) kept the hub's collateral

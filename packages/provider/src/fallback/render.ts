@@ -5,6 +5,7 @@ function line(r: ChannelSettleResult): string {
   const head = `${r.kind === 'virtual' ? 'virtual channel' : 'ledger channel '} ${r.channelId}`;
   switch (r.mode) {
     case 'cooperative':
+      if (r.note !== undefined) return `${head}  ${r.note}`;
       return `${head}  closed cooperatively${r.paid === undefined ? '' : `, payee paid ${r.paid}`}${r.amount === undefined ? '' : `, our balance ${r.amount} withdrawn`}`;
     case 'onChain':
       return `${head}  settling ON CHAIN${r.amount === undefined ? '' : ` (our balance ${r.amount})`}; objectives ${(r.objectiveIds ?? []).join(', ')}`;

@@ -37,6 +37,8 @@ export interface ChannelSettleResult {
   /** Ledger: our balance in it (what we withdraw when it closes cooperatively). */
   readonly amount?: string;
   readonly objectiveIds?: readonly string[];
+  /** Said instead of the usual line (e.g. a ledger opening given up with nothing in it). */
+  readonly note?: string;
   /** SluiceError code when failed. */
   readonly code?: string;
   readonly message?: string;
@@ -92,7 +94,8 @@ export async function settleAll(node: Node, options: SettleAllOptions = {}): Pro
   const ledgers: ChannelSettleResult[] = [];
   if (options.ledgers !== false) {
     for (const l of node.getLedgerChannels()) {
-      if (!hubOk(l.counterparty) || (l.status !== 'open' && l.status !== 'closing')) continue;
+      // openings too: one whose peer vanished after our deposit is exited with the prefund
+      if (!hubOk(l.counterparty) || (l.status !== 'open' && l.status !== 'closing' && l.status !== 'funding')) continue;
       options.onProgress?.({ phase: 'start', kind: 'ledger', channelId: l.channelId });
       let r: ChannelSettleResult;
       try {
@@ -101,7 +104,10 @@ export async function settleAll(node: Node, options: SettleAllOptions = {}): Pro
           ...(options.cooperativeTimeoutMs === undefined ? {} : { cooperativeTimeoutMs: options.cooperativeTimeoutMs }),
           ...(options.signal === undefined ? {} : { signal: options.signal }),
         });
-        r = x.mode === 'cooperative'
+        const givenUp = x.mode === 'cooperative' && l.status === 'funding' && node.getLedgerChannel(l.channelId)?.status === 'failed';
+        r = givenUp
+          ? { channelId: l.channelId, kind: 'ledger', mode: 'cooperative', note: 'opening given up: nothing of ours was deposited in it' }
+          : x.mode === 'cooperative'
           ? { channelId: l.channelId, kind: 'ledger', mode: 'cooperative', amount: l.myBalance.toString() }
           : { channelId: l.channelId, kind: 'ledger', mode: 'onChain', amount: l.myBalance.toString(), objectiveIds: x.objectiveIds };
       } catch (e) {
