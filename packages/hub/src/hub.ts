@@ -17,6 +17,7 @@ import { createHubMetrics, type HubMetrics } from './metrics.ts';
 import { createLogger, tapLogger } from './logger.ts';
 import { startHttpServer, type HttpServer } from './http.ts';
 import { observeFallback } from '@sluice/channel-core/node/observe';
+import type { LedgerData } from '@sluice/channel-core/engine';
 
 /** The collateral policy: what the hub agrees to back. */
 export interface HubCollateralPolicy {
@@ -45,6 +46,28 @@ export interface HubCollateralPolicy {
    * hub gets it back only on chain (a day, and the gas).
    */
   readonly collateralPeers?: readonly Address[];
+  /**
+   * Most collateral, per asset, the hub keeps in ledgers that have not opened (deposited or
+   * promised in openings, and in openings being exited on chain because their peer vanished).
+   * A collateral request past it is refused. Without a bound any identity could ask for
+   * `maxLedgerDeposit`, never sign the postfund, and leave it locked for the ledger challenge
+   * duration (a day), the hub paying deposit, challenge and transfer gas (≈ 250 k) each time.
+   * Default: 4 × `maxLedgerDeposit`.
+   */
+  readonly maxOpeningCollateral?: bigint;
+}
+
+/**
+ * Collateral the hub has in ledgers of `asset` that never opened: its deposit in openings in
+ * progress, and in openings being exited on chain (ledger `closing` with no agreed state).
+ */
+export function openingCollateral(ledgers: Iterable<LedgerData>, asset: Address): bigint {
+  let sum = 0n;
+  for (const l of ledgers) {
+    if (l.ledger !== null || (l.status !== 'funding' && l.status !== 'closing') || !sameAddress(l.asset, asset)) continue;
+    sum += l.myDeposit;
+  }
+  return sum;
 }
 
 export interface HubInit {
@@ -232,7 +255,7 @@ class HubImpl implements Hub {
           hub: { maxGuarantee: policy.maxPerChannel ?? 10n ** 18n, virtualPaymentApp: requiredApp },
           maxLedgerDeposit: policy.maxLedgerDeposit ?? 0n,
           ...(policy.maxLedgerGuarantees === undefined ? {} : { maxLedgerGuarantees: policy.maxLedgerGuarantees }),
-          ...(policy.assets === undefined && policy.collateralPeers === undefined ? {} : { acceptLedger: (r: LedgerRequest) => this.#acceptLedger(r) }),
+          acceptLedger: (r: LedgerRequest) => this.#acceptLedger(r),
           acceptVirtualChannel: (r) => this.#acceptVirtualChannel(r),
         },
         ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
@@ -262,7 +285,21 @@ class HubImpl implements Hub {
       this.logger.warn({ channelId: r.ledgerId, peer: r.counterparty, amount: r.myDeposit }, 'ledger refused: collateral asked by a peer not listed');
       return 'the hub deposits collateral only toward the peers it lists; open the ledger without asking for a hub deposit';
     }
+    if (r.myDeposit > 0n) {
+      const cap = this.#openingCollateralCap();
+      const inOpenings = openingCollateral(this.#node.engine.ledgerChannels(), r.asset);
+      if (inOpenings + r.myDeposit > cap) {
+        this.logger.warn({ channelId: r.ledgerId, peer: r.counterparty, amount: r.myDeposit, inOpenings, cap }, 'ledger refused: collateral in unopened ledgers at its cap');
+        return `the hub has ${inOpenings} of collateral in ledgers not open yet (cap ${cap}); retry later, or open the ledger without asking for a hub deposit`;
+      }
+    }
     return true;
+  }
+
+  /** `policy.maxOpeningCollateral`, by default four times `maxLedgerDeposit`. */
+  #openingCollateralCap(): bigint {
+    const p = this.#init.policy ?? {};
+    return p.maxOpeningCollateral ?? 4n * (p.maxLedgerDeposit ?? 0n);
   }
 
   /** The total-cap part of the collateral policy (the per-channel limit and app run in the protocol). */

@@ -96,6 +96,7 @@ export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Parti
         maxPerChannel: config.maxPerChannel,
         ...(config.collateralCap === undefined ? {} : { collateralCap: config.collateralCap }),
         maxLedgerDeposit: config.maxLedgerDeposit,
+        ...(config.maxOpeningCollateral === undefined ? {} : { maxOpeningCollateral: config.maxOpeningCollateral }),
         maxLedgerGuarantees: config.maxLedgerGuarantees,
         ...(config.requiredApp === undefined ? {} : { requiredApp: config.requiredApp }),
         // the assets named, else ETH and the deployment's token; `any`: no restriction

@@ -160,3 +160,10 @@ test('--max-ledger-guarantees: 1..1024, default 256', () => {
     assert.throws(() => resolveConfig({ flags: { maxLedgerGuarantees: bad } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--max-ledger-guarantees/.test(e.message));
   }
 });
+
+test('--max-opening-collateral: base units; default 4 × --max-ledger-deposit (left to the hub)', () => {
+  assert.equal(resolveConfig({}).config.maxOpeningCollateral, undefined);
+  assert.equal(resolveConfig({ flags: { maxOpeningCollateral: '4000' } }).config.maxOpeningCollateral, 4000n);
+  assert.equal(resolveConfig({ env: { SLUICE_HUB_MAX_OPENING_COLLATERAL: '0' } }).config.maxOpeningCollateral, 0n);
+  assert.throws(() => resolveConfig({ flags: { maxOpeningCollateral: '-1' } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--max-opening-collateral/.test(e.message));
+});

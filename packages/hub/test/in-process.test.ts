@@ -10,12 +10,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { type Address, ZERO_ADDRESS, isSluiceError, privateKeyToAddress } from '@sluice/channel-core';
+import { type Address, type Bytes32, type Hex, type State, ZERO_ADDRESS, addressToDestination, getChannelId, isSluiceError, privateKeyToAddress, protocols, signState } from '@sluice/channel-core';
+import { type LedgerData, encodeWireMessage } from '@sluice/channel-core/engine';
 import { createMemoryNetwork, MemoryChainService } from '@sluice/channel-core/memory';
 import { openMemoryStore } from '@sluice/channel-core/sqlite';
 import { createNode, type Node } from '@sluice/channel-core/node';
 import { type Logger, pino } from 'pino';
-import { createHub, type HubInit } from '../src/hub.ts';
+import { createHub, type HubInit, openingCollateral } from '../src/hub.ts';
 
 const KEYS = {
   alice: '0xed90100c3784a2d86ff62423f40065a02319dc58bedda16b3158d85e39592228',
@@ -42,6 +43,7 @@ function inProcess(seed: number, init: Partial<HubInit>, logger: Logger = pino({
   return {
     hub,
     hubAddress,
+    net,
     /** A client node (not started) that uses the hub. */
     node(key: string): Node {
       const n = createNode({ privateKey: key, chain: CHAIN, hub: { address: hubAddress, multiaddrs: [] }, objectiveTimeoutMs: 5_000, callTimeoutMs: 5_000 }, { store: openMemoryStore(), chain, messaging: net.service(privateKeyToAddress(key)) });
@@ -165,4 +167,65 @@ test('policy.maxLedgerGuarantees: the hub refuses a virtual channel past the cap
   } finally {
     await w.stop();
   }
+});
+
+const EMPTY = '0x' as Hex;
+
+/** A peer speaking raw protocol messages to the hub: proposes a ledger, signs it, and then says nothing more. */
+async function ledgerProposer(net: ReturnType<typeof createMemoryNetwork>, hub: Address, key: string, mine: bigint, hubs: bigint, nonce: bigint) {
+  const address = privateKeyToAddress(key);
+  const raw = net.service(address);
+  const received: Uint8Array[] = [];
+  raw.onMessage(async (m) => void received.push(m.payload));
+  await raw.start();
+  const prefund: State = {
+    participants: [address, hub],
+    channelNonce: nonce,
+    appDefinition: CHAIN.consensusApp,
+    challengeDuration: 86_400,
+    appData: EMPTY,
+    outcome: [{ asset: ZERO_ADDRESS, assetMetadata: { assetType: 0, metadata: EMPTY }, allocations: ([[address, mine], [hub, hubs]] as const).map(([a, amount]) => ({ destination: addressToDestination(a) as Bytes32, amount, allocationType: 0 as const, metadata: EMPTY })) }],
+    turnNum: 0,
+    isFinal: false,
+  };
+  const ledgerId = getChannelId(prefund);
+  const objectiveId = protocols.directFundId(ledgerId);
+  await raw.send(hub, encodeWireMessage({ kind: 'signedState', objectiveId, state: prefund, signatures: [signState(prefund, key)] }));
+  return { ledgerId, objectiveId, received };
+}
+
+test('policy.maxOpeningCollateral: collateral in ledgers that never opened is capped; past it a collateral request is refused', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _e, cb) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); cb(); } }));
+  const w = inProcess(9, { policy: { maxLedgerDeposit: 500n, maxOpeningCollateral: 800n } }, logger);
+  const { hub, hubAddress } = w;
+  try {
+    await hub.start();
+    const net = w.net;
+    // an identity asks for 500 of collateral and never signs the postfund: the hub deposits
+    const first = await ledgerProposer(net, hubAddress, '0x' + '51'.repeat(32), 0n, 500n, 1n);
+    await until(() => hub.node.getLedgerChannel(first.ledgerId)?.status === 'funding', 'hub joined the first opening');
+    // a second asks for 500 more: 1000 > 800 in unopened ledgers, refused
+    const second = await ledgerProposer(net, hubAddress, '0x' + '52'.repeat(32), 0n, 500n, 2n);
+    await until(() => lines.some((l) => l['msg'] === 'ledger refused: collateral in unopened ledgers at its cap'), 'refused');
+    assert.equal(hub.node.getLedgerChannel(second.ledgerId), undefined);
+    await until(() => second.received.length > 0, 'the refusal reaches the proposer');
+    // one asking for 300 fits (800), and one asking for nothing is never limited by it
+    const third = await ledgerProposer(net, hubAddress, '0x' + '53'.repeat(32), 0n, 300n, 3n);
+    const fourth = await ledgerProposer(net, hubAddress, '0x' + '54'.repeat(32), 10n, 0n, 4n);
+    await until(() => hub.node.getLedgerChannel(third.ledgerId)?.status === 'funding' && hub.node.getLedgerChannel(fourth.ledgerId)?.status === 'funding', 'both joined');
+    assert.equal(openingCollateral(hub.node.engine.ledgerChannels(), ZERO_ADDRESS), 800n);
+  } finally {
+    await w.stop();
+  }
+});
+
+test('openingCollateral counts the hub deposit of ledgers not open yet, also while they are exited on chain', () => {
+  const base = { counterparty: ZERO_ADDRESS, myIndex: 1, counterpartyDeposit: 0n } as const;
+  const token = '0x00000000000000000000000000000000000000e1' as Address;
+  const ld = (n: number, status: LedgerData['status'], opened: boolean, myDeposit: bigint, asset: Address = ZERO_ADDRESS): LedgerData =>
+    ({ ...base, ledgerId: `0x${n.toString(16).padStart(64, '0')}`, asset, status, ledger: opened ? ({} as LedgerData['ledger']) : null, myDeposit }) as LedgerData;
+  const all = [ld(1, 'funding', false, 100n), ld(2, 'closing', false, 20n), ld(3, 'closing', true, 1000n), ld(4, 'open', true, 1000n), ld(5, 'failed', false, 7n), ld(6, 'closed', false, 9n), ld(7, 'funding', false, 50n, token)];
+  assert.equal(openingCollateral(all, ZERO_ADDRESS), 120n);
+  assert.equal(openingCollateral(all, token), 50n);
 });
