@@ -148,42 +148,54 @@ async function runScenarios(ctx: Ctx, impl: Impl, nonceBase: bigint): Promise<Re
 
   // virtually funded sad exit: Bob exits L = [Irene, Bob] which guarantees V = [Alice, Irene, Bob]
   {
-    const V = new TestChannel([alice, irene, bob], impl.virtualPaymentApp, 100, n++);
-    const L = new TestChannel([irene, bob], impl.consensusApp, 100, n++);
-    const lOutcome: Outcome = [exit(ETH, [simple(irene.dest, 5n), simple(bob.dest, 5n), guarantee(V.id, 10n, irene.dest, bob.dest)])];
-    await gasOf(as(irene).getFunction('deposit')(ETH, L.id, 0n, 20n, { value: 20n }));
-    const lState = L.state(lOutcome, 4);
-    const challengeL = await gasOf(as(bob).getFunction('challenge')(L.fixedPart, [], L.sign(lState), challengerSig(L.fixedPart, lState, bob.key)));
-    const postfund = V.sign(V.state([exit(ETH, [simple(alice.dest, 10n), simple(bob.dest, 0n)])], 1));
-    const paid = 4n;
-    const redeem = V.state(
-      [exit(ETH, [simple(alice.dest, 10n - paid), simple(bob.dest, paid)])],
-      2,
-      false,
-      redemptionAppData(paid, signHash(voucherHash(V.id, paid), alice.key)),
-    );
-    const challengeV = await gasOf(as(bob).getFunction('challenge')(V.fixedPart, [postfund], V.sign(redeem, [2]), challengerSig(V.fixedPart, redeem, bob.key)));
-    await increaseTime(chain.provider, 101);
-    const reclaimL = await gasOf(
-      as(bob).getFunction('reclaim')({
-        sourceChannelId: L.id,
-        sourceStateHash: L.hash(lState),
-        sourceOutcomeBytes: encodeOutcome(lOutcome),
-        sourceAssetIndex: 0n,
-        indexOfTargetInSource: 2n,
-        targetStateHash: V.hash(redeem),
-        targetOutcomeBytes: encodeOutcome(redeem.outcome),
-        targetAssetIndex: 0n,
-      }),
-    );
-    const after = [exit(ETH, [simple(irene.dest, 5n + 10n - paid), simple(bob.dest, 5n + paid)])];
-    const transferL = await gasOf(as(bob).getFunction('transferAllAssets')(L.id, after, L.hash(lState)));
+    const g = await virtualSadExit(ctx, impl, () => n++, 1, true);
     out.sadExitVirtual = {
-      total: num(challengeL + challengeV + reclaimL + transferL),
-      parts: { challengeL: num(challengeL), challengeV: num(challengeV), reclaimL: num(reclaimL), transferAllAssetsL: num(transferL) },
+      total: num(g.challengeL + g.challengeV + g.reclaimL + (g.transferL ?? 0n)),
+      parts: { challengeL: num(g.challengeL), challengeV: num(g.challengeV), reclaimL: num(g.reclaimL), transferAllAssetsL: num(g.transferL ?? 0n) },
     };
   }
   return out;
+}
+
+/**
+ * Bob exits L = [Irene, Bob], which guarantees `guarantees` virtual channels [Alice, Irene, Bob]:
+ * challenge L, challenge the first channel V with a redemption of Alice's voucher, reclaim V's
+ * guarantee into L and (with `transfer`, only possible once no guarantee is left) transferAllAssets.
+ */
+async function virtualSadExit(ctx: Pick<Ctx, 'alice' | 'irene' | 'bob' | 'chain'>, impl: Impl, nonce: () => bigint, guarantees: number, transfer: boolean) {
+  const { alice, irene, bob, chain } = ctx;
+  const as = (w: Actor) => impl.adjudicator.connect(w.wallet) as Contract;
+  const vs = Array.from({ length: guarantees }, () => new TestChannel([alice, irene, bob], impl.virtualPaymentApp, 100, nonce()));
+  const L = new TestChannel([irene, bob], impl.consensusApp, 100, nonce());
+  const lOutcome: Outcome = [exit(ETH, [simple(irene.dest, 5n), simple(bob.dest, 5n), ...vs.map((v) => guarantee(v.id, 10n, irene.dest, bob.dest))])];
+  const deposit = 10n + 10n * BigInt(guarantees);
+  await gasOf(as(irene).getFunction('deposit')(ETH, L.id, 0n, deposit, { value: deposit }));
+  const lState = L.state(lOutcome, 4);
+  const challengeL = await gasOf(as(bob).getFunction('challenge')(L.fixedPart, [], L.sign(lState), challengerSig(L.fixedPart, lState, bob.key)));
+  const V = vs[0]!;
+  const postfund = V.sign(V.state([exit(ETH, [simple(alice.dest, 10n), simple(bob.dest, 0n)])], 1));
+  const paid = 4n;
+  const redeem = V.state([exit(ETH, [simple(alice.dest, 10n - paid), simple(bob.dest, paid)])], 2, false, redemptionAppData(paid, signHash(voucherHash(V.id, paid), alice.key)));
+  const challengeV = await gasOf(as(bob).getFunction('challenge')(V.fixedPart, [postfund], V.sign(redeem, [2]), challengerSig(V.fixedPart, redeem, bob.key)));
+  await increaseTime(chain.provider, 101);
+  const reclaimL = await gasOf(
+    as(bob).getFunction('reclaim')({
+      sourceChannelId: L.id,
+      sourceStateHash: L.hash(lState),
+      sourceOutcomeBytes: encodeOutcome(lOutcome),
+      sourceAssetIndex: 0n,
+      indexOfTargetInSource: 2n,
+      targetStateHash: V.hash(redeem),
+      targetOutcomeBytes: encodeOutcome(redeem.outcome),
+      targetAssetIndex: 0n,
+    }),
+  );
+  let transferL: bigint | undefined;
+  if (transfer) {
+    const after: Outcome = [exit(ETH, [simple(irene.dest, 5n + 10n - paid), simple(bob.dest, 5n + paid)])];
+    transferL = await gasOf(as(bob).getFunction('transferAllAssets')(L.id, after, L.hash(lState)));
+  }
+  return { challengeL, challengeV, reclaimL, transferL, outcomeBytes: (encodeOutcome(lOutcome).length - 2) / 2 };
 }
 
 /** Starts its own anvil, measures both implementations, stops anvil. */
@@ -254,50 +266,21 @@ export async function measureGuaranteeScaling(counts: readonly number[] /* the f
     const [deployer, a, i, b] = chain.wallets;
     if (!deployer || !a || !i || !b) throw new Error('need 4 accounts');
     const impl = await deployImpl('ours', deployer);
-    const [alice, irene, bob] = [actor(a), actor(i), actor(b)];
-    const as = (w: Actor) => impl.adjudicator.connect(w.wallet) as Contract;
+    const ctx = { chain, alice: actor(a), irene: actor(i), bob: actor(b) };
     const rows: GuaranteeScalingRow[] = [];
     let n = 1_000n;
     for (const count of counts) {
-      const vs = Array.from({ length: count }, () => new TestChannel([alice, irene, bob], impl.virtualPaymentApp, 100, n++));
-      const L = new TestChannel([irene, bob], impl.consensusApp, 100, n++);
-      const lOutcome: Outcome = [exit(ETH, [simple(irene.dest, 5n), simple(bob.dest, 5n), ...vs.map((v) => guarantee(v.id, 10n, irene.dest, bob.dest))])];
-      await gasOf(as(irene).getFunction('deposit')(ETH, L.id, 0n, 10n + 10n * BigInt(count), { value: 10n + 10n * BigInt(count) }));
-      const lState = L.state(lOutcome, 4);
-      const challengeL = await gasOf(as(bob).getFunction('challenge')(L.fixedPart, [], L.sign(lState), challengerSig(L.fixedPart, lState, bob.key)));
-      const V = vs[0]!;
-      const postfund = V.sign(V.state([exit(ETH, [simple(alice.dest, 10n), simple(bob.dest, 0n)])], 1));
-      const paid = 4n;
-      const redeem = V.state([exit(ETH, [simple(alice.dest, 10n - paid), simple(bob.dest, paid)])], 2, false, redemptionAppData(paid, signHash(voucherHash(V.id, paid), alice.key)));
-      const challengeV = await gasOf(as(bob).getFunction('challenge')(V.fixedPart, [postfund], V.sign(redeem, [2]), challengerSig(V.fixedPart, redeem, bob.key)));
-      await increaseTime(chain.provider, 101);
-      const outcomeBytes = (encodeOutcome(lOutcome).length - 2) / 2;
-      const reclaimOne = await gasOf(
-        as(bob).getFunction('reclaim')({
-          sourceChannelId: L.id,
-          sourceStateHash: L.hash(lState),
-          sourceOutcomeBytes: encodeOutcome(lOutcome),
-          sourceAssetIndex: 0n,
-          indexOfTargetInSource: 2n,
-          targetStateHash: V.hash(redeem),
-          targetOutcomeBytes: encodeOutcome(redeem.outcome),
-          targetAssetIndex: 0n,
-        }),
-      );
       // transferAllAssets refuses while guarantees remain: every channel is reclaimed first, so it
       // always runs on a ledger with none left (measured at one guarantee, reused for the others)
-      let transferAllAssetsL = rows[0]?.transferAllAssetsL ?? 0;
-      if (count === 1) {
-        const after: Outcome = [exit(ETH, [simple(irene.dest, 5n + 10n - paid), simple(bob.dest, 5n + paid)])];
-        transferAllAssetsL = Number(await gasOf(as(bob).getFunction('transferAllAssets')(L.id, after, L.hash(lState))));
-      }
+      const g = await virtualSadExit(ctx, impl, () => n++, count, count === 1);
+      const transferAllAssetsL = g.transferL === undefined ? (rows[0]?.transferAllAssetsL ?? 0) : Number(g.transferL);
       rows.push({
         guarantees: count,
-        outcomeBytes,
-        challengeL: Number(challengeL),
-        reclaimOne: Number(reclaimOne),
+        outcomeBytes: g.outcomeBytes,
+        challengeL: Number(g.challengeL),
+        reclaimOne: Number(g.reclaimL),
         transferAllAssetsL,
-        exitAllUpperBound: Number(challengeL) + count * Number(challengeV + reclaimOne) + transferAllAssetsL,
+        exitAllUpperBound: Number(g.challengeL) + count * Number(g.challengeV + g.reclaimL) + transferAllAssetsL,
       });
     }
     chain.provider.destroy();

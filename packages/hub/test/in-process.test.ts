@@ -50,6 +50,16 @@ function inProcess(seed: number, init: Partial<HubInit>, logger: Logger = pino({
       nodes.push(n);
       return n;
     },
+    /** Start the hub and both nodes; the payer deposits 1000 in her ledger, the hub 1000 toward the payee. */
+    async startWithLedgers(payer: Node, payee: Node): Promise<void> {
+      await hub.start();
+      await payer.start();
+      await payee.start();
+      await Promise.all([
+        payer.createLedgerChannel({ counterparty: hubAddress, deposit: 1_000n }),
+        payee.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: 1_000n }),
+      ]);
+    },
     async stop(): Promise<void> {
       for (const n of nodes) await n.stop().catch(() => {});
       await hub.stop();
@@ -66,13 +76,7 @@ test('the hub prunes closed channels older than its retention on its own, and re
   const alice = w.node(KEYS.alice);
   const bob = w.node(KEYS.bob);
   try {
-    await hub.start();
-    await alice.start();
-    await bob.start();
-    await Promise.all([
-      alice.createLedgerChannel({ counterparty: hubAddress, deposit: 1_000n }),
-      bob.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: 1_000n }),
-    ]);
+    await w.startWithLedgers(alice, bob);
     const { channelId: closed } = await alice.createVirtualChannel({ payee: bob.address, amount: 100n });
     const { channelId: open } = await alice.createVirtualChannel({ payee: bob.address, amount: 50n });
     await until(() => bob.getVirtualChannel(closed)?.status === 'funded', 'funded at bob');
@@ -151,13 +155,7 @@ test('policy.maxLedgerGuarantees: the hub refuses a virtual channel past the cap
   const alice = w.node(KEYS.alice);
   const bob = w.node(KEYS.bob);
   try {
-    await hub.start();
-    await alice.start();
-    await bob.start();
-    await Promise.all([
-      alice.createLedgerChannel({ counterparty: hubAddress, deposit: 1_000n }),
-      bob.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: 1_000n }),
-    ]);
+    await w.startWithLedgers(alice, bob);
     const { channelId } = await alice.createVirtualChannel({ payee: bob.address, amount: 100n });
     await assert.rejects(alice.createVirtualChannel({ payee: bob.address, amount: 100n }), (e: unknown) => isSluiceError(e, 'LEDGER_FULL') && /limit 1/.test(e.message));
     await until(() => bob.getVirtualChannel(channelId)?.status === 'funded', 'funded at bob');
