@@ -13,7 +13,8 @@ import { type Address, ZERO_ADDRESS, addressToDestination, privateKeyToAddress, 
 import { MemoryChainService, createMemoryNetwork, type MemoryNetwork } from '@sluice/channel-core/memory';
 import { openMemoryStore } from '@sluice/channel-core/sqlite';
 import { createNode, type Node } from '@sluice/channel-core/node';
-import { NodePayeeChannels, type ProviderService, createProviderService, openUsageStore } from '@sluice/provider/service';
+import { NodePayeeChannels, type ProviderService, type UsageStore, createProviderService, openUsageStore } from '@sluice/provider/service';
+import { startProviderRetention } from '@sluice/provider/node-setup';
 import { NodePayerChannels, download } from '../src/index.ts';
 import { type Env, addRandomFile, makeEnv } from './helpers.ts';
 
@@ -34,6 +35,7 @@ describe('end to end over the Node API (memory chain + network)', () => {
   let bob: Node;
   const aliceStore = openMemoryStore();
   let service: ProviderService;
+  let usage: UsageStore;
 
   before(async () => {
     env = await makeEnv('sluice-e2e-');
@@ -61,10 +63,11 @@ describe('end to end over the Node API (memory chain + network)', () => {
     void irene;
     // Bob's ledger with the hub: Irene deposits collateral toward Bob.
     await bob.createLedgerChannel({ counterparty: ADDR.irene, deposit: 0n, counterpartyDeposit: 10n ** 9n });
+    usage = openUsageStore(join(env.dir, 'usage.db'));
     service = createProviderService({ pricePerChunk: PRICE, hub: { address: ADDR.irene, multiaddrs: [] }, adminToken: 't' })({
       store: env.store,
       channels: new NodePayeeChannels(bob),
-      usage: openUsageStore(join(env.dir, 'usage.db')),
+      usage,
     });
     await service.start();
   });
@@ -99,10 +102,15 @@ describe('end to end over the Node API (memory chain + network)', () => {
     assert.equal(earnings.total, (12n * PRICE).toString());
     assert.equal((await fetch(`${service.url}/admin/channels/${r.channelId}/close`, { method: 'POST', headers: auth })).status, 200);
     assert.equal(bob.getVirtualChannel(r.channelId)?.status, 'closed');
-    // History retention on Bob's node: the closed channel's records go, the earnings stay
+    // History retention on Bob's node (as `sluice-provider start --retain-history` runs it): the
+    // closed channel's records go, its usage row too, the earnings stay
     await new Promise((res) => setTimeout(res, 5));
-    assert.equal((await bob.pruneHistory({ olderThanMs: 0 })).channels, 1);
+    assert.equal(usage.list().length, 1);
+    const retention = startProviderRetention(bob, usage, { olderThanMs: 1, everyMs: 60_000 }); // a pass at once
+    for (let i = 0; i < 500 && usage.list().length > 0; i++) await new Promise((res) => setTimeout(res, 10));
+    await retention.stop();
     assert.equal(bob.getVirtualChannel(r.channelId), undefined);
+    assert.deepEqual(usage.list(), [], 'the usage row of the pruned channel is gone');
     const after = (await (await fetch(`${service.url}/admin/earnings`, { headers: auth })).json()) as { total: string; channels: unknown[] };
     assert.deepEqual([after.total, after.channels.length], [(12n * PRICE).toString(), 0], 'the total still counts the pruned channel');
     const bobLedger = bob.getLedgerChannels()[0];

@@ -198,11 +198,8 @@ async function runStart(opts: StartOptions): Promise<void> {
     channels = new NodePayeeChannels(node);
     chainNode = node;
     if (opts.retainHistory !== null) {
-      const { startHistoryRetention } = await import('@sluice/channel-core/node');
-      const retention = startHistoryRetention(node, {
-        olderThanMs: opts.retainHistory,
-        logger,
-      });
+      const { startProviderRetention } = await import('./node-setup.ts');
+      const retention = startProviderRetention(node, usage, { olderThanMs: opts.retainHistory, logger });
       closers.unshift(() => retention.stop()); // before the node stops
     }
   }

@@ -8,7 +8,9 @@
 import { type Address, SluiceError } from '@sluice/channel-core';
 import type { ChainNodeOptions } from './node-setup-options.ts';
 import { devAccount, passphraseFromEnv, readKeyFile } from '@sluice/channel-core/keys';
-import { type EnginePolicy, createNode, type HubPeer, type Node } from '@sluice/channel-core/node';
+import { type EnginePolicy, type HistoryRetention, createNode, type HubPeer, type Node, startHistoryRetention } from '@sluice/channel-core/node';
+import type { Logger } from 'pino';
+import type { UsageStore } from './service/usage-store.ts';
 import { openSqliteStore } from '@sluice/channel-core/sqlite';
 import { type Deployment, readDeployment } from '@sluice/channel-core/deployment';
 
@@ -76,4 +78,22 @@ export async function createChainNode(
     { store },
   );
   return { node, store };
+}
+
+/**
+ * `sluice-provider start --retain-history`: prune the channel node's history now and every tenth
+ * of the period, and after each pass that deleted channels, their usage rows (a closed channel
+ * has no session left to credit). Stop it before the node.
+ */
+export function startProviderRetention(node: Node, usage: UsageStore, options: { olderThanMs: number; everyMs?: number; logger?: Logger }): HistoryRetention {
+  return startHistoryRetention(node, {
+    olderThanMs: options.olderThanMs,
+    ...(options.everyMs === undefined ? {} : { everyMs: options.everyMs }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    onPass: (p) => {
+      if (p.channels === 0) return;
+      const rows = usage.retain((id) => node.getVirtualChannel(id) !== undefined);
+      if (rows > 0) options.logger?.info({ rows }, 'usage rows of pruned channels deleted');
+    },
+  });
 }

@@ -25,6 +25,12 @@ export interface UsageStore {
   get(channelId: ChannelId): ChannelUsage | undefined;
   put(usage: ChannelUsage): void;
   list(): ChannelUsage[];
+  /**
+   * Delete the rows of channels `keep` says no to (one transaction): the channel node's history
+   * retention deleted those channels, and a closed channel has no sessions left to credit.
+   * @returns how many rows were deleted
+   */
+  retain(keep: (channelId: ChannelId) => boolean): number;
   close(): void;
 }
 
@@ -41,6 +47,8 @@ export function openUsageStore(path: string): UsageStore {
     'INSERT INTO usage (channel_id, consumed, chunks, bytes) VALUES (?, ?, ?, ?) ON CONFLICT(channel_id) DO UPDATE SET consumed = excluded.consumed, chunks = excluded.chunks, bytes = excluded.bytes',
   );
   const listQ: StatementSync = db.prepare('SELECT channel_id, consumed, chunks, bytes FROM usage ORDER BY channel_id');
+  const idsQ: StatementSync = db.prepare('SELECT channel_id FROM usage');
+  const deleteQ: StatementSync = db.prepare('DELETE FROM usage WHERE channel_id = ?');
   const row = (r: Record<string, unknown>): ChannelUsage => ({
     channelId: String(r['channel_id']) as ChannelId,
     consumed: BigInt(String(r['consumed'])),
@@ -58,6 +66,19 @@ export function openUsageStore(path: string): UsageStore {
     },
     list() {
       return (listQ.all() as Record<string, unknown>[]).map(row);
+    },
+    retain(keep) {
+      const gone = (idsQ.all() as Record<string, unknown>[]).map((r) => String(r['channel_id']) as ChannelId).filter((id) => !keep(id));
+      if (gone.length === 0) return 0;
+      db.exec('BEGIN');
+      try {
+        for (const id of gone) deleteQ.run(id);
+        db.exec('COMMIT');
+      } catch (e) {
+        db.exec('ROLLBACK');
+        throw e;
+      }
+      return gone.length;
     },
     close() {
       if (open) db.close();
