@@ -38,6 +38,7 @@ export interface HubConfig {
   readonly httpPort: number;
   readonly logLevel: LogLevel;
   readonly chainPollMs: number;
+  readonly confirmations: number;
   readonly objectiveTimeoutMs: number;
   /** History retention in ms; null: keep everything. */
   readonly retainHistory: number | null;
@@ -175,6 +176,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'httpPort', flag: '--http-port <port>', env: 'SLUICE_HUB_HTTP_PORT', description: 'port of the HTTP server (0 = any free port)', default: 9464, defaultText: '9464', parse: int(0, 65535) }),
   spec({ key: 'logLevel', flag: '--log-level <level>', env: 'SLUICE_HUB_LOG_LEVEL', description: `pino log level (${LOG_LEVELS.join('|')})`, default: 'info', defaultText: 'info', parse: logLevel }),
   spec({ key: 'chainPollMs', flag: '--chain-poll-ms <ms>', env: 'SLUICE_HUB_CHAIN_POLL_MS', description: 'chain polling interval', default: 1000, defaultText: '1000', parse: int(10, 3_600_000) }),
+  spec({ key: 'confirmations', flag: '--confirmations <n>', env: 'SLUICE_HUB_CONFIRMATIONS', description: 'blocks a chain event (deposit, challenge, payout) must be deep before the hub acts on it; 1 suits a local chain, use more where blocks can be reorganised (a deposit reorganised away after the ledger opened is collateral-backed credit the peer never paid for)', default: 1, defaultText: '1', parse: int(1, 256) }),
   spec({ key: 'retainHistory', flag: '--retain-history <duration>', env: 'SLUICE_HUB_RETAIN_HISTORY', description: 'delete the records of virtual channels closed longer ago than this (90m, 12h, 7d; each is ~12 KB, and their ids are kept so they can never be reopened); "forever" keeps everything', default: 7 * 86_400_000, defaultText: '7d', parse: retention }),
   spec({ key: 'objectiveTimeoutMs', flag: '--objective-timeout-ms <ms>', env: 'SLUICE_HUB_OBJECTIVE_TIMEOUT_MS', description: 'report a stalled objective and re-send its messages after this long', default: 30_000, defaultText: '30000', parse: int(100, 86_400_000) }),
 ];

@@ -86,6 +86,7 @@ export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Parti
         virtualPaymentApp,
         ...(startBlock === undefined ? {} : { startBlock }),
         pollIntervalMs: config.chainPollMs,
+        confirmations: config.confirmations,
       },
       store: config.store === ':memory:' ? ':memory:' : resolve(config.store),
       listen: config.listen,

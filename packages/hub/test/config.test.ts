@@ -167,3 +167,10 @@ test('--max-opening-collateral: base units; default 4 × --max-ledger-deposit (l
   assert.equal(resolveConfig({ env: { SLUICE_HUB_MAX_OPENING_COLLATERAL: '0' } }).config.maxOpeningCollateral, 0n);
   assert.throws(() => resolveConfig({ flags: { maxOpeningCollateral: '-1' } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--max-opening-collateral/.test(e.message));
 });
+
+test('--confirmations: 1..256, default 1', () => {
+  assert.equal(resolveConfig({}).config.confirmations, 1);
+  assert.equal(resolveConfig({ flags: { confirmations: '12' } }).config.confirmations, 12);
+  assert.equal(resolveConfig({ env: { SLUICE_HUB_CONFIRMATIONS: '3' } }).config.confirmations, 3);
+  for (const bad of ['0', '257', 'x']) assert.throws(() => resolveConfig({ flags: { confirmations: bad } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--confirmations/.test(e.message));
+});

@@ -18,6 +18,7 @@ export interface ChainNodeOptions {
   listen: string[];
   announce: string[];
   chainPollMs: number;
+  confirmations: number;
 }
 
 function addr(v: string): Address {
@@ -51,6 +52,7 @@ export function addChainNodeOptions(cmd: Command, env = 'SLUICE_'): Command {
     .addOption(new Option('--dev-account <n>', "anvil's funded dev account n (0-9); local chains only").env(`${env}DEV_ACCOUNT`).argParser(int(0, 9)))
     .addOption(new Option('--listen <multiaddr>', 'libp2p listen multiaddr of our channel node (repeatable)').env(`${env}LISTEN`).argParser(collect).default(['/ip4/127.0.0.1/tcp/0']))
     .addOption(new Option('--announce <multiaddr>', 'multiaddr our channel node advertises instead of its listen addresses, e.g. a public address (repeatable; a provider puts them in file metadata so clients reach it directly)').env(`${env}ANNOUNCE`).argParser(collect).default([] as string[]))
-    .addOption(new Option('--chain-poll-ms <ms>', 'chain polling interval').env(`${env}CHAIN_POLL_MS`).default(1000).argParser(int(10, 3_600_000)));
+    .addOption(new Option('--chain-poll-ms <ms>', 'chain polling interval').env(`${env}CHAIN_POLL_MS`).default(1000).argParser(int(10, 3_600_000)))
+    .addOption(new Option('--confirmations <n>', 'blocks a chain event (deposit, challenge, payout) must be deep before our node acts on it; 1 suits a local chain, use more where blocks can be reorganised (a deposit reorganised away after the ledger opened is money the peer never put in)').env(`${env}CONFIRMATIONS`).default(1).argParser(int(1, 256)));
 }
 

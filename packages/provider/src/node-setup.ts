@@ -67,6 +67,7 @@ export async function createChainNode(
         virtualPaymentApp: need(opts.virtualPaymentApp ?? d.virtualPaymentApp, 'virtual-payment-app'),
         ...(startBlock === undefined ? {} : { startBlock }),
         pollIntervalMs: opts.chainPollMs,
+        confirmations: opts.confirmations,
       },
       store,
       listen: opts.listen,
