@@ -10,7 +10,7 @@
  * await hub.start();
  * ```
  */
-import { type Address, type ChannelId, SluiceError, parseAddress, sameAddress } from '@sluice/channel-core';
+import { type Address, type ChannelId, DEFAULT_MAX_LEDGER_GUARANTEES, SluiceError, parseAddress, sameAddress } from '@sluice/channel-core';
 import { createNode, type HistoryRetention, type LedgerRequest, type Node, type NodeChainInit, type NodeComponents, type NodeEvent, type NodeInit, type VirtualChannelRequest, type Decision, type DisputeView, disputeView, startHistoryRetention } from '@sluice/channel-core/node';
 import type { Logger } from 'pino';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
@@ -160,7 +160,17 @@ export interface HubStatus {
   /** Count of the hub's virtual channels by status (closed ones included). */
   readonly virtualChannelCounts: Record<string, number>;
   /** Per asset: collateral locked in open virtual channels and free hub balance in open ledgers. */
-  readonly collateral: { readonly asset: Address; readonly locked: string; readonly free: string; readonly cap: string | null }[];
+  readonly collateral: {
+    readonly asset: Address;
+    readonly locked: string;
+    readonly free: string;
+    readonly cap: string | null;
+    /** Hub deposits in ledgers not open yet (openings, and openings exited on chain), and their cap. */
+    readonly inOpenings: string;
+    readonly openingCap: string;
+  }[];
+  /** Most guarantees (virtual channels) one hub ledger holds at a time (`--max-ledger-guarantees`). */
+  readonly maxLedgerGuarantees: number;
   readonly objectivesInFlight: number;
   /** Channels being settled on chain: phase, time left, what each participant gets (amounts as decimal strings). */
   readonly disputes: HubDispute[];
@@ -491,8 +501,11 @@ class HubImpl implements Hub {
     const free = new Map<Address, bigint>();
     for (const v of vs) locked.set(v.asset, (locked.get(v.asset) ?? 0n) + v.amount);
     for (const l of ledgers) if (l.status === 'open') free.set(l.asset, (free.get(l.asset) ?? 0n) + l.myBalance);
-    const assets = [...new Set([...locked.keys(), ...free.keys()])].sort();
+    const engineLedgers = this.#node.engine.ledgerChannels();
+    const openingAssets = engineLedgers.filter((l) => l.ledger === null && (l.status === 'funding' || l.status === 'closing') && l.myDeposit > 0n).map((l) => l.asset);
+    const assets = [...new Set([...locked.keys(), ...free.keys(), ...openingAssets])].sort();
     const cap = this.#init.policy?.collateralCap;
+    const openingCap = this.#openingCollateralCap();
     return {
       address: this.address,
       peerId: this.peerId(),
@@ -517,7 +530,10 @@ class HubImpl implements Hub {
         locked: (locked.get(asset) ?? 0n).toString(),
         free: (free.get(asset) ?? 0n).toString(),
         cap: cap === undefined ? null : cap.toString(),
+        inOpenings: openingCollateral(engineLedgers, asset).toString(),
+        openingCap: openingCap.toString(),
       })),
+      maxLedgerGuarantees: this.#init.policy?.maxLedgerGuarantees ?? DEFAULT_MAX_LEDGER_GUARANTEES,
       objectivesInFlight: this.#node.engine.activeObjectives().length,
       disputes: this.#node.getDisputes().map(disputeView),
       history: (() => {

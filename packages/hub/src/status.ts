@@ -41,7 +41,7 @@ export function renderStatus(s: HubStatus): string {
       ? '  none'
       : table(
           ['channel', 'peer', 'asset', 'status', 'turn', 'hub balance', 'peer balance', 'locked', 'guarantees'],
-          s.ledgers.map((l) => [short(l.channelId), short(l.counterparty), short(l.asset), l.status, String(l.turnNum), l.hubBalance, l.peerBalance, l.locked, String(l.guarantees)]),
+          s.ledgers.map((l) => [short(l.channelId), short(l.counterparty), short(l.asset), l.status, String(l.turnNum), l.hubBalance, l.peerBalance, l.locked, s.maxLedgerGuarantees === undefined ? String(l.guarantees) : `${l.guarantees}/${s.maxLedgerGuarantees}`]),
         ),
   );
   const counts = countsText(s.virtualChannelCounts);
@@ -52,7 +52,11 @@ export function renderStatus(s: HubStatus): string {
       : table(['channel', 'payer', 'payee', 'asset', 'amount', 'status'], s.virtualChannels.map((v) => [short(v.channelId), short(v.payer), short(v.payee), short(v.asset), v.amount, v.status])),
   );
   out.push('', 'collateral');
-  out.push(s.collateral.length === 0 ? '  none' : table(['asset', 'locked', 'free', 'cap'], s.collateral.map((c) => [c.asset, c.locked, c.free, c.cap ?? '-'])));
+  out.push(
+    s.collateral.length === 0
+      ? '  none'
+      : table(['asset', 'locked', 'free', 'cap', 'in unopened ledgers', 'their cap'], s.collateral.map((c) => [c.asset, c.locked, c.free, c.cap ?? '-', c.inOpenings ?? '-', c.openingCap ?? '-'])),
+  );
   const disputes = s.disputes ?? [];
   out.push('', `in challenge / settling on chain (${disputes.length})`);
   out.push(

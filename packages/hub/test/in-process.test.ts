@@ -213,6 +213,13 @@ test('policy.maxOpeningCollateral: collateral in ledgers that never opened is ca
     const fourth = await ledgerProposer(net, hubAddress, '0x' + '54'.repeat(32), 10n, 0n, 4n);
     await until(() => hub.node.getLedgerChannel(third.ledgerId)?.status === 'funding' && hub.node.getLedgerChannel(fourth.ledgerId)?.status === 'funding', 'both joined');
     assert.equal(openingCollateral(hub.node.engine.ledgerChannels(), ZERO_ADDRESS), 800n);
+    // operators see it: /status and `sluice-hub status`
+    const st = hub.status();
+    assert.deepEqual(st.collateral.map((c) => [c.asset, c.inOpenings, c.openingCap]), [[ZERO_ADDRESS, '800', '800']]);
+    assert.equal(st.maxLedgerGuarantees, 256);
+    const { renderStatus } = await import('../src/status.ts');
+    assert.match(renderStatus(st), /in unopened ledgers +their cap/);
+    assert.match(renderStatus(st), /0\/256/);
   } finally {
     await w.stop();
   }
