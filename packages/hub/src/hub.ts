@@ -63,11 +63,13 @@ export interface HubCollateralPolicy {
  */
 export function openingCollateral(ledgers: Iterable<LedgerData>, asset: Address): bigint {
   let sum = 0n;
-  for (const l of ledgers) {
-    if (l.ledger !== null || (l.status !== 'funding' && l.status !== 'closing') || !sameAddress(l.asset, asset)) continue;
-    sum += l.myDeposit;
-  }
+  for (const l of ledgers) if (neverOpened(l) && sameAddress(l.asset, asset)) sum += l.myDeposit;
   return sum;
+}
+
+/** A ledger with no agreed state yet, opening or being exited from its prefund. */
+function neverOpened(l: LedgerData): boolean {
+  return l.ledger === null && (l.status === 'funding' || l.status === 'closing');
 }
 
 export interface HubInit {
@@ -243,6 +245,14 @@ class HubImpl implements Hub {
         ledgers: () => (this.#started ? this.#node.getLedgerChannels() : []),
         virtualChannels: () => (this.#started ? this.#node.getVirtualChannels({ open: true }) : []),
         objectivesInFlight: () => (this.#started ? this.#node.engine.activeObjectives() : []),
+        openingCollateral: () => {
+          const out = new Map<string, bigint>();
+          if (!this.#started) return out;
+          for (const l of this.#node.engine.ledgerChannels()) {
+            if (neverOpened(l)) out.set(l.asset, (out.get(l.asset) ?? 0n) + l.myDeposit);
+          }
+          return out;
+        },
       },
       components.defaultMetrics === undefined ? {} : { defaultMetrics: components.defaultMetrics },
     );
@@ -502,7 +512,7 @@ class HubImpl implements Hub {
     for (const v of vs) locked.set(v.asset, (locked.get(v.asset) ?? 0n) + v.amount);
     for (const l of ledgers) if (l.status === 'open') free.set(l.asset, (free.get(l.asset) ?? 0n) + l.myBalance);
     const engineLedgers = this.#node.engine.ledgerChannels();
-    const openingAssets = engineLedgers.filter((l) => l.ledger === null && (l.status === 'funding' || l.status === 'closing') && l.myDeposit > 0n).map((l) => l.asset);
+    const openingAssets = engineLedgers.filter((l) => neverOpened(l) && l.myDeposit > 0n).map((l) => l.asset);
     const assets = [...new Set([...locked.keys(), ...free.keys(), ...openingAssets])].sort();
     const cap = this.#init.policy?.collateralCap;
     const openingCap = this.#openingCollateralCap();

@@ -9,6 +9,8 @@ export interface HubMetricsSource {
   ledgers(): { status: string; asset: string }[];
   virtualChannels(): { status: string; asset: string; role: string; amount: bigint }[];
   objectivesInFlight(): { type: string }[];
+  /** Hub deposits in ledgers not open yet, by asset (absent: the gauge is not exported). */
+  openingCollateral?(): ReadonlyMap<string, bigint>;
 }
 
 export interface HubMetrics {
@@ -87,6 +89,19 @@ export function createHubMetrics(source: HubMetricsSource, options: { defaultMet
       for (const [asset, n] of sums) this.set({ asset }, toNumber(n));
     },
   });
+  if (source.openingCollateral !== undefined) {
+    const read = source.openingCollateral.bind(source);
+    new Gauge({
+      name: 'sluice_hub_collateral_in_openings',
+      help: 'Hub deposits in ledger channels not open yet (openings, and openings exited on chain after their peer vanished), by asset (base units); capped by --max-opening-collateral',
+      labelNames: ['asset'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [asset, n] of read()) this.set({ asset }, toNumber(n));
+      },
+    });
+  }
   const latency = new Histogram({
     name: 'sluice_hub_objective_duration_seconds',
     help: 'Time from an objective\'s creation (at the hub) to its completion, by type',

@@ -220,6 +220,7 @@ test('policy.maxOpeningCollateral: collateral in ledgers that never opened is ca
     const { renderStatus } = await import('../src/status.ts');
     assert.match(renderStatus(st), /in unopened ledgers +their cap/);
     assert.match(renderStatus(st), /0\/256/);
+    assert.match(await hub.metrics.registry.metrics(), /sluice_hub_collateral_in_openings\{asset="0x0000000000000000000000000000000000000000"\} 800/);
   } finally {
     await w.stop();
   }
