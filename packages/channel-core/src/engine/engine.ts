@@ -2032,7 +2032,7 @@ class EngineImpl implements Engine {
       const o = data.objective;
       if (o.type !== 'virtualFund' || now - (data.createdAt ?? data.progressAt) < prefundTimeout || !virtualFundAbandonable(o)) continue;
       const e = new SluiceError('PEER_TIMEOUT', `the payee did not sign the prefund within ${Math.round(prefundTimeout / 1000)} s: the hub gives up this channel`);
-      this.#failObjective(data, o, e, true);
+      this.#failObjective(data, o, e);
       this.#sendRejectionTo(o.id, o.v.fixedPart.participants, e);
     }
     const gone = new Set<string>();

@@ -714,12 +714,14 @@ class NodeImpl implements Node {
     const fund = engine.objective(directFundId(id))?.objective;
     const ours = fund?.type === 'directFund' && directFundHasOurDeposit(fund);
     if (ours && options.force !== true && !engine.isPeerSilent(ld.counterparty) && engine.objective(ledgerExitId(id)) === undefined) {
+      let opened = false;
       try {
         await engine.waitForObjective(directFundId(id), { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs: this.#coopTimeout(options) });
-        return await this.exitLedgerChannel(id, options); // open now
+        opened = true;
       } catch (e) {
         if (!isSluiceError(e, 'PEER_TIMEOUT')) throw e;
       }
+      if (opened) return this.exitLedgerChannel(id, options); // an open ledger now
     }
     const r = await engine.leaveOpening(id);
     if ('abandoned' in r) return { mode: 'cooperative' };
