@@ -171,6 +171,25 @@ test('exitLedgerChannel on an opening: with our deposit in it, exits on chain wi
   }
 });
 
+test('exitLedgerChannel on an opening whose peer answers: it opens within the cooperative timeout and is closed cooperatively', async () => {
+  const w = await world({ minDelayMs: 40, maxDelayMs: 60, seed: 13 });
+  try {
+    const { alice } = w.nodes;
+    const opening = alice.createLedgerChannel({ counterparty: ADDR.irene, deposit: 100n });
+    await until(() => alice.getLedgerChannels().length === 1, 'the opening is recorded');
+    const ledgerId = alice.getLedgerChannels()[0]!.channelId;
+    await until(() => alice.engine.objective(P.directFundId(ledgerId))?.waitingFor === 'WaitingForCompletePostFund', 'our deposit is in, the postfund not yet');
+    assert.equal(alice.getLedgerChannel(ledgerId)?.status, 'funding', 'still opening when asked to exit');
+    assert.deepEqual(await alice.exitLedgerChannel(ledgerId, { cooperativeTimeoutMs: 5_000 }), { mode: 'cooperative' });
+    await opening;
+    assert.equal(alice.getLedgerChannel(ledgerId)?.status, 'closed');
+    assert.equal(w.payout('alice'), 100n, 'withdrawn cooperatively');
+    assert.deepEqual(alice.getDisputes(), [], 'nothing went on chain');
+  } finally {
+    await w.stop();
+  }
+});
+
 // Virtual channels whose payee never signs the prefund: the hub signs last, so until the payee
 // has signed nobody holds a complete prefund, and the hub may give up. Without this a payer who
 // never sends the payee its prefund (or names a payee that is down) kept the hub's collateral
