@@ -52,6 +52,8 @@ const PROFILE = process.env['HUB_BENCH_PROFILE'] === '1';
 const WORKERS = Number(process.env['HUB_BENCH_WORKERS'] ?? 2);
 const GROUP_COMMIT = process.env['HUB_BENCH_GROUP_COMMIT'] === '1';
 const DIRECT = process.env['HUB_BENCH_DIRECT'] !== '0';
+/** Every client may hold a channel to its payee at once: room for them in each payee's ledger (the default cap is 256). */
+const MAX_LEDGER_GUARANTEES = Math.min(1024, Math.max(256, Math.ceil((CLIENTS + 1) / Math.max(1, PAYEES)) + 8));
 const TARGET_P50_MS = 25;
 const TARGET_OPENS_PER_S = 200;
 const GO_NITRO_OPEN_MS = 6;
@@ -124,6 +126,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
           SLUICE_HUB_STORE: storePath('hub'),
           SLUICE_HUB_LOG_LEVEL: 'warn',
           SLUICE_HUB_MAX_LEDGER_DEPOSIT: String(10n ** 20n),
+          SLUICE_HUB_MAX_LEDGER_GUARANTEES: String(MAX_LEDGER_GUARANTEES),
           SLUICE_HUB_CHAIN_POLL_MS: '100',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -179,6 +182,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
       ...(peers === undefined ? {} : { peers }),
       callTimeoutMs: 120_000,
       objectiveTimeoutMs: 15_000,
+      policy: { maxLedgerGuarantees: MAX_LEDGER_GUARANTEES },
       // messaging retry policy: the defaults (a PROTOCOL_NOT_READY answer is retried after 5 ms, doubling)
     });
 
