@@ -91,6 +91,8 @@ export interface HubInit {
   /** HTTP server for /healthz, /status, /metrics (`false`: none). Default 127.0.0.1:9464. */
   readonly http?: { readonly host?: string; readonly port?: number } | false;
   readonly objectiveTimeoutMs?: number;
+  /** Give up a virtual channel whose payee has not signed the prefund this long after the hub joined (default 60 000). */
+  readonly prefundTimeoutMs?: number;
   readonly callTimeoutMs?: number;
   readonly messagingRetry?: NodeInit['messagingRetry'];
   readonly txRetryDelayMs?: number;
@@ -279,6 +281,7 @@ class HubImpl implements Hub {
           acceptVirtualChannel: (r) => this.#acceptVirtualChannel(r),
         },
         ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
+        ...(init.prefundTimeoutMs === undefined ? {} : { prefundTimeoutMs: init.prefundTimeoutMs }),
         ...(init.callTimeoutMs === undefined ? {} : { callTimeoutMs: init.callTimeoutMs }),
         ...(init.messagingRetry === undefined ? {} : { messagingRetry: init.messagingRetry }),
         ...(init.txRetryDelayMs === undefined ? {} : { txRetryDelayMs: init.txRetryDelayMs }),

@@ -106,6 +106,7 @@ export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Parti
       },
       http: { host: config.httpHost, port: config.httpPort },
       objectiveTimeoutMs: config.objectiveTimeoutMs,
+      prefundTimeoutMs: config.prefundTimeoutMs,
       retainHistory: config.retainHistory === null ? false : { olderThanMs: config.retainHistory },
       ...overrides,
     },

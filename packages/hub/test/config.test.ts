@@ -174,3 +174,9 @@ test('--confirmations: 1..256, default 1', () => {
   assert.equal(resolveConfig({ env: { SLUICE_HUB_CONFIRMATIONS: '3' } }).config.confirmations, 3);
   for (const bad of ['0', '257', 'x']) assert.throws(() => resolveConfig({ flags: { confirmations: bad } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--confirmations/.test(e.message));
 });
+
+test('--prefund-timeout-ms: default 60 s, at least 1 s', () => {
+  assert.equal(resolveConfig({}).config.prefundTimeoutMs, 60_000);
+  assert.equal(resolveConfig({ env: { SLUICE_HUB_PREFUND_TIMEOUT_MS: '5000' } }).config.prefundTimeoutMs, 5_000);
+  assert.throws(() => resolveConfig({ flags: { prefundTimeoutMs: '10' } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--prefund-timeout-ms/.test(e.message));
+});

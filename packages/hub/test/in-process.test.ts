@@ -235,3 +235,22 @@ test('openingCollateral counts the hub deposit of ledgers not open yet, also whi
   assert.equal(openingCollateral(all, ZERO_ADDRESS), 120n);
   assert.equal(openingCollateral(all, token), 50n);
 });
+
+test('prefundTimeoutMs: the hub gives up a channel whose payee never signs; the payer is told', async () => {
+  const w = inProcess(10, { policy: { maxLedgerDeposit: 10n ** 24n }, prefundTimeoutMs: 300 });
+  const { hub } = w;
+  const alice = w.node(KEYS.alice);
+  const bob = w.node(KEYS.bob);
+  try {
+    await w.startWithLedgers(alice, bob);
+    await until(() => hub.node.getLedgerChannels().filter((l) => l.status === 'open').length === 2, 'both ledgers open at the hub');
+    await w.net.service(bob.address).stop(); // the payee's transport goes down: it never sees the prefund
+    const t0 = Date.now();
+    await assert.rejects(alice.createVirtualChannel({ payee: bob.address, amount: 100n }), (e: unknown) => isSluiceError(e, 'PEER_TIMEOUT') && /did not sign the prefund/.test(e.message));
+    assert.ok(Date.now() - t0 < 4_000, 'given up after the prefund timeout, not the call timeout');
+    assert.equal(hub.node.engine.activeObjectives().length, 0);
+    assert.equal(hub.status().virtualChannelCounts['failed'], 1);
+  } finally {
+    await w.stop();
+  }
+});
