@@ -35,7 +35,7 @@ import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
 import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel } from '../protocols/ledger-exit.ts';
 import { virtualFundAbandonable, virtualFundId } from '../protocols/virtual-fund.ts';
-import { type DirectFundObjective, directFundAbandonable, directFundHasOurDeposit, directFundId } from '../protocols/direct-fund.ts';
+import { type DirectFundObjective, directFundAbandonable, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
 import { parseJson, stringifyJson } from '../json.ts';
 import {
   type DisputeInfo,
@@ -55,7 +55,7 @@ import { paidAmount } from '../protocols/virtual-defund.ts';
 import type { ChallengeRegisteredEvent, ObjectiveEvent, ProtocolMessage, Transaction } from '../protocols/types.ts';
 import { eventChannelId, toProtocolEvent } from './chain-events.ts';
 import type { EngineEvent, ObjectiveType } from './events.ts';
-import { type Joined, joinObjective, topUpFor } from './join.ts';
+import { type Joined, joinObjective, sameChannel, signedBy, topUpFor } from './join.ts';
 import type { EnginePolicy } from './policy.ts';
 import {
   type LedgerData,
@@ -1827,6 +1827,12 @@ class EngineImpl implements Engine {
 
   #handleMessage(from: Address, msg: ProtocolMessage, sends: Promise<unknown>[]): void {
     const id = msg.objectiveId;
+    // the peer's postfund for an opening we abandoned while it was all we waited for: resume it
+    if (!this.#active.has(id) && msg.kind === 'signedState' && msg.state.turnNum === 1 && id.startsWith('DirectFunding-')) {
+      const ledgerId = id.slice('DirectFunding-'.length).toLowerCase() as ChannelId;
+      const ld = this.#getLedger(ledgerId);
+      if (ld?.status === 'failed' && sameChannel(msg.state, ledgerId) && signedBy(msg, ld.counterparty)) this.#maybeResumeOpening(ledgerId, 'postfund');
+    }
     if (!this.#active.has(id)) {
       if (this.#exists(id)) return; // finished: a late duplicate
       let joined: Joined;
@@ -1891,7 +1897,7 @@ class EngineImpl implements Engine {
       for (const ev of batch.events) {
         const channelId = eventChannelId(ev);
         // a deposit into an abandoned opening brings it back first; the loop below applies it
-        if (ev.type === 'Deposited') this.#maybeResumeOpening(channelId);
+        if (ev.type === 'Deposited') this.#maybeResumeOpening(channelId, 'deposit');
         for (const data of [...this.#active.values()]) {
           const o = data.objective;
           let assetAt: (i: number) => Address | undefined;
@@ -1962,10 +1968,11 @@ class EngineImpl implements Engine {
   }
 
   /**
-   * A deposit into a ledger whose opening was abandoned (nobody had funded it): the depositor
-   * still wants it — resume the objective where it stopped (the caller then applies the deposit).
+   * A deposit into a ledger whose opening was abandoned (nobody had funded it), or the peer's
+   * postfund for one abandoned while we waited only for that postfund: the peer still wants it —
+   * resume the objective where it stopped (the caller then applies the deposit or the message).
    */
-  #maybeResumeOpening(ledgerId: ChannelId): void {
+  #maybeResumeOpening(ledgerId: ChannelId, by: 'deposit' | 'postfund'): void {
     const ld = this.#getLedger(ledgerId);
     if (ld?.status !== 'failed') return;
     const id = directFundId(ledgerId);
@@ -1975,7 +1982,7 @@ class EngineImpl implements Engine {
     // one ledger per counterparty and asset: not while the peer has opened another one since
     const other = findLedgerIn(this.#ledgerMap().values(), ld.counterparty, ld.asset, ['funding', 'open', 'closing']);
     if (other !== undefined) {
-      this.#log.warn({ objectiveId: id, channelId: ledgerId, peer: ld.counterparty, other: other.ledgerId }, 'deposit into an abandoned ledger opening while another ledger with the peer is open: not resumed (the depositor can exit on chain with the prefund)');
+      this.#log.warn({ objectiveId: id, channelId: ledgerId, peer: ld.counterparty, other: other.ledgerId, by }, 'abandoned ledger opening not resumed: another ledger with the peer is open (the peer can exit this one on chain with the prefund)');
       return;
     }
     const now = this.#clock.now();
@@ -1986,7 +1993,7 @@ class EngineImpl implements Engine {
       this.#putLedger({ ...ld, status: 'funding' }, now);
     });
     this.#active.set(id, resumed);
-    this.#log.info({ objectiveId: id, channelId: ledgerId }, 'abandoned ledger opening resumed by a deposit');
+    this.#log.info({ objectiveId: id, channelId: ledgerId, by }, `abandoned ledger opening resumed by a ${by === 'deposit' ? 'deposit' : "peer's postfund"}`);
     this.#emit({ type: 'objectiveCreated', initiatedBy: 'peer', objectiveId: id, objectiveType: 'directFund', channelId: ledgerId });
   }
 
@@ -2020,8 +2027,13 @@ class EngineImpl implements Engine {
     if (this.#caughtUp) {
       for (const data of [...this.#active.values()]) {
         const o = data.objective;
-        if (o.type !== 'directFund' || now - data.progressAt < openingTimeout || !directFundAbandonable(o) || data.pendingTxs.length > 0) continue;
-        this.#failObjective(data, o, new SluiceError('PEER_TIMEOUT', `nobody funded the ledger within ${Math.round(openingTimeout / 1000)} s: opening abandoned (a deposit seen later resumes it)`), true);
+        if (o.type !== 'directFund' || now - data.progressAt < openingTimeout || data.pendingTxs.length > 0) continue;
+        if (directFundAbandonable(o)) {
+          this.#failObjective(data, o, new SluiceError('PEER_TIMEOUT', `nobody funded the ledger within ${Math.round(openingTimeout / 1000)} s: opening abandoned (a deposit seen later resumes it)`), true);
+        } else if (directFundWaitsOnPeerPostfund(o)) {
+          // the peer funded it and went silent; nothing of ours is in it
+          this.#failObjective(data, o, new SluiceError('PEER_TIMEOUT', `the peer did not sign the postfund within ${Math.round(openingTimeout / 1000)} s: opening abandoned (its postfund, if it comes, resumes it)`), true);
+        }
       }
     }
     // Virtual channels we (as hub) joined whose payee has not signed the prefund in time: we have

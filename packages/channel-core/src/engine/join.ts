@@ -77,7 +77,17 @@ function refuse(message: string, details: Record<string, unknown> = {}): never {
   throw new SluiceError('HUB_POLICY_REJECTED', message, { details });
 }
 
-function signedBy(msg: SignedStateMessage, who: Address): boolean {
+/** Whether `state` is a state of channel `channelId` (false on malformed input). */
+export function sameChannel(state: SignedStateMessage['state'], channelId: ChannelId): boolean {
+  try {
+    return getChannelId(state).toLowerCase() === channelId.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/** Whether one of the message's signatures over its state is `who`'s (false on malformed input). */
+export function signedBy(msg: SignedStateMessage, who: Address): boolean {
   let hash: Uint8Array;
   try {
     hash = hashStateBytes(msg.state);

@@ -108,6 +108,18 @@ export function directFundAbandonable(o: DirectFundObjective): boolean {
 }
 
 /**
+ * Whether this opening waits only for the peer's postfund, with no money of ours in it: we
+ * deposited nothing (our share is zero), funding is complete (the peer's deposit is held) and we
+ * signed the postfund. Giving up costs us nothing; the peer keeps its way out (an on-chain exit
+ * with the prefund, or with the postfund once it signs it). The engine abandons such an opening
+ * after a long silence and resumes it when the peer's postfund arrives, so a slow peer still gets
+ * its ledger.
+ */
+export function directFundWaitsOnPeerPostfund(o: DirectFundObjective): boolean {
+  return o.status === 'approved' && o.depositsSubmitted.length === 0 && signedByMe(o.channel, 1) && !postFundComplete(o.channel);
+}
+
+/**
  * Whether money of ours is in this unfinished ledger opening: we asked for a deposit and the
  * chain holds at least what precedes it plus something of ours, in some asset. (With the prefund
  * supported, an on-chain exit then pays it back: see the engine's stalled-opening fallback.)

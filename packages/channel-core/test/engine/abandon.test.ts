@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChannelId, type State, getChannelId, isSluiceError, privateKeyToAddress, protocols as P, signState } from '../../src/index.ts';
+import { type Address, type ChannelId, type State, getChannelId, isSluiceError, privateKeyToAddress, protocols as P, signState } from '../../src/index.ts';
 import { encodeWireMessage } from '../../src/engine/index.ts';
 import { ledgerPrefund } from '../protocols/fixtures.ts';
 import { ADDR, ETH, KEYS, type World, openLedgers, until, world } from './harness.ts';
@@ -22,6 +22,8 @@ async function rawPeer(w: World, privateKey: string) {
   const received: Uint8Array[] = [];
   raw.onMessage(async (m) => void received.push(m.payload));
   await raw.start();
+  const sendTo = (to: Address, state: State, objectiveId: string): Promise<string> =>
+    raw.send(to, encodeWireMessage({ kind: 'signedState', objectiveId, state, signatures: [signState(state, privateKey)] }));
   return {
     received,
     /** A ledger [peer, Irene] with these deposits, and its funding objective id. */
@@ -30,7 +32,9 @@ async function rawPeer(w: World, privateKey: string) {
       const ledgerId = getChannelId(prefund);
       return { prefund, ledgerId, id: P.directFundId(ledgerId) };
     },
-    send: (state: State, objectiveId: string): Promise<string> => raw.send(ADDR.irene, encodeWireMessage({ kind: 'signedState', objectiveId, state, signatures: [signState(state, privateKey)] })),
+    send: (state: State, objectiveId: string): Promise<string> => sendTo(ADDR.irene, state, objectiveId),
+    /** Send `state` signed by this peer to `to` (for forgeries: a state of someone else's channel). */
+    sendTo,
   };
 }
 
@@ -64,6 +68,35 @@ test('a ledger opening nobody funds is abandoned after the opening timeout, and 
     await until(() => irene.getLedgerChannel(ledgerId)?.status === 'open', 'the ledger opened');
     assert.equal(irene.getLedgerChannel(ledgerId)?.counterpartyBalance, 100n);
     assert.ok(mallory.received.length > 0, 'Irene sent Mallory her signatures');
+  } finally {
+    await w.stop();
+  }
+});
+
+test('an opening the peer funded, then left without its postfund, is abandoned after the opening timeout and resumed by its postfund', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 6 }, { irene: { openingTimeoutMs: 300, objectiveTimeoutMs: 100 } });
+  try {
+    const { irene } = w.nodes;
+    const mallory = await rawPeer(w, KEYS.mallory);
+    const { prefund, ledgerId, id } = mallory.ledger(100n, 0n, 78n);
+    await mallory.send(prefund, id);
+    await until(() => irene.engine.activeObjectives().some((o) => o.id === id), 'Irene joined');
+    await w.chain.submit({ kind: 'deposit', channelId: ledgerId, asset: ETH, amount: 100n });
+    await until(() => irene.engine.objective(id)?.waitingFor === 'WaitingForCompletePostFund', 'Irene signed the postfund');
+    // Mallory never signs hers: nothing of Irene's is in the ledger, so after the opening timeout it goes
+    await until(() => irene.getLedgerChannel(ledgerId)?.status === 'failed', 'abandoned', 5_000);
+    assert.equal(irene.engine.objective(id)?.abandoned, true);
+    assert.equal(irene.engine.activeObjectives().some((o) => o.id === id), false, 'nothing left active, nothing re-sent');
+    // a postfund not signed by Mallory does not bring it back
+    const postfund: State = { ...prefund, turnNum: 1 };
+    const eve = await rawPeer(w, '0x' + '46'.repeat(32));
+    await eve.sendTo(ADDR.irene, postfund, id);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(irene.getLedgerChannel(ledgerId)?.status, 'failed');
+    // Mallory's postfund does: the ledger opens with her 100
+    await mallory.send(postfund, id);
+    await until(() => irene.getLedgerChannel(ledgerId)?.status === 'open', 'resumed and opened');
+    assert.equal(irene.getLedgerChannel(ledgerId)?.counterpartyBalance, 100n);
   } finally {
     await w.stop();
   }

@@ -131,6 +131,30 @@ test('direct fund: abandonable only while we asked for no deposit and nothing is
   assert.equal(P.directFundAbandonable({ ...rz.objective, status: 'completed' }), false, 'finished objectives are not');
 });
 
+test('direct fund: "waits only on the peer\'s postfund" once funded with nothing of ours, our postfund signed', () => {
+  // Alice deposits 100, Irene nothing: Irene signs the postfund once Alice's deposit is held
+  const prefund = ledgerPrefund(alice, irene, 100n, 0n);
+  const id = getChannelId(prefund);
+  let i = P.newDirectFund(prefund, irene.address);
+  i = deliver(i, messagesTo(P.crankDirectFund(P.newDirectFund(prefund, alice.address), secrets(alice)).effects, irene), P.updateDirectFund);
+  const ri = P.crankDirectFund(i, secrets(irene));
+  assert.equal(P.directFundWaitsOnPeerPostfund(ri.objective), false, 'not funded yet');
+  const rf = P.crankDirectFund(P.updateDirectFund(ri.objective, holdingsEvent(id, 100n, 10)), secrets(irene));
+  assert.equal(rf.waitingFor, 'WaitingForCompletePostFund');
+  assert.equal(P.directFundWaitsOnPeerPostfund(rf.objective), true);
+  assert.equal(P.directFundAbandonable(rf.objective), false, 'the peer\'s deposit is held: not the "nothing held" case');
+  assert.equal(P.directFundHasOurDeposit(rf.objective), false);
+  // the side that deposited never qualifies
+  const ra = P.crankDirectFund(P.newDirectFund(prefund, alice.address), secrets(alice));
+  const a = deliver(ra.objective, messagesTo(ri.effects, alice), P.updateDirectFund);
+  const ra2 = P.crankDirectFund(P.updateDirectFund(P.crankDirectFund(a, secrets(alice)).objective, holdingsEvent(id, 100n, 11)), secrets(alice));
+  assert.equal(ra2.waitingFor, 'WaitingForCompletePostFund');
+  assert.equal(P.directFundWaitsOnPeerPostfund(ra2.objective), false, 'Alice deposited');
+  // complete: no longer
+  const done = deliver(rf.objective, messagesTo(ra2.effects, irene), P.updateDirectFund);
+  assert.equal(P.directFundWaitsOnPeerPostfund(P.crankDirectFund(done, secrets(irene)).objective), false);
+});
+
 test('direct fund: "our deposit is in" only once we asked for it and the chain holds it', () => {
   const prefund = ledgerPrefund(alice, irene, 100n, 50n);
   const id = getChannelId(prefund);
