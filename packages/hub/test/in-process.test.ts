@@ -17,6 +17,7 @@ import { openMemoryStore } from '@sluice/channel-core/sqlite';
 import { createNode, type Node } from '@sluice/channel-core/node';
 import { type Logger, pino } from 'pino';
 import { createHub, type HubInit, openingCollateral } from '../src/hub.ts';
+import { settleHubLedgers } from '../src/commands/settle.ts';
 
 const KEYS = {
   alice: '0xed90100c3784a2d86ff62423f40065a02319dc58bedda16b3158d85e39592228',
@@ -250,6 +251,27 @@ test('prefundTimeoutMs: the hub gives up a channel whose payee never signs; the 
     assert.ok(Date.now() - t0 < 4_000, 'given up after the prefund timeout, not the call timeout');
     assert.equal(hub.node.engine.activeObjectives().length, 0);
     assert.equal(hub.status().virtualChannelCounts['failed'], 1);
+  } finally {
+    await w.stop();
+  }
+});
+
+test('settleHubLedgers (sluice-hub settle) also leaves openings: the one the hub deposited into goes on chain, an empty one is given up', async () => {
+  const w = inProcess(11, { policy: { maxLedgerDeposit: 500n } });
+  const { hub, hubAddress } = w;
+  try {
+    await hub.start();
+    const deposited = await ledgerProposer(w.net, hubAddress, '0x' + '61'.repeat(32), 0n, 500n, 1n);
+    const empty = await ledgerProposer(w.net, hubAddress, '0x' + '62'.repeat(32), 10n, 0n, 2n);
+    await until(() => hub.node.getLedgerChannel(deposited.ledgerId)?.status === 'funding' && hub.node.getLedgerChannel(empty.ledgerId)?.status === 'funding', 'both openings joined');
+    await until(() => hub.node.engine.objective(protocols.directFundId(deposited.ledgerId))?.waitingFor === 'WaitingForCompletePostFund', "the hub's deposit is in");
+    const results = await settleHubLedgers(hub.node, { force: false, cooperativeTimeout: 200 });
+    const by = new Map(results.map((r) => [r.channelId, r]));
+    assert.equal(by.get(deposited.ledgerId)?.mode, 'onChain');
+    assert.deepEqual(by.get(deposited.ledgerId)?.objectiveIds, [protocols.ledgerExitId(deposited.ledgerId)]);
+    assert.equal(by.get(empty.ledgerId)?.mode, 'cooperative');
+    assert.match(by.get(empty.ledgerId)?.note ?? '', /opening given up/);
+    assert.equal(hub.node.getLedgerChannel(empty.ledgerId)?.status, 'failed');
   } finally {
     await w.stop();
   }

@@ -43,6 +43,8 @@ export interface HubSettleResult {
   readonly objectiveIds?: readonly string[];
   readonly code?: string;
   readonly message?: string;
+  /** Said instead of the usual line (a ledger opening given up with nothing of the hub's in it). */
+  readonly note?: string;
 }
 
 function positiveInt(v: string): number {
@@ -112,11 +114,14 @@ function describe(e: NodeEvent): string | undefined {
   }
 }
 
-/** Exit every open ledger of `node`; report each. */
+/**
+ * Exit every live ledger of `node` (open, closing, and openings: one the hub deposited into is
+ * exited on chain with its prefund, one with nothing of the hub's is given up); report each.
+ */
 export async function settleHubLedgers(node: Node, flags: Pick<SettleFlags, 'force' | 'cooperativeTimeout'>, progress: (s: string) => void = () => {}): Promise<HubSettleResult[]> {
   const results: HubSettleResult[] = [];
   for (const l of node.getLedgerChannels()) {
-    if (l.status !== 'open' && l.status !== 'closing') continue;
+    if (l.status !== 'open' && l.status !== 'closing' && l.status !== 'funding') continue;
     const base = { channelId: l.channelId, counterparty: l.counterparty, asset: l.asset, hubBalance: l.myBalance.toString() };
     progress(`ledger ${l.channelId} with ${l.counterparty}: ${flags.force ? 'going on chain' : 'closing cooperatively'}…`);
     try {
@@ -124,7 +129,14 @@ export async function settleHubLedgers(node: Node, flags: Pick<SettleFlags, 'for
         ...(flags.force ? { force: true } : {}),
         ...(flags.cooperativeTimeout === undefined ? {} : { cooperativeTimeoutMs: flags.cooperativeTimeout }),
       });
-      results.push(r.mode === 'cooperative' ? { ...base, mode: 'cooperative' } : { ...base, mode: 'onChain', objectiveIds: r.objectiveIds });
+      const givenUp = r.mode === 'cooperative' && l.status === 'funding' && node.getLedgerChannel(l.channelId)?.status === 'failed';
+      results.push(
+        givenUp
+          ? { ...base, hubBalance: '0', mode: 'cooperative', note: "opening given up: nothing of the hub's was deposited in it" }
+          : r.mode === 'cooperative'
+            ? { ...base, mode: 'cooperative' }
+            : { ...base, mode: 'onChain', objectiveIds: r.objectiveIds },
+      );
     } catch (e) {
       const message = isSluiceError(e, 'LEDGER_NOT_EMPTY') ? 'virtual channels are open in this ledger; a hub settles them only on chain: add --force' : e instanceof Error ? e.message : String(e);
       results.push({ ...base, mode: 'failed', code: isSluiceError(e) ? e.code : 'INTERNAL', message });
@@ -153,7 +165,9 @@ async function runSettle(config: HubConfig, flags: SettleFlags, io: SettleIO): P
         io.out(
           r.mode === 'failed'
             ? `ledger ${r.channelId} (${r.counterparty})  FAILED: ${r.message ?? ''} (${r.code ?? 'INTERNAL'})`
-            : r.mode === 'cooperative'
+            : r.note !== undefined
+              ? `ledger ${r.channelId} (${r.counterparty})  ${r.note}`
+              : r.mode === 'cooperative'
               ? `ledger ${r.channelId} (${r.counterparty})  closed cooperatively; hub withdrew ${r.hubBalance}`
               : `ledger ${r.channelId} (${r.counterparty})  settling ON CHAIN (hub balance ${r.hubBalance}); objectives ${(r.objectiveIds ?? []).join(', ')}`,
         );
