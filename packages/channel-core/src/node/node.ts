@@ -724,7 +724,7 @@ class NodeImpl implements Node {
       if (opened) return this.exitLedgerChannel(id, options); // an open ledger now
     }
     const r = await engine.leaveOpening(id);
-    if ('abandoned' in r) return { mode: 'cooperative' };
+    if ('abandoned' in r) return { mode: 'cooperative', openingGivenUp: true };
     if (options.wait === true) await engine.waitForObjective(r.objectiveId, this.#timeout(options));
     return { mode: 'onChain', objectiveIds: [r.objectiveId] };
   }

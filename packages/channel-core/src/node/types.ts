@@ -143,7 +143,13 @@ export interface SettleOptions extends CallOptions {
 
 /** How a settle / exit went. */
 export type SettleResult =
-  | { readonly mode: 'cooperative'; /** Virtual channels: what the payee was paid. */ readonly paid?: bigint }
+  | {
+      readonly mode: 'cooperative';
+      /** Virtual channels: what the payee was paid. */
+      readonly paid?: bigint;
+      /** A ledger still opening, with nothing of ours in it, was given up (nothing to withdraw). */
+      readonly openingGivenUp?: true;
+    }
   | { readonly mode: 'onChain'; /** The fallback objectives settling the channel (and the channels tied to it). */ readonly objectiveIds: readonly string[] };
 
 export type NodeEvent = EngineEvent;

@@ -194,7 +194,7 @@ test('exitLedgerChannel on an opening: with our deposit in it, exits on chain wi
     const empty = mallory.ledger(100n, 0n, 82n);
     await mallory.send(empty.prefund, empty.id);
     await until(() => irene.engine.activeObjectives().some((o) => o.id === empty.id), 'Irene joined');
-    assert.deepEqual(await irene.exitLedgerChannel(empty.ledgerId), { mode: 'cooperative' });
+    assert.deepEqual(await irene.exitLedgerChannel(empty.ledgerId), { mode: 'cooperative', openingGivenUp: true });
     assert.equal(irene.getLedgerChannel(empty.ledgerId)?.status, 'failed');
     assert.equal(irene.engine.objective(empty.id)?.abandoned, true, 'a deposit seen later would resume it');
     assert.equal(irene.engine.activeObjectives().some((o) => o.id === empty.id), false);

@@ -129,9 +129,8 @@ export async function settleHubLedgers(node: Node, flags: Pick<SettleFlags, 'for
         ...(flags.force ? { force: true } : {}),
         ...(flags.cooperativeTimeout === undefined ? {} : { cooperativeTimeoutMs: flags.cooperativeTimeout }),
       });
-      const givenUp = r.mode === 'cooperative' && l.status === 'funding' && node.getLedgerChannel(l.channelId)?.status === 'failed';
       results.push(
-        givenUp
+        r.mode === 'cooperative' && r.openingGivenUp === true
           ? { ...base, hubBalance: '0', mode: 'cooperative', note: "opening given up: nothing of the hub's was deposited in it" }
           : r.mode === 'cooperative'
             ? { ...base, mode: 'cooperative' }

@@ -104,8 +104,7 @@ export async function settleAll(node: Node, options: SettleAllOptions = {}): Pro
           ...(options.cooperativeTimeoutMs === undefined ? {} : { cooperativeTimeoutMs: options.cooperativeTimeoutMs }),
           ...(options.signal === undefined ? {} : { signal: options.signal }),
         });
-        const givenUp = x.mode === 'cooperative' && l.status === 'funding' && node.getLedgerChannel(l.channelId)?.status === 'failed';
-        r = givenUp
+        r = x.mode === 'cooperative' && x.openingGivenUp === true
           ? { channelId: l.channelId, kind: 'ledger', mode: 'cooperative', note: 'opening given up: nothing of ours was deposited in it' }
           : x.mode === 'cooperative'
           ? { channelId: l.channelId, kind: 'ledger', mode: 'cooperative', amount: l.myBalance.toString() }
