@@ -67,6 +67,13 @@ export function openingCollateral(ledgers: Iterable<LedgerData>, asset: Address)
   return sum;
 }
 
+/** {@link openingCollateral} of every asset that has some, in one pass (for `/status` and the gauge). */
+export function openingCollateralByAsset(ledgers: Iterable<LedgerData>): Map<Address, bigint> {
+  const out = new Map<Address, bigint>();
+  for (const l of ledgers) if (neverOpened(l) && l.myDeposit > 0n) out.set(l.asset, (out.get(l.asset) ?? 0n) + l.myDeposit);
+  return out;
+}
+
 /** A ledger with no agreed state yet, opening or being exited from its prefund. */
 function neverOpened(l: LedgerData): boolean {
   return l.ledger === null && (l.status === 'funding' || l.status === 'closing');
@@ -247,14 +254,7 @@ class HubImpl implements Hub {
         ledgers: () => (this.#started ? this.#node.getLedgerChannels() : []),
         virtualChannels: () => (this.#started ? this.#node.getVirtualChannels({ open: true }) : []),
         objectivesInFlight: () => (this.#started ? this.#node.engine.activeObjectives() : []),
-        openingCollateral: () => {
-          const out = new Map<string, bigint>();
-          if (!this.#started) return out;
-          for (const l of this.#node.engine.ledgerChannels()) {
-            if (neverOpened(l)) out.set(l.asset, (out.get(l.asset) ?? 0n) + l.myDeposit);
-          }
-          return out;
-        },
+        openingCollateral: () => (this.#started ? openingCollateralByAsset(this.#node.engine.ledgerChannels()) : new Map()),
       },
       components.defaultMetrics === undefined ? {} : { defaultMetrics: components.defaultMetrics },
     );
@@ -514,9 +514,8 @@ class HubImpl implements Hub {
     const free = new Map<Address, bigint>();
     for (const v of vs) locked.set(v.asset, (locked.get(v.asset) ?? 0n) + v.amount);
     for (const l of ledgers) if (l.status === 'open') free.set(l.asset, (free.get(l.asset) ?? 0n) + l.myBalance);
-    const engineLedgers = this.#node.engine.ledgerChannels();
-    const openingAssets = engineLedgers.filter((l) => neverOpened(l) && l.myDeposit > 0n).map((l) => l.asset);
-    const assets = [...new Set([...locked.keys(), ...free.keys(), ...openingAssets])].sort();
+    const inOpenings = openingCollateralByAsset(this.#node.engine.ledgerChannels());
+    const assets = [...new Set([...locked.keys(), ...free.keys(), ...inOpenings.keys()])].sort();
     const cap = this.#init.policy?.collateralCap;
     const openingCap = this.#openingCollateralCap();
     return {
@@ -543,7 +542,7 @@ class HubImpl implements Hub {
         locked: (locked.get(asset) ?? 0n).toString(),
         free: (free.get(asset) ?? 0n).toString(),
         cap: cap === undefined ? null : cap.toString(),
-        inOpenings: openingCollateral(engineLedgers, asset).toString(),
+        inOpenings: (inOpenings.get(asset) ?? 0n).toString(),
         openingCap: openingCap.toString(),
       })),
       maxLedgerGuarantees: this.#init.policy?.maxLedgerGuarantees ?? DEFAULT_MAX_LEDGER_GUARANTEES,

@@ -16,7 +16,7 @@ import { createMemoryNetwork, MemoryChainService } from '@sluice/channel-core/me
 import { openMemoryStore } from '@sluice/channel-core/sqlite';
 import { createNode, type Node } from '@sluice/channel-core/node';
 import { type Logger, pino } from 'pino';
-import { createHub, type HubInit, openingCollateral } from '../src/hub.ts';
+import { createHub, type HubInit, openingCollateral, openingCollateralByAsset } from '../src/hub.ts';
 import { settleHubLedgers } from '../src/commands/settle.ts';
 
 const KEYS = {
@@ -235,6 +235,7 @@ test('openingCollateral counts the hub deposit of ledgers not open yet, also whi
   const all = [ld(1, 'funding', false, 100n), ld(2, 'closing', false, 20n), ld(3, 'closing', true, 1000n), ld(4, 'open', true, 1000n), ld(5, 'failed', false, 7n), ld(6, 'closed', false, 9n), ld(7, 'funding', false, 50n, token)];
   assert.equal(openingCollateral(all, ZERO_ADDRESS), 120n);
   assert.equal(openingCollateral(all, token), 50n);
+  assert.deepEqual(openingCollateralByAsset(all), new Map([[ZERO_ADDRESS, 120n], [token, 50n]]));
 });
 
 test('prefundTimeoutMs: the hub gives up a channel whose payee never signs; the payer is told', async () => {
