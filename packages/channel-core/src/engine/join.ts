@@ -220,13 +220,14 @@ function joinVirtualFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
       refuse('no open ledger with the payer or the payee in this asset', { channelId });
     }
     const max = ctx.policy.maxLedgerGuarantees ?? DEFAULT_MAX_LEDGER_GUARANTEES;
-    assertGuaranteeRoom(right, ctx.active(), max, channelId);
-    assertGuaranteeRoom(left, ctx.active(), max, channelId);
+    const active = [...ctx.active()]; // one snapshot for the six checks
+    assertGuaranteeRoom(right, active, max, channelId);
+    assertGuaranteeRoom(left, active, max, channelId);
     // Count collateral already promised to channels whose guarantee is not proposed yet.
-    if (freeToLock(right, ctx.me, ctx.active()) < amounts.payer) refuse('insufficient free collateral toward the payee', { channelId });
-    if (freeToLock(right, payee, ctx.active()) < amounts.payee) refuse('the payee cannot lock his balance', { channelId });
-    if (freeToLock(left, payer, ctx.active()) < amounts.payer) refuse('the payer cannot lock her balance', { channelId });
-    if (freeToLock(left, ctx.me, ctx.active()) < amounts.payee) refuse('insufficient free hub balance toward the payer', { channelId });
+    if (freeToLock(right, ctx.me, active) < amounts.payer) refuse('insufficient free collateral toward the payee', { channelId });
+    if (freeToLock(right, payee, active) < amounts.payee) refuse('the payee cannot lock his balance', { channelId });
+    if (freeToLock(left, payer, active) < amounts.payer) refuse('the payer cannot lock her balance', { channelId });
+    if (freeToLock(left, ctx.me, active) < amounts.payee) refuse('insufficient free hub balance toward the payer', { channelId });
     objective = newVirtualFund({ prefund: s, myAddress: ctx.me, toMyLeft: left, toMyRight: right, hubPolicy: ctx.policy.hub ?? {} });
   } else {
     const left = findLedgerIn(ctx.ledgers.list(), hub, amounts.asset)?.ledger;
