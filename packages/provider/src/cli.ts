@@ -26,7 +26,7 @@ import { DevChannelRegistry } from './dev/registry.ts';
 import type { PayeeChannels } from './service/channels.ts';
 import { LocalPayeeChannels } from './service/local-channels.ts';
 import { NodePayeeChannels } from './service/node-channels.ts';
-import { type ChainNodeOptions, addChainNodeOptions } from './node-setup-options.ts';
+import { type ChainNodeOptions, addChainNodeOptions, int } from './node-setup-options.ts';
 import { createProviderService } from './service/server.ts';
 import { openUsageStore } from './service/usage-store.ts';
 import { VoucherLog } from './service/voucher-log.ts';
@@ -122,7 +122,7 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
     .addOption(new Option('--verify-workers <n>', 'voucher signature checks on N worker threads (0 = inline)').env('SLUICE_VERIFY_WORKERS').default(0).argParser((v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError('0..64'); return n; }))
     .addOption(new Option('--log-level <level>', 'pino log level').env('SLUICE_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addOption(new Option('--hub-collateral <units>', 'when we have no ledger channel with the hub yet, ask the hub to deposit this much toward us (it backs the virtual channels clients open to us)').env('SLUICE_HUB_COLLATERAL').default(10n ** 18n, '1000000000000000000').argParser(parseUint('hub-collateral')))
-    .addOption(new Option('--max-channels <n>', 'most virtual channels open to us at a time through the hub (clients keep theirs open between downloads); more are refused with LEDGER_FULL. Each adds ~5,000 gas to every channel\'s settlement if the ledger with the hub goes on chain').env('SLUICE_MAX_CHANNELS').default(DEFAULT_MAX_LEDGER_GUARANTEES).argParser((v) => { const n = Number(v); if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError('1..1024'); return n; }))
+    .addOption(new Option('--max-channels <n>', 'most virtual channels open to us at a time through the hub (clients keep theirs open between downloads); more are refused with LEDGER_FULL. Each adds ~5,000 gas to every channel\'s settlement if the ledger with the hub goes on chain').env('SLUICE_MAX_CHANNELS').default(DEFAULT_MAX_LEDGER_GUARANTEES).argParser(int(1, 1024)))
     .addOption(new Option('--retain-history <duration>', 'delete the channel node\'s records of channels closed longer ago than this (90m, 12h, 7d; ~12 KB each; earnings are kept as a total); "forever" keeps everything').env('SLUICE_RETAIN_HISTORY').default(null, 'forever').argParser(parseRetentionOption));
   addChainNodeOptions(start);
   start.action(async (opts: StartOptions) => {

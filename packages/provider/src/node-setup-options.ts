@@ -28,7 +28,8 @@ function addr(v: string): Address {
     throw new InvalidArgumentError('must be a 0x-prefixed 20-byte address');
   }
 }
-function int(min: number, max: number): (v: string) => number {
+/** commander parser: an integer in min..max. */
+export function int(min: number, max: number): (v: string) => number {
   return (v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be an integer in ${min}..${max}`);
