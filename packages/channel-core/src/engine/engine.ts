@@ -2021,8 +2021,9 @@ class EngineImpl implements Engine {
     // marks nothing renews age out — throw-away identities must not accumulate here.
     const silentTtl = Math.max(SILENT_TTL_MS, 4 * this.#timeout);
     for (const [p, at] of this.#silent) if (now - at > silentTtl) this.#silent.delete(p);
-    // Ledger openings nobody funded, idle for the opening timeout: nothing is at stake, give up
-    // (only once caught up with the chain, so a deposit already mined has been seen).
+    // Ledger openings idle for the opening timeout with nothing of ours in them — nobody funded
+    // them, or the peer did and never signed the postfund — are given up (only once caught up with
+    // the chain, so a deposit already mined has been seen); a deposit or that postfund resumes them.
     const openingTimeout = this.init.openingTimeoutMs ?? OPENING_TIMEOUT_MS;
     if (this.#caughtUp) {
       for (const data of [...this.#active.values()]) {

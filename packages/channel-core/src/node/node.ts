@@ -144,7 +144,7 @@ export interface Node {
    * counterparty is known silent, or when the cooperative close times out. On chain it also
    * settles every virtual channel the ledger guarantees.
    * A ledger still opening (status `funding`): with nothing of ours in it the opening is given up
-   * (`cooperative`; the ledger ends `failed`, a deposit seen later resumes it); with our deposit in
+   * (`cooperative` with `openingGivenUp`; the ledger ends `failed`, a deposit seen later resumes it); with our deposit in
    * it, it is left to open and closed cooperatively if the peer answers within the cooperative
    * timeout, else (or when forced, or the peer is silent) exited on chain with the prefund both
    * signed (`onChain`: every deposit is paid back after the challenge duration).
@@ -637,8 +637,10 @@ class NodeImpl implements Node {
 
   // ---------------------------------------------------------------- on-chain fallback
 
-  #coopTimeout(options: SettleOptions): number {
-    return options.cooperativeTimeoutMs ?? this.#init.fallback?.cooperativeTimeoutMs ?? this.#init.callTimeoutMs ?? 60_000;
+  /** Call options of a cooperative attempt within a settle: the caller's signal, the cooperative timeout. */
+  #coopCall(options: SettleOptions): CallOptions {
+    const timeoutMs = options.cooperativeTimeoutMs ?? this.#init.fallback?.cooperativeTimeoutMs ?? this.#init.callTimeoutMs ?? 60_000;
+    return { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs };
   }
 
   async #onChain(channelId: ChannelId, primary: string, options: SettleOptions): Promise<SettleResult> {
@@ -663,7 +665,7 @@ class NodeImpl implements Node {
     if (options.force !== true && !silent && engine.objective(primary) === undefined) {
       if (vd.role === 'intermediary') throw new SluiceError('INVALID_ARGUMENT', 'an intermediary settles a virtual channel only on chain (force)', { details: { channelId } });
       try {
-        const coop = { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs: this.#coopTimeout(options) };
+        const coop = this.#coopCall(options);
         if (vd.status === 'funded') return { mode: 'cooperative', paid: (await this.closeVirtualChannel(id, coop)).paid };
         await engine.waitForObjective(virtualDefundId(id), coop);
         return { mode: 'cooperative', paid: getVirtualData(this.#st, id)?.paid ?? 0n };
@@ -684,7 +686,7 @@ class NodeImpl implements Node {
     if (ld === undefined || ld.ledger === null) throw new SluiceError('CHANNEL_UNKNOWN', 'no funded ledger with this id', { details: { channelId } });
     const primary = ledgerExitId(id);
     if (options.force !== true && !engine.isPeerSilent(ld.counterparty) && engine.objective(primary) === undefined) {
-      const coop = { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs: this.#coopTimeout(options) };
+      const coop = this.#coopCall(options);
       try {
         if (ld.status === 'closing' && engine.objective(directDefundId(id))?.objective.status === 'approved') {
           await engine.waitForObjective(directDefundId(id), coop);
@@ -716,7 +718,7 @@ class NodeImpl implements Node {
     if (ours && options.force !== true && !engine.isPeerSilent(ld.counterparty) && engine.objective(ledgerExitId(id)) === undefined) {
       let opened = false;
       try {
-        await engine.waitForObjective(directFundId(id), { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs: this.#coopTimeout(options) });
+        await engine.waitForObjective(directFundId(id), this.#coopCall(options));
         opened = true;
       } catch (e) {
         if (!isSluiceError(e, 'PEER_TIMEOUT')) throw e;
