@@ -41,6 +41,9 @@ const methods: Record<string, (...args: never[]) => unknown> = {
   getDisputes: () => node.getDisputes(),
   getLedgerChannels: () => node.getLedgerChannels(),
   getVirtualChannels: () => node.getVirtualChannels(),
+  getVirtualChannel: (id: never) => node.getVirtualChannel(id),
+  /** `<objective id> <what it waits for>` of every objective in progress. */
+  activeObjectives: () => node.engine.activeObjectives().map((o) => `${o.id} ${node.engine.objective(o.id)?.waitingFor ?? '?'}`),
   stop: async () => {
     await node.stop();
     setImmediate(() => process.exit(0));

@@ -28,6 +28,8 @@ export function spawnNode(init: NodeInit, env: Record<string, string> = {}): Rem
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   live.add(child);
+  // a write racing the process's death fails with EPIPE: the call is rejected by `exited` below
+  child.stdin!.on('error', () => {});
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {
       live.delete(child);
@@ -79,6 +81,7 @@ export function spawnNode(init: NodeInit, env: Record<string, string> = {}): Rem
     call<T>(method: string, ...params: unknown[]): Promise<T> {
       const id = ++seq;
       return new Promise<T>((resolve, reject) => {
+        if (child.exitCode !== null || child.signalCode !== null || child.stdin!.destroyed) return reject(new Error(`node process exited (${child.signalCode ?? child.exitCode})`));
         pending.set(id, { resolve: resolve as (x: unknown) => void, reject });
         child.stdin!.write(stringifyJson({ id, method, params }) + '\n');
       });

@@ -176,6 +176,7 @@ test('a hub SIGKILLed and restarted again and again under load: every channel en
     await Promise.all(loads);
   }
   assert.ok(cycles >= PAYERS, `cycles completed: ${cycles}`);
+  assert.equal(errors.get('ERR_ASSERTION'), undefined, 'a voucher refused during the load');
 
   // ---- drain: close whatever a late call left open, then wait for every objective to end
   const allNodes = [bob, ...payers];
