@@ -2,7 +2,9 @@
  * A hub killed (SIGKILL) again and again under load loses nothing.
  *
  * A real `sluice-hub start` process (sqlite file store) on anvil; six payers and one payee are
- * in-process nodes over real libp2p, each with its own sqlite file. Every payer loops: open a
+ * in-process nodes over real libp2p, each with its own sqlite file. Their ledgers with the hub
+ * open while the hub is killed once (every deposit, the hub's collateral included, lands on
+ * chain exactly once). Then every payer loops: open a
  * virtual channel to the payee, pay it a few vouchers, close it (the payer or the payee asks, in
  * turn). Meanwhile the hub is SIGKILLed at random moments and restarted on the same store and
  * port (one of the outages outlasts the objective timeout, so waits time out and retry). Calls
@@ -24,8 +26,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { JsonRpcProvider } from 'ethers';
-import { privateKeyToAddress, type Address, type ChannelId } from '@sluice/channel-core';
+import { Contract, JsonRpcProvider } from 'ethers';
+import { ZERO_ADDRESS, privateKeyToAddress, type Address, type ChannelId } from '@sluice/channel-core';
 import { createNode, type Node, type NodeInit } from '@sluice/channel-core/node';
 import { freePort, spawnHub, startChain, until, type ChainSetup, type HubProcess } from './helpers.ts';
 
@@ -127,12 +129,29 @@ test('a hub SIGKILLed and restarted again and again under load: every channel en
   const payers = Array.from({ length: PAYERS }, (_, i) => createNode(nodeInit(chain.anvil.accounts[3 + i]!, `payer${i}`)));
   nodes.push(bob, ...payers);
   await Promise.all(nodes.map((n) => n.start()));
+  // ---- the ledgers open (on chain: the payers' deposits, the hub's collateral for Bob) while the
+  // hub is killed once
   const ledgerOf = new Map<Node, ChannelId>();
-  const opened = await Promise.all([
-    bob.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: COLLATERAL }),
-    ...payers.map((p) => p.createLedgerChannel({ counterparty: hubAddress, deposit: DEPOSIT })),
+  const opening = Promise.all([
+    bob.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: COLLATERAL }, { timeoutMs: 60_000 }),
+    ...payers.map((p) => p.createLedgerChannel({ counterparty: hubAddress, deposit: DEPOSIT }, { timeoutMs: 60_000 })),
   ]);
+  await sleep(100 + Math.floor(Math.random() * 400));
+  const openAtKill = [bob, ...payers].map((n) => n.getLedgerChannels().map((l) => l.status).join('') || 'none');
+  await hub.stop('SIGKILL');
+  await sleep(Math.floor(Math.random() * 300));
+  hub = await spawnHub(args, env);
+  const opened = await opening;
   [bob, ...payers].forEach((n, i) => ledgerOf.set(n, opened[i]!.channelId));
+  const reader = new JsonRpcProvider(chain.anvil.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
+  try {
+    const adjudicator = new Contract(chain.deployment.adjudicator, ['function holdings(address, bytes32) view returns (uint256)'], reader);
+    for (const n of [bob, ...payers]) {
+      assert.equal(await adjudicator.getFunction('holdings').staticCall(ZERO_ADDRESS, ledgerOf.get(n)!), n === bob ? COLLATERAL : DEPOSIT, 'each deposit made exactly once');
+    }
+  } finally {
+    reader.destroy();
+  }
 
   // ---- load, with the hub killed under it
   let stop = false;
@@ -251,6 +270,6 @@ test('a hub SIGKILLed and restarted again and again under load: every channel en
   } finally {
     rpc.destroy();
   }
-  const summary = { cycles, paidTotal: paidTotal.toString(), restartsMs: restarts, errors: Object.fromEntries(errors) };
+  const summary = { openAtKill, cycles, paidTotal: paidTotal.toString(), restartsMs: restarts, errors: Object.fromEntries(errors) };
   console.log(`# hub crash test: ${JSON.stringify(summary)}`);
 });
