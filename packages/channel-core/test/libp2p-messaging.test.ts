@@ -18,7 +18,7 @@ import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import fc from 'fast-check';
-import { isSluiceError } from '../src/errors.ts';
+import { SluiceError, isSluiceError } from '../src/errors.ts';
 import { privateKeyToAddress } from '../src/address.ts';
 import type { Address } from '../src/hex.ts';
 import type { InboundMessage, UndeliverableMessage } from '../src/ports/messaging.ts';
@@ -255,6 +255,44 @@ describe('libp2p messaging', () => {
     await alice.send(bob.self, text('try again'));
     await waitFor('redelivery', () => got.length === 1);
     assert.equal(calls, 2);
+  });
+
+  it('retries messages the peer was not ready for together, in their order: a chain blocked at its head goes through in one round once the head is accepted', async () => {
+    // Bob takes m<k> only after m<k-1> (a ledger follower and its proposals), and is not ready
+    // for m0 itself the first 6 times (it waits for something from elsewhere): by then every
+    // message has been tried often enough for its retry delay to reach the cap (~250 ms).
+    const bob = service({ privateKey: BOB });
+    await bob.start();
+    const n = 60;
+    const HEAD_REFUSALS = 6;
+    let next = 0;
+    let headRefusals = 0;
+    let aheadRefusals = 0;
+    const got: string[] = [];
+    bob.onMessage((m) => {
+      const k = Number(str(m.payload).slice(1));
+      if (k === 0 && next === 0 && headRefusals < HEAD_REFUSALS) {
+        headRefusals++;
+        throw new SluiceError('PROTOCOL_NOT_READY', 'waiting for something else');
+      }
+      if (k !== next) {
+        aheadRefusals++;
+        throw new SluiceError('PROTOCOL_NOT_READY', 'arrived ahead of an earlier one');
+      }
+      next++;
+      got.push(str(m.payload));
+    });
+    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }] });
+    await alice.start();
+    for (let i = 0; i < n; i++) await alice.send(bob.self, text(`m${i}`));
+    await waitFor('all delivered', () => got.length === n);
+    assert.deepEqual(got, Array.from({ length: n }, (_, i) => `m${i}`));
+    assert.equal(headRefusals, HEAD_REFUSALS);
+    // each round refuses at most the n - 1 behind the head, and the round after the head's last
+    // refusal takes them all (one more round of slack: the first send may have split m0 from the
+    // rest). Retried each at its own jittered time, they came back shuffled and trickled
+    // through a few per round: 2-3 times as many refusals.
+    assert.ok(aheadRefusals <= (HEAD_REFUSALS + 1) * (n - 1), `refused as ahead of an earlier one: ${aheadRefusals}`);
   });
 
   it('retries until a receiver that was down comes up', async () => {

@@ -695,6 +695,11 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
         if (status === 'ok' || status === 'reject') this.#store.removeOutbox(record.id);
       }
     }, RELAXED);
+    // Every message of this exchange the peer was not ready for is retried at the same moment
+    // (one delay, one jitter draw): they go out again together, in their original order. Each
+    // with its own jittered time, a chain of ledger proposals came back shuffled, so all but
+    // the earliest were refused again as "ahead of an earlier one" — one turn per round.
+    let notReadyAt: number | undefined;
     for (const [i, { record, envelope }] of sendable.entries()) {
       const ack = acks[i];
       if (ack === undefined) continue; // not attempted (legacy peer, stopped early): retried later
@@ -707,7 +712,8 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
         if (ack.reason === NOT_READY) {
           // The peer is waiting for something already on its way (a message that overtook
           // another): retry soon, not after the full backoff meant for an unreachable peer.
-          const next = Math.min(this.#clock.now() + jitter(Math.min(this.#initialBackoff, NOT_READY_RETRY_MS * 2 ** Math.min(record.attempts, 8))), record.createdAt + this.#expiry);
+          notReadyAt ??= this.#clock.now() + jitter(Math.min(this.#initialBackoff, NOT_READY_RETRY_MS * 2 ** Math.min(record.attempts, 8)));
+          const next = Math.min(notReadyAt, record.createdAt + this.#expiry);
           this.#store.rescheduleOutbox(record.id, next);
           this.#wake(next);
         }
