@@ -12,6 +12,7 @@ import { startAnvil, freePort, type Anvil } from '@sluice/contracts/anvil';
 import { loadArtifact } from '@sluice/contracts';
 import { deployNitro } from '@sluice/channel-core/ethers';
 import type { Address } from '@sluice/channel-core';
+import type { NodeInit } from '@sluice/channel-core/node';
 import { writeDeployment, type Deployment } from '../src/deployment.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/sluice-hub.js', import.meta.url));
@@ -60,6 +61,32 @@ export async function startChain(options: { accounts?: number } = {}): Promise<C
   } finally {
     provider.destroy();
   }
+}
+
+/**
+ * A client/provider node's init against `chain` and the hub at `hub` (a sqlite file `<name>.db`
+ * in the chain's temp dir), with short timeouts for tests; `overrides` win.
+ */
+export function testNodeInit(chain: ChainSetup, key: string, name: string, hub: { address: Address; multiaddrs: string[] }, overrides: Partial<NodeInit> = {}): NodeInit {
+  return {
+    privateKey: key,
+    chain: {
+      rpcUrl: chain.anvil.rpcUrl,
+      adjudicator: chain.deployment.adjudicator,
+      consensusApp: chain.deployment.consensusApp,
+      virtualPaymentApp: chain.deployment.virtualPaymentApp,
+      startBlock: chain.deployment.deployBlock,
+      pollIntervalMs: 50,
+      timeoutMs: 30_000,
+    },
+    store: join(chain.dir, `${name}.db`),
+    hub,
+    callTimeoutMs: 30_000,
+    objectiveTimeoutMs: 5_000,
+    messagingRetry: { initialBackoffMs: 50, maxBackoffMs: 300 },
+    txRetryDelayMs: 200,
+    ...overrides,
+  };
 }
 
 export interface HubProcess {

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { Contract, JsonRpcProvider } from 'ethers';
 import { ZERO_ADDRESS, privateKeyToAddress, type Address, type ChannelId } from '@sluice/channel-core';
 import { createNode, type Node, type NodeInit } from '@sluice/channel-core/node';
-import { freePort, spawnHub, startChain, until, type ChainSetup, type HubProcess } from './helpers.ts';
+import { freePort, spawnHub, startChain, testNodeInit, until, type ChainSetup, type HubProcess } from './helpers.ts';
 
 const PAYERS = 6;
 const KILLS = Number(process.env['CRASH_KILLS'] ?? 4);
@@ -61,24 +61,7 @@ function hubArgs(): { args: string[]; env: Record<string, string> } {
 }
 
 function nodeInit(key: string, name: string): NodeInit {
-  return {
-    privateKey: key,
-    chain: {
-      rpcUrl: chain.anvil.rpcUrl,
-      adjudicator: chain.deployment.adjudicator,
-      consensusApp: chain.deployment.consensusApp,
-      virtualPaymentApp: chain.deployment.virtualPaymentApp,
-      startBlock: chain.deployment.deployBlock,
-      pollIntervalMs: 50,
-      timeoutMs: 30_000,
-    },
-    store: join(chain.dir, `${name}.db`),
-    hub: { address: hubAddress, multiaddrs: hub!.started.multiaddrs },
-    callTimeoutMs: 8_000,
-    objectiveTimeoutMs: 2_000,
-    messagingRetry: { initialBackoffMs: 50, maxBackoffMs: 400 },
-    txRetryDelayMs: 200,
-  };
+  return testNodeInit(chain, key, name, { address: hubAddress, multiaddrs: hub!.started.multiaddrs }, { callTimeoutMs: 8_000, objectiveTimeoutMs: 2_000, messagingRetry: { initialBackoffMs: 50, maxBackoffMs: 400 } });
 }
 
 /** Gas fees paid per sender (lower-case address) in the blocks after `from`. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ZERO_ADDRESS, privateKeyToAddress, type Address, type ChannelId } from '@sluice/channel-core';
 import { createNode, type Node, type NodeInit } from '@sluice/channel-core/node';
 import { writeKeyFile } from '@sluice/channel-core/keys';
-import { BIN, freePort, metric, spawnHub, startChain, until, type ChainSetup, type HubProcess } from './helpers.ts';
+import { BIN, freePort, metric, spawnHub, startChain, testNodeInit, until, type ChainSetup, type HubProcess } from './helpers.ts';
 
 const PASSPHRASE = 'correct horse battery staple 42';
 let chain: ChainSetup;
@@ -41,24 +41,7 @@ function hubArgs(): { args: string[]; env: Record<string, string> } {
 }
 
 function nodeInit(key: string, name: string): NodeInit {
-  return {
-    privateKey: key,
-    chain: {
-      rpcUrl: chain.anvil.rpcUrl,
-      adjudicator: chain.deployment.adjudicator,
-      consensusApp: chain.deployment.consensusApp,
-      virtualPaymentApp: chain.deployment.virtualPaymentApp,
-      startBlock: chain.deployment.deployBlock,
-      pollIntervalMs: 50,
-      timeoutMs: 30_000,
-    },
-    store: join(chain.dir, `${name}.db`),
-    hub: { address: hubAddress, multiaddrs: hub!.started.multiaddrs },
-    callTimeoutMs: 30_000,
-    objectiveTimeoutMs: 5_000,
-    messagingRetry: { initialBackoffMs: 50, maxBackoffMs: 300 },
-    txRetryDelayMs: 200,
-  };
+  return testNodeInit(chain, key, name, { address: hubAddress, multiaddrs: hub!.started.multiaddrs });
 }
 
 async function get(path: string): Promise<{ status: number; body: string }> {
