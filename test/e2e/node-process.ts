@@ -34,6 +34,7 @@ const methods: Record<string, (...args: never[]) => unknown> = {
   createLedgerChannel: (a: never, o: never) => node.createLedgerChannel(a, o),
   createVirtualChannel: (a: never, o: never) => node.createVirtualChannel(a, o),
   receiveVoucher: (v: never, o: never) => node.receiveVoucher(v, o),
+  pay: (id: never, increase: never) => node.pay(id, increase),
   closeVirtualChannel: (id: never) => node.closeVirtualChannel(id),
   closeLedgerChannel: (id: never) => node.closeLedgerChannel(id),
   settleVirtualChannel: (id: never, o: never) => node.settleVirtualChannel(id, o),
