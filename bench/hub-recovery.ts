@@ -19,10 +19,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { JsonRpcProvider, Wallet } from 'ethers';
 import { startAnvil, freePort } from '@sluice/contracts/anvil';
-import { loadArtifact } from '@sluice/contracts';
-import { deployNitro } from '@sluice/channel-core/ethers';
+import { deployLocal } from './lib/local-chain.ts';
 import { privateKeyToAddress } from '@sluice/channel-core';
 import { createNode, type Node, type NodeInit } from '@sluice/channel-core/node';
 
@@ -73,15 +71,7 @@ async function main(): Promise<void> {
   let hub: ChildProcess | undefined;
   const nodes: Node[] = [];
   try {
-    const provider = new JsonRpcProvider(anvil.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
-    const d = await deployNitro(new Wallet(anvil.accounts[0]!, provider), {
-      adjudicator: loadArtifact('NitroAdjudicator'),
-      consensusApp: loadArtifact('ConsensusApp'),
-      virtualPaymentApp: loadArtifact('VirtualPaymentApp'),
-    });
-    provider.destroy();
-    const deploymentFile = join(dir, 'deployment.json');
-    writeFileSync(deploymentFile, JSON.stringify({ chainId: 31337, adjudicator: d.adjudicator, consensusApp: d.consensusApp, virtualPaymentApp: d.virtualPaymentApp, deployBlock: d.deployBlock }));
+    const { d, deploymentFile } = await deployLocal(anvil, dir);
     const hubArgs = ['--rpc-url', anvil.rpcUrl, '--deployment', deploymentFile, '--dev-account', '1', '--listen', `/ip4/127.0.0.1/tcp/${await freePort()}`, '--http-port', '0'];
     const hubEnv = {
       SLUICE_HUB_STORE: join(dir, 'hub.db'),

@@ -32,10 +32,8 @@ import { Worker } from 'node:worker_threads';
 import { FundedTracker, countingLogger as countLogs, cycle, driveLoad, epochNow, threadCpuMs, type CycleTiming, type FromWorker, type LoadResult, type ToWorker, type WorkerSetup, windowProfiler } from './lib/hub-load.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { JsonRpcProvider, Wallet } from 'ethers';
 import { startAnvil, freePort } from '@sluice/contracts/anvil';
-import { loadArtifact } from '@sluice/contracts';
-import { deployNitro } from '@sluice/channel-core/ethers';
+import { deployLocal } from './lib/local-chain.ts';
 import { privateKeyToAddress, type Address, type ChannelId } from '@sluice/channel-core';
 import { createNode, type Node, type NodeInit } from '@sluice/channel-core/node';
 import { openSqliteStore } from '@sluice/channel-core/sqlite';
@@ -103,15 +101,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
     return { ...inner, transaction: <T>(fn: () => T): T => inner.transaction(fn, { durability: 'beforeSend' }) };
   };
   try {
-    const provider = new JsonRpcProvider(anvil.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50 });
-    const d = await deployNitro(new Wallet(anvil.accounts[0]!, provider), {
-      adjudicator: loadArtifact('NitroAdjudicator'),
-      consensusApp: loadArtifact('ConsensusApp'),
-      virtualPaymentApp: loadArtifact('VirtualPaymentApp'),
-    });
-    provider.destroy();
-    const deploymentFile = join(dir, 'deployment.json');
-    writeFileSync(deploymentFile, JSON.stringify({ chainId: 31337, adjudicator: d.adjudicator, consensusApp: d.consensusApp, virtualPaymentApp: d.virtualPaymentApp, deployBlock: d.deployBlock }));
+    const { d, deploymentFile } = await deployLocal(anvil, dir);
     const hubAddress = privateKeyToAddress(anvil.accounts[1]!);
     const profDir = process.env['HUB_BENCH_PROFILE_DIR'] ?? join(dir, 'prof');
 
