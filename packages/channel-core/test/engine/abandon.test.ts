@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { type Address, type ChannelId, type State, getChannelId, isSluiceError, privateKeyToAddress, protocols as P, signState } from '../../src/index.ts';
 import { encodeWireMessage } from '../../src/engine/index.ts';
 import { ledgerPrefund } from '../protocols/fixtures.ts';
-import { ADDR, ETH, KEYS, type World, openLedgers, until, world } from './harness.ts';
+import { ADDR, ETH, KEYS, type World, openLedgersAtIrene, until, world } from './harness.ts';
 import { freeToLock } from '../../src/engine/join.ts';
 
 const IRENE = { name: 'irene', privateKey: KEYS.irene, address: ADDR.irene };
@@ -231,8 +231,7 @@ test('the hub gives up a virtual channel its payee has not signed within the pre
   const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 31 }, { irene: { prefundTimeoutMs: 300, objectiveTimeoutMs: 400 } });
   try {
     const { alice, irene, bob } = w.nodes;
-    const { ai, ib } = await openLedgers(w, 1_000n, 1_000n);
-    await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannel(ai)?.status === 'open', 'ledgers open at irene');
+    const { ai, ib } = await openLedgersAtIrene(w, 1_000n, 1_000n);
     const free = (): bigint => freeToLock(irene.engine.ledgerChannel(ib)!.ledger!, ADDR.irene, irene.engine.activeObjectives());
     const before = free();
     // Bob's transport goes down: he does not see the prefund

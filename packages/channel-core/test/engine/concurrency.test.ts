@@ -9,7 +9,7 @@ import { isSluiceError, signVoucher } from '../../src/index.ts';
 import { getLedgerData } from '../../src/engine/index.ts';
 import { putLedgerData } from '../../src/engine/records.ts';
 import { openMemoryStore } from '../../src/sqlite/index.ts';
-import { ADDR, ETH, KEYS, openLedgers, until, world } from './harness.ts';
+import { ADDR, ETH, KEYS, openLedgers, openLedgersAtIrene, until, world } from './harness.ts';
 
 const N = 20;
 
@@ -17,8 +17,7 @@ test(`${N} virtual channels opened and closed concurrently on the same ledgers`,
   const w = await world({ minDelayMs: 0, maxDelayMs: 15, duplicateRate: 0.1, seed: 2024 });
   try {
     const { alice, irene, bob } = w.nodes;
-    const { ai, ib } = await openLedgers(w, 10_000n, 5_000n);
-    await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'ledgers open at irene');
+    const { ai, ib } = await openLedgersAtIrene(w, 10_000n, 5_000n);
 
     // amounts 100..290 (sum 3900 <= both Alice's 10 000 and Irene's 5 000 collateral)
     const amounts = Array.from({ length: N }, (_, i) => BigInt(100 + 10 * i));
@@ -136,8 +135,7 @@ for (const seed of [5, 17]) test(`the hub refuses a virtual channel that would p
   const w = await world({ minDelayMs: 0, maxDelayMs: 20, seed }, { irene: { policy: { hub: {}, maxLedgerDeposit: 10n ** 24n, maxLedgerGuarantees: 2 } } });
   try {
     const { alice, irene, bob } = w.nodes;
-    const { ai, ib } = await openLedgers(w, 1_000n, 1_000n);
-    await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannel(ai)?.status === 'open', 'ledgers open at irene');
+    const { ai, ib } = await openLedgersAtIrene(w, 1_000n, 1_000n);
     const results = await Promise.allSettled(Array.from({ length: 4 }, () => alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n }, { timeoutMs: 10_000 })));
     const opened = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.channelId] : []));
     assert.equal(opened.length, 2, 'two guarantees fit under the hub\'s cap of 2');
@@ -162,9 +160,8 @@ test('a payer and a payee enforce their own guarantee caps before signing', asyn
   // the payer's own cap: refused locally, nothing sent, nothing left behind
   const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 3 }, { alice: { policy: { maxLedgerGuarantees: 1 } } });
   try {
-    const { alice, irene, bob } = w.nodes;
-    const { ai, ib } = await openLedgers(w, 1_000n, 1_000n);
-    await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannel(ai)?.status === 'open', 'ledgers open at irene');
+    const { alice, bob } = w.nodes;
+    const { ib } = await openLedgersAtIrene(w, 1_000n, 1_000n);
     await alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n });
     await assert.rejects(alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n }), (e: unknown) => isSluiceError(e, 'LEDGER_FULL'));
     assert.equal(alice.getVirtualChannels().length, 1);
@@ -177,9 +174,8 @@ test('a payer and a payee enforce their own guarantee caps before signing', asyn
   // signing) and the payer both give up
   const w2 = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 4 }, { bob: { policy: { maxLedgerGuarantees: 1 } } });
   try {
-    const { alice, irene, bob } = w2.nodes;
-    const { ai, ib } = await openLedgers(w2, 1_000n, 1_000n);
-    await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannel(ai)?.status === 'open', 'ledgers open at irene');
+    const { alice, irene } = w2.nodes;
+    const { ib } = await openLedgersAtIrene(w2, 1_000n, 1_000n);
     await alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n });
     await assert.rejects(alice.createVirtualChannel({ payee: ADDR.bob, amount: 10n }, { timeoutMs: 10_000 }), (e: unknown) => isSluiceError(e, 'LEDGER_FULL'));
     // the payer may hear Bob's refusal before the hub has even seen the prefund: wait for the hub

@@ -87,6 +87,14 @@ export async function openLedgers(w: World, aliceDeposit: bigint, ireneCollatera
   return { ai: a.channelId, ib: b.channelId };
 }
 
+/** {@link openLedgers}, then wait until the hub too has both ledgers open. */
+export async function openLedgersAtIrene(w: World, aliceDeposit: bigint, ireneCollateral: bigint): Promise<{ ai: Bytes32; ib: Bytes32 }> {
+  const l = await openLedgers(w, aliceDeposit, ireneCollateral);
+  const irene = w.nodes.irene;
+  await until(() => irene.getLedgerChannel(l.ai)?.status === 'open' && irene.getLedgerChannel(l.ib)?.status === 'open', 'ledgers open at irene');
+  return l;
+}
+
 /** Resolve when `pred` holds, polling (for the other side of an objective to catch up). */
 export async function until(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const start = Date.now();
