@@ -240,6 +240,55 @@ describe('libp2p messaging', () => {
     assert.equal(got.length, 2);
   });
 
+  it('records accepted ids as seen in a few store commits, not one per message; duplicates are still caught from the store and after a restart', async () => {
+    const path = join(tmp, 'bob-seen.sqlite');
+    const inner = openSqliteStore({ path });
+    let depth = 0;
+    let commits = 0;
+    let loose = 0;
+    const store: Store = {
+      ...inner,
+      transaction: (fn, options) => {
+        if (depth === 0) commits++;
+        depth++;
+        try {
+          return inner.transaction(fn, options);
+        } finally {
+          depth--;
+        }
+      },
+      markSeen: (from, id, now) => {
+        if (depth === 0) loose++;
+        return inner.markSeen(from, id, now);
+      },
+    };
+    const bob = service({ privateKey: BOB }, store);
+    const got = inbox(bob);
+    await bob.start();
+    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }] });
+    await alice.start();
+    const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => alice.send(bob.self, text(`m${i}`))));
+    await waitFor('all delivered', () => got.length === 40);
+    await waitFor('all recorded as seen in the store', () => ids.every((id) => inner.hasSeen!(alice.self, id)));
+    assert.equal(loose, 0, 'no seen id written in a commit of its own');
+    assert.ok(commits < ids.length / 2, `${commits} commits for ${ids.length} messages`);
+    // a re-sent envelope is a duplicate (from the store now), and one accepted just before stop()
+    // is in the store after it
+    const raw = await rawNode(libp2pPrivateKey(ALICE));
+    const again = frame(encodeEnvelope({ id: ids[7]!, to: bob.self, payload: text('m7') }));
+    assert.equal((await rawExchange(raw, bob, again)).reason, 'duplicate');
+    const last = frame(encodeEnvelope({ id: 'last-before-stop', to: bob.self, payload: text('late') }));
+    assert.equal((await rawExchange(raw, bob, last)).reason, 'accepted');
+    await bob.stop();
+    assert.equal(inner.hasSeen!(alice.self, 'last-before-stop'), true);
+    const bob2 = service({ privateKey: BOB }, store);
+    const got2 = inbox(bob2);
+    await bob2.start();
+    assert.equal((await rawExchange(raw, bob2, last)).reason, 'duplicate');
+    assert.equal((await rawExchange(raw, bob2, again)).reason, 'duplicate');
+    assert.equal(got2.length, 0);
+  });
+
   it('does not acknowledge a message whose handler throws; the sender retries', async () => {
     const bob = service({ privateKey: BOB });
     await bob.start();

@@ -25,7 +25,8 @@
  * Receiving: an envelope (or batch) is size-bounded and parsed before use (a malformed or
  * oversize frame resets that stream, nothing else), deduplicated by (sender, id) in the store,
  * handed to the handler — a batch's messages one after the other, in order — and acknowledged
- * after the handler resolves and the id is recorded as seen. Relayed envelopes of one batch are
+ * after the handler resolves; the id is recorded as seen at once in memory and in the store with
+ * the next bookkeeping commit (within {@link SEEN_FLUSH_MS}). Relayed envelopes of one batch are
  * taken into the outbox in one (durable) transaction before the batch is acknowledged.
  */
 import { noise } from '@chainsafe/libp2p-noise';
@@ -168,6 +169,14 @@ const NOT_READY = 'PROTOCOL_NOT_READY';
 const NOT_READY_RETRY_MS = 5;
 /** Store transactions of the messaging bookkeeping: atomic, never fsync'd for their own sake. */
 const RELAXED = { durability: 'relaxed' } as const;
+/**
+ * Ids of accepted messages are recorded as seen in batches: with the next outbox bookkeeping
+ * commit, or at the latest after this many ms (one relaxed commit for all of them instead of one
+ * per message).
+ */
+const SEEN_FLUSH_MS = 20;
+/** Pending seen ids that force a flush at once. */
+const SEEN_FLUSH_MAX = 512;
 /** Inbound (and outbound) 1.2.0 session streams allowed per connection. */
 const MAX_SESSIONS_PER_CONNECTION = 4;
 /** Unprocessed BATCH frames an inbound session buffers before it pauses the stream. */
@@ -256,6 +265,9 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
   #pumpAgain = false;
   #pollTimer: NodeJS.Timeout | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
+  /** Accepted (sender, id) pairs not yet written to the store (see {@link SEEN_FLUSH_MS}), by key. */
+  readonly #seenPending = new Map<string, { readonly from: Address; readonly id: string; readonly at: number }>();
+  #seenTimer: NodeJS.Timeout | undefined;
 
   constructor(init: Libp2pMessageServiceInit, components: Libp2pMessageServiceComponents) {
     this.#key = libp2pPrivateKey(init.privateKey);
@@ -410,6 +422,9 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     this.#sessions.clear();
     await node.stop();
     await Promise.allSettled([...this.#tasks]);
+    clearTimeout(this.#seenTimer);
+    this.#seenTimer = undefined;
+    this.#flushSeen();
     this.#addressToPeer.clear();
     this.#pendingDials.clear();
     this.#log.info({ peer: this.self }, 'messaging stopped');
@@ -689,11 +704,13 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       time.clear();
     }
     // The acknowledged records leave the outbox in one relaxed transaction.
+    // (The ids accepted from peers meanwhile are recorded in the same commit.)
     this.#store.transaction(() => {
       for (const [i, { record }] of sendable.entries()) {
         const status = acks[i]?.status;
         if (status === 'ok' || status === 'reject') this.#store.removeOutbox(record.id);
       }
+      this.#writeSeen();
     }, RELAXED);
     // Every message of this exchange the peer was not ready for is retried at the same moment
     // (one delay, one jitter draw): they go out again together, in their original order. Each
@@ -1217,7 +1234,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       for (const i of take) {
         const envelope = envelopes[i]!;
         const { id } = envelope;
-        if (!this.#store.markSeen(remote, id, now)) {
+        if (this.#seenPending.has(`${lower(remote)}/${id}`) || !this.#store.markSeen(remote, id, now)) {
           acks[i] = { id, status: 'ok', reason: 'duplicate' };
           continue;
         }
@@ -1304,12 +1321,46 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       this.#log.warn({ peer: from, messageId: id, code: errorCode(e), reason: e instanceof Error ? e.message : '' }, 'message handler failed; sender will retry');
       return { id, status: 'retry', reason: isSluiceError(e) ? e.code : 'handler-failed' };
     }
-    this.#store.markSeen(from, id, this.#clock.now());
+    this.#queueSeen(from, id);
     return { id, status: 'ok', reason: 'accepted' };
+  }
+
+  /**
+   * Record (from, id) as seen: kept here and written with the next outbox bookkeeping commit or
+   * within {@link SEEN_FLUSH_MS} (the write is relaxed anyway: losing it only lets a re-sent
+   * message reach the handler again, which is idempotent).
+   */
+  #queueSeen(from: Address, id: string): void {
+    this.#seenPending.set(`${lower(from)}/${id}`, { from, id, at: this.#clock.now() });
+    if (this.#seenPending.size >= SEEN_FLUSH_MAX) this.#flushSeen();
+    else if (this.#seenTimer === undefined) {
+      this.#seenTimer = setTimeout(() => {
+        this.#seenTimer = undefined;
+        this.#flushSeen();
+      }, SEEN_FLUSH_MS);
+      this.#seenTimer.unref();
+    }
+  }
+
+  /** Write the pending seen ids in one relaxed commit. */
+  #flushSeen(): void {
+    if (this.#seenPending.size === 0) return;
+    try {
+      this.#store.transaction(() => this.#writeSeen(), RELAXED);
+    } catch (e) {
+      this.#log.warn({ code: errorCode(e) }, 'recording seen message ids failed');
+    }
+  }
+
+  /** Write the pending seen ids (inside the caller's transaction). */
+  #writeSeen(): void {
+    for (const { from, id, at } of this.#seenPending.values()) this.#store.markSeen(from, id, at);
+    this.#seenPending.clear();
   }
 
   /** Whether (from, id) was seen, without recording it (a rolled-back markSeen). */
   #isSeen(from: Address, id: string): boolean {
+    if (this.#seenPending.has(`${lower(from)}/${id}`)) return true;
     if (this.#store.hasSeen !== undefined) return this.#store.hasSeen(from, id);
     try {
       return this.#store.transaction(() => {
