@@ -14,6 +14,7 @@ export * from './voucher.ts';
 export { keccak256, keccakBackend } from './keccak.ts';
 export { cryptoBackend, useCryptoBackend, type Secp256k1Backend } from './secp256k1.ts';
 export * from './voucher-ledger.ts';
+export * from './nonce.ts';
 export * as protocols from './protocols/index.ts';
 /** Default cap on the guarantees (virtual channels) one ledger holds; see EnginePolicy.maxLedgerGuarantees. */
 export { DEFAULT_MAX_LEDGER_GUARANTEES } from './engine/policy.ts';

@@ -275,7 +275,7 @@ test('store: channels listed and counted by status from an indexed column; migra
 
     // the same records as a version-3 store holds them (no status column), then reopened
     const raw = new DatabaseSync(path);
-    raw.exec('DROP INDEX channels_kind_status_updated; DROP TABLE retired_channels; ALTER TABLE channels DROP COLUMN status; PRAGMA user_version = 3;');
+    raw.exec('DROP INDEX channels_kind_status_updated; DROP INDEX retired_channels_nonce_time; DROP TABLE retired_channels; ALTER TABLE channels DROP COLUMN status; PRAGMA user_version = 3;');
     raw.close();
     const migrated = openSqliteStore({ path });
     assert.deepEqual(open(migrated), ['funded', 'closing']);
@@ -283,7 +283,7 @@ test('store: channels listed and counted by status from an indexed column; migra
     assert.equal(migrated.listChannels('ledger', ['open']).length, 1);
     assert.deepEqual(migrated.countChannels?.('virtual'), { funded: 1, closing: 1, closed: 3, failed: 1 });
     migrated.close();
-    assert.equal(STORE_SCHEMA_VERSION, 5);
+    assert.equal(STORE_SCHEMA_VERSION, 6);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -336,6 +336,15 @@ test('store: history retention — stale closed channels listed by age through t
     s.retire!([id(2)], [], 100);
     s.syncChannelParts!(id(2), [{ key: 'k', fingerprint: '1', data: { x: 1 } }]);
     assert.equal(s.listChannelParts!(id(2)).length, 1, 'the parts cache was cleared with the rows');
+    // retired ids with their nonce times: forgotten oldest first once before the cut-off, at most
+    // `limit` at a time; ids retired without a nonce time are kept for good
+    s.retire!([id(8), id(9), id(10)], [], 100, [], [5_000, undefined, 7_000]);
+    assert.equal(s.forgetRetired!(5_000, 10), 0, 'strictly before');
+    assert.equal(s.forgetRetired!(10_000, 1), 1);
+    assert.deepEqual([8, 9, 10].map((n) => s.isRetired!(id(n))), [false, true, true]);
+    assert.equal(s.forgetRetired!(Number.MAX_SAFE_INTEGER, 10), 1);
+    assert.deepEqual([8, 9, 10, 2, 3].map((n) => s.isRetired!(id(n))), [false, true, false, true, true]);
+    assert.equal(s.forgetRetired!(Number.MAX_SAFE_INTEGER, 0), 0);
   } finally {
     s.close();
   }

@@ -43,6 +43,8 @@ export interface HubConfig {
   readonly prefundTimeoutMs: number;
   /** History retention in ms; null: keep everything. */
   readonly retainHistory: number | null;
+  /** Oldest channel nonce joined, ms; null: any (no nonce window). */
+  readonly nonceMaxAge: number | null;
   /** Assets the hub keeps ledgers in; undefined: ETH and the deployment's token; null: any. */
   readonly assets: readonly Address[] | null | undefined;
   /** Peers the hub deposits collateral toward; undefined: any. */
@@ -179,6 +181,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'chainPollMs', flag: '--chain-poll-ms <ms>', env: 'SLUICE_HUB_CHAIN_POLL_MS', description: 'chain polling interval', default: 1000, defaultText: '1000', parse: int(10, 3_600_000) }),
   spec({ key: 'confirmations', flag: '--confirmations <n>', env: 'SLUICE_HUB_CONFIRMATIONS', description: 'blocks a chain event (deposit, challenge, payout) must be deep before the hub acts on it; 1 suits a local chain, use more where blocks can be reorganised (a deposit reorganised away after the ledger opened is collateral-backed credit the peer never paid for)', default: 1, defaultText: '1', parse: int(1, 256) }),
   spec({ key: 'retainHistory', flag: '--retain-history <duration>', env: 'SLUICE_HUB_RETAIN_HISTORY', description: 'delete the records of virtual channels closed longer ago than this (90m, 12h, 7d; each is ~12 KB, and their ids are kept so they can never be reopened); "forever" keeps everything', default: 7 * 86_400_000, defaultText: '7d', parse: retention }),
+  spec({ key: 'nonceMaxAge', flag: '--nonce-max-age <duration>', env: 'SLUICE_HUB_NONCE_MAX_AGE', description: 'join a ledger or virtual channel only if the time in its nonce (nodes put their clock there) is at most this old and at most 10m ahead of the hub\'s clock (30m, 1h, 2d); retention then forgets the ids of pruned channels once their nonces are older, as a replayed prefund is refused anyway; "forever": any nonce, pruned ids kept for good', default: 3_600_000, defaultText: '1h', parse: retention }),
   spec({ key: 'objectiveTimeoutMs', flag: '--objective-timeout-ms <ms>', env: 'SLUICE_HUB_OBJECTIVE_TIMEOUT_MS', description: 'report a stalled objective and re-send its messages after this long', default: 30_000, defaultText: '30000', parse: int(100, 86_400_000) }),
   spec({ key: 'prefundTimeoutMs', flag: '--prefund-timeout-ms <ms>', env: 'SLUICE_HUB_PREFUND_TIMEOUT_MS', description: 'give up a virtual channel whose payee has not signed its prefund this long after the hub joined (the hub signs last, so nobody holds a complete prefund; payer and payee are told)', default: 60_000, defaultText: '60000', parse: int(1_000, 86_400_000) }),
 ];

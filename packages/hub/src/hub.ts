@@ -10,7 +10,7 @@
  * await hub.start();
  * ```
  */
-import { type Address, type ChannelId, DEFAULT_MAX_LEDGER_GUARANTEES, SluiceError, parseAddress, sameAddress } from '@sluice/channel-core';
+import { type Address, type ChannelId, DEFAULT_MAX_LEDGER_GUARANTEES, DEFAULT_NONCE_WINDOW, type NonceWindow, SluiceError, parseAddress, sameAddress } from '@sluice/channel-core';
 import { createNode, type HistoryRetention, type LedgerRequest, type Node, type NodeChainInit, type NodeComponents, type NodeEvent, type NodeInit, type VirtualChannelRequest, type Decision, type DisputeView, disputeView, startHistoryRetention } from '@sluice/channel-core/node';
 import type { Logger } from 'pino';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
@@ -109,6 +109,13 @@ export interface HubInit {
    * checked every 10 minutes. `false`: keep everything (the store grows by ~12 KB per channel).
    */
   readonly retainHistory?: { readonly olderThanMs: number; readonly everyMs?: number } | false;
+  /**
+   * Join a ledger or virtual channel only while the time in its nonce is within this window of
+   * the hub's clock (see `EnginePolicy.nonceWindow`); retention then forgets pruned channel ids
+   * once their nonces are past it. Default {@link DEFAULT_NONCE_WINDOW} (1 h old, 10 min ahead);
+   * `false`: any nonce, pruned ids remembered for good.
+   */
+  readonly nonceWindow?: NonceWindow | false;
 }
 
 /** Default history retention of a hub: 7 days. */
@@ -279,6 +286,7 @@ class HubImpl implements Hub {
           ...(policy.maxLedgerGuarantees === undefined ? {} : { maxLedgerGuarantees: policy.maxLedgerGuarantees }),
           acceptLedger: (r: LedgerRequest) => this.#acceptLedger(r),
           acceptVirtualChannel: (r) => this.#acceptVirtualChannel(r),
+          ...(init.nonceWindow === false ? {} : { nonceWindow: init.nonceWindow ?? DEFAULT_NONCE_WINDOW }),
         },
         ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
         ...(init.prefundTimeoutMs === undefined ? {} : { prefundTimeoutMs: init.prefundTimeoutMs }),

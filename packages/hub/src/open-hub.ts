@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import type { DestinationStream, Logger } from 'pino';
-import { type Address, SluiceError, ZERO_ADDRESS } from '@sluice/channel-core';
+import { type Address, DEFAULT_NONCE_WINDOW, SluiceError, ZERO_ADDRESS } from '@sluice/channel-core';
 import { devAccount, passphraseFromEnv, promptHidden, readKeyFile } from '@sluice/channel-core/keys';
 import type { HubConfig } from './config.ts';
 import { readDeployment, type Deployment } from './deployment.ts';
@@ -108,6 +108,7 @@ export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Parti
       objectiveTimeoutMs: config.objectiveTimeoutMs,
       prefundTimeoutMs: config.prefundTimeoutMs,
       retainHistory: config.retainHistory === null ? false : { olderThanMs: config.retainHistory },
+      nonceWindow: config.nonceMaxAge === null ? false : { maxAgeMs: config.nonceMaxAge, maxAheadMs: DEFAULT_NONCE_WINDOW.maxAheadMs },
       ...overrides,
     },
     { logger },

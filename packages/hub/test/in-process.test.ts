@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { type Address, type Bytes32, type Hex, type State, ZERO_ADDRESS, addressToDestination, getChannelId, isSluiceError, privateKeyToAddress, protocols, signState } from '@sluice/channel-core';
+import { type Address, type Bytes32, type Hex, type State, ZERO_ADDRESS, addressToDestination, getChannelId, isSluiceError, privateKeyToAddress, protocols, signState, timedNonce } from '@sluice/channel-core';
 import { type LedgerData, encodeWireMessage } from '@sluice/channel-core/engine';
 import { createMemoryNetwork, MemoryChainService } from '@sluice/channel-core/memory';
 import { openMemoryStore } from '@sluice/channel-core/sqlite';
@@ -179,7 +179,7 @@ async function ledgerProposer(net: ReturnType<typeof createMemoryNetwork>, hub: 
   await raw.start();
   const prefund: State = {
     participants: [address, hub],
-    channelNonce: nonce,
+    channelNonce: timedNonce(Date.now(), Number(nonce)), // the hub joins only recent nonces
     appDefinition: CHAIN.consensusApp,
     challengeDuration: 86_400,
     appData: EMPTY,

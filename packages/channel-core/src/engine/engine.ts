@@ -37,6 +37,7 @@ import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedCha
 import { virtualFundAbandonable, virtualFundId } from '../protocols/virtual-fund.ts';
 import { type DirectFundObjective, directFundAbandonable, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
 import { parseJson, stringifyJson } from '../json.ts';
+import { nonceTimeMs } from '../nonce.ts';
 import {
   type DisputeInfo,
   type FallbackConfig,
@@ -249,6 +250,11 @@ export interface HistoryPruned {
   readonly more: boolean;
   /** The last candidates looked at (the cursor of the next pass). */
   readonly next: PruneCursor;
+  /**
+   * Retired channel ids forgotten because their nonces are past the policy's nonce window
+   * ({@link EnginePolicy.nonceWindow}; 0 without one).
+   */
+  readonly forgotten?: number;
 }
 
 /** Where a {@link Engine.pruneHistory} pass stopped: the last virtual channel and ledger candidates. */
@@ -878,8 +884,9 @@ class EngineImpl implements Engine {
         ledgerPrefixes.push(ledgerTopUpPrefix(id));
       }
     }
+    const ledgerNonces = ledgers.map((id) => this.#nonceTimeOf(this.#getLedger(id)?.ledger?.fixedPart.channelNonce, directFundId(id)));
     const stale = st.listStaleChannelIds('virtual', CLOSED_VIRTUAL, before, limit, after.virtual);
-    if (stale.length === 0 && ledgers.length === 0) return none;
+    if (stale.length === 0 && ledgers.length === 0) return { ...none, forgotten: this.#forgetRetired(limit) };
     const guarded = new Set<string>();
     for (const l of this.#ledgerMap().values()) {
       if (l.ledger === null) continue;
@@ -890,6 +897,7 @@ class EngineImpl implements Engine {
       }
     }
     const channels: ChannelId[] = [];
+    const nonces: (number | undefined)[] = [];
     const objectives: string[] = [];
     const paid = new Map<string, bigint>();
     for (const { channelId: id } of stale) {
@@ -900,10 +908,12 @@ class EngineImpl implements Engine {
         continue;
       }
       channels.push(id);
+      nonces.push(this.#nonceTimeOf(vd.v?.fixedPart.channelNonce, virtualFundId(id)));
       for (const o of ids) if (this.#hasRecord(o)) objectives.push(o);
       this.#addClosedPayeePaid(paid, vd);
     }
     channels.push(...ledgers);
+    nonces.push(...ledgerNonces);
     objectives.push(...ledgerObjectives);
     if (channels.length > 0) {
       const retire = st.retire.bind(st);
@@ -914,7 +924,7 @@ class EngineImpl implements Engine {
           totals.objectives += objectives.length;
           for (const [a, v] of paid) totals.payeePaid.set(a, (totals.payeePaid.get(a) ?? 0n) + v);
           writePrunedTotals(st, totals);
-          retire(channels, objectives, this.#clock.now(), ledgerPrefixes);
+          retire(channels, objectives, this.#clock.now(), ledgerPrefixes, nonces);
         }, { durability: 'relaxed' });
       } catch (e) {
         this.#dropCaches();
@@ -927,7 +937,32 @@ class EngineImpl implements Engine {
     const virtual = stale.length > 0 ? stale[stale.length - 1]! : after.virtual;
     const ledger = doneLedgers.length > 0 ? doneLedgers[doneLedgers.length - 1]! : after.ledger;
     const next: PruneCursor = { ...(virtual === undefined ? {} : { virtual }), ...(ledger === undefined ? {} : { ledger }) };
-    return { channels: channels.length, objectives: objectives.length, skipped, more: stale.length === limit || doneLedgers.length === limit, next };
+    const forgotten = this.#forgetRetired(limit);
+    return { channels: channels.length, objectives: objectives.length, skipped, more: stale.length === limit || doneLedgers.length === limit || forgotten === limit, next, forgotten };
+  }
+
+  /**
+   * Under a nonce window, forget up to `limit` retired channel ids whose nonces are older than
+   * the window (and a minute): a replayed prefund of one is refused by the window at join, so
+   * the id no longer needs remembering. Without a window: none.
+   */
+  #forgetRetired(limit: number): number {
+    const window = this.#policy.nonceWindow;
+    if (window === undefined || this.store.forgetRetired === undefined) return 0;
+    const n = this.store.forgetRetired(this.#clock.now() - window.maxAgeMs - 60_000, limit);
+    if (n > 0) this.#log.info({ ids: n }, 'retired channel ids forgotten (their nonces are past the window)');
+    return n;
+  }
+
+  /** The time in a channel's nonce: from its record, else from its opening objective's record. */
+  #nonceTimeOf(nonce: bigint | undefined, openingObjectiveId: string): number | undefined {
+    let n = nonce;
+    if (n === undefined) {
+      const data = this.store.getObjective(openingObjectiveId)?.data as { v?: Channel; channel?: Channel } | undefined;
+      const ch = data?.v ?? data?.channel;
+      n = typeof ch?.fixedPart?.channelNonce === 'bigint' ? ch.fixedPart.channelNonce : undefined;
+    }
+    return n === undefined ? undefined : nonceTimeMs(n);
   }
 
   /**
@@ -1847,6 +1882,7 @@ class EngineImpl implements Engine {
             virtualPaymentApp: this.init.virtualPaymentApp,
             active: () => this.activeObjectives(),
             virtual: (c) => this.#getVirtual(c),
+            now: this.#clock.now(),
           },
           msg,
         );

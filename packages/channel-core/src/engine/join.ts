@@ -26,6 +26,7 @@ import {
 import { dest, expectedAdd, virtualAmounts } from '../protocols/virtual-channel.ts';
 import { type Objective, update } from '../protocols/objective.ts';
 import type { ProtocolMessage, SignedStateMessage } from '../protocols/types.ts';
+import { nonceOutsideWindow } from '../nonce.ts';
 import { DEFAULT_MAX_LEDGER_GUARANTEES, type EnginePolicy, decideLedger, decideVirtualChannel } from './policy.ts';
 import { type LedgerData, type LedgerView, type VirtualData, findLedgerIn, getVirtualData, listLedgerData } from './records.ts';
 
@@ -41,6 +42,16 @@ export interface JoinContext {
   readonly active: () => Iterable<Objective>;
   /** Virtual channel records (cached by the engine); read from the store when absent. */
   readonly virtual?: (channelId: ChannelId) => VirtualData | undefined;
+  /** The engine's clock, ms (for {@link EnginePolicy.nonceWindow}). */
+  readonly now?: number;
+}
+
+/** Refuse a channel whose nonce is outside the policy's window (when it has one). */
+function checkNonce(ctx: JoinContext, nonce: bigint, channelId: ChannelId): void {
+  const window = ctx.policy.nonceWindow;
+  if (window === undefined || ctx.now === undefined) return;
+  const why = nonceOutsideWindow(nonce, ctx.now, window);
+  if (why !== undefined) refuse(why, { channelId });
 }
 
 /**
@@ -181,6 +192,7 @@ function joinDirectFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   const counterparty = s.participants[1 - myIndex]!;
   if (!signedBy(msg, counterparty)) refuse('the prefund is not signed by the counterparty');
   if (ctx.ledgers.get(ledgerId) !== undefined) refuse('ledger already known', { ledgerId });
+  checkNonce(ctx, s.channelNonce, ledgerId);
   if (findLedgerIn(ctx.ledgers.list(), counterparty, lo.asset, ['funding', 'open', 'closing']) !== undefined) {
     refuse('a ledger with this peer in this asset already exists', { ledgerId });
   }
@@ -205,6 +217,7 @@ function joinVirtualFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   const channelId = getChannelId(s);
   if (msg.objectiveId !== virtualFundId(channelId)) refuse('objective id does not match the state');
   if (virtualOf(ctx, channelId) !== undefined) refuse('virtual channel already known', { channelId });
+  checkNonce(ctx, s.channelNonce, channelId);
   const [payer, hub, payee] = s.participants as [Address, Address, Address];
   if (!signedBy(msg, payer)) refuse('the prefund is not signed by the payer');
   const amounts = virtualAmounts(s.outcome, s);

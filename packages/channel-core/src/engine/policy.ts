@@ -6,6 +6,7 @@
  */
 import type { Address, ChannelId } from '../hex.ts';
 import type { HubPolicyConfig } from '../protocols/hub-policy.ts';
+import type { NonceWindow } from '../nonce.ts';
 
 /** A peer asks us to open a ledger channel. */
 export interface LedgerRequest {
@@ -60,6 +61,16 @@ export interface EnginePolicy {
   readonly acceptLedger?: (request: LedgerRequest) => Decision;
   /** Extra check on a virtual channel request (after the hub's collateral policy). Default: accept. */
   readonly acceptVirtualChannel?: (request: VirtualChannelRequest) => Decision;
+  /**
+   * Join a channel a peer opens (ledger or virtual) only while its nonce's time is within this
+   * window of our clock (nonces made by `timedNonce`, as nodes make them); refused otherwise
+   * (HUB_POLICY_REJECTED, with the times in the reason). With it, history retention also forgets
+   * the ids of pruned channels once their nonces are older than `maxAgeMs` — a replayed prefund
+   * of one is refused by the window — so what a node remembers of its history stays bounded.
+   * Absent (the default): any nonce is joined and pruned ids are remembered forever. The hub
+   * sets `DEFAULT_NONCE_WINDOW`.
+   */
+  readonly nonceWindow?: NonceWindow;
 }
 
 /** Apply the ledger part of the policy. */

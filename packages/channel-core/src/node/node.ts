@@ -4,8 +4,8 @@
  * components default to the real adapters (sqlite store, libp2p messaging, ethers chain),
  * loaded lazily so in-memory tests never import them.
  */
-import { randomBytes } from 'node:crypto';
-import { type Address, type ChannelId, type Hex, bytesToHex } from '../hex.ts';
+import { timedNonce } from '../nonce.ts';
+import { type Address, type ChannelId, type Hex } from '../hex.ts';
 import { ZERO_ADDRESS, addressToDestination, parseAddress, privateKeyToAddress, sameAddress } from '../address.ts';
 import { SluiceError, isSluiceError } from '../errors.ts';
 import type { MessageService } from '../ports/messaging.ts';
@@ -176,14 +176,16 @@ export interface Node {
    * `olderThanMs` ago — channel record, vouchers, objectives (~12 KB per channel) — and of ledgers
    * done with as long (failed openings, closed ledgers: record and objectives), in batches of
    * `batch` (default 200: ~7 ms of work each), yielding to other work between batches. Their ids
-   * are remembered (~80 bytes each): no objective for them is started or joined again. Kept:
+   * are remembered (~80 bytes each): no objective for them is started or joined again; under a
+   * nonce window (`policy.nonceWindow`, the hub's default) only until their nonces are past it,
+   * since a replayed prefund is then refused anyway (`forgotten` counts them). Kept:
    * virtual channels a ledger still guarantees, channels with an objective in progress, closed
    * ledgers whose last state names guarantees, and everything while a channel is being settled on
    * chain. Payee earnings are unchanged (carried into a total). After this, the listings and counts
    * no longer show the deleted channels; {@link getPrunedHistory} counts them.
    * @returns what this call deleted, and how many stale channels it had to keep for now
    */
-  pruneHistory(options: { olderThanMs: number; batch?: number; signal?: AbortSignal }): Promise<{ channels: number; objectives: number; kept: number }>;
+  pruneHistory(options: { olderThanMs: number; batch?: number; signal?: AbortSignal }): Promise<{ channels: number; objectives: number; kept: number; forgotten: number }>;
   /** What {@link pruneHistory} deleted over the store's life. */
   getPrunedHistory(): { channels: number; objectives: number };
   /** Channels the in-memory voucher ledgers track — as payer and as payee: the open ones (closed and failed ones are dropped). */
@@ -200,10 +202,6 @@ export function createNode(init: NodeInit, components: NodeComponents = {}): Nod
 }
 
 const GROUP_COMMIT = { durability: 'beforeSend' } as const;
-
-function randomNonce(): bigint {
-  return BigInt(bytesToHex(randomBytes(8)));
-}
 
 function simpleExit(asset: Address, entries: readonly (readonly [Address, bigint])[]): State['outcome'][number] {
   return {
@@ -441,7 +439,7 @@ class NodeImpl implements Node {
       }
       const prefund: State = {
         participants: [this.address, counterparty],
-        channelNonce: randomNonce(),
+        channelNonce: timedNonce((this.#components.clock ?? systemClock).now()),
         appDefinition: engine.init.consensusApp,
         challengeDuration: this.#init.ledgerChallengeDuration ?? FALLBACK_DEFAULTS.ledgerChallengeDuration,
         appData: '0x' as Hex,
@@ -517,7 +515,7 @@ class NodeImpl implements Node {
       assertGuaranteeRoom(ld.ledger, engine.activeObjectives(), this.#init.policy?.maxLedgerGuarantees ?? DEFAULT_MAX_LEDGER_GUARANTEES);
       const prefund: State = {
         participants: [this.address, hub, payee],
-        channelNonce: randomNonce(),
+        channelNonce: timedNonce((this.#components.clock ?? systemClock).now()),
         appDefinition: engine.init.virtualPaymentApp,
         challengeDuration: this.#init.virtualChallengeDuration ?? FALLBACK_DEFAULTS.virtualChallengeDuration,
         appData: '0x' as Hex,
@@ -764,13 +762,13 @@ class NodeImpl implements Node {
     return records.map((vd) => virtualInfo(this.#st, vd));
   }
 
-  async pruneHistory(options: { olderThanMs: number; batch?: number; signal?: AbortSignal }): Promise<{ channels: number; objectives: number; kept: number }> {
+  async pruneHistory(options: { olderThanMs: number; batch?: number; signal?: AbortSignal }): Promise<{ channels: number; objectives: number; kept: number; forgotten: number }> {
     const { olderThanMs, batch = 200, signal } = options;
     if (!Number.isSafeInteger(olderThanMs) || olderThanMs < 0) throw new SluiceError('INVALID_ARGUMENT', 'olderThanMs must be a non-negative integer');
     if (!Number.isSafeInteger(batch) || batch < 1) throw new SluiceError('INVALID_ARGUMENT', 'batch must be a positive integer');
     const engine = this.engine;
     const before = (this.#components.clock ?? systemClock).now() - olderThanMs;
-    const out = { channels: 0, objectives: 0, kept: 0 };
+    const out = { channels: 0, objectives: 0, kept: 0, forgotten: 0 };
     let after: HistoryPruned['next'] = {};
     const same = (a: StaleCursor | undefined, b: StaleCursor | undefined): boolean => a === b || (a !== undefined && b !== undefined && a.channelId === b.channelId && a.updatedAt === b.updatedAt);
     for (;;) {
@@ -779,11 +777,12 @@ class NodeImpl implements Node {
       out.channels += r.channels;
       out.objectives += r.objectives;
       out.kept += r.skipped;
+      out.forgotten += r.forgotten ?? 0;
       if (!r.more) return out;
       // Go on while a pass deletes something or a cursor moves past kept ones (a store that
       // ignored the cursors would hand back the same candidates: stop there).
       const advanced = !same(r.next.virtual, after.virtual) || !same(r.next.ledger, after.ledger);
-      if (!advanced && r.channels === 0) return out;
+      if (!advanced && r.channels === 0 && (r.forgotten ?? 0) === 0) return out;
       after = r.next;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }

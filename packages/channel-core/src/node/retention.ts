@@ -37,7 +37,7 @@ export function startHistoryRetention(node: Node, options: HistoryRetentionOptio
       .pruneHistory({ olderThanMs, signal: abort.signal })
       .then((r) => {
         const p = { ...r, ms: Math.round(performance.now() - t0) };
-        if (p.channels > 0 || p.kept > 0) options.logger?.info({ channels: p.channels, objectives: p.objectives, kept: p.kept, ms: p.ms }, 'history pruned');
+        if (p.channels > 0 || p.kept > 0 || p.forgotten > 0) options.logger?.info({ channels: p.channels, objectives: p.objectives, kept: p.kept, forgotten: p.forgotten, ms: p.ms }, 'history pruned');
         options.onPass?.(p);
       })
       .catch((e: unknown) => {

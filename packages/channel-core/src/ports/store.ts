@@ -141,10 +141,16 @@ export interface Store {
   /**
    * In one transaction: delete these channel records (with their parts and vouchers), these
    * objective records and those whose id starts with one of `objectivePrefixes`, and remember the
-   * channel ids as retired ({@link isRetired}). The commit
+   * channel ids as retired ({@link isRetired}), each with the time in its nonce when known
+   * (`nonceTimes[i]` for `channelIds[i]`, clock ms; see {@link forgetRetired}). The commit
    * may be relaxed (not fsync'd): losing it only means the records are deleted again later.
    */
-  retire?(channelIds: readonly ChannelId[], objectiveIds: readonly string[], now: number, objectivePrefixes?: readonly string[]): void;
+  retire?(channelIds: readonly ChannelId[], objectiveIds: readonly string[], now: number, objectivePrefixes?: readonly string[], nonceTimes?: readonly (number | undefined)[]): void;
+  /**
+   * Forget at most `limit` retired ids whose nonce time is before `nonceTimeBefore` (ids retired
+   * without one are kept); returns how many. Relaxed commit.
+   */
+  forgetRetired?(nonceTimeBefore: number, limit: number): number;
   /** Whether a channel id was retired (its records deleted by {@link retire}); case-insensitive. */
   isRetired?(channelId: ChannelId): boolean;
 

@@ -90,6 +90,12 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX channels_kind_status_updated ON channels(kind, status, updated_at);
   CREATE TABLE retired_channels (channel_id TEXT PRIMARY KEY, retired_at INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  // 6: the time in a retired channel's nonce (when known): an id whose nonce is older than the
+  // node's nonce window can be forgotten (a replay is refused by the window)
+  `
+  ALTER TABLE retired_channels ADD COLUMN nonce_time INTEGER;
+  CREATE INDEX retired_channels_nonce_time ON retired_channels(nonce_time) WHERE nonce_time IS NOT NULL;
+  `,
 ];
 
 /** `data.status` when it is a string (the indexed status column), else null. */
@@ -346,7 +352,7 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
           )) as Row[];
       return rows.map((r) => ({ channelId: r['channel_id'] as ChannelId, updatedAt: Number(r['updated_at']) }));
     },
-    retire(channelIds, objectiveIds, now, objectivePrefixes = []) {
+    retire(channelIds, objectiveIds, now, objectivePrefixes = [], nonceTimes = []) {
       store.transaction(() => {
         const delObjective = q('DELETE FROM objectives WHERE id = ?');
         for (const id of objectiveIds) delObjective.run(id);
@@ -356,15 +362,22 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
         const delChannel = q('DELETE FROM channels WHERE channel_id = ?');
         const delParts = q('DELETE FROM channel_parts WHERE channel_id = ?');
         const delVouchers = q('DELETE FROM vouchers WHERE channel_id = ?');
-        const tomb = q('INSERT OR IGNORE INTO retired_channels (channel_id, retired_at) VALUES (?, ?)');
-        for (const id of channelIds) {
+        const tomb = q('INSERT OR IGNORE INTO retired_channels (channel_id, retired_at, nonce_time) VALUES (?, ?, ?)');
+        for (const [i, id] of channelIds.entries()) {
           delChannel.run(id);
           delParts.run(id);
           delVouchers.run(id);
           partsCache.delete(id);
-          tomb.run(id.toLowerCase(), now);
+          tomb.run(id.toLowerCase(), now, nonceTimes[i] ?? null);
         }
       }, { durability: 'relaxed' });
+    },
+    forgetRetired(nonceTimeBefore, limit) {
+      if (limit <= 0) return 0;
+      const r = relaxed(() =>
+        q('DELETE FROM retired_channels WHERE channel_id IN (SELECT channel_id FROM retired_channels WHERE nonce_time < ? ORDER BY nonce_time LIMIT ?)').run(nonceTimeBefore, limit),
+      );
+      return Number(r.changes);
     },
     isRetired(channelId) {
       return q('SELECT 1 AS x FROM retired_channels WHERE channel_id = ?').get(channelId.toLowerCase()) !== undefined;

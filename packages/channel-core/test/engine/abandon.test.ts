@@ -128,7 +128,7 @@ test('history retention deletes abandoned openings; their ids stay known, so a r
     await mallory.send(prefund, id);
     await until(() => irene.getLedgerChannel(ledgerId)?.status === 'failed', 'abandoned', 5_000);
     await new Promise((r) => setTimeout(r, 5));
-    assert.deepEqual(await irene.pruneHistory({ olderThanMs: 0 }), { channels: 1, objectives: 1, kept: 0 });
+    assert.deepEqual(await irene.pruneHistory({ olderThanMs: 0 }), { channels: 1, objectives: 1, kept: 0, forgotten: 0 });
     assert.equal(irene.getLedgerChannel(ledgerId), undefined);
     assert.equal(irene.engine.objective(id), undefined);
     assert.equal(irene.engine.ledgerChannels().some((l) => l.ledgerId.toLowerCase() === ledgerId.toLowerCase()), false, 'out of the ledger cache');

@@ -6,6 +6,7 @@ import type { Store } from '../../src/ports/store.ts';
 import type { ChainService } from '../../src/chain.ts';
 import { createNode, type Node, type NodeInit } from '../../src/node/index.ts';
 import type { EngineEvent } from '../../src/engine/index.ts';
+import type { Clock } from '../../src/ports/clock.ts';
 
 export const KEYS = {
   alice: '0xed90100c3784a2d86ff62423f40065a02319dc58bedda16b3158d85e39592228',
@@ -35,7 +36,11 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export async function world(netInit: MemoryNetworkInit = { minDelayMs: 0, maxDelayMs: 8, seed: 7 }, extra: Partial<Record<Name, Partial<NodeInit>>> = {}): Promise<World> {
+export async function world(
+  netInit: MemoryNetworkInit = { minDelayMs: 0, maxDelayMs: 8, seed: 7 },
+  extra: Partial<Record<Name, Partial<NodeInit>>> = {},
+  clocks: Partial<Record<Name, Clock>> = {},
+): Promise<World> {
   const net = createMemoryNetwork(netInit);
   const chain = new MemoryChainService();
   const made: Node[] = [];
@@ -51,7 +56,7 @@ export async function world(netInit: MemoryNetworkInit = { minDelayMs: 0, maxDel
         ...extra[name],
         ...more,
       },
-      { store, chain: chainOverride ?? chain, messaging: net.service(ADDR[name]) },
+      { store, chain: chainOverride ?? chain, messaging: net.service(ADDR[name]), ...(clocks[name] === undefined ? {} : { clock: clocks[name] }) },
     );
     made.push(node);
     return node;

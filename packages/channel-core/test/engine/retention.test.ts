@@ -42,12 +42,12 @@ test('pruneHistory deletes closed channels at every node, keeps open and guarant
     putVirtualData(w.stores.irene, { ...(openAtIrene.data as VirtualData), status: 'closed' }, 0);
     await sleep(5);
     // one candidate per pass: the kept one is the oldest, and the passes go on past it
-    assert.deepEqual(await irene.pruneHistory({ olderThanMs: 0, batch: 1 }), { channels: 2, objectives: 4, kept: 1 });
+    assert.deepEqual(await irene.pruneHistory({ olderThanMs: 0, batch: 1 }), { channels: 2, objectives: 4, kept: 1, forgotten: 0 });
     putVirtualData(w.stores.irene, openAtIrene.data as VirtualData, openAtIrene.updatedAt);
 
     // Alice and Bob (records must be older than olderThanMs: 0 → now)
-    assert.deepEqual(await alice.pruneHistory({ olderThanMs: 60_000 }), { channels: 0, objectives: 0, kept: 0 }, 'nothing that old yet');
-    for (const n of [alice, bob]) assert.deepEqual(await n.pruneHistory({ olderThanMs: 0, batch: 1 }), { channels: 2, objectives: 4, kept: 0 });
+    assert.deepEqual(await alice.pruneHistory({ olderThanMs: 60_000 }), { channels: 0, objectives: 0, kept: 0, forgotten: 0 }, 'nothing that old yet');
+    for (const n of [alice, bob]) assert.deepEqual(await n.pruneHistory({ olderThanMs: 0, batch: 1 }), { channels: 2, objectives: 4, kept: 0, forgotten: 0 });
     for (const [name, n] of [['alice', alice], ['irene', irene], ['bob', bob]] as const) {
       const st = w.stores[name];
       for (const v of [c1, c2]) {
@@ -59,7 +59,7 @@ test('pruneHistory deletes closed channels at every node, keeps open and guarant
       assert.equal(n.getVirtualChannel(open)?.status, 'funded', `${name}: the open channel is untouched`);
       assert.deepEqual(n.getVirtualChannelCounts(), { funded: 1 });
       assert.deepEqual(n.getPrunedHistory(), { channels: 2, objectives: 4 });
-      assert.deepEqual(await n.pruneHistory({ olderThanMs: 0 }), { channels: 0, objectives: 0, kept: 0 }, `${name}: a second pass finds nothing`);
+      assert.deepEqual(await n.pruneHistory({ olderThanMs: 0 }), { channels: 0, objectives: 0, kept: 0, forgotten: 0 }, `${name}: a second pass finds nothing`);
     }
     // earnings unchanged: the pruned channels' amounts were carried into a total (also as read
     // afresh, by a node started on the same store)
@@ -104,7 +104,7 @@ test('pruneHistory deletes closed ledgers with their objectives; the open ones s
     await w.net.idle(2_000).catch(() => {});
     await sleep(5);
     for (const n of [alice, irene]) {
-      assert.deepEqual(await n.pruneHistory({ olderThanMs: 0 }), { channels: 1, objectives: 2, kept: 0 }, 'the ledger, its funding and defunding');
+      assert.deepEqual(await n.pruneHistory({ olderThanMs: 0 }), { channels: 1, objectives: 2, kept: 0, forgotten: 0 }, 'the ledger, its funding and defunding');
       assert.equal(n.getLedgerChannel(ai), undefined);
       assert.equal(n.engine.ledgerChannels().some((l) => l.ledgerId.toLowerCase() === ai.toLowerCase()), false, 'out of the ledger cache');
       for (const id of [P.directFundId(ai), P.directDefundId(ai)]) assert.equal(n.engine.objective(id), undefined);

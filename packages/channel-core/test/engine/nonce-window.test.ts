@@ -1,0 +1,122 @@
+/**
+ * The nonce window (`EnginePolicy.nonceWindow`, a hub's default): channels are joined only while
+ * the time in their nonce is recent by the joiner's clock, so a hub can forget the ids of the
+ * channels it pruned once their nonces are past the window — a replayed prefund of one is refused
+ * anyway — and what it remembers of its history stays bounded.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  type ChannelId,
+  DEFAULT_NONCE_WINDOW,
+  type State,
+  getChannelId,
+  isSluiceError,
+  nonceOutsideWindow,
+  nonceTimeMs,
+  protocols as P,
+  signState,
+  timedNonce,
+} from '../../src/index.ts';
+import { encodeWireMessage } from '../../src/engine/index.ts';
+import { fullState } from '../../src/protocols/channel.ts';
+import { ADDR, KEYS, openLedgersAtIrene, until, world } from './harness.ts';
+
+const HOUR = 3_600_000;
+const hubPolicy = { hub: {}, maxLedgerDeposit: 10n ** 24n, nonceWindow: DEFAULT_NONCE_WINDOW };
+
+/** A clock `offset` ms off the system's (mutable). */
+function skewed(): { now(): number; offset: number } {
+  const c = { offset: 0, now: () => Date.now() + c.offset };
+  return c;
+}
+
+test('timed nonces: the time survives the round trip; outside the window is explained with the times', () => {
+  const now = Date.UTC(2026, 10, 26, 9, 0, 0, 500);
+  const n = timedNonce(now, 0xdeadbeef);
+  assert.equal(nonceTimeMs(n), Date.UTC(2026, 10, 26, 9, 0, 0));
+  assert.equal(n & 0xffff_ffffn, 0xdeadbeefn);
+  assert.ok(n < 2n ** 64n);
+  const many = new Set(Array.from({ length: 10_000 }, () => timedNonce(now)));
+  assert.equal(many.size, 10_000, 'never the same nonce twice in one second');
+  const w = { maxAgeMs: HOUR, maxAheadMs: 600_000 };
+  assert.equal(nonceOutsideWindow(n, now, w), undefined);
+  assert.equal(nonceOutsideWindow(n, now + HOUR, w), undefined, 'exactly the window old');
+  assert.match(nonceOutsideWindow(n, now + 2 * HOUR, w)!, /made at 2026-11-26T09:00:00\.000Z, 2 h ago by my clock \(at most 1 h\)/);
+  assert.match(nonceOutsideWindow(n, now - 20 * 60_000, w)!, /20 min ahead of my clock \(at most 10 min\)/);
+  // a nonce made without a time (64 random bits) reads as a random time: far outside
+  assert.notEqual(nonceOutsideWindow(0x9f3c_77a1_0b2d_44e5n, now, w), undefined);
+  assert.notEqual(nonceOutsideWindow(7n, now, w), undefined);
+  assert.throws(() => timedNonce(-1), RangeError);
+  assert.throws(() => timedNonce(now, 2 ** 32), RangeError);
+});
+
+test('a hub with a nonce window refuses ledgers and virtual channels whose nonce is too old or ahead, saying why; fresh ones open', async () => {
+  const aliceClock = skewed();
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 21 }, { irene: { policy: hubPolicy } }, { alice: aliceClock });
+  try {
+    const { alice, bob } = w.nodes;
+    const refused = async (p: Promise<unknown>, why: RegExp): Promise<void> => {
+      await assert.rejects(p, (e: unknown) => isSluiceError(e, 'HUB_POLICY_REJECTED') && why.test((e as Error).message));
+    };
+    aliceClock.offset = -2 * HOUR; // Alice's clock is 2 h behind: her nonces look 2 h old
+    await refused(alice.createLedgerChannel({ counterparty: ADDR.irene, deposit: 1_000n }), /2 h ago by my clock \(at most 1 h\)/);
+    aliceClock.offset = 20 * 60_000; // 20 min ahead
+    await refused(alice.createLedgerChannel({ counterparty: ADDR.irene, deposit: 1_000n }), /20 min ahead of my clock/);
+    aliceClock.offset = 0;
+    await openLedgersAtIrene(w, 1_000n, 500n);
+    aliceClock.offset = -2 * HOUR;
+    await refused(alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n }), /ago by my clock/);
+    aliceClock.offset = 5 * 60_000; // a little ahead: within the window
+    const { channelId } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n });
+    await until(() => bob.getVirtualChannel(channelId)?.status === 'funded', 'funded at bob');
+    assert.equal((await alice.closeVirtualChannel(channelId)).paid, 0n);
+  } finally {
+    await w.stop();
+  }
+});
+
+test('retention under a nonce window forgets pruned ids once their nonces are past it, and a replayed prefund is still refused', async () => {
+  const ireneClock = skewed();
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 22 }, { irene: { policy: hubPolicy } }, { irene: ireneClock });
+  try {
+    const { alice, irene, bob } = w.nodes;
+    await openLedgersAtIrene(w, 1_000n, 500n);
+    const { channelId: c1 } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n });
+    await until(() => bob.getVirtualChannel(c1)?.status === 'funded' && irene.getVirtualChannel(c1)?.status === 'funded', 'funded');
+    const fund = alice.engine.objective(P.virtualFundId(c1))!.objective as P.VirtualFundObjective;
+    const prefund: State = { ...fullState(fund.v, fund.v.states.at(-1)!.state), turnNum: 0 };
+    assert.equal(bob.receiveVoucher(alice.pay(c1, 30n)).kind, 'accepted');
+    await alice.closeVirtualChannel(c1);
+    await until(() => [alice, irene, bob].every((n) => n.getVirtualChannel(c1)?.status === 'closed'), 'closed everywhere');
+    await w.net.idle(5_000).catch(() => {});
+
+    // pruned now: the id is remembered while its nonce is within the window
+    assert.deepEqual(await irene.pruneHistory({ olderThanMs: 0 }), { channels: 1, objectives: 2, kept: 0, forgotten: 0 });
+    assert.equal(w.stores.irene.isRetired!(c1 as ChannelId), true);
+    // two hours later (Irene's clock), it is forgotten
+    ireneClock.offset = 2 * HOUR;
+    assert.deepEqual(await irene.pruneHistory({ olderThanMs: 0 }), { channels: 0, objectives: 0, kept: 0, forgotten: 1 });
+    assert.equal(w.stores.irene.isRetired!(c1 as ChannelId), false);
+    assert.deepEqual(await irene.pruneHistory({ olderThanMs: 0 }), { channels: 0, objectives: 0, kept: 0, forgotten: 0 });
+
+    // Alice's signed prefund of c1 replayed: refused by the window (Irene would otherwise lock 100
+    // for a channel whose final state is out there). The control: a prefund with a nonce made now
+    // (by Irene's clock) is joined.
+    const fresh: State = { ...prefund, channelNonce: timedNonce(ireneClock.now()) };
+    const freshId = P.virtualFundId(getChannelId(fresh));
+    const created = (): string[] => w.events.irene.flatMap((e) => (e.type === 'objectiveCreated' ? [e.objectiveId] : []));
+    const rejected = (): string[] => w.events.irene.flatMap((e) => (e.type === 'messageRejected' ? [`${e.objectiveId}: ${e.reason}`] : []));
+    const before = created().length;
+    await alice.stop();
+    const raw = w.net.service(ADDR.alice);
+    await raw.send(ADDR.irene, encodeWireMessage({ kind: 'signedState', objectiveId: P.virtualFundId(c1), state: prefund, signatures: [signState(prefund, KEYS.alice)] }));
+    await raw.send(ADDR.irene, encodeWireMessage({ kind: 'signedState', objectiveId: freshId, state: fresh, signatures: [signState(fresh, KEYS.alice)] }));
+    await until(() => created().includes(freshId), 'the control prefund joined');
+    assert.deepEqual(created().slice(before), [freshId], 'the replayed prefund started nothing');
+    assert.ok(rejected().some((r) => r.startsWith(P.virtualFundId(c1)) && /ago by my clock/.test(r)), rejected().join('\n'));
+    assert.equal(irene.getVirtualChannel(c1), undefined);
+  } finally {
+    await w.stop();
+  }
+});
