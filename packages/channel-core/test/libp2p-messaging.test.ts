@@ -344,6 +344,32 @@ describe('libp2p messaging', () => {
     assert.ok(aheadRefusals <= (HEAD_REFUSALS + 1) * (n - 1), `refused as ahead of an earlier one: ${aheadRefusals}`);
   });
 
+  it('a message refused as not ready many times does not then wait out a long backoff after one lost answer', async () => {
+    // Bob is not ready for the message 8 times, then takes 1.5 s to handle it: Alice's ack times
+    // out (1 s) on a live connection. The not-ready rounds are not transport failures, so her next
+    // try comes after the first backoff (30 ms), not after 30 ms × 2^16 capped at 20 s.
+    const bob = service({ privateKey: BOB });
+    await bob.start();
+    let refusals = 0;
+    let slow = 0;
+    bob.onMessage(async () => {
+      if (refusals < 8) {
+        refusals++;
+        throw new SluiceError('PROTOCOL_NOT_READY', 'waiting for something else');
+      }
+      if (slow++ === 0) await new Promise((r) => setTimeout(r, 1_500));
+    });
+    const aliceStore = openMemoryStore();
+    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }], retry: { initialBackoffMs: 30, maxBackoffMs: 20_000, ackTimeoutMs: 1_000 } }, aliceStore);
+    await alice.start();
+    const t0 = Date.now();
+    await alice.send(bob.self, text('patience'));
+    await waitFor('8 refusals', () => refusals === 8);
+    assert.ok((aliceStore.dueOutbox(Number.MAX_SAFE_INTEGER, 10)[0]?.attempts ?? 0) <= 1, 'not-ready rounds do not count as failed attempts');
+    await waitFor('acknowledged after the lost answer', () => aliceStore.countOutbox() === 0, 8_000);
+    assert.ok(Date.now() - t0 < 8_000);
+  });
+
   it('retries until a receiver that was down comes up', async () => {
     const port = await freePort();
     const bobAddress = privateKeyToAddress(BOB);

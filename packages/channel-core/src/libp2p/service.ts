@@ -165,7 +165,7 @@ const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 const MAX_CONCURRENT_ATTEMPTS = 32;
 /** Ack reason of a message its receiver could not handle yet (the engine's PROTOCOL_NOT_READY). */
 const NOT_READY = 'PROTOCOL_NOT_READY';
-/** First retry delay after a {@link NOT_READY} answer (doubling per attempt up to the initial backoff). */
+/** First retry delay after a {@link NOT_READY} answer (doubling with each such answer in a row, up to the initial backoff). */
 const NOT_READY_RETRY_MS = 5;
 /** Store transactions of the messaging bookkeeping: atomic, never fsync'd for their own sake. */
 const RELAXED = { durability: 'relaxed' } as const;
@@ -240,6 +240,13 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
 
   readonly #addressToPeer = new Map<string, PeerId>();
   readonly #inflight = new Set<string>();
+  /**
+   * Outbox records the peer answered not ready, with how many times in a row (in memory: a
+   * restart starts them again at the fast retry). Kept apart from the record's attempt count,
+   * which drives the backoff after transport failures: a message refused as not ready many times
+   * that then meets a lost answer must not wait out a backoff meant for an unreachable peer.
+   */
+  readonly #notReadyRounds = new Map<string, number>();
   /** Exchanges in flight per recipient (lower-case address): the pump's (at most one) and cut-through relays. */
   readonly #busyRecipients = new Map<string, number>();
   /** Outbox records in flight per recipient (lower-case address). */
@@ -427,6 +434,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     this.#flushSeen();
     this.#addressToPeer.clear();
     this.#pendingDials.clear();
+    this.#notReadyRounds.clear();
     this.#log.info({ peer: this.self }, 'messaging stopped');
   }
 
@@ -606,6 +614,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       const recipient = lower(record.to);
       if (record.nextAttemptAt > now && !forceAll && !force.has(recipient)) continue;
       if (record.createdAt + this.#expiry <= now) {
+        this.#notReadyRounds.delete(record.id);
         this.#store.removeOutbox(record.id);
         this.#emitUndeliverable(record, 'expired');
         continue;
@@ -720,6 +729,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     for (const [i, { record, envelope }] of sendable.entries()) {
       const ack = acks[i];
       if (ack === undefined) continue; // not attempted (legacy peer, stopped early): retried later
+      if (ack.status !== 'retry' || ack.reason !== NOT_READY) this.#notReadyRounds.delete(record.id);
       if (ack.status === 'ok') {
         this.#log.debug({ peer: envelope.to, messageId: envelope.id, reason: ack.reason }, 'message acknowledged');
       } else if (ack.status === 'reject') {
@@ -728,10 +738,14 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
         this.#log.debug({ peer: envelope.to, messageId: envelope.id, reason: ack.reason }, 'peer asked to retry');
         if (ack.reason === NOT_READY) {
           // The peer is waiting for something already on its way (a message that overtook
-          // another): retry soon, not after the full backoff meant for an unreachable peer.
-          notReadyAt ??= this.#clock.now() + jitter(Math.min(this.#initialBackoff, NOT_READY_RETRY_MS * 2 ** Math.min(record.attempts, 8)));
+          // another): retry soon, not after the full backoff meant for an unreachable peer. The
+          // peer answered, so this attempt does not count toward that backoff (the attempt count
+          // goes back to what it was); the fast retry slows down with its own count.
+          const rounds = (this.#notReadyRounds.get(record.id) ?? 0) + 1;
+          this.#notReadyRounds.set(record.id, rounds);
+          notReadyAt ??= this.#clock.now() + jitter(Math.min(this.#initialBackoff, NOT_READY_RETRY_MS * 2 ** Math.min(rounds - 1, 8)));
           const next = Math.min(notReadyAt, record.createdAt + this.#expiry);
-          this.#store.rescheduleOutbox(record.id, next);
+          this.#store.rescheduleOutbox(record.id, next, record.attempts);
           this.#wake(next);
         }
       }

@@ -162,7 +162,8 @@ export interface Store {
   enqueueOutbox(record: OutboxRecord): void;
   /** Messages due at `now` (nextAttemptAt <= now), in the order they were enqueued, at most `limit`. */
   dueOutbox(now: number, limit: number): OutboxRecord[];
-  rescheduleOutbox(id: string, nextAttemptAt: number): void;
+  /** Set when to try `id` next and count an attempt; with `attempts`, set the count to it instead. */
+  rescheduleOutbox(id: string, nextAttemptAt: number, attempts?: number): void;
   removeOutbox(id: string): void;
   countOutbox(): number;
   /** Whether any message for `to` (as enqueued) is in the outbox. Optional (the libp2p relay relays cut-through only with it). */

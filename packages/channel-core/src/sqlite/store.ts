@@ -440,8 +440,9 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
     dueOutbox(now, limit) {
       return (q('SELECT * FROM outbox WHERE next_attempt_at <= ? ORDER BY rowid LIMIT ?').all(now, limit) as Row[]).map(toOutbox);
     },
-    rescheduleOutbox(id, nextAttemptAt) {
-      relaxed(() => q('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?').run(nextAttemptAt, id));
+    rescheduleOutbox(id, nextAttemptAt, attempts) {
+      if (attempts === undefined) relaxed(() => q('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?').run(nextAttemptAt, id));
+      else relaxed(() => q('UPDATE outbox SET attempts = ?, next_attempt_at = ? WHERE id = ?').run(attempts, nextAttemptAt, id));
     },
     removeOutbox(id) {
       relaxed(() => q('DELETE FROM outbox WHERE id = ?').run(id));
