@@ -3,9 +3,10 @@
  * Nitro's uint64 `channelNonce`. A node that joins channels only while their nonce is recent
  * (a {@link NonceWindow}) can never be made to join a channel it finished long ago by a replayed
  * prefund, so it need not remember finished channel ids forever (see ADR 0004, "history
- * retention"). The low half keeps ids apart: a counter from a random start, so one process never
- * repeats a nonce within a second (up to 2^32 of them), and two processes using the same
- * participants collide only if their counters meet in the same second.
+ * retention"). The low half is random: channel ids stay unguessable (a forged prefund for a
+ * guessed id could otherwise draw refusals that fail the real opening), and two channels of the
+ * same participants collide only if they draw the same 32 bits in the same second (the node
+ * draws again when that happens).
  */
 import { randomBytes } from 'node:crypto';
 
@@ -24,14 +25,14 @@ export interface NonceWindow {
 export const DEFAULT_NONCE_WINDOW: NonceWindow = { maxAgeMs: 3_600_000, maxAheadMs: 600_000 };
 
 const SECONDS_MAX = 0xffff_ffff;
-let counter = randomBytes(4).readUInt32BE(0);
+/** Past this far from the clock, a nonce is taken for one made without a time (an old node). */
+const TIMELESS_MS = 30 * 86_400_000;
 
-/** A channel nonce for a channel made at `nowMs` (low 32 bits: the next counter value unless `low32` is given). */
+/** A channel nonce for a channel made at `nowMs` (low 32 bits: random unless `low32` is given). */
 export function timedNonce(nowMs: number, low32?: number): bigint {
   const seconds = Math.floor(nowMs / 1000);
   if (!Number.isSafeInteger(seconds) || seconds < 0 || seconds > SECONDS_MAX) throw new RangeError('nowMs out of range for a timed nonce');
-  if (low32 === undefined) counter = (counter + 1) >>> 0;
-  const low = low32 ?? counter;
+  const low = low32 ?? randomBytes(4).readUInt32BE(0);
   if (!Number.isInteger(low) || low < 0 || low > 0xffff_ffff) throw new RangeError('low32 must be a 32-bit unsigned integer');
   return (BigInt(seconds) << 32n) | BigInt(low);
 }
@@ -47,6 +48,9 @@ export function nonceTimeMs(nonce: bigint): number {
  */
 export function nonceOutsideWindow(nonce: bigint, nowMs: number, window: NonceWindow): string | undefined {
   const t = nonceTimeMs(nonce);
+  if (Math.abs(t - nowMs) > TIMELESS_MS && (t < nowMs - window.maxAgeMs - 999 || t > nowMs + window.maxAheadMs)) {
+    return 'the channel nonce carries no recent time (nodes put the time they open a channel in its nonce; this one reads as a time months away): upgrade the node that opened it, or check its clock';
+  }
   const at = new Date(t).toISOString();
   if (t < nowMs - window.maxAgeMs - 999) {
     return `the channel nonce was made at ${at}, ${describe(nowMs - t)} ago by my clock (at most ${describe(window.maxAgeMs)}): open it again with a new nonce, and check the clocks`;

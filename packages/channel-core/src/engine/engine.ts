@@ -299,6 +299,8 @@ const PREFUND_TIMEOUT_MS = 60_000;
 /** How long a peer seen silent stays marked without a new stall renewing the mark. */
 const SILENT_TTL_MS = 3_600_000;
 const MAX_CASCADE = 10_000;
+/** Meta key: retired channel ids with a nonce time before this were forgotten (see #forgetRetired). */
+const FORGOTTEN_BEFORE_KEY = 'history.forgottenBefore';
 const GROUP_COMMIT = { durability: 'beforeSend' } as const;
 /** Virtual channel statuses: open (in the index) and not. */
 const OPEN_VIRTUAL: readonly VirtualStatus[] = ['funding', 'funded', 'closing'];
@@ -416,6 +418,8 @@ class EngineImpl implements Engine {
   readonly #log: EngineLogger;
   readonly #secrets: { privateKey: Uint8Array | string };
   readonly #policy: EnginePolicy;
+  /** {@link #forgottenBefore}, once read. */
+  #forgottenMark: number | undefined;
   readonly #timeout: number;
   readonly #active = new Map<string, ObjectiveData>();
   readonly #listeners = new Set<EngineListener>();
@@ -886,7 +890,10 @@ class EngineImpl implements Engine {
     }
     const ledgerNonces = ledgers.map((id) => this.#nonceTimeOf(this.#getLedger(id)?.ledger?.fixedPart.channelNonce, directFundId(id)));
     const stale = st.listStaleChannelIds('virtual', CLOSED_VIRTUAL, before, limit, after.virtual);
-    if (stale.length === 0 && ledgers.length === 0) return { ...none, forgotten: this.#forgetRetired(limit) };
+    if (stale.length === 0 && ledgers.length === 0) {
+      const forgotten = this.#forgetRetired(limit);
+      return { ...none, forgotten, more: forgotten === limit };
+    }
     const guarded = new Set<string>();
     for (const l of this.#ledgerMap().values()) {
       if (l.ledger === null) continue;
@@ -948,18 +955,40 @@ class EngineImpl implements Engine {
    */
   #forgetRetired(limit: number): number {
     const window = this.#policy.nonceWindow;
-    if (window === undefined || this.store.forgetRetired === undefined) return 0;
-    const n = this.store.forgetRetired(this.#clock.now() - window.maxAgeMs - 60_000, limit);
+    const st = this.store;
+    if (window === undefined || st.forgetRetired === undefined) return 0;
+    const cut = this.#clock.now() - window.maxAgeMs - 60_000;
+    // The mark only rises, and is written with the deletions: every forgotten id's nonce time is
+    // below it, and joins refuse nonces below it whatever the clock or the policy later say.
+    const mark = Math.max(this.#forgottenBefore(), cut);
+    let n = 0;
+    try {
+      st.transaction(() => {
+        if (mark > this.#forgottenBefore()) st.setMeta(FORGOTTEN_BEFORE_KEY, String(mark));
+        n = st.forgetRetired!(cut, limit);
+      }, { durability: 'relaxed' });
+    } finally {
+      this.#forgottenMark = undefined; // re-read: committed or rolled back
+    }
     if (n > 0) this.#log.info({ ids: n }, 'retired channel ids forgotten (their nonces are past the window)');
     return n;
+  }
+
+  /** See {@link JoinContext.forgottenBefore} (cached; kept in the store's meta). */
+  #forgottenBefore(): number {
+    if (this.#forgottenMark === undefined) {
+      const v = Number(this.store.getMeta(FORGOTTEN_BEFORE_KEY) ?? '0');
+      this.#forgottenMark = Number.isFinite(v) ? v : 0;
+    }
+    return this.#forgottenMark;
   }
 
   /** The time in a channel's nonce: from its record, else from its opening objective's record. */
   #nonceTimeOf(nonce: bigint | undefined, openingObjectiveId: string): number | undefined {
     let n = nonce;
     if (n === undefined) {
-      const data = this.store.getObjective(openingObjectiveId)?.data as { v?: Channel; channel?: Channel } | undefined;
-      const ch = data?.v ?? data?.channel;
+      const data = this.store.getObjective(openingObjectiveId)?.data as { objective?: { v?: Channel; channel?: Channel } } | undefined;
+      const ch = data?.objective?.v ?? data?.objective?.channel;
       n = typeof ch?.fixedPart?.channelNonce === 'bigint' ? ch.fixedPart.channelNonce : undefined;
     }
     return n === undefined ? undefined : nonceTimeMs(n);
@@ -1883,6 +1912,7 @@ class EngineImpl implements Engine {
             active: () => this.activeObjectives(),
             virtual: (c) => this.#getVirtual(c),
             now: this.#clock.now(),
+            forgottenBefore: this.#forgottenBefore(),
           },
           msg,
         );

@@ -26,7 +26,7 @@ import {
 import { dest, expectedAdd, virtualAmounts } from '../protocols/virtual-channel.ts';
 import { type Objective, update } from '../protocols/objective.ts';
 import type { ProtocolMessage, SignedStateMessage } from '../protocols/types.ts';
-import { nonceOutsideWindow } from '../nonce.ts';
+import { nonceOutsideWindow, nonceTimeMs } from '../nonce.ts';
 import { DEFAULT_MAX_LEDGER_GUARANTEES, type EnginePolicy, decideLedger, decideVirtualChannel } from './policy.ts';
 import { type LedgerData, type LedgerView, type VirtualData, findLedgerIn, getVirtualData, listLedgerData } from './records.ts';
 
@@ -44,10 +44,21 @@ export interface JoinContext {
   readonly virtual?: (channelId: ChannelId) => VirtualData | undefined;
   /** The engine's clock, ms (for {@link EnginePolicy.nonceWindow}). */
   readonly now?: number;
+  /**
+   * Retention has forgotten retired channel ids whose nonce time is before this (ms; 0 or
+   * absent: none): a channel whose nonce is older is refused whatever the policy says now, so a
+   * replayed prefund of a forgotten channel is refused also after the clock stepped back or the
+   * window was widened or turned off.
+   */
+  readonly forgottenBefore?: number;
 }
 
-/** Refuse a channel whose nonce is outside the policy's window (when it has one). */
+/** Refuse a channel whose nonce is before what retention forgot, or outside the policy's window (when it has one). */
 function checkNonce(ctx: JoinContext, nonce: bigint, channelId: ChannelId): void {
+  const t = nonceTimeMs(nonce);
+  if (ctx.forgottenBefore !== undefined && t < ctx.forgottenBefore) {
+    refuse(`the channel nonce was made at ${new Date(t).toISOString()}, before ${new Date(ctx.forgottenBefore).toISOString()}, the history this node no longer remembers: open it again with a new nonce, and check the clocks`, { channelId });
+  }
   const window = ctx.policy.nonceWindow;
   if (window === undefined || ctx.now === undefined) return;
   const why = nonceOutsideWindow(nonce, ctx.now, window);
@@ -217,9 +228,9 @@ function joinVirtualFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   const channelId = getChannelId(s);
   if (msg.objectiveId !== virtualFundId(channelId)) refuse('objective id does not match the state');
   if (virtualOf(ctx, channelId) !== undefined) refuse('virtual channel already known', { channelId });
-  checkNonce(ctx, s.channelNonce, channelId);
   const [payer, hub, payee] = s.participants as [Address, Address, Address];
   if (!signedBy(msg, payer)) refuse('the prefund is not signed by the payer');
+  checkNonce(ctx, s.channelNonce, channelId);
   const amounts = virtualAmounts(s.outcome, s);
   const role = myIndex === 1 ? 'intermediary' : 'payee';
   const decision = decideVirtualChannel(ctx.policy, { channelId, role, payer, hub, payee, asset: amounts.asset, amount: amounts.payer });

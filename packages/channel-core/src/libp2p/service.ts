@@ -714,13 +714,15 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     }
     // The acknowledged records leave the outbox in one relaxed transaction.
     // (The ids accepted from peers meanwhile are recorded in the same commit.)
+    let seenWritten: readonly string[] = [];
     this.#store.transaction(() => {
       for (const [i, { record }] of sendable.entries()) {
         const status = acks[i]?.status;
         if (status === 'ok' || status === 'reject') this.#store.removeOutbox(record.id);
       }
-      this.#writeSeen();
+      seenWritten = this.#writeSeen();
     }, RELAXED);
+    for (const key of seenWritten) this.#seenPending.delete(key);
     // Every message of this exchange the peer was not ready for is retried at the same moment
     // (one delay, one jitter draw): they go out again together, in their original order. Each
     // with its own jittered time, a chain of ledger proposals came back shuffled, so all but
@@ -1346,7 +1348,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
    */
   #queueSeen(from: Address, id: string): void {
     this.#seenPending.set(`${lower(from)}/${id}`, { from, id, at: this.#clock.now() });
-    if (this.#seenPending.size >= SEEN_FLUSH_MAX) this.#flushSeen();
+    if (this.#seenPending.size % SEEN_FLUSH_MAX === 0) this.#flushSeen();
     else if (this.#seenTimer === undefined) {
       this.#seenTimer = setTimeout(() => {
         this.#seenTimer = undefined;
@@ -1356,20 +1358,34 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     }
   }
 
-  /** Write the pending seen ids in one relaxed commit. */
+  /**
+   * Write the pending seen ids in one relaxed commit. If the store fails, they stay pending (at
+   * most {@link SEEN_FLUSH_MAX} × 8: past that the oldest are dropped — dedupe is best effort).
+   */
   #flushSeen(): void {
     if (this.#seenPending.size === 0) return;
     try {
-      this.#store.transaction(() => this.#writeSeen(), RELAXED);
+      for (const key of this.#store.transaction(() => this.#writeSeen(), RELAXED)) this.#seenPending.delete(key);
     } catch (e) {
       this.#log.warn({ code: errorCode(e) }, 'recording seen message ids failed');
+      for (const key of this.#seenPending.keys()) {
+        if (this.#seenPending.size <= SEEN_FLUSH_MAX * 8) break;
+        this.#seenPending.delete(key);
+      }
     }
   }
 
-  /** Write the pending seen ids (inside the caller's transaction). */
-  #writeSeen(): void {
-    for (const { from, id, at } of this.#seenPending.values()) this.#store.markSeen(from, id, at);
-    this.#seenPending.clear();
+  /**
+   * Write the pending seen ids (inside the caller's transaction); returns their keys, which the
+   * caller drops from the pending ones once that transaction committed.
+   */
+  #writeSeen(): string[] {
+    const keys: string[] = [];
+    for (const [key, { from, id, at }] of this.#seenPending) {
+      this.#store.markSeen(from, id, at);
+      keys.push(key);
+    }
+    return keys;
   }
 
   /** Whether (from, id) was seen, without recording it (a rolled-back markSeen). */

@@ -513,20 +513,29 @@ class NodeImpl implements Node {
         });
       }
       assertGuaranteeRoom(ld.ledger, engine.activeObjectives(), this.#init.policy?.maxLedgerGuarantees ?? DEFAULT_MAX_LEDGER_GUARANTEES);
-      const prefund: State = {
-        participants: [this.address, hub, payee],
-        channelNonce: timedNonce((this.#components.clock ?? systemClock).now()),
-        appDefinition: engine.init.virtualPaymentApp,
-        challengeDuration: this.#init.virtualChallengeDuration ?? FALLBACK_DEFAULTS.virtualChallengeDuration,
-        appData: '0x' as Hex,
-        outcome: [simpleExit(asset, [[this.address, amount], [payee, 0n]])],
-        turnNum: 0,
-        isFinal: false,
-      };
-      const o = newVirtualFund({ prefund, myAddress: this.address, toMyRight: ld.ledger });
-      const virtual: VirtualData = { channelId: o.v.id, role: 'payer', payer: this.address, hub, payee, asset, amount, status: 'funding', v: null };
-      await engine.startObjective(o, { virtual });
-      return { id: o.id, channelId: o.v.id };
+      // A nonce's low half is 32 random bits: the same participants draw the same nonce in the
+      // same second about once in 2^32 tries; then the channel id exists already: draw again.
+      for (let attempt = 1; ; attempt++) {
+        const prefund: State = {
+          participants: [this.address, hub, payee],
+          channelNonce: timedNonce((this.#components.clock ?? systemClock).now()),
+          appDefinition: engine.init.virtualPaymentApp,
+          challengeDuration: this.#init.virtualChallengeDuration ?? FALLBACK_DEFAULTS.virtualChallengeDuration,
+          appData: '0x' as Hex,
+          outcome: [simpleExit(asset, [[this.address, amount], [payee, 0n]])],
+          turnNum: 0,
+          isFinal: false,
+        };
+        const o = newVirtualFund({ prefund, myAddress: this.address, toMyRight: ld.ledger });
+        const virtual: VirtualData = { channelId: o.v.id, role: 'payer', payer: this.address, hub, payee, asset, amount, status: 'funding', v: null };
+        try {
+          await engine.startObjective(o, { virtual });
+        } catch (e) {
+          if (attempt < 3 && isSluiceError(e, 'INVALID_ARGUMENT') && e.message === 'objective already exists') continue;
+          throw e;
+        }
+        return { id: o.id, channelId: o.v.id };
+      }
     });
     await engine.waitForObjective(id, this.#timeout(options));
     return { channelId };
