@@ -14,7 +14,7 @@ import { directFundId, newDirectFund } from '../protocols/direct-fund.ts';
 import { directDefundId, newDirectDefund } from '../protocols/direct-defund.ts';
 import { newVirtualFund, virtualFundId, type VirtualFundObjective } from '../protocols/virtual-fund.ts';
 import { newVirtualDefund, virtualDefundId, type PaymentBound } from '../protocols/virtual-defund.ts';
-import { ledgerTopUpId, newLedgerTopUp } from '../protocols/ledger-topup.ts';
+import { newLedgerTopUp } from '../protocols/ledger-topup.ts';
 import {
   type ConsensusChannel,
   consensusIncludes,

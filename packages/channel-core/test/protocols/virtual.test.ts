@@ -3,9 +3,6 @@ import assert from 'node:assert/strict';
 import { type State, getChannelId, signState, protocols as P } from '../../src/index.ts';
 import { ETH, alice, bob, d, fundedLedger, irene, mallory, messagesTo, rejects, secrets, simpleOutcome, virtualPrefund } from './fixtures.ts';
 
-type VF = P.VirtualFundObjective;
-type VD = P.VirtualDefundObjective;
-
 const feed = <O>(o: O, msgs: readonly P.ProtocolMessage[], update: (o: O, e: P.ObjectiveEvent) => O): O => msgs.reduce(update, o);
 
 function setup(a = 40n) {
