@@ -289,6 +289,31 @@ describe('libp2p messaging', () => {
     assert.equal(got2.length, 0);
   });
 
+  it('keeps accepted ids pending while the store fails to record them (still caught as duplicates), and writes them once it works again', async () => {
+    const inner = openMemoryStore();
+    let failing = true;
+    const store: Store = {
+      ...inner,
+      markSeen: (from, id, now) => {
+        if (failing) throw new Error('disk full');
+        return inner.markSeen(from, id, now);
+      },
+    };
+    const bob = service({ privateKey: BOB }, store);
+    const got = inbox(bob);
+    await bob.start();
+    const raw = await rawNode(libp2pPrivateKey(ALICE));
+    const bytes = frame(encodeEnvelope({ id: 'kept-1', to: bob.self, payload: text('once') }));
+    assert.equal((await rawExchange(raw, bob, bytes)).reason, 'accepted');
+    await new Promise((r) => setTimeout(r, 80)); // flushes were tried, and failed
+    assert.equal(inner.hasSeen!(privateKeyToAddress(ALICE), 'kept-1'), false);
+    assert.equal((await rawExchange(raw, bob, bytes)).reason, 'duplicate');
+    failing = false;
+    assert.equal((await rawExchange(raw, bob, frame(encodeEnvelope({ id: 'kept-2', to: bob.self, payload: text('two') })))).reason, 'accepted');
+    await waitFor('both recorded', () => inner.hasSeen!(privateKeyToAddress(ALICE), 'kept-1') && inner.hasSeen!(privateKeyToAddress(ALICE), 'kept-2'));
+    assert.equal(got.length, 2);
+  });
+
   it('does not acknowledge a message whose handler throws; the sender retries', async () => {
     const bob = service({ privateKey: BOB });
     await bob.start();
