@@ -421,7 +421,7 @@ class HubImpl implements Hub {
       olderThanMs,
       ...(everyMs === undefined ? {} : { everyMs }),
       logger: this.logger,
-      onPass: (p) => this.metrics.historyPruned(p.channels, p.objectives),
+      onPass: (p) => this.metrics.historyPruned(p.channels, p.objectives, p.forgotten),
       onError: () => this.metrics.error('HISTORY_PRUNE_FAILED'),
     });
   }

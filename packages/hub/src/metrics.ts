@@ -21,7 +21,7 @@ export interface HubMetrics {
   relayed(mode: 'cut_through' | 'stored'): void;
   error(code: string): void;
   /** A history retention pass deleted these records. */
-  historyPruned(channels: number, objectives: number): void;
+  historyPruned(channels: number, objectives: number, forgottenIds?: number): void;
 }
 
 /** Bigint amounts as a float for Prometheus (exact up to 2^53; larger values lose precision only in the metric). */
@@ -124,7 +124,7 @@ export function createHubMetrics(source: HubMetricsSource, options: { defaultMet
   });
   const pruned = new Counter({
     name: 'sluice_hub_history_pruned_total',
-    help: 'Records of virtual channels closed longer ago than the retention deleted, by record (channels, objectives)',
+    help: 'Records of virtual channels closed longer ago than the retention deleted, by record (channels, objectives), and retired channel ids forgotten once their nonces were past the window (forgotten_ids)',
     labelNames: ['record'] as const,
     registers: [registry],
   });
@@ -134,9 +134,10 @@ export function createHubMetrics(source: HubMetricsSource, options: { defaultMet
     objectiveOutcome: (type, outcome) => outcomes.inc({ type, outcome }),
     relayed: (mode) => relayed.inc({ mode }),
     error: (code) => errors.inc({ code }),
-    historyPruned: (channels, objectives) => {
+    historyPruned: (channels, objectives, forgottenIds = 0) => {
       pruned.inc({ record: 'channels' }, channels);
       pruned.inc({ record: 'objectives' }, objectives);
+      pruned.inc({ record: 'forgotten_ids' }, forgottenIds);
     },
   };
 }

@@ -94,6 +94,7 @@ test('the hub prunes closed channels older than its retention on its own, and re
     const metrics = await hub.metrics.registry.metrics();
     assert.match(metrics, /sluice_hub_history_pruned_total\{record="channels"\} 1/);
     assert.match(metrics, /sluice_hub_history_pruned_total\{record="objectives"\} 2/);
+    assert.match(metrics, /sluice_hub_history_pruned_total\{record="forgotten_ids"\} 0/, 'its nonce is recent: the id is remembered');
     const logged = lines.find((l) => l['msg'] === 'history pruned');
     assert.ok(logged !== undefined, 'a "history pruned" log line');
     assert.equal(logged['channels'], 1);

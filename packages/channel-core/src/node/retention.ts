@@ -14,7 +14,7 @@ export interface HistoryRetentionOptions {
   /** Logs `history pruned` (info: channels, objectives, kept, ms) when a pass deleted or kept something, and failed passes (warn). */
   readonly logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** After each pass (also when it deleted nothing). */
-  readonly onPass?: (pass: { channels: number; objectives: number; kept: number; ms: number }) => void;
+  readonly onPass?: (pass: { channels: number; objectives: number; kept: number; forgotten: number; ms: number }) => void;
   /** A pass failed (it is retried at the next one). */
   readonly onError?: (code: string, reason: string) => void;
 }
