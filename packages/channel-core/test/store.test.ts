@@ -339,12 +339,12 @@ test('store: history retention — stale closed channels listed by age through t
     // retired ids with their nonce times: forgotten oldest first once before the cut-off, at most
     // `limit` at a time; ids retired without a nonce time are kept for good
     s.retire!([id(8), id(9), id(10)], [], 100, [], [5_000, undefined, 7_000]);
-    assert.equal(s.forgetRetired!(5_000, 10), 0, 'strictly before');
-    assert.equal(s.forgetRetired!(10_000, 1), 1);
+    assert.deepEqual(s.forgetRetired!(5_000, 10), { forgotten: 0 }, 'strictly before');
+    assert.deepEqual(s.forgetRetired!(10_000, 1), { forgotten: 1, newestNonceTime: 5_000 });
     assert.deepEqual([8, 9, 10].map((n) => s.isRetired!(id(n))), [false, true, true]);
-    assert.equal(s.forgetRetired!(Number.MAX_SAFE_INTEGER, 10), 1);
+    assert.deepEqual(s.forgetRetired!(Number.MAX_SAFE_INTEGER, 10), { forgotten: 1, newestNonceTime: 7_000 });
     assert.deepEqual([8, 9, 10, 2, 3].map((n) => s.isRetired!(id(n))), [false, true, false, true, true]);
-    assert.equal(s.forgetRetired!(Number.MAX_SAFE_INTEGER, 0), 0);
+    assert.deepEqual(s.forgetRetired!(Number.MAX_SAFE_INTEGER, 0), { forgotten: 0 });
   } finally {
     s.close();
   }

@@ -958,14 +958,17 @@ class EngineImpl implements Engine {
     const st = this.store;
     if (window === undefined || st.forgetRetired === undefined) return 0;
     const cut = this.#clock.now() - window.maxAgeMs - 60_000;
-    // The mark only rises, and is written with the deletions: every forgotten id's nonce time is
-    // below it, and joins refuse nonces below it whatever the clock or the policy later say.
-    const mark = Math.max(this.#forgottenBefore(), cut);
+    // The mark only rises, is written with the deletions, and comes from what was deleted (the
+    // newest forgotten nonce time + 1), not from the clock: every forgotten id's nonce time is
+    // below it, joins refuse nonces below it whatever the clock or the policy later say, and a
+    // clock that ran ahead and was corrected cannot lock out new channels (it can only have
+    // forgotten ids early, which the mark then covers).
     let n = 0;
     try {
       st.transaction(() => {
-        if (mark > this.#forgottenBefore()) st.setMeta(FORGOTTEN_BEFORE_KEY, String(mark));
-        n = st.forgetRetired!(cut, limit);
+        const r = st.forgetRetired!(cut, limit);
+        n = r.forgotten;
+        if (r.newestNonceTime !== undefined && r.newestNonceTime + 1 > this.#forgottenBefore()) st.setMeta(FORGOTTEN_BEFORE_KEY, String(r.newestNonceTime + 1));
       }, { durability: 'relaxed' });
     } finally {
       this.#forgottenMark = undefined; // re-read: committed or rolled back
@@ -977,8 +980,14 @@ class EngineImpl implements Engine {
   /** See {@link JoinContext.forgottenBefore} (cached; kept in the store's meta). */
   #forgottenBefore(): number {
     if (this.#forgottenMark === undefined) {
-      const v = Number(this.store.getMeta(FORGOTTEN_BEFORE_KEY) ?? '0');
-      this.#forgottenMark = Number.isFinite(v) ? v : 0;
+      const raw = this.store.getMeta(FORGOTTEN_BEFORE_KEY) ?? '0';
+      const v = Number(raw);
+      if (!Number.isFinite(v)) {
+        // never guess lower: refuse every opening until an operator looks (logged on each join)
+        this.#log.error({ key: FORGOTTEN_BEFORE_KEY }, 'the forgotten-history mark in the store is unreadable: refusing new channels');
+        return Number.POSITIVE_INFINITY;
+      }
+      this.#forgottenMark = v;
     }
     return this.#forgottenMark;
   }

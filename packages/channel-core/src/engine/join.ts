@@ -57,6 +57,7 @@ export interface JoinContext {
 function checkNonce(ctx: JoinContext, nonce: bigint, channelId: ChannelId): void {
   const t = nonceTimeMs(nonce);
   if (ctx.forgottenBefore !== undefined && t < ctx.forgottenBefore) {
+    if (!Number.isFinite(ctx.forgottenBefore)) refuse('this node cannot read up to when it forgot its history (store meta history.forgottenBefore): it opens no channels until that is repaired', { channelId });
     refuse(`the channel nonce was made at ${new Date(t).toISOString()}, before ${new Date(ctx.forgottenBefore).toISOString()}, the history this node no longer remembers: open it again with a new nonce, and check the clocks`, { channelId });
   }
   const window = ctx.policy.nonceWindow;

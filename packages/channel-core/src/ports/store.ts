@@ -147,10 +147,11 @@ export interface Store {
    */
   retire?(channelIds: readonly ChannelId[], objectiveIds: readonly string[], now: number, objectivePrefixes?: readonly string[], nonceTimes?: readonly (number | undefined)[]): void;
   /**
-   * Forget at most `limit` retired ids whose nonce time is before `nonceTimeBefore` (ids retired
-   * without one are kept); returns how many. Relaxed commit.
+   * Forget at most `limit` retired ids whose nonce time is before `nonceTimeBefore`, oldest first
+   * (ids retired without one are kept); returns how many, and the newest nonce time among them.
+   * Relaxed commit.
    */
-  forgetRetired?(nonceTimeBefore: number, limit: number): number;
+  forgetRetired?(nonceTimeBefore: number, limit: number): { readonly forgotten: number; readonly newestNonceTime?: number };
   /** Whether a channel id was retired (its records deleted by {@link retire}); case-insensitive. */
   isRetired?(channelId: ChannelId): boolean;
 

@@ -373,11 +373,17 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
       }, { durability: 'relaxed' });
     },
     forgetRetired(nonceTimeBefore, limit) {
-      if (limit <= 0) return 0;
-      const r = relaxed(() =>
-        q('DELETE FROM retired_channels WHERE channel_id IN (SELECT channel_id FROM retired_channels WHERE nonce_time < ? ORDER BY nonce_time LIMIT ?)').run(nonceTimeBefore, limit),
+      if (limit <= 0) return { forgotten: 0 };
+      return store.transaction(
+        () => {
+          const rows = q('SELECT channel_id, nonce_time FROM retired_channels WHERE nonce_time < ? ORDER BY nonce_time LIMIT ?').all(nonceTimeBefore, limit) as Row[];
+          if (rows.length === 0) return { forgotten: 0 };
+          const del = q('DELETE FROM retired_channels WHERE channel_id = ?');
+          for (const r of rows) del.run(r['channel_id'] as string);
+          return { forgotten: rows.length, newestNonceTime: Number(rows[rows.length - 1]!['nonce_time']) };
+        },
+        { durability: 'relaxed' },
       );
-      return Number(r.changes);
     },
     isRetired(channelId) {
       return q('SELECT 1 AS x FROM retired_channels WHERE channel_id = ?').get(channelId.toLowerCase()) !== undefined;

@@ -149,7 +149,7 @@ test('retention under a nonce window forgets pruned ids once their nonces are pa
   }
 });
 
-test('a failed opening is forgotten too (its nonce is read from its opening objective)', async () => {
+test('a failed opening is forgotten too (its nonce is read from its opening objective); a clock that ran ahead and was corrected locks nobody out', async () => {
   const ireneClock = skewed();
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 23 }, { irene: { policy: hubPolicy, prefundTimeoutMs: 300, objectiveTimeoutMs: 400 } }, { irene: ireneClock });
   try {
@@ -161,9 +161,16 @@ test('a failed opening is forgotten too (its nonce is read from its opening obje
     assert.equal(irene.getVirtualChannel(v)?.status, 'failed');
     assert.equal(getVirtualData(w.stores.irene, v)?.v, null, 'never funded: the channel record has no states');
     assert.deepEqual(await irene.pruneHistory({ olderThanMs: 0 }), { channels: 1, objectives: 1, kept: 0, forgotten: 0 });
-    ireneClock.offset = 2 * HOUR;
+    ireneClock.offset = 30 * 24 * HOUR; // a clock a month ahead forgets it early...
     assert.deepEqual(await irene.pruneHistory({ olderThanMs: 0 }), { channels: 0, objectives: 0, kept: 0, forgotten: 1 });
     assert.equal(w.stores.irene.isRetired!(v), false);
+    // ...and once corrected, new channels open: what was forgotten bounds what is refused, not
+    // the clock that forgot it (the mark is the newest forgotten nonce, not "a month from now")
+    ireneClock.offset = 0;
+    await new Promise((r) => setTimeout(r, 1_000)); // a nonce second after the forgotten one's
+    await w.net.service(ADDR.bob).start();
+    const { channelId } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n });
+    await until(() => irene.getVirtualChannel(channelId)?.status === 'funded', 'a new channel funded at the hub');
   } finally {
     await w.stop();
   }
