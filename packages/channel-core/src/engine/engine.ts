@@ -950,8 +950,9 @@ class EngineImpl implements Engine {
 
   /**
    * Under a nonce window, forget up to `limit` retired channel ids whose nonces are older than
-   * the window (and a minute): a replayed prefund of one is refused by the window at join, so
-   * the id no longer needs remembering. Without a window: none.
+   * the window (and a minute): a replayed prefund of one is refused at join (by the window, and
+   * for good by the forgotten-before mark raised here), so the id no longer needs remembering.
+   * Without a window: none.
    */
   #forgetRetired(limit: number): number {
     const window = this.#policy.nonceWindow;
