@@ -314,6 +314,27 @@ describe('libp2p messaging', () => {
     assert.equal(got.length, 2);
   });
 
+  it('logs a message its handler is not ready for at debug (an expected race), other handler failures as warnings', async () => {
+    const lines: string[] = [];
+    const logger = { debug: (_o: object, m: string) => void lines.push(`debug ${m}`), info() {}, warn: (_o: object, m: string) => void lines.push(`warn ${m}`), error() {} };
+    const store = openMemoryStore();
+    stores.push(store);
+    const bob = createLibp2pMessageService({ privateKey: BOB, retry: FAST }, { store, logger });
+    running.push(bob);
+    await bob.start();
+    let calls = 0;
+    bob.onMessage(() => {
+      calls++;
+      if (calls === 1) throw new SluiceError('PROTOCOL_NOT_READY', 'overtook another');
+      if (calls === 2) throw new Error('broken');
+    });
+    const alice = service({ privateKey: ALICE, peers: [{ address: bob.self, multiaddrs: bob.multiaddrs() }] });
+    await alice.start();
+    await alice.send(bob.self, text('x'));
+    await waitFor('handled on the third try', () => calls === 3);
+    assert.deepEqual(lines.filter((l) => / (message not ready here yet|message handler failed)/.test(l)), ['debug message not ready here yet; sender will retry', 'warn message handler failed; sender will retry']);
+  });
+
   it('does not acknowledge a message whose handler throws; the sender retries', async () => {
     const bob = service({ privateKey: BOB });
     await bob.start();

@@ -1334,7 +1334,12 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     try {
       await handler(message);
     } catch (e) {
-      this.#log.warn({ peer: from, messageId: id, code: errorCode(e), reason: e instanceof Error ? e.message : '' }, 'message handler failed; sender will retry');
+      const fields = { peer: from, messageId: id, code: errorCode(e), reason: e instanceof Error ? e.message : '' };
+      // Not ready yet is an expected race under load (a message that overtook another, ~0.4 per
+      // virtual channel at a busy hub), not a failure: debug, so it neither floods the log nor
+      // counts as an error.
+      if (isSluiceError(e, NOT_READY)) this.#log.debug(fields, 'message not ready here yet; sender will retry');
+      else this.#log.warn(fields, 'message handler failed; sender will retry');
       return { id, status: 'retry', reason: isSluiceError(e) ? e.code : 'handler-failed' };
     }
     this.#queueSeen(from, id);
