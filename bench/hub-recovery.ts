@@ -14,19 +14,19 @@
  * restart against the throughput just before the kill (the baseline, same run). The machine's 2
  * cores are shared by the hub, the clients and other jobs: compare the ratios.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAnvil, freePort } from '@sluice/contracts/anvil';
 import { deployLocal } from './lib/local-chain.ts';
+import { startHubProcess } from './lib/hub-process.ts';
 import { privateKeyToAddress } from '@sluice/channel-core';
 import { createNode, type Node, type NodeInit } from '@sluice/channel-core/node';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(here, 'results', 'hub-recovery.json');
-const HUB_BIN = join(here, '..', 'packages', 'hub', 'bin', 'sluice-hub.js');
 const CLIENTS = Number(process.env['HUB_RECOVERY_CLIENTS'] ?? 60);
 const WARMUP_S = Number(process.env['HUB_RECOVERY_WARMUP_S'] ?? 5);
 const AFTER_S = Number(process.env['HUB_RECOVERY_AFTER_S'] ?? 20);
@@ -36,33 +36,6 @@ const t0 = performance.now();
 const log = (s: string): void => void process.stderr.write(`[bench:recovery ${((performance.now() - t0) / 1000).toFixed(1)}s] ${s}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const fmt = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
-
-/** `sluice-hub start` as a child process; resolves once it prints its ready line. */
-async function startHub(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; multiaddrs: string[] }> {
-  const child = spawn(process.execPath, [HUB_BIN, 'start', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const onData = (c: Buffer): void => {
-      buf += c.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (lines.push(line) > 200) lines.shift();
-        try {
-          const j = JSON.parse(line) as { ready?: boolean; multiaddrs?: string[] };
-          if (j.ready === true) resolve({ child, multiaddrs: j.multiaddrs! });
-        } catch {
-          // not JSON
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code, signal) => reject(new Error(`hub exited (${code ?? signal}) before it was ready:\n${lines.join('\n')}`)));
-  });
-}
 
 async function main(): Promise<void> {
   const load0 = loadavg();
@@ -81,7 +54,7 @@ async function main(): Promise<void> {
       // every client is on this host: lift libp2p's per-host rate of new connections
       SLUICE_HUB_INBOUND_PER_HOST: '1000',
     };
-    let started = await startHub(hubArgs, hubEnv);
+    let started = await startHubProcess(hubArgs, hubEnv);
     hub = started.child;
     const hubAddress = privateKeyToAddress(anvil.accounts[1]!);
     const init = (key: string, name: string): NodeInit => ({
@@ -121,7 +94,7 @@ async function main(): Promise<void> {
     const tKill = performance.now();
     hub.kill('SIGKILL');
     await new Promise((r) => hub!.once('exit', r));
-    started = await startHub(hubArgs, hubEnv);
+    started = await startHubProcess(hubArgs, hubEnv);
     hub = started.child;
     const tReady = performance.now();
     log(`hub killed and back in ${fmt(tReady - tKill, 0)} ms; load for ${AFTER_S} s more`);

@@ -25,7 +25,7 @@
  * libp2p node and sqlite file; the hub is a separate OS process. Both share the machine's 2
  * cores (and other engineers' jobs): numbers are noisy; the load average is printed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -34,6 +34,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAnvil, freePort } from '@sluice/contracts/anvil';
 import { deployLocal } from './lib/local-chain.ts';
+import { startHubProcess } from './lib/hub-process.ts';
 import { privateKeyToAddress, type Address, type ChannelId } from '@sluice/channel-core';
 import { createNode, type Node, type NodeInit } from '@sluice/channel-core/node';
 import { openSqliteStore } from '@sluice/channel-core/sqlite';
@@ -41,7 +42,6 @@ type Store = ReturnType<typeof openSqliteStore>;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(here, 'results', 'hub.json');
-const HUB_BIN = join(here, '..', 'packages', 'hub', 'bin', 'sluice-hub.js');
 const N = Number(process.env['HUB_BENCH_N'] ?? 100);
 const CLIENTS = Number(process.env['HUB_BENCH_CLIENTS'] ?? 50);
 const SECONDS = Number(process.env['HUB_BENCH_SECONDS'] ?? 10);
@@ -106,62 +106,37 @@ async function scenario(stores: StoreMode): Promise<Result> {
     const profDir = process.env['HUB_BENCH_PROFILE_DIR'] ?? join(dir, 'prof');
 
     // The hub: anvil account 1 (`--dev-account` is refused on non-local chains), its own OS process.
-    const hubChild = spawn(
-      process.execPath,
-      [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), HUB_BIN, 'start', '--deployment', deploymentFile, '--dev-account', '1', '--listen', `/ip4/127.0.0.1/tcp/${await freePort()}`, '--http-port', '0'],
-      {
-        env: {
-          ...process.env,
-          SLUICE_HUB_RPC_URL: anvil.rpcUrl,
-          SLUICE_HUB_STORE: storePath('hub'),
-          SLUICE_HUB_LOG_LEVEL: 'warn',
-          SLUICE_HUB_MAX_LEDGER_DEPOSIT: String(10n ** 20n),
-          SLUICE_HUB_MAX_LEDGER_GUARANTEES: String(MAX_LEDGER_GUARANTEES),
-          SLUICE_HUB_CHAIN_POLL_MS: '100',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    children.add(hubChild);
-    const hubOut: string[] = [];
     const hubWarnLines = { n: 0 };
     // Log lines counted during the timed runs (see countingLogger below), by who and message.
     const warnCounts = new Map<string, number>();
     let counting = false;
-    const started = await new Promise<{ multiaddrs: string[]; http: string }>((resolve, reject) => {
-      let buf = '';
-      const onData = (c: Buffer): void => {
-        buf += c.toString();
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          hubOut.push(line);
-          if (hubOut.length > 2000) hubOut.shift();
-          if (counting) {
-            try {
-              const j = JSON.parse(line) as { msg?: string; code?: string; reason?: string; level?: number };
-              if (typeof j.msg === 'string') {
-                const k = `hub\t${j.msg}${typeof j.code === 'string' ? ` (${j.code}${typeof j.reason === 'string' ? `: ${j.reason}` : ''})` : ''}`;
-                warnCounts.set(k, (warnCounts.get(k) ?? 0) + 1);
-                hubWarnLines.n++;
-              }
-            } catch {
-              // not JSON
-            }
-          }
-          try {
-            const j = JSON.parse(line) as { ready?: boolean; multiaddrs?: string[]; http?: string };
-            if (j.ready === true) resolve({ multiaddrs: j.multiaddrs!, http: j.http! });
-          } catch {
-            // not JSON
-          }
+    const countHubLine = (line: string): void => {
+      if (!counting) return;
+      try {
+        const j = JSON.parse(line) as { msg?: string; code?: string; reason?: string; level?: number };
+        if (typeof j.msg === 'string') {
+          const k = `hub\t${j.msg}${typeof j.code === 'string' ? ` (${j.code}${typeof j.reason === 'string' ? `: ${j.reason}` : ''})` : ''}`;
+          warnCounts.set(k, (warnCounts.get(k) ?? 0) + 1);
+          hubWarnLines.n++;
         }
-      };
-      hubChild.stdout!.on('data', onData);
-      hubChild.stderr!.on('data', onData);
-      hubChild.once('exit', (code) => reject(new Error(`hub exited ${code}:\n${hubOut.join('\n')}`)));
-    });
+      } catch {
+        // not JSON
+      }
+    };
+    const started = await startHubProcess(
+      ['--deployment', deploymentFile, '--dev-account', '1', '--listen', `/ip4/127.0.0.1/tcp/${await freePort()}`, '--http-port', '0'],
+      {
+        SLUICE_HUB_RPC_URL: anvil.rpcUrl,
+        SLUICE_HUB_STORE: storePath('hub'),
+        SLUICE_HUB_LOG_LEVEL: 'warn',
+        SLUICE_HUB_MAX_LEDGER_DEPOSIT: String(10n ** 20n),
+        SLUICE_HUB_MAX_LEDGER_GUARANTEES: String(MAX_LEDGER_GUARANTEES),
+        SLUICE_HUB_CHAIN_POLL_MS: '100',
+      },
+      { nodeArgs: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [], onLine: countHubLine },
+    );
+    const hubChild = started.child;
+    children.add(hubChild);
     log(`[${stores} stores] hub ${hubAddress} up at ${started.multiaddrs[0]}`);
 
     const init = (key: string, name: string, peers?: NodeInit['peers']): NodeInit => ({
