@@ -1134,7 +1134,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
         from = envelope.from;
         relayedBy = remote;
       }
-      const key = `${lower(from)}/${id}`;
+      const key = messageKey(from, id);
       const running = this.#inbound.get(key);
       if (running !== undefined) return running;
       const p = this.#deliverLocal(from, id, envelope.payload, relayedBy);
@@ -1250,7 +1250,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       for (const i of take) {
         const envelope = envelopes[i]!;
         const { id } = envelope;
-        if (this.#seenPending.has(`${lower(remote)}/${id}`) || !this.#store.markSeen(remote, id, now)) {
+        if (this.#seenPending.has(messageKey(remote, id)) || !this.#store.markSeen(remote, id, now)) {
           acks[i] = { id, status: 'ok', reason: 'duplicate' };
           continue;
         }
@@ -1299,7 +1299,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     const pending: Promise<void>[] = [];
     for (const [i, envelope] of envelopes.entries()) {
       if (acks[i] !== undefined) continue;
-      const key = `${lower(envelope.from ?? remote)}/${envelope.id}`;
+      const key = messageKey(envelope.from ?? remote, envelope.id);
       const first = firsts.get(key);
       if (first !== undefined) {
         pending.push(
@@ -1352,7 +1352,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
    * message reach the handler again, which is idempotent).
    */
   #queueSeen(from: Address, id: string): void {
-    this.#seenPending.set(`${lower(from)}/${id}`, { from, id, at: this.#clock.now() });
+    this.#seenPending.set(messageKey(from, id), { from, id, at: this.#clock.now() });
     if (this.#seenPending.size % SEEN_FLUSH_MAX === 0) this.#flushSeen();
     else if (this.#seenTimer === undefined) {
       this.#seenTimer = setTimeout(() => {
@@ -1395,7 +1395,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
 
   /** Whether (from, id) was seen, without recording it (a rolled-back markSeen). */
   #isSeen(from: Address, id: string): boolean {
-    if (this.#seenPending.has(`${lower(from)}/${id}`)) return true;
+    if (this.#seenPending.has(messageKey(from, id))) return true;
     if (this.#store.hasSeen !== undefined) return this.#store.hasSeen(from, id);
     try {
       return this.#store.transaction(() => {
@@ -1426,6 +1426,11 @@ function outboxEnvelope(record: OutboxRecord): Envelope {
 function positive(n: number, name: string): number {
   if (!Number.isFinite(n) || n <= 0) throw new RangeError(`${name} must be a positive number`);
   return n;
+}
+
+/** A message's identity at its receiver: its sender and its id (dedupe, in-flight deliveries). */
+function messageKey(from: Address, id: string): string {
+  return `${lower(from)}/${id}`;
 }
 
 function jitter(ms: number): number {

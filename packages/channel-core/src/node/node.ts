@@ -416,6 +416,11 @@ class NodeImpl implements Node {
     }
   }
 
+  /** The node's clock (the components' clock, else the system's), ms. */
+  #now(): number {
+    return (this.#components.clock ?? systemClock).now();
+  }
+
   #timeout(options: CallOptions): { signal?: AbortSignal; timeoutMs: number } {
     return { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs: options.timeoutMs ?? this.#init.callTimeoutMs ?? 60_000 };
   }
@@ -439,7 +444,7 @@ class NodeImpl implements Node {
       }
       const prefund: State = {
         participants: [this.address, counterparty],
-        channelNonce: timedNonce((this.#components.clock ?? systemClock).now()),
+        channelNonce: timedNonce(this.#now()),
         appDefinition: engine.init.consensusApp,
         challengeDuration: this.#init.ledgerChallengeDuration ?? FALLBACK_DEFAULTS.ledgerChallengeDuration,
         appData: '0x' as Hex,
@@ -518,7 +523,7 @@ class NodeImpl implements Node {
       for (let attempt = 1; ; attempt++) {
         const prefund: State = {
           participants: [this.address, hub, payee],
-          channelNonce: timedNonce((this.#components.clock ?? systemClock).now()),
+          channelNonce: timedNonce(this.#now()),
           appDefinition: engine.init.virtualPaymentApp,
           challengeDuration: this.#init.virtualChallengeDuration ?? FALLBACK_DEFAULTS.virtualChallengeDuration,
           appData: '0x' as Hex,
@@ -776,7 +781,7 @@ class NodeImpl implements Node {
     if (!Number.isSafeInteger(olderThanMs) || olderThanMs < 0) throw new SluiceError('INVALID_ARGUMENT', 'olderThanMs must be a non-negative integer');
     if (!Number.isSafeInteger(batch) || batch < 1) throw new SluiceError('INVALID_ARGUMENT', 'batch must be a positive integer');
     const engine = this.engine;
-    const before = (this.#components.clock ?? systemClock).now() - olderThanMs;
+    const before = this.#now() - olderThanMs;
     const out = { channels: 0, objectives: 0, kept: 0, forgotten: 0 };
     let after: HistoryPruned['next'] = {};
     const same = (a: StaleCursor | undefined, b: StaleCursor | undefined): boolean => a === b || (a !== undefined && b !== undefined && a.channelId === b.channelId && a.updatedAt === b.updatedAt);
