@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { startAnvil, freePort } from '@sluice/contracts/anvil';
 import { deployLocal } from './lib/local-chain.ts';
 import { startHubProcess } from './lib/hub-process.ts';
-import { privateKeyToAddress, type Address, type ChannelId } from '@sluice/channel-core';
+import { privateKeyToAddress } from '@sluice/channel-core';
 import { createNode, type Node, type NodeInit } from '@sluice/channel-core/node';
 import { openSqliteStore } from '@sluice/channel-core/sqlite';
 type Store = ReturnType<typeof openSqliteStore>;

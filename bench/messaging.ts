@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { privateKeyToAddress } from '@sluice/channel-core';
-import { createLibp2pMessageService, type Libp2pMessageService } from '@sluice/channel-core/libp2p';
+import { createLibp2pMessageService } from '@sluice/channel-core/libp2p';
 import { openMemoryStore, openSqliteStore } from '@sluice/channel-core/sqlite';
 
 const ROUNDS = Number(process.env['MSG_BENCH_ROUNDS'] ?? 300);

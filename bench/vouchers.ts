@@ -15,7 +15,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AbiCoder, SigningKey, Wallet, getBytes, keccak256 as ethersKeccak, recoverAddress, hashMessage, version as ethersVersion } from 'ethers';
 import {
-  type Address,
   type ChannelId,
   type Voucher,
   cryptoBackend,

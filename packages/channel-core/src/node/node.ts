@@ -425,6 +425,22 @@ class NodeImpl implements Node {
     return { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs: options.timeoutMs ?? this.#init.callTimeoutMs ?? 60_000 };
   }
 
+  /**
+   * Start a new channel's objective with a fresh {@link timedNonce}. Its low half is 32 random
+   * bits: the same participants draw the same nonce in the same second about once in 2^32 tries,
+   * and then the channel id exists already (perhaps closed long ago): draw again.
+   */
+  async #withFreshNonce<T>(start: (channelNonce: bigint) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await start(timedNonce(this.#now()));
+      } catch (e) {
+        if (attempt < 3 && isSluiceError(e, 'INVALID_ARGUMENT') && e.message === 'objective already exists') continue;
+        throw e;
+      }
+    }
+  }
+
   // ---------------------------------------------------------------- ledgers
 
   async createLedgerChannel(
@@ -442,20 +458,22 @@ class NodeImpl implements Node {
       if (findLedger(this.#st, counterparty, asset, ['funding', 'open', 'closing']) !== undefined) {
         throw new SluiceError('INVALID_ARGUMENT', 'a ledger with this counterparty in this asset already exists');
       }
-      const prefund: State = {
-        participants: [this.address, counterparty],
-        channelNonce: timedNonce(this.#now()),
-        appDefinition: engine.init.consensusApp,
-        challengeDuration: this.#init.ledgerChallengeDuration ?? FALLBACK_DEFAULTS.ledgerChallengeDuration,
-        appData: '0x' as Hex,
-        outcome: [simpleExit(asset, [[this.address, deposit], [counterparty, counterpartyDeposit]])],
-        turnNum: 0,
-        isFinal: false,
-      };
-      const o = newDirectFund(prefund, this.address);
-      const ledger: LedgerData = { ledgerId: o.channel.id, counterparty, asset, myIndex: 0, status: 'funding', ledger: null, myDeposit: deposit, counterpartyDeposit };
-      await engine.startObjective(o, { ledger });
-      return o.channel.id;
+      return this.#withFreshNonce(async (channelNonce) => {
+        const prefund: State = {
+          participants: [this.address, counterparty],
+          channelNonce,
+          appDefinition: engine.init.consensusApp,
+          challengeDuration: this.#init.ledgerChallengeDuration ?? FALLBACK_DEFAULTS.ledgerChallengeDuration,
+          appData: '0x' as Hex,
+          outcome: [simpleExit(asset, [[this.address, deposit], [counterparty, counterpartyDeposit]])],
+          turnNum: 0,
+          isFinal: false,
+        };
+        const o = newDirectFund(prefund, this.address);
+        const ledger: LedgerData = { ledgerId: o.channel.id, counterparty, asset, myIndex: 0, status: 'funding', ledger: null, myDeposit: deposit, counterpartyDeposit };
+        await engine.startObjective(o, { ledger });
+        return o.channel.id;
+      });
     });
     await engine.waitForObjective(directFundId(channelId), this.#timeout(options));
     return { channelId };
@@ -518,12 +536,11 @@ class NodeImpl implements Node {
         });
       }
       assertGuaranteeRoom(ld.ledger, engine.activeObjectives(), this.#init.policy?.maxLedgerGuarantees ?? DEFAULT_MAX_LEDGER_GUARANTEES);
-      // A nonce's low half is 32 random bits: the same participants draw the same nonce in the
-      // same second about once in 2^32 tries; then the channel id exists already: draw again.
-      for (let attempt = 1; ; attempt++) {
+      const toMyRight = ld.ledger;
+      return this.#withFreshNonce(async (channelNonce) => {
         const prefund: State = {
           participants: [this.address, hub, payee],
-          channelNonce: timedNonce(this.#now()),
+          channelNonce,
           appDefinition: engine.init.virtualPaymentApp,
           challengeDuration: this.#init.virtualChallengeDuration ?? FALLBACK_DEFAULTS.virtualChallengeDuration,
           appData: '0x' as Hex,
@@ -531,16 +548,11 @@ class NodeImpl implements Node {
           turnNum: 0,
           isFinal: false,
         };
-        const o = newVirtualFund({ prefund, myAddress: this.address, toMyRight: ld.ledger });
+        const o = newVirtualFund({ prefund, myAddress: this.address, toMyRight });
         const virtual: VirtualData = { channelId: o.v.id, role: 'payer', payer: this.address, hub, payee, asset, amount, status: 'funding', v: null };
-        try {
-          await engine.startObjective(o, { virtual });
-        } catch (e) {
-          if (attempt < 3 && isSluiceError(e, 'INVALID_ARGUMENT') && e.message === 'objective already exists') continue;
-          throw e;
-        }
+        await engine.startObjective(o, { virtual });
         return { id: o.id, channelId: o.v.id };
-      }
+      });
     });
     await engine.waitForObjective(id, this.#timeout(options));
     return { channelId };

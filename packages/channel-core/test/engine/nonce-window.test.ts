@@ -5,6 +5,8 @@
  * anyway — and what it remembers of its history stays bounded.
  */
 import { test } from 'node:test';
+import crypto from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
 import assert from 'node:assert/strict';
 import {
   type ChannelId,
@@ -172,6 +174,56 @@ test('a failed opening is forgotten too (its nonce is read from its opening obje
     const { channelId } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n });
     await until(() => irene.getVirtualChannel(channelId)?.status === 'funded', 'a new channel funded at the hub');
   } finally {
+    await w.stop();
+  }
+});
+
+test('a new channel whose nonce draws an existing channel id (same second, same 32 random bits) draws again: virtual and ledger', async () => {
+  // The nonce's low half comes from crypto.randomBytes(4): force the draws, with Alice's clock
+  // frozen inside one second so that equal draws make equal nonces.
+  const forced: number[] = [];
+  const real = crypto.randomBytes;
+  const fake = ((size: number, ...rest: unknown[]) => {
+    if (size !== 4 || forced.length === 0) return (real as (...a: unknown[]) => Buffer)(size, ...rest);
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(forced.shift()!);
+    return b;
+  }) as typeof crypto.randomBytes;
+  crypto.randomBytes = fake;
+  syncBuiltinESMExports();
+  const t0 = Math.floor(Date.now() / 1000) * 1000 + 500;
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 24 }, { irene: { policy: hubPolicy } }, { alice: { now: () => t0 } });
+  try {
+    const { alice, bob, irene } = w.nodes;
+    forced.push(5);
+    const { channelId: ai } = await alice.createLedgerChannel({ counterparty: ADDR.irene, deposit: 1_000n });
+    const { channelId: ib } = await bob.createLedgerChannel({ counterparty: ADDR.irene, deposit: 0n, counterpartyDeposit: 500n });
+    await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'ledgers open at irene');
+
+    forced.push(7, 7, 8);
+    const { channelId: c1 } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n });
+    const { channelId: c2 } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n });
+    assert.equal(forced.length, 0, 'the second channel drew twice');
+    assert.notEqual(c1, c2);
+    await until(() => irene.getVirtualChannel(c2)?.status === 'funded', 'the redrawn channel funded at the hub');
+
+    // a ledger: the same nonce as Alice's closed ledger with Irene
+    await alice.closeVirtualChannel(c1);
+    await alice.closeVirtualChannel(c2);
+    await alice.closeLedgerChannel(ai);
+    assert.equal(alice.getLedgerChannel(ai)?.status, 'closed');
+    forced.push(5, 6);
+    const { channelId: ai2 } = await alice.createLedgerChannel({ counterparty: ADDR.irene, deposit: 1_000n });
+    assert.equal(forced.length, 0, 'the new ledger drew twice');
+    assert.notEqual(ai2, ai);
+    assert.equal(alice.getLedgerChannel(ai2)?.status, 'open');
+    // three equal draws in a row are not a coincidence: the call fails rather than loop
+    forced.push(7, 7, 7);
+    await assert.rejects(alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n }), /objective already exists/);
+  } finally {
+    forced.length = 0;
+    crypto.randomBytes = real;
+    syncBuiltinESMExports();
     await w.stop();
   }
 });
