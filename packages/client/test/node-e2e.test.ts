@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { type Address, ZERO_ADDRESS, addressToDestination, privateKeyToAddress, type Bytes32 } from '@sluice/channel-core';
 import { MemoryChainService, createMemoryNetwork, type MemoryNetwork } from '@sluice/channel-core/memory';
 import { openMemoryStore } from '@sluice/channel-core/sqlite';
-import { createNode, type Node } from '@sluice/channel-core/node';
+import { type EnginePolicy, type NodeComponents, createNode, type Node } from '@sluice/channel-core/node';
 import { NodePayeeChannels, type ProviderService, type UsageStore, createProviderService, openUsageStore } from '@sluice/provider/service';
-import { startProviderRetention } from '@sluice/provider/node-setup';
+import { payeeNodePolicy, startProviderRetention } from '@sluice/provider/node-setup';
 import { NodePayerChannels, download } from '../src/index.ts';
 import { type Env, addRandomFile, makeEnv } from './helpers.ts';
 
@@ -34,6 +34,9 @@ describe('end to end over the Node API (memory chain + network)', () => {
   let alice: Node;
   let bob: Node;
   const aliceStore = openMemoryStore();
+  const bobStore = openMemoryStore();
+  /** Bob's clock (moved forward at the end, to let his retention forget a channel id). */
+  const bobClock = { offset: 0, now: () => Date.now() + bobClock.offset };
   let service: ProviderService;
   let usage: UsageStore;
 
@@ -41,7 +44,7 @@ describe('end to end over the Node API (memory chain + network)', () => {
     env = await makeEnv('sluice-e2e-');
     net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 2, seed: 5 });
     chain = new MemoryChainService();
-    const make = (name: keyof typeof KEYS, store = openMemoryStore()): Node => {
+    const make = (name: keyof typeof KEYS, store = openMemoryStore(), more: { policy?: EnginePolicy; clock?: NodeComponents['clock'] } = {}): Node => {
       const n = createNode(
         {
           privateKey: KEYS[name],
@@ -50,15 +53,17 @@ describe('end to end over the Node API (memory chain + network)', () => {
           objectiveTimeoutMs: 5_000,
           txRetryDelayMs: 50,
           ...(name === 'irene' ? { policy: { hub: {}, maxLedgerDeposit: 10n ** 24n } } : { hub: { address: ADDR.irene, multiaddrs: [] } }),
+          ...(more.policy === undefined ? {} : { policy: more.policy }),
         },
-        { store, chain, messaging: net.service(ADDR[name]) },
+        { store, chain, messaging: net.service(ADDR[name]), ...(more.clock === undefined ? {} : { clock: more.clock }) },
       );
       nodes.push(n);
       return n;
     };
     alice = make('alice', aliceStore);
     const irene = make('irene');
-    bob = make('bob');
+    // Bob's node has the policy `sluice-provider start` gives it (default flags: a nonce window of 1 h)
+    bob = make('bob', bobStore, { policy: payeeNodePolicy({ maxChannels: 256, nonceMaxAge: 3_600_000 }), clock: bobClock });
     for (const n of nodes) await n.start();
     void irene;
     // Bob's ledger with the hub: Irene deposits collateral toward Bob.
@@ -118,5 +123,12 @@ describe('end to end over the Node API (memory chain + network)', () => {
     const w = (await (await fetch(`${service.url}/admin/withdraw`, { method: 'POST', headers: auth })).json()) as { result: { ledgers: { status: string }[] } };
     assert.equal(w.result.ledgers[0]?.status, 'closed');
     assert.equal(chain.payouts(ZERO_ADDRESS, addressToDestination(ADDR.bob) as Bytes32), 12n * PRICE, 'Bob withdrew his earnings on chain');
+    // The pruned channel's id is kept while its nonce is recent (a replayed opening would be
+    // ignored), then forgotten: Bob's nonce window refuses that opening by then anyway.
+    assert.equal(bobStore.isRetired!(r.channelId), true);
+    bobClock.offset = 2 * 3_600_000;
+    const later = await bob.pruneHistory({ olderThanMs: 7 * 86_400_000 });
+    assert.equal(later.forgotten, 1, 'the id is forgotten once its nonce is past the window');
+    assert.equal(bobStore.isRetired!(r.channelId), false);
   });
 });

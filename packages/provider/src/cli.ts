@@ -123,7 +123,8 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
     .addOption(new Option('--log-level <level>', 'pino log level').env('SLUICE_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addOption(new Option('--hub-collateral <units>', 'when we have no ledger channel with the hub yet, ask the hub to deposit this much toward us (it backs the virtual channels clients open to us)').env('SLUICE_HUB_COLLATERAL').default(10n ** 18n, '1000000000000000000').argParser(parseUint('hub-collateral')))
     .addOption(new Option('--max-channels <n>', 'most virtual channels open to us at a time through the hub (clients keep theirs open between downloads); more are refused with LEDGER_FULL. Each adds ~5,000 gas to every channel\'s settlement if the ledger with the hub goes on chain').env('SLUICE_MAX_CHANNELS').default(DEFAULT_MAX_LEDGER_GUARANTEES).argParser(int(1, 1024)))
-    .addOption(new Option('--retain-history <duration>', 'delete the channel node\'s records of channels closed longer ago than this (90m, 12h, 7d; ~12 KB each; earnings are kept as a total); "forever" keeps everything').env('SLUICE_RETAIN_HISTORY').default(null, 'forever').argParser(parseRetentionOption));
+    .addOption(new Option('--retain-history <duration>', 'delete the channel node\'s records of channels closed longer ago than this (90m, 12h, 7d; ~12 KB each; earnings are kept as a total); "forever" keeps everything').env('SLUICE_RETAIN_HISTORY').default(null, 'forever').argParser(parseRetentionOption))
+    .addOption(new Option('--nonce-max-age <duration>', 'join a virtual channel only if the time in its nonce (clients put their clock there) is at most this old and at most 10m ahead of our clock (30m, 1h, 2d), as the hub does; --retain-history then also forgets the ids of deleted channels once their nonces are older; "forever": any nonce, deleted ids kept for good').env('SLUICE_NONCE_MAX_AGE').default(3_600_000, '1h').argParser(parseRetentionOption));
   addChainNodeOptions(start);
   start.action(async (opts: StartOptions) => {
     await runStart(opts);
@@ -153,6 +154,8 @@ interface StartOptions extends ChainNodeOptions {
   logLevel: string;
   /** ms, or null: keep everything. */
   retainHistory: number | null;
+  /** ms, or null: any nonce (no nonce window). */
+  nonceMaxAge: number | null;
   maxChannels: number;
 }
 
@@ -178,11 +181,11 @@ async function runStart(opts: StartOptions): Promise<void> {
     if (opts.hubAddress === undefined || opts.hubMultiaddr.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'give --hub-address and --hub-multiaddr (the hub our channel node uses), or --dev-channels');
     const hub = opts.hubAddress;
     // Loaded only in this mode: the dev-registry path does not need the channel engine.
-    const { createChainNode } = await import('./node-setup.ts');
+    const { createChainNode, payeeNodePolicy } = await import('./node-setup.ts');
     const { node, store: nodeStore } = await createChainNode(opts, {
       storePath: join(dataDir, 'node.db'),
       hub: { address: hub, multiaddrs: opts.hubMultiaddr },
-      policy: { maxLedgerGuarantees: opts.maxChannels },
+      policy: payeeNodePolicy({ maxChannels: opts.maxChannels, nonceMaxAge: opts.nonceMaxAge }),
     });
     await node.start();
     closers.unshift(async () => {

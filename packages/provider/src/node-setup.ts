@@ -5,7 +5,7 @@
  * (`--key-file`, passphrase from the environment, never a flag), anvil's dev accounts on a
  * local chain (`--dev-account N`), or a raw hex key from the environment (`--key`).
  */
-import { type Address, SluiceError } from '@sluice/channel-core';
+import { type Address, DEFAULT_NONCE_WINDOW, SluiceError } from '@sluice/channel-core';
 import type { ChainNodeOptions } from './node-setup-options.ts';
 import { devAccount, passphraseFromEnv, readKeyFile } from '@sluice/channel-core/keys';
 import { type EnginePolicy, type HistoryRetention, createNode, type HubPeer, type Node, startHistoryRetention } from '@sluice/channel-core/node';
@@ -79,6 +79,22 @@ export async function createChainNode(
     { store },
   );
   return { node, store };
+}
+
+/**
+ * The provider's channel-node policy (`sluice-provider start`):
+ * - at most `maxChannels` virtual channels open to us on the ledger with the hub (`--max-channels`);
+ * - with `nonceMaxAge` (`--nonce-max-age`, default 1 h; null: `forever`), a virtual channel is
+ *   joined only while the time in its nonce is at most that old and at most 10 minutes ahead of
+ *   our clock, as the hub does. Retention (`--retain-history`) then forgets the ids of the
+ *   channels it deleted once their nonces are older (a replayed opening is refused anyway), so
+ *   what the node keeps of its history stays bounded.
+ */
+export function payeeNodePolicy(options: { maxChannels: number; nonceMaxAge: number | null }): EnginePolicy {
+  return {
+    maxLedgerGuarantees: options.maxChannels,
+    ...(options.nonceMaxAge === null ? {} : { nonceWindow: { maxAgeMs: options.nonceMaxAge, maxAheadMs: DEFAULT_NONCE_WINDOW.maxAheadMs } }),
+  };
 }
 
 /**
