@@ -11,7 +11,7 @@
  */
 import { Command, Option } from 'commander';
 import { isSluiceError } from '@sluice/channel-core';
-import { CONFIG_FILE_OPTION, OPTIONS, type HubConfig, readConfigFile, resolveConfig } from './config.ts';
+import { CONFIG_FILE_OPTION, OPTIONS, type HubConfig, flagsByKey, readConfigFile, resolveConfig } from './config.ts';
 import { openHub } from './open-hub.ts';
 import { fetchStatus, renderStatus } from './status.ts';
 import { addSettleCommand } from './commands/settle.ts';
@@ -48,10 +48,10 @@ export function buildProgram(io: CliIO, run: { start(config: HubConfig): Promise
     start.addOption(opt);
   }
   start.action(async (flags: Record<string, unknown>) => {
-    const { config: configPath, ...rest } = flags;
+    const configPath = flags['config'];
     const path = typeof configPath === 'string' ? configPath : io.env[CONFIG_FILE_OPTION.env];
     const file = path === undefined || path === '' ? {} : readConfigFile(path);
-    const { config } = resolveConfig({ flags: rest, env: io.env, file });
+    const { config } = resolveConfig({ flags: flagsByKey(flags), env: io.env, file });
     await run.start(config);
   });
 

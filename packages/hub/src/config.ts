@@ -7,6 +7,7 @@
 import { readJsonFile } from '@sluice/channel-core/deployment';
 import { type Address, DEFAULT_MAX_LEDGER_GUARANTEES, SluiceError, parseAddress } from '@sluice/channel-core';
 import { parseRetention } from '@sluice/channel-core/node/text';
+import { Option } from 'commander';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -185,6 +186,20 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'objectiveTimeoutMs', flag: '--objective-timeout-ms <ms>', env: 'SLUICE_HUB_OBJECTIVE_TIMEOUT_MS', description: 'report a stalled objective and re-send its messages after this long', default: 30_000, defaultText: '30000', parse: int(100, 86_400_000) }),
   spec({ key: 'prefundTimeoutMs', flag: '--prefund-timeout-ms <ms>', env: 'SLUICE_HUB_PREFUND_TIMEOUT_MS', description: 'give up a virtual channel whose payee has not signed its prefund this long after the hub joined (the hub signs last, so nobody holds a complete prefund; payer and payee are told)', default: 60_000, defaultText: '60000', parse: int(1_000, 86_400_000) }),
 ];
+
+/**
+ * commander names a parsed flag after the flag itself (`--asset` → `asset`), which is not always
+ * the option's key (`assets`): pick each option's value out of commander's parsed flags by its
+ * attribute name, keyed by the option's key (what {@link resolveConfig} takes).
+ */
+export function flagsByKey(parsed: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const o of OPTIONS) {
+    const v = parsed[new Option(o.flag).attributeName()];
+    if (v !== undefined) out[o.key] = v;
+  }
+  return out;
+}
 
 /** Flag/env of the config file itself (not settable from the file). */
 export const CONFIG_FILE_OPTION = { flag: '--config <file>', env: 'SLUICE_HUB_CONFIG', description: 'JSON config file setting any option below by its camelCase name, e.g. {"rpcUrl": "…", "listen": ["…"], "maxPerChannel": "1000"}' };

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { OPTIONS, CONFIG_FILE_OPTION } from '../src/config.ts';
-import { main } from '../src/cli.ts';
+import { OPTIONS, CONFIG_FILE_OPTION, resolveConfig } from '../src/config.ts';
+import { buildProgram, main } from '../src/cli.ts';
 
 const BIN = fileURLToPath(new URL('../bin/sluice-hub.js', import.meta.url));
 
@@ -102,4 +102,39 @@ test('status renders channels in challenge with time left and the amounts', asyn
   } as never);
   assert.match(withLedgers, /ledger channels \(0; all: closed 3, failed 40\)/);
   assert.match(renderStatus({ address: '0x' + '11'.repeat(20), peerId: null, multiaddrs: [], ledgers: [], virtualChannels: [], virtualChannelCounts: {}, collateral: [], objectivesInFlight: 0, disputes: [], history: { retainMs: null, prunedChannels: 0, prunedObjectives: 0 } } as never), /kept forever/);
+});
+
+test('every start flag reaches the config under its option key (--asset → assets, --collateral-peer → collateralPeers)', async () => {
+  const peer = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC';
+  const token = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
+  // one value per option, each different from its default
+  const samples: Record<string, string[]> = {
+    rpcUrl: ['http://127.0.0.1:9'], chainId: ['5'], deployment: ['/tmp/d.json'], adjudicator: [token], consensusApp: [token], virtualPaymentApp: [token],
+    startBlock: ['7'], keyFile: ['/tmp/k.json'], devAccount: ['3'], listen: ['/ip4/0.0.0.0/tcp/4002', '/ip4/0.0.0.0/tcp/4003'], announce: ['/dns4/hub.example/tcp/4002'],
+    maxConnections: ['50'], inboundPerHost: ['2'], store: ['/tmp/h.db'], maxPerChannel: ['5'], collateralCap: ['6'], maxLedgerGuarantees: ['9'], maxLedgerDeposit: ['10'],
+    maxOpeningCollateral: ['11'], assets: [token, peer], collateralPeers: [peer], requiredApp: [token], httpHost: ['0.0.0.0'], httpPort: ['9999'], logLevel: ['debug'],
+    chainPollMs: ['250'], confirmations: ['3'], retainHistory: ['12h'], nonceMaxAge: ['30m'], objectiveTimeoutMs: ['5000'], prefundTimeoutMs: ['2000'],
+  };
+  assert.deepEqual(Object.keys(samples).sort(), OPTIONS.map((o) => o.key).sort(), 'a sample for every option');
+  const args: string[] = [];
+  for (const o of OPTIONS) for (const v of samples[o.key]!) args.push(o.flag.split(' ')[0]!, v);
+  let got: Record<string, unknown> | undefined;
+  const lines: string[] = [];
+  const program = buildProgram({ out: (s) => lines.push(s), err: (s) => lines.push(s), env: {} }, { start: async (c) => { got = c as unknown as Record<string, unknown>; }, status: async () => {} });
+  await program.parseAsync(['node', 'sluice-hub', 'start', ...args]);
+  assert.ok(got !== undefined, lines.join('\n'));
+  for (const o of OPTIONS) {
+    const want = resolveConfig({ flags: { [o.key]: o.list === true ? samples[o.key] : samples[o.key]![0] } }).config[o.key];
+    assert.deepEqual(got[o.key], want, `${o.flag} sets ${o.key}`);
+    assert.notDeepEqual(got[o.key], o.default, `${o.flag} is not the default`);
+  }
+  // and a bad value is refused (it was ignored for --asset and --collateral-peer), by start and settle
+  const io = { out: (s: string) => lines.push(s), err: (s: string) => lines.push(s), env: {} };
+  for (const cmd of ['start', 'settle']) {
+    for (const [flag, value] of [['--asset', '0x12'], ['--collateral-peer', 'nope']] as const) {
+      lines.length = 0;
+      assert.equal(await main(['node', 'sluice-hub', cmd, flag, value, '--dev-account', '0', '--rpc-url', 'http://127.0.0.1:1'], io), 2, `${cmd} ${flag}`);
+      assert.match(lines.join('\n'), new RegExp(flag), `${cmd} ${flag} named in the error`);
+    }
+  }
 });

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ChannelId, SluiceError, isSluiceError } from '@sluice/channel-core';
 import type { Node, NodeEvent } from '@sluice/channel-core/node';
-import { CONFIG_FILE_OPTION, OPTIONS, type HubConfig, readConfigFile, resolveConfig } from '../config.ts';
+import { CONFIG_FILE_OPTION, OPTIONS, type HubConfig, flagsByKey, readConfigFile, resolveConfig } from '../config.ts';
 import { openHub } from '../open-hub.ts';
 import { formatSeconds } from '../status.ts';
 
@@ -59,8 +59,6 @@ function helpText(o: { description: string; env: string; defaultText?: string })
   return `${o.description} [env: ${o.env}]${o.defaultText === undefined ? '' : ` (default: ${o.defaultText})`}`;
 }
 
-const SETTLE_FLAGS = new Set(['force', 'wait', 'json', 'cooperativeTimeout', 'pollMs', 'timeout', 'config']);
-
 export function addSettleCommand(program: Command, io: SettleIO): Command {
   const cmd = program
     .command('settle')
@@ -80,8 +78,7 @@ export function addSettleCommand(program: Command, io: SettleIO): Command {
   cmd.action(async (flags: Record<string, unknown>) => {
     const path = typeof flags['config'] === 'string' ? flags['config'] : io.env[CONFIG_FILE_OPTION.env];
     const file = path === undefined || path === '' ? {} : readConfigFile(path);
-    const rest = Object.fromEntries(Object.entries(flags).filter(([k]) => !SETTLE_FLAGS.has(k)));
-    const { config } = resolveConfig({ flags: rest, env: io.env, file });
+    const { config } = resolveConfig({ flags: flagsByKey(flags), env: io.env, file });
     await runSettle(config, flags as unknown as SettleFlags, io);
   });
   return cmd;
