@@ -83,9 +83,12 @@ function spawnUntil(bin: string, args: string[], ready: (j: Record<string, unkno
   });
 }
 
-function run(bin: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Run to exit; a process still running after `timeoutMs` is killed (code -1, SIGKILL). */
+function run(bin: string, args: string[], timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
     const p = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('exit', () => clearTimeout(t));
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -127,6 +130,12 @@ describe('end to end on anvil with the real CLIs (hub, provider, client)', { tim
     procs.push(hub);
     const hubAddress = hub.ready['address'] as string;
     const hubMultiaddr = (hub.ready['multiaddrs'] as string[])[0]!;
+
+    // A provider asking the hub for more collateral than it deposits is refused: it says what to
+    // change and exits (it used to stay alive, serving nothing, with its channel node running)
+    const dave = await run(PROVIDER, ['start', ...chain, '--dev-account', '4', '--data', join(dir, 'dave'), '--port', '0', '--hub-address', hubAddress, '--hub-multiaddr', hubMultiaddr, '--hub-collateral', (10n ** 20n).toString(), '--log-level', 'warn'], 30_000);
+    assert.equal(dave.code, 1, `${dave.stdout}\n${dave.stderr}`);
+    assert.match(dave.stderr, /more than our limit .*--max-ledger-deposit 100000000000000000000 or more.*--collateral-peer 0x[0-9a-fA-F]{40}.*\(HUB_POLICY_REJECTED\)/);
 
     const src = join(dir, 'movie.bin');
     const bytes = randomBytes(5 * 262_144 + 999);

@@ -27,7 +27,7 @@ import type { PayeeChannels } from './service/channels.ts';
 import { LocalPayeeChannels } from './service/local-channels.ts';
 import { NodePayeeChannels } from './service/node-channels.ts';
 import { type ChainNodeOptions, addChainNodeOptions, int } from './node-setup-options.ts';
-import { createProviderService } from './service/server.ts';
+import { type ProviderService, createProviderService } from './service/server.ts';
 import { openUsageStore } from './service/usage-store.ts';
 import { VoucherLog } from './service/voucher-log.ts';
 import { addSettleCommand } from './commands/settle.ts';
@@ -166,62 +166,87 @@ async function runStart(opts: StartOptions): Promise<void> {
   const store = await FsChunkStore.open({ dir: join(dataDir, 'store') });
   const usage = openUsageStore(join(dataDir, 'usage.db'));
   const closers: (() => Promise<void> | void)[] = [() => usage.close()];
-  let channels: PayeeChannels;
+  /** Close what is open, newest first where it matters (see the unshifts); never throws. */
+  const closeAll = async (): Promise<void> => {
+    for (const c of closers) {
+      try {
+        await c();
+      } catch (e) {
+        logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'closing failed');
+      }
+    }
+  };
+  let service: ProviderService;
   let address: Address;
-  let chainNode: Node | undefined;
-  if (opts.devChannels !== undefined) {
-    const a = opts.address ?? (opts.key !== undefined ? privateKeyToAddress(opts.key) : undefined);
-    if (a === undefined) throw new SluiceError('INVALID_ARGUMENT', 'give --address or --key (the payee address)');
-    address = a;
-    const vouchers = await VoucherLog.open(join(dataDir, 'vouchers.log'));
-    const verifier = opts.verifyWorkers > 0 ? createVoucherVerifierPool({ size: opts.verifyWorkers }) : undefined;
-    closers.push(() => vouchers.close(), async () => verifier?.close());
-    channels = new LocalPayeeChannels({ address, registry: new DevChannelRegistry(resolve(opts.devChannels)), store: vouchers, ...(verifier === undefined ? {} : { verifier }) });
-  } else {
-    if (opts.hubAddress === undefined || opts.hubMultiaddr.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'give --hub-address and --hub-multiaddr (the hub our channel node uses), or --dev-channels');
-    const hub = opts.hubAddress;
-    // Loaded only in this mode: the dev-registry path does not need the channel engine.
-    const { createChainNode, payeeNodePolicy } = await import('./node-setup.ts');
-    const { node, store: nodeStore } = await createChainNode(opts, {
-      storePath: join(dataDir, 'node.db'),
-      hub: { address: hub, multiaddrs: opts.hubMultiaddr },
-      policy: payeeNodePolicy({ maxChannels: opts.maxChannels, nonceMaxAge: opts.nonceMaxAge }),
-    });
-    await node.start();
-    closers.unshift(async () => {
-      await node.stop();
-      nodeStore.close();
-    });
-    address = node.address;
-    const ledger = node.getLedgerChannels().find((l) => sameAddress(l.counterparty, hub) && sameAddress(l.asset, asset) && (l.status === 'open' || l.status === 'funding'));
-    if (ledger === undefined) {
-      logger.info({ peer: hub, amount: opts.hubCollateral.toString() }, 'opening our ledger channel with the hub');
-      await node.createLedgerChannel({ counterparty: hub, asset, deposit: 0n, counterpartyDeposit: opts.hubCollateral });
+  try {
+    let channels: PayeeChannels;
+    let chainNode: Node | undefined;
+    if (opts.devChannels !== undefined) {
+      const a = opts.address ?? (opts.key !== undefined ? privateKeyToAddress(opts.key) : undefined);
+      if (a === undefined) throw new SluiceError('INVALID_ARGUMENT', 'give --address or --key (the payee address)');
+      address = a;
+      const vouchers = await VoucherLog.open(join(dataDir, 'vouchers.log'));
+      const verifier = opts.verifyWorkers > 0 ? createVoucherVerifierPool({ size: opts.verifyWorkers }) : undefined;
+      closers.push(() => vouchers.close(), async () => verifier?.close());
+      channels = new LocalPayeeChannels({ address, registry: new DevChannelRegistry(resolve(opts.devChannels)), store: vouchers, ...(verifier === undefined ? {} : { verifier }) });
+    } else {
+      if (opts.hubAddress === undefined || opts.hubMultiaddr.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'give --hub-address and --hub-multiaddr (the hub our channel node uses), or --dev-channels');
+      const hub = opts.hubAddress;
+      // Loaded only in this mode: the dev-registry path does not need the channel engine.
+      const { createChainNode, payeeNodePolicy } = await import('./node-setup.ts');
+      const { node, store: nodeStore } = await createChainNode(opts, {
+        storePath: join(dataDir, 'node.db'),
+        hub: { address: hub, multiaddrs: opts.hubMultiaddr },
+        policy: payeeNodePolicy({ maxChannels: opts.maxChannels, nonceMaxAge: opts.nonceMaxAge }),
+      });
+      closers.unshift(() => nodeStore.close());
+      await node.start();
+      closers.unshift(() => node.stop());
+      address = node.address;
+      const ledger = node.getLedgerChannels().find((l) => sameAddress(l.counterparty, hub) && sameAddress(l.asset, asset) && (l.status === 'open' || l.status === 'funding'));
+      if (ledger === undefined) {
+        logger.info({ peer: hub, amount: opts.hubCollateral.toString() }, 'opening our ledger channel with the hub');
+        try {
+          await node.createLedgerChannel({ counterparty: hub, asset, deposit: 0n, counterpartyDeposit: opts.hubCollateral });
+        } catch (e) {
+          if (!isSluiceError(e, 'HUB_POLICY_REJECTED') || opts.hubCollateral === 0n) throw e;
+          throw new SluiceError(
+            'HUB_POLICY_REJECTED',
+            `${e.message}. The hub backs the channels clients open to us with collateral it deposits in our ledger (--hub-collateral ${opts.hubCollateral}): its operator must allow that (sluice-hub start --max-ledger-deposit ${opts.hubCollateral} or more, and --collateral-peer ${node.address} if the hub lists its providers), or ask for less with --hub-collateral`,
+            { cause: e },
+          );
+        }
+      }
+      channels = new NodePayeeChannels(node);
+      chainNode = node;
+      if (opts.retainHistory !== null) {
+        const { startProviderRetention } = await import('./node-setup.ts');
+        const retention = startProviderRetention(node, usage, { olderThanMs: opts.retainHistory, logger });
+        closers.unshift(() => retention.stop()); // before the node stops
+      }
     }
-    channels = new NodePayeeChannels(node);
-    chainNode = node;
-    if (opts.retainHistory !== null) {
-      const { startProviderRetention } = await import('./node-setup.ts');
-      const retention = startProviderRetention(node, usage, { olderThanMs: opts.retainHistory, logger });
-      closers.unshift(() => retention.stop()); // before the node stops
-    }
+    const payeeNode = chainNode;
+    service = createProviderService({
+      host: opts.host,
+      port: opts.port,
+      pricePerChunk: opts.price,
+      asset,
+      hub: { address: opts.hubAddress ?? null, multiaddrs: opts.hubMultiaddr },
+      ...(payeeNode === undefined ? {} : { payeeMultiaddrs: () => payeeNode.multiaddrs() }),
+      ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
+      ...(opts.adminToken === undefined ? {} : { adminToken: opts.adminToken }),
+      limits: { idleTimeoutMs: opts.idleTimeout, slowReaderTimeoutMs: opts.slowReaderTimeout },
+      maxSessions: opts.maxSessions,
+    })({ store, channels, usage, logger });
+    // Challenges, answers, fallback transactions and payouts: Prometheus counters and log lines.
+    if (chainNode !== undefined) observeFallback(chainNode, { registry: service.metrics.registry, logger });
+    await service.start();
+  } catch (e) {
+    // A start-up failure: close the channel node and stores, or their sockets and timers keep
+    // the process alive, serving nothing.
+    await closeAll();
+    throw e;
   }
-  const payeeNode = chainNode;
-  const service = createProviderService({
-    host: opts.host,
-    port: opts.port,
-    pricePerChunk: opts.price,
-    asset,
-    hub: { address: opts.hubAddress ?? null, multiaddrs: opts.hubMultiaddr },
-    ...(payeeNode === undefined ? {} : { payeeMultiaddrs: () => payeeNode.multiaddrs() }),
-    ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
-    ...(opts.adminToken === undefined ? {} : { adminToken: opts.adminToken }),
-    limits: { idleTimeoutMs: opts.idleTimeout, slowReaderTimeoutMs: opts.slowReaderTimeout },
-    maxSessions: opts.maxSessions,
-  })({ store, channels, usage, logger });
-  // Challenges, answers, fallback transactions and payouts: Prometheus counters and log lines.
-  if (chainNode !== undefined) observeFallback(chainNode, { registry: service.metrics.registry, logger });
-  await service.start();
   // Machine-readable line for scripts and tests.
   process.stdout.write(`${JSON.stringify({ listening: service.url, payee: address })}\n`);
   await new Promise<void>((done) => {
@@ -229,9 +254,7 @@ async function runStart(opts: StartOptions): Promise<void> {
       logger.info({}, 'shutting down');
       service
         .stop()
-        .then(async () => {
-          for (const c of closers) await c();
-        })
+        .then(closeAll)
         .finally(done);
     };
     process.once('SIGINT', stop);
@@ -248,7 +271,8 @@ export async function main(argv: string[]): Promise<number> {
     return out.exitCode;
   } catch (e) {
     const ce = e as { code?: string; exitCode?: number };
-    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) return ce.exitCode ?? 2;
+    // commander's usage errors exit 2 (bad usage), as sluice and sluice-hub do; --help and --version 0
+    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) return ce.exitCode === 0 ? 0 : 2;
     process.stderr.write(`sluice-provider: ${isSluiceError(e) ? `${e.message} (${e.code})` : e instanceof Error ? e.message : String(e)}\n`);
     return isSluiceError(e, 'INVALID_ARGUMENT') ? 2 : 1;
   }
