@@ -20,6 +20,7 @@ import { addKeysCommand } from './commands/keys.ts';
 import { addConfigFileOption } from './commands/io.ts';
 import { addWithdrawCommand } from './commands/withdraw.ts';
 import { addStatusCommand } from './commands/status.ts';
+import { withDefaultKeyFile } from './commands/node-command.ts';
 
 function parseUnits(name: string): (v: string) => bigint {
   return (v) => {
@@ -79,15 +80,15 @@ export function buildProgram(io: CliIo, result: { code: number }, signal: AbortS
     .description('download a file: fetch its metadata, make sure a channel can pay for it, stream and verify every chunk')
     .argument('<url>', 'file URL from the provider, http://host:port/files/<cid>')
     .option('-o, --output <file>', 'where to write the file (default: its name, in the current directory); the download goes to <file>.sluice-part and is renamed when complete')
-    .addOption(new Option('--max-price <units>', 'refuse if the provider asks more per 256 KiB chunk (base units, e.g. wei)').env('SLUICE_MAX_PRICE').argParser(parseUnits('max-price')))
+    .addOption(new Option('--max-price <units>', 'refuse if the provider asks more per 256 KiB chunk (base units, e.g. wei; default: no limit, any price is accepted: set it for providers you do not run)').env('SLUICE_MAX_PRICE').argParser(parseUnits('max-price')))
     .addOption(new Option('--window <n>', 'prepaid window: chunks paid ahead of what was received and verified (exposure = window × price)').env('SLUICE_WINDOW').default(32).argParser(parseWindow))
-    .addOption(new Option('--budget <units>', 'most to lock in a new channel for this download (base units)').env('SLUICE_BUDGET').argParser(parseUnits('budget')))
+    .addOption(new Option('--budget <units>', 'most to lock in a new channel for this download (base units; default: no limit, the channel is sized for the whole file at the asked price plus 10% or one window)').env('SLUICE_BUDGET').argParser(parseUnits('budget')))
     .option('--json', 'print one JSON object with the result (or the error) on stdout; no progress bar', false)
     .option('-q, --quiet', 'print nothing but errors', false)
     .option('--close', 'close the virtual channel when done (default: keep it for the next download)', false)
     .addOption(new Option('--stall-timeout <ms>', 'give up on a provider silent this long').env('SLUICE_STALL_TIMEOUT_MS').default(30_000).argParser(parseMs))
     .addOption(new Option('--retries <n>', 'reconnect this many times after a lost connection, resuming').env('SLUICE_RETRIES').default(5).argParser((v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0 || n > 100) throw new InvalidArgumentError('0..100'); return n; }))
-    .addOption(new Option('--key <hex>', 'payer private key, hex (prefer SLUICE_KEY or --key-file; never printed)').env('SLUICE_KEY'))
+    .addOption(new Option('--key <hex>', 'payer private key, hex (prefer SLUICE_KEY or --key-file; never printed; default: the key file ~/.sluice/key.json of `sluice keys new` if it exists)').env('SLUICE_KEY'))
     .addOption(new Option('--dev-channels <dir>', 'use the dev channel registry shared with a provider started with --dev-channels (no engine, no money moved)').env('SLUICE_DEV_CHANNELS'))
     .addOption(new Option('--home <dir>', 'client state: channel node store (node.db), dev payment records').env('SLUICE_HOME').default(join(homedir(), '.sluice')));
   addChainNodeOptions(get);
@@ -122,7 +123,7 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
       const { createChainNode } = await import('@sluice/provider/node-setup');
       // The payee's node, when the metadata gives it, gets the channel's messages directly (one
       // hop, and it still hears from us if the hub goes away); the hub relays them otherwise.
-      const { node, store } = await createChainNode(opts, {
+      const { node, store } = await createChainNode(withDefaultKeyFile(opts), {
         storePath: join(resolve(opts.home), 'node.db'),
         hub: { address: meta.hub.address, multiaddrs: meta.hub.multiaddrs },
         peers: meta.payeeMultiaddrs.length === 0 ? [] : [{ address: meta.payee, multiaddrs: meta.payeeMultiaddrs }],

@@ -21,6 +21,7 @@ import { startAnvil, type Anvil } from '@sluice/contracts/anvil';
 import { loadArtifact } from '@sluice/contracts';
 import { deployNitro } from '@sluice/channel-core/ethers';
 import { devAccount } from '@sluice/channel-core/keys';
+import { bytesToHex } from '@sluice/channel-core';
 
 const HUB = fileURLToPath(new URL('../../hub/bin/sluice-hub.js', import.meta.url));
 const PROVIDER = fileURLToPath(new URL('../../provider/bin/sluice-provider.js', import.meta.url));
@@ -89,9 +90,9 @@ function spawnUntil(bin: string, args: string[], ready: (j: Record<string, unkno
   });
 }
 
-function run(bin: string, args: string[], onStderr?: (s: string) => void): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(bin: string, args: string[], onStderr?: (s: string) => void, env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    const p = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env === undefined ? {} : { env: { ...process.env, ...env } }) });
     live.add(p);
     let stdout = '';
     let stderr = '';
@@ -254,9 +255,16 @@ describe('on-chain fallback through the CLIs: hub killed, provider settles, clie
     assert.equal(metric(m2, 'sluice_disputes_open', { kind: 'virtual', phase: 'challenge' }), 0);
 
     // Alice: her node was not running; `sluice status` shows her ledger and V, `withdraw` gets her rest.
-    const home = ['--home', join(dir, 'alice'), ...chain, '--dev-account', '3'];
-    const as = await run(CLIENT, ['status', '--json', ...home]);
+    // Her key the ways a user gives it: SLUICE_KEY for status, and for withdraw the key file
+    // `sluice keys new|import` wrote in her home directory (no key flag at all)
+    const aliceKey = bytesToHex(devAccount(3, 31337n).privateKey);
+    const home = ['--home', join(dir, 'alice'), ...chain];
+    const as = await run(CLIENT, ['status', '--json', ...home], undefined, { SLUICE_KEY: aliceKey });
     assert.equal(as.code, 0, as.stderr);
+    const userHome = join(dir, 'alice-user');
+    const imported = await run(CLIENT, ['keys', 'import', '--json'], undefined, { HOME: userHome, SLUICE_KEY: aliceKey, SLUICE_PASSPHRASE: 'alice-passphrase' });
+    assert.equal(imported.code, 0, imported.stderr);
+    const keyFileEnv = { HOME: userHome, SLUICE_PASSPHRASE: 'alice-passphrase' };
     const aliceStatus = JSON.parse(as.stdout) as { ledgers: { myBalance: string; status: string }[]; virtualChannels: { amount: string; paid: string }[] };
     const owed = BigInt(aliceStatus.ledgers[0]!.myBalance) + BigInt(aliceStatus.virtualChannels[0]!.amount) - paid;
     let travelled = false;
@@ -266,7 +274,7 @@ describe('on-chain fallback through the CLIs: hub killed, provider settles, clie
         travelled = true;
         void timeTravel(86_400 + 60);
       }
-    });
+    }, keyFileEnv);
     assert.equal(w.code, 0, `${w.stdout}\n${w.stderr}`);
     const wr = JSON.parse(w.stdout) as { done: boolean; onChain: boolean };
     assert.equal(wr.onChain, true);

@@ -26,7 +26,7 @@ import { DevChannelRegistry } from './dev/registry.ts';
 import type { PayeeChannels } from './service/channels.ts';
 import { LocalPayeeChannels } from './service/local-channels.ts';
 import { NodePayeeChannels } from './service/node-channels.ts';
-import { type ChainNodeOptions, addChainNodeOptions, int } from './node-setup-options.ts';
+import { type ChainNodeOptions, addChainNodeOptions, int, multiaddrList } from './node-setup-options.ts';
 import { type ProviderService, createProviderService } from './service/server.ts';
 import { openUsageStore } from './service/usage-store.ts';
 import { VoucherLog } from './service/voucher-log.ts';
@@ -67,9 +67,6 @@ function parseAddr(v: string): Address {
   } catch {
     throw new InvalidArgumentError('must be a 0x-prefixed 20-byte address');
   }
-}
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
 }
 
 const dataOption = (): Option =>
@@ -113,7 +110,7 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
     .addOption(new Option('--key <hex>', 'our private key (payee address is derived; never logged)').env('SLUICE_KEY'))
     .addOption(new Option('--dev-channels <dir>', 'use the dev channel registry in <dir> (no engine, no money moved) instead of the channel node').env('SLUICE_DEV_CHANNELS'))
     .addOption(new Option('--hub-address <address>', 'hub address advertised in file metadata').env('SLUICE_HUB_ADDRESS').argParser(parseAddr))
-    .addOption(new Option('--hub-multiaddr <ma>', 'hub multiaddr advertised in file metadata (repeatable)').env('SLUICE_HUB_MULTIADDR').argParser(collect).default([] as string[]))
+    .addOption(new Option('--hub-multiaddr <ma>', 'hub multiaddr advertised in file metadata (repeatable; env: comma-separated)').env('SLUICE_HUB_MULTIADDR').argParser(multiaddrList).default([] as string[]))
     .addOption(new Option('--public-url <url>', 'base URL clients reach us at (default: from the request\'s Host)').env('SLUICE_PUBLIC_URL'))
     .addOption(new Option('--admin-token <token>', 'bearer token for /admin (admin API disabled without it)').env('SLUICE_ADMIN_TOKEN'))
     .addOption(new Option('--idle-timeout <ms>', 'close sessions silent this long with nothing paid left to send').env('SLUICE_IDLE_TIMEOUT_MS').default(60_000).argParser(parseMs))

@@ -7,7 +7,7 @@
  */
 import { type Address, DEFAULT_NONCE_WINDOW, SluiceError } from '@sluice/channel-core';
 import type { ChainNodeOptions } from './node-setup-options.ts';
-import { devAccount, passphraseFromEnv, readKeyFile } from '@sluice/channel-core/keys';
+import { devAccount, passphraseFromEnv, promptHidden, readKeyFile } from '@sluice/channel-core/keys';
 import { type EnginePolicy, type HistoryRetention, createNode, type HubPeer, type Node, startHistoryRetention } from '@sluice/channel-core/node';
 import type { Logger } from 'pino';
 import type { UsageStore } from './service/usage-store.ts';
@@ -47,8 +47,11 @@ export async function createChainNode(
   let privateKey: Uint8Array | string;
   if (opts.devAccount !== undefined) privateKey = devAccount(opts.devAccount, chainId).privateKey;
   else if (opts.keyFile !== undefined) {
-    const pass = passphraseFromEnv(extra.env ?? process.env);
-    if (pass === undefined) throw new SluiceError('INVALID_ARGUMENT', 'set $SLUICE_PASSPHRASE to unlock --key-file');
+    let pass = passphraseFromEnv(extra.env ?? process.env);
+    if (pass === undefined) {
+      if (process.stdin.isTTY !== true) throw new SluiceError('INVALID_ARGUMENT', `set $SLUICE_PASSPHRASE to unlock the key file ${opts.keyFile}, or run on a terminal`);
+      pass = await promptHidden(`passphrase for ${opts.keyFile}: `);
+    }
     privateKey = (await readKeyFile(opts.keyFile, pass)).privateKey;
   } else privateKey = opts.key as string;
   const need = (v: Address | undefined, what: string): Address => {

@@ -112,7 +112,7 @@ describe('provider admin API: settle routes', () => {
   it('usage errors exit 2 (bad usage), --help 0', async () => {
     const code = (args: string[]): Promise<number> => new Promise((res) => execFile(process.execPath, [BIN, ...args], (e) => res(e === null ? 0 : typeof e.code === 'number' ? e.code : -1)));
     assert.equal(await code(['start', '--help']), 0);
-    for (const args of [['start', '--max-channels', '2000'], ['start', '--price', '-1'], ['start', '--bogus'], ['settle', '--poll-ms', 'abc'], ['status', '--bogus'], ['add'], ['start', '--nonce-max-age', '0m']]) {
+    for (const args of [['start', '--max-channels', '2000'], ['start', '--price', '-1'], ['start', '--bogus'], ['settle', '--poll-ms', 'abc'], ['status', '--bogus'], ['add'], ['start', '--nonce-max-age', '0m'], ['start', '--hub-multiaddr', 'nope']]) {
       assert.equal(await code(args), 2, args.join(' '));
     }
   });

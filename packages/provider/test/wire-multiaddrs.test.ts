@@ -53,3 +53,14 @@ describe('advertised multiaddrs', () => {
     assert.deepEqual(advertisedMultiaddrs([]), []);
   });
 });
+
+describe('multiaddr flags (--hub-multiaddr, --listen, --announce)', () => {
+  it('take repeated values and comma-separated lists (how their environment variables give several); refuse non-multiaddrs', async () => {
+    const { multiaddrList } = await import('../src/node-setup-options.ts');
+    assert.deepEqual(multiaddrList('/ip4/1.2.3.4/tcp/1', undefined), ['/ip4/1.2.3.4/tcp/1']);
+    assert.deepEqual(multiaddrList('/ip4/5.6.7.8/tcp/2, /dns4/hub.example/tcp/3', ['/ip4/1.2.3.4/tcp/1']), ['/ip4/1.2.3.4/tcp/1', '/ip4/5.6.7.8/tcp/2', '/dns4/hub.example/tcp/3']);
+    for (const bad of ['', ' , ', 'ip4/1.2.3.4', '/ip4/1.2.3.4/tcp/1,nope', `/${'x'.repeat(MAX_MULTIADDR_LENGTH)}`]) {
+      assert.throws(() => multiaddrList(bad, []), { code: 'commander.invalidArgument' }, JSON.stringify(bad));
+    }
+  });
+});

@@ -16,7 +16,8 @@ interface KeysOptions {
   force?: boolean;
 }
 
-const DEFAULT_KEY_FILE = join(homedir(), '.sluice', 'key.json');
+/** Where `sluice keys new|import` write the key, and where get/status/withdraw look for one when no key flag is given. */
+export const DEFAULT_KEY_FILE = join(homedir(), '.sluice', 'key.json');
 
 function keyFileOption(): Option {
   return new Option('--key-file <file>', 'the keystore file').env('SLUICE_KEY_FILE').default(DEFAULT_KEY_FILE);

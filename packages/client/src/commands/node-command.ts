@@ -2,12 +2,14 @@
  * Shared by `sluice withdraw` and `sluice status`: the flags that locate our channel node (its
  * store under --home, key, chain, and optionally the hub to dial) and a helper that starts it.
  */
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Address, parseAddress } from '@sluice/channel-core';
 import type { Node } from '@sluice/channel-core/node';
-import { type ChainNodeOptions, addChainNodeOptions } from '@sluice/provider/node-setup-options';
+import { type ChainNodeOptions, addChainNodeOptions, multiaddrList } from '@sluice/provider/node-setup-options';
+import { DEFAULT_KEY_FILE } from './keys.ts';
 
 export interface NodeCommandOptions extends ChainNodeOptions {
   home: string;
@@ -23,12 +25,22 @@ function addr(v: string): Address {
   }
 }
 
-/** Add --home, --hub-address, --hub-multiaddr and the chain-node flags. */
+/**
+ * Our key, when no key flag (--key / SLUICE_KEY, --key-file, --dev-account) is given: the key
+ * file `sluice keys new` wrote ({@link DEFAULT_KEY_FILE}), if there is one.
+ */
+export function withDefaultKeyFile<T extends ChainNodeOptions>(opts: T, keyFile = DEFAULT_KEY_FILE): T {
+  if (opts.key !== undefined || opts.keyFile !== undefined || opts.devAccount !== undefined || !existsSync(keyFile)) return opts;
+  return { ...opts, keyFile };
+}
+
+/** Add --home, --key, --hub-address, --hub-multiaddr and the chain-node flags. */
 export function addNodeCommandOptions(cmd: Command): Command {
   cmd
+    .addOption(new Option('--key <hex>', `our private key, hex (prefer SLUICE_KEY or --key-file; never printed; default: the key file ${DEFAULT_KEY_FILE.replace(homedir(), '~')} if it exists)`).env('SLUICE_KEY'))
     .addOption(new Option('--home <dir>', 'client state: channel node store (node.db)').env('SLUICE_HOME').default(join(homedir(), '.sluice')))
     .addOption(new Option('--hub-address <address>', 'the hub to dial for the cooperative close (default: none; without it only the on-chain path works)').env('SLUICE_HUB_ADDRESS').argParser(addr))
-    .addOption(new Option('--hub-multiaddr <ma>', "the hub's libp2p address (repeatable; as in a provider's file metadata)").env('SLUICE_HUB_MULTIADDR').argParser((v: string, prev: string[]) => [...prev, v]).default([] as string[]));
+    .addOption(new Option('--hub-multiaddr <ma>', "the hub's libp2p address (repeatable, env: comma-separated; as in a provider's file metadata)").env('SLUICE_HUB_MULTIADDR').argParser(multiaddrList).default([] as string[]));
   return addChainNodeOptions(cmd);
 }
 
@@ -36,7 +48,7 @@ export function addNodeCommandOptions(cmd: Command): Command {
 export async function startNode(opts: NodeCommandOptions): Promise<{ node: Node; stop(): Promise<void> }> {
   const { createChainNode } = await import('@sluice/provider/node-setup');
   const hub = opts.hubAddress !== undefined && opts.hubMultiaddr.length > 0 ? { address: opts.hubAddress, multiaddrs: opts.hubMultiaddr } : undefined;
-  const { node, store } = await createChainNode(opts, { storePath: join(resolve(opts.home), 'node.db'), ...(hub === undefined ? {} : { hub }) });
+  const { node, store } = await createChainNode(withDefaultKeyFile(opts), { storePath: join(resolve(opts.home), 'node.db'), ...(hub === undefined ? {} : { hub }) });
   await node.start();
   return {
     node,
