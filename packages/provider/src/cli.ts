@@ -26,7 +26,7 @@ import { DevChannelRegistry } from './dev/registry.ts';
 import type { PayeeChannels } from './service/channels.ts';
 import { LocalPayeeChannels } from './service/local-channels.ts';
 import { NodePayeeChannels } from './service/node-channels.ts';
-import { type ChainNodeOptions, addChainNodeOptions, int, multiaddrList } from './node-setup-options.ts';
+import { type ChainNodeOptions, addChainNodeOptions, addConfigFileOption, int, multiaddrList } from './node-setup-options.ts';
 import { type ProviderService, createProviderService } from './service/server.ts';
 import { openUsageStore } from './service/usage-store.ts';
 import { VoucherLog } from './service/voucher-log.ts';
@@ -123,6 +123,7 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
     .addOption(new Option('--retain-history <duration>', 'delete the channel node\'s records of channels closed longer ago than this (90m, 12h, 7d; ~12 KB each; earnings are kept as a total); "forever" keeps everything').env('SLUICE_RETAIN_HISTORY').default(null, 'forever').argParser(parseRetentionOption))
     .addOption(new Option('--nonce-max-age <duration>', 'join a virtual channel only if the time in its nonce (clients put their clock there) is at most this old and at most 10m ahead of our clock (30m, 1h, 2d), as the hub does; --retain-history then also forgets the ids of deleted channels once their nonces are older; "forever": any nonce, deleted ids kept for good').env('SLUICE_NONCE_MAX_AGE').default(3_600_000, '1h').argParser(parseRetentionOption));
   addChainNodeOptions(start);
+  addConfigFileOption(start, 'SLUICE_PROVIDER_CONFIG');
   start.action(async (opts: StartOptions) => {
     await runStart(opts);
   });
@@ -231,7 +232,7 @@ async function runStart(opts: StartOptions): Promise<void> {
       hub: { address: opts.hubAddress ?? null, multiaddrs: opts.hubMultiaddr },
       ...(payeeNode === undefined ? {} : { payeeMultiaddrs: () => payeeNode.multiaddrs() }),
       ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
-      ...(opts.adminToken === undefined ? {} : { adminToken: opts.adminToken }),
+      ...(opts.adminToken === undefined || opts.adminToken === '' ? {} : { adminToken: opts.adminToken }), // '' (an empty SLUICE_ADMIN_TOKEN): off
       limits: { idleTimeoutMs: opts.idleTimeout, slowReaderTimeoutMs: opts.slowReaderTimeout },
       maxSessions: opts.maxSessions,
     })({ store, channels, usage, logger });

@@ -1,9 +1,11 @@
 /**
- * The flags that configure a channel node (chain, contracts, key, libp2p), shared by the
- * provider and client CLIs. No engine import here: `node-setup.ts` builds the node.
+ * The flags that configure a channel node (chain, contracts, key, libp2p), and the JSON
+ * `--config` file option, shared by the provider and client CLIs. No engine import here:
+ * `node-setup.ts` builds the node.
  */
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { type Address, parseAddress } from '@sluice/channel-core';
+import { type Address, SluiceError, parseAddress } from '@sluice/channel-core';
 import { MAX_MULTIADDR_LENGTH, isMultiaddrString } from './wire/multiaddrs.ts';
 
 export interface ChainNodeOptions {
@@ -65,3 +67,46 @@ export function addChainNodeOptions(cmd: Command, env = 'SLUICE_'): Command {
     .addOption(new Option('--confirmations <n>', 'blocks a chain event (deposit, challenge, payout) must be deep before our node acts on it; 1 suits a local chain, use more where blocks can be reorganised (a deposit reorganised away after the ledger opened is money the peer never put in)').env(`${env}CONFIRMATIONS`).default(1).argParser(int(1, 256)));
 }
 
+/**
+ * Apply a JSON config file to a command: each key is an option's camelCase name; a value is
+ * used only where neither a flag nor the environment set the option (flag > env > file > default).
+ * @throws SluiceError INVALID_ARGUMENT (unreadable, not a JSON object, unknown key)
+ */
+export function applyConfigFile(cmd: Command, path: string): void {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new SluiceError('INVALID_ARGUMENT', `cannot read config file ${path} (JSON expected)`, { cause: e });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SluiceError('INVALID_ARGUMENT', `config file ${path} must hold a JSON object`);
+  const known = new Map(cmd.options.map((o) => [o.attributeName(), o]));
+  for (const [k, v] of Object.entries(json)) {
+    const opt = known.get(k);
+    if (opt === undefined || k === 'config') throw new SluiceError('INVALID_ARGUMENT', `config file ${path}: unknown option "${k}"`);
+    const source = cmd.getOptionValueSource(k);
+    if (source === 'cli' || source === 'env') continue;
+    const text = typeof v === 'string' ? v : JSON.stringify(v);
+    const parse = (opt as unknown as { parseArg?: (value: string, previous: unknown) => unknown }).parseArg;
+    let value: unknown;
+    try {
+      value = typeof v === 'boolean' ? v : parse === undefined ? text : parse(text, undefined);
+    } catch (e) {
+      throw new SluiceError('INVALID_ARGUMENT', `config file ${path}: ${k}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    cmd.setOptionValueWithSource(k, value, 'config');
+  }
+}
+
+/**
+ * Give `cmd` a `--config <file>` option (and `envName`) whose JSON object sets any other option of
+ * the command by its camelCase name; flags and environment variables win over the file.
+ */
+export function addConfigFileOption(cmd: Command, envName: string): Command {
+  cmd.addOption(new Option('--config <file>', 'JSON config file setting any option of this command by its camelCase name, e.g. {"rpcUrl": "…"}; flags and environment variables win').env(envName));
+  cmd.hook('preAction', (self) => {
+    const path = self.getOptionValue('config') as string | undefined;
+    if (path !== undefined) applyConfigFile(self, path);
+  });
+  return cmd;
+}

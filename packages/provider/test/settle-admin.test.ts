@@ -7,6 +7,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Address, type ChannelId, SluiceError } from '@sluice/channel-core';
@@ -114,6 +117,16 @@ describe('provider admin API: settle routes', () => {
     assert.equal(await code(['start', '--help']), 0);
     for (const args of [['start', '--max-channels', '2000'], ['start', '--price', '-1'], ['start', '--bogus'], ['settle', '--poll-ms', 'abc'], ['status', '--bogus'], ['add'], ['start', '--nonce-max-age', '0m'], ['start', '--hub-multiaddr', 'nope']]) {
       assert.equal(await code(args), 2, args.join(' '));
+    }
+    // start --config <file>: the same options by their camelCase names, checked the same way
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-provider-config-'));
+    try {
+      for (const [name, json] of [['bad-value.json', '{"maxChannels": 2000}'], ['unknown.json', '{"bogus": 1}'], ['not-json.json', '{']] as const) {
+        await writeFile(join(dir, name), json);
+        assert.equal(await code(['start', '--config', join(dir, name)]), 2, name);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Address, parseAddress } from '@sluice/channel-core';
 import type { Node } from '@sluice/channel-core/node';
-import { type ChainNodeOptions, addChainNodeOptions, multiaddrList } from '@sluice/provider/node-setup-options';
+import { type ChainNodeOptions, addChainNodeOptions, addConfigFileOption, multiaddrList } from '@sluice/provider/node-setup-options';
 import { DEFAULT_KEY_FILE } from './keys.ts';
 
 export interface NodeCommandOptions extends ChainNodeOptions {
@@ -34,14 +34,15 @@ export function withDefaultKeyFile<T extends ChainNodeOptions>(opts: T, keyFile 
   return { ...opts, keyFile };
 }
 
-/** Add --home, --key, --hub-address, --hub-multiaddr and the chain-node flags. */
+/** Add --home, --key, --hub-address, --hub-multiaddr, the chain-node flags and --config. */
 export function addNodeCommandOptions(cmd: Command): Command {
   cmd
     .addOption(new Option('--key <hex>', `our private key, hex (prefer SLUICE_KEY or --key-file; never printed; default: the key file ${DEFAULT_KEY_FILE.replace(homedir(), '~')} if it exists)`).env('SLUICE_KEY'))
     .addOption(new Option('--home <dir>', 'client state: channel node store (node.db)').env('SLUICE_HOME').default(join(homedir(), '.sluice')))
     .addOption(new Option('--hub-address <address>', 'the hub to dial for the cooperative close (default: none; without it only the on-chain path works)').env('SLUICE_HUB_ADDRESS').argParser(addr))
     .addOption(new Option('--hub-multiaddr <ma>', "the hub's libp2p address (repeatable, env: comma-separated; as in a provider's file metadata)").env('SLUICE_HUB_MULTIADDR').argParser(multiaddrList).default([] as string[]));
-  return addChainNodeOptions(cmd);
+  addChainNodeOptions(cmd);
+  return addConfigFileOption(cmd, 'SLUICE_CONFIG');
 }
 
 /** Build and start our node from the options; the caller stops it with `stop()`. */
