@@ -51,7 +51,7 @@ Bob's earnings on chain, verify the bytes and print a summary. Needs no network.
 
 Options (env in brackets):
   --size-mib <n>   sample file size in MiB, 1..1024 [SLUICE_DEMO_SIZE_MIB] (default 16)
-  --price <wei>    price per 256 KiB chunk in wei [SLUICE_DEMO_PRICE] (default 1000000000000)
+  --price <wei>    price per 256 KiB chunk in wei, at least 1 [SLUICE_DEMO_PRICE] (default 1000000000000)
   --window <n>     prepaid window of the client, in chunks [SLUICE_DEMO_WINDOW] (default 16)
   --json           human-readable progress on stderr, the summary as one JSON line on stdout
   -h, --help       this text
@@ -84,7 +84,7 @@ function parseOptions(argv: string[]): Options | 'help' {
   const size = Number(values['size-mib'] ?? process.env['SLUICE_DEMO_SIZE_MIB'] ?? 16);
   if (!Number.isInteger(size) || size < 1 || size > 1024) throw new UsageError('--size-mib must be an integer 1..1024');
   const priceText = values.price ?? process.env['SLUICE_DEMO_PRICE'] ?? '1000000000000';
-  if (!/^[0-9]{1,30}$/.test(priceText)) throw new UsageError('--price must be a non-negative integer (wei)');
+  if (!/^[0-9]{1,30}$/.test(priceText) || BigInt(priceText) === 0n) throw new UsageError('--price must be a positive integer (wei): the download is paid on a virtual channel');
   const window = Number(values.window ?? process.env['SLUICE_DEMO_WINDOW'] ?? 16);
   if (!Number.isInteger(window) || window < 1 || window > 4096) throw new UsageError('--window must be an integer 1..4096');
   return { sizeMib: size, price: BigInt(priceText), window, json: values.json === true };
@@ -196,6 +196,15 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  // Our output went away (e.g. `npm run demo | head -1`, EPIPE): stop and clean up as for a
+  // signal, instead of dying on the unhandled stream error with everything left behind.
+  const onOutputError = (): void => {
+    if (interrupted) return;
+    interrupted = true;
+    void cleanup().finally(() => process.exit(1));
+  };
+  process.stdout.on('error', onOutputError);
+  process.stderr.on('error', onOutputError);
 
   const t0 = performance.now();
   const step = (n: number, what: string, text: string): void => say(`[${n}/8] ${what.padEnd(10)} ${text}`);

@@ -131,10 +131,39 @@ describe('npm run demo', { timeout: 300_000 }, () => {
     assert.equal(r.stdout, '', 'no summary');
   });
 
+  it('its output closed midway (npm run demo | head -1): stops every process it started and removes its files', async () => {
+    const child = spawn(process.execPath, [DEMO, '--size-mib', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let dir: string | undefined;
+    let before: number[] = [];
+    let closed = false;
+    let buf = '';
+    child.stderr.resume();
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (dir === undefined && buf.includes('[1/8]')) dir = workdirOf(buf); // the work dir line is complete
+      // the hub has started (anvil and hub running): close our end of its stdout
+      if (!closed && dir !== undefined && buf.includes('[5/8] hub')) {
+        closed = true;
+        before = processesMentioning(dir);
+        child.stdout.destroy();
+      }
+    });
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    assert.equal(closed, true, 'never reached the hub step');
+    assert.equal(code, 1);
+    assert.ok(before.length >= 1, `the hub was running: ${before.join(',')}`);
+    for (const pid of before) assert.equal(alive(pid), false, `pid ${pid} still running`);
+    assert.deepEqual(processesMentioning(dir!), []);
+    assert.equal(existsSync(dir!), false, 'work dir removed');
+  });
+
   it('refuses a bad option with exit 2 and the usage text', async () => {
     const r = await runDemo(['--size-mib', 'lots']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--size-mib must be/);
     assert.match(r.stderr, /npm run demo/);
+    const free = await runDemo(['--price', '0']);
+    assert.equal(free.code, 2);
+    assert.match(free.stderr, /--price must be a positive integer/);
   });
 });

@@ -75,13 +75,18 @@ export function freePort(): Promise<number> {
   });
 }
 
-const live = new Set<ChildProcess>();
+/** Running anvils and their state directories. */
+const live = new Map<ChildProcess, string>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const p of live) p.kill('SIGKILL');
+    // Their 'exit' events (which remove the directories) never come once we are exiting.
+    for (const [p, dir] of live) {
+      p.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 }
 
@@ -125,7 +130,7 @@ async function startOnce(opts: AnvilOptions, port: number): Promise<Anvil> {
   ];
   if (opts.blockTime !== undefined) args.push('--block-time', String(opts.blockTime));
   const child = spawn(anvilBinaryPath(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  live.add(child);
+  live.set(child, dir);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);

@@ -104,7 +104,7 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
     .addOption(dataOption())
     .addOption(new Option('--host <host>', 'interface to listen on').env('SLUICE_HOST').default('127.0.0.1'))
     .addOption(new Option('--port <n>', 'TCP port (0 = any free port)').env('SLUICE_PORT').default(8080).argParser(parsePort))
-    .addOption(new Option('--price <units>', 'price per 256 KiB chunk, in the asset\'s base unit (e.g. wei); 0 = free').env('SLUICE_PRICE').default(1_000_000_000n, '1000000000').argParser(parseUint('price')))
+    .addOption(new Option('--price <units>', 'price per 256 KiB chunk, in the asset\'s base unit (e.g. wei); 0 = free, with --dev-channels only (a paid session runs on a virtual channel, which needs a positive amount)').env('SLUICE_PRICE').default(1_000_000_000n, '1000000000').argParser(parseUint('price')))
     .addOption(new Option('--asset <address>', 'asset of the channels (zero address = native ETH)').env('SLUICE_ASSET').argParser(parseAddr))
     .addOption(new Option('--address <address>', 'our payee address (or give --key)').env('SLUICE_ADDRESS').argParser(parseAddr))
     .addOption(new Option('--key <hex>', 'our private key (payee address is derived; never logged)').env('SLUICE_KEY'))
@@ -161,6 +161,14 @@ async function runStart(opts: StartOptions): Promise<void> {
   const logger = pino({ level: opts.logLevel, redact: ['key'] });
   const dataDir = resolve(opts.data);
   const asset = opts.asset ?? ZERO_ADDRESS;
+  // Usage checks first: nothing is opened or created for a command that cannot run.
+  if (opts.devChannels === undefined) {
+    if (opts.hubAddress === undefined || opts.hubMultiaddr.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'give --hub-address and --hub-multiaddr (the hub our channel node uses), or --dev-channels');
+    // Sessions run on virtual channels, whose amount is positive: clients could not open one to us.
+    if (opts.price === 0n) throw new SluiceError('INVALID_ARGUMENT', '--price 0 (free) works with --dev-channels only: through a hub, clients pay on a virtual channel, so the price must be at least 1');
+  } else if (opts.address === undefined && opts.key === undefined) {
+    throw new SluiceError('INVALID_ARGUMENT', 'give --address or --key (the payee address)');
+  }
   const store = await FsChunkStore.open({ dir: join(dataDir, 'store') });
   const usage = openUsageStore(join(dataDir, 'usage.db'));
   const closers: (() => Promise<void> | void)[] = [() => usage.close()];
@@ -180,16 +188,13 @@ async function runStart(opts: StartOptions): Promise<void> {
     let channels: PayeeChannels;
     let chainNode: Node | undefined;
     if (opts.devChannels !== undefined) {
-      const a = opts.address ?? (opts.key !== undefined ? privateKeyToAddress(opts.key) : undefined);
-      if (a === undefined) throw new SluiceError('INVALID_ARGUMENT', 'give --address or --key (the payee address)');
-      address = a;
+      address = opts.address ?? privateKeyToAddress(opts.key!); // one of them: checked above
       const vouchers = await VoucherLog.open(join(dataDir, 'vouchers.log'));
       const verifier = opts.verifyWorkers > 0 ? createVoucherVerifierPool({ size: opts.verifyWorkers }) : undefined;
       closers.push(() => vouchers.close(), async () => verifier?.close());
       channels = new LocalPayeeChannels({ address, registry: new DevChannelRegistry(resolve(opts.devChannels)), store: vouchers, ...(verifier === undefined ? {} : { verifier }) });
     } else {
-      if (opts.hubAddress === undefined || opts.hubMultiaddr.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'give --hub-address and --hub-multiaddr (the hub our channel node uses), or --dev-channels');
-      const hub = opts.hubAddress;
+      const hub = opts.hubAddress!;
       // Loaded only in this mode: the dev-registry path does not need the channel engine.
       const { createChainNode, payeeNodePolicy } = await import('./node-setup.ts');
       const { node, store: nodeStore } = await createChainNode(opts, {
