@@ -54,7 +54,7 @@ describe('sluice keys', () => {
     assert.equal(a.stdout.trim(), j.address);
     const again = await run(['keys', 'new', '--key-file', file], { SLUICE_PASSPHRASE: PASS });
     assert.equal(again.code, 2);
-    assert.match(again.stderr, /refusing to overwrite/);
+    assert.match(again.stderr, /refusing to overwrite.*--force replaces it/);
   });
 
   it('import takes the key from stdin or $SLUICE_KEY, never echoes it; no passphrase without a TTY is an error', async () => {

@@ -239,10 +239,18 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     await buildProgram(io, result, ac.signal).parseAsync(argv);
     return result.code;
   } catch (e) {
-    const ce = e as { code?: string; exitCode?: number };
-    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) return ce.code === 'commander.helpDisplayed' || ce.code === 'commander.version' ? 0 : EXIT.USAGE;
+    const ce = e as { code?: string; exitCode?: number; message?: string };
+    // --json promises one JSON object on stdout, also for errors found before the command ran
+    const json = argv.includes('--json');
+    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) {
+      if (ce.code === 'commander.helpDisplayed' || ce.code === 'commander.version') return 0;
+      if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: { code: 'INVALID_ARGUMENT', message: String(ce.message ?? 'bad usage').replace(/^error: /, '') }, exitCode: EXIT.USAGE })}\n`);
+      return EXIT.USAGE;
+    }
+    const exitCode = exitCodeFor(e);
+    if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: { code: isSluiceError(e) ? e.code : 'INTERNAL', message: e instanceof Error ? e.message : String(e) }, exitCode })}\n`);
     io.stderr.write(`sluice: ${describe(e)}\n`);
-    return exitCodeFor(e);
+    return exitCode;
   } finally {
     process.off('SIGINT', onSig);
   }

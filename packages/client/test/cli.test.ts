@@ -55,6 +55,12 @@ describe('sluice get (CLI)', () => {
 
     const usage = await sluice(['get', url, '--window', '0', ...common]);
     assert.equal(usage.code, 2);
+    // with --json, a usage error is a JSON object on stdout too
+    const usageJson = await sluice(['get', url, '--window', '0', '--json', ...common]);
+    assert.equal(usageJson.code, 2);
+    const uj = JSON.parse(usageJson.stdout) as { ok: boolean; error: { code: string; message: string }; exitCode: number };
+    assert.deepEqual([uj.ok, uj.error.code, uj.exitCode], [false, 'INVALID_ARGUMENT', 2]);
+    assert.match(uj.error.message, /--window/);
     const help = await sluice(['get', '--help']);
     assert.equal(help.code, 0);
     for (const flag of ['--output', '--max-price', '--window', '--budget', '--json', '--quiet', '--close', '--key', '--dev-channels']) assert.ok(help.stdout.includes(flag), flag);

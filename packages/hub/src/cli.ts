@@ -10,7 +10,7 @@
  * is never a flag: $SLUICE_HUB_PASSPHRASE, $SLUICE_PASSPHRASE, or a TTY prompt.
  */
 import { Command, Option } from 'commander';
-import { isSluiceError } from '@sluice/channel-core';
+import { SluiceError, isSluiceError } from '@sluice/channel-core';
 import { CONFIG_FILE_OPTION, OPTIONS, type HubConfig, flagsByKey, readConfigFile, resolveConfig } from './config.ts';
 import { openHub } from './open-hub.ts';
 import { fetchStatus, renderStatus } from './status.ts';
@@ -70,6 +70,7 @@ export function buildProgram(io: CliIO, run: { start(config: HubConfig): Promise
         const host = config.httpHost === '0.0.0.0' ? '127.0.0.1' : config.httpHost;
         url = `http://${host.includes(':') ? `[${host}]` : host}:${config.httpPort}`;
       }
+      if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url)) throw new SluiceError('INVALID_ARGUMENT', `--url / SLUICE_HUB_URL must be an http(s) URL such as http://127.0.0.1:9464, not "${url.slice(0, 100)}"`);
       await run.status(url, opts.json);
     });
   addSettleCommand(program, io);

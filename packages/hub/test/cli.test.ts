@@ -54,6 +54,12 @@ test('usage errors exit 2 with a message; no key means exit 2', async () => {
   assert.match(lines.join('\n'), /cannot reach the chain/);
 });
 
+test('status with a --url that is not an http(s) URL is bad usage (exit 2)', async () => {
+  const r = await run(['status', '--url', 'notaurl']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /must be an http\(s\) URL/);
+});
+
 test('status against nothing listening exits 1 with a message', async () => {
   const r = await run(['status', '--url', 'http://127.0.0.1:1']);
   assert.equal(r.code, 1);

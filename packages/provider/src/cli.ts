@@ -51,6 +51,10 @@ function parseRetentionOption(v: string): number | null {
   }
 }
 
+function parseHttpUrl(v: string): string {
+  if (!/^https?:\/\/[^/]/.test(v) || !URL.canParse(v)) throw new InvalidArgumentError('must be an http:// or https:// URL, e.g. https://files.example.com');
+  return v;
+}
 function parsePort(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('port must be 0..65535');
@@ -100,7 +104,7 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
 
   const start = program
     .command('start')
-    .description('serve the catalog over HTTP and the paid stream over WebSocket on one port; payments arrive through our channel node (chain + hub flags below), or through the dev channel registry with --dev-channels')
+    .description('serve the catalog over HTTP and the paid stream over WebSocket on one port; payments arrive through our channel node (chain and hub flags: see `start --help`), or through the dev channel registry with --dev-channels')
     .addOption(dataOption())
     .addOption(new Option('--host <host>', 'interface to listen on').env('SLUICE_HOST').default('127.0.0.1'))
     .addOption(new Option('--port <n>', 'TCP port (0 = any free port)').env('SLUICE_PORT').default(8080).argParser(parsePort))
@@ -111,15 +115,15 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
     .addOption(new Option('--dev-channels <dir>', 'use the dev channel registry in <dir> (no engine, no money moved) instead of the channel node').env('SLUICE_DEV_CHANNELS'))
     .addOption(new Option('--hub-address <address>', 'hub address advertised in file metadata').env('SLUICE_HUB_ADDRESS').argParser(parseAddr))
     .addOption(new Option('--hub-multiaddr <ma>', 'hub multiaddr advertised in file metadata (repeatable; env: comma-separated)').env('SLUICE_HUB_MULTIADDR').argParser(multiaddrList).default([] as string[]))
-    .addOption(new Option('--public-url <url>', 'base URL clients reach us at (default: from the request\'s Host)').env('SLUICE_PUBLIC_URL'))
+    .addOption(new Option('--public-url <url>', 'base URL clients reach us at, http(s):// (default: from the request\'s Host)').env('SLUICE_PUBLIC_URL').argParser(parseHttpUrl))
     .addOption(new Option('--admin-token <token>', 'bearer token for /admin (admin API disabled without it)').env('SLUICE_ADMIN_TOKEN'))
     .addOption(new Option('--idle-timeout <ms>', 'close sessions silent this long with nothing paid left to send').env('SLUICE_IDLE_TIMEOUT_MS').default(60_000).argParser(parseMs))
     .addOption(new Option('--slow-reader-timeout <ms>', 'close sessions that read nothing this long while data is queued').env('SLUICE_SLOW_READER_TIMEOUT_MS').default(30_000).argParser(parseMs))
-    .addOption(new Option('--max-sessions <n>', 'refuse sessions above this many (OVERLOADED, 4302)').env('SLUICE_MAX_SESSIONS').default(256).argParser(parseMs))
-    .addOption(new Option('--verify-workers <n>', 'voucher signature checks on N worker threads (0 = inline)').env('SLUICE_VERIFY_WORKERS').default(0).argParser((v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError('0..64'); return n; }))
+    .addOption(new Option('--max-sessions <n>', 'refuse sessions above this many (OVERLOADED, 4302)').env('SLUICE_MAX_SESSIONS').default(256).argParser(int(1, 1_000_000)))
+    .addOption(new Option('--verify-workers <n>', 'voucher signature checks on N worker threads (0 = inline)').env('SLUICE_VERIFY_WORKERS').default(0).argParser(int(0, 64)))
     .addOption(new Option('--log-level <level>', 'pino log level').env('SLUICE_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addOption(new Option('--hub-collateral <units>', 'when we have no ledger channel with the hub yet, ask the hub to deposit this much toward us (it backs the virtual channels clients open to us)').env('SLUICE_HUB_COLLATERAL').default(10n ** 18n, '1000000000000000000').argParser(parseUint('hub-collateral')))
-    .addOption(new Option('--max-channels <n>', 'most virtual channels open to us at a time through the hub (clients keep theirs open between downloads); more are refused with LEDGER_FULL. Each adds ~5,000 gas to every channel\'s settlement if the ledger with the hub goes on chain').env('SLUICE_MAX_CHANNELS').default(DEFAULT_MAX_LEDGER_GUARANTEES).argParser(int(1, 1024)))
+    .addOption(new Option('--max-channels <n>', 'most virtual channels open to us at a time through the hub (clients keep theirs open between downloads); more are refused with LEDGER_FULL. Each adds ~5,300 gas to every channel\'s settlement if the ledger with the hub goes on chain').env('SLUICE_MAX_CHANNELS').default(DEFAULT_MAX_LEDGER_GUARANTEES).argParser(int(1, 1024)))
     .addOption(new Option('--retain-history <duration>', 'delete the channel node\'s records of channels closed longer ago than this (90m, 12h, 7d; ~12 KB each; earnings are kept as a total); "forever" keeps everything').env('SLUICE_RETAIN_HISTORY').default(null, 'forever').argParser(parseRetentionOption))
     .addOption(new Option('--nonce-max-age <duration>', 'join a virtual channel only if the time in its nonce (clients put their clock there) is at most this old and at most 10m ahead of our clock (30m, 1h, 2d), as the hub does; --retain-history then also forgets the ids of deleted channels once their nonces are older; "forever": any nonce, deleted ids kept for good').env('SLUICE_NONCE_MAX_AGE').default(3_600_000, '1h').argParser(parseRetentionOption));
   addChainNodeOptions(start);

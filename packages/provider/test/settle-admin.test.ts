@@ -115,7 +115,7 @@ describe('provider admin API: settle routes', () => {
   it('usage errors exit 2 (bad usage), --help 0', async () => {
     const code = (args: string[]): Promise<number> => new Promise((res) => execFile(process.execPath, [BIN, ...args], (e) => res(e === null ? 0 : typeof e.code === 'number' ? e.code : -1)));
     assert.equal(await code(['start', '--help']), 0);
-    for (const args of [['start', '--max-channels', '2000'], ['start', '--price', '-1'], ['start', '--bogus'], ['settle', '--poll-ms', 'abc'], ['status', '--bogus'], ['add'], ['start', '--nonce-max-age', '0m'], ['start', '--hub-multiaddr', 'nope'], ['start', '--price', '0', '--hub-address', '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', '--hub-multiaddr', '/ip4/127.0.0.1/tcp/1']]) {
+    for (const args of [['start', '--max-channels', '2000'], ['start', '--price', '-1'], ['start', '--bogus'], ['settle', '--poll-ms', 'abc'], ['status', '--bogus'], ['add'], ['start', '--nonce-max-age', '0m'], ['start', '--hub-multiaddr', 'nope'], ['start', '--public-url', 'notaurl'], ['start', '--max-sessions', '0'], ['start', '--price', '0', '--hub-address', '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', '--hub-multiaddr', '/ip4/127.0.0.1/tcp/1']]) {
       assert.equal(await code(args), 2, args.join(' '));
     }
     // start --config <file>: the same options by their camelCase names, checked the same way

@@ -23,6 +23,12 @@ function keyFileOption(): Option {
   return new Option('--key-file <file>', 'the keystore file').env('SLUICE_KEY_FILE').default(DEFAULT_KEY_FILE);
 }
 
+/** "key file already exists" from the keys module, with the flag that replaces it named. */
+function withForceHint(e: unknown): unknown {
+  if (!(e instanceof SluiceError) || !e.message.startsWith('key file already exists')) return e;
+  return new SluiceError(e.code, `${e.message}: --force replaces it (the key in it is then lost unless you have a copy)`, { cause: e });
+}
+
 async function readStdin(): Promise<string> {
   const parts: Buffer[] = [];
   for await (const c of process.stdin) parts.push(c as Buffer);
@@ -77,7 +83,7 @@ export function addKeysCommand(program: Command, io: CommandIo, result: CommandR
         print(io, opts, address, file, 'wrote');
       } catch (e) {
         result.code = exit(e);
-        reportError(io, opts.json, e, result.code);
+        reportError(io, opts.json, withForceHint(e), result.code);
       }
     });
 
@@ -103,7 +109,7 @@ export function addKeysCommand(program: Command, io: CommandIo, result: CommandR
         print(io, opts, address, file, 'wrote');
       } catch (e) {
         result.code = exit(e);
-        reportError(io, opts.json, e, result.code);
+        reportError(io, opts.json, withForceHint(e), result.code);
       }
     });
 

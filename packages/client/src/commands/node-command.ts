@@ -39,7 +39,7 @@ export function addNodeCommandOptions(cmd: Command): Command {
   cmd
     .addOption(new Option('--key <hex>', `our private key, hex (prefer SLUICE_KEY or --key-file; never printed; default: the key file ${DEFAULT_KEY_FILE.replace(homedir(), '~')} if it exists)`).env('SLUICE_KEY'))
     .addOption(new Option('--home <dir>', 'client state: channel node store (node.db)').env('SLUICE_HOME').default(join(homedir(), '.sluice')))
-    .addOption(new Option('--hub-address <address>', 'the hub to dial for the cooperative close (default: none; without it only the on-chain path works)').env('SLUICE_HUB_ADDRESS').argParser(addr))
+    .addOption(new Option('--hub-address <address>', 'the hub our node dials (withdraw: for the cooperative close; without it only the on-chain path works)').env('SLUICE_HUB_ADDRESS').argParser(addr))
     .addOption(new Option('--hub-multiaddr <ma>', "the hub's libp2p address (repeatable, env: comma-separated; as in a provider's file metadata)").env('SLUICE_HUB_MULTIADDR').argParser(multiaddrList).default([] as string[]));
   addChainNodeOptions(cmd);
   return addConfigFileOption(cmd, 'SLUICE_CONFIG');
