@@ -83,6 +83,8 @@ export const ErrorCodes = [
   'BUDGET_EXCEEDED',
   /** The connection to a peer was lost (retryable). */
   'PEER_DISCONNECTED',
+  /** The download is complete and saved, but closing its virtual channel failed (retry the close). */
+  'CHANNEL_CLOSE_FAILED',
 ] as const;
 
 export type SluiceErrorCode = (typeof ErrorCodes)[number];

@@ -14,6 +14,8 @@ export interface PayerChannelView {
   readonly balance: bigint;
   /** Cumulative amount of the last voucher we signed. */
   readonly paid: bigint;
+  /** Funded and not closing: it can still pay (a closed or closing channel cannot). */
+  readonly open: boolean;
 }
 
 export interface EnsureChannelRequest {

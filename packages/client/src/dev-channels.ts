@@ -63,7 +63,7 @@ export class DevPayerChannels implements PayerChannels {
       this.#ledger.register({ channelId: id, payer: rec.payer, payee: rec.payee, balance: rec.balance }, last);
       this.#known.add(id);
     }
-    return { channelId: id, payee: rec.payee, asset: rec.asset, balance: rec.balance, paid: this.#ledger.paid(id) };
+    return { channelId: id, payee: rec.payee, asset: rec.asset, balance: rec.balance, paid: this.#ledger.paid(id), open: rec.status === 'funded' };
   }
 
   async getChannel(channelId: ChannelId): Promise<PayerChannelView | undefined> {

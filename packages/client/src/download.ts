@@ -112,6 +112,26 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   // Resume state: only if it is for the same file and the part file exists.
   let state = await loadSidecar(sidecarPath);
   if (state !== undefined && (state.cid !== meta.cid || state.size !== meta.size || state.chunks !== meta.chunks)) state = undefined;
+  // The file was saved but closing its channel failed: a re-run only closes (never downloads or
+  // pays again). Without --close the channel is simply kept, as after any download.
+  if (state?.complete === true && (await stat(output).then((s) => s.isFile() && s.size === meta.size, () => false))) {
+    if (options.closeChannel === true) await closeAfterDownload(options.channels, state.channelId, output);
+    await removeSidecar(sidecarPath);
+    options.onProgress?.({ phase: 'done' });
+    return {
+      cid: meta.cid,
+      output,
+      size: meta.size,
+      chunks: meta.chunks,
+      channelId: state.channelId,
+      paid: 0n,
+      pricePerChunk: price,
+      resumedChunks: meta.chunks,
+      sessions: 0,
+      elapsedMs: performance.now() - t0,
+    };
+  }
+  if (state?.complete === true) state = undefined;
   const partExists = await stat(partPath).then(() => true, () => false);
   if (state !== undefined && !partExists) state = undefined;
 
@@ -120,7 +140,8 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   let channel: PayerChannelView | undefined;
   if (state !== undefined) {
     const c = await options.channels.getChannel(state.channelId);
-    if (c !== undefined && c.balance - c.paid >= remainingCost) channel = c;
+    // a channel closed meanwhile (e.g. `sluice withdraw`) cannot pay: a new one resumes the file
+    if (c !== undefined && c.open && c.balance - c.paid >= remainingCost) channel = c;
   }
   let reused = channel !== undefined;
   if (channel === undefined) {
@@ -244,13 +265,18 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     await fh.sync();
     await fh.close();
     fh = undefined as unknown as FileHandle;
+    // With --close, the sidecar says "complete, close pending" until the close is done.
+    if (options.closeChannel === true) await saveSidecar(sidecarPath, { version: 1, cid: meta.cid, size: meta.size, chunks: meta.chunks, channelId, verified: meta.chunks, complete: true });
     await rename(partPath, output);
     await fsyncDir(dirname(output));
-    await removeSidecar(sidecarPath);
+    if (options.closeChannel !== true) await removeSidecar(sidecarPath);
   } finally {
     await fh?.close().catch(() => undefined);
   }
-  if (options.closeChannel === true) await options.channels.close(channelId);
+  if (options.closeChannel === true) {
+    await closeAfterDownload(options.channels, channelId, output);
+    await removeSidecar(sidecarPath);
+  }
   options.onProgress?.({ phase: 'done' });
   return {
     cid: meta.cid,
@@ -267,6 +293,21 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
 }
 
 class ResumeRestart extends Error {}
+
+/**
+ * Close the download's virtual channel. A failure says the file is safe and that running the
+ * same command again only closes.
+ * @throws SluiceError CHANNEL_CLOSE_FAILED (ABORTED as is)
+ */
+async function closeAfterDownload(channels: PayerChannels, channelId: ChannelId, output: string): Promise<void> {
+  try {
+    await channels.close(channelId);
+  } catch (e) {
+    if (isSluiceError(e, 'ABORTED')) throw e;
+    const why = isSluiceError(e) ? `${e.message} (${e.code})` : e instanceof Error ? e.message : String(e);
+    throw new SluiceError('CHANNEL_CLOSE_FAILED', `the file is complete and saved as ${output}, but closing its channel failed: ${why}. Run the same command again to close it (nothing is downloaded or paid again), or \`sluice withdraw\``, { cause: e, details: { channelId } });
+  }
+}
 
 /** Index of the first chunk in [0, count) whose bytes on disk do not match its leaf (count if all do). */
 async function firstBadChunk(fh: FileHandle, leaves: readonly LeafRange[], count: number): Promise<number> {

@@ -33,7 +33,7 @@ export class NodePayerChannels implements PayerChannels {
   #view(channelId: ChannelId): PayerChannelView | undefined {
     const v = this.#node.getVirtualChannel(channelId);
     if (v === undefined || v.role !== 'payer') return undefined;
-    return { channelId: v.channelId, payee: v.payee, asset: v.asset, balance: v.amount, paid: v.paid };
+    return { channelId: v.channelId, payee: v.payee, asset: v.asset, balance: v.amount, paid: v.paid, open: v.status === 'funded' };
   }
 
   async getChannel(channelId: ChannelId): Promise<PayerChannelView | undefined> {
@@ -45,7 +45,7 @@ export class NodePayerChannels implements PayerChannels {
     const call = { ...(req.signal === undefined ? {} : { signal: req.signal }), ...(this.#options.timeoutMs === undefined ? {} : { timeoutMs: this.#options.timeoutMs }) };
     for (const v of this.#node.getVirtualChannels()) {
       if (v.role !== 'payer' || v.status !== 'funded' || !sameAddress(v.payee, req.payee) || !sameAddress(v.asset, req.asset)) continue;
-      if (v.remaining >= req.amount) return { channelId: v.channelId, payee: v.payee, asset: v.asset, balance: v.amount, paid: v.paid, opened: false };
+      if (v.remaining >= req.amount) return { channelId: v.channelId, payee: v.payee, asset: v.asset, balance: v.amount, paid: v.paid, open: true, opened: false };
     }
     if (req.hub === null) throw new SluiceError('INVALID_ARGUMENT', 'the provider names no hub; cannot open a virtual channel');
     const hub = req.hub;

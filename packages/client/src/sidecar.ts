@@ -16,6 +16,11 @@ export interface SidecarState {
   readonly channelId: ChannelId;
   /** Leading chunks written to the part file (re-verified on resume). */
   readonly verified: number;
+  /**
+   * The file is complete and saved under its name; only closing its channel is left (`--close`
+   * failed). A re-run then only closes: nothing is downloaded or paid again.
+   */
+  readonly complete?: true;
 }
 
 export async function loadSidecar(path: string): Promise<SidecarState | undefined> {
@@ -33,7 +38,8 @@ export async function loadSidecar(path: string): Promise<SidecarState | undefine
     const chunks = o['chunks'];
     const verified = o['verified'];
     if (!Number.isSafeInteger(size) || !Number.isSafeInteger(chunks) || !Number.isSafeInteger(verified) || (verified as number) < 0 || (verified as number) > (chunks as number)) throw new TypeError('bad sidecar');
-    return { version: 1, cid: o['cid'], size: size as number, chunks: chunks as number, channelId: o['channelId'] as ChannelId, verified: verified as number };
+    if (o['complete'] !== undefined && (o['complete'] !== true || verified !== chunks)) throw new TypeError('bad sidecar');
+    return { version: 1, cid: o['cid'], size: size as number, chunks: chunks as number, channelId: o['channelId'] as ChannelId, verified: verified as number, ...(o['complete'] === true ? { complete: true as const } : {}) };
   } catch (e) {
     throw new SluiceError('DECODE_FAILED', `resume state ${path} is malformed; delete it to start over`, { cause: e });
   }

@@ -9,78 +9,36 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Address, ZERO_ADDRESS, addressToDestination, privateKeyToAddress, type Bytes32 } from '@sluice/channel-core';
-import { MemoryChainService, createMemoryNetwork, type MemoryNetwork } from '@sluice/channel-core/memory';
-import { openMemoryStore } from '@sluice/channel-core/sqlite';
-import { type EnginePolicy, type NodeComponents, createNode, type Node } from '@sluice/channel-core/node';
-import { NodePayeeChannels, type ProviderService, type UsageStore, createProviderService, openUsageStore } from '@sluice/provider/service';
+import { ZERO_ADDRESS, addressToDestination, type Bytes32 } from '@sluice/channel-core';
+import type { Node } from '@sluice/channel-core/node';
+import type { ProviderService, UsageStore } from '@sluice/provider/service';
 import { payeeNodePolicy, startProviderRetention } from '@sluice/provider/node-setup';
 import { NodePayerChannels, download } from '../src/index.ts';
-import { type Env, addRandomFile, makeEnv } from './helpers.ts';
+import { addRandomFile } from './helpers.ts';
+import { ADDR, type NodeWorld, startNodeWorld } from './node-world.ts';
 
-const KEYS = {
-  alice: '0xed90100c3784a2d86ff62423f40065a02319dc58bedda16b3158d85e39592228',
-  irene: '0xa4ade440a3f357caff796d63d5bf93d94afdf734e978588f6e7a50bda8f64bf2',
-  bob: '0x1c821f7627a08bf65826d8421025816e6b26208f9975ac706a0d581ebb08a4e6',
-} as const;
-const ADDR = { alice: privateKeyToAddress(KEYS.alice), irene: privateKeyToAddress(KEYS.irene), bob: privateKeyToAddress(KEYS.bob) };
 const PRICE = 1_000n;
 
 describe('end to end over the Node API (memory chain + network)', () => {
-  let env: Env;
-  let net: MemoryNetwork;
-  let chain: MemoryChainService;
-  const nodes: Node[] = [];
-  let alice: Node;
-  let bob: Node;
-  const aliceStore = openMemoryStore();
-  const bobStore = openMemoryStore();
   /** Bob's clock (moved forward at the end, to let his retention forget a channel id). */
   const bobClock = { offset: 0, now: () => Date.now() + bobClock.offset };
+  let w: NodeWorld;
+  let env: NodeWorld['env'];
+  let chain: NodeWorld['chain'];
+  let alice: Node;
+  let bob: Node;
+  let aliceStore: NodeWorld['aliceStore'];
+  let bobStore: NodeWorld['bobStore'];
   let service: ProviderService;
   let usage: UsageStore;
 
   before(async () => {
-    env = await makeEnv('sluice-e2e-');
-    net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 2, seed: 5 });
-    chain = new MemoryChainService();
-    const make = (name: keyof typeof KEYS, store = openMemoryStore(), more: { policy?: EnginePolicy; clock?: NodeComponents['clock'] } = {}): Node => {
-      const n = createNode(
-        {
-          privateKey: KEYS[name],
-          chain: { consensusApp: '0x00000000000000000000000000000000000000C0' as Address, virtualPaymentApp: '0x00000000000000000000000000000000000000D0' as Address, startBlock: 0 },
-          callTimeoutMs: 20_000,
-          objectiveTimeoutMs: 5_000,
-          txRetryDelayMs: 50,
-          ...(name === 'irene' ? { policy: { hub: {}, maxLedgerDeposit: 10n ** 24n } } : { hub: { address: ADDR.irene, multiaddrs: [] } }),
-          ...(more.policy === undefined ? {} : { policy: more.policy }),
-        },
-        { store, chain, messaging: net.service(ADDR[name]), ...(more.clock === undefined ? {} : { clock: more.clock }) },
-      );
-      nodes.push(n);
-      return n;
-    };
-    alice = make('alice', aliceStore);
-    const irene = make('irene');
     // Bob's node has the policy `sluice-provider start` gives it (default flags: a nonce window of 1 h)
-    bob = make('bob', bobStore, { policy: payeeNodePolicy({ maxChannels: 256, nonceMaxAge: 3_600_000 }), clock: bobClock });
-    for (const n of nodes) await n.start();
-    void irene;
-    // Bob's ledger with the hub: Irene deposits collateral toward Bob.
-    await bob.createLedgerChannel({ counterparty: ADDR.irene, deposit: 0n, counterpartyDeposit: 10n ** 9n });
-    usage = openUsageStore(join(env.dir, 'usage.db'));
-    service = createProviderService({ pricePerChunk: PRICE, hub: { address: ADDR.irene, multiaddrs: [] }, adminToken: 't' })({
-      store: env.store,
-      channels: new NodePayeeChannels(bob),
-      usage,
-    });
-    await service.start();
+    w = await startNodeWorld({ price: PRICE, bob: { policy: payeeNodePolicy({ maxChannels: 256, nonceMaxAge: 3_600_000 }), clock: bobClock } });
+    ({ env, chain, alice, bob, aliceStore, bobStore, service, usage } = w);
   });
   after(async () => {
-    await service.stop();
-    for (const n of nodes) await n.stop().catch(() => undefined);
-    net.close();
-    await env.cleanup();
+    await w.stop();
   });
 
   it('downloads byte-identical files paying through a virtual channel; Bob earns chunks × price; close + withdraw settle it', async () => {

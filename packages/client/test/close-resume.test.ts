@@ -1,0 +1,103 @@
+/**
+ * What a re-run does after a download's channel went wrong, over real channel nodes (memory
+ * chain + network) and a real provider service:
+ * - `--close` fails after the file is saved: the file stays, and the same command run again
+ *   only closes the channel — nothing is downloaded or paid again;
+ * - an interrupted download whose channel was closed meanwhile (`sluice withdraw`) resumes on a
+ *   new channel from the chunks already on disk, paying only for the rest.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type ChannelId, SluiceError, isSluiceError } from '@sluice/channel-core';
+import { NodePayerChannels, type PayerChannels, download } from '../src/index.ts';
+import { addRandomFile } from './helpers.ts';
+import { type NodeWorld, startNodeWorld } from './node-world.ts';
+
+const PRICE = 1_000n;
+const CHUNK = 262_144;
+
+/** Alice's channels, whose close fails while `failClose` is set (the hub unreachable). */
+function flakyClose(inner: PayerChannels): PayerChannels & { failClose: boolean; closes: number } {
+  const c = {
+    failClose: true,
+    closes: 0,
+    address: inner.address,
+    ensureChannel: (req) => inner.ensureChannel(req),
+    getChannel: (id) => inner.getChannel(id),
+    pay: (id, inc) => inner.pay(id, inc),
+    lastVoucher: (id) => inner.lastVoucher(id),
+    async close(id) {
+      c.closes++;
+      if (c.failClose) throw new SluiceError('PEER_TIMEOUT', 'objective did not complete in time');
+      await inner.close(id);
+    },
+  } satisfies PayerChannels & { failClose: boolean; closes: number };
+  return c;
+}
+
+describe('re-running a download after its channel went wrong', () => {
+  let w: NodeWorld;
+  before(async () => {
+    w = await startNodeWorld({ price: PRICE, prefix: 'sluice-close-resume-' });
+  });
+  after(async () => {
+    await w.stop();
+  });
+
+  it('--close failed after the file was saved: the re-run only closes, paying nothing again', async () => {
+    const { record, bytes } = await addRandomFile(w.env, 6 * CHUNK + 5, 'close.bin');
+    const url = `${w.service.url}/files/${record.cid}`;
+    const out = join(w.env.dir, 'out', 'close.bin');
+    const channels = flakyClose(new NodePayerChannels(w.alice, { store: w.aliceStore }));
+    const err = await download({ url, output: out, channels, window: 4, closeChannel: true }).then(() => undefined, (e: unknown) => e);
+    assert.ok(isSluiceError(err, 'CHANNEL_CLOSE_FAILED'), String(err));
+    assert.match(err.message, /the file is complete and saved as .*close\.bin, but closing its channel failed: objective did not complete in time \(PEER_TIMEOUT\)\. Run the same command again to close it \(nothing is downloaded or paid again\)/);
+    assert.deepEqual(await readFile(out), bytes, 'the file is saved');
+    assert.ok(existsSync(`${out}.sluice-state`), 'the close is remembered');
+    const channelId = (err.details as { channelId: ChannelId }).channelId;
+    assert.equal(w.bob.getVirtualChannel(channelId)?.paid, 7n * PRICE);
+
+    channels.failClose = false;
+    const again = await download({ url, output: out, channels, window: 4, closeChannel: true });
+    assert.equal(again.paid, 0n, 'nothing paid again');
+    assert.equal(again.sessions, 0, 'nothing downloaded again');
+    assert.equal(again.channelId, channelId);
+    assert.equal(channels.closes, 2);
+    assert.equal(w.alice.getVirtualChannel(channelId)?.status, 'closed');
+    assert.equal(w.bob.getVirtualChannel(channelId)?.paid, 7n * PRICE, 'Bob was paid for the file once');
+    assert.equal(existsSync(`${out}.sluice-state`), false);
+    assert.deepEqual(await readFile(out), bytes);
+  });
+
+  it('an interrupted download whose channel was closed meanwhile resumes on a new channel, paying only for the rest', async () => {
+    const { record, bytes } = await addRandomFile(w.env, 24 * CHUNK, 'resume.bin');
+    const url = `${w.service.url}/files/${record.cid}`;
+    const out = join(w.env.dir, 'out', 'resume.bin');
+    const channels = new NodePayerChannels(w.alice, { store: w.aliceStore });
+    const ac = new AbortController();
+    let first: ChannelId | undefined;
+    const err = await download({
+      url, output: out, channels, window: 2, signal: ac.signal,
+      onProgress: (p) => {
+        if (p.phase === 'channel') first = p.channelId;
+        if (p.phase === 'chunk' && p.chunksDone === 10) ac.abort();
+      },
+    }).then(() => undefined, (e: unknown) => e);
+    assert.ok(isSluiceError(err, 'ABORTED'), String(err));
+    assert.ok(first !== undefined);
+    const paidFirst = w.bob.getVirtualChannel(first)!.paid;
+    await w.alice.closeVirtualChannel(first); // `sluice withdraw` meanwhile
+    assert.equal(w.alice.getVirtualChannel(first)?.status, 'closed');
+
+    const r = await download({ url, output: out, channels, window: 2 });
+    assert.notEqual(r.channelId, first, 'a new channel');
+    assert.ok(r.resumedChunks >= 10, `resumed from chunk ${r.resumedChunks}`);
+    assert.deepEqual(await readFile(out), bytes);
+    const total = paidFirst + w.bob.getVirtualChannel(r.channelId)!.paid;
+    assert.ok(total <= 24n * PRICE + 2n * PRICE, `paid ${total} for 24 chunks (at most a window more)`);
+    assert.equal(r.paid, w.bob.getVirtualChannel(r.channelId)!.paid);
+  });
+});
