@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { openMemoryStore, openSqliteStore, STORE_SCHEMA_VERSION } from '../src/sqlite/index.ts';
 import { LAST_BLOCK_KEY } from '../src/ports/store.ts';
 import { parseJson, stringifyJson } from '../src/json.ts';
-import type { Address, ChannelId } from '../src/index.ts';
+import { type Address, type ChannelId, isSluiceError } from '../src/index.ts';
 
 const A = '0xc7e8d8CEEDb0b5D21Da18308EB61F06faafA1137' as Address;
 const C = `0x${'ab'.repeat(32)}` as ChannelId;
@@ -347,5 +347,38 @@ test('store: history retention — stale closed channels listed by age through t
     assert.deepEqual(s.forgetRetired!(Number.MAX_SAFE_INTEGER, 0), { forgotten: 0 });
   } finally {
     s.close();
+  }
+});
+
+test('store lock: a second open of a locked store is refused, here or in another process, until the first closes or dies', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-store-lock-'));
+  try {
+    const path = join(dir, 'node.db');
+    const storeUrl = new URL('../src/sqlite/index.ts', import.meta.url).href;
+    const other = (): { status: number | null; stdout: string; stderr: string } =>
+      spawnSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', `
+        import { openSqliteStore } from ${JSON.stringify(storeUrl)};
+        try { openSqliteStore({ path: ${JSON.stringify(path)}, lock: true }).close(); console.log('opened'); }
+        catch (e) { console.log(e.code + ': ' + e.message); }
+      `], { encoding: 'utf8' });
+    const first = openSqliteStore({ path, lock: true });
+    first.setMeta('k', 'v');
+    assert.throws(() => openSqliteStore({ path, lock: true }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /is in use by another process .*stop it first/.test(e.message));
+    const r = other();
+    assert.match(r.stdout, /^INVALID_ARGUMENT: the store .*node\.db is in use by another process/, r.stderr);
+    first.close();
+    assert.match(other().stdout, /^opened/, 'free once closed');
+    // a holder that dies releases it (the OS drops its locks): never a stale lock
+    const killed = spawnSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', `
+      import { openSqliteStore } from ${JSON.stringify(storeUrl)};
+      openSqliteStore({ path: ${JSON.stringify(path)}, lock: true });
+      process.kill(process.pid, 'SIGKILL');
+    `], { encoding: 'utf8' });
+    assert.equal(killed.signal, 'SIGKILL');
+    const again = openSqliteStore({ path, lock: true });
+    assert.equal(again.getMeta('k'), 'v');
+    again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -145,6 +145,10 @@ describe('end to end on anvil with the real CLIs (hub, provider, client)', { tim
     const [entry] = JSON.parse(add.stdout) as { cid: string; chunks: number }[];
     const bob = await spawnUntil(PROVIDER, ['start', ...chain, '--dev-account', '2', '--data', join(dir, 'bob'), '--port', '0', '--price', PRICE.toString(), '--hub-address', hubAddress, '--hub-multiaddr', hubMultiaddr, '--hub-collateral', (10n ** 17n).toString(), '--admin-token', 't', '--retain-history', '90m', '--log-level', 'warn'], (j) => typeof j['listening'] === 'string');
     procs.push(bob);
+    // a second provider on Bob's data directory would sign from the same channel store: refused
+    const twin = await run(PROVIDER, ['start', ...chain, '--dev-account', '2', '--data', join(dir, 'bob'), '--port', '0', '--price', PRICE.toString(), '--hub-address', hubAddress, '--hub-multiaddr', hubMultiaddr, '--log-level', 'warn'], 30_000);
+    assert.equal(twin.code, 2, `${twin.stdout}\n${twin.stderr}`);
+    assert.match(twin.stderr, /node\.db is in use by another process/);
     const url = `${bob.ready['listening'] as string}/files/${entry!.cid}`;
     // Bob's metadata names his channel node, so Alice's node sends him the channel's messages directly
     const meta = (await (await fetch(url)).json()) as { payee: string; payeeMultiaddrs?: string[] };

@@ -59,7 +59,7 @@ export async function createChainNode(
     return v;
   };
   const startBlock = opts.startBlock ?? d.deployBlock;
-  const store = openSqliteStore({ path: extra.storePath });
+  const store = openSqliteStore({ path: extra.storePath, lock: true });
   const node = createNode(
     {
       privateKey,

@@ -22,7 +22,7 @@ export async function storeFor(init: NodeInit, components: NodeComponents): Prom
   if (components.store !== undefined) return { value: components.store };
   if (typeof init.store === 'object') return { value: init.store };
   const { openSqliteStore } = await import('../sqlite/index.ts');
-  const store = openSqliteStore({ path: init.store ?? ':memory:' });
+  const store = openSqliteStore({ path: init.store ?? ':memory:', lock: true });
   return { value: store, close: () => store.close() };
 }
 

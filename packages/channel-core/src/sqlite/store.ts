@@ -107,6 +107,33 @@ function statusOf(data: unknown): string | null {
 export interface SqliteStoreInit {
   /** Database file; ':memory:' for a throw-away store. Parent directories are created. */
   readonly path: string;
+  /**
+   * Refuse to open a store another process (or another open store here) holds: two nodes on one
+   * store would both sign and send from it. The lock is an exclusive SQLite lock on `<path>.lock`,
+   * held until `close()` and released by the OS if the process dies (never stale).
+   * @default false
+   */
+  readonly lock?: boolean;
+}
+
+/**
+ * Take the exclusive lock of a store file (see {@link SqliteStoreInit.lock}).
+ * @throws SluiceError INVALID_ARGUMENT when another process holds it
+ */
+function lockStore(path: string): DatabaseSync {
+  const lock = new DatabaseSync(`${path}.lock`);
+  try {
+    lock.exec('PRAGMA locking_mode = EXCLUSIVE'); // kept after the transaction, until close
+    lock.exec('BEGIN EXCLUSIVE');
+    lock.exec('COMMIT');
+  } catch (e) {
+    lock.close();
+    if ((e as { errcode?: number }).errcode === 5) {
+      throw new SluiceError('INVALID_ARGUMENT', `the store ${path} is in use by another process (a second hub, provider or client on the same store, data directory or --home?): stop it first`, { cause: e });
+    }
+    throw e;
+  }
+  return lock;
 }
 
 type Row = Record<string, unknown>;
@@ -118,12 +145,19 @@ function u8(x: unknown): Uint8Array {
 /** Opens (and migrates) a store. @throws SluiceError INTERNAL if the schema is newer than this code */
 export function openSqliteStore(init: SqliteStoreInit): Store {
   if (init.path !== ':memory:') mkdirSync(dirname(init.path), { recursive: true });
-  const db = new DatabaseSync(init.path);
-  db.exec('PRAGMA journal_mode = WAL');
-  db.exec('PRAGMA synchronous = FULL');
-  db.exec('PRAGMA foreign_keys = ON');
-  db.exec('PRAGMA busy_timeout = 5000');
-  migrate(db);
+  const lock = init.lock === true && init.path !== ':memory:' ? lockStore(init.path) : undefined;
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(init.path);
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = FULL');
+    db.exec('PRAGMA foreign_keys = ON');
+    db.exec('PRAGMA busy_timeout = 5000');
+    migrate(db);
+  } catch (e) {
+    lock?.close();
+    throw e;
+  }
 
   const stmts = new Map<string, StatementSync>();
   const q = (sql: string): StatementSync => {
@@ -482,6 +516,7 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
     close() {
       stmts.clear();
       db.close();
+      lock?.close();
       if (walFd !== undefined) {
         const fd = walFd;
         walFd = undefined;
