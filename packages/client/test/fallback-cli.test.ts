@@ -267,6 +267,11 @@ describe('on-chain fallback through the CLIs: hub killed, provider settles, clie
     const keyFileEnv = { HOME: userHome, SLUICE_PASSPHRASE: 'alice-passphrase' };
     const aliceStatus = JSON.parse(as.stdout) as { ledgers: { myBalance: string; status: string }[]; virtualChannels: { amount: string; paid: string }[] };
     const owed = BigInt(aliceStatus.ledgers[0]!.myBalance) + BigInt(aliceStatus.virtualChannels[0]!.amount) - paid;
+    // without --wait it returns once the challenges are on chain (not while still registering)
+    const started = await run(CLIENT, ['withdraw', '--force', ...home], undefined, keyFileEnv);
+    assert.equal(started.code, 0, `${started.stdout}\n${started.stderr}`);
+    assert.match(started.stdout, /in challenge \/ settling on chain/);
+    assert.doesNotMatch(started.stdout, /registering|about -|not mined yet/, started.stdout);
     let travelled = false;
     const w = await run(CLIENT, ['withdraw', '--force', '--wait', '--json', '--poll-ms', '200', '--timeout', '60000', ...home], (err) => {
       // once her ledger challenge is registered, let the challenge duration pass

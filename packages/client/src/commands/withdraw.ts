@@ -49,6 +49,24 @@ async function waitForPayout(node: Node, report: SettleReport, opts: WithdrawOpt
   }
 }
 
+/**
+ * Without --wait: keep the node up until every dispute has left `registering` (its challenge is
+ * on chain), so "settling on chain" is true when we exit; at most `limitMs`.
+ * @returns whether every challenge is registered
+ */
+async function waitForRegistration(node: Node, progress: (s: string) => void, signal: AbortSignal, limitMs = 120_000): Promise<boolean> {
+  const deadline = Date.now() + limitMs;
+  let said = false;
+  for (;;) {
+    const pending = node.getDisputes().filter((d) => d.phase === 'registering');
+    if (pending.length === 0) return true;
+    if (!said) progress(`registering ${pending.length} challenge(s) on chain…`);
+    said = true;
+    if (Date.now() > deadline || signal.aborted) return false;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 export function addWithdrawCommand(program: Command, io: Io, result: { code: number }, signal: AbortSignal): Command {
   const cmd = program
     .command('withdraw')
@@ -87,11 +105,13 @@ export function addWithdrawCommand(program: Command, io: Io, result: { code: num
         else io.stdout.write(done ? 'withdrawn: every channel is closed and paid out\n' : 'still settling on chain: run `sluice withdraw --wait` again to finish\n');
         return;
       }
+      const registered = report.onChain ? await waitForRegistration(node, progress, signal) : true;
       const disputes = node.getDisputes().map(disputeView);
-      if (opts.json) io.stdout.write(`${JSON.stringify({ ...report, disputes }, null, 2)}\n`);
+      if (opts.json) io.stdout.write(`${JSON.stringify({ ...report, registered, disputes }, null, 2)}\n`);
       else if (report.onChain) {
         const left = disputes.map((d) => d.secondsLeft).filter((x): x is number => x !== null);
-        io.stdout.write(`\nin challenge / settling on chain\n${renderDisputes(disputes)}\n\nour node finishes this when it runs (after about ${formatSeconds(left.length > 0 ? Math.max(...left) : null)} of chain time): run \`sluice withdraw --wait\` then, or check with \`sluice status\`.\n`);
+        const when = left.length > 0 ? ` (after about ${formatSeconds(Math.max(...left))} of chain time)` : '';
+        io.stdout.write(`\nin challenge / settling on chain\n${renderDisputes(disputes)}\n\n${registered ? '' : 'a challenge transaction is not mined yet; '}our node finishes this when it runs${when}: run \`sluice withdraw --wait\` then, or check with \`sluice status\`.\n`);
       }
     } finally {
       off();
