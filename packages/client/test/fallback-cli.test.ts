@@ -265,7 +265,9 @@ describe('on-chain fallback through the CLIs: hub killed, provider settles, clie
     const imported = await run(CLIENT, ['keys', 'import', '--json'], undefined, { HOME: userHome, SLUICE_KEY: aliceKey, SLUICE_PASSPHRASE: 'alice-passphrase' });
     assert.equal(imported.code, 0, imported.stderr);
     const keyFileEnv = { HOME: userHome, SLUICE_PASSPHRASE: 'alice-passphrase' };
-    const aliceStatus = JSON.parse(as.stdout) as { ledgers: { myBalance: string; status: string }[]; virtualChannels: { amount: string; paid: string }[] };
+    const aliceStatus = JSON.parse(as.stdout) as { ledgers: { myBalance: string; status: string }[]; virtualChannels: { amount: string; paid: string; status: string }[] };
+    // read after catching up with the chain: Bob's on-chain settlement of V happened while her node was off
+    assert.equal(aliceStatus.virtualChannels[0]?.status, 'closed', as.stdout);
     const owed = BigInt(aliceStatus.ledgers[0]!.myBalance) + BigInt(aliceStatus.virtualChannels[0]!.amount) - paid;
     // without --wait it returns once the challenges are on chain (not while still registering)
     const started = await run(CLIENT, ['withdraw', '--force', ...home], undefined, keyFileEnv);

@@ -45,12 +45,18 @@ export function addNodeCommandOptions(cmd: Command): Command {
   return addConfigFileOption(cmd, 'SLUICE_CONFIG');
 }
 
-/** Build and start our node from the options; the caller stops it with `stop()`. */
-export async function startNode(opts: NodeCommandOptions): Promise<{ node: Node; stop(): Promise<void> }> {
+/**
+ * Build and start our node from the options, and wait (at most `catchUpMs`) until it has read
+ * the chain up to its head: what happened while it was offline (a peer's challenge, a payout) is
+ * then in what it reports and acts on. The caller stops it with `stop()`.
+ */
+export async function startNode(opts: NodeCommandOptions, catchUpMs = 30_000): Promise<{ node: Node; stop(): Promise<void> }> {
   const { createChainNode } = await import('@sluice/provider/node-setup');
   const hub = opts.hubAddress !== undefined && opts.hubMultiaddr.length > 0 ? { address: opts.hubAddress, multiaddrs: opts.hubMultiaddr } : undefined;
   const { node, store } = await createChainNode(withDefaultKeyFile(opts), { storePath: join(resolve(opts.home), 'node.db'), ...(hub === undefined ? {} : { hub }) });
   await node.start();
+  const deadline = Date.now() + catchUpMs;
+  while (!node.engine.caughtUp && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   return {
     node,
     async stop() {
