@@ -129,7 +129,16 @@ export async function fetchMetadata(source: Source, options: { signal?: AbortSig
     throw new SluiceError('PEER_TIMEOUT', `cannot reach the provider at ${url.origin}`, { cause: e });
   }
   if (res.status === 404) throw new SluiceError('CONTENT_NOT_FOUND', 'the provider does not serve this file');
-  if (!res.ok) throw new SluiceError('DECODE_FAILED', `provider metadata request failed with HTTP ${res.status}`);
+  if (!res.ok) {
+    // the provider's { error: { code, message } }, when it gives one (e.g. 503: it cannot be paid now)
+    const err = (await res.json().catch(() => undefined)) as { error?: { code?: unknown; message?: unknown } } | undefined;
+    const code = err?.error?.code;
+    const message = err?.error?.message;
+    if (res.status === 503 && typeof message === 'string') {
+      throw new SluiceError(code === 'OVERLOADED' ? 'OVERLOADED' : 'PEER_TIMEOUT', `provider: ${message.slice(0, 300)}`);
+    }
+    throw new SluiceError('DECODE_FAILED', `provider metadata request failed with HTTP ${res.status}`);
+  }
   let body: unknown;
   try {
     body = await res.json();

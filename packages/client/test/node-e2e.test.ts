@@ -9,7 +9,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ZERO_ADDRESS, addressToDestination, type Bytes32 } from '@sluice/channel-core';
+import { ZERO_ADDRESS, addressToDestination, type Bytes32, isSluiceError } from '@sluice/channel-core';
 import type { Node } from '@sluice/channel-core/node';
 import type { ProviderService, UsageStore } from '@sluice/provider/service';
 import { payeeNodePolicy, startProviderRetention } from '@sluice/provider/node-setup';
@@ -80,6 +80,13 @@ describe('end to end over the Node API (memory chain + network)', () => {
     assert.equal(bobLedger?.myBalance, 12n * PRICE, "Bob's ledger with the hub now holds his earnings");
     const w = (await (await fetch(`${service.url}/admin/withdraw`, { method: 'POST', headers: auth })).json()) as { result: { ledgers: { status: string }[] } };
     assert.equal(w.result.ledgers[0]?.status, 'closed');
+    // Bob can no longer be paid: new clients are told so before they deposit anything
+    const health = await fetch(`${service.url}/healthz`);
+    assert.equal(health.status, 503);
+    assert.match(((await health.json()) as { reason: string }).reason, /ledger channel with the hub is closed/);
+    const refused = await download({ url: `${service.url}/files/${record.cid}`, output: join(env.dir, 'out', 'after.bin'), channels: payer, window: 4 }).then(() => undefined, (e: unknown) => e);
+    assert.ok(isSluiceError(refused, 'OVERLOADED'), String(refused));
+    assert.match(refused.message, /provider: this provider cannot be paid now: our ledger channel with the hub is closed/);
     assert.equal(chain.payouts(ZERO_ADDRESS, addressToDestination(ADDR.bob) as Bytes32), 12n * PRICE, 'Bob withdrew his earnings on chain');
     // The pruned channel's id is kept while its nonce is recent (a replayed opening would be
     // ignored), then forgotten: Bob's nonce window refuses that opening by then anyway.

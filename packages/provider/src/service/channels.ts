@@ -47,6 +47,12 @@ export interface PayeeChannels {
   /** Every channel we are payee of (for the admin API and earnings). */
   listVirtualChannels(): Promise<PayeeChannelView[]>;
   /**
+   * Why no client can open a channel to us now (e.g. our ledger with the hub was settled), or
+   * `undefined` when they can. The service then answers metadata requests and `/healthz` with 503
+   * instead of letting a client deposit for a channel that cannot be funded. Optional.
+   */
+  notReceiving?(): string | undefined;
+  /**
    * Total paid to us over every channel, closed ones included (base units, assets summed as the
    * earnings gauge does). Optional: without it the gauge sums {@link listVirtualChannels}, which
    * grows with every channel ever closed.

@@ -120,7 +120,9 @@ export function createHttpApi(init: HttpApiInit): express.Express {
   };
 
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', payee: init.channels.address, sessions: init.sessions.all.size });
+    const reason = init.channels.notReceiving?.();
+    if (reason !== undefined) res.status(503);
+    res.json({ status: reason === undefined ? 'ok' : 'not receiving payments', ...(reason === undefined ? {} : { reason }), payee: init.channels.address, sessions: init.sessions.all.size });
   });
 
   app.get('/metrics', async (_req, res, next) => {
@@ -152,6 +154,12 @@ export function createHttpApi(init: HttpApiInit): express.Express {
       const rec = key === undefined ? undefined : await init.files.store.getFile(key);
       if (rec === undefined) {
         res.status(404).json({ error: { code: 'CONTENT_NOT_FOUND', message: 'this file is not served here' } });
+        return;
+      }
+      // A client would deposit and open a channel that cannot be funded: say so before it does.
+      const reason = init.channels.notReceiving?.();
+      if (reason !== undefined) {
+        res.status(503).json({ error: { code: 'OVERLOADED', message: `this provider cannot be paid now: ${reason}` } });
         return;
       }
       const payeeMultiaddrs = advertisedMultiaddrs(init.payeeMultiaddrs?.() ?? []);

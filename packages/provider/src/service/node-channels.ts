@@ -41,6 +41,14 @@ export class NodePayeeChannels implements PayeeChannels {
     this.#activity = recordFallbackActivity(node);
   }
 
+  notReceiving(): string | undefined {
+    const ledgers = this.#node.getLedgerChannels();
+    if (ledgers.some((l) => l.status === 'open' || l.status === 'funding')) return undefined;
+    return ledgers.length === 0
+      ? 'our ledger channel with the hub is not open yet'
+      : 'our ledger channel with the hub is closed (settled or withdrawn): restart sluice-provider to open a new one';
+  }
+
   /** Our recent fallback transactions and on-chain payouts (since this process started). */
   fallbackActivity(): { transactions: FallbackTxView[]; payouts: PayoutView[] } {
     return { transactions: this.#activity.transactions(), payouts: this.#activity.payouts() };
