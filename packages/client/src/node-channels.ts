@@ -5,7 +5,7 @@
  * budget) and open a virtual channel [us, hub, provider]. `pay` is the node's (persisted
  * before it returns).
  */
-import { type Address, type ChannelId, SluiceError, type Voucher, sameAddress } from '@sluice/channel-core';
+import { type Address, type ChannelId, SluiceError, type Voucher, isSluiceError, sameAddress } from '@sluice/channel-core';
 import type { Node } from '@sluice/channel-core/node';
 import type { EnsureChannelRequest, PayerChannelView, PayerChannels } from './channels.ts';
 
@@ -65,7 +65,13 @@ export class NodePayerChannels implements PayerChannels {
       if (req.budget !== undefined && need > req.budget) {
         throw new SluiceError('BUDGET_EXCEEDED', 'topping up the ledger with the hub would exceed the budget', { details: { needed: need.toString(), budget: req.budget.toString() } });
       }
-      await this.#node.topUpLedgerChannel({ channelId: ledger.channelId, amount: need }, call);
+      try {
+        await this.#node.topUpLedgerChannel({ channelId: ledger.channelId, amount: need }, call);
+      } catch (e) {
+        if (!isSluiceError(e, 'INVALID_ARGUMENT') || !/top-up of this ledger is in progress/.test(e.message)) throw e;
+        // an earlier run's top-up: its deposit is on chain, it completes once the hub answers
+        throw new SluiceError('PEER_TIMEOUT', 'an earlier top-up of our ledger with the hub is still in progress (its deposit is on chain; it completes once the hub answers): try again later, or get it back with `sluice withdraw`', { cause: e });
+      }
     }
     const { channelId } = await this.#node.createVirtualChannel({ hub, payee: req.payee, asset: req.asset, amount: deposit }, call);
     const view = this.#view(channelId);

@@ -50,6 +50,9 @@ export function addSettleCommand(program: Command, out: { log(s: string): void; 
       const q = new URLSearchParams();
       if (opts.force) q.set('force', '1');
       if (opts.cooperativeTimeout !== undefined) q.set('cooperativeTimeoutMs', String(opts.cooperativeTimeout));
+      // the call can take a while: a silent peer is waited for (the cooperative timeout) before going on chain
+      if (!opts.force) out.err(`closing cooperatively (a peer that does not answer within ${opts.cooperativeTimeout === undefined ? "the node's call timeout, 60 s by default" : `${opts.cooperativeTimeout} ms`} is settled on chain)…`);
+      else out.err('going on chain…');
       const body = await adminCall<SettleBody>(opts, 'POST', `/admin/settle${q.size === 0 ? '' : `?${q}`}`, { timeoutMs: 15 * 60_000 });
       if (!opts.json) {
         out.log(renderSettleReport(body));

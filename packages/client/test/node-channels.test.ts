@@ -1,0 +1,30 @@
+/** NodePayerChannels' own decisions, over a stub node (the engine behind it is tested in channel-core). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type Address, SluiceError, isSluiceError } from '@sluice/channel-core';
+import type { Node } from '@sluice/channel-core/node';
+import { NodePayerChannels } from '../src/index.ts';
+
+const HUB = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8' as Address;
+const BOB = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC' as Address;
+const ETH = '0x0000000000000000000000000000000000000000' as Address;
+
+test('a top-up left in progress by an earlier run is reported as "try again later" (exit 5), not as bad usage', async () => {
+  let virtualOpened = false;
+  const node = {
+    address: '0x90F79bf6EB2c4f870365E785982E1f101E93b906',
+    getVirtualChannels: () => [],
+    getLedgerChannels: () => [{ channelId: '0x' + '11'.repeat(32), counterparty: HUB, asset: ETH, status: 'open', myBalance: 10n }],
+    topUpLedgerChannel: async () => {
+      throw new SluiceError('INVALID_ARGUMENT', 'a top-up of this ledger is in progress');
+    },
+    createVirtualChannel: async () => {
+      virtualOpened = true;
+      throw new Error('not reached');
+    },
+  } as unknown as Node;
+  const err = await new NodePayerChannels(node).ensureChannel({ payee: BOB, hub: HUB, asset: ETH, amount: 100n, deposit: 110n }).then(() => undefined, (e: unknown) => e);
+  assert.ok(isSluiceError(err, 'PEER_TIMEOUT'), String(err));
+  assert.match(err.message, /earlier top-up of our ledger with the hub is still in progress .*try again later, or get it back with `sluice withdraw`/);
+  assert.equal(virtualOpened, false);
+});
