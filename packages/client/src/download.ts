@@ -114,22 +114,14 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   if (state !== undefined && (state.cid !== meta.cid || state.size !== meta.size || state.chunks !== meta.chunks)) state = undefined;
   // The file was saved but closing its channel failed: a re-run only closes (never downloads or
   // pays again). Without --close the channel is simply kept, as after any download.
+  const done = (r: { channelId: ChannelId; paid: bigint; resumedChunks: number; sessions: number }): DownloadResult => {
+    options.onProgress?.({ phase: 'done' });
+    return { cid: meta.cid, output, size: meta.size, chunks: meta.chunks, pricePerChunk: price, ...r, elapsedMs: performance.now() - t0 };
+  };
   if (state?.complete === true && (await stat(output).then((s) => s.isFile() && s.size === meta.size, () => false))) {
     if (options.closeChannel === true) await closeAfterDownload(options.channels, state.channelId, output);
     await removeSidecar(sidecarPath);
-    options.onProgress?.({ phase: 'done' });
-    return {
-      cid: meta.cid,
-      output,
-      size: meta.size,
-      chunks: meta.chunks,
-      channelId: state.channelId,
-      paid: 0n,
-      pricePerChunk: price,
-      resumedChunks: meta.chunks,
-      sessions: 0,
-      elapsedMs: performance.now() - t0,
-    };
+    return done({ channelId: state.channelId, paid: 0n, resumedChunks: meta.chunks, sessions: 0 });
   }
   if (state?.complete === true) state = undefined;
   const partExists = await stat(partPath).then(() => true, () => false);
@@ -277,19 +269,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     await closeAfterDownload(options.channels, channelId, output);
     await removeSidecar(sidecarPath);
   }
-  options.onProgress?.({ phase: 'done' });
-  return {
-    cid: meta.cid,
-    output,
-    size: meta.size,
-    chunks: meta.chunks,
-    channelId,
-    paid: paidTotal,
-    pricePerChunk: price,
-    resumedChunks: resumedFrom,
-    sessions,
-    elapsedMs: performance.now() - t0,
-  };
+  return done({ channelId, paid: paidTotal, resumedChunks: resumedFrom, sessions });
 }
 
 class ResumeRestart extends Error {}
