@@ -17,6 +17,8 @@ export interface NodePayerChannelsOptions {
   readonly store?: { getVoucher(channelId: ChannelId, role: 'payer' | 'payee'): { readonly amount: bigint; readonly signature: Uint8Array } | undefined };
   /** Deadline of channel operations (ms). */
   readonly timeoutMs?: number;
+  /** How long to wait for a connection to the hub before depositing (ms, default 15 s). */
+  readonly hubWaitMs?: number;
 }
 
 export class NodePayerChannels implements PayerChannels {
@@ -58,6 +60,9 @@ export class NodePayerChannels implements PayerChannels {
     }
     // Ledger with the hub: open it, or top it up so it can lock `deposit`. New money ≤ budget.
     const ledger = this.#node.getLedgerChannels().find((l) => sameAddress(l.counterparty, hub) && sameAddress(l.asset, req.asset) && (l.status === 'open' || l.status === 'funding'));
+    // A deposit made while the hub is away waits on chain until it returns (or a withdraw):
+    // deposit only once our node is connected to it.
+    if (ledger === undefined || ledger.myBalance < deposit) await this.#hubConnected(hub, req.signal);
     if (ledger === undefined) {
       await this.#node.createLedgerChannel({ counterparty: hub, asset: req.asset, deposit }, call);
     } else if (ledger.myBalance < deposit) {
@@ -77,6 +82,24 @@ export class NodePayerChannels implements PayerChannels {
     const view = this.#view(channelId);
     if (view === undefined) throw new SluiceError('INTERNAL', 'the virtual channel is not known after opening it');
     return { ...view, opened: true };
+  }
+
+  /**
+   * Wait (at most `hubWaitMs`, default 15 s) until our node is connected to the hub; a node that
+   * cannot tell (not libp2p) is taken at its word.
+   * @throws SluiceError PEER_TIMEOUT (nothing was deposited), ABORTED
+   */
+  async #hubConnected(hub: Address, signal: AbortSignal | undefined): Promise<void> {
+    const deadline = Date.now() + (this.#options.hubWaitMs ?? 15_000);
+    for (;;) {
+      const connected = this.#node.peerConnected(hub);
+      if (connected !== false) return;
+      if (signal?.aborted === true) throw new SluiceError('ABORTED', 'download cancelled');
+      if (Date.now() >= deadline) {
+        throw new SluiceError('PEER_TIMEOUT', `cannot reach the hub ${hub} (the provider's metadata names it): nothing was deposited; try again once it is up`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** Resolves once the voucher is durable (vouchers signed in one turn share one fsync). */

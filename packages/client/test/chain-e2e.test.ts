@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { JsonRpcProvider, Wallet } from 'ethers';
-import { startAnvil, type Anvil } from '@sluice/contracts/anvil';
+import { freePort, startAnvil, type Anvil } from '@sluice/contracts/anvil';
 import { loadArtifact } from '@sluice/contracts';
 import { deployNitro } from '@sluice/channel-core/ethers';
 
@@ -136,6 +136,28 @@ describe('end to end on anvil with the real CLIs (hub, provider, client)', { tim
     const dave = await run(PROVIDER, ['start', ...chain, '--dev-account', '4', '--data', join(dir, 'dave'), '--port', '0', '--hub-address', hubAddress, '--hub-multiaddr', hubMultiaddr, '--hub-collateral', (10n ** 20n).toString(), '--log-level', 'warn'], 30_000);
     assert.equal(dave.code, 1, `${dave.stdout}\n${dave.stderr}`);
     assert.match(dave.stderr, /more than our limit .*--max-ledger-deposit 100000000000000000000 or more.*--collateral-peer 0x[0-9a-fA-F]{40}.*\(HUB_POLICY_REJECTED\)/);
+
+    // A provider whose hub is not there: the client finds out before it deposits anything
+    {
+      const data = join(dir, 'carol');
+      const small = join(dir, 'small.bin');
+      await writeFile(small, randomBytes(1000));
+      const added = await run(PROVIDER, ['add', small, '--data', data, '--json']);
+      assert.equal(added.code, 0, added.stderr);
+      const [smallEntry] = JSON.parse(added.stdout) as { cid: string }[];
+      const deadHub = hubMultiaddr.replace(/\/tcp\/[0-9]+\//, `/tcp/${await freePort()}/`);
+      const carol = await spawnUntil(PROVIDER, ['start', '--dev-channels', join(dir, 'dev-channels'), '--address', '0x976EA74026E726554dB657fA54763abd0C3a0aa9', '--data', data, '--port', '0', '--price', PRICE.toString(), '--hub-address', hubAddress, '--hub-multiaddr', deadHub, '--log-level', 'warn'], (j) => typeof j['listening'] === 'string');
+      procs.push(carol);
+      const rpc = new JsonRpcProvider(anvil.rpcUrl, 31337, { staticNetwork: true });
+      const dave = new Wallet(anvil.accounts[4]!).address;
+      const before = await rpc.getBalance(dave);
+      const got = await run(CLIENT, ['get', `${carol.ready['listening'] as string}/files/${smallEntry!.cid}`, '-o', join(dir, 'small-got.bin'), ...chain, '--dev-account', '4', '--home', join(dir, 'dave')], 60_000);
+      assert.equal(got.code, 5, `${got.stdout}\n${got.stderr}`);
+      assert.match(got.stderr, /cannot reach the hub 0x[0-9a-fA-F]{40} .*nothing was deposited/);
+      assert.equal(await rpc.getBalance(dave), before, 'no deposit, no gas');
+      rpc.destroy();
+      await carol.stop();
+    }
 
     const src = join(dir, 'movie.bin');
     const bytes = randomBytes(5 * 262_144 + 999);

@@ -15,6 +15,7 @@ test('a top-up left in progress by an earlier run is reported as "try again late
     address: '0x90F79bf6EB2c4f870365E785982E1f101E93b906',
     getVirtualChannels: () => [],
     getLedgerChannels: () => [{ channelId: '0x' + '11'.repeat(32), counterparty: HUB, asset: ETH, status: 'open', myBalance: 10n }],
+    peerConnected: () => true,
     topUpLedgerChannel: async () => {
       throw new SluiceError('INVALID_ARGUMENT', 'a top-up of this ledger is in progress');
     },
@@ -27,4 +28,27 @@ test('a top-up left in progress by an earlier run is reported as "try again late
   assert.ok(isSluiceError(err, 'PEER_TIMEOUT'), String(err));
   assert.match(err.message, /earlier top-up of our ledger with the hub is still in progress .*try again later, or get it back with `sluice withdraw`/);
   assert.equal(virtualOpened, false);
+});
+
+test('nothing is deposited while the hub is unreachable: the ledger is neither opened nor topped up, and the error says so', async () => {
+  const calls: string[] = [];
+  let ledgers: unknown[] = [];
+  const node = {
+    address: '0x90F79bf6EB2c4f870365E785982E1f101E93b906',
+    getVirtualChannels: () => [],
+    getLedgerChannels: () => ledgers,
+    peerConnected: () => false,
+    createLedgerChannel: async () => void calls.push('createLedgerChannel'),
+    topUpLedgerChannel: async () => void calls.push('topUpLedgerChannel'),
+    createVirtualChannel: async () => void calls.push('createVirtualChannel'),
+  } as unknown as Node;
+  const channels = new NodePayerChannels(node, { hubWaitMs: 200 });
+  const req = { payee: BOB, hub: HUB, asset: ETH, amount: 100n, deposit: 110n };
+  for (const l of [[], [{ channelId: '0x' + '11'.repeat(32), counterparty: HUB, asset: ETH, status: 'open', myBalance: 10n }]]) {
+    ledgers = l;
+    const err = await channels.ensureChannel(req).then(() => undefined, (e: unknown) => e);
+    assert.ok(isSluiceError(err, 'PEER_TIMEOUT'), String(err));
+    assert.match(err.message, /cannot reach the hub 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 .*nothing was deposited/);
+  }
+  assert.deepEqual(calls, []);
 });

@@ -60,6 +60,12 @@ export interface Node {
   stop(): Promise<void>;
   /** Our libp2p multiaddrs (with `/p2p/<peerId>`), empty with a non-libp2p messaging component. */
   multiaddrs(): string[];
+  /**
+   * Whether we hold an open connection to `peer` (e.g. our hub), or `undefined` when the
+   * messaging component cannot tell (not libp2p). Lets a caller check a peer is there before
+   * committing money to a protocol that needs it.
+   */
+  peerConnected(peer: Address): boolean | undefined;
   /** Subscribe to one event type; returns the unsubscribe function. */
   on<T extends NodeEventType>(type: T, listener: (event: NodeEventOf<T>) => void): () => void;
   /** Subscribe to every event. */
@@ -261,6 +267,12 @@ class NodeImpl implements Node {
   multiaddrs(): string[] {
     const m = this.#messaging as (MessageService & { multiaddrs?: () => string[] }) | undefined;
     return typeof m?.multiaddrs === 'function' ? m.multiaddrs() : [];
+  }
+
+  peerConnected(peer: Address): boolean | undefined {
+    const m = this.#messaging as (MessageService & { connectedPeers?: () => Address[] }) | undefined;
+    if (typeof m?.connectedPeers !== 'function') return undefined;
+    return m.connectedPeers().some((a) => sameAddress(a, peer));
   }
 
   on<T extends NodeEventType>(type: T, listener: (event: NodeEventOf<T>) => void): () => void {
