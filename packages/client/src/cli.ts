@@ -195,7 +195,8 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
       io.stdout.write(`${JSON.stringify({ ok: true, ...r, paid: r.paid.toString(), pricePerChunk: r.pricePerChunk.toString(), elapsedMs: Math.round(r.elapsedMs) })}\n`);
     } else {
       const mbps = r.size / 1e6 / Math.max(r.elapsedMs / 1000, 1e-3);
-      log(`saved ${r.output} (${formatBytes(r.size)}, ${mbps.toFixed(1)} MB/s), paid ${r.paid}${r.resumedChunks > 0 ? `, resumed from chunk ${r.resumedChunks}` : ''}`);
+      if (r.alreadyComplete === true) log(`${r.output} was downloaded and paid for by an earlier run (not fetched, paid or checked again)${opts.close ? '; its channel is closed now' : ''}`);
+      else log(`saved ${r.output} (${formatBytes(r.size)}, ${mbps.toFixed(1)} MB/s), paid ${r.paid}${r.resumedChunks > 0 ? `, resumed from chunk ${r.resumedChunks}` : ''}`);
     }
     return EXIT.OK;
   } catch (e) {

@@ -63,6 +63,8 @@ export interface DownloadResult {
   readonly pricePerChunk: bigint;
   /** Chunks found verified on disk from an earlier attempt. */
   readonly resumedChunks: number;
+  /** Downloaded and paid for by an earlier run (whose `--close` failed): nothing fetched or paid now, the file not checked again. */
+  readonly alreadyComplete?: true;
   readonly sessions: number;
   readonly elapsedMs: number;
 }
@@ -95,6 +97,12 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   if (!Number.isSafeInteger(window) || window < 1 || window > 4096) throw new SluiceError('INVALID_ARGUMENT', 'window must be 1..4096 chunks');
   const payStep = Math.min(window, options.payStep ?? Math.max(1, Math.floor(window / 4)));
   const signal = options.signal;
+  // A file downloaded earlier whose --close failed: with -o, finish without asking the provider
+  // anything (it may be gone, or refuse: we only close our channel).
+  if (options.output !== undefined) {
+    const earlier = await finishEarlierDownload(options, resolvePath(options.output), t0);
+    if (earlier !== undefined) return earlier;
+  }
   const meta = await fetchMetadata(options, signal === undefined ? {} : { signal });
   options.onProgress?.({ phase: 'metadata', meta });
   if (options.maxPricePerChunk !== undefined && meta.pricePerChunk > options.maxPricePerChunk) {
@@ -109,21 +117,15 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   const root = parseCid(meta.cid);
   const price = meta.pricePerChunk;
 
+  const earlier = await finishEarlierDownload(options, output, t0, meta.cid);
+  if (earlier !== undefined) return earlier;
   // Resume state: only if it is for the same file and the part file exists.
   let state = await loadSidecar(sidecarPath);
   if (state !== undefined && (state.cid !== meta.cid || state.size !== meta.size || state.chunks !== meta.chunks)) state = undefined;
-  // The file was saved but closing its channel failed: a re-run only closes (never downloads or
-  // pays again). Without --close the channel is simply kept, as after any download.
   const done = (r: { channelId: ChannelId; paid: bigint; resumedChunks: number; sessions: number }): DownloadResult => {
     options.onProgress?.({ phase: 'done' });
     return { cid: meta.cid, output, size: meta.size, chunks: meta.chunks, pricePerChunk: price, ...r, elapsedMs: performance.now() - t0 };
   };
-  if (state?.complete === true && (await stat(output).then((s) => s.isFile() && s.size === meta.size, () => false))) {
-    if (options.closeChannel === true) await closeAfterDownload(options.channels, state.channelId, output);
-    await removeSidecar(sidecarPath);
-    return done({ channelId: state.channelId, paid: 0n, resumedChunks: meta.chunks, sessions: 0 });
-  }
-  if (state?.complete === true) state = undefined;
   const partExists = await stat(partPath).then(() => true, () => false);
   if (state !== undefined && !partExists) state = undefined;
 
@@ -258,7 +260,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     await fh.close();
     fh = undefined as unknown as FileHandle;
     // With --close, the sidecar says "complete, close pending" until the close is done.
-    if (options.closeChannel === true) await saveSidecar(sidecarPath, { version: 1, cid: meta.cid, size: meta.size, chunks: meta.chunks, channelId, verified: meta.chunks, complete: true });
+    if (options.closeChannel === true) await saveSidecar(sidecarPath, { version: 1, cid: meta.cid, size: meta.size, chunks: meta.chunks, channelId, verified: meta.chunks, complete: true, price });
     await rename(partPath, output);
     await fsyncDir(dirname(output));
     if (options.closeChannel !== true) await removeSidecar(sidecarPath);
@@ -275,15 +277,45 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
 class ResumeRestart extends Error {}
 
 /**
+ * A download of `output` completed earlier and paid for, whose `--close` failed (the resume state
+ * says "complete"): never download or pay again. Finish a rename a crash interrupted, close the
+ * channel if asked, and report it (`alreadyComplete`). `undefined` when there is no such state
+ * (or it is for another file than `cid`).
+ */
+async function finishEarlierDownload(options: DownloadOptions, output: string, t0: number, cid?: string): Promise<DownloadResult | undefined> {
+  const sidecarPath = `${output}.sluice-state`;
+  const state = await loadSidecar(sidecarPath);
+  if (state?.complete !== true || (cid !== undefined && state.cid !== cid)) return undefined;
+  const sizeIs = (p: string): Promise<boolean> => stat(p).then((s) => s.isFile() && s.size === state.size, () => false);
+  const partPath = `${output}.sluice-part`;
+  if (!(await sizeIs(output)) && (await sizeIs(partPath))) {
+    // the part was complete, verified and fsync'd before this state was written: the rename was cut short
+    await rename(partPath, output);
+    await fsyncDir(dirname(output));
+  }
+  if (options.closeChannel === true) await closeAfterDownload(options.channels, state.channelId, output);
+  await removeSidecar(sidecarPath);
+  options.onProgress?.({ phase: 'done' });
+  return {
+    cid: state.cid, output, size: state.size, chunks: state.chunks, channelId: state.channelId, paid: 0n, pricePerChunk: state.price ?? 0n,
+    resumedChunks: state.chunks, sessions: 0, alreadyComplete: true, elapsedMs: performance.now() - t0,
+  };
+}
+
+/**
  * Close the download's virtual channel. A failure says the file is safe and that running the
  * same command again only closes.
  * @throws SluiceError CHANNEL_CLOSE_FAILED (ABORTED as is)
  */
 async function closeAfterDownload(channels: PayerChannels, channelId: ChannelId, output: string): Promise<void> {
+  // closing or closed already (an earlier attempt went on after its timeout, or `sluice withdraw`)
+  const c = await channels.getChannel(channelId);
+  if (c === undefined || !c.open) return;
   try {
     await channels.close(channelId);
   } catch (e) {
     if (isSluiceError(e, 'ABORTED')) throw e;
+    if (isSluiceError(e, 'CHANNEL_CLOSING')) return; // it started closing meanwhile
     const why = isSluiceError(e) ? `${e.message} (${e.code})` : e instanceof Error ? e.message : String(e);
     throw new SluiceError('CHANNEL_CLOSE_FAILED', `the file is complete and saved as ${output}, but closing its channel failed: ${why}. Run the same command again to close it (nothing is downloaded or paid again), or \`sluice withdraw\``, { cause: e, details: { channelId } });
   }

@@ -21,6 +21,8 @@ export interface SidecarState {
    * failed). A re-run then only closes: nothing is downloaded or paid again.
    */
   readonly complete?: true;
+  /** With `complete`: the price per chunk paid (for the report of the close-only re-run). */
+  readonly price?: bigint;
 }
 
 export async function loadSidecar(path: string): Promise<SidecarState | undefined> {
@@ -39,14 +41,20 @@ export async function loadSidecar(path: string): Promise<SidecarState | undefine
     const verified = o['verified'];
     if (!Number.isSafeInteger(size) || !Number.isSafeInteger(chunks) || !Number.isSafeInteger(verified) || (verified as number) < 0 || (verified as number) > (chunks as number)) throw new TypeError('bad sidecar');
     if (o['complete'] !== undefined && (o['complete'] !== true || verified !== chunks)) throw new TypeError('bad sidecar');
-    return { version: 1, cid: o['cid'], size: size as number, chunks: chunks as number, channelId: o['channelId'] as ChannelId, verified: verified as number, ...(o['complete'] === true ? { complete: true as const } : {}) };
+    const price = o['price'];
+    if (price !== undefined && (typeof price !== 'string' || !/^[0-9]{1,78}$/.test(price))) throw new TypeError('bad sidecar');
+    return {
+      version: 1, cid: o['cid'], size: size as number, chunks: chunks as number, channelId: o['channelId'] as ChannelId, verified: verified as number,
+      ...(o['complete'] === true ? { complete: true as const } : {}),
+      ...(price === undefined ? {} : { price: BigInt(price) }),
+    };
   } catch (e) {
     throw new SluiceError('DECODE_FAILED', `resume state ${path} is malformed; delete it to start over`, { cause: e });
   }
 }
 
 export async function saveSidecar(path: string, state: SidecarState): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(state), false);
+  await writeFileAtomic(path, JSON.stringify({ ...state, ...(state.price === undefined ? {} : { price: state.price.toString() }) }), false);
 }
 
 export async function removeSidecar(path: string): Promise<void> {

@@ -9,7 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ChannelId, SluiceError, isSluiceError } from '@sluice/channel-core';
 import { NodePayerChannels, type PayerChannels, download } from '../src/index.ts';
@@ -70,6 +70,47 @@ describe('re-running a download after its channel went wrong', () => {
     assert.equal(w.bob.getVirtualChannel(channelId)?.paid, 7n * PRICE, 'Bob was paid for the file once');
     assert.equal(existsSync(`${out}.sluice-state`), false);
     assert.deepEqual(await readFile(out), bytes);
+  });
+
+  it('a close that went on after its failure, a moved file, or a rename cut short by a crash: the re-run still only closes, paying nothing', async () => {
+    const { record } = await addRandomFile(w.env, 3 * CHUNK + 1, 'again.bin');
+    const url = `${w.service.url}/files/${record.cid}`;
+    const channels = flakyClose(new NodePayerChannels(w.alice, { store: w.aliceStore }));
+    const failOnce = async (name: string): Promise<ChannelId> => {
+      channels.failClose = true;
+      const err = await download({ url, output: join(w.env.dir, 'out', name), channels, window: 4, closeChannel: true }).then(() => undefined, (e: unknown) => e);
+      assert.ok(isSluiceError(err, 'CHANNEL_CLOSE_FAILED'), String(err));
+      channels.failClose = false;
+      return (err.details as { channelId: ChannelId }).channelId;
+    };
+    const earned = (id: ChannelId): bigint => w.bob.getVirtualChannel(id)!.paid;
+
+    // (a) the channel was closed meanwhile (the timed-out close went on, or `sluice withdraw`)
+    const a = join(w.env.dir, 'out', 'a.bin');
+    const ca = await failOnce('a.bin');
+    await w.alice.closeVirtualChannel(ca);
+    const ra = await download({ url, output: a, channels, window: 4, closeChannel: true });
+    assert.deepEqual([ra.alreadyComplete, ra.paid, ra.sessions], [true, 0n, 0]);
+    assert.equal(existsSync(`${a}.sluice-state`), false, 'done: no endless "run again"');
+
+    // (b) the saved file was moved away before the re-run: nothing is downloaded or paid again
+    const b = join(w.env.dir, 'out', 'b.bin');
+    const cb = await failOnce('b.bin');
+    const paidB = earned(cb);
+    await rename(b, `${b}.moved`);
+    const rb = await download({ url, output: b, channels, window: 4, closeChannel: true });
+    assert.deepEqual([rb.alreadyComplete, rb.paid, rb.sessions], [true, 0n, 0]);
+    assert.equal(w.alice.getVirtualChannel(cb)?.status, 'closed');
+    assert.equal(earned(cb), paidB);
+
+    // (c) a crash between writing "complete" and renaming the part file: the rename is finished
+    const c = join(w.env.dir, 'out', 'c.bin');
+    const cc = await failOnce('c.bin');
+    await rename(c, `${c}.sluice-part`);
+    const rc = await download({ url: 'http://127.0.0.1:1/files/unreachable', output: c, channels, window: 4, closeChannel: true });
+    assert.deepEqual([rc.alreadyComplete, rc.paid], [true, 0n], 'with -o, the provider is not even asked');
+    assert.ok(existsSync(c) && !existsSync(`${c}.sluice-part`));
+    assert.equal(w.alice.getVirtualChannel(cc)?.status, 'closed');
   });
 
   it('an interrupted download whose channel was closed meanwhile resumes on a new channel, paying only for the rest', async () => {
