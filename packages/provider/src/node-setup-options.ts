@@ -39,11 +39,20 @@ export function int(min: number, max: number): (v: string) => number {
     return n;
   };
 }
+/** Default values of list flags: the first value given replaces them instead of adding to them. */
+const DEFAULT_LISTS = new WeakSet<readonly string[]>();
+/** Mark a list flag's default (see {@link multiaddrList}). */
+export function defaultList(list: string[]): string[] {
+  DEFAULT_LISTS.add(list);
+  return list;
+}
+
 /**
  * commander parser of a repeatable multiaddr flag: each value may also be a comma-separated list
  * (how the environment variable gives several); each must look like a multiaddr.
  */
 export function multiaddrList(v: string, prev: string[] | undefined): string[] {
+  if (prev !== undefined && DEFAULT_LISTS.has(prev)) prev = undefined; // a given value replaces the default
   const items = v.split(',').map((x) => x.trim()).filter((x) => x !== '');
   if (items.length === 0) throw new InvalidArgumentError('must be a multiaddr, e.g. /ip4/127.0.0.1/tcp/4001');
   for (const m of items as readonly string[]) if (!isMultiaddrString(m)) throw new InvalidArgumentError(`"${(m as string).slice(0, 80)}" is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/4001; at most ${MAX_MULTIADDR_LENGTH} characters)`);
@@ -61,7 +70,7 @@ export function addChainNodeOptions(cmd: Command, env = 'SLUICE_'): Command {
     .addOption(new Option('--start-block <n>', "first block to scan on a fresh store (default: the deployment's deployBlock)").env(`${env}START_BLOCK`).argParser(int(0, 2 ** 53 - 1)))
     .addOption(new Option('--key-file <file>', 'encrypted JSON keystore; passphrase from $SLUICE_PASSPHRASE or a terminal prompt (never a flag)').env(`${env}KEY_FILE`))
     .addOption(new Option('--dev-account <n>', "anvil's funded dev account n (0-9); local chains only").env(`${env}DEV_ACCOUNT`).argParser(int(0, 9)))
-    .addOption(new Option('--listen <multiaddr>', 'libp2p listen multiaddr of our channel node (repeatable; env: comma-separated)').env(`${env}LISTEN`).argParser(multiaddrList).default(['/ip4/127.0.0.1/tcp/0']))
+    .addOption(new Option('--listen <multiaddr>', 'libp2p listen multiaddr of our channel node (repeatable; env: comma-separated)').env(`${env}LISTEN`).argParser(multiaddrList).default(defaultList(['/ip4/127.0.0.1/tcp/0'])))
     .addOption(new Option('--announce <multiaddr>', 'multiaddr our channel node advertises instead of its listen addresses, e.g. a public address (repeatable, env: comma-separated; a provider puts them in file metadata so clients reach it directly)').env(`${env}ANNOUNCE`).argParser(multiaddrList).default([] as string[]))
     .addOption(new Option('--chain-poll-ms <ms>', 'chain polling interval').env(`${env}CHAIN_POLL_MS`).default(1000).argParser(int(10, 3_600_000)))
     .addOption(new Option('--confirmations <n>', 'blocks a chain event (deposit, challenge, payout) must be deep before our node acts on it; 1 suits a local chain, use more where blocks can be reorganised (a deposit reorganised away after the ledger opened is money the peer never put in)').env(`${env}CONFIRMATIONS`).default(1).argParser(int(1, 256)));
@@ -90,7 +99,10 @@ export function applyConfigFile(cmd: Command, path: string): void {
     const parse = (opt as unknown as { parseArg?: (value: string, previous: unknown) => unknown }).parseArg;
     let value: unknown;
     try {
-      value = typeof v === 'boolean' ? v : parse === undefined ? text : parse(text, undefined);
+      if (Array.isArray(v) && parse !== undefined) {
+        // a repeatable option: each element as if given once more
+        value = v.reduce<unknown>((prev, x) => parse(typeof x === 'string' ? x : JSON.stringify(x), prev), undefined);
+      } else value = typeof v === 'boolean' ? v : parse === undefined ? text : parse(text, undefined);
     } catch (e) {
       throw new SluiceError('INVALID_ARGUMENT', `config file ${path}: ${k}: ${e instanceof Error ? e.message : String(e)}`);
     }

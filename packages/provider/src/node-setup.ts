@@ -59,29 +59,35 @@ export async function createChainNode(
     return v;
   };
   const startBlock = opts.startBlock ?? d.deployBlock;
+  const chain = {
+    rpcUrl: opts.rpcUrl,
+    adjudicator: need(opts.adjudicator ?? d.adjudicator, 'adjudicator'),
+    consensusApp: need(opts.consensusApp ?? d.consensusApp, 'consensus-app'),
+    virtualPaymentApp: need(opts.virtualPaymentApp ?? d.virtualPaymentApp, 'virtual-payment-app'),
+    ...(startBlock === undefined ? {} : { startBlock }),
+    pollIntervalMs: opts.chainPollMs,
+    confirmations: opts.confirmations,
+  };
   const store = openSqliteStore({ path: extra.storePath, lock: true });
-  const node = createNode(
-    {
-      privateKey,
-      chain: {
-        rpcUrl: opts.rpcUrl,
-        adjudicator: need(opts.adjudicator ?? d.adjudicator, 'adjudicator'),
-        consensusApp: need(opts.consensusApp ?? d.consensusApp, 'consensus-app'),
-        virtualPaymentApp: need(opts.virtualPaymentApp ?? d.virtualPaymentApp, 'virtual-payment-app'),
-        ...(startBlock === undefined ? {} : { startBlock }),
-        pollIntervalMs: opts.chainPollMs,
-        confirmations: opts.confirmations,
+  try {
+    const node = createNode(
+      {
+        privateKey,
+        chain,
+        store,
+        listen: opts.listen,
+        ...(opts.announce.length === 0 ? {} : { announce: opts.announce }),
+        ...(extra.hub === undefined ? {} : { hub: extra.hub }),
+        ...(extra.peers === undefined || extra.peers.length === 0 ? {} : { peers: extra.peers }),
+        ...(extra.policy === undefined ? {} : { policy: extra.policy }),
       },
-      store,
-      listen: opts.listen,
-      ...(opts.announce.length === 0 ? {} : { announce: opts.announce }),
-      ...(extra.hub === undefined ? {} : { hub: extra.hub }),
-      ...(extra.peers === undefined || extra.peers.length === 0 ? {} : { peers: extra.peers }),
-      ...(extra.policy === undefined ? {} : { policy: extra.policy }),
-    },
-    { store },
-  );
-  return { node, store };
+      { store },
+    );
+    return { node, store };
+  } catch (e) {
+    store.close(); // and its lock
+    throw e;
+  }
 }
 
 /**

@@ -56,7 +56,29 @@ describe('advertised multiaddrs', () => {
 
 describe('multiaddr flags (--hub-multiaddr, --listen, --announce)', () => {
   it('take repeated values and comma-separated lists (how their environment variables give several); refuse non-multiaddrs', async () => {
-    const { multiaddrList } = await import('../src/node-setup-options.ts');
+    const { multiaddrList, defaultList, addChainNodeOptions, addConfigFileOption } = await import('../src/node-setup-options.ts');
+    // a given value replaces the default (it used to be added to it: an extra loopback listener)
+    assert.deepEqual(multiaddrList('/ip4/0.0.0.0/tcp/4002', defaultList(['/ip4/127.0.0.1/tcp/0'])), ['/ip4/0.0.0.0/tcp/4002']);
+    const { Command } = await import('commander');
+    const parse = async (args: string[], config?: unknown): Promise<Record<string, unknown>> => {
+      const cmd = addConfigFileOption(addChainNodeOptions(new Command('t').exitOverride()), 'T_CONFIG');
+      let got: Record<string, unknown> = {};
+      cmd.action((o: Record<string, unknown>) => void (got = o));
+      if (config !== undefined) {
+        const { mkdtempSync, writeFileSync } = await import('node:fs');
+        const { tmpdir } = await import('node:os');
+        const { join } = await import('node:path');
+        const f = join(mkdtempSync(join(tmpdir(), 'sluice-cfg-')), 'c.json');
+        writeFileSync(f, JSON.stringify(config));
+        args = [...args, '--config', f];
+      }
+      await cmd.parseAsync(['node', 't', ...args]);
+      return got;
+    };
+    assert.deepEqual((await parse([]))['listen'], ['/ip4/127.0.0.1/tcp/0']);
+    assert.deepEqual((await parse(['--listen', '/ip4/0.0.0.0/tcp/1', '--listen', '/ip4/0.0.0.0/tcp/2']))['listen'], ['/ip4/0.0.0.0/tcp/1', '/ip4/0.0.0.0/tcp/2']);
+    // a JSON config file may give a list as an array
+    assert.deepEqual((await parse([], { listen: ['/ip4/0.0.0.0/tcp/3', '/ip4/0.0.0.0/tcp/4'] }))['listen'], ['/ip4/0.0.0.0/tcp/3', '/ip4/0.0.0.0/tcp/4']);
     assert.deepEqual(multiaddrList('/ip4/1.2.3.4/tcp/1', undefined), ['/ip4/1.2.3.4/tcp/1']);
     assert.deepEqual(multiaddrList('/ip4/5.6.7.8/tcp/2, /dns4/hub.example/tcp/3', ['/ip4/1.2.3.4/tcp/1']), ['/ip4/1.2.3.4/tcp/1', '/ip4/5.6.7.8/tcp/2', '/dns4/hub.example/tcp/3']);
     for (const bad of ['', ' , ', 'ip4/1.2.3.4', '/ip4/1.2.3.4/tcp/1,nope', `/${'x'.repeat(MAX_MULTIADDR_LENGTH)}`]) {

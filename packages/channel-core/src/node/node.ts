@@ -51,6 +51,9 @@ import type {
   VirtualChannelInfo,
 } from './types.ts';
 
+/** Store meta key: the address of the node that owns the store (set on its first start). */
+export const STORE_OWNER_KEY = 'node.address';
+
 export interface Node {
   /** Our address (from the key). */
   readonly address: Address;
@@ -290,8 +293,23 @@ class NodeImpl implements Node {
     if (this.#engine !== undefined) return;
     const init = this.#init;
     const store = await storeFor(init, this.#components);
-    const chain = await chainFor(init, this.#components);
-    const messaging = await messagingFor(init, this.#components, store.value);
+    // A store holds one identity's channels: a node with another key would take them for its own.
+    const owner = store.value.getMeta(STORE_OWNER_KEY);
+    if (owner === undefined) store.value.setMeta(STORE_OWNER_KEY, this.address);
+    else if (!sameAddress(owner, this.address)) {
+      await store.close?.();
+      throw new SluiceError('INVALID_ARGUMENT', `this store holds the channels of ${owner}, not of our key ${this.address}: use that key, or another store (--data / --home / --store)`);
+    }
+    let chain: Awaited<ReturnType<typeof chainFor>> | undefined;
+    let messaging: Awaited<ReturnType<typeof messagingFor>>;
+    try {
+      chain = await chainFor(init, this.#components);
+      messaging = await messagingFor(init, this.#components, store.value);
+    } catch (e) {
+      await chain?.close?.();
+      await store.close?.(); // and its lock
+      throw e;
+    }
     this.#owned = [messaging, chain, store];
     this.#store = store.value;
     this.#messaging = messaging.value;

@@ -146,7 +146,7 @@ function u8(x: unknown): Uint8Array {
 export function openSqliteStore(init: SqliteStoreInit): Store {
   if (init.path !== ':memory:') mkdirSync(dirname(init.path), { recursive: true });
   const lock = init.lock === true && init.path !== ':memory:' ? lockStore(init.path) : undefined;
-  let db: DatabaseSync;
+  let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(init.path);
     db.exec('PRAGMA journal_mode = WAL');
@@ -155,6 +155,11 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
     db.exec('PRAGMA busy_timeout = 5000');
     migrate(db);
   } catch (e) {
+    try {
+      db?.close();
+    } catch {
+      // not open
+    }
     lock?.close();
     throw e;
   }

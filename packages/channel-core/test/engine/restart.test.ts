@@ -166,3 +166,18 @@ test('an undeliverable message stalls the objective and names the peer', async (
     await w.stop();
   }
 });
+
+test("a node refuses a store that holds another key's channels (it would take them for its own)", async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 2, seed: 31 });
+  try {
+    await openLedgers(w, 1_000n, 500n);
+    await w.nodes.bob.stop();
+    const impostor = w.make('alice', w.stores.bob); // Alice's key on Bob's store
+    await assert.rejects(impostor.start(), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && e.message.includes(`holds the channels of ${ADDR.bob}, not of our key ${ADDR.alice}`));
+    const bob = w.make('bob', w.stores.bob); // its owner still can
+    await bob.start();
+    assert.equal(bob.getLedgerChannels().length, 1);
+  } finally {
+    await w.stop();
+  }
+});

@@ -54,7 +54,12 @@ export async function startNode(opts: NodeCommandOptions, catchUpMs = 30_000): P
   const { createChainNode } = await import('@sluice/provider/node-setup');
   const hub = opts.hubAddress !== undefined && opts.hubMultiaddr.length > 0 ? { address: opts.hubAddress, multiaddrs: opts.hubMultiaddr } : undefined;
   const { node, store } = await createChainNode(withDefaultKeyFile(opts), { storePath: join(resolve(opts.home), 'node.db'), ...(hub === undefined ? {} : { hub }) });
-  await node.start();
+  try {
+    await node.start();
+  } catch (e) {
+    store.close(); // and its lock
+    throw e;
+  }
   const deadline = Date.now() + catchUpMs;
   while (!node.engine.caughtUp && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   return {
