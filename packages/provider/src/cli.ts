@@ -224,7 +224,7 @@ async function runStart(opts: StartOptions): Promise<void> {
           );
         }
       }
-      channels = new NodePayeeChannels(node);
+      channels = new NodePayeeChannels(node, { address: hub, asset });
       chainNode = node;
       if (opts.retainHistory !== null) {
         const { startProviderRetention } = await import('./node-setup.ts');

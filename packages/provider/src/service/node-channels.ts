@@ -32,21 +32,29 @@ function view(v: VirtualChannelInfo): PayeeChannelView {
 export class NodePayeeChannels implements PayeeChannels {
   readonly #node: Node;
   readonly #activity: FallbackActivity;
+  readonly #hub: { readonly address?: Address; readonly asset?: Address };
   readonly address: Address;
 
-  /** @param node - a started node (the caller owns its lifecycle) */
-  constructor(node: Node) {
+  /**
+   * @param node - a started node (the caller owns its lifecycle)
+   * @param hub - the hub and asset clients pay us through: only our ledger with it counts for
+   *   {@link notReceiving} (default: any ledger)
+   */
+  constructor(node: Node, hub: { readonly address?: Address; readonly asset?: Address } = {}) {
     this.#node = node;
+    this.#hub = hub;
     this.address = node.address;
     this.#activity = recordFallbackActivity(node);
   }
 
   notReceiving(): string | undefined {
-    const ledgers = this.#node.getLedgerChannels();
+    const { address: hub, asset } = this.#hub;
+    const ledgers = this.#node.getLedgerChannels().filter((l) => (hub === undefined || sameAddress(l.counterparty, hub)) && (asset === undefined || sameAddress(l.asset, asset)));
     if (ledgers.some((l) => l.status === 'open' || l.status === 'funding')) return undefined;
-    return ledgers.length === 0
-      ? 'our ledger channel with the hub is not open yet'
-      : 'our ledger channel with the hub is closed (settled or withdrawn): restart sluice-provider to open a new one';
+    if (ledgers.length === 0) return 'we have no ledger channel with the hub';
+    return ledgers.some((l) => l.status === 'closed')
+      ? 'our ledger channel with the hub is closed (settled or withdrawn): restart sluice-provider to open a new one'
+      : `our ledger channel with the hub is ${ledgers.at(-1)!.status}: restart sluice-provider to open a new one`;
   }
 
   /** Our recent fallback transactions and on-chain payouts (since this process started). */
