@@ -50,7 +50,10 @@ export function addNodeCommandOptions(cmd: Command): Command {
  * the chain up to its head: what happened while it was offline (a peer's challenge, a payout) is
  * then in what it reports and acts on. The caller stops it with `stop()`.
  */
-export async function startNode(opts: NodeCommandOptions, catchUpMs = 30_000): Promise<{ node: Node; stop(): Promise<void> }> {
+export async function startNode(
+  opts: NodeCommandOptions,
+  options: { catchUpMs?: number; signal?: AbortSignal; warn?: (s: string) => void } = {},
+): Promise<{ node: Node; stop(): Promise<void> }> {
   const { createChainNode } = await import('@sluice/provider/node-setup');
   const hub = opts.hubAddress !== undefined && opts.hubMultiaddr.length > 0 ? { address: opts.hubAddress, multiaddrs: opts.hubMultiaddr } : undefined;
   const { node, store } = await createChainNode(withDefaultKeyFile(opts), { storePath: join(resolve(opts.home), 'node.db'), ...(hub === undefined ? {} : { hub }) });
@@ -60,8 +63,11 @@ export async function startNode(opts: NodeCommandOptions, catchUpMs = 30_000): P
     store.close(); // and its lock
     throw e;
   }
-  const deadline = Date.now() + catchUpMs;
-  while (!node.engine.caughtUp && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const deadline = Date.now() + (options.catchUpMs ?? 30_000);
+  while (!node.engine.caughtUp && Date.now() < deadline && options.signal?.aborted !== true) await new Promise((r) => setTimeout(r, 50));
+  if (!node.engine.caughtUp && options.signal?.aborted !== true) {
+    options.warn?.(`warning: our node has not caught up with the chain at ${opts.rpcUrl} yet: what follows may miss what happened on chain while it was off`);
+  }
   return {
     node,
     async stop() {

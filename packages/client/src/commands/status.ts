@@ -47,7 +47,7 @@ export function addStatusCommand(program: Command, io: Io, result: { code: numbe
     .option('--json', 'print the status as JSON', false);
   addNodeCommandOptions(cmd);
   cmd.action(async (opts: NodeCommandOptions & { json: boolean }) => {
-    const { node, stop } = await startNode(opts);
+    const { node, stop } = await startNode(opts, { warn: (s) => void io.stderr.write(`${s}\n`) });
     try {
       const s = clientStatus(node);
       io.stdout.write(`${opts.json ? JSON.stringify(s, null, 2) : renderClientStatus(s)}\n`);

@@ -80,7 +80,7 @@ export function addWithdrawCommand(program: Command, io: Io, result: { code: num
   addNodeCommandOptions(cmd);
   cmd.action(async (opts: WithdrawOptions) => {
     const progress = (s: string): void => void io.stderr.write(`${s}\n`);
-    const { node, stop } = await startNode(opts);
+    const { node, stop } = await startNode(opts, { signal, warn: progress });
     const off = node.onAny((e) => {
       const a = activityOf(e);
       if (a !== undefined) progress(describeActivity(a));
