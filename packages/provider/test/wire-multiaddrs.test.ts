@@ -64,15 +64,19 @@ describe('multiaddr flags (--hub-multiaddr, --listen, --announce)', () => {
       const cmd = addConfigFileOption(addChainNodeOptions(new Command('t').exitOverride()), 'T_CONFIG');
       let got: Record<string, unknown> = {};
       cmd.action((o: Record<string, unknown>) => void (got = o));
-      if (config !== undefined) {
-        const { mkdtempSync, writeFileSync } = await import('node:fs');
-        const { tmpdir } = await import('node:os');
-        const { join } = await import('node:path');
-        const f = join(mkdtempSync(join(tmpdir(), 'sluice-cfg-')), 'c.json');
-        writeFileSync(f, JSON.stringify(config));
-        args = [...args, '--config', f];
+      const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const dir = config === undefined ? undefined : mkdtempSync(join(tmpdir(), 'sluice-cfg-'));
+      try {
+        if (dir !== undefined) {
+          writeFileSync(join(dir, 'c.json'), JSON.stringify(config));
+          args = [...args, '--config', join(dir, 'c.json')];
+        }
+        await cmd.parseAsync(['node', 't', ...args]);
+      } finally {
+        if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
       }
-      await cmd.parseAsync(['node', 't', ...args]);
       return got;
     };
     assert.deepEqual((await parse([]))['listen'], ['/ip4/127.0.0.1/tcp/0']);
