@@ -7,7 +7,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { type ChannelId, SluiceError, isSluiceError } from '@sluice/channel-core';
 import { type LeafRange, parseCid, verifyLeaf } from '@sluice/provider/content';
 import type { PayerChannelView, PayerChannels } from './channels.ts';
-import { type FileMetadata, type Source, fetchMetadata } from './metadata.ts';
+import { type FileMetadata, type Source, fetchMetadata, metadataUrl } from './metadata.ts';
 import { type SidecarState, loadSidecar, removeSidecar, saveSidecar } from './sidecar.ts';
 import { streamFile } from './stream.ts';
 
@@ -97,10 +97,11 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   if (!Number.isSafeInteger(window) || window < 1 || window > 4096) throw new SluiceError('INVALID_ARGUMENT', 'window must be 1..4096 chunks');
   const payStep = Math.min(window, options.payStep ?? Math.max(1, Math.floor(window / 4)));
   const signal = options.signal;
-  // A file downloaded earlier whose --close failed: with -o, finish without asking the provider
-  // anything (it may be gone, or refuse: we only close our channel).
-  if (options.output !== undefined) {
-    const earlier = await finishEarlierDownload(options, resolvePath(options.output), t0);
+  // A file downloaded earlier whose --close failed: with -o and the CID in the URL, finish
+  // without asking the provider anything (it may be gone, or refuse: we only close our channel).
+  const wanted = requestedCid(options);
+  if (options.output !== undefined && wanted !== undefined) {
+    const earlier = await finishEarlierDownload(options, resolvePath(options.output), t0, wanted);
     if (earlier !== undefined) return earlier;
   }
   const meta = await fetchMetadata(options, signal === undefined ? {} : { signal });
@@ -117,15 +118,13 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   const root = parseCid(meta.cid);
   const price = meta.pricePerChunk;
 
-  const earlier = await finishEarlierDownload(options, output, t0, meta.cid);
-  if (earlier !== undefined) return earlier;
+  if (options.output === undefined || wanted === undefined) {
+    const earlier = await finishEarlierDownload(options, output, t0, meta.cid);
+    if (earlier !== undefined) return earlier;
+  }
   // Resume state: only if it is for the same file and the part file exists.
   let state = await loadSidecar(sidecarPath);
   if (state !== undefined && (state.cid !== meta.cid || state.size !== meta.size || state.chunks !== meta.chunks)) state = undefined;
-  const done = (r: { channelId: ChannelId; paid: bigint; resumedChunks: number; sessions: number }): DownloadResult => {
-    options.onProgress?.({ phase: 'done' });
-    return { cid: meta.cid, output, size: meta.size, chunks: meta.chunks, pricePerChunk: price, ...r, elapsedMs: performance.now() - t0 };
-  };
   const partExists = await stat(partPath).then(() => true, () => false);
   if (state !== undefined && !partExists) state = undefined;
 
@@ -271,10 +270,21 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     await closeAfterDownload(options.channels, channelId, output);
     await removeSidecar(sidecarPath);
   }
-  return done({ channelId, paid: paidTotal, resumedChunks: resumedFrom, sessions });
+  options.onProgress?.({ phase: 'done' });
+  return { cid: meta.cid, output, size: meta.size, chunks: meta.chunks, channelId, paid: paidTotal, pricePerChunk: price, resumedChunks: resumedFrom, sessions, elapsedMs: performance.now() - t0 };
 }
 
 class ResumeRestart extends Error {}
+
+/** The canonical CID a source asks for, read from it without asking the provider (undefined if unreadable). */
+function requestedCid(source: Source): string | undefined {
+  try {
+    const m = /\/files\/([^/]+)$/.exec(metadataUrl(source).pathname);
+    return m === null ? undefined : parseCid(decodeURIComponent(m[1]!)).toString();
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * A download of `output` completed earlier and paid for, whose `--close` failed (the resume state
@@ -282,10 +292,10 @@ class ResumeRestart extends Error {}
  * channel if asked, and report it (`alreadyComplete`). `undefined` when there is no such state
  * (or it is for another file than `cid`).
  */
-async function finishEarlierDownload(options: DownloadOptions, output: string, t0: number, cid?: string): Promise<DownloadResult | undefined> {
+async function finishEarlierDownload(options: DownloadOptions, output: string, t0: number, cid: string): Promise<DownloadResult | undefined> {
   const sidecarPath = `${output}.sluice-state`;
   const state = await loadSidecar(sidecarPath);
-  if (state?.complete !== true || (cid !== undefined && state.cid !== cid)) return undefined;
+  if (state?.complete !== true || state.cid !== cid) return undefined;
   const sizeIs = (p: string): Promise<boolean> => stat(p).then((s) => s.isFile() && s.size === state.size, () => false);
   const partPath = `${output}.sluice-part`;
   if (!(await sizeIs(output)) && (await sizeIs(partPath))) {

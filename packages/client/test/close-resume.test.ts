@@ -107,10 +107,20 @@ describe('re-running a download after its channel went wrong', () => {
     const c = join(w.env.dir, 'out', 'c.bin');
     const cc = await failOnce('c.bin');
     await rename(c, `${c}.sluice-part`);
-    const rc = await download({ url: 'http://127.0.0.1:1/files/unreachable', output: c, channels, window: 4, closeChannel: true });
+    const rc = await download({ url: `http://127.0.0.1:1/files/${record.cid}`, output: c, channels, window: 4, closeChannel: true });
     assert.deepEqual([rc.alreadyComplete, rc.paid], [true, 0n], 'with -o, the provider is not even asked');
     assert.ok(existsSync(c) && !existsSync(`${c}.sluice-part`));
     assert.equal(w.alice.getVirtualChannel(cc)?.status, 'closed');
+
+    // (d) another file to the same output: downloaded and paid for, not taken for the earlier one
+    const d = join(w.env.dir, 'out', 'd.bin');
+    await failOnce('d.bin');
+    const other = await addRandomFile(w.env, 2 * CHUNK, 'other.bin');
+    const rd = await download({ url: `${w.service.url}/files/${other.record.cid}`, output: d, channels, window: 4, closeChannel: true });
+    assert.equal(rd.alreadyComplete, undefined);
+    assert.equal(rd.cid, other.record.cid);
+    assert.deepEqual(await readFile(d), other.bytes);
+    assert.ok(rd.paid > 0n, 'paid for the other file');
   });
 
   it('an interrupted download whose channel was closed meanwhile resumes on a new channel, paying only for the rest', async () => {
