@@ -11,7 +11,8 @@
  */
 import { Command, Option } from 'commander';
 import { SluiceError, isSluiceError } from '@sluice/channel-core';
-import { CONFIG_FILE_OPTION, OPTIONS, type HubConfig, flagsByKey, readConfigFile, resolveConfig } from './config.ts';
+import { CONFIG_FILE_OPTION, type HubConfig, addConfigOptions, configFromFlags, helpText, readConfigFile, resolveConfig } from './config.ts';
+import { isUrlWith } from '@sluice/channel-core/node/text';
 import { openHub } from './open-hub.ts';
 import { fetchStatus, renderStatus } from './status.ts';
 import { addSettleCommand } from './commands/settle.ts';
@@ -20,14 +21,6 @@ export interface CliIO {
   out(s: string): void;
   err(s: string): void;
   readonly env: Readonly<Record<string, string | undefined>>;
-}
-
-function collect(v: string, prev: string[] | undefined): string[] {
-  return [...(prev ?? []), v];
-}
-
-function helpText(o: { description: string; env: string; defaultText?: string }): string {
-  return `${o.description} [env: ${o.env}]${o.defaultText === undefined ? '' : ` (default: ${o.defaultText})`}`;
 }
 
 /** Build the commander program (exported for `--help` tests). */
@@ -40,19 +33,10 @@ export function buildProgram(io: CliIO, run: { start(config: HubConfig): Promise
 
   const start = program
     .command('start')
-    .description('run the hub until SIGINT/SIGTERM (graceful shutdown). Precedence: flag > env > config file > default. The key passphrase comes from $SLUICE_HUB_PASSPHRASE, $SLUICE_PASSPHRASE or a TTY prompt, never a flag.')
-    .addOption(new Option(CONFIG_FILE_OPTION.flag, helpText({ ...CONFIG_FILE_OPTION, defaultText: 'none' })));
-  for (const o of OPTIONS) {
-    const opt = new Option(o.flag, helpText(o));
-    if (o.list === true) opt.argParser(collect);
-    start.addOption(opt);
-  }
+    .description('run the hub until SIGINT/SIGTERM (graceful shutdown). Precedence: flag > env > config file > default. The key passphrase comes from $SLUICE_HUB_PASSPHRASE, $SLUICE_PASSPHRASE or a TTY prompt, never a flag.');
+  addConfigOptions(start);
   start.action(async (flags: Record<string, unknown>) => {
-    const configPath = flags['config'];
-    const path = typeof configPath === 'string' ? configPath : io.env[CONFIG_FILE_OPTION.env];
-    const file = path === undefined || path === '' ? {} : readConfigFile(path);
-    const { config } = resolveConfig({ flags: flagsByKey(flags), env: io.env, file });
-    await run.start(config);
+    await run.start(configFromFlags(flags, io.env));
   });
 
   program
@@ -70,7 +54,7 @@ export function buildProgram(io: CliIO, run: { start(config: HubConfig): Promise
         const host = config.httpHost === '0.0.0.0' ? '127.0.0.1' : config.httpHost;
         url = `http://${host.includes(':') ? `[${host}]` : host}:${config.httpPort}`;
       }
-      if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url)) throw new SluiceError('INVALID_ARGUMENT', `--url / SLUICE_HUB_URL must be an http(s) URL such as http://127.0.0.1:9464, not "${url.slice(0, 100)}"`);
+      if (!isUrlWith(url)) throw new SluiceError('INVALID_ARGUMENT', `--url / SLUICE_HUB_URL must be an http(s) URL such as http://127.0.0.1:9464, not "${url.slice(0, 100)}"`);
       await run.status(url, opts.json);
     });
   addSettleCommand(program, io);

@@ -6,8 +6,8 @@
  */
 import { readJsonFile } from '@sluice/channel-core/deployment';
 import { type Address, DEFAULT_MAX_LEDGER_GUARANTEES, SluiceError, parseAddress } from '@sluice/channel-core';
-import { parseRetention } from '@sluice/channel-core/node/text';
-import { Option } from 'commander';
+import { isUrlWith, parseRetention } from '@sluice/channel-core/node/text';
+import { type Command, Option } from 'commander';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -105,12 +105,7 @@ function address(raw: unknown, from: string): Address {
 }
 function url(raw: unknown, from: string): string {
   const s = str(raw, from);
-  try {
-    const u = new URL(s);
-    if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) throw new Error('scheme');
-  } catch {
-    bad(from, 'must be an http(s):// or ws(s):// URL');
-  }
+  if (!isUrlWith(s, ['http:', 'https:', 'ws:', 'wss:'])) bad(from, 'must be an http(s):// or ws(s):// URL');
   return s;
 }
 function multiaddrs(raw: unknown, from: string): string[] {
@@ -255,4 +250,35 @@ export function readConfigFile(path: string): Record<string, unknown> {
   const json = readJsonFile(path, 'config file');
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SluiceError('INVALID_ARGUMENT', `config file ${path} must hold a JSON object`);
   return json as Record<string, unknown>;
+}
+
+/** An option's help text, in commander's own style: `… (default: X, env: Y)`. */
+export function helpText(o: { description: string; env: string; defaultText?: string }): string {
+  return `${o.description} (${o.defaultText === undefined ? '' : `default: ${o.defaultText}, `}env: ${o.env})`;
+}
+
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+/** Add `--config` and every option of {@link OPTIONS} to a command (`start`, `settle`). */
+export function addConfigOptions(cmd: Command): Command {
+  cmd.addOption(new Option(CONFIG_FILE_OPTION.flag, helpText({ ...CONFIG_FILE_OPTION, defaultText: 'none' })));
+  for (const o of OPTIONS) {
+    const opt = new Option(o.flag, helpText(o));
+    if (o.list === true) opt.argParser(collect);
+    cmd.addOption(opt);
+  }
+  return cmd;
+}
+
+/**
+ * The config a command's parsed flags give, with the environment and the `--config` file (flag,
+ * else `SLUICE_HUB_CONFIG`).
+ * @throws SluiceError INVALID_ARGUMENT
+ */
+export function configFromFlags(flags: Readonly<Record<string, unknown>>, env: Readonly<Record<string, string | undefined>>): HubConfig {
+  const path = typeof flags['config'] === 'string' ? flags['config'] : env[CONFIG_FILE_OPTION.env];
+  const file = path === undefined || path === '' ? {} : readConfigFile(path);
+  return resolveConfig({ flags: flagsByKey(flags), env, file }).config;
 }

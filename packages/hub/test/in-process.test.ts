@@ -73,7 +73,7 @@ test('the hub prunes closed channels older than its retention on its own, and re
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _e, cb) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); cb(); } }));
   const w = inProcess(3, { policy: { maxLedgerDeposit: 10n ** 24n }, retainHistory: { olderThanMs: 200, everyMs: 25 } }, logger);
-  const { hub, hubAddress } = w;
+  const { hub } = w;
   const alice = w.node(KEYS.alice);
   const bob = w.node(KEYS.bob);
   try {
@@ -153,7 +153,7 @@ test('policy.collateralPeers: only listed peers get a hub deposit; others may st
 
 test('policy.maxLedgerGuarantees: the hub refuses a virtual channel past the cap with LEDGER_FULL; a close frees the slot', async () => {
   const w = inProcess(8, { policy: { maxLedgerDeposit: 10n ** 24n, maxLedgerGuarantees: 1 } });
-  const { hub, hubAddress } = w;
+  const { hub } = w;
   const alice = w.node(KEYS.alice);
   const bob = w.node(KEYS.bob);
   try {

@@ -34,7 +34,7 @@ import { addSettleCommand } from './commands/settle.ts';
 import { addStatusCommand } from './commands/status.ts';
 import { observeFallback } from '@sluice/channel-core/node/observe';
 import type { Node } from '@sluice/channel-core/node';
-import { parseRetention } from '@sluice/channel-core/node/text';
+import { isUrlWith, parseRetention } from '@sluice/channel-core/node/text';
 
 function parseUint(name: string): (v: string) => bigint {
   return (v) => {
@@ -52,7 +52,7 @@ function parseRetentionOption(v: string): number | null {
 }
 
 function parseHttpUrl(v: string): string {
-  if (!/^https?:\/\/[^/]/.test(v) || !URL.canParse(v)) throw new InvalidArgumentError('must be an http:// or https:// URL, e.g. https://files.example.com');
+  if (!isUrlWith(v)) throw new InvalidArgumentError('must be an http:// or https:// URL, e.g. https://files.example.com');
   return v;
 }
 function parsePort(v: string): number {

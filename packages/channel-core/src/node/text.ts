@@ -1,4 +1,4 @@
-/** Plain-text helpers the CLIs share for status and dispute views. */
+/** Plain-text helpers the CLIs share: status and dispute views, option parsing. */
 import { SluiceError } from '../errors.ts';
 
 /** `1h 02m 03s` of chain time, `-` when no challenge runs. */
@@ -42,4 +42,14 @@ export function formatRetention(ms: number | null): string {
   if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   return `${Math.round(ms / 60_000)}m`;
+}
+
+/**
+ * Whether `text` is an absolute URL with one of `schemes` and a host (`http://x`, not `http:x` or
+ * `http:///x`). The apps' URL options all check with this.
+ */
+export function isUrlWith(text: string, schemes: readonly string[] = ['http:', 'https:']): boolean {
+  if (!URL.canParse(text)) return false;
+  const u = new URL(text);
+  return schemes.includes(u.protocol) && u.host !== '' && new RegExp(`^${u.protocol}//[^/]`, 'i').test(text);
 }

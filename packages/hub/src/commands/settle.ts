@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ChannelId, SluiceError, isSluiceError } from '@sluice/channel-core';
 import type { Node, NodeEvent } from '@sluice/channel-core/node';
-import { CONFIG_FILE_OPTION, OPTIONS, type HubConfig, flagsByKey, readConfigFile, resolveConfig } from '../config.ts';
+import { type HubConfig, addConfigOptions, configFromFlags } from '../config.ts';
 import { openHub } from '../open-hub.ts';
 import { formatSeconds } from '../status.ts';
 
@@ -52,12 +52,6 @@ function positiveInt(v: string): number {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer (milliseconds)');
   return n;
 }
-function collect(v: string, prev: string[] | undefined): string[] {
-  return [...(prev ?? []), v];
-}
-function helpText(o: { description: string; env: string; defaultText?: string }): string {
-  return `${o.description} [env: ${o.env}]${o.defaultText === undefined ? '' : ` (default: ${o.defaultText})`}`;
-}
 
 export function addSettleCommand(program: Command, io: SettleIO): Command {
   const cmd = program
@@ -68,17 +62,10 @@ export function addSettleCommand(program: Command, io: SettleIO): Command {
     .option('--json', 'print the result as JSON on stdout (logs and progress go to stderr)', false)
     .addOption(new Option('--cooperative-timeout <ms>', 'how long each cooperative close may take before going on chain').default(60_000).argParser(positiveInt))
     .addOption(new Option('--poll-ms <ms>', 'progress interval with --wait').default(5_000).argParser(positiveInt))
-    .addOption(new Option('--timeout <ms>', 'give up waiting after this long (start the hub again to finish)').argParser(positiveInt))
-    .addOption(new Option(CONFIG_FILE_OPTION.flag, helpText({ ...CONFIG_FILE_OPTION, defaultText: 'none' })));
-  for (const o of OPTIONS) {
-    const opt = new Option(o.flag, helpText(o));
-    if (o.list === true) opt.argParser(collect);
-    cmd.addOption(opt);
-  }
+    .addOption(new Option('--timeout <ms>', 'give up waiting after this long (start the hub again to finish)').argParser(positiveInt));
+  addConfigOptions(cmd);
   cmd.action(async (flags: Record<string, unknown>) => {
-    const path = typeof flags['config'] === 'string' ? flags['config'] : io.env[CONFIG_FILE_OPTION.env];
-    const file = path === undefined || path === '' ? {} : readConfigFile(path);
-    const { config } = resolveConfig({ flags: flagsByKey(flags), env: io.env, file });
+    const config = configFromFlags(flags, io.env);
     await runSettle(config, flags as unknown as SettleFlags, io);
   });
   return cmd;
