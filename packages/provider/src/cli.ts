@@ -173,9 +173,7 @@ async function runStart(opts: StartOptions): Promise<void> {
   } else if (opts.address === undefined && opts.key === undefined) {
     throw new SluiceError('INVALID_ARGUMENT', 'give --address or --key (the payee address)');
   }
-  const store = await FsChunkStore.open({ dir: join(dataDir, 'store') });
-  const usage = openUsageStore(join(dataDir, 'usage.db'));
-  const closers: (() => Promise<void> | void)[] = [() => usage.close()];
+  const closers: (() => Promise<void> | void)[] = [];
   /** Close what is open, newest first where it matters (see the unshifts); never throws. */
   const closeAll = async (): Promise<void> => {
     for (const c of closers) {
@@ -189,6 +187,21 @@ async function runStart(opts: StartOptions): Promise<void> {
   let service: ProviderService;
   let address: Address;
   try {
+    // Chain mode: the RPC's chain, the deployment and the key are checked before anything is
+    // created in --data (a wrong --rpc-url must not leave a data directory behind).
+    const nodeSetup = opts.devChannels === undefined ? await import('./node-setup.ts') : undefined;
+    const built =
+      nodeSetup === undefined || opts.hubAddress === undefined
+        ? undefined
+        : await nodeSetup.createChainNode(opts, {
+            storePath: join(dataDir, 'node.db'),
+            hub: { address: opts.hubAddress, multiaddrs: opts.hubMultiaddr },
+            policy: nodeSetup.payeeNodePolicy({ maxChannels: opts.maxChannels, nonceMaxAge: opts.nonceMaxAge }),
+          });
+    if (built !== undefined) closers.push(() => built.store.close());
+    const store = await FsChunkStore.open({ dir: join(dataDir, 'store') });
+    const usage = openUsageStore(join(dataDir, 'usage.db'));
+    closers.push(() => usage.close());
     let channels: PayeeChannels;
     let chainNode: Node | undefined;
     if (opts.devChannels !== undefined) {
@@ -199,14 +212,7 @@ async function runStart(opts: StartOptions): Promise<void> {
       channels = new LocalPayeeChannels({ address, registry: new DevChannelRegistry(resolve(opts.devChannels)), store: vouchers, ...(verifier === undefined ? {} : { verifier }) });
     } else {
       const hub = opts.hubAddress!;
-      // Loaded only in this mode: the dev-registry path does not need the channel engine.
-      const { createChainNode, payeeNodePolicy } = await import('./node-setup.ts');
-      const { node, store: nodeStore } = await createChainNode(opts, {
-        storePath: join(dataDir, 'node.db'),
-        hub: { address: hub, multiaddrs: opts.hubMultiaddr },
-        policy: payeeNodePolicy({ maxChannels: opts.maxChannels, nonceMaxAge: opts.nonceMaxAge }),
-      });
-      closers.unshift(() => nodeStore.close());
+      const { node } = built!; // built in chain mode, above
       await node.start();
       closers.unshift(() => node.stop());
       address = node.address;
@@ -227,8 +233,7 @@ async function runStart(opts: StartOptions): Promise<void> {
       channels = new NodePayeeChannels(node, { address: hub, asset });
       chainNode = node;
       if (opts.retainHistory !== null) {
-        const { startProviderRetention } = await import('./node-setup.ts');
-        const retention = startProviderRetention(node, usage, { olderThanMs: opts.retainHistory, logger });
+        const retention = nodeSetup!.startProviderRetention(node, usage, { olderThanMs: opts.retainHistory, logger });
         closers.unshift(() => retention.stop()); // before the node stops
       }
     }

@@ -7,7 +7,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -126,6 +127,38 @@ describe('provider admin API: settle routes', () => {
         assert.equal(await code(['start', '--config', join(dir, name)]), 2, name);
       }
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('start against a wrong or unreachable chain creates nothing in --data', async () => {
+    const run = (args: string[]): Promise<{ code: number; stderr: string }> =>
+      new Promise((res) => execFile(process.execPath, [BIN, ...args], (e, _out, stderr) => res({ code: e === null ? 0 : typeof e.code === 'number' ? e.code : -1, stderr })));
+    // a JSON-RPC endpoint that serves chain 1
+    const rpc = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const { id } = JSON.parse(body) as { id: number };
+        res.setHeader('content-type', 'application/json').end(JSON.stringify({ jsonrpc: '2.0', id, result: '0x1' }));
+      });
+    });
+    await new Promise<void>((r) => rpc.listen(0, '127.0.0.1', r));
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-provider-chain-'));
+    try {
+      const a = '0x' + '11'.repeat(20);
+      await writeFile(join(dir, 'deployment.json'), JSON.stringify({ chainId: 31337, adjudicator: a, consensusApp: a, virtualPaymentApp: a, deployBlock: 0 }));
+      const common = ['start', '--hub-address', '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', '--hub-multiaddr', '/ip4/127.0.0.1/tcp/1', '--deployment', join(dir, 'deployment.json'), '--dev-account', '1'];
+      const { port } = rpc.address() as AddressInfo;
+      const wrong = await run([...common, '--rpc-url', `http://127.0.0.1:${port}`, '--data', join(dir, 'data-wrong')]);
+      assert.equal(wrong.code, 2, wrong.stderr);
+      assert.match(wrong.stderr, /serves chain 1, the deployment file is for 31337/);
+      const down = await run([...common, '--rpc-url', 'http://127.0.0.1:1', '--data', join(dir, 'data-down')]);
+      assert.equal(down.code, 1, down.stderr);
+      assert.match(down.stderr, /CHAIN_RPC/);
+      assert.deepEqual((await readdir(dir)).sort(), ['deployment.json']);
+    } finally {
+      rpc.close();
       await rm(dir, { recursive: true, force: true });
     }
   });
