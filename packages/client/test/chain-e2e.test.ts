@@ -165,8 +165,20 @@ describe('end to end on anvil with the real CLIs (hub, provider, client)', { tim
     const add = await run(PROVIDER, ['add', src, '--data', join(dir, 'bob'), '--json']);
     assert.equal(add.code, 0, add.stderr);
     const [entry] = JSON.parse(add.stdout) as { cid: string; chunks: number }[];
-    const bob = await spawnUntil(PROVIDER, ['start', ...chain, '--dev-account', '2', '--data', join(dir, 'bob'), '--port', '0', '--price', PRICE.toString(), '--hub-address', hubAddress, '--hub-multiaddr', hubMultiaddr, '--hub-collateral', (10n ** 17n).toString(), '--admin-token', 't', '--retain-history', '90m', '--log-level', 'warn'], (j) => typeof j['listening'] === 'string');
+    const bobArgs = ['start', ...chain, '--dev-account', '2', '--data', join(dir, 'bob'), '--port', '0', '--price', PRICE.toString(), '--hub-address', hubAddress, '--hub-multiaddr', hubMultiaddr, '--hub-collateral', (10n ** 17n).toString(), '--admin-token', 't', '--retain-history', '90m', '--log-level', 'warn'];
+    const hubLedgers = async (): Promise<{ counterparty: string; status: string }[]> => ((await (await fetch(`${hub.ready['http'] as string}/status`)).json()) as { ledgers: { counterparty: string; status: string }[] }).ledgers;
+    // Bob, stopped and started again on his data, takes his ledger with the hub back: no second one
+    {
+      const first = await spawnUntil(PROVIDER, bobArgs, (j) => typeof j['listening'] === 'string');
+      procs.push(first);
+      const bobAddress = first.ready['payee'] as string;
+      await first.stop();
+      const ledgers = (await hubLedgers()).filter((l) => l.counterparty.toLowerCase() === bobAddress.toLowerCase());
+      assert.deepEqual(ledgers.map((l) => l.status), ['open']);
+    }
+    const bob = await spawnUntil(PROVIDER, bobArgs, (j) => typeof j['listening'] === 'string');
     procs.push(bob);
+    assert.deepEqual((await hubLedgers()).filter((l) => l.counterparty.toLowerCase() === (bob.ready['payee'] as string).toLowerCase()).map((l) => l.status), ['open'], 'one ledger with Bob after his restart');
     // a second provider on Bob's data directory would sign from the same channel store: refused
     const twin = await run(PROVIDER, ['start', ...chain, '--dev-account', '2', '--data', join(dir, 'bob'), '--port', '0', '--price', PRICE.toString(), '--hub-address', hubAddress, '--hub-multiaddr', hubMultiaddr, '--log-level', 'warn'], 30_000);
     assert.equal(twin.code, 2, `${twin.stdout}\n${twin.stderr}`);

@@ -18,7 +18,6 @@ import {
   isSluiceError,
   parseAddress,
   privateKeyToAddress,
-  sameAddress,
 } from '@sluice/channel-core';
 import { createVoucherVerifierPool } from '@sluice/channel-core/voucher-pool';
 import { FsChunkStore, importDirectory, importFile } from './content/index.ts';
@@ -216,8 +215,10 @@ async function runStart(opts: StartOptions): Promise<void> {
       await node.start();
       closers.unshift(() => node.stop());
       address = node.address;
-      const ledger = node.getLedgerChannels().find((l) => sameAddress(l.counterparty, hub) && sameAddress(l.asset, asset) && (l.status === 'open' || l.status === 'funding'));
-      if (ledger === undefined) {
+      const nodeChannels = new NodePayeeChannels(node, { address: hub, asset });
+      channels = nodeChannels;
+      // no ledger with the hub in our asset, open or funding: open one
+      if (nodeChannels.notReceiving() !== undefined) {
         logger.info({ peer: hub, amount: opts.hubCollateral.toString() }, 'opening our ledger channel with the hub');
         try {
           await node.createLedgerChannel({ counterparty: hub, asset, deposit: 0n, counterpartyDeposit: opts.hubCollateral });
@@ -230,7 +231,6 @@ async function runStart(opts: StartOptions): Promise<void> {
           );
         }
       }
-      channels = new NodePayeeChannels(node, { address: hub, asset });
       chainNode = node;
       if (opts.retainHistory !== null) {
         const retention = nodeSetup!.startProviderRetention(node, usage, { olderThanMs: opts.retainHistory, logger });
