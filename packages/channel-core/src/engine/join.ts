@@ -334,19 +334,18 @@ export function topUpFor(ld: LedgerData, depositor: Address, holdings: bigint): 
   return newLedgerTopUp({ ledger: ld.ledger, depositor, amount });
 }
 
-function joinLedgerTopUp(ctx: JoinContext, msg: ProtocolMessage): Joined {
+/**
+ * A peer's top-up proposal never creates an objective: ours comes from the deposit itself, when
+ * chain events show it ({@link topUpFor}, one per ledger at a time). Until then the proposal is
+ * not ready and the peer retries. (Creating one per proposal let a peer make any number of them
+ * before depositing, each with its own target, and have one deposit credited by two of them.)
+ */
+function joinLedgerTopUp(ctx: JoinContext, msg: ProtocolMessage): never {
   if (msg.kind !== 'ledgerProposal' || msg.signedProposal.proposal.type !== 'topUp') refuse('a top-up starts with a top-up proposal');
   const ledgerId = channelIdOf(msg.objectiveId);
   const ld = ctx.ledgers.get(ledgerId);
   if (ld?.ledger == null || ld.status !== 'open') refuse('no open ledger with this id', { ledgerId });
-  const target = BigInt(msg.objectiveId.slice(msg.objectiveId.lastIndexOf('-') + 1));
-  const p = msg.signedProposal.proposal;
-  const depositor = ld.ledger.fixedPart.participants.find((a) => dest(a) === p.destination);
-  if (depositor === undefined) refuse('top-up credits neither party');
-  const objective = topUpFor(ld, depositor, target);
-  if (objective === undefined || objective.id !== msg.objectiveId) refuse('top-up does not match the ledger', { ledgerId });
-  // Not applied here: the deposit may not be seen yet; the engine applies the message next.
-  return { objective };
+  throw new SluiceError('PROTOCOL_NOT_READY', 'the top-up deposit is not seen here yet', { details: { ledgerId } });
 }
 
 /**

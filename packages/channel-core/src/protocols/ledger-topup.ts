@@ -70,8 +70,23 @@ function expectedTopUp(o: LedgerTopUpObjective): Proposal {
   return { type: 'topUp', destination: dest(o.ledger.fixedPart.participants[o.depositor]!), amount: o.amount };
 }
 
+/**
+ * The deposit is in: the holdings reach the target and, until the top-up is in the ledger, also
+ * what the ledger credits besides it (its agreed total and any other top-up queued) plus the
+ * amount, so a deposit another top-up already credits is never credited again.
+ */
 function covered(o: LedgerTopUpObjective): boolean {
-  return o.holdings !== null && o.holdings >= o.targetHoldings;
+  if (o.holdings === null || o.holdings < o.targetHoldings) return false;
+  if (o.appliedAtTurn !== null) return true;
+  const mine = expectedTopUp(o) as Extract<Proposal, { type: 'topUp' }>;
+  let credited = ledgerTotal(o.ledger.current.outcome);
+  let skippedMine = false;
+  for (const { proposal: p } of o.ledger.queue) {
+    if (p.type !== 'topUp') continue;
+    if (!skippedMine && p.amount === mine.amount && p.destination.toLowerCase() === mine.destination.toLowerCase()) skippedMine = true;
+    else credited += p.amount;
+  }
+  return o.holdings >= credited + o.amount;
 }
 
 /** Advance the objective as far as it can go without new input. */

@@ -66,3 +66,22 @@ test('ledger top-up: argument checks', () => {
   const pending = P.propose(la, { type: 'topUp', destination: d(alice), amount: 1n }, alice.privateKey).ledger;
   rejects(() => P.newLedgerTopUp({ ledger: pending, depositor: alice.address, amount: 1n }), 'INVALID_ARGUMENT');
 });
+
+test('a deposit already credited by one top-up does not cover another made before it (its stored target is stale)', () => {
+  const [la, li] = fundedLedger(alice, irene, 100n, 50n);
+  // the follower holds two top-ups made on the same ledger: 25 (target 175) and 10 (target 160)
+  let first = P.newLedgerTopUp({ ledger: li, depositor: alice.address, amount: 25n });
+  const second = P.newLedgerTopUp({ ledger: li, depositor: alice.address, amount: 10n });
+  const ev = holdingsEvent(la.id, 175n, 6);
+  first = P.updateLedgerTopUp(first, ev);
+  const prop = P.propose(la, { type: 'topUp', destination: d(alice), amount: 25n }, alice.privateKey);
+  first = P.updateLedgerTopUp(first, { kind: 'ledgerProposal', objectiveId: first.id, signedProposal: prop.signedProposal });
+  const done = P.crankLedgerTopUp(first, secrets(irene));
+  assert.equal(done.waitingFor, 'WaitingForNothing');
+  assert.equal(P.ledgerTotal(done.objective.ledger.current.outcome), 175n, 'the 25 is credited');
+  // the second, on the ledger as it is now: 175 held covers its target of 160, but 175 is credited already
+  const stale = P.updateLedgerTopUp({ ...second, ledger: done.objective.ledger }, ev);
+  assert.equal(P.crankLedgerTopUp(stale, secrets(irene)).waitingFor, 'WaitingForDeposit');
+  const next = P.propose(prop.ledger, { type: 'topUp', destination: d(alice), amount: 10n }, alice.privateKey).signedProposal;
+  rejects(() => P.updateLedgerTopUp(stale, { kind: 'ledgerProposal', objectiveId: stale.id, signedProposal: next }), 'PROTOCOL_NOT_READY');
+});
