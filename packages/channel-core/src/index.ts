@@ -17,4 +17,4 @@ export * from './voucher-ledger.ts';
 export * from './nonce.ts';
 export * as protocols from './protocols/index.ts';
 /** Default cap on the guarantees (virtual channels) one ledger holds; see EnginePolicy.maxLedgerGuarantees. */
-export { DEFAULT_MAX_LEDGER_GUARANTEES } from './engine/policy.ts';
+export { DEFAULT_CHALLENGE_DURATIONS, DEFAULT_MAX_LEDGER_GUARANTEES } from './engine/policy.ts';

@@ -5,7 +5,7 @@
  * `process.env` and the parsed `--config` file.
  */
 import { readJsonFile } from '@sluice/channel-core/deployment';
-import { type Address, DEFAULT_MAX_LEDGER_GUARANTEES, SluiceError, parseAddress } from '@sluice/channel-core';
+import { type Address, DEFAULT_CHALLENGE_DURATIONS, DEFAULT_MAX_LEDGER_GUARANTEES, SluiceError, parseAddress } from '@sluice/channel-core';
 import { isUrlWith, parseRetention } from '@sluice/channel-core/node/text';
 import { type Command, Option } from 'commander';
 
@@ -46,6 +46,10 @@ export interface HubConfig {
   readonly retainHistory: number | null;
   /** Oldest channel nonce joined, ms; null: any (no nonce window). */
   readonly nonceMaxAge: number | null;
+  /** Shortest challenge duration of a ledger or virtual channel the hub joins, seconds. */
+  readonly minChallengeDuration: number;
+  /** Longest challenge duration of a ledger or virtual channel the hub joins, seconds. */
+  readonly maxChallengeDuration: number;
   /** Assets the hub keeps ledgers in; undefined: ETH and the deployment's token; null: any. */
   readonly assets: readonly Address[] | null | undefined;
   /** Peers the hub deposits collateral toward; undefined: any. */
@@ -127,6 +131,12 @@ function retention(raw: unknown, from: string): number | null {
     return bad(from, e instanceof Error ? e.message : 'bad duration');
   }
 }
+/** A challenge duration (`5m`, `24h`, `30d`), in seconds, within the adjudicator's reach. */
+function challengeDuration(raw: unknown, from: string): number {
+  const ms = retention(raw, from);
+  if (ms === null || ms > 365 * 86_400_000) return bad(from, 'must be a duration from 1m to 365d, such as 5m, 24h or 30d');
+  return ms / 1000;
+}
 /** A list of addresses (repeatable flag, comma-separated env, array in the file). */
 function addressList(raw: unknown, from: string): readonly Address[] {
   const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : bad(from, 'must be an address or a list of them');
@@ -178,6 +188,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'confirmations', flag: '--confirmations <n>', env: 'SLUICE_HUB_CONFIRMATIONS', description: 'blocks a chain event (deposit, challenge, payout) must be deep before the hub acts on it; 1 suits a local chain, use more where blocks can be reorganised (a deposit reorganised away after the ledger opened is collateral-backed credit the peer never paid for)', default: 1, defaultText: '1', parse: int(1, 256) }),
   spec({ key: 'retainHistory', flag: '--retain-history <duration>', env: 'SLUICE_HUB_RETAIN_HISTORY', description: 'delete the records of virtual channels closed longer ago than this (90m, 12h, 7d; each is ~12 KB, and their ids are kept so they can never be reopened); "forever" keeps everything', default: 7 * 86_400_000, defaultText: '7d', parse: retention }),
   spec({ key: 'nonceMaxAge', flag: '--nonce-max-age <duration>', env: 'SLUICE_HUB_NONCE_MAX_AGE', description: 'join a ledger or virtual channel only if the time in its nonce (nodes put their clock there) is at most this old and at most 10m ahead of the hub\'s clock (30m, 1h, 2d); retention then forgets the ids of pruned channels once their nonces are older, as a replayed prefund is refused anyway; "forever": any nonce, pruned ids kept for good', default: 3_600_000, defaultText: '1h', parse: retention }),
+  spec({ key: 'minChallengeDuration', flag: '--min-challenge-duration <duration>', env: 'SLUICE_HUB_MIN_CHALLENGE_DURATION', description: "shortest challenge duration of a ledger or virtual channel the hub joins (5m, 24h, 30d); shorter ones are refused: the hub's watchtower must be able to answer a stale challenge before it finalizes (at 0 it is final in its own block). Raise it to what your hub's worst outage could be", default: DEFAULT_CHALLENGE_DURATIONS.ledger[0], defaultText: '5m', parse: challengeDuration }),
+  spec({ key: 'maxChallengeDuration', flag: '--max-challenge-duration <duration>', env: 'SLUICE_HUB_MAX_CHALLENGE_DURATION', description: 'longest challenge duration of a ledger or virtual channel the hub joins; longer ones are refused (the hub\'s collateral in them would be locked that long on chain, and near 2^48 s no challenge can succeed at all)', default: DEFAULT_CHALLENGE_DURATIONS.ledger[1], defaultText: '30d', parse: challengeDuration }),
   spec({ key: 'objectiveTimeoutMs', flag: '--objective-timeout-ms <ms>', env: 'SLUICE_HUB_OBJECTIVE_TIMEOUT_MS', description: 'report a stalled objective and re-send its messages after this long', default: 30_000, defaultText: '30000', parse: int(100, 86_400_000) }),
   spec({ key: 'prefundTimeoutMs', flag: '--prefund-timeout-ms <ms>', env: 'SLUICE_HUB_PREFUND_TIMEOUT_MS', description: 'give up a virtual channel whose payee has not signed its prefund this long after the hub joined (the hub signs last, so nobody holds a complete prefund; payer and payee are told)', default: 60_000, defaultText: '60000', parse: int(1_000, 86_400_000) }),
 ];
@@ -238,6 +250,9 @@ export function resolveConfig(input: ResolveInput): { config: HubConfig; sources
       out[o.key] = o.default;
       sources[o.key] = 'default';
     }
+  }
+  if ((out['minChallengeDuration'] as number) > (out['maxChallengeDuration'] as number)) {
+    throw new SluiceError('INVALID_ARGUMENT', '--min-challenge-duration must not exceed --max-challenge-duration');
   }
   return { config: out as unknown as HubConfig, sources };
 }

@@ -55,6 +55,11 @@ export interface HubCollateralPolicy {
    * Default: 4 × `maxLedgerDeposit`.
    */
   readonly maxOpeningCollateral?: bigint;
+  /**
+   * Challenge durations (seconds) of the ledgers and virtual channels the hub joins; others are
+   * refused. Default `DEFAULT_CHALLENGE_DURATIONS` (5 min to 30 days).
+   */
+  readonly challengeDurations?: { readonly min: number; readonly max: number };
 }
 
 /**
@@ -284,6 +289,9 @@ class HubImpl implements Hub {
           hub: { maxGuarantee: policy.maxPerChannel ?? 10n ** 18n, virtualPaymentApp: requiredApp },
           maxLedgerDeposit: policy.maxLedgerDeposit ?? 0n,
           ...(policy.maxLedgerGuarantees === undefined ? {} : { maxLedgerGuarantees: policy.maxLedgerGuarantees }),
+          ...(policy.challengeDurations === undefined
+            ? {}
+            : { challengeDurations: { ledger: [policy.challengeDurations.min, policy.challengeDurations.max], virtual: [policy.challengeDurations.min, policy.challengeDurations.max] } }),
           acceptLedger: (r: LedgerRequest) => this.#acceptLedger(r),
           acceptVirtualChannel: (r) => this.#acceptVirtualChannel(r),
           ...(init.nonceWindow === false ? {} : { nonceWindow: init.nonceWindow ?? DEFAULT_NONCE_WINDOW }),

@@ -180,3 +180,13 @@ test('--prefund-timeout-ms: default 60 s, at least 1 s', () => {
   assert.equal(resolveConfig({ env: { SLUICE_HUB_PREFUND_TIMEOUT_MS: '5000' } }).config.prefundTimeoutMs, 5_000);
   assert.throws(() => resolveConfig({ flags: { prefundTimeoutMs: '10' } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--prefund-timeout-ms/.test(e.message));
 });
+
+test('challenge durations: 5m to 30d by default, in seconds; min above max and out-of-range values are refused', () => {
+  const { config } = resolveConfig({});
+  assert.equal(config.minChallengeDuration, 300);
+  assert.equal(config.maxChallengeDuration, 30 * 86_400);
+  assert.equal(resolveConfig({ env: { SLUICE_HUB_MIN_CHALLENGE_DURATION: '24h' } }).config.minChallengeDuration, 86_400);
+  for (const flags of [{ minChallengeDuration: '7d', maxChallengeDuration: '1d' }, { minChallengeDuration: 'forever' }, { maxChallengeDuration: '400d' }, { minChallengeDuration: '0m' }]) {
+    assert.throws(() => resolveConfig({ flags }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT'), JSON.stringify(flags));
+  }
+});

@@ -169,6 +169,19 @@ test('policy.maxLedgerGuarantees: the hub refuses a virtual channel past the cap
   }
 });
 
+test('policy.challengeDurations: the hub refuses a ledger whose challenge duration is outside its range', async () => {
+  const w = inProcess(9, { policy: { challengeDurations: { min: 2 * 86_400, max: 30 * 86_400 } } });
+  const alice = w.node(KEYS.alice); // a node's ledgers have a 1-day challenge duration by default
+  try {
+    await w.hub.start();
+    await alice.start();
+    await assert.rejects(alice.createLedgerChannel({ counterparty: w.hubAddress, deposit: 100n }), (e: unknown) => isSluiceError(e, 'HUB_POLICY_REJECTED') && /challenge duration 86400 s is outside what we accept \(172800\.\.2592000 s\)/.test(e.message));
+    assert.equal(w.hub.node.getLedgerChannels().length, 0);
+  } finally {
+    await w.stop();
+  }
+});
+
 const EMPTY = '0x' as Hex;
 
 /** A peer speaking raw protocol messages to the hub: proposes a ledger, signs it, and then says nothing more. */

@@ -27,7 +27,7 @@ import { dest, expectedAdd, virtualAmounts } from '../protocols/virtual-channel.
 import { type Objective, update } from '../protocols/objective.ts';
 import type { ProtocolMessage, SignedStateMessage } from '../protocols/types.ts';
 import { nonceOutsideWindow, nonceTimeMs } from '../nonce.ts';
-import { DEFAULT_MAX_LEDGER_GUARANTEES, type EnginePolicy, decideLedger, decideVirtualChannel } from './policy.ts';
+import { DEFAULT_MAX_LEDGER_GUARANTEES, type EnginePolicy, challengeDurationRefusal, decideLedger, decideVirtualChannel } from './policy.ts';
 import { type LedgerData, type LedgerView, type VirtualData, findLedgerIn, getVirtualData, listLedgerData } from './records.ts';
 
 export interface JoinContext {
@@ -198,6 +198,8 @@ function joinDirectFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   const myIndex = s.participants.findIndex((p) => sameAddress(p, ctx.me));
   if (myIndex !== 0 && myIndex !== 1) refuse('we are not a participant of this ledger');
   const ledgerId = getChannelId(s);
+  const badDuration = challengeDurationRefusal(ctx.policy, 'ledger', s.challengeDuration);
+  if (badDuration !== undefined) refuse(badDuration, { ledgerId });
   if (msg.objectiveId !== directFundId(ledgerId)) refuse('objective id does not match the state');
   const lo = ledgerOutcomeFromOutcome(s.outcome, s);
   if (lo.guarantees.length > 0) refuse('a new ledger holds no guarantees');
@@ -228,6 +230,8 @@ function joinVirtualFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   if (myIndex !== 1 && myIndex !== 2) refuse('we are not the hub or the payee of this channel');
   const channelId = getChannelId(s);
   if (msg.objectiveId !== virtualFundId(channelId)) refuse('objective id does not match the state');
+  const badDuration = challengeDurationRefusal(ctx.policy, 'virtual', s.challengeDuration);
+  if (badDuration !== undefined) refuse(badDuration, { channelId });
   if (virtualOf(ctx, channelId) !== undefined) refuse('virtual channel already known', { channelId });
   const [payer, hub, payee] = s.participants as [Address, Address, Address];
   if (!signedBy(msg, payer)) refuse('the prefund is not signed by the payer');

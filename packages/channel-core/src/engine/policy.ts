@@ -37,6 +37,21 @@ export interface VirtualChannelRequest {
  */
 export const DEFAULT_MAX_LEDGER_GUARANTEES = 256;
 
+/**
+ * Default of {@link EnginePolicy.challengeDurations}: 5 min to 30 days, for ledgers and virtual
+ * channels alike. Below the minimum a party could finalize a stale state before our watchtower
+ * answers (at 0 a challenge is final in its own block); above the maximum the adjudicator's
+ * `block.timestamp + challengeDuration` overflows uint48 (every challenge reverts) or the
+ * collateral stays locked for longer than anyone should wait.
+ */
+export const DEFAULT_CHALLENGE_DURATIONS = { ledger: [300, 30 * 86_400], virtual: [300, 30 * 86_400] } as const satisfies ChallengeDurations;
+
+/** Accepted challenge durations, seconds, inclusive `[min, max]`. */
+export interface ChallengeDurations {
+  readonly ledger: readonly [number, number];
+  readonly virtual: readonly [number, number];
+}
+
 /** A decision: `true` to accept, or a reason to refuse. */
 export type Decision = true | string;
 
@@ -71,6 +86,18 @@ export interface EnginePolicy {
    * sets `DEFAULT_NONCE_WINDOW`.
    */
   readonly nonceWindow?: NonceWindow;
+  /**
+   * Challenge durations we join channels with (default {@link DEFAULT_CHALLENGE_DURATIONS});
+   * a ledger or virtual channel a peer opens with one outside is refused (HUB_POLICY_REJECTED).
+   */
+  readonly challengeDurations?: Partial<ChallengeDurations>;
+}
+
+/** Refusal reason when `seconds` is outside the policy's range for `kind`; undefined when inside. */
+export function challengeDurationRefusal(policy: EnginePolicy, kind: 'ledger' | 'virtual', seconds: number): string | undefined {
+  const [min, max] = policy.challengeDurations?.[kind] ?? DEFAULT_CHALLENGE_DURATIONS[kind];
+  if (seconds >= min && seconds <= max) return undefined;
+  return `the ${kind === 'ledger' ? 'ledger' : 'virtual channel'}'s challenge duration ${seconds} s is outside what we accept (${min}..${max} s)`;
 }
 
 /** Apply the ledger part of the policy. */
