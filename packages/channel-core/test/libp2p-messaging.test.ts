@@ -522,6 +522,28 @@ describe('libp2p messaging', () => {
     assert.equal(aliceGot[0]!.relayedBy, irene.self);
   });
 
+  it('a relay refuses payloads above maxRelayedBytes, cut-through or stored, and relays the rest', async () => {
+    const irene = service({ privateKey: IRENE, relay: true, maxRelayedBytes: 1000 });
+    await irene.start();
+    const hub = [{ address: irene.self, multiaddrs: irene.multiaddrs() }];
+    const alice = service({ privateKey: ALICE, peers: hub });
+    const refused: string[] = [];
+    alice.onUndeliverable((u) => refused.push(u.detail ?? u.reason));
+    await alice.start();
+    const bobAddress = privateKeyToAddress(BOB);
+    await alice.send(bobAddress, new Uint8Array(1001)); // Bob offline: would be stored
+    await waitFor('refused while Bob is away', () => refused.length === 1);
+    const bob = service({ privateKey: BOB, peers: hub });
+    const got = inbox(bob);
+    await bob.start();
+    await waitFor('both connected to the hub', () => irene.connectedPeers().length === 2);
+    await alice.send(bob.self, new Uint8Array(2000)); // Bob online: would be cut through
+    await alice.send(bob.self, new Uint8Array(1000));
+    await waitFor('the small one relayed, the large one refused', () => got.length === 1 && refused.length === 2);
+    assert.equal(got[0]!.payload.length, 1000);
+    assert.ok(refused.every((r) => /too-large/.test(r)), refused.join(', '));
+  });
+
   it('relays cut-through to a connected, idle recipient (nothing stored at the hub), in order; stores when the recipient refuses', async () => {
     const ireneStore = openMemoryStore();
     const irene = service({ privateKey: IRENE, relay: true }, ireneStore);

@@ -123,6 +123,8 @@ export interface Libp2pMessageServiceInit {
   readonly relayFilter?: (from: Address, to: Address) => boolean;
   /** Largest payload sent or accepted (default 1 MiB). */
   readonly maxMessageBytes?: number;
+  /** Hub mode: largest payload relayed for others (default `maxMessageBytes`); larger ones are refused. */
+  readonly maxRelayedBytes?: number;
   /** Retry and timeout policy. */
   readonly retry?: RetryPolicy;
   /** Refuse (with a retry-later answer) relaying while the outbox holds this many messages (default 100 000). */
@@ -220,6 +222,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
   readonly #relayFilter: ((from: Address, to: Address) => boolean) | undefined;
   readonly #maxMessageBytes: number;
   readonly #maxFrame: number;
+  readonly #maxRelayedBytes: number;
   readonly #initialBackoff: number;
   readonly #maxBackoff: number;
   readonly #expiry: number;
@@ -300,6 +303,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     this.#relayFilter = init.relayFilter;
     this.#maxMessageBytes = positive(init.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes');
     this.#maxFrame = this.#maxMessageBytes + ENVELOPE_OVERHEAD;
+    this.#maxRelayedBytes = Math.min(this.#maxMessageBytes, positive(init.maxRelayedBytes ?? this.#maxMessageBytes, 'maxRelayedBytes'));
     const r = init.retry ?? {};
     this.#initialBackoff = positive(r.initialBackoffMs ?? 250, 'retry.initialBackoffMs');
     this.#maxBackoff = Math.max(this.#initialBackoff, positive(r.maxBackoffMs ?? 15_000, 'retry.maxBackoffMs'));
@@ -1165,7 +1169,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       to !== undefined &&
       lifecycle !== undefined &&
       this.#store.hasOutboxFor !== undefined &&
-      envelopes.every((e) => sameAddress(e.to, to) && e.from === undefined && !sameAddress(e.to, remote)) &&
+      envelopes.every((e) => sameAddress(e.to, to) && e.from === undefined && !sameAddress(e.to, remote) && e.payload.length <= this.#maxRelayedBytes) &&
       (this.#relayFilter === undefined || this.#relayFilter(remote, to)) &&
       this.#mayCutThrough(to) &&
       !envelopes.some((e) => this.#isSeen(remote, e.id))
@@ -1235,6 +1239,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       else if (envelope.from !== undefined) acks.push({ id, status: 'reject', reason: 'no-multi-hop' });
       else if (sameAddress(envelope.to, remote)) acks.push({ id, status: 'reject', reason: 'loop' });
       else if (this.#relayFilter !== undefined && !this.#relayFilter(remote, envelope.to)) acks.push({ id, status: 'reject', reason: 'relay-refused' });
+      else if (envelope.payload.length > this.#maxRelayedBytes) acks.push({ id, status: 'reject', reason: 'too-large' });
       else if (outboxSize >= this.#maxOutbox) acks.push({ id, status: 'retry', reason: 'overloaded' });
       else {
         acks.push({ id, status: 'ok', reason: 'relayed' });

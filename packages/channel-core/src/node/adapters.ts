@@ -3,7 +3,8 @@
  * service and the libp2p message service. Imported lazily, so nodes built from in-memory
  * components (tests) never load ethers providers or libp2p.
  */
-import { bytesToHex } from '../hex.ts';
+import { type Address, bytesToHex } from '../hex.ts';
+import { MAX_WIRE_BYTES } from '../engine/wire.ts';
 import { SluiceError } from '../errors.ts';
 import type { ChainService } from '../chain.ts';
 import type { MessageService } from '../ports/messaging.ts';
@@ -54,8 +55,12 @@ export async function chainFor(init: NodeInit, components: NodeComponents): Prom
   return { value: chain, close: () => provider.destroy() };
 }
 
-/** The message service: the component, or libp2p with the hub as relaying peer, `init.peers` as direct routes (and relaying ourselves as a hub). */
-export async function messagingFor(init: NodeInit, components: NodeComponents, store: Store): Promise<Owned<MessageService>> {
+/**
+ * The message service: the component, or libp2p with the hub as relaying peer and `init.peers`
+ * as direct routes. A hub relays for others only what `relayFilter` allows (the node passes: both
+ * ends hold a live ledger with us), and no payload larger than an engine message.
+ */
+export async function messagingFor(init: NodeInit, components: NodeComponents, store: Store, relayFilter?: (from: Address, to: Address) => boolean): Promise<Owned<MessageService>> {
   if (components.messaging !== undefined) return { value: components.messaging };
   const { createLibp2pMessageService } = await import('../libp2p/index.ts');
   const messaging = createLibp2pMessageService(
@@ -70,6 +75,8 @@ export async function messagingFor(init: NodeInit, components: NodeComponents, s
         ...(init.peers ?? []).map((p) => ({ address: p.address, multiaddrs: p.multiaddrs, relay: false })),
       ],
       relay: init.policy?.hub !== undefined,
+      ...(init.policy?.hub === undefined || relayFilter === undefined ? {} : { relayFilter }),
+      maxRelayedBytes: MAX_WIRE_BYTES,
       ...(init.messagingRetry === undefined ? {} : { retry: init.messagingRetry }),
     },
     {

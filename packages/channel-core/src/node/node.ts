@@ -304,7 +304,7 @@ class NodeImpl implements Node {
     let messaging: Awaited<ReturnType<typeof messagingFor>>;
     try {
       chain = await chainFor(init, this.#components);
-      messaging = await messagingFor(init, this.#components, store.value);
+      messaging = await messagingFor(init, this.#components, store.value, (from, to) => this.#relays(from, to));
     } catch (e) {
       await chain?.close?.();
       await store.close?.(); // and its lock
@@ -787,6 +787,24 @@ class NodeImpl implements Node {
 
   getDisputes(): DisputeInfo[] {
     return this.engine.disputes();
+  }
+
+  /**
+   * As a hub: relay a message between two peers only when both hold a live ledger with us (they
+   * are our clients and providers); anyone else could have us store and forward whatever they like.
+   */
+  #relays(from: Address, to: Address): boolean {
+    const engine = this.#engine;
+    if (engine === undefined) return false;
+    let fromOk = false;
+    let toOk = false;
+    for (const l of engine.ledgerChannels()) {
+      if (l.status !== 'funding' && l.status !== 'open' && l.status !== 'closing') continue;
+      if (sameAddress(l.counterparty, from)) fromOk = true;
+      if (sameAddress(l.counterparty, to)) toOk = true;
+      if (fromOk && toOk) return true;
+    }
+    return false;
   }
 
   // ---------------------------------------------------------------- queries
