@@ -8,6 +8,7 @@ import { afterEach, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { privateKeyToAddress } from '../src/address.ts';
+import type { Address } from '../src/hex.ts';
 import { openMemoryStore } from '../src/sqlite/index.ts';
 import { createNode, type Node } from '../src/node/index.ts';
 import { MemoryChainService } from '../src/memory/index.ts';
@@ -23,7 +24,7 @@ afterEach(async () => {
 it('a hub refuses to relay for a peer with no ledger, to recipients with none', async () => {
   const hubStore = openMemoryStore();
   const hub: Node = createNode(
-    { privateKey: IRENE, chain: { consensusApp: '0x00000000000000000000000000000000000000C0', virtualPaymentApp: '0x00000000000000000000000000000000000000D0', startBlock: 0 }, listen: ['/ip4/127.0.0.1/tcp/0'], policy: { hub: {} } },
+    { privateKey: IRENE, chain: { consensusApp: '0x00000000000000000000000000000000000000C0' as Address, virtualPaymentApp: '0x00000000000000000000000000000000000000D0' as Address, startBlock: 0 }, listen: ['/ip4/127.0.0.1/tcp/0'], policy: { hub: {} } },
     { store: hubStore, chain: new MemoryChainService() },
   );
   running.push(hub);
