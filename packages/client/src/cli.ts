@@ -6,12 +6,13 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { SluiceError, isSluiceError } from '@sluice/channel-core';
+import { type Address, SluiceError, ZERO_ADDRESS, isSluiceError, parseAddress } from '@sluice/channel-core';
 import { DevChannelRegistry } from '@sluice/provider/dev';
 import type { PayerChannels } from './channels.ts';
 import { DevPayerChannels } from './dev-channels.ts';
 import { type DownloadProgress, download } from './download.ts';
-import { fetchMetadata } from './metadata.ts';
+import { type FileMetadata, fetchMetadata } from './metadata.ts';
+import { peerText } from './peer-text.ts';
 import { NodePayerChannels } from './node-channels.ts';
 import { type ChainNodeOptions, addChainNodeOptions } from '@sluice/provider/node-setup-options';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
@@ -28,6 +29,13 @@ function parseUnits(name: string): (v: string) => bigint {
     return BigInt(v);
   };
 }
+function parseAsset(v: string): Address {
+  try {
+    return parseAddress(v, 'asset');
+  } catch {
+    throw new InvalidArgumentError('asset must be a 20-byte hex address (0x…; the zero address is ETH)');
+  }
+}
 function parseWindow(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 4096) throw new InvalidArgumentError('window must be 1..4096 chunks');
@@ -42,6 +50,7 @@ function parseMs(v: string): number {
 interface GetOptions extends ChainNodeOptions {
   output?: string;
   maxPrice?: bigint;
+  asset: Address;
   window: number;
   budget?: bigint;
   json: boolean;
@@ -79,10 +88,11 @@ export function buildProgram(io: CliIo, result: { code: number }, signal: AbortS
     .command('get')
     .description('download a file: fetch its metadata, make sure a channel can pay for it, stream and verify every chunk')
     .argument('<url>', 'file URL from the provider, http://host:port/files/<cid>')
-    .option('-o, --output <file>', 'where to write the file (default: its name, in the current directory); the download goes to <file>.sluice-part and is renamed when complete')
-    .addOption(new Option('--max-price <units>', 'refuse if the provider asks more per 256 KiB chunk (base units, e.g. wei; default: no limit, any price is accepted: set it for providers you do not run)').env('SLUICE_MAX_PRICE').argParser(parseUnits('max-price')))
+    .option('-o, --output <file>', 'where to write the file, replacing it if it exists (default: the provider\'s name for it, in the current directory, never replacing a file); the download goes to <file>.sluice-part and is renamed when complete')
+    .addOption(new Option('--asset <address>', 'the asset to pay in: refuse a provider that asks for another (prices and budgets are in its base units; the zero address is ETH)').env('SLUICE_ASSET').default(ZERO_ADDRESS).argParser(parseAsset))
+    .addOption(new Option('--max-price <units>', 'refuse if the provider asks more per 256 KiB chunk (base units of --asset, e.g. wei; default: no limit, any price is accepted: set it for providers you do not run)').env('SLUICE_MAX_PRICE').argParser(parseUnits('max-price')))
     .addOption(new Option('--window <n>', 'prepaid window: chunks paid ahead of what was received and verified (exposure = window × price)').env('SLUICE_WINDOW').default(32).argParser(parseWindow))
-    .addOption(new Option('--budget <units>', 'most to lock in a new channel for this download (base units; default: no limit, the channel is sized for the whole file at the asked price plus 10% or one window)').env('SLUICE_BUDGET').argParser(parseUnits('budget')))
+    .addOption(new Option('--budget <units>', 'most to lock in a new channel for this download (base units of --asset; default: no limit, the channel is sized for the whole file at the asked price plus 10% or one window)').env('SLUICE_BUDGET').argParser(parseUnits('budget')))
     .option('--json', 'print one JSON object with the result (or the error) on stdout; no progress bar', false)
     .option('-q, --quiet', 'print nothing but errors', false)
     .option('--close', 'close the virtual channel when done (default: keep it for the next download)', false)
@@ -111,13 +121,14 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
   const log = (s: string): void => {
     if (!opts.json && !opts.quiet) io.stderr.write(`${s}\n`);
   };
+  let meta: FileMetadata | undefined;
   try {
     if (opts.devChannels !== undefined) {
       if (opts.key === undefined) throw new SluiceError('INVALID_ARGUMENT', 'a payer key is needed: --key or SLUICE_KEY');
       channels = new DevPayerChannels({ privateKey: opts.key, registry: new DevChannelRegistry(resolve(opts.devChannels)), dbPath: join(resolve(opts.home), 'payer.db') });
     } else {
       // Our channel node talks to the provider's hub: learn it from the file's metadata.
-      const meta = await fetchMetadata({ url }, { signal });
+      meta = await fetchMetadata({ url }, { signal });
       if (meta.hub.address === null || meta.hub.multiaddrs.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'the provider names no hub (address and multiaddr) to open a channel through');
       // Loaded only in this mode: the dev-registry path does not need the channel engine.
       const { createChainNode } = await import('@sluice/provider/node-setup');
@@ -141,7 +152,7 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
       switch (p.phase) {
         case 'metadata':
           price = p.meta.pricePerChunk;
-          log(`${p.meta.name}: ${formatBytes(p.meta.size)} in ${p.meta.chunks} chunk(s) at ${p.meta.pricePerChunk} per chunk`);
+          log(`${peerText(p.meta.name)}: ${formatBytes(p.meta.size)} in ${p.meta.chunks} chunk(s) at ${p.meta.pricePerChunk} per chunk`);
           if (showBar) {
             bar = new cliProgress.SingleBar(
               { format: '{bar} {percentage}% | {done}/{size} | {speed} | chunks {value}/{total} | paid {paid} | ETA {eta_formatted}', stream: io.stderr, hideCursor: true },
@@ -180,6 +191,8 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
     const r = await download({
       url,
       ...(opts.output === undefined ? {} : { output: opts.output }),
+      ...(meta === undefined ? {} : { metadata: meta }),
+      asset: opts.asset,
       channels,
       window: opts.window,
       ...(opts.maxPrice === undefined ? {} : { maxPricePerChunk: opts.maxPrice }),
@@ -203,7 +216,7 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
     bar?.stop();
     const code = exitCodeFor(e);
     if (opts.json) {
-      io.stdout.write(`${JSON.stringify({ ok: false, error: { code: isSluiceError(e) ? e.code : 'INTERNAL', message: e instanceof Error ? e.message : String(e) }, exitCode: code })}\n`);
+      io.stdout.write(`${JSON.stringify({ ok: false, error: { code: isSluiceError(e) ? e.code : 'INTERNAL', message: peerText(e instanceof Error ? e.message : String(e), 1_000) }, exitCode: code })}\n`);
     } else {
       io.stderr.write(`sluice: ${describe(e)}\n`);
     }
@@ -214,7 +227,12 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
   }
 }
 
+/** The message of an error for the terminal (peer text inside it was made safe where it entered; this is a second guard). */
 function describe(e: unknown): string {
+  return peerText(describeRaw(e), 1_000);
+}
+
+function describeRaw(e: unknown): string {
   if (!isSluiceError(e)) return e instanceof Error ? e.message : String(e);
   switch (e.code) {
     case 'CHUNK_HASH_MISMATCH':
@@ -249,7 +267,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
       return EXIT.USAGE;
     }
     const exitCode = exitCodeFor(e);
-    if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: { code: isSluiceError(e) ? e.code : 'INTERNAL', message: e instanceof Error ? e.message : String(e) }, exitCode })}\n`);
+    if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: { code: isSluiceError(e) ? e.code : 'INTERNAL', message: peerText(e instanceof Error ? e.message : String(e), 1_000) }, exitCode })}\n`);
     io.stderr.write(`sluice: ${describe(e)}\n`);
     return exitCode;
   } finally {

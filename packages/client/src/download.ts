@@ -2,10 +2,11 @@
  * `download()` — fetch a file by content identifier from a provider, paying per chunk on
  * a virtual channel and verifying every byte; resumable.
  */
-import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { link, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { type ChannelId, SluiceError, isSluiceError } from '@sluice/channel-core';
-import { type LeafRange, parseCid, verifyLeaf } from '@sluice/provider/content';
+import { type Address, type ChannelId, SluiceError, ZERO_ADDRESS, isSluiceError, sameAddress } from '@sluice/channel-core';
+import { CHUNK_SIZE, type ChunkStore, type LeafRange, importStream, parseCid, verifyLeaf } from '@sluice/provider/content';
 import type { PayerChannelView, PayerChannels } from './channels.ts';
 import { type FileMetadata, type Source, fetchMetadata, metadataUrl } from './metadata.ts';
 import { type SidecarState, loadSidecar, removeSidecar, saveSidecar } from './sidecar.ts';
@@ -29,9 +30,20 @@ export type DownloadProgress =
   | { readonly phase: 'done' };
 
 export type DownloadOptions = Source & {
-  /** Output path (default: the file's name in the current directory). */
+  /**
+   * Output path, replaced if it exists (default: the provider's name for the file, made safe, in
+   * the current directory; then an existing file is never replaced). A directory is refused.
+   */
   readonly output?: string;
   readonly channels: PayerChannels;
+  /**
+   * The asset we agree to pay in (default the zero address: ETH). A provider asking for another
+   * is refused (INVALID_ARGUMENT) before anything is deposited: prices and budgets are in this
+   * asset's base units.
+   */
+  readonly asset?: Address;
+  /** The source's metadata, when the caller fetched it already (checked against the source's CID). */
+  readonly metadata?: FileMetadata;
   /** Refuse providers asking more per chunk (base units). */
   readonly maxPricePerChunk?: bigint;
   /** Prepaid window in chunks. Default 32. */
@@ -87,9 +99,11 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Download a file.
- * @throws SluiceError PRICE_TOO_HIGH, BUDGET_EXCEEDED, CONTENT_NOT_FOUND, CHUNK_HASH_MISMATCH
+ * @throws SluiceError PRICE_TOO_HIGH, BUDGET_EXCEEDED (also: the provider wrote off a window's worth
+ *   of credit it did not deliver), CONTENT_NOT_FOUND, CHUNK_HASH_MISMATCH
  *   (provider sent wrong bytes: at most `window` chunks were paid for them), PEER_TIMEOUT (stall),
- *   PEER_DISCONNECTED (after the retries), ABORTED, INVALID_ARGUMENT
+ *   PEER_DISCONNECTED (after the retries), ABORTED, INVALID_ARGUMENT (bad options, another asset,
+ *   the output is a directory, or without `output` the provider's name exists already)
  */
 export async function download(options: DownloadOptions): Promise<DownloadResult> {
   const t0 = performance.now();
@@ -104,14 +118,25 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     const earlier = await finishEarlierDownload(options, resolvePath(options.output), t0, wanted);
     if (earlier !== undefined) return earlier;
   }
-  const meta = await fetchMetadata(options, signal === undefined ? {} : { signal });
+  const meta = options.metadata ?? (await fetchMetadata(options, signal === undefined ? {} : { signal }));
+  if (wanted !== undefined && meta.cid !== wanted) throw new SluiceError('INVALID_ARGUMENT', 'the metadata given is for another file than the URL');
   options.onProgress?.({ phase: 'metadata', meta });
+  const asset = options.asset ?? ZERO_ADDRESS;
+  if (!sameAddress(meta.asset, asset)) {
+    throw new SluiceError('INVALID_ARGUMENT', `the provider wants to be paid in asset ${meta.asset}, not ${asset === ZERO_ADDRESS ? 'ETH (the default)' : asset}; prices and budgets are in the asset's base units. Pass --asset ${meta.asset} to pay in it`, {
+      details: { asset: meta.asset, expected: asset },
+    });
+  }
   if (options.maxPricePerChunk !== undefined && meta.pricePerChunk > options.maxPricePerChunk) {
     throw new SluiceError('PRICE_TOO_HIGH', `provider asks ${meta.pricePerChunk} per chunk, above the maximum ${options.maxPricePerChunk}`, {
       details: { price: meta.pricePerChunk.toString(), max: options.maxPricePerChunk.toString() },
     });
   }
   const output = resolvePath(options.output ?? safeName(meta.name, meta.cid));
+  const replace = options.output !== undefined;
+  if ((await stat(output).catch(() => undefined))?.isDirectory() === true) {
+    throw new SluiceError('INVALID_ARGUMENT', `${output} is a directory; pass -o with the path of the file to write`, { details: { output } });
+  }
   await mkdir(dirname(output), { recursive: true });
   const partPath = `${output}.sluice-part`;
   const sidecarPath = `${output}.sluice-state`;
@@ -127,16 +152,42 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   if (state !== undefined && (state.cid !== meta.cid || state.size !== meta.size || state.chunks !== meta.chunks)) state = undefined;
   const partExists = await stat(partPath).then(() => true, () => false);
   if (state !== undefined && !partExists) state = undefined;
+  // The name came from the provider: never replace a file of the user's with it.
+  if (!replace && (await stat(output).then(() => true, () => false))) throw existsError(output);
+
+  // Every chunk verified, but the run stopped before the rename: check the part file against
+  // the CID locally and finish without connecting or paying; if it does not match, a session
+  // from the last chunk re-verifies what is on disk against the DAG and fetches what is bad.
+  if (state !== undefined && state.verified === meta.chunks) {
+    if (await partMatches(partPath, meta)) {
+      const fh = await open(partPath, 'r+');
+      try {
+        await fh.truncate(meta.size);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await placeFile(partPath, output, replace);
+      if (options.closeChannel === true) await closeAfterDownload(options.channels, state.channelId, output);
+      await removeSidecar(sidecarPath);
+      options.onProgress?.({ phase: 'done' });
+      return { cid: meta.cid, output, size: meta.size, chunks: meta.chunks, channelId: state.channelId, paid: 0n, pricePerChunk: price, resumedChunks: meta.chunks, sessions: 0, elapsedMs: performance.now() - t0 };
+    }
+    state = { ...state, verified: meta.chunks - 1 };
+  }
 
   // Channel: reuse the one this download started on when it can still pay, else ensure one.
   const remainingCost = price * BigInt(meta.chunks - (state?.verified ?? 0));
   let channel: PayerChannelView | undefined;
   if (state !== undefined) {
     const c = await options.channels.getChannel(state.channelId);
-    // a channel closed meanwhile (e.g. `sluice withdraw`) cannot pay: a new one resumes the file
-    if (c !== undefined && c.open && c.balance - c.paid >= remainingCost) channel = c;
+    // a channel closed meanwhile (e.g. `sluice withdraw`) cannot pay, nor one to another payee or
+    // in another asset (the same file from another provider): a new one resumes the file
+    if (c !== undefined && c.open && c.balance - c.paid >= remainingCost && sameAddress(c.payee, meta.payee) && sameAddress(c.asset, meta.asset)) channel = c;
   }
   let reused = channel !== undefined;
+  // What the next READY's baseline should be on this channel (undefined: not known).
+  let expectBaseline = reused ? state?.expectBaseline : undefined;
   if (channel === undefined) {
     const marginFrac = options.margin ?? 0.1;
     const fileCost = price * BigInt(meta.chunks);
@@ -153,6 +204,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     });
     channel = ensured;
     reused = !ensured.opened;
+    if (ensured.opened) expectBaseline = 0n; // nothing consumed on a channel we just opened
     if (state !== undefined) state = { ...state, channelId: channel.channelId };
   }
   options.onProgress?.({ phase: 'channel', channelId: channel.channelId, reused, balance: channel.balance, paid: channel.paid });
@@ -165,8 +217,14 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   let paidTotal = 0n;
   let sessions = 0;
   let leaves: readonly LeafRange[] = [];
+  // Credit paid in this download that the provider wrote off without delivering (all runs).
+  let lost = state?.lost ?? 0n;
   const save = (): Promise<void> =>
-    saveSidecar(sidecarPath, { version: 1, cid: meta.cid, size: meta.size, chunks: meta.chunks, channelId, verified } satisfies SidecarState);
+    saveSidecar(sidecarPath, {
+      version: 1, cid: meta.cid, size: meta.size, chunks: meta.chunks, channelId, verified,
+      ...(lost === 0n ? {} : { lost }),
+      ...(expectBaseline === undefined ? {} : { expectBaseline }),
+    } satisfies SidecarState);
   await save();
 
   try {
@@ -178,6 +236,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
       const view = await options.channels.getChannel(channelId);
       if (view === undefined) throw new SluiceError('CHANNEL_UNKNOWN', 'the payment channel disappeared');
       sessions++;
+      let session: { baseline: bigint; price: bigint; received: number } | undefined;
       try {
         await streamFile({
           wsUrl: meta.ws,
@@ -193,6 +252,13 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
           channels: options.channels,
           stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
           ...(signal === undefined ? {} : { signal }),
+          onReady: (r) => {
+            // Credit the provider wrote off: READY says more was consumed than earlier sessions delivered.
+            if (expectBaseline !== undefined && r.baseline > expectBaseline) lost += r.baseline - expectBaseline;
+            expectBaseline = undefined;
+            session = { baseline: r.baseline, price: r.pricePerChunk, received: 0 };
+            return sessionWindow(window, lost, r.pricePerChunk);
+          },
           onResolved: async (ls) => {
             leaves = ls;
             // Re-verify what an earlier attempt left on disk before trusting it.
@@ -205,6 +271,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
             }
           },
           onChunk: (leaf, data) => {
+            if (session !== undefined) session.received++;
             const w = writeChain.then(async () => {
               if (writeError !== undefined) return;
               try {
@@ -240,6 +307,10 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
         break;
       } catch (e) {
         await writeChain;
+        // A session the provider ended (or broke): the next READY must not claim more consumed than it
+        // delivered. One we ended ourselves (cancel, re-verify, write error) may have dropped chunks in flight.
+        const ours = e instanceof ResumeRestart || writeError !== undefined || isSluiceError(e, 'ABORTED');
+        if (session !== undefined) expectBaseline = ours ? undefined : session.baseline + BigInt(session.received) * session.price;
         await save();
         if (e instanceof ResumeRestart) {
           attempt--;
@@ -260,8 +331,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     fh = undefined as unknown as FileHandle;
     // With --close, the sidecar says "complete, close pending" until the close is done.
     if (options.closeChannel === true) await saveSidecar(sidecarPath, { version: 1, cid: meta.cid, size: meta.size, chunks: meta.chunks, channelId, verified: meta.chunks, complete: true, price });
-    await rename(partPath, output);
-    await fsyncDir(dirname(output));
+    await placeFile(partPath, output, replace);
     if (options.closeChannel !== true) await removeSidecar(sidecarPath);
   } finally {
     await fh?.close().catch(() => undefined);
@@ -275,6 +345,69 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
 }
 
 class ResumeRestart extends Error {}
+
+/**
+ * The prepaid window of a session: `window` less the chunks' worth of credit the provider wrote
+ * off during this download, so that what is paid but not verified stays within `window` chunks.
+ * @throws SluiceError BUDGET_EXCEEDED when nothing is left of the window
+ */
+function sessionWindow(window: number, lost: bigint, price: bigint): number {
+  if (price === 0n || lost === 0n) return window;
+  const lostChunks = (lost + price - 1n) / price;
+  if (lostChunks < BigInt(window)) return window - Number(lostChunks);
+  throw new SluiceError('BUDGET_EXCEEDED', `the provider took ${lost} of credit (${lostChunks} chunk(s)) during this download without delivering chunks for it, the whole prepaid window of ${window}; stopped before paying more. Download from another provider, or run again with a larger --window to risk more`, {
+    details: { lost: lost.toString(), window },
+  });
+}
+
+function existsError(output: string): SluiceError {
+  return new SluiceError('INVALID_ARGUMENT', `${output} exists already (the name is the provider's); not replacing it. Pass -o <file> to choose where to save the download (-o ${output} replaces it)`, { details: { output } });
+}
+
+/**
+ * Move the complete part file to `output` and make the rename durable. Without `replace`, an
+ * existing `output` is never replaced (a hard link fails if it exists; where links are not
+ * supported, a check before the rename).
+ * @throws SluiceError INVALID_ARGUMENT when `output` exists and may not be replaced
+ */
+async function placeFile(partPath: string, output: string, replace: boolean): Promise<void> {
+  if (replace) {
+    await rename(partPath, output);
+  } else {
+    try {
+      await link(partPath, output);
+      await unlink(partPath);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (code === 'EEXIST') throw existsError(output);
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV' && code !== 'EMLINK') throw e;
+      if (await stat(output).then(() => true, () => false)) throw existsError(output);
+      await rename(partPath, output);
+    }
+  }
+  await fsyncDir(dirname(output));
+}
+
+/** A chunk store that keeps nothing: importing through it only computes the CID. */
+const DISCARD: ChunkStore = {
+  putBlock: async () => undefined,
+  getBlock: async () => undefined,
+  hasBlock: async () => false,
+  putFile: async () => undefined,
+  getFile: async () => undefined,
+  listFiles: async () => [],
+};
+
+/** Whether the first `meta.size` bytes of the part file are the file of `meta.cid` (its CID recomputed from disk). */
+async function partMatches(partPath: string, meta: FileMetadata): Promise<boolean> {
+  try {
+    const source = meta.size === 0 ? [] : createReadStream(partPath, { start: 0, end: meta.size - 1, highWaterMark: CHUNK_SIZE });
+    const r = await importStream(source, { store: DISCARD });
+    return r.size === meta.size && r.cid === meta.cid;
+  } catch {
+    return false;
+  }
+}
 
 /** The canonical CID a source asks for, read from it without asking the provider (undefined if unreadable). */
 function requestedCid(source: Source): string | undefined {

@@ -2,10 +2,12 @@
 import { type Address, SluiceError, parseAddress } from '@sluice/channel-core';
 import { CHUNK_SIZE, parseCid } from '@sluice/provider/content';
 import { MAX_MULTIADDRS, MAX_MULTIADDR_LENGTH, chunkCountOf, isMultiaddrString } from '@sluice/provider/wire';
+import { peerText } from './peer-text.ts';
 
 /** Validated `GET /files/:cid` answer. */
 export interface FileMetadata {
   readonly cid: string;
+  /** The provider's display name for the file, made safe to print ({@link peerText}; at most {@link MAX_NAME_BYTES} bytes as sent). */
   readonly name: string;
   readonly size: number;
   readonly chunkSize: number;
@@ -16,8 +18,16 @@ export interface FileMetadata {
   readonly hub: { readonly address: Address | null; readonly multiaddrs: readonly string[] };
   /** The payee's channel node (libp2p), when the provider gives it: our node sends it the channel's messages directly. */
   readonly payeeMultiaddrs: readonly string[];
+  /** The session WebSocket URL: ws: or wss:, with a host (parsed with `new URL`). */
   readonly ws: string;
 }
+
+/** Largest metadata body read (bytes): a document is well under 4 KiB; more is refused. */
+export const MAX_METADATA_BYTES = 65_536;
+/** Longest file name taken from metadata, in UTF-8 bytes (a file name's usual limit). */
+export const MAX_NAME_BYTES = 255;
+/** Longest `ws` URL taken from metadata. */
+export const MAX_WS_URL_LENGTH = 2048;
 
 /**
  * At most {@link MAX_MULTIADDRS} multiaddrs of one peer are taken from metadata (the first ones:
@@ -62,6 +72,19 @@ function multiaddrList(x: unknown, what: string): string[] {
   return (x as string[]).slice(0, MAX_MULTIADDRS);
 }
 
+/** The metadata's `ws` URL, parsed: ws: or wss:, with a host, bounded. */
+function wsUrl(x: unknown): string {
+  if (typeof x !== 'string' || x.length > MAX_WS_URL_LENGTH) throw bad('ws');
+  let u: URL;
+  try {
+    u = new URL(x);
+  } catch {
+    throw bad('ws (not a URL)');
+  }
+  if ((u.protocol !== 'ws:' && u.protocol !== 'wss:') || u.hostname === '') throw bad('ws (not a ws:// or wss:// URL with a host)');
+  return u.href;
+}
+
 /** Parse and check a metadata document. @throws SluiceError DECODE_FAILED */
 export function parseMetadata(x: unknown, expectedCid?: string): FileMetadata {
   if (typeof x !== 'object' || x === null) throw bad('not an object');
@@ -82,8 +105,9 @@ export function parseMetadata(x: unknown, expectedCid?: string): FileMetadata {
   if (o['chunkSize'] !== CHUNK_SIZE) throw bad('chunkSize');
   const price = o['pricePerChunk'];
   if (typeof price !== 'string' || !/^[0-9]{1,78}$/.test(price)) throw bad('pricePerChunk');
-  const ws = o['ws'];
-  if (typeof ws !== 'string' || !/^wss?:\/\//.test(ws)) throw bad('ws');
+  const ws = wsUrl(o['ws']);
+  const name = o['name'];
+  if (name !== undefined && (typeof name !== 'string' || Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES)) throw bad(`name (a string of at most ${MAX_NAME_BYTES} bytes)`);
   const hub = o['hub'] as Record<string, unknown> | undefined;
   let payee: Address;
   let asset: Address;
@@ -99,7 +123,7 @@ export function parseMetadata(x: unknown, expectedCid?: string): FileMetadata {
   const payeeMultiaddrs = multiaddrList(o['payeeMultiaddrs'], 'payeeMultiaddrs');
   return {
     cid: root,
-    name: typeof o['name'] === 'string' ? o['name'] : root,
+    name: typeof name === 'string' && name !== '' ? peerText(name, MAX_NAME_BYTES) : root,
     size,
     chunkSize: CHUNK_SIZE,
     chunks,
@@ -113,38 +137,80 @@ export function parseMetadata(x: unknown, expectedCid?: string): FileMetadata {
 }
 
 /**
- * Fetch the metadata of a source.
- * @throws SluiceError CONTENT_NOT_FOUND (404), PEER_TIMEOUT, ABORTED, DECODE_FAILED, INTERNAL (network)
+ * Fetch the metadata of a source. The body is read up to {@link MAX_METADATA_BYTES} within the
+ * same timeout as the request.
+ * @throws SluiceError CONTENT_NOT_FOUND (404), PEER_TIMEOUT (unreachable, or no complete answer in time),
+ *   ABORTED, DECODE_FAILED (malformed or too large), OVERLOADED (503 at capacity)
  */
 export async function fetchMetadata(source: Source, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<FileMetadata> {
   const url = metadataUrl(source);
   const signals = [AbortSignal.timeout(options.timeoutMs ?? 15_000)];
   if (options.signal !== undefined) signals.push(options.signal);
+  const signal = AbortSignal.any(signals);
+  const failed = (e: unknown, what: string): SluiceError => {
+    if (options.signal?.aborted === true) return new SluiceError('ABORTED', 'download cancelled', { cause: e });
+    if (signal.aborted) return new SluiceError('PEER_TIMEOUT', `provider did not ${what} in time`, { cause: e });
+    return new SluiceError('PEER_TIMEOUT', `cannot reach the provider at ${url.origin}`, { cause: e });
+  };
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.any(signals), headers: { accept: 'application/json' } });
+    res = await fetch(url, { signal, headers: { accept: 'application/json' } });
   } catch (e) {
-    if (options.signal?.aborted === true) throw new SluiceError('ABORTED', 'download cancelled', { cause: e });
-    if ((e as Error).name === 'TimeoutError') throw new SluiceError('PEER_TIMEOUT', 'provider did not answer the metadata request', { cause: e });
-    throw new SluiceError('PEER_TIMEOUT', `cannot reach the provider at ${url.origin}`, { cause: e });
+    throw failed(e, 'answer the metadata request');
   }
-  if (res.status === 404) throw new SluiceError('CONTENT_NOT_FOUND', 'the provider does not serve this file');
+  if (res.status === 404) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new SluiceError('CONTENT_NOT_FOUND', 'the provider does not serve this file');
+  }
   if (!res.ok) {
     // the provider's { error: { code, message } }, when it gives one (e.g. 503: it cannot be paid now)
-    const err = (await res.json().catch(() => undefined)) as { error?: { code?: unknown; message?: unknown } } | undefined;
+    const err = (await readJson(res).catch(() => undefined)) as { error?: { code?: unknown; message?: unknown } } | undefined;
     const code = err?.error?.code;
     const message = err?.error?.message;
     if (res.status === 503 && typeof message === 'string') {
-      throw new SluiceError(code === 'OVERLOADED' ? 'OVERLOADED' : 'PEER_TIMEOUT', `provider: ${message.slice(0, 300)}`);
+      throw new SluiceError(code === 'OVERLOADED' ? 'OVERLOADED' : 'PEER_TIMEOUT', `provider: ${peerText(message)}`);
     }
     throw new SluiceError('DECODE_FAILED', `provider metadata request failed with HTTP ${res.status}`);
   }
   let body: unknown;
   try {
-    body = await res.json();
+    body = await readJson(res);
   } catch (e) {
+    if (e instanceof SluiceError) throw e;
+    if (signal.aborted) throw failed(e, 'send its metadata');
     throw new SluiceError('DECODE_FAILED', 'provider metadata is not JSON', { cause: e });
   }
   const cid = /\/files\/([^/]+)$/.exec(url.pathname)?.[1];
   return parseMetadata(body, cid === undefined ? undefined : decodeURIComponent(cid));
+}
+
+/**
+ * A response body as JSON, reading at most {@link MAX_METADATA_BYTES} (a larger
+ * content-length is refused before reading).
+ * @throws SluiceError DECODE_FAILED when the body is too large; the reader's error otherwise
+ */
+async function readJson(res: Response): Promise<unknown> {
+  const tooLarge = (): SluiceError => new SluiceError('DECODE_FAILED', `provider metadata is larger than ${MAX_METADATA_BYTES} bytes`);
+  const declared = Number(res.headers.get('content-length') ?? '0');
+  if (declared > MAX_METADATA_BYTES) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (res.body === null) return JSON.parse('');
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      n += value.length;
+      if (n > MAX_METADATA_BYTES) throw tooLarge();
+      parts.push(value);
+    }
+  } finally {
+    if (n > MAX_METADATA_BYTES) await reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
+  return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(parts)));
 }

@@ -23,7 +23,25 @@ export interface SidecarState {
   readonly complete?: true;
   /** With `complete`: the price per chunk paid (for the report of the close-only re-run). */
   readonly price?: bigint;
+  /**
+   * Credit paid during this download that the provider wrote off without delivering chunks
+   * for it (a later READY's `baseline` above what the earlier sessions received): it counts
+   * against the prepaid window for the rest of the download, across runs.
+   */
+  readonly lost?: bigint;
+  /**
+   * The `baseline` the next session on `channelId` should announce: set when a session ended
+   * other than by our own cancel (what it started from + the chunks it delivered × price).
+   */
+  readonly expectBaseline?: bigint;
 }
+
+const AMOUNT = /^[0-9]{1,78}$/;
+const amountField = (x: unknown): bigint | undefined => {
+  if (x === undefined) return undefined;
+  if (typeof x !== 'string' || !AMOUNT.test(x)) throw new TypeError('bad sidecar');
+  return BigInt(x);
+};
 
 export async function loadSidecar(path: string): Promise<SidecarState | undefined> {
   let text: string;
@@ -41,12 +59,15 @@ export async function loadSidecar(path: string): Promise<SidecarState | undefine
     const verified = o['verified'];
     if (!Number.isSafeInteger(size) || !Number.isSafeInteger(chunks) || !Number.isSafeInteger(verified) || (verified as number) < 0 || (verified as number) > (chunks as number)) throw new TypeError('bad sidecar');
     if (o['complete'] !== undefined && (o['complete'] !== true || verified !== chunks)) throw new TypeError('bad sidecar');
-    const price = o['price'];
-    if (price !== undefined && (typeof price !== 'string' || !/^[0-9]{1,78}$/.test(price))) throw new TypeError('bad sidecar');
+    const price = amountField(o['price']);
+    const lost = amountField(o['lost']);
+    const expectBaseline = amountField(o['expectBaseline']);
     return {
       version: 1, cid: o['cid'], size: size as number, chunks: chunks as number, channelId: o['channelId'] as ChannelId, verified: verified as number,
       ...(o['complete'] === true ? { complete: true as const } : {}),
-      ...(price === undefined ? {} : { price: BigInt(price) }),
+      ...(price === undefined ? {} : { price }),
+      ...(lost === undefined ? {} : { lost }),
+      ...(expectBaseline === undefined ? {} : { expectBaseline }),
     };
   } catch (e) {
     throw new SluiceError('DECODE_FAILED', `resume state ${path} is malformed; delete it to start over`, { cause: e });
@@ -54,7 +75,7 @@ export async function loadSidecar(path: string): Promise<SidecarState | undefine
 }
 
 export async function saveSidecar(path: string, state: SidecarState): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify({ ...state, ...(state.price === undefined ? {} : { price: state.price.toString() }) }), false);
+  await writeFileAtomic(path, JSON.stringify(state, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)), false);
 }
 
 export async function removeSidecar(path: string): Promise<void> {

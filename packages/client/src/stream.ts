@@ -6,7 +6,7 @@
  */
 import { WebSocket } from 'ws';
 import { type ChannelId, SluiceError, type Voucher, isSluiceError } from '@sluice/channel-core';
-import { type CID, type LeafRange, resolveFile, verifyLeaf } from '@sluice/provider/content';
+import { type CID, type LeafRange, interiorChildren, maxInteriorBlocks, resolveFile, verifyLeaf } from '@sluice/provider/content';
 import {
   END_OF_FILE,
   MAX_FRAME_BYTES,
@@ -21,6 +21,7 @@ import {
   sluiceCodeOfWire,
 } from '@sluice/provider/wire';
 import type { PayerChannels } from './channels.ts';
+import { peerText } from './peer-text.ts';
 
 export interface StreamInit {
   readonly wsUrl: string;
@@ -39,6 +40,12 @@ export interface StreamInit {
   /** Cumulative amount we have signed on the channel before this session. */
   readonly paidBefore: bigint;
   readonly channels: PayerChannels;
+  /**
+   * Called with the provider's READY once its terms passed the checks, before anything is
+   * paid; may throw to end the session. Returns the prepaid window to use in this session
+   * (1 ≤ n ≤ `window`; default `window`), e.g. smaller when earlier sessions lost credit.
+   */
+  readonly onReady?: (ready: ReadyFrame) => number | undefined;
   /** Called once the leaves are known (before any chunk is accepted); may throw to abort. */
   readonly onResolved: (leaves: readonly LeafRange[]) => Promise<void>;
   /** A verified chunk, in index order; the promise (if any) settles when it is written. */
@@ -58,8 +65,18 @@ export interface StreamResult {
   readonly ready: ReadyFrame;
 }
 
-/** Most chunks we let sit in the write queue before we stop paying ahead. */
-const MAX_WRITE_LAG = 64;
+/**
+ * Most chunks we let sit in the write queue: beyond it we stop paying ahead and stop
+ * reading the socket (a free file, or a provider sending what was not paid, cannot make us
+ * buffer more).
+ */
+export const MAX_WRITE_LAG = 64;
+
+/**
+ * Largest honest interior block we keep (bytes). Sluice/kubo nodes of 174 links are ≤ ~11 KiB;
+ * the total kept is capped at this times the file's largest honest block count.
+ */
+export const MAX_HONEST_INTERIOR_BYTES = 12_288;
 
 /**
  * Run one session to the end of the file.
@@ -73,12 +90,23 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
     let done = false;
     let phase: 'ready' | 'blocks' | 'resolving' | 'chunks' = 'ready';
     let ready: ReadyFrame | undefined;
+    // Interior blocks: each must be linked from the root or from a block already verified
+    // (they come parents first), is verified as it arrives, and only then kept.
     const blocks = new Map<string, Uint8Array>();
+    const expected = new Set<string>([init.root.toString()]);
+    let blockBytes = 0;
+    let maxBlockBytes = 0;
     let blocksLeft = 0;
+    let window = init.window;
     let leaves: readonly LeafRange[] = [];
     let received = 0;
     let total = 0;
     let paid = init.paidBefore;
+    // Highest amount the provider may hold from us: what we signed before, or sent since.
+    let sent = init.paidBefore;
+    let vouchersSent = 0;
+    let acks = 0;
+    let paused = false;
     let paidThisSession = 0n;
     let baseline = 0n;
     let stallTimer: NodeJS.Timeout | undefined;
@@ -91,6 +119,8 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
       done = true;
       clearTimeout(stallTimer);
       init.signal?.removeEventListener('abort', onAbort);
+      // a paused socket would not read the provider's close frame (ws then waits 30 s)
+      if (paused) ws.resume();
       if (err === undefined) {
         ws.close(1000, 'done');
         resolvePromise({ received, paid: paidThisSession, baseline, ready: ready as ReadyFrame });
@@ -116,6 +146,8 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
     if (init.signal?.aborted === true) return onAbort();
     init.signal?.addEventListener('abort', onAbort, { once: true });
 
+    // Re-armed on progress only (READY, a new BLOCK, the next CHUNK; a resumed read): an ACK or a
+    // repeated frame does not keep a session alive.
     const armStall = (): void => {
       clearTimeout(stallTimer);
       stallTimer = setTimeout(() => {
@@ -128,13 +160,43 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
       if (!done && ws.readyState === WebSocket.OPEN) ws.send(frame);
     };
 
-    const sendVoucher = (v: Voucher): void => send(encodeFrame({ type: 'voucher', voucher: v }));
+    const sendVoucher = (v: Voucher): void => {
+      if (done || ws.readyState !== WebSocket.OPEN) return;
+      vouchersSent++;
+      if (v.amount > sent) sent = v.amount;
+      ws.send(encodeFrame({ type: 'voucher', voucher: v }));
+    };
+
+    /** Exclusive end of the chunks the provider may send: every chunk when free, else what our vouchers pay for. */
+    const paidEndIndex = (): number => {
+      const price = ready?.pricePerChunk ?? 0n;
+      if (price === 0n) return init.start + total;
+      const n = (sent - baseline) / price;
+      return init.start + (n > BigInt(total) ? total : Number(n));
+    };
+
+    // Read the socket only while the write queue is within its bound.
+    const backlog = (): number => init.start + received - init.written();
+    const pauseIfBacklogged = (): void => {
+      if (!paused && !done && backlog() > MAX_WRITE_LAG) {
+        paused = true;
+        ws.pause();
+        clearTimeout(stallTimer); // our disk is slow, not the provider
+      }
+    };
+    const resumeIfCaughtUp = (): void => {
+      if (paused && !done && backlog() <= MAX_WRITE_LAG) {
+        paused = false;
+        ws.resume();
+        armStall();
+      }
+    };
 
     const maybePay = (): void => {
       if (ready === undefined || ready.pricePerChunk === 0n || done) return;
       const price = ready.pricePerChunk;
       const allowed = Math.min(received, init.written() - init.start + MAX_WRITE_LAG);
-      const upTo = Math.min(total, allowed + init.window);
+      const upTo = Math.min(total, allowed + window);
       const target = baseline + BigInt(upTo) * price;
       if (target <= paid) return;
       if (target - paid < BigInt(init.payStep) * price && upTo !== total) return;
@@ -156,10 +218,16 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
       }
       if (f.pricePerChunk > init.pricePerChunk) throw new SluiceError('PRICE_TOO_HIGH', 'provider asks more per chunk than its metadata announced');
       if (f.baseline > init.paidBefore) throw new SluiceError('INVALID_ARGUMENT', 'provider claims more was consumed on the channel than we ever paid');
+      const most = maxInteriorBlocks(init.chunkCount);
+      if (f.interiorBlocks > most) throw new SluiceError('DECODE_FAILED', `provider announces ${f.interiorBlocks} interior blocks; a file of ${init.chunkCount} chunk(s) has at most ${most}`);
+      const w = init.onReady?.(f) ?? init.window;
+      if (!Number.isSafeInteger(w) || w < 1 || w > init.window) throw new SluiceError('INTERNAL', 'bad session window');
+      window = w;
       ready = f;
       baseline = f.baseline;
       total = f.end - f.start;
       blocksLeft = f.interiorBlocks;
+      maxBlockBytes = most * MAX_HONEST_INTERIOR_BYTES;
       phase = blocksLeft === 0 ? 'resolving' : 'blocks';
     };
 
@@ -169,6 +237,7 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
       if (r.leaves.length !== init.chunkCount || r.size !== init.size) throw new SluiceError('CHUNK_HASH_MISMATCH', 'the file DAG disagrees with the metadata');
       leaves = r.leaves;
       blocks.clear();
+      expected.clear();
       await init.onResolved(leaves);
       phase = 'chunks';
       // Resend our last voucher if the provider may not have it (no new money), then pay ahead.
@@ -177,17 +246,33 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
       maybePay();
     };
 
+    /** A BLOCK: linked from what we hold, verified, bounded; only then kept. */
+    const onBlock = (cid: CID, data: Uint8Array): void => {
+      const key = cid.toString();
+      if (!expected.has(key) || blocks.has(key)) throw new SluiceError('CHUNK_HASH_MISMATCH', 'provider sent an interior block the file\'s DAG does not link to (or twice)', { details: { cid: key } });
+      const children = interiorChildren(cid, data);
+      blockBytes += data.length;
+      if (blockBytes > maxBlockBytes) throw new SluiceError('DECODE_FAILED', 'provider\'s interior blocks are larger than the file\'s DAG can be');
+      blocks.set(key, Uint8Array.from(data));
+      for (const c of children) if (!blocks.has(c.toString())) expected.add(c.toString());
+      armStall();
+    };
+
     const handle = async (f: ProviderFrame): Promise<void> => {
-      if (f.type === 'error') throw errorFromFrame(f);
+      if (f.type === 'error') {
+        const e = errorFromFrame(f);
+        throw new SluiceError(e.code, f.message === '' ? 'provider reported an error' : `provider: ${peerText(f.message)}`, { details: e.details });
+      }
       switch (phase) {
         case 'ready':
           if (f.type !== 'ready') throw new SluiceError('WIRE_UNEXPECTED_FRAME', `expected READY, got ${f.type.toUpperCase()}`);
           onReady(f);
+          armStall();
           if ((phase as string) === 'resolving') await resolveLeaves();
           return;
         case 'blocks':
           if (f.type !== 'block') throw new SluiceError('WIRE_UNEXPECTED_FRAME', `expected BLOCK, got ${f.type.toUpperCase()}`);
-          blocks.set(f.cid.toString(), Uint8Array.from(f.data));
+          onBlock(f.cid, f.data);
           if (--blocksLeft === 0) {
             phase = 'resolving';
             await resolveLeaves();
@@ -197,7 +282,9 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
           throw new SluiceError('WIRE_UNEXPECTED_FRAME', 'frame while resolving the DAG');
         case 'chunks': {
           if (f.type === 'ack') {
-            if (f.amount > paid) throw new SluiceError('INVALID_ARGUMENT', 'provider acknowledges more than we signed');
+            // one ACK per voucher: ACKs are no progress and cannot keep a session alive
+            if (++acks > vouchersSent) throw new SluiceError('WIRE_UNEXPECTED_FRAME', 'provider sent more ACKs than we sent vouchers');
+            if (f.amount > sent) throw new SluiceError('INVALID_ARGUMENT', 'provider acknowledges more than we signed');
             return;
           }
           if (f.type !== 'chunk') throw new SluiceError('WIRE_UNEXPECTED_FRAME', `unexpected ${f.type.toUpperCase()} while streaming`);
@@ -205,11 +292,19 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
           if (f.index !== index) throw new SluiceError('WIRE_UNEXPECTED_FRAME', `expected chunk ${index}, got ${f.index}`);
           const leaf = leaves[index];
           if (leaf === undefined) throw new SluiceError('WIRE_UNEXPECTED_FRAME', 'chunk beyond the end of the file');
+          if (index >= paidEndIndex()) throw new SluiceError('WIRE_UNEXPECTED_FRAME', `chunk ${index} was not paid for (paid up to ${paidEndIndex()})`);
           verifyLeaf(leaf, f.data);
           received++;
+          armStall();
           const written = init.onChunk(leaf, f.data);
-          // Payment may have been held back by the write queue: reconsider once this chunk is on disk.
-          if (written !== undefined) void written.then(() => maybePay(), () => undefined);
+          // Payment and reading may have been held back by the write queue: reconsider once this chunk is on disk.
+          if (written !== undefined) {
+            pauseIfBacklogged();
+            void written.then(() => {
+              resumeIfCaughtUp();
+              maybePay();
+            }, () => undefined);
+          }
           if (received === total) {
             await payChain;
             finish();
@@ -227,7 +322,6 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (done) return;
-      armStall();
       if (!isBinary) return finish(new SluiceError('DECODE_FAILED', 'provider sent a text message'), true);
       let frame: ProviderFrame;
       try {
@@ -252,7 +346,7 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
       void queue.then(() => {
         const known = code >= 4000 && code <= 4999 ? sluiceCodeOfWire(code) : undefined;
         if (known !== undefined) {
-          finish(new SluiceError(known, `provider closed the session: ${reason.toString() || code}`, { details: { wireCode: code, remote: true } }));
+          finish(new SluiceError(known, `provider closed the session: ${peerText(reason.toString()) || code}`, { details: { wireCode: code, remote: true } }));
         } else {
           finish(new SluiceError('PEER_DISCONNECTED', `connection to the provider lost (${code})`, { details: { closeCode: code } }));
         }
@@ -260,7 +354,7 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
     });
     ws.on('error', (e) => {
       if (done) return;
-      finish(new SluiceError('PEER_DISCONNECTED', `cannot talk to the provider: ${e.message}`, { cause: e }));
+      finish(new SluiceError('PEER_DISCONNECTED', `cannot talk to the provider: ${peerText(e.message)}`, { cause: e }));
     });
   });
 }

@@ -13,6 +13,7 @@ import { isSluiceCid, verifyBlock } from './cid.ts';
 import {
   CHUNK_SIZE,
   DAG_PB_CODE,
+  MAX_CHILDREN_PER_NODE,
   MAX_CHUNKS,
   MAX_DAG_DEPTH,
   MAX_INTERIOR_BLOCK_BYTES,
@@ -107,6 +108,35 @@ function decodeInterior(cid: CID, bytes: Uint8Array): Node {
     return { cid: child, size: Number(s) };
   });
   return { cid, children, size };
+}
+
+/**
+ * Check one interior block as it arrives (before the rest of the DAG is known): its bytes
+ * against its CID, and that it is a well-formed Sluice UnixFS file node.
+ * @returns the dag-pb (interior) CIDs it links to, in link order
+ * @throws SluiceError CHUNK_HASH_MISMATCH (bytes do not match the CID), DECODE_FAILED (malformed node)
+ */
+export function interiorChildren(cid: CID, bytes: Uint8Array): CID[] {
+  if (cid.code !== DAG_PB_CODE) throw bad('interior block must be a dag-pb CID', cid);
+  if (bytes.length > MAX_INTERIOR_BLOCK_BYTES) throw bad('interior block is too large', cid);
+  verifyBlock(cid, bytes);
+  return decodeInterior(cid, bytes).children.filter((c) => c.cid.code === DAG_PB_CODE).map((c) => c.cid);
+}
+
+/**
+ * The most distinct interior blocks a file of `chunkCount` chunks has in the balanced layout
+ * with {@link MAX_CHILDREN_PER_NODE} links per node (what `importFile` and kubo build):
+ * Σ over the levels d ≥ 1 of ceil(chunkCount / 174^d), up to the single root; 0 for one chunk.
+ * Repeated subtrees (e.g. a file of zeros) make the real count smaller, never larger.
+ */
+export function maxInteriorBlocks(chunkCount: number): number {
+  if (!Number.isSafeInteger(chunkCount) || chunkCount < 1) throw new RangeError('chunkCount must be a positive integer');
+  let total = 0;
+  for (let level = chunkCount; level > 1; ) {
+    level = Math.ceil(level / MAX_CHILDREN_PER_NODE);
+    total += level;
+  }
+  return total;
 }
 
 /**
