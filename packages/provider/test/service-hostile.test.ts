@@ -71,6 +71,38 @@ describe('provider service: hostile clients', () => {
     });
   }
 
+  it('a HELLO on a channel that does not pay us costs no store read (the channel is checked before the file)', async () => {
+    const fresh = (await addFile(f, 2 * 262_144)).record.cid; // not yet resolved by the service
+    let reads = 0;
+    const getBlock = f.store.getBlock.bind(f.store);
+    f.store.getBlock = async (c) => {
+      reads++;
+      return getBlock(c);
+    };
+    try {
+      const hellos: [() => Promise<string>, number][] = [
+        [async () => '0x' + '12'.repeat(32), 4110],
+        [() => openChannel(f, { status: 'proposed' }), 4111],
+        [() => openChannel(f, { status: 'closing' }), 4112],
+        [() => openChannel(f, { payee: MALLORY }), 4103],
+      ];
+      for (const [channel, code] of hellos) {
+        const r = await raw(f);
+        r.hello((await channel()) as never, fresh);
+        assert.equal((await r.closed).code, code);
+      }
+      assert.equal(reads, 0, 'no block of the file was read for HELLOs on channels that do not pay us');
+      const r = await raw(f);
+      r.hello(await openChannel(f), fresh);
+      await r.waitFor((x) => x.type === 'ready');
+      assert.ok(reads > 0, 'a HELLO on a channel that pays us resolves the file');
+      r.ws.close(1000);
+      await r.closed;
+    } finally {
+      f.store.getBlock = getBlock;
+    }
+  });
+
   it('oversized message → 1009 (ws limit) and a FRAME_TOO_LARGE metric', async () => {
     const before = await metric(f, 'sluice_provider_protocol_errors_total', { reason: 'FRAME_TOO_LARGE' });
     const r = await raw(f);

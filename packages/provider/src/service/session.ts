@@ -202,6 +202,11 @@ export class ProviderSession {
     this.#ctx.logger.info({ session: this.id, peer: this.#remote, code: reason, err: e.message }, 'websocket error');
   }
 
+  /** Re-read after an await (TypeScript keeps the narrowing of `#phase` across it). */
+  #isClosed(): boolean {
+    return this.#phase === 'closed';
+  }
+
   #armIdle(): void {
     clearTimeout(this.#idleTimer);
     this.#idleTimer = setTimeout(() => {
@@ -249,14 +254,7 @@ export class ProviderSession {
 
   async #start(hello: Extract<ClientFrame, { type: 'hello' }>): Promise<void> {
     const ctx = this.#ctx;
-    const file = await ctx.files.get(hello.root);
-    if (file === undefined) throw new SluiceError('CONTENT_NOT_FOUND', 'this file is not served here');
-    const chunkCount = file.leaves.length;
-    const start = hello.start;
-    const end = hello.end === END_OF_FILE ? chunkCount : hello.end;
-    if (start >= chunkCount || end > chunkCount || start >= end) {
-      throw new SluiceError('CHUNK_RANGE_INVALID', `chunk range must be within [0, ${chunkCount})`);
-    }
+    // The channel first: a HELLO on a channel that does not pay us costs no store read or hashing.
     const channelId = hello.channelId.toLowerCase() as ChannelId;
     const ch = await ctx.channels.getVirtualChannel(channelId);
     if (this.#phase === 'closed') return;
@@ -264,6 +262,15 @@ export class ProviderSession {
     if (!sameAddress(ch.payee, ctx.channels.address)) throw new SluiceError('VOUCHER_WRONG_PAYEE', 'this provider is not the payee of the channel');
     if (ch.status === 'proposed') throw new SluiceError('CHANNEL_NOT_FUNDED', 'channel is not funded yet');
     if (ch.status !== 'funded') throw new SluiceError('CHANNEL_CLOSING', 'channel is closing');
+    const file = await ctx.files.get(hello.root);
+    if (this.#isClosed()) return;
+    if (file === undefined) throw new SluiceError('CONTENT_NOT_FOUND', 'this file is not served here');
+    const chunkCount = file.leaves.length;
+    const start = hello.start;
+    const end = hello.end === END_OF_FILE ? chunkCount : hello.end;
+    if (start >= chunkCount || end > chunkCount || start >= end) {
+      throw new SluiceError('CHUNK_RANGE_INVALID', `chunk range must be within [0, ${chunkCount})`);
+    }
     // One session per channel: a new HELLO supersedes (and finalises) the old session first.
     const old = ctx.sessions.byChannel.get(channelId);
     if (old !== undefined && old !== this) old.fail(new SluiceError('ABORTED', 'superseded by a newer session on the same channel'));
