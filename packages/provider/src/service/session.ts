@@ -1,7 +1,10 @@
 /**
  * One WebSocket session of the provider (docs/protocol.md, *Flow*): HELLO → READY →
  * free BLOCKs → paid CHUNKs. Invariant: a CHUNK is sent only when the best accepted
- * (and persisted) voucher pays for it and every chunk before it in the session.
+ * (and persisted) voucher pays for it and every chunk before it in the session, and only once
+ * the session has proven the payer's key with a voucher the payer signed (docs/protocol.md,
+ * *Flow* 2a): before that, credit carried on the channel is locked and no other session on
+ * the channel is replaced.
  *
  * Vouchers are coalesced: while one is being checked/persisted, only the newest queued
  * one is kept (they are cumulative), so a flood of vouchers costs one check per round.
@@ -11,11 +14,13 @@
  */
 import type { WebSocket } from 'ws';
 import {
+  type Address,
   type ChannelId,
   SluiceError,
   type Voucher,
   isSluiceError,
   sameAddress,
+  verifyVoucher,
 } from '@sluice/channel-core';
 import { END_OF_FILE } from '../wire/constants.ts';
 import { WIRE_ERROR_CODES, closeReasonFor, errorFrameFor } from '../wire/codes.ts';
@@ -81,7 +86,6 @@ export interface SessionInfo {
   readonly openedAt: string;
 }
 
-/** Open sessions, at most one per channel (a new HELLO on a channel supersedes the old session). */
 
 /** Close codes we know (WebSocket's own, ours): a client picks the rest, so they share one label. */
 const KNOWN_CLOSE_CODES = new Set<number>([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, ...Object.values(WIRE_ERROR_CODES)]);
@@ -90,6 +94,10 @@ const KNOWN_CLOSE_CODES = new Set<number>([1000, 1001, 1002, 1003, 1005, 1006, 1
 export function closeCodeLabel(code: number): string {
   return KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other';
 }
+/**
+ * Open sessions, and per channel the one serving it: at most one per channel, since a session
+ * that proves the payer's key replaces the older one. Sessions that have not proven it are only in `all`.
+ */
 export class SessionRegistry {
   readonly all = new Set<ProviderSession>();
   readonly byChannel = new Map<ChannelId, ProviderSession>();
@@ -111,6 +119,11 @@ export class ProviderSession {
   readonly #openedAt = new Date();
   #phase: 'hello' | 'starting' | 'serving' | 'closed' = 'hello';
   #channelId: ChannelId | undefined;
+  #payer: Address | undefined;
+  /** The channel's consumption when READY stated the baseline. */
+  #consumedAtHello = 0n;
+  /** Whether this session has proven the payer's key (see #prove). */
+  #proven = false;
   #file: ServedFile | undefined;
   #terms: SessionTerms = { start: 0, end: 0, pricePerChunk: 0n, baseline: 0n };
   #best = 0n;
@@ -271,16 +284,23 @@ export class ProviderSession {
     if (start >= chunkCount || end > chunkCount || start >= end) {
       throw new SluiceError('CHUNK_RANGE_INVALID', `chunk range must be within [0, ${chunkCount})`);
     }
-    // One session per channel: a new HELLO supersedes (and finalises) the old session first.
-    const old = ctx.sessions.byChannel.get(channelId);
-    if (old !== undefined && old !== this) old.fail(new SluiceError('ABORTED', 'superseded by a newer session on the same channel'));
-    ctx.sessions.byChannel.set(channelId, this);
+    // A session still serving the channel records what it has sent so far (it is not replaced yet).
+    ctx.sessions.byChannel.get(channelId)?.recordUsage();
     const consumed = ctx.usage.get(channelId)?.consumed ?? 0n;
     const baseline = consumed < ch.paid ? consumed : ch.paid;
     this.#channelId = channelId;
+    this.#payer = ch.payer;
+    this.#consumedAtHello = consumed;
     this.#file = file;
     this.#terms = { start, end, pricePerChunk: ctx.pricePerChunk, baseline };
-    this.#best = ch.paid;
+    // Knowing a channel id proves nothing: until the payer's key is proven in this session (a
+    // voucher of theirs, see #prove) the credit carried on the channel stays locked and an older
+    // session on it is left alone. A free session has nothing to unlock and replaces no session.
+    this.#best = baseline;
+    if (ctx.pricePerChunk === 0n) {
+      this.#proven = true;
+      if (!ctx.sessions.byChannel.has(channelId)) ctx.sessions.byChannel.set(channelId, this);
+    }
     this.#next = start;
     this.#paidEnd = paidEnd(this.#terms, this.#best);
     this.#send(encodeFrame({
@@ -343,43 +363,96 @@ export class ProviderSession {
       ctx.metrics.vouchersRejected.inc({ reason: 'VOUCHER_WRONG_CHANNEL' });
       return this.fail(new SluiceError('VOUCHER_WRONG_CHANNEL', 'voucher is for another channel'));
     }
-    if (v.amount <= this.#best) {
-      // Replayed or lower cumulative amount: a reported no-op.
+    if (this.#proven && v.amount <= this.#best) {
+      // Replayed or lower cumulative amount: a reported no-op — for the payer's own vouchers only.
+      if (!this.#signedByPayer(v)) return;
       ctx.metrics.vouchersIgnored.inc({ reason: v.amount === this.#best ? 'duplicate' : 'stale' });
-      this.#send(encodeFrame({ type: 'ack', paidEnd: this.#paidEnd, amount: this.#best }));
+      this.#sendAck();
       return;
     }
     const max = amountFor(this.#terms, this.#terms.end);
     if (this.#terms.pricePerChunk > 0n && v.amount > max) {
-      ctx.metrics.vouchersRejected.inc({ reason: 'INVALID_ARGUMENT' });
-      return this.fail(new SluiceError('INVALID_ARGUMENT', 'voucher pays past the requested range'));
+      // Before the proof our best is the baseline: a resend of the channel's best voucher may pay
+      // past this range (credit left by another file) and is still a replay, not a new payment.
+      const replay = !this.#proven && v.amount <= ((await ctx.channels.getVirtualChannel(v.channelId))?.paid ?? 0n);
+      if (this.#isClosed()) return;
+      if (!replay) {
+        ctx.metrics.vouchersRejected.inc({ reason: 'INVALID_ARGUMENT' });
+        return this.fail(new SluiceError('INVALID_ARGUMENT', 'voucher pays past the requested range'));
+      }
     }
     const r = await ctx.channels.receiveVoucher(v, { price: 1n });
     if (this.#phase !== 'serving') return;
     switch (r.kind) {
       case 'accepted':
         ctx.metrics.vouchersAccepted.inc();
+        // Accepted means signed by the payer: the key is proven.
+        if (!this.#proven && !this.#prove()) return;
         this.#best = r.total;
         this.#paidEnd = paidEnd(this.#terms, this.#best);
         this.#flushUsage();
-        this.#send(encodeFrame({ type: 'ack', paidEnd: this.#paidEnd, amount: this.#best }));
+        this.#sendAck();
         ctx.onEarnings?.();
         void this.#pump();
         return;
       case 'duplicate':
       case 'stale':
+        // The channel layer reports replays without checking who signed them.
+        if (!this.#signedByPayer(v)) return;
         ctx.metrics.vouchersIgnored.inc({ reason: r.kind });
+        // A resend of the channel's best voucher proves the key (an honest client resends it
+        // first on resume); a lower one might be an old voucher seen elsewhere, so it does not.
+        if (!this.#proven && (r.kind === 'stale' || !this.#prove())) {
+          if (!this.#isClosed()) this.#sendAck();
+          return;
+        }
         if (r.total > this.#best) {
           this.#best = r.total;
           this.#paidEnd = paidEnd(this.#terms, this.#best);
           void this.#pump();
         }
-        this.#send(encodeFrame({ type: 'ack', paidEnd: this.#paidEnd, amount: this.#best }));
+        this.#sendAck();
         return;
       case 'rejected':
         ctx.metrics.vouchersRejected.inc({ reason: r.error.code });
         return this.fail(r.error);
     }
+  }
+
+  #sendAck(): void {
+    this.#send(encodeFrame({ type: 'ack', paidEnd: this.#paidEnd, amount: this.#best }));
+  }
+
+  /** Check a voucher the channel layer did not (a replay); fails the session when the payer did not sign it. */
+  #signedByPayer(v: Voucher): boolean {
+    if (this.#payer !== undefined && verifyVoucher(v, this.#payer)) return true;
+    this.#ctx.metrics.vouchersRejected.inc({ reason: 'VOUCHER_BAD_SIGNATURE' });
+    this.fail(new SluiceError('VOUCHER_BAD_SIGNATURE', 'voucher is not signed by the payer'));
+    return false;
+  }
+
+  /**
+   * The payer's key is proven in this session (a voucher of theirs was accepted, or the
+   * channel's best voucher was resent): this session now replaces an older one on the channel
+   * (finalising its consumption), and the caller unlocks the channel's credit.
+   * @returns false when this session had to end instead
+   */
+  #prove(): boolean {
+    const ctx = this.#ctx;
+    const channelId = this.#channelId;
+    if (channelId === undefined) return false;
+    this.#proven = true;
+    const old = ctx.sessions.byChannel.get(channelId);
+    if (old !== undefined && old !== this) old.fail(new SluiceError('ABORTED', 'superseded by a newer session on the same channel'));
+    ctx.sessions.byChannel.set(channelId, this);
+    // The older session may have sent chunks since our READY stated the baseline: serving against
+    // that stale baseline would spend the same credit twice. Rare (the old session must still be
+    // sending); the client retries OVERLOADED and then gets the right baseline.
+    if ((ctx.usage.get(channelId)?.consumed ?? 0n) !== this.#consumedAtHello) {
+      this.fail(new SluiceError('OVERLOADED', 'the channel was still in use by another session; retry'));
+      return false;
+    }
+    return true;
   }
 
   #send(frame: Uint8Array, onSent?: (err?: Error) => void): void {
@@ -455,6 +528,11 @@ export class ProviderSession {
       this.#waitingDrain = false;
       void this.#pump();
     }
+  }
+
+  /** Record what this session has consumed on its channel so far (usage store). */
+  recordUsage(): void {
+    if (this.#phase !== 'closed') this.#flushUsage();
   }
 
   /** Record what this channel has consumed (chunks sent × price) so the next session's baseline is right. */
