@@ -455,8 +455,13 @@ export class ProviderSession {
     return true;
   }
 
-  #send(frame: Uint8Array, onSent?: (err?: Error) => void): void {
-    this.#ws.send(frame, { binary: true }, onSent);
+  /**
+   * Queue a frame. Every frame gets a write callback: the pump, stopped while the socket's buffer
+   * is full, restarts from whichever write empties it (READY and the BLOCKs can fill it before
+   * any chunk is sent, e.g. when a resume is paid entirely by credit).
+   */
+  #send(frame: Uint8Array): void {
+    this.#ws.send(frame, { binary: true }, (err) => this.#onWritten(err));
   }
 
   async #pump(): Promise<void> {
@@ -491,7 +496,7 @@ export class ProviderSession {
         if (this.#phase !== 'serving' || this.#next !== index) return;
         if (index >= paidEnd(this.#terms, this.#best)) throw new SluiceError('INTERNAL', 'refusing to send an unpaid chunk');
         this.#next = index + 1;
-        this.#send(frame, (err) => this.#onSent(err));
+        this.#send(frame);
         this.#bytesSent += leaf.length;
         ctx.metrics.chunksServed.inc();
         ctx.metrics.bytesServed.inc(leaf.length);
@@ -520,7 +525,7 @@ export class ProviderSession {
     this.#slowTimer.unref();
   }
 
-  #onSent(err?: Error | null): void {
+  #onWritten(err?: Error | null): void {
     // Node calls write callbacks with `null` on success.
     if ((err !== undefined && err !== null) || this.#phase !== 'serving') return;
     this.#lastProgress = performance.now();
