@@ -173,6 +173,19 @@ describe('provider service: hostile clients', () => {
     g.ws.close(1000);
   });
 
+  it('pings are answered; a ping flood → 4302 OVERLOADED (counted with the frames), pongs never pile up', async () => {
+    const r = await raw(f);
+    const pong = new Promise<Buffer>((res) => r.ws.once('pong', res));
+    r.ws.ping(Buffer.from('are you there'));
+    assert.equal((await pong).toString(), 'are you there');
+    const socket = (r.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause(); // reads nothing from now on
+    for (let i = 0; i < 2_000; i++) r.ws.ping(Buffer.alloc(125, 1));
+    socket.resume();
+    const c = await r.closed;
+    assert.equal(c.code, 4302);
+  });
+
   it('a reader that pauses briefly (below the timeout) is served to the end once it reads again', async () => {
     const ch = await openChannel(f);
     const r = await raw(f);

@@ -25,17 +25,17 @@ export class FakeSocket extends EventEmitter {
   readyState = 1;
   bufferedAmount = 0;
   closeCode: number | undefined;
-  readonly #queue: { data: Uint8Array; cb: ((err?: Error | null) => void) | undefined }[] = [];
+  readonly #queue: { data: Uint8Array; size: number; cb: ((err?: Error | null) => void) | undefined }[] = [];
   readonly delivered: ProviderFrame[] = [];
   readonly pongs: Uint8Array[] = [];
 
   send(data: Uint8Array, _opts: unknown, cb?: (err?: Error | null) => void): void {
     this.bufferedAmount += data.length;
-    this.#queue.push({ data, cb });
+    this.#queue.push({ data, size: data.length, cb });
   }
   pong(data: Uint8Array, _mask?: boolean, cb?: (err?: Error | null) => void): void {
     this.bufferedAmount += data.length + 2;
-    this.#queue.push({ data: new Uint8Array(0), cb });
+    this.#queue.push({ data: new Uint8Array(0), size: data.length + 2, cb });
     this.pongs.push(data);
   }
   close(code: number): void {
@@ -54,7 +54,7 @@ export class FakeSocket extends EventEmitter {
   /** The client reads everything queued so far; write callbacks run in order, as the socket's do. */
   read(): void {
     for (const q of this.#queue.splice(0)) {
-      this.bufferedAmount -= q.data.length;
+      this.bufferedAmount -= q.size;
       if (q.data.length > 0) this.delivered.push(decodeProviderFrame(q.data));
       q.cb?.(null);
     }
@@ -120,5 +120,18 @@ describe('provider session: backpressure (fake socket)', () => {
     }
     assert.deepEqual(ws.chunks(), [0, 1, 2], 'the pump restarted when the buffer emptied');
     assert.equal(ws.closeCode, undefined);
+  });
+
+  it('pings: answered while the buffer has room, dropped when it is full, charged to the frame budget', async () => {
+    const ws = session(1_000);
+    const payload = Buffer.alloc(125, 1);
+    for (let i = 0; i < 100; i++) ws.emit('ping', payload); // a client that pings and does not read
+    assert.ok(ws.pongs.length > 0, 'pings are answered');
+    assert.ok(ws.bufferedAmount <= 1_000 + 127, `pongs buffered: ${ws.bufferedAmount} B (cap 1000 B)`);
+    ws.read();
+    ws.emit('ping', payload);
+    assert.equal(ws.pongs.length, 9, 'room again: answered');
+    for (let i = 0; i < DEFAULT_LIMITS.frameBurst && ws.closeCode === undefined; i++) ws.emit('ping', payload);
+    assert.equal(ws.closeCode, 4302, 'a ping flood is OVERLOADED like a frame flood');
   });
 });

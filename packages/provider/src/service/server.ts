@@ -113,7 +113,8 @@ export function createProviderService(init: ProviderServiceInit): (components: P
           refreshEarnings,
         });
         server = createServer(app);
-        wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES, perMessageDeflate: false });
+        // autoPong off: the session answers pings itself, within its buffer and frame budget.
+        wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES, perMessageDeflate: false, autoPong: false });
         server.on('upgrade', (req, socket, head) => {
           const path = (req.url ?? '').split('?')[0];
           if (path !== '/stream') {

@@ -151,6 +151,7 @@ export class ProviderSession {
     ctx.metrics.openSessions.inc();
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    ws.on('ping', (data: Buffer) => this.#onPing(data));
     ws.on('error', (e) => this.#onWsError(e));
     ws.on('close', (code) => this.#cleanup(code));
     this.#armIdle();
@@ -233,13 +234,7 @@ export class ProviderSession {
 
   #onMessage(data: Buffer, isBinary: boolean): void {
     if (this.#phase === 'closed') return;
-    // Flood control: token bucket over frames.
-    const now = performance.now();
-    const { maxFramesPerSecond, frameBurst } = this.#ctx.limits;
-    this.#tokens = Math.min(frameBurst, this.#tokens + ((now - this.#lastRefill) * maxFramesPerSecond) / 1000);
-    this.#lastRefill = now;
-    if (this.#tokens < 1) return this.fail(new SluiceError('OVERLOADED', 'too many frames'));
-    this.#tokens -= 1;
+    if (!this.#takeToken()) return this.fail(new SluiceError('OVERLOADED', 'too many frames'));
     this.#armIdle();
     if (!isBinary) return this.fail(new SluiceError('DECODE_FAILED', 'text messages are not part of the protocol'));
     let frame: ClientFrame;
@@ -263,6 +258,30 @@ export class ProviderSession {
         this.#cleanup(frame.wireCode);
         return;
     }
+  }
+
+  /** Flood control: a token bucket over the client's frames (pings included). False when it is empty. */
+  #takeToken(): boolean {
+    const now = performance.now();
+    const { maxFramesPerSecond, frameBurst } = this.#ctx.limits;
+    this.#tokens = Math.min(frameBurst, this.#tokens + ((now - this.#lastRefill) * maxFramesPerSecond) / 1000);
+    this.#lastRefill = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /**
+   * The server runs ws with `autoPong: false`: its automatic pongs are buffered without limit for
+   * a client that pings and does not read. We answer while the buffer has room and drop the ping
+   * otherwise (a pong is best effort; a download keeps the buffer near its cap, so closing there
+   * would cut honest keep-alive pings). Pings are charged to the token bucket like frames.
+   */
+  #onPing(data: Buffer): void {
+    if (this.#phase === 'closed') return;
+    if (!this.#takeToken()) return this.fail(new SluiceError('OVERLOADED', 'too many frames'));
+    if (this.#ws.bufferedAmount >= this.#ctx.limits.maxBufferedBytes) return;
+    this.#ws.pong(data, false, (err) => this.#onWritten(err));
   }
 
   async #start(hello: Extract<ClientFrame, { type: 'hello' }>): Promise<void> {
