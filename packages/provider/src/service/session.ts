@@ -39,7 +39,13 @@ export interface Logger {
 }
 
 export interface SessionLimits {
-  /** Close a session that sends no frame for this long while nothing paid is left to send (ms). */
+  /** Close a connection that has not sent HELLO within this long (ms). */
+  readonly helloTimeoutMs: number;
+  /**
+   * Close a session that makes no progress for this long while nothing paid is left to send (ms).
+   * Progress: a voucher accepted (or proving the payer's key) or a chunk written; other frames
+   * (replays, zero amounts, pings) do not count.
+   */
   readonly idleTimeoutMs: number;
   /** Close a session whose client reads nothing for this long while we have data queued (ms). */
   readonly slowReaderTimeoutMs: number;
@@ -52,6 +58,7 @@ export interface SessionLimits {
 }
 
 export const DEFAULT_LIMITS: SessionLimits = {
+  helloTimeoutMs: 5_000,
   idleTimeoutMs: 60_000,
   slowReaderTimeoutMs: 30_000,
   maxBufferedBytes: 16 * 262_144,
@@ -101,6 +108,19 @@ export function closeCodeLabel(code: number): string {
 export class SessionRegistry {
   readonly all = new Set<ProviderSession>();
   readonly byChannel = new Map<ChannelId, ProviderSession>();
+  /** Most sessions past HELLO at a time (the capacity); connections waiting for HELLO do not count. */
+  readonly maxSessions: number;
+  /** Sessions past HELLO. */
+  started = 0;
+
+  constructor(options: { maxSessions?: number } = {}) {
+    this.maxSessions = options.maxSessions ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Connections that have not sent HELLO yet. */
+  get pending(): number {
+    return this.all.size - this.started;
+  }
   list(): SessionInfo[] {
     return [...this.all].map((s) => s.info());
   }
@@ -137,6 +157,9 @@ export class ProviderSession {
   #pumping = false;
   #waitingDrain = false;
   #idleTimer: NodeJS.Timeout | undefined;
+  #helloTimer: NodeJS.Timeout | undefined;
+  /** Counted in `sessions.started` (past HELLO). */
+  #started = false;
   #slowTimer: NodeJS.Timeout | undefined;
   #tokens: number;
   #lastRefill = performance.now();
@@ -154,7 +177,8 @@ export class ProviderSession {
     ws.on('ping', (data: Buffer) => this.#onPing(data));
     ws.on('error', (e) => this.#onWsError(e));
     ws.on('close', (code) => this.#cleanup(code));
-    this.#armIdle();
+    this.#helloTimer = setTimeout(() => this.fail(new SluiceError('PEER_TIMEOUT', 'no HELLO in time')), ctx.limits.helloTimeoutMs);
+    this.#helloTimer.unref();
   }
 
   info(): SessionInfo {
@@ -200,10 +224,12 @@ export class ProviderSession {
     if (this.#phase === 'closed') return;
     this.#phase = 'closed';
     this.#readAhead.clear();
+    clearTimeout(this.#helloTimer);
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#slowTimer);
     this.#flushUsage();
     this.#ctx.sessions.all.delete(this);
+    if (this.#started) this.#ctx.sessions.started--;
     if (this.#channelId !== undefined && this.#ctx.sessions.byChannel.get(this.#channelId) === this) this.#ctx.sessions.byChannel.delete(this.#channelId);
     this.#ctx.metrics.openSessions.dec();
     this.#ctx.metrics.sessionsClosed.inc({ code: closeCodeLabel(code) });
@@ -235,7 +261,6 @@ export class ProviderSession {
   #onMessage(data: Buffer, isBinary: boolean): void {
     if (this.#phase === 'closed') return;
     if (!this.#takeToken()) return this.fail(new SluiceError('OVERLOADED', 'too many frames'));
-    this.#armIdle();
     if (!isBinary) return this.fail(new SluiceError('DECODE_FAILED', 'text messages are not part of the protocol'));
     let frame: ClientFrame;
     try {
@@ -246,6 +271,12 @@ export class ProviderSession {
     switch (frame.type) {
       case 'hello':
         if (this.#phase !== 'hello') return this.fail(new SluiceError('WIRE_UNEXPECTED_FRAME', 'HELLO was already received'));
+        clearTimeout(this.#helloTimer);
+        // Capacity counts sessions past HELLO: connections that never say it hold no slot.
+        if (this.#ctx.sessions.started >= this.#ctx.sessions.maxSessions) return this.fail(new SluiceError('OVERLOADED', 'provider at capacity; retry later'));
+        this.#ctx.sessions.started++;
+        this.#started = true;
+        this.#armIdle();
         this.#phase = 'starting';
         this.#start(frame).catch((e: unknown) => this.fail(e));
         return;
@@ -407,6 +438,7 @@ export class ProviderSession {
         ctx.metrics.vouchersAccepted.inc();
         // Accepted means signed by the payer: the key is proven.
         if (!this.#proven && !this.#prove()) return;
+        this.#armIdle();
         this.#best = r.total;
         this.#paidEnd = paidEnd(this.#terms, this.#best);
         this.#flushUsage();
@@ -421,9 +453,12 @@ export class ProviderSession {
         ctx.metrics.vouchersIgnored.inc({ reason: r.kind });
         // A resend of the channel's best voucher proves the key (an honest client resends it
         // first on resume); a lower one might be an old voucher seen elsewhere, so it does not.
-        if (!this.#proven && (r.kind === 'stale' || !this.#prove())) {
-          if (!this.#isClosed()) this.#sendAck();
-          return;
+        if (!this.#proven) {
+          if (r.kind === 'stale' || !this.#prove()) {
+            if (!this.#isClosed()) this.#sendAck();
+            return;
+          }
+          this.#armIdle();
         }
         if (r.total > this.#best) {
           this.#best = r.total;
@@ -479,8 +514,8 @@ export class ProviderSession {
    * is full, restarts from whichever write empties it (READY and the BLOCKs can fill it before
    * any chunk is sent, e.g. when a resume is paid entirely by credit).
    */
-  #send(frame: Uint8Array): void {
-    this.#ws.send(frame, { binary: true }, (err) => this.#onWritten(err));
+  #send(frame: Uint8Array, chunk = false): void {
+    this.#ws.send(frame, { binary: true }, (err) => this.#onWritten(err, chunk));
   }
 
   async #pump(): Promise<void> {
@@ -515,7 +550,7 @@ export class ProviderSession {
         if (this.#phase !== 'serving' || this.#next !== index) return;
         if (index >= paidEnd(this.#terms, this.#best)) throw new SluiceError('INTERNAL', 'refusing to send an unpaid chunk');
         this.#next = index + 1;
-        this.#send(frame);
+        this.#send(frame, true);
         this.#bytesSent += leaf.length;
         ctx.metrics.chunksServed.inc();
         ctx.metrics.bytesServed.inc(leaf.length);
@@ -544,10 +579,11 @@ export class ProviderSession {
     this.#slowTimer.unref();
   }
 
-  #onWritten(err?: Error | null): void {
+  #onWritten(err?: Error | null, chunk = false): void {
     // Node calls write callbacks with `null` on success.
     if ((err !== undefined && err !== null) || this.#phase !== 'serving') return;
     this.#lastProgress = performance.now();
+    if (chunk) this.#armIdle(); // progress: the idle time counts from the last chunk written
     if (this.#waitingDrain && this.#ws.bufferedAmount <= this.#ctx.limits.maxBufferedBytes / 2) {
       this.#waitingDrain = false;
       void this.#pump();
