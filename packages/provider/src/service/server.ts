@@ -119,6 +119,7 @@ export function createProviderService(init: ProviderServiceInit): (components: P
           hub: init.hub ?? { address: null, multiaddrs: [] },
           ...(init.payeeMultiaddrs === undefined ? {} : { payeeMultiaddrs: init.payeeMultiaddrs }),
           ...(init.publicUrl === undefined ? {} : { publicUrl: init.publicUrl }),
+          listenUrl: () => service.url,
           ...(init.adminToken === undefined ? {} : { adminToken: init.adminToken }),
           refreshEarnings,
         });
