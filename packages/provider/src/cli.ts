@@ -116,9 +116,11 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
     .addOption(new Option('--hub-multiaddr <ma>', 'hub multiaddr advertised in file metadata (repeatable; env: comma-separated)').env('SLUICE_HUB_MULTIADDR').argParser(multiaddrList).default([] as string[]))
     .addOption(new Option('--public-url <url>', 'base URL clients reach us at, http(s):// (default: from the request\'s Host)').env('SLUICE_PUBLIC_URL').argParser(parseHttpUrl))
     .addOption(new Option('--admin-token <token>', 'bearer token for /admin (admin API disabled without it)').env('SLUICE_ADMIN_TOKEN'))
-    .addOption(new Option('--idle-timeout <ms>', 'close sessions silent this long with nothing paid left to send').env('SLUICE_IDLE_TIMEOUT_MS').default(60_000).argParser(parseMs))
+    .addOption(new Option('--hello-timeout <ms>', 'close connections that have not sent HELLO within this long').env('SLUICE_HELLO_TIMEOUT_MS').default(5_000).argParser(parseMs))
+    .addOption(new Option('--idle-timeout <ms>', 'close sessions that make no progress (no voucher accepted, no chunk sent) this long with nothing paid left to send').env('SLUICE_IDLE_TIMEOUT_MS').default(60_000).argParser(parseMs))
     .addOption(new Option('--slow-reader-timeout <ms>', 'close sessions that read nothing this long while data is queued').env('SLUICE_SLOW_READER_TIMEOUT_MS').default(30_000).argParser(parseMs))
-    .addOption(new Option('--max-sessions <n>', 'refuse sessions above this many (OVERLOADED, 4302)').env('SLUICE_MAX_SESSIONS').default(256).argParser(int(1, 1_000_000)))
+    .addOption(new Option('--max-sessions <n>', 'refuse a HELLO while this many sessions are open (OVERLOADED, 4302); connections waiting for HELLO do not count').env('SLUICE_MAX_SESSIONS').default(256).argParser(int(1, 1_000_000)))
+    .addOption(new Option('--max-connections-per-ip <n>', 'refuse a connection while this many from the same IP address are open (OVERLOADED, 4302); 0 = no limit (behind a reverse proxy)').env('SLUICE_MAX_CONNECTIONS_PER_IP').default(32).argParser(int(0, 1_000_000)))
     .addOption(new Option('--verify-workers <n>', 'voucher signature checks on N worker threads (0 = inline)').env('SLUICE_VERIFY_WORKERS').default(0).argParser(int(0, 64)))
     .addOption(new Option('--log-level <level>', 'pino log level').env('SLUICE_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addOption(new Option('--hub-collateral <units>', 'when we have no ledger channel with the hub yet, ask the hub to deposit this much toward us (it backs the virtual channels clients open to us)').env('SLUICE_HUB_COLLATERAL').default(10n ** 18n, '1000000000000000000').argParser(parseUint('hub-collateral')))
@@ -148,9 +150,11 @@ interface StartOptions extends ChainNodeOptions {
   hubMultiaddr: string[];
   publicUrl?: string;
   adminToken?: string;
+  helloTimeout: number;
   idleTimeout: number;
   slowReaderTimeout: number;
   maxSessions: number;
+  maxConnectionsPerIp: number;
   verifyWorkers: number;
   logLevel: string;
   /** ms, or null: keep everything. */
@@ -247,8 +251,9 @@ async function runStart(opts: StartOptions): Promise<void> {
       ...(payeeNode === undefined ? {} : { payeeMultiaddrs: () => payeeNode.multiaddrs() }),
       ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
       ...(opts.adminToken === undefined || opts.adminToken === '' ? {} : { adminToken: opts.adminToken }), // '' (an empty SLUICE_ADMIN_TOKEN): off
-      limits: { idleTimeoutMs: opts.idleTimeout, slowReaderTimeoutMs: opts.slowReaderTimeout },
+      limits: { helloTimeoutMs: opts.helloTimeout, idleTimeoutMs: opts.idleTimeout, slowReaderTimeoutMs: opts.slowReaderTimeout },
       maxSessions: opts.maxSessions,
+      maxConnectionsPerIp: opts.maxConnectionsPerIp,
     })({ store, channels, usage, logger });
     // Challenges, answers, fallback transactions and payouts: Prometheus counters and log lines.
     if (chainNode !== undefined) observeFallback(chainNode, { registry: service.metrics.registry, logger });

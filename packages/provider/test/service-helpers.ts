@@ -9,6 +9,7 @@ import type { VoucherVerifierPool } from '@sluice/channel-core/voucher-pool';
 import { FsChunkStore, type FileRecord, importFile, parseCid } from '../src/content/index.ts';
 import { DevChannelRegistry, type DevChannelStatus } from '../src/dev/index.ts';
 import {
+  type Logger,
   LocalPayeeChannels,
   VoucherLog,
   type ProviderService,
@@ -38,14 +39,14 @@ export interface Fixture {
   cleanup(): Promise<void>;
 }
 
-export async function startFixture(init: Partial<ProviderServiceInit> = {}, extra: { verifier?: VoucherVerifierPool } = {}): Promise<Fixture> {
+export async function startFixture(init: Partial<ProviderServiceInit> = {}, extra: { verifier?: VoucherVerifierPool; logger?: Logger } = {}): Promise<Fixture> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-provider-'));
   const registry = new DevChannelRegistry(join(dir, 'channels'));
   const store = await FsChunkStore.open({ dir: join(dir, 'store'), fsync: false });
   const vouchers = await VoucherLog.open(join(dir, 'vouchers.log'));
   const usage = openUsageStore(join(dir, 'usage.db'));
   const channels = new LocalPayeeChannels({ address: BOB, registry, store: vouchers, ...(extra.verifier === undefined ? {} : { verifier: extra.verifier }) });
-  const service = createProviderService({ pricePerChunk: 1000n, adminToken: 'secret', ...init })({ store, channels, usage });
+  const service = createProviderService({ pricePerChunk: 1000n, adminToken: 'secret', ...init })({ store, channels, usage, ...(extra.logger === undefined ? {} : { logger: extra.logger }) });
   await service.start();
   const f: Fixture = {
     dir,

@@ -71,6 +71,38 @@ describe('provider service: hostile clients', () => {
     });
   }
 
+  it('a HELLO on a channel that does not pay us costs no store read (the channel is checked before the file)', async () => {
+    const fresh = (await addFile(f, 2 * 262_144)).record.cid; // not yet resolved by the service
+    let reads = 0;
+    const getBlock = f.store.getBlock.bind(f.store);
+    f.store.getBlock = async (c) => {
+      reads++;
+      return getBlock(c);
+    };
+    try {
+      const hellos: [() => Promise<string>, number][] = [
+        [async () => '0x' + '12'.repeat(32), 4110],
+        [() => openChannel(f, { status: 'proposed' }), 4111],
+        [() => openChannel(f, { status: 'closing' }), 4112],
+        [() => openChannel(f, { payee: MALLORY }), 4103],
+      ];
+      for (const [channel, code] of hellos) {
+        const r = await raw(f);
+        r.hello((await channel()) as never, fresh);
+        assert.equal((await r.closed).code, code);
+      }
+      assert.equal(reads, 0, 'no block of the file was read for HELLOs on channels that do not pay us');
+      const r = await raw(f);
+      r.hello(await openChannel(f), fresh);
+      await r.waitFor((x) => x.type === 'ready');
+      assert.ok(reads > 0, 'a HELLO on a channel that pays us resolves the file');
+      r.ws.close(1000);
+      await r.closed;
+    } finally {
+      f.store.getBlock = getBlock;
+    }
+  });
+
   it('oversized message → 1009 (ws limit) and a FRAME_TOO_LARGE metric', async () => {
     const before = await metric(f, 'sluice_provider_protocol_errors_total', { reason: 'FRAME_TOO_LARGE' });
     const r = await raw(f);
@@ -139,6 +171,19 @@ describe('provider service: hostile clients', () => {
     await g.waitFor((x) => x.type === 'chunk' && x.index === 2);
     assert.deepEqual(g.chunks(), [0, 1, 2]);
     g.ws.close(1000);
+  });
+
+  it('pings are answered; a ping flood → 4302 OVERLOADED (counted with the frames), pongs never pile up', async () => {
+    const r = await raw(f);
+    const pong = new Promise<Buffer>((res) => r.ws.once('pong', res));
+    r.ws.ping(Buffer.from('are you there'));
+    assert.equal((await pong).toString(), 'are you there');
+    const socket = (r.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause(); // reads nothing from now on
+    for (let i = 0; i < 10_000; i++) r.ws.ping(Buffer.alloc(125, 1)); // far above the burst (500) even on a slow machine
+    socket.resume();
+    const c = await r.closed;
+    assert.equal(c.code, 4302);
   });
 
   it('a reader that pauses briefly (below the timeout) is served to the end once it reads again', async () => {

@@ -1,6 +1,7 @@
 /** The provider's HTTP API: catalog, metadata fields, health, metrics, admin; earnings survive a restart. */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { LocalPayeeChannels, VoucherLog, createProviderService, openUsageStore } from '../src/service/index.ts';
 import { BOB, type Fixture, addFile, openChannel, raw, startFixture } from './service-helpers.ts';
@@ -86,6 +87,38 @@ describe('provider service: HTTP API', () => {
       await s2.stop();
       usage.close();
       await vouchers.close();
+    }
+  });
+
+  it('malformed requests: a bad percent-encoding is 400 and a bad Host falls back to our address, neither logs a warning', async () => {
+    const warnings: unknown[] = [];
+    const g = await startFixture({}, { logger: { info() {}, debug() {}, warn: (o) => warnings.push(o) } });
+    try {
+      const { record } = await addFile(g, 3 * 262_144);
+      const request = (head: string): Promise<{ status: number; body: string }> =>
+        new Promise((resolve, reject) => {
+          const c = connect(g.service.port, '127.0.0.1');
+          let out = '';
+          c.on('data', (d) => (out += d));
+          c.on('error', reject);
+          c.on('close', () => resolve({ status: Number(out.split(' ')[1]), body: out.slice(out.indexOf('\r\n\r\n') + 4) }));
+          c.write(`${head}\r\nConnection: close\r\n\r\n`);
+        });
+      const bad = await request('GET /files/%E0%A4%A HTTP/1.1\r\nHost: x');
+      assert.equal(bad.status, 400);
+      assert.equal((JSON.parse(bad.body) as { error: { code: string } }).error.code, 'INVALID_ARGUMENT');
+      const own = `${g.service.url.replace('http', 'ws')}/stream`;
+      for (const host of ['a b', 'evil.example:1/x?', 'x:99999', '[zz]']) {
+        const r = await request(`GET /files/${record.cid} HTTP/1.1\r\nHost: ${host}`);
+        assert.equal(r.status, 200, host);
+        assert.equal((JSON.parse(r.body) as { ws: string }).ws, own, `Host ${host}`);
+      }
+      const named = await request(`GET /files/${record.cid} HTTP/1.1\r\nHost: provider.example:8080`);
+      assert.equal((JSON.parse(named.body) as { ws: string }).ws, 'ws://provider.example:8080/stream', 'a valid Host is used');
+      assert.deepEqual(warnings, []);
+    } finally {
+      await g.stop();
+      await g.cleanup();
     }
   });
 });

@@ -121,7 +121,9 @@ export interface Node {
    * is judged against it, and a process crash loses nothing), resolved once durable against power
    * loss — one fsync for every voucher accepted or signed in the same event-loop turn instead of
    * one per voucher. Serve what the voucher pays for only after it resolves ("decide, persist,
-   * serve"). Never rejects for a bad voucher (the result says why); rejects if the store fails.
+   * serve"). A `duplicate` or `stale` result (a replay) resolves only once the best voucher it
+   * reports is durable too. Never rejects for a bad voucher (the result says why); rejects if the
+   * store fails.
    */
   receiveVoucherAsync(voucher: Voucher, options?: { price?: bigint }): Promise<ReceiveResult>;
   /**
@@ -248,6 +250,8 @@ class NodeImpl implements Node {
   /** Callers waiting for the next voucher group commit to be fsync'd. */
   #voucherWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   #voucherSync: NodeJS.Immediate | undefined;
+  /** Per payee channel, the fsync covering the latest voucher accepted on it, until it completes. */
+  readonly #voucherFsyncs = new Map<ChannelId, Promise<void>>();
 
   constructor(init: NodeInit, components: NodeComponents) {
     this.#init = init;
@@ -617,7 +621,22 @@ class NodeImpl implements Node {
 
   async receiveVoucherAsync(voucher: Voucher, options: { price?: bigint } = {}): Promise<ReceiveResult> {
     const result = this.#receive(voucher, options, true);
-    if (result.kind === 'accepted') await this.#whenDurable();
+    if (result.kind === 'accepted') {
+      const channelId = result.voucher.channelId.toLowerCase() as ChannelId;
+      const durable = this.#whenDurable();
+      this.#voucherFsyncs.set(channelId, durable);
+      const settled = (): void => {
+        if (this.#voucherFsyncs.get(channelId) === durable) this.#voucherFsyncs.delete(channelId);
+      };
+      durable.then(settled, settled);
+      await durable;
+    } else if (result.kind === 'duplicate' || result.kind === 'stale') {
+      // The best voucher these report may be committed and not yet durable (accepted from another
+      // caller in this turn): resolve only once the fsync covering it is done, so nothing is served
+      // against it before it is ("decide, persist, serve" holds for replays too).
+      const pending = this.#voucherFsyncs.get(voucher.channelId.toLowerCase() as ChannelId);
+      if (pending !== undefined) await pending;
+    }
     return result;
   }
 

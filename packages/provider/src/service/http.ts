@@ -52,6 +52,8 @@ export interface HttpApiInit {
   readonly payeeMultiaddrs?: () => readonly string[];
   /** Public base URL (e.g. `http://host:port`); derived from the request's Host when absent. */
   readonly publicUrl?: string;
+  /** Our listening address (`http://host:port`): the base URL when there is no public URL and a request's Host is malformed. */
+  readonly listenUrl?: () => string;
   /** Admin bearer token; the admin API answers 404 when absent. */
   readonly adminToken?: string;
   readonly refreshEarnings: () => Promise<void>;
@@ -86,6 +88,17 @@ function statusFor(e: unknown): number {
   }
 }
 
+/** A client error raised by express or its router (e.g. a bad percent-encoding in the path: `status` 400). */
+function isClientError(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const { status, statusCode } = e as { status?: unknown; statusCode?: unknown };
+  const code = typeof status === 'number' ? status : statusCode;
+  return typeof code === 'number' && code >= 400 && code < 500;
+}
+
+/** A Host header we may build a URL from: a name or an IPv4/IPv6 literal, and an optional port. */
+const HOST_HEADER = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
 /** `?force=1` and `?cooperativeTimeoutMs=N` of the settle routes. */
 function settleRequest(req: Request): SettleRequest {
   const q = req.query;
@@ -111,9 +124,21 @@ export function createHttpApi(init: HttpApiInit): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  const baseUrl = (req: Request): string => init.publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+  const baseUrl = (req: Request): URL => {
+    if (init.publicUrl !== undefined) return new URL(init.publicUrl);
+    const host = req.get('host');
+    if (host !== undefined && HOST_HEADER.test(host)) {
+      try {
+        return new URL(`${req.protocol}://${host}`);
+      } catch {
+        // e.g. a port above 65535: fall through
+      }
+    }
+    // A missing or malformed Host (clients that reach us send a valid one): our own address.
+    return new URL(init.listenUrl?.() ?? `${req.protocol}://localhost`);
+  };
   const wsUrl = (req: Request): string => {
-    const u = new URL(baseUrl(req));
+    const u = baseUrl(req);
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     u.pathname = '/stream';
     return u.toString();
@@ -295,6 +320,11 @@ export function createHttpApi(init: HttpApiInit): express.Express {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } });
   });
   app.use((e: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (isClientError(e)) {
+      // the request was malformed (express/router said so): the client's problem, not worth a warning
+      res.status(400).json({ error: { code: 'INVALID_ARGUMENT', message: 'malformed request' } });
+      return;
+    }
     const status = statusFor(e);
     if (status === 500) init.logger.warn({ err: String(e) }, 'http error');
     res.status(status).json({

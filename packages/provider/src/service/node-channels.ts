@@ -2,7 +2,9 @@
  * {@link PayeeChannels} over the channel engine's Node API (`@sluice/channel-core/node`):
  * the provider's node is the payee of virtual channels that clients open through the hub.
  * `receiveVoucher` is the node's `receiveVoucherAsync` (an accepted voucher is fsync'd before
- * the promise resolves, in a group commit shared by the vouchers of one event-loop turn);
+ * the promise resolves, in a group commit shared by the vouchers of one event-loop turn; a replay
+ * resolves once the best voucher is durable), and `getVirtualChannel` reports `paid` only once
+ * the vouchers it is receiving are durable;
  * `withdraw` closes our open ledger channels cooperatively (one transaction each).
  */
 import { type Address, type ChannelId, type ReceiveResult, type Voucher, isSluiceError, sameAddress } from '@sluice/channel-core';
@@ -33,6 +35,8 @@ export class NodePayeeChannels implements PayeeChannels {
   readonly #node: Node;
   readonly #activity: FallbackActivity;
   readonly #hub: { readonly address?: Address; readonly asset?: Address };
+  /** Per channel, the latest voucher being received (committed, fsync pending). */
+  readonly #receiving = new Map<ChannelId, Promise<ReceiveResult>>();
   readonly address: Address;
 
   /**
@@ -67,13 +71,25 @@ export class NodePayeeChannels implements PayeeChannels {
   }
 
   async getVirtualChannel(channelId: ChannelId): Promise<PayeeChannelView | undefined> {
+    // The node shows a voucher as paid once committed, before its fsync: report the durable figure.
+    await this.#receiving.get(channelId.toLowerCase() as ChannelId)?.catch(() => undefined);
     const v = this.#node.getVirtualChannel(channelId);
     return v === undefined ? undefined : view(v);
   }
 
   async receiveVoucher(voucher: Voucher, options: { price: bigint }): Promise<ReceiveResult> {
-    // decided and committed at once, resolved once fsync'd (vouchers of one event-loop turn share one fsync)
-    return this.#node.receiveVoucherAsync(voucher, { price: options.price });
+    // decided and committed at once, resolved once fsync'd (vouchers of one event-loop turn share
+    // one fsync); a duplicate or stale result too resolves only once the best voucher is durable
+    const received = this.#node.receiveVoucherAsync(voucher, { price: options.price });
+    if (typeof voucher.channelId === 'string') {
+      const id = voucher.channelId.toLowerCase() as ChannelId;
+      this.#receiving.set(id, received);
+      const settled = (): void => {
+        if (this.#receiving.get(id) === received) this.#receiving.delete(id);
+      };
+      received.then(settled, settled);
+    }
+    return received;
   }
 
   async listVirtualChannels(): Promise<PayeeChannelView[]> {

@@ -32,8 +32,15 @@ export interface ProviderServiceInit {
   readonly publicUrl?: string;
   readonly adminToken?: string;
   readonly limits?: Partial<SessionLimits>;
-  /** Refuse new sessions above this many (OVERLOADED). Default 256. */
+  /** Refuse a HELLO while this many sessions are past theirs (OVERLOADED). Default 256. */
   readonly maxSessions?: number;
+  /** Refuse a connection while this many others have not sent HELLO yet (OVERLOADED). Default 128. */
+  readonly maxPendingSessions?: number;
+  /**
+   * Refuse a connection while this many others from the same IP address are open (OVERLOADED).
+   * Default 32; 0 = no limit (behind a reverse proxy every client has the proxy's address).
+   */
+  readonly maxConnectionsPerIp?: number;
   /** Re-hash chunks read from the store before sending (default false). */
   readonly verifyOnServe?: boolean;
 }
@@ -63,9 +70,12 @@ export function createProviderService(init: ProviderServiceInit): (components: P
     const logger = components.logger ?? silent;
     const metrics = components.metrics ?? createProviderMetrics({ backend: cryptoBackend().name });
     const files = new ServedFiles(components.store, { verifyOnServe: init.verifyOnServe ?? false });
-    const sessions = new SessionRegistry();
+    const sessions = new SessionRegistry({ maxSessions: init.maxSessions ?? 256 });
     const limits: SessionLimits = { ...DEFAULT_LIMITS, ...init.limits };
-    const maxSessions = init.maxSessions ?? 256;
+    const maxPending = init.maxPendingSessions ?? 128;
+    const maxPerIp = init.maxConnectionsPerIp ?? 32;
+    /** Open connections per remote IP address. */
+    const perIp = new Map<string, number>();
     let server: Server | undefined;
     let wss: WebSocketServer | undefined;
     let port = 0;
@@ -109,11 +119,13 @@ export function createProviderService(init: ProviderServiceInit): (components: P
           hub: init.hub ?? { address: null, multiaddrs: [] },
           ...(init.payeeMultiaddrs === undefined ? {} : { payeeMultiaddrs: init.payeeMultiaddrs }),
           ...(init.publicUrl === undefined ? {} : { publicUrl: init.publicUrl }),
+          listenUrl: () => service.url,
           ...(init.adminToken === undefined ? {} : { adminToken: init.adminToken }),
           refreshEarnings,
         });
         server = createServer(app);
-        wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES, perMessageDeflate: false });
+        // autoPong off: the session answers pings itself, within its buffer and frame budget.
+        wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES, perMessageDeflate: false, autoPong: false });
         server.on('upgrade', (req, socket, head) => {
           const path = (req.url ?? '').split('?')[0];
           if (path !== '/stream') {
@@ -121,15 +133,24 @@ export function createProviderService(init: ProviderServiceInit): (components: P
             return;
           }
           wss?.handleUpgrade(req, socket, head, (ws) => {
-            const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-            if (sessions.all.size >= maxSessions) {
-              const e = new SluiceError('OVERLOADED', 'provider at capacity; retry later');
-              const f = errorFrameFor(e);
+            const ip = req.socket.remoteAddress ?? '?';
+            const remote = `${ip}:${req.socket.remotePort ?? 0}`;
+            const refuse = (message: string): void => {
+              const f = errorFrameFor(new SluiceError('OVERLOADED', message));
               ws.send(encodeFrame(f));
               ws.close(f.wireCode, 'overloaded');
+              setTimeout(() => ws.terminate(), 2_000).unref(); // a client that does not answer the close
               metrics.protocolErrors.inc({ reason: 'OVERLOADED' });
-              return;
-            }
+            };
+            const fromIp = perIp.get(ip) ?? 0;
+            if (maxPerIp > 0 && fromIp >= maxPerIp) return refuse('too many connections from your address; retry later');
+            if (sessions.pending >= maxPending) return refuse('provider at capacity; retry later');
+            perIp.set(ip, fromIp + 1);
+            ws.once('close', () => {
+              const n = (perIp.get(ip) ?? 1) - 1;
+              if (n > 0) perIp.set(ip, n);
+              else perIp.delete(ip);
+            });
             new ProviderSession(ws, remote, {
               channels: components.channels,
               files,

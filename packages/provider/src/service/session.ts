@@ -1,7 +1,10 @@
 /**
  * One WebSocket session of the provider (docs/protocol.md, *Flow*): HELLO → READY →
  * free BLOCKs → paid CHUNKs. Invariant: a CHUNK is sent only when the best accepted
- * (and persisted) voucher pays for it and every chunk before it in the session.
+ * (and persisted) voucher pays for it and every chunk before it in the session, and only once
+ * the session has proven the payer's key with a voucher the payer signed (docs/protocol.md,
+ * *Flow* 2a): before that, credit carried on the channel is locked and no other session on
+ * the channel is replaced.
  *
  * Vouchers are coalesced: while one is being checked/persisted, only the newest queued
  * one is kept (they are cumulative), so a flood of vouchers costs one check per round.
@@ -11,11 +14,13 @@
  */
 import type { WebSocket } from 'ws';
 import {
+  type Address,
   type ChannelId,
   SluiceError,
   type Voucher,
   isSluiceError,
   sameAddress,
+  verifyVoucher,
 } from '@sluice/channel-core';
 import { END_OF_FILE } from '../wire/constants.ts';
 import { WIRE_ERROR_CODES, closeReasonFor, errorFrameFor } from '../wire/codes.ts';
@@ -34,7 +39,13 @@ export interface Logger {
 }
 
 export interface SessionLimits {
-  /** Close a session that sends no frame for this long while nothing paid is left to send (ms). */
+  /** Close a connection that has not sent HELLO within this long (ms). */
+  readonly helloTimeoutMs: number;
+  /**
+   * Close a session that makes no progress for this long while nothing paid is left to send (ms).
+   * Progress: a voucher accepted (or proving the payer's key) or a chunk written; other frames
+   * (replays, zero amounts, pings) do not count.
+   */
   readonly idleTimeoutMs: number;
   /** Close a session whose client reads nothing for this long while we have data queued (ms). */
   readonly slowReaderTimeoutMs: number;
@@ -47,6 +58,7 @@ export interface SessionLimits {
 }
 
 export const DEFAULT_LIMITS: SessionLimits = {
+  helloTimeoutMs: 5_000,
   idleTimeoutMs: 60_000,
   slowReaderTimeoutMs: 30_000,
   maxBufferedBytes: 16 * 262_144,
@@ -81,7 +93,6 @@ export interface SessionInfo {
   readonly openedAt: string;
 }
 
-/** Open sessions, at most one per channel (a new HELLO on a channel supersedes the old session). */
 
 /** Close codes we know (WebSocket's own, ours): a client picks the rest, so they share one label. */
 const KNOWN_CLOSE_CODES = new Set<number>([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, ...Object.values(WIRE_ERROR_CODES)]);
@@ -90,9 +101,26 @@ const KNOWN_CLOSE_CODES = new Set<number>([1000, 1001, 1002, 1003, 1005, 1006, 1
 export function closeCodeLabel(code: number): string {
   return KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other';
 }
+/**
+ * Open sessions, and per channel the one serving it: at most one per channel, since a session
+ * that proves the payer's key replaces the older one. Sessions that have not proven it are only in `all`.
+ */
 export class SessionRegistry {
   readonly all = new Set<ProviderSession>();
   readonly byChannel = new Map<ChannelId, ProviderSession>();
+  /** Most sessions past HELLO at a time (the capacity); connections waiting for HELLO do not count. */
+  readonly maxSessions: number;
+  /** Sessions past HELLO. */
+  started = 0;
+
+  constructor(options: { maxSessions?: number } = {}) {
+    this.maxSessions = options.maxSessions ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Connections that have not sent HELLO yet. */
+  get pending(): number {
+    return this.all.size - this.started;
+  }
   list(): SessionInfo[] {
     return [...this.all].map((s) => s.info());
   }
@@ -111,6 +139,11 @@ export class ProviderSession {
   readonly #openedAt = new Date();
   #phase: 'hello' | 'starting' | 'serving' | 'closed' = 'hello';
   #channelId: ChannelId | undefined;
+  #payer: Address | undefined;
+  /** The channel's consumption when READY stated the baseline. */
+  #consumedAtHello = 0n;
+  /** Whether this session has proven the payer's key (see #prove). */
+  #proven = false;
   #file: ServedFile | undefined;
   #terms: SessionTerms = { start: 0, end: 0, pricePerChunk: 0n, baseline: 0n };
   #best = 0n;
@@ -124,6 +157,9 @@ export class ProviderSession {
   #pumping = false;
   #waitingDrain = false;
   #idleTimer: NodeJS.Timeout | undefined;
+  #helloTimer: NodeJS.Timeout | undefined;
+  /** Counted in `sessions.started` (past HELLO). */
+  #started = false;
   #slowTimer: NodeJS.Timeout | undefined;
   #tokens: number;
   #lastRefill = performance.now();
@@ -138,9 +174,11 @@ export class ProviderSession {
     ctx.metrics.openSessions.inc();
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    ws.on('ping', (data: Buffer) => this.#onPing(data));
     ws.on('error', (e) => this.#onWsError(e));
     ws.on('close', (code) => this.#cleanup(code));
-    this.#armIdle();
+    this.#helloTimer = setTimeout(() => this.fail(new SluiceError('PEER_TIMEOUT', 'no HELLO in time')), ctx.limits.helloTimeoutMs);
+    this.#helloTimer.unref();
   }
 
   info(): SessionInfo {
@@ -186,10 +224,12 @@ export class ProviderSession {
     if (this.#phase === 'closed') return;
     this.#phase = 'closed';
     this.#readAhead.clear();
+    clearTimeout(this.#helloTimer);
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#slowTimer);
     this.#flushUsage();
     this.#ctx.sessions.all.delete(this);
+    if (this.#started) this.#ctx.sessions.started--;
     if (this.#channelId !== undefined && this.#ctx.sessions.byChannel.get(this.#channelId) === this) this.#ctx.sessions.byChannel.delete(this.#channelId);
     this.#ctx.metrics.openSessions.dec();
     this.#ctx.metrics.sessionsClosed.inc({ code: closeCodeLabel(code) });
@@ -200,6 +240,11 @@ export class ProviderSession {
     const reason = e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'FRAME_TOO_LARGE' : 'DECODE_FAILED';
     this.#ctx.metrics.protocolErrors.inc({ reason });
     this.#ctx.logger.info({ session: this.id, peer: this.#remote, code: reason, err: e.message }, 'websocket error');
+  }
+
+  /** Re-read after an await (TypeScript keeps the narrowing of `#phase` across it). */
+  #isClosed(): boolean {
+    return this.#phase === 'closed';
   }
 
   #armIdle(): void {
@@ -215,14 +260,7 @@ export class ProviderSession {
 
   #onMessage(data: Buffer, isBinary: boolean): void {
     if (this.#phase === 'closed') return;
-    // Flood control: token bucket over frames.
-    const now = performance.now();
-    const { maxFramesPerSecond, frameBurst } = this.#ctx.limits;
-    this.#tokens = Math.min(frameBurst, this.#tokens + ((now - this.#lastRefill) * maxFramesPerSecond) / 1000);
-    this.#lastRefill = now;
-    if (this.#tokens < 1) return this.fail(new SluiceError('OVERLOADED', 'too many frames'));
-    this.#tokens -= 1;
-    this.#armIdle();
+    if (!this.#takeToken()) return this.fail(new SluiceError('OVERLOADED', 'too many frames'));
     if (!isBinary) return this.fail(new SluiceError('DECODE_FAILED', 'text messages are not part of the protocol'));
     let frame: ClientFrame;
     try {
@@ -233,6 +271,12 @@ export class ProviderSession {
     switch (frame.type) {
       case 'hello':
         if (this.#phase !== 'hello') return this.fail(new SluiceError('WIRE_UNEXPECTED_FRAME', 'HELLO was already received'));
+        clearTimeout(this.#helloTimer);
+        // Capacity counts sessions past HELLO: connections that never say it hold no slot.
+        if (this.#ctx.sessions.started >= this.#ctx.sessions.maxSessions) return this.fail(new SluiceError('OVERLOADED', 'provider at capacity; retry later'));
+        this.#ctx.sessions.started++;
+        this.#started = true;
+        this.#armIdle();
         this.#phase = 'starting';
         this.#start(frame).catch((e: unknown) => this.fail(e));
         return;
@@ -247,16 +291,33 @@ export class ProviderSession {
     }
   }
 
+  /** Flood control: a token bucket over the client's frames (pings included). False when it is empty. */
+  #takeToken(): boolean {
+    const now = performance.now();
+    const { maxFramesPerSecond, frameBurst } = this.#ctx.limits;
+    this.#tokens = Math.min(frameBurst, this.#tokens + ((now - this.#lastRefill) * maxFramesPerSecond) / 1000);
+    this.#lastRefill = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /**
+   * The server runs ws with `autoPong: false`: its automatic pongs are buffered without limit for
+   * a client that pings and does not read. We answer while the buffer has room and drop the ping
+   * otherwise (a pong is best effort; a download keeps the buffer near its cap, so closing there
+   * would cut honest keep-alive pings). Pings are charged to the token bucket like frames.
+   */
+  #onPing(data: Buffer): void {
+    if (this.#phase === 'closed') return;
+    if (!this.#takeToken()) return this.fail(new SluiceError('OVERLOADED', 'too many frames'));
+    if (this.#ws.bufferedAmount >= this.#ctx.limits.maxBufferedBytes) return;
+    this.#ws.pong(data, false, (err) => this.#onWritten(err));
+  }
+
   async #start(hello: Extract<ClientFrame, { type: 'hello' }>): Promise<void> {
     const ctx = this.#ctx;
-    const file = await ctx.files.get(hello.root);
-    if (file === undefined) throw new SluiceError('CONTENT_NOT_FOUND', 'this file is not served here');
-    const chunkCount = file.leaves.length;
-    const start = hello.start;
-    const end = hello.end === END_OF_FILE ? chunkCount : hello.end;
-    if (start >= chunkCount || end > chunkCount || start >= end) {
-      throw new SluiceError('CHUNK_RANGE_INVALID', `chunk range must be within [0, ${chunkCount})`);
-    }
+    // The channel first: a HELLO on a channel that does not pay us costs no store read or hashing.
     const channelId = hello.channelId.toLowerCase() as ChannelId;
     const ch = await ctx.channels.getVirtualChannel(channelId);
     if (this.#phase === 'closed') return;
@@ -264,16 +325,32 @@ export class ProviderSession {
     if (!sameAddress(ch.payee, ctx.channels.address)) throw new SluiceError('VOUCHER_WRONG_PAYEE', 'this provider is not the payee of the channel');
     if (ch.status === 'proposed') throw new SluiceError('CHANNEL_NOT_FUNDED', 'channel is not funded yet');
     if (ch.status !== 'funded') throw new SluiceError('CHANNEL_CLOSING', 'channel is closing');
-    // One session per channel: a new HELLO supersedes (and finalises) the old session first.
-    const old = ctx.sessions.byChannel.get(channelId);
-    if (old !== undefined && old !== this) old.fail(new SluiceError('ABORTED', 'superseded by a newer session on the same channel'));
-    ctx.sessions.byChannel.set(channelId, this);
+    const file = await ctx.files.get(hello.root);
+    if (this.#isClosed()) return;
+    if (file === undefined) throw new SluiceError('CONTENT_NOT_FOUND', 'this file is not served here');
+    const chunkCount = file.leaves.length;
+    const start = hello.start;
+    const end = hello.end === END_OF_FILE ? chunkCount : hello.end;
+    if (start >= chunkCount || end > chunkCount || start >= end) {
+      throw new SluiceError('CHUNK_RANGE_INVALID', `chunk range must be within [0, ${chunkCount})`);
+    }
+    // A session still serving the channel records what it has sent so far (it is not replaced yet).
+    ctx.sessions.byChannel.get(channelId)?.recordUsage();
     const consumed = ctx.usage.get(channelId)?.consumed ?? 0n;
     const baseline = consumed < ch.paid ? consumed : ch.paid;
     this.#channelId = channelId;
+    this.#payer = ch.payer;
+    this.#consumedAtHello = consumed;
     this.#file = file;
     this.#terms = { start, end, pricePerChunk: ctx.pricePerChunk, baseline };
-    this.#best = ch.paid;
+    // Knowing a channel id proves nothing: until the payer's key is proven in this session (a
+    // voucher of theirs, see #prove) the credit carried on the channel stays locked and an older
+    // session on it is left alone. A free session has nothing to unlock and replaces no session.
+    this.#best = baseline;
+    if (ctx.pricePerChunk === 0n) {
+      this.#proven = true;
+      if (!ctx.sessions.byChannel.has(channelId)) ctx.sessions.byChannel.set(channelId, this);
+    }
     this.#next = start;
     this.#paidEnd = paidEnd(this.#terms, this.#best);
     this.#send(encodeFrame({
@@ -336,38 +413,59 @@ export class ProviderSession {
       ctx.metrics.vouchersRejected.inc({ reason: 'VOUCHER_WRONG_CHANNEL' });
       return this.fail(new SluiceError('VOUCHER_WRONG_CHANNEL', 'voucher is for another channel'));
     }
-    if (v.amount <= this.#best) {
-      // Replayed or lower cumulative amount: a reported no-op.
+    if (this.#proven && v.amount <= this.#best) {
+      // Replayed or lower cumulative amount: a reported no-op — for the payer's own vouchers only.
+      if (!this.#signedByPayer(v)) return;
       ctx.metrics.vouchersIgnored.inc({ reason: v.amount === this.#best ? 'duplicate' : 'stale' });
-      this.#send(encodeFrame({ type: 'ack', paidEnd: this.#paidEnd, amount: this.#best }));
+      this.#sendAck();
       return;
     }
     const max = amountFor(this.#terms, this.#terms.end);
     if (this.#terms.pricePerChunk > 0n && v.amount > max) {
-      ctx.metrics.vouchersRejected.inc({ reason: 'INVALID_ARGUMENT' });
-      return this.fail(new SluiceError('INVALID_ARGUMENT', 'voucher pays past the requested range'));
+      // Before the proof our best is the baseline: a resend of the channel's best voucher may pay
+      // past this range (credit left by another file) and is still a replay, not a new payment.
+      const replay = !this.#proven && v.amount <= ((await ctx.channels.getVirtualChannel(v.channelId))?.paid ?? 0n);
+      if (this.#isClosed()) return;
+      if (!replay) {
+        ctx.metrics.vouchersRejected.inc({ reason: 'INVALID_ARGUMENT' });
+        return this.fail(new SluiceError('INVALID_ARGUMENT', 'voucher pays past the requested range'));
+      }
     }
     const r = await ctx.channels.receiveVoucher(v, { price: 1n });
     if (this.#phase !== 'serving') return;
     switch (r.kind) {
       case 'accepted':
         ctx.metrics.vouchersAccepted.inc();
+        // Accepted means signed by the payer: the key is proven.
+        if (!this.#proven && !this.#prove()) return;
+        this.#armIdle();
         this.#best = r.total;
         this.#paidEnd = paidEnd(this.#terms, this.#best);
         this.#flushUsage();
-        this.#send(encodeFrame({ type: 'ack', paidEnd: this.#paidEnd, amount: this.#best }));
+        this.#sendAck();
         ctx.onEarnings?.();
         void this.#pump();
         return;
       case 'duplicate':
       case 'stale':
+        // The channel layer reports replays without checking who signed them.
+        if (!this.#signedByPayer(v)) return;
         ctx.metrics.vouchersIgnored.inc({ reason: r.kind });
+        // A resend of the channel's best voucher proves the key (an honest client resends it
+        // first on resume); a lower one might be an old voucher seen elsewhere, so it does not.
+        if (!this.#proven) {
+          if (r.kind === 'stale' || !this.#prove()) {
+            if (!this.#isClosed()) this.#sendAck();
+            return;
+          }
+          this.#armIdle();
+        }
         if (r.total > this.#best) {
           this.#best = r.total;
           this.#paidEnd = paidEnd(this.#terms, this.#best);
           void this.#pump();
         }
-        this.#send(encodeFrame({ type: 'ack', paidEnd: this.#paidEnd, amount: this.#best }));
+        this.#sendAck();
         return;
       case 'rejected':
         ctx.metrics.vouchersRejected.inc({ reason: r.error.code });
@@ -375,8 +473,49 @@ export class ProviderSession {
     }
   }
 
-  #send(frame: Uint8Array, onSent?: (err?: Error) => void): void {
-    this.#ws.send(frame, { binary: true }, onSent);
+  #sendAck(): void {
+    this.#send(encodeFrame({ type: 'ack', paidEnd: this.#paidEnd, amount: this.#best }));
+  }
+
+  /** Check a voucher the channel layer did not (a replay); fails the session when the payer did not sign it. */
+  #signedByPayer(v: Voucher): boolean {
+    if (this.#payer !== undefined && verifyVoucher(v, this.#payer)) return true;
+    this.#ctx.metrics.vouchersRejected.inc({ reason: 'VOUCHER_BAD_SIGNATURE' });
+    this.fail(new SluiceError('VOUCHER_BAD_SIGNATURE', 'voucher is not signed by the payer'));
+    return false;
+  }
+
+  /**
+   * The payer's key is proven in this session (a voucher of theirs was accepted, or the
+   * channel's best voucher was resent): this session now replaces an older one on the channel
+   * (finalising its consumption), and the caller unlocks the channel's credit.
+   * @returns false when this session had to end instead
+   */
+  #prove(): boolean {
+    const ctx = this.#ctx;
+    const channelId = this.#channelId;
+    if (channelId === undefined) return false;
+    this.#proven = true;
+    const old = ctx.sessions.byChannel.get(channelId);
+    if (old !== undefined && old !== this) old.fail(new SluiceError('ABORTED', 'superseded by a newer session on the same channel'));
+    ctx.sessions.byChannel.set(channelId, this);
+    // The older session may have sent chunks since our READY stated the baseline: serving against
+    // that stale baseline would spend the same credit twice. Rare (the old session must still be
+    // sending); the client retries OVERLOADED and then gets the right baseline.
+    if ((ctx.usage.get(channelId)?.consumed ?? 0n) !== this.#consumedAtHello) {
+      this.fail(new SluiceError('OVERLOADED', 'the channel was still in use by another session; retry'));
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Queue a frame. Every frame gets a write callback: the pump, stopped while the socket's buffer
+   * is full, restarts from whichever write empties it (READY and the BLOCKs can fill it before
+   * any chunk is sent, e.g. when a resume is paid entirely by credit).
+   */
+  #send(frame: Uint8Array, chunk = false): void {
+    this.#ws.send(frame, { binary: true }, (err) => this.#onWritten(err, chunk));
   }
 
   async #pump(): Promise<void> {
@@ -411,7 +550,7 @@ export class ProviderSession {
         if (this.#phase !== 'serving' || this.#next !== index) return;
         if (index >= paidEnd(this.#terms, this.#best)) throw new SluiceError('INTERNAL', 'refusing to send an unpaid chunk');
         this.#next = index + 1;
-        this.#send(frame, (err) => this.#onSent(err));
+        this.#send(frame, true);
         this.#bytesSent += leaf.length;
         ctx.metrics.chunksServed.inc();
         ctx.metrics.bytesServed.inc(leaf.length);
@@ -440,14 +579,20 @@ export class ProviderSession {
     this.#slowTimer.unref();
   }
 
-  #onSent(err?: Error | null): void {
+  #onWritten(err?: Error | null, chunk = false): void {
     // Node calls write callbacks with `null` on success.
     if ((err !== undefined && err !== null) || this.#phase !== 'serving') return;
     this.#lastProgress = performance.now();
+    if (chunk) this.#armIdle(); // progress: the idle time counts from the last chunk written
     if (this.#waitingDrain && this.#ws.bufferedAmount <= this.#ctx.limits.maxBufferedBytes / 2) {
       this.#waitingDrain = false;
       void this.#pump();
     }
+  }
+
+  /** Record what this session has consumed on its channel so far (usage store). */
+  recordUsage(): void {
+    if (this.#phase !== 'closed') this.#flushUsage();
   }
 
   /** Record what this channel has consumed (chunks sent × price) so the next session's baseline is right. */
