@@ -347,15 +347,17 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
 class ResumeRestart extends Error {}
 
 /**
- * The prepaid window of a session: `window` less the chunks' worth of credit the provider wrote
- * off during this download, so that what is paid but not verified stays within `window` chunks.
- * @throws SluiceError BUDGET_EXCEEDED when nothing is left of the window
+ * The prepaid window of a session. Credit the provider wrote off during this download (paid,
+ * never delivered) is tolerated up to one window in all: an honest provider whose connection
+ * drops mid-stream writes off the chunks that were in flight, up to a window. Past it the client
+ * stops. So over a whole download at most 2 × `window` chunks are paid without being verified:
+ * `window` ahead in the current session, and at most one more window written off before it.
+ * @throws SluiceError BUDGET_EXCEEDED when more than a window was written off
  */
 function sessionWindow(window: number, lost: bigint, price: bigint): number {
-  if (price === 0n || lost === 0n) return window;
+  if (price === 0n || lost <= BigInt(window) * price) return window;
   const lostChunks = (lost + price - 1n) / price;
-  if (lostChunks < BigInt(window)) return window - Number(lostChunks);
-  throw new SluiceError('BUDGET_EXCEEDED', `the provider took ${lost} of credit (${lostChunks} chunk(s)) during this download without delivering chunks for it, the whole prepaid window of ${window}; stopped before paying more. Download from another provider, or run again with a larger --window to risk more`, {
+  throw new SluiceError('BUDGET_EXCEEDED', `the provider took ${lost} of credit (${lostChunks} chunk(s)) during this download without delivering chunks for it, more than the prepaid window of ${window}; stopped before paying more. Download from another provider, or run again with a larger --window to risk more`, {
     details: { lost: lost.toString(), window },
   });
 }
