@@ -75,3 +75,28 @@ export async function addRandomFile(env: Env, size: number, name = `f-${size}.bi
   const record = await importFile(path, { store: env.store });
   return { path, record, bytes };
 }
+
+/**
+ * A disk that needs `ms` per chunk, one write at a time, for `streamFile`'s `onChunk` and
+ * `written`; `maxBacklog` is the most chunks received and not yet written, `drained()` settles
+ * once every write is done.
+ */
+export function slowDisk(ms: number): { onChunk: () => Promise<void>; written: () => number; readonly maxBacklog: number; drained: () => Promise<void> } {
+  let written = 0;
+  let received = 0;
+  let maxBacklog = 0;
+  let chain: Promise<void> = Promise.resolve();
+  return {
+    onChunk: () => {
+      received++;
+      maxBacklog = Math.max(maxBacklog, received - written);
+      chain = chain.then(() => new Promise<void>((res) => setTimeout(() => { written++; res(); }, ms)));
+      return chain;
+    },
+    written: () => written,
+    get maxBacklog() {
+      return maxBacklog;
+    },
+    drained: () => chain,
+  };
+}

@@ -13,7 +13,7 @@ import * as Digest from 'multiformats/hashes/digest';
 import { maxInteriorBlocks, parseCid } from '@sluice/provider/content';
 import { paidEnd } from '@sluice/provider/wire';
 import { DevPayerChannels, MAX_WRITE_LAG, type PayerChannels, download, loadSidecar, streamFile } from '../src/index.ts';
-import { BOB, type Env, addRandomFile, makeEnv } from './helpers.ts';
+import { BOB, type Env, addRandomFile, makeEnv, slowDisk } from './helpers.ts';
 import { type FileView, type Script, fileView, honestScript, recordingChannels, scriptedProvider } from './scripted-provider.ts';
 
 const PRICE = 100n;
@@ -212,27 +212,18 @@ describe('client against hostile sessions', () => {
     const p = await scriptedProvider(file, 0n, honestScript(file, 0n));
     const alice = payer();
     const ch = await alice.ensureChannel({ payee: BOB, hub: null, asset: ZERO_ADDRESS, amount: 0n, deposit: 0n });
-    let written = 0;
-    let received = 0;
-    let maxBacklog = 0;
-    let chain: Promise<void> = Promise.resolve();
+    const disk = slowDisk(3);
     const r = await streamFile({
       wsUrl: `${p.url.replace('http', 'ws')}/stream`, channelId: ch.channelId, root: parseCid(file.cid), size: file.size, chunkCount: file.leaves.length,
       pricePerChunk: 0n, start: 0, window: 8, payStep: 2, paidBefore: 0n, channels: alice, stallTimeoutMs: 5_000,
       onResolved: async () => undefined,
-      onChunk: () => {
-        received++;
-        maxBacklog = Math.max(maxBacklog, received - written);
-        const w = chain.then(() => new Promise<void>((res) => setTimeout(() => { written++; res(); }, 3)));
-        chain = w;
-        return w;
-      },
-      written: () => written,
+      onChunk: disk.onChunk,
+      written: disk.written,
     });
-    await chain;
+    await disk.drained();
     await alice.stop();
     await p.close();
     assert.equal(r.received, file.leaves.length);
-    assert.ok(maxBacklog <= MAX_WRITE_LAG + 2, `backlog ${maxBacklog} chunks`);
+    assert.ok(disk.maxBacklog <= MAX_WRITE_LAG + 2, `backlog ${disk.maxBacklog} chunks`);
   });
 });

@@ -3,7 +3,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCid } from '@sluice/provider/content';
 import { streamFile } from '../src/index.ts';
-import { BOB, type Env, type RunningProvider, addRandomFile, aliceChannels, makeEnv, startProvider } from './helpers.ts';
+import { BOB, type Env, type RunningProvider, addRandomFile, aliceChannels, makeEnv, slowDisk, startProvider } from './helpers.ts';
 
 describe('streamFile', () => {
   let env: Env;
@@ -22,10 +22,7 @@ describe('streamFile', () => {
     const { record } = await addRandomFile(env, chunks * 262_144);
     const alice = aliceChannels(env);
     const ch = await alice.ensureChannel({ payee: BOB, hub: null, asset: '0x0000000000000000000000000000000000000000' as never, amount: 10n * BigInt(chunks), deposit: 10n * BigInt(chunks) });
-    let written = 0;
-    let maxBacklog = 0;
-    let received = 0;
-    let chain: Promise<void> = Promise.resolve();
+    const disk = slowDisk(3); // 3 ms per chunk, one write at a time
     const r = await streamFile({
       wsUrl: `${bob.service.url.replace('http', 'ws')}/stream`,
       channelId: ch.channelId,
@@ -40,20 +37,13 @@ describe('streamFile', () => {
       channels: alice,
       stallTimeoutMs: 3_000,
       onResolved: async () => undefined,
-      onChunk: () => {
-        received++;
-        maxBacklog = Math.max(maxBacklog, received - written);
-        // A disk that needs 3 ms per chunk, one write at a time.
-        const w = chain.then(() => new Promise<void>((res) => setTimeout(() => { written++; res(); }, 3)));
-        chain = w;
-        return w;
-      },
-      written: () => written,
+      onChunk: disk.onChunk,
+      written: disk.written,
     });
-    await chain;
+    await disk.drained();
     assert.equal(r.received, chunks);
     assert.equal(r.paid, 10n * BigInt(chunks));
-    assert.ok(maxBacklog <= 64 + 8 + 1, `write backlog stayed bounded (${maxBacklog})`);
+    assert.ok(disk.maxBacklog <= 64 + 8 + 1, `write backlog stayed bounded (${disk.maxBacklog})`);
     await alice.stop();
   });
 });
