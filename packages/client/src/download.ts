@@ -188,6 +188,8 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   let reused = channel !== undefined;
   // What the next READY's baseline should be on this channel (undefined: not known).
   let expectBaseline = reused ? state?.expectBaseline : undefined;
+  // ... and the channel's signed total then (see SidecarState.expectPaid)
+  let expectPaid = reused ? state?.expectPaid : undefined;
   if (channel === undefined) {
     const marginFrac = options.margin ?? 0.1;
     const fileCost = price * BigInt(meta.chunks);
@@ -204,7 +206,10 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     });
     channel = ensured;
     reused = !ensured.opened;
-    if (ensured.opened) expectBaseline = 0n; // nothing consumed on a channel we just opened
+    if (ensured.opened) {
+      expectBaseline = 0n; // nothing consumed on a channel we just opened
+      expectPaid = ensured.paid;
+    }
     if (state !== undefined) state = { ...state, channelId: channel.channelId };
   }
   options.onProgress?.({ phase: 'channel', channelId: channel.channelId, reused, balance: channel.balance, paid: channel.paid });
@@ -224,6 +229,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
       version: 1, cid: meta.cid, size: meta.size, chunks: meta.chunks, channelId, verified,
       ...(lost === 0n ? {} : { lost }),
       ...(expectBaseline === undefined ? {} : { expectBaseline }),
+      ...(expectBaseline === undefined || expectPaid === undefined ? {} : { expectPaid }),
     } satisfies SidecarState);
   await save();
 
@@ -235,6 +241,9 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
       let sinceSave = 0;
       const view = await options.channels.getChannel(channelId);
       if (view === undefined) throw new SluiceError('CHANNEL_UNKNOWN', 'the payment channel disappeared');
+      // Another download on this channel since the expectation was recorded consumed at most what it paid.
+      if (expectBaseline !== undefined && expectPaid !== undefined && view.paid > expectPaid) expectBaseline += view.paid - expectPaid;
+      expectPaid = view.paid;
       sessions++;
       let session: { baseline: bigint; price: bigint; received: number } | undefined;
       try {
@@ -309,8 +318,12 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
         await writeChain;
         // A session the provider ended (or broke): the next READY must not claim more consumed than it
         // delivered. One we ended ourselves (cancel, re-verify, write error) may have dropped chunks in flight.
-        const ours = e instanceof ResumeRestart || writeError !== undefined || isSluiceError(e, 'ABORTED');
-        if (session !== undefined) expectBaseline = ours ? undefined : session.baseline + BigInt(session.received) * session.price;
+        // (An ABORTED from the provider — ERROR or close code 4301 — is not ours.)
+        const ours = e instanceof ResumeRestart || writeError !== undefined || (isSluiceError(e, 'ABORTED') && e.details['remote'] !== true);
+        if (session !== undefined) {
+          expectBaseline = ours ? undefined : session.baseline + BigInt(session.received) * session.price;
+          expectPaid = (await options.channels.getChannel(channelId))?.paid;
+        }
         await save();
         if (e instanceof ResumeRestart) {
           attempt--;

@@ -34,6 +34,12 @@ export interface SidecarState {
    * other than by our own cancel (what it started from + the chunks it delivered × price).
    */
   readonly expectBaseline?: bigint;
+  /**
+   * The channel's signed total when `expectBaseline` was recorded. Another download on the same
+   * channel since then (the client reuses a channel for the same provider) consumed at most what
+   * it paid beyond this, so the expectation rises by that much.
+   */
+  readonly expectPaid?: bigint;
 }
 
 const AMOUNT = /^[0-9]{1,78}$/;
@@ -62,12 +68,14 @@ export async function loadSidecar(path: string): Promise<SidecarState | undefine
     const price = amountField(o['price']);
     const lost = amountField(o['lost']);
     const expectBaseline = amountField(o['expectBaseline']);
+    const expectPaid = amountField(o['expectPaid']);
     return {
       version: 1, cid: o['cid'], size: size as number, chunks: chunks as number, channelId: o['channelId'] as ChannelId, verified: verified as number,
       ...(o['complete'] === true ? { complete: true as const } : {}),
       ...(price === undefined ? {} : { price }),
       ...(lost === undefined ? {} : { lost }),
       ...(expectBaseline === undefined ? {} : { expectBaseline }),
+      ...(expectPaid === undefined ? {} : { expectPaid }),
     };
   } catch (e) {
     throw new SluiceError('DECODE_FAILED', `resume state ${path} is malformed; delete it to start over`, { cause: e });
