@@ -1546,7 +1546,13 @@ class EngineImpl implements Engine {
       if (this.#exists(virtualChallengeId(t)) || data.objective.targets[t] !== undefined) continue;
       const defund = getObjectiveData(this.store, virtualDefundId(t))?.objective;
       const vd = this.#getVirtual(t);
-      const v = defund?.type === 'virtualDefund' ? defund.v : vd?.v;
+      // as #sync: the defund's copy, the record's, else the fund's (a fund stopped after the
+      // guarantee was locked and before the postfund: the record holds no channel yet, and only
+      // registering V's prefund lets the ledger exit reclaim the guarantee)
+      const v =
+        (defund?.type === 'virtualDefund' ? defund.v : undefined) ??
+        vd?.v ??
+        (getObjectiveData(this.store, virtualFundId(t))?.objective as { v?: Channel } | undefined)?.v;
       if (v == null || latestSupportedState(v) === undefined) continue;
       const r = vd?.role === 'payee' ? this.store.getVoucher(t, 'payee') : undefined;
       try {
