@@ -26,7 +26,7 @@ test('a top-up left in progress by an earlier run is reported as "try again late
   } as unknown as Node;
   const err = await new NodePayerChannels(node).ensureChannel({ payee: BOB, hub: HUB, asset: ETH, amount: 100n, deposit: 110n }).then(() => undefined, (e: unknown) => e);
   assert.ok(isSluiceError(err, 'OVERLOADED'), String(err));
-  assert.match(err.message, /earlier top-up of our ledger with the hub is still in progress .*try again later, or get it back with `sluice withdraw`/);
+  assert.match(err.message, /earlier top-up of our ledger with the hub is still in progress .*try again later\. Only the hub's countersignature credits it/);
   assert.equal(virtualOpened, false);
 });
 
@@ -51,4 +51,17 @@ test('nothing is deposited while the hub is unreachable: the ledger is neither o
     assert.match(err.message, /cannot reach the hub 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 .*nothing was deposited/);
   }
   assert.deepEqual(calls, []);
+});
+
+test('sluice withdraw refuses while a top-up of ours is uncredited (closing would lose its deposit), and warns with --force', async () => {
+  const { checkUncreditedTopUps } = await import('../src/commands/withdraw.ts');
+  const topUp = { type: 'ledgerTopUp', amount: 500n, depositor: 0, ledger: { id: '0x' + '22'.repeat(32), myIndex: 0 } };
+  const theirs = { ...topUp, depositor: 1 };
+  const node = (objectives: unknown[]): Parameters<typeof checkUncreditedTopUps>[0] => ({ engine: { activeObjectives: () => objectives } }) as never;
+  const warned: string[] = [];
+  checkUncreditedTopUps(node([theirs]), false, (s) => warned.push(s)); // the hub's top-up: not ours to lose
+  assert.throws(() => checkUncreditedTopUps(node([topUp]), false, (s) => warned.push(s)), (e: unknown) => isSluiceError(e, 'LEDGER_NOT_EMPTY') && /top-up of 500 .* not credited .*withdraw --force/.test(e.message));
+  assert.equal(warned.length, 0);
+  checkUncreditedTopUps(node([topUp]), true, (s) => warned.push(s));
+  assert.match(warned[0] ?? '', /warning: a top-up of 500/);
 });

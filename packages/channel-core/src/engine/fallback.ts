@@ -53,7 +53,13 @@ export function settledChannel(o: FallbackObjective): ChannelId {
   return o.type === 'virtualChallenge' ? o.v.id : o.ledger.id;
 }
 
-/** Cooperative objective types whose silence is a reason to go on chain (they wait on a peer's signature). */
+/**
+ * Cooperative objective types whose silence is a reason to go on chain (they wait on a peer's
+ * signature). Not a ledger top-up: it locks nothing of ours beyond the deposit, and that deposit
+ * is credited only by the peer's countersignature — exiting the ledger meanwhile would pay out
+ * the last agreed state and leave the deposit in the adjudicator for good, while waiting keeps it
+ * for when the peer answers (the user can still exit by hand, `sluice withdraw`, and is warned).
+ */
 export function needsPeer(o: Objective, waitingFor: string): boolean {
   switch (o.type) {
     case 'virtualDefund':
@@ -61,8 +67,6 @@ export function needsPeer(o: Objective, waitingFor: string): boolean {
       return true;
     case 'virtualFund':
       return waitingFor === 'WaitingForCompletePostFund' || waitingFor === 'WaitingForCompleteFunding';
-    case 'ledgerTopUp':
-      return waitingFor === 'WaitingForLedgerUpdate';
     default:
       return false;
   }

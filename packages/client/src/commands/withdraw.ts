@@ -7,6 +7,7 @@
  * prints progress; otherwise run `sluice withdraw --wait` or `sluice status` later.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { SluiceError } from '@sluice/channel-core';
 import type { Node } from '@sluice/channel-core/node';
 import { activityOf, describeActivity, formatSeconds, renderDisputes, renderSettleReport, settleAll, type SettleReport, disputeView } from '@sluice/provider';
 import { type NodeCommandOptions, addNodeCommandOptions, startNode } from './node-command.ts';
@@ -30,6 +31,31 @@ function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer (milliseconds)');
   return n;
+}
+
+/**
+ * Our top-ups whose deposit the hub has not credited yet: closing their ledger now pays out the
+ * last agreed state and leaves the deposit in the adjudicator for good.
+ */
+function uncreditedTopUps(node: Pick<Node, 'engine'>): { channelId: string; amount: bigint }[] {
+  return node.engine
+    .activeObjectives()
+    .flatMap((o) => (o.type === 'ledgerTopUp' && o.ledger.myIndex === o.depositor ? [{ channelId: o.ledger.id, amount: o.amount }] : []));
+}
+
+/**
+ * Before a withdraw: refuse while a top-up of ours is uncredited (closing would lose its deposit),
+ * unless `force`, then warn.
+ * @throws SluiceError LEDGER_NOT_EMPTY
+ */
+export function checkUncreditedTopUps(node: Pick<Node, 'engine'>, force: boolean, warn: (s: string) => void): void {
+  const pending = uncreditedTopUps(node);
+  if (pending.length === 0) return;
+  const what = pending.map((p) => `a top-up of ${p.amount} we deposited into ledger ${p.channelId} is not credited by the hub yet`).join('; ');
+  if (!force) {
+    throw new SluiceError('LEDGER_NOT_EMPTY', `${what}. Closing the ledger now would leave that deposit in the adjudicator for good: wait until the hub answers (the deposit is credited then; see \`sluice status\`), or run \`sluice withdraw --force\` to close it on chain without the deposit`);
+  }
+  warn(`warning: ${what}; --force: closing without it (the deposit stays in the adjudicator)`);
 }
 
 /** Wait until no dispute is left and every ledger we exited on chain is closed. */
@@ -86,6 +112,7 @@ export function addWithdrawCommand(program: Command, io: Io, result: { code: num
       if (a !== undefined) progress(describeActivity(a));
     });
     try {
+      checkUncreditedTopUps(node, opts.force, progress);
       const report = await settleAll(node, {
         ...(opts.force ? { force: true } : {}),
         ...(opts.cooperativeTimeout === undefined ? {} : { cooperativeTimeoutMs: opts.cooperativeTimeout }),
