@@ -326,12 +326,15 @@ function joinDirectDefund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   const ld = ctx.ledgers.get(ledgerId);
   if (ld?.ledger == null || ld.status !== 'open') refuse('no open ledger with this id', { ledgerId });
   if (ld.ledger.queue.length > 0) throw new SluiceError('PROTOCOL_NOT_READY', 'ledger has proposals in flight', { details: { ledgerId } });
-  // Not while one of our objectives works on the ledger (a virtual fund waiting to add its
-  // guarantee, a defund, a top-up): signing the final state first and then the guarantee at the
-  // same turn would fund a channel on a ledger already paid out (a hub could so close the
-  // payee's ledger under a virtual fund and keep the payer's payment). As Node.closeLedgerChannel.
+  // Not while one of our objectives may still add to the ledger (a virtual fund whose guarantee
+  // is not in yet, a top-up): signing the final state first and then the guarantee at the same
+  // turn would fund a channel on a ledger already paid out (a hub could so close the payee's
+  // ledger under a virtual fund and keep the payer's payment). A virtual defund only removes a
+  // guarantee, and while one is in the ledger the close is refused anyway (LEDGER_NOT_EMPTY).
   for (const o of ctx.active()) {
-    if (ledgersOf(o).some((l) => l.id === ledgerId)) throw new SluiceError('PROTOCOL_NOT_READY', 'the ledger has objectives in flight', { details: { ledgerId, objectiveId: o.id } });
+    if ((o.type === 'virtualFund' || o.type === 'ledgerTopUp') && ledgersOf(o).some((l) => l.id === ledgerId)) {
+      throw new SluiceError('PROTOCOL_NOT_READY', 'the ledger has objectives in flight', { details: { ledgerId, objectiveId: o.id } });
+    }
   }
   const objective = update(newDirectDefund(ledgerToChannel(ld.ledger)), msg);
   return { objective, ledger: { ...ld, status: 'closing' } };
