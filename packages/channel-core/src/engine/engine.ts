@@ -450,6 +450,12 @@ class EngineImpl implements Engine {
   readonly #silent = new Map<string, number>();
   /** Our reclaim transactions: tx hash -> target, to attribute `Reclaimed` events. */
   readonly #reclaimTargets = new Map<string, ChannelId>();
+  /**
+   * Holdings of our ledgers as last seen on chain (Deposited events, or read when a follower must
+   * check a top-up proposal and none was seen since start); they only grow while a ledger is open.
+   */
+  readonly #holdings = new Map<ChannelId, bigint>();
+  readonly #holdingsReads = new Set<ChannelId>();
   /** Failed attempts per fallback step. */
   readonly #txFailures = new Map<string, number>();
   /** Ledger exits with a `statusOf` read in flight. */
@@ -1929,6 +1935,8 @@ class EngineImpl implements Engine {
             virtual: (c) => this.#getVirtual(c),
             now: this.#clock.now(),
             forgottenBefore: this.#forgottenBefore(),
+            holdings: (id) => this.#holdings.get(id),
+            readHoldings: (id, asset) => this.#readHoldings(id, asset),
           },
           msg,
         );
@@ -2005,7 +2013,11 @@ class EngineImpl implements Engine {
         }
         // the reclaim's target was needed by the objectives above only
         if (ev.type === 'Reclaimed') this.#reclaimTargets.delete(ev.txHash.toLowerCase());
-        if (ev.type === 'Deposited') await this.#maybeTopUp(channelId, ev.destinationHoldings, ev.asset, ev.blockNumber, ev.logIndex);
+        if (ev.type === 'Deposited') {
+          const ld = this.#getLedger(channelId);
+          if (ld !== undefined && sameAddress(ld.asset, ev.asset)) this.#seeHoldings(channelId, ev.destinationHoldings);
+          await this.#maybeTopUp(channelId, ev.destinationHoldings, ev.asset, ev.blockNumber, ev.logIndex);
+        }
         if (ev.type === 'ChallengeRegistered') await this.#onChallengeRegistered(ev);
       }
       await this.#feedChainTime(batch.toBlock);
@@ -2079,10 +2091,34 @@ class EngineImpl implements Engine {
     this.#emit({ type: 'objectiveCreated', initiatedBy: 'peer', objectiveId: id, objectiveType: 'directFund', channelId: ledgerId });
   }
 
-  /** A counterparty's deposit into an open ledger beyond its total: start the matching top-up. */
+  #seeHoldings(ledgerId: ChannelId, holdings: bigint): void {
+    const prev = this.#holdings.get(ledgerId);
+    if (prev === undefined || holdings > prev) this.#holdings.set(ledgerId, holdings);
+  }
+
+  /** Read a ledger's holdings from the chain once (a follower checking a top-up proposal after a restart). */
+  #readHoldings(ledgerId: ChannelId, asset: Address): void {
+    const signal = this.#lifecycle?.signal;
+    if (signal === undefined || this.#holdingsReads.has(ledgerId)) return;
+    this.#holdingsReads.add(ledgerId);
+    this.chain
+      .holdings(asset, ledgerId, { signal })
+      .then((h) => this.#seeHoldings(ledgerId, h))
+      .catch((e: unknown) => this.#log.warn({ channelId: ledgerId, code: isSluiceError(e) ? e.code : 'unknown' }, 'holdings read failed'))
+      .finally(() => this.#holdingsReads.delete(ledgerId));
+  }
+
+  /**
+   * A deposit into an open ledger we lead, beyond its total, that no top-up of ours is for: the
+   * follower's (or anyone's) — start the top-up crediting the follower. The follower never guesses
+   * from a deposit (the chain does not say who made it): it follows the leader's proposal when the
+   * holdings cover it (join), so both sides always credit the same party. (Each crediting the other
+   * for the same unexplained deposit, e.g. 1 wei from anyone, left two conflicting top-ups that
+   * blocked every later proposal on the ledger.)
+   */
   async #maybeTopUp(ledgerId: ChannelId, holdings: bigint, asset: Address, blockNumber: number, logIndex: number): Promise<void> {
     const ld = this.#getLedger(ledgerId);
-    if (ld?.ledger == null || ld.status !== 'open' || !sameAddress(ld.asset, asset)) return;
+    if (ld?.ledger == null || ld.status !== 'open' || ld.myIndex !== 0 || !sameAddress(ld.asset, asset)) return;
     if ([...this.#active.values()].some((d) => d.objective.type === 'ledgerTopUp' && d.objective.ledger.id === ledgerId)) return;
     let o: Objective | undefined;
     try {

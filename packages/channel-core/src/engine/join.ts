@@ -51,6 +51,10 @@ export interface JoinContext {
    * window was widened or turned off.
    */
   readonly forgottenBefore?: number;
+  /** A ledger's holdings as last seen on chain (undefined: none seen since start). */
+  readonly holdings?: (ledgerId: ChannelId) => bigint | undefined;
+  /** Ask for a ledger's holdings to be read from the chain (asynchronously; `holdings` has them after). */
+  readonly readHoldings?: (ledgerId: ChannelId, asset: Address) => void;
 }
 
 /** Refuse a channel whose nonce is before what retention forgot, or outside the policy's window (when it has one). */
@@ -349,17 +353,34 @@ export function topUpFor(ld: LedgerData, depositor: Address, holdings: bigint): 
 }
 
 /**
- * A peer's top-up proposal never creates an objective: ours comes from the deposit itself, when
- * chain events show it ({@link topUpFor}, one per ledger at a time). Until then the proposal is
- * not ready and the peer retries. (Creating one per proposal let a peer make any number of them
- * before depositing, each with its own target, and have one deposit credited by two of them.)
+ * The ledger leader's top-up proposal: we (the follower) join it only when the holdings on chain
+ * cover it — what the ledger already credits plus the amount — and no other top-up of the ledger
+ * is in progress; otherwise it is not ready and the leader retries. So proposals alone create
+ * nothing (a flood without a deposit leaves no objective behind), one deposit is credited once,
+ * and we credit whom the leader's signed proposal names, never a guess from a deposit event.
  */
-function joinLedgerTopUp(ctx: JoinContext, msg: ProtocolMessage): never {
+function joinLedgerTopUp(ctx: JoinContext, msg: ProtocolMessage): Joined {
   if (msg.kind !== 'ledgerProposal' || msg.signedProposal.proposal.type !== 'topUp') refuse('a top-up starts with a top-up proposal');
   const ledgerId = channelIdOf(msg.objectiveId);
   const ld = ctx.ledgers.get(ledgerId);
   if (ld?.ledger == null || ld.status !== 'open') refuse('no open ledger with this id', { ledgerId });
-  throw new SluiceError('PROTOCOL_NOT_READY', 'the top-up deposit is not seen here yet', { details: { ledgerId } });
+  if (ld.myIndex !== 1) refuse('only the ledger leader proposes a top-up', { ledgerId });
+  for (const o of ctx.active()) {
+    if (o.type === 'ledgerTopUp' && o.ledger.id === ledgerId) throw new SluiceError('PROTOCOL_NOT_READY', 'another top-up of this ledger is in progress', { details: { ledgerId } });
+  }
+  const p = msg.signedProposal.proposal;
+  const depositor = ld.ledger.fixedPart.participants.find((a) => dest(a) === p.destination);
+  if (depositor === undefined) refuse('top-up credits neither party');
+  if (typeof p.amount !== 'bigint' || p.amount <= 0n) refuse('a top-up amount must be positive');
+  const objective = newLedgerTopUp({ ledger: ld.ledger, depositor, amount: p.amount });
+  if (objective.id !== msg.objectiveId) refuse('top-up does not match the ledger', { ledgerId });
+  const held = ctx.holdings?.(ledgerId);
+  if (held === undefined) ctx.readHoldings?.(ledgerId, ld.asset);
+  if (held === undefined || held < objective.targetHoldings) {
+    throw new SluiceError('PROTOCOL_NOT_READY', 'the top-up deposit is not seen here yet', { details: { ledgerId } });
+  }
+  // Not applied here: the engine applies the message next, against these holdings.
+  return { objective: { ...objective, holdings: held } };
 }
 
 /**
