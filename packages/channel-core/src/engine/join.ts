@@ -379,8 +379,11 @@ function joinLedgerTopUp(ctx: JoinContext, msg: ProtocolMessage): Joined {
   if (held === undefined || held < objective.targetHoldings) {
     throw new SluiceError('PROTOCOL_NOT_READY', 'the top-up deposit is not seen here yet', { details: { ledgerId } });
   }
-  // Not applied here: the engine applies the message next, against these holdings.
-  return { objective: { ...objective, holdings: held } };
+  const joined = { ...objective, holdings: held };
+  // Checked here (a bad signature leaves no record), applied by the engine once the objective is
+  // created with the ledger's latest stored copy (which this check's result would not be).
+  update(joined, msg);
+  return { objective: joined };
 }
 
 /**
