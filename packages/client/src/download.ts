@@ -81,7 +81,9 @@ export interface DownloadResult {
   readonly elapsedMs: number;
 }
 
-const RETRYABLE = new Set(['PEER_DISCONNECTED', 'OVERLOADED']);
+// CHANNEL_NOT_FUNDED: our side of the virtual fund completed before the provider's (a provider
+// older than its funding grace period answers that at once)
+const RETRYABLE = new Set(['PEER_DISCONNECTED', 'OVERLOADED', 'CHANNEL_NOT_FUNDED']);
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((res, rej) => {

@@ -71,6 +71,16 @@ describe('provider service: hostile clients', () => {
     });
   }
 
+  it('a HELLO on a channel still being funded here waits for it briefly (the payer\'s side completed first)', async () => {
+    const ch = await openChannel(f, { status: 'proposed' });
+    const r = await raw(f);
+    r.hello(ch, small);
+    await new Promise((res) => setTimeout(res, 200));
+    await f.registry.setStatus(ch, 'funded');
+    await r.waitFor((x) => x.type === 'ready');
+    r.ws.close();
+  });
+
   it('a HELLO on a channel that does not pay us costs no store read (the channel is checked before the file)', async () => {
     const fresh = (await addFile(f, 2 * 262_144)).record.cid; // not yet resolved by the service
     let reads = 0;

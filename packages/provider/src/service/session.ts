@@ -57,6 +57,9 @@ export interface SessionLimits {
   readonly frameBurst: number;
 }
 
+/** How long a HELLO on a channel still being funded here waits for it (ms). */
+const FUNDING_GRACE_MS = 2_000;
+
 export const DEFAULT_LIMITS: SessionLimits = {
   helloTimeoutMs: 5_000,
   idleTimeoutMs: 60_000,
@@ -319,10 +322,19 @@ export class ProviderSession {
     const ctx = this.#ctx;
     // The channel first: a HELLO on a channel that does not pay us costs no store read or hashing.
     const channelId = hello.channelId.toLowerCase() as ChannelId;
-    const ch = await ctx.channels.getVirtualChannel(channelId);
-    if (this.#phase === 'closed') return;
+    let ch = await ctx.channels.getVirtualChannel(channelId);
+    if (this.#isClosed()) return;
     if (ch === undefined) throw new SluiceError('CHANNEL_UNKNOWN', 'unknown channel');
     if (!sameAddress(ch.payee, ctx.channels.address)) throw new SluiceError('VOUCHER_WRONG_PAYEE', 'this provider is not the payee of the channel');
+    // The payer's side of the virtual fund can complete a moment before ours (the last postfund
+    // signature still on its way to us): a HELLO that fast waits for it, briefly.
+    const grace = Math.min(FUNDING_GRACE_MS, ctx.limits.idleTimeoutMs / 2); // an answer before the idle timer's
+    for (const until = performance.now() + grace; ch.status === 'proposed' && performance.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 25));
+      if (this.#isClosed()) return;
+      ch = (await ctx.channels.getVirtualChannel(channelId)) ?? ch;
+    }
+    if (this.#isClosed()) return;
     if (ch.status === 'proposed') throw new SluiceError('CHANNEL_NOT_FUNDED', 'channel is not funded yet');
     if (ch.status !== 'funded') throw new SluiceError('CHANNEL_CLOSING', 'channel is closing');
     const file = await ctx.files.get(hello.root);
