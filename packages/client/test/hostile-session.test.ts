@@ -13,8 +13,8 @@ import * as Digest from 'multiformats/hashes/digest';
 import { maxInteriorBlocks, parseCid } from '@sluice/provider/content';
 import { paidEnd } from '@sluice/provider/wire';
 import { DevPayerChannels, MAX_WRITE_LAG, type PayerChannels, download, loadSidecar, streamFile } from '../src/index.ts';
-import { BOB, type Env, addRandomFile, makeEnv, slowDisk } from './helpers.ts';
-import { type FileView, type Script, fileView, honestScript, recordingChannels, scriptedProvider } from './scripted-provider.ts';
+import { BOB, type Env, slowDisk } from './helpers.ts';
+import { type FileView, type Script, envWithFile, honestScript, recordingChannels, scriptedProvider } from './scripted-provider.ts';
 
 const PRICE = 100n;
 
@@ -23,9 +23,7 @@ describe('client against hostile sessions', () => {
   let file: FileView;
   let n = 0;
   before(async () => {
-    env = await makeEnv();
-    const { record } = await addRandomFile(env, 200 * 262_144);
-    file = await fileView(env.store, record.cid, record.size);
+    ({ env, file } = await envWithFile(200));
   });
   after(async () => {
     await env.cleanup();

@@ -9,7 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CHUNK_SIZE, type ChunkStore, parseCid, resolveFromStore, type LeafRange, type CID } from '@sluice/provider/content';
 import { type ClientFrame, decodeClientFrame, encodeFrame } from '@sluice/provider/wire';
 import type { EnsureChannelRequest, PayerChannels } from '../src/index.ts';
-import { BOB } from './helpers.ts';
+import { BOB, type Env, addRandomFile, makeEnv } from './helpers.ts';
 
 export interface FileView {
   readonly cid: string;
@@ -26,6 +26,13 @@ export async function fileView(store: ChunkStore, cid: string, size: number): Pr
     cid, size, leaves: f.leaves, interior: f.interior, blocks: f.blocks,
     chunk: async (i) => Uint8Array.from((await store.getBlock(f.leaves[i]!.cid)) ?? []),
   };
+}
+
+/** A test environment holding one random file of `chunks` chunks, and that file's view. */
+export async function envWithFile(chunks: number): Promise<{ env: Env; file: FileView }> {
+  const env = await makeEnv();
+  const { record } = await addRandomFile(env, chunks * CHUNK_SIZE);
+  return { env, file: await fileView(env.store, record.cid, record.size) };
 }
 
 export interface Session {

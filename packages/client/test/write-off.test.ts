@@ -11,16 +11,14 @@ import { join } from 'node:path';
 import { SluiceError, isSluiceError } from '@sluice/channel-core';
 import { errorFrameFor } from '@sluice/provider/wire';
 import { DevPayerChannels, download, loadSidecar } from '../src/index.ts';
-import { type Env, addRandomFile, aliceChannels, makeEnv, startProvider } from './helpers.ts';
-import { type FileView, type Script, fileView, scriptedProvider } from './scripted-provider.ts';
+import { type Env, addRandomFile, aliceChannels, startProvider } from './helpers.ts';
+import { type FileView, type Script, envWithFile, scriptedProvider } from './scripted-provider.ts';
 
 describe('credit written off, across downloads on one channel and across runs', () => {
   let env: Env;
   let file: FileView;
   before(async () => {
-    env = await makeEnv();
-    const { record } = await addRandomFile(env, 200 * 262_144);
-    file = await fileView(env.store, record.cid, record.size);
+    ({ env, file } = await envWithFile(200));
   });
   after(async () => {
     await env.cleanup();

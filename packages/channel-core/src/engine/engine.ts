@@ -56,7 +56,7 @@ import { paidAmount } from '../protocols/virtual-defund.ts';
 import type { ChallengeRegisteredEvent, ObjectiveEvent, ProtocolMessage, Transaction } from '../protocols/types.ts';
 import { eventChannelId, toProtocolEvent } from './chain-events.ts';
 import type { EngineEvent, ObjectiveType } from './events.ts';
-import { type Joined, joinObjective, sameChannel, signedBy, topUpFor } from './join.ts';
+import { type Joined, joinObjective, sameChannel, signedBy, topUpFor, topUpInProgress } from './join.ts';
 import type { EnginePolicy } from './policy.ts';
 import {
   type LedgerData,
@@ -2119,7 +2119,7 @@ class EngineImpl implements Engine {
   async #maybeTopUp(ledgerId: ChannelId, holdings: bigint, asset: Address, blockNumber: number, logIndex: number): Promise<void> {
     const ld = this.#getLedger(ledgerId);
     if (ld?.ledger == null || ld.status !== 'open' || ld.myIndex !== 0 || !sameAddress(ld.asset, asset)) return;
-    if ([...this.#active.values()].some((d) => d.objective.type === 'ledgerTopUp' && d.objective.ledger.id === ledgerId)) return;
+    if (topUpInProgress(this.activeObjectives(), ledgerId)) return;
     let o: Objective | undefined;
     try {
       o = topUpFor(ld, ld.counterparty, holdings);

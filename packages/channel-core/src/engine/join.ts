@@ -352,6 +352,12 @@ export function topUpFor(ld: LedgerData, depositor: Address, holdings: bigint): 
   return newLedgerTopUp({ ledger: ld.ledger, depositor, amount });
 }
 
+/** Whether a top-up of `ledgerId` is among `objectives` (at most one runs per ledger). */
+export function topUpInProgress(objectives: Iterable<Objective>, ledgerId: ChannelId): boolean {
+  for (const o of objectives) if (o.type === 'ledgerTopUp' && o.ledger.id === ledgerId) return true;
+  return false;
+}
+
 /**
  * The ledger leader's top-up proposal: we (the follower) join it only when the holdings on chain
  * cover it — what the ledger already credits plus the amount — and no other top-up of the ledger
@@ -365,9 +371,7 @@ function joinLedgerTopUp(ctx: JoinContext, msg: ProtocolMessage): Joined {
   const ld = ctx.ledgers.get(ledgerId);
   if (ld?.ledger == null || ld.status !== 'open') refuse('no open ledger with this id', { ledgerId });
   if (ld.myIndex !== 1) refuse('only the ledger leader proposes a top-up', { ledgerId });
-  for (const o of ctx.active()) {
-    if (o.type === 'ledgerTopUp' && o.ledger.id === ledgerId) throw new SluiceError('PROTOCOL_NOT_READY', 'another top-up of this ledger is in progress', { details: { ledgerId } });
-  }
+  if (topUpInProgress(ctx.active(), ledgerId)) throw new SluiceError('PROTOCOL_NOT_READY', 'another top-up of this ledger is in progress', { details: { ledgerId } });
   const p = msg.signedProposal.proposal;
   const depositor = ld.ledger.fixedPart.participants.find((a) => dest(a) === p.destination);
   if (depositor === undefined) refuse('top-up credits neither party');

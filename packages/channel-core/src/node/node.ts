@@ -19,6 +19,7 @@ import { newDirectDefund } from '../protocols/direct-defund.ts';
 import { newVirtualFund } from '../protocols/virtual-fund.ts';
 import { newLedgerTopUp } from '../protocols/ledger-topup.ts';
 import { ledgerToChannel } from '../protocols/ledger.ts';
+import { ledgersOf } from '../protocols/objective.ts';
 import { directDefundId } from '../protocols/direct-defund.ts';
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { virtualChallengeId } from '../protocols/virtual-challenge.ts';
@@ -28,7 +29,7 @@ import { type Engine, type HistoryPruned, createEngine } from '../engine/engine.
 import { type Owned, chainFor, messagingFor, storeFor } from './adapters.ts';
 import { ledgerInfo, virtualInfo } from './info.ts';
 import type { EngineEvent } from '../engine/events.ts';
-import { assertGuaranteeRoom, freeToLock, virtualDefundFor } from '../engine/join.ts';
+import { assertGuaranteeRoom, freeToLock, topUpInProgress, virtualDefundFor } from '../engine/join.ts';
 import { DEFAULT_MAX_LEDGER_GUARANTEES } from '../engine/policy.ts';
 import {
   type LedgerData,
@@ -520,7 +521,7 @@ class NodeImpl implements Node {
     const id = await engine.serial(async () => {
       const ld = getLedgerData(this.#st, args.channelId.toLowerCase() as ChannelId);
       if (ld?.ledger == null || ld.status !== 'open') throw new SluiceError('CHANNEL_UNKNOWN', 'no open ledger with this id', { details: { channelId: args.channelId } });
-      if (engine.activeObjectives().some((o) => o.type === 'ledgerTopUp' && o.ledger.id === ld.ledgerId)) {
+      if (topUpInProgress(engine.activeObjectives(), ld.ledgerId)) {
         throw new SluiceError('INVALID_ARGUMENT', 'a top-up of this ledger is in progress');
       }
       const o = newLedgerTopUp({ ledger: ld.ledger, depositor: this.address, amount });
@@ -536,7 +537,7 @@ class NodeImpl implements Node {
     const id = await engine.serial(async () => {
       const ld = getLedgerData(this.#st, channelId.toLowerCase() as ChannelId);
       if (ld?.ledger == null || ld.status !== 'open') throw new SluiceError('CHANNEL_UNKNOWN', 'no open ledger with this id', { details: { channelId } });
-      if (ld.ledger.queue.length > 0 || engine.activeObjectives().some((o) => o.type !== 'directDefund' && ('toMyLeft' in o ? o.toMyLeft?.id === ld.ledgerId || o.toMyRight?.id === ld.ledgerId : o.type === 'ledgerTopUp' && o.ledger.id === ld.ledgerId))) {
+      if (ld.ledger.queue.length > 0 || engine.activeObjectives().some((o) => ledgersOf(o).some((l) => l.id === ld.ledgerId))) {
         throw new SluiceError('LEDGER_NOT_EMPTY', 'the ledger has objectives in flight', { details: { channelId } });
       }
       const o = newDirectDefund(ledgerToChannel(ld.ledger));
