@@ -544,6 +544,33 @@ describe('libp2p messaging', () => {
     assert.ok(refused.every((r) => /too-large/.test(r)), refused.join(', '));
   });
 
+  it('a relay stores at most maxRelayedPerSender messages per sender; the rest wait at the sender and arrive later, and other senders are not held up', async () => {
+    const ireneStore = openMemoryStore();
+    const irene = service({ privateKey: IRENE, relay: true, maxRelayedPerSender: 3 }, ireneStore);
+    await irene.start();
+    const hub = [{ address: irene.self, multiaddrs: irene.multiaddrs() }];
+    const malloryStore = openMemoryStore();
+    const mallory = service({ privateKey: MALLORY, peers: hub }, malloryStore);
+    const aliceStore = openMemoryStore();
+    const alice = service({ privateKey: ALICE, peers: hub }, aliceStore);
+    await Promise.all([mallory.start(), alice.start()]);
+    const bobAddress = privateKeyToAddress(BOB);
+    // Bob is offline: whatever the hub accepts for him it stores
+    for (let i = 0; i < 6; i++) await mallory.send(bobAddress, text(`m${i}`));
+    await waitFor('the hub holds its quota of Mallory\'s messages', () => ireneStore.countOutbox() === 3 && malloryStore.countOutbox() === 3);
+    for (let i = 0; i < 2; i++) await alice.send(bobAddress, text(`a${i}`));
+    await waitFor('Alice\'s messages taken despite Mallory\'s', () => aliceStore.countOutbox() === 0);
+    await new Promise((r) => setTimeout(r, 500)); // Mallory retries meanwhile
+    assert.equal(ireneStore.countOutbox(), 5, 'three of Mallory\'s and two of Alice\'s');
+    assert.equal(ireneStore.countOutboxWithPrefix!(`relay/${mallory.self.toLowerCase()}/`), 3);
+    assert.equal(malloryStore.countOutbox(), 3, 'the rest wait, with custody, at Mallory');
+    const bob = service({ privateKey: BOB, peers: hub });
+    const got = inbox(bob);
+    await bob.start();
+    await waitFor('everything delivered once Bob is back', () => got.length === 8 && ireneStore.countOutbox() === 0 && malloryStore.countOutbox() === 0);
+    assert.deepEqual(got.map((m) => str(m.payload)).sort(), ['a0', 'a1', 'm0', 'm1', 'm2', 'm3', 'm4', 'm5']);
+  });
+
   it('relays cut-through to a connected, idle recipient (nothing stored at the hub), in order; stores when the recipient refuses', async () => {
     const ireneStore = openMemoryStore();
     const irene = service({ privateKey: IRENE, relay: true }, ireneStore);

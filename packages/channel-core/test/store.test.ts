@@ -49,6 +49,14 @@ test('store: objectives, channels, vouchers (only higher), outbox, dedupe, meta'
   assert.equal(s.dueOutbox(1000, 10).find((m) => m.id === 'm1')?.attempts, 1);
   s.removeOutbox('m1');
   assert.equal(s.countOutbox(), 1);
+  for (const id of ['relay/0xab/1', 'relay/0xab/2', 'relay/0xab0/1', 'relay/0xaa/1', 'relay/0xac']) {
+    s.enqueueOutbox({ id, to: A, payload: new Uint8Array([3]), createdAt: 3, attempts: 0, nextAttemptAt: 0 });
+  }
+  assert.equal(s.countOutboxWithPrefix!('relay/0xab/'), 2);
+  assert.equal(s.countOutboxWithPrefix!('relay/0xab'), 3);
+  assert.equal(s.countOutboxWithPrefix!('relay/'), 5);
+  assert.equal(s.countOutboxWithPrefix!(''), 6);
+  for (const id of ['relay/0xab/1', 'relay/0xab/2', 'relay/0xab0/1', 'relay/0xaa/1', 'relay/0xac']) s.removeOutbox(id);
 
   assert.equal(s.markSeen(A, 'x', 1), true);
   assert.equal(s.markSeen(A.toLowerCase() as Address, 'x', 2), false);

@@ -129,6 +129,13 @@ export interface Libp2pMessageServiceInit {
   readonly retry?: RetryPolicy;
   /** Refuse (with a retry-later answer) relaying while the outbox holds this many messages (default 100 000). */
   readonly maxOutbox?: number;
+  /**
+   * Hub mode: refuse (with a retry-later answer) storing more relayed messages from one sender
+   * while this many of its messages wait in the outbox (default 10 000), so that one peer cannot
+   * take the whole of `maxOutbox` from the others. Cut-through relaying stores nothing and is not
+   * counted.
+   */
+  readonly maxRelayedPerSender?: number;
   /** Remember seen message ids this long (default max(24 h, 2 × expiry)). */
   readonly seenTtlMs?: number;
   /** How often the outbox is polled for due messages (default 200). */
@@ -230,6 +237,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
   readonly #dialTimeout: number;
   readonly #directGiveUp: number;
   readonly #maxOutbox: number;
+  readonly #maxRelayedPerSender: number;
   readonly #seenTtl: number;
   readonly #pollInterval: number;
   readonly #store: Store;
@@ -312,6 +320,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     this.#dialTimeout = positive(r.dialTimeoutMs ?? 5_000, 'retry.dialTimeoutMs');
     this.#directGiveUp = positive(r.directGiveUpMs ?? 600_000, 'retry.directGiveUpMs');
     this.#maxOutbox = positive(init.maxOutbox ?? 100_000, 'maxOutbox');
+    this.#maxRelayedPerSender = positive(init.maxRelayedPerSender ?? 10_000, 'maxRelayedPerSender');
     this.#seenTtl = positive(init.seenTtlMs ?? Math.max(86_400_000, 2 * this.#expiry), 'seenTtlMs');
     this.#pollInterval = positive(init.pollIntervalMs ?? 200, 'pollIntervalMs');
     this.#store = components.store;
@@ -1233,6 +1242,8 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
     const acks: Ack[] = [];
     const take: number[] = [];
     let outboxSize = this.#relayMode ? this.#store.countOutbox() : 0;
+    const senderPrefix = `${RELAY_PREFIX}${lower(remote)}/`;
+    let fromSender = this.#relayMode ? (this.#store.countOutboxWithPrefix?.(senderPrefix) ?? 0) : 0;
     for (const [i, envelope] of envelopes.entries()) {
       const { id } = envelope;
       if (!this.#relayMode) acks.push({ id, status: 'reject', reason: 'not-for-me' });
@@ -1241,11 +1252,16 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
       else if (this.#relayFilter !== undefined && !this.#relayFilter(remote, envelope.to)) acks.push({ id, status: 'reject', reason: 'relay-refused' });
       else if (envelope.payload.length > this.#maxRelayedBytes) acks.push({ id, status: 'reject', reason: 'too-large' });
       else if (outboxSize >= this.#maxOutbox) acks.push({ id, status: 'retry', reason: 'overloaded' });
+      else if (fromSender >= this.#maxRelayedPerSender) acks.push({ id, status: 'retry', reason: 'sender-quota' });
       else {
         acks.push({ id, status: 'ok', reason: 'relayed' });
         take.push(i);
         outboxSize++;
+        fromSender++;
       }
+    }
+    if (fromSender >= this.#maxRelayedPerSender && take.length < envelopes.length) {
+      this.#log.warn({ peer: remote, waiting: fromSender }, 'relay: this sender has its quota of messages waiting here; it is asked to retry the rest later');
     }
     if (take.length === 0) return acks;
     const now = this.#clock.now();
@@ -1261,7 +1277,7 @@ class Libp2pMessageServiceImpl implements Libp2pMessageService {
         }
         fresh.push(envelope);
         this.#store.enqueueOutbox({
-          id: `${RELAY_PREFIX}${lower(remote)}/${id}`,
+          id: `${senderPrefix}${id}`,
           to: envelope.to,
           payload: encodeEnvelope({ id, to: envelope.to, from: remote, payload: envelope.payload }),
           createdAt: now,

@@ -171,6 +171,8 @@ export interface Store {
   hasOutboxFor?(to: Address): boolean;
   /** How many messages for `to` (as enqueued) are in the outbox. Optional (lets the relay forward cut-through behind messages already in flight). */
   countOutboxFor?(to: Address): number;
+  /** How many messages whose id starts with `prefix` are in the outbox. Optional (the relay caps what it stores per sender with it). */
+  countOutboxWithPrefix?(prefix: string): number;
 
   /**
    * Record an inbound message id; false if it was already seen (a duplicate).

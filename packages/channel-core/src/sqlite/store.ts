@@ -501,6 +501,12 @@ export function openSqliteStore(init: SqliteStoreInit): Store {
     countOutboxFor(to) {
       return Number((q('SELECT count(*) AS n FROM outbox WHERE recipient = ?').get(to) as Row)['n']);
     },
+    countOutboxWithPrefix(prefix) {
+      if (prefix === '') return Number((q('SELECT count(*) AS n FROM outbox').get() as Row)['n']);
+      // a range on the primary key: ids >= prefix and < prefix with its last character incremented
+      const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+      return Number((q('SELECT count(*) AS n FROM outbox WHERE id >= ? AND id < ?').get(prefix, end) as Row)['n']);
+    },
     markSeen(from, id, now) {
       const r = relaxed(() => q('INSERT OR IGNORE INTO seen (sender, id, seen_at) VALUES (?, ?, ?)').run(from.toLowerCase(), id, now));
       return Number(r.changes) === 1;
