@@ -260,8 +260,11 @@ test('voucher pool: an idle pool that is never closed does not keep the process 
   const dir = mkdtempSync(join(tmpdir(), 'sluice-pool-'));
   const file = join(dir, 'idle-pool.mjs');
   writeFileSync(file, script);
+  // A pool that kept the process alive would hang here for good; the generous timeout only
+  // stops the test. The child loads the TypeScript sources and starts two workers, which took
+  // over 30 s once on 2 cores shared with four other test runs.
   const out = execFileSync(process.execPath, [file], {
-    timeout: 30_000,
+    timeout: 120_000,
     encoding: 'utf8',
   });
   rmSync(dir, { recursive: true, force: true });
@@ -276,6 +279,6 @@ test('voucher pool: works from `node -e` (workers drop the inherited --input-typ
     console.log(JSON.stringify(await pool.verifyMany([], ${JSON.stringify(ALICE)})), pool.stats().size);
     await pool.close();
   `;
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000, encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 120_000, encoding: 'utf8' });
   assert.equal(out.trim(), '[] 1');
 });
