@@ -313,6 +313,8 @@ interface InboxItem {
   readonly msg: WireMessage;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
+  /** The relay that delivered it on `from`'s behalf (then `from` is the relay's word, not proven). */
+  readonly relayedBy?: Address;
   /**
    * Set when it was found not ready (`PROTOCOL_NOT_READY`: a ledger proposal ahead of an earlier
    * one, a final state ahead of our last postfund) and tried once more after the commits of its
@@ -440,7 +442,7 @@ class EngineImpl implements Engine {
   /** Pending `waitForObjective` calls, rejected with ABORTED on stop. */
   readonly #waiters = new Set<(err: unknown) => void>();
   /** Rejections that arrived before the objective they refuse (bounded, oldest dropped). */
-  readonly #earlyRejections = new Map<string, { from: Address; msg: RejectObjectiveMessage }>();
+  readonly #earlyRejections = new Map<string, { from: Address; msg: RejectObjectiveMessage; relayedBy: Address | undefined }>();
   readonly #ledgerView: LedgerView = { get: (id) => this.#getLedger(id), list: () => this.#ledgerMap().values() };
   /** Latest chain time seen while caught up (s). */
   #chainNow = 0;
@@ -1774,7 +1776,7 @@ class EngineImpl implements Engine {
     }
     const decoded = msg;
     await new Promise<void>((resolve, reject) => {
-      this.#inbox.push({ from: m.from, msg: decoded, resolve, reject });
+      this.#inbox.push({ from: m.from, msg: decoded, resolve, reject, ...(m.relayedBy === undefined ? {} : { relayedBy: m.relayedBy }) });
       this.#scheduleDrain();
     });
   }
@@ -1813,7 +1815,7 @@ class EngineImpl implements Engine {
       this.#grouped(() => {
         for (const item of batch) {
           try {
-            if (item.msg.kind === 'rejectObjective') this.#onRejection(item.from, item.msg);
+            if (item.msg.kind === 'rejectObjective') this.#onRejection(item.from, item.msg, item.relayedBy);
             else this.#handleMessage(item.from, item.msg, sends);
           } catch (e) {
             if (isSluiceError(e, 'PROTOCOL_NOT_READY') && this.#lifecycle !== undefined && item.retried !== true) parked.set(item, e);
@@ -1862,12 +1864,18 @@ class EngineImpl implements Engine {
    * the prefund is incomplete here and the refuser's signature is missing from it: then nothing
    * was proposed, locked or deposited for it by anyone, and giving up is safe.
    */
-  #onRejection(from: Address, msg: RejectObjectiveMessage): void {
+  /**
+   * A participant refuses an opening we are in. A refusal is not signed: relayed, `from` is the
+   * relay's word, so the error says who relayed it (a hub could forge a payee's refusal; it gains
+   * nothing by it, since the refusal is honoured only while nothing is locked, but it would be
+   * misattributed).
+   */
+  #onRejection(from: Address, msg: RejectObjectiveMessage, relayedBy: Address | undefined): void {
     const data = this.#active.get(msg.objectiveId);
     if (data === undefined) {
       // It may overtake the prefund that starts the objective here: keep it for a while.
       if (!this.#exists(msg.objectiveId)) {
-        this.#earlyRejections.set(msg.objectiveId, { from, msg });
+        this.#earlyRejections.set(msg.objectiveId, { from, msg, relayedBy });
         if (this.#earlyRejections.size > 1000) this.#earlyRejections.delete(this.#earlyRejections.keys().next().value!);
       }
       return;
@@ -1880,7 +1888,8 @@ class EngineImpl implements Engine {
     const prefund = ch.states.find((e) => e.state.turnNum === 0);
     if (prefund === undefined || prefund.signatures[index] != null || prefund.signatures.every((x) => x != null)) return;
     const code: SluiceErrorCode = (ErrorCodes as readonly string[]).includes(msg.code) ? (msg.code as SluiceErrorCode) : 'HUB_POLICY_REJECTED';
-    this.#failObjective(data, o, new SluiceError(code, `${from} refused: ${msg.reason}`, { details: { peer: from } }));
+    const who = relayedBy === undefined ? `${from} refused` : `${from} refused (as relayed by ${relayedBy}: a relayed refusal is not signed)`;
+    this.#failObjective(data, o, new SluiceError(code, `${who}: ${msg.reason}`, { details: { peer: from } }));
   }
 
   /** Tell the other participants of a prefund we refuse to join, so they stop waiting. */
@@ -1952,7 +1961,7 @@ class EngineImpl implements Engine {
         const early = this.#earlyRejections.get(id);
         if (early !== undefined) {
           this.#earlyRejections.delete(id);
-          this.#onRejection(early.from, early.msg);
+          this.#onRejection(early.from, early.msg, early.relayedBy);
         }
         return;
       }

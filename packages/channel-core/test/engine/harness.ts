@@ -7,6 +7,7 @@ import type { ChainService } from '../../src/chain.ts';
 import { createNode, type Node, type NodeInit } from '../../src/node/index.ts';
 import type { EngineEvent } from '../../src/engine/index.ts';
 import type { Clock } from '../../src/ports/clock.ts';
+import type { MessageService } from '../../src/ports/messaging.ts';
 
 export const KEYS = {
   alice: '0xed90100c3784a2d86ff62423f40065a02319dc58bedda16b3158d85e39592228',
@@ -40,6 +41,8 @@ export async function world(
   netInit: MemoryNetworkInit = { minDelayMs: 0, maxDelayMs: 8, seed: 7 },
   extra: Partial<Record<Name, Partial<NodeInit>>> = {},
   clocks: Partial<Record<Name, Clock>> = {},
+  /** Stand-ins around a node's messaging (e.g. to deliver some messages as relayed). */
+  wrapMessaging: Partial<Record<Name, (m: MessageService) => MessageService>> = {},
 ): Promise<World> {
   const net = createMemoryNetwork(netInit);
   const chain = new MemoryChainService();
@@ -56,7 +59,7 @@ export async function world(
         ...extra[name],
         ...more,
       },
-      { store, chain: chainOverride ?? chain, messaging: net.service(ADDR[name]), ...(clocks[name] === undefined ? {} : { clock: clocks[name] }) },
+      { store, chain: chainOverride ?? chain, messaging: (wrapMessaging[name] ?? ((m) => m))(net.service(ADDR[name])), ...(clocks[name] === undefined ? {} : { clock: clocks[name] }) },
     );
     made.push(node);
     return node;
