@@ -1,5 +1,6 @@
 /** Fetch and validate a provider's file metadata (`GET /files/:cid`). */
 import { type Address, SluiceError, parseAddress } from '@sluice/channel-core';
+import { isUrlWith } from '@sluice/channel-core/node/text';
 import { CHUNK_SIZE, parseCid } from '@sluice/provider/content';
 import { MAX_MULTIADDRS, MAX_MULTIADDR_LENGTH, chunkCountOf, isMultiaddrString } from '@sluice/provider/wire';
 import { peerText } from './peer-text.ts';
@@ -72,17 +73,16 @@ function multiaddrList(x: unknown, what: string): string[] {
   return (x as string[]).slice(0, MAX_MULTIADDRS);
 }
 
-/** The metadata's `ws` URL, parsed: ws: or wss:, with a host, bounded. */
+/**
+ * The metadata's `ws` URL, parsed: `ws://` or `wss://` with a host ({@link isUrlWith}, the check
+ * of every URL option of the apps), bounded. Stricter than WHATWG parsing, which also takes
+ * `ws:host`, `ws:/host`, `ws:///host` or leading spaces for `ws://host`: a provider's metadata
+ * always has `//` (sluice-provider serializes a URL), so only hand-made documents are refused.
+ */
 function wsUrl(x: unknown): string {
   if (typeof x !== 'string' || x.length > MAX_WS_URL_LENGTH) throw bad('ws');
-  let u: URL;
-  try {
-    u = new URL(x);
-  } catch {
-    throw bad('ws (not a URL)');
-  }
-  if ((u.protocol !== 'ws:' && u.protocol !== 'wss:') || u.hostname === '') throw bad('ws (not a ws:// or wss:// URL with a host)');
-  return u.href;
+  if (!isUrlWith(x, ['ws:', 'wss:'])) throw bad('ws (not a ws:// or wss:// URL with a host)');
+  return new URL(x).href;
 }
 
 /** Parse and check a metadata document. @throws SluiceError DECODE_FAILED */

@@ -120,6 +120,14 @@ describe('file metadata: hostile documents', () => {
     assert.equal(parseMetadata({ ...doc, ws: 'ws://[::1]:80/stream' }).ws, 'ws://[::1]/stream');
   });
 
+  it('F10: the ws URL is checked as every URL option is (isUrlWith): `ws://` or `wss://` spelled out', () => {
+    // WHATWG parsing reads each of these as ws://h/stream; no provider sends them (it serializes a URL)
+    for (const ws of ['ws:h/stream', 'wss:h/stream', 'ws:/h/stream', 'ws:///h/stream', ' ws://h/stream', 'ws:\\\\h/stream']) {
+      assert.throws(() => parseMetadata({ ...doc, ws }), (e) => isSluiceError(e, 'DECODE_FAILED'), ws);
+    }
+    assert.equal(parseMetadata({ ...doc, ws: 'WS://Bob.Example/stream' }).ws, 'ws://bob.example/stream');
+  });
+
   it('F7: the name is at most 255 bytes and made safe to print', () => {
     assert.equal(parseMetadata({ ...doc, name: 'é'.repeat(127) }).name, 'é'.repeat(127));
     assert.throws(() => parseMetadata({ ...doc, name: 'é'.repeat(128) }), (e) => isSluiceError(e, 'DECODE_FAILED'));

@@ -64,7 +64,17 @@ export function renderStatus(s: HubStatus): string {
       ? '  none'
       : table(
           ['channel', 'kind', 'phase', 'time left', 'waiting for', 'amounts (participant=amount)', 'hub gets', 'locked'],
-          disputes.map((d) => [short(d.channelId), d.kind, d.phase, formatSeconds(d.secondsLeft), d.waitingFor, d.amounts.map((a) => `${short(a.participant)}=${a.amount}`).join(' '), d.mine, d.locked]),
+          // amountsKnown false: a postfund the payee can still replace with its redemption (not the payout)
+          disputes.map((d) => [
+            short(d.channelId),
+            d.kind,
+            d.phase,
+            formatSeconds(d.secondsLeft),
+            d.waitingFor,
+            d.amountsKnown === false ? 'not known yet (the payee can still redeem its vouchers)' : d.amounts.map((a) => `${short(a.participant)}=${a.amount}`).join(' '),
+            d.amountsKnown === false ? '?' : d.mine,
+            d.locked,
+          ]),
         ),
   );
   out.push('', `objectives in flight: ${s.objectivesInFlight}`);

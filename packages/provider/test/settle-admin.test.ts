@@ -23,7 +23,7 @@ const CH = ('0x' + '11'.repeat(32)) as ChannelId;
 const DISPUTE: DisputeView = {
   channelId: CH, kind: 'virtual', objectiveId: 'VirtualChallenge-x', phase: 'challenge', waitingFor: 'WaitingForFinalization',
   turnNumRecord: 2, finalizesAt: 4000, secondsLeft: 3723, chainTime: 277,
-  amounts: [{ participant: ('0x' + 'aa'.repeat(20)) as Address, amount: '93' }, { participant: ME, amount: '7' }], mine: '7', locked: '0',
+  amounts: [{ participant: ('0x' + 'aa'.repeat(20)) as Address, amount: '93' }, { participant: ME, amount: '7' }], mine: '7', locked: '0', amountsKnown: true,
 };
 
 function fake(closeFails: boolean): PayeeChannels & { calls: string[] } {
@@ -101,6 +101,19 @@ describe('provider admin API: settle routes', () => {
     assert.match(text, /virtual\s+challenge\s+1h 02m 03s/);
     assert.match(text, /=93 .*=7/);
     assert.equal(renderDisputes([]), '  none');
+  });
+
+  it("renders a payout that is not known yet as such, not the payer's whole deposit", () => {
+    // the payer's challenge of V registering its postfund: Bob can still redeem his vouchers
+    const registering: DisputeView = {
+      ...DISPUTE, phase: 'registering', waitingFor: 'WaitingForChallengeRegistered', turnNumRecord: null, finalizesAt: null, secondsLeft: null,
+      amounts: [{ participant: ME, amount: '100' }, { participant: ('0x' + 'cc'.repeat(20)) as Address, amount: '0' }], mine: '100', amountsKnown: false,
+    };
+    const text = renderDisputes([registering]);
+    assert.match(text, /virtual\s+registering/);
+    assert.match(text, /not known yet/);
+    assert.doesNotMatch(text, /=100/, text);
+    assert.doesNotMatch(text, /\b100\b/, text);
   });
 
   it('sluice-provider settle|status --help', async () => {

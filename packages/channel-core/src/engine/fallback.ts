@@ -9,13 +9,14 @@ import type { Outcome } from '../outcome.ts';
 import type { Store } from '../ports/store.ts';
 import type { Channel } from '../protocols/channel.ts';
 import { latestSupportedState } from '../protocols/channel.ts';
-import { type OnChainRecord, allocatedTo, guaranteesOf, isFinalizedAt, reclaimOutcome } from '../protocols/dispute.ts';
+import { type OnChainRecord, allocatedTo, guaranteesOf, isFinalizedAt, reclaimOutcome, redemptionState } from '../protocols/dispute.ts';
 import type { FallbackContext, HeldVirtual } from '../protocols/fallback.ts';
 import type { ConsensusChannel } from '../protocols/ledger.ts';
 import { type LedgerExitObjective, currentLedgerOutcome } from '../protocols/ledger-exit.ts';
 import type { Objective } from '../protocols/objective.ts';
 import type { VirtualChallengeObjective } from '../protocols/virtual-challenge.ts';
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
+import { VIRTUAL_FINAL_TURN, VIRTUAL_POSTFUND_TURN } from '../protocols/virtual-channel.ts';
 import type { Voucher } from '../voucher.ts';
 import { type LedgerData, type VirtualData, listVirtualData } from './records.ts';
 
@@ -151,13 +152,21 @@ export interface DisputeInfo {
   readonly chainTime: number;
   /**
    * What each participant gets under the registered outcome (guarantees whose channel's outcome is
-   * known are resolved; otherwise they show in `locked`). Before registration: our move's outcome.
+   * settled are resolved; otherwise they show in `locked`). Before registration: the outcome of
+   * the state we are registering (the payee's: its voucher redemption).
    */
   readonly amounts: readonly { readonly participant: Address; readonly amount: bigint }[];
   /** Our share of `amounts`. */
   readonly mine: bigint;
   /** Still in unresolved guarantees (ledgers). */
   readonly locked: bigint;
+  /**
+   * False while the payout can still change under `amounts`: a virtual channel registered (or
+   * being registered) at its postfund by the payer or the hub, which the payee can still replace
+   * with its voucher redemption before it finalizes. `amounts` and `mine` are then that state's
+   * (the payer's whole deposit), not what will be paid: displays say "not known yet".
+   */
+  readonly amountsKnown: boolean;
 }
 
 function registeredOrHeld(rec: OnChainRecord | null, ch: Channel): Outcome | null {
@@ -166,6 +175,30 @@ function registeredOrHeld(rec: OnChainRecord | null, ch: Channel): Outcome | nul
 
 function amountsOf(participants: readonly Address[], outcome: Outcome | null): { participant: Address; amount: bigint }[] {
   return participants.map((p) => ({ participant: p, amount: outcome === null ? 0n : allocatedTo(outcome, addressToDestination(p) as never) }));
+}
+
+/**
+ * A virtual channel's on-chain outcome can no longer be changed by a move: finalized, concluded,
+ * or registered at the redemption turn (the postfund, turn 1, can be replaced by the payee's
+ * redemption until it finalizes).
+ */
+function virtualOutcomeSettled(rec: OnChainRecord | null, now: number): boolean {
+  return rec !== null && (isFinalizedAt(rec, now) || rec.turnNumRecord >= VIRTUAL_FINAL_TURN);
+}
+
+/**
+ * The outcome a virtual challenge registers, before anything is on chain: the payee's redemption
+ * of its best voucher over the postfund (what `bestExitMove` submits), else the latest supported
+ * state (the postfund, or a unanimous final state that concludes).
+ */
+function virtualMoveOutcome(o: VirtualChallengeObjective): { outcome: Outcome | null; turnNum: number | null; isFinal: boolean } {
+  const latest = latestSupportedState(o.v);
+  if (latest === undefined) return { outcome: null, turnNum: null, isFinal: false };
+  const payee = o.v.myIndex === o.v.fixedPart.participants.length - 1;
+  if (payee && !latest.state.isFinal && o.bestVoucher !== null && o.bestVoucher.amount > 0n && latest.state.turnNum === VIRTUAL_POSTFUND_TURN) {
+    return { outcome: redemptionState(o.v, latest.state, o.bestVoucher).outcome, turnNum: VIRTUAL_FINAL_TURN, isFinal: false };
+  }
+  return { outcome: latest.state.outcome, turnNum: latest.state.turnNum, isFinal: latest.state.isFinal };
 }
 
 /** A fallback objective as a dispute. */
@@ -177,9 +210,18 @@ export function disputeInfo(o: FallbackObjective, waitingFor: string, me: Addres
   let outcome: Outcome | null;
   let locked = 0n;
   let participants: readonly Address[];
+  let amountsKnown = true;
   if (o.type === 'virtualChallenge') {
     participants = o.v.fixedPart.participants;
-    outcome = registeredOrHeld(rec, o.v);
+    if (rec?.outcome != null) {
+      outcome = rec.outcome;
+      amountsKnown = virtualOutcomeSettled(rec, o.now);
+    } else {
+      // nothing registered yet: the state our move registers
+      const move = virtualMoveOutcome(o);
+      outcome = move.outcome;
+      amountsKnown = move.isFinal || (move.turnNum !== null && move.turnNum >= VIRTUAL_FINAL_TURN);
+    }
   } else {
     participants = o.ledger.fixedPart.participants;
     outcome = rec?.outcome == null ? registeredOrHeld(null, o.ledger) : currentLedgerOutcome(o);
@@ -187,7 +229,8 @@ export function disputeInfo(o: FallbackObjective, waitingFor: string, me: Addres
       for (const g of guaranteesOf(outcome)) {
         const t = o.targets[g.allocation.destination];
         const at = guaranteesOf(outcome).find((x) => x.allocation.destination === g.allocation.destination)!;
-        if (t?.outcome != null) {
+        // only a settled target outcome: a postfund the payee can still replace stays locked
+        if (t?.outcome != null && virtualOutcomeSettled(t, o.now)) {
           try {
             outcome = reclaimOutcome(outcome, 0, at.index, t.outcome);
             continue;
@@ -213,6 +256,7 @@ export function disputeInfo(o: FallbackObjective, waitingFor: string, me: Addres
     amounts,
     mine: amounts.filter((a) => sameAddress(a.participant, me)).reduce((s, a) => s + a.amount, 0n),
     locked,
+    amountsKnown,
   };
 }
 

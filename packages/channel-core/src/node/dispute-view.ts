@@ -16,6 +16,8 @@ export interface DisputeView {
   readonly amounts: readonly { readonly participant: Address; readonly amount: string }[];
   readonly mine: string;
   readonly locked: string;
+  /** False while another participant can still change the payout (see {@link DisputeInfo.amountsKnown}): `amounts`/`mine` are then the state registered or being registered, not what will be paid. */
+  readonly amountsKnown: boolean;
 }
 
 /** JSON-safe view of a dispute. */
@@ -33,5 +35,6 @@ export function disputeView(d: DisputeInfo): DisputeView {
     amounts: d.amounts.map((a) => ({ participant: a.participant, amount: a.amount.toString() })),
     mine: d.mine.toString(),
     locked: d.locked.toString(),
+    amountsKnown: d.amountsKnown,
   };
 }

@@ -67,7 +67,7 @@ async function waitForPayout(node: Node, report: SettleReport, opts: WithdrawOpt
     const open = node.getLedgerChannels().filter((l) => ids.has(l.channelId.toLowerCase()) && l.status !== 'closed');
     const ds = node.getDisputes();
     if (open.length === 0 && ds.length === 0) return true;
-    const line = ds.map((d) => `${d.kind} ${d.channelId.slice(0, 10)}… ${d.phase}${d.secondsLeft === null ? '' : ` ${formatSeconds(d.secondsLeft)} left`} (${d.waitingFor}), ours ${d.mine}`).join('; ');
+    const line = ds.map((d) => `${d.kind} ${d.channelId.slice(0, 10)}… ${d.phase}${d.secondsLeft === null ? '' : ` ${formatSeconds(d.secondsLeft)} left`} (${d.waitingFor}), ours ${d.amountsKnown === false ? 'not known yet' : d.mine}`).join('; ');
     if (line !== last) progress(`waiting: ${line === '' ? 'ledger payout' : line}`);
     last = line;
     if (Date.now() > deadline || signal.aborted) return false;

@@ -177,7 +177,7 @@ async function runSettle(config: HubConfig, flags: SettleFlags, io: SettleIO): P
       const open = hub.node.getLedgerChannels().filter((l) => ids.has(l.channelId.toLowerCase()) && l.status !== 'closed');
       const ds = hub.node.getDisputes();
       if (open.length === 0 && ds.length === 0) break;
-      const line = ds.map((d) => `${d.kind} ${d.channelId.slice(0, 10)}… ${d.phase}${d.secondsLeft === null ? '' : ` ${formatSeconds(d.secondsLeft)} left`} (${d.waitingFor}), hub ${d.mine}`).join('; ');
+      const line = ds.map((d) => `${d.kind} ${d.channelId.slice(0, 10)}… ${d.phase}${d.secondsLeft === null ? '' : ` ${formatSeconds(d.secondsLeft)} left`} (${d.waitingFor}), hub ${d.amountsKnown === false ? 'not known yet' : d.mine}`).join('; ');
       if (line !== last) io.err(`waiting: ${line === '' ? 'ledger payout' : line}`);
       last = line;
       if (Date.now() > deadline) throw new SluiceError('PEER_TIMEOUT', 'still settling on chain: start the hub again to finish (`sluice-hub status` shows the time left)');

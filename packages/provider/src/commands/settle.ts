@@ -86,7 +86,7 @@ async function waitForPayout(opts: SettleFlags, body: SettleBody, progress: (s: 
     const s = await adminCall<ProviderStatus>(opts, 'GET', '/admin/status');
     const open = s.ledgers.filter((l) => ledgerIds.has(l.channelId.toLowerCase()) && l.status !== 'closed');
     if (s.disputes.length === 0 && open.length === 0) return s;
-    const line = s.disputes.map((d) => `${d.kind} ${d.channelId.slice(0, 10)}… ${d.phase}${d.secondsLeft === null ? '' : ` ${formatSeconds(d.secondsLeft)} left`} (${d.waitingFor}), ours ${d.mine}`).join('; ');
+    const line = s.disputes.map((d) => `${d.kind} ${d.channelId.slice(0, 10)}… ${d.phase}${d.secondsLeft === null ? '' : ` ${formatSeconds(d.secondsLeft)} left`} (${d.waitingFor}), ours ${d.amountsKnown === false ? 'not known yet' : d.mine}`).join('; ');
     if (line !== last) progress(`waiting: ${line === '' ? 'ledger payout' : line}`);
     last = line;
     if (Date.now() > deadline) throw new SluiceError('PEER_TIMEOUT', 'still settling on chain; the provider goes on by itself (check `sluice-provider status`)');

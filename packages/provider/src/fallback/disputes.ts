@@ -9,9 +9,15 @@ export { type DisputeView, disputeView } from '@sluice/channel-core/node';
 
 export { formatSeconds, shortId, textTable } from '@sluice/channel-core/node/text';
 
+/** What the amounts column says while the payout can still change (`amountsKnown` false). */
+export const AMOUNTS_NOT_KNOWN = 'not known yet (the payee can still redeem its vouchers)';
+
 /**
  * Human table of disputes: channel, kind, phase, time left (chain time), what each participant
- * gets (`0xabcd…1234=N` each), our share and what is still locked in guarantees.
+ * gets (`0xabcd…1234=N` each), our share and what is still locked in guarantees. While the payout
+ * can still change (a postfund registered or registering, which the payee can replace with its
+ * voucher redemption), amounts say {@link AMOUNTS_NOT_KNOWN} and ours `?`, rather than the
+ * payer's whole deposit.
  */
 export function renderDisputes(list: readonly DisputeView[]): string {
   if (list.length === 0) return '  none';
@@ -23,8 +29,8 @@ export function renderDisputes(list: readonly DisputeView[]): string {
       d.phase,
       formatSeconds(d.secondsLeft),
       d.waitingFor,
-      d.amounts.map((a) => `${shortId(a.participant)}=${a.amount}`).join(' '),
-      d.mine,
+      d.amountsKnown === false ? AMOUNTS_NOT_KNOWN : d.amounts.map((a) => `${shortId(a.participant)}=${a.amount}`).join(' '),
+      d.amountsKnown === false ? '?' : d.mine,
       d.locked,
     ]),
   );

@@ -33,6 +33,25 @@ export interface PayeeChannelView {
   readonly paid: bigint;
 }
 
+/**
+ * A ledger channel for `sluice-provider status`. Balances (decimal strings) are the last agreed
+ * state's while the ledger is live; a closed ledger has none (`null`: they are not held any more)
+ * and `paidOut` says what closing it paid us, or `null` when that is not known (an on-chain exit
+ * with guarantees settled before this process started: see the chain).
+ */
+export interface LedgerView {
+  readonly channelId: ChannelId;
+  readonly counterparty: Address;
+  readonly asset: Address;
+  readonly status: string;
+  readonly myBalance: string | null;
+  readonly counterpartyBalance: string | null;
+  readonly locked: string | null;
+  readonly guarantees: number;
+  /** Closed ledgers only: what the close paid us (null when not known). */
+  readonly paidOut?: string | null;
+}
+
 export interface PayeeChannels {
   /** Our own (payee) address. */
   readonly address: Address;
@@ -74,8 +93,8 @@ export interface PayeeChannels {
   settleAll?(request: SettleRequest): Promise<SettleReport>;
   /** Channels being settled on chain (phase, time left, amounts). */
   disputes?(): DisputeView[];
-  /** Our ledger channels (status, balances) for `status`. */
-  ledgers?(): { channelId: ChannelId; counterparty: Address; asset: Address; status: string; myBalance: string; counterpartyBalance: string; locked: string; guarantees: number }[];
+  /** Our ledger channels (status, balances) for `status`; a closed one has no balances, only what it paid us out (if known). */
+  ledgers?(): LedgerView[];
   /** Recent fallback transactions (tx hashes) and on-chain payouts. */
   fallbackActivity?(): { transactions: unknown[]; payouts: unknown[] };
   start?(): Promise<void>;

@@ -8,8 +8,8 @@
  * `withdraw` closes our open ledger channels cooperatively (one transaction each).
  */
 import { type Address, type ChannelId, type ReceiveResult, type Voucher, isSluiceError, sameAddress } from '@sluice/channel-core';
-import type { Node, VirtualChannelInfo } from '@sluice/channel-core/node';
-import type { PayeeChannelView, PayeeChannels, SettleRequest, VirtualChannelStatus } from './channels.ts';
+import type { LedgerChannelInfo, Node, VirtualChannelInfo } from '@sluice/channel-core/node';
+import type { LedgerView, PayeeChannelView, PayeeChannels, SettleRequest, VirtualChannelStatus } from './channels.ts';
 import { type DisputeView, disputeView } from '../fallback/disputes.ts';
 import { type FallbackActivity, type FallbackTxView, type PayoutView, recordFallbackActivity } from '../fallback/activity.ts';
 import { type ChannelSettleResult, type SettleReport, settleAll, settleOneVirtual } from '../fallback/settle-all.ts';
@@ -29,6 +29,13 @@ function status(s: VirtualChannelInfo['status']): VirtualChannelStatus {
 
 function view(v: VirtualChannelInfo): PayeeChannelView {
   return { channelId: v.channelId, payer: v.payer, payee: v.payee, balance: v.amount, asset: v.asset, status: status(v.status), paid: v.paid };
+}
+
+/** What a closed ledger paid us (see {@link NodePayeeChannels.ledgers}), or null when not known. */
+function paidOut(l: LedgerChannelInfo, payouts: readonly PayoutView[]): string | null {
+  const seen = payouts.findLast((p) => p.channelId.toLowerCase() === l.channelId.toLowerCase());
+  if (seen !== undefined) return seen.mine;
+  return l.guarantees === 0 ? l.myBalance.toString() : null;
 }
 
 export class NodePayeeChannels implements PayeeChannels {
@@ -140,16 +147,19 @@ export class NodePayeeChannels implements PayeeChannels {
     return this.#node.getDisputes().map(disputeView);
   }
 
-  ledgers(): { channelId: ChannelId; counterparty: Address; asset: Address; status: string; myBalance: string; counterpartyBalance: string; locked: string; guarantees: number }[] {
-    return this.#node.getLedgerChannels().map((l) => ({
-      channelId: l.channelId,
-      counterparty: l.counterparty,
-      asset: l.asset,
-      status: l.status,
-      myBalance: l.myBalance.toString(),
-      counterpartyBalance: l.counterpartyBalance.toString(),
-      locked: l.locked.toString(),
-      guarantees: l.guarantees,
-    }));
+  /**
+   * Our ledgers for `status`: a live one with its last agreed balances; a closed one without them
+   * (the node keeps its last agreed state, which an on-chain exit does not pay as such) and with
+   * what it paid us out when known: the payout seen by this process (on-chain exit), else, when the
+   * ledger locked nothing, its last agreed balance (the final state of a cooperative close has that
+   * outcome, and an exit registers it), else null.
+   */
+  ledgers(): LedgerView[] {
+    const payouts = this.#activity.payouts();
+    return this.#node.getLedgerChannels().map((l) => {
+      const base = { channelId: l.channelId, counterparty: l.counterparty, asset: l.asset, status: l.status };
+      if (l.status === 'closed') return { ...base, myBalance: null, counterpartyBalance: null, locked: null, guarantees: 0, paidOut: paidOut(l, payouts) };
+      return { ...base, myBalance: l.myBalance.toString(), counterpartyBalance: l.counterpartyBalance.toString(), locked: l.locked.toString(), guarantees: l.guarantees };
+    });
   }
 }
