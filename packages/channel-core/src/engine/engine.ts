@@ -213,6 +213,8 @@ export interface Engine {
   readonly chainTime: number;
   /** True once the chain events up to the head were applied since `start` (fallback transactions wait for it). */
   readonly caughtUp: boolean;
+  /** How many ledgers the engine keeps on-chain holdings for (those `funding` or `open` it saw a deposit into); for tests and metrics. */
+  readonly holdingsTracked: number;
   /**
    * Settle channels on chain: runs `fallbackPlan` for the trigger and starts its objectives
    * (virtual challenges, ledger exits), superseding the cooperative objectives on those channels.
@@ -454,7 +456,9 @@ class EngineImpl implements Engine {
   /**
    * Holdings of our ledgers as last seen on chain (Deposited events, or read when a follower must
    * check a top-up proposal and none was seen since start), by lower-case id, with the position
-   * of the event; they only grow while a ledger is open.
+   * of the event; they only grow while a ledger is open. Only ledgers `funding` or `open` have an
+   * entry: it goes when the ledger leaves them (closing, closed, failed: no top-up can start on
+   * it any more) or its records are pruned, so the map is bounded by the ledgers in use.
    */
   readonly #holdings = new Map<string, { readonly holdings: bigint; readonly blockNumber: number; readonly logIndex: number }>();
   readonly #holdingsReads = new Set<ChannelId>();
@@ -820,6 +824,12 @@ class EngineImpl implements Engine {
   #putLedger(ld: LedgerData, now: number): void {
     putLedgerData(this.store, ld, now);
     this.#ledgerMap().set(ld.ledgerId.toLowerCase(), ld);
+    // no top-up can start on a ledger that is no longer being opened or open: its holdings can go
+    if (ld.status !== 'open' && ld.status !== 'funding') this.#holdings.delete(ld.ledgerId.toLowerCase());
+  }
+
+  get holdingsTracked(): number {
+    return this.#holdings.size;
   }
 
   #getVirtual(id: ChannelId): VirtualData | undefined {
@@ -946,7 +956,10 @@ class EngineImpl implements Engine {
         throw e;
       }
       for (const id of channels) this.#virtualCache.delete(id.toLowerCase());
-      for (const id of ledgers) this.#ledgerCache?.delete(id.toLowerCase());
+      for (const id of ledgers) {
+        this.#ledgerCache?.delete(id.toLowerCase());
+        this.#holdings.delete(id.toLowerCase());
+      }
       this.#log.info({ channels: channels.length, ledgers: ledgers.length, objectives: objectives.length, skipped }, 'history pruned');
     }
     const virtual = stale.length > 0 ? stale[stale.length - 1]! : after.virtual;
@@ -2158,6 +2171,8 @@ class EngineImpl implements Engine {
   }
 
   #seeHoldings(ledgerId: ChannelId, holdings: bigint, blockNumber = 0, logIndex = 0): void {
+    const status = this.#getLedger(ledgerId)?.status;
+    if (status !== 'open' && status !== 'funding') return; // see #holdings
     const k = ledgerId.toLowerCase();
     const prev = this.#holdings.get(k);
     if (prev === undefined || holdings > prev.holdings) this.#holdings.set(k, { holdings, blockNumber, logIndex });
