@@ -65,6 +65,11 @@ export const ErrorCodes = [
   'LEDGER_FULL',
   /** The hub's collateral policy refuses this. */
   'HUB_POLICY_REJECTED',
+  /**
+   * Another deposit into the ledger (the counterparty's concurrent top-up) landed first: ours
+   * reverted on chain, nothing of it was deposited; try the top-up again.
+   */
+  'TOPUP_CONFLICT',
   // client<->provider wire and content
   /** A wire frame is larger than the protocol allows for its type. */
   'FRAME_TOO_LARGE',

@@ -35,6 +35,7 @@ import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
 import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel } from '../protocols/ledger-exit.ts';
 import { virtualFundAbandonable, virtualFundId } from '../protocols/virtual-fund.ts';
+import { type LedgerTopUpObjective, topUpDepositConflicts, topUpDepositMined } from '../protocols/ledger-topup.ts';
 import { type DirectFundObjective, directFundAbandonable, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
 import { parseJson, stringifyJson } from '../json.ts';
 import { nonceTimeMs } from '../nonce.ts';
@@ -212,6 +213,8 @@ export interface Engine {
   readonly chainTime: number;
   /** True once the chain events up to the head were applied since `start` (fallback transactions wait for it). */
   readonly caughtUp: boolean;
+  /** How many ledgers the engine keeps on-chain holdings for (those `funding` or `open` it saw a deposit into); for tests and metrics. */
+  readonly holdingsTracked: number;
   /**
    * Settle channels on chain: runs `fallbackPlan` for the trigger and starts its objectives
    * (virtual challenges, ledger exits), superseding the cooperative objectives on those channels.
@@ -454,9 +457,12 @@ class EngineImpl implements Engine {
   readonly #reclaimTargets = new Map<string, ChannelId>();
   /**
    * Holdings of our ledgers as last seen on chain (Deposited events, or read when a follower must
-   * check a top-up proposal and none was seen since start); they only grow while a ledger is open.
+   * check a top-up proposal and none was seen since start), by lower-case id, with the position
+   * of the event; they only grow while a ledger is open. Only ledgers `funding` or `open` have an
+   * entry: it goes when the ledger leaves them (closing, closed, failed: no top-up can start on
+   * it any more) or its records are pruned, so the map is bounded by the ledgers in use.
    */
-  readonly #holdings = new Map<ChannelId, bigint>();
+  readonly #holdings = new Map<string, { readonly holdings: bigint; readonly blockNumber: number; readonly logIndex: number }>();
   readonly #holdingsReads = new Set<ChannelId>();
   /** Failed attempts per fallback step. */
   readonly #txFailures = new Map<string, number>();
@@ -820,6 +826,12 @@ class EngineImpl implements Engine {
   #putLedger(ld: LedgerData, now: number): void {
     putLedgerData(this.store, ld, now);
     this.#ledgerMap().set(ld.ledgerId.toLowerCase(), ld);
+    // no top-up can start on a ledger that is no longer being opened or open: its holdings can go
+    if (ld.status !== 'open' && ld.status !== 'funding') this.#holdings.delete(ld.ledgerId.toLowerCase());
+  }
+
+  get holdingsTracked(): number {
+    return this.#holdings.size;
   }
 
   #getVirtual(id: ChannelId): VirtualData | undefined {
@@ -946,7 +958,10 @@ class EngineImpl implements Engine {
         throw e;
       }
       for (const id of channels) this.#virtualCache.delete(id.toLowerCase());
-      for (const id of ledgers) this.#ledgerCache?.delete(id.toLowerCase());
+      for (const id of ledgers) {
+        this.#ledgerCache?.delete(id.toLowerCase());
+        this.#holdings.delete(id.toLowerCase());
+      }
       this.#log.info({ channels: channels.length, ledgers: ledgers.length, objectives: objectives.length, skipped }, 'history pruned');
     }
     const virtual = stale.length > 0 ? stale[stale.length - 1]! : after.virtual;
@@ -1088,6 +1103,18 @@ class EngineImpl implements Engine {
     // a channel whose records were pruned: its objectives existed and finished
     const ch = prunableChannelOfObjective(id);
     return ch !== undefined && this.store.isRetired?.(ch) === true;
+  }
+
+  /**
+   * {@link #exists}, except for a top-up given up with TOPUP_CONFLICT: it deposited nothing and
+   * signed nothing, and its id (ledger and target holdings) may be the one the counterparty's
+   * top-up of the same amount, which won the race, has; that one may take its place.
+   */
+  #existsBesidesConflict(id: string): boolean {
+    if (!this.#exists(id)) return false;
+    if (!id.startsWith('LedgerTopUp-')) return true;
+    const d = getObjectiveData(this.store, id);
+    return !(d?.objective.type === 'ledgerTopUp' && d.objective.status === 'rejected' && d.failure?.code === 'TOPUP_CONFLICT');
   }
 
   /** Whether the store holds an objective record (a point query where the store has one). */
@@ -1320,6 +1347,7 @@ class EngineImpl implements Engine {
       }
       case 'ledgerTopUp':
         events.push({ type: 'ledgerChannelUpdated', channelId: o.ledger.id, turnNum: o.ledger.current.turnNum });
+        this.#afterTopUpEnded(o);
         return;
       case 'virtualChallenge': {
         const vd = this.#getVirtual(o.v.id);
@@ -1363,6 +1391,7 @@ class EngineImpl implements Engine {
     });
     this.#active.delete(o.id);
     this.#forgetObjective(o.id);
+    if (o.type === 'ledgerTopUp') this.#afterTopUpEnded(failed as LedgerTopUpObjective);
     this.#log.warn({ objectiveId: o.id, code, reason: message }, 'objective failed');
     this.#emit({ type: 'objectiveFailed', objectiveId: o.id, objectiveType: o.type, channelId: objectiveChannelId(o), code, reason: message });
   }
@@ -1394,12 +1423,27 @@ class EngineImpl implements Engine {
     const task = (async () => {
       let lastError: unknown;
       let done = false;
-      for (let attempt = 1; attempt <= max && !done; attempt++) {
+      let conflict: { expectedHeld: bigint; held: bigint } | undefined; // a top-up deposit beaten by another deposit
+      let reverted: Extract<Transaction, { kind: 'deposit' }> | undefined; // a top-up deposit's last attempt, reverted
+      for (let attempt = 1; attempt <= max && !done && conflict === undefined; attempt++) {
         const signal = this.#lifecycle?.signal;
         if (signal === undefined || signal.aborted) return;
+        let sent: Transaction | null = null;
         try {
+          // the last attempt of a top-up deposit reverted (so it did not land) and the holdings read
+          // then had not moved yet (a lagging node): check again before reconciling
+          if (reverted !== undefined) {
+            const o = this.#active.get(objectiveId)?.objective;
+            const held = await this.chain.holdings(reverted.asset, reverted.channelId, { signal });
+            if (o?.type === 'ledgerTopUp' && topUpDepositConflicts(o, reverted.expectedHeld, held)) {
+              conflict = { expectedHeld: reverted.expectedHeld, held };
+              break;
+            }
+            reverted = undefined;
+          }
           const t = reconcileFirst || attempt > 1 ? await reconcileTransaction(tx, this.chain, signal) : tx;
           if (t !== null) {
+            sent = t;
             const r = await this.chain.submit(toChainTransaction(t), { signal, timeoutMs: this.init.txTimeoutMs ?? 60_000 });
             this.#log.info({ objectiveId, channelId: tx.channelId, tx: tx.kind, txHash: r.txHash }, 'transaction mined');
           }
@@ -1407,6 +1451,21 @@ class EngineImpl implements Engine {
         } catch (e) {
           lastError = e;
           if (signal.aborted) return;
+          // A top-up deposit that reverted because the holdings moved past its expectedHeld: another
+          // deposit (the counterparty's concurrent top-up) landed first and ours did not. Retrying
+          // would "reconcile" it against that deposit (count it as ours, or as part of ours), so the
+          // top-up is given up instead (below), nothing of it on chain.
+          if (sent?.kind === 'deposit' && isSluiceError(e, 'CHAIN_REVERT')) {
+            const o = this.#active.get(objectiveId)?.objective;
+            if (o?.type === 'ledgerTopUp') {
+              const held = await this.chain.holdings(sent.asset, sent.channelId, { signal }).catch(() => undefined);
+              if (held !== undefined && topUpDepositConflicts(o, sent.expectedHeld, held)) {
+                conflict = { expectedHeld: sent.expectedHeld, held };
+                break;
+              }
+              reverted = sent;
+            }
+          }
           this.#log.warn(
             { objectiveId, channelId: tx.channelId, tx: tx.kind, attempt, code: isSluiceError(e) ? e.code : 'unknown', reason: e instanceof Error ? e.message : String(e) },
             'transaction failed',
@@ -1414,13 +1473,33 @@ class EngineImpl implements Engine {
           if (attempt < max) await sleep(delay * attempt, signal);
         }
       }
-      await this.serial(() => {
+      await this.serial(async () => {
         const data = this.objective(objectiveId);
         if (data === undefined) return;
+        if (conflict !== undefined) {
+          const o = data.objective;
+          if (this.#active.has(objectiveId) && o.type === 'ledgerTopUp' && topUpDepositConflicts(o, conflict.expectedHeld, conflict.held)) {
+            const next = { ...data, pendingTxs: data.pendingTxs.filter((p) => transactionKey(p) !== transactionKey(tx)) };
+            this.#failObjective(
+              next,
+              o,
+              new SluiceError('TOPUP_CONFLICT', 'another deposit into the ledger (the counterparty\'s top-up?) landed first: ours reverted, nothing was deposited; try the top-up again', {
+                details: { channelId: o.ledger.id, expectedHeld: String(conflict.expectedHeld), held: String(conflict.held) },
+              }),
+            );
+          }
+          return;
+        }
         if (done) {
-          const next = { ...data, pendingTxs: data.pendingTxs.filter((p) => transactionKey(p) !== transactionKey(tx)) };
+          let next = { ...data, pendingTxs: data.pendingTxs.filter((p) => transactionKey(p) !== transactionKey(tx)) };
+          // our top-up deposit is in: only now may its top-up be agreed (holdings alone may be the counterparty's)
+          const mined = tx.kind === 'deposit' && next.objective.type === 'ledgerTopUp' && next.objective.status === 'approved';
+          if (mined) next = { ...next, objective: topUpDepositMined(next.objective as LedgerTopUpObjective) };
           putObjectiveData(this.store, next, this.#clock.now());
-          if (this.#active.has(objectiveId)) this.#active.set(objectiveId, next);
+          if (this.#active.has(objectiveId)) {
+            this.#active.set(objectiveId, next);
+            if (mined) await this.#advance(objectiveId, undefined);
+          }
         } else if (this.#active.has(objectiveId)) {
           this.#emitStall(data, 'transactionFailed', isSluiceError(lastError) ? `${lastError.code}: ${lastError.message}` : String(lastError));
         }
@@ -1929,7 +2008,7 @@ class EngineImpl implements Engine {
       if (ld?.status === 'failed' && sameChannel(msg.state, ledgerId) && signedBy(msg, ld.counterparty)) this.#maybeResumeOpening(ledgerId, 'postfund');
     }
     if (!this.#active.has(id)) {
-      if (this.#exists(id)) return; // finished: a late duplicate
+      if (this.#existsBesidesConflict(id)) return; // finished: a late duplicate
       let joined: Joined;
       try {
         joined = joinObjective(
@@ -1944,7 +2023,7 @@ class EngineImpl implements Engine {
             virtual: (c) => this.#getVirtual(c),
             now: this.#clock.now(),
             forgottenBefore: this.#forgottenBefore(),
-            holdings: (id) => this.#holdings.get(id),
+            holdings: (id) => this.#holdings.get(id.toLowerCase())?.holdings,
             readHoldings: (id, asset) => this.#readHoldings(id, asset),
           },
           msg,
@@ -2024,7 +2103,7 @@ class EngineImpl implements Engine {
         if (ev.type === 'Reclaimed') this.#reclaimTargets.delete(ev.txHash.toLowerCase());
         if (ev.type === 'Deposited') {
           const ld = this.#getLedger(channelId);
-          if (ld !== undefined && sameAddress(ld.asset, ev.asset)) this.#seeHoldings(channelId, ev.destinationHoldings);
+          if (ld !== undefined && sameAddress(ld.asset, ev.asset)) this.#seeHoldings(channelId, ev.destinationHoldings, ev.blockNumber, ev.logIndex);
           await this.#maybeTopUp(channelId, ev.destinationHoldings, ev.asset, ev.blockNumber, ev.logIndex);
         }
         if (ev.type === 'ChallengeRegistered') await this.#onChallengeRegistered(ev);
@@ -2100,15 +2179,39 @@ class EngineImpl implements Engine {
     this.#emit({ type: 'objectiveCreated', initiatedBy: 'peer', objectiveId: id, objectiveType: 'directFund', channelId: ledgerId });
   }
 
-  #seeHoldings(ledgerId: ChannelId, holdings: bigint): void {
-    const prev = this.#holdings.get(ledgerId);
-    if (prev === undefined || holdings > prev) this.#holdings.set(ledgerId, holdings);
+  #seeHoldings(ledgerId: ChannelId, holdings: bigint, blockNumber = 0, logIndex = 0): void {
+    const status = this.#getLedger(ledgerId)?.status;
+    if (status !== 'open' && status !== 'funding') return; // see #holdings
+    const k = ledgerId.toLowerCase();
+    const prev = this.#holdings.get(k);
+    if (prev === undefined || holdings > prev.holdings) this.#holdings.set(k, { holdings, blockNumber, logIndex });
+  }
+
+  /**
+   * A top-up of the ledger ended here (completed, failed, or given up for a conflicting deposit).
+   * At the leader, a deposit seen while it ran was left to it (one top-up per ledger at a time),
+   * and may not be what it credited — the follower's top-up deposit racing ours: start the top-up
+   * crediting the follower for what the ledger does not credit yet (in the engine's queue, after
+   * this step). Not after a top-up of ours that failed with our deposit in (mined, or possibly):
+   * the uncredited holdings are then ours, and must not be credited to the follower.
+   */
+  #afterTopUpEnded(o: LedgerTopUpObjective): void {
+    const ledgerId = o.ledger.id;
+    const ld = this.#getLedger(ledgerId);
+    if (ld?.myIndex !== 0) return;
+    if (o.status !== 'completed' && o.depositor === ld.myIndex && o.depositSubmitted && o.depositMined !== false) return;
+    this.#afterSync(() => {
+      void this.serial(async () => {
+        const seen = this.#holdings.get(ledgerId.toLowerCase());
+        if (seen !== undefined) await this.#maybeTopUp(ledgerId, seen.holdings, ld.asset, seen.blockNumber, seen.logIndex);
+      }).catch((e: unknown) => this.#log.warn({ channelId: ledgerId, code: isSluiceError(e) ? e.code : 'unknown' }, 'top-up re-check failed'));
+    });
   }
 
   /** Read a ledger's holdings from the chain once (a follower checking a top-up proposal after a restart). */
   #readHoldings(ledgerId: ChannelId, asset: Address): void {
     const signal = this.#lifecycle?.signal;
-    if (signal === undefined || this.#holdingsReads.has(ledgerId)) return;
+    if (signal === undefined || this.#holdingsReads.has(ledgerId)) return; // (in flight only: emptied as reads end)
     this.#holdingsReads.add(ledgerId);
     this.chain
       .holdings(asset, ledgerId, { signal })
@@ -2135,7 +2238,7 @@ class EngineImpl implements Engine {
     } catch (e) {
       this.#log.warn({ channelId: ledgerId, code: isSluiceError(e) ? e.code : 'unknown' }, 'cannot follow a top-up');
     }
-    if (o === undefined || this.#exists(o.id)) return;
+    if (o === undefined || this.#existsBesidesConflict(o.id)) return;
     this.#create({ objective: o }, 'peer');
     await this.#applyChainEvent(o.id, { kind: 'deposited', channelId: ledgerId, asset, holdings, blockNumber, logIndex });
   }

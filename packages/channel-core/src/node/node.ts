@@ -18,7 +18,7 @@ import { directFundHasOurDeposit, directFundId, newDirectFund } from '../protoco
 import { newDirectDefund } from '../protocols/direct-defund.ts';
 import { newVirtualFund } from '../protocols/virtual-fund.ts';
 import { newLedgerTopUp } from '../protocols/ledger-topup.ts';
-import { ledgerToChannel } from '../protocols/ledger.ts';
+import { ledgerToChannel, ledgerTotal, pendingOutcome } from '../protocols/ledger.ts';
 import { ledgersOf } from '../protocols/objective.ts';
 import { directDefundId } from '../protocols/direct-defund.ts';
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
@@ -86,8 +86,12 @@ export interface Node {
     options?: CallOptions,
   ): Promise<{ channelId: ChannelId }>;
   /**
-   * Deposit `amount` more into an open ledger and have the counterparty credit it.
-   * @throws SluiceError CHANNEL_UNKNOWN, INVALID_ARGUMENT, PEER_TIMEOUT, ABORTED
+   * Deposit `amount` more into an open ledger and have the counterparty credit it. When another
+   * deposit into the ledger lands first (the counterparty topping up at the same moment), ours
+   * reverts, nothing of it deposited, and it is tried again once that one is credited.
+   * @throws SluiceError CHANNEL_UNKNOWN, INVALID_ARGUMENT (a top-up of the ledger is in progress
+   *   here), TOPUP_CONFLICT (beaten by other deposits every try; nothing of ours deposited),
+   *   PEER_TIMEOUT, ABORTED
    */
   topUpLedgerChannel(args: { channelId: ChannelId; amount: bigint }, options?: CallOptions): Promise<void>;
   /**
@@ -214,6 +218,8 @@ export function createNode(init: NodeInit, components: NodeComponents = {}): Nod
 }
 
 const GROUP_COMMIT = { durability: 'beforeSend' } as const;
+/** Tries of one `topUpLedgerChannel` call whose deposit another deposit beat (TOPUP_CONFLICT). */
+const TOPUP_ATTEMPTS = 3;
 
 function simpleExit(asset: Address, entries: readonly (readonly [Address, bigint])[]): State['outcome'][number] {
   return {
@@ -514,21 +520,72 @@ class NodeImpl implements Node {
     return { channelId };
   }
 
+  /**
+   * A top-up whose deposit reverted because another deposit landed first (TOPUP_CONFLICT: the
+   * counterparty topping up at the same moment, or anyone's deposit) deposited nothing; it is tried
+   * again, on top of the other deposit, once the ledger credits that one (no top-up in progress
+   * on the ledger and its total reaching the holdings on chain), up to {@link TOPUP_ATTEMPTS} times
+   * within the call's timeout.
+   */
   async topUpLedgerChannel(args: { channelId: ChannelId; amount: bigint }, options: CallOptions = {}): Promise<void> {
     const amount = uintArg(args.amount, 'amount', true);
     options.signal?.throwIfAborted();
     const engine = this.engine;
-    const id = await engine.serial(async () => {
-      const ld = getLedgerData(this.#st, args.channelId.toLowerCase() as ChannelId);
-      if (ld?.ledger == null || ld.status !== 'open') throw new SluiceError('CHANNEL_UNKNOWN', 'no open ledger with this id', { details: { channelId: args.channelId } });
-      if (topUpInProgress(engine.activeObjectives(), ld.ledgerId)) {
-        throw new SluiceError('INVALID_ARGUMENT', 'a top-up of this ledger is in progress');
+    const { signal, timeoutMs } = this.#timeout(options);
+    const deadline = Date.now() + timeoutMs;
+    const ledgerId = args.channelId.toLowerCase() as ChannelId;
+    for (let attempt = 1; ; attempt++) {
+      const id = await engine.serial(async () => {
+        const ld = getLedgerData(this.#st, ledgerId);
+        if (ld?.ledger == null || ld.status !== 'open') throw new SluiceError('CHANNEL_UNKNOWN', 'no open ledger with this id', { details: { channelId: args.channelId } });
+        if (topUpInProgress(engine.activeObjectives(), ld.ledgerId)) {
+          throw new SluiceError('INVALID_ARGUMENT', 'a top-up of this ledger is in progress');
+        }
+        const o = newLedgerTopUp({ ledger: ld.ledger, depositor: this.address, amount });
+        await engine.startObjective(o);
+        return o.id;
+      });
+      try {
+        await engine.waitForObjective(id, { ...(signal === undefined ? {} : { signal }), timeoutMs: Math.max(0, deadline - Date.now()) });
+        return;
+      } catch (e) {
+        if (!isSluiceError(e, 'TOPUP_CONFLICT') || attempt >= TOPUP_ATTEMPTS) throw e;
       }
-      const o = newLedgerTopUp({ ledger: ld.ledger, depositor: this.address, amount });
-      await engine.startObjective(o);
-      return o.id;
-    });
-    await engine.waitForObjective(id, this.#timeout(options));
+      await this.#ledgerSettled(ledgerId, deadline, signal);
+    }
+  }
+
+  /**
+   * Resolve once no top-up of the ledger is in progress here and the ledger credits everything it
+   * holds on chain (the deposit that beat ours has been credited); PEER_TIMEOUT at `deadline`.
+   */
+  async #ledgerSettled(ledgerId: ChannelId, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+    const engine = this.engine;
+    for (;;) {
+      signal?.throwIfAborted();
+      const ld = getLedgerData(this.#st, ledgerId);
+      if (ld?.ledger == null || ld.status !== 'open') throw new SluiceError('CHANNEL_UNKNOWN', 'no open ledger with this id', { details: { channelId: ledgerId } });
+      if (!topUpInProgress(engine.activeObjectives(), ledgerId) && !ld.ledger.queue.some((sp) => sp.proposal.type === 'topUp')) {
+        const held = await engine.chain.holdings(ld.asset, ledgerId, signal === undefined ? {} : { signal });
+        if (ledgerTotal(pendingOutcome(ld.ledger)) >= held) return;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new SluiceError('PEER_TIMEOUT', 'the deposit that beat our top-up was not credited in time', { details: { channelId: ledgerId } });
+      // woken by the engine's next step (a top-up created, a ledger updated), or after a while
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(t);
+          off();
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const t = setTimeout(done, Math.min(left, 1_000));
+        const off = engine.on((e) => {
+          if (e.type === 'objectiveCompleted' || e.type === 'objectiveFailed' || e.type === 'objectiveCreated') done();
+        });
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
   }
 
   async closeLedgerChannel(channelId: ChannelId, options: CallOptions = {}): Promise<void> {

@@ -32,6 +32,13 @@ export interface LedgerTopUpObjective {
   readonly holdings: bigint | null;
   readonly chainCursor: ChainCursor | null;
   readonly depositSubmitted: boolean;
+  /**
+   * Our own deposit's receipt said mined ({@link topUpDepositMined}). Until then the depositor
+   * neither proposes nor countersigns its top-up, however high the holdings: with both parties
+   * depositing at once, holdings alone cannot tell whose deposit is in (the counterparty's would
+   * otherwise cover ours). Absent in records written before it existed (treated as mined).
+   */
+  readonly depositMined?: boolean;
   /** Turn at which the top-up was proposed (leader) or countersigned (follower). */
   readonly appliedAtTurn: number | null;
 }
@@ -62,8 +69,24 @@ export function newLedgerTopUp(input: { readonly ledger: ConsensusChannel; reado
     holdings: null,
     chainCursor: null,
     depositSubmitted: false,
+    depositMined: false,
     appliedAtTurn: null,
   };
+}
+
+/** The engine saw our deposit for this top-up mined (its receipt): the top-up may now be agreed. */
+export function topUpDepositMined(o: LedgerTopUpObjective): LedgerTopUpObjective {
+  return o.depositMined === true ? o : { ...o, depositMined: true };
+}
+
+/**
+ * Whether the top-up must be given up because its deposit reverted with the holdings moved past
+ * the `expectedHeld` it was sent with (`held`: the holdings read after the revert): someone else's
+ * deposit — typically the counterparty's own top-up, sent at the same moment — landed first, so
+ * nothing of ours is on chain. Only before we proposed or countersigned anything for it.
+ */
+export function topUpDepositConflicts(o: LedgerTopUpObjective, expectedHeld: bigint, held: bigint): boolean {
+  return o.status === 'approved' && o.ledger.myIndex === o.depositor && o.depositMined !== true && o.appliedAtTurn === null && held > expectedHeld;
 }
 
 function expectedTopUp(o: LedgerTopUpObjective): Proposal {
@@ -77,6 +100,8 @@ function expectedTopUp(o: LedgerTopUpObjective): Proposal {
  */
 function covered(o: LedgerTopUpObjective): boolean {
   if (o.holdings === null || o.holdings < o.targetHoldings) return false;
+  // our own deposit counts once its receipt says so, not when the holdings happen to cover it
+  if (o.ledger.myIndex === o.depositor && o.depositSubmitted && o.depositMined === false) return false;
   if (o.appliedAtTurn !== null) return true;
   const mine = expectedTopUp(o) as Extract<Proposal, { type: 'topUp' }>;
   let credited = ledgerTotal(o.ledger.current.outcome);

@@ -5,7 +5,9 @@
  * ever match the other's id: Alice's 499 stays uncredited for good.
  * Before, the hub's only top-up objective was the one made from the first deposit it saw (target
  * 1001), Alice's was for 1500, and nobody could ever match the other's id. Now the hub follows
- * Alice's proposal, which the holdings cover.
+ * Alice's proposal, which the holdings cover. Since the fix for both parties topping up at once,
+ * Alice's deposit that the 1 wei beat reverts and is not "reconciled" against it (it could be the
+ * hub's own top-up deposit): the hub is credited the 1 wei and Alice's call tries again on top.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -34,6 +34,15 @@ for (const depositor of [alice, irene]) {
     const ev = holdingsEvent(la.id, 175n, 6);
     A = P.updateLedgerTopUp(A, ev);
     I = P.updateLedgerTopUp(I, ev);
+    // the holdings cover it, but the depositor waits for its own deposit's receipt (the holdings
+    // could be the counterparty's concurrent deposit): no proposal, no countersignature yet
+    if (dep === 'A') assert.equal(P.crankLedgerTopUp(A, secrets(alice)).waitingFor, 'WaitingForDeposit');
+    else {
+      const sp = P.propose(la, { type: 'topUp', destination: d(depositor), amount: 25n }, alice.privateKey).signedProposal;
+      rejects(() => P.updateLedgerTopUp(I, { kind: 'ledgerProposal', objectiveId: I.id, signedProposal: sp }), 'PROTOCOL_NOT_READY');
+    }
+    if (dep === 'A') A = P.topUpDepositMined(A);
+    else I = P.topUpDepositMined(I);
     ra = P.crankLedgerTopUp(A, secrets(alice));
     assert.equal(ra.waitingFor, 'WaitingForLedgerUpdate');
     const prop = messagesTo(ra.effects, irene);
@@ -84,4 +93,28 @@ test('a deposit already credited by one top-up does not cover another made befor
   assert.equal(P.crankLedgerTopUp(stale, secrets(irene)).waitingFor, 'WaitingForDeposit');
   const next = P.propose(prop.ledger, { type: 'topUp', destination: d(alice), amount: 10n }, alice.privateKey).signedProposal;
   rejects(() => P.updateLedgerTopUp(stale, { kind: 'ledgerProposal', objectiveId: stale.id, signedProposal: next }), 'PROTOCOL_NOT_READY');
+});
+
+test('both parties top up at once: neither counts the other\'s deposit as its own; the one that reverted is given up', () => {
+  const [la, li] = fundedLedger(alice, irene, 100n, 50n);
+  // the leader tops up 10 and the follower 25, both expecting 150 held; the follower's lands first
+  let A = P.crankLedgerTopUp(P.newLedgerTopUp({ ledger: la, depositor: alice.address, amount: 10n }), secrets(alice)).objective;
+  let I = P.crankLedgerTopUp(P.newLedgerTopUp({ ledger: li, depositor: irene.address, amount: 25n }), secrets(irene)).objective;
+  const ev = holdingsEvent(la.id, 175n, 6);
+  A = P.updateLedgerTopUp(A, ev);
+  I = P.updateLedgerTopUp(I, ev);
+  // 175 covers the leader's target of 160, but that is the follower's money: the leader proposes nothing
+  const ra = P.crankLedgerTopUp(A, secrets(alice));
+  assert.equal(ra.waitingFor, 'WaitingForDeposit');
+  assert.equal(messagesTo(ra.effects, irene).length, 0);
+  // the leader's deposit reverted with 175 held where it expected 150: given up (nothing of it is on chain)
+  assert.equal(P.topUpDepositConflicts(A, 150n, 175n), true);
+  assert.equal(P.topUpDepositConflicts(A, 150n, 150n), false, 'holdings that did not move: a plain failure, retried');
+  // the follower's receipt says mined: it is never in conflict, and waits for the leader's proposal
+  I = P.topUpDepositMined(I);
+  assert.equal(P.topUpDepositConflicts(I, 150n, 175n), false);
+  assert.equal(P.crankLedgerTopUp(I, secrets(irene)).waitingFor, 'WaitingForLedgerUpdate');
+  // not the depositor: never in conflict
+  const notMine = P.newLedgerTopUp({ ledger: li, depositor: alice.address, amount: 10n });
+  assert.equal(P.topUpDepositConflicts(notMine, 150n, 175n), false);
 });
