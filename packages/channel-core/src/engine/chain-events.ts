@@ -25,7 +25,7 @@ export function toProtocolEvent(ev: PortChainEvent, assetAt: (channelId: Channel
     case 'AllocationUpdated': {
       const asset = assetAt(channelId, Number(ev.assetIndex));
       if (asset === undefined) return undefined;
-      return { kind: 'allocationUpdated', channelId, asset, holdings: ev.finalHoldings, ...at };
+      return { kind: 'allocationUpdated', channelId, asset, holdings: ev.finalHoldings, initialHoldings: ev.initialHoldings, ...at };
     }
     case 'Concluded':
       return { kind: 'concluded', channelId, ...at };

@@ -1359,11 +1359,11 @@ class EngineImpl implements Engine {
       }
       case 'ledgerExit': {
         const ld = this.#getLedger(o.ledger.id);
-        const amounts = ledgerExitPayouts(o);
+        const { amounts, unattributed } = ledgerExitPayouts(o);
         const asset = latestSupportedState(o.ledger)?.state.outcome[0]?.asset ?? ld?.asset;
         if (asset !== undefined) {
           const mine = amounts.filter((a) => sameAddress(a.participant, this.address)).reduce((x, a) => x + a.amount, 0n);
-          events.push({ type: 'payout', channelId: o.ledger.id, asset, amounts, mine });
+          events.push({ type: 'payout', channelId: o.ledger.id, asset, amounts, mine, ...(unattributed > 0n ? { unattributed } : {}) });
         }
         if (ld === undefined || ld.status === 'closed') return;
         this.#putLedger({ ...ld, status: 'closed' }, now);

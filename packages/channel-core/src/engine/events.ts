@@ -89,6 +89,11 @@ export type EngineEvent =
       readonly amounts: readonly { readonly participant: Address; readonly amount: bigint }[];
       /** Our share. */
       readonly mine: bigint;
+      /**
+       * Paid to the ledger's parties in a split this node cannot tell (guarantees someone else
+       * reclaimed for channels whose outcome we do not know); not in `amounts` nor `mine`.
+       */
+      readonly unattributed?: bigint;
     }
   | {
       /** A peer's message was refused and dropped (malformed, wrong signer, unknown objective, refused by policy). */

@@ -11,11 +11,13 @@ import type { Channel } from '../protocols/channel.ts';
 import { latestSupportedState } from '../protocols/channel.ts';
 import { type OnChainRecord, allocatedTo, guaranteesOf, isFinalizedAt, reclaimOutcome, redemptionState } from '../protocols/dispute.ts';
 import type { FallbackContext, HeldVirtual } from '../protocols/fallback.ts';
+import type { Destination } from '../protocols/types.ts';
 import type { ConsensusChannel } from '../protocols/ledger.ts';
-import { type LedgerExitObjective, currentLedgerOutcome } from '../protocols/ledger-exit.ts';
+import { type LedgerExitObjective, currentLedgerOutcome, ledgerExitPaid } from '../protocols/ledger-exit.ts';
 import type { Objective } from '../protocols/objective.ts';
 import type { VirtualChallengeObjective } from '../protocols/virtual-challenge.ts';
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
+import { directDefundId, finalStateConcluded } from '../protocols/direct-defund.ts';
 import { VIRTUAL_FINAL_TURN, VIRTUAL_POSTFUND_TURN } from '../protocols/virtual-channel.ts';
 import type { Voucher } from '../voucher.ts';
 import { type LedgerData, type VirtualData, listVirtualData } from './records.ts';
@@ -89,6 +91,17 @@ export function channelsOf(o: Objective): ChannelId[] {
   }
 }
 
+/**
+ * Our cooperative close of this ledger saw its final state concluded on chain: there is nothing to
+ * challenge (its payout follows in the same transaction), and once paid out the adjudicator forgets
+ * the channel (`statusOf` deleted), so a challenge of an older state would be *accepted* — a day's
+ * wait and gas for money already paid. No fallback objective for such a ledger.
+ */
+export function closedOnChain(ledgerId: ChannelId, active: ReadonlyMap<string, { objective: Objective }>): boolean {
+  const d = active.get(directDefundId(ledgerId))?.objective;
+  return d?.type === 'directDefund' && d.status !== 'rejected' && finalStateConcluded(d);
+}
+
 /** The freshest copy of V we hold: the virtual defund's (it may carry the unanimous final state), else the record's. */
 export function freshestVirtual(vd: VirtualData, active: ReadonlyMap<string, { objective: Objective }>): Channel | null {
   const d = active.get(virtualDefundId(vd.channelId))?.objective;
@@ -115,7 +128,9 @@ export function fallbackContext(
   virtuals?: Iterable<VirtualData>,
 ): FallbackContext {
   const ls: ConsensusChannel[] = [];
-  for (const ld of ledgers) if (ld.ledger !== null && (ld.status === 'open' || ld.status === 'closing')) ls.push(ld.ledger);
+  for (const ld of ledgers) {
+    if (ld.ledger !== null && (ld.status === 'open' || ld.status === 'closing') && !closedOnChain(ld.ledgerId, active)) ls.push(ld.ledger);
+  }
   const vs: HeldVirtual[] = [];
   for (const vd of virtuals ?? listVirtualData(store)) {
     if (vd.status !== 'funded' && vd.status !== 'closing') continue;
@@ -260,15 +275,15 @@ export function disputeInfo(o: FallbackObjective, waitingFor: string, me: Addres
   };
 }
 
-/** What a finished ledger exit paid each participant (its outcome after every reclaim). */
-export function ledgerExitPayouts(o: LedgerExitObjective): { participant: Address; amount: bigint }[] {
-  let out: Outcome | null = null;
-  try {
-    out = currentLedgerOutcome(o);
-  } catch {
-    out = null;
-  }
-  return amountsOf(o.ledger.fixedPart.participants, out);
+/**
+ * What a finished ledger exit paid each participant ({@link ledgerExitPaid}: its outcome after every
+ * reclaim, attributed from the payout when someone else reclaimed, paid from the holdings the
+ * transfer saw), and what it paid to the parties in a split we cannot tell (`unattributed`).
+ */
+export function ledgerExitPayouts(o: LedgerExitObjective): { amounts: { participant: Address; amount: bigint }[]; unattributed: bigint } {
+  const participants = o.ledger.fixedPart.participants;
+  const paid = ledgerExitPaid(o, participants.map((p) => addressToDestination(p) as Destination));
+  return { amounts: participants.map((participant, i) => ({ participant, amount: paid.amounts[i]!.amount })), unattributed: paid.unattributed };
 }
 
 /** What a finalized virtual channel pays its payee (the registered or concluded outcome). */

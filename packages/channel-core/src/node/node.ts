@@ -20,7 +20,7 @@ import { newVirtualFund } from '../protocols/virtual-fund.ts';
 import { newLedgerTopUp } from '../protocols/ledger-topup.ts';
 import { ledgerToChannel, ledgerTotal, pendingOutcome } from '../protocols/ledger.ts';
 import { ledgersOf } from '../protocols/objective.ts';
-import { directDefundId } from '../protocols/direct-defund.ts';
+import { directDefundId, finalStateConcluded } from '../protocols/direct-defund.ts';
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { virtualChallengeId } from '../protocols/virtual-challenge.ts';
 import { ledgerExitId } from '../protocols/ledger-exit.ts';
@@ -816,6 +816,13 @@ class NodeImpl implements Node {
     if (ld?.status === 'closed') return { mode: 'cooperative' };
     if (ld === undefined || ld.ledger === null) throw new SluiceError('CHANNEL_UNKNOWN', 'no funded ledger with this id', { details: { channelId } });
     const primary = ledgerExitId(id);
+    const defund = engine.objective(directDefundId(id))?.objective;
+    if (engine.objective(primary) === undefined && defund?.type === 'directDefund' && defund.status === 'approved' && finalStateConcluded(defund)) {
+      // our cooperative close is concluded on chain: only its payout is left (no peer needed, and
+      // a challenge of a paid-out ledger would be accepted by the adjudicator), forced or not
+      await engine.waitForObjective(directDefundId(id), this.#timeout(options));
+      return { mode: 'cooperative' };
+    }
     if (options.force !== true && !engine.isPeerSilent(ld.counterparty) && engine.objective(primary) === undefined) {
       const coop = this.#coopCall(options);
       try {

@@ -4,7 +4,11 @@
  * 1. everyone signs the final state: the latest supported outcome, unchanged, at the next
  *    turn with `isFinal` (a ledger must hold no guarantees and no pending proposals);
  * 2. the designated participant (index 0 by default) submits `concludeAndTransferAllAssets`;
- * 3. everyone waits until chain events report zero holdings for every asset.
+ * 3. everyone waits until chain events report the final outcome paid out: zero holdings for every
+ *    asset, or — after the conclusion — payouts (`AllocationUpdated`, initial minus final holdings)
+ *    covering every allocation of the final state. Holdings may stay above zero: anyone can
+ *    deposit into any channel id, e.g. 1 wei mined just before our `concludeAndTransferAllAssets`;
+ *    that surplus belongs to nobody and must not keep the close from completing.
  */
 import type { ChannelId } from '../hex.ts';
 import { parseAddress } from '../address.ts';
@@ -39,6 +43,11 @@ export interface DirectDefundObjective {
   /** Participant index that submits the transaction. */
   readonly submitter: number;
   readonly transactionSubmitted: boolean;
+  /**
+   * Per asset (checksummed address): what `AllocationUpdated` events seen after the conclusion paid
+   * out of the channel. Absent until one is seen (and in objectives persisted before it existed).
+   */
+  readonly paidOut?: Readonly<Record<string, bigint>>;
 }
 
 export function directDefundId(channelId: ChannelId): string {
@@ -91,11 +100,26 @@ export function takeOverSubmission(o: DirectDefundObjective): DirectDefundObject
   return { ...o, submitter: o.channel.myIndex, transactionSubmitted: false };
 }
 
-/** True once chain events reported zero holdings for every asset of the final outcome. */
+/**
+ * True once chain events show the final outcome paid out, for every asset: zero holdings, or the
+ * channel concluded and payouts since covering every allocation of the final state (a transfer
+ * pays allocations in full when the holdings allow, leaving any surplus — a donation — behind).
+ */
 export function withdrawn(o: DirectDefundObjective): boolean {
   const final = entryAt(o.channel, o.finalTurnNum);
   if (final === undefined) return false;
-  return final.state.outcome.every((e) => o.channel.holdings[parseAddress(e.asset, 'asset')] === 0n);
+  return final.state.outcome.every((e) => {
+    const asset = parseAddress(e.asset, 'asset');
+    if (o.channel.holdings[asset] === 0n) return true;
+    if (!o.channel.concluded) return false;
+    const owed = e.allocations.reduce((s, a) => s + a.amount, 0n);
+    return (o.paidOut?.[asset] ?? 0n) >= owed;
+  });
+}
+
+/** The final state is registered on chain (`Concluded` seen): nothing is left to challenge, only to pay out. */
+export function finalStateConcluded(o: DirectDefundObjective): boolean {
+  return o.channel.concluded && entryAt(o.channel, o.finalTurnNum) !== undefined;
 }
 
 /** Advance the objective as far as it can go without new input. */
@@ -144,8 +168,18 @@ export function updateDirectDefund(o: DirectDefundObjective, event: ObjectiveEve
         }
         return { ...o, channel: addSignedState(o.channel, s, event.signatures) };
       }
+      case 'allocationUpdated': {
+        const channel = applyChainEvent(o.channel, event);
+        if (channel === o.channel) return o; // another channel, or seen already
+        // a payout counts toward the final outcome only once that outcome is registered
+        if (!o.channel.concluded) return { ...o, channel };
+        if (event.initialHoldings !== undefined && typeof event.initialHoldings !== 'bigint') fail('PROTOCOL_MALFORMED', 'initialHoldings must be a bigint');
+        const asset = parseAddress(event.asset, 'asset');
+        const before = event.initialHoldings ?? o.channel.holdings[asset] ?? event.holdings;
+        const paid = before > event.holdings ? before - event.holdings : 0n;
+        return { ...o, channel, paidOut: { ...o.paidOut, [asset]: (o.paidOut?.[asset] ?? 0n) + paid } };
+      }
       case 'deposited':
-      case 'allocationUpdated':
       case 'concluded':
         return { ...o, channel: applyChainEvent(o.channel, event) };
       default:

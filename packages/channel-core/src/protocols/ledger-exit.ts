@@ -26,6 +26,7 @@ import { fail, guardPeerInput } from './fail.ts';
 import { type ConsensusChannel, ledgerToChannel } from './ledger.ts';
 import {
   type OnChainRecord,
+  allocatedTo,
   applyToRecord,
   bestExitMove,
   challengeRunning,
@@ -35,8 +36,9 @@ import {
   moveTransaction,
   reclaimOutcome,
   statusFingerprint,
+  transferPayouts,
 } from './dispute.ts';
-import type { CrankResult, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
+import type { CrankResult, Destination, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
 
 export type LedgerExitWaitingFor =
   /** Our challenge (or conclude) of the ledger is submitted; its event has not arrived. */
@@ -82,6 +84,12 @@ export interface LedgerExitObjective {
   readonly now: number;
   readonly pending: PendingStep | null;
   readonly transferred: boolean;
+  /**
+   * The payout that completed the exit (`AllocationUpdated`): the holdings it paid from (null when
+   * the event did not carry them) and what it left. What each party got is {@link ledgerExitPaid}.
+   * Absent before the transfer (and in objectives persisted before it existed).
+   */
+  readonly transfer?: { readonly initialHoldings: bigint | null; readonly holdings: bigint };
 }
 
 export function ledgerExitId(channelId: ChannelId): string {
@@ -200,6 +208,75 @@ function withResolvedReclaims(o: LedgerExitObjective, targets: readonly ChannelI
   return { ...o, onChain: { ...rec, reclaimed: [...rec.reclaimed, ...targets], unresolvedReclaims: 0 }, pending };
 }
 
+/**
+ * Every guarantee still in our view of the registered outcome was reclaimed: as many `Reclaimed`
+ * events are unattributed as guarantees are left (each reclaim removes one). That is the case
+ * whenever the ledger was paid out with `transferAllAssets` (it reverts while a guarantee remains)
+ * after another account reclaimed — and after a full payout `statusOf` is deleted, so no status
+ * fingerprint can tell which was which.
+ */
+function allReclaimed(o: LedgerExitObjective): boolean {
+  const rec = o.onChain;
+  if (rec === null || rec.outcome === null) return false;
+  try {
+    const out = currentLedgerOutcome(o);
+    return out !== null && guaranteesOf(out).length === rec.unresolvedReclaims;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * When every guarantee left was reclaimed ({@link allReclaimed}), attribute the reclaims of those
+ * whose channel's outcome we know; the others stay unattributed (their split is not known here).
+ */
+function attributeBeforeTransfer(o: LedgerExitObjective): LedgerExitObjective {
+  const rec = o.onChain;
+  if (rec === null || rec.unresolvedReclaims === 0 || !allReclaimed(o)) return o;
+  const left = guaranteesOf(currentLedgerOutcome(o)!).map((g) => g.allocation.destination as ChannelId);
+  const known = left.filter((t) => targetRecord(o, t)?.outcome != null);
+  if (known.length === 0) return o;
+  const pending = o.pending?.kind === 'reclaim' && known.includes(o.pending.target) ? null : o.pending;
+  return { ...o, onChain: { ...rec, reclaimed: [...rec.reclaimed, ...known], unresolvedReclaims: rec.unresolvedReclaims - known.length }, pending };
+}
+
+/** What a ledger exit's payout paid, by destination, and what it paid to destinations we cannot tell. */
+export interface LedgerExitPaid {
+  /** Paid to each destination of the ledger's outcome (parties absent from it get 0). */
+  readonly amounts: readonly { readonly destination: Destination; readonly amount: bigint }[];
+  /**
+   * Locked in guarantees whose reclaim we could not attribute (their channel's outcome unknown):
+   * paid to the ledger's parties in a split we cannot tell.
+   */
+  readonly unattributed: bigint;
+}
+
+/**
+ * What the ledger's payout paid each destination: the registered outcome with every reclaim applied,
+ * paid in allocation order from the holdings the transfer saw (an allocation takes min(amount, what
+ * is left): a donation's surplus stays in the adjudicator, a shortfall falls on the last ones).
+ * Before the transfer: what the outcome allocates.
+ */
+export function ledgerExitPaid(o: LedgerExitObjective, destinations: readonly Destination[]): LedgerExitPaid {
+  let out: Outcome | null;
+  try {
+    out = currentLedgerOutcome(attributeBeforeTransfer(o));
+  } catch {
+    out = null;
+  }
+  if (out === null) return { amounts: destinations.map((destination) => ({ destination, amount: 0n })), unattributed: 0n };
+  const guarantees = guaranteesOf(out);
+  const unattributed = guarantees.reduce((s, g) => s + g.allocation.amount, 0n);
+  const exit = out[0];
+  const initial = o.transfer?.initialHoldings ?? null;
+  if (exit !== undefined && initial !== null && guarantees.length === 0) {
+    const { payouts } = transferPayouts(initial, exit.allocations);
+    const paid = (d: Destination): bigint => payouts.filter((p) => p.destination === d).reduce((s, p) => s + p.amount, 0n);
+    return { amounts: destinations.map((destination) => ({ destination, amount: paid(destination) })), unattributed };
+  }
+  return { amounts: destinations.map((destination) => ({ destination, amount: allocatedTo(out, destination) })), unattributed };
+}
+
 function* combinations<T>(items: readonly T[], k: number, from = 0): Generator<T[]> {
   if (k === 0) {
     yield [];
@@ -233,7 +310,8 @@ export function crankLedgerExit(o: LedgerExitObjective, secrets: Secrets): Crank
       pending !== null ? 'WaitingForChallengeRegistered' : running ? 'WaitingForFinalization' : 'WaitingForOtherParticipant';
     return { objective: { ...o, pending }, effects, waitingFor };
   }
-  if (o.transferred) return { objective: { ...o, status: 'completed', pending: null }, effects, waitingFor: 'WaitingForNothing' };
+  // paid out (by us or by anyone): attribute what the payout implies was reclaimed, then complete
+  if (o.transferred) return { objective: { ...attributeBeforeTransfer(o), status: 'completed', pending: null }, effects, waitingFor: 'WaitingForNothing' };
   // concluded with a final state we do not hold (e.g. the peer came back and closed cooperatively):
   // whoever holds it pays out; its `allocationUpdated` (holdings 0) completes this exit
   if (rec!.outcome === null) return { objective: { ...o, pending: null }, effects, waitingFor: 'WaitingForOtherParticipant' };
@@ -314,11 +392,16 @@ export function updateLedgerExit(o: LedgerExitObjective, event: ObjectiveEvent):
         if (event.channelId !== o.ledger.id || event.kind !== 'allocationUpdated') return o;
         // transferAllAssets is the only payout we and our peers use; reclaims emit `Reclaimed`.
         if (!isFinalizedAt(o.onChain, Number.MAX_SAFE_INTEGER)) return o;
-        if (event.holdings === 0n) return { ...o, transferred: true, pending: null };
-        if (o.onChain!.unresolvedReclaims > 0) return o;
-        const current = o.onChain!.outcome === null ? null : currentLedgerOutcome(o);
+        if (o.transferred) return o;
+        if (event.initialHoldings !== undefined && typeof event.initialHoldings !== 'bigint') fail('PROTOCOL_MALFORMED', 'initialHoldings must be a bigint');
+        const transfer = { initialHoldings: event.initialHoldings ?? null, holdings: event.holdings };
+        // reclaims someone else made are attributed first: the payout is computed from them
+        const next = attributeBeforeTransfer(o);
+        if (event.holdings === 0n || allReclaimed(o)) return { ...next, transferred: true, pending: null, transfer };
+        if (next.onChain!.unresolvedReclaims > 0) return o;
+        const current = next.onChain!.outcome === null ? null : currentLedgerOutcome(next);
         if (current === null || guaranteesOf(current).length > 0) return o;
-        return { ...o, transferred: true, pending: null };
+        return { ...next, transferred: true, pending: null, transfer };
       }
       case 'channelStatus': {
         const rec = o.onChain;

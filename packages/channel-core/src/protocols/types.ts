@@ -48,6 +48,12 @@ export interface HoldingsEvent {
   readonly channelId: ChannelId;
   readonly asset: Address;
   readonly holdings: bigint;
+  /**
+   * `AllocationUpdated` only: the holdings before the payout (the event's `initialHoldings`), so
+   * `initialHoldings - holdings` is what the transfer paid out. Absent in events recorded before it
+   * existed: the objective then takes the holdings it last saw.
+   */
+  readonly initialHoldings?: bigint;
   readonly blockNumber: number;
   readonly logIndex: number;
 }

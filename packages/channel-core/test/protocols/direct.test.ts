@@ -242,6 +242,69 @@ test('direct defund: every pause point for the submitter and the other party', (
   assert.equal(P.crankDirectDefund(i, secrets(irene)).waitingFor, 'WaitingForNothing');
 });
 
+/** Alice's and Irene's direct defunds once both signed the final state and Alice submitted. */
+function finalSigned(): { a: P.DirectDefundObjective; i: P.DirectDefundObjective; id: ReturnType<typeof getChannelId> } {
+  const [la, li] = fundedLedger(alice, irene, 70n, 80n);
+  const ra = P.crankDirectDefund(P.newDirectDefund(P.ledgerToChannel(la)), secrets(alice));
+  const ri = P.crankDirectDefund(deliver(P.newDirectDefund(P.ledgerToChannel(li)), messagesTo(ra.effects, irene), P.updateDirectDefund), secrets(irene));
+  const a = P.crankDirectDefund(deliver(ra.objective, messagesTo(ri.effects, alice), P.updateDirectDefund), secrets(alice));
+  assert.equal(transactions(a.effects)[0]?.kind, 'concludeAndTransferAllAssets');
+  return { a: a.objective, i: ri.objective, id: la.id };
+}
+
+test('direct defund: a donation mined just before concludeAndTransferAllAssets leaves 1 wei behind; the close still completes', () => {
+  let { a, i, id } = finalSigned();
+  const events: P.ChainEvent[] = [
+    { kind: 'deposited', channelId: id, asset: ETH, holdings: 151n, blockNumber: 20, logIndex: 0 },
+    { kind: 'concluded', channelId: id, blockNumber: 20, logIndex: 1 },
+    { kind: 'allocationUpdated', channelId: id, asset: ETH, holdings: 1n, initialHoldings: 151n, blockNumber: 20, logIndex: 2 },
+  ];
+  a = deliver(a, events, P.updateDirectDefund);
+  i = deliver(i, events, P.updateDirectDefund);
+  assert.equal(P.holdingsOf(a.channel, ETH), 1n);
+  assert.equal(P.withdrawn(a), true, 'every allocation of the final state was paid; the 1 wei belongs to nobody');
+  const ra = P.crankDirectDefund(a, secrets(alice));
+  assert.equal(ra.objective.status, 'completed');
+  assert.equal(transactions(ra.effects).length, 0);
+  assert.equal(P.crankDirectDefund(i, secrets(irene)).objective.status, 'completed');
+  assert.equal(P.finalStateConcluded(a), true);
+  // the same events again (a restart's catch-up) count once
+  assert.deepEqual(deliver(a, events, P.updateDirectDefund).paidOut, a.paidOut);
+});
+
+test('direct defund: without initialHoldings the payout is taken from the holdings last seen', () => {
+  let { a, id } = finalSigned();
+  a = deliver(a, [
+    { kind: 'deposited', channelId: id, asset: ETH, holdings: 151n, blockNumber: 20, logIndex: 0 },
+    { kind: 'concluded', channelId: id, blockNumber: 20, logIndex: 1 },
+    { kind: 'allocationUpdated', channelId: id, asset: ETH, holdings: 1n, blockNumber: 20, logIndex: 2 },
+  ], P.updateDirectDefund);
+  assert.equal(P.crankDirectDefund(a, secrets(alice)).objective.status, 'completed');
+});
+
+test('direct defund: a payout that does not cover the final outcome, or one before the conclusion, does not complete it', () => {
+  const { a, id } = finalSigned();
+  // holdings fell by less than the 150 owed: not paid out
+  const short = deliver(a, [
+    { kind: 'deposited', channelId: id, asset: ETH, holdings: 200n, blockNumber: 20, logIndex: 0 },
+    { kind: 'concluded', channelId: id, blockNumber: 21, logIndex: 0 },
+    { kind: 'allocationUpdated', channelId: id, asset: ETH, holdings: 100n, initialHoldings: 200n, blockNumber: 21, logIndex: 1 },
+  ], P.updateDirectDefund);
+  assert.equal(P.withdrawn(short), false);
+  assert.equal(P.crankDirectDefund(short, secrets(alice)).waitingFor, 'WaitingForWithdraw');
+  // a payout before the conclusion (of some other registered outcome) does not count
+  const early = deliver(a, [
+    { kind: 'deposited', channelId: id, asset: ETH, holdings: 400n, blockNumber: 20, logIndex: 0 },
+    { kind: 'allocationUpdated', channelId: id, asset: ETH, holdings: 200n, initialHoldings: 400n, blockNumber: 20, logIndex: 1 },
+    { kind: 'concluded', channelId: id, blockNumber: 21, logIndex: 0 },
+  ], P.updateDirectDefund);
+  assert.equal(P.withdrawn(early), false);
+  assert.equal(P.finalStateConcluded(early), true);
+  // concluded but nothing paid yet
+  assert.equal(P.withdrawn(deliver(a, [{ kind: 'deposited', channelId: id, asset: ETH, holdings: 150n, blockNumber: 20, logIndex: 0 }, { kind: 'concluded', channelId: id, blockNumber: 20, logIndex: 1 }], P.updateDirectDefund)), false);
+  rejects(() => P.updateDirectDefund(deliver(a, [{ kind: 'concluded', channelId: id, blockNumber: 20, logIndex: 1 }], P.updateDirectDefund), { kind: 'allocationUpdated', channelId: id, asset: ETH, holdings: 1n, initialHoldings: 5 as never, blockNumber: 21, logIndex: 0 }), 'PROTOCOL_MALFORMED');
+});
+
 test('direct defund: refuses a ledger with guarantees, and bad final states', () => {
   const [la, li] = fundedLedger(alice, irene, 70n, 80n);
   const V = getChannelId({ ...ledgerPrefund(alice, irene, 0n, 0n), channelNonce: 42n });

@@ -254,7 +254,7 @@ export class DisputeChain {
           }
           if (r.remaining.some((a) => a.amount !== 0n)) onlyZeros = false;
           this.setHeld(tx.channelId, exit.asset, initial - r.total);
-          events.push({ kind: 'allocationUpdated', channelId: tx.channelId, asset: exit.asset, holdings: initial - r.total, ...this.at() });
+          events.push({ kind: 'allocationUpdated', channelId: tx.channelId, asset: exit.asset, holdings: initial - r.total, initialHoldings: initial, ...this.at() });
           return { ...exit, allocations: r.remaining };
         });
         this.status.set(tx.channelId, onlyZeros ? OPEN : { ...st, fingerprint: this.fingerprint(tx.stateHash, outcome) });

@@ -272,6 +272,97 @@ test('ledger exit: reclaims by someone else are attributed by inference or by th
   }
 });
 
+test('ledger exit: reclaims and the transfer made by someone else while we were away: payouts attributed to the wei', () => {
+  for (const donation of [0n, 1n]) {
+    const { L, vs, ledger, chain } = twoGuarantees();
+    const mk = (who: typeof bob) => P.newLedgerExit({ ledger: ledger(who), virtuals: vs.map((v) => v.channel(who)), now: chain.time });
+    let b = mk(bob);
+    let i = mk(irene);
+    const rb = P.crankLedgerExit(b, secrets(bob));
+    const lEvents = chain.submit(txOf(rb.effects)[0]!, 'bob');
+    b = feed(rb.objective, lEvents);
+    i = feed(i, lEvents);
+    for (const v of vs) {
+      const post = { state: v.post, signatures: v.sigs };
+      const evs = chain.submit({ kind: 'challenge', channelId: v.id, proof: [], candidate: post, challengerSignature: signChallenge(v.post, irene.privateKey) }, 'irene');
+      b = feed(b, evs);
+      i = feed(i, evs);
+    }
+    const t = chain.advance(86400);
+    i = feed(i, [t]);
+    // Bob's node is down: Irene reclaims both guarantees and transfers
+    const bobMissed: P.ObjectiveEvent[] = [t];
+    for (let k = 0; k < 2; k++) {
+      const ri = P.crankLedgerExit(i, secrets(irene));
+      const [tx] = txOf(ri.effects);
+      assert.ok(tx?.kind === 'reclaim');
+      const evs = chain.submit(tx, 'irene');
+      i = feed(ri.objective, evs.map((e) => (e.kind === 'reclaimed' ? { ...e, target: tx.targetChannelId } : e)));
+      bobMissed.push(...evs); // Bob's engine did not submit it: no target
+    }
+    if (donation > 0n) {
+      // someone deposits into the finalized ledger just before the transfer: it stays behind
+      chain.setHeld(L, ETH, 110n + donation);
+      bobMissed.push({ kind: 'deposited', channelId: L, asset: ETH, holdings: 110n + donation, blockNumber: chain.block, logIndex: 99 });
+    }
+    const rt = P.crankLedgerExit(i, secrets(irene));
+    const transfer = chain.submit(txOf(rt.effects)[0]!, 'irene');
+    bobMissed.push(...transfer);
+    assert.equal(chain.paid(bob, ETH), 10n);
+    assert.equal(chain.paid(irene, ETH), 100n);
+
+    // Bob's node catches up: after a full payout statusOf is deleted, so no fingerprint can tell;
+    // transferAllAssets needs every guarantee reclaimed, so both were
+    b = reload(feed(b, bobMissed));
+    assert.equal(b.transferred, true, `donation ${donation}`);
+    assert.deepEqual(b.transfer, { initialHoldings: 110n + donation, holdings: donation });
+    const done = P.crankLedgerExit(b, secrets(bob));
+    assert.equal(done.objective.status, 'completed');
+    assert.deepEqual(done.effects, [], 'nothing left to send');
+    assert.deepEqual([...done.objective.onChain!.reclaimed].sort(), vs.map((v) => v.id).sort());
+    const paid = P.ledgerExitPaid(done.objective, [d(irene), d(bob)]);
+    assert.deepEqual(paid, { amounts: [{ destination: d(irene), amount: 100n }, { destination: d(bob), amount: 10n }], unattributed: 0n });
+    // the same before the crank (what the engine reads when the exit completes)
+    assert.deepEqual(P.ledgerExitPaid(b, [d(irene), d(bob)]), paid);
+  }
+});
+
+test('ledger exit: a payout reclaimed for a channel whose outcome we do not know is reported unattributed, not as ours', () => {
+  const { L, vs, ledger, chain } = twoGuarantees();
+  // Bob knows only the first virtual channel
+  let b = P.newLedgerExit({ ledger: ledger(bob), virtuals: [vs[0]!.channel(bob)], now: chain.time });
+  let i = P.newLedgerExit({ ledger: ledger(irene), virtuals: vs.map((v) => v.channel(irene)), now: chain.time });
+  const rb = P.crankLedgerExit(b, secrets(bob));
+  const lEvents = chain.submit(txOf(rb.effects)[0]!, 'bob');
+  b = feed(rb.objective, lEvents);
+  i = feed(i, lEvents);
+  for (const v of vs) {
+    const post = { state: v.post, signatures: v.sigs };
+    const evs = chain.submit({ kind: 'challenge', channelId: v.id, proof: [], candidate: post, challengerSignature: signChallenge(v.post, irene.privateKey) }, 'irene');
+    b = feed(b, evs);
+    i = feed(i, evs);
+  }
+  const t = chain.advance(86400);
+  i = feed(i, [t]);
+  b = feed(b, [t]);
+  for (let k = 0; k < 2; k++) {
+    const ri = P.crankLedgerExit(i, secrets(irene));
+    const [tx] = txOf(ri.effects);
+    assert.ok(tx?.kind === 'reclaim');
+    const evs = chain.submit(tx, 'irene');
+    i = feed(ri.objective, evs.map((e) => (e.kind === 'reclaimed' ? { ...e, target: tx.targetChannelId } : e)));
+    b = feed(b, evs);
+  }
+  const rt = P.crankLedgerExit(i, secrets(irene));
+  b = feed(b, chain.submit(txOf(rt.effects)[0]!, 'irene'));
+  const done = P.crankLedgerExit(b, secrets(bob));
+  assert.equal(done.objective.status, 'completed', 'paid out: the exit ends either way');
+  const paid = P.ledgerExitPaid(done.objective, [d(irene), d(bob)]);
+  assert.equal(paid.unattributed, 30n, "the unknown channel's guarantee: its split is not known here");
+  assert.deepEqual(paid.amounts.map((a) => a.amount), [70n, 10n], 'the known reclaim attributed; the rest as the outcome pays');
+  assert.equal(chain.held(L, ETH), 0n);
+});
+
 test('watchtower: the decision table', () => {
   const dl = download({ chunks: 3 });
   const ib = P.newLedgerExit({ ledger: dl.ledgers.get('bob')!.get(dl.IB)! }).ledger;

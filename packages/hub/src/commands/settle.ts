@@ -90,7 +90,7 @@ function describe(e: NodeEvent): string | undefined {
     case 'challengeRegistered':
       return `challenge registered on ${e.kind} ${e.channelId} at turn ${e.turnNum} (tx ${e.txHash})`;
     case 'payout':
-      return `payout from ledger ${e.channelId}: ${e.amounts.map((a) => `${a.participant} ${a.amount}`).join(', ')} (hub ${e.mine})`;
+      return `payout from ledger ${e.channelId}: ${e.amounts.map((a) => `${a.participant} ${a.amount}`).join(', ')} (hub ${e.mine})${e.unattributed === undefined ? '' : `; ${e.unattributed} more paid to the parties in a split this node cannot tell`}`;
     case 'fallbackStarted':
       return `settling ${e.channelId} on chain (${e.reason})`;
     default:

@@ -10,7 +10,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { SluiceError } from '@sluice/channel-core';
 import type { SettleReport } from '../fallback/settle-all.ts';
 import { type DisputeView, formatSeconds, renderDisputes } from '../fallback/disputes.ts';
-import type { FallbackTxView, PayoutView } from '../fallback/activity.ts';
+import { type FallbackTxView, type PayoutView, unattributedNote } from '../fallback/activity.ts';
 import { renderSettleReport } from '../fallback/render.ts';
 import { adminCall, adminOptions } from './admin-client.ts';
 import type { ProviderStatus } from './status.ts';
@@ -70,7 +70,7 @@ export function addSettleCommand(program: Command, out: { log(s: string): void; 
       if (opts.json) out.log(JSON.stringify({ ...body, final }, null, 2));
       else {
         for (const t of final.transactions) out.log(`tx ${t.kind} ${t.txHash} (channel ${t.channelId}, gas ${t.gasUsed})`);
-        for (const p of final.payouts) out.log(`payout from ledger ${p.channelId}: ${p.amounts.map((a) => `${a.participant} ${a.amount}`).join(', ')}; ours ${p.mine}`);
+        for (const p of final.payouts) out.log(`payout from ledger ${p.channelId}: ${p.amounts.map((a) => `${a.participant} ${a.amount}`).join(', ')}; ours ${p.mine}${unattributedNote(p.unattributed)}`);
         out.log('settled: every channel is closed and paid out');
       }
     });

@@ -20,6 +20,8 @@ export interface PayoutView {
   readonly asset: Address;
   readonly amounts: readonly { readonly participant: Address; readonly amount: string }[];
   readonly mine: string;
+  /** Paid to the ledger's parties in a split our node cannot tell (not in `amounts` nor `mine`). */
+  readonly unattributed?: string;
 }
 
 export type FallbackActivityEvent =
@@ -37,7 +39,7 @@ export function activityOf(e: NodeEvent): FallbackActivityEvent | undefined {
         tx: { objectiveId: e.objectiveId, channelId: e.channelId, kind: e.kind, txHash: e.txHash, blockNumber: e.blockNumber, gasUsed: e.gasUsed.toString(), ...(e.targetChannelId === undefined ? {} : { targetChannelId: e.targetChannelId }) },
       };
     case 'payout':
-      return { type: 'payout', payout: { channelId: e.channelId, asset: e.asset, amounts: e.amounts.map((a) => ({ participant: a.participant, amount: a.amount.toString() })), mine: e.mine.toString() } };
+      return { type: 'payout', payout: { channelId: e.channelId, asset: e.asset, amounts: e.amounts.map((a) => ({ participant: a.participant, amount: a.amount.toString() })), mine: e.mine.toString(), ...(e.unattributed === undefined ? {} : { unattributed: e.unattributed.toString() }) } };
     case 'challengeRegistered':
       return { type: 'challenge', channelId: e.channelId, kind: e.kind, turnNum: e.turnNum, finalizesAt: e.finalizesAt, txHash: e.txHash };
     case 'fallbackStarted':
@@ -47,13 +49,18 @@ export function activityOf(e: NodeEvent): FallbackActivityEvent | undefined {
   }
 }
 
+/** What a payout line adds when part of the payout cannot be attributed to a party. */
+export function unattributedNote(unattributed: string | bigint | undefined): string {
+  return unattributed === undefined || BigInt(unattributed) === 0n ? '' : `; ${unattributed} more paid to the parties in a split this node cannot tell`;
+}
+
 /** One line of text for a fallback event (CLI progress). */
 export function describeActivity(a: FallbackActivityEvent): string {
   switch (a.type) {
     case 'transaction':
       return `tx ${a.tx.kind} ${a.tx.txHash} (channel ${a.tx.channelId}${a.tx.targetChannelId === undefined ? '' : ` → ${a.tx.targetChannelId}`}, gas ${a.tx.gasUsed})`;
     case 'payout':
-      return `payout from ledger ${a.payout.channelId}: ${a.payout.amounts.map((x) => `${x.participant} ${x.amount}`).join(', ')} (ours ${a.payout.mine})`;
+      return `payout from ledger ${a.payout.channelId}: ${a.payout.amounts.map((x) => `${x.participant} ${x.amount}`).join(', ')} (ours ${a.payout.mine})${unattributedNote(a.payout.unattributed)}`;
     case 'challenge':
       return `challenge registered on ${a.kind} ${a.channelId} at turn ${a.turnNum} (tx ${a.txHash}), finalizes at chain time ${a.finalizesAt}`;
     case 'started':
