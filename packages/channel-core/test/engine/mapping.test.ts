@@ -14,7 +14,7 @@ test('adjudicator events map to protocol events; others are ignored', () => {
     kind: 'deposited', channelId: C, asset: ETH, holdings: 5n, blockNumber: 7, logIndex: 2,
   });
   assert.deepEqual(toProtocolEvent({ type: 'AllocationUpdated', ...tx, channelId: C, assetIndex: 0n, initialHoldings: 5n, finalHoldings: 0n }, (_c, i) => (i === 0 ? ETH : undefined)), {
-    kind: 'allocationUpdated', channelId: C, asset: ETH, holdings: 0n, blockNumber: 7, logIndex: 2,
+    kind: 'allocationUpdated', channelId: C, asset: ETH, holdings: 0n, initialHoldings: 5n, blockNumber: 7, logIndex: 2,
   });
   assert.equal(toProtocolEvent({ type: 'AllocationUpdated', ...tx, channelId: C, assetIndex: 3n, initialHoldings: 5n, finalHoldings: 0n }, () => undefined), undefined);
   assert.deepEqual(toProtocolEvent({ type: 'Concluded', ...tx, channelId: C, finalizesAt: 1 }, () => undefined), { kind: 'concluded', channelId: C, blockNumber: 7, logIndex: 2 });
