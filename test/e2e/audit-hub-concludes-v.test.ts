@@ -24,6 +24,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChannelId, protocols as P } from '@sluice/channel-core';
 import { toChainTransaction } from '@sluice/channel-core/engine';
+import { ledgerExitId } from '../../packages/channel-core/src/protocols/ledger-exit.ts';
 import { createNode, type Node, type NodeEvent } from '@sluice/channel-core/node';
 import { createMemoryNetwork } from '@sluice/channel-core/memory';
 import type { MessageService } from '../../packages/channel-core/src/ports/messaging.ts';
@@ -31,7 +32,7 @@ import { getObjectiveData } from '../../packages/channel-core/src/engine/records
 import { virtualDefundId } from '../../packages/channel-core/src/protocols/virtual-defund.ts';
 import type { Actor } from '../chain/lib.ts';
 import { startE2E, until, type E2E } from './lib.ts';
-import { balanceOf, fallbackInit, passChallenges } from './fallback-lib.ts';
+import { balanceOf, fallbackInit, passChallenges, statusOf } from './fallback-lib.ts';
 
 let e: E2E;
 const nodes: Node[] = [];
@@ -132,4 +133,105 @@ test('hub concludes V with a final state it withheld, then stays away: Alice and
   assert.equal(await balanceOf(e, asset, A.address), bal0.alice + deposit - paid, 'alice: deposit - N x price');
   assert.equal(stuckIb, 0n);
   assert.equal(stuckAi, 0n);
+});
+
+/**
+ * The same hole, opened by the payer at no cost to herself: Alice withholds her signature on V's
+ * final state from Bob and the hub, concludes V with it, and later takes her own L_AI money back
+ * with a reclaim + transfer of her own (the conclude's outcome is hers to use). The hub's
+ * collateral and Bob's earnings in L_IB stay frozen: neither engine can reclaim V's guarantee.
+ */
+test('payer concludes V with a final state she withheld: Bob and the hub still collect L_IB', async () => {
+  const asset = e.token;
+  const { alice: A, irene: I, bob: B } = e.chain;
+  const scenario = 'payer-conclude';
+  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 5, seed: 23 });
+  nets.push(net);
+  let cut = false;
+  let dropped = 0;
+  const wrap = (inner: MessageService, filter: boolean): MessageService => ({
+    self: inner.self,
+    send: (to, payload, opts) => (filter && cut ? Promise.resolve(`dropped-${dropped++}`) : inner.send(to, payload, opts)),
+    onMessage: (h) => inner.onMessage(h),
+    onUndeliverable: (h) => inner.onUndeliverable(h),
+    start: () => inner.start(),
+    stop: () => inner.stop(),
+  });
+  const hub = { address: I.address, multiaddrs: [] as string[] };
+  const mk = async (actor: Actor, extra: object, filter = false): Promise<Node> => {
+    const init = fallbackInit(e, actor, scenario, { ...extra, listen: [] });
+    const n = createNode(init, { messaging: wrap(net.service(actor.address), filter) });
+    await n.start();
+    nodes.push(n);
+    return n;
+  };
+  const irene = await mk(I, { policy: { hub: {}, maxLedgerDeposit: 10n ** 21n } });
+  const alice = await mk(A, { hub, fallback: { peerTimeoutMs: 600_000, cooperativeTimeoutMs: 30_000 } }, true);
+  const bob = await mk(B, { hub });
+  const deposit = 10n ** 18n;
+  const collateral = 4n * 10n ** 17n;
+  const [{ channelId: ai }, { channelId: ib }] = await Promise.all([
+    alice.createLedgerChannel({ counterparty: I.address, asset, deposit }),
+    bob.createLedgerChannel({ counterparty: I.address, asset, deposit: 0n, counterpartyDeposit: collateral }),
+  ]);
+  await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'ledgers open');
+  const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 2n * 10n ** 17n });
+  await until(() => bob.getVirtualChannel(v)?.status === 'funded' && irene.getVirtualChannel(v)?.status === 'funded', 'V funded');
+  const price = 10n ** 15n;
+  const N = 5n;
+  for (let i = 0; i < Number(N); i++) assert.equal(bob.receiveVoucher(alice.pay(v, price), { price }).kind, 'accepted');
+  const paid = N * price;
+  const bal0 = { alice: await balanceOf(e, asset, A.address), bob: await balanceOf(e, asset, B.address), irene: await balanceOf(e, asset, I.address) };
+
+  cut = true;
+  void bob.closeVirtualChannel(v as ChannelId, { timeoutMs: 120_000 }).catch(() => {});
+  const finalAtAlice = (): P.Channel | undefined => {
+    const ch = (getObjectiveData(alice.engine.store, virtualDefundId(v))?.objective as { v?: P.Channel } | undefined)?.v;
+    const st = ch === undefined ? undefined : P.latestSupportedState(ch);
+    return st !== undefined && st.state.isFinal ? ch : undefined;
+  };
+  await until(() => finalAtAlice() !== undefined, 'alice holds the unanimous final state of V');
+  const vAtAlice = finalAtAlice()!;
+  await alice.stop();
+  const move = P.bestExitMove(vAtAlice, A.key)!;
+  assert.equal(move.kind, 'conclude');
+  await e.chain.alice.chain.submit(toChainTransaction(P.moveTransaction(v, move, 'challenge', A.key)));
+  const finalOutcome = move.candidate.state.outcome;
+
+  // Bob and the hub go on chain (peer stalled); the ledgers get registered and finalize.
+  await until(async () => (await statusOf(e, ib)).finalizesAt > 0 && (await statusOf(e, ai)).finalizesAt > 0, 'both ledgers challenged', 60_000);
+  await passChallenges(e);
+  await e.chain.provider.send('evm_mine', []);
+  await new Promise((r) => setTimeout(r, 3_000));
+
+  // Alice takes her own money back: reclaim V's guarantee in L_AI with the conclude's outcome, transfer.
+  const hubExit = getObjectiveData(irene.engine.store, ledgerExitId(ai))!.objective as P.LedgerExitObjective;
+  const head = await e.chain.provider.getBlock('latest');
+  let mine: P.LedgerExitObjective = {
+    ...hubExit,
+    virtuals: hubExit.virtuals.map((x) => (x.id === v ? { ...x, finalOutcome } : x)),
+    targets: { ...hubExit.targets, [v]: { ...P.OPEN_RECORD, concluded: true, outcome: finalOutcome, cursor: { blockNumber: 0, logIndex: 0 } } },
+    now: head!.timestamp,
+    pending: null,
+  };
+  const c1 = P.crankLedgerExit(mine, { privateKey: A.key });
+  const reclaim = c1.effects.find((x) => x.type === 'submitTransaction') as { tx: P.Transaction } | undefined;
+  assert.equal(reclaim?.tx.kind, 'reclaim');
+  await e.chain.alice.chain.submit(toChainTransaction(reclaim!.tx));
+  mine = P.updateLedgerExit(c1.objective, { kind: 'reclaimed', channelId: ai, assetIndex: 0, target: v, blockNumber: 10 ** 9, logIndex: 0 } as P.ObjectiveEvent);
+  const c2 = P.crankLedgerExit(mine, { privateKey: A.key });
+  const transfer = c2.effects.find((x) => x.type === 'submitTransaction') as { tx: P.Transaction } | undefined;
+  assert.equal(transfer?.tx.kind, 'transferAllAssets');
+  await e.chain.alice.chain.submit(toChainTransaction(transfer!.tx));
+  assert.equal(await balanceOf(e, asset, A.address), bal0.alice + deposit - paid, 'the attacker got all her money back');
+
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && (await e.chain.alice.chain.holdings(asset, ib)) !== 0n) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    await e.chain.provider.send('evm_mine', []);
+  }
+  const d = bob.getDisputes().find((x) => x.channelId === ib);
+  console.log('L_IB holdings', await e.chain.alice.chain.holdings(asset, ib), 'bob L_IB dispute', d?.phase, d?.waitingFor, 'irene disputes', irene.getDisputes().map((x) => [x.kind, x.phase, x.waitingFor]));
+  assert.equal(await e.chain.alice.chain.holdings(asset, ib), 0n, 'L_IB paid out');
+  assert.equal(await balanceOf(e, asset, B.address), bal0.bob + paid, 'bob: N x price');
 });
