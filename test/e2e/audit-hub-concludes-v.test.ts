@@ -1,30 +1,27 @@
 /**
- * AUDIT (on-chain paths) — a malicious hub concludes V with a final state it withheld from the
- * others, and never reclaims.
+ * Regression (audit finding 1a, 1b) — a virtual channel V `conclude`d with a final state the
+ * honest parties signed but never received with every signature.
  *
- * Honest Alice (payer) and Bob (payee) run the real engine on anvil with the real contracts; the
- * hub Irene runs the honest engine too, but her transport silently drops everything she sends to
- * Alice and Bob once Bob starts the cooperative close of V (she still *receives*). So Irene ends
+ * 1a: honest Alice (payer) and Bob (payee) run the real engine on anvil with the real contracts;
+ * the hub Irene runs the honest engine too, but her transport silently drops everything she sends
+ * to Alice and Bob once Bob starts the cooperative close of V (she still *receives*). So Irene ends
  * up the only one holding V's unanimous final state (turn 2, isFinal, Bob paid N x price). She then
  * stops her node and calls `conclude(V)` with it from her own account, and does nothing else.
+ * 1b: the same hole opened by the payer: Alice withholds her signature on V's final state,
+ * concludes V with it and stops.
  *
- * What an honest Bob must get: N x price (he signed that very final state himself) from L_IB, and
- * Alice must get her deposit - N x price from L_AI. Both are entitled to it; the contracts allow
- * it (the final outcome is in the conclude calldata, and Bob signed the state himself).
- *
- * What happens: both engines go on chain (peer stalled), their virtual challenges revert (V is
- * already finalized by the conclude), their ledger exits register and finalize the ledgers, and
- * then wait forever in `WaitingForVirtualFinalization`: the engine only learns a `Concluded`
- * channel's outcome from a unanimous final state it holds itself (`heldFinalOutcome`), and a
- * `Concluded` event seen before the fallback objective existed is never fed to it. Both ledgers'
- * holdings stay in the adjudicator — all of Bob's earnings in L_IB, all of Alice's deposit in
- * L_AI — until the hub chooses to reclaim (extortion lever; Irene's own locked stake can be small).
+ * The honest engines must pay everyone out with no manual step: their virtual challenges find V
+ * finalized, they learn the concluded outcome from the chain status (its fingerprint is the one of
+ * the final state they signed themselves), reclaim V's guarantees and transfer both ledgers.
+ * Before the fix they only learnt a `Concluded` channel's outcome from a unanimous final state
+ * they held, and a `Concluded` event seen before a fallback objective existed was never fed to it:
+ * the ledger exits waited forever in `WaitingForVirtualFinalization`, with Bob's earnings and the
+ * hub's collateral (and in 1a Alice's deposit) frozen in the adjudicator.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChannelId, protocols as P } from '@sluice/channel-core';
 import { toChainTransaction } from '@sluice/channel-core/engine';
-import { ledgerExitId } from '../../packages/channel-core/src/protocols/ledger-exit.ts';
 import { createNode, type Node, type NodeEvent } from '@sluice/channel-core/node';
 import { createMemoryNetwork } from '@sluice/channel-core/memory';
 import type { MessageService } from '../../packages/channel-core/src/ports/messaging.ts';
@@ -33,6 +30,16 @@ import { virtualDefundId } from '../../packages/channel-core/src/protocols/virtu
 import type { Actor } from '../chain/lib.ts';
 import { startE2E, until, type E2E } from './lib.ts';
 import { balanceOf, fallbackInit, passChallenges, statusOf } from './fallback-lib.ts';
+
+/** Mine blocks (chain time reaches the objectives) until `cond` holds. */
+async function settled(e: E2E, cond: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+    await e.chain.provider.send('evm_mine', []);
+  }
+}
 
 let e: E2E;
 const nodes: Node[] = [];
@@ -77,6 +84,8 @@ test('hub concludes V with a final state it withheld, then stays away: Alice and
   const bob = await mk(B, { hub });
   const events: NodeEvent[] = [];
   bob.onAny((x) => events.push(x));
+  const aliceEvents: NodeEvent[] = [];
+  alice.onAny((x) => aliceEvents.push(x));
 
   const deposit = 10n ** 18n;
   const collateral = 4n * 10n ** 17n;
@@ -91,7 +100,7 @@ test('hub concludes V with a final state it withheld, then stays away: Alice and
   const N = 7n;
   for (let i = 0; i < Number(N); i++) assert.equal(bob.receiveVoucher(alice.pay(v, price), { price }).kind, 'accepted');
   const paid = N * price;
-  const bal0 = { alice: await balanceOf(e, asset, A.address), bob: await balanceOf(e, asset, B.address) };
+  const bal0 = { alice: await balanceOf(e, asset, A.address), bob: await balanceOf(e, asset, B.address), irene: await balanceOf(e, asset, I.address) };
 
   // Irene goes rogue: from now on she only listens.
   cut = true;
@@ -117,31 +126,31 @@ test('hub concludes V with a final state it withheld, then stays away: Alice and
   // Bob's cooperative close cannot finish; his engine goes on chain (peer stalled), as does Alice's.
   assert.equal(await closing, 'CHANNEL_CLOSING');
   await until(() => events.some((x) => x.type === 'fallbackStarted' && x.channelId === ib), 'bob exits L_IB on chain', 60_000);
-  await until(async () => (await e.chain.alice.chain.statusOf(ib)).finalizesAt > 0, 'L_IB challenged');
+  await until(async () => (await statusOf(e, ib)).finalizesAt > 0 && (await statusOf(e, ai)).finalizesAt > 0, 'both ledgers challenged', 60_000);
   await passChallenges(e);
-  // Plenty of time (and blocks) for reclaim + transfer.
-  const deadline = Date.now() + 45_000;
-  while (Date.now() < deadline && bob.getLedgerChannel(ib)?.status !== 'closed') {
-    await new Promise((r) => setTimeout(r, 500));
-    await e.chain.provider.send('evm_mine', []);
-  }
-  const stuckIb = await e.chain.alice.chain.holdings(asset, ib);
-  const stuckAi = await e.chain.alice.chain.holdings(asset, ai);
-  const d = bob.getDisputes().find((x) => x.channelId === ib);
-  console.log('L_IB holdings', stuckIb, 'L_AI holdings', stuckAi, 'bob L_IB dispute', d?.phase, d?.waitingFor, 'mine', d?.mine, 'locked', d?.locked);
+  const done = async (): Promise<boolean> =>
+    bob.getLedgerChannel(ib)?.status === 'closed' && alice.getLedgerChannel(ai)?.status === 'closed' && bob.getDisputes().length === 0 && alice.getDisputes().length === 0;
+  await settled(e, done, 'both ledger exits complete');
+  assert.equal(await e.chain.alice.chain.holdings(asset, ib), 0n, 'L_IB paid out');
+  assert.equal(await e.chain.alice.chain.holdings(asset, ai), 0n, 'L_AI paid out');
   assert.equal(await balanceOf(e, asset, B.address), bal0.bob + paid, 'bob: exactly N x price (he signed the concluded state)');
   assert.equal(await balanceOf(e, asset, A.address), bal0.alice + deposit - paid, 'alice: deposit - N x price');
-  assert.equal(stuckIb, 0n);
-  assert.equal(stuckAi, 0n);
+  assert.equal(await balanceOf(e, asset, I.address), bal0.irene + collateral, 'the hub: its collateral back (paid by the honest transfers)');
+  for (const [who, evs] of [['bob', events], ['alice', aliceEvents]] as const) {
+    const reclaims = evs.filter((x) => x.type === 'fallbackTransaction' && x.kind === 'reclaim');
+    assert.equal(reclaims.length, 1, `${who}: one reclaim (V's guarantee, with the concluded outcome)`);
+    const stalled = evs.filter((x) => x.type === 'objectiveStalled' && (x as { reason?: string }).reason === 'transactionFailed');
+    assert.equal(stalled.length, 0, `${who}: no fallback step stalled on failed transactions`);
+  }
 });
 
 /**
- * The same hole, opened by the payer at no cost to herself: Alice withholds her signature on V's
- * final state from Bob and the hub, concludes V with it, and later takes her own L_AI money back
- * with a reclaim + transfer of her own (the conclude's outcome is hers to use). The hub's
- * collateral and Bob's earnings in L_IB stay frozen: neither engine can reclaim V's guarantee.
+ * The same hole, opened by the payer: Alice withholds her signature on V's final state from Bob
+ * and the hub, concludes V with it and stops. Bob's and the hub's engines still reclaim V's
+ * guarantees with the concluded outcome: L_IB pays Bob and the hub, and the hub's exit of L_AI
+ * even pays Alice her change.
  */
-test('payer concludes V with a final state she withheld: Bob and the hub still collect L_IB', async () => {
+test('payer concludes V with a final state she withheld: Bob and the hub still collect, Alice gets her change', async () => {
   const asset = e.token;
   const { alice: A, irene: I, bob: B } = e.chain;
   const scenario = 'payer-conclude';
@@ -201,37 +210,13 @@ test('payer concludes V with a final state she withheld: Bob and the hub still c
   // Bob and the hub go on chain (peer stalled); the ledgers get registered and finalize.
   await until(async () => (await statusOf(e, ib)).finalizesAt > 0 && (await statusOf(e, ai)).finalizesAt > 0, 'both ledgers challenged', 60_000);
   await passChallenges(e);
-  await e.chain.provider.send('evm_mine', []);
-  await new Promise((r) => setTimeout(r, 3_000));
-
-  // Alice takes her own money back: reclaim V's guarantee in L_AI with the conclude's outcome, transfer.
-  const hubExit = getObjectiveData(irene.engine.store, ledgerExitId(ai))!.objective as P.LedgerExitObjective;
-  const head = await e.chain.provider.getBlock('latest');
-  let mine: P.LedgerExitObjective = {
-    ...hubExit,
-    virtuals: hubExit.virtuals.map((x) => (x.id === v ? { ...x, finalOutcome } : x)),
-    targets: { ...hubExit.targets, [v]: { ...P.OPEN_RECORD, concluded: true, outcome: finalOutcome, cursor: { blockNumber: 0, logIndex: 0 } } },
-    now: head!.timestamp,
-    pending: null,
-  };
-  const c1 = P.crankLedgerExit(mine, { privateKey: A.key });
-  const reclaim = c1.effects.find((x) => x.type === 'submitTransaction') as { tx: P.Transaction } | undefined;
-  assert.equal(reclaim?.tx.kind, 'reclaim');
-  await e.chain.alice.chain.submit(toChainTransaction(reclaim!.tx));
-  mine = P.updateLedgerExit(c1.objective, { kind: 'reclaimed', channelId: ai, assetIndex: 0, target: v, blockNumber: 10 ** 9, logIndex: 0 } as P.ObjectiveEvent);
-  const c2 = P.crankLedgerExit(mine, { privateKey: A.key });
-  const transfer = c2.effects.find((x) => x.type === 'submitTransaction') as { tx: P.Transaction } | undefined;
-  assert.equal(transfer?.tx.kind, 'transferAllAssets');
-  await e.chain.alice.chain.submit(toChainTransaction(transfer!.tx));
-  assert.equal(await balanceOf(e, asset, A.address), bal0.alice + deposit - paid, 'the attacker got all her money back');
-
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && (await e.chain.alice.chain.holdings(asset, ib)) !== 0n) {
-    await new Promise((r) => setTimeout(r, 1_000));
-    await e.chain.provider.send('evm_mine', []);
-  }
-  const d = bob.getDisputes().find((x) => x.channelId === ib);
-  console.log('L_IB holdings', await e.chain.alice.chain.holdings(asset, ib), 'bob L_IB dispute', d?.phase, d?.waitingFor, 'irene disputes', irene.getDisputes().map((x) => [x.kind, x.phase, x.waitingFor]));
+  const done = async (): Promise<boolean> =>
+    bob.getLedgerChannel(ib)?.status === 'closed' && irene.getLedgerChannel(ib)?.status === 'closed' && irene.getLedgerChannel(ai)?.status === 'closed' && bob.getDisputes().length === 0 && irene.getDisputes().length === 0;
+  await settled(e, done, 'the ledger exits complete');
   assert.equal(await e.chain.alice.chain.holdings(asset, ib), 0n, 'L_IB paid out');
+  assert.equal(await e.chain.alice.chain.holdings(asset, ai), 0n, 'L_AI paid out');
+  assert.equal(P.allocatedTo(finalOutcome, B.dest), paid);
   assert.equal(await balanceOf(e, asset, B.address), bal0.bob + paid, 'bob: N x price');
+  assert.equal(await balanceOf(e, asset, I.address), bal0.irene + collateral, 'the hub: its collateral back');
+  assert.equal(await balanceOf(e, asset, A.address), bal0.alice + deposit - paid, 'alice: deposit - N x price (the hub transferred L_AI)');
 });
