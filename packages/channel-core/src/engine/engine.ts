@@ -517,6 +517,10 @@ class EngineImpl implements Engine {
         this.#resend(data);
         for (const tx of data.pendingTxs) this.#runTransaction(data.objective.id, tx, true);
         await this.#advance(data.objective.id, undefined);
+        // a status read the objective was waiting for when we stopped (a re-crank that changes
+        // nothing does not ask again)
+        const o = this.#active.get(data.objective.id)?.objective;
+        if (o !== undefined) for (const c of statusReadsNeeded(o)) this.#readStatus(o.id, c);
       }
     });
     let fromBlock: number;
@@ -1690,6 +1694,14 @@ class EngineImpl implements Engine {
         await this.serial(() => this.#applyChainEvent(objectiveId, { ...ev, finalOutcomes: this.#signedFinals(channelId) }));
       } catch (e) {
         this.#log.warn({ objectiveId, channelId, code: isSluiceError(e) ? e.code : 'unknown' }, 'status read failed');
+        // asked for by the objective (not a mere seed): ask again later, a re-crank that changes
+        // nothing would not (a direct defund gets no chain time)
+        await sleep(this.init.txRetryDelayMs ?? 1000, signal);
+        if (signal.aborted) return;
+        setTimeout(() => {
+          const d = this.#active.get(objectiveId);
+          if (d !== undefined && statusReadsNeeded(d.objective).includes(channelId)) this.#readStatus(objectiveId, channelId);
+        }, 0);
       }
     })().finally(() => this.#statusReads.delete(key));
     this.#tasks.add(task);
