@@ -349,8 +349,13 @@ export function updateLedgerExit(o: LedgerExitObjective, event: ObjectiveEvent):
           const v = o.virtuals.find((x) => x.id === event.channelId);
           if (v === undefined) return o;
           const known = v.finalOutcome === null ? finals : [v.finalOutcome, ...finals];
-          const r = applyStatusToRecord(o.targets[v.id] ?? null, v.fixedPart, event, known);
-          return r === (o.targets[v.id] ?? null) ? o : { ...o, targets: { ...o.targets, [v.id]: r! } };
+          const prior = o.targets[v.id] ?? null;
+          const r = applyStatusToRecord(prior, v.fixedPart, event, known);
+          // a target's status is worth keeping when it names the outcome (or answers a conclusion
+          // we asked about); a bare "challenged by someone" would only hide the target from the
+          // engine's settling of guarantee targets nobody put on chain
+          if (r === prior || (r!.outcome === null && prior?.concluded !== true)) return o;
+          return { ...o, targets: { ...o.targets, [v.id]: r! } };
         }
         if (rec === null || rec.unresolvedReclaims === 0) {
           const known = [...signedFinalOutcomes(o.ledger), ...finals];

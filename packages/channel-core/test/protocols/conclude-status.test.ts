@@ -235,6 +235,20 @@ test('ledger exit: the ledger concluded with our final state during our exit: tr
   assert.equal(chain.paid(irene, ETH), 40n);
 });
 
+test("ledger exit: a guarantee target's status is kept only when it names the outcome", () => {
+  const dl = download({ chunks: 2, price: 3n });
+  const f = finalV(dl, dl.paid);
+  const exit = P.newLedgerExit({ ledger: dl.ledgers.get('irene')!.get(dl.IB)!, virtuals: [dl.vs.get('irene')!] });
+  // V challenged by someone with a state Irene does not hold: nothing recorded (the engine may still settle V)
+  const bare = P.updateLedgerExit(exit, { kind: 'channelStatus', channelId: dl.V, turnNumRecord: 2, finalizesAt: 9_999, fingerprint: 42n, blockNumber: 3, finalOutcomes: [f.vp.outcome] });
+  assert.deepEqual(bare.targets, {});
+  // V concluded with the final state Irene signed (the engine passes it): recorded with its outcome
+  concludeV(dl, f, 'alice');
+  const named = P.updateLedgerExit(exit, statusEvent(dl.chain, dl.V, [f.vp.outcome]) as never);
+  assert.deepEqual(named.targets[dl.V]?.outcome, f.vp.outcome);
+  assert.equal(named.targets[dl.V]?.concluded, true);
+});
+
 for (const [name, concluder, honest] of [
   ['the hub concludes V and vanishes (1a)', 'irene', ['alice', 'bob']],
   ['the payer concludes V and vanishes (1b)', 'alice', ['irene', 'bob']],
