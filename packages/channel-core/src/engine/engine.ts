@@ -28,8 +28,10 @@ import type { InboundMessage, MessageService, UndeliverableMessage } from '../po
 import { LAST_BLOCK_KEY, type StaleCursor, type Store } from '../ports/store.ts';
 import { type Channel, latestSupportedState, others } from '../protocols/channel.ts';
 import { type ConsensusChannel, counterparty, newConsensusChannel } from '../protocols/ledger.ts';
-import { type Objective, crank, ledgersOf, onTransactionFailed, waitsOnLedgers, update, watchedChannels, withLedger } from '../protocols/objective.ts';
-import { disputeEventFromPort, guaranteesOf } from '../protocols/dispute.ts';
+import { type Objective, crank, ledgersOf, onTransactionFailed, statusReadsNeeded, waitsOnLedgers, update, watchedChannels, withLedger } from '../protocols/objective.ts';
+import { disputeEventFromPort, guaranteesOf, signedFinalOutcomes } from '../protocols/dispute.ts';
+import { directDefundId } from '../protocols/direct-defund.ts';
+import { type Outcome, hashOutcome } from '../outcome.ts';
 import { newVirtualChallenge, virtualChallengeId } from '../protocols/virtual-challenge.ts';
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
@@ -466,7 +468,7 @@ class EngineImpl implements Engine {
   readonly #holdingsReads = new Set<ChannelId>();
   /** Failed attempts per fallback step. */
   readonly #txFailures = new Map<string, number>();
-  /** Ledger exits with a `statusOf` read in flight. */
+  /** `objectiveId|channelId` pairs with a `statusOf` read in flight. */
   readonly #statusReads = new Set<string>();
   /** Depth of {@link #grouped} sections: inside one, commits are group commits and external effects wait for the sync. */
   #groupDepth = 0;
@@ -515,6 +517,10 @@ class EngineImpl implements Engine {
         this.#resend(data);
         for (const tx of data.pendingTxs) this.#runTransaction(data.objective.id, tx, true);
         await this.#advance(data.objective.id, undefined);
+        // a status read the objective was waiting for when we stopped (a re-crank that changes
+        // nothing does not ask again)
+        const o = this.#active.get(data.objective.id)?.objective;
+        if (o !== undefined) for (const c of statusReadsNeeded(o)) this.#readStatus(o.id, c);
       }
     });
     let fromBlock: number;
@@ -1173,7 +1179,12 @@ class EngineImpl implements Engine {
           (defund?.type === 'virtualDefund' ? defund.v : undefined) ??
           this.#getVirtual(t)?.v ??
           (getObjectiveData(this.store, virtualFundId(t))?.objective as { v?: Channel } | undefined)?.v;
-        if (v != null) out = withGuaranteedChannel(out, v);
+        if (v != null) {
+          out = withGuaranteedChannel(out, v);
+          // a target learnt of now: its chain events so far went to nobody (e.g. concluded already)
+          const oid = out.id;
+          this.#afterSync(() => this.#readStatus(oid, t));
+        }
       }
     }
     for (const l of ledgersOf(o)) {
@@ -1310,6 +1321,7 @@ class EngineImpl implements Engine {
       this.#afterSync(() => this.#afterFallbackCrank(o, objective as FallbackObjective, txs, waitingFor));
     }
     for (const tx of txs) this.#afterSync(() => this.#runTransaction(objective.id, tx, false));
+    for (const c of statusReadsNeeded(objective)) this.#afterSync(() => this.#readStatus(objective.id, c));
     return changed;
   }
 
@@ -1569,7 +1581,20 @@ class EngineImpl implements Engine {
       await sleep(delay * n, signal);
       await this.#eventsUpToHead(signal);
       if (signal.aborted) return;
+      // a revert may be the chain saying the channel is finalized already (e.g. concluded with a
+      // final state we signed but never got back countersigned): learn that as a state before the
+      // step is recomputed, so the objective moves on instead of re-sending a doomed transaction
+      const statuses: Extract<ObjectiveEvent, { kind: 'channelStatus' }>[] = [];
+      for (const c of new Set([tx.channelId, ...(tx.kind === 'reclaim' ? [tx.targetChannelId] : [])])) {
+        try {
+          statuses.push(await this.#statusEvent(c, signal));
+        } catch {
+          // the recomputed step tells (a retry, or the next status read)
+        }
+      }
+      if (signal.aborted) return;
       await this.serial(async () => {
+        for (const ev of statuses) if (this.#active.has(objectiveId)) await this.#applyChainEvent(objectiveId, { ...ev, finalOutcomes: this.#signedFinals(ev.channelId) });
         const data = this.#active.get(objectiveId);
         if (data === undefined) return;
         let next: ObjectiveData = { ...data, pendingTxs: data.pendingTxs.filter((p) => transactionKey(p) !== transactionKey(tx)) };
@@ -1611,7 +1636,6 @@ class EngineImpl implements Engine {
         this.#emit({ type: 'challengeAnswered', channelId: tx.channelId, action: tx.kind, turnNum: tx.candidate.state.turnNum, challengedTurnNum: rec.turnNumRecord });
       }
     }
-    if (o.type === 'ledgerExit' && waitingFor === 'WaitingForChannelStatus') this.#readStatus(o.id, o.ledger.id);
     if (o.type === 'ledgerExit' && waitingFor === 'WaitingForVirtualFinalization') {
       const id = o.id;
       void this.serial(() => this.#settleGuaranteeTargets(id)).catch(() => {});
@@ -1651,24 +1675,74 @@ class EngineImpl implements Engine {
     }
   }
 
-  /** Feed `statusOf(ledger)` to a ledger exit that cannot tell which guarantees were reclaimed. */
+  /**
+   * Feed `statusOf(channelId)` to an objective (a `channelStatus` event, with the final states of
+   * that channel we signed): a ledger exit that cannot tell which guarantees were reclaimed, and
+   * any objective whose channel (or guaranteed channel) was concluded, or finalized, in a way its
+   * events do not explain — e.g. with a final state we signed but never received countersigned, or
+   * before the objective existed. One read in flight per objective and channel.
+   */
   #readStatus(objectiveId: string, channelId: ChannelId): void {
-    if (this.#statusReads.has(objectiveId)) return;
+    const key = `${objectiveId}|${channelId}`;
+    if (this.#statusReads.has(key)) return;
     const signal = this.#lifecycle?.signal;
     if (signal === undefined) return;
-    this.#statusReads.add(objectiveId);
+    this.#statusReads.add(key);
     const task = (async () => {
       try {
-        const st = await this.chain.statusOf(channelId, { signal });
-        await this.serial(() =>
-          this.#applyChainEvent(objectiveId, { kind: 'channelStatus', channelId, turnNumRecord: st.turnNumRecord, finalizesAt: st.finalizesAt, fingerprint: st.fingerprint }),
-        );
+        const ev = await this.#statusEvent(channelId, signal);
+        await this.serial(() => this.#applyChainEvent(objectiveId, { ...ev, finalOutcomes: this.#signedFinals(channelId) }));
       } catch (e) {
         this.#log.warn({ objectiveId, channelId, code: isSluiceError(e) ? e.code : 'unknown' }, 'status read failed');
+        // asked for by the objective (not a mere seed): ask again later, a re-crank that changes
+        // nothing would not (a direct defund gets no chain time)
+        await sleep(this.init.txRetryDelayMs ?? 1000, signal);
+        if (signal.aborted) return;
+        setTimeout(() => {
+          const d = this.#active.get(objectiveId);
+          if (d !== undefined && statusReadsNeeded(d.objective).includes(channelId)) this.#readStatus(objectiveId, channelId);
+        }, 0);
       }
-    })().finally(() => this.#statusReads.delete(objectiveId));
+    })().finally(() => this.#statusReads.delete(key));
     this.#tasks.add(task);
     void task.finally(() => this.#tasks.delete(task));
+  }
+
+  /** `statusOf(channelId)` as a `channelStatus` event, stamped with the head block read just before it. */
+  async #statusEvent(channelId: ChannelId, signal: AbortSignal): Promise<Extract<ObjectiveEvent, { kind: 'channelStatus' }>> {
+    const head = await this.chain.latestBlock({ signal });
+    const st = await this.chain.statusOf(channelId, { signal });
+    return { kind: 'channelStatus', channelId, turnNumRecord: st.turnNumRecord, finalizesAt: st.finalizesAt, fingerprint: st.fingerprint, blockNumber: head.number };
+  }
+
+  /**
+   * Outcomes of the final states of `channelId` we signed, from every objective that may hold one
+   * (its cooperative close, live or ended, and its fallback objectives) and its virtual record.
+   * Candidates only: a `channelStatus` event is matched against the chain's fingerprint.
+   */
+  #signedFinals(channelId: ChannelId): Outcome[] {
+    const channels: Channel[] = [];
+    for (const id of [virtualDefundId(channelId), directDefundId(channelId), virtualChallengeId(channelId), ledgerExitId(channelId)]) {
+      const o = (this.#active.get(id) ?? getObjectiveData(this.store, id))?.objective;
+      if (o === undefined) continue;
+      if (o.type === 'virtualDefund' || o.type === 'virtualChallenge') channels.push(o.v);
+      else if (o.type === 'directDefund') channels.push(o.channel);
+      else if (o.type === 'ledgerExit') channels.push(o.ledger);
+    }
+    const vd = this.#getVirtual(channelId);
+    if (vd?.v != null) channels.push(vd.v);
+    const seen = new Set<string>();
+    const out: Outcome[] = [];
+    for (const c of channels) {
+      for (const f of signedFinalOutcomes(c)) {
+        const h = hashOutcome(f);
+        if (!seen.has(h)) {
+          seen.add(h);
+          out.push(f);
+        }
+      }
+    }
+    return out;
   }
 
   /** Run `fallbackPlan` and start what it creates (inside {@link serial}). */
@@ -1718,6 +1792,9 @@ class EngineImpl implements Engine {
     this.#log.info({ objectiveId: o.id, channelId, reason }, 'settling on chain');
     this.#emit({ type: 'fallbackStarted', objectiveId: o.id, objectiveType: o.type, channelId, reason });
     await this.#advance(o.id, undefined);
+    // the chain events before this objective existed went to nobody (a `Concluded` above all):
+    // learn what the chain records for each of its channels
+    for (const c of watchedChannels(o)) this.#readStatus(o.id, c);
   }
 
   /** Is this one of our channels (a ledger or virtual channel not closed)? */
@@ -1831,13 +1908,16 @@ class EngineImpl implements Engine {
     const now = this.#clock.now();
     for (const data of [...this.#active.values()]) {
       const o = data.objective;
-      if (!isFallbackObjective(o)) continue;
+      // (a direct defund pays out a conclusion by someone else with a fallback-keyed transferAllAssets)
+      if (!isFallbackObjective(o) && o.type !== 'directDefund') continue;
       const stale = data.pendingTxs.filter((t) => fallbackTransactionKey(t) !== undefined);
       if (stale.length === 0) continue;
       const objective = stale.some((t) => recordMatches(o, t)) ? onTransactionFailed(o) : o;
       const next = { ...data, objective, pendingTxs: data.pendingTxs.filter((t) => fallbackTransactionKey(t) === undefined) };
       putObjectiveData(this.store, next, now);
       this.#active.set(o.id, next);
+      // fallback objectives are cranked by the chain time fed next; a direct defund is not
+      if (o.type === 'directDefund') void this.serial(() => this.#advance(o.id, undefined)).catch(() => {});
     }
     for (const entry of this.#journal()) this.#runResponse(entry);
   }
@@ -2343,6 +2423,7 @@ function recordMatches(o: Objective, tx: Transaction): boolean {
     const s = o.submitted;
     return s !== null && (tx.kind === 'challenge' || tx.kind === 'conclude') && s.kind === tx.kind && s.turnNum === tx.candidate.state.turnNum;
   }
+  if (o.type === 'directDefund') return tx.kind === 'transferAllAssets' && o.transactionSubmitted;
   if (o.type === 'ledgerExit') {
     const p = o.pending;
     if (p === null || p.kind !== tx.kind) return false;

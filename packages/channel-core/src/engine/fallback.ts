@@ -66,8 +66,10 @@ export function settledChannel(o: FallbackObjective): ChannelId {
 export function needsPeer(o: Objective, waitingFor: string): boolean {
   switch (o.type) {
     case 'virtualDefund':
-    case 'directDefund':
       return true;
+    case 'directDefund':
+      // concluded on chain (by the peer, without the transfer): the chain decides now, the peer is not needed
+      return !o.channel.concluded;
     case 'virtualFund':
       return waitingFor === 'WaitingForCompletePostFund' || waitingFor === 'WaitingForCompleteFunding';
     default:

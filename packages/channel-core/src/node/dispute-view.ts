@@ -38,3 +38,29 @@ export function disputeView(d: DisputeInfo): DisputeView {
     amountsKnown: d.amountsKnown,
   };
 }
+
+/**
+ * Where an on-chain settlement stands, for a command's last words:
+ * - `paidOut`: no dispute left and every ledger we settled on chain is closed;
+ * - `registering`: one of our challenge (or conclude) transactions is not mined yet;
+ * - `counterpartyOnly`: every dispute left waits on another participant (`WaitingForOtherParticipant`:
+ *   the chain records a state we do not hold, e.g. a ledger concluded with a final state we never
+ *   signed, or a newer turn) — our node cannot finish it, waiting longer changes nothing;
+ * - `settling`: our node finishes it (a challenge to sit out, reclaims, the transfer).
+ */
+export type OnChainState = 'paidOut' | 'registering' | 'counterpartyOnly' | 'settling';
+
+/**
+ * @param disputes - the node's disputes (`getDisputes()`)
+ * @param openLedgers - ledgers settled on chain that are not closed yet
+ */
+export function onChainState(disputes: readonly { readonly waitingFor: string }[], openLedgers: number): OnChainState {
+  if (disputes.length === 0) return openLedgers === 0 ? 'paidOut' : 'settling';
+  if (disputes.some((d) => d.waitingFor === 'WaitingForChallengeRegistered')) return 'registering';
+  if (disputes.every((d) => d.waitingFor === 'WaitingForOtherParticipant')) return 'counterpartyOnly';
+  return 'settling';
+}
+
+/** The line a command prints when only the counterparty can finish what is left ({@link onChainState} `counterpartyOnly`). */
+export const COUNTERPARTY_ONLY =
+  'the chain records a state our node cannot pay out (it holds no state matching it): only the counterparty can finish this payout; our node keeps watching whenever it runs';

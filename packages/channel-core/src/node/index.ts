@@ -21,6 +21,6 @@ export type { DisputeInfo, FallbackConfig } from '../engine/fallback.ts';
 export { FALLBACK_DEFAULTS } from '../engine/fallback.ts';
 export type { EnginePolicy, LedgerRequest, VirtualChannelRequest, Decision } from '../engine/policy.ts';
 export type { HubPolicyConfig } from '../protocols/hub-policy.ts';
-export { type DisputeView, disputeView } from './dispute-view.ts';
+export { type DisputeView, type OnChainState, COUNTERPARTY_ONLY, disputeView, onChainState } from './dispute-view.ts';
 export { type HistoryRetention, type HistoryRetentionOptions, startHistoryRetention } from './retention.ts';
 export { formatRetention, parseRetention } from './text.ts';

@@ -9,9 +9,16 @@
  *    covering every allocation of the final state. Holdings may stay above zero: anyone can
  *    deposit into any channel id, e.g. 1 wei mined just before our `concludeAndTransferAllAssets`;
  *    that surplus belongs to nobody and must not keep the close from completing.
+ *
+ * Concluded by someone else (`conclude`, without the transfer) before we hold the final state with
+ * every signature — e.g. a peer that withholds its countersignature, concludes and vanishes: the
+ * engine feeds the chain status (`channelStatus`); when it records our final state's outcome (the
+ * only final state we signed, so the only one a conclude can have used), we `transferAllAssets`
+ * with it ourselves (stateHash 0, no signature needed).
  */
 import type { ChannelId } from '../hex.ts';
 import { parseAddress } from '../address.ts';
+import { ZERO_BYTES32 } from '../chain.ts';
 import { hashOutcome } from '../outcome.ts';
 import type { VariablePart } from '../state.ts';
 import {
@@ -28,11 +35,17 @@ import {
   signaturesOf,
   signedByMe,
 } from './channel.ts';
+import { statusFingerprint } from './dispute.ts';
 import { fail, guardPeerInput } from './fail.ts';
 import { type ConsensusChannel, ledgerToChannel } from './ledger.ts';
 import type { CrankResult, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
 
-export type DirectDefundWaitingFor = 'WaitingForFinalization' | 'WaitingForWithdraw' | 'WaitingForNothing';
+export type DirectDefundWaitingFor =
+  | 'WaitingForFinalization'
+  /** The channel was concluded by someone else: the engine must feed `channelStatus` (which final state?). */
+  | 'WaitingForChannelStatus'
+  | 'WaitingForWithdraw'
+  | 'WaitingForNothing';
 
 export interface DirectDefundObjective {
   readonly type: 'directDefund';
@@ -48,6 +61,12 @@ export interface DirectDefundObjective {
    * out of the channel. Absent until one is seen (and in objectives persisted before it existed).
    */
   readonly paidOut?: Readonly<Record<string, bigint>>;
+  /**
+   * The channel was concluded by someone else, and `statusOf` says with: `final`, our final state
+   * (we pay it out with `transferAllAssets`); `other`, something else (only its holder can).
+   * Absent until the status is read.
+   */
+  readonly concludedWith?: 'final' | 'other';
 }
 
 export function directDefundId(channelId: ChannelId): string {
@@ -129,6 +148,17 @@ export function crankDirectDefund(o: DirectDefundObjective, secrets: Secrets): C
   const effects: Effect[] = [];
   const finalEntry = entryAt(channel, o.finalTurnNum)!;
   const final = fullState(channel, finalEntry.state);
+  if (channel.concluded) {
+    // concluded by someone else: nothing left to sign; pay out our final state if that is what was concluded
+    if (withdrawn(o)) return { objective: { ...o, status: 'completed' }, effects, waitingFor: 'WaitingForNothing' };
+    if (o.concludedWith === undefined) return { objective: o, effects, waitingFor: 'WaitingForChannelStatus' };
+    let transactionSubmitted = o.transactionSubmitted;
+    if (o.concludedWith === 'final' && !transactionSubmitted) {
+      effects.push({ type: 'submitTransaction', tx: { kind: 'transferAllAssets', channelId: channel.id, outcome: final.outcome, stateHash: ZERO_BYTES32 } });
+      transactionSubmitted = true;
+    }
+    return { objective: { ...o, transactionSubmitted }, effects, waitingFor: 'WaitingForWithdraw' };
+  }
   if (!signedByMe(channel, o.finalTurnNum)) {
     channel = signAndAdd(channel, finalEntry.state, secrets.privateKey).channel;
     effects.push(...sendSignedState(others(channel), o.id, final, signaturesOf(entryAt(channel, o.finalTurnNum)!)));
@@ -182,6 +212,14 @@ export function updateDirectDefund(o: DirectDefundObjective, event: ObjectiveEve
       case 'deposited':
       case 'concluded':
         return { ...o, channel: applyChainEvent(o.channel, event) };
+      case 'channelStatus': {
+        // only what explains a conclusion we saw: a status with our final state's outcome and stateHash 0
+        if (event.channelId !== o.channel.id || !o.channel.concluded || o.concludedWith !== undefined) return o;
+        if (typeof event.fingerprint !== 'bigint') fail('PROTOCOL_MALFORMED', 'fingerprint must be a bigint');
+        const final = entryAt(o.channel, o.finalTurnNum)!.state;
+        const ours = event.finalizesAt !== 0 && statusFingerprint(ZERO_BYTES32, final.outcome) === event.fingerprint;
+        return { ...o, concludedWith: ours ? 'final' : 'other', transactionSubmitted: false };
+      }
       default:
         return fail('PROTOCOL_MALFORMED', 'unexpected event for a direct defund');
     }

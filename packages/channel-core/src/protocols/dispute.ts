@@ -46,6 +46,12 @@ export interface OnChainRecord {
   readonly unresolvedReclaims: number;
   /** Position of the last dispute event applied (later ones only). */
   readonly cursor: ChainCursor | null;
+  /**
+   * The `statusOf` fingerprint last applied ({@link applyStatusToRecord}); absent when the chain
+   * status was never read for this record. Lets a concluded record whose outcome is unknown ask
+   * for the status once, not on every crank.
+   */
+  readonly fingerprint?: bigint;
 }
 
 export const OPEN_RECORD: OnChainRecord = {
@@ -119,7 +125,8 @@ export function applyToRecord(
       if (!Number.isSafeInteger(ev.newTurnNumRecord) || ev.newTurnNumRecord < 0) fail('PROTOCOL_MALFORMED', 'newTurnNumRecord must be a turn number');
       return { ...OPEN_RECORD, turnNumRecord: ev.newTurnNumRecord, cursor };
     case 'concluded':
-      return { ...OPEN_RECORD, turnNumRecord: 0, concluded: true, finalizesAt: 0, stateHash: ZERO_BYTES32, outcome: finalOutcome, cursor };
+      // a record already concluded (its outcome learnt from the chain status) keeps that outcome
+      return { ...OPEN_RECORD, turnNumRecord: 0, concluded: true, finalizesAt: 0, stateHash: ZERO_BYTES32, outcome: finalOutcome ?? (r.concluded ? r.outcome : null), cursor };
     case 'reclaimed': {
       if (ev.target !== undefined) {
         const target = guardPeerInput('reclaimed target', () => (ev.target as string).toLowerCase() as ChannelId);
@@ -310,6 +317,95 @@ export function moveTransaction(channelId: ChannelId, move: ExitMove, as: 'chall
 export function heldFinalOutcome(channel: Channel): Outcome | null {
   const latest = latestSupportedState(channel);
   return latest !== undefined && latest.state.isFinal ? latest.state.outcome : null;
+}
+
+/**
+ * Outcomes of the final states of `channel` we signed ourselves (supported by everyone or not):
+ * the only final states a `conclude` of this channel can have used, since `conclude` needs every
+ * participant's signature, ours included. Usually one (each cooperative close signs one final
+ * state); distinct outcomes only, in turn order.
+ */
+export function signedFinalOutcomes(channel: Channel): Outcome[] {
+  const out: Outcome[] = [];
+  const seen = new Set<string>();
+  for (const e of channel.states) {
+    if (!e.state.isFinal || e.signatures[channel.myIndex] == null) continue;
+    const h = hashOutcome(e.state.outcome);
+    if (seen.has(h)) continue;
+    seen.add(h);
+    out.push(e.state.outcome);
+  }
+  return out;
+}
+
+/** The adjudicator's status word as the engine read it (`statusOf`), with what it knows to match it against. */
+export interface StatusSnapshot {
+  readonly turnNumRecord: number;
+  readonly finalizesAt: number;
+  readonly fingerprint: bigint;
+  /** The head block the status was read at (events at or before it are already reflected in it). */
+  readonly blockNumber?: number;
+}
+
+/** True when a concluded record's outcome is unknown and the chain status was not read for it yet. */
+export function needsStatus(record: OnChainRecord | null): boolean {
+  return record !== null && record.concluded && record.outcome === null && record.fingerprint === undefined;
+}
+
+/**
+ * Learn what the chain records for a channel from its `statusOf` word, for records our events do
+ * not explain: a channel `conclude`d before the objective existed (its `Concluded` event went to
+ * nobody) or concluded with a final state we hold without every signature, and a challenge whose
+ * event we never applied (our own transaction reverted because the channel was already finalized).
+ *
+ * `conclude` records `(turnNumRecord 0, finalizesAt now, fingerprint(stateHash 0, outcomeHash))`
+ * and needs a final state signed by every participant — so by us: its outcome is one of
+ * `finalOutcomes` (the final states we signed), identified by the fingerprint. A challenge records
+ * the registered state's hash: matched against `states` (the signed states we hold). A finalized
+ * or running status matching nothing we know is recorded with `outcome: null` (finalized: nothing
+ * left to register; only someone holding that state can pay out). An open status, or a record our
+ * events already explain, is left as is.
+ *
+ * Matched records take the read's block as their cursor (events up to it are already in the
+ * status); unmatched ones keep theirs, so the events explaining them still apply.
+ * @param finalOutcomes - outcomes of the final states of this channel we signed ({@link signedFinalOutcomes})
+ * @param states - signed states of this channel we hold (to match a registered challenge)
+ */
+export function applyStatusToRecord(
+  record: OnChainRecord | null,
+  fixedPart: FixedPart,
+  status: StatusSnapshot,
+  finalOutcomes: readonly Outcome[],
+  states: readonly VariablePart[] = [],
+): OnChainRecord | null {
+  if (!Number.isSafeInteger(status.finalizesAt) || status.finalizesAt < 0) fail('PROTOCOL_MALFORMED', 'finalizesAt must be seconds');
+  if (!Number.isSafeInteger(status.turnNumRecord) || status.turnNumRecord < 0) fail('PROTOCOL_MALFORMED', 'turnNumRecord must be a turn number');
+  if (typeof status.fingerprint !== 'bigint') fail('PROTOCOL_MALFORMED', 'fingerprint must be a bigint');
+  const fingerprint = status.fingerprint;
+  // events applied after the read are newer than the status
+  if (record?.cursor != null && status.blockNumber !== undefined && record.cursor.blockNumber > status.blockNumber) return record;
+  const unknownConclusion = record !== null && record.concluded && record.outcome === null;
+  // explained by our events already: open in our view and on chain, or a record with its outcome
+  if (status.finalizesAt === 0) return unknownConclusion ? { ...record, fingerprint } : record;
+  if (record !== null && !unknownConclusion && (record.concluded || record.finalizesAt === status.finalizesAt)) return record;
+  const cursor =
+    status.blockNumber === undefined
+      ? (record?.cursor ?? null)
+      : { blockNumber: status.blockNumber, logIndex: Number.MAX_SAFE_INTEGER };
+  const concluded = finalOutcomes.find((o) => statusFingerprint(ZERO_BYTES32, o) === fingerprint);
+  if (concluded !== undefined) {
+    const keep = record?.concluded === true ? { reclaimed: record.reclaimed, unresolvedReclaims: record.unresolvedReclaims } : {};
+    return { ...OPEN_RECORD, ...keep, concluded: true, outcome: concluded, fingerprint, cursor };
+  }
+  if (unknownConclusion) return { ...record, fingerprint };
+  for (const v of states) {
+    if (v.turnNum !== status.turnNumRecord) continue;
+    const stateHash = hashState({ ...fixedPart, ...v });
+    if (statusFingerprint(stateHash, v.outcome) === fingerprint) {
+      return { ...OPEN_RECORD, turnNumRecord: v.turnNum, finalizesAt: status.finalizesAt, stateHash, outcome: v.outcome, fingerprint, cursor };
+    }
+  }
+  return { ...(record ?? OPEN_RECORD), turnNumRecord: status.turnNumRecord, finalizesAt: status.finalizesAt, stateHash: ZERO_BYTES32, outcome: null, fingerprint };
 }
 
 /** True when the entry at `turnNum` is signed by everyone. */

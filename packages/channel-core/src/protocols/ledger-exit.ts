@@ -27,6 +27,7 @@ import { type ConsensusChannel, ledgerToChannel } from './ledger.ts';
 import {
   type OnChainRecord,
   allocatedTo,
+  applyStatusToRecord,
   applyToRecord,
   bestExitMove,
   challengeRunning,
@@ -34,7 +35,9 @@ import {
   heldFinalOutcome,
   isFinalizedAt,
   moveTransaction,
+  needsStatus,
   reclaimOutcome,
+  signedFinalOutcomes,
   statusFingerprint,
   transferPayouts,
 } from './dispute.ts';
@@ -52,7 +55,11 @@ export type LedgerExitWaitingFor =
   | 'WaitingForOtherParticipant'
   /** A guarantee's virtual channel is not finalized yet (its virtual challenge runs, or nobody challenged it). */
   | 'WaitingForVirtualFinalization'
-  /** A `Reclaimed` event did not say which guarantee: the engine must feed `channelStatus` for the ledger. */
+  /**
+   * The engine must feed `channelStatus` ({@link channelsNeedingStatus}): a `Reclaimed` event did
+   * not say which guarantee, or the ledger was concluded with a final state we do not hold with
+   * every signature (the status tells which of the final states we signed it was).
+   */
   | 'WaitingForChannelStatus'
   | 'WaitingForReclaim'
   | 'WaitingForTransfer'
@@ -193,6 +200,19 @@ function reclaimCandidates(o: LedgerExitObjective): ChannelId[] {
     .filter((t) => targetRecord(o, t)?.outcome != null && (targetRecord(o, t)!.concluded || targetRecord(o, t)!.finalizesAt !== 0));
 }
 
+/**
+ * The channels whose `statusOf` the engine must read and feed (`channelStatus`): the ledger when a
+ * `Reclaimed` event did not say which guarantee, and the ledger or any guaranteed channel that was
+ * concluded with an outcome our events do not give (read once: the record keeps the fingerprint).
+ */
+export function channelsNeedingStatus(o: LedgerExitObjective): ChannelId[] {
+  if (o.status !== 'approved') return [];
+  const out: ChannelId[] = [];
+  if (o.onChain !== null && (o.onChain.unresolvedReclaims > 0 || needsStatus(o.onChain))) out.push(o.ledger.id);
+  for (const v of o.virtuals) if (needsStatus(o.targets[v.id] ?? null)) out.push(v.id);
+  return out;
+}
+
 /** Attribute unattributed reclaims when only one assignment is possible. */
 function inferReclaims(o: LedgerExitObjective): LedgerExitObjective {
   const rec = o.onChain;
@@ -314,7 +334,9 @@ export function crankLedgerExit(o: LedgerExitObjective, secrets: Secrets): Crank
   if (o.transferred) return { objective: { ...attributeBeforeTransfer(o), status: 'completed', pending: null }, effects, waitingFor: 'WaitingForNothing' };
   // concluded with a final state we do not hold (e.g. the peer came back and closed cooperatively):
   // whoever holds it pays out; its `allocationUpdated` (holdings 0) completes this exit
-  if (rec!.outcome === null) return { objective: { ...o, pending: null }, effects, waitingFor: 'WaitingForOtherParticipant' };
+  // (or concluded with one we signed but do not hold with every signature: the chain status tells
+  // which, WaitingForChannelStatus)
+  if (rec!.outcome === null) return { objective: { ...o, pending: null }, effects, waitingFor: needsStatus(rec) ? 'WaitingForChannelStatus' : 'WaitingForOtherParticipant' };
 
   // 3. reclaim each guarantee whose target is finalized, one at a time
   // (a challenge of ours still in flight is moot now: it reverts with 'Channel finalized.')
@@ -405,7 +427,28 @@ export function updateLedgerExit(o: LedgerExitObjective, event: ObjectiveEvent):
       }
       case 'channelStatus': {
         const rec = o.onChain;
-        if (event.channelId !== o.ledger.id || rec === null || rec.unresolvedReclaims === 0 || rec.outcome === null) return o;
+        const finals = event.finalOutcomes ?? [];
+        if (event.channelId !== o.ledger.id) {
+          const v = o.virtuals.find((x) => x.id === event.channelId);
+          if (v === undefined) return o;
+          const known = v.finalOutcome === null ? finals : [v.finalOutcome, ...finals];
+          const prior = o.targets[v.id] ?? null;
+          const r = applyStatusToRecord(prior, v.fixedPart, event, known);
+          // a target's status is worth keeping when it names the outcome (or answers a conclusion
+          // we asked about); a bare "challenged by someone" would only hide the target from the
+          // engine's settling of guarantee targets nobody put on chain
+          if (r === prior || (r!.outcome === null && prior?.concluded !== true)) return o;
+          return { ...o, targets: { ...o.targets, [v.id]: r! } };
+        }
+        if (rec === null || rec.unresolvedReclaims === 0) {
+          const known = [...signedFinalOutcomes(o.ledger), ...finals];
+          const onChain = applyStatusToRecord(rec, o.ledger.fixedPart, event, known, o.ledger.states.map((e) => e.state));
+          if (onChain === rec) return o;
+          // finalized already: a challenge or conclude of ours in flight is moot ('Channel finalized.')
+          const moot = isFinalizedAt(onChain, o.now) && (o.pending?.kind === 'challenge' || o.pending?.kind === 'conclude');
+          return { ...o, onChain, pending: moot ? null : o.pending };
+        }
+        if (rec.outcome === null) return o;
         if (typeof event.fingerprint !== 'bigint') fail('PROTOCOL_MALFORMED', 'fingerprint must be a bigint');
         let tries = 0;
         for (const set of combinations(reclaimCandidates(o), rec.unresolvedReclaims)) {

@@ -3,13 +3,13 @@
  * objective without knowing its type.
  */
 import { type DirectFundObjective, crankDirectFund, updateDirectFund } from './direct-fund.ts';
-import { type DirectDefundObjective, crankDirectDefund, updateDirectDefund } from './direct-defund.ts';
+import { type DirectDefundObjective, crankDirectDefund, updateDirectDefund, withdrawn } from './direct-defund.ts';
 import { type VirtualFundObjective, crankVirtualFund, updateVirtualFund } from './virtual-fund.ts';
 import { type VirtualDefundObjective, crankVirtualDefund, updateVirtualDefund } from './virtual-defund.ts';
 import { type LedgerTopUpObjective, crankLedgerTopUp, updateLedgerTopUp } from './ledger-topup.ts';
 import { type ConsensusChannel } from './ledger.ts';
-import { type VirtualChallengeObjective, crankVirtualChallenge, updateVirtualChallenge } from './virtual-challenge.ts';
-import { type LedgerExitObjective, crankLedgerExit, ledgerExitChannels, updateLedgerExit } from './ledger-exit.ts';
+import { type VirtualChallengeObjective, crankVirtualChallenge, updateVirtualChallenge, virtualChallengeNeedsStatus } from './virtual-challenge.ts';
+import { type LedgerExitObjective, channelsNeedingStatus, crankLedgerExit, ledgerExitChannels, updateLedgerExit } from './ledger-exit.ts';
 import { challengeRunning } from './dispute.ts';
 import { fail } from './fail.ts';
 import type { ChannelId } from '../hex.ts';
@@ -61,7 +61,9 @@ export function crank(o: Objective, secrets: Secrets): AnyCrankResult {
  */
 export function update(o: Objective, event: ObjectiveEvent): Objective {
   if (o.status !== 'approved') return o;
-  if (o.type !== 'virtualChallenge' && o.type !== 'ledgerExit' && DISPUTE_EVENT_KINDS.has((event as { kind?: unknown })?.kind as string)) return o;
+  const kind = (event as { kind?: unknown })?.kind as string;
+  // a direct defund takes the chain status too (a conclusion by someone else: which final state?)
+  if (o.type !== 'virtualChallenge' && o.type !== 'ledgerExit' && !(o.type === 'directDefund' && kind === 'channelStatus') && DISPUTE_EVENT_KINDS.has(kind)) return o;
   switch (o.type) {
     case 'directFund':
       return updateDirectFund(o, event);
@@ -190,4 +192,24 @@ export function wakeAt(o: Objective): number | null {
     for (const r of Object.values(o.targets)) if (challengeRunning(r, o.now)) times.push(r.finalizesAt);
   }
   return times.length === 0 ? null : Math.min(...times);
+}
+
+/**
+ * The channels whose `statusOf` the engine must read and feed to this objective (`channelStatus`
+ * events) before it can move: a conclusion our events do not explain (a final state we signed but
+ * do not hold with every signature), or a ledger's unattributed reclaim. Each is asked once (the
+ * objective records the status it was fed).
+ */
+export function statusReadsNeeded(o: Objective): ChannelId[] {
+  if (o.status !== 'approved') return [];
+  switch (o.type) {
+    case 'ledgerExit':
+      return channelsNeedingStatus(o);
+    case 'virtualChallenge':
+      return virtualChallengeNeedsStatus(o);
+    case 'directDefund':
+      return o.channel.concluded && o.concludedWith === undefined && !withdrawn(o) ? [o.channel.id] : [];
+    default:
+      return [];
+  }
 }

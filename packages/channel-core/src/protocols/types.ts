@@ -121,13 +121,25 @@ export interface ChainTimeEvent {
   readonly blockNumber: number;
 }
 
-/** `statusOf(channelId)` as read by the engine (to resolve which guarantees were reclaimed). */
+/**
+ * `statusOf(channelId)` as read by the engine: to resolve which guarantees were reclaimed, and to
+ * learn a channel's fate our events do not explain (concluded before the objective existed, or
+ * with a final state we hold without every signature; see `applyStatusToRecord`).
+ */
 export interface ChannelStatusEvent {
   readonly kind: 'channelStatus';
   readonly channelId: ChannelId;
   readonly turnNumRecord: number;
   readonly finalizesAt: number;
   readonly fingerprint: bigint;
+  /** The head block the status was read at. */
+  readonly blockNumber?: number;
+  /**
+   * Outcomes of the final states of this channel the node signed (from every objective that
+   * holds them): what a `conclude` may have registered. Matched against the fingerprint, never
+   * trusted as such.
+   */
+  readonly finalOutcomes?: readonly Outcome[];
 }
 
 export type DisputeEvent = ChallengeRegisteredEvent | ChallengeClearedEvent | ReclaimedEvent | ChainTimeEvent | ChannelStatusEvent;

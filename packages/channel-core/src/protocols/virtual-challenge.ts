@@ -20,6 +20,7 @@ import { type Channel, latestSupportedState } from './channel.ts';
 import { fail, guardPeerInput } from './fail.ts';
 import {
   type OnChainRecord,
+  applyStatusToRecord,
   applyToRecord,
   assertRedeemable,
   bestExitMove,
@@ -27,6 +28,8 @@ import {
   heldFinalOutcome,
   isFinalizedAt,
   moveTransaction,
+  needsStatus,
+  signedFinalOutcomes,
 } from './dispute.ts';
 import { VIRTUAL_FINAL_TURN, VIRTUAL_POSTFUND_TURN } from './virtual-channel.ts';
 import type { CrankResult, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
@@ -38,6 +41,8 @@ export type VirtualChallengeWaitingFor =
   | 'WaitingForFinalization'
   /** The chain records a newer turn than anything we can register and no challenge runs: only another participant can move. */
   | 'WaitingForOtherParticipant'
+  /** V was concluded with a final state we hold without every signature: the engine must feed `channelStatus` for V. */
+  | 'WaitingForChannelStatus'
   | 'WaitingForNothing';
 
 /** A move we submitted and have not yet seen on chain. */
@@ -94,6 +99,11 @@ export function newVirtualChallenge(input: NewVirtualChallengeInput): VirtualCha
   return { type: 'virtualChallenge', id: virtualChallengeId(v.id), status: 'approved', v, bestVoucher, onChain: null, now, submitted: null };
 }
 
+/** The channels whose `statusOf` the engine must read and feed (`channelStatus`): V, when concluded with an outcome our events do not give. */
+export function virtualChallengeNeedsStatus(o: VirtualChallengeObjective): ChannelId[] {
+  return o.status === 'approved' && needsStatus(o.onChain) ? [o.v.id] : [];
+}
+
 /** True once V is finalized on chain (at the objective's chain time). */
 export function virtualFinalized(o: VirtualChallengeObjective): boolean {
   return isFinalizedAt(o.onChain, o.now);
@@ -102,6 +112,9 @@ export function virtualFinalized(o: VirtualChallengeObjective): boolean {
 /** Advance the objective as far as it can go without new input. */
 export function crankVirtualChallenge(o: VirtualChallengeObjective, secrets: Secrets): CrankResult<VirtualChallengeObjective, VirtualChallengeWaitingFor> {
   if (o.status !== 'approved') return { objective: o, effects: [], waitingFor: 'WaitingForNothing' };
+  // concluded with an outcome we cannot name yet: learn it first (the ledger exits reclaim with it;
+  // the record they read is their own, but a completed objective no longer takes events)
+  if (needsStatus(o.onChain)) return { objective: { ...o, submitted: null }, effects: [], waitingFor: 'WaitingForChannelStatus' };
   if (isFinalizedAt(o.onChain, o.now)) return { objective: { ...o, status: 'completed' }, effects: [], waitingFor: 'WaitingForNothing' };
   const effects: Effect[] = [];
   let submitted = o.submitted;
@@ -144,8 +157,16 @@ export function updateVirtualChallenge(o: VirtualChallengeObjective, event: Obje
         if (submitted !== null && (event.kind === 'concluded' || (event.kind === 'challengeRegistered' && onChain!.turnNumRecord >= submitted.turnNum))) submitted = null;
         return { ...o, onChain, submitted };
       }
+      case 'channelStatus': {
+        if (event.channelId !== o.v.id) return o;
+        const known = [...signedFinalOutcomes(o.v), ...(event.finalOutcomes ?? [])];
+        const onChain = applyStatusToRecord(o.onChain, o.v.fixedPart, event, known, o.v.states.map((e) => e.state));
+        if (onChain === o.onChain) return o;
+        // finalized already: a move of ours in flight is moot ('Channel finalized.')
+        const moot = isFinalizedAt(onChain, o.now);
+        return { ...o, onChain, submitted: moot ? null : o.submitted };
+      }
       case 'reclaimed':
-      case 'channelStatus':
       case 'deposited':
       case 'allocationUpdated':
         return o;

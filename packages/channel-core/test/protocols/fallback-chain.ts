@@ -279,6 +279,8 @@ export class Node {
   readonly store = new Map<string, string>();
   /** Waiting-for of each objective after its last crank. */
   readonly waitingFor = new Map<string, string[]>();
+  /** Outcomes of the final states this node signed, by channel (what the engine feeds with `channelStatus`). */
+  readonly finals = new Map<ChannelId, Outcome[]>();
   constructor(actor: Actor) {
     this.actor = actor;
   }
@@ -323,6 +325,13 @@ export interface DriveOptions {
    * with `crash`.
    */
   readonly mempool?: boolean;
+  /**
+   * Act as the engine does with the chain status: feed `statusOf` (`channelStatus`, with the node's
+   * signed final outcomes) for every channel an objective asks for (`statusReadsNeeded`), for every
+   * channel of a fallback objective the first time it is cranked (its events before it existed went
+   * to nobody), and for the channel of a transaction that reverted.
+   */
+  readonly statusReads?: boolean;
 }
 
 function shuffle<T>(xs: readonly T[], random: () => number): T[] {
@@ -354,6 +363,26 @@ export function drive(chain: DisputeChain, nodes: readonly Node[], opts: DriveOp
     }
   };
   deliver([chain.now()]);
+  const seeded = new Set<string>();
+  const readStatus = (n: Node, id: string, channelId: ChannelId): void => {
+    const o = n.load(id);
+    if (o.status !== 'approved') return;
+    const st = chain.statusOf(channelId);
+    const ev: P.ObjectiveEvent = {
+      kind: 'channelStatus',
+      channelId,
+      turnNumRecord: st.turnNumRecord,
+      finalizesAt: st.finalizesAt,
+      fingerprint: st.fingerprint,
+      blockNumber: chain.block,
+      finalOutcomes: n.finals.get(channelId) ?? [],
+    };
+    n.save(P.update(o, ev));
+  };
+  const reverted = (n: Node, id: string, tx: P.Transaction): void => {
+    if (opts.statusReads === true) readStatus(n, id, tx.channelId);
+    n.save(P.onTransactionFailed(n.load(id)));
+  };
   const mempool: { n: Node; id: string; tx: P.Transaction }[] = [];
   const mine = (n: Node, id: string, tx: P.Transaction): boolean => {
     try {
@@ -361,7 +390,7 @@ export function drive(chain: DisputeChain, nodes: readonly Node[], opts: DriveOp
       return true;
     } catch (err) {
       if (!(err instanceof Revert)) throw err;
-      n.save(P.onTransactionFailed(n.load(id)));
+      reverted(n, id, tx);
       return false;
     }
   };
@@ -372,6 +401,11 @@ export function drive(chain: DisputeChain, nodes: readonly Node[], opts: DriveOp
     const order = shuffle(nodes, random);
     for (const n of order) {
       for (const id of n.live().map((x) => x.id)) {
+        if (opts.statusReads === true && !seeded.has(`${n.actor.name}|${id}`)) {
+          seeded.add(`${n.actor.name}|${id}`);
+          const first = n.load(id);
+          if (first.type === 'ledgerExit' || first.type === 'virtualChallenge') for (const c of P.watchedChannels(first)) readStatus(n, id, c);
+        }
         const o = n.load(id); // fresh: events delivered during this round changed it
         const r = P.crank(o, { privateKey: n.actor.privateKey });
         n.save(r.objective);
@@ -391,7 +425,7 @@ export function drive(chain: DisputeChain, nodes: readonly Node[], opts: DriveOp
           continue;
         }
         const backlog: [P.ObjectiveEvent[], ChannelId | undefined][] = [];
-        let reverted = false;
+        let failed = false;
         for (const tx of txs) {
           try {
             const events = chain.submit(tx, n.actor.name);
@@ -400,12 +434,18 @@ export function drive(chain: DisputeChain, nodes: readonly Node[], opts: DriveOp
             else deliver(events, n, target);
           } catch (err) {
             if (!(err instanceof Revert)) throw err;
-            reverted = true;
-            n.save(P.onTransactionFailed(n.load(o.id)));
+            failed = true;
+            reverted(n, o.id, tx);
           }
           moved = true;
         }
-        if (crash === 'afterSubmit' && !reverted) {
+        if (opts.statusReads === true) {
+          for (const c of P.statusReadsNeeded(n.load(o.id))) {
+            readStatus(n, o.id, c);
+            moved = true;
+          }
+        }
+        if (crash === 'afterSubmit' && !failed) {
           crashes.push(`${n.actor.name}:${o.id}:afterSubmit`);
           const again = P.crank(n.load(o.id), { privateKey: n.actor.privateKey });
           assert.deepEqual(again.effects.filter((e) => e.type === 'submitTransaction'), [], `${o.id} re-submits after a restart`);

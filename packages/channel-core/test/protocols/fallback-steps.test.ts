@@ -541,6 +541,10 @@ test('ledger exit: a record above our turn, or a cooperative close by the peer, 
   assert.deepEqual(r.effects, []);
   // the peer concludes and pays out cooperatively (a final state this exit does not hold)
   o = feed(r.objective, [{ kind: 'concluded', channelId: dl.IB, blockNumber: 4, logIndex: 0 }]);
+  // which final state? asked once of the chain status (it may be one we signed: see conclude-status.test.ts)
+  assert.equal(P.crankLedgerExit(o, secrets(bob)).waitingFor, 'WaitingForChannelStatus');
+  o = feed(o, [{ kind: 'channelStatus', channelId: dl.IB, turnNumRecord: 0, finalizesAt: 1_000, fingerprint: 777n, blockNumber: 4, finalOutcomes: [] }]);
+  assert.deepEqual(P.statusReadsNeeded(o), []);
   assert.equal(P.crankLedgerExit(o, secrets(bob)).waitingFor, 'WaitingForOtherParticipant');
   o = feed(o, [{ kind: 'allocationUpdated', channelId: dl.IB, asset: ETH, holdings: 0n, blockNumber: 4, logIndex: 1 }]);
   const done = P.crankLedgerExit(o, secrets(bob));

@@ -9,7 +9,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { SluiceError } from '@sluice/channel-core';
 import type { Node } from '@sluice/channel-core/node';
-import { activityOf, describeActivity, formatSeconds, renderDisputes, renderSettleReport, settleAll, type SettleReport, disputeView } from '@sluice/provider';
+import { COUNTERPARTY_ONLY, activityOf, describeActivity, formatSeconds, onChainState, renderDisputes, renderSettleReport, settleAll, type SettleReport, disputeView } from '@sluice/provider';
 import { type NodeCommandOptions, addNodeCommandOptions, startNode } from './node-command.ts';
 import { clientStatus } from './status.ts';
 
@@ -58,15 +58,30 @@ export function checkUncreditedTopUps(node: Pick<Node, 'engine'>, force: boolean
   warn(`warning: ${what}; --force: closing without it (the deposit stays in the adjudicator)`);
 }
 
-/** Wait until no dispute is left and every ledger we exited on chain is closed. */
-async function waitForPayout(node: Node, report: SettleReport, opts: WithdrawOptions, progress: (s: string) => void, signal: AbortSignal): Promise<boolean> {
+/** Ledgers of the report settled on chain that are not closed yet. */
+function openOnChainLedgers(node: Node, report: SettleReport): number {
   const ids = new Set(report.ledgers.filter((l) => l.mode === 'onChain').map((l) => l.channelId.toLowerCase()));
+  return node.getLedgerChannels().filter((l) => ids.has(l.channelId.toLowerCase()) && l.status !== 'closed').length;
+}
+
+/**
+ * Wait until no dispute is left and every ledger we exited on chain is closed (true), or until
+ * what is left can only be finished by the counterparty (`counterpartyOnly` on two polls in a row:
+ * waiting longer changes nothing), the timeout or an abort (false).
+ */
+async function waitForPayout(node: Node, report: SettleReport, opts: WithdrawOptions, progress: (s: string) => void, signal: AbortSignal): Promise<boolean> {
   const deadline = opts.timeout === undefined ? Infinity : Date.now() + opts.timeout;
   let last = '';
+  let othersOnly = 0;
   for (;;) {
-    const open = node.getLedgerChannels().filter((l) => ids.has(l.channelId.toLowerCase()) && l.status !== 'closed');
     const ds = node.getDisputes();
-    if (open.length === 0 && ds.length === 0) return true;
+    const state = onChainState(ds, openOnChainLedgers(node, report));
+    if (state === 'paidOut') return true;
+    othersOnly = state === 'counterpartyOnly' ? othersOnly + 1 : 0;
+    if (othersOnly >= 2) {
+      progress(COUNTERPARTY_ONLY);
+      return false;
+    }
     const line = ds.map((d) => `${d.kind} ${d.channelId.slice(0, 10)}… ${d.phase}${d.secondsLeft === null ? '' : ` ${formatSeconds(d.secondsLeft)} left`} (${d.waitingFor}), ours ${d.amountsKnown === false ? 'not known yet' : d.mine}`).join('; ');
     if (line !== last) progress(`waiting: ${line === '' ? 'ledger payout' : line}`);
     last = line;
@@ -76,15 +91,16 @@ async function waitForPayout(node: Node, report: SettleReport, opts: WithdrawOpt
 }
 
 /**
- * Without --wait: keep the node up until every dispute has left `registering` (its challenge is
- * on chain), so "settling on chain" is true when we exit; at most `limitMs`.
+ * Without --wait: keep the node up until no challenge (or conclude) of ours is still to be mined,
+ * so "settling on chain" is true when we exit; at most `limitMs`. (A dispute in its `registering`
+ * phase that waits on another participant is not ours to mine.)
  * @returns whether every challenge is registered
  */
 async function waitForRegistration(node: Node, progress: (s: string) => void, signal: AbortSignal, limitMs = 120_000): Promise<boolean> {
   const deadline = Date.now() + limitMs;
   let said = false;
   for (;;) {
-    const pending = node.getDisputes().filter((d) => d.phase === 'registering');
+    const pending = node.getDisputes().filter((d) => d.waitingFor === 'WaitingForChallengeRegistered');
     if (pending.length === 0) return true;
     if (!said) progress(`registering ${pending.length} challenge(s) on chain…`);
     said = true;
@@ -129,12 +145,18 @@ export function addWithdrawCommand(program: Command, io: Io, result: { code: num
         if (!done) result.code = 1;
         const s = clientStatus(node);
         if (opts.json) io.stdout.write(`${JSON.stringify({ ...report, done, status: s }, null, 2)}\n`);
-        else io.stdout.write(done ? 'withdrawn: every channel is closed and paid out\n' : 'still settling on chain: run `sluice withdraw --wait` again to finish\n');
+        else {
+          const othersOnly = !done && onChainState(node.getDisputes(), openOnChainLedgers(node, report)) === 'counterpartyOnly';
+          io.stdout.write(done ? 'withdrawn: every channel is closed and paid out\n' : othersOnly ? `${COUNTERPARTY_ONLY}\n` : 'still settling on chain: run `sluice withdraw --wait` again to finish\n');
+        }
         return;
       }
       const registered = report.onChain ? await waitForRegistration(node, progress, signal) : true;
       const disputes = node.getDisputes().map(disputeView);
-      if (opts.json) io.stdout.write(`${JSON.stringify({ ...report, registered, disputes }, null, 2)}\n`);
+      const state = report.onChain ? onChainState(node.getDisputes(), openOnChainLedgers(node, report)) : 'paidOut';
+      if (opts.json) io.stdout.write(`${JSON.stringify({ ...report, registered, state, disputes }, null, 2)}\n`);
+      else if (state === 'paidOut' && report.onChain) io.stdout.write('withdrawn: every channel is closed and paid out\n');
+      else if (state === 'counterpartyOnly') io.stdout.write(`\n${renderDisputes(disputes)}\n\n${COUNTERPARTY_ONLY}: check with \`sluice status\`.\n`);
       else if (report.onChain) {
         const left = disputes.map((d) => d.secondsLeft).filter((x): x is number => x !== null);
         const when = left.length > 0 ? ` (after about ${formatSeconds(Math.max(...left))} of chain time)` : '';

@@ -17,6 +17,7 @@ import type { Node, NodeEvent } from '@sluice/channel-core/node';
 import { type HubConfig, addConfigOptions, configFromFlags } from '../config.ts';
 import { openHub } from '../open-hub.ts';
 import { formatSeconds } from '../status.ts';
+import { COUNTERPARTY_ONLY, onChainState } from '@sluice/channel-core/node';
 
 interface SettleIO {
   out(s: string): void;
@@ -140,9 +141,12 @@ async function runSettle(config: HubConfig, flags: SettleFlags, io: SettleIO): P
     io.err(line);
   });
   await hub.start();
+  let paidOut = false;
+  let results: Awaited<ReturnType<typeof settleHubLedgers>> = [];
+  let onChain = false;
   try {
-    const results = await settleHubLedgers(hub.node, flags, (s) => io.err(s));
-    const onChain = results.some((r) => r.mode === 'onChain');
+    results = await settleHubLedgers(hub.node, flags, (s) => io.err(s));
+    onChain = results.some((r) => r.mode === 'onChain');
     const show = (): void => {
       for (const r of results) {
         io.out(
@@ -158,11 +162,16 @@ async function runSettle(config: HubConfig, flags: SettleFlags, io: SettleIO): P
       if (results.length === 0) io.out('nothing to settle: no open ledger channel');
     };
     const disputes = (): unknown[] => hub.status().disputes;
+    const ids = new Set(results.filter((r) => r.mode === 'onChain').map((r) => r.channelId.toLowerCase()));
+    const openLedgers = (): number => hub.node.getLedgerChannels().filter((l) => ids.has(l.channelId.toLowerCase()) && l.status !== 'closed').length;
     if (!onChain || !flags.wait) {
-      if (flags.json) io.out(JSON.stringify({ ledgers: results, onChain, disputes: disputes() }, null, 2));
+      const state = onChain ? onChainState(hub.node.getDisputes(), openLedgers()) : 'paidOut';
+      if (flags.json) io.out(JSON.stringify({ ledgers: results, onChain, state, disputes: disputes() }, null, 2));
       else {
         show();
-        if (onChain) {
+        if (onChain && state === 'paidOut') io.out('settled: every ledger is closed and paid out');
+        else if (state === 'counterpartyOnly') io.out(`\n${COUNTERPARTY_ONLY}: \`sluice-hub status\` shows it.`);
+        else if (onChain) {
           const left = hub.node.getDisputes().map((d) => d.secondsLeft).filter((s): s is number => s !== null);
           io.out(`\nstarted on chain${left.length > 0 ? ` (about ${formatSeconds(Math.max(...left))} of chain time left)` : ''}: start the hub again (\`sluice-hub start\`, same store) and it finishes by itself — \`sluice-hub status\` shows the time left — or run \`sluice-hub settle --wait\`.`);
         }
@@ -170,23 +179,30 @@ async function runSettle(config: HubConfig, flags: SettleFlags, io: SettleIO): P
       return;
     }
     if (!flags.json) show();
-    const ids = new Set(results.filter((r) => r.mode === 'onChain').map((r) => r.channelId.toLowerCase()));
     const deadline = flags.timeout === undefined ? Infinity : Date.now() + flags.timeout;
     let last = '';
+    let othersOnly = 0;
     for (;;) {
-      const open = hub.node.getLedgerChannels().filter((l) => ids.has(l.channelId.toLowerCase()) && l.status !== 'closed');
       const ds = hub.node.getDisputes();
-      if (open.length === 0 && ds.length === 0) break;
+      const state = onChainState(ds, openLedgers());
+      if (state === 'paidOut') break;
+      // what is left waits on another participant on two polls in a row: waiting changes nothing
+      othersOnly = state === 'counterpartyOnly' ? othersOnly + 1 : 0;
+      if (othersOnly >= 2) throw new SluiceError('PEER_TIMEOUT', COUNTERPARTY_ONLY);
       const line = ds.map((d) => `${d.kind} ${d.channelId.slice(0, 10)}… ${d.phase}${d.secondsLeft === null ? '' : ` ${formatSeconds(d.secondsLeft)} left`} (${d.waitingFor}), hub ${d.amountsKnown === false ? 'not known yet' : d.mine}`).join('; ');
       if (line !== last) io.err(`waiting: ${line === '' ? 'ledger payout' : line}`);
       last = line;
       if (Date.now() > deadline) throw new SluiceError('PEER_TIMEOUT', 'still settling on chain: start the hub again to finish (`sluice-hub status` shows the time left)');
       await new Promise((r) => setTimeout(r, flags.pollMs));
     }
+    paidOut = true;
+  } finally {
+    // stopping flushes the engine's last group: its events (the payout) reach `events` first
+    await hub.stop();
+    off();
+  }
+  if (paidOut) {
     if (flags.json) io.out(JSON.stringify({ ledgers: results, onChain, events, disputes: [] }, null, 2));
     else io.out('settled: every ledger is closed and paid out');
-  } finally {
-    off();
-    await hub.stop();
   }
 }

@@ -5,7 +5,7 @@
 import type { DisputeView } from '@sluice/channel-core/node';
 import { formatSeconds, shortId, textTable } from '@sluice/channel-core/node/text';
 
-export { type DisputeView, disputeView } from '@sluice/channel-core/node';
+export { type DisputeView, type OnChainState, COUNTERPARTY_ONLY, disputeView, onChainState } from '@sluice/channel-core/node';
 
 export { formatSeconds, shortId, textTable } from '@sluice/channel-core/node/text';
 
@@ -35,3 +35,4 @@ export function renderDisputes(list: readonly DisputeView[]): string {
     ]),
   );
 }
+
