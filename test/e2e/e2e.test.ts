@@ -63,6 +63,8 @@ test('ledgers, virtual channel, 100 vouchers, defund, top-up, withdraw: exact ba
   assert.equal(await e.chain.alice.chain.holdings(e.token, ai), 0n);
   assert.equal(await e.chain.alice.chain.holdings(e.token, ib), 0n);
   await until(() => irene.getLedgerChannels().every((l) => l.status === 'closed'), 'irene sees both ledgers closed');
+  assert.equal(alice.getLedgerChannel(ai)?.paidOut, deposit - paid, 'alice: the close paid her the change');
+  assert.equal(bob.getLedgerChannel(ib)?.paidOut, paid + topUp, 'bob: his earnings and his top-up');
 
   assert.equal(await e.tokenBalance(A.address), before.alice - paid, 'alice paid exactly the vouchers');
   assert.equal(await e.tokenBalance(B.address), before.bob + paid, 'bob earned exactly the vouchers (his top-up came back)');

@@ -96,6 +96,13 @@ test('the node doing the fallback crashes after the challenge, during the wait a
   assert.deepEqual(disputes, []);
   await bob.call('stop');
   assert.equal((await bob.exited).code, 0);
+  // what the exit paid him is kept with the ledger: a later process (`sluice-provider status`) still knows it
+  bob = spawnBob();
+  await bob.ready;
+  const closed = (await bob.call<LedgerChannelInfo[]>('getLedgerChannels')).find((l) => l.channelId === ib);
+  assert.equal(closed?.paidOut, paid, 'paidOut after a restart: his best voucher');
+  await bob.call('stop');
+  await bob.exited;
 
   await until(() => alice.getLedgerChannel(ai)?.status === 'closed', 'alice exits her ledger', 60_000);
   assert.equal(await balanceOf(e, asset, B.address), bal0.bob + paid, 'bob: exactly his best voucher');

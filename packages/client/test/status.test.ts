@@ -16,7 +16,7 @@ function ledger(n: number, status: LedgerChannelInfo['status'], myBalance: bigin
 }
 
 test('status: a closed ledger shows what it paid out (or that it is not known), never its last balances as held', () => {
-  const ledgers = [ledger(1, 'open', 400n, 600n, 50n, 1), ledger(2, 'closed', 700n, 300n, 0n, 0), ledger(3, 'closed', 100n, 800n, 100n, 1)];
+  const ledgers = [ledger(1, 'open', 400n, 600n, 50n, 1), ledger(2, 'closed', 700n, 300n, 0n, 0), ledger(3, 'closed', 100n, 800n, 100n, 1), { ...ledger(4, 'closed', 100n, 800n, 100n, 1), paidOut: 37n }];
   const node = { address: `0x${'a1'.repeat(20)}`, getLedgerChannels: () => ledgers, getVirtualChannels: () => [], getDisputes: () => [] } as unknown as Node;
   const s = clientStatus(node);
   assert.deepEqual(
@@ -24,11 +24,13 @@ test('status: a closed ledger shows what it paid out (or that it is not known), 
     [
       ['open', '400', '600', '50', undefined],
       ['closed', null, null, null, '700'], // cooperative close (nothing locked): paid its last balance
-      ['closed', null, null, null, null], // closed with a channel in it (an on-chain exit): not known here
+      ['closed', null, null, null, null], // closed with a channel in it (an on-chain exit) before nodes recorded payouts: not known
+      ['closed', null, null, null, '37'], // the payout the node recorded when the close completed
     ],
   );
   const text = renderClientStatus(s);
   assert.match(text, /closed\s+paid out 700\s+-\s+-/);
   assert.match(text, /closed\s+paid out: not known\s+-\s+-/);
+  assert.match(text, /closed\s+paid out 37\s+-\s+-/);
   assert.doesNotMatch(text, /\b800\b/, 'a closed ledger\'s last hub balance is not shown');
 });

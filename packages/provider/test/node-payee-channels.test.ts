@@ -43,7 +43,8 @@ test('a closed ledger is reported without balances, with what it paid out when k
     ledger(1, 'open', 300n, 50n),
     ledger(2, 'closed', 400n, 0n), // closed cooperatively: the final state is the last agreed one
     ledger(3, 'closed', 100n, 60n), // exited on chain, its payout seen by this process
-    ledger(4, 'closed', 200n, 70n), // exited on chain before this process started: not known
+    ledger(4, 'closed', 200n, 70n), // exited on chain before this process started, by a node that did not record payouts: not known
+    { ...ledger(5, 'closed', 200n, 70n), paidOut: 91n }, // what the node recorded when the exit paid out (kept across restarts)
   ];
   let listener: ((e: unknown) => void) | undefined;
   const node = {
@@ -62,7 +63,7 @@ test('a closed ledger is reported without balances, with what it paid out when k
     assert.equal(v.status, 'closed');
     assert.deepEqual([v.myBalance, v.counterpartyBalance, v.locked, v.guarantees], [null, null, null, 0], 'no balances on a closed ledger');
   }
-  assert.deepEqual(views.slice(1).map((v) => v.paidOut), ['400', '142', null]);
+  assert.deepEqual(views.slice(1).map((v) => v.paidOut), ['400', '142', null, '91']);
 
   const text = renderProviderStatus({ payee: node.address, virtualChannels: [], ledgers: views, disputes: [], transactions: [], payouts: [] });
   const rows = text.split('\n');
@@ -71,6 +72,7 @@ test('a closed ledger is reported without balances, with what it paid out when k
   assert.match(row(2), /closed\s+paid out 400\s+-\s+-\s+-/);
   assert.match(row(3), /closed\s+paid out 142\s+-/);
   assert.match(row(4), /closed\s+paid out: not known\s+-/);
+  assert.match(row(5), /closed\s+paid out 91\s+-/);
   assert.doesNotMatch(row(3), /\b100\b|\b60\b/, 'not the last agreed state');
   assert.doesNotMatch(row(4), /\b200\b|\b70\b/);
 });

@@ -26,10 +26,10 @@ import type { Clock } from '../ports/clock.ts';
 import { systemClock } from '../ports/clock.ts';
 import type { InboundMessage, MessageService, UndeliverableMessage } from '../ports/messaging.ts';
 import { LAST_BLOCK_KEY, type StaleCursor, type Store } from '../ports/store.ts';
-import { type Channel, latestSupportedState, others } from '../protocols/channel.ts';
+import { type Channel, destinationOf, entryAt, latestSupportedState, others } from '../protocols/channel.ts';
 import { type ConsensusChannel, counterparty, newConsensusChannel } from '../protocols/ledger.ts';
 import { type Objective, crank, ledgersOf, onTransactionFailed, statusReadsNeeded, waitsOnLedgers, update, watchedChannels, withLedger } from '../protocols/objective.ts';
-import { disputeEventFromPort, guaranteesOf, signedFinalOutcomes } from '../protocols/dispute.ts';
+import { allocatedTo, disputeEventFromPort, guaranteesOf, signedFinalOutcomes } from '../protocols/dispute.ts';
 import { directDefundId } from '../protocols/direct-defund.ts';
 import { type Outcome, hashOutcome } from '../outcome.ts';
 import { newVirtualChallenge, virtualChallengeId } from '../protocols/virtual-challenge.ts';
@@ -1338,7 +1338,9 @@ class EngineImpl implements Engine {
       case 'directDefund': {
         const ld = this.#getLedger(o.channel.id);
         if (ld === undefined) return;
-        this.#putLedger({ ...ld, status: 'closed' }, now);
+        const final = o.concludedWith === 'other' ? undefined : entryAt(o.channel, o.finalTurnNum);
+        const paidOut = final === undefined ? undefined : allocatedTo(final.state.outcome, destinationOf(o.channel, o.channel.myIndex));
+        this.#putLedger({ ...ld, status: 'closed', ...(paidOut === undefined ? {} : { paidOut }) }, now);
         events.push({ type: 'ledgerChannelClosed', channelId: ld.ledgerId });
         return;
       }
@@ -1373,12 +1375,10 @@ class EngineImpl implements Engine {
         const ld = this.#getLedger(o.ledger.id);
         const { amounts, unattributed } = ledgerExitPayouts(o);
         const asset = latestSupportedState(o.ledger)?.state.outcome[0]?.asset ?? ld?.asset;
-        if (asset !== undefined) {
-          const mine = amounts.filter((a) => sameAddress(a.participant, this.address)).reduce((x, a) => x + a.amount, 0n);
-          events.push({ type: 'payout', channelId: o.ledger.id, asset, amounts, mine, ...(unattributed > 0n ? { unattributed } : {}) });
-        }
+        const mine = amounts.filter((a) => sameAddress(a.participant, this.address)).reduce((x, a) => x + a.amount, 0n);
+        if (asset !== undefined) events.push({ type: 'payout', channelId: o.ledger.id, asset, amounts, mine, ...(unattributed > 0n ? { unattributed } : {}) });
         if (ld === undefined || ld.status === 'closed') return;
-        this.#putLedger({ ...ld, status: 'closed' }, now);
+        this.#putLedger({ ...ld, status: 'closed', ...(asset === undefined ? {} : { paidOut: mine }) }, now);
         events.push({ type: 'ledgerChannelClosed', channelId: ld.ledgerId });
         return;
       }

@@ -57,6 +57,12 @@ export interface LedgerData {
   /** Deposits agreed in the prefund. */
   readonly myDeposit: bigint;
   readonly counterpartyDeposit: bigint;
+  /**
+   * Once closed: what closing it paid us on chain — our allocation in the final state of a
+   * cooperative close, our share of a ledger exit's payout. Absent while open, when not known (a
+   * close concluded with a state we do not hold), and in records written before it existed.
+   */
+  readonly paidOut?: bigint;
 }
 
 export type VirtualStatus = 'funding' | 'funded' | 'closing' | 'closed' | 'failed';

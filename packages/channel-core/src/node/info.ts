@@ -7,7 +7,7 @@ import type { LedgerChannelInfo, VirtualChannelInfo } from './types.ts';
 /** A ledger's summary: agreed balances once funded, the prefund deposits while funding. */
 export function ledgerInfo(ld: LedgerData): LedgerChannelInfo {
   const l = ld.ledger;
-  const base = { channelId: ld.ledgerId, counterparty: ld.counterparty, asset: ld.asset, status: ld.status };
+  const base = { channelId: ld.ledgerId, counterparty: ld.counterparty, asset: ld.asset, status: ld.status, ...(ld.status === 'closed' && ld.paidOut !== undefined ? { paidOut: ld.paidOut } : {}) };
   if (l === null) {
     return { ...base, leader: ld.myIndex === 0, turnNum: 0, myBalance: ld.myDeposit, counterpartyBalance: ld.counterpartyDeposit, locked: 0n, guarantees: 0 };
   }

@@ -110,6 +110,12 @@ export interface LedgerChannelInfo {
   readonly locked: bigint;
   /** Number of virtual channels the ledger guarantees. */
   readonly guarantees: number;
+  /**
+   * A closed ledger: what closing it paid us on chain (our allocation in a cooperative close's
+   * final state, our share of an on-chain exit's payout). Absent when not known. Kept in the store,
+   * so it survives restarts (ledgers closed before it existed do not have it).
+   */
+  readonly paidOut?: bigint;
 }
 
 export interface VirtualChannelInfo {

@@ -18,9 +18,10 @@ export interface ClientStatus {
   readonly address: string;
   /**
    * Balances are the last agreed state's while the ledger is live; a closed ledger holds nothing
-   * any more, so they are null, and `paidOut` says what closing it paid us: its last agreed
-   * balance when it locked nothing (a cooperative close pays exactly that), else null (an on-chain
-   * exit with channels in it: see the chain, or `withdraw`'s report).
+   * any more, so they are null, and `paidOut` says what closing it paid us: as the node recorded
+   * it when the close completed (a cooperative close's final state, an on-chain exit's payout),
+   * else — a ledger closed before nodes recorded it — its last agreed balance when it locked
+   * nothing, else null (see the chain, or `withdraw`'s report).
    */
   readonly ledgers: { channelId: string; hub: string; asset: string; status: string; myBalance: string | null; hubBalance: string | null; locked: string | null; guarantees: number; paidOut?: string | null }[];
   readonly virtualChannels: { channelId: string; role: string; payee: string; asset: string; status: string; amount: string; paid: string; remaining: string }[];
@@ -38,7 +39,7 @@ export function clientStatus(node: Node): ClientStatus {
 
 function ledgerView(l: LedgerChannelInfo): ClientStatus['ledgers'][number] {
   const head = { channelId: l.channelId, hub: l.counterparty, asset: l.asset, status: l.status };
-  if (l.status === 'closed') return { ...head, myBalance: null, hubBalance: null, locked: null, guarantees: 0, paidOut: l.guarantees === 0 ? l.myBalance.toString() : null };
+  if (l.status === 'closed') return { ...head, myBalance: null, hubBalance: null, locked: null, guarantees: 0, paidOut: l.paidOut !== undefined ? l.paidOut.toString() : l.guarantees === 0 ? l.myBalance.toString() : null };
   return { ...head, myBalance: l.myBalance.toString(), hubBalance: l.counterpartyBalance.toString(), locked: l.locked.toString(), guarantees: l.guarantees };
 }
 

@@ -33,6 +33,7 @@ function view(v: VirtualChannelInfo): PayeeChannelView {
 
 /** What a closed ledger paid us (see {@link NodePayeeChannels.ledgers}), or null when not known. */
 function paidOut(l: LedgerChannelInfo, payouts: readonly PayoutView[]): string | null {
+  if (l.paidOut !== undefined) return l.paidOut.toString();
   const seen = payouts.findLast((p) => p.channelId.toLowerCase() === l.channelId.toLowerCase());
   if (seen !== undefined) return seen.mine;
   return l.guarantees === 0 ? l.myBalance.toString() : null;
@@ -150,7 +151,8 @@ export class NodePayeeChannels implements PayeeChannels {
   /**
    * Our ledgers for `status`: a live one with its last agreed balances; a closed one without them
    * (the node keeps its last agreed state, which an on-chain exit does not pay as such) and with
-   * what it paid us out when known: the payout seen by this process (on-chain exit), else, when the
+   * what it paid us out when known: as the node recorded it when the close completed (kept across
+   * restarts), else the payout seen by this process (on-chain exit), else, when the
    * ledger locked nothing, its last agreed balance (the final state of a cooperative close has that
    * outcome, and an exit registers it), else null.
    */
