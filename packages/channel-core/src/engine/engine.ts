@@ -551,7 +551,12 @@ class EngineImpl implements Engine {
         signal: lifecycle.signal,
         ...(this.init.confirmations === undefined ? {} : { confirmations: this.init.confirmations }),
         ...(this.init.chainPollIntervalMs === undefined ? {} : { pollIntervalMs: this.init.chainPollIntervalMs }),
-        onError: (e) => this.#log.warn({ code: isSluiceError(e) ? e.code : e.name }, 'chain event stream error (retrying)'),
+        onError: (e) => {
+          if (isSluiceError(e, 'CHAIN_REORG')) {
+            // events already acted on may be gone: what was built on them is re-checked against the new chain's events
+            this.#log.error({ code: e.code, ...e.details, detail: `${e.message}; consider more confirmations for this chain` }, 'chain reorganised');
+          } else this.#log.warn({ code: isSluiceError(e) ? e.code : e.name }, 'chain event stream error (retrying)');
+        },
       },
       (batch) => this.serial(() => this.#onChainBatch(batch)),
     ).catch((e: unknown) => {
