@@ -14,6 +14,10 @@
  * delay up to CHAOS_MAX_DOWN_MS; CHAOS_LONG_DOWN_P of outages last CHAOS_LONG_DOWN_MS instead
  * (past the nodes' peer timeout: the automatic on-chain fallback).
  *
+ * With CHAOS_SELF_KILL_P > 0, payees and payers also SIGKILL themselves at engine events with
+ * that probability (bench/lib/chaos-node.ts: right after a step commits, before its fsync, or once
+ * it is durable) and are restarted after a random delay up to CHAOS_MAX_DOWN_MS.
+ *
  * Then: the load stops, every process is up; funded virtual channels are closed, chain time is
  * moved past challenge durations while a dispute is open, until no objective is in progress
  * anywhere (bounded by CHAOS_CONVERGE_S); every ledger is closed (cooperatively, else on chain).
@@ -53,6 +57,8 @@ const LONG_DOWN_P = env('CHAOS_LONG_DOWN_P', 0);
 const LONG_DOWN_MS = env('CHAOS_LONG_DOWN_MS', 25_000);
 const CONVERGE_S = env('CHAOS_CONVERGE_S', 240);
 const PEER_TIMEOUT_MS = env('CHAOS_PEER_TIMEOUT_MS', 20_000);
+/** Probability, at each engine event of a payee or payer, that it SIGKILLs itself right there (0: off). */
+const SELF_KILL_P = env('CHAOS_SELF_KILL_P', 0);
 const TARGETS = (process.env['CHAOS_TARGETS'] ?? 'hub,payee,payer').split(',');
 const KEEP = process.env['CHAOS_KEEP'] === '1';
 
@@ -157,6 +163,8 @@ async function main(): Promise<number> {
   let hub: HubProc | undefined;
   const nodes: ChaosNode[] = [];
   let ok = false;
+  let stopChaos = false;
+  const selfKills: { at: number; who: string }[] = [];
   try {
     const { d, deploymentFile } = await deployLocal(anvil, dir);
     const adjudicator = new Contract(d.adjudicator, loadArtifact('NitroAdjudicator').abi as never, rpc);
@@ -192,6 +200,15 @@ async function main(): Promise<number> {
         fallback: { peerTimeoutMs: PEER_TIMEOUT_MS, cooperativeTimeoutMs: 5_000 },
       };
       const n = new ChaosNode(name, privateKeyToAddress(key), init, join(dir, `${name}.log`));
+      const seed = SEED * 7919 + nodes.length * 104_729;
+      if (SELF_KILL_P > 0) n.env = (start) => ({ CHAOS_SELF_KILL: `${SELF_KILL_P}:${seed + start}` });
+      n.onDeath = () => {
+        if (stopChaos) return;
+        selfKills.push({ at: (Date.now() - t0) / 1000, who: name });
+        const down = randInt(0, MAX_DOWN_MS);
+        log(`${name} died by itself (${n.deaths}), restarting in ${down} ms`);
+        void sleep(down).then(() => (stopChaos ? undefined : n.start().catch((e: unknown) => log(`${name} restart failed: ${String(e)}`))));
+      };
       nodes.push(n);
       await n.start();
       return n;
@@ -213,6 +230,7 @@ async function main(): Promise<number> {
       if (i > 300) throw new Error('ledgers not open at the hub');
       await sleep(100);
     }
+    if (SELF_KILL_P > 0) for (const n of nodes) await n.arm(true);
     log(`hub, ${PAYEES} payee(s), ${PAYERS} payer(s) up, ledgers open; chaos for ${DURATION_S} s`);
 
     // ---------------------------------------------------------------- load
@@ -287,13 +305,18 @@ async function main(): Promise<number> {
       await target.kill();
       log(`killed ${who} (kill ${kills.length}, ${cycles} cycles so far), down ${downMs} ms`);
       await sleep(downMs);
-      await target.start();
+      await target.start().catch((e: unknown) => log(`${who} restart failed: ${String(e)}`));
     }
     stop = true;
+    stopChaos = true;
+    for (const n of nodes) await n.arm(false);
     log(`chaos over: ${kills.length} kills, ${cycles} cycles; waiting for the loads to stop`);
     await Promise.all(loads);
     await hub.start();
-    for (const n of nodes) await n.start();
+    for (const n of nodes) {
+      await n.start();
+      await n.arm(false);
+    }
 
     // ---------------------------------------------------------------- converge
     const tConverge = Date.now();
@@ -312,6 +335,7 @@ async function main(): Promise<number> {
     };
     let stuck: string[] = [];
     let timeMoved = 0;
+    let lastReport = Date.now();
     for (;;) {
       for (const n of nodes) {
         for (const v of await n.call<VirtualChannelInfo[]>('getVirtualChannels', [], 10_000)) {
@@ -323,6 +347,10 @@ async function main(): Promise<number> {
       stuck.push(...open);
       if (stuck.length === 0) break;
       if (Date.now() - tConverge > CONVERGE_S * 1000) break;
+      if (Date.now() - lastReport > 10_000) {
+        lastReport = Date.now();
+        log(`converging: ${stuck.length} thing(s) in progress: ${stuck.slice(0, 4).join('; ')}${stuck.length > 4 ? '; …' : ''}`);
+      }
       if (stuck.some((s) => s.includes('dispute') || s.includes('allenge') || s.includes('Finaliz') || s.includes('Reclaim'))) {
         await rpc.send('evm_increaseTime', [LEDGER_CHALLENGE + 60]);
         await rpc.send('evm_mine', []);
@@ -437,6 +465,7 @@ async function main(): Promise<number> {
       seed: SEED,
       params: { durationS: DURATION_S, payees: PAYEES, payers: PAYERS, lanes: LANES, killEveryMs: KILL_EVERY_MS, maxDownMs: MAX_DOWN_MS, longDownP: LONG_DOWN_P, longDownMs: LONG_DOWN_MS, peerTimeoutMs: PEER_TIMEOUT_MS, targets: TARGETS },
       kills: kills.length,
+      selfKills: selfKills.length,
       restarts,
       cycles,
       vouchers,
@@ -453,7 +482,7 @@ async function main(): Promise<number> {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     process.stdout.write(
       problems.length === 0
-        ? `\nCHAOS OK (seed ${SEED}): ${kills.length} kills, ${cycles} cycles, ${channelIds.size} channels (${closed} closed, ${failed} failed), ${totalPaid} wei paid; every invariant holds to the wei\n`
+        ? `\nCHAOS OK (seed ${SEED}): ${kills.length} kills, ${selfKills.length} self-kills, ${cycles} cycles, ${channelIds.size} channels (${closed} closed, ${failed} failed), ${totalPaid} wei paid; every invariant holds to the wei\n`
         : `\nCHAOS FAILED (seed ${SEED}): ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}\nwork dir kept: ${dir}\n`,
     );
     ok = problems.length === 0;

@@ -5,7 +5,11 @@
  * `receiveVoucherAsync`: durable before they resolve) and the queries the chaos checks need.
  * Warnings and errors of the node go to stderr as JSON lines (the parent keeps them in a log).
  *
- * Env: SLUICE_NODE_INIT — the NodeInit (tagged JSON).
+ * Env: SLUICE_NODE_INIT — the NodeInit (tagged JSON); CHAOS_SELF_KILL — optional
+ * `<probability>:<seed>`: at every engine event, with that probability, the process SIGKILLs
+ * itself synchronously inside the listener — half the time in a committed-listener (the step is
+ * committed, not yet fsync'd, nothing of it has left the process), half the time once it is
+ * durable (its messages may be on their way) — crashes at exact protocol points.
  */
 import { createInterface } from 'node:readline';
 import { createNode, type NodeInit } from '@sluice/channel-core/node';
@@ -29,6 +33,26 @@ function write(x: unknown): void {
 }
 
 await node.start();
+let armed = false; // the harness arms it (`arm`) once the ledgers are open, disarms it before the checks
+const selfKill = process.env['CHAOS_SELF_KILL']?.split(':');
+if (selfKill !== undefined) {
+  const p = Number(selfKill[0]);
+  let a = Number(selfKill[1] ?? 1) >>> 0;
+  const rnd = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const die = (when: string) => (e: { type: string }): void => {
+    if (!armed || rnd() >= p) return;
+    process.stderr.write(stringifyJson({ t: new Date().toISOString(), level: 'chaos', msg: `self-kill ${when} ${e.type}`, event: e }) + '\n');
+    process.kill(process.pid, 'SIGKILL');
+  };
+  node.engine.onCommitted(die('committed'));
+  node.onAny(die('durable'));
+}
 write({ ready: { address: node.address, multiaddrs: node.multiaddrs() } });
 
 const methods: Record<string, (...args: never[]) => unknown> = {
@@ -41,6 +65,7 @@ const methods: Record<string, (...args: never[]) => unknown> = {
   closeLedgerChannel: (id: never, o: never) => node.closeLedgerChannel(id, o),
   settleVirtualChannel: (id: never, o: never) => node.settleVirtualChannel(id, o),
   exitLedgerChannel: (id: never, o: never) => node.exitLedgerChannel(id, o),
+  arm: (on: never) => void (armed = on),
   getDisputes: () => node.getDisputes(),
   getLedgerChannels: () => node.getLedgerChannels(),
   getVirtualChannels: () => node.getVirtualChannels(),

@@ -31,6 +31,15 @@ export class ChaosNode {
   #seq = 0;
   /** Number of times the process was started. */
   starts = 0;
+  /** Deaths the harness did not cause (self-kills, crashes). */
+  deaths = 0;
+  /** Arm the child's CHAOS_SELF_KILL after every start. */
+  armed = false;
+  /** Extra environment of each start (given the start number). */
+  env: (start: number) => Record<string, string> = () => ({});
+  /** Called when the process dies without `kill`/`stop` (after `deaths` is counted). */
+  onDeath: (() => void) | undefined;
+  #expectExit = false;
 
   readonly name: string;
   readonly address: string;
@@ -48,11 +57,22 @@ export class ChaosNode {
     return c !== undefined && c.exitCode === null && c.signalCode === null;
   }
 
-  async start(): Promise<void> {
+  #starting: Promise<void> | undefined;
+
+  /** Start the process (one start at a time: a second caller waits for the first). */
+  start(): Promise<void> {
+    this.#starting ??= this.#start().finally(() => {
+      this.#starting = undefined;
+    });
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     if (this.up) return;
     this.starts++;
     appendFileSync(this.logFile, `--- ${new Date().toISOString()} start #${this.starts}\n`);
-    const child = spawn(process.execPath, [SCRIPT], { env: { ...process.env, SLUICE_NODE_INIT: stringifyJson(this.init) }, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#expectExit = false;
+    const child = spawn(process.execPath, [SCRIPT], { env: { ...process.env, SLUICE_NODE_INIT: stringifyJson(this.init), ...this.env(this.starts) }, stdio: ['pipe', 'pipe', 'pipe'] });
     this.#child = child;
     live.add(child);
     child.stdin!.on('error', () => {});
@@ -74,6 +94,10 @@ export class ChaosNode {
         }
         this.#pending.clear();
         resolve();
+        if (!this.#expectExit) {
+          this.deaths++;
+          this.onDeath?.();
+        }
       }),
     );
     void (async () => {
@@ -98,17 +122,27 @@ export class ChaosNode {
       }
     })();
     await ready;
+    if (this.armed) await this.call('arm', [true], 10_000).catch(() => {}); // died already: onDeath restarts it
+  }
+
+  async arm(on: boolean): Promise<void> {
+    this.armed = on;
+    if (this.up) await this.call('arm', [on], 10_000).catch(() => {});
   }
 
   /** SIGKILL, and wait for the exit. */
   async kill(): Promise<void> {
-    if (this.up) this.#child!.kill('SIGKILL');
+    if (this.up) {
+      this.#expectExit = true;
+      this.#child!.kill('SIGKILL');
+    }
     await this.#exited;
   }
 
   /** Graceful stop (the node's `stop`), SIGKILL after 10 s. */
   async stop(): Promise<void> {
     if (!this.up) return;
+    this.#expectExit = true;
     await this.call('stop', [], 10_000).catch(() => {});
     const t = setTimeout(() => this.#child?.kill('SIGKILL'), 10_000);
     await this.#exited;
