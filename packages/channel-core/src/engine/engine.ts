@@ -2152,6 +2152,17 @@ class EngineImpl implements Engine {
           },
           msg,
         );
+        // A channel being settled on chain has left the cooperative path: #startFallbackObjective
+        // failed the objectives on it, and one joined now (a close whose message was still on its
+        // way) would wait for ledger updates its peers no longer make, for ever.
+        if (!isFallbackObjective(joined.objective)) {
+          const ours = channelsOf(joined.objective);
+          for (const d of this.#active.values()) {
+            if (isFallbackObjective(d.objective) && ours.includes(settledChannel(d.objective))) {
+              throw new SluiceError('CHANNEL_CLOSING', 'the channel is being settled on chain', { details: { channelId: settledChannel(d.objective) } });
+            }
+          }
+        }
       } catch (e) {
         if (isSluiceError(e, 'PROTOCOL_NOT_READY')) throw e;
         this.#reject(from, e, id);
