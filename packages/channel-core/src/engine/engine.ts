@@ -27,7 +27,7 @@ import { systemClock } from '../ports/clock.ts';
 import type { InboundMessage, MessageService, UndeliverableMessage } from '../ports/messaging.ts';
 import { LAST_BLOCK_KEY, type StaleCursor, type Store } from '../ports/store.ts';
 import { type Channel, destinationOf, entryAt, latestSupportedState, others } from '../protocols/channel.ts';
-import { type ConsensusChannel, counterparty, newConsensusChannel } from '../protocols/ledger.ts';
+import { type ConsensusChannel, consensusIncludes, counterparty, newConsensusChannel } from '../protocols/ledger.ts';
 import { type Objective, crank, ledgersOf, onTransactionFailed, statusReadsNeeded, waitsOnLedgers, update, watchedChannels, withLedger } from '../protocols/objective.ts';
 import { allocatedTo, disputeEventFromPort, guaranteesOf, signedFinalOutcomes } from '../protocols/dispute.ts';
 import { directDefundId } from '../protocols/direct-defund.ts';
@@ -35,7 +35,9 @@ import { type Outcome, hashOutcome } from '../outcome.ts';
 import { newVirtualChallenge, virtualChallengeId } from '../protocols/virtual-challenge.ts';
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
-import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel } from '../protocols/ledger-exit.ts';
+import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel, withTargetRecord } from '../protocols/ledger-exit.ts';
+import { guaranteeRemovalId, newGuaranteeRemoval, removalByProof } from '../protocols/guarantee-removal.ts';
+import { isFinalizedAt } from '../protocols/dispute.ts';
 import { virtualFundAbandonable, virtualFundId } from '../protocols/virtual-fund.ts';
 import { type LedgerTopUpObjective, topUpDepositConflicts, topUpDepositMined } from '../protocols/ledger-topup.ts';
 import { type DirectFundObjective, directFundAbandonable, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
@@ -47,6 +49,7 @@ import {
   type FallbackObjective,
   FALLBACK_DEFAULTS,
   channelsOf,
+  closedOnChain,
   disputeInfo,
   fallbackContext,
   isFallbackObjective,
@@ -400,6 +403,7 @@ export function silentPeers(o: Objective, waitingFor: string): Address[] {
       return ledgersOf(o).map((l) => counterparty(l));
     }
     case 'ledgerTopUp':
+    case 'guaranteeRemoval':
       return waitingFor === 'WaitingForLedgerUpdate' ? [counterparty(o.ledger)] : [];
     default:
       return [];
@@ -911,7 +915,7 @@ class EngineImpl implements Engine {
         }
         ledgers.push(id);
         for (const oid of ledgerObjectiveIds(id)) if (this.#hasRecord(oid)) ledgerObjectives.push(oid);
-        ledgerPrefixes.push(ledgerTopUpPrefix(id));
+        ledgerPrefixes.push(ledgerTopUpPrefix(id), `GuaranteeRemoval-${id.toLowerCase()}-`);
       }
     }
     const ledgerNonces = ledgers.map((id) => this.#nonceTimeOf(this.#getLedger(id)?.ledger?.fixedPart.channelNonce, directFundId(id)));
@@ -1186,6 +1190,13 @@ class EngineImpl implements Engine {
           this.#afterSync(() => this.#readStatus(oid, t));
         }
       }
+      // a guaranteed channel settled on chain before this exit existed (its guarantee's removal by
+      // proof timed out): its record comes from our virtual challenge, which saw its events
+      for (const v of out.virtuals) {
+        if (out.targets[v.id] !== undefined) continue;
+        const rec = this.#virtualChallengeOf(v.id)?.onChain;
+        if (rec != null) out = withTargetRecord(out, v.id, rec);
+      }
     }
     for (const l of ledgersOf(o)) {
       const latest = this.#getLedger(l.id)?.ledger;
@@ -1364,6 +1375,13 @@ class EngineImpl implements Engine {
         this.#afterTopUpEnded(o);
         return;
       case 'virtualChallenge': {
+        // V is settled on chain: the ledgers guaranteeing it drop the guarantee by proof (cooperatively)
+        const vId = o.v.id;
+        this.#afterSync(() => {
+          void this.serial(() => this.#startGuaranteeRemovals(vId)).catch((e: unknown) =>
+            this.#log.warn({ channelId: vId, code: isSluiceError(e) ? e.code : 'unknown' }, 'guarantee removals not started'),
+          );
+        });
         const vd = this.#getVirtual(o.v.id);
         if (vd === undefined || vd.status === 'closed') return;
         const paid = virtualPaid(o) ?? vd.paid ?? 0n;
@@ -1745,6 +1763,59 @@ class EngineImpl implements Engine {
     return out;
   }
 
+  /** Our virtual challenge of V (live or finished), if any. */
+  #virtualChallengeOf(vId: ChannelId): Extract<Objective, { type: 'virtualChallenge' }> | undefined {
+    const id = virtualChallengeId(vId);
+    const o = (this.#active.get(id) ?? (this.#hasRecord(id) ? getObjectiveData(this.store, id) : undefined))?.objective;
+    return o?.type === 'virtualChallenge' ? o : undefined;
+  }
+
+  /** Our own view of V on chain, for a guarantee removal by proof: our virtual challenge's record at its (caught-up) chain time. */
+  #virtualProof(vId: ChannelId): { v: Channel['fixedPart']; proof: { record: import('../protocols/dispute.ts').OnChainRecord | null; now: number } } | undefined {
+    const vc = this.#virtualChallengeOf(vId);
+    return vc === undefined ? undefined : { v: vc.v.fixedPart, proof: { record: vc.onChain, now: vc.now } };
+  }
+
+  /**
+   * V is settled on chain (our virtual challenge of it completed): remove its guarantee from every
+   * open ledger that still holds it, cooperatively with V's on-chain outcome (inside {@link serial}).
+   * A peer silent or refusing past the fallback timeout gets that ledger exited (`needsPeer`).
+   */
+  async #startGuaranteeRemovals(vId: ChannelId): Promise<void> {
+    const vc = this.#virtualChallengeOf(vId);
+    if (vc === undefined || !isFinalizedAt(vc.onChain, vc.now)) return;
+    for (const ld of [...this.#ledgerMap().values()]) {
+      if (ld.ledger == null || ld.status !== 'open' || !consensusIncludes(ld.ledger, vId) || closedOnChain(ld.ledgerId, this.#active)) continue;
+      const id = guaranteeRemovalId(ld.ledgerId, vId);
+      if (this.#exists(id) || this.#exists(ledgerExitId(ld.ledgerId))) continue;
+      let o;
+      try {
+        o = newGuaranteeRemoval({ ledger: ld.ledger, v: vc.v.fixedPart, proof: { record: vc.onChain, now: vc.now } });
+      } catch (e) {
+        this.#log.warn({ channelId: vId, ledgerId: ld.ledgerId, code: isSluiceError(e) ? e.code : 'unknown' }, 'guarantee removal not started');
+        continue;
+      }
+      if (removalByProof(o) === null) {
+        // V's on-chain outcome is not known to us (concluded with a state we cannot match): no
+        // split to agree; only whoever holds that state can settle it
+        this.#log.warn({ channelId: vId, ledgerId: ld.ledgerId }, "guarantee removal not started: the virtual channel's on-chain outcome is unknown here");
+        continue;
+      }
+      this.#log.info({ objectiveId: o.id, channelId: vId, ledgerId: ld.ledgerId }, 'removing the guarantee of a channel settled on chain');
+      await this.#startOwn(o);
+    }
+  }
+
+  /** Create and crank an objective of ours (inside {@link serial}). */
+  async #startOwn(o: Objective): Promise<void> {
+    const sends: Promise<unknown>[] = [];
+    this.#grouped(() => {
+      this.#create({ objective: o }, 'me');
+      this.#advanceSync(o.id, undefined, sends);
+    });
+    await settleSends(sends, this.#log);
+  }
+
   /** Run `fallbackPlan` and start what it creates (inside {@link serial}). */
   async #runFallbackPlan(trigger: FallbackTrigger): Promise<string[]> {
     const live = [...this.#active.keys()];
@@ -1920,6 +1991,14 @@ class EngineImpl implements Engine {
       if (o.type === 'directDefund') void this.serial(() => this.#advance(o.id, undefined)).catch(() => {});
     }
     for (const entry of this.#journal()) this.#runResponse(entry);
+    // virtual channels settled on chain whose guarantee removals were not started (a crash between
+    // the virtual challenge's completion and their creation)
+    const targets = new Set<ChannelId>();
+    for (const ld of this.#ledgerMap().values()) {
+      if (ld.ledger == null || ld.status !== 'open') continue;
+      for (const g of ld.ledger.current.outcome.guarantees) if (!this.#exists(guaranteeRemovalId(ld.ledgerId, g.target)) && this.#exists(virtualChallengeId(g.target))) targets.add(g.target);
+    }
+    for (const t of targets) void this.serial(() => this.#startGuaranteeRemovals(t)).catch(() => {});
   }
 
   // ---------------------------------------------------------------- peer messages
@@ -2105,6 +2184,7 @@ class EngineImpl implements Engine {
             forgottenBefore: this.#forgottenBefore(),
             holdings: (id) => this.#holdings.get(id.toLowerCase())?.holdings,
             readHoldings: (id, asset) => this.#readHoldings(id, asset),
+            virtualProof: (v) => this.#virtualProof(v),
           },
           msg,
         );
@@ -2115,7 +2195,8 @@ class EngineImpl implements Engine {
         return;
       }
       this.#create(joined, 'peer');
-      if (joined.objective.type !== 'ledgerTopUp') {
+      // (a top-up's and a removal's proposal were only checked: applied below to the stored ledger)
+      if (joined.objective.type !== 'ledgerTopUp' && joined.objective.type !== 'guaranteeRemoval') {
         this.#advanceSync(id, undefined, sends); // the message is already applied
         const early = this.#earlyRejections.get(id);
         if (early !== undefined) {

@@ -107,6 +107,7 @@ function mapLedgers(o: Objective, f: (l: ConsensusChannel | LedgerStoredApart) =
     case 'virtualDefund':
       return { ...o, toMyLeft: o.toMyLeft === null ? null : f(o.toMyLeft), toMyRight: o.toMyRight === null ? null : f(o.toMyRight) } as Objective;
     case 'ledgerTopUp':
+    case 'guaranteeRemoval':
       return { ...o, ledger: f(o.ledger) } as Objective;
     default:
       return o;
