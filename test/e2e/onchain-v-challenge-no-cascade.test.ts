@@ -61,10 +61,11 @@ test("a payer's challenge of its own V does not exit the payee's ledger nor touc
   const carol = await mk(C, { hub });
   const bob = await mk(B, { hub });
   const started: { node: string; channelId: string; reason: string }[] = [];
-  const watch = (name: string, n: Node): void =>
+  const watch = (name: string, n: Node): void => {
     n.onAny((x: NodeEvent) => {
       if (x.type === 'fallbackStarted') started.push({ node: name, channelId: x.channelId.toLowerCase(), reason: x.reason });
     });
+  };
   watch('irene', irene);
   watch('bob', bob);
   watch('carol', carol);
