@@ -29,7 +29,10 @@ export interface GoOnChainInput {
   readonly peerStalled?: boolean;
   /** A challenge runs on this channel that we cannot (or chose not to) clear with a checkpoint. */
   readonly challengeRunning?: boolean;
-  /** A virtual channel this ledger guarantees is being settled on chain. */
+  /**
+   * A virtual channel is being settled on chain (a challenge registered on it). Settles that V
+   * only: the ledgers guaranteeing it drop the guarantee by on-chain proof once V is finalized.
+   */
   readonly virtualOnChain?: boolean;
 }
 
