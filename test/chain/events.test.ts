@@ -5,6 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Interface } from 'ethers';
 import { EthersChainService } from '@sluice/channel-core/ethers';
 import { ETH, connect, exit, fixedPart, signed, simple, startChain, state, type ChainFixture } from './lib.ts';
 import { compareCursor, type ChainEvent, type ChainEventBatch, type ChainService, type EventStreamOptions } from './core.ts';
@@ -165,3 +166,58 @@ test('a stream pointed at a dead node reports errors and keeps trying until abor
   assert.ok(errors.every((e) => (e as { code?: string }).code === 'CHAIN_RPC'), errors.map((e) => String(e)).join());
   p.destroy();
 });
+
+/**
+ * A reorg deeper than the confirmations (anvil_reorg): the stream notices that the last block it
+ * delivered is no longer on the chain, reports `CHAIN_REORG`, goes back to the newest block it
+ * delivered that still is, and delivers the new chain's events from there (handlers are
+ * idempotent). Before, it went on from its cursor: the events of the replacing blocks were never
+ * seen, and nothing said the ones it had delivered were gone.
+ */
+test('a reorg deeper than the confirmations is reported and the new chain\'s events are delivered', async () => {
+  const ctl = new AbortController();
+  const start = (await f.provider.getBlockNumber()) + 1;
+  const seen: ChainEvent[] = [];
+  const errors: Error[] = [];
+  const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider, pollIntervalMs: 20 });
+  const running = (async () => {
+    for await (const b of svc.events({ fromBlock: start, signal: ctl.signal, onError: (e) => errors.push(e) })) seen.push(...b.events);
+  })();
+  const waitFor = async (what: string, cond: () => boolean): Promise<void> => {
+    const deadline = Date.now() + 20_000;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  };
+  try {
+    await reorgStory(seen, errors, waitFor);
+  } finally {
+    ctl.abort(); // a failed wait must not leave the stream polling (the run would never end)
+    await running;
+  }
+});
+
+async function reorgStory(seen: ChainEvent[], errors: Error[], waitFor: (what: string, cond: () => boolean) => Promise<void>): Promise<void> {
+  const L = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 101);
+  const r = await f.alice.chain.deposit({ asset: ETH, channelId: L.id, amount: 3n, expectedHeld: 0n });
+  await f.provider.send('evm_mine', []);
+  await f.provider.send('evm_mine', []);
+  await waitFor('the deposit delivered', () => seen.some((e) => e.type === 'Deposited' && e.destination === L.id));
+  await new Promise((res) => setTimeout(res, 200)); // the stream reaches the head
+  const head = await f.provider.getBlockNumber();
+  const depth = head - r.blockNumber + 1; // the deposit's block and the two after it
+  // the replacing chain: Irene deposits 5 into L in the block where Alice's deposit was
+  const tx = { from: f.irene.address, to: f.deployment.adjudicator, value: '0x5', data: depositCalldata(L.id, 0n, 5n) };
+  await f.provider.send('anvil_reorg', [depth, [[tx, 0]]]);
+  await f.provider.send('evm_mine', []);
+  await waitFor('the reorg reported', () => errors.some((e) => (e as { code?: string }).code === 'CHAIN_REORG'));
+  await waitFor('the new chain\'s deposit delivered', () => seen.some((e) => e.type === 'Deposited' && e.destination === L.id && e.destinationHoldings === 5n));
+  const reorg = errors.find((e) => (e as { code?: string }).code === 'CHAIN_REORG') as Error & { details: { fromBlock: number; toBlock: number } };
+  assert.ok(reorg.details.fromBlock <= r.blockNumber, `delivered again from block ${reorg.details.fromBlock} (the fork is at ${r.blockNumber})`);
+  assert.equal(await f.alice.chain.holdings(ETH, L.id), 5n, 'the chain now holds only the replacing deposit');
+}
+
+function depositCalldata(channelId: string, expectedHeld: bigint, amount: bigint): string {
+  return new Interface(['function deposit(address asset, bytes32 channelId, uint256 expectedHeld, uint256 amount) payable']).encodeFunctionData('deposit', [ETH, channelId, expectedHeld, amount]);
+}

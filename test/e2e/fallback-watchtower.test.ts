@@ -6,51 +6,37 @@
  * state finalized, but that state still guarantees a virtual channel he closed cooperatively:
  * on return his engine concludes that channel with its final state and still collects.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChannelId, hashState, protocols as P } from '@sluice/channel-core';
 import { getLedgerData, toChainTransaction } from '@sluice/channel-core/engine';
 import type { NodeEvent } from '@sluice/channel-core/node';
-import { startE2E, until, type E2E } from './lib.ts';
-import { balanceOf, fallbackInit, passChallenges, statusOf } from './fallback-lib.ts';
+import { until } from './lib.ts';
+import { HUB_POLICY, balanceOf, e2eSuite, fallbackInit, fundV, openLedgers, passChallenges, payVouchers, startOverLibp2p, statusOf } from './fallback-lib.ts';
 
-let e: E2E;
-before(async () => {
-  e = await startE2E();
-});
-after(async () => {
-  await e?.stop();
-});
+const suite = e2eSuite();
 
 test('a cheating hub challenges with a stale ledger state: the victim checkpoints, the stale state never pays out', async () => {
+  const { e } = suite;
   const asset = e.token;
   const { alice: A, irene: I, bob: B } = e.chain;
   const scenario = 'cheat';
   // a patient automatic fallback: the hub is away for a while in this story
   const fallback = { peerTimeoutMs: 60_000, cooperativeTimeoutMs: 30_000 };
-  let irene = await e.start(I, fallbackInit(e, I, scenario, { fallback, policy: { hub: {}, maxLedgerDeposit: 10n ** 21n } }));
-  const hub = { address: I.address, multiaddrs: irene.multiaddrs() };
+  const started = await startOverLibp2p(e, scenario, fallback);
+  const { alice, bob, hub } = started;
+  let irene = started.irene;
   // restarted on the same address, so the peers' hub multiaddr stays valid
-  const ireneInit = fallbackInit(e, I, scenario, { fallback, policy: { hub: {}, maxLedgerDeposit: 10n ** 21n }, listen: [hub.multiaddrs[0]!.replace(/\/p2p\/.*$/, '')] });
-  const alice = await e.start(A, fallbackInit(e, A, scenario, { hub, fallback }));
-  const bob = await e.start(B, fallbackInit(e, B, scenario, { hub, fallback }));
+  const ireneInit = fallbackInit(e, I, scenario, { fallback, policy: HUB_POLICY, listen: [hub.multiaddrs[0]!.replace(/\/p2p\/.*$/, '')] });
   const bobEvents: NodeEvent[] = [];
   bob.onAny((x) => bobEvents.push(x));
-  const collateral = 4n * 10n ** 17n;
-  const [{ channelId: ai }, { channelId: ib }] = await Promise.all([
-    alice.createLedgerChannel({ counterparty: I.address, asset, deposit: 10n ** 18n }),
-    bob.createLedgerChannel({ counterparty: I.address, asset, deposit: 0n, counterpartyDeposit: collateral }),
-  ]);
-  await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'hub sees both ledgers open');
+  const { ai, ib, collateral } = await openLedgers(e, { alice, bob, irene });
   // the hub keeps an early state of Bob's ledger: Bob 0, hub everything
   const stale = getLedgerData(irene.engine.store, ib)!.ledger!;
   const bal0 = { alice: await balanceOf(e, asset, A.address), bob: await balanceOf(e, asset, B.address), irene: await balanceOf(e, asset, I.address) };
 
-  const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 10n ** 17n });
-  await until(() => bob.getVirtualChannel(v)?.status === 'funded', 'bob sees V funded');
-  const price = 10n ** 15n;
-  for (let i = 0; i < 9; i++) assert.equal(bob.receiveVoucher(alice.pay(v, price), { price }).kind, 'accepted');
-  const paid = 9n * price;
+  const v = await fundV(e, alice, bob, { amount: 10n ** 17n });
+  const paid = payVouchers(alice, bob, v, 9n);
   await bob.closeVirtualChannel(v);
   await until(() => irene.getLedgerChannel(ib)?.counterpartyBalance === paid, 'hub agrees bob was paid');
   const agreed = bob.getLedgerChannel(ib)!.turnNum;
@@ -89,15 +75,12 @@ test('a cheating hub challenges with a stale ledger state: the victim checkpoint
 });
 
 test('victim away through a stale challenge that still holds a guarantee: on return it concludes V with its final state and is paid', async () => {
+  const { e } = suite;
   const asset = e.token;
-  const { alice: A, irene: I, bob: B } = e.chain;
-  const scenario = 'away';
-  const fallback = { peerTimeoutMs: 60_000, cooperativeTimeoutMs: 30_000 };
-  const irene = await e.start(I, fallbackInit(e, I, scenario, { fallback, policy: { hub: {}, maxLedgerDeposit: 10n ** 21n } }));
-  const hub = { address: I.address, multiaddrs: irene.multiaddrs() };
-  const alice = await e.start(A, fallbackInit(e, A, scenario, { hub, fallback }));
-  const bobInit = fallbackInit(e, B, scenario, { hub, fallback });
-  let bob = await e.start(B, bobInit);
+  const { irene: I, bob: B } = e.chain;
+  const started = await startOverLibp2p(e, 'away', { peerTimeoutMs: 60_000, cooperativeTimeoutMs: 30_000 });
+  const { irene, alice, bobInit } = started;
+  let bob = started.bob;
   const collateral = 4n * 10n ** 17n;
   const [, { channelId: ib }] = await Promise.all([
     alice.createLedgerChannel({ counterparty: I.address, asset, deposit: 10n ** 18n }),
@@ -108,9 +91,7 @@ test('victim away through a stale challenge that still holds a guarantee: on ret
   await until(() => bob.getVirtualChannel(v)?.status === 'funded' && irene.getLedgerChannel(ib)?.guarantees === 1, 'V funded, guaranteed in L_IB');
   // the hub keeps the state of Bob's ledger that still guarantees V (Bob 0 + guarantee)
   const stale = getLedgerData(irene.engine.store, ib)!.ledger!;
-  const price = 10n ** 15n;
-  for (let i = 0; i < 5; i++) assert.equal(bob.receiveVoucher(alice.pay(v, price), { price }).kind, 'accepted');
-  const paid = 5n * price;
+  const paid = payVouchers(alice, bob, v, 5n);
   await bob.closeVirtualChannel(v);
   await until(() => irene.getLedgerChannel(ib)?.counterpartyBalance === paid && irene.getLedgerChannel(ib)?.guarantees === 0, 'V defunded at the hub');
   const bal0 = await balanceOf(e, asset, B.address);

@@ -9,77 +9,29 @@
  * reclaim and transfer. ADR 0008 says this ("a virtual fund abandoned mid-way ... settled only
  * through the ledger exit's guarantee-target resolution") is tested in the pure suite only.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChannelId, protocols as P } from '@sluice/channel-core';
-import { decodeWireMessage, getLedgerData, toChainTransaction } from '@sluice/channel-core/engine';
-import { createNode, type Node, type NodeEvent } from '@sluice/channel-core/node';
-import { createMemoryNetwork } from '@sluice/channel-core/memory';
-import type { MessageService } from '../../packages/channel-core/src/ports/messaging.ts';
-import { getObjectiveData } from '../../packages/channel-core/src/engine/records.ts';
-import { virtualDefundId } from '../../packages/channel-core/src/protocols/virtual-defund.ts';
-import type { Actor } from '../chain/lib.ts';
-import { startE2E, until, type E2E } from './lib.ts';
-import { balanceOf, fallbackInit, passChallenges } from './fallback-lib.ts';
+import { protocols as P } from '@sluice/channel-core';
+import { getLedgerData, toChainTransaction } from '@sluice/channel-core/engine';
+import type { NodeEvent } from '@sluice/channel-core/node';
+import { until } from './lib.ts';
+import { HUB_POLICY, PATIENT_FALLBACK, balanceOf, memorySuite, openLedgers, passChallengesUntil } from './fallback-lib.ts';
 
-let e: E2E;
-const nodes: Node[] = [];
-const nets: { close(): void }[] = [];
-const bounded = (p: Promise<unknown>): Promise<unknown> => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 5_000).unref())]);
-before(async () => {
-  e = await startE2E();
-});
-after(async () => {
-  for (const n of nodes) await bounded(n.stop());
-  for (const n of nets) n.close();
-  await bounded(e?.stop());
-});
+const suite = memorySuite();
 
 test('hub registers the L_AI state with a guarantee it never countersigned back: Alice still recovers her whole deposit', async () => {
+  const { e } = suite;
   const asset = e.token;
   const { alice: A, irene: I, bob: B } = e.chain;
-  const scenario = 'hub-midfund';
-  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 5, seed: 13 });
-  nets.push(net);
+  const net = suite.scenario('hub-midfund', 13);
   let armed = false;
-  let dropped = 0;
-  const drop = (to: string, payload: Uint8Array): boolean => {
-    if (!armed || to.toLowerCase() !== A.address.toLowerCase()) return false;
-    try {
-      return decodeWireMessage(payload).kind === 'ledgerCountersignature';
-    } catch {
-      return false;
-    }
-  };
-  const wrap = (inner: MessageService, filter: boolean): MessageService => ({
-    self: inner.self,
-    send: (to, payload, opts) => (filter && drop(to, payload) ? Promise.resolve(`dropped-${dropped++}`) : inner.send(to, payload, opts)),
-    onMessage: (h) => inner.onMessage(h),
-    onUndeliverable: (h) => inner.onUndeliverable(h),
-    start: () => inner.start(),
-    stop: () => inner.stop(),
-  });
-  const hub = { address: I.address, multiaddrs: [] as string[] };
-  const mk = async (actor: Actor, extra: object, filter = false): Promise<Node> => {
-    const init = fallbackInit(e, actor, scenario, { ...extra, listen: [] });
-    const n = createNode(init, { messaging: wrap(net.service(actor.address), filter) });
-    await n.start();
-    nodes.push(n);
-    return n;
-  };
-  const irene = await mk(I, { policy: { hub: {}, maxLedgerDeposit: 10n ** 21n }, fallback: { peerTimeoutMs: 600_000, cooperativeTimeoutMs: 30_000 } }, true);
-  const alice = await mk(A, { hub, fallback: { peerTimeoutMs: 600_000, cooperativeTimeoutMs: 30_000 } });
-  const bob = await mk(B, { hub });
+  const irene = await net.start(I, { policy: HUB_POLICY, fallback: PATIENT_FALLBACK }, (to, kind) => armed && to.toLowerCase() === A.address.toLowerCase() && kind === 'ledgerCountersignature');
+  const alice = await net.start(A, { hub: net.hub, fallback: PATIENT_FALLBACK });
+  const bob = await net.start(B, { hub: net.hub });
   const events: NodeEvent[] = [];
   alice.onAny((x) => events.push(x));
 
-  const deposit = 10n ** 18n;
-  const collateral = 4n * 10n ** 17n;
-  const [{ channelId: ai }, { channelId: ib }] = await Promise.all([
-    alice.createLedgerChannel({ counterparty: I.address, asset, deposit }),
-    bob.createLedgerChannel({ counterparty: I.address, asset, deposit: 0n, counterpartyDeposit: collateral }),
-  ]);
-  await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'hub sees both ledgers open');
+  const { ai, deposit } = await openLedgers(e, { alice, bob, irene });
   assert.equal(alice.getLedgerChannel(ai)?.leader, true, 'alice leads L_AI');
   const bal0 = await balanceOf(e, asset, A.address);
   const turnBefore = alice.getLedgerChannel(ai)!.turnNum;
@@ -97,11 +49,7 @@ test('hub registers the L_AI state with a guarantee it never countersigned back:
   await e.chain.irene.chain.submit(toChainTransaction(P.moveTransaction(ai, P.bestExitMove(P.ledgerToChannel(held), I.key)!, 'challenge', I.key)));
   console.log('virtual fund at alice:', await funding);
 
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline && alice.getLedgerChannel(ai)?.status !== 'closed') {
-    await new Promise((r) => setTimeout(r, 1_000));
-    await passChallenges(e, 400);
-  }
+  await passChallengesUntil(e, () => alice.getLedgerChannel(ai)?.status === 'closed', 400);
   const d = alice.getDisputes();
   console.log('alice disputes', d.map((x) => [x.kind, x.phase, x.waitingFor, x.mine, x.locked]));
   console.log('fallback txs', events.flatMap((x) => (x.type === 'fallbackTransaction' ? [x.kind] : [])));

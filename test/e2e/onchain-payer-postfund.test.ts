@@ -7,87 +7,35 @@
  * registers V's postfund (turn 1: payer keeps everything) with `challenge`. The honest hub must
  * conclude V with the final state it holds and collect N x price from L_AI.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChannelId, protocols as P } from '@sluice/channel-core';
-import { decodeWireMessage, toChainTransaction } from '@sluice/channel-core/engine';
-import { createNode, type Node, type NodeEvent } from '@sluice/channel-core/node';
-import { createMemoryNetwork } from '@sluice/channel-core/memory';
-import type { MessageService } from '../../packages/channel-core/src/ports/messaging.ts';
+import { protocols as P } from '@sluice/channel-core';
+import { toChainTransaction } from '@sluice/channel-core/engine';
+import type { NodeEvent } from '@sluice/channel-core/node';
 import { getVirtualData } from '../../packages/channel-core/src/engine/records.ts';
-import { virtualDefundId } from '../../packages/channel-core/src/protocols/virtual-defund.ts';
-import type { Actor } from '../chain/lib.ts';
-import { startE2E, until, type E2E } from './lib.ts';
-import { balanceOf, fallbackInit, passChallenges } from './fallback-lib.ts';
+import { until } from './lib.ts';
+import { HUB_POLICY, PATIENT_FALLBACK, balanceOf, fundV, memorySuite, openLedgers, passChallengesUntil, payVouchers } from './fallback-lib.ts';
 
-let e: E2E;
-const nodes: Node[] = [];
-const nets: { close(): void }[] = [];
-const bounded = (p: Promise<unknown>): Promise<unknown> => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 5_000).unref())]);
-before(async () => {
-  e = await startE2E();
-});
-after(async () => {
-  for (const n of nodes) await bounded(n.stop());
-  for (const n of nets) n.close();
-  await bounded(e?.stop());
-});
+const suite = memorySuite();
 
 test('payer refuses the L_AI update and challenges V with its postfund: the hub concludes V and is paid back', async () => {
+  const { e } = suite;
   const asset = e.token;
   const { alice: A, irene: I, bob: B } = e.chain;
-  const scenario = 'payer-postfund';
-  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 5, seed: 19 });
-  nets.push(net);
+  const net = suite.scenario('payer-postfund', 19);
   let armed = false;
-  let dropped = 0;
-  const drop = (to: string, payload: Uint8Array): boolean => {
-    if (!armed || to.toLowerCase() !== I.address.toLowerCase()) return false;
-    try {
-      const k = decodeWireMessage(payload).kind;
-      return k === 'ledgerProposal' || k === 'ledgerCountersignature';
-    } catch {
-      return false;
-    }
-  };
-  const wrap = (inner: MessageService, filter: boolean): MessageService => ({
-    self: inner.self,
-    send: (to, payload, opts) => (filter && drop(to, payload) ? Promise.resolve(`dropped-${dropped++}`) : inner.send(to, payload, opts)),
-    onMessage: (h) => inner.onMessage(h),
-    onUndeliverable: (h) => inner.onUndeliverable(h),
-    start: () => inner.start(),
-    stop: () => inner.stop(),
-  });
-  const hub = { address: I.address, multiaddrs: [] as string[] };
-  const mk = async (actor: Actor, extra: object, filter = false): Promise<Node> => {
-    const init = fallbackInit(e, actor, scenario, { ...extra, listen: [] });
-    const n = createNode(init, { messaging: wrap(net.service(actor.address), filter) });
-    await n.start();
-    nodes.push(n);
-    return n;
-  };
   // the hub is patient: it relies on its watchtower, not on a peer timeout
-  const irene = await mk(I, { policy: { hub: {}, maxLedgerDeposit: 10n ** 21n }, fallback: { peerTimeoutMs: 600_000, cooperativeTimeoutMs: 30_000 } });
-  const alice = await mk(A, { hub, fallback: { peerTimeoutMs: 600_000, cooperativeTimeoutMs: 30_000 } }, true);
-  const bob = await mk(B, { hub });
+  const irene = await net.start(I, { policy: HUB_POLICY, fallback: PATIENT_FALLBACK });
+  const alice = await net.start(A, { hub: net.hub, fallback: PATIENT_FALLBACK }, (to, kind) => armed && to.toLowerCase() === I.address.toLowerCase() && (kind === 'ledgerProposal' || kind === 'ledgerCountersignature'));
+  const bob = await net.start(B, { hub: net.hub });
   const events: NodeEvent[] = [];
   irene.onAny((x) => events.push(x));
-  const deposit = 10n ** 18n;
-  const collateral = 4n * 10n ** 17n;
-  const [{ channelId: ai }, { channelId: ib }] = await Promise.all([
-    alice.createLedgerChannel({ counterparty: I.address, asset, deposit }),
-    bob.createLedgerChannel({ counterparty: I.address, asset, deposit: 0n, counterpartyDeposit: collateral }),
-  ]);
-  await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'ledgers open');
+  const { ai, ib, deposit } = await openLedgers(e, { alice, bob, irene });
   assert.equal(alice.getLedgerChannel(ai)?.leader, true);
-  const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 2n * 10n ** 17n });
-  await until(() => bob.getVirtualChannel(v)?.status === 'funded' && alice.getVirtualChannel(v)?.status === 'funded', 'V funded');
+  const v = await fundV(e, alice, bob, { also: [alice] });
   const postfund = getVirtualData(alice.engine.store, v)!.v!;
   assert.equal(P.latestSupportedState(postfund)?.state.turnNum, 1);
-  const price = 10n ** 15n;
-  const N = 8n;
-  for (let i = 0; i < Number(N); i++) assert.equal(bob.receiveVoucher(alice.pay(v, price), { price }).kind, 'accepted');
-  const paid = N * price;
+  const paid = payVouchers(alice, bob, v, 8n);
   const bal0 = { irene: await balanceOf(e, asset, I.address), alice: await balanceOf(e, asset, A.address) };
 
   armed = true;
@@ -99,11 +47,7 @@ test('payer refuses the L_AI update and challenges V with its postfund: the hub 
   assert.equal(move.turnNum, 1);
   await e.chain.alice.chain.submit(toChainTransaction(P.moveTransaction(v, move, 'challenge', A.key)));
 
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline && irene.getLedgerChannel(ai)?.status !== 'closed') {
-    await new Promise((r) => setTimeout(r, 1_000));
-    await passChallenges(e, 700);
-  }
+  await passChallengesUntil(e, () => irene.getLedgerChannel(ai)?.status === 'closed', 700);
   console.log('hub', events.flatMap((x) => (x.type === 'fallbackStarted' ? [`started:${x.channelId.slice(0, 8)}:${x.reason}`] : x.type === 'fallbackTransaction' ? [x.kind] : [])));
   console.log('V on chain', await e.chain.alice.chain.statusOf(v));
   assert.equal(await e.chain.alice.chain.holdings(asset, ai), 0n, 'L_AI paid out');

@@ -3,45 +3,34 @@
  * row (the second raising the first), and the victim back before the challenge duration ends.
  * Bob's engine must catch up and checkpoint with his latest state; the stale states never pay.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocols as P } from '@sluice/channel-core';
 import { getLedgerData, toChainTransaction } from '@sluice/channel-core/engine';
 import type { NodeEvent } from '@sluice/channel-core/node';
-import { startE2E, until, type E2E } from './lib.ts';
-import { fallbackInit, passChallenges, statusOf } from './fallback-lib.ts';
+import { until } from './lib.ts';
+import { PRICE, e2eSuite, fundV, passChallenges, payVouchers, startOverLibp2p, statusOf } from './fallback-lib.ts';
 
-let e: E2E;
-before(async () => {
-  e = await startE2E();
-});
-after(async () => {
-  await e?.stop();
-});
+const suite = e2eSuite();
 
 test('two stale challenges while bob is away; he returns before the timeout and checkpoints', async () => {
+  const { e } = suite;
   const asset = e.token;
-  const { alice: A, irene: I, bob: B } = e.chain;
-  const scenario = 'stale-return';
-  const fallback = { peerTimeoutMs: 60_000, cooperativeTimeoutMs: 30_000 };
-  const irene = await e.start(I, fallbackInit(e, I, scenario, { fallback, policy: { hub: {}, maxLedgerDeposit: 10n ** 21n } }));
-  const hub = { address: I.address, multiaddrs: irene.multiaddrs() };
-  const alice = await e.start(A, fallbackInit(e, A, scenario, { hub, fallback }));
-  const bobInit = fallbackInit(e, B, scenario, { hub, fallback });
-  let bob = await e.start(B, bobInit);
+  const { irene: I, bob: B } = e.chain;
+  const started = await startOverLibp2p(e, 'stale-return', { peerTimeoutMs: 60_000, cooperativeTimeoutMs: 30_000 });
+  const { irene, alice, bobInit } = started;
+  let bob = started.bob;
   const [, { channelId: ib }] = await Promise.all([
     alice.createLedgerChannel({ counterparty: I.address, asset, deposit: 10n ** 18n }),
     bob.createLedgerChannel({ counterparty: I.address, asset, deposit: 0n, counterpartyDeposit: 4n * 10n ** 17n }),
   ]);
   await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannels().length === 2, 'ledgers open');
   const snaps: P.ConsensusChannel[] = [getLedgerData(irene.engine.store, ib)!.ledger!];
-  const price = 10n ** 15n;
   for (let round = 0; round < 3; round++) {
-    const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 10n ** 17n });
-    await until(() => bob.getVirtualChannel(v)?.status === 'funded', 'V funded');
-    for (let i = 0; i < 4; i++) assert.equal(bob.receiveVoucher(alice.pay(v, price), { price }).kind, 'accepted');
+    const v = await fundV(e, alice, bob, { amount: 10n ** 17n });
+    payVouchers(alice, bob, v, 4n);
     await bob.closeVirtualChannel(v);
-    await until(() => irene.getLedgerChannel(ib)?.guarantees === 0 && irene.getLedgerChannel(ib)?.counterpartyBalance === BigInt(round + 1) * 4n * price, 'V defunded');
+    await until(() => irene.getLedgerChannel(ib)?.guarantees === 0 && irene.getLedgerChannel(ib)?.counterpartyBalance === BigInt(round + 1) * 4n * PRICE, 'V defunded');
     snaps.push(getLedgerData(irene.engine.store, ib)!.ledger!);
   }
   const agreed = bob.getLedgerChannel(ib)!.turnNum;

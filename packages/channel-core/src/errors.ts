@@ -33,6 +33,8 @@ export const ErrorCodes = [
   'CHAIN_REVERT',
   'CHAIN_RPC',
   'CHAIN_TIMEOUT',
+  /** The chain was reorganised deeper than the confirmations waited for: events are delivered again from before the fork. */
+  'CHAIN_REORG',
   'PEER_TIMEOUT',
   'ABORTED',
   /** A bounded queue is full; retry later or shed load. */

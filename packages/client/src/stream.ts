@@ -71,6 +71,8 @@ export interface StreamResult {
  * buffer more).
  */
 export const MAX_WRITE_LAG = 64;
+/** A free download paused on a slow disk reads again once this many chunks (1 MiB) are written. */
+const RESUME_AFTER_WRITTEN = 4;
 
 /**
  * Largest honest interior block we keep (bytes). Sluice/kubo nodes of 174 links are ≤ ~11 KiB;
@@ -187,8 +189,11 @@ export function streamFile(init: StreamInit): Promise<StreamResult> {
         clearTimeout(stallTimer); // our disk is slow, not the provider
       }
     };
+    // Read again as soon as a few chunks are written, not after half the backlog: while paused we
+    // read nothing, and a provider cuts a client that reads nothing for its slow-reader timeout
+    // (30 s by default), which at MAX_WRITE_LAG / 2 chunks was any disk under ~280 KB/s.
     const resumeIfCaughtUp = (): void => {
-      if (paused && !done && backlog() <= MAX_WRITE_LAG / 2) {
+      if (paused && !done && backlog() <= MAX_WRITE_LAG - RESUME_AFTER_WRITTEN) {
         paused = false;
         ws.resume();
         armStall();

@@ -81,14 +81,19 @@ export async function addRandomFile(env: Env, size: number, name = `f-${size}.bi
  * `written`; `maxBacklog` is the most chunks received and not yet written, `drained()` settles
  * once every write is done.
  */
-export function slowDisk(ms: number): { onChunk: () => Promise<void>; written: () => number; readonly maxBacklog: number; drained: () => Promise<void> } {
+export function slowDisk(ms: number): { onChunk: () => Promise<void>; written: () => number; readonly maxBacklog: number; readonly maxGapMs: number; drained: () => Promise<void> } {
   let written = 0;
   let received = 0;
   let maxBacklog = 0;
+  let maxGapMs = 0;
+  let last: number | undefined;
   let chain: Promise<void> = Promise.resolve();
   return {
     onChunk: () => {
       received++;
+      const now = performance.now();
+      if (last !== undefined) maxGapMs = Math.max(maxGapMs, now - last);
+      last = now;
       maxBacklog = Math.max(maxBacklog, received - written);
       chain = chain.then(() => new Promise<void>((res) => setTimeout(() => { written++; res(); }, ms)));
       return chain;
@@ -96,6 +101,10 @@ export function slowDisk(ms: number): { onChunk: () => Promise<void>; written: (
     written: () => written,
     get maxBacklog() {
       return maxBacklog;
+    },
+    /** Longest time between two chunks received (how long the client stopped reading at most). */
+    get maxGapMs() {
+      return maxGapMs;
     },
     drained: () => chain,
   };

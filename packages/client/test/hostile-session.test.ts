@@ -224,4 +224,32 @@ describe('client against hostile sessions', () => {
     assert.equal(r.received, file.leaves.length);
     assert.ok(disk.maxBacklog <= MAX_WRITE_LAG + 2, `backlog ${disk.maxBacklog} chunks`);
   });
+
+  /**
+   * Paused on a slow disk, the client reads again as soon as a few chunks are written. It used to
+   * wait for half its backlog (32 chunks, 8 MiB), reading nothing meanwhile: a provider cuts a
+   * client that reads nothing for its slow-reader timeout (30 s by default), so any disk under
+   * ~280 KB/s lost free downloads.
+   */
+  it('F11: a free file behind a slow disk: the client never stops reading for long (the provider sees it read at the disk\'s pace)', async () => {
+    const p = await scriptedProvider(file, 0n, honestScript(file, 0n));
+    const alice = payer();
+    const ch = await alice.ensureChannel({ payee: BOB, hub: null, asset: ZERO_ADDRESS, amount: 0n, deposit: 0n });
+    const perChunkMs = 10;
+    const disk = slowDisk(perChunkMs);
+    const r = await streamFile({
+      wsUrl: `${p.url.replace('http', 'ws')}/stream`, channelId: ch.channelId, root: parseCid(file.cid), size: file.size, chunkCount: file.leaves.length,
+      pricePerChunk: 0n, start: 0, window: 8, payStep: 2, paidBefore: 0n, channels: alice, stallTimeoutMs: 5_000,
+      onResolved: async () => undefined,
+      onChunk: disk.onChunk,
+      written: disk.written,
+    });
+    await disk.drained();
+    await alice.stop();
+    await p.close();
+    assert.equal(r.received, file.leaves.length);
+    assert.ok(disk.maxBacklog > MAX_WRITE_LAG / 2, 'the disk fell behind (the client paused)');
+    // half the backlog is 32 chunks, i.e. >= 320 ms at 10 ms per chunk; a few chunks are ~40 ms
+    assert.ok(disk.maxGapMs < 16 * perChunkMs, `the client stopped reading for ${disk.maxGapMs.toFixed(0)} ms at most`);
+  });
 });

@@ -634,6 +634,7 @@ class HubImpl implements Hub {
 /** Engine / messaging log lines counted as errors (their `code`), in addition to the events. */
 const TAP_ERRORS = new Set([
   'chain event stream error (retrying)',
+  'chain reorganised',
   'chain event stream stopped',
   'transaction failed',
   'send failed',

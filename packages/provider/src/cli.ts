@@ -26,7 +26,7 @@ import type { PayeeChannels } from './service/channels.ts';
 import { LocalPayeeChannels } from './service/local-channels.ts';
 import { NodePayeeChannels } from './service/node-channels.ts';
 import { type ChainNodeOptions, addChainNodeOptions, addConfigFileOption, int, multiaddrList } from './node-setup-options.ts';
-import { type ProviderService, createProviderService } from './service/server.ts';
+import { type ProviderService, createProviderService, parseTrustProxy } from './service/server.ts';
 import { openUsageStore } from './service/usage-store.ts';
 import { VoucherLog } from './service/voucher-log.ts';
 import { addSettleCommand } from './commands/settle.ts';
@@ -48,6 +48,15 @@ function parseRetentionOption(v: string): number | null {
   } catch (e) {
     throw new InvalidArgumentError(e instanceof Error ? e.message : 'bad duration');
   }
+}
+
+function parseTrustProxyOption(v: string): string {
+  try {
+    parseTrustProxy(v);
+  } catch (e) {
+    throw new InvalidArgumentError(e instanceof Error ? e.message : 'bad list');
+  }
+  return v;
 }
 
 function parseHttpUrl(v: string): string {
@@ -120,7 +129,8 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
     .addOption(new Option('--idle-timeout <ms>', 'close sessions that make no progress (no voucher accepted, no chunk sent) this long with nothing paid left to send').env('SLUICE_IDLE_TIMEOUT_MS').default(60_000).argParser(parseMs))
     .addOption(new Option('--slow-reader-timeout <ms>', 'close sessions that read nothing this long while data is queued').env('SLUICE_SLOW_READER_TIMEOUT_MS').default(30_000).argParser(parseMs))
     .addOption(new Option('--max-sessions <n>', 'refuse a HELLO while this many sessions are open (OVERLOADED, 4302); connections waiting for HELLO do not count').env('SLUICE_MAX_SESSIONS').default(256).argParser(int(1, 1_000_000)))
-    .addOption(new Option('--max-connections-per-ip <n>', 'refuse a connection while this many from the same IP address are open (OVERLOADED, 4302); 0 = no limit (behind a reverse proxy)').env('SLUICE_MAX_CONNECTIONS_PER_IP').default(32).argParser(int(0, 1_000_000)))
+    .addOption(new Option('--max-connections-per-ip <n>', 'refuse a connection while this many from the same IP address are open (OVERLOADED, 4302); 0 = no limit. Behind a reverse proxy, set --trust-proxy').env('SLUICE_MAX_CONNECTIONS_PER_IP').default(32).argParser(int(0, 1_000_000)))
+    .addOption(new Option('--trust-proxy <list>', 'behind reverse proxies: their addresses (IPs, CIDR ranges, loopback, linklocal, uniquelocal; comma-separated, e.g. loopback,10.0.0.0/8). A connection from one counts against --max-connections-per-ip under the client address in X-Forwarded-For (the rightmost one not itself trusted); without this the header is ignored').env('SLUICE_TRUST_PROXY').argParser(parseTrustProxyOption))
     .addOption(new Option('--verify-workers <n>', 'voucher signature checks on N worker threads (0 = inline)').env('SLUICE_VERIFY_WORKERS').default(0).argParser(int(0, 64)))
     .addOption(new Option('--log-level <level>', 'pino log level').env('SLUICE_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addOption(new Option('--hub-collateral <units>', 'when we have no ledger channel with the hub yet, ask the hub to deposit this much toward us (it backs the virtual channels clients open to us)').env('SLUICE_HUB_COLLATERAL').default(10n ** 18n, '1000000000000000000').argParser(parseUint('hub-collateral')))
@@ -155,6 +165,7 @@ interface StartOptions extends ChainNodeOptions {
   slowReaderTimeout: number;
   maxSessions: number;
   maxConnectionsPerIp: number;
+  trustProxy?: string;
   verifyWorkers: number;
   logLevel: string;
   /** ms, or null: keep everything. */
@@ -254,6 +265,7 @@ async function runStart(opts: StartOptions): Promise<void> {
       limits: { helloTimeoutMs: opts.helloTimeout, idleTimeoutMs: opts.idleTimeout, slowReaderTimeoutMs: opts.slowReaderTimeout },
       maxSessions: opts.maxSessions,
       maxConnectionsPerIp: opts.maxConnectionsPerIp,
+      ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
     })({ store, channels, usage, logger });
     // Challenges, answers, fallback transactions and payouts: Prometheus counters and log lines.
     if (chainNode !== undefined) observeFallback(chainNode, { registry: service.metrics.registry, logger });

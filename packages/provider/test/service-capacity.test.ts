@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { signVoucher } from '@sluice/channel-core';
-import type { ProviderServiceInit } from '../src/service/index.ts';
+import { type ProviderServiceInit, parseTrustProxy } from '../src/service/index.ts';
 import { encodeFrame } from '../src/wire/index.ts';
 import { ALICE_KEY, type Fixture, type Raw, addFile, openChannel, raw, startFixture } from './service-helpers.ts';
 
@@ -106,6 +106,41 @@ describe('provider service: capacity against clients that pay nothing', () => {
       assert.equal(await closedWithin(again, 200), 'open');
       for (const r of [...mine, again]) r.ws.terminate();
     });
+  });
+
+  it('behind a trusted proxy (trustProxy) the cap counts the forwarded client address; elsewhere X-Forwarded-For is ignored', async () => {
+    const xff = (ip: string): Record<string, string> => ({ 'x-forwarded-for': ip });
+    // the test connects from loopback: with loopback trusted, it is a proxy for two clients
+    await withProvider({ maxConnectionsPerIp: 2, trustProxy: 'loopback' }, async (f) => {
+      const first = await Promise.all([raw(f, xff('203.0.113.7')), raw(f, xff('198.51.100.1, 203.0.113.7'))]);
+      assert.equal(await closedWithin(await raw(f, xff('203.0.113.7')), 2_000), 4302, 'a third from the same client');
+      const other = await raw(f, xff('203.0.113.8'));
+      assert.equal(await closedWithin(other, 200), 'open', 'another client behind the same proxy');
+      const junk = await Promise.all([raw(f, xff('not-an-ip')), raw(f, xff('not-an-ip'))]);
+      assert.equal(await closedWithin(await raw(f, xff('also-junk')), 2_000), 4302, 'junk forwarded: counted as the proxy itself');
+      for (const r of [...first, other, ...junk]) r.ws.terminate();
+    });
+    // not trusted: a client cannot pick its address with the header
+    await withProvider({ maxConnectionsPerIp: 2 }, async (f) => {
+      const two = await Promise.all([raw(f, xff('203.0.113.1')), raw(f, xff('203.0.113.2'))]);
+      assert.equal(await closedWithin(await raw(f, xff('203.0.113.3')), 2_000), 4302);
+      for (const r of two) r.ws.terminate();
+    });
+    // a trusted range that does not include the peer: the header is ignored too
+    await withProvider({ maxConnectionsPerIp: 1, trustProxy: '10.0.0.0/8' }, async (f) => {
+      const one = await raw(f, xff('203.0.113.1'));
+      assert.equal(await closedWithin(await raw(f, xff('203.0.113.2')), 2_000), 4302);
+      one.ws.terminate();
+    });
+  });
+
+  it('trustProxy lists are checked: a bad entry is refused with INVALID_ARGUMENT naming it', () => {
+    assert.throws(() => parseTrustProxy('loopback,999.1.1.1'), (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT' && /999\.1\.1\.1/.test(e.message));
+    assert.throws(() => parseTrustProxy(' , '), (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT');
+    const t = parseTrustProxy('loopback, 10.0.0.0/8');
+    assert.equal(t('10.1.2.3', 0), true);
+    assert.equal(t('127.0.0.1', 0), true);
+    assert.equal(t('192.0.2.1', 0), false);
   });
 
   it('free frames are not progress: a session that only sends replays and zero vouchers is closed when idle (4300)', async () => {

@@ -105,8 +105,8 @@ export interface Raw {
   chunks(): number[];
 }
 
-export async function raw(f: Fixture): Promise<Raw> {
-  const ws = new WebSocket(f.service.url.replace(/^http/, 'ws') + '/stream', { maxPayload: 1 << 20 });
+export async function raw(f: Fixture, headers: Record<string, string> = {}): Promise<Raw> {
+  const ws = new WebSocket(f.service.url.replace(/^http/, 'ws') + '/stream', { maxPayload: 1 << 20, headers });
   const frames: ProviderFrame[] = [];
   const waiters: { pred: (f: ProviderFrame) => boolean; resolve: (f: ProviderFrame) => void }[] = [];
   ws.on('message', (data: Buffer) => {

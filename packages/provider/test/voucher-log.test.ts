@@ -36,6 +36,17 @@ describe('VoucherLog (provider best-voucher store)', () => {
       assert.equal(log.get(A)?.amount, 59n);
       assert.equal((await stat(path)).size, 2 * 133, 'compacted to one record per channel');
       await log.close();
+      // while running: the log is compacted between commits once it holds 4x the channels (and > compactAbove)
+      log = await VoucherLog.open(path, { compactAbove: 20 });
+      for (let i = 60n; i < 200n; i++) await log.persist(signVoucher(i % 2n === 0n ? A : B, i, KEY));
+      assert.ok(log.compactions >= 5, `compacted ${log.compactions} times while running`);
+      assert.ok((await stat(path)).size <= 21 * 133, 'the log stays bounded');
+      await Promise.all(Array.from({ length: 30 }, (_, i) => log.persist(signVoucher(A, 200n + BigInt(i), KEY))));
+      assert.equal(log.get(A)?.amount, 229n);
+      await log.close();
+      log = await VoucherLog.open(path);
+      assert.deepEqual([log.get(A)?.amount, log.get(B)?.amount], [229n, 199n], 'every best voucher survives the compactions');
+      await log.close();
       await writeFile(path, 'garbage that is not a log');
       log = await VoucherLog.open(path);
       assert.equal(log.get(A), undefined);

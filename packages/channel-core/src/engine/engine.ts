@@ -209,6 +209,8 @@ export interface Engine {
   ledgerChannel(channelId: ChannelId): LedgerData | undefined;
   /** Every ledger record (cached, read-only). */
   ledgerChannels(): LedgerData[];
+  /** Whether we hold a live ledger (funding, open or closing) with `counterparty`: an index lookup. */
+  hasLiveLedgerWith(counterparty: Address): boolean;
   /**
    * Resolve when the objective completes; reject with its failure, with `PEER_TIMEOUT` after
    * `timeoutMs`, or `ABORTED` on `signal`. The objective itself goes on.
@@ -410,6 +412,16 @@ export function silentPeers(o: Objective, waitingFor: string): Address[] {
   }
 }
 
+function isLive(l: LedgerData): boolean {
+  return l.status === 'funding' || l.status === 'open' || l.status === 'closing';
+}
+
+function addTo(m: Map<string, Set<string>>, k: string, v: string): void {
+  const set = m.get(k);
+  if (set === undefined) m.set(k, new Set([v]));
+  else set.add(v);
+}
+
 /**
  * Create an engine, js-libp2p style.
  * @param init - key, app addresses, policy, timeouts
@@ -446,6 +458,8 @@ class EngineImpl implements Engine {
   #chainLoop: Promise<void> | undefined;
   /** Write-through cache of ledger records (the engine is their only writer). */
   #ledgerCache: Map<string, LedgerData> | undefined;
+  /** {@link hasLiveLedgerWith}'s index; rebuilt from the cache when dropped. */
+  #liveLedgers: Map<string, Set<string>> | undefined;
   /** Write-through cache of the open virtual channel records (closed/failed ones are dropped; misses are not kept). */
   readonly #virtualCache = new Map<string, VirtualData>();
   /** Pending `waitForObjective` calls, rejected with ABORTED on stop. */
@@ -541,7 +555,12 @@ class EngineImpl implements Engine {
         signal: lifecycle.signal,
         ...(this.init.confirmations === undefined ? {} : { confirmations: this.init.confirmations }),
         ...(this.init.chainPollIntervalMs === undefined ? {} : { pollIntervalMs: this.init.chainPollIntervalMs }),
-        onError: (e) => this.#log.warn({ code: isSluiceError(e) ? e.code : e.name }, 'chain event stream error (retrying)'),
+        onError: (e) => {
+          if (isSluiceError(e, 'CHAIN_REORG')) {
+            // events already acted on may be gone: what was built on them is re-checked against the new chain's events
+            this.#log.error({ code: e.code, ...e.details, detail: `${e.message}; consider more confirmations for this chain` }, 'chain reorganised');
+          } else this.#log.warn({ code: isSluiceError(e) ? e.code : e.name }, 'chain event stream error (retrying)');
+        },
       },
       (batch) => this.serial(() => this.#onChainBatch(batch)),
     ).catch((e: unknown) => {
@@ -833,9 +852,33 @@ class EngineImpl implements Engine {
     return this.#ledgerMap().get(id.toLowerCase());
   }
 
+  /** Live ledgers (funding, open, closing) by counterparty (lowercase): derived from the ledger cache. */
+  #liveByPeer(): Map<string, Set<string>> {
+    if (this.#liveLedgers === undefined) {
+      const m = new Map<string, Set<string>>();
+      for (const l of this.#ledgerMap().values()) if (isLive(l)) addTo(m, l.counterparty.toLowerCase(), l.ledgerId.toLowerCase());
+      this.#liveLedgers = m;
+    }
+    return this.#liveLedgers;
+  }
+
+  hasLiveLedgerWith(counterparty: Address): boolean {
+    return (this.#liveByPeer().get(counterparty.toLowerCase())?.size ?? 0) > 0;
+  }
+
   #putLedger(ld: LedgerData, now: number): void {
     putLedgerData(this.store, ld, now);
     this.#ledgerMap().set(ld.ledgerId.toLowerCase(), ld);
+    if (this.#liveLedgers !== undefined) {
+      const peer = ld.counterparty.toLowerCase();
+      const id = ld.ledgerId.toLowerCase();
+      if (isLive(ld)) addTo(this.#liveLedgers, peer, id);
+      else {
+        const set = this.#liveLedgers.get(peer);
+        set?.delete(id);
+        if (set?.size === 0) this.#liveLedgers.delete(peer);
+      }
+    }
     // no top-up can start on a ledger that is no longer being opened or open: its holdings can go
     if (ld.status !== 'open' && ld.status !== 'funding') this.#holdings.delete(ld.ledgerId.toLowerCase());
   }
@@ -1075,6 +1118,7 @@ class EngineImpl implements Engine {
   /** Forget cached records (a store transaction rolled back: the caches may hold its writes). */
   #dropCaches(): void {
     this.#ledgerCache = undefined;
+    this.#liveLedgers = undefined;
     this.#virtualCache.clear();
     this.#openVirtuals = undefined;
     this.#closedPayeePaid = undefined;

@@ -333,6 +333,19 @@ export class EthersChainService implements ChainService {
     let next = opts.fromBlock;
     let failures = 0;
     let range = maxRange;
+    /**
+     * Hashes of the last blocks of recent batches, oldest first (at most {@link REORG_ANCHORS}).
+     * Before each batch the newest must still be on the chain; if not, the chain was reorganised
+     * deeper than `confirmations`: the stream goes back to the newest anchor still there and
+     * delivers from the block after it again (handlers are idempotent), reporting `CHAIN_REORG`.
+     */
+    const anchors: { block: number; hash: string }[] = [];
+    const hashOf = async (n: number): Promise<{ hash: string; parentHash: string }> =>
+      this.#guard('getBlock', callOpts, async () => {
+        const b = await this.#provider.getBlock(n);
+        if (!b?.hash) throw new SluiceError('CHAIN_RPC', `getBlock(${n}) returned no block`);
+        return { hash: b.hash, parentHash: b.parentHash };
+      });
     const backoff = async (e: unknown): Promise<boolean> => {
       failures++;
       opts.onError?.(e instanceof Error ? e : new Error(String(e)));
@@ -355,7 +368,27 @@ export class EthersChainService implements ChainService {
       while (next <= safe) {
         const to = Math.min(safe, next + range - 1);
         let logs: Log[];
+        let anchor: { hash: string; parentHash: string };
         try {
+          // the last block's hash first, then its logs: if the chain moves in between, the next
+          // batch's check sees it (an unchanged block has unchanged ancestors)
+          anchor = await hashOf(to);
+          const top = anchors[anchors.length - 1];
+          // is the last block we delivered still on the chain? (a one-block step reads it off its child)
+          if (top !== undefined && !(to === top.block + 1 && anchor.parentHash === top.hash) && (await hashOf(top.block)).hash !== top.hash) {
+            let keep = anchors.length - 2;
+            while (keep >= 0 && (await hashOf(anchors[keep]!.block)).hash !== anchors[keep]!.hash) keep--;
+            const back = keep >= 0 ? anchors[keep]!.block : opts.fromBlock - 1;
+            anchors.length = keep + 1;
+            opts.onError?.(
+              new SluiceError('CHAIN_REORG', `the chain was reorganised below block ${top.block}, deeper than ${confirmations} confirmation(s): events from block ${back + 1} are delivered again`, {
+                details: { fromBlock: back + 1, toBlock: top.block, confirmations },
+              }),
+            );
+            next = back + 1;
+            last = { blockNumber: back, logIndex: Number.MAX_SAFE_INTEGER };
+            continue;
+          }
           logs = await this.#guard('getLogs', callOpts, () =>
             this.#provider.getLogs({ address: this.adjudicator, topics, fromBlock: next, toBlock: to }),
           );
@@ -383,6 +416,8 @@ export class EthersChainService implements ChainService {
         events.sort(compareCursor);
         if (signal?.aborted) return;
         const batch: ChainEventBatch = { fromBlock: next, toBlock: to, events };
+        anchors.push({ block: to, hash: anchor.hash });
+        if (anchors.length > REORG_ANCHORS) anchors.shift();
         yield batch;
         const tail = events[events.length - 1];
         if (tail) last = tail;
@@ -391,6 +426,9 @@ export class EthersChainService implements ChainService {
     }
   }
 }
+
+/** Batches whose last block's hash the event stream remembers (how far back a reorg can be followed). */
+const REORG_ANCHORS = 64;
 
 function noop(): void {}
 

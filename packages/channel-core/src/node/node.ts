@@ -880,15 +880,7 @@ class NodeImpl implements Node {
   #relays(from: Address, to: Address): boolean {
     const engine = this.#engine;
     if (engine === undefined) return false;
-    let fromOk = false;
-    let toOk = false;
-    for (const l of engine.ledgerChannels()) {
-      if (l.status !== 'funding' && l.status !== 'open' && l.status !== 'closing') continue;
-      if (sameAddress(l.counterparty, from)) fromOk = true;
-      if (sameAddress(l.counterparty, to)) toOk = true;
-      if (fromOk && toOk) return true;
-    }
-    return false;
+    return engine.hasLiveLedgerWith(from) && engine.hasLiveLedgerWith(to);
   }
 
   // ---------------------------------------------------------------- queries

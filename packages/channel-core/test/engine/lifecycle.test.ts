@@ -14,6 +14,8 @@ test('open ledgers, virtual channel, vouchers, virtual defund, top-up, withdraw'
     const { alice, irene, bob } = w.nodes;
     const { ai, ib } = await openLedgers(w, 1000n, 800n);
     await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'irene sees both ledgers open');
+    // the hub's relay check: a live ledger with each of them, none with a stranger
+    assert.deepEqual([irene.engine.hasLiveLedgerWith(ADDR.alice), irene.engine.hasLiveLedgerWith(ADDR.bob), irene.engine.hasLiveLedgerWith(ADDR.irene)], [true, true, false]);
     assert.equal(w.chain.allEvents.filter((e) => e.type === 'Deposited').length, 2);
     assert.equal(alice.getLedgerChannel(ai)?.myBalance, 1000n);
     assert.equal(bob.getLedgerChannel(ib)?.counterpartyBalance, 800n);
@@ -61,6 +63,9 @@ test('open ledgers, virtual channel, vouchers, virtual defund, top-up, withdraw'
     assert.equal(w.payout('bob'), 150n);
     assert.equal(w.payout('irene'), 830n);
     assert.equal(w.payout('alice') + w.payout('bob') + w.payout('irene'), 1000n + 800n + 50n + 30n, 'nothing created or lost');
+    // each closed ledger records what its close paid us
+    assert.deepEqual([alice.getLedgerChannel(ai)?.paidOut, bob.getLedgerChannel(ib)?.paidOut, irene.getLedgerChannel(ai)?.paidOut, irene.getLedgerChannel(ib)?.paidOut], [900n, 150n, 100n, 730n]);
+    assert.deepEqual([irene.engine.hasLiveLedgerWith(ADDR.alice), irene.engine.hasLiveLedgerWith(ADDR.bob)], [false, false], 'closed ledgers relay nothing');
     for (const n of [alice, irene, bob]) assert.deepEqual(n.engine.activeObjectives(), []);
   } finally {
     await w.stop();

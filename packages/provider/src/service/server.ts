@@ -3,8 +3,9 @@
  * stream endpoint (`/stream`). Factory in the js-libp2p style: `createProviderService(init)(components)`,
  * then `start()` / `stop()`.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { type AddressInfo, isIP } from 'node:net';
+import proxyaddr from 'proxy-addr';
 import { WebSocketServer } from 'ws';
 import { type Address, SluiceError, ZERO_ADDRESS, cryptoBackend } from '@sluice/channel-core';
 import type { ChunkStore } from '../content/chunk-store.ts';
@@ -41,6 +42,15 @@ export interface ProviderServiceInit {
    * Default 32; 0 = no limit (behind a reverse proxy every client has the proxy's address).
    */
   readonly maxConnectionsPerIp?: number;
+  /**
+   * Reverse proxies whose `X-Forwarded-For` is believed, in `proxy-addr` syntax: addresses,
+   * CIDR ranges and the names `loopback`, `linklocal`, `uniquelocal`, comma-separated (e.g.
+   * `loopback,10.0.0.0/8`). A connection from one of them counts against the per-IP cap (and is
+   * logged) under the client address the proxies report: the rightmost address in the header not
+   * itself trusted. Unset (the default): the header is ignored, so a client cannot choose its
+   * address. Validate with {@link parseTrustProxy} first.
+   */
+  readonly trustProxy?: string;
   /** Re-hash chunks read from the store before sending (default false). */
   readonly verifyOnServe?: boolean;
 }
@@ -74,6 +84,14 @@ export function createProviderService(init: ProviderServiceInit): (components: P
     const limits: SessionLimits = { ...DEFAULT_LIMITS, ...init.limits };
     const maxPending = init.maxPendingSessions ?? 128;
     const maxPerIp = init.maxConnectionsPerIp ?? 32;
+    const trusted = init.trustProxy === undefined ? undefined : parseTrustProxy(init.trustProxy);
+    /** The client's address: the socket's, or behind trusted proxies the one they forward. */
+    const clientIp = (req: IncomingMessage): string => {
+      const socketIp = req.socket.remoteAddress ?? '?';
+      if (trusted === undefined) return socketIp;
+      const forwarded = proxyaddr(req, trusted);
+      return isIP(forwarded) === 0 ? socketIp : forwarded; // a proxy that forwards junk: count the proxy
+    };
     /** Open connections per remote IP address. */
     const perIp = new Map<string, number>();
     let server: Server | undefined;
@@ -133,8 +151,8 @@ export function createProviderService(init: ProviderServiceInit): (components: P
             return;
           }
           wss?.handleUpgrade(req, socket, head, (ws) => {
-            const ip = req.socket.remoteAddress ?? '?';
-            const remote = `${ip}:${req.socket.remotePort ?? 0}`;
+            const ip = clientIp(req);
+            const remote = ip === req.socket.remoteAddress ? `${ip}:${req.socket.remotePort ?? 0}` : `${ip} via ${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
             const refuse = (message: string): void => {
               const f = errorFrameFor(new SluiceError('OVERLOADED', message));
               ws.send(encodeFrame(f));
@@ -188,4 +206,18 @@ export function createProviderService(init: ProviderServiceInit): (components: P
     };
     return service;
   };
+}
+
+/**
+ * Compile a `trustProxy` list (see {@link ProviderServiceInit.trustProxy}).
+ * @throws SluiceError INVALID_ARGUMENT naming the entry it cannot read
+ */
+export function parseTrustProxy(list: string): (addr: string, i: number) => boolean {
+  const entries = list.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (entries.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'trust-proxy: give addresses, CIDR ranges or loopback/linklocal/uniquelocal, comma-separated');
+  try {
+    return proxyaddr.compile(entries);
+  } catch (e) {
+    throw new SluiceError('INVALID_ARGUMENT', `trust-proxy: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }

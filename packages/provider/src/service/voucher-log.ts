@@ -7,7 +7,8 @@
  * stable storage — decide, then persist, then serve.
  *
  * Opening reads the log back (a torn tail record or a bad CRC is ignored), keeps the
- * highest amount per channel, and compacts the file when it has grown well past that.
+ * highest amount per channel, and compacts the file when it has grown well past that — at open
+ * and, between commits, while running (a provider that runs for months does not grow it forever).
  * Measured against sqlite (synchronous=FULL, one blocking commit per voucher): see
  * docs/adr/0006-provider-durability-and-window.md.
  */
@@ -38,6 +39,8 @@ export class VoucherLog implements PayeeVoucherStore {
   readonly path: string;
   readonly #best = new Map<ChannelId, Voucher>();
   #fh: FileHandle;
+  /** Compact when the log holds more records than this and 4 x the channels (at open, and while running). */
+  readonly #compactAbove: number;
   #queue: Pending[] = [];
   #flushing = false;
   #closed = false;
@@ -45,15 +48,23 @@ export class VoucherLog implements PayeeVoucherStore {
   commits = 0;
   records = 0;
 
-  private constructor(path: string, fh: FileHandle) {
+  /** Compactions done while running (not at open); for tests. */
+  compactions = 0;
+
+  private constructor(path: string, fh: FileHandle, compactAbove: number) {
     this.path = path;
     this.#fh = fh;
+    this.#compactAbove = compactAbove;
+  }
+
+  #needsCompaction(): boolean {
+    return this.records > Math.max(this.#compactAbove, 4 * this.#best.size);
   }
 
   static async open(path: string, options: { compactAbove?: number } = {}): Promise<VoucherLog> {
     mkdirSync(dirname(path), { recursive: true });
     const fh = await open(path, 'a+');
-    const log = new VoucherLog(path, fh);
+    const log = new VoucherLog(path, fh, options.compactAbove ?? 4096);
     const data = await fh.readFile();
     let n = 0;
     for (let off = 0; off + RECORD <= data.length; off += RECORD) {
@@ -72,7 +83,7 @@ export class VoucherLog implements PayeeVoucherStore {
       if (prev === undefined || v.amount > prev.amount) log.#best.set(id, v);
     }
     log.records = n;
-    if (data.length % RECORD !== 0 || n > Math.max(options.compactAbove ?? 4096, 4 * log.#best.size)) await log.#compact();
+    if (data.length % RECORD !== 0 || log.#needsCompaction()) await log.#compact();
     return log;
   }
 
@@ -123,6 +134,20 @@ export class VoucherLog implements PayeeVoucherStore {
           for (const p of batch) p.resolve();
         } catch (e) {
           for (const p of batch) p.reject(e);
+        }
+        // A long-running provider's log grows by one record per voucher: rewrite it as the best
+        // voucher per channel once it is 4x that (amortised O(1) per voucher). Here, between
+        // batches, nothing else writes; vouchers arriving meanwhile wait for the next batch. A
+        // crash mid-way leaves the old log or the new one (rename), both holding every best voucher.
+        if (this.#needsCompaction()) {
+          try {
+            await this.#compact();
+            this.compactions++;
+          } catch {
+            // the log at `path` (old or new) holds every best voucher; reopen it for appends if the
+            // swap closed it. If even that fails, the next batch's write rejects its persists.
+            if (this.#fh.fd === -1) this.#fh = await open(this.path, 'a+').catch(() => this.#fh);
+          }
         }
       }
     } finally {

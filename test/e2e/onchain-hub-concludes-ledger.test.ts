@@ -14,31 +14,16 @@
  * reverted (the channel is finalized) and never learnt the conclusion, and the ledger's holdings
  * (his earnings and the hub's remaining collateral) stayed in the adjudicator.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChannelId, protocols as P } from '@sluice/channel-core';
-import { decodeWireMessage, toChainTransaction } from '@sluice/channel-core/engine';
-import { createNode, type Node, type NodeEvent } from '@sluice/channel-core/node';
-import { createMemoryNetwork } from '@sluice/channel-core/memory';
-import type { MessageService } from '../../packages/channel-core/src/ports/messaging.ts';
+import { protocols as P } from '@sluice/channel-core';
+import { toChainTransaction } from '@sluice/channel-core/engine';
+import type { NodeEvent } from '@sluice/channel-core/node';
 import { getObjectiveData } from '../../packages/channel-core/src/engine/records.ts';
-import { virtualDefundId } from '../../packages/channel-core/src/protocols/virtual-defund.ts';
-import type { Actor } from '../chain/lib.ts';
-import { startE2E, until, type E2E } from './lib.ts';
-import { balanceOf, fallbackInit } from './fallback-lib.ts';
+import { until } from './lib.ts';
+import { HUB_POLICY, PATIENT_FALLBACK, balanceOf, fundV, memorySuite, openLedgers, payVouchers } from './fallback-lib.ts';
 
-let e: E2E;
-const nodes: Node[] = [];
-const nets: { close(): void }[] = [];
-const bounded = (p: Promise<unknown>): Promise<unknown> => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 5_000).unref())]);
-before(async () => {
-  e = await startE2E();
-});
-after(async () => {
-  for (const n of nodes) await bounded(n.stop());
-  for (const n of nets) n.close();
-  await bounded(e?.stop());
-});
+const suite = memorySuite();
 
 /**
  * @param exitFirst - Bob's automatic fallback starts first (his ledger exit registers L_IB's last
@@ -46,55 +31,20 @@ after(async () => {
  *   close still waits for the countersignature.
  */
 async function hubConcludesLedger(scenario: string, exitFirst: boolean): Promise<void> {
+  const { e } = suite;
   const asset = e.token;
   const { alice: A, irene: I, bob: B } = e.chain;
-  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 5, seed: 17 });
-  nets.push(net);
+  const net = suite.scenario(scenario, 17);
   let armed = false;
-  let dropped = 0;
-  const drop = (to: string, payload: Uint8Array): boolean => {
-    if (!armed || to.toLowerCase() !== B.address.toLowerCase()) return false;
-    try {
-      return decodeWireMessage(payload).kind === 'signedState';
-    } catch {
-      return false;
-    }
-  };
-  const wrap = (inner: MessageService, filter: boolean): MessageService => ({
-    self: inner.self,
-    send: (to, payload, opts) => (filter && drop(to, payload) ? Promise.resolve(`dropped-${dropped++}`) : inner.send(to, payload, opts)),
-    onMessage: (h) => inner.onMessage(h),
-    onUndeliverable: (h) => inner.onUndeliverable(h),
-    start: () => inner.start(),
-    stop: () => inner.stop(),
-  });
-  const hub = { address: I.address, multiaddrs: [] as string[] };
-  const mk = async (actor: Actor, extra: object, filter = false): Promise<Node> => {
-    const init = fallbackInit(e, actor, scenario, { ...extra, listen: [] });
-    const n = createNode(init, { messaging: wrap(net.service(actor.address), filter) });
-    await n.start();
-    nodes.push(n);
-    return n;
-  };
-  const irene = await mk(I, { policy: { hub: {}, maxLedgerDeposit: 10n ** 21n }, fallback: { peerTimeoutMs: 600_000, cooperativeTimeoutMs: 30_000 } }, true);
-  const alice = await mk(A, { hub });
-  const bob = await mk(B, { hub, fallback: { peerTimeoutMs: exitFirst ? 2_000 : 600_000, cooperativeTimeoutMs: 3_000 } });
+  const irene = await net.start(I, { policy: HUB_POLICY, fallback: PATIENT_FALLBACK }, (to, kind) => armed && to.toLowerCase() === B.address.toLowerCase() && kind === 'signedState');
+  const alice = await net.start(A, { hub: net.hub });
+  const bob = await net.start(B, { hub: net.hub, fallback: { peerTimeoutMs: exitFirst ? 2_000 : 600_000, cooperativeTimeoutMs: 3_000 } });
   const events: NodeEvent[] = [];
   bob.onAny((x) => events.push(x));
 
-  const deposit = 10n ** 18n;
-  const collateral = 4n * 10n ** 17n;
-  const [{ channelId: ai }, { channelId: ib }] = await Promise.all([
-    alice.createLedgerChannel({ counterparty: I.address, asset, deposit }),
-    bob.createLedgerChannel({ counterparty: I.address, asset, deposit: 0n, counterpartyDeposit: collateral }),
-  ]);
-  await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'hub sees both ledgers open');
-  const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 2n * 10n ** 17n });
-  await until(() => bob.getVirtualChannel(v)?.status === 'funded', 'V funded');
-  const price = 10n ** 15n;
-  const N = 9n;
-  for (let i = 0; i < Number(N); i++) assert.equal(bob.receiveVoucher(alice.pay(v, price), { price }).kind, 'accepted');
-  const paid = N * price;
+  const { ib, collateral } = await openLedgers(e, { alice, bob, irene });
+  const v = await fundV(e, alice, bob);
+  const paid = payVouchers(alice, bob, v, 9n);
   await bob.closeVirtualChannel(v);
   await until(() => irene.getLedgerChannel(ib)?.counterpartyBalance === paid && bob.getLedgerChannel(ib)?.guarantees === 0, 'L_IB: bob has earned N x price');
   const bal0 = await balanceOf(e, asset, B.address);

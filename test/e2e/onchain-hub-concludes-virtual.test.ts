@@ -18,88 +18,43 @@
  * the ledger exits waited forever in `WaitingForVirtualFinalization`, with Bob's earnings and the
  * hub's collateral (and in 1a Alice's deposit) frozen in the adjudicator.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChannelId, protocols as P } from '@sluice/channel-core';
 import { toChainTransaction } from '@sluice/channel-core/engine';
-import { createNode, type Node, type NodeEvent } from '@sluice/channel-core/node';
-import { createMemoryNetwork } from '@sluice/channel-core/memory';
-import type { MessageService } from '../../packages/channel-core/src/ports/messaging.ts';
+import type { Node, NodeEvent } from '@sluice/channel-core/node';
 import { getObjectiveData } from '../../packages/channel-core/src/engine/records.ts';
 import { virtualDefundId } from '../../packages/channel-core/src/protocols/virtual-defund.ts';
-import type { Actor } from '../chain/lib.ts';
-import { startE2E, until, type E2E } from './lib.ts';
-import { balanceOf, fallbackInit, passChallenges, statusOf } from './fallback-lib.ts';
+import { until } from './lib.ts';
+import { HUB_POLICY, PATIENT_FALLBACK, balanceOf, fundV, memorySuite, mineUntil, openLedgers, passChallenges, payVouchers, statusOf } from './fallback-lib.ts';
 
-/** Mine blocks (chain time reaches the objectives) until `cond` holds. */
-async function settled(e: E2E, cond: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-    await e.chain.provider.send('evm_mine', []);
-  }
+const suite = memorySuite();
+
+/** V as `node`'s defund objective holds it, once that holds V's unanimous final state. */
+function finalVAt(node: Node, v: ChannelId): P.Channel | undefined {
+  const ch = (getObjectiveData(node.engine.store, virtualDefundId(v))?.objective as { v?: P.Channel } | undefined)?.v;
+  const s = ch === undefined ? undefined : P.latestSupportedState(ch);
+  return s !== undefined && s.state.isFinal ? ch : undefined;
 }
 
-let e: E2E;
-const nodes: Node[] = [];
-const nets: { close(): void }[] = [];
-const bounded = (p: Promise<unknown>): Promise<unknown> => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 5_000).unref())]);
-before(async () => {
-  e = await startE2E();
-});
-after(async () => {
-  for (const n of nodes) await bounded(n.stop());
-  for (const n of nets) n.close();
-  await bounded(e?.stop());
-});
-
 test('hub concludes V with a final state it withheld, then stays away: Alice and Bob still collect what they are owed', async () => {
+  const { e } = suite;
   const asset = e.token;
   const { alice: A, irene: I, bob: B } = e.chain;
-  const scenario = 'hub-conclude';
-  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 5, seed: 11 });
-  nets.push(net);
+  const net = suite.scenario('hub-conclude', 11);
   let cut = false;
-  let dropped = 0;
-  const wrap = (inner: MessageService, filter: boolean): MessageService => ({
-    self: inner.self,
-    send: (to, payload, opts) => (filter && cut ? Promise.resolve(`dropped-${dropped++}`) : inner.send(to, payload, opts)),
-    onMessage: (h) => inner.onMessage(h),
-    onUndeliverable: (h) => inner.onUndeliverable(h),
-    start: () => inner.start(),
-    stop: () => inner.stop(),
-  });
-  const hub = { address: I.address, multiaddrs: [] as string[] };
-  const mk = async (actor: Actor, extra: object, filter = false): Promise<Node> => {
-    const init = fallbackInit(e, actor, scenario, { ...extra, listen: [] });
-    const n = createNode(init, { messaging: wrap(net.service(actor.address), filter) });
-    await n.start();
-    nodes.push(n);
-    return n;
-  };
   // the hub's own engine is patient (it must not settle on chain by itself before it "goes rogue")
-  const irene = await mk(I, { policy: { hub: {}, maxLedgerDeposit: 10n ** 21n }, fallback: { peerTimeoutMs: 600_000, cooperativeTimeoutMs: 30_000 } }, true);
-  const alice = await mk(A, { hub });
-  const bob = await mk(B, { hub });
+  const irene = await net.start(I, { policy: HUB_POLICY, fallback: PATIENT_FALLBACK }, () => cut);
+  const alice = await net.start(A, { hub: net.hub });
+  const bob = await net.start(B, { hub: net.hub });
   const events: NodeEvent[] = [];
   bob.onAny((x) => events.push(x));
   const aliceEvents: NodeEvent[] = [];
   alice.onAny((x) => aliceEvents.push(x));
 
-  const deposit = 10n ** 18n;
-  const collateral = 4n * 10n ** 17n;
-  const [{ channelId: ai }, { channelId: ib }] = await Promise.all([
-    alice.createLedgerChannel({ counterparty: I.address, asset, deposit }),
-    bob.createLedgerChannel({ counterparty: I.address, asset, deposit: 0n, counterpartyDeposit: collateral }),
-  ]);
-  await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'hub sees both ledgers open');
-  const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 2n * 10n ** 17n });
-  await until(() => bob.getVirtualChannel(v)?.status === 'funded' && irene.getVirtualChannel(v)?.status === 'funded', 'V funded');
-  const price = 10n ** 15n;
-  const N = 7n;
-  for (let i = 0; i < Number(N); i++) assert.equal(bob.receiveVoucher(alice.pay(v, price), { price }).kind, 'accepted');
-  const paid = N * price;
+  const { ai, ib, deposit, collateral } = await openLedgers(e, { alice, bob, irene });
+  const v = await fundV(e, alice, bob, { also: [irene] });
+  const paid = payVouchers(alice, bob, v, 7n);
   const bal0 = { alice: await balanceOf(e, asset, A.address), bob: await balanceOf(e, asset, B.address), irene: await balanceOf(e, asset, I.address) };
 
   // Irene goes rogue: from now on she only listens.
@@ -109,14 +64,8 @@ test('hub concludes V with a final state it withheld, then stays away: Alice and
     (err: { code?: string }) => err.code ?? String(err),
   );
   // Irene collects Alice's and Bob's signatures on V's final state (she signs it too, but keeps hers).
-  const finalAtIrene = (): P.Channel | undefined => {
-    const o = getObjectiveData(irene.engine.store, virtualDefundId(v))?.objective as { v?: P.Channel } | undefined;
-    const ch = o?.v;
-    const s = ch === undefined ? undefined : P.latestSupportedState(ch);
-    return s !== undefined && s.state.isFinal ? ch : undefined;
-  };
-  await until(() => finalAtIrene() !== undefined, 'irene holds the unanimous final state of V');
-  const vAtIrene = finalAtIrene()!;
+  await until(() => finalVAt(irene, v) !== undefined, 'irene holds the unanimous final state of V');
+  const vAtIrene = finalVAt(irene, v)!;
   await irene.stop();
   const move = P.bestExitMove(vAtIrene, I.key)!;
   assert.equal(move.kind, 'conclude');
@@ -130,7 +79,7 @@ test('hub concludes V with a final state it withheld, then stays away: Alice and
   await passChallenges(e);
   const done = async (): Promise<boolean> =>
     bob.getLedgerChannel(ib)?.status === 'closed' && alice.getLedgerChannel(ai)?.status === 'closed' && bob.getDisputes().length === 0 && alice.getDisputes().length === 0;
-  await settled(e, done, 'both ledger exits complete');
+  await mineUntil(e, done, 'both ledger exits complete');
   assert.equal(await e.chain.alice.chain.holdings(asset, ib), 0n, 'L_IB paid out');
   assert.equal(await e.chain.alice.chain.holdings(asset, ai), 0n, 'L_AI paid out');
   assert.equal(await balanceOf(e, asset, B.address), bal0.bob + paid, 'bob: exactly N x price (he signed the concluded state)');
@@ -151,56 +100,23 @@ test('hub concludes V with a final state it withheld, then stays away: Alice and
  * even pays Alice her change.
  */
 test('payer concludes V with a final state she withheld: Bob and the hub still collect, Alice gets her change', async () => {
+  const { e } = suite;
   const asset = e.token;
   const { alice: A, irene: I, bob: B } = e.chain;
-  const scenario = 'payer-conclude';
-  const net = createMemoryNetwork({ minDelayMs: 0, maxDelayMs: 5, seed: 23 });
-  nets.push(net);
+  const net = suite.scenario('payer-conclude', 23);
   let cut = false;
-  let dropped = 0;
-  const wrap = (inner: MessageService, filter: boolean): MessageService => ({
-    self: inner.self,
-    send: (to, payload, opts) => (filter && cut ? Promise.resolve(`dropped-${dropped++}`) : inner.send(to, payload, opts)),
-    onMessage: (h) => inner.onMessage(h),
-    onUndeliverable: (h) => inner.onUndeliverable(h),
-    start: () => inner.start(),
-    stop: () => inner.stop(),
-  });
-  const hub = { address: I.address, multiaddrs: [] as string[] };
-  const mk = async (actor: Actor, extra: object, filter = false): Promise<Node> => {
-    const init = fallbackInit(e, actor, scenario, { ...extra, listen: [] });
-    const n = createNode(init, { messaging: wrap(net.service(actor.address), filter) });
-    await n.start();
-    nodes.push(n);
-    return n;
-  };
-  const irene = await mk(I, { policy: { hub: {}, maxLedgerDeposit: 10n ** 21n } });
-  const alice = await mk(A, { hub, fallback: { peerTimeoutMs: 600_000, cooperativeTimeoutMs: 30_000 } }, true);
-  const bob = await mk(B, { hub });
-  const deposit = 10n ** 18n;
-  const collateral = 4n * 10n ** 17n;
-  const [{ channelId: ai }, { channelId: ib }] = await Promise.all([
-    alice.createLedgerChannel({ counterparty: I.address, asset, deposit }),
-    bob.createLedgerChannel({ counterparty: I.address, asset, deposit: 0n, counterpartyDeposit: collateral }),
-  ]);
-  await until(() => irene.getLedgerChannel(ai)?.status === 'open' && irene.getLedgerChannel(ib)?.status === 'open', 'ledgers open');
-  const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 2n * 10n ** 17n });
-  await until(() => bob.getVirtualChannel(v)?.status === 'funded' && irene.getVirtualChannel(v)?.status === 'funded', 'V funded');
-  const price = 10n ** 15n;
-  const N = 5n;
-  for (let i = 0; i < Number(N); i++) assert.equal(bob.receiveVoucher(alice.pay(v, price), { price }).kind, 'accepted');
-  const paid = N * price;
+  const irene = await net.start(I, { policy: HUB_POLICY });
+  const alice = await net.start(A, { hub: net.hub, fallback: PATIENT_FALLBACK }, () => cut);
+  const bob = await net.start(B, { hub: net.hub });
+  const { ai, ib, deposit, collateral } = await openLedgers(e, { alice, bob, irene });
+  const v = await fundV(e, alice, bob, { also: [irene] });
+  const paid = payVouchers(alice, bob, v, 5n);
   const bal0 = { alice: await balanceOf(e, asset, A.address), bob: await balanceOf(e, asset, B.address), irene: await balanceOf(e, asset, I.address) };
 
   cut = true;
   void bob.closeVirtualChannel(v as ChannelId, { timeoutMs: 120_000 }).catch(() => {});
-  const finalAtAlice = (): P.Channel | undefined => {
-    const ch = (getObjectiveData(alice.engine.store, virtualDefundId(v))?.objective as { v?: P.Channel } | undefined)?.v;
-    const st = ch === undefined ? undefined : P.latestSupportedState(ch);
-    return st !== undefined && st.state.isFinal ? ch : undefined;
-  };
-  await until(() => finalAtAlice() !== undefined, 'alice holds the unanimous final state of V');
-  const vAtAlice = finalAtAlice()!;
+  await until(() => finalVAt(alice, v) !== undefined, 'alice holds the unanimous final state of V');
+  const vAtAlice = finalVAt(alice, v)!;
   await alice.stop();
   const move = P.bestExitMove(vAtAlice, A.key)!;
   assert.equal(move.kind, 'conclude');
@@ -212,7 +128,7 @@ test('payer concludes V with a final state she withheld: Bob and the hub still c
   await passChallenges(e);
   const done = async (): Promise<boolean> =>
     bob.getLedgerChannel(ib)?.status === 'closed' && irene.getLedgerChannel(ib)?.status === 'closed' && irene.getLedgerChannel(ai)?.status === 'closed' && bob.getDisputes().length === 0 && irene.getDisputes().length === 0;
-  await settled(e, done, 'the ledger exits complete');
+  await mineUntil(e, done, 'the ledger exits complete');
   assert.equal(await e.chain.alice.chain.holdings(asset, ib), 0n, 'L_IB paid out');
   assert.equal(await e.chain.alice.chain.holdings(asset, ai), 0n, 'L_AI paid out');
   assert.equal(P.allocatedTo(finalOutcome, B.dest), paid);
