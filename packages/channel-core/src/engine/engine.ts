@@ -473,6 +473,14 @@ class EngineImpl implements Engine {
   #caughtUp = false;
   /** Peers seen silent (lowercase address -> clock time), cleared by any message from them. */
   readonly #silent = new Map<string, number>();
+  /**
+   * Peers the automatic fallback found stalled (a `peerStalled` trigger fired for them: silent past
+   * `fallback.peerTimeoutMs` during an objective that needs them), lowercase address -> clock time;
+   * cleared by any message from them. A ledger with such a peer is exited at once when one of its
+   * virtual channels goes on chain, instead of waiting for V's finalization and a removal that
+   * would time out too.
+   */
+  readonly #stalled = new Map<string, number>();
   /** Our reclaim transactions: tx hash -> target, to attribute `Reclaimed` events. */
   readonly #reclaimTargets = new Map<string, ChannelId>();
   /**
@@ -990,6 +998,14 @@ class EngineImpl implements Engine {
       channels.push(id);
       nonces.push(this.#nonceTimeOf(vd.v?.fixedPart.channelNonce, virtualFundId(id)));
       for (const o of ids) if (this.#hasRecord(o)) objectives.push(o);
+      // V's guarantee removals from ledgers that stayed open (V is not guarded: they finished);
+      // a closed ledger's removals go with the ledger (by prefix)
+      for (const p of new Set([vd.payer, vd.hub, vd.payee].map((a) => a.toLowerCase()))) {
+        for (const lid of this.#liveByPeer().get(p) ?? []) {
+          const rid = guaranteeRemovalId(lid as ChannelId, id);
+          if (!this.#active.has(rid) && this.#hasRecord(rid)) objectives.push(rid);
+        }
+      }
       this.#addClosedPayeePaid(paid, vd);
     }
     channels.push(...ledgers);
@@ -1832,6 +1848,12 @@ class EngineImpl implements Engine {
       if (ld.ledger == null || ld.status !== 'open' || !consensusIncludes(ld.ledger, vId) || closedOnChain(ld.ledgerId, this.#active)) continue;
       const id = guaranteeRemovalId(ld.ledgerId, vId);
       if (this.#exists(id) || this.#exists(ledgerExitId(ld.ledgerId))) continue;
+      if (this.#peerStalledNow(ld.counterparty)) {
+        // the counterparty is already known stalled: a removal would only time out on it
+        this.#log.info({ channelId: vId, ledgerId: ld.ledgerId, peer: ld.counterparty }, 'exiting the ledger of a stalled peer instead of removing the guarantee');
+        await this.#runFallbackPlan({ kind: 'peerStalled', peer: ld.counterparty });
+        continue;
+      }
       let o;
       try {
         o = newGuaranteeRemoval({ ledger: ld.ledger, v: vc.v.fixedPart, proof: { record: vc.onChain, now: vc.now } });
@@ -1877,7 +1899,39 @@ class EngineImpl implements Engine {
       await this.#startFallbackObjective(o, plan.decision.reason);
       started.push(o.id);
     }
+    // A virtual channel going on chain leaves the ledgers guaranteeing it open (their guarantee is
+    // removed by proof once V finalizes) — except a ledger whose counterparty we already know is
+    // stalled: the removal would only time out on it, so it is exited now, as its stall would have.
+    for (const o of plan.create) {
+      if (o.type !== 'virtualChallenge' || trigger.kind === 'peerStalled') continue;
+      for (const peer of this.#stalledCounterparties(o.v.id)) started.push(...(await this.#runFallbackPlan({ kind: 'peerStalled', peer })));
+    }
     return started;
+  }
+
+  /** Whether the automatic fallback already knows `peer` stalled (see {@link #stalled}), or an objective waits on it past the peer timeout now. */
+  #peerStalledNow(peer: Address): boolean {
+    if ((this.init.fallback?.auto ?? true) === false) return false;
+    const p = peer.toLowerCase();
+    if (this.#stalled.has(p)) return true;
+    const now = this.#clock.now();
+    const peerTimeout = this.init.fallback?.peerTimeoutMs ?? FALLBACK_DEFAULTS.peerTimeoutMs;
+    for (const data of this.#active.values()) {
+      const o = data.objective;
+      if (isFallbackObjective(o) || now - data.progressAt < peerTimeout || !needsPeer(o, data.waitingFor)) continue;
+      if (silentPeers(o, data.waitingFor).some((x) => x.toLowerCase() === p)) return true;
+    }
+    return false;
+  }
+
+  /** Counterparties, known stalled, of our open ledgers that guarantee `vId` and are not being exited yet. */
+  #stalledCounterparties(vId: ChannelId): Address[] {
+    const out = new Set<string>();
+    for (const ld of this.#ledgerMap().values()) {
+      if (ld.ledger == null || ld.status !== 'open' || !consensusIncludes(ld.ledger, vId) || this.#exists(ledgerExitId(ld.ledgerId))) continue;
+      if (this.#peerStalledNow(ld.counterparty)) out.add(ld.counterparty.toLowerCase());
+    }
+    return [...out] as Address[];
   }
 
   async #startFallbackObjective(o: FallbackObjective, reason: 'forced' | 'peerStalled' | 'challengeRunning' | 'virtualOnChain'): Promise<void> {
@@ -2049,6 +2103,7 @@ class EngineImpl implements Engine {
 
   async #onMessage(m: InboundMessage): Promise<void> {
     this.#silent.delete(m.from.toLowerCase());
+    this.#stalled.delete(m.from.toLowerCase());
     let msg: WireMessage;
     try {
       msg = decodeWireMessage(m.payload);
@@ -2456,6 +2511,7 @@ class EngineImpl implements Engine {
     // marks nothing renews age out — throw-away identities must not accumulate here.
     const silentTtl = Math.max(SILENT_TTL_MS, 4 * this.#timeout);
     for (const [p, at] of this.#silent) if (now - at > silentTtl) this.#silent.delete(p);
+    for (const [p, at] of this.#stalled) if (now - at > silentTtl) this.#stalled.delete(p);
     // Ledger openings idle for the opening timeout with nothing of ours in them — nobody funded
     // them, or the peer did and never signed the postfund — are given up (only once caught up with
     // the chain, so a deposit already mined has been seen); a deposit or that postfund resumes them.
@@ -2515,6 +2571,7 @@ class EngineImpl implements Engine {
     }
     // Trigger (a): a counterparty silent past the fallback timeout during an objective that needs it.
     for (const peer of gone) {
+      this.#stalled.set(peer, now);
       try {
         await this.#runFallbackPlan({ kind: 'peerStalled', peer: peer as Address });
       } catch (e) {
