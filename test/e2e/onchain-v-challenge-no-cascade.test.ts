@@ -20,7 +20,7 @@ import { protocols as P } from '@sluice/channel-core';
 import { toChainTransaction } from '@sluice/channel-core/engine';
 import { createNode, type Node, type NodeEvent } from '@sluice/channel-core/node';
 import { createMemoryNetwork } from '@sluice/channel-core/memory';
-import { getVirtualData } from '../../packages/channel-core/src/engine/records.ts';
+import { getObjectiveData, getVirtualData } from '../../packages/channel-core/src/engine/records.ts';
 import { type Actor, increaseTime, makeActor } from '../chain/lib.ts';
 import { startE2E, until, type E2E } from './lib.ts';
 import { VIRTUAL_CHALLENGE, balanceOf, fallbackInit, passChallenges, statusOf } from './fallback-lib.ts';
@@ -146,4 +146,12 @@ test("a payer's challenge of its own V does not exit the payee's ledger nor touc
   assert.deepEqual(bad, [], 'no fallback on L_IB, L_CI or V_C');
   assert.equal(irene.getLedgerChannel(ib)?.status, 'open');
   assert.equal(irene.getLedgerChannel(ci)?.status, 'open');
+
+  // history retention: the finished removal on L_IB (which stays open) goes with V_A's records
+  const removal = P.guaranteeRemovalId(ib, va);
+  assert.equal(getObjectiveData(bob.engine.store, removal)?.objective.status, 'completed');
+  const pruned = await bob.pruneHistory({ olderThanMs: 0 });
+  assert.ok(pruned.channels >= 2, `V_A and V_C pruned: ${JSON.stringify(pruned)}`);
+  assert.equal(getObjectiveData(bob.engine.store, removal), undefined, 'the removal record is pruned with V_A');
+  assert.equal(bob.getLedgerChannel(ib)?.status, 'open');
 });
