@@ -1894,18 +1894,20 @@ class EngineImpl implements Engine {
     }
     const started: string[] = [];
     if (!plan.decision.onChain) return started;
+    // A virtual channel going on chain leaves the ledgers guaranteeing it open (their guarantee is
+    // removed by proof once V finalizes) — except a ledger whose counterparty we already know is
+    // stalled: the removal would only time out on it, so it is exited now, as its stall would have.
+    // (Judged before starting: that fails the cooperative objectives on V that show the stall.)
+    const stalled = new Set<Address>();
+    if (trigger.kind !== 'peerStalled') {
+      for (const o of plan.create) if (o.type === 'virtualChallenge' && !this.#exists(o.id)) for (const p of this.#stalledCounterparties(o.v.id)) stalled.add(p);
+    }
     for (const o of plan.create) {
       if (this.#exists(o.id)) continue;
       await this.#startFallbackObjective(o, plan.decision.reason);
       started.push(o.id);
     }
-    // A virtual channel going on chain leaves the ledgers guaranteeing it open (their guarantee is
-    // removed by proof once V finalizes) — except a ledger whose counterparty we already know is
-    // stalled: the removal would only time out on it, so it is exited now, as its stall would have.
-    for (const o of plan.create) {
-      if (o.type !== 'virtualChallenge' || trigger.kind === 'peerStalled') continue;
-      for (const peer of this.#stalledCounterparties(o.v.id)) started.push(...(await this.#runFallbackPlan({ kind: 'peerStalled', peer })));
-    }
+    for (const peer of stalled) started.push(...(await this.#runFallbackPlan({ kind: 'peerStalled', peer })));
     return started;
   }
 
