@@ -2,8 +2,8 @@
  * Regression (audit finding 4, on-chain paths): someone else makes the honest party's reclaim and
  * transfer.
  *
- * The hub vanishes mid-download; Bob settles on chain (V redeemed with his best voucher, L_IB
- * challenged). Bob's node is down when the challenges finalize, and the hub (any account could)
+ * The hub vanishes mid-download; Bob settles V on chain and exits L_IB (V redeemed with his best
+ * voucher, L_IB challenged). Bob's node is down when the challenges finalize, and the hub (any account could)
  * submits the `reclaim` of V's guarantee into L_IB and the `transferAllAssets` itself. Bob's node
  * comes back: it must see the ledger paid out, close it, and report (event `payout`, what
  * `sluice-hub settle` prints and the provider's fallback activity shows) exactly what each got.
@@ -57,6 +57,10 @@ test('the hub reclaims and transfers L_IB before Bob does: Bob is paid and his n
   await alice.stop();
   const r = await bob.settleVirtualChannel(v, { force: true });
   assert.equal(r.mode, 'onChain');
+  // Settling V alone leaves L_IB open (no closure cascade): Bob leaves it too, as `sluice-provider
+  // settle` does. V being settled on chain, his exit goes on chain at once, without --force.
+  const x = await bob.exitLedgerChannel(ib);
+  assert.equal(x.mode, 'onChain');
   await until(async () => (await statusOf(e, v)).turnNumRecord === 2 && (await statusOf(e, ib)).finalizesAt > 0, 'V redeemed, L_IB challenged');
   await until(() => bob.getDisputes().length === 2 && bob.getDisputes().every((d) => d.phase === 'challenge'), 'bob sees both challenges');
   // The other account builds the same reclaim and transfer from what is on chain (here: from Bob's records).

@@ -1,6 +1,6 @@
 /**
  * Crash safety of the on-chain fallback: the provider (Bob, in his own process on a sqlite file)
- * settles on chain after the hub vanished and is SIGKILLed at each step — with the ledger's
+ * exits his ledger on chain after the hub vanished and is SIGKILLed at each step — with the ledger's
  * challenge recorded but not sent, while waiting for the challenge to finalize (chain time moves
  * while he is dead), and after the reclaim with the payout recorded but not sent. Each restart
  * reconciles against the chain and goes on; he ends with exactly his best voucher, every step
@@ -12,7 +12,7 @@ import type { ChannelId } from '@sluice/channel-core';
 import type { LedgerChannelInfo, SettleResult, VirtualChannelInfo } from '@sluice/channel-core/node';
 import { startE2E, until, type E2E } from './lib.ts';
 import { spawnNode, type RemoteNode } from './remote-node.ts';
-import { balanceOf, exitOf, fallbackInit, passChallenges, statusOf } from './fallback-lib.ts';
+import { balanceOf, exitOf, fallbackInit, passChallenges, passChallengesUntil, statusOf } from './fallback-lib.ts';
 
 let e: E2E;
 const children: RemoteNode[] = [];
@@ -60,7 +60,9 @@ test('the node doing the fallback crashes after the challenge, during the wait a
   bob = spawnBob('objectiveProgress:LedgerExit:WaitingForChallengeRegistered');
   await bob.ready;
   // (the call may resolve first: fallback objectives are cranked once the chain events are caught up)
-  const settling = bob.call<SettleResult>('settleVirtualChannel', v, { force: true }).catch(() => undefined);
+  // Bob leaves L_IB on chain (a ledger exit settles the V it guarantees; settling V alone would leave
+  // L_IB open until V finalizes and the removal with the dead hub times out)
+  const settling = bob.call<SettleResult>('exitLedgerChannel', ib, { force: true }).catch(() => undefined);
   assert.equal((await exitOf(bob)).signal, 'SIGKILL');
   await settling;
   assert.equal((await statusOf(e, ib)).finalizesAt, 0, 'the ledger challenge was not sent');
@@ -104,6 +106,9 @@ test('the node doing the fallback crashes after the challenge, during the wait a
   await bob.call('stop');
   await bob.exited;
 
+  // Alice's watchtower settled V with her; V finalized, her removal of its guarantee from L_AI
+  // times out on the dead hub and she exits L_AI on chain (its challenge needs chain time too)
+  await passChallengesUntil(e, () => alice.getLedgerChannel(ai)?.status === 'closed', 660);
   await until(() => alice.getLedgerChannel(ai)?.status === 'closed', 'alice exits her ledger', 60_000);
   assert.equal(await balanceOf(e, asset, B.address), bal0.bob + paid, 'bob: exactly his best voucher');
   assert.equal(await balanceOf(e, asset, A.address), bal0.alice + deposit - paid, 'alice: the rest');

@@ -11,7 +11,7 @@ import { ZERO_ADDRESS, type Address, type ChannelId } from '@sluice/channel-core
 import type { LedgerChannelInfo, Node, NodeEvent } from '@sluice/channel-core/node';
 import { startE2E, until, type E2E } from './lib.ts';
 import { spawnNode, type RemoteNode } from './remote-node.ts';
-import { balanceOf, fallbackInit, netChange, passChallenges, statusOf } from './fallback-lib.ts';
+import { balanceOf, fallbackInit, netChange, passChallenges, passChallengesUntil, statusOf } from './fallback-lib.ts';
 
 let e: E2E;
 const children: RemoteNode[] = [];
@@ -74,11 +74,8 @@ for (const assetName of ['ETH', 'ERC20'] as const) {
     // Bob settles: the cooperative close cannot complete without the hub, so it goes on chain.
     const r = await bob.settleVirtualChannel(v);
     assert.equal(r.mode, 'onChain');
-    // Alice's watchtower sees V challenged and exits her ledger with the hub by itself.
-    await until(
-      async () => (await statusOf(e, v)).finalizesAt > 0 && (await statusOf(e, ib)).finalizesAt > 0 && (await statusOf(e, ai)).finalizesAt > 0,
-      'V and both ledgers challenged',
-    );
+    // Bob's engine found the hub stalled (his cooperative close waited on it): L_IB is exited with V.
+    await until(async () => (await statusOf(e, v)).finalizesAt > 0 && (await statusOf(e, ib)).finalizesAt > 0, 'V and L_IB challenged');
     assert.equal((await statusOf(e, v)).turnNumRecord, 2, "V registered with Bob's voucher redemption (turn 2)");
     const disputes = bob.getDisputes();
     const dv = disputes.find((d) => d.channelId === v);
@@ -87,8 +84,16 @@ for (const assetName of ['ETH', 'ERC20'] as const) {
     const dv2 = bob.getDisputes().find((d) => d.channelId === v)!;
     assert.ok(dv2.secondsLeft !== null && dv2.secondsLeft > 0, 'time left shown');
     assert.equal(dv2.mine, paid, 'bob will get his best voucher from V');
-    assert.ok(aliceEvents.some((x) => x.type === 'fallbackStarted' && x.channelId === ai && x.reason === 'virtualOnChain'), 'alice exits her ledger automatically');
+    // Alice's watchtower settles V with her (no closure cascade: L_AI stays open while V's challenge runs).
+    await until(() => aliceEvents.some((x) => x.type === 'fallbackStarted' && x.channelId === v && x.reason === 'virtualOnChain'), 'alice settles V');
+    assert.equal((await statusOf(e, ai)).finalizesAt, 0, 'L_AI is not challenged while V is');
+    assert.ok(!aliceEvents.some((x) => x.type === 'fallbackStarted' && x.channelId === ai), 'alice does not exit L_AI yet');
 
+    // V finalizes: Alice tries to remove V's guarantee from L_AI with the hub by proof; the hub is
+    // dead, so after her peer timeout she exits L_AI on chain (reclaiming the finalized guarantee).
+    await passChallenges(e);
+    await until(() => aliceEvents.some((x) => x.type === 'fallbackStarted' && x.channelId === ai && x.reason === 'peerStalled'), 'alice exits L_AI once the removal times out', 60_000);
+    await until(async () => (await statusOf(e, ai)).finalizesAt > 0, 'L_AI challenged');
     await passChallenges(e);
     await until(() => bob.getLedgerChannel(ib)?.status === 'closed' && alice.getLedgerChannel(ai)?.status === 'closed', 'both ledgers paid out', 60_000);
     assert.equal(await e.chain.alice.chain.holdings(asset, ib), 0n);
@@ -152,12 +157,26 @@ test('client disappears mid-download: the provider goes on chain by itself and r
   const started = bobEvents.find((x) => x.type === 'fallbackStarted' && x.channelId === v);
   assert.ok(started?.type === 'fallbackStarted' && (started.reason === 'peerStalled' || started.reason === 'virtualOnChain'));
   assert.equal(await closing, 'CHANNEL_CLOSING', 'the cooperative close is superseded');
-  await until(async () => (await statusOf(e, v)).turnNumRecord === 2 && (await statusOf(e, ib)).finalizesAt > 0 && (await statusOf(e, ai)).finalizesAt > 0, 'V redeemed, ledgers challenged');
-  await passChallenges(e);
-  await until(() => bob.getLedgerChannel(ib)?.status === 'closed' && irene.getLedgerChannel(ai)?.status === 'closed' && irene.getLedgerChannel(ib)?.status === 'closed', 'ledgers paid out', 60_000);
-  assert.equal(await balanceOf(e, asset, B.address), bal0.bob + paid, 'bob redeemed his best voucher');
+  // The hub exits L_AI: with V if its own objectives with Alice stalled first, else once V is
+  // finalized and the removal of V's guarantee from L_AI times out on her. L_IB, between two live
+  // parties, stays open (no closure cascade from V).
+  await until(async () => (await statusOf(e, v)).turnNumRecord === 2, 'V redeemed');
+  const ibHeld0 = await e.chain.alice.chain.holdings(asset, ib);
+  await passChallengesUntil(e, () => irene.getLedgerChannel(ai)?.status === 'closed', 700, 90_000);
+  assert.equal(irene.getLedgerChannel(ai)?.status, 'closed', 'L_AI paid out');
+  // V finalized: Bob and the hub remove V's guarantee from L_IB by on-chain proof; Bob is credited
+  // his best voucher in L_IB, which stays open and untouched on chain.
+  await until(() => bob.getLedgerChannel(ib)?.guarantees === 0 && irene.getLedgerChannel(ib)?.guarantees === 0, "L_IB: V's guarantee removed", 60_000);
+  assert.equal(bob.getLedgerChannel(ib)?.status, 'open');
+  assert.equal(irene.getLedgerChannel(ib)?.status, 'open');
+  assert.equal(bob.getLedgerChannel(ib)?.myBalance, paid, 'bob credited exactly his best voucher in L_IB');
+  assert.equal(irene.getLedgerChannel(ib)?.myBalance, COLLATERAL - paid);
+  assert.equal((await statusOf(e, ib)).finalizesAt, 0, 'L_IB never challenged');
+  assert.equal(await e.chain.alice.chain.holdings(asset, ib), ibHeld0, 'L_IB holdings untouched');
+  assert.equal(bob.getVirtualChannel(v)?.paid, paid);
+  assert.equal(await balanceOf(e, asset, B.address), bal0.bob, 'bob paid nothing on chain and was paid inside L_IB');
   assert.equal(await balanceOf(e, asset, A.address), bal0.alice + DEPOSIT - paid, 'the absent client got her remainder');
-  assert.equal(await balanceOf(e, asset, I.address), bal0.irene + COLLATERAL, 'the hub nets zero');
+  assert.equal(await balanceOf(e, asset, I.address), bal0.irene + paid, "the hub got N x price from L_AI (and owes it to Bob inside L_IB)");
   await bob.stop();
   await irene.stop();
 });

@@ -12,7 +12,9 @@
  *
  * The honest engines must pay everyone out with no manual step: their virtual challenges find V
  * finalized, they learn the concluded outcome from the chain status (its fingerprint is the one of
- * the final state they signed themselves), reclaim V's guarantees and transfer both ledgers.
+ * the final state they signed themselves), reclaim V's guarantees and transfer the ledgers they
+ * exit (1b: only L_AI — between Bob and the live hub, V's guarantee leaves L_IB by removal with the
+ * concluded outcome, and L_IB stays open).
  * Before the fix they only learnt a `Concluded` channel's outcome from a unanimous final state
  * they held, and a `Concluded` event seen before a fallback objective existed was never fed to it:
  * the ledger exits waited forever in `WaitingForVirtualFinalization`, with Bob's earnings and the
@@ -123,16 +125,24 @@ test('payer concludes V with a final state she withheld: Bob and the hub still c
   await e.chain.alice.chain.submit(toChainTransaction(P.moveTransaction(v, move, 'challenge', A.key)));
   const finalOutcome = move.candidate.state.outcome;
 
-  // Bob and the hub go on chain (peer stalled); the ledgers get registered and finalize.
-  await until(async () => (await statusOf(e, ib)).finalizesAt > 0 && (await statusOf(e, ai)).finalizesAt > 0, 'both ledgers challenged', 60_000);
+  // The hub goes on chain with L_AI (Alice stalled its objectives). V is concluded: Bob and the hub,
+  // both live, remove V's guarantee from L_IB by that on-chain outcome; L_IB stays open (no closure
+  // cascade from V), Bob credited N x price in it.
+  const ibHeld0 = await e.chain.alice.chain.holdings(asset, ib);
+  await until(async () => (await statusOf(e, ai)).finalizesAt > 0, 'L_AI challenged', 60_000);
   await passChallenges(e);
   const done = async (): Promise<boolean> =>
-    bob.getLedgerChannel(ib)?.status === 'closed' && irene.getLedgerChannel(ib)?.status === 'closed' && irene.getLedgerChannel(ai)?.status === 'closed' && bob.getDisputes().length === 0 && irene.getDisputes().length === 0;
-  await mineUntil(e, done, 'the ledger exits complete');
-  assert.equal(await e.chain.alice.chain.holdings(asset, ib), 0n, 'L_IB paid out');
+    irene.getLedgerChannel(ai)?.status === 'closed' && bob.getLedgerChannel(ib)?.guarantees === 0 && irene.getLedgerChannel(ib)?.guarantees === 0 && bob.getDisputes().length === 0 && irene.getDisputes().length === 0;
+  await mineUntil(e, done, "L_AI's exit completes and V's guarantee leaves L_IB");
   assert.equal(await e.chain.alice.chain.holdings(asset, ai), 0n, 'L_AI paid out');
+  assert.equal(bob.getLedgerChannel(ib)?.status, 'open');
+  assert.equal(irene.getLedgerChannel(ib)?.status, 'open');
+  assert.equal((await statusOf(e, ib)).finalizesAt, 0, 'L_IB never challenged');
+  assert.equal(await e.chain.alice.chain.holdings(asset, ib), ibHeld0, 'L_IB holdings untouched');
   assert.equal(P.allocatedTo(finalOutcome, B.dest), paid);
-  assert.equal(await balanceOf(e, asset, B.address), bal0.bob + paid, 'bob: N x price');
-  assert.equal(await balanceOf(e, asset, I.address), bal0.irene + collateral, 'the hub: its collateral back');
+  assert.equal(bob.getLedgerChannel(ib)?.myBalance, paid, 'bob: N x price, credited in L_IB');
+  assert.equal(irene.getLedgerChannel(ib)?.myBalance, collateral - paid);
+  assert.equal(await balanceOf(e, asset, B.address), bal0.bob, 'bob: nothing moved on chain');
+  assert.equal(await balanceOf(e, asset, I.address), bal0.irene + paid, 'the hub: N x price from L_AI (what it owes Bob in L_IB)');
   assert.equal(await balanceOf(e, asset, A.address), bal0.alice + deposit - paid, 'alice: deposit - N x price (the hub transferred L_AI)');
 });

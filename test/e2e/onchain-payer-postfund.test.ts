@@ -5,7 +5,8 @@
  * Bob closes V cooperatively; L_IB is updated (the hub paid Bob N x price). Alice, who leads L_AI,
  * never sends her proposal to drop V's guarantee (so the hub is not paid back), stops, and
  * registers V's postfund (turn 1: payer keeps everything) with `challenge`. The honest hub must
- * conclude V with the final state it holds and collect N x price from L_AI.
+ * conclude V with the final state it holds and collect N x price from L_AI (V settled, the hub
+ * tries to remove V's guarantee from L_AI with Alice by proof; she is silent, so it exits L_AI).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,8 +25,11 @@ test('payer refuses the L_AI update and challenges V with its postfund: the hub 
   const { alice: A, irene: I, bob: B } = e.chain;
   const net = suite.scenario('payer-postfund', 19);
   let armed = false;
-  // the hub is patient: it relies on its watchtower, not on a peer timeout
-  const irene = await net.start(I, { policy: HUB_POLICY, fallback: PATIENT_FALLBACK });
+  // The hub answers Alice's challenge with its watchtower (conclude V with the final state), not on
+  // a peer timeout. V settled on chain leaves L_AI open: the hub then removes V's guarantee with
+  // Alice by proof, she stays silent, and after the hub's peer timeout it exits L_AI and is paid
+  // back. (A long timeout — PATIENT_FALLBACK's 600 s — only delays that exit by as much.)
+  const irene = await net.start(I, { policy: HUB_POLICY, fallback: { peerTimeoutMs: 10_000, cooperativeTimeoutMs: 30_000 } });
   const alice = await net.start(A, { hub: net.hub, fallback: PATIENT_FALLBACK }, (to, kind) => armed && to.toLowerCase() === I.address.toLowerCase() && (kind === 'ledgerProposal' || kind === 'ledgerCountersignature'));
   const bob = await net.start(B, { hub: net.hub });
   const events: NodeEvent[] = [];
@@ -47,9 +51,11 @@ test('payer refuses the L_AI update and challenges V with its postfund: the hub 
   assert.equal(move.turnNum, 1);
   await e.chain.alice.chain.submit(toChainTransaction(P.moveTransaction(v, move, 'challenge', A.key)));
 
-  await passChallengesUntil(e, () => irene.getLedgerChannel(ai)?.status === 'closed', 700);
-  console.log('hub', events.flatMap((x) => (x.type === 'fallbackStarted' ? [`started:${x.channelId.slice(0, 8)}:${x.reason}`] : x.type === 'fallbackTransaction' ? [x.kind] : [])));
-  console.log('V on chain', await e.chain.alice.chain.statusOf(v));
+  await passChallengesUntil(e, () => irene.getLedgerChannel(ai)?.status === 'closed', 700, 120_000);
+  const hubSteps = events.flatMap((x) => (x.type === 'fallbackStarted' ? [`started:${x.channelId.toLowerCase()}:${x.reason}`] : x.type === 'fallbackTransaction' ? [x.kind] : []));
+  assert.ok(hubSteps.includes(`started:${v.toLowerCase()}:virtualOnChain`), `the hub's watchtower settles V: ${hubSteps.join(', ')}`);
+  assert.ok(hubSteps.includes('conclude'), `the hub concludes V with the final state it holds: ${hubSteps.join(', ')}`);
+  assert.ok(hubSteps.includes(`started:${ai.toLowerCase()}:peerStalled`), `the hub exits L_AI once Alice ignores the removal: ${hubSteps.join(', ')}`);
   assert.equal(await e.chain.alice.chain.holdings(asset, ai), 0n, 'L_AI paid out');
   assert.equal(await balanceOf(e, asset, I.address), bal0.irene + paid, 'hub: paid back N x price from L_AI');
   assert.equal(await balanceOf(e, asset, A.address), bal0.alice + deposit - paid, 'alice: deposit - N x price, not more');

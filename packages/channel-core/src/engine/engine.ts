@@ -27,7 +27,7 @@ import { systemClock } from '../ports/clock.ts';
 import type { InboundMessage, MessageService, UndeliverableMessage } from '../ports/messaging.ts';
 import { LAST_BLOCK_KEY, type StaleCursor, type Store } from '../ports/store.ts';
 import { type Channel, destinationOf, entryAt, latestSupportedState, others } from '../protocols/channel.ts';
-import { type ConsensusChannel, counterparty, newConsensusChannel } from '../protocols/ledger.ts';
+import { type ConsensusChannel, consensusIncludes, counterparty, newConsensusChannel } from '../protocols/ledger.ts';
 import { type Objective, crank, ledgersOf, onTransactionFailed, statusReadsNeeded, waitsOnLedgers, update, watchedChannels, withLedger } from '../protocols/objective.ts';
 import { allocatedTo, disputeEventFromPort, guaranteesOf, signedFinalOutcomes } from '../protocols/dispute.ts';
 import { directDefundId } from '../protocols/direct-defund.ts';
@@ -35,7 +35,9 @@ import { type Outcome, hashOutcome } from '../outcome.ts';
 import { newVirtualChallenge, virtualChallengeId } from '../protocols/virtual-challenge.ts';
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
-import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel } from '../protocols/ledger-exit.ts';
+import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel, withTargetRecord } from '../protocols/ledger-exit.ts';
+import { guaranteeRemovalId, newGuaranteeRemoval, removalByProof } from '../protocols/guarantee-removal.ts';
+import { isFinalizedAt } from '../protocols/dispute.ts';
 import { virtualFundAbandonable, virtualFundId } from '../protocols/virtual-fund.ts';
 import { type LedgerTopUpObjective, topUpDepositConflicts, topUpDepositMined } from '../protocols/ledger-topup.ts';
 import { type DirectFundObjective, directFundAbandonable, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
@@ -47,6 +49,7 @@ import {
   type FallbackObjective,
   FALLBACK_DEFAULTS,
   channelsOf,
+  closedOnChain,
   disputeInfo,
   fallbackContext,
   isFallbackObjective,
@@ -402,6 +405,7 @@ export function silentPeers(o: Objective, waitingFor: string): Address[] {
       return ledgersOf(o).map((l) => counterparty(l));
     }
     case 'ledgerTopUp':
+    case 'guaranteeRemoval':
       return waitingFor === 'WaitingForLedgerUpdate' ? [counterparty(o.ledger)] : [];
     default:
       return [];
@@ -469,6 +473,14 @@ class EngineImpl implements Engine {
   #caughtUp = false;
   /** Peers seen silent (lowercase address -> clock time), cleared by any message from them. */
   readonly #silent = new Map<string, number>();
+  /**
+   * Peers the automatic fallback found stalled (a `peerStalled` trigger fired for them: silent past
+   * `fallback.peerTimeoutMs` during an objective that needs them), lowercase address -> clock time;
+   * cleared by any message from them. A ledger with such a peer is exited at once when one of its
+   * virtual channels goes on chain, instead of waiting for V's finalization and a removal that
+   * would time out too.
+   */
+  readonly #stalled = new Map<string, number>();
   /** Our reclaim transactions: tx hash -> target, to attribute `Reclaimed` events. */
   readonly #reclaimTargets = new Map<string, ChannelId>();
   /**
@@ -954,7 +966,7 @@ class EngineImpl implements Engine {
         }
         ledgers.push(id);
         for (const oid of ledgerObjectiveIds(id)) if (this.#hasRecord(oid)) ledgerObjectives.push(oid);
-        ledgerPrefixes.push(ledgerTopUpPrefix(id));
+        ledgerPrefixes.push(ledgerTopUpPrefix(id), `GuaranteeRemoval-${id.toLowerCase()}-`);
       }
     }
     const ledgerNonces = ledgers.map((id) => this.#nonceTimeOf(this.#getLedger(id)?.ledger?.fixedPart.channelNonce, directFundId(id)));
@@ -986,6 +998,14 @@ class EngineImpl implements Engine {
       channels.push(id);
       nonces.push(this.#nonceTimeOf(vd.v?.fixedPart.channelNonce, virtualFundId(id)));
       for (const o of ids) if (this.#hasRecord(o)) objectives.push(o);
+      // V's guarantee removals from ledgers that stayed open (V is not guarded: they finished);
+      // a closed ledger's removals go with the ledger (by prefix)
+      for (const p of new Set([vd.payer, vd.hub, vd.payee].map((a) => a.toLowerCase()))) {
+        for (const lid of this.#liveByPeer().get(p) ?? []) {
+          const rid = guaranteeRemovalId(lid as ChannelId, id);
+          if (!this.#active.has(rid) && this.#hasRecord(rid)) objectives.push(rid);
+        }
+      }
       this.#addClosedPayeePaid(paid, vd);
     }
     channels.push(...ledgers);
@@ -1230,6 +1250,13 @@ class EngineImpl implements Engine {
           this.#afterSync(() => this.#readStatus(oid, t));
         }
       }
+      // a guaranteed channel settled on chain before this exit existed (its guarantee's removal by
+      // proof timed out): its record comes from our virtual challenge, which saw its events
+      for (const v of out.virtuals) {
+        if (out.targets[v.id] !== undefined) continue;
+        const rec = this.#virtualChallengeOf(v.id)?.onChain;
+        if (rec != null) out = withTargetRecord(out, v.id, rec);
+      }
     }
     for (const l of ledgersOf(o)) {
       const latest = this.#getLedger(l.id)?.ledger;
@@ -1408,6 +1435,13 @@ class EngineImpl implements Engine {
         this.#afterTopUpEnded(o);
         return;
       case 'virtualChallenge': {
+        // V is settled on chain: the ledgers guaranteeing it drop the guarantee by proof (cooperatively)
+        const vId = o.v.id;
+        this.#afterSync(() => {
+          void this.serial(() => this.#startGuaranteeRemovals(vId)).catch((e: unknown) =>
+            this.#log.warn({ channelId: vId, code: isSluiceError(e) ? e.code : 'unknown' }, 'guarantee removals not started'),
+          );
+        });
         const vd = this.#getVirtual(o.v.id);
         if (vd === undefined || vd.status === 'closed') return;
         const paid = virtualPaid(o) ?? vd.paid ?? 0n;
@@ -1789,6 +1823,65 @@ class EngineImpl implements Engine {
     return out;
   }
 
+  /** Our virtual challenge of V (live or finished), if any. */
+  #virtualChallengeOf(vId: ChannelId): Extract<Objective, { type: 'virtualChallenge' }> | undefined {
+    const id = virtualChallengeId(vId);
+    const o = (this.#active.get(id) ?? (this.#hasRecord(id) ? getObjectiveData(this.store, id) : undefined))?.objective;
+    return o?.type === 'virtualChallenge' ? o : undefined;
+  }
+
+  /** Our own view of V on chain, for a guarantee removal by proof: our virtual challenge's record at its (caught-up) chain time. */
+  #virtualProof(vId: ChannelId): { v: Channel['fixedPart']; proof: { record: import('../protocols/dispute.ts').OnChainRecord | null; now: number } } | undefined {
+    const vc = this.#virtualChallengeOf(vId);
+    return vc === undefined ? undefined : { v: vc.v.fixedPart, proof: { record: vc.onChain, now: vc.now } };
+  }
+
+  /**
+   * V is settled on chain (our virtual challenge of it completed): remove its guarantee from every
+   * open ledger that still holds it, cooperatively with V's on-chain outcome (inside {@link serial}).
+   * A peer silent or refusing past the fallback timeout gets that ledger exited (`needsPeer`).
+   */
+  async #startGuaranteeRemovals(vId: ChannelId): Promise<void> {
+    const vc = this.#virtualChallengeOf(vId);
+    if (vc === undefined || !isFinalizedAt(vc.onChain, vc.now)) return;
+    for (const ld of [...this.#ledgerMap().values()]) {
+      if (ld.ledger == null || ld.status !== 'open' || !consensusIncludes(ld.ledger, vId) || closedOnChain(ld.ledgerId, this.#active)) continue;
+      const id = guaranteeRemovalId(ld.ledgerId, vId);
+      if (this.#exists(id) || this.#exists(ledgerExitId(ld.ledgerId))) continue;
+      if (this.#peerStalledNow(ld.counterparty)) {
+        // the counterparty is already known stalled: a removal would only time out on it
+        this.#log.info({ channelId: vId, ledgerId: ld.ledgerId, peer: ld.counterparty }, 'exiting the ledger of a stalled peer instead of removing the guarantee');
+        await this.#runFallbackPlan({ kind: 'peerStalled', peer: ld.counterparty });
+        continue;
+      }
+      let o;
+      try {
+        o = newGuaranteeRemoval({ ledger: ld.ledger, v: vc.v.fixedPart, proof: { record: vc.onChain, now: vc.now } });
+      } catch (e) {
+        this.#log.warn({ channelId: vId, ledgerId: ld.ledgerId, code: isSluiceError(e) ? e.code : 'unknown' }, 'guarantee removal not started');
+        continue;
+      }
+      if (removalByProof(o) === null) {
+        // V's on-chain outcome is not known to us (concluded with a state we cannot match): no
+        // split to agree; only whoever holds that state can settle it
+        this.#log.warn({ channelId: vId, ledgerId: ld.ledgerId }, "guarantee removal not started: the virtual channel's on-chain outcome is unknown here");
+        continue;
+      }
+      this.#log.info({ objectiveId: o.id, channelId: vId, ledgerId: ld.ledgerId }, 'removing the guarantee of a channel settled on chain');
+      await this.#startOwn(o);
+    }
+  }
+
+  /** Create and crank an objective of ours (inside {@link serial}). */
+  async #startOwn(o: Objective): Promise<void> {
+    const sends: Promise<unknown>[] = [];
+    this.#grouped(() => {
+      this.#create({ objective: o }, 'me');
+      this.#advanceSync(o.id, undefined, sends);
+    });
+    await settleSends(sends, this.#log);
+  }
+
   /** Run `fallbackPlan` and start what it creates (inside {@link serial}). */
   async #runFallbackPlan(trigger: FallbackTrigger): Promise<string[]> {
     const live = [...this.#active.keys()];
@@ -1801,12 +1894,46 @@ class EngineImpl implements Engine {
     }
     const started: string[] = [];
     if (!plan.decision.onChain) return started;
+    // A virtual channel going on chain leaves the ledgers guaranteeing it open (their guarantee is
+    // removed by proof once V finalizes) — except a ledger whose counterparty we already know is
+    // stalled: the removal would only time out on it, so it is exited now, as its stall would have.
+    // (Judged before starting: that fails the cooperative objectives on V that show the stall.)
+    const stalled = new Set<Address>();
+    if (trigger.kind !== 'peerStalled') {
+      for (const o of plan.create) if (o.type === 'virtualChallenge' && !this.#exists(o.id)) for (const p of this.#stalledCounterparties(o.v.id)) stalled.add(p);
+    }
     for (const o of plan.create) {
       if (this.#exists(o.id)) continue;
       await this.#startFallbackObjective(o, plan.decision.reason);
       started.push(o.id);
     }
+    for (const peer of stalled) started.push(...(await this.#runFallbackPlan({ kind: 'peerStalled', peer })));
     return started;
+  }
+
+  /** Whether the automatic fallback already knows `peer` stalled (see {@link #stalled}), or an objective waits on it past the peer timeout now. */
+  #peerStalledNow(peer: Address): boolean {
+    if ((this.init.fallback?.auto ?? true) === false) return false;
+    const p = peer.toLowerCase();
+    if (this.#stalled.has(p)) return true;
+    const now = this.#clock.now();
+    const peerTimeout = this.init.fallback?.peerTimeoutMs ?? FALLBACK_DEFAULTS.peerTimeoutMs;
+    for (const data of this.#active.values()) {
+      const o = data.objective;
+      if (isFallbackObjective(o) || now - data.progressAt < peerTimeout || !needsPeer(o, data.waitingFor)) continue;
+      if (silentPeers(o, data.waitingFor).some((x) => x.toLowerCase() === p)) return true;
+    }
+    return false;
+  }
+
+  /** Counterparties, known stalled, of our open ledgers that guarantee `vId` and are not being exited yet. */
+  #stalledCounterparties(vId: ChannelId): Address[] {
+    const out = new Set<string>();
+    for (const ld of this.#ledgerMap().values()) {
+      if (ld.ledger == null || ld.status !== 'open' || !consensusIncludes(ld.ledger, vId) || this.#exists(ledgerExitId(ld.ledgerId))) continue;
+      if (this.#peerStalledNow(ld.counterparty)) out.add(ld.counterparty.toLowerCase());
+    }
+    return [...out] as Address[];
   }
 
   async #startFallbackObjective(o: FallbackObjective, reason: 'forced' | 'peerStalled' | 'challengeRunning' | 'virtualOnChain'): Promise<void> {
@@ -1964,12 +2091,21 @@ class EngineImpl implements Engine {
       if (o.type === 'directDefund') void this.serial(() => this.#advance(o.id, undefined)).catch(() => {});
     }
     for (const entry of this.#journal()) this.#runResponse(entry);
+    // virtual channels settled on chain whose guarantee removals were not started (a crash between
+    // the virtual challenge's completion and their creation)
+    const targets = new Set<ChannelId>();
+    for (const ld of this.#ledgerMap().values()) {
+      if (ld.ledger == null || ld.status !== 'open') continue;
+      for (const g of ld.ledger.current.outcome.guarantees) if (!this.#exists(guaranteeRemovalId(ld.ledgerId, g.target)) && this.#exists(virtualChallengeId(g.target))) targets.add(g.target);
+    }
+    for (const t of targets) void this.serial(() => this.#startGuaranteeRemovals(t)).catch(() => {});
   }
 
   // ---------------------------------------------------------------- peer messages
 
   async #onMessage(m: InboundMessage): Promise<void> {
     this.#silent.delete(m.from.toLowerCase());
+    this.#stalled.delete(m.from.toLowerCase());
     let msg: WireMessage;
     try {
       msg = decodeWireMessage(m.payload);
@@ -2149,6 +2285,7 @@ class EngineImpl implements Engine {
             forgottenBefore: this.#forgottenBefore(),
             holdings: (id) => this.#holdings.get(id.toLowerCase())?.holdings,
             readHoldings: (id, asset) => this.#readHoldings(id, asset),
+            virtualProof: (v) => this.#virtualProof(v),
           },
           msg,
         );
@@ -2170,7 +2307,8 @@ class EngineImpl implements Engine {
         return;
       }
       this.#create(joined, 'peer');
-      if (joined.objective.type !== 'ledgerTopUp') {
+      // (a top-up's and a removal's proposal were only checked: applied below to the stored ledger)
+      if (joined.objective.type !== 'ledgerTopUp' && joined.objective.type !== 'guaranteeRemoval') {
         this.#advanceSync(id, undefined, sends); // the message is already applied
         const early = this.#earlyRejections.get(id);
         if (early !== undefined) {
@@ -2386,6 +2524,7 @@ class EngineImpl implements Engine {
     // marks nothing renews age out — throw-away identities must not accumulate here.
     const silentTtl = Math.max(SILENT_TTL_MS, 4 * this.#timeout);
     for (const [p, at] of this.#silent) if (now - at > silentTtl) this.#silent.delete(p);
+    for (const [p, at] of this.#stalled) if (now - at > silentTtl) this.#stalled.delete(p);
     // Ledger openings idle for the opening timeout with nothing of ours in them — nobody funded
     // them, or the peer did and never signed the postfund — are given up (only once caught up with
     // the chain, so a deposit already mined has been seen); a deposit or that postfund resumes them.
@@ -2445,6 +2584,7 @@ class EngineImpl implements Engine {
     }
     // Trigger (a): a counterparty silent past the fallback timeout during an objective that needs it.
     for (const peer of gone) {
+      this.#stalled.set(peer, now);
       try {
         await this.#runFallbackPlan({ kind: 'peerStalled', peer: peer as Address });
       } catch (e) {

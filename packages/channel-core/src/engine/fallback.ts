@@ -72,6 +72,10 @@ export function needsPeer(o: Objective, waitingFor: string): boolean {
       return !o.channel.concluded;
     case 'virtualFund':
       return waitingFor === 'WaitingForCompletePostFund' || waitingFor === 'WaitingForCompleteFunding';
+    case 'guaranteeRemoval':
+      // V is settled on chain and the peer does not agree the removal (silent or refusing): the
+      // ledger is exited on chain instead (V being finalized, the exit can reclaim the guarantee)
+      return waitingFor === 'WaitingForLedgerUpdate';
     default:
       return false;
   }
@@ -84,6 +88,7 @@ export function channelsOf(o: Objective): ChannelId[] {
     case 'directDefund':
       return [o.channel.id];
     case 'ledgerTopUp':
+    case 'guaranteeRemoval':
       return [o.ledger.id];
     case 'virtualFund':
     case 'virtualDefund':

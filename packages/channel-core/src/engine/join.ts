@@ -15,6 +15,8 @@ import { directDefundId, newDirectDefund } from '../protocols/direct-defund.ts';
 import { newVirtualFund, virtualFundId, type VirtualFundObjective } from '../protocols/virtual-fund.ts';
 import { newVirtualDefund, virtualDefundId, type PaymentBound } from '../protocols/virtual-defund.ts';
 import { newLedgerTopUp } from '../protocols/ledger-topup.ts';
+import { type VirtualProof, newGuaranteeRemoval, parseGuaranteeRemovalId, removalByProof } from '../protocols/guarantee-removal.ts';
+import type { FixedPart } from '../state.ts';
 import {
   type ConsensusChannel,
   consensusIncludes,
@@ -55,6 +57,11 @@ export interface JoinContext {
   readonly holdings?: (ledgerId: ChannelId) => bigint | undefined;
   /** Ask for a ledger's holdings to be read from the chain (asynchronously; `holdings` has them after). */
   readonly readHoldings?: (ledgerId: ChannelId, asset: Address) => void;
+  /**
+   * Our own view of a virtual channel on chain (its virtual challenge's record and chain time),
+   * with its fixed part; undefined when we have no virtual challenge for it.
+   */
+  readonly virtualProof?: (channelId: ChannelId) => { readonly v: FixedPart; readonly proof: VirtualProof } | undefined;
 }
 
 /** Refuse a channel whose nonce is before what retention forgot, or outside the policy's window (when it has one). */
@@ -391,6 +398,33 @@ function joinLedgerTopUp(ctx: JoinContext, msg: ProtocolMessage): Joined {
 }
 
 /**
+ * The ledger leader's removal of a settled virtual channel's guarantee (by on-chain proof): joined
+ * only when OUR view of the chain shows V finalized (or concluded) with the outcome the proposal
+ * applies — never on the leader's word. Before that it is not ready (the leader re-sends); a
+ * different split is refused when the message is applied.
+ */
+function joinGuaranteeRemoval(ctx: JoinContext, msg: ProtocolMessage): Joined {
+  if (msg.kind !== 'ledgerProposal' || msg.signedProposal.proposal.type !== 'remove') refuse('a guarantee removal starts with a removal proposal');
+  const ids = parseGuaranteeRemovalId(msg.objectiveId);
+  if (ids === undefined) refuse('malformed guarantee removal id');
+  const ld = ctx.ledgers.get(ids.ledgerId);
+  if (ld?.ledger == null || ld.status !== 'open') refuse('no open ledger with this id', { ledgerId: ids.ledgerId });
+  if (ld.myIndex !== 1) refuse('only the ledger leader proposes a removal', { ledgerId: ids.ledgerId });
+  if (msg.signedProposal.proposal.target.toLowerCase() !== ids.target) refuse('the proposal removes another channel', { ledgerId: ids.ledgerId });
+  if (!consensusIncludes(ld.ledger, ids.target)) refuse('the ledger does not guarantee this channel', { ledgerId: ids.ledgerId, channelId: ids.target });
+  const seen = ctx.virtualProof?.(ids.target);
+  if (seen === undefined && virtualOf(ctx, ids.target) === undefined) refuse('unknown virtual channel', { channelId: ids.target });
+  const objective = seen === undefined ? undefined : newGuaranteeRemoval({ ledger: ld.ledger, v: seen.v, proof: seen.proof });
+  if (objective === undefined || removalByProof(objective) === null) {
+    throw new SluiceError('PROTOCOL_NOT_READY', 'the virtual channel is not settled on chain in our view yet', { details: { channelId: ids.target } });
+  }
+  // Checked here (a bad signature or another split leaves no record), applied by the engine once
+  // the objective is created with the ledger's latest stored copy.
+  update(objective, msg);
+  return { objective };
+}
+
+/**
  * Create the objective a peer's first message asks for, or throw why not.
  * @throws SluiceError HUB_POLICY_REJECTED (policy or role checks), PROTOCOL_NOT_READY (retry later),
  *   and any protocol error from applying the message
@@ -408,6 +442,8 @@ export function joinObjective(ctx: JoinContext, msg: ProtocolMessage): Joined {
       return joinDirectDefund(ctx, msg);
     case 'LedgerTopUp':
       return joinLedgerTopUp(ctx, msg);
+    case 'GuaranteeRemoval':
+      return joinGuaranteeRemoval(ctx, msg);
     default:
       return refuse('unknown objective');
   }

@@ -107,6 +107,7 @@ function mapLedgers(o: Objective, f: (l: ConsensusChannel | LedgerStoredApart) =
     case 'virtualDefund':
       return { ...o, toMyLeft: o.toMyLeft === null ? null : f(o.toMyLeft), toMyRight: o.toMyRight === null ? null : f(o.toMyRight) } as Objective;
     case 'ledgerTopUp':
+    case 'guaranteeRemoval':
       return { ...o, ledger: f(o.ledger) } as Objective;
     default:
       return o;
@@ -319,16 +320,17 @@ export function virtualObjectiveIds(channelId: ChannelId): string[] {
   return [virtualFundId(channelId), virtualDefundId(channelId), virtualChallengeId(channelId)];
 }
 
-const PRUNABLE_OBJECTIVE_ID = /^(?:(?:VirtualFund|VirtualDefund|VirtualChallenge|DirectFunding|DirectDefunding|LedgerExit)-(0x[0-9a-fA-F]{64})|LedgerTopUp-(0x[0-9a-fA-F]{64})-[0-9]{1,78})$/;
+const PRUNABLE_OBJECTIVE_ID = /^(?:(?:VirtualFund|VirtualDefund|VirtualChallenge|DirectFunding|DirectDefunding|LedgerExit)-(0x[0-9a-fA-F]{64})|LedgerTopUp-(0x[0-9a-fA-F]{64})-[0-9]{1,78}|GuaranteeRemoval-0x[0-9a-fA-F]{64}-(0x[0-9a-fA-F]{64}))$/;
 
 /**
  * The channel an objective id belongs to when history retention may delete that channel's
  * records: a virtual channel's objectives ({@link virtualObjectiveIds}) and a ledger's
- * ({@link ledgerObjectiveIds}, and its top-ups).
+ * ({@link ledgerObjectiveIds}, and its top-ups). A guarantee removal belongs to its virtual
+ * channel (pruned with it while the ledger stays open; with the ledger, by prefix, once closed).
  */
 export function prunableChannelOfObjective(id: string): ChannelId | undefined {
   const m = PRUNABLE_OBJECTIVE_ID.exec(id);
-  return m === null ? undefined : ((m[1] ?? m[2]) as ChannelId);
+  return m === null ? undefined : ((m[1] ?? m[2] ?? m[3]) as ChannelId);
 }
 
 /** A ledger's objectives whose ids derive from its id alone (top-ups add their target: see `ledgerTopUpPrefix`). */

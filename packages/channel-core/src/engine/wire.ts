@@ -26,7 +26,7 @@ const MAX_EXITS = 4;
 const MAX_ALLOCATIONS = 64;
 
 /** Objective ids the engine knows, by prefix (see the protocols' `*Id` functions). */
-export const OBJECTIVE_ID_RE = /^(DirectFunding|DirectDefunding|VirtualFund|VirtualDefund)-0x[0-9a-f]{64}$|^LedgerTopUp-0x[0-9a-f]{64}-(0|[1-9][0-9]{0,77})$/;
+export const OBJECTIVE_ID_RE = /^(DirectFunding|DirectDefunding|VirtualFund|VirtualDefund)-0x[0-9a-f]{64}$|^LedgerTopUp-0x[0-9a-f]{64}-(0|[1-9][0-9]{0,77})$|^GuaranteeRemoval-0x[0-9a-f]{64}-0x[0-9a-f]{64}$/;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });

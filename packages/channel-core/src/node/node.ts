@@ -157,7 +157,9 @@ export interface Node {
   /**
    * Withdraw from a ledger, cooperatively first (`closeLedgerChannel` for at most
    * `cooperativeTimeoutMs`, needs no virtual channel open in it); on chain when `force`, when the
-   * counterparty is known silent, or when the cooperative close times out. On chain it also
+   * counterparty is known silent, when a virtual channel it guarantees is being settled on chain
+   * (its guarantee would only leave the ledger once V finalizes), or when the cooperative close
+   * times out. On chain it also
    * settles every virtual channel the ledger guarantees.
    * A ledger still opening (status `funding`): with nothing of ours in it the opening is given up
    * (`cooperative` with `openingGivenUp`; the ledger ends `failed`, a deposit seen later resumes it); with our deposit in
@@ -823,7 +825,12 @@ class NodeImpl implements Node {
       await engine.waitForObjective(directDefundId(id), this.#timeout(options));
       return { mode: 'cooperative' };
     }
-    if (options.force !== true && !engine.isPeerSilent(ld.counterparty) && engine.objective(primary) === undefined) {
+    // A virtual channel this ledger guarantees is being settled on chain: its guarantee leaves the
+    // ledger cooperatively only once V finalizes (removal by proof), so no cooperative close can
+    // run before. The user asked to leave this ledger: exit it on chain now (which settles its
+    // V's), as `force` would — a user command, not the V -> ledger cascade.
+    const vOnChain = ld.ledger.current.outcome.guarantees.some((g) => engine.objective(virtualChallengeId(g.target)) !== undefined);
+    if (options.force !== true && !vOnChain && !engine.isPeerSilent(ld.counterparty) && engine.objective(primary) === undefined) {
       const coop = this.#coopCall(options);
       try {
         if (ld.status === 'closing' && engine.objective(directDefundId(id))?.objective.status === 'approved') {

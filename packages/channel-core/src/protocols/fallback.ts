@@ -4,11 +4,11 @@
  * `ChallengeRegistered` on one of our channels) together with the channels it holds.
  *
  * Closure rule: a ledger's payout needs every guarantee in it reclaimed, which needs each
- * guaranteed virtual channel finalized; and a virtual channel settled on chain releases its
- * guarantees only by reclaim from finalized ledgers (the cooperative protocols have no
- * "remove a guarantee by on-chain proof" step yet). So exiting a ledger settles the virtual
- * channels it guarantees, and settling a virtual channel exits the ledgers that guarantee it,
- * transitively.
+ * guaranteed virtual channel finalized; so exiting a ledger settles the virtual channels it
+ * guarantees. The other direction is not closed here: a virtual channel settled on chain leaves
+ * the other ledgers that guarantee it open — once V is finalized their two parties remove the
+ * guarantee cooperatively with V's on-chain outcome (`guarantee-removal.ts`), and only a peer that
+ * stays silent or refuses gets that ledger exited (the engine's `peerStalled` trigger).
  */
 import type { Address, ChannelId } from '../hex.ts';
 import { sameAddress } from '../address.ts';
@@ -29,7 +29,10 @@ export interface GoOnChainInput {
   readonly peerStalled?: boolean;
   /** A challenge runs on this channel that we cannot (or chose not to) clear with a checkpoint. */
   readonly challengeRunning?: boolean;
-  /** A virtual channel this ledger guarantees is being settled on chain. */
+  /**
+   * A virtual channel is being settled on chain (a challenge registered on it). Settles that V
+   * only: the ledgers guaranteeing it drop the guarantee by on-chain proof once V is finalized.
+   */
   readonly virtualOnChain?: boolean;
 }
 
@@ -151,22 +154,11 @@ export function fallbackPlan(ctx: FallbackContext, trigger: FallbackTrigger, sec
   }
 
   if (decision.onChain) {
-    // closure: ledgers <-> the virtual channels they guarantee
-    for (let changed = true; changed; ) {
-      changed = false;
-      for (const l of ctx.ledgers) {
-        if (ledgerIds.has(l.id)) {
-          for (const g of l.current.outcome.guarantees) {
-            if (!virtualIds.has(g.target) && ctx.virtuals.some((v) => v.channel.id === g.target)) {
-              virtualIds.add(g.target);
-              changed = true;
-            }
-          }
-        } else if ([...virtualIds].some((v) => guarantees(l, v))) {
-          ledgerIds.add(l.id);
-          changed = true;
-        }
-      }
+    // closure: a ledger being exited settles the virtual channels it guarantees (one direction
+    // only: a virtual channel settled on chain does not exit the other ledgers guaranteeing it)
+    for (const l of ctx.ledgers) {
+      if (!ledgerIds.has(l.id)) continue;
+      for (const g of l.current.outcome.guarantees) if (ctx.virtuals.some((v) => v.channel.id === g.target)) virtualIds.add(g.target);
     }
   }
 

@@ -20,3 +20,4 @@ export * from './ledger-exit.ts';
 export * from './watchtower.ts';
 export * from './fallback.ts';
 export * from './objective.ts';
+export * from './guarantee-removal.ts';

@@ -148,6 +148,18 @@ export function withGuaranteedChannel(o: LedgerExitObjective, v: Channel | Guara
   return { ...o, virtuals: [...o.virtuals, g] };
 }
 
+/**
+ * Seed what the chain recorded for a guaranteed channel from our own view of it (the record its
+ * virtual challenge built from our chain events), when this exit has none: an exit started after V
+ * was settled (its guarantee's cooperative removal timed out) saw none of V's events — the payee's
+ * redemption above all, a state the other parties do not hold. Later events still apply on top
+ * (the record's cursor orders them).
+ */
+export function withTargetRecord(o: LedgerExitObjective, target: ChannelId, record: OnChainRecord): LedgerExitObjective {
+  if (o.targets[target] !== undefined || !o.virtuals.some((v) => v.id === target)) return o;
+  return { ...o, targets: { ...o.targets, [target]: record } };
+}
+
 /** The channel ids whose chain events this exit consumes: the ledger and the channels it guarantees. */
 export function ledgerExitChannels(o: LedgerExitObjective): ChannelId[] {
   return [o.ledger.id, ...o.virtuals.map((v) => v.id)];

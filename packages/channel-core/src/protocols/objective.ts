@@ -10,6 +10,7 @@ import { type LedgerTopUpObjective, crankLedgerTopUp, updateLedgerTopUp } from '
 import { type ConsensusChannel } from './ledger.ts';
 import { type VirtualChallengeObjective, crankVirtualChallenge, updateVirtualChallenge, virtualChallengeNeedsStatus } from './virtual-challenge.ts';
 import { type LedgerExitObjective, channelsNeedingStatus, crankLedgerExit, ledgerExitChannels, updateLedgerExit } from './ledger-exit.ts';
+import { type GuaranteeRemovalObjective, crankGuaranteeRemoval, updateGuaranteeRemoval } from './guarantee-removal.ts';
 import { challengeRunning } from './dispute.ts';
 import { fail } from './fail.ts';
 import type { ChannelId } from '../hex.ts';
@@ -22,7 +23,8 @@ export type Objective =
   | VirtualDefundObjective
   | LedgerTopUpObjective
   | VirtualChallengeObjective
-  | LedgerExitObjective;
+  | LedgerExitObjective
+  | GuaranteeRemovalObjective;
 
 /** Event kinds only the fallback objectives consume (the cooperative ones ignore them). */
 const DISPUTE_EVENT_KINDS: ReadonlySet<string> = new Set(['challengeRegistered', 'challengeCleared', 'checkpointed', 'reclaimed', 'chainTime', 'channelStatus']);
@@ -50,6 +52,8 @@ export function crank(o: Objective, secrets: Secrets): AnyCrankResult {
       return crankVirtualChallenge(o, secrets);
     case 'ledgerExit':
       return crankLedgerExit(o, secrets);
+    case 'guaranteeRemoval':
+      return crankGuaranteeRemoval(o, secrets);
     default:
       return fail('INTERNAL', 'unknown objective type');
   }
@@ -79,6 +83,8 @@ export function update(o: Objective, event: ObjectiveEvent): Objective {
       return updateVirtualChallenge(o, event);
     case 'ledgerExit':
       return updateLedgerExit(o, event);
+    case 'guaranteeRemoval':
+      return updateGuaranteeRemoval(o, event);
     default:
       return fail('INTERNAL', 'unknown objective type');
   }
@@ -91,6 +97,7 @@ export function ledgersOf(o: Objective): ConsensusChannel[] {
     case 'virtualDefund':
       return [o.toMyLeft, o.toMyRight].filter((l): l is ConsensusChannel => l !== null);
     case 'ledgerTopUp':
+    case 'guaranteeRemoval':
       return [o.ledger];
     default:
       return [];
@@ -128,6 +135,7 @@ export function withLedger(o: Objective, ledger: ConsensusChannel): Objective {
       if (o.toMyRight?.id === ledger.id) return { ...o, toMyRight: ledger };
       return o;
     case 'ledgerTopUp':
+    case 'guaranteeRemoval':
       return o.ledger.id === ledger.id ? { ...o, ledger } : o;
     default:
       return o;

@@ -71,22 +71,55 @@ test('settle / exit: cooperative first, rules, and the disputes read model once 
     const late = alice.pay(v, 10n); // signed, delivered only after the settle started
     const r = await bob.settleVirtualChannel(v, { force: true });
     assert.equal(r.mode, 'onChain');
-    assert.deepEqual([...(r.mode === 'onChain' ? r.objectiveIds : [])].sort(), [P.ledgerExitId(ib as ChannelId), P.virtualChallengeId(v)].sort());
+    // V only: L_IB is with the hub, who is online (its guarantee is removed by proof once V is finalized)
+    assert.deepEqual([...(r.mode === 'onChain' ? r.objectiveIds : [])], [P.virtualChallengeId(v)]);
     assert.equal(bob.getVirtualChannel(v)?.status, 'closing');
     assert.equal(bob.receiveVoucher(late, { price: 10n }).kind, 'rejected', 'no voucher accepted once settling on chain');
-    await until(() => bob.getDisputes().length === 2 && bob.getDisputes().every((d) => d.phase === 'challenge'), 'both challenges registered');
+    await until(() => bob.getDisputes().length === 1 && bob.getDisputes().every((d) => d.phase === 'challenge'), 'the challenge registered');
     const dv = bob.getDisputes().find((d) => d.kind === 'virtual')!;
     assert.equal(dv.turnNumRecord, 2, 'the redemption state');
     assert.equal(dv.mine, 30n);
     assert.ok(dv.secondsLeft !== null && dv.secondsLeft > 0 && dv.finalizesAt !== null);
-    const dl = bob.getDisputes().find((d) => d.kind === 'ledger')!;
-    assert.equal(dl.mine, 30n, "the ledger pays Bob V's redemption once reclaimed");
-    assert.equal(dl.locked, 0n);
     // idempotent: forcing again starts nothing new
     const again = await bob.settleVirtualChannel(v, { force: true });
     assert.deepEqual(again.mode === 'onChain' ? [...again.objectiveIds] : [], [P.virtualChallengeId(v)]);
-    // the others' watchtowers take over: the hub and Alice settle too
-    await until(() => alice.getDisputes().some((d) => d.channelId === ai) && irene.getDisputes().length === 3, 'everyone settles on chain');
+    // the others' watchtowers follow V; no ledger goes on chain
+    await until(() => alice.getDisputes().some((d) => d.channelId === v) && irene.getDisputes().length === 1, 'everyone follows V on chain');
+    assert.equal(bob.getLedgerChannel(ib)?.status, 'open');
+    assert.equal(irene.getLedgerChannel(ai)?.status, 'open');
+    // but a user leaving a ledger whose V is being settled on chain goes on chain at once, unforced
+    // (no cooperative close can run before V finalizes): it was LEDGER_NOT_EMPTY before V went on chain
+    const x = await alice.exitLedgerChannel(ai as ChannelId);
+    assert.equal(x.mode, 'onChain');
+    assert.ok(x.mode === 'onChain' && x.objectiveIds.includes(P.ledgerExitId(ai as ChannelId)), 'the ledger exit');
+    assert.equal(alice.getLedgerChannel(ai)?.status, 'closing');
+    assert.equal(bob.getLedgerChannel(ib)?.status, 'open', "the other ledger is not touched");
+  } finally {
+    await w.stop();
+  }
+});
+
+test('V going on chain: a ledger whose counterparty is already known stalled is exited with it, not after a removal that would time out', async () => {
+  // the stall check runs late (objective timeout 60 s), the peer timeout is short: only the new rule can exit L_IB here
+  const bobInit = { objectiveTimeoutMs: 60_000, fallback: { peerTimeoutMs: 200 } };
+  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 7 }, { bob: bobInit });
+  try {
+    const { alice, irene, bob } = w.nodes;
+    const { ib } = await openLedgers(w, 1000n, 800n);
+    const { channelId: v } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene });
+    await until(() => bob.getVirtualChannel(v)?.status === 'funded' && irene.getVirtualChannel(v)?.status === 'funded', 'V funded');
+    for (let i = 0; i < 3; i++) bob.receiveVoucher(alice.pay(v, 10n), { price: 10n });
+    // the hub goes silent toward Bob
+    const svc = w.net.service(ADDR.irene);
+    const send = svc.send.bind(svc);
+    (svc as { send: typeof svc.send }).send = async (to, payload, o) => (to.toLowerCase() === ADDR.bob.toLowerCase() ? 'dropped' : send(to, payload, o));
+    const closing = bob.closeVirtualChannel(v, { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 600)); // Bob's close waits on the hub past his peer timeout
+    const r = await bob.settleVirtualChannel(v, { force: true });
+    assert.ok(r.mode === 'onChain');
+    assert.deepEqual([...r.objectiveIds].sort(), [P.ledgerExitId(ib as ChannelId), P.virtualChallengeId(v)].sort());
+    assert.ok(w.events.bob.some((e) => e.type === 'fallbackStarted' && e.channelId === ib && e.reason === 'peerStalled'), 'L_IB exited: its counterparty is stalled');
+    assert.ok(isSluiceError(await closing, 'CHANNEL_CLOSING'));
   } finally {
     await w.stop();
   }

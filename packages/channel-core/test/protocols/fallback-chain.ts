@@ -30,7 +30,7 @@ import {
   protocols as P,
 } from '../../src/index.ts';
 import { parseJson, stringifyJson } from '../../src/json.ts';
-import { type Actor, CONSENSUS_APP, ETH, Sim, VIRTUAL_PAYMENT_APP, alice, bob, d, irene, ledgerPrefund, rng, virtualPrefund } from './fixtures.ts';
+import { type Actor, CONSENSUS_APP, ETH, Sim, VIRTUAL_PAYMENT_APP, alice, bob, d, irene, ledgerPrefund, rng, secrets, virtualPrefund } from './fixtures.ts';
 
 export class Revert extends Error {
   constructor(reason: string) {
@@ -565,3 +565,34 @@ export function contextOf(dl: Download, a: Actor, live: readonly string[] = []):
 
 export type { FixedPart, State };
 export { hashOutcome };
+
+/**
+ * Remove V's guarantee from ledger `ledgerId` by on-chain proof between two online nodes: each
+ * builds its objective from its OWN virtual challenge record of V (and its chain time), the leader
+ * proposes, the follower countersigns; messages are exchanged until neither has anything to send.
+ * Returns both objectives (completed when the removal was agreed).
+ */
+export function removeByProof(dl: Download, x: Node, y: Node, ledgerId: ChannelId): P.GuaranteeRemovalObjective[] {
+  const objectives = [x, y].map((n) => {
+    const vc = n.load(P.virtualChallengeId(dl.V)) as P.VirtualChallengeObjective;
+    const o = P.newGuaranteeRemoval({ ledger: dl.ledgers.get(n.actor.name)!.get(ledgerId)!, v: vc.v.fixedPart, proof: { record: vc.onChain, now: vc.now } });
+    n.save(o);
+    return { n, id: o.id };
+  });
+  for (let round = 0; round < 6; round++) {
+    const outbox: { to: string; m: P.ProtocolMessage }[] = [];
+    for (const { n, id } of objectives) {
+      const r = P.crank(n.load(id), secrets(n.actor));
+      n.save(r.objective);
+      for (const e of r.effects) if (e.type === 'sendMessage') outbox.push({ to: e.to.toLowerCase(), m: e.payload });
+    }
+    if (outbox.length === 0) break;
+    for (const { to, m } of outbox) {
+      const dest = objectives.find(({ n }) => n.actor.address.toLowerCase() === to)!;
+      dest.n.save(P.update(dest.n.load(dest.id), m));
+    }
+  }
+  const out = objectives.map(({ n, id }) => n.load(id) as P.GuaranteeRemovalObjective);
+  for (const [i, { n }] of objectives.entries()) dl.ledgers.get(n.actor.name)!.set(ledgerId, out[i]!.ledger);
+  return out;
+}

@@ -420,8 +420,12 @@ test('shouldGoOnChain and fallbackPlan: cooperative first, triggers as data, clo
   const ids = (p: P.FallbackPlan) => p.create.map((o) => o.id).sort();
   // a silent stranger: nothing to do
   assert.deepEqual(ids(P.fallbackPlan(contextOf(dl, bob), { kind: 'peerStalled', peer: mallory.address }, secrets(bob))), []);
-  // Alice's silence: Bob settles V and (closure) the ledger that guarantees it
-  assert.deepEqual(ids(P.fallbackPlan(contextOf(dl, bob), { kind: 'peerStalled', peer: alice.address }, secrets(bob))), [P.ledgerExitId(dl.IB), P.virtualChallengeId(dl.V)].sort());
+  // Alice's silence: Bob settles V only — L_IB is with Irene, who is online (the guarantee is removed by proof once V is finalized)
+  assert.deepEqual(ids(P.fallbackPlan(contextOf(dl, bob), { kind: 'peerStalled', peer: alice.address }, secrets(bob))), [P.virtualChallengeId(dl.V)]);
+  // Irene's silence: Bob exits L_IB and (closure) settles the V it guarantees
+  assert.deepEqual(ids(P.fallbackPlan(contextOf(dl, bob), { kind: 'peerStalled', peer: irene.address }, secrets(bob))), [P.ledgerExitId(dl.IB), P.virtualChallengeId(dl.V)].sort());
+  // the hub, Alice silent: L_AI and V, not L_IB
+  assert.deepEqual(ids(P.fallbackPlan(contextOf(dl, irene), { kind: 'peerStalled', peer: alice.address }, secrets(irene))), [P.ledgerExitId(dl.AI), P.virtualChallengeId(dl.V)].sort());
   // Irene forcing everything: both ledgers and V
   const all = P.fallbackPlan(contextOf(dl, irene), { kind: 'userForce' }, secrets(irene));
   assert.deepEqual(all.decision, { onChain: true, reason: 'forced' });

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { type ChannelId, hashState, signChallenge, signState, protocols as P } from '../../src/index.ts';
 import { parseJson, stringifyJson } from '../../src/json.ts';
 import { ETH, TOKEN, alice, bob, irene, ledgerPrefund, rng, secrets } from './fixtures.ts';
-import { type Crash, type Download, Node, Revert, contextOf, download, drive } from './fallback-chain.ts';
+import { type Crash, type Download, Node, Revert, contextOf, download, drive, removeByProof } from './fallback-chain.ts';
 
 function startPlan(dl: Download, n: Node, trigger: P.FallbackTrigger): P.FallbackPlan {
   const plan = P.fallbackPlan(contextOf(dl, n.actor, n.live().map((o) => o.id)), trigger, secrets(n.actor));
@@ -76,12 +76,12 @@ for (const [name, asset] of [
   });
 }
 
-test('the client disappears mid-download: Bob redeems his best voucher on chain; Irene follows and everyone is paid', () => {
+test('the client disappears mid-download: Bob redeems his best voucher on chain; L_IB stays open (guarantee removed by proof), Irene exits L_AI and everyone is paid', () => {
   const dl = download({ chunks: 5, price: 3n });
   const B = new Node(bob);
   const I = new Node(irene);
   const plan = startPlan(dl, B, { kind: 'peerStalled', peer: alice.address });
-  assert.deepEqual(plan.create.map((o) => o.type).sort(), ['ledgerExit', 'virtualChallenge']);
+  assert.deepEqual(plan.create.map((o) => o.type).sort(), ['virtualChallenge'], 'V only: L_IB is with Irene, who is online');
   // Bob's first crank challenges V with the redemption state: Irene's watchtower sees it
   const vc = B.load(P.virtualChallengeId(dl.V));
   const r = P.crank(vc, secrets(bob));
@@ -94,10 +94,30 @@ test('the client disappears mid-download: Bob redeems his best voucher on chain;
   for (const o of B.live()) if (P.watchedChannels(o).includes(dl.V)) B.save(P.update(o, ev));
   const iplan = startPlan(dl, I, { kind: 'challengeRegistered', event: ev });
   assert.deepEqual(iplan.decision, { onChain: true, reason: 'virtualOnChain' });
-  assert.deepEqual(iplan.create.map((o) => o.id).sort(), [P.ledgerExitId(dl.AI), P.ledgerExitId(dl.IB), P.virtualChallengeId(dl.V)].sort());
+  assert.deepEqual(iplan.create.map((o) => o.id).sort(), [P.virtualChallengeId(dl.V)], 'no ledger exit for a challenge on V');
   drive(dl.chain, [B, I]);
   for (const n of [B, I]) for (const o of n.all()) assert.equal(o.status, 'completed', `${n.actor.name} ${o.id}`);
-  assertSettled(dl);
+  // V finalized with Bob's redemption: Irene and Bob drop its guarantee from L_IB with that outcome
+  const [ri, rb] = removeByProof(dl, I, B, dl.IB);
+  assert.equal(ri!.status, 'completed');
+  assert.equal(rb!.status, 'completed');
+  const ibOut = rb!.ledger.current.outcome;
+  assert.equal(ibOut.guarantees.length, 0);
+  assert.equal(ibOut.follower.amount, dl.start.bobInIB + dl.paid, "Bob credited V's on-chain outcome in L_IB");
+  assert.equal(ibOut.leader.amount, dl.start.ireneInIB - dl.paid);
+  // Alice stays silent on L_AI: Irene exits it; V being finalized, the exit reclaims its guarantee
+  const exitPlan = startPlan(dl, I, { kind: 'peerStalled', peer: alice.address });
+  for (const o of exitPlan.create) assert.notEqual(o.id, P.ledgerExitId(dl.IB));
+  const vcRecord = (I.load(P.virtualChallengeId(dl.V)) as P.VirtualChallengeObjective).onChain!;
+  // the exit started after V's events: seeded with our own record of V (Bob's redemption is a state Irene never held)
+  I.save(P.withTargetRecord(P.withGuaranteedChannel(I.load(P.ledgerExitId(dl.AI)) as P.LedgerExitObjective, dl.vs.get('irene')!), dl.V, vcRecord));
+  drive(dl.chain, [B, I]);
+  for (const n of [B, I]) for (const o of n.all()) assert.equal(o.status, 'completed', `${n.actor.name} ${o.id}`);
+  const { asset, chain, paid, start } = dl;
+  assert.equal(chain.paid(alice, asset), start.aliceInAI - paid, 'Alice: everything she did not spend');
+  assert.equal(chain.paid(irene, asset), start.ireneInAI + paid, 'Irene: collects from L_AI what she paid Bob in L_IB');
+  assert.equal(chain.held(dl.AI, asset), 0n, 'L_AI paid out');
+  assert.equal(chain.paid(bob, asset), 0n, 'L_IB not paid out: it stays open');
   assertNoDoubleSubmission(dl);
 });
 
@@ -176,7 +196,7 @@ test('V challenged by the payer with the postfund: the payee counter-challenges 
 
   const B = new Node(bob);
   const plan = startPlan(dl, B, { kind: 'challengeRegistered', event: ev });
-  assert.deepEqual(plan.create.map((o) => o.type).sort(), ['ledgerExit', 'virtualChallenge']);
+  assert.deepEqual(plan.create.map((o) => o.type).sort(), ['virtualChallenge']);
   const vc = B.load(P.virtualChallengeId(dl.V));
   const r = P.crank(vc, secrets(bob));
   assert.equal(r.waitingFor, 'WaitingForChallengeRegistered');
@@ -188,12 +208,25 @@ test('V challenged by the payer with the postfund: the payee counter-challenges 
   // Alice holds nothing newer than Bob's redemption: no answer
   assert.deepEqual(P.decideChallengeResponse({ channel: vAlice }, ev2, dl.chain.time, secrets(alice)), { action: 'none', reason: 'upToDate' });
   for (const o of B.live()) if (P.watchedChannels(o).includes(dl.V)) B.save(P.update(o, ev2));
-  // Alice's node settles L_AI once it sees V on chain
+  // Alice's and Irene's watchtowers follow V (no ledger exit: everyone is online)
   const A = new Node(alice);
-  startPlan(dl, A, { kind: 'challengeRegistered', event: ev2 });
-  drive(dl.chain, [A, B]);
-  for (const n of [A, B]) for (const o of n.all()) assert.equal(o.status, 'completed', `${n.actor.name} ${o.id}`);
-  assertSettled(dl);
+  const I = new Node(irene);
+  assert.deepEqual(startPlan(dl, A, { kind: 'challengeRegistered', event: ev2 }).create.map((o) => o.type), ['virtualChallenge']);
+  startPlan(dl, I, { kind: 'challengeRegistered', event: ev2 });
+  drive(dl.chain, [A, I, B]);
+  for (const n of [A, I, B]) for (const o of n.all()) assert.equal(o.status, 'completed', `${n.actor.name} ${o.id}`);
+  // both ledgers stay open: the guarantees are removed with V's on-chain outcome (Bob's redemption)
+  for (const [x, y, l] of [[A, I, dl.AI], [I, B, dl.IB]] as const) {
+    const rs = removeByProof(dl, x, y, l);
+    for (const r of rs) assert.equal(r.status, 'completed', r.id);
+  }
+  const ai = dl.ledgers.get('alice')!.get(dl.AI)!.current.outcome;
+  const ib = dl.ledgers.get('bob')!.get(dl.IB)!.current.outcome;
+  assert.equal(ai.leader.amount, dl.start.aliceInAI - dl.paid, 'Alice pays exactly her vouchers in L_AI');
+  assert.equal(ai.follower.amount, dl.start.ireneInAI + dl.paid);
+  assert.equal(ib.follower.amount, dl.start.bobInIB + dl.paid, 'Bob gets exactly his vouchers in L_IB');
+  assert.equal(ib.leader.amount, dl.start.ireneInIB - dl.paid);
+  assert.equal(dl.chain.held(dl.AI, dl.asset) > 0n && dl.chain.held(dl.IB, dl.asset) > 0n, true, 'no ledger paid out');
 });
 
 test('crash and restart at every step (before a transaction is sent, after it is mined): no double submission, same payouts', () => {
@@ -243,7 +276,8 @@ test('a reverted submission is retried with arguments recomputed from the chain'
     // Irene (back online) settles too (`--force`): everyone races on the same steps, and the losers'
     // transactions revert (turn not increased, fingerprint changed by the winner's reclaim, ...)
     const plan = startPlan(dl, I, { kind: 'userForce', channelId: dl.AI });
-    assert.deepEqual(plan.create.map((o) => o.id).sort(), [P.ledgerExitId(dl.AI), P.ledgerExitId(dl.IB), P.virtualChallengeId(dl.V)].sort(), 'closure over V');
+    assert.deepEqual(plan.create.map((o) => o.id).sort(), [P.ledgerExitId(dl.AI), P.virtualChallengeId(dl.V)].sort(), 'closure ledger -> V only');
+    startPlan(dl, I, { kind: 'userForce', channelId: dl.IB }); // (Irene leaves L_IB too: the race below covers both ledgers)
     drive(dl.chain, [A, I, B], { random: rng(seed), mempool: true });
     reverts.push(...dl.chain.submissions.filter((x) => !x.ok).map((x) => x.reason!));
     for (const n of [A, I, B]) for (const o of n.all()) assert.equal(o.status, 'completed', `${n.actor.name} ${o.id}`);
