@@ -2240,6 +2240,25 @@ class EngineImpl implements Engine {
   }
 
   /**
+   * A participant signs the prefund of an opening we gave up without our prefund signature (our
+   * refusal was lost, or never sent: the objective failed when its channel went on chain while the
+   * peer was away). It would wait for our signature for ever: tell it again, it honours a refusal
+   * from a participant whose prefund signature it does not hold. One answer per message delivered.
+   */
+  #answerGivenUpOpening(from: Address, msg: ProtocolMessage): void {
+    if (msg.kind !== 'signedState' || msg.state.turnNum !== 0 || !/^(VirtualFund|DirectFunding)-/.test(msg.objectiveId)) return;
+    const data = getObjectiveData(this.store, msg.objectiveId);
+    const o = data?.objective;
+    if (o === undefined || o.status !== 'rejected' || (o.type !== 'virtualFund' && o.type !== 'directFund')) return;
+    const ch = o.type === 'virtualFund' ? o.v : o.channel;
+    if (!ch.fixedPart.participants.some((p) => sameAddress(p, from))) return;
+    if (ch.states.find((e) => e.state.turnNum === 0)?.signatures[ch.myIndex] != null) return; // we signed: a refusal would not be honoured
+    const stored = data?.failure?.code;
+    const code: SluiceErrorCode = stored !== undefined && (ErrorCodes as readonly string[]).includes(stored) ? (stored as SluiceErrorCode) : 'CHANNEL_CLOSING';
+    this.#sendRejectionTo(msg.objectiveId, [from], new SluiceError(code, `given up: ${(data?.failure?.message ?? 'the opening failed').slice(0, 150)}`));
+  }
+
+  /**
    * Queue a refusal of an opening objective for the other participants (durable outbox, retried).
    * Only for a prefund we have not signed and never will: they honour it for that reason.
    */
@@ -2268,7 +2287,11 @@ class EngineImpl implements Engine {
       if (ld?.status === 'failed' && sameChannel(msg.state, ledgerId) && signedBy(msg, ld.counterparty)) this.#maybeResumeOpening(ledgerId, 'postfund');
     }
     if (!this.#active.has(id)) {
-      if (this.#existsBesidesConflict(id)) return; // finished: a late duplicate
+      if (this.#existsBesidesConflict(id)) {
+        // finished: a late duplicate — or a peer still opening a channel we gave up
+        this.#answerGivenUpOpening(from, msg);
+        return;
+      }
       let joined: Joined;
       try {
         joined = joinObjective(

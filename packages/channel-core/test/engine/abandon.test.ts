@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Address, type ChannelId, type State, getChannelId, isSluiceError, privateKeyToAddress, protocols as P, signState } from '../../src/index.ts';
-import { encodeWireMessage } from '../../src/engine/index.ts';
+import { decodeWireMessage, encodeWireMessage } from '../../src/engine/index.ts';
+import type { MessageService } from '../../src/ports/messaging.ts';
 import { ledgerPrefund } from '../protocols/fixtures.ts';
 import { ADDR, ETH, KEYS, type World, openLedgersAtIrene, until, world } from './harness.ts';
 import { freeToLock } from '../../src/engine/join.ts';
@@ -256,6 +257,53 @@ test('the hub gives up a virtual channel its payee has not signed within the pre
     // and channels open as before
     const { channelId } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n });
     await until(() => bob.getVirtualChannel(channelId)?.status === 'funded', 'a new channel funded');
+  } finally {
+    await w.stop();
+  }
+});
+
+// The same, but the hub's refusal never reaches Bob (lost; in a chaos run the hub's open had
+// failed when a channel went on chain while Bob was down, and no refusal was sent). Bob joins from
+// Alice's queued prefund, signs it and waits for the hub's signature: the hub ignored that as a late
+// duplicate, so Bob's open waited in WaitingForCompletePrefund for ever. Now the hub answers a
+// prefund signature for an opening it gave up, unsigned by it, with its refusal again.
+test('a payee signing the prefund of an opening the hub gave up (its refusal lost) is refused again, not left waiting', async () => {
+  let dropNext = true;
+  const dropFirstRefusalToBob = (m: MessageService): MessageService => ({
+    self: m.self,
+    send: (to, payload, opts) => {
+      if (dropNext && to.toLowerCase() === ADDR.bob.toLowerCase()) {
+        try {
+          if (decodeWireMessage(payload).kind === 'rejectObjective') {
+            dropNext = false;
+            return Promise.resolve('dropped');
+          }
+        } catch {
+          // not a wire message: send it
+        }
+      }
+      return m.send(to, payload, opts);
+    },
+    onMessage: (h) => m.onMessage(h),
+    onUndeliverable: (h) => m.onUndeliverable(h),
+    start: () => m.start(),
+    stop: () => m.stop(),
+  });
+  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 37 }, { irene: { prefundTimeoutMs: 300, objectiveTimeoutMs: 400 } }, {}, { irene: dropFirstRefusalToBob });
+  try {
+    const { alice, irene, bob } = w.nodes;
+    await openLedgersAtIrene(w, 1_000n, 1_000n);
+    await w.net.service(ADDR.bob).stop();
+    const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n }, { timeoutMs: 10_000 });
+    await until(() => irene.engine.activeObjectives().length === 1, 'irene joined');
+    const v = irene.getVirtualChannels()[0]!.channelId;
+    await assert.rejects(opening, (e: unknown) => isSluiceError(e, 'PEER_TIMEOUT'));
+    assert.equal(dropNext, false, "the hub's refusal to Bob was lost");
+    await w.net.service(ADDR.bob).start();
+    await until(() => bob.getVirtualChannel(v)?.status === 'failed', 'bob joins from the queued prefund, signs, is refused again and gives up', 15_000);
+    assert.deepEqual(bob.engine.activeObjectives(), []);
+    assert.equal(irene.getVirtualChannel(v)?.status, 'failed', 'the late payee signature does not revive it at the hub');
+    assert.equal(alice.getVirtualChannel(v)?.status, 'failed');
   } finally {
     await w.stop();
   }
