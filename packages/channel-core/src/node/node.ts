@@ -366,10 +366,17 @@ class NodeImpl implements Node {
   async stop(): Promise<void> {
     const engine = this.#engine;
     if (engine === undefined) return;
-    this.#unsubscribe?.();
     const [messaging, ...rest] = this.#owned;
     await messaging?.close?.(); // no new input first
-    await engine.stop();
+    try {
+      // the engine's last group becomes durable while it stops: its events (a payout, a close)
+      // still reach our listeners — unsubscribing first lost them (`sluice-hub settle --wait`
+      // then missed its payout line now and then)
+      await engine.stop();
+    } finally {
+      this.#unsubscribe?.();
+      this.#unsubscribe = undefined;
+    }
     if (this.#voucherSync !== undefined) {
       clearImmediate(this.#voucherSync);
       this.#voucherSync = undefined;

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isSluiceError } from '../../src/index.ts';
+import { openMemoryStore } from '../../src/sqlite/index.ts';
 import { ADDR, openLedgers, until, world } from './harness.ts';
 
 test('open ledgers, virtual channel, vouchers, virtual defund, top-up, withdraw', async () => {
@@ -93,6 +94,42 @@ test('stopping a node rejects its pending calls with ABORTED; an aborted signal 
     await alice.stop();
     await assert.rejects(pending, (e: unknown) => isSluiceError(e, 'ABORTED'));
     assert.ok(Date.now() - t < 5_000);
+  } finally {
+    await w.stop();
+  }
+});
+
+// A node that stops while its last group's fsync is pending: the engine emits that group's events
+// once durable, during its stop. The node unsubscribed from the engine before stopping it, so those
+// events never reached its listeners — `sluice-hub settle --wait` now and then lost its payout line.
+test("stopping a node delivers its last group's events, made durable during the stop, to its listeners", async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 14 });
+  try {
+    let armed = false;
+    const pending: (() => void)[] = [];
+    const base = openMemoryStore();
+    const gated = new Proxy(base, {
+      get(t, k) {
+        if (k === 'syncAsync') return () => (armed ? new Promise<void>((r) => pending.push(r)) : Promise.resolve());
+        const v = Reflect.get(t, k) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const node = w.make('mallory', gated, { policy: {} });
+    await node.start();
+    const seen: string[] = [];
+    node.onAny((e) => seen.push(e.type));
+    armed = true;
+    const opening = node.createLedgerChannel({ counterparty: ADDR.irene, deposit: 10n }, { timeoutMs: 1_000 }).catch((e: unknown) => e);
+    await until(() => pending.length > 0, 'the first group waits for its fsync');
+    assert.ok(!seen.includes('objectiveCreated'), 'not delivered before it is durable');
+    const stopping = node.stop();
+    await new Promise((r) => setTimeout(r, 20));
+    armed = false;
+    for (const r of pending.splice(0)) r();
+    await stopping;
+    assert.ok(seen.includes('objectiveCreated'), `delivered during the stop: ${seen.join(', ')}`);
+    assert.ok((await opening) instanceof Error, 'the call ends with the node');
   } finally {
     await w.stop();
   }
