@@ -96,6 +96,11 @@ export const ErrorCodes = [
 
 export type SluiceErrorCode = (typeof ErrorCodes)[number];
 
+/** Whether `x` is one of the {@link ErrorCodes} (e.g. a code a peer sent, or one read back from a record). */
+export function isSluiceErrorCode(x: unknown): x is SluiceErrorCode {
+  return typeof x === 'string' && (ErrorCodes as readonly string[]).includes(x);
+}
+
 export interface SluiceErrorOptions {
   /** Structured, non-secret context (ids, amounts as strings, indexes). */
   readonly details?: Readonly<Record<string, unknown>>;

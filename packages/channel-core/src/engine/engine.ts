@@ -19,7 +19,7 @@
  */
 import type { Address, ChannelId } from '../hex.ts';
 import { privateKeyToAddress, sameAddress } from '../address.ts';
-import { ErrorCodes, SluiceError, type SluiceErrorCode, isSluiceError } from '../errors.ts';
+import { SluiceError, type SluiceErrorCode, isSluiceError, isSluiceErrorCode } from '../errors.ts';
 import type { ChainEventBatch, ChainService, ChallengeRegisteredEvent as PortChallengeRegistered } from '../chain.ts';
 import { consumeChainEvents } from '../chain.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -29,7 +29,7 @@ import { LAST_BLOCK_KEY, type StaleCursor, type Store } from '../ports/store.ts'
 import { type Channel, destinationOf, entryAt, latestSupportedState, others } from '../protocols/channel.ts';
 import { type ConsensusChannel, consensusIncludes, counterparty, newConsensusChannel } from '../protocols/ledger.ts';
 import { type Objective, crank, ledgersOf, onTransactionFailed, statusReadsNeeded, waitsOnLedgers, update, watchedChannels, withLedger } from '../protocols/objective.ts';
-import { allocatedTo, disputeEventFromPort, guaranteesOf, signedFinalOutcomes } from '../protocols/dispute.ts';
+import { type OnChainRecord, allocatedTo, disputeEventFromPort, guaranteesOf, isFinalizedAt, signedFinalOutcomes } from '../protocols/dispute.ts';
 import { directDefundId } from '../protocols/direct-defund.ts';
 import { type Outcome, hashOutcome } from '../outcome.ts';
 import { newVirtualChallenge, virtualChallengeId } from '../protocols/virtual-challenge.ts';
@@ -37,7 +37,6 @@ import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
 import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel, withTargetRecord } from '../protocols/ledger-exit.ts';
 import { guaranteeRemovalId, newGuaranteeRemoval, removalByProof } from '../protocols/guarantee-removal.ts';
-import { isFinalizedAt } from '../protocols/dispute.ts';
 import { virtualFundAbandonable, virtualFundId } from '../protocols/virtual-fund.ts';
 import { type LedgerTopUpObjective, topUpDepositConflicts, topUpDepositMined } from '../protocols/ledger-topup.ts';
 import { type DirectFundObjective, directFundAbandonable, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
@@ -1831,7 +1830,7 @@ class EngineImpl implements Engine {
   }
 
   /** Our own view of V on chain, for a guarantee removal by proof: our virtual challenge's record at its (caught-up) chain time. */
-  #virtualProof(vId: ChannelId): { v: Channel['fixedPart']; proof: { record: import('../protocols/dispute.ts').OnChainRecord | null; now: number } } | undefined {
+  #virtualProof(vId: ChannelId): { v: Channel['fixedPart']; proof: { record: OnChainRecord | null; now: number } } | undefined {
     const vc = this.#virtualChallengeOf(vId);
     return vc === undefined ? undefined : { v: vc.v.fixedPart, proof: { record: vc.onChain, now: vc.now } };
   }
@@ -2096,7 +2095,7 @@ class EngineImpl implements Engine {
     const targets = new Set<ChannelId>();
     for (const ld of this.#ledgerMap().values()) {
       if (ld.ledger == null || ld.status !== 'open') continue;
-      for (const g of ld.ledger.current.outcome.guarantees) if (!this.#exists(guaranteeRemovalId(ld.ledgerId, g.target)) && this.#exists(virtualChallengeId(g.target))) targets.add(g.target);
+      for (const g of ld.ledger.current.outcome.guarantees) if (this.#exists(virtualChallengeId(g.target)) && !this.#exists(guaranteeRemovalId(ld.ledgerId, g.target))) targets.add(g.target);
     }
     for (const t of targets) void this.serial(() => this.#startGuaranteeRemovals(t)).catch(() => {});
   }
@@ -2226,7 +2225,7 @@ class EngineImpl implements Engine {
     if (index < 0 || index === ch.myIndex) return;
     const prefund = ch.states.find((e) => e.state.turnNum === 0);
     if (prefund === undefined || prefund.signatures[index] != null || prefund.signatures.every((x) => x != null)) return;
-    const code: SluiceErrorCode = (ErrorCodes as readonly string[]).includes(msg.code) ? (msg.code as SluiceErrorCode) : 'HUB_POLICY_REJECTED';
+    const code: SluiceErrorCode = isSluiceErrorCode(msg.code) ? msg.code : 'HUB_POLICY_REJECTED';
     const who = relayedBy === undefined ? `${from} refused` : `${from} refused (as relayed by ${relayedBy}: a relayed refusal is not signed)`;
     this.#failObjective(data, o, new SluiceError(code, `${who}: ${msg.reason}`, { details: { peer: from } }));
   }
@@ -2254,7 +2253,7 @@ class EngineImpl implements Engine {
     if (!ch.fixedPart.participants.some((p) => sameAddress(p, from))) return;
     if (ch.states.find((e) => e.state.turnNum === 0)?.signatures[ch.myIndex] != null) return; // we signed: a refusal would not be honoured
     const stored = data?.failure?.code;
-    const code: SluiceErrorCode = stored !== undefined && (ErrorCodes as readonly string[]).includes(stored) ? (stored as SluiceErrorCode) : 'CHANNEL_CLOSING';
+    const code: SluiceErrorCode = isSluiceErrorCode(stored) ? stored : 'CHANNEL_CLOSING';
     this.#sendRejectionTo(msg.objectiveId, [from], new SluiceError(code, `given up: ${(data?.failure?.message ?? 'the opening failed').slice(0, 150)}`));
   }
 

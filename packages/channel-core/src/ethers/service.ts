@@ -375,7 +375,9 @@ export class EthersChainService implements ChainService {
           anchor = await hashOf(to);
           const top = anchors[anchors.length - 1];
           // is the last block we delivered still on the chain? (a one-block step reads it off its child)
-          if (top !== undefined && !(to === top.block + 1 && anchor.parentHash === top.hash) && (await hashOf(top.block)).hash !== top.hash) {
+          const topGone =
+            top !== undefined && (to === top.block + 1 ? anchor.parentHash !== top.hash : (await hashOf(top.block)).hash !== top.hash);
+          if (topGone) {
             let keep = anchors.length - 2;
             while (keep >= 0 && (await hashOf(anchors[keep]!.block)).hash !== anchors[keep]!.hash) keep--;
             const back = keep >= 0 ? anchors[keep]!.block : opts.fromBlock - 1;

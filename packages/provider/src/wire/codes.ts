@@ -7,7 +7,7 @@
  * Ranges: 40xx malformed/protocol (HTTP 400-like), 41xx payment and channel (402-like),
  * 42xx content, 43xx peer and lifecycle, 44xx chain, 45xx internal.
  */
-import { type SluiceErrorCode, ErrorCodes, SluiceError, isSluiceError } from '@sluice/channel-core';
+import { type SluiceErrorCode, SluiceError, isSluiceError, isSluiceErrorCode } from '@sluice/channel-core';
 import { MAX_ERROR_MESSAGE_BYTES } from './constants.ts';
 
 export const WIRE_ERROR_CODES = {
@@ -57,7 +57,7 @@ export function wireCodeOf(code: SluiceErrorCode): number {
 /** The Sluice error code of a wire number, or `undefined` when this version does not know it. */
 export function sluiceCodeOfWire(n: number): SluiceErrorCode | undefined {
   const c = BY_NUMBER.get(n);
-  return c !== undefined && (ErrorCodes as readonly string[]).includes(c) ? c : undefined;
+  return isSluiceErrorCode(c) ? c : undefined;
 }
 
 /** WebSocket close code for any thrown value (non-Sluice errors → INTERNAL). */
