@@ -14,6 +14,12 @@
  * delay up to CHAOS_MAX_DOWN_MS; CHAOS_LONG_DOWN_P of outages last CHAOS_LONG_DOWN_MS instead
  * (past the nodes' peer timeout: the automatic on-chain fallback).
  *
+ * A node whose ledger with the hub is gone (exited on chain after a long outage, then paid out)
+ * opens a new one and carries on (CHAOS_RENEW=0: not). With the default challenge durations
+ * (600 s / 300 s) and chain time standing still between transactions, that only happens when
+ * chain time moves: CHAOS_LEDGER_CHALLENGE_S=90 CHAOS_VIRTUAL_CHALLENGE_S=60 CHAOS_MINE_MS=1000
+ * settles exits on chain *during* the load, under the kills.
+ *
  * With CHAOS_SELF_KILL_P > 0, payees and payers also SIGKILL themselves at engine events with
  * that probability (bench/lib/chaos-node.ts: right after a step commits, before its fsync, or once
  * it is durable) and are restarted after a random delay up to CHAOS_MAX_DOWN_MS.
@@ -67,8 +73,13 @@ const COLLATERAL = 10n ** 19n;
 const AMOUNT = 10n ** 16n;
 const PRICE = 10n ** 13n;
 const TOPUP = 10n ** 15n;
-const LEDGER_CHALLENGE = 600;
-const VIRTUAL_CHALLENGE = 300;
+/** Challenge durations, seconds (the hub is told to accept them; it refuses under 1 minute). */
+const LEDGER_CHALLENGE = env('CHAOS_LEDGER_CHALLENGE_S', 600);
+const VIRTUAL_CHALLENGE = env('CHAOS_VIRTUAL_CHALLENGE_S', 300);
+/** Mine an empty block every this many ms while the load runs (0: off), so chain time follows the clock and challenges finalize during the run. */
+const MINE_MS = env('CHAOS_MINE_MS', 0);
+/** 1: a payer or payee whose ledger with the hub is gone (closed, failed) opens a new one during the run. */
+const RENEW = env('CHAOS_RENEW', 1) === 1;
 const ZERO = '0x0000000000000000000000000000000000000000';
 
 const t0 = Date.now();
@@ -179,6 +190,7 @@ async function main(): Promise<number> {
         SLUICE_HUB_INBOUND_PER_HOST: '1000',
         SLUICE_HUB_OBJECTIVE_TIMEOUT_MS: '2000',
         SLUICE_HUB_PREFUND_TIMEOUT_MS: '20000',
+        SLUICE_HUB_MIN_CHALLENGE_DURATION: `${Math.floor(Math.min(LEDGER_CHALLENGE, VIRTUAL_CHALLENGE) / 60)}m`,
       },
       join(dir, 'hub.log'),
     );
@@ -198,6 +210,7 @@ async function main(): Promise<number> {
         messagingRetry: { initialBackoffMs: 50, maxBackoffMs: 1_000 },
         txRetryDelayMs: 200,
         fallback: { peerTimeoutMs: PEER_TIMEOUT_MS, cooperativeTimeoutMs: 5_000 },
+        policy: { challengeDurations: { ledger: [LEDGER_CHALLENGE, LEDGER_CHALLENGE], virtual: [VIRTUAL_CHALLENGE, VIRTUAL_CHALLENGE] } },
       };
       const n = new ChaosNode(name, privateKeyToAddress(key), init, join(dir, `${name}.log`));
       const seed = SEED * 7919 + nodes.length * 104_729;
@@ -219,14 +232,17 @@ async function main(): Promise<number> {
     const block0 = await rpc.getBlockNumber();
     const balance0 = new Map(await Promise.all(accounts.map(async (a) => [a, await rpc.getBalance(a, block0)] as const)));
 
-    const ledgerOf = new Map<ChaosNode, string>();
-    await Promise.all([
-      ...payees.map(async (p) => ledgerOf.set(p, (await p.call<{ channelId: string }>('createLedgerChannel', [{ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: COLLATERAL }])).channelId)),
-      ...payers.map(async (p) => ledgerOf.set(p, (await p.call<{ channelId: string }>('createLedgerChannel', [{ counterparty: hubAddress, deposit: DEPOSIT }])).channelId)),
-    ]);
+    // every ledger each node opened with the hub, the current one last
+    const ledgersOf = new Map<ChaosNode, string[]>(nodes.map((n) => [n, []]));
+    const ledgerOf = (n: ChaosNode): string => ledgersOf.get(n)!.at(-1)!;
+    const openLedger = async (n: ChaosNode): Promise<void> => {
+      const args = payees.includes(n) ? { counterparty: hubAddress, deposit: 0n, counterpartyDeposit: COLLATERAL } : { counterparty: hubAddress, deposit: DEPOSIT };
+      ledgersOf.get(n)!.push((await n.call<{ channelId: string }>('createLedgerChannel', [args], 20_000)).channelId);
+    };
+    await Promise.all(nodes.map(openLedger));
     for (let i = 0; ; i++) {
       const s = await hub.status();
-      if (nodes.every((n) => s.ledgers.some((l) => l.channelId === ledgerOf.get(n) && l.status === 'open'))) break;
+      if (nodes.every((n) => s.ledgers.some((l) => l.channelId === ledgerOf(n) && l.status === 'open'))) break;
       if (i > 300) throw new Error('ledgers not open at the hub');
       await sleep(100);
     }
@@ -253,7 +269,7 @@ async function main(): Promise<number> {
           try {
             if (lane === 0 && r() < 0.1) {
               step = 'topUp';
-              await a.call('topUpLedgerChannel', [{ channelId: ledgerOf.get(a)!, amount: TOPUP }, { timeoutMs: 15_000 }], 20_000);
+              await a.call('topUpLedgerChannel', [{ channelId: ledgerOf(a), amount: TOPUP }, { timeoutMs: 15_000 }], 20_000);
               topUps++;
             }
             step = 'open';
@@ -290,6 +306,33 @@ async function main(): Promise<number> {
       }),
     );
 
+    // A node whose ledger with the hub is gone opens a new one (a node killed mid-call may have
+    // opened one we were not told of: the node's own list is the truth).
+    let renewals = 0;
+    const renewLoops = !RENEW
+      ? []
+      : nodes.map(async (n) => {
+          while (!stop) {
+            await sleep(1_000);
+            try {
+              const mine = (await n.call<LedgerChannelInfo[]>('getLedgerChannels', [], 5_000)).filter((l) => l.counterparty.toLowerCase() === hubAddress.toLowerCase());
+              for (const l of mine) if (!ledgersOf.get(n)!.includes(l.channelId)) ledgersOf.get(n)!.push(l.channelId);
+              if (stop || mine.some((l) => l.status === 'funding' || l.status === 'open' || l.status === 'closing')) continue;
+              await openLedger(n);
+              renewals++;
+              log(`${n.name} opened a new ledger with the hub (renewal ${renewals})`);
+            } catch (x) {
+              fail('renew ledger', x);
+            }
+          }
+        });
+    const mining = (async () => {
+      while (MINE_MS > 0 && !stop) {
+        await sleep(MINE_MS);
+        await rpc.send('evm_mine', []).catch(() => {});
+      }
+    })();
+
     // ---------------------------------------------------------------- chaos
     const kills: { at: number; who: string; downMs: number; cyclesBefore: number }[] = [];
     const victims = [...(TARGETS.includes('hub') ? ['hub'] : []), ...(TARGETS.includes('payee') ? payees.map((p) => p.name) : []), ...(TARGETS.includes('payer') ? payers.map((p) => p.name) : [])];
@@ -311,7 +354,7 @@ async function main(): Promise<number> {
     stopChaos = true;
     for (const n of nodes) await n.arm(false);
     log(`chaos over: ${kills.length} kills, ${cycles} cycles; waiting for the loads to stop`);
-    await Promise.all(loads);
+    await Promise.all([...loads, ...renewLoops, mining]);
     await hub.start();
     for (const n of nodes) {
       await n.start();
@@ -367,14 +410,17 @@ async function main(): Promise<number> {
     for (let round = 0; round < 60; round++) {
       let pending = 0;
       for (const n of nodes) {
-        const l = (await n.call<LedgerChannelInfo[]>('getLedgerChannels', [], 10_000)).find((x) => x.channelId === ledgerOf.get(n));
-        if (l === undefined || l.status === 'closed') continue;
-        pending++;
-        if (l.status === 'open') {
-          await n.call('closeLedgerChannel', [l.channelId, { timeoutMs: 10_000 }], 15_000).catch((x) => {
-            if (round >= 5) void n.call('exitLedgerChannel', [l.channelId, {}], 15_000).catch(() => {});
-            ledgerErrors.push(`${n.name} round ${round}: ${(x as { code?: string }).code}`);
-          });
+        for (const l of await n.call<LedgerChannelInfo[]>('getLedgerChannels', [], 10_000)) {
+          if (l.counterparty.toLowerCase() !== hubAddress.toLowerCase()) continue;
+          if (!ledgersOf.get(n)!.includes(l.channelId)) ledgersOf.get(n)!.push(l.channelId);
+          if (l.status === 'closed' || l.status === 'failed') continue;
+          pending++;
+          if (l.status === 'open') {
+            await n.call('closeLedgerChannel', [l.channelId, { timeoutMs: 10_000 }], 15_000).catch((x) => {
+              if (round >= 5) void n.call('exitLedgerChannel', [l.channelId, {}], 15_000).catch(() => {});
+              ledgerErrors.push(`${n.name} round ${round}: ${(x as { code?: string }).code}`);
+            });
+          }
         }
       }
       const anyDispute = (await Promise.all(nodes.map((n) => n.call<unknown[]>('getDisputes', [], 10_000)))).some((x) => x.length > 0) || (await hub.status()).disputes.length > 0;
@@ -450,7 +496,7 @@ async function main(): Promise<number> {
     }
 
     // on chain
-    const holdingIds = new Set<string>([...channelIds, ...hubStatus.ledgers.map((l) => l.channelId), ...ledgerOf.values()]);
+    const holdingIds = new Set<string>([...channelIds, ...hubStatus.ledgers.map((l) => l.channelId), ...[...ledgersOf.values()].flat()]);
     for (const id of holdingIds) {
       const h = (await adjudicator.getFunction('holdings')(ZERO, id)) as bigint;
       check(h === 0n, `(2) ${id}: the adjudicator still holds ${h}`);
@@ -476,13 +522,14 @@ async function main(): Promise<number> {
     const restarts = Object.fromEntries([['hub', hub.starts - 1], ...nodes.map((n) => [n.name, n.starts - 1])]);
     const report = {
       seed: SEED,
-      params: { durationS: DURATION_S, payees: PAYEES, payers: PAYERS, lanes: LANES, killEveryMs: KILL_EVERY_MS, maxDownMs: MAX_DOWN_MS, longDownP: LONG_DOWN_P, longDownMs: LONG_DOWN_MS, peerTimeoutMs: PEER_TIMEOUT_MS, targets: TARGETS },
+      params: { durationS: DURATION_S, payees: PAYEES, payers: PAYERS, lanes: LANES, killEveryMs: KILL_EVERY_MS, maxDownMs: MAX_DOWN_MS, longDownP: LONG_DOWN_P, longDownMs: LONG_DOWN_MS, peerTimeoutMs: PEER_TIMEOUT_MS, targets: TARGETS, ledgerChallengeS: LEDGER_CHALLENGE, virtualChallengeS: VIRTUAL_CHALLENGE, mineMs: MINE_MS, renew: RENEW },
       kills: kills.length,
       selfKills: selfKills.length,
       restarts,
       cycles,
       vouchers,
       topUps,
+      ledgerRenewals: renewals,
       channels: { total: channelIds.size, closed, failed },
       totalPaid: totalPaid.toString(),
       convergeS,
