@@ -81,6 +81,11 @@ for (const kind of ['ETH', 'ERC20'] as const) {
       await f.alice.chain.checkpoint({ proof: [], candidate: signed(s6, [f.alice, f.irene]) });
       const cleared = await events.waitFor(of('ChallengeCleared', L.id));
       assert.ok(cleared.type === 'ChallengeCleared' && cleared.newTurnNumRecord === 6);
+      // the log has no state: the stream reads what the checkpoint registered off its calldata
+      assert.equal(cleared.candidate?.variablePart.turnNum, 6);
+      assert.deepEqual(cleared.candidate?.variablePart.outcome, s6.outcome);
+      assert.equal(cleared.candidate?.signatures.length, 2);
+      assert.equal(hashState({ participants: L.participants, channelNonce: L.channelNonce, appDefinition: L.appDefinition, challengeDuration: L.challengeDuration, ...cleared.candidate!.variablePart }), hashState(s6));
       const after = await f.alice.chain.statusOf(L.id);
       assert.equal(channelMode(after, now), 'open');
       assert.equal(after.turnNumRecord, 6);
@@ -91,6 +96,7 @@ for (const kind of ['ETH', 'ERC20'] as const) {
       await f.alice.chain.checkpoint({ proof: [], candidate: signed(s7, [f.alice, f.irene]) });
       const cp = await events.waitFor(of('Checkpointed', L.id));
       assert.ok(cp.type === 'Checkpointed' && cp.newTurnNumRecord === 7);
+      assert.equal(cp.candidate?.variablePart.turnNum, 7);
     });
 
     test('challenge → time passes → transferAllAssets pays the challenged outcome', async () => {

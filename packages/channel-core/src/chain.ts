@@ -183,11 +183,20 @@ export interface ChallengeClearedEvent extends EventBase {
   readonly type: 'ChallengeCleared';
   readonly channelId: ChannelId;
   readonly newTurnNumRecord: number;
+  /** The state the `checkpoint` registered, read from its transaction (see {@link CheckpointedEvent.candidate}). */
+  readonly candidate?: SignedVariablePart;
 }
 export interface CheckpointedEvent extends EventBase {
   readonly type: 'Checkpointed';
   readonly channelId: ChannelId;
   readonly newTurnNumRecord: number;
+  /**
+   * The state the `checkpoint` registered (turn `newTurnNumRecord`), with its signatures. The log
+   * does not carry it: the event stream reads it from the transaction's calldata when the
+   * transaction called the adjudicator's `checkpoint` directly; absent otherwise. Unverified: a
+   * reader checks the signatures before trusting it.
+   */
+  readonly candidate?: SignedVariablePart;
 }
 export interface ConcludedEvent extends EventBase {
   readonly type: 'Concluded';

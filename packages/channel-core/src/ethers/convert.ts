@@ -216,3 +216,27 @@ export function decodeAdjudicatorLog(iface: Interface, log: Log): ChainEvent | u
       return undefined;
   }
 }
+
+/**
+ * The candidate a `checkpoint(fixedPart, proof, candidate)` call registered on `channelId`, read
+ * from the call's calldata; `undefined` when `data` is not such a call, is for another channel or
+ * registers another turn, or does not decode. The signatures are not verified here.
+ */
+export function decodeCheckpointCall(iface: Interface, data: string, channelId: ChannelId, turnNum: number): SignedVariablePart | undefined {
+  try {
+    const tx = iface.parseTransaction({ data });
+    if (tx?.name !== 'checkpoint') return undefined;
+    const [participants, channelNonce, appDefinition, challengeDuration] = tx.args[0] as unknown as [Result, bigint, string, bigint];
+    const fixedPart: FixedPart = {
+      participants: [...participants].map((p) => parseAddress(p, 'participant') as Address),
+      channelNonce,
+      appDefinition: parseAddress(appDefinition, 'appDefinition') as Address,
+      challengeDuration: num(challengeDuration),
+    };
+    if (getChannelId(fixedPart).toLowerCase() !== channelId.toLowerCase()) return undefined;
+    const candidate = decodeSvp(tx.args[2] as Result);
+    return candidate.variablePart.turnNum === turnNum ? candidate : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -33,7 +33,7 @@ import { assertUint, bytesToHex, parseBytes32 } from '../hex.ts';
 import { encodeOutcome } from '../outcome.ts';
 import { SluiceError, isSluiceError } from '../errors.ts';
 import { ADJUDICATOR_ABI, ADJUDICATOR_EVENTS, ERC20_ABI } from './abi.ts';
-import { decodeAdjudicatorLog, toOutcomeStruct, toSigStruct, toSupportArgs } from './convert.ts';
+import { decodeAdjudicatorLog, decodeCheckpointCall, toOutcomeStruct, toSigStruct, toSupportArgs } from './convert.ts';
 import { guarded, sleep, toChainError } from './errors.ts';
 
 export interface EthersChainServiceInit {
@@ -416,6 +416,22 @@ export class EthersChainService implements ChainService {
           if (ev) events.push(ev);
         }
         events.sort(compareCursor);
+        // a checkpoint's log does not carry the state it registered: read it off the transaction
+        // (an exiting participant may not hold that state: see the ledger exit)
+        try {
+          for (let i = 0; i < events.length; i++) {
+            const ev = events[i]!;
+            if (ev.type !== 'Checkpointed' && ev.type !== 'ChallengeCleared') continue;
+            const tx = await this.#guard('getTransaction', callOpts, () => this.#provider.getTransaction(ev.txHash));
+            if (tx === null || tx.to?.toLowerCase() !== this.adjudicator.toLowerCase()) continue;
+            const candidate = decodeCheckpointCall(this.#iface, tx.data, ev.channelId, ev.newTurnNumRecord);
+            if (candidate !== undefined) events[i] = { ...ev, candidate };
+          }
+        } catch (e) {
+          if (signal?.aborted || isSluiceError(e, 'ABORTED')) return;
+          if (!(await backoff(e))) return;
+          continue;
+        }
         if (signal?.aborted) return;
         const batch: ChainEventBatch = { fromBlock: next, toBlock: to, events };
         anchors.push({ block: to, hash: anchor.hash });

@@ -188,9 +188,11 @@ export class MemoryChainService implements ChainService {
           if (c.state.turnNum <= st.turnNumRecord) throw revert('turnNumRecord not increased.');
           const wasChallenged = st.finalizesAt !== 0;
           this.#status.set(id, unpackStatus(`0x${(BigInt(c.state.turnNum) << 208n).toString(16).padStart(64, '0')}` as Bytes32));
+          // (the real port reads the candidate off the transaction's calldata)
+          const candidate = { variablePart: c.state, signatures: c.signatures };
           out.push(wasChallenged
-            ? { type: 'ChallengeCleared', ...base(), channelId: id, newTurnNumRecord: c.state.turnNum }
-            : { type: 'Checkpointed', ...base(), channelId: id, newTurnNumRecord: c.state.turnNum });
+            ? { type: 'ChallengeCleared', ...base(), channelId: id, newTurnNumRecord: c.state.turnNum, candidate }
+            : { type: 'Checkpointed', ...base(), channelId: id, newTurnNumRecord: c.state.turnNum, candidate });
         }
         break;
       }

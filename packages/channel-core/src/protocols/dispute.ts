@@ -434,9 +434,14 @@ export function disputeEventFromPort(ev: PortChainEvent, reclaimTarget?: Channel
         ...at,
       };
     case 'ChallengeCleared':
-      return { kind: 'challengeCleared', channelId: ev.channelId.toLowerCase() as ChannelId, newTurnNumRecord: ev.newTurnNumRecord, ...at };
     case 'Checkpointed':
-      return { kind: 'checkpointed', channelId: ev.channelId.toLowerCase() as ChannelId, newTurnNumRecord: ev.newTurnNumRecord, ...at };
+      return {
+        kind: ev.type === 'Checkpointed' ? 'checkpointed' : 'challengeCleared',
+        channelId: ev.channelId.toLowerCase() as ChannelId,
+        newTurnNumRecord: ev.newTurnNumRecord,
+        ...(ev.candidate === undefined ? {} : { candidate: { variablePart: ev.candidate.variablePart, signatures: ev.candidate.signatures } }),
+        ...at,
+      };
     case 'Reclaimed':
       return {
         kind: 'reclaimed',

@@ -20,8 +20,8 @@
 import type { Bytes32, ChannelId } from '../hex.ts';
 import type { Outcome } from '../outcome.ts';
 import type { FixedPart } from '../state.ts';
-import { getChannelId } from '../state.ts';
-import { type Channel, latestSupportedState } from './channel.ts';
+import { assertVariablePart, getChannelId } from '../state.ts';
+import { type Channel, addSignedState, latestSupportedState } from './channel.ts';
 import { fail, guardPeerInput } from './fail.ts';
 import { type ConsensusChannel, ledgerToChannel } from './ledger.ts';
 import {
@@ -41,7 +41,7 @@ import {
   statusFingerprint,
   transferPayouts,
 } from './dispute.ts';
-import type { CrankResult, Destination, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
+import type { ChallengeClearedEvent, CrankResult, Destination, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
 
 export type LedgerExitWaitingFor =
   /** Our challenge (or conclude) of the ledger is submitted; its event has not arrived. */
@@ -390,6 +390,36 @@ export function crankLedgerExit(o: LedgerExitObjective, secrets: Secrets): Crank
 }
 
 /**
+ * `channel` with the state a checkpoint registered, when the event carries it (read off the
+ * transaction by the chain port), it is newer than our latest supported state, and its
+ * signatures make it supported (every participant's: we signed it too, so it is a state we
+ * agreed to). Otherwise `channel` unchanged — a bad candidate is ignored, never fatal: without
+ * it the exit waits for the counterparty (`WaitingForOtherParticipant`), as before.
+ *
+ * Why: our exit registered our latest supported state, and the counterparty cleared it with a
+ * newer one — typically a ledger update we proposed and it countersigned, whose countersignature
+ * never reached us before we went on chain. The chain then records a turn we cannot register, and
+ * a counterparty that keeps the ledger open after its checkpoint never moves: without this our
+ * exit, and the deposit in the ledger, would wait for ever (found by `bench:chaos`).
+ */
+export function withCheckpointedState(channel: Channel, event: ChallengeClearedEvent): Channel {
+  const c = event.candidate;
+  if (c === undefined) return channel;
+  const latest = latestSupportedState(channel);
+  if (latest !== undefined && latest.state.turnNum >= event.newTurnNumRecord) return channel;
+  try {
+    const vp = c.variablePart;
+    assertVariablePart(vp);
+    if (vp.turnNum !== event.newTurnNumRecord) return channel;
+    const state = { ...channel.fixedPart, outcome: vp.outcome, appData: vp.appData, turnNum: vp.turnNum, isFinal: vp.isFinal };
+    const next = addSignedState(channel, state, c.signatures);
+    return latestSupportedState(next)?.state.turnNum === vp.turnNum ? next : channel;
+  } catch {
+    return channel;
+  }
+}
+
+/**
  * Feed a chain event: dispute events, `concluded` and holdings for the ledger and the channels it
  * guarantees, and chain time. Events about other channels are ignored.
  * @throws SluiceError PROTOCOL_MALFORMED (a malformed event or a peer message)
@@ -407,6 +437,12 @@ export function updateLedgerExit(o: LedgerExitObjective, event: ObjectiveEvent):
       case 'reclaimed': {
         if (event.channelId === o.ledger.id) {
           if (event.kind === 'reclaimed' && !isFinalizedAt(o.onChain, Number.MAX_SAFE_INTEGER)) return o;
+          if (event.kind === 'challengeCleared' || event.kind === 'checkpointed') {
+            // a checkpoint registered a state newer than any we hold (our countersigned proposals
+            // whose countersignatures never reached us): learn it, so we can challenge with it
+            const ledger = withCheckpointedState(o.ledger, event);
+            if (ledger !== o.ledger) o = { ...o, ledger };
+          }
           const onChain = applyToRecord(o.onChain, o.ledger.fixedPart, event, heldFinalOutcome(o.ledger));
           if (onChain === o.onChain) return o;
           let pending = o.pending;

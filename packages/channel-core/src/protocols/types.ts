@@ -95,6 +95,8 @@ export interface ChallengeClearedEvent {
   readonly kind: 'challengeCleared' | 'checkpointed';
   readonly channelId: ChannelId;
   readonly newTurnNumRecord: number;
+  /** The registered state with its signatures, when the chain port could read it (unverified). */
+  readonly candidate?: SignedVariablePartData;
   readonly blockNumber: number;
   readonly logIndex: number;
 }

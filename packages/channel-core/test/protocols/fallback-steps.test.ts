@@ -556,3 +556,41 @@ test('ledger exit: a record above our turn, or a cooperative close by the peer, 
   assert.deepEqual(done.effects, []);
 });
 
+
+test('ledger exit: a checkpoint of a state newer than ours, carried by the event with every signature, is learnt and registered; a bad one is ignored', () => {
+  const dl = download({ chunks: 1 });
+  const ib = dl.ledgers.get('bob')!.get(dl.IB)!;
+  const ch = P.ledgerToChannel(ib);
+  const l = P.latestSupportedState(ch)!.state;
+  const ours: State = { ...ch.fixedPart, outcome: l.outcome, appData: l.appData, turnNum: l.turnNum, isFinal: l.isFinal };
+  // a later state both signed (say, a guarantee Bob proposed and the hub countersigned; the countersignature never reached Bob)
+  const newer: State = { ...ours, turnNum: ours.turnNum + 1 };
+  const both = [signState(newer, bob.privateKey), signState(newer, irene.privateKey)];
+  const vp = (s: State) => ({ outcome: s.outcome, appData: s.appData, turnNum: s.turnNum, isFinal: s.isFinal });
+  const cleared = (candidate: P.ChallengeClearedEvent['candidate'], turn = newer.turnNum): P.ObjectiveEvent =>
+    ({ kind: 'checkpointed', channelId: dl.IB, newTurnNumRecord: turn, blockNumber: 3, logIndex: 0, ...(candidate === undefined ? {} : { candidate }) }) as P.ObjectiveEvent;
+  const start: LE = P.newLedgerExit({ ledger: ib, virtuals: [dl.vs.get('bob')!] });
+  const stuck = (e: P.ObjectiveEvent): void => {
+    const r = P.crankLedgerExit(feed(start, [e]), secrets(bob));
+    assert.equal(r.waitingFor, 'WaitingForOtherParticipant');
+    assert.deepEqual(r.effects, []);
+  };
+  // nothing learnt: no candidate; one signature only; a non-participant's; another turn than the record; garbage
+  stuck(cleared(undefined));
+  stuck(cleared({ variablePart: vp(newer), signatures: [both[1]!] }));
+  stuck(cleared({ variablePart: vp(newer), signatures: [both[0]!, signState(newer, mallory.privateKey)] }));
+  stuck(cleared({ variablePart: vp(newer), signatures: both }, newer.turnNum + 1));
+  stuck(cleared({ variablePart: { ...vp(newer), turnNum: -1 }, signatures: both }));
+  stuck(cleared({ variablePart: vp({ ...newer, appData: '0x01' as State['appData'] }), signatures: both }));
+  // learnt: the exit challenges with it, once
+  const o = feed(start, [cleared({ variablePart: vp(newer), signatures: both })]);
+  const r = P.crankLedgerExit(o, secrets(bob));
+  assert.equal(r.waitingFor, 'WaitingForChallengeRegistered');
+  const txs = txOf(r.effects);
+  assert.equal(txs.length, 1);
+  assert.equal(txs[0]!.kind, 'challenge');
+  assert.equal((txs[0] as { candidate: { state: State } }).candidate.state.turnNum, newer.turnNum);
+  assert.deepEqual(P.crankLedgerExit(reload(r.objective), secrets(bob)).effects, [], 'submitted once');
+  // a candidate no newer than what we hold changes nothing
+  assert.equal(P.withCheckpointedState(o.ledger, cleared({ variablePart: vp(ours), signatures: both }, ours.turnNum) as P.ChallengeClearedEvent), o.ledger);
+});
