@@ -20,6 +20,10 @@
  * chain time moves: CHAOS_LEDGER_CHALLENGE_S=90 CHAOS_VIRTUAL_CHALLENGE_S=60 CHAOS_MINE_MS=1000
  * settles exits on chain *during* the load, under the kills.
  *
+ * CHAOS_ASSET=token runs everything in a test ERC20 deployed for the run (every deposit is an
+ * approve + deposit, killed between the two as anywhere else); the money checks then count token
+ * balances, gas aside.
+ *
  * With CHAOS_SELF_KILL_P > 0, payees and payers also SIGKILL themselves at engine events with
  * that probability (bench/lib/chaos-node.ts: right after a step commits, before its fsync, or once
  * it is durable) and are restarted after a random delay up to CHAOS_MAX_DOWN_MS.
@@ -41,7 +45,7 @@
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Contract, JsonRpcProvider } from 'ethers';
+import { Contract, JsonRpcProvider, Wallet } from 'ethers';
 import { startAnvil, freePort } from '@sluice/contracts/anvil';
 import { loadArtifact } from '@sluice/contracts';
 import { privateKeyToAddress, type Voucher } from '@sluice/channel-core';
@@ -67,6 +71,9 @@ const PEER_TIMEOUT_MS = env('CHAOS_PEER_TIMEOUT_MS', 20_000);
 const SELF_KILL_P = env('CHAOS_SELF_KILL_P', 0);
 const TARGETS = (process.env['CHAOS_TARGETS'] ?? 'hub,payee,payer').split(',');
 const KEEP = process.env['CHAOS_KEEP'] === '1';
+/** `eth` (default) or `token`: the ledgers and virtual channels in the deployment's test ERC20 (approve + deposit under the kills). */
+const ASSET_KIND = process.env['CHAOS_ASSET'] ?? 'eth';
+if (ASSET_KIND !== 'eth' && ASSET_KIND !== 'token') throw new Error('CHAOS_ASSET must be eth or token');
 
 const DEPOSIT = 10n ** 18n;
 const COLLATERAL = 10n ** 19n;
@@ -177,7 +184,12 @@ async function main(): Promise<number> {
   let stopChaos = false;
   const selfKills: { at: number; who: string }[] = [];
   try {
-    const { d, deploymentFile } = await deployLocal(anvil, dir);
+    const { d, deploymentFile } = await deployLocal(anvil, dir, { testToken: ASSET_KIND === 'token' });
+    const ASSET = ASSET_KIND === 'token' ? d.testToken! : ZERO;
+    const token = ASSET_KIND === 'token' ? new Contract(ASSET, loadArtifact('TestToken').abi as never, new Wallet(anvil.accounts[0]!, rpc)) : undefined;
+    /** What `who` holds of the asset at `block`. */
+    const balanceAt = async (who: string, block: number): Promise<bigint> =>
+      token === undefined ? rpc.getBalance(who, block) : ((await token.getFunction('balanceOf')(who, { blockTag: block })) as bigint);
     const adjudicator = new Contract(d.adjudicator, loadArtifact('NitroAdjudicator').abi as never, rpc);
     const hubAddress = privateKeyToAddress(anvil.accounts[1]!);
     hub = new HubProc(
@@ -229,14 +241,18 @@ async function main(): Promise<number> {
     const payees = await Promise.all(Array.from({ length: PAYEES }, (_, i) => mkNode(`payee${i}`, anvil.accounts[2 + i]!)));
     const payers = await Promise.all(Array.from({ length: PAYERS }, (_, i) => mkNode(`payer${i}`, anvil.accounts[2 + PAYEES + i]!)));
     const accounts = [hubAddress, ...nodes.map((n) => n.address)];
+    if (token !== undefined) {
+      // every payer and the hub get tokens (gas stays ETH, which anvil's dev accounts have plenty of)
+      for (const a of [hubAddress, ...payers.map((p) => p.address)]) await (await token.getFunction('mint')(a, 10n ** 22n)).wait();
+    }
     const block0 = await rpc.getBlockNumber();
-    const balance0 = new Map(await Promise.all(accounts.map(async (a) => [a, await rpc.getBalance(a, block0)] as const)));
+    const balance0 = new Map(await Promise.all(accounts.map(async (a) => [a, await balanceAt(a, block0)] as const)));
 
     // every ledger each node opened with the hub, the current one last
     const ledgersOf = new Map<ChaosNode, string[]>(nodes.map((n) => [n, []]));
     const ledgerOf = (n: ChaosNode): string => ledgersOf.get(n)!.at(-1)!;
     const openLedger = async (n: ChaosNode): Promise<void> => {
-      const args = payees.includes(n) ? { counterparty: hubAddress, deposit: 0n, counterpartyDeposit: COLLATERAL } : { counterparty: hubAddress, deposit: DEPOSIT };
+      const args = payees.includes(n) ? { counterparty: hubAddress, asset: ASSET, deposit: 0n, counterpartyDeposit: COLLATERAL } : { counterparty: hubAddress, asset: ASSET, deposit: DEPOSIT };
       ledgersOf.get(n)!.push((await n.call<{ channelId: string }>('createLedgerChannel', [args], 20_000)).channelId);
     };
     await Promise.all(nodes.map(openLedger));
@@ -273,7 +289,7 @@ async function main(): Promise<number> {
               topUps++;
             }
             step = 'open';
-            const { channelId } = await a.call<{ channelId: string }>('createVirtualChannel', [{ payee: payee.address, amount: AMOUNT }, { timeoutMs: 15_000 }], 20_000);
+            const { channelId } = await a.call<{ channelId: string }>('createVirtualChannel', [{ payee: payee.address, asset: ASSET, amount: AMOUNT }, { timeoutMs: 15_000 }], 20_000);
             const t: Track = { payer: a.name, payee: payee.name, signed: [], acked: 0n };
             tracks.set(channelId, t);
             step = 'funded';
@@ -498,10 +514,10 @@ async function main(): Promise<number> {
     // on chain
     const holdingIds = new Set<string>([...channelIds, ...hubStatus.ledgers.map((l) => l.channelId), ...[...ledgersOf.values()].flat()]);
     for (const id of holdingIds) {
-      const h = (await adjudicator.getFunction('holdings')(ZERO, id)) as bigint;
+      const h = (await adjudicator.getFunction('holdings')(ASSET, id)) as bigint;
       check(h === 0n, `(2) ${id}: the adjudicator still holds ${h}`);
     }
-    const adjBalance = await rpc.getBalance(d.adjudicator);
+    const adjBalance = await balanceAt(d.adjudicator, await rpc.getBlockNumber());
     check(adjBalance === 0n, `(2) the adjudicator still holds ${adjBalance} wei in all`);
     const block1 = await rpc.getBlockNumber();
     const fees = new Map<string, bigint>();
@@ -512,7 +528,8 @@ async function main(): Promise<number> {
       }
     }
     const net = new Map<string, bigint>();
-    for (const a of accounts) net.set(a, (await rpc.getBalance(a, block1)) - balance0.get(a)! + (fees.get(a.toLowerCase()) ?? 0n));
+    // (gas is paid in ETH: added back only when the asset is ETH)
+    for (const a of accounts) net.set(a, (await balanceAt(a, block1)) - balance0.get(a)! + (token === undefined ? (fees.get(a.toLowerCase()) ?? 0n) : 0n));
     const sum = [...net.values()].reduce((a, b) => a + b, 0n);
     check(sum === 0n, `(2) conservation: the accounts' net changes sum to ${sum}, not 0`);
     check(net.get(hubAddress) === 0n, `(3) the hub nets ${net.get(hubAddress)}, not 0`);
@@ -522,7 +539,7 @@ async function main(): Promise<number> {
     const restarts = Object.fromEntries([['hub', hub.starts - 1], ...nodes.map((n) => [n.name, n.starts - 1])]);
     const report = {
       seed: SEED,
-      params: { durationS: DURATION_S, payees: PAYEES, payers: PAYERS, lanes: LANES, killEveryMs: KILL_EVERY_MS, maxDownMs: MAX_DOWN_MS, longDownP: LONG_DOWN_P, longDownMs: LONG_DOWN_MS, peerTimeoutMs: PEER_TIMEOUT_MS, targets: TARGETS, ledgerChallengeS: LEDGER_CHALLENGE, virtualChallengeS: VIRTUAL_CHALLENGE, mineMs: MINE_MS, renew: RENEW },
+      params: { durationS: DURATION_S, payees: PAYEES, payers: PAYERS, lanes: LANES, killEveryMs: KILL_EVERY_MS, maxDownMs: MAX_DOWN_MS, longDownP: LONG_DOWN_P, longDownMs: LONG_DOWN_MS, peerTimeoutMs: PEER_TIMEOUT_MS, targets: TARGETS, ledgerChallengeS: LEDGER_CHALLENGE, virtualChallengeS: VIRTUAL_CHALLENGE, mineMs: MINE_MS, renew: RENEW, asset: ASSET_KIND },
       kills: kills.length,
       selfKills: selfKills.length,
       restarts,

@@ -11,16 +11,18 @@ import { deployNitro } from '@sluice/channel-core/ethers';
 
 export type LocalDeployment = Awaited<ReturnType<typeof deployNitro>>;
 
-export async function deployLocal(anvil: Anvil, dir: string): Promise<{ d: LocalDeployment; deploymentFile: string }> {
+/** @param opts.testToken - also deploy the test ERC20 (`mint` is open to anyone), named in the deployment file as `testToken` */
+export async function deployLocal(anvil: Anvil, dir: string, opts: { testToken?: boolean } = {}): Promise<{ d: LocalDeployment; deploymentFile: string }> {
   const provider = new JsonRpcProvider(anvil.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50 });
   try {
     const d = await deployNitro(new Wallet(anvil.accounts[0]!, provider), {
       adjudicator: loadArtifact('NitroAdjudicator'),
       consensusApp: loadArtifact('ConsensusApp'),
       virtualPaymentApp: loadArtifact('VirtualPaymentApp'),
+      ...(opts.testToken === true ? { testToken: loadArtifact('TestToken') } : {}),
     });
     const deploymentFile = join(dir, 'deployment.json');
-    writeFileSync(deploymentFile, JSON.stringify({ chainId: 31337, adjudicator: d.adjudicator, consensusApp: d.consensusApp, virtualPaymentApp: d.virtualPaymentApp, deployBlock: d.deployBlock }));
+    writeFileSync(deploymentFile, JSON.stringify({ chainId: 31337, adjudicator: d.adjudicator, consensusApp: d.consensusApp, virtualPaymentApp: d.virtualPaymentApp, deployBlock: d.deployBlock, ...(d.testToken === undefined ? {} : { testToken: d.testToken }) }));
     return { d, deploymentFile };
   } finally {
     provider.destroy();
