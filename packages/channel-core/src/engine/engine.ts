@@ -1967,12 +1967,19 @@ class EngineImpl implements Engine {
     for (const c of watchedChannels(o)) this.#readStatus(o.id, c);
   }
 
-  /** Is this one of our channels (a ledger or virtual channel not closed)? */
+  /**
+   * Is this one of our channels (a ledger or virtual channel not closed, or a virtual channel we
+   * are still opening whose prefund every participant signed: see FallbackContext.opening)?
+   */
   #ours(channelId: ChannelId): 'ledger' | 'virtual' | undefined {
     const ld = this.#getLedger(channelId);
     if (ld?.ledger != null && (ld.status === 'open' || ld.status === 'closing')) return 'ledger';
     const vd = this.#getVirtual(channelId);
     if (vd !== undefined && (vd.status === 'funded' || vd.status === 'closing')) return 'virtual';
+    if (vd?.status === 'funding') {
+      const f = this.#active.get(virtualFundId(channelId))?.objective;
+      if (f?.type === 'virtualFund' && latestSupportedState(f.v) !== undefined) return 'virtual';
+    }
     return undefined;
   }
 

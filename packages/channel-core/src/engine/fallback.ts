@@ -17,6 +17,7 @@ import { type LedgerExitObjective, currentLedgerOutcome, ledgerExitPaid } from '
 import type { Objective } from '../protocols/objective.ts';
 import type { VirtualChallengeObjective } from '../protocols/virtual-challenge.ts';
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
+import { virtualFundId } from '../protocols/virtual-fund.ts';
 import { directDefundId, finalStateConcluded } from '../protocols/direct-defund.ts';
 import { VIRTUAL_FINAL_TURN, VIRTUAL_POSTFUND_TURN } from '../protocols/virtual-channel.ts';
 import type { Voucher } from '../voucher.ts';
@@ -139,7 +140,14 @@ export function fallbackContext(
     if (ld.ledger !== null && (ld.status === 'open' || ld.status === 'closing') && !closedOnChain(ld.ledgerId, active)) ls.push(ld.ledger);
   }
   const vs: HeldVirtual[] = [];
+  const opening: HeldVirtual[] = [];
   for (const vd of virtuals ?? listVirtualData(store)) {
+    if (vd.status === 'funding') {
+      // still being funded: only its (complete) prefund or later is registrable; see FallbackContext.opening
+      const f = active.get(virtualFundId(vd.channelId))?.objective;
+      if (f?.type === 'virtualFund' && latestSupportedState(f.v) !== undefined) opening.push({ channel: f.v, bestVoucher: null });
+      continue;
+    }
     if (vd.status !== 'funded' && vd.status !== 'closing') continue;
     const channel = freshestVirtual(vd, active);
     if (channel === null || latestSupportedState(channel) === undefined) continue;
@@ -150,7 +158,7 @@ export function fallbackContext(
     }
     vs.push({ channel, bestVoucher });
   }
-  return { ledgers: ls, virtuals: vs, live, now };
+  return { ledgers: ls, virtuals: vs, opening, live, now };
 }
 
 // ---------------------------------------------------------------- disputes (read model)

@@ -66,6 +66,15 @@ export interface FallbackContext {
   readonly ledgers: readonly ConsensusChannel[];
   /** Our open virtual channels. */
   readonly virtuals: readonly HeldVirtual[];
+  /**
+   * Virtual channels still being funded whose prefund (at least) every participant signed. Only a
+   * challenge registered on one of them settles it on chain (with its virtual challenge: the
+   * funding is over); a stalled peer or an exiting ledger does not (a ledger exit resolves its
+   * guarantees' targets itself). Before, such a challenge went unanswered: the payer's open waited
+   * for a postfund that would never come, and could not follow V on chain to agree to the removal
+   * of its guarantee by proof (found by `bench:chaos`).
+   */
+  readonly opening?: readonly HeldVirtual[];
   /** Ids of the objectives already live (the plan never creates one twice). */
   readonly live: readonly string[];
   /** Current chain time (seconds). */
@@ -127,7 +136,7 @@ export function fallbackPlan(ctx: FallbackContext, trigger: FallbackTrigger, sec
     case 'challengeRegistered': {
       const ev = trigger.event;
       const ledger = ctx.ledgers.find((l) => l.id === ev.channelId);
-      const virtual = ctx.virtuals.find((v) => v.channel.id === ev.channelId);
+      const virtual = ctx.virtuals.find((v) => v.channel.id === ev.channelId) ?? ctx.opening?.find((v) => v.channel.id === ev.channelId);
       if (ledger !== undefined) {
         // exiting already: the live ledger exit answers (counter-challenges) by itself
         const exiting = ctx.live.includes(ledgerExitId(ledger.id));
@@ -165,7 +174,8 @@ export function fallbackPlan(ctx: FallbackContext, trigger: FallbackTrigger, sec
   const event = trigger.kind === 'challengeRegistered' ? trigger.event : undefined;
   const time = { kind: 'chainTime', timestamp: ctx.now, blockNumber: 0 } as const;
   const create: (LedgerExitObjective | VirtualChallengeObjective)[] = [];
-  for (const v of ctx.virtuals) {
+  const held = event !== undefined && ctx.opening !== undefined ? [...ctx.virtuals, ...ctx.opening.filter((v) => v.channel.id === event.channelId)] : ctx.virtuals;
+  for (const v of held) {
     if (!virtualIds.has(v.channel.id) || ctx.live.includes(virtualChallengeId(v.channel.id))) continue;
     const payee = v.channel.myIndex === v.channel.fixedPart.participants.length - 1;
     let o = newVirtualChallenge({ v: v.channel, bestVoucher: payee ? (v.bestVoucher ?? null) : null, now: ctx.now });

@@ -594,3 +594,22 @@ test('ledger exit: a checkpoint of a state newer than ours, carried by the event
   // a candidate no newer than what we hold changes nothing
   assert.equal(P.withCheckpointedState(o.ledger, cleared({ variablePart: vp(ours), signatures: both }, ours.turnNum) as P.ChallengeClearedEvent), o.ledger);
 });
+
+test('fallbackPlan: a virtual channel still being opened is settled on chain only when a challenge is registered on it', () => {
+  const dl = download({ chunks: 1 });
+  const v = dl.vs.get('alice')!;
+  // V as Alice holds it while her open waits for the postfund: in `opening`, not among her open channels
+  const ctx: P.FallbackContext = { ...contextOf(dl, alice), virtuals: [], opening: [{ channel: v, bestVoucher: null }] };
+  const ids = (p: P.FallbackPlan) => p.create.map((o) => o.id).sort();
+  const state = P.latestSupportedState(v)!.state;
+  const challenged = P.fallbackPlan(ctx, {
+    kind: 'challengeRegistered',
+    event: { kind: 'challengeRegistered', channelId: dl.V, finalizesAt: dl.chain.time + 3600, proof: [], candidate: { variablePart: state, signatures: [] }, blockNumber: 3, logIndex: 0 },
+  }, secrets(alice));
+  assert.deepEqual(challenged.decision, { onChain: true, reason: 'virtualOnChain' });
+  assert.deepEqual(ids(challenged), [P.virtualChallengeId(dl.V)], 'her virtual challenge follows V');
+  // a stalled peer or a ledger exit does not settle a channel still being opened (an exit resolves its guarantees itself)
+  assert.deepEqual(ids(P.fallbackPlan(ctx, { kind: 'peerStalled', peer: bob.address }, secrets(alice))), []);
+  assert.deepEqual(ids(P.fallbackPlan(ctx, { kind: 'peerStalled', peer: irene.address }, secrets(alice))), [P.ledgerExitId(dl.AI)]);
+  assert.deepEqual(ids(P.fallbackPlan(ctx, { kind: 'userForce' }, secrets(alice))), [P.ledgerExitId(dl.AI)]);
+});
