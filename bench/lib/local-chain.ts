@@ -11,7 +11,7 @@ import { deployNitro } from '@sluice/channel-core/ethers';
 
 export type LocalDeployment = Awaited<ReturnType<typeof deployNitro>>;
 
-/** @param opts.testToken - also deploy the test ERC20 (`mint` is open to anyone), named in the deployment file as `testToken` */
+/** @param opts.testToken - also deploy the test ERC20 (`mint` is open to anyone), named in the deployment file as `token` (the hub then keeps ledgers in it) */
 export async function deployLocal(anvil: Anvil, dir: string, opts: { testToken?: boolean } = {}): Promise<{ d: LocalDeployment; deploymentFile: string }> {
   const provider = new JsonRpcProvider(anvil.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50 });
   try {
@@ -22,7 +22,7 @@ export async function deployLocal(anvil: Anvil, dir: string, opts: { testToken?:
       ...(opts.testToken === true ? { testToken: loadArtifact('TestToken') } : {}),
     });
     const deploymentFile = join(dir, 'deployment.json');
-    writeFileSync(deploymentFile, JSON.stringify({ chainId: 31337, adjudicator: d.adjudicator, consensusApp: d.consensusApp, virtualPaymentApp: d.virtualPaymentApp, deployBlock: d.deployBlock, ...(d.testToken === undefined ? {} : { testToken: d.testToken }) }));
+    writeFileSync(deploymentFile, JSON.stringify({ chainId: 31337, adjudicator: d.adjudicator, consensusApp: d.consensusApp, virtualPaymentApp: d.virtualPaymentApp, deployBlock: d.deployBlock, ...(d.testToken === undefined ? {} : { token: d.testToken }) }));
     return { d, deploymentFile };
   } finally {
     provider.destroy();
