@@ -480,6 +480,8 @@ class EngineImpl implements Engine {
    * would time out too.
    */
   readonly #stalled = new Map<string, number>();
+  /** Ledgers whose exit for a stalled peer was held back for an uncredited top-up deposit of ours (warned once). */
+  readonly #topUpHeld = new Set<string>();
   /** Our reclaim transactions: tx hash -> target, to attribute `Reclaimed` events. */
   readonly #reclaimTargets = new Map<string, ChannelId>();
   /**
@@ -1851,7 +1853,8 @@ class EngineImpl implements Engine {
         // the counterparty is already known stalled: a removal would only time out on it
         this.#log.info({ channelId: vId, ledgerId: ld.ledgerId, peer: ld.counterparty }, 'exiting the ledger of a stalled peer instead of removing the guarantee');
         await this.#runFallbackPlan({ kind: 'peerStalled', peer: ld.counterparty });
-        continue;
+        // not exited (our top-up deposit there awaits its credit): remove it cooperatively, when the peer answers
+        if (this.#exists(ledgerExitId(ld.ledgerId))) continue;
       }
       let o;
       try {
@@ -1886,6 +1889,23 @@ class EngineImpl implements Engine {
     const live = [...this.#active.keys()];
     const ctx = fallbackContext(this.store, this.#ledgerMap().values(), this.#active, live, this.#chainNow, this.#virtualIndex().values());
     const plan = fallbackPlan(ctx, trigger, this.#secrets);
+    let create = plan.create;
+    if (trigger.kind === 'peerStalled') {
+      // A ledger where our top-up deposit awaits its credit is not exited for a stalled peer: the
+      // exit would pay the last agreed state and leave the deposit in the adjudicator, allocated to
+      // nobody, while waiting loses nothing (the watchtower still answers challenges) and the peer
+      // may come back and credit it. `exitLedgerChannel` / `withdraw --force` exits anyway.
+      create = create.filter((o) => {
+        if (o.type !== 'ledgerExit') return true;
+        const atStake = this.#topUpAtStake(o.ledger.id);
+        if (atStake === 0n) return true;
+        if (!this.#topUpHeld.has(o.ledger.id)) {
+          this.#topUpHeld.add(o.ledger.id);
+          this.#log.warn({ channelId: o.ledger.id, peer: trigger.peer, amount: atStake.toString() }, 'not exiting the ledger of a stalled peer: our top-up deposit there awaits its credit (an exit now would leave it in the adjudicator)');
+        }
+        return false;
+      });
+    }
     if (trigger.kind === 'challengeRegistered' && plan.respond !== null && plan.respond.action !== 'none') {
       const r = plan.respond;
       if (r.action === 'checkpoint') this.#respond({ tx: r.tx, event: trigger.event }, r.challengedTurnNum);
@@ -1899,15 +1919,26 @@ class EngineImpl implements Engine {
     // (Judged before starting: that fails the cooperative objectives on V that show the stall.)
     const stalled = new Set<Address>();
     if (trigger.kind !== 'peerStalled') {
-      for (const o of plan.create) if (o.type === 'virtualChallenge' && !this.#exists(o.id)) for (const p of this.#stalledCounterparties(o.v.id)) stalled.add(p);
+      for (const o of create) if (o.type === 'virtualChallenge' && !this.#exists(o.id)) for (const p of this.#stalledCounterparties(o.v.id)) stalled.add(p);
     }
-    for (const o of plan.create) {
+    for (const o of create) {
       if (this.#exists(o.id)) continue;
       await this.#startFallbackObjective(o, plan.decision.reason);
       started.push(o.id);
     }
     for (const peer of stalled) started.push(...(await this.#runFallbackPlan({ kind: 'peerStalled', peer })));
     return started;
+  }
+
+  /** What our live top-ups on `ledgerId` sent a deposit for that the ledger has not credited yet (0n: none). */
+  #topUpAtStake(ledgerId: ChannelId): bigint {
+    const id = ledgerId.toLowerCase();
+    let sum = 0n;
+    for (const d of this.#active.values()) {
+      const o = d.objective;
+      if (o.type === 'ledgerTopUp' && o.status === 'approved' && o.ledger.id.toLowerCase() === id && o.ledger.myIndex === o.depositor && o.depositSubmitted) sum += o.amount;
+    }
+    return sum;
   }
 
   /** Whether the automatic fallback already knows `peer` stalled (see {@link #stalled}), or an objective waits on it past the peer timeout now. */
