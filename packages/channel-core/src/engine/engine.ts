@@ -54,6 +54,7 @@ import {
   isFallbackObjective,
   ledgerExitPayouts,
   needsPeer,
+  openingVirtual,
   settledChannel,
   virtualPaid,
 } from './fallback.ts';
@@ -2006,11 +2007,7 @@ class EngineImpl implements Engine {
     const ld = this.#getLedger(channelId);
     if (ld?.ledger != null && (ld.status === 'open' || ld.status === 'closing')) return 'ledger';
     const vd = this.#getVirtual(channelId);
-    if (vd !== undefined && (vd.status === 'funded' || vd.status === 'closing')) return 'virtual';
-    if (vd?.status === 'funding') {
-      const f = this.#active.get(virtualFundId(channelId))?.objective;
-      if (f?.type === 'virtualFund' && latestSupportedState(f.v) !== undefined) return 'virtual';
-    }
+    if (vd !== undefined && (vd.status === 'funded' || vd.status === 'closing' || openingVirtual(vd, this.#active) !== null)) return 'virtual';
     return undefined;
   }
 

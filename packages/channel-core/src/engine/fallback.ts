@@ -122,6 +122,17 @@ export function freshestVirtual(vd: VirtualData, active: ReadonlyMap<string, { o
 }
 
 /**
+ * V as we hold it while we are still opening it, once every participant signed its prefund (our
+ * virtual fund objective holds a supported state): the watchtower's `FallbackContext.opening`.
+ * Null for any other record.
+ */
+export function openingVirtual(vd: VirtualData, active: ReadonlyMap<string, { objective: Objective }>): Channel | null {
+  if (vd.status !== 'funding') return null;
+  const f = active.get(virtualFundId(vd.channelId))?.objective;
+  return f?.type === 'virtualFund' && latestSupportedState(f.v) !== undefined ? f.v : null;
+}
+
+/**
  * What the node holds, for `fallbackPlan`: open (or closing) ledgers and funded (or closing)
  * virtual channels, with the payee's best voucher. `virtuals`: the virtual channel records to
  * consider — the engine passes its index of open ones (every record ever written, closed ones
@@ -143,9 +154,8 @@ export function fallbackContext(
   const opening: HeldVirtual[] = [];
   for (const vd of virtuals ?? listVirtualData(store)) {
     if (vd.status === 'funding') {
-      // still being funded: only its (complete) prefund or later is registrable; see FallbackContext.opening
-      const f = active.get(virtualFundId(vd.channelId))?.objective;
-      if (f?.type === 'virtualFund' && latestSupportedState(f.v) !== undefined) opening.push({ channel: f.v, bestVoucher: null });
+      const channel = openingVirtual(vd, active);
+      if (channel !== null) opening.push({ channel, bestVoucher: null });
       continue;
     }
     if (vd.status !== 'funded' && vd.status !== 'closing') continue;

@@ -174,8 +174,8 @@ export function fallbackPlan(ctx: FallbackContext, trigger: FallbackTrigger, sec
   const event = trigger.kind === 'challengeRegistered' ? trigger.event : undefined;
   const time = { kind: 'chainTime', timestamp: ctx.now, blockNumber: 0 } as const;
   const create: (LedgerExitObjective | VirtualChallengeObjective)[] = [];
-  const held = event !== undefined && ctx.opening !== undefined ? [...ctx.virtuals, ...ctx.opening.filter((v) => v.channel.id === event.channelId)] : ctx.virtuals;
-  for (const v of held) {
+  // (a channel still being opened is among `virtualIds` only when the challenge is on it)
+  for (const v of [...ctx.virtuals, ...(ctx.opening ?? [])]) {
     if (!virtualIds.has(v.channel.id) || ctx.live.includes(virtualChallengeId(v.channel.id))) continue;
     const payee = v.channel.myIndex === v.channel.fixedPart.participants.length - 1;
     let o = newVirtualChallenge({ v: v.channel, bestVoucher: payee ? (v.bestVoucher ?? null) : null, now: ctx.now });

@@ -7,11 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Address, type ChannelId, type State, getChannelId, isSluiceError, privateKeyToAddress, protocols as P, signState } from '../../src/index.ts';
-import { decodeWireMessage, encodeWireMessage } from '../../src/engine/index.ts';
-import type { MessageService } from '../../src/ports/messaging.ts';
+import { type Address, type ChannelId, type State, getChannelId, isSluiceError, privateKeyToAddress, protocols as P, sameAddress, signState } from '../../src/index.ts';
+import { encodeWireMessage } from '../../src/engine/index.ts';
 import { ledgerPrefund } from '../protocols/fixtures.ts';
-import { ADDR, ETH, KEYS, type World, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, ETH, KEYS, type World, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
 import { freeToLock } from '../../src/engine/join.ts';
 
 const IRENE = { name: 'irene', privateKey: KEYS.irene, address: ADDR.irene };
@@ -268,28 +267,14 @@ test('the hub gives up a virtual channel its payee has not signed within the pre
 // duplicate, so Bob's open waited in WaitingForCompletePrefund for ever. Now the hub answers a
 // prefund signature for an opening it gave up, unsigned by it, with its refusal again.
 test('a payee signing the prefund of an opening the hub gave up (its refusal lost) is refused again, not left waiting', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 37 }, { irene: { prefundTimeoutMs: 300, objectiveTimeoutMs: 400 } });
+  // the hub's first refusal to Bob is lost
   let dropNext = true;
-  const dropFirstRefusalToBob = (m: MessageService): MessageService => ({
-    self: m.self,
-    send: (to, payload, opts) => {
-      if (dropNext && to.toLowerCase() === ADDR.bob.toLowerCase()) {
-        try {
-          if (decodeWireMessage(payload).kind === 'rejectObjective') {
-            dropNext = false;
-            return Promise.resolve('dropped');
-          }
-        } catch {
-          // not a wire message: send it
-        }
-      }
-      return m.send(to, payload, opts);
-    },
-    onMessage: (h) => m.onMessage(h),
-    onUndeliverable: (h) => m.onUndeliverable(h),
-    start: () => m.start(),
-    stop: () => m.stop(),
+  dropSends(w, 'irene', (to, m) => {
+    if (!dropNext || !sameAddress(to, ADDR.bob) || m?.kind !== 'rejectObjective') return false;
+    dropNext = false;
+    return true;
   });
-  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 37 }, { irene: { prefundTimeoutMs: 300, objectiveTimeoutMs: 400 } }, {}, { irene: dropFirstRefusalToBob });
   try {
     const { alice, irene, bob } = w.nodes;
     await openLedgersAtIrene(w, 1_000n, 1_000n);

@@ -8,8 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocols as P, type ChannelId } from '../../src/index.ts';
-import { decodeWireMessage } from '../../src/engine/index.ts';
-import { ADDR, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
 
 test('hub withholds its postfund after the guarantee is locked: the payer gets her ledger back', async () => {
   const fast = { objectiveTimeoutMs: 300, fallback: { peerTimeoutMs: 1_000 } };
@@ -19,13 +18,7 @@ test('hub withholds its postfund after the guarantee is locked: the payer gets h
     const { ai } = await openLedgersAtIrene(w, 1000n, 800n);
 
     // Irene (hub) drops every postfund she would send
-    const svc = w.net.service(ADDR.irene);
-    const send = svc.send.bind(svc);
-    (svc as { send: typeof svc.send }).send = async (to, payload, o) => {
-      const m = decodeWireMessage(payload);
-      if (m.kind === 'signedState' && m.objectiveId.startsWith('VirtualFund-') && m.state.turnNum === 1) return 'dropped';
-      return send(to, payload, o);
-    };
+    dropSends(w, 'irene', (_to, m) => m?.kind === 'signedState' && m.objectiveId.startsWith('VirtualFund-') && m.state.turnNum === 1);
     const created = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }).catch((e: unknown) => e);
     await until(() => alice.getLedgerChannel(ai as ChannelId)?.locked === 300n, "Alice's 300 locked in L_AI for V");
     await irene.stop(); // ... and goes away (no watchtower of hers challenges V)

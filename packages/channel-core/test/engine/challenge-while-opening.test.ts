@@ -11,9 +11,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { protocols as P, type ChannelId } from '../../src/index.ts';
-import { decodeWireMessage } from '../../src/engine/wire.ts';
-import { ADDR, openLedgersAtIrene, until, world } from './harness.ts';
+import { protocols as P, type ChannelId, sameAddress } from '../../src/index.ts';
+import { ADDR, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
 
 test('a virtual channel challenged while the payer still opens it: her open ends, her virtual challenge follows V, the guarantee leaves her ledger by proof', async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 5 });
@@ -23,13 +22,7 @@ test('a virtual channel challenged while the payer still opens it: her open ends
     const ai = aiRaw as ChannelId;
 
     // Bob's postfund signature never reaches Alice
-    const postfund = (payload: Uint8Array): boolean => {
-      const m = decodeWireMessage(payload);
-      return m.kind === 'signedState' && m.state.turnNum === 1;
-    };
-    const svc = w.net.service(ADDR.bob);
-    const send = svc.send.bind(svc);
-    (svc as { send: typeof svc.send }).send = async (to, payload, o) => (to.toLowerCase() === ADDR.alice.toLowerCase() && postfund(payload) ? 'dropped' : send(to, payload, o));
+    dropSends(w, 'bob', (to, m) => sameAddress(to, ADDR.alice) && m?.kind === 'signedState' && m.state.turnNum === 1);
 
     const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
     const openAtAlice = (): P.Objective | undefined => alice.engine.activeObjectives().find((o) => o.type === 'virtualFund');

@@ -6,33 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { protocols as P, SluiceError, type ChannelId } from '../../src/index.ts';
+import { protocols as P, SluiceError, type ChannelId, sameAddress } from '../../src/index.ts';
 import type { ChainService } from '../../src/chain.ts';
-import { decodeWireMessage, toChainTransaction } from '../../src/engine/index.ts';
+import { toChainTransaction } from '../../src/engine/index.ts';
 import { getObjectiveData } from '../../src/engine/records.ts';
-import type { MessageService } from '../../src/ports/messaging.ts';
-import { ADDR, KEYS, until, world } from './harness.ts';
+import { ADDR, KEYS, dropSends, until, world } from './harness.ts';
 
 test('the hub concludes our ledger with the final state it never countersigned back: our close transfers it (status reads retried)', async () => {
   let armed = false;
-  const dropToBob = (m: MessageService): MessageService => ({
-    self: m.self,
-    send: (to, payload, opts) => {
-      if (armed && to.toLowerCase() === ADDR.bob.toLowerCase()) {
-        try {
-          if (decodeWireMessage(payload).kind === 'signedState') return Promise.resolve('dropped');
-        } catch {
-          // not ours to judge
-        }
-      }
-      return m.send(to, payload, opts);
-    },
-    onMessage: (h) => m.onMessage(h),
-    onUndeliverable: (h) => m.onUndeliverable(h),
-    start: () => m.start(),
-    stop: () => m.stop(),
-  });
-  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 9 }, {}, {}, { irene: dropToBob });
+  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 9 });
+  dropSends(w, 'irene', (to, m) => armed && sameAddress(to, ADDR.bob) && m?.kind === 'signedState');
   try {
     const { alice, irene } = w.nodes;
     // Bob on a chain whose first two status reads fail

@@ -9,8 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChannelId } from '../../src/index.ts';
-import { decodeWireMessage } from '../../src/engine/index.ts';
-import { ADDR, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
 
 test("payer's withdraw after closing V: cooperative although the payee is slow with L_IB", async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 4, seed: 5 });
@@ -23,13 +22,7 @@ test("payer's withdraw after closing V: cooperative although the payee is slow w
 
     // Bob's node again, whose proposals on L_IB for V's defund do not get out (Bob went quiet)
     await w.nodes.bob.stop();
-    const svc = w.net.service(ADDR.bob);
-    const send = svc.send.bind(svc);
-    (svc as { send: typeof svc.send }).send = async (to, payload, o) => {
-      const m = decodeWireMessage(payload);
-      if (m.kind === 'ledgerProposal' && m.objectiveId.startsWith('VirtualDefund')) return 'dropped';
-      return send(to, payload, o);
-    };
+    dropSends(w, 'bob', (_to, m) => m?.kind === 'ledgerProposal' && m.objectiveId.startsWith('VirtualDefund'));
     const bob = w.make('bob', w.stores.bob);
     await bob.start();
 

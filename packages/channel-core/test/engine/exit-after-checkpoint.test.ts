@@ -10,9 +10,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChannelId } from '../../src/index.ts';
+import { type ChannelId, sameAddress } from '../../src/index.ts';
 import { getLedgerData } from '../../src/engine/index.ts';
-import { ADDR, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
 
 test("a ledger exit cleared by the counterparty's checkpoint of a state we never received registers that state and completes", async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 11 });
@@ -24,10 +24,7 @@ test("a ledger exit cleared by the counterparty's checkpoint of a state we never
     const agreed = getLedgerData(w.stores.irene, ib)!.ledger!.current.turnNum;
 
     // from the moment the hub holds a newer L_IB state than `agreed`, nothing it sends reaches Bob
-    const svc = w.net.service(ADDR.irene);
-    const send = svc.send.bind(svc);
-    (svc as { send: typeof svc.send }).send = async (to, payload, o) =>
-      to.toLowerCase() === ADDR.bob.toLowerCase() && getLedgerData(w.stores.irene, ib)!.ledger!.current.turnNum > agreed ? 'dropped' : send(to, payload, o);
+    dropSends(w, 'irene', (to) => sameAddress(to, ADDR.bob) && getLedgerData(w.stores.irene, ib)!.ledger!.current.turnNum > agreed);
 
     const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 2_000 }).catch((e: unknown) => e);
     await until(() => getLedgerData(w.stores.irene, ib)!.ledger!.current.turnNum > agreed, 'the hub countersigned the guarantee');

@@ -6,9 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { protocols as P, isSluiceError, type Bytes32, type ChannelId } from '../../src/index.ts';
+import { protocols as P, isSluiceError, sameAddress, type Bytes32, type ChannelId } from '../../src/index.ts';
 import { getLedgerData, toChainTransaction, transactionKey } from '../../src/engine/index.ts';
-import { ADDR, KEYS, openLedgers, until, world } from './harness.ts';
+import { ADDR, KEYS, dropSends, openLedgers, until, world } from './harness.ts';
 
 test('fallback transactions: one journal key per step; transferAllAssets keeps its channel id', () => {
   const id = ('0x' + 'ab'.repeat(32)) as ChannelId;
@@ -110,9 +110,7 @@ test('V going on chain: a ledger whose counterparty is already known stalled is 
     await until(() => bob.getVirtualChannel(v)?.status === 'funded' && irene.getVirtualChannel(v)?.status === 'funded', 'V funded');
     for (let i = 0; i < 3; i++) bob.receiveVoucher(alice.pay(v, 10n), { price: 10n });
     // the hub goes silent toward Bob
-    const svc = w.net.service(ADDR.irene);
-    const send = svc.send.bind(svc);
-    (svc as { send: typeof svc.send }).send = async (to, payload, o) => (to.toLowerCase() === ADDR.bob.toLowerCase() ? 'dropped' : send(to, payload, o));
+    dropSends(w, 'irene', (to) => sameAddress(to, ADDR.bob));
     const closing = bob.closeVirtualChannel(v, { timeoutMs: 10_000 }).catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 600)); // Bob's close waits on the hub past his peer timeout
     const r = await bob.settleVirtualChannel(v, { force: true });

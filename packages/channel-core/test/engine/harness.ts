@@ -8,6 +8,7 @@ import { createNode, type Node, type NodeInit } from '../../src/node/index.ts';
 import type { EngineEvent } from '../../src/engine/index.ts';
 import type { Clock } from '../../src/ports/clock.ts';
 import type { MessageService } from '../../src/ports/messaging.ts';
+import { type WireMessage, decodeWireMessage } from '../../src/engine/wire.ts';
 
 export const KEYS = {
   alice: '0xed90100c3784a2d86ff62423f40065a02319dc58bedda16b3158d85e39592228',
@@ -101,6 +102,24 @@ export async function openLedgersAtIrene(w: World, aliceDeposit: bigint, ireneCo
   const irene = w.nodes.irene;
   await until(() => irene.getLedgerChannel(l.ai)?.status === 'open' && irene.getLedgerChannel(l.ib)?.status === 'open', 'ledgers open at irene');
   return l;
+}
+
+/**
+ * From now on, what `from` sends vanishes on its way out (the sender sees it delivered) when
+ * `drop(to, message)` holds; `message` is the decoded wire message, undefined if it does not decode.
+ * A node restarted with {@link World.make} keeps the rule (the network hands it the same service).
+ */
+export function dropSends(w: World, from: Name, drop: (to: Address, message: WireMessage | undefined) => boolean): void {
+  const svc = w.net.service(ADDR[from]);
+  const send = svc.send.bind(svc);
+  const decode = (payload: Uint8Array): WireMessage | undefined => {
+    try {
+      return decodeWireMessage(payload);
+    } catch {
+      return undefined;
+    }
+  };
+  (svc as { send: typeof svc.send }).send = async (to, payload, o) => (drop(to, decode(payload)) ? 'dropped' : send(to, payload, o));
 }
 
 /** Resolve when `pred` holds, polling (for the other side of an objective to catch up). */
