@@ -539,7 +539,14 @@ class EngineImpl implements Engine {
     await this.serial(async () => {
       this.#active.clear();
       this.#dropCaches();
-      for (const r of this.store.listObjectives('active')) this.#active.set(r.id, restoreObjectiveLedgers(this.store, r.data as ObjectiveData));
+      // A peer's silence is counted from now: while we were down we could not hear it (its
+      // answers sat in its outbox), so our own downtime must not make it look stalled. (Kept as
+      // stored, a hub back from an outage longer than the peer timeout went on chain at once
+      // against every peer with an objective in flight: found by bench:chaos.)
+      const restartedAt = this.#clock.now();
+      for (const r of this.store.listObjectives('active')) {
+        this.#active.set(r.id, { ...restoreObjectiveLedgers(this.store, r.data as ObjectiveData), progressAt: restartedAt });
+      }
       // Resume: re-send what each objective last sent, re-submit unconfirmed transactions, re-crank.
       for (const data of [...this.#active.values()]) {
         this.#resend(data);

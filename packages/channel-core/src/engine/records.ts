@@ -32,7 +32,7 @@ export interface ObjectiveData {
   /** Transactions asked for and not yet confirmed mined. */
   readonly pendingTxs: readonly Transaction[];
   readonly waitingFor: string;
-  /** Clock time of the last progress (an event applied, or the objective created). */
+  /** Clock time of the last progress (an event applied, the objective created, or the engine started with it: silence before a restart is not counted). */
   readonly progressAt: number;
   /** Set when the objective was rejected (why). */
   readonly failure?: { readonly code: string; readonly message: string };
