@@ -27,7 +27,7 @@ import { systemClock } from '../ports/clock.ts';
 import type { InboundMessage, MessageService, UndeliverableMessage } from '../ports/messaging.ts';
 import { LAST_BLOCK_KEY, type StaleCursor, type Store } from '../ports/store.ts';
 import { type Channel, destinationOf, entryAt, latestSupportedState, others } from '../protocols/channel.ts';
-import { type ConsensusChannel, consensusIncludes, counterparty, newConsensusChannel } from '../protocols/ledger.ts';
+import { type ConsensusChannel, consensusIncludes, counterparty, ledgerTotal, newConsensusChannel } from '../protocols/ledger.ts';
 import { type Objective, crank, ledgersOf, onTransactionFailed, statusReadsNeeded, waitsOnLedgers, update, watchedChannels, withLedger } from '../protocols/objective.ts';
 import { type OnChainRecord, allocatedTo, disputeEventFromPort, guaranteesOf, isFinalizedAt, signedFinalOutcomes } from '../protocols/dispute.ts';
 import { directDefundId } from '../protocols/direct-defund.ts';
@@ -483,6 +483,14 @@ class EngineImpl implements Engine {
   readonly #stalled = new Map<string, number>();
   /** Ledgers whose exit for a stalled peer was held back for an uncredited top-up deposit of ours (warned once). */
   readonly #topUpHeld = new Set<string>();
+  /**
+   * Ledgers whose exit for a stalled peer is held back because the chain holds more for them than
+   * the agreed state allocates (the peer's top-up deposit awaiting its credit, most likely):
+   * lower-case id -> clock time of the first hold and the agreed turn then (a new agreed state
+   * means the peer came back meanwhile: the clock starts again). Bounded by the ledger's
+   * challenge duration.
+   */
+  readonly #creditHeld = new Map<string, { readonly since: number; readonly turnNum: number }>();
   /** Our reclaim transactions: tx hash -> target, to attribute `Reclaimed` events. */
   readonly #reclaimTargets = new Map<string, ChannelId>();
   /**
@@ -1899,20 +1907,9 @@ class EngineImpl implements Engine {
     const plan = fallbackPlan(ctx, trigger, this.#secrets);
     let create = plan.create;
     if (trigger.kind === 'peerStalled') {
-      // A ledger where our top-up deposit awaits its credit is not exited for a stalled peer: the
-      // exit would pay the last agreed state and leave the deposit in the adjudicator, allocated to
-      // nobody, while waiting loses nothing (the watchtower still answers challenges) and the peer
-      // may come back and credit it. `exitLedgerChannel` / `withdraw --force` exits anyway.
-      create = create.filter((o) => {
-        if (o.type !== 'ledgerExit') return true;
-        const atStake = this.#topUpAtStake(o.ledger.id);
-        if (atStake === 0n) return true;
-        if (!this.#topUpHeld.has(o.ledger.id)) {
-          this.#topUpHeld.add(o.ledger.id);
-          this.#log.warn({ channelId: o.ledger.id, peer: trigger.peer, amount: atStake.toString() }, 'not exiting the ledger of a stalled peer: our top-up deposit there awaits its credit (an exit now would leave it in the adjudicator)');
-        }
-        return false;
-      });
+      const kept: FallbackObjective[] = [];
+      for (const o of create) if (o.type !== 'ledgerExit' || this.#exists(o.id) || !(await this.#holdExitForCredit(o.ledger.id, trigger.peer))) kept.push(o);
+      create = kept;
     }
     if (trigger.kind === 'challengeRegistered' && plan.respond !== null && plan.respond.action !== 'none') {
       const r = plan.respond;
@@ -1936,6 +1933,59 @@ class EngineImpl implements Engine {
     }
     for (const peer of stalled) started.push(...(await this.#runFallbackPlan({ kind: 'peerStalled', peer })));
     return started;
+  }
+
+  /**
+   * Whether to hold back the exit of `ledger` for its stalled `peer` because a deposit awaits its
+   * credit there: an exit pays the last agreed state, and what the chain holds beyond it stays in
+   * the adjudicator, allocated to nobody.
+   * - Our top-up deposit: held for as long as it waits (waiting loses nothing: the watchtower still
+   *   answers challenges, and the peer may come back and credit it); `exitLedgerChannel` /
+   *   `withdraw --force` exits anyway.
+   * - Holdings beyond the agreed total otherwise (the peer's top-up deposit, sent just before it
+   *   went silent, or a donation): held for the ledger's challenge duration from the first hold —
+   *   the time a party is expected to come back within anyway to answer challenges — so the peer
+   *   can propose its credit; then the exit goes ahead (our own funds are not held hostage for
+   *   ever) and the surplus is left behind. A failed holdings read holds (retried at the next stall).
+   */
+  async #holdExitForCredit(ledgerId: ChannelId, peer: Address): Promise<boolean> {
+    const id = ledgerId.toLowerCase();
+    const atStake = this.#topUpAtStake(ledgerId);
+    if (atStake > 0n) {
+      if (!this.#topUpHeld.has(id)) {
+        this.#topUpHeld.add(id);
+        this.#log.warn({ channelId: ledgerId, peer, amount: atStake.toString() }, 'not exiting the ledger of a stalled peer: our top-up deposit there awaits its credit (an exit now would leave it in the adjudicator)');
+      }
+      return true;
+    }
+    const ld = this.#getLedger(ledgerId);
+    const ledger = ld?.ledger;
+    const signal = this.#lifecycle?.signal;
+    if (ld === undefined || ledger == null || signal === undefined) return false;
+    let held: bigint | undefined;
+    try {
+      held = await this.chain.holdings(ld.asset, ledger.id, { signal });
+    } catch (e) {
+      this.#log.warn({ channelId: ledgerId, code: isSluiceError(e) ? e.code : 'unknown' }, 'holdings read failed; the exit of the ledger of a stalled peer waits');
+    }
+    const surplus = held === undefined ? undefined : held - ledgerTotal(ledger.current.outcome);
+    if (surplus !== undefined && surplus <= 0n) {
+      this.#creditHeld.delete(id);
+      return false;
+    }
+    const now = this.#clock.now();
+    const hold = this.#creditHeld.get(id);
+    if (hold?.turnNum !== ledger.current.turnNum) {
+      this.#creditHeld.set(id, { since: now, turnNum: ledger.current.turnNum });
+      if (surplus !== undefined) {
+        this.#log.warn({ channelId: ledger.id, peer, amount: surplus.toString(), graceS: ledger.fixedPart.challengeDuration }, "not exiting the ledger of a stalled peer yet: the chain holds a deposit the ledger does not credit (the peer's top-up, most likely), which an exit now would leave in the adjudicator");
+      }
+      return true;
+    }
+    if (now - hold.since < ledger.fixedPart.challengeDuration * 1000) return true;
+    this.#creditHeld.delete(id);
+    this.#log.warn({ channelId: ledger.id, peer, amount: surplus?.toString() }, 'exiting the ledger of a stalled peer after waiting a challenge duration for the credit of a deposit; the uncredited surplus stays in the adjudicator');
+    return false;
   }
 
   /** What our live top-ups on `ledgerId` sent a deposit for that the ledger has not credited yet (0n: none). */

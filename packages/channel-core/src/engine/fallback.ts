@@ -32,7 +32,11 @@ export interface FallbackConfig {
    * channels shared with that peer on chain. The watchtower (answering challenges) is always on.
    */
   readonly auto?: boolean;
-  /** Silence (no progress while waiting on a peer) before the automatic on-chain path (default 600 000 = 10 min). */
+  /**
+   * Silence (no progress while waiting on a peer) before the automatic on-chain path (default
+   * 600 000 = 10 min). Counted from the engine's start at the earliest: our own downtime is not
+   * the peer's silence.
+   */
   readonly peerTimeoutMs?: number;
 }
 
