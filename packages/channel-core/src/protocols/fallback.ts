@@ -67,12 +67,14 @@ export interface FallbackContext {
   /** Our open virtual channels. */
   readonly virtuals: readonly HeldVirtual[];
   /**
-   * Virtual channels still being funded whose prefund (at least) every participant signed. Only a
+   * Virtual channels still being funded whose prefund (at least) every participant signed. A
    * challenge registered on one of them settles it on chain (with its virtual challenge: the
-   * funding is over); a stalled peer or an exiting ledger does not (a ledger exit resolves its
+   * funding is over), and so does a stalled participant when a ledger we keep (not exited for
+   * it) guarantees the channel; an exiting ledger does not (a ledger exit resolves its
    * guarantees' targets itself). Before, such a challenge went unanswered: the payer's open waited
    * for a postfund that would never come, and could not follow V on chain to agree to the removal
-   * of its guarantee by proof (found by `bench:chaos`).
+   * of its guarantee by proof (found by `bench:chaos`); and a payee that vanished after the
+   * prefund left the payer's guarantee locked in its ledger.
    */
   readonly opening?: readonly HeldVirtual[];
   /** Ids of the objectives already live (the plan never creates one twice). */
@@ -120,8 +122,14 @@ export function fallbackPlan(ctx: FallbackContext, trigger: FallbackTrigger, sec
   switch (trigger.kind) {
     case 'peerStalled': {
       for (const l of ctx.ledgers) if (sameAddress(counterparty(l), trigger.peer)) ledgerIds.add(l.id);
-      for (const v of ctx.virtuals) {
-        if (v.channel.fixedPart.participants.some((p, i) => i !== v.channel.myIndex && sameAddress(p, trigger.peer))) virtualIds.add(v.channel.id);
+      const withPeer = (v: HeldVirtual): boolean => v.channel.fixedPart.participants.some((p, i) => i !== v.channel.myIndex && sameAddress(p, trigger.peer));
+      for (const v of ctx.virtuals) if (withPeer(v)) virtualIds.add(v.channel.id);
+      // A channel still being opened with the stalled peer, whose guarantee a ledger we keep
+      // already holds (typically the payer's, when the payee vanished after the prefund): its
+      // funding will not complete, and only V's outcome on chain frees that guarantee by proof.
+      // (A ledger exited here resolves its guarantees' targets itself.)
+      for (const v of ctx.opening ?? []) {
+        if (withPeer(v) && ctx.ledgers.some((l) => !ledgerIds.has(l.id) && guarantees(l, v.channel.id))) virtualIds.add(v.channel.id);
       }
       decision = shouldGoOnChain({ peerStalled: true });
       break;
@@ -174,7 +182,8 @@ export function fallbackPlan(ctx: FallbackContext, trigger: FallbackTrigger, sec
   const event = trigger.kind === 'challengeRegistered' ? trigger.event : undefined;
   const time = { kind: 'chainTime', timestamp: ctx.now, blockNumber: 0 } as const;
   const create: (LedgerExitObjective | VirtualChallengeObjective)[] = [];
-  // (a channel still being opened is among `virtualIds` only when the challenge is on it)
+  // (a channel still being opened is among `virtualIds` only when the challenge is on it, or its
+  // stalled participant keeps it from funding while a ledger we keep guarantees it)
   for (const v of [...ctx.virtuals, ...(ctx.opening ?? [])]) {
     if (!virtualIds.has(v.channel.id) || ctx.live.includes(virtualChallengeId(v.channel.id))) continue;
     const payee = v.channel.myIndex === v.channel.fixedPart.participants.length - 1;

@@ -595,7 +595,7 @@ test('ledger exit: a checkpoint of a state newer than ours, carried by the event
   assert.equal(P.withCheckpointedState(o.ledger, cleared({ variablePart: vp(ours), signatures: both }, ours.turnNum) as P.ChallengeClearedEvent), o.ledger);
 });
 
-test('fallbackPlan: a virtual channel still being opened is settled on chain only when a challenge is registered on it', () => {
+test('fallbackPlan: a virtual channel still being opened is settled on chain when a challenge is registered on it, or when a participant stalls while a ledger we keep guarantees it', () => {
   const dl = download({ chunks: 1 });
   const v = dl.vs.get('alice')!;
   // V as Alice holds it while her open waits for the postfund: in `opening`, not among her open channels
@@ -608,8 +608,13 @@ test('fallbackPlan: a virtual channel still being opened is settled on chain onl
   }, secrets(alice));
   assert.deepEqual(challenged.decision, { onChain: true, reason: 'virtualOnChain' });
   assert.deepEqual(ids(challenged), [P.virtualChallengeId(dl.V)], 'her virtual challenge follows V');
-  // a stalled peer or a ledger exit does not settle a channel still being opened (an exit resolves its guarantees itself)
-  assert.deepEqual(ids(P.fallbackPlan(ctx, { kind: 'peerStalled', peer: bob.address }, secrets(alice))), []);
+  // the payee stalls: its guarantee sits in L_AI, which stays open, so V goes on chain to free it by proof
+  const stalledPayee = P.fallbackPlan(ctx, { kind: 'peerStalled', peer: bob.address }, secrets(alice));
+  assert.deepEqual(stalledPayee.decision, { onChain: true, reason: 'peerStalled' });
+  assert.deepEqual(ids(stalledPayee), [P.virtualChallengeId(dl.V)]);
+  // ... not when no ledger of ours holds its guarantee (nothing of ours is locked for it)
+  assert.deepEqual(ids(P.fallbackPlan({ ...ctx, ledgers: [] }, { kind: 'peerStalled', peer: bob.address }, secrets(alice))), []);
+  // a ledger exit does not settle a channel still being opened (an exit resolves its guarantees itself)
   assert.deepEqual(ids(P.fallbackPlan(ctx, { kind: 'peerStalled', peer: irene.address }, secrets(alice))), [P.ledgerExitId(dl.AI)]);
   assert.deepEqual(ids(P.fallbackPlan(ctx, { kind: 'userForce' }, secrets(alice))), [P.ledgerExitId(dl.AI)]);
 });
