@@ -386,8 +386,10 @@ function joinLedgerTopUp(ctx: JoinContext, msg: ProtocolMessage): Joined {
   const objective = newLedgerTopUp({ ledger: ld.ledger, depositor, amount: p.amount });
   if (objective.id !== msg.objectiveId) refuse('top-up does not match the ledger', { ledgerId });
   const held = ctx.holdings?.(ledgerId);
-  if (held === undefined) ctx.readHoldings?.(ledgerId, ld.asset);
   if (held === undefined || held < objective.targetHoldings) {
+    // Not seen (none since start, or a Deposited event this view missed): read the chain, so
+    // the leader's retry finds it — one read in flight per ledger, so retries cost no more.
+    ctx.readHoldings?.(ledgerId, ld.asset);
     throw new SluiceError('PROTOCOL_NOT_READY', 'the top-up deposit is not seen here yet', { details: { ledgerId } });
   }
   const joined = { ...objective, holdings: held };
