@@ -37,7 +37,7 @@ import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
 import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel, withTargetRecord } from '../protocols/ledger-exit.ts';
 import { guaranteeRemovalId, newGuaranteeRemoval, removalByProof } from '../protocols/guarantee-removal.ts';
-import { virtualFundAbandonable, virtualFundId } from '../protocols/virtual-fund.ts';
+import { virtualFundAbandonable, virtualFundId, withChallengedState } from '../protocols/virtual-fund.ts';
 import { type LedgerTopUpObjective, topUpDepositConflicts, topUpDepositMined } from '../protocols/ledger-topup.ts';
 import { type DirectFundObjective, directFundAbandonable, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
 import { parseJson, stringifyJson } from '../json.ts';
@@ -2068,9 +2068,29 @@ class EngineImpl implements Engine {
     return undefined;
   }
 
+  /**
+   * A challenge on a V we are opening whose prefund lacks signatures here (they were lost, or we
+   * restarted): take the challenger's supported state, so V is ours to follow on chain (see
+   * `withChallengedState`). Before, the challenge was ignored; the open later completed its
+   * prefund and proposed V's guarantee to the hub, which had given V up for the challenge and never
+   * countersigned it — every later proposal on that ledger waited behind it (found by bench:chaos).
+   */
+  #learnFromChallenge(ev: ChallengeRegisteredEvent): void {
+    const data = this.#active.get(virtualFundId(ev.channelId));
+    const o = data?.objective;
+    if (data === undefined || o?.type !== 'virtualFund') return;
+    const learnt = withChallengedState(o, ev);
+    if (learnt === o) return;
+    const next = { ...data, objective: learnt };
+    this.#transaction(() => putObjectiveData(this.store, next, this.#clock.now()));
+    this.#active.set(learnt.id, next);
+    this.#log.info({ objectiveId: o.id, channelId: ev.channelId, turnNum: ev.candidate.variablePart.turnNum }, "a virtual channel we are opening was challenged: its state taken from the challenge");
+  }
+
   /** Watchtower: a challenge on one of our channels (live or while catching up). */
   async #onChallengeRegistered(ev: PortChallengeRegistered): Promise<void> {
     const pev = disputeEventFromPort(ev) as ChallengeRegisteredEvent;
+    this.#learnFromChallenge(pev);
     const kind = this.#ours(pev.channelId);
     if (kind === undefined) return;
     this.#emit({ type: 'challengeRegistered', channelId: pev.channelId, kind, turnNum: ev.candidate.variablePart.turnNum, finalizesAt: ev.finalizesAt, txHash: ev.txHash });

@@ -16,12 +16,13 @@
  */
 import type { Address, ChannelId } from '../hex.ts';
 import { hashOutcome } from '../outcome.ts';
-import { type State, fixedPartOf } from '../state.ts';
+import { type State, assertVariablePart, fixedPartOf } from '../state.ts';
 import {
   type Channel,
   addSignedState,
   entryAt,
   fullState,
+  latestSupportedState,
   newChannel,
   others,
   pinState,
@@ -37,7 +38,7 @@ import { type ConsensusChannel, consensusIncludes } from './ledger.ts';
 import { crankConnection, receiveConnectionProposal, receiveConnectionsCountersignature } from './ledger-connection.ts';
 import { type HubPolicyConfig, evaluateVirtualFundJoin } from './hub-policy.ts';
 import { type VirtualAmounts, assertLedgerBetween, expectedAdd, virtualAmounts } from './virtual-channel.ts';
-import type { CrankResult, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
+import type { ChallengeRegisteredEvent, CrankResult, Effect, ObjectiveEvent, ObjectiveStatus, Secrets } from './types.ts';
 
 export type VirtualFundWaitingFor =
   | 'WaitingForCompletePrefund'
@@ -160,6 +161,31 @@ export function crankVirtualFund(o: VirtualFundObjective, secrets: Secrets): Cra
   const next = { ...o, v, toMyLeft, toMyRight };
   if (!postFundComplete(v)) return { objective: next, effects, waitingFor: 'WaitingForCompletePostFund' };
   return { objective: { ...next, status: 'completed' }, effects, waitingFor: 'WaitingForNothing' };
+}
+
+/**
+ * A challenge registered on V while our prefund still lacks signatures: the challenger registered
+ * a supported state (its prefund or postfund, every participant's signatures on it), which is
+ * ours to take — V can be followed on chain with it. Returns the objective with that state added
+ * when it makes V supported here (checked like a peer's message: same channel, our prefund's
+ * outcome, every signature valid), else the objective unchanged. Nothing else is advanced: the
+ * caller settles V on chain, which ends this funding (so no guarantee is proposed for a channel
+ * already on chain — an `add` the hub no longer expects would block the ledger's queue).
+ */
+export function withChallengedState(o: VirtualFundObjective, ev: ChallengeRegisteredEvent): VirtualFundObjective {
+  if (ev.channelId !== o.v.id || latestSupportedState(o.v) !== undefined) return o;
+  const vp = ev.candidate.variablePart;
+  try {
+    assertVariablePart(vp);
+    if (vp.turnNum !== 0 && vp.turnNum !== 1) return o;
+    const pre = o.v.states[0]?.state;
+    if (pre === undefined || vp.isFinal || vp.appData !== pre.appData || hashOutcome(vp.outcome) !== hashOutcome(pre.outcome)) return o;
+    const state: State = { ...o.v.fixedPart, outcome: vp.outcome, appData: vp.appData, turnNum: vp.turnNum, isFinal: false };
+    const v = addSignedState(o.v, state, ev.candidate.signatures);
+    return latestSupportedState(v) === undefined ? o : { ...o, v };
+  } catch {
+    return o;
+  }
 }
 
 /**

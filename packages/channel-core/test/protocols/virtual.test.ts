@@ -306,3 +306,22 @@ test('virtual defund: each role refuses a final state outside its bound; bad rem
   rejects(() => P.newVirtualDefund({ v: A.v, toMyRight: A.toMyRight!, bound: { role: 'payee', minPaid: 0n } }), 'INVALID_ARGUMENT');
   rejects(() => P.newVirtualFund({ prefund: { ...s.prefund, turnNum: 1 }, myAddress: alice.address, toMyRight: A.toMyRight! }), 'INVALID_ARGUMENT');
 });
+
+test('virtual fund: a challenge on V while our prefund lacks signatures supplies the supported state, only when it is valid', () => {
+  const s = setup();
+  const A = P.crankVirtualFund(P.newVirtualFund({ prefund: s.prefund, myAddress: alice.address, toMyRight: s.aiA }), secrets(alice)).objective;
+  assert.equal(P.latestSupportedState(A.v), undefined, 'only her own signature so far');
+  const sigs = [alice, irene, bob].map((p) => signState(s.prefund, p.privateKey));
+  const vp = { outcome: s.prefund.outcome, appData: s.prefund.appData, turnNum: 0, isFinal: false };
+  const challenge = (candidate: { variablePart: typeof vp; signatures: typeof sigs }): P.ChallengeRegisteredEvent => ({ kind: 'challengeRegistered', channelId: s.V, finalizesAt: 1000, proof: [], candidate, blockNumber: 1, logIndex: 0 });
+  const learnt = P.withChallengedState(A, challenge({ variablePart: vp, signatures: sigs }));
+  assert.equal(P.latestSupportedState(learnt.v)?.state.turnNum, 0, 'the prefund is supported now');
+  assert.equal(P.withChallengedState(learnt, challenge({ variablePart: vp, signatures: sigs })), learnt, 'nothing more to learn');
+  // a forged signature, another outcome, a later turn or another channel teach nothing
+  const forged = [sigs[0]!, signState(s.prefund, mallory.privateKey), sigs[2]!];
+  assert.equal(P.withChallengedState(A, challenge({ variablePart: vp, signatures: forged })), A);
+  const other = { ...vp, outcome: simpleOutcome(ETH, [[alice, 1n], [bob, 39n]]) };
+  assert.equal(P.withChallengedState(A, challenge({ variablePart: other, signatures: sigs })), A);
+  assert.equal(P.withChallengedState(A, challenge({ variablePart: { ...vp, turnNum: 2 }, signatures: sigs })), A);
+  assert.equal(P.withChallengedState(A, { ...challenge({ variablePart: vp, signatures: sigs }), channelId: s.aiA.id }), A);
+});
