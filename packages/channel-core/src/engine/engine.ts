@@ -27,7 +27,7 @@ import { systemClock } from '../ports/clock.ts';
 import type { InboundMessage, MessageService, UndeliverableMessage } from '../ports/messaging.ts';
 import { LAST_BLOCK_KEY, type StaleCursor, type Store } from '../ports/store.ts';
 import { type Channel, destinationOf, entryAt, latestSupportedState, others } from '../protocols/channel.ts';
-import { type ConsensusChannel, consensusIncludes, counterparty, ledgerTotal, newConsensusChannel } from '../protocols/ledger.ts';
+import { type ConsensusChannel, type Countersignature, consensusIncludes, counterparty, ledgerTotal, newConsensusChannel, receiveCountersignature } from '../protocols/ledger.ts';
 import { type Objective, crank, ledgersOf, onTransactionFailed, statusReadsNeeded, waitsOnLedgers, update, watchedChannels, withLedger } from '../protocols/objective.ts';
 import { type OnChainRecord, allocatedTo, disputeEventFromPort, guaranteesOf, isFinalizedAt, signedFinalOutcomes } from '../protocols/dispute.ts';
 import { directDefundId } from '../protocols/direct-defund.ts';
@@ -37,7 +37,7 @@ import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
 import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel, withTargetRecord } from '../protocols/ledger-exit.ts';
 import { guaranteeRemovalId, newGuaranteeRemoval, removalByProof } from '../protocols/guarantee-removal.ts';
-import { virtualFundAbandonable, virtualFundId, withChallengedState } from '../protocols/virtual-fund.ts';
+import { countersignLateAdd, virtualFundAbandonable, virtualFundId, withChallengedState } from '../protocols/virtual-fund.ts';
 import { type LedgerTopUpObjective, topUpDepositConflicts, topUpDepositMined } from '../protocols/ledger-topup.ts';
 import { type DirectFundObjective, directFundAbandonable, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
 import { parseJson, stringifyJson } from '../json.ts';
@@ -2382,6 +2382,68 @@ class EngineImpl implements Engine {
     }
   }
 
+  /**
+   * A ledger proposal or countersignature for an objective that has ended here. The leader's
+   * proposals stay in its ledger queue in turn order whatever became of the objective that made
+   * them, so one left unanswered blocks every later proposal on that ledger for good (found by
+   * bench:chaos: V went on chain while the payer's `add` of its guarantee was on its way, the hub
+   * gave V up and ignored the `add`, and the payer's guarantee removals and top-up queued behind it).
+   * - Follower: countersign a virtual fund's late `add` (`countersignLateAdd`: exactly the
+   *   guarantee agreed at the prefund, next in turn).
+   * - Leader: take a countersignature of a proposal still in our queue (a state we proposed).
+   * A guarantee so added for a channel already settled on chain then leaves by proof.
+   * @throws SluiceError PROTOCOL_NOT_READY (the sender retries)
+   */
+  #lateLedgerUpdate(from: Address, msg: ProtocolMessage, sends: Promise<unknown>[]): void {
+    const ledgerId = msg.kind === 'ledgerProposal' ? msg.signedProposal.ledgerId : msg.kind === 'ledgerCountersignature' ? msg.countersignature.ledgerId : undefined;
+    const ld = ledgerId === undefined ? undefined : this.#getLedger(ledgerId);
+    if (ld?.ledger == null || ld.status !== 'open' || !sameAddress(ld.counterparty, from) || this.#exists(ledgerExitId(ld.ledgerId))) return;
+    let ledger: ConsensusChannel;
+    let reply: { countersignature: Countersignature } | undefined;
+    let added: ChannelId | undefined;
+    try {
+      if (msg.kind === 'ledgerProposal') {
+        if (!msg.objectiveId.startsWith('VirtualFund-')) return;
+        const o = getObjectiveData(this.store, msg.objectiveId)?.objective;
+        if (o?.type !== 'virtualFund') return;
+        const r = countersignLateAdd(o, ld.ledger, msg.signedProposal, this.#secrets.privateKey);
+        if (r === null) return;
+        ledger = r.ledger;
+        reply = { countersignature: r.countersignature };
+        added = o.v.id;
+      } else if (msg.kind === 'ledgerCountersignature') {
+        if (ld.myIndex !== 0) return;
+        const mine = ld.ledger.queue.find((sp) => sp.turnNum === msg.countersignature.turnNum);
+        if (mine === undefined) return; // agreed already, or not ours
+        ledger = receiveCountersignature(ld.ledger, msg.countersignature);
+        const p = mine.proposal;
+        if (p.type === 'add') added = p.guarantee.target;
+      } else return;
+    } catch (e) {
+      if (isSluiceError(e, 'PROTOCOL_NOT_READY')) throw e;
+      this.#reject(from, e, msg.objectiveId);
+      return;
+    }
+    const now = this.#clock.now();
+    this.#transaction(() => {
+      this.#putLedger({ ...ld, ledger }, now);
+      if (reply !== undefined) {
+        const answer: ProtocolMessage = { kind: 'ledgerCountersignature', objectiveId: msg.objectiveId, countersignature: reply.countersignature };
+        sends.push(this.#messaging.send(from, encodeWireMessage(answer)));
+      }
+    });
+    this.#log.info({ objectiveId: msg.objectiveId, channelId: ld.ledgerId, turnNum: ledger.current.turnNum }, 'a ledger update of an ended objective agreed (it held up the ledger queue)');
+    // the objectives whose proposals queued behind it can go on
+    for (const other of [...this.#active.values()]) {
+      if (waitsOnLedgers(other.objective, other.waitingFor) && ledgersOf(other.objective).some((l) => l.id === ld.ledgerId)) this.#advanceSync(other.objective.id, undefined, sends);
+    }
+    // a guarantee for a channel already settled on chain leaves by proof (the leader proposes)
+    if (added !== undefined && ld.myIndex === 0) {
+      const target = added;
+      this.#afterSync(() => void this.serial(() => this.#startGuaranteeRemovals(target)).catch(() => {}));
+    }
+  }
+
   #reject(from: Address, e: unknown, objectiveId: string | undefined): void {
     const code = isSluiceError(e) ? e.code : 'PROTOCOL_MALFORMED';
     const reason = e instanceof Error ? e.message : 'malformed';
@@ -2399,8 +2461,10 @@ class EngineImpl implements Engine {
     }
     if (!this.#active.has(id)) {
       if (this.#existsBesidesConflict(id)) {
-        // finished: a late duplicate — or a peer still opening a channel we gave up
-        this.#answerGivenUpOpening(from, msg);
+        // finished: a late duplicate — or a peer still opening a channel we gave up, or a ledger
+        // update it made for it in time that we never answered (see #lateLedgerUpdate)
+        if (msg.kind === 'ledgerProposal' || msg.kind === 'ledgerCountersignature') this.#lateLedgerUpdate(from, msg, sends);
+        else this.#answerGivenUpOpening(from, msg);
         return;
       }
       let joined: Joined;

@@ -34,7 +34,7 @@ import {
   signedByMe,
 } from './channel.ts';
 import { fail, guardPeerInput } from './fail.ts';
-import { type ConsensusChannel, consensusIncludes } from './ledger.ts';
+import { type ConsensusChannel, type Countersignature, type SignedProposal, consensusIncludes, receiveProposal, sameProposal, signNextProposal } from './ledger.ts';
 import { crankConnection, receiveConnectionProposal, receiveConnectionsCountersignature } from './ledger-connection.ts';
 import { type HubPolicyConfig, evaluateVirtualFundJoin } from './hub-policy.ts';
 import { type VirtualAmounts, assertLedgerBetween, expectedAdd, virtualAmounts } from './virtual-channel.ts';
@@ -161,6 +161,39 @@ export function crankVirtualFund(o: VirtualFundObjective, secrets: Secrets): Cra
   const next = { ...o, v, toMyLeft, toMyRight };
   if (!postFundComplete(v)) return { objective: next, effects, waitingFor: 'WaitingForCompletePostFund' };
   return { objective: { ...next, status: 'completed' }, effects, waitingFor: 'WaitingForNothing' };
+}
+
+/**
+ * The leader's `add` of V's guarantee arriving after our virtual fund of V ended (V went on chain
+ * — a challenge — before we countersigned it; the leader had proposed it in time). Unanswered, it
+ * would stay first in the leader's ledger queue for good, and every later proposal on that ledger
+ * behind it. We (the follower, `ledger` our latest record) countersign it when it is exactly the
+ * guarantee we agreed to by signing V's prefund (so, at the hub, exactly what its policy accepted
+ * then) and is next in turn: in a ledger a guarantee only hands its amount on as V's outcome on chain says, and V can
+ * pay nobody more than its latest supported state — the same exposure the prefund accepted. The
+ * guarantee then leaves the ledger by on-chain proof like any other.
+ * @throws SluiceError PROTOCOL_NOT_READY (not next in turn: the leader re-sends),
+ *   LEDGER_PROPOSAL_UNEXPECTED (not the agreed guarantee, or we never signed the prefund),
+ *   PROTOCOL_WRONG_CHANNEL, and those of `receiveProposal` (a balance that no longer covers it)
+ */
+export function countersignLateAdd(
+  o: VirtualFundObjective,
+  ledger: ConsensusChannel,
+  sp: SignedProposal,
+  privateKey: Uint8Array | string,
+): { ledger: ConsensusChannel; countersignature: Countersignature } | null {
+  return guardPeerInput('late guarantee proposal', () => {
+    if (o.status === 'approved') fail('PROTOCOL_BAD_ROLE_OR_STATUS', 'the virtual fund is still running');
+    if (o.v.states.find((e) => e.state.turnNum === 0)?.signatures[o.v.myIndex] == null) fail('LEDGER_PROPOSAL_UNEXPECTED', 'we never agreed to fund this channel');
+    const j = o.toMyLeft?.id === sp.ledgerId ? o.v.myIndex - 1 : o.toMyRight?.id === sp.ledgerId ? o.v.myIndex : null;
+    if (j === null || ledger.id !== sp.ledgerId) fail('PROTOCOL_WRONG_CHANNEL', 'proposal is for a ledger this channel does not use');
+    const expected = expectedAdd(o.v.id, o.v.fixedPart, o.amounts, j);
+    if (!sameProposal(sp.proposal, expected)) fail('LEDGER_PROPOSAL_UNEXPECTED', 'proposal differs from the guarantee agreed', { ledgerId: ledger.id });
+    if (sp.turnNum <= ledger.current.turnNum) return null; // agreed already (a re-send)
+    const queued = receiveProposal(ledger, sp);
+    if (queued.queue[0]?.turnNum !== sp.turnNum) fail('PROTOCOL_NOT_READY', 'an earlier proposal is not agreed yet', { ledgerId: ledger.id });
+    return signNextProposal(queued, expected, privateKey);
+  });
 }
 
 /**

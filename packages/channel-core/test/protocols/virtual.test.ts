@@ -325,3 +325,38 @@ test('virtual fund: a challenge on V while our prefund lacks signatures supplies
   assert.equal(P.withChallengedState(A, challenge({ variablePart: { ...vp, turnNum: 2 }, signatures: sigs })), A);
   assert.equal(P.withChallengedState(A, { ...challenge({ variablePart: vp, signatures: sigs }), channelId: s.aiA.id }), A);
 });
+
+test('virtual fund: a late add (the fund ended here) is countersigned only when it is the agreed guarantee, next in turn', () => {
+  const s = setup();
+  const A = P.newVirtualFund({ prefund: s.prefund, myAddress: alice.address, toMyRight: s.aiA });
+  const B = P.newVirtualFund({ prefund: s.prefund, myAddress: bob.address, toMyLeft: s.ibB });
+  const ra0 = P.crankVirtualFund(A, secrets(alice));
+  const rb0 = P.crankVirtualFund(B, secrets(bob));
+  const I0 = P.newVirtualFund({ prefund: s.prefund, myAddress: irene.address, toMyLeft: s.aiI, toMyRight: s.ibI, hubPolicy: {} });
+  const before = feed(I0, [...messagesTo(ra0.effects, irene), ...messagesTo(rb0.effects, irene)], P.updateVirtualFund);
+  const ri0 = P.crankVirtualFund(before, secrets(irene));
+  const ra1 = P.crankVirtualFund(feed(ra0.objective, messagesTo(ri0.effects, alice), P.updateVirtualFund), secrets(alice));
+  const prop = messagesTo(ra1.effects, irene).find((m) => m.kind === 'ledgerProposal');
+  assert.ok(prop?.kind === 'ledgerProposal');
+  const sp = prop.signedProposal;
+
+  // the hub's fund of V ended (V went on chain) before the add reached it
+  const ended: P.VirtualFundObjective = { ...ri0.objective, status: 'rejected' };
+  assert.throws(() => P.countersignLateAdd(ri0.objective, s.aiI, sp, irene.privateKey), /still running/);
+  const r = P.countersignLateAdd(ended, s.aiI, sp, irene.privateKey);
+  assert.ok(r !== null);
+  assert.equal(r.ledger.current.outcome.guarantees.length, 1);
+  // Alice takes the countersignature: the agreed state now holds the guarantee
+  const aliceLedger = P.receiveCountersignature(ra1.objective.toMyRight!, r.countersignature);
+  assert.equal(aliceLedger.current.turnNum, r.ledger.current.turnNum);
+  assert.equal(aliceLedger.queue.length, 0);
+  // a re-send is a no-op
+  assert.equal(P.countersignLateAdd(ended, r.ledger, sp, irene.privateKey), null);
+
+  // never signed by us: the hub had not signed the prefund
+  rejects(() => P.countersignLateAdd({ ...before, status: 'rejected' }, s.aiI, sp, irene.privateKey), 'LEDGER_PROPOSAL_UNEXPECTED');
+  // another guarantee than agreed (more of the hub's money), or one ahead of an earlier turn
+  const bigger = P.propose(s.aiA, { ...(sp.proposal as Extract<P.Proposal, { type: 'add' }>), leftDeposit: 0n }, alice.privateKey).signedProposal;
+  rejects(() => P.countersignLateAdd(ended, s.aiI, bigger, irene.privateKey), 'LEDGER_PROPOSAL_UNEXPECTED');
+  rejects(() => P.countersignLateAdd(ended, s.aiI, { ...sp, turnNum: sp.turnNum + 1 }, irene.privateKey), 'PROTOCOL_NOT_READY');
+});

@@ -1,0 +1,65 @@
+/**
+ * A guarantee proposal that arrives after its virtual channel went on chain (found by bench:chaos).
+ * Alice proposes V's guarantee in L_AI in time, but it reaches the hub only after V was challenged
+ * and the hub gave V up (`CHANNEL_CLOSING`). The hub used to ignore it, and the proposal stayed
+ * first in Alice's L_AI queue for good: every later proposal on L_AI (guarantee removals, a
+ * top-up) waited behind it until the ledger went on chain. Now the hub countersigns it — exactly
+ * the guarantee it agreed to at V's prefund — Alice takes the countersignature although her open
+ * has ended too, and the guarantee leaves L_AI by proof once V finalizes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { protocols as P, type ChannelId, sameAddress } from '../../src/index.ts';
+import { decodeWireMessage } from '../../src/engine/index.ts';
+import { getLedgerData } from '../../src/engine/records.ts';
+import { ADDR, ETH, openLedgersAtIrene, until, world } from './harness.ts';
+
+test("a guarantee proposed before V went on chain and delivered after: the hub countersigns it and it leaves by proof; the ledger's queue moves on", async () => {
+  const fast = { objectiveTimeoutMs: 300, fallback: { peerTimeoutMs: 1_000 } };
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 53 }, { bob: fast });
+  try {
+    const { alice, irene } = w.nodes;
+    const { ai: aiRaw } = await openLedgersAtIrene(w, 1000n, 800n);
+    const ai = aiRaw as ChannelId;
+
+    // Alice's guarantee proposal for V is held on its way to the hub
+    const svc = w.net.service(ADDR.alice);
+    const send = svc.send.bind(svc);
+    const held: (() => Promise<unknown>)[] = [];
+    (svc as { send: typeof svc.send }).send = async (to, payload, o) => {
+      const m = decodeWireMessage(payload);
+      if (sameAddress(to, ADDR.irene) && m.kind === 'ledgerProposal' && m.objectiveId.startsWith('VirtualFund-')) {
+        held.push(() => send(to, payload, o));
+        return 'held';
+      }
+      return send(to, payload, o);
+    };
+
+    const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    await until(() => held.length > 0, 'Alice proposes the guarantee');
+    const v = (alice.engine.activeObjectives().find((o) => o.type === 'virtualFund') as P.VirtualFundObjective).v.id;
+    // Bob's open stalls (no postfund) past his peer timeout: he settles V on chain; all give V up
+    await until(() => w.events.irene.some((x) => x.type === 'objectiveFailed' && x.channelId === v), 'the hub gives V up', 15_000);
+    await until(() => w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === v), 'Alice follows V on chain');
+    assert.equal((await opening as { code?: string }).code, 'CHANNEL_CLOSING');
+    assert.equal(getLedgerData(w.stores.alice, ai)?.ledger?.queue.length, 1, 'her proposal waits in L_AI');
+
+    // the proposal arrives now: countersigned, and the guarantee leaves L_AI by proof once V finalizes
+    for (const f of held.splice(0)) await f();
+    await until(() => getLedgerData(w.stores.alice, ai)?.ledger?.queue.length === 0, 'the proposal is agreed');
+    for (let i = 0; i < 200 && alice.getLedgerChannel(ai)?.guarantees !== 0; i++) {
+      w.chain.mine(100_000);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await until(() => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0, "V's guarantee removed from L_AI");
+    assert.equal(alice.getLedgerChannel(ai)?.myBalance, 1000n, 'her whole deposit is free again');
+    assert.ok(!w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === ai), 'L_AI never went on chain');
+
+    // and L_AI takes new proposals: a top-up is credited
+    await alice.topUpLedgerChannel({ channelId: ai, amount: 200n }, { timeoutMs: 10_000 });
+    assert.equal(alice.getLedgerChannel(ai)?.myBalance, 1200n);
+    assert.equal(await w.chain.holdings(ETH, ai), 1200n);
+  } finally {
+    await w.stop();
+  }
+});
