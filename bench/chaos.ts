@@ -150,9 +150,17 @@ class HubProc {
     await exited;
     clearTimeout(t);
   }
+  /** The hub's /status; a hub busy settling dozens of channels on chain may take a while: 3 tries of 10 s. */
   async status(): Promise<HubStatus> {
-    const r = await fetch(`${this.http}/status`, { signal: AbortSignal.timeout(5_000) });
-    return (await r.json()) as HubStatus;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await fetch(`${this.http}/status`, { signal: AbortSignal.timeout(10_000) });
+        return (await r.json()) as HubStatus;
+      } catch (e) {
+        if (attempt >= 3) throw e;
+        log(`hub status: no answer (${e instanceof Error ? e.name : String(e)}), asking again`);
+      }
+    }
   }
 }
 interface HubStatus {
