@@ -13,10 +13,11 @@
 import type { Address, ChannelId } from '../hex.ts';
 import { sameAddress } from '../address.ts';
 import type { Voucher } from '../voucher.ts';
-import type { Channel } from './channel.ts';
+import { type Channel, latestSupportedState } from './channel.ts';
 import { type ConsensusChannel, counterparty } from './ledger.ts';
 import { type LedgerExitObjective, ledgerExitId, newLedgerExit, updateLedgerExit } from './ledger-exit.ts';
 import { type VirtualChallengeObjective, newVirtualChallenge, updateVirtualChallenge, virtualChallengeId } from './virtual-challenge.ts';
+import { dest, virtualAmounts } from './virtual-channel.ts';
 import { type ChallengeResponse, decideChallengeResponse } from './watchtower.ts';
 import type { ChallengeRegisteredEvent, Secrets } from './types.ts';
 
@@ -105,6 +106,23 @@ export interface FallbackPlan {
   readonly respond: ChallengeResponse | null;
 }
 
+/**
+ * What we put into `l`'s guarantee of V (0n: none, or no guarantee): its left side deposits the
+ * payer's balance in V, its right side the payee's (`expectedAdd`).
+ */
+function ourStake(l: ConsensusChannel, v: Channel): bigint {
+  const g = l.current.outcome.guarantees.find((x) => x.target === v.id);
+  const s = latestSupportedState(v);
+  if (g === undefined || s === undefined) return 0n;
+  const me = dest(l.fixedPart.participants[l.myIndex]!);
+  try {
+    const a = virtualAmounts(s.state.outcome, v.fixedPart);
+    return g.left === me ? a.payer : g.right === me ? a.payee : 0n;
+  } catch {
+    return 0n;
+  }
+}
+
 function guarantees(l: ConsensusChannel, v: ChannelId): boolean {
   return l.current.outcome.guarantees.some((g) => g.target === v);
 }
@@ -124,12 +142,13 @@ export function fallbackPlan(ctx: FallbackContext, trigger: FallbackTrigger, sec
       for (const l of ctx.ledgers) if (sameAddress(counterparty(l), trigger.peer)) ledgerIds.add(l.id);
       const withPeer = (v: HeldVirtual): boolean => v.channel.fixedPart.participants.some((p, i) => i !== v.channel.myIndex && sameAddress(p, trigger.peer));
       for (const v of ctx.virtuals) if (withPeer(v)) virtualIds.add(v.channel.id);
-      // A channel still being opened with the stalled peer, whose guarantee a ledger we keep
-      // already holds (typically the payer's, when the payee vanished after the prefund): its
-      // funding will not complete, and only V's outcome on chain frees that guarantee by proof.
-      // (A ledger exited here resolves its guarantees' targets itself.)
+      // A channel still being opened with the stalled peer, whose guarantee holds funds of ours in
+      // a ledger we keep (the payer's deposit, when the payee vanished after the prefund; the hub's
+      // collateral toward the payee, when the payer did): its funding will not complete, and only
+      // V's outcome on chain frees that guarantee by proof. (A ledger exited here resolves its
+      // guarantees' targets itself; a guarantee of the counterparty's funds is its to free.)
       for (const v of ctx.opening ?? []) {
-        if (withPeer(v) && ctx.ledgers.some((l) => !ledgerIds.has(l.id) && guarantees(l, v.channel.id))) virtualIds.add(v.channel.id);
+        if (withPeer(v) && ctx.ledgers.some((l) => !ledgerIds.has(l.id) && ourStake(l, v.channel) > 0n)) virtualIds.add(v.channel.id);
       }
       decision = shouldGoOnChain({ peerStalled: true });
       break;

@@ -1,7 +1,7 @@
 /**
  * A virtual channel challenged on chain while the payer's copy of its prefund still lacks
- * signatures (found by bench:chaos). The hub's and Bob's prefund signatures do not reach Alice; Bob,
- * whose postfund never comes, settles V on chain with the complete prefund. Before, Alice ignored
+ * signatures (found by bench:chaos). The hub's and Bob's prefund signatures do not reach Alice; Bob
+ * challenges V on chain with the complete prefund. Before, Alice ignored
  * that challenge (V was not "hers" to follow without a supported state); once the signatures
  * reached her, her open proposed V's guarantee in L_AI to the hub, which had given V up for the
  * challenge and never countersigned it, and every later proposal on L_AI waited behind it for
@@ -12,11 +12,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocols as P, type ChannelId, sameAddress } from '../../src/index.ts';
 import { getLedgerData } from '../../src/engine/records.ts';
-import { ADDR, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, challengeOpeningV, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
 
 test("a V challenged before the payer's prefund is complete: she follows it on chain and never proposes its guarantee", async () => {
-  const fast = { objectiveTimeoutMs: 300, fallback: { peerTimeoutMs: 1_000 } };
-  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 47 }, { bob: fast });
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 47 });
   try {
     const { alice, irene, bob } = w.nodes;
     const { ai: aiRaw } = await openLedgersAtIrene(w, 1000n, 800n);
@@ -33,8 +32,9 @@ test("a V challenged before the payer's prefund is complete: she follows it on c
     const openAtAlice = (): P.Objective | undefined => alice.engine.activeObjectives().find((o) => o.type === 'virtualFund');
     await until(() => openAtAlice() !== undefined, 'Alice opens V');
     const v = (openAtAlice() as P.VirtualFundObjective).v.id;
-    // Bob waits for her postfund past his peer timeout, and settles V on chain (its prefund)
-    await until(() => w.events.bob.some((x) => x.type === 'fallbackStarted' && x.channelId === v), 'Bob settles V on chain', 15_000);
+    // Bob holds the complete prefund (his, Alice's, the hub's): he challenges V on chain with it
+    await until(() => bob.engine.activeObjectives().some((o) => o.type === 'virtualFund' && P.latestSupportedState(o.v) !== undefined), 'Bob holds the prefund');
+    await challengeOpeningV(w, 'bob', bob, v);
     await until(() => w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === v), 'Alice follows V on chain');
     const failure = await opening;
     assert.ok(failure instanceof Error && (failure as { code?: string }).code === 'CHANNEL_CLOSING', `her open ends: ${String(failure)}`);

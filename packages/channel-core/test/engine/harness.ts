@@ -9,6 +9,8 @@ import type { EngineEvent } from '../../src/engine/index.ts';
 import type { Clock } from '../../src/ports/clock.ts';
 import type { MessageService } from '../../src/ports/messaging.ts';
 import { type WireMessage, decodeWireMessage } from '../../src/engine/wire.ts';
+import { toChainTransaction } from '../../src/engine/transactions.ts';
+import { type ChannelId, protocols as P } from '../../src/index.ts';
 
 export const KEYS = {
   alice: '0xed90100c3784a2d86ff62423f40065a02319dc58bedda16b3158d85e39592228',
@@ -129,4 +131,18 @@ export async function until(pred: () => boolean, what: string, timeoutMs = 10_00
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * `name` (a participant of V, opening it with a supported state) registers a challenge on V with
+ * its latest supported state, by hand: a channel's challenger from outside the engine's own rules.
+ */
+export async function challengeOpeningV(w: World, name: Name, node: Node, v: ChannelId): Promise<void> {
+  const f = node.engine.activeObjectives().find((o) => o.type === 'virtualFund' && o.v.id === v) as P.VirtualFundObjective | undefined;
+  if (f === undefined) throw new Error(`${name} is not opening ${v}`);
+  const { timestamp } = await w.chain.latestBlock();
+  const c = P.updateVirtualChallenge(P.newVirtualChallenge({ v: f.v, bestVoucher: null, now: timestamp }), { kind: 'chainTime', timestamp, blockNumber: 0 });
+  const tx = P.crankVirtualChallenge(c, { privateKey: KEYS[name] }).effects.find((e) => e.type === 'submitTransaction');
+  if (tx?.type !== 'submitTransaction') throw new Error('no challenge to submit');
+  await w.chain.submit(toChainTransaction(tx.tx));
 }

@@ -12,13 +12,12 @@ import assert from 'node:assert/strict';
 import { protocols as P, type ChannelId, sameAddress } from '../../src/index.ts';
 import { decodeWireMessage } from '../../src/engine/index.ts';
 import { getLedgerData } from '../../src/engine/records.ts';
-import { ADDR, ETH, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, ETH, challengeOpeningV, openLedgersAtIrene, until, world } from './harness.ts';
 
 test("a guarantee proposed before V went on chain and delivered after: the hub countersigns it and it leaves by proof; the ledger's queue moves on", async () => {
-  const fast = { objectiveTimeoutMs: 300, fallback: { peerTimeoutMs: 1_000 } };
-  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 53 }, { bob: fast });
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 53 });
   try {
-    const { alice, irene } = w.nodes;
+    const { alice, irene, bob } = w.nodes;
     const { ai: aiRaw } = await openLedgersAtIrene(w, 1000n, 800n);
     const ai = aiRaw as ChannelId;
 
@@ -38,7 +37,9 @@ test("a guarantee proposed before V went on chain and delivered after: the hub c
     const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
     await until(() => held.length > 0, 'Alice proposes the guarantee');
     const v = (alice.engine.activeObjectives().find((o) => o.type === 'virtualFund') as P.VirtualFundObjective).v.id;
-    // Bob's open stalls (no postfund) past his peer timeout: he settles V on chain; all give V up
+    // Bob challenges V on chain with the prefund: the hub and Alice give V up
+    await until(() => bob.engine.activeObjectives().some((o) => o.type === 'virtualFund' && P.latestSupportedState(o.v) !== undefined), 'Bob holds the prefund');
+    await challengeOpeningV(w, 'bob', bob, v);
     await until(() => w.events.irene.some((x) => x.type === 'objectiveFailed' && x.channelId === v), 'the hub gives V up', 15_000);
     await until(() => w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === v), 'Alice follows V on chain');
     assert.equal((await opening as { code?: string }).code, 'CHANNEL_CLOSING');

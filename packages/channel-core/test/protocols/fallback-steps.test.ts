@@ -614,6 +614,12 @@ test('fallbackPlan: a virtual channel still being opened is settled on chain whe
   assert.deepEqual(ids(stalledPayee), [P.virtualChallengeId(dl.V)]);
   // ... not when no ledger of ours holds its guarantee (nothing of ours is locked for it)
   assert.deepEqual(ids(P.fallbackPlan({ ...ctx, ledgers: [] }, { kind: 'peerStalled', peer: bob.address }, secrets(alice))), []);
+  // ... nor when the guarantee holds only the counterparty's funds: Bob's L_BI guarantee is the
+  // hub's collateral (Bob's balance in V is 0), so a stalled payer is the hub's to settle
+  const asOpening = (a: typeof bob): P.FallbackContext => ({ ...contextOf(dl, a), virtuals: [], opening: [{ channel: dl.vs.get(a.name)!, bestVoucher: null }] });
+  assert.deepEqual(ids(P.fallbackPlan(asOpening(bob), { kind: 'peerStalled', peer: alice.address }, secrets(bob))), []);
+  // the hub: the payer stalls, so L_AI is exited, and its collateral in L_IB's guarantee goes on chain with V
+  assert.deepEqual(ids(P.fallbackPlan(asOpening(irene), { kind: 'peerStalled', peer: alice.address }, secrets(irene))), [P.virtualChallengeId(dl.V), P.ledgerExitId(dl.AI)].sort());
   // a ledger exit does not settle a channel still being opened (an exit resolves its guarantees itself)
   assert.deepEqual(ids(P.fallbackPlan(ctx, { kind: 'peerStalled', peer: irene.address }, secrets(alice))), [P.ledgerExitId(dl.AI)]);
   assert.deepEqual(ids(P.fallbackPlan(ctx, { kind: 'userForce' }, secrets(alice))), [P.ledgerExitId(dl.AI)]);
