@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocols as P, type ChannelId, sameAddress } from '../../src/index.ts';
-import { ADDR, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, dropSends, mineUntil, openLedgersAtIrene, until, world } from './harness.ts';
 
 test('a virtual channel challenged while the payer still opens it: her open ends, her virtual challenge follows V, the guarantee leaves her ledger by proof', async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 5 });
@@ -38,10 +38,7 @@ test('a virtual channel challenged while the payer still opens it: her open ends
     assert.ok(failure instanceof Error && (failure as { code?: string }).code === 'CHANNEL_CLOSING', `her open ends: ${String(failure)}`);
 
     // V finalizes; its guarantee leaves L_AI by on-chain proof (nothing was paid), no ledger goes on chain
-    for (let i = 0; i < 200 && alice.getLedgerChannel(ai)?.guarantees !== 0; i++) {
-      w.chain.mine(100_000);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await mineUntil(w, () => alice.getLedgerChannel(ai)?.guarantees === 0);
     await until(() => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0, "V's guarantee removed from L_AI");
     assert.equal(alice.getLedgerChannel(ai)?.status, 'open');
     assert.equal(alice.getLedgerChannel(ai)?.myBalance, 1000n, 'her whole deposit is free again');

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChannelId, sameAddress } from '../../src/index.ts';
 import { getLedgerData } from '../../src/engine/index.ts';
-import { ADDR, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, dropSends, mineUntil, openLedgersAtIrene, until, world } from './harness.ts';
 
 test("a ledger exit cleared by the counterparty's checkpoint of a state we never received registers that state and completes", async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 11 });
@@ -46,10 +46,7 @@ test("a ledger exit cleared by the counterparty's checkpoint of a state we never
     // and both exits go on to reclaim the guarantee (the in-memory chain does not model reclaim:
     // the payout runs on anvil in test/e2e/fallback-exit-after-checkpoint.test.ts)
     const exitAt = (n: 'bob' | 'irene'): string | undefined => w.nodes[n].engine.objective(`LedgerExit-${ib}`)?.waitingFor;
-    for (let i = 0; i < 400 && !(exitAt('bob') === 'WaitingForReclaim' && exitAt('irene') === 'WaitingForReclaim'); i++) {
-      w.chain.mine(100_000);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await mineUntil(w, () => exitAt('bob') === 'WaitingForReclaim' && exitAt('irene') === 'WaitingForReclaim', 400);
     assert.equal(exitAt('bob'), 'WaitingForReclaim', "Bob's exit is past the ledger's finalization");
     assert.equal(exitAt('irene'), 'WaitingForReclaim');
     const st = await w.chain.statusOf(ib);

@@ -146,3 +146,11 @@ export async function challengeOpeningV(w: World, name: Name, node: Node, v: Cha
   if (tx?.type !== 'submitTransaction') throw new Error('no challenge to submit');
   await w.chain.submit(toChainTransaction(tx.tx));
 }
+
+/** Move chain time on (100 000 s per block, one block every 25 ms) until `pred` holds or `rounds` blocks were mined. */
+export async function mineUntil(w: World, pred: () => boolean, rounds = 200): Promise<void> {
+  for (let i = 0; i < rounds && !pred(); i++) {
+    w.chain.mine(100_000);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocols as P, type ChannelId } from '../../src/index.ts';
-import { ADDR, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, dropSends, mineUntil, openLedgersAtIrene, until, world } from './harness.ts';
 
 test('a payee vanishing after the prefund: the payer settles the half-opened V on chain and its guarantee leaves her ledger by proof', async () => {
   const fast = { objectiveTimeoutMs: 300, fallback: { peerTimeoutMs: 1_000 } };
@@ -33,10 +33,7 @@ test('a payee vanishing after the prefund: the payer settles the half-opened V o
     const failure = await opening;
     assert.ok(failure instanceof Error && (failure as { code?: string }).code === 'CHANNEL_CLOSING', `her open ends: ${String(failure)}`);
 
-    for (let i = 0; i < 200 && alice.getLedgerChannel(ai)?.guarantees !== 0; i++) {
-      w.chain.mine(100_000);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await mineUntil(w, () => alice.getLedgerChannel(ai)?.guarantees === 0);
     await until(() => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0, "V's guarantee removed from L_AI");
     assert.equal(alice.getLedgerChannel(ai)?.status, 'open');
     assert.equal(alice.getLedgerChannel(ai)?.myBalance, 1000n, 'her whole deposit is free again');
