@@ -2400,7 +2400,7 @@ class EngineImpl implements Engine {
     if (ld?.ledger == null || ld.status !== 'open' || !sameAddress(ld.counterparty, from) || this.#exists(ledgerExitId(ld.ledgerId))) return;
     let ledger: ConsensusChannel;
     let reply: { countersignature: Countersignature } | undefined;
-    let added: ChannelId | undefined;
+    let added: ChannelId[] = [];
     try {
       if (msg.kind === 'ledgerProposal') {
         if (!msg.objectiveId.startsWith('VirtualFund-')) return;
@@ -2410,14 +2410,14 @@ class EngineImpl implements Engine {
         if (r === null) return;
         ledger = r.ledger;
         reply = { countersignature: r.countersignature };
-        added = o.v.id;
+        added = [o.v.id];
       } else if (msg.kind === 'ledgerCountersignature') {
         if (ld.myIndex !== 0) return;
-        const mine = ld.ledger.queue.find((sp) => sp.turnNum === msg.countersignature.turnNum);
-        if (mine === undefined) return; // agreed already, or not ours
+        const at = ld.ledger.queue.findIndex((sp) => sp.turnNum === msg.countersignature.turnNum);
+        if (at < 0) return; // agreed already, or not ours
         ledger = receiveCountersignature(ld.ledger, msg.countersignature);
-        const p = mine.proposal;
-        if (p.type === 'add') added = p.guarantee.target;
+        // (it agrees every proposal of ours up to its turn)
+        added = ld.ledger.queue.slice(0, at + 1).flatMap((sp) => (sp.proposal.type === 'add' ? [sp.proposal.guarantee.target] : []));
       } else return;
     } catch (e) {
       if (isSluiceError(e, 'PROTOCOL_NOT_READY')) throw e;
@@ -2438,9 +2438,8 @@ class EngineImpl implements Engine {
       if (waitsOnLedgers(other.objective, other.waitingFor) && ledgersOf(other.objective).some((l) => l.id === ld.ledgerId)) this.#advanceSync(other.objective.id, undefined, sends);
     }
     // a guarantee for a channel already settled on chain leaves by proof (the leader proposes)
-    if (added !== undefined && ld.myIndex === 0) {
-      const target = added;
-      this.#afterSync(() => void this.serial(() => this.#startGuaranteeRemovals(target)).catch(() => {}));
+    if (ld.myIndex === 0) {
+      for (const target of added) this.#afterSync(() => void this.serial(() => this.#startGuaranteeRemovals(target)).catch(() => {}));
     }
   }
 
