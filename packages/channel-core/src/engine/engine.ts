@@ -2087,6 +2087,21 @@ class EngineImpl implements Engine {
     this.#log.info({ objectiveId: o.id, channelId: ev.channelId, turnNum: ev.candidate.variablePart.turnNum }, "a virtual channel we are opening was challenged: its state taken from the challenge");
   }
 
+  /**
+   * A virtual channel of ours concluded on chain (finalized at once, maybe with a final state we
+   * never got): follow it with our virtual challenge, which learns the outcome, so its guarantees
+   * leave our ledgers by proof now rather than at our peer timeout (a payee's removal by proof
+   * timed out on a hub that had not noticed yet, and the payee exited its ledger).
+   */
+  async #onConcluded(channelId: ChannelId, pev: ObjectiveEvent | undefined): Promise<void> {
+    if (pev?.kind !== 'concluded' || this.#ours(channelId) !== 'virtual' || this.#exists(virtualChallengeId(channelId))) return;
+    try {
+      await this.#runFallbackPlan({ kind: 'virtualConcluded', event: pev });
+    } catch (e) {
+      this.#log.warn({ channelId, code: isSluiceError(e) ? e.code : 'unknown', reason: e instanceof Error ? e.message : String(e) }, 'concluded virtual channel not followed');
+    }
+  }
+
   /** Watchtower: a challenge on one of our channels (live or while catching up). */
   async #onChallengeRegistered(ev: PortChallengeRegistered): Promise<void> {
     const pev = disputeEventFromPort(ev) as ChallengeRegisteredEvent;
@@ -2577,6 +2592,7 @@ class EngineImpl implements Engine {
           await this.#maybeTopUp(channelId, ev.destinationHoldings, ev.asset, ev.blockNumber, ev.logIndex);
         }
         if (ev.type === 'ChallengeRegistered') await this.#onChallengeRegistered(ev);
+        if (ev.type === 'Concluded') await this.#onConcluded(channelId, toProtocolEvent(ev, () => undefined));
       }
       await this.#feedChainTime(batch.toBlock);
       this.store.setMeta(LAST_BLOCK_KEY, String(batch.toBlock));

@@ -19,7 +19,7 @@ import { type LedgerExitObjective, ledgerExitId, newLedgerExit, updateLedgerExit
 import { type VirtualChallengeObjective, newVirtualChallenge, updateVirtualChallenge, virtualChallengeId } from './virtual-challenge.ts';
 import { dest, virtualAmounts } from './virtual-channel.ts';
 import { type ChallengeResponse, decideChallengeResponse } from './watchtower.ts';
-import type { ChallengeRegisteredEvent, Secrets } from './types.ts';
+import type { ChallengeRegisteredEvent, ConcludedEvent, Secrets } from './types.ts';
 
 // ---------------------------------------------------------------- the decision
 
@@ -90,7 +90,14 @@ export type FallbackTrigger =
   /** A user command: settle this channel (a ledger or a virtual channel) on chain, or every channel. */
   | { readonly kind: 'userForce'; readonly channelId?: ChannelId }
   /** A `ChallengeRegistered` on one of our channels. */
-  | { readonly kind: 'challengeRegistered'; readonly event: ChallengeRegisteredEvent };
+  | { readonly kind: 'challengeRegistered'; readonly event: ChallengeRegisteredEvent }
+  /**
+   * A `Concluded` on one of our virtual channels: finalized at once, with a final state we may not
+   * hold. Our virtual challenge follows it (learning the outcome), so the guarantees leave our
+   * ledgers by proof — without it we noticed only at the peer timeout, and a payee's removal by
+   * proof could time out on a hub that had not noticed yet.
+   */
+  | { readonly kind: 'virtualConcluded'; readonly event: ConcludedEvent };
 
 export interface FallbackPlan {
   readonly decision: GoOnChainDecision;
@@ -160,6 +167,14 @@ export function fallbackPlan(ctx: FallbackContext, trigger: FallbackTrigger, sec
       decision = shouldGoOnChain({ force: true });
       break;
     }
+    case 'virtualConcluded': {
+      const id = trigger.event.channelId;
+      const virtual = ctx.virtuals.find((v) => v.channel.id === id) ?? ctx.opening?.find((v) => v.channel.id === id);
+      if (virtual === undefined) return { decision: shouldGoOnChain({}), create: [], respond: null };
+      virtualIds.add(virtual.channel.id);
+      decision = shouldGoOnChain({ virtualOnChain: true });
+      break;
+    }
     case 'challengeRegistered': {
       const ev = trigger.event;
       const ledger = ctx.ledgers.find((l) => l.id === ev.channelId);
@@ -198,7 +213,7 @@ export function fallbackPlan(ctx: FallbackContext, trigger: FallbackTrigger, sec
     }
   }
 
-  const event = trigger.kind === 'challengeRegistered' ? trigger.event : undefined;
+  const event = trigger.kind === 'challengeRegistered' || trigger.kind === 'virtualConcluded' ? trigger.event : undefined;
   const time = { kind: 'chainTime', timestamp: ctx.now, blockNumber: 0 } as const;
   const create: (LedgerExitObjective | VirtualChallengeObjective)[] = [];
   // (a channel still being opened is among `virtualIds` only when the challenge is on it, or its
