@@ -1329,7 +1329,7 @@ class EngineImpl implements Engine {
       for (const ledgerId of changed) {
         for (const other of this.#active.values()) {
           const oid = other.objective.id;
-          if (oid !== next && !queued.has(oid) && waitsOnLedgers(other.objective, other.waitingFor) && ledgersOf(other.objective).some((l) => l.id === ledgerId)) {
+          if (oid !== next && !queued.has(oid) && waitsOnLedger(other, ledgerId)) {
             work.push(oid);
             queued.add(oid);
           }
@@ -1964,7 +1964,7 @@ class EngineImpl implements Engine {
     if (ld === undefined || ledger == null || signal === undefined) return false;
     let held: bigint | undefined;
     try {
-      held = await this.chain.holdings(ld.asset, ledger.id, { signal });
+      held = await this.chain.holdings(ld.asset, ledgerId, { signal });
     } catch (e) {
       this.#log.warn({ channelId: ledgerId, code: isSluiceError(e) ? e.code : 'unknown' }, 'holdings read failed; the exit of the ledger of a stalled peer waits');
     }
@@ -1978,13 +1978,13 @@ class EngineImpl implements Engine {
     if (hold?.turnNum !== ledger.current.turnNum) {
       this.#creditHeld.set(id, { since: now, turnNum: ledger.current.turnNum });
       if (surplus !== undefined) {
-        this.#log.warn({ channelId: ledger.id, peer, amount: surplus.toString(), graceS: ledger.fixedPart.challengeDuration }, "not exiting the ledger of a stalled peer yet: the chain holds a deposit the ledger does not credit (the peer's top-up, most likely), which an exit now would leave in the adjudicator");
+        this.#log.warn({ channelId: ledgerId, peer, amount: surplus.toString(), graceS: ledger.fixedPart.challengeDuration }, "not exiting the ledger of a stalled peer yet: the chain holds a deposit the ledger does not credit (the peer's top-up, most likely), which an exit now would leave in the adjudicator");
       }
       return true;
     }
     if (now - hold.since < ledger.fixedPart.challengeDuration * 1000) return true;
     this.#creditHeld.delete(id);
-    this.#log.warn({ channelId: ledger.id, peer, amount: surplus?.toString() }, 'exiting the ledger of a stalled peer after waiting a challenge duration for the credit of a deposit; the uncredited surplus stays in the adjudicator');
+    this.#log.warn({ channelId: ledgerId, peer, amount: surplus?.toString() }, 'exiting the ledger of a stalled peer after waiting a challenge duration for the credit of a deposit; the uncredited surplus stays in the adjudicator');
     return false;
   }
 
@@ -2449,9 +2449,7 @@ class EngineImpl implements Engine {
     });
     this.#log.info({ objectiveId: msg.objectiveId, channelId: ld.ledgerId, turnNum: ledger.current.turnNum }, 'a ledger update of an ended objective agreed (it held up the ledger queue)');
     // the objectives whose proposals queued behind it can go on
-    for (const other of [...this.#active.values()]) {
-      if (waitsOnLedgers(other.objective, other.waitingFor) && ledgersOf(other.objective).some((l) => l.id === ld.ledgerId)) this.#advanceSync(other.objective.id, undefined, sends);
-    }
+    for (const other of [...this.#active.values()]) if (waitsOnLedger(other, ld.ledgerId)) this.#advanceSync(other.objective.id, undefined, sends);
     // a guarantee for a channel already settled on chain leaves by proof (the leader proposes)
     if (ld.myIndex === 0) {
       for (const target of added) this.#afterSync(() => void this.serial(() => this.#startGuaranteeRemovals(target)).catch(() => {}));
@@ -2823,6 +2821,11 @@ class EngineImpl implements Engine {
     this.#log.warn({ objectiveId: o.id, reason, waitingFor: data.waitingFor, peers: event.silentPeers }, 'objective stalled');
     this.#emit(event);
   }
+}
+
+/** Whether an active objective waits for a ledger update of `ledgerId` (re-cranked when that ledger changes). */
+function waitsOnLedger(data: ObjectiveData, ledgerId: ChannelId): boolean {
+  return waitsOnLedgers(data.objective, data.waitingFor) && ledgersOf(data.objective).some((l) => l.id === ledgerId);
 }
 
 /** True when the objective's submission record is the step `tx` performs (then its failure clears it). */

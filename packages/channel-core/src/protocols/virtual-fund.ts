@@ -16,7 +16,7 @@
  */
 import type { Address, ChannelId } from '../hex.ts';
 import { hashOutcome } from '../outcome.ts';
-import { type State, assertVariablePart, fixedPartOf } from '../state.ts';
+import { type State, fixedPartOf } from '../state.ts';
 import {
   type Channel,
   addSignedState,
@@ -33,6 +33,7 @@ import {
   signaturesOf,
   signedByMe,
 } from './channel.ts';
+import { registeredState } from './dispute.ts';
 import { fail, guardPeerInput } from './fail.ts';
 import { type ConsensusChannel, type Countersignature, type SignedProposal, consensusIncludes, receiveProposal, sameProposal, signNextProposal } from './ledger.ts';
 import { crankConnection, receiveConnectionProposal, receiveConnectionsCountersignature } from './ledger-connection.ts';
@@ -169,9 +170,9 @@ export function crankVirtualFund(o: VirtualFundObjective, secrets: Secrets): Cra
  * would stay first in the leader's ledger queue for good, and every later proposal on that ledger
  * behind it. We (the follower, `ledger` our latest record) countersign it when it is exactly the
  * guarantee we agreed to by signing V's prefund (so, at the hub, exactly what its policy accepted
- * then) and is next in turn: in a ledger a guarantee only hands its amount on as V's outcome on chain says, and V can
- * pay nobody more than its latest supported state — the same exposure the prefund accepted. The
- * guarantee then leaves the ledger by on-chain proof like any other.
+ * then) and is next in turn: in a ledger a guarantee only hands its amount on as V's outcome on
+ * chain says, and V can pay nobody more than its latest supported state — the same exposure the
+ * prefund accepted. The guarantee then leaves the ledger by on-chain proof like any other.
  * @throws SluiceError PROTOCOL_NOT_READY (not next in turn: the leader re-sends),
  *   LEDGER_PROPOSAL_UNEXPECTED (not the agreed guarantee, or we never signed the prefund),
  *   PROTOCOL_WRONG_CHANNEL, and those of `receiveProposal` (a balance that no longer covers it)
@@ -207,13 +208,11 @@ export function countersignLateAdd(
  */
 export function withChallengedState(o: VirtualFundObjective, ev: ChallengeRegisteredEvent): VirtualFundObjective {
   if (ev.channelId !== o.v.id || latestSupportedState(o.v) !== undefined) return o;
-  const vp = ev.candidate.variablePart;
   try {
-    assertVariablePart(vp);
-    if (vp.turnNum !== 0 && vp.turnNum !== 1) return o;
+    const state = registeredState(o.v.fixedPart, ev);
+    if (state.turnNum !== 0 && state.turnNum !== 1) return o;
     const pre = o.v.states[0]?.state;
-    if (pre === undefined || vp.isFinal || vp.appData !== pre.appData || hashOutcome(vp.outcome) !== hashOutcome(pre.outcome)) return o;
-    const state: State = { ...o.v.fixedPart, outcome: vp.outcome, appData: vp.appData, turnNum: vp.turnNum, isFinal: false };
+    if (pre === undefined || state.isFinal || state.appData !== pre.appData || hashOutcome(state.outcome) !== hashOutcome(pre.outcome)) return o;
     const v = addSignedState(o.v, state, ev.candidate.signatures);
     return latestSupportedState(v) === undefined ? o : { ...o, v };
   } catch {
