@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocols as P, type ChannelId, sameAddress } from '../../src/index.ts';
-import { ADDR, dropSends, mineUntil, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, dropSends, expectGuaranteeRemovedByProof, openLedgersAtIrene, until, world } from './harness.ts';
 
 test('a virtual channel challenged while the payer still opens it: her open ends, her virtual challenge follows V, the guarantee leaves her ledger by proof', async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 5 });
@@ -38,11 +38,7 @@ test('a virtual channel challenged while the payer still opens it: her open ends
     assert.ok(failure instanceof Error && (failure as { code?: string }).code === 'CHANNEL_CLOSING', `her open ends: ${String(failure)}`);
 
     // V finalizes; its guarantee leaves L_AI by on-chain proof (nothing was paid), no ledger goes on chain
-    await mineUntil(w, () => alice.getLedgerChannel(ai)?.guarantees === 0);
-    await until(() => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0, "V's guarantee removed from L_AI");
-    assert.equal(alice.getLedgerChannel(ai)?.status, 'open');
-    assert.equal(alice.getLedgerChannel(ai)?.myBalance, 1000n, 'her whole deposit is free again');
-    assert.ok(!w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === ai), 'L_AI never went on chain');
+    await expectGuaranteeRemovedByProof(w, ai, 1000n);
     // and both ends agree on how V ended: closed on chain, nothing paid
     await until(() => alice.getVirtualChannel(v)?.status === 'closed' && bob.getVirtualChannel(v)?.status === 'closed', 'V closed at both ends');
     assert.equal(alice.getVirtualChannel(v)?.paid, 0n);

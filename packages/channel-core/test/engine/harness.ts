@@ -1,4 +1,5 @@
 /** Alice, Irene (hub) and Bob as full nodes over the in-memory network and MemoryChainService. */
+import assert from 'node:assert/strict';
 import { type Address, ZERO_ADDRESS, addressToDestination, privateKeyToAddress, type Bytes32 } from '../../src/index.ts';
 import { createMemoryNetwork, MemoryChainService, type MemoryNetwork, type MemoryNetworkInit } from '../../src/memory/index.ts';
 import { openMemoryStore } from '../../src/sqlite/index.ts';
@@ -153,4 +154,17 @@ export async function mineUntil(w: World, pred: () => boolean, rounds = 200): Pr
     w.chain.mine(100_000);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * V settled on chain with nothing paid: once it finalizes, its guarantee leaves L_AI by proof at
+ * both ends, and L_AI stays open with Alice's whole `deposit`, never having gone on chain.
+ */
+export async function expectGuaranteeRemovedByProof(w: World, ai: ChannelId, deposit: bigint): Promise<void> {
+  const { alice, irene } = w.nodes;
+  await mineUntil(w, () => alice.getLedgerChannel(ai)?.guarantees === 0);
+  await until(() => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0, "V's guarantee removed from L_AI");
+  assert.equal(alice.getLedgerChannel(ai)?.status, 'open');
+  assert.equal(alice.getLedgerChannel(ai)?.myBalance, deposit, 'her whole deposit is free again');
+  assert.ok(!w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === ai), 'L_AI never went on chain');
 }
