@@ -2325,15 +2325,15 @@ class EngineImpl implements Engine {
   }
 
   /**
-   * A participant refuses an opening objective (ledger or virtual channel). Honoured only while
-   * the prefund is incomplete here and the refuser's signature is missing from it: then nothing
-   * was proposed, locked or deposited for it by anyone, and giving up is safe.
-   */
-  /**
-   * A participant refuses an opening we are in. A refusal is not signed: relayed, `from` is the
-   * relay's word, so the error says who relayed it (a hub could forge a payee's refusal; it gains
-   * nothing by it, since the refusal is honoured only while nothing is locked, but it would be
-   * misattributed).
+   * A participant refuses an opening objective (ledger or virtual channel). Honoured while the
+   * prefund is incomplete here and the refuser's signature is missing from it: then nothing was
+   * proposed, locked or deposited for it by anyone, and giving up is safe. A ledger opening is
+   * also given up (abandoned, resumable) when the refuser signed the prefund but nothing is
+   * deposited and nothing asked of us (`directFundAbandonable`).
+   *
+   * A refusal is not signed: relayed, `from` is the relay's word, so the error says who relayed
+   * it (a hub could forge a payee's refusal; it gains nothing by it, since the refusal is honoured
+   * only while nothing is locked, but it would be misattributed).
    */
   #onRejection(from: Address, msg: RejectObjectiveMessage, relayedBy: Address | undefined): void {
     const data = this.#active.get(msg.objectiveId);
@@ -2351,10 +2351,21 @@ class EngineImpl implements Engine {
     const index = ch.fixedPart.participants.findIndex((p) => sameAddress(p, from));
     if (index < 0 || index === ch.myIndex) return;
     const prefund = ch.states.find((e) => e.state.turnNum === 0);
-    if (prefund === undefined || prefund.signatures[index] != null || prefund.signatures.every((x) => x != null)) return;
+    if (prefund === undefined) return;
     const code: SluiceErrorCode = isSluiceErrorCode(msg.code) ? msg.code : 'HUB_POLICY_REJECTED';
     const who = relayedBy === undefined ? `${from} refused` : `${from} refused (as relayed by ${relayedBy}: a relayed refusal is not signed)`;
-    this.#failObjective(data, o, new SluiceError(code, `${who}: ${msg.reason}`, { details: { peer: from } }));
+    if (prefund.signatures[index] == null && prefund.signatures.some((x) => x == null)) {
+      this.#failObjective(data, o, new SluiceError(code, `${who}: ${msg.reason}`, { details: { peer: from } }));
+      return;
+    }
+    // A ledger opening the peer signed and then gave up (it honoured an earlier refusal of ours
+    // and our join came from a prefund its outbox re-sent after the refusal's cause was gone):
+    // with nothing deposited by anyone and nothing asked of us, give it up as the opening timeout
+    // would, an hour sooner; it would otherwise block the peer's next ledger with us till then.
+    // Abandoned, not refused: a deposit seen later resumes it (the refusal is not signed).
+    if (o.type === 'directFund' && directFundAbandonable(o)) {
+      this.#failObjective(data, o, new SluiceError(code, `${who} after signing the prefund: ${msg.reason} (opening abandoned; a deposit seen later resumes it)`, { details: { peer: from } }), true);
+    }
   }
 
   /** Tell the other participants of a prefund we refuse to join, so they stop waiting. */
@@ -2370,6 +2381,9 @@ class EngineImpl implements Engine {
    * refusal was lost, or never sent: the objective failed when its channel went on chain while the
    * peer was away). It would wait for our signature for ever: tell it again, it honours a refusal
    * from a participant whose prefund signature it does not hold. One answer per message delivered.
+   * Likewise a ledger opening we signed, gave up (a refusal we honoured) and deposited nothing
+   * into, which the peer joined late from a prefund our outbox re-sent (found by bench:chaos):
+   * the peer would wait for our deposit for its opening timeout.
    */
   #answerGivenUpOpening(from: Address, msg: ProtocolMessage): void {
     if (msg.kind !== 'signedState' || msg.state.turnNum !== 0 || !/^(VirtualFund|DirectFunding)-/.test(msg.objectiveId)) return;
@@ -2378,7 +2392,11 @@ class EngineImpl implements Engine {
     if (o === undefined || o.status !== 'rejected' || (o.type !== 'virtualFund' && o.type !== 'directFund')) return;
     const ch = o.type === 'virtualFund' ? o.v : o.channel;
     if (!ch.fixedPart.participants.some((p) => sameAddress(p, from))) return;
-    if (ch.states.find((e) => e.state.turnNum === 0)?.signatures[ch.myIndex] != null) return; // we signed: a refusal would not be honoured
+    // We signed: a refusal is honoured only where nothing is at stake for the peer, and only by a
+    // ledger opening (see #onRejection). Not for one we abandoned (a deposit resumes it) nor one
+    // we deposited into (it is settled on chain).
+    const weSigned = ch.states.find((e) => e.state.turnNum === 0)?.signatures[ch.myIndex] != null;
+    if (weSigned && (o.type !== 'directFund' || data?.abandoned === true || o.depositsSubmitted.length > 0)) return;
     const stored = data?.failure?.code;
     const code: SluiceErrorCode = isSluiceErrorCode(stored) ? stored : 'CHANNEL_CLOSING';
     this.#sendRejectionTo(msg.objectiveId, [from], new SluiceError(code, `given up: ${(data?.failure?.message ?? 'the opening failed').slice(0, 150)}`));

@@ -1,0 +1,62 @@
+/**
+ * A ledger opening the proposer gave up must not come back to life at the hub (found by
+ * bench:chaos, run 14). The hub refused a client's ledger (another ledger with the client was
+ * still closing there); the client honoured the refusal. Its outbox still held a re-sent copy of
+ * the prefund, delivered once the cause was gone: the hub joined, signed, and waited an hour (its
+ * opening timeout) for the client's deposit, refusing the client's next ledger meanwhile ("a
+ * ledger with this peer already exists"). Now the client answers the hub's late signature with a
+ * refusal, and the hub gives the opening up at once, since nothing is deposited in it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type Address, isSluiceError, protocols as P } from '../../src/index.ts';
+import { ADDR, ETH, until, world } from './harness.ts';
+
+test('a ledger prefund re-sent after the proposer honoured a refusal is given up by the hub as soon as it joins', async () => {
+  let open = false;
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 11 }, {
+    irene: { policy: { hub: {}, maxLedgerDeposit: 10n ** 24n, acceptLedger: () => (open ? true : 'not taking new ledgers right now') } },
+  });
+  try {
+    const { alice, irene } = w.nodes;
+    // what Alice's outbox would re-send: her signed prefund
+    const prefunds: { to: Address; payload: Uint8Array }[] = [];
+    const svc = w.net.service(ADDR.alice);
+    const send = svc.send.bind(svc);
+    (svc as { send: typeof svc.send }).send = async (to, payload, o) => {
+      prefunds.push({ to, payload });
+      return send(to, payload, o);
+    };
+
+    // Irene refuses; Alice honours it
+    const refused = await alice.createLedgerChannel({ counterparty: ADDR.irene, deposit: 100n }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(isSluiceError(refused), `refused: ${String(refused)}`);
+    const failed = w.events.alice.find((e) => e.type === 'objectiveFailed' && e.objectiveType === 'directFund');
+    assert.ok(failed !== undefined && failed.type === 'objectiveFailed');
+    const id = failed.objectiveId;
+    const ledgerId = failed.channelId!;
+    assert.equal(id, P.directFundId(ledgerId));
+    assert.equal(alice.getLedgerChannel(ledgerId)?.status, 'failed');
+
+    // the cause goes away, then the re-sent prefund arrives: Irene joins and signs it
+    open = true;
+    const copy = prefunds.find((m) => m.to === ADDR.irene)!;
+    await svc.send(ADDR.irene, copy.payload);
+    await until(() => w.events.irene.some((e) => e.type === 'objectiveCreated' && e.objectiveId === id), 'Irene joined the given-up opening');
+
+    // Alice, who deposited nothing, answers "given up"; Irene, with nothing deposited, gives it up
+    await until(() => irene.getLedgerChannel(ledgerId)?.status === 'failed', 'Irene gave the opening up', 5_000);
+    assert.equal(irene.engine.activeObjectives().some((o) => o.id === id), false);
+    assert.equal(irene.engine.objective(id)?.abandoned, true, 'abandoned: a deposit would resume it');
+    assert.equal(await w.chain.holdings(ETH, ledgerId), 0n);
+
+    // and Alice's next ledger is not refused as a second one
+    const { channelId } = await alice.createLedgerChannel({ counterparty: ADDR.irene, deposit: 100n });
+    await until(() => irene.getLedgerChannel(channelId)?.status === 'open', 'the new ledger is open at Irene');
+  } finally {
+    await w.stop();
+  }
+});
