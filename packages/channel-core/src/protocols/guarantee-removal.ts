@@ -25,7 +25,7 @@ import { parseBytes32 } from '../hex.ts';
 import type { FixedPart } from '../state.ts';
 import { getChannelId } from '../state.ts';
 import { fail, guardPeerInput } from './fail.ts';
-import { type ConsensusChannel, type Proposal, consensusIncludes, isLeader, pendingOutcome } from './ledger.ts';
+import { type ConsensusChannel, type Proposal, consensusIncludes, counterparty, isLeader, pendingOutcome, queuedProposal } from './ledger.ts';
 import { crankConnection, receiveExpectedProposal } from './ledger-connection.ts';
 import { receiveCountersignature } from './ledger.ts';
 import { type OnChainRecord, isFinalizedAt } from './dispute.ts';
@@ -57,6 +57,12 @@ export interface GuaranteeRemovalObjective {
   /** V's fixed part (participants: payer first, payee last). */
   readonly vFixedPart: FixedPart;
   readonly proof: VirtualProof;
+  /**
+   * Leader: the turn of the queued removal this objective sent the follower under its own id
+   * (absent: none sent yet). Set when it proposes, or when it adopts the same removal already
+   * queued by the virtual defund that ended before the follower countersigned it.
+   */
+  readonly sentTurn?: number;
 }
 
 export function guaranteeRemovalId(ledgerId: ChannelId, target: ChannelId): string {
@@ -121,8 +127,31 @@ export function crankGuaranteeRemoval(o: GuaranteeRemovalObjective, secrets: Sec
   if (!consensusIncludes(o.ledger, o.target)) return { objective: { ...o, status: 'completed' }, effects: [], waitingFor: 'WaitingForNothing' };
   const expected = removalByProof(o);
   if (expected === null) return { objective: o, effects: [], waitingFor: 'WaitingForVirtualFinalization' };
+  if (isLeader(o.ledger)) {
+    // The removal may be queued already, proposed by V's virtual defund, which ended (V went on
+    // chain) before the follower countersigned it: its message may never have arrived, and the
+    // follower ignores one for an ended defund. The queue cannot take the removal twice, so this
+    // objective sends the queued one under its own id; the follower's removal by proof
+    // countersigns it when the split is V's outcome on chain.
+    const queued = queuedProposal(o.ledger, expected);
+    if (queued !== undefined) {
+      if (o.sentTurn === queued.turnNum) return { objective: o, effects: [], waitingFor: 'WaitingForLedgerUpdate' };
+      const to = counterparty(o.ledger);
+      return {
+        objective: { ...o, sentTurn: queued.turnNum },
+        effects: [{ type: 'sendMessage', to, payload: { kind: 'ledgerProposal', objectiveId: o.id, signedProposal: queued } }],
+        waitingFor: 'WaitingForLedgerUpdate',
+      };
+    }
+    // a removal of V with another split is queued (V settled otherwise than its defund agreed):
+    // the follower will not countersign it, nor can V's guarantee be removed twice; the ledger
+    // waits, and the peer timeout exits it on chain, where the guarantee is reclaimed by V's outcome
+    if (!pendingOutcome(o.ledger).guarantees.some((g) => g.target === o.target)) return { objective: o, effects: [], waitingFor: 'WaitingForLedgerUpdate' };
+  }
   const r = crankConnection(o.ledger, expected, o.id, secrets.privateKey);
-  const next = { ...o, ledger: r.ledger };
+  const proposed = r.effects.find((e) => e.type === 'sendMessage' && e.payload.kind === 'ledgerProposal');
+  const sentTurn = proposed?.type === 'sendMessage' && proposed.payload.kind === 'ledgerProposal' ? proposed.payload.signedProposal.turnNum : o.sentTurn;
+  const next = { ...o, ledger: r.ledger, ...(sentTurn === undefined ? {} : { sentTurn }) };
   if (!consensusIncludes(next.ledger, o.target)) return { objective: { ...next, status: 'completed' }, effects: r.effects, waitingFor: 'WaitingForNothing' };
   return { objective: next, effects: r.effects, waitingFor: 'WaitingForLedgerUpdate' };
 }

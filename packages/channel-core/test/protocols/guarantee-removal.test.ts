@@ -135,3 +135,34 @@ test('planner: a challenge on V creates V\'s virtual challenge only; a silent pe
   // forcing a ledger exit still settles the V's it guarantees
   assert.deepEqual(P.fallbackPlan(ctx(alice, 'alice'), { kind: 'userForce', channelId: dl.AI }, secrets(alice)).create.map((o) => o.id).sort(), [P.ledgerExitId(dl.AI), P.virtualChallengeId(dl.V)].sort());
 });
+
+test('removal by proof: the leader sends, under its own id and once, the same removal already queued by an ended defund; a different queued split is not adopted', () => {
+  const dl = download({ chunks: 4, price: 5n });
+  const { redemption } = records(dl);
+  const concluded: P.OnChainRecord = { ...redemption, concluded: true, finalizesAt: 0 };
+  // Alice (L_AI's leader) queued V's removal in her defund; it never reached the hub
+  const ledgerA = dl.ledgers.get('alice')!.get(dl.AI)!;
+  const split = P.removalByProof(removal(dl, 'alice', dl.AI, concluded, 0))!;
+  const queued = P.propose(ledgerA, split, alice.privateKey);
+  const leader = P.newGuaranteeRemoval({ ledger: queued.ledger, v: dl.vs.get('alice')!.fixedPart, proof: { record: concluded, now: 0 } });
+  const a1 = P.crank(leader, secrets(alice));
+  const msg = proposalOf(a1);
+  assert.equal(msg.objectiveId, leader.id);
+  assert.deepEqual(msg.signedProposal, queued.signedProposal, 'the queued proposal itself, not a second one');
+  assert.equal((a1.objective as P.GuaranteeRemovalObjective).ledger.queue.length, 1);
+  assert.deepEqual(P.crank(a1.objective, secrets(alice)).effects, [], 'sent once (a stall re-sends it)');
+  // the hub's removal by proof countersigns it; Alice takes the countersignature
+  const i = P.crank(P.update(removal(dl, 'irene', dl.AI, concluded, 0), msg), secrets(irene));
+  assert.equal(i.objective.status, 'completed');
+  const cs = i.effects.find((e) => e.type === 'sendMessage')!;
+  assert.ok(cs.type === 'sendMessage' && cs.payload.kind === 'ledgerCountersignature');
+  assert.equal(P.crank(P.update(a1.objective, cs.payload), secrets(alice)).objective.status, 'completed');
+
+  // a queued removal of V with another split (V settled otherwise on chain) is not sent as ours
+  const other = P.propose(ledgerA, { type: 'remove', target: dl.V, leftAmount: 60n }, alice.privateKey);
+  const stuck = P.newGuaranteeRemoval({ ledger: other.ledger, v: dl.vs.get('alice')!.fixedPart, proof: { record: concluded, now: 0 } });
+  // (nor can V's guarantee be removed twice: the ledger waits; the peer timeout exits it on chain)
+  const s1 = P.crank(stuck, secrets(alice));
+  assert.deepEqual(s1.effects, []);
+  assert.equal(s1.waitingFor, 'WaitingForLedgerUpdate');
+});
