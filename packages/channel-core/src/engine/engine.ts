@@ -1510,6 +1510,32 @@ class EngineImpl implements Engine {
     for (const k of this.#txFailures.keys()) if (k.startsWith(prefix)) this.#txFailures.delete(k);
   }
 
+  /**
+   * A stalled objective waiting on a ledger we lead, behind a guarantee `add` at the head of its
+   * queue that no live objective re-sends: V's virtual fund ended (V went on chain) with its
+   * proposal unanswered, and the outbox gave up on it (the peer was away longer than its expiry).
+   * The follower countersigns such a late `add` (`countersignLateAdd`), but only if it arrives:
+   * send it again, from the ended objective's record, with the stalled objective's own re-sends.
+   * (Removals at the head are sent again by the removal by proof, which adopts them.)
+   */
+  #resendOrphanedHead(data: ObjectiveData): void {
+    if (!waitsOnLedgers(data.objective, data.waitingFor)) return;
+    for (const l of ledgersOf(data.objective)) {
+      const ld = this.#getLedger(l.id);
+      const head = ld?.ledger?.queue[0];
+      if (ld?.myIndex !== 0 || head === undefined || head.proposal.type !== 'add') continue;
+      const ownerId = virtualFundId(head.proposal.guarantee.target);
+      if (this.#active.has(ownerId)) continue; // live: its own stall re-sends it
+      const owner = this.#hasRecord(ownerId) ? getObjectiveData(this.store, ownerId) : undefined;
+      const sent = owner?.sent.find(
+        (s) => s.message.kind === 'ledgerProposal' && s.message.signedProposal.ledgerId === l.id && s.message.signedProposal.turnNum === head.turnNum,
+      );
+      if (sent === undefined) continue;
+      this.#log.info({ objectiveId: ownerId, channelId: l.id, turnNum: head.turnNum, waiting: data.objective.id }, "re-sending the ledger queue's head, proposed by an objective that ended");
+      this.#messaging.send(sent.to, encodeWireMessage(sent.message)).catch(() => {});
+    }
+  }
+
   #resend(data: ObjectiveData): void {
     for (const s of data.sent) {
       this.#messaging.send(s.to, encodeWireMessage(s.message)).catch((e: unknown) => {
@@ -2791,6 +2817,7 @@ class EngineImpl implements Engine {
       if (now - since < this.#timeout) continue;
       this.#stallNotified.set(data.objective.id, now);
       this.#resend(data); // retry first: the peer may have lost state or been offline
+      this.#resendOrphanedHead(data);
       this.#emitStall(data, 'timeout');
       if (auto && now - data.progressAt >= peerTimeout && needsPeer(data.objective, data.waitingFor)) {
         for (const p of silentPeers(data.objective, data.waitingFor)) gone.add(p.toLowerCase());

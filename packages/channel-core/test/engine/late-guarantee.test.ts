@@ -58,3 +58,42 @@ test("a guarantee proposed before V went on chain and delivered after: the hub c
     await w.stop();
   }
 });
+
+test("a guarantee proposal lost for good (the outbox gave up) before V went on chain: the next objective stalled behind it sends it again; the hub countersigns it and the ledger's queue moves on", async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 54 }, { alice: { objectiveTimeoutMs: 300 } });
+  try {
+    const { alice, irene, bob } = w.nodes;
+    const { ai: aiRaw } = await openLedgersAtIrene(w, 1000n, 800n);
+    const ai = aiRaw as ChannelId;
+
+    // Alice's guarantee proposal for V never reaches the hub (lost once; nothing of hers re-sends it
+    // after her open ends)
+    const svc = w.net.service(ADDR.alice);
+    const send = svc.send.bind(svc);
+    let lost = 0;
+    (svc as { send: typeof svc.send }).send = async (to, payload, o) => {
+      const m = decodeWireMessage(payload);
+      if (lost === 0 && sameAddress(to, ADDR.irene) && m.kind === 'ledgerProposal' && m.objectiveId.startsWith('VirtualFund-')) {
+        lost++;
+        return 'lost';
+      }
+      return send(to, payload, o);
+    };
+    const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    await until(() => lost === 1, 'Alice proposes the guarantee');
+    const v = (alice.engine.activeObjectives().find((o) => o.type === 'virtualFund') as P.VirtualFundObjective).v.id;
+    await until(() => bob.engine.activeObjectives().some((o) => o.type === 'virtualFund' && P.latestSupportedState(o.v) !== undefined), 'Bob holds the prefund');
+    await challengeOpeningV(w, 'bob', bob, v);
+    await until(() => w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === v), 'Alice follows V on chain');
+    assert.equal((await opening as { code?: string }).code, 'CHANNEL_CLOSING');
+    assert.equal(getLedgerData(w.stores.alice, ai)?.ledger?.queue.length, 1, 'her proposal waits in L_AI');
+
+    // a top-up queues behind it and stalls: its stall sends the orphaned proposal again
+    await alice.topUpLedgerChannel({ channelId: ai, amount: 200n }, { timeoutMs: 15_000 });
+    assert.equal(alice.getLedgerChannel(ai)?.myBalance, 900n, 'V\'s 300 still guaranteed, the 200 credited');
+    assert.equal(irene.getLedgerChannel(ai)?.counterpartyBalance, 900n);
+    await expectGuaranteeRemovedByProof(w, ai, 1200n);
+  } finally {
+    await w.stop();
+  }
+});
