@@ -450,6 +450,8 @@ class EngineImpl implements Engine {
   /** Events of the current group, for the committed-listeners at its end (before the fsync). */
   #committedEvents: EngineEvent[] = [];
   readonly #stallNotified = new Map<string, number>();
+  /** Stalls reported per live objective: logged at warn on the 1st, 2nd, 4th, 8th… (the event every time). */
+  readonly #stallCounts = new Map<string, number>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #txRunning = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
@@ -1506,6 +1508,7 @@ class EngineImpl implements Engine {
   /** Drop the in-memory bookkeeping of an objective that ended (stall mark, failed-transaction counts). */
   #forgetObjective(id: string): void {
     this.#stallNotified.delete(id);
+    this.#stallCounts.delete(id);
     const prefix = `${id}|`;
     for (const k of this.#txFailures.keys()) if (k.startsWith(prefix)) this.#txFailures.delete(k);
   }
@@ -2863,7 +2866,14 @@ class EngineImpl implements Engine {
       ...(detail === undefined ? {} : { detail }),
     };
     if (reason !== 'transactionFailed') for (const p of event.silentPeers) this.#silent.set(p.toLowerCase(), this.#clock.now());
-    this.#log.warn({ objectiveId: o.id, reason, waitingFor: data.waitingFor, peers: event.silentPeers }, 'objective stalled');
+    // A peer away for long keeps every objective with it stalling once per objective timeout: a
+    // hub with dozens of them logged thousands of warnings a minute (bench:chaos). Warn on the
+    // 1st, 2nd, 4th, 8th… stall of an objective; the others go to debug (the event always fires).
+    const n = (this.#stallCounts.get(o.id) ?? 0) + 1;
+    this.#stallCounts.set(o.id, n);
+    const fields = { objectiveId: o.id, reason, waitingFor: data.waitingFor, peers: event.silentPeers, stalls: n, idleMs: event.idleMs };
+    if ((n & (n - 1)) === 0) this.#log.warn(fields, 'objective stalled');
+    else this.#log.debug(fields, 'objective stalled');
     this.#emit(event);
   }
 }

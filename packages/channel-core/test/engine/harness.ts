@@ -6,7 +6,7 @@ import { openMemoryStore } from '../../src/sqlite/index.ts';
 import type { Store } from '../../src/ports/store.ts';
 import type { ChainService } from '../../src/chain.ts';
 import { createNode, type Node, type NodeInit } from '../../src/node/index.ts';
-import type { EngineEvent } from '../../src/engine/index.ts';
+import type { EngineEvent, EngineLogger } from '../../src/engine/index.ts';
 import type { Clock } from '../../src/ports/clock.ts';
 import type { MessageService } from '../../src/ports/messaging.ts';
 import { type WireMessage, decodeWireMessage } from '../../src/engine/wire.ts';
@@ -47,6 +47,8 @@ export async function world(
   clocks: Partial<Record<Name, Clock>> = {},
   /** Stand-ins around a node's messaging (e.g. to deliver some messages as relayed). */
   wrapMessaging: Partial<Record<Name, (m: MessageService) => MessageService>> = {},
+  /** Loggers of the nodes (default: none). */
+  loggers: Partial<Record<Name, EngineLogger>> = {},
 ): Promise<World> {
   const net = createMemoryNetwork(netInit);
   const chain = new MemoryChainService();
@@ -63,7 +65,7 @@ export async function world(
         ...extra[name],
         ...more,
       },
-      { store, chain: chainOverride ?? chain, messaging: (wrapMessaging[name] ?? ((m) => m))(net.service(ADDR[name])), ...(clocks[name] === undefined ? {} : { clock: clocks[name] }) },
+      { store, chain: chainOverride ?? chain, messaging: (wrapMessaging[name] ?? ((m) => m))(net.service(ADDR[name])), ...(clocks[name] === undefined ? {} : { clock: clocks[name] }), ...(loggers[name] === undefined ? {} : { logger: loggers[name] }) },
     );
     made.push(node);
     return node;
