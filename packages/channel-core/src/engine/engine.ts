@@ -1987,6 +1987,7 @@ class EngineImpl implements Engine {
       }
       return true;
     }
+    this.#topUpHeld.delete(id);
     const ld = this.#getLedger(ledgerId);
     const ledger = ld?.ledger;
     const signal = this.#lifecycle?.signal;
@@ -2783,6 +2784,9 @@ class EngineImpl implements Engine {
     const silentTtl = Math.max(SILENT_TTL_MS, 4 * this.#timeout);
     for (const [p, at] of this.#silent) if (now - at > silentTtl) this.#silent.delete(p);
     for (const [p, at] of this.#stalled) if (now - at > silentTtl) this.#stalled.delete(p);
+    // exit holds of ledgers no longer open (exited, closed) are moot
+    for (const id of this.#topUpHeld) if (this.#getLedger(id as ChannelId)?.status !== 'open') this.#topUpHeld.delete(id);
+    for (const id of this.#creditHeld.keys()) if (this.#getLedger(id as ChannelId)?.status !== 'open') this.#creditHeld.delete(id);
     // Ledger openings idle for the opening timeout with nothing of ours in them — nobody funded
     // them, or the peer did and never signed the postfund — are given up (only once caught up with
     // the chain, so a deposit already mined has been seen); a deposit or that postfund resumes them.
