@@ -94,10 +94,18 @@ function isLater(cursor: ChainCursor | null, ev: { blockNumber: number; logIndex
 export function registeredState(fixedPart: FixedPart, ev: ChallengeRegisteredEvent): State {
   return guardPeerInput('challenge event', () => {
     if (!Number.isSafeInteger(ev.finalizesAt) || ev.finalizesAt <= 0) fail('PROTOCOL_MALFORMED', 'finalizesAt must be a positive integer');
-    const vp = ev.candidate?.variablePart;
-    assertVariablePart(vp);
-    return { ...fixedPart, outcome: vp.outcome, appData: vp.appData, turnNum: vp.turnNum, isFinal: vp.isFinal };
+    return stateFromVariablePart(fixedPart, ev.candidate?.variablePart);
   });
+}
+
+/**
+ * The full state of a channel for a variable part read off the chain (a challenge's or a
+ * checkpoint's candidate), checked for shape.
+ * @throws SluiceError PROTOCOL_MALFORMED
+ */
+export function stateFromVariablePart(fixedPart: FixedPart, vp: VariablePart): State {
+  assertVariablePart(vp);
+  return { ...fixedPart, outcome: vp.outcome, appData: vp.appData, turnNum: vp.turnNum, isFinal: vp.isFinal };
 }
 
 /**

@@ -20,7 +20,7 @@
 import type { Bytes32, ChannelId } from '../hex.ts';
 import type { Outcome } from '../outcome.ts';
 import type { FixedPart } from '../state.ts';
-import { assertVariablePart, getChannelId } from '../state.ts';
+import { getChannelId } from '../state.ts';
 import { type Channel, addSignedState, latestSupportedState } from './channel.ts';
 import { fail, guardPeerInput } from './fail.ts';
 import { type ConsensusChannel, ledgerToChannel } from './ledger.ts';
@@ -38,6 +38,7 @@ import {
   needsStatus,
   reclaimOutcome,
   signedFinalOutcomes,
+  stateFromVariablePart,
   statusFingerprint,
   transferPayouts,
 } from './dispute.ts';
@@ -408,12 +409,10 @@ export function withCheckpointedState(channel: Channel, event: ChallengeClearedE
   const latest = latestSupportedState(channel);
   if (latest !== undefined && latest.state.turnNum >= event.newTurnNumRecord) return channel;
   try {
-    const vp = c.variablePart;
-    assertVariablePart(vp);
-    if (vp.turnNum !== event.newTurnNumRecord) return channel;
-    const state = { ...channel.fixedPart, outcome: vp.outcome, appData: vp.appData, turnNum: vp.turnNum, isFinal: vp.isFinal };
+    const state = stateFromVariablePart(channel.fixedPart, c.variablePart);
+    if (state.turnNum !== event.newTurnNumRecord) return channel;
     const next = addSignedState(channel, state, c.signatures);
-    return latestSupportedState(next)?.state.turnNum === vp.turnNum ? next : channel;
+    return latestSupportedState(next)?.state.turnNum === state.turnNum ? next : channel;
   } catch {
     return channel;
   }

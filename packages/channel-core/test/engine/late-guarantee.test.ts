@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { protocols as P, type ChannelId, sameAddress } from '../../src/index.ts';
 import { decodeWireMessage } from '../../src/engine/index.ts';
 import { getLedgerData } from '../../src/engine/records.ts';
-import { ADDR, challengeOpeningV, ETH, expectGuaranteeRemovedByProof, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, challengeOpeningV, dropSends, ETH, expectGuaranteeRemovedByProof, openLedgersAtIrene, until, world } from './harness.ts';
 
 test("a guarantee proposed before V went on chain and delivered after: the hub countersigns it and it leaves by proof; the ledger's queue moves on", async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 53 });
@@ -68,17 +68,8 @@ test("a guarantee proposal lost for good (the outbox gave up) before V went on c
 
     // Alice's guarantee proposal for V never reaches the hub (lost once; nothing of hers re-sends it
     // after her open ends)
-    const svc = w.net.service(ADDR.alice);
-    const send = svc.send.bind(svc);
     let lost = 0;
-    (svc as { send: typeof svc.send }).send = async (to, payload, o) => {
-      const m = decodeWireMessage(payload);
-      if (lost === 0 && sameAddress(to, ADDR.irene) && m.kind === 'ledgerProposal' && m.objectiveId.startsWith('VirtualFund-')) {
-        lost++;
-        return 'lost';
-      }
-      return send(to, payload, o);
-    };
+    dropSends(w, 'alice', (to, m) => lost === 0 && sameAddress(to, ADDR.irene) && m?.kind === 'ledgerProposal' && m.objectiveId.startsWith('VirtualFund-') && ++lost === 1);
     const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
     await until(() => lost === 1, 'Alice proposes the guarantee');
     const v = (alice.engine.activeObjectives().find((o) => o.type === 'virtualFund') as P.VirtualFundObjective).v.id;

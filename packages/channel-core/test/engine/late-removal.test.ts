@@ -12,9 +12,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChannelId, protocols as P, sameAddress } from '../../src/index.ts';
-import { decodeWireMessage, toChainTransaction } from '../../src/engine/index.ts';
+import { toChainTransaction } from '../../src/engine/index.ts';
 import { getLedgerData } from '../../src/engine/records.ts';
-import { ADDR, ETH, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, dropSends, ETH, openLedgersAtIrene, until, world } from './harness.ts';
 
 test("a removal proposed by a defund that ended before the hub countersigned it: sent again by the leader's removal by proof and countersigned; L_AI stays open", async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 61 }, {
@@ -32,17 +32,8 @@ test("a removal proposed by a defund that ended before the hub countersigned it:
     assert.equal(bob.receiveVoucher(voucher).kind, 'accepted');
 
     // Alice's removal of V's guarantee from L_AI is lost on its way to the hub, once
-    const svc = w.net.service(ADDR.alice);
-    const send = svc.send.bind(svc);
     let lost = 0;
-    (svc as { send: typeof svc.send }).send = async (to, payload, o) => {
-      const m = decodeWireMessage(payload);
-      if (lost === 0 && sameAddress(to, ADDR.irene) && m.kind === 'ledgerProposal' && m.objectiveId.startsWith('VirtualDefund-')) {
-        lost++;
-        return 'lost';
-      }
-      return send(to, payload, o);
-    };
+    dropSends(w, 'alice', (to, m) => lost === 0 && sameAddress(to, ADDR.irene) && m?.kind === 'ledgerProposal' && m.objectiveId.startsWith('VirtualDefund-') && ++lost === 1);
     const closing = alice.closeVirtualChannel(v, { timeoutMs: 60_000 }).catch((e: unknown) => e);
     await until(() => lost === 1, 'Alice proposes the removal');
     const defund = alice.engine.activeObjectives().find((o) => o.type === 'virtualDefund') as P.VirtualDefundObjective;
