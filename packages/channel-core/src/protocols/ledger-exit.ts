@@ -63,11 +63,6 @@ export type LedgerExitWaitingFor =
    */
   | 'WaitingForChannelStatus'
   | 'WaitingForReclaim'
-  /**
-   * We are the ledger's follower and the counterparty (or anyone) reclaimed a guarantee less than
-   * {@link RECLAIM_YIELD_S} of chain time ago: we leave the next reclaims to it.
-   */
-  | 'WaitingForCounterpartyReclaims'
   | 'WaitingForTransfer'
   | 'WaitingForNothing';
 
@@ -103,19 +98,7 @@ export interface LedgerExitObjective {
    * Absent before the transfer (and in objectives persisted before it existed).
    */
   readonly transfer?: { readonly initialHoldings: bigint | null; readonly holdings: bigint };
-  /** Chain time at which a `Reclaimed` on the ledger that was not ours was last applied (absent: none). */
-  readonly foreignReclaimAt?: number;
 }
-
-/**
- * How long (chain seconds) the ledger's follower leaves reclaims to whoever else is making them.
- * Both parties of an exited ledger reclaim its guarantees, one at a time, and each reclaim
- * rewrites the ledger's fingerprint: two in flight at once revert one of them ("incorrect
- * fingerprint"), and after each success both submit the next at once. bench:chaos saw ~20 such
- * reverts per ledger. The follower now reclaims only once nobody else has for this long, so a
- * counterparty that stops midway (gone, or without what a reclaim needs) costs it this much.
- */
-export const RECLAIM_YIELD_S = 60;
 
 export function ledgerExitId(channelId: ChannelId): string {
   return `LedgerExit-${channelId}`;
@@ -375,10 +358,6 @@ export function crankLedgerExit(o: LedgerExitObjective, secrets: Secrets): Crank
   if (next.pending?.kind === 'reclaim') return { objective: next, effects, waitingFor: 'WaitingForReclaim' };
   const current = currentLedgerOutcome(next)!;
   const guarantees = guaranteesOf(current);
-  const yielding = next.ledger.myIndex === 1 && next.foreignReclaimAt !== undefined && next.now < next.foreignReclaimAt + RECLAIM_YIELD_S;
-  if (yielding && guarantees.some((g) => targetReady(next, g.allocation.destination as ChannelId) !== undefined)) {
-    return { objective: next, effects, waitingFor: 'WaitingForCounterpartyReclaims' };
-  }
   for (const g of guarantees) {
     const target = g.allocation.destination as ChannelId;
     const t = targetReady(next, target);
@@ -465,7 +444,6 @@ export function updateLedgerExit(o: LedgerExitObjective, event: ObjectiveEvent):
           }
           const onChain = applyToRecord(o.onChain, o.ledger.fixedPart, event, heldFinalOutcome(o.ledger));
           if (onChain === o.onChain) return o;
-          if (event.kind === 'reclaimed' && event.target === undefined) o = { ...o, foreignReclaimAt: o.now };
           let pending = o.pending;
           if (pending !== null && (pending.kind === 'challenge' || pending.kind === 'conclude')) {
             if (event.kind === 'concluded' || (event.kind === 'challengeRegistered' && onChain!.turnNumRecord >= pending.turnNum)) pending = null;
