@@ -490,9 +490,10 @@ class EngineImpl implements Engine {
    * the agreed state allocates (the peer's top-up deposit awaiting its credit, most likely):
    * lower-case id -> clock time of the first hold and the agreed turn then (a new agreed state
    * means the peer came back meanwhile: the clock starts again). Bounded by the ledger's
-   * challenge duration.
+   * challenge duration: a hold that ends with nothing heard from the peer since it started exits
+   * the ledger then (#checkStalls), whether or not anything else stalls on the peer meanwhile.
    */
-  readonly #creditHeld = new Map<string, { readonly since: number; readonly turnNum: number }>();
+  readonly #creditHeld = new Map<string, { readonly since: number; readonly turnNum: number; heard: boolean }>();
   /** Our reclaim transactions: tx hash -> target, to attribute `Reclaimed` events. */
   readonly #reclaimTargets = new Map<string, ChannelId>();
   /**
@@ -2006,7 +2007,7 @@ class EngineImpl implements Engine {
     const now = this.#clock.now();
     const hold = this.#creditHeld.get(id);
     if (hold?.turnNum !== ledger.current.turnNum) {
-      this.#creditHeld.set(id, { since: now, turnNum: ledger.current.turnNum });
+      this.#creditHeld.set(id, { since: now, turnNum: ledger.current.turnNum, heard: false });
       if (surplus !== undefined) {
         this.#log.warn({ channelId: ledgerId, peer, amount: surplus.toString(), graceS: ledger.fixedPart.challengeDuration }, "not exiting the ledger of a stalled peer yet: the chain holds a deposit the ledger does not credit (the peer's top-up, most likely), which an exit now would leave in the adjudicator");
       }
@@ -2260,8 +2261,16 @@ class EngineImpl implements Engine {
   // ---------------------------------------------------------------- peer messages
 
   async #onMessage(m: InboundMessage): Promise<void> {
+    // Stopped (its objectives unloaded): not ours to answer; the sender retries until we start again.
+    if (this.#lifecycle === undefined) throw new SluiceError('PROTOCOL_NOT_READY', 'the node is stopped');
     this.#silent.delete(m.from.toLowerCase());
     this.#stalled.delete(m.from.toLowerCase());
+    if (this.#creditHeld.size > 0) {
+      for (const [id, hold] of this.#creditHeld) {
+        const peer = this.#getLedger(id as ChannelId)?.counterparty;
+        if (peer !== undefined && sameAddress(peer, m.from)) hold.heard = true;
+      }
+    }
     let msg: WireMessage;
     try {
       msg = decodeWireMessage(m.payload);
@@ -2504,6 +2513,27 @@ class EngineImpl implements Engine {
     }
   }
 
+  /**
+   * The leader re-sends a proposal we (the follower) agreed to already, outside any live objective
+   * of ours: our countersignature never reached it (the outbox gives up after its expiry; the
+   * objective that countersigned has ended here since). Without it the leader's proposal stays
+   * first in its queue until its peer timeout takes the ledger on chain. Answer with our
+   * signature of the ledger's current state, a signature we gave already: it agrees every
+   * proposal of the leader's up to that turn. True when answered.
+   */
+  #answerAgreedProposal(from: Address, msg: Extract<ProtocolMessage, { kind: 'ledgerProposal' }>, sends: Promise<unknown>[]): boolean {
+    const sp = msg.signedProposal;
+    const ld = typeof sp?.ledgerId === 'string' ? this.#getLedger(sp.ledgerId) : undefined;
+    const current = ld?.ledger?.current;
+    if (ld === undefined || current === undefined || ld.myIndex !== 1 || ld.status !== 'open' || !sameAddress(ld.counterparty, from)) return false;
+    if (!Number.isSafeInteger(sp.turnNum) || sp.turnNum > current.turnNum) return false;
+    const countersignature: Countersignature = { ledgerId: ld.ledgerId, turnNum: current.turnNum, signature: current.signatures[1] };
+    const answer: ProtocolMessage = { kind: 'ledgerCountersignature', objectiveId: msg.objectiveId, countersignature };
+    sends.push(this.#messaging.send(from, encodeWireMessage(answer)));
+    this.#log.info({ objectiveId: msg.objectiveId, channelId: ld.ledgerId, turnNum: sp.turnNum, current: current.turnNum }, 'a ledger proposal agreed already: countersignature sent again');
+    return true;
+  }
+
   #reject(from: Address, e: unknown, objectiveId: string | undefined): void {
     const code = isSluiceError(e) ? e.code : 'PROTOCOL_MALFORMED';
     const reason = e instanceof Error ? e.message : 'malformed';
@@ -2520,6 +2550,7 @@ class EngineImpl implements Engine {
       if (ld?.status === 'failed' && sameChannel(msg.state, ledgerId) && signedBy(msg, ld.counterparty)) this.#maybeResumeOpening(ledgerId, 'postfund');
     }
     if (!this.#active.has(id)) {
+      if (msg.kind === 'ledgerProposal' && this.#answerAgreedProposal(from, msg, sends)) return;
       if (this.#existsBesidesConflict(id)) {
         // finished: a late duplicate — or a peer still opening a channel we gave up, or a ledger
         // update it made for it in time that we never answered (see #lateLedgerUpdate)
@@ -2843,6 +2874,15 @@ class EngineImpl implements Engine {
         } catch (e) {
           this.#log.warn({ objectiveId: o.id, code: isSluiceError(e) ? e.code : 'unknown', reason: e instanceof Error ? e.message : String(e) }, 'exit of an unopened ledger not started');
         }
+      }
+    }
+    // A ledger exit held back for a deposit awaiting its credit, at the end of the hold with the
+    // peer silent all along: exit now (nothing else may stall on the peer any more to ask again).
+    if (auto) {
+      for (const [id, hold] of this.#creditHeld) {
+        const ld = this.#getLedger(id as ChannelId);
+        if (ld?.ledger == null || hold.heard || now - hold.since < ld.ledger.fixedPart.challengeDuration * 1000) continue;
+        gone.add(ld.counterparty.toLowerCase());
       }
     }
     // Trigger (a): a counterparty silent past the fallback timeout during an objective that needs it.
