@@ -110,6 +110,19 @@ export async function openLedgersAtIrene(w: World, aliceDeposit: bigint, ireneCo
 }
 
 /**
+ * {@link openLedgersAtIrene} with 1000 (Alice) and 800 (Irene toward Bob), then V: Alice pays Bob
+ * through Irene, 300 locked, funded at Bob; Alice pays `paid` (Bob accepts it).
+ */
+export async function openPaidV(w: World, paid = 0n): Promise<{ ai: ChannelId; ib: ChannelId; v: ChannelId }> {
+  const { alice, bob } = w.nodes;
+  const { ai, ib } = await openLedgersAtIrene(w, 1000n, 800n);
+  const { channelId: v } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene });
+  await until(() => bob.getVirtualChannel(v)?.status === 'funded', 'Bob has V funded');
+  if (paid > 0n) assert.equal(bob.receiveVoucher(alice.pay(v, paid)).kind, 'accepted');
+  return { ai: ai as ChannelId, ib: ib as ChannelId, v };
+}
+
+/**
  * From now on, what `from` sends vanishes on its way out (the sender sees it delivered) when
  * `drop(to, message)` holds; `message` is the decoded wire message, undefined if it does not decode.
  * A node restarted with {@link World.make} keeps the rule (the network hands it the same service).

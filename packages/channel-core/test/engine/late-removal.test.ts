@@ -11,10 +11,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChannelId, protocols as P, sameAddress } from '../../src/index.ts';
+import { protocols as P, sameAddress } from '../../src/index.ts';
 import { toChainTransaction } from '../../src/engine/index.ts';
 import { getLedgerData } from '../../src/engine/records.ts';
-import { ADDR, dropSends, ETH, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, dropSends, ETH, openPaidV, until, world } from './harness.ts';
 
 test("a removal proposed by a defund that ended before the hub countersigned it: sent again by the leader's removal by proof and countersigned; L_AI stays open", async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 61 }, {
@@ -23,13 +23,8 @@ test("a removal proposed by a defund that ended before the hub countersigned it:
     bob: { objectiveTimeoutMs: 300 },
   });
   try {
-    const { alice, irene, bob } = w.nodes;
-    const { ai: aiRaw } = await openLedgersAtIrene(w, 1000n, 800n);
-    const ai = aiRaw as ChannelId;
-    const { channelId: v } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene });
-    await until(() => bob.getVirtualChannel(v)?.status === 'funded', 'Bob has V funded');
-    const voucher = alice.pay(v, 100n);
-    assert.equal(bob.receiveVoucher(voucher).kind, 'accepted');
+    const { alice, irene } = w.nodes;
+    const { ai, v } = await openPaidV(w, 100n);
 
     // Alice's removal of V's guarantee from L_AI is lost on its way to the hub, once
     let lost = 0;

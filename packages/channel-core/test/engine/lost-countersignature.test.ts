@@ -8,18 +8,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChannelId, sameAddress } from '../../src/index.ts';
-import { ADDR, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
+import { sameAddress } from '../../src/index.ts';
+import { ADDR, dropSends, openPaidV, until, world } from './harness.ts';
 
 test("a lost countersignature is sent again when the leader re-sends the proposal the follower agreed to", async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 71 }, { alice: { objectiveTimeoutMs: 300 } });
   try {
-    const { alice, irene, bob } = w.nodes;
-    const { ai: aiRaw } = await openLedgersAtIrene(w, 1000n, 800n);
-    const ai = aiRaw as ChannelId;
-    const { channelId: v } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene });
-    await until(() => bob.getVirtualChannel(v)?.status === 'funded', 'Bob has V funded');
-    assert.equal(bob.receiveVoucher(alice.pay(v, 100n)).kind, 'accepted');
+    const { alice, irene } = w.nodes;
+    const { ai, v } = await openPaidV(w, 100n);
 
     // the hub's countersignature of Alice's removal from L_AI is lost, once
     let lost = 0;
