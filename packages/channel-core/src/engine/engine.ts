@@ -2013,7 +2013,7 @@ class EngineImpl implements Engine {
       }
       return true;
     }
-    if (now - hold.since < ledger.fixedPart.challengeDuration * 1000) return true;
+    if (!holdOver(hold, ledger, now)) return true;
     this.#creditHeld.delete(id);
     this.#log.warn({ channelId: ledgerId, peer, amount: surplus?.toString() }, 'exiting the ledger of a stalled peer after waiting a challenge duration for the credit of a deposit; the uncredited surplus stays in the adjudicator');
     return false;
@@ -2468,8 +2468,8 @@ class EngineImpl implements Engine {
    */
   #lateLedgerUpdate(from: Address, msg: ProtocolMessage, sends: Promise<unknown>[]): void {
     const ledgerId = msg.kind === 'ledgerProposal' ? msg.signedProposal.ledgerId : msg.kind === 'ledgerCountersignature' ? msg.countersignature.ledgerId : undefined;
-    const ld = ledgerId === undefined ? undefined : this.#getLedger(ledgerId);
-    if (ld?.ledger == null || ld.status !== 'open' || !sameAddress(ld.counterparty, from) || this.#exists(ledgerExitId(ld.ledgerId))) return;
+    const ld = this.#openLedgerWith(from, ledgerId);
+    if (ld?.ledger == null || this.#exists(ledgerExitId(ld.ledgerId))) return;
     let ledger: ConsensusChannel;
     let reply: { countersignature: Countersignature } | undefined;
     let added: ChannelId[] = [];
@@ -2523,15 +2523,21 @@ class EngineImpl implements Engine {
    */
   #answerAgreedProposal(from: Address, msg: Extract<ProtocolMessage, { kind: 'ledgerProposal' }>, sends: Promise<unknown>[]): boolean {
     const sp = msg.signedProposal;
-    const ld = typeof sp?.ledgerId === 'string' ? this.#getLedger(sp.ledgerId) : undefined;
+    const ld = this.#openLedgerWith(from, sp.ledgerId);
     const current = ld?.ledger?.current;
-    if (ld === undefined || current === undefined || ld.myIndex !== 1 || ld.status !== 'open' || !sameAddress(ld.counterparty, from)) return false;
+    if (ld === undefined || current === undefined || ld.myIndex !== 1) return false;
     if (!Number.isSafeInteger(sp.turnNum) || sp.turnNum > current.turnNum) return false;
     const countersignature: Countersignature = { ledgerId: ld.ledgerId, turnNum: current.turnNum, signature: current.signatures[1] };
     const answer: ProtocolMessage = { kind: 'ledgerCountersignature', objectiveId: msg.objectiveId, countersignature };
     sends.push(this.#messaging.send(from, encodeWireMessage(answer)));
     this.#log.info({ objectiveId: msg.objectiveId, channelId: ld.ledgerId, turnNum: sp.turnNum, current: current.turnNum }, 'a ledger proposal agreed already: countersignature sent again');
     return true;
+  }
+
+  /** Our open ledger `ledgerId` if `peer` is its counterparty (a ledger message from anyone else is not for it). */
+  #openLedgerWith(peer: Address, ledgerId: ChannelId | undefined): LedgerData | undefined {
+    const ld = ledgerId === undefined ? undefined : this.#getLedger(ledgerId);
+    return ld?.status === 'open' && sameAddress(ld.counterparty, peer) ? ld : undefined;
   }
 
   #reject(from: Address, e: unknown, objectiveId: string | undefined): void {
@@ -2881,7 +2887,7 @@ class EngineImpl implements Engine {
     if (auto) {
       for (const [id, hold] of this.#creditHeld) {
         const ld = this.#getLedger(id as ChannelId);
-        if (ld?.ledger == null || hold.heard || now - hold.since < ld.ledger.fixedPart.challengeDuration * 1000) continue;
+        if (ld?.ledger == null || hold.heard || !holdOver(hold, ld.ledger, now)) continue;
         gone.add(ld.counterparty.toLowerCase());
       }
     }
@@ -2920,6 +2926,11 @@ class EngineImpl implements Engine {
     else this.#log.debug(fields, 'objective stalled');
     this.#emit(event);
   }
+}
+
+/** Whether a hold of a ledger's exit for a deposit's credit has lasted the ledger's challenge duration. */
+function holdOver(hold: { readonly since: number }, ledger: ConsensusChannel, now: number): boolean {
+  return now - hold.since >= ledger.fixedPart.challengeDuration * 1000;
 }
 
 /** Whether an active objective waits for a ledger update of `ledgerId` (re-cranked when that ledger changes). */

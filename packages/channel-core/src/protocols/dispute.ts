@@ -101,7 +101,7 @@ export function registeredState(fixedPart: FixedPart, ev: ChallengeRegisteredEve
 /**
  * The full state of a channel for a variable part read off the chain (a challenge's or a
  * checkpoint's candidate), checked for shape.
- * @throws SluiceError PROTOCOL_MALFORMED
+ * @throws TypeError / RangeError naming the field (`assertVariablePart`; callers guard peer input)
  */
 export function stateFromVariablePart(fixedPart: FixedPart, vp: VariablePart): State {
   assertVariablePart(vp);

@@ -149,8 +149,8 @@ export function crankGuaranteeRemoval(o: GuaranteeRemovalObjective, secrets: Sec
     if (!pendingOutcome(o.ledger).guarantees.some((g) => g.target === o.target)) return { objective: o, effects: [], waitingFor: 'WaitingForLedgerUpdate' };
   }
   const r = crankConnection(o.ledger, expected, o.id, secrets.privateKey);
-  const proposed = r.effects.find((e) => e.type === 'sendMessage' && e.payload.kind === 'ledgerProposal');
-  const sentTurn = proposed?.type === 'sendMessage' && proposed.payload.kind === 'ledgerProposal' ? proposed.payload.signedProposal.turnNum : o.sentTurn;
+  // (a leader gets here only to propose it: the turn it sent is the one now queued)
+  const sentTurn = isLeader(o.ledger) ? queuedProposal(r.ledger, expected)?.turnNum : undefined;
   const next = { ...o, ledger: r.ledger, ...(sentTurn === undefined ? {} : { sentTurn }) };
   if (!consensusIncludes(next.ledger, o.target)) return { objective: { ...next, status: 'completed' }, effects: r.effects, waitingFor: 'WaitingForNothing' };
   return { objective: next, effects: r.effects, waitingFor: 'WaitingForLedgerUpdate' };

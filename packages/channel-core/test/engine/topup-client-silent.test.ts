@@ -11,18 +11,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChannelId } from '../../src/index.ts';
 import type { EngineEvent } from '../../src/engine/index.ts';
-import { ADDR, ETH, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
+import { ETH, dropSends, openPaidV, until, world } from './harness.ts';
 
 const fastHub = { objectiveTimeoutMs: 300, fallback: { peerTimeoutMs: 1_000 } };
 
 /** Open the ledgers and a funded V; Alice deposits a top-up of 500 and vanishes before proposing its credit. */
 async function clientVanishesAfterDeposit(w: Awaited<ReturnType<typeof world>>): Promise<{ ai: ChannelId; v: ChannelId; allow: () => void }> {
-  const { alice, irene, bob } = w.nodes;
-  const { ai: aiRaw } = await openLedgersAtIrene(w, 1000n, 800n);
-  const ai = aiRaw as ChannelId;
-  const { channelId: v } = await alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene });
-  await until(() => bob.getVirtualChannel(v)?.status === 'funded' && irene.getVirtualChannel(v)?.status === 'funded', 'V funded');
-  assert.equal(bob.receiveVoucher(alice.pay(v, 50n)).kind, 'accepted');
+  const { alice, irene } = w.nodes;
+  const { ai, v } = await openPaidV(w, 50n);
+  await until(() => irene.getVirtualChannel(v)?.status === 'funded', 'V funded at the hub');
   let blocked = true;
   dropSends(w, 'alice', (_to, m) => blocked && m !== undefined && m.kind !== 'rejectObjective' && m.objectiveId.startsWith('LedgerTopUp-'));
   void alice.topUpLedgerChannel({ channelId: ai, amount: 500n }, { timeoutMs: 60_000 }).catch(() => {});
