@@ -11,8 +11,8 @@
  * committed, not yet fsync'd, nothing of it has left the process), half the time once it is
  * durable (its messages may be on their way) — crashes at exact protocol points.
  */
-import { createInterface } from 'node:readline';
 import { createNode, type NodeInit } from '@sluice/channel-core/node';
+import { serveStdio, writeStdioLine as write, type StdioMethods } from '@sluice/channel-core/node/stdio';
 import { parseJson, stringifyJson } from '../../packages/channel-core/src/json.ts';
 
 const init = parseJson(process.env['SLUICE_NODE_INIT'] ?? '') as NodeInit;
@@ -25,12 +25,8 @@ const line = (level: string) => (obj: object, msg: string): void => {
 };
 const node = createNode(init, { logger: { debug() {}, info() {}, warn: line('warn'), error: line('error') } });
 node.onAny((e) => {
-  if (e.type === 'objectiveFailed' || e.type === 'objectiveStalled' || e.type === 'challengeRegistered' || e.type === 'fallbackStarted' || e.type === 'payout') line('event')(e, e.type);
+  if (e.type === 'objectiveFailed' || e.type === 'objectiveStalled' || e.type === 'fallbackTransaction' || e.type === 'challengeRegistered' || e.type === 'fallbackStarted' || e.type === 'payout') line('event')(e, e.type);
 });
-
-function write(x: unknown): void {
-  process.stdout.write(stringifyJson(x) + '\n');
-}
 
 await node.start();
 let armed = false; // the harness arms it (`arm`) once the ledgers are open, disarms it before the checks
@@ -55,7 +51,7 @@ if (selfKill !== undefined) {
 }
 write({ ready: { address: node.address, multiaddrs: node.multiaddrs() } });
 
-const methods: Record<string, (...args: never[]) => unknown> = {
+const methods: StdioMethods = {
   createLedgerChannel: (a: never, o: never) => node.createLedgerChannel(a, o),
   topUpLedgerChannel: (a: never, o: never) => node.topUpLedgerChannel(a, o),
   createVirtualChannel: (a: never, o: never) => node.createVirtualChannel(a, o),
@@ -79,22 +75,4 @@ const methods: Record<string, (...args: never[]) => unknown> = {
   },
 };
 
-for await (const l of createInterface({ input: process.stdin })) {
-  let req: { id: number; method: string; params: unknown[] };
-  try {
-    req = parseJson(l) as typeof req;
-  } catch {
-    continue;
-  }
-  const fn = methods[req.method];
-  void (async () => {
-    try {
-      if (fn === undefined) throw new Error(`unknown method ${req.method}`);
-      const result = await (fn as (...a: unknown[]) => unknown)(...req.params);
-      const safe = result !== null && typeof result === 'object' && 'kind' in result && result.kind === 'rejected' ? { kind: 'rejected', code: (result as unknown as { error: { code: string } }).error.code } : result;
-      write({ id: req.id, result: safe });
-    } catch (e) {
-      write({ id: req.id, error: { code: (e as { code?: string }).code ?? 'unknown', message: e instanceof Error ? e.message : String(e) } });
-    }
-  })();
-}
+await serveStdio(methods);

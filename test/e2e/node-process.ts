@@ -8,17 +8,13 @@
  * inside the event listener, the first time a matching event is emitted (a crash at an exact
  * point of an objective, with whatever is committed at that point).
  */
-import { createInterface } from 'node:readline';
 import { createNode, type NodeInit } from '@sluice/channel-core/node';
-import { parseJson, stringifyJson } from '../../packages/channel-core/src/json.ts';
+import { serveStdio, writeStdioLine as write, type StdioMethods } from '@sluice/channel-core/node/stdio';
+import { parseJson } from '../../packages/channel-core/src/json.ts';
 
 const init = parseJson(process.env['SLUICE_NODE_INIT'] ?? '') as NodeInit;
 const killOn = process.env['SLUICE_KILL_ON']?.split(':');
 const node = createNode(init);
-
-function write(x: unknown): void {
-  process.stdout.write(stringifyJson(x) + '\n');
-}
 
 node.onAny((e) => {
   write({ event: e });
@@ -30,7 +26,7 @@ node.onAny((e) => {
 await node.start();
 write({ ready: { address: node.address, multiaddrs: node.multiaddrs() } });
 
-const methods: Record<string, (...args: never[]) => unknown> = {
+const methods: StdioMethods = {
   createLedgerChannel: (a: never, o: never) => node.createLedgerChannel(a, o),
   createVirtualChannel: (a: never, o: never) => node.createVirtualChannel(a, o),
   receiveVoucher: (v: never, o: never) => node.receiveVoucher(v, o),
@@ -52,22 +48,4 @@ const methods: Record<string, (...args: never[]) => unknown> = {
   },
 };
 
-for await (const line of createInterface({ input: process.stdin })) {
-  let req: { id: number; method: string; params: unknown[] };
-  try {
-    req = parseJson(line) as typeof req;
-  } catch {
-    continue;
-  }
-  const fn = methods[req.method];
-  void (async () => {
-    try {
-      if (fn === undefined) throw new Error(`unknown method ${req.method}`);
-      const result = await (fn as (...a: unknown[]) => unknown)(...req.params);
-      const safe = result !== null && typeof result === 'object' && 'kind' in result && result.kind === 'rejected' ? { kind: 'rejected', code: (result as unknown as { error: { code: string } }).error.code } : result;
-      write({ id: req.id, result: safe });
-    } catch (e) {
-      write({ id: req.id, error: { code: (e as { code?: string }).code ?? 'unknown', message: e instanceof Error ? e.message : String(e) } });
-    }
-  })();
-}
+await serveStdio(methods);
