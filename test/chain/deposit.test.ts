@@ -42,12 +42,14 @@ describe('ABI', () => {
 
 describe('deposit', () => {
   for (const kind of ['ETH', 'ERC20'] as const) {
-    test(`${kind}: reads expectedHeld, deposits, tops up, rejects a stale expectedHeld`, async () => {
+    test(`${kind}: reads expectedHeld, deposits (onSent gives its hash), tops up, rejects a stale expectedHeld`, async () => {
       const asset = (kind === 'ETH' ? ETH : f.deployment.testToken) as Address;
       const L = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100);
       const before = await f.alice.chain.balanceOf(asset, f.alice.address);
-      const r1 = await f.alice.chain.deposit({ asset, channelId: L.id, amount: 100n });
+      const sent: string[] = [];
+      const r1 = await f.alice.chain.deposit({ asset, channelId: L.id, amount: 100n }, { onSent: (h) => sent.push(h) });
       assert.match(r1.txHash, /^0x[0-9a-f]{64}$/);
+      assert.deepEqual(sent, [r1.txHash], 'onSent names the deposit (not the approval) once');
       assert.ok(r1.blockNumber > 0);
       if (kind === 'ERC20') assert.match(r1.approveTxHash ?? '', /^0x[0-9a-f]{64}$/);
       else assert.equal(r1.approveTxHash, undefined);

@@ -17,6 +17,12 @@ export interface ChainCallOptions {
   readonly signal?: AbortSignal;
   /** Overall deadline of the call in ms; exceeding it rejects with `CHAIN_TIMEOUT`. */
   readonly timeoutMs?: number;
+  /**
+   * `submit` only: called with the transaction's hash (lowercase) once it is sent, before it is
+   * mined, so the caller can tell its own transaction in events that arrive before the receipt.
+   * For an ERC20 deposit, the deposit's hash (not the approval's).
+   */
+  readonly onSent?: (txHash: Hex) => void;
 }
 
 /** A full state with the signatures that support it (any order, any subset of participants). */

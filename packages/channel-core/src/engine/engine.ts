@@ -17,7 +17,7 @@
  * (receivers are idempotent). Transactions are recorded as pending before they are submitted
  * and reconciled against the chain before any re-submission (no double deposit).
  */
-import type { Address, ChannelId } from '../hex.ts';
+import type { Address, ChannelId, Hex } from '../hex.ts';
 import { privateKeyToAddress, sameAddress } from '../address.ts';
 import { SluiceError, type SluiceErrorCode, isSluiceError, isSluiceErrorCode } from '../errors.ts';
 import type { ChainEventBatch, ChainService, ChallengeRegisteredEvent as PortChallengeRegistered } from '../chain.ts';
@@ -1666,8 +1666,19 @@ class EngineImpl implements Engine {
       if (signal === undefined || signal.aborted) return;
       let result: Awaited<ReturnType<ChainService['submit']>> | undefined;
       let error: unknown;
+      let sentHash: string | undefined;
       try {
-        result = await this.chain.submit(toChainTransaction(tx), { signal, timeoutMs: this.init.txTimeoutMs ?? 60_000 });
+        // our reclaim's `Reclaimed` may be polled before its receipt returns: name its target from
+        // the hash as soon as it is sent, so it is never taken for someone else's (that makes
+        // the ledger exit yield to a counterparty that is not reclaiming)
+        const onSent =
+          tx.kind === 'reclaim'
+            ? (h: Hex): void => {
+                sentHash = h.toLowerCase();
+                this.#reclaimTargets.set(sentHash, tx.targetChannelId);
+              }
+            : undefined;
+        result = await this.chain.submit(toChainTransaction(tx), { signal, timeoutMs: this.init.txTimeoutMs ?? 60_000, ...(onSent ? { onSent } : {}) });
       } catch (e) {
         error = e;
       }
@@ -1697,6 +1708,8 @@ class EngineImpl implements Engine {
         });
         return;
       }
+      // reverted when mined: no event comes (one that timed out may still be mined: keep its target)
+      if (sentHash !== undefined && isSluiceError(error) && error.code === 'CHAIN_REVERT') this.#reclaimTargets.delete(sentHash);
       const n = (this.#txFailures.get(key) ?? 0) + 1;
       this.#txFailures.set(key, n);
       this.#log.warn(

@@ -253,7 +253,7 @@ export class EthersChainService implements ChainService {
       }
     }
     const value = asset === ZeroAddress ? tx.amount : 0n;
-    const res = await this.#send('deposit', [asset, channelId, expectedHeld, tx.amount], { value }, rest());
+    const res = await this.#send('deposit', [asset, channelId, expectedHeld, tx.amount], { value }, { ...rest(), ...(opts.onSent ? { onSent: opts.onSent } : {}) });
     return approveTxHash === undefined ? res : { ...res, approveTxHash };
   }
 
@@ -286,6 +286,11 @@ export class EthersChainService implements ChainService {
       });
       this.#sendQueue = Promise.race([p.then(noop, noop), released]);
       const resp = await p;
+      try {
+        opts.onSent?.(resp.hash.toLowerCase() as Hex);
+      } catch {
+        // the caller's bookkeeping; the transaction is out either way
+      }
       let receipt: TransactionReceipt | null;
       try {
         receipt = await resp.wait(this.#confirmations);

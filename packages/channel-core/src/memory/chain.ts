@@ -203,6 +203,11 @@ export class MemoryChainService implements ChainService {
     this.#time = time;
     this.#events.push(...out);
     this.#notify();
+    try {
+      opts.onSent?.(txHash);
+    } catch {
+      // the caller's bookkeeping
+    }
     return { txHash, blockNumber: block, gasUsed: 0n };
   }
 

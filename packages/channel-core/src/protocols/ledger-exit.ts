@@ -63,6 +63,11 @@ export type LedgerExitWaitingFor =
    */
   | 'WaitingForChannelStatus'
   | 'WaitingForReclaim'
+  /**
+   * Someone else (the counterparty, as a rule) reclaimed a guarantee of the ledger less than
+   * {@link RECLAIM_YIELD_S} of chain time ago: we leave the next reclaims and the transfer to them.
+   */
+  | 'WaitingForCounterpartyReclaims'
   | 'WaitingForTransfer'
   | 'WaitingForNothing';
 
@@ -98,7 +103,30 @@ export interface LedgerExitObjective {
    * Absent before the transfer (and in objectives persisted before it existed).
    */
   readonly transfer?: { readonly initialHoldings: bigint | null; readonly holdings: bigint };
+  /**
+   * Chain time at which we last applied a `Reclaimed` on the ledger that was not ours (the engine
+   * names the target of its own reclaims from the hash it sent); absent: none yet.
+   */
+  readonly foreignReclaimAt?: number;
 }
+
+/**
+ * How long (chain seconds) we leave a ledger's reclaims (and its transfer) to whoever else is
+ * making them.
+ *
+ * Both parties of an exited ledger reclaim its guarantees one at a time, and each reclaim rewrites
+ * the fingerprint the next one must quote: of two built on the same fingerprint, one reverts
+ * ("incorrect fingerprint"). Without a yield the party that lost the first race stayed one step
+ * behind the winner: it learned of each reclaim from the winner's event and sent the next one,
+ * which the winner had sent already, so every guarantee cost it a revert (bench:chaos: bursts of
+ * 4-6 in under a second; 20-25 per 7-minute run). Now whoever sees someone else's reclaim lets them
+ * go on (the transfer too, which would race theirs the same way). The winner of the first race sees
+ * no reclaim but its own and goes on alone. The yield ends once nobody else has reclaimed for this
+ * long (the other party stopped midway: gone, or missing what a reclaim needs), so even two parties
+ * that each saw the other's reclaims wait at most this long before trying again.
+ * Chain time: on a chain that mines only on transactions (anvil's automine), it advances with them.
+ */
+export const RECLAIM_YIELD_S = 30;
 
 export function ledgerExitId(channelId: ChannelId): string {
   return `LedgerExit-${channelId}`;
@@ -358,10 +386,14 @@ export function crankLedgerExit(o: LedgerExitObjective, secrets: Secrets): Crank
   if (next.pending?.kind === 'reclaim') return { objective: next, effects, waitingFor: 'WaitingForReclaim' };
   const current = currentLedgerOutcome(next)!;
   const guarantees = guaranteesOf(current);
+  // someone else is reclaiming: leave the next reclaim and the transfer to them for a while
+  const yielding = next.foreignReclaimAt !== undefined && next.now < next.foreignReclaimAt + RECLAIM_YIELD_S;
+  const yieldStep = { objective: next, effects, waitingFor: 'WaitingForCounterpartyReclaims' } as const;
   for (const g of guarantees) {
     const target = g.allocation.destination as ChannelId;
     const t = targetReady(next, target);
     if (t === undefined) continue;
+    if (yielding) return yieldStep;
     effects.push({
       type: 'submitTransaction',
       tx: {
@@ -384,6 +416,7 @@ export function crankLedgerExit(o: LedgerExitObjective, secrets: Secrets): Crank
 
   // 4. transfer
   if (next.pending === null) {
+    if (yielding) return yieldStep;
     effects.push({ type: 'submitTransaction', tx: { kind: 'transferAllAssets', channelId: id, outcome: current, stateHash: next.onChain!.stateHash as Bytes32 } });
     next = { ...next, pending: { kind: 'transferAllAssets' } };
   }
@@ -444,6 +477,7 @@ export function updateLedgerExit(o: LedgerExitObjective, event: ObjectiveEvent):
           }
           const onChain = applyToRecord(o.onChain, o.ledger.fixedPart, event, heldFinalOutcome(o.ledger));
           if (onChain === o.onChain) return o;
+          if (event.kind === 'reclaimed' && event.target === undefined) o = { ...o, foreignReclaimAt: o.now };
           let pending = o.pending;
           if (pending !== null && (pending.kind === 'challenge' || pending.kind === 'conclude')) {
             if (event.kind === 'concluded' || (event.kind === 'challengeRegistered' && onChain!.turnNumRecord >= pending.turnNum)) pending = null;

@@ -253,11 +253,22 @@ test('ledger exit: reclaims by someone else are attributed by inference or by th
       assert.equal(P.crankLedgerExit(b, secrets(bob)).waitingFor, 'WaitingForChannelStatus', 'a wrong fingerprint resolves nothing');
       b = feed(b, [{ kind: 'channelStatus', channelId: L, turnNumRecord: st.turnNumRecord, finalizesAt: st.finalizesAt, fingerprint: st.fingerprint }]);
       assert.equal(b.onChain!.reclaimed.length, 1);
+      // Irene is reclaiming: Bob leaves the next reclaim to her for a while (his and hers would
+      // revert one another), then makes the one she left
+      const yielded = P.crankLedgerExit(b, secrets(bob));
+      assert.equal(yielded.waitingFor, 'WaitingForCounterpartyReclaims');
+      assert.deepEqual(yielded.effects, []);
+      all([chain.advance(P.RECLAIM_YIELD_S)]);
       const rr = P.crankLedgerExit(b, secrets(bob));
       const [tx] = txOf(rr.effects);
       assert.ok(tx?.kind === 'reclaim');
       assert.notEqual(tx.targetChannelId, b.onChain!.reclaimed[0]);
       b = feed(rr.objective, chain.submit(tx, 'bob').map((e) => (e.kind === 'reclaimed' ? { ...e, target: tx.targetChannelId } : e)));
+    }
+    if (mode === 'inferred') {
+      // Irene reclaimed both: the transfer is hers to make for a while too
+      assert.equal(P.crankLedgerExit(b, secrets(bob)).waitingFor, 'WaitingForCounterpartyReclaims');
+      all([chain.advance(P.RECLAIM_YIELD_S)]);
     }
     const rt = P.crankLedgerExit(b, secrets(bob));
     assert.equal(rt.waitingFor, 'WaitingForTransfer', mode);
@@ -269,6 +280,85 @@ test('ledger exit: reclaims by someone else are attributed by inference or by th
     // Irene's exit completes from the transfer's event alone
     i = feed(i, [{ kind: 'allocationUpdated', channelId: L, asset: ETH, holdings: 0n, blockNumber: chain.block + 1, logIndex: 0 }]);
     assert.equal(P.crankLedgerExit(i, secrets(irene)).objective.status, 'completed');
+  }
+});
+
+test('ledger exit: the loser of a reclaim race leaves the rest to the winner, and takes over when the winner stops', () => {
+  for (const winnerStops of [false, true]) {
+    const { L, vs, ledger, chain } = twoGuarantees();
+    const mk = (who: typeof bob) => P.newLedgerExit({ ledger: ledger(who), virtuals: vs.map((v) => v.channel(who)), now: chain.time });
+    let b = mk(bob);
+    let i = mk(irene);
+    const all = (events: readonly P.ObjectiveEvent[]) => {
+      b = feed(b, events);
+      i = feed(i, events);
+    };
+    const ours = (events: readonly P.ObjectiveEvent[], tx: P.Transaction) =>
+      events.map((e) => (e.kind === 'reclaimed' && tx.kind === 'reclaim' ? { ...e, target: tx.targetChannelId } : e));
+    const rb0 = P.crankLedgerExit(b, secrets(bob));
+    b = rb0.objective;
+    all(chain.submit(txOf(rb0.effects)[0]!, 'bob'));
+    i = P.crankLedgerExit(i, secrets(irene)).objective;
+    for (const v of vs) {
+      const post = { state: v.post, signatures: v.sigs };
+      all(chain.submit({ kind: 'challenge', channelId: v.id, proof: [], candidate: post, challengerSignature: signChallenge(v.post, irene.privateKey) }, 'irene'));
+    }
+    all([chain.advance(86400)]);
+    // both reclaim the same guarantee at once; Irene's lands first and Bob's reverts
+    const rb = P.crankLedgerExit(b, secrets(bob));
+    const ri = P.crankLedgerExit(i, secrets(irene));
+    const [tb] = txOf(rb.effects);
+    const [ti] = txOf(ri.effects);
+    assert.ok(tb?.kind === 'reclaim' && ti?.kind === 'reclaim');
+    assert.equal(tb.targetChannelId, ti.targetChannelId);
+    const evs = chain.submit(ti, 'irene');
+    i = feed(ri.objective, ours(evs, ti));
+    b = feed(rb.objective, evs);
+    assert.throws(() => chain.submit(tb, 'bob'), /incorrect fingerprint/);
+    b = P.onTransactionFailed(b) as LE;
+    // Bob learns which guarantee Irene reclaimed from the ledger's status, then yields
+    const st = chain.statusOf(L);
+    assert.equal(P.crankLedgerExit(b, secrets(bob)).waitingFor, 'WaitingForChannelStatus');
+    b = feed(b, [{ kind: 'channelStatus', channelId: L, turnNumRecord: st.turnNumRecord, finalizesAt: st.finalizesAt, fingerprint: st.fingerprint }]);
+    const y = P.crankLedgerExit(b, secrets(bob));
+    assert.equal(y.waitingFor, 'WaitingForCounterpartyReclaims');
+    assert.deepEqual(y.effects, []);
+    b = y.objective;
+    if (!winnerStops) {
+      // Irene, who saw no reclaim but her own, goes on alone: the second reclaim and the transfer
+      const r2 = P.crankLedgerExit(i, secrets(irene));
+      const [t2] = txOf(r2.effects);
+      assert.ok(t2?.kind === 'reclaim');
+      const e2 = chain.submit(t2, 'irene');
+      i = feed(r2.objective, ours(e2, t2));
+      b = feed(b, e2);
+      assert.equal(P.crankLedgerExit(b, secrets(bob)).waitingFor, 'WaitingForCounterpartyReclaims');
+      const r3 = P.crankLedgerExit(i, secrets(irene));
+      assert.equal(r3.waitingFor, 'WaitingForTransfer');
+      all(chain.submit(txOf(r3.effects)[0]!, 'irene'));
+      i = P.crankLedgerExit(i, secrets(irene)).objective;
+      assert.equal(i.status, 'completed');
+      // Bob's exit completes from the transfer's event without a transaction of his
+      const done = P.crankLedgerExit(b, secrets(bob));
+      assert.equal(done.objective.status, 'completed');
+      assert.deepEqual(done.effects, []);
+    } else {
+      // Irene stops after one reclaim: Bob waits out the yield, then finishes the exit himself
+      all([chain.advance(P.RECLAIM_YIELD_S - 1)]);
+      assert.equal(P.crankLedgerExit(b, secrets(bob)).waitingFor, 'WaitingForCounterpartyReclaims');
+      all([chain.advance(1)]);
+      const r2 = P.crankLedgerExit(b, secrets(bob));
+      const [t2] = txOf(r2.effects);
+      assert.ok(t2?.kind === 'reclaim');
+      assert.notEqual(t2.targetChannelId, ti.targetChannelId);
+      b = feed(r2.objective, ours(chain.submit(t2, 'bob'), t2));
+      const r3 = P.crankLedgerExit(b, secrets(bob));
+      assert.equal(r3.waitingFor, 'WaitingForTransfer');
+      all(chain.submit(txOf(r3.effects)[0]!, 'bob'));
+      assert.equal(P.crankLedgerExit(b, secrets(bob)).objective.status, 'completed');
+    }
+    assert.equal(chain.paid(bob, ETH), 10n);
+    assert.equal(chain.paid(irene, ETH), 100n);
   }
 });
 
