@@ -26,7 +26,8 @@
  *
  * With CHAOS_SELF_KILL_P > 0, payees and payers also SIGKILL themselves at engine events with
  * that probability (bench/lib/chaos-node.ts: right after a step commits, before its fsync, or once
- * it is durable) and are restarted after a random delay up to CHAOS_MAX_DOWN_MS.
+ * it is durable) and are restarted after a random delay up to CHAOS_MAX_DOWN_MS. CHAOS_HUB_SELF_KILL_P
+ * does the same to the hub (bench/lib/chaos-hub.ts: the `sluice-hub` CLI with the same hooks).
  *
  * Then: the load stops, every process is up; funded virtual channels are closed, chain time is
  * moved past challenge durations while a dispute is open, until no objective is in progress
@@ -54,6 +55,11 @@ import type { ChildProcess } from 'node:child_process';
 import { deployLocal } from './lib/local-chain.ts';
 import { startHubProcess } from './lib/hub-process.ts';
 import { ChaosNode } from './lib/chaos-remote.ts';
+import { prng } from './lib/self-kill.ts';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CHAOS_HUB = join(dirname(fileURLToPath(import.meta.url)), 'lib', 'chaos-hub.ts');
 
 const env = (k: string, d: number): number => Number(process.env[k] ?? d);
 const SEED = env('CHAOS_SEED', Date.now() % 100_000);
@@ -69,6 +75,8 @@ const CONVERGE_S = env('CHAOS_CONVERGE_S', 240);
 const PEER_TIMEOUT_MS = env('CHAOS_PEER_TIMEOUT_MS', 20_000);
 /** Probability, at each engine event of a payee or payer, that it SIGKILLs itself right there (0: off). */
 const SELF_KILL_P = env('CHAOS_SELF_KILL_P', 0);
+/** The same for the hub (0: off). The hub sees every client's steps: ~10x a payer's events, so a tenth of a payer's rate kills it about as often. */
+const HUB_SELF_KILL_P = env('CHAOS_HUB_SELF_KILL_P', 0);
 const TARGETS = (process.env['CHAOS_TARGETS'] ?? 'hub,payee,payer').split(',');
 const KEEP = process.env['CHAOS_KEEP'] === '1';
 /** `eth` (default) or `token`: the ledgers and virtual channels in the deployment's test ERC20 (approve + deposit under the kills). */
@@ -93,50 +101,76 @@ const t0 = Date.now();
 const log = (s: string): void => void process.stderr.write(`[chaos ${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** mulberry32: the harness's decisions (targets, delays, voucher counts) from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = prng(SEED);
 const randInt = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
 
-/** The hub process: killable, restartable on the same store, port and HTTP port. */
+/**
+ * The hub process: killable, restartable on the same store, port and HTTP port. With `selfKill`, it
+ * runs `bench/lib/chaos-hub.ts` (the CLI plus self-kills at exact engine steps, armed over stdin)
+ * and `onDeath` hears of exits nobody asked for.
+ */
 class HubProc {
   #child: ChildProcess | undefined;
+  #starting: Promise<void> | undefined;
+  #expectExit = false;
+  #armed = false;
   starts = 0;
+  deaths = 0;
   multiaddrs: string[] = [];
   http = '';
+  onDeath: (() => void) | undefined;
   readonly args: string[];
   readonly env: Record<string, string>;
   readonly logFile: string;
-  constructor(args: string[], env: Record<string, string>, logFile: string) {
+  readonly selfKill: ((start: number) => Record<string, string>) | undefined;
+  constructor(args: string[], env: Record<string, string>, logFile: string, selfKill?: (start: number) => Record<string, string>) {
     this.args = args;
     this.env = env;
     this.logFile = logFile;
+    this.selfKill = selfKill;
   }
   get up(): boolean {
     const c = this.#child;
     return c !== undefined && c.exitCode === null && c.signalCode === null;
   }
-  async start(): Promise<void> {
-    if (this.up) return;
+  /** Start it unless it is up or starting (a self-kill's restart and the kill loop's may meet). */
+  start(): Promise<void> {
+    if (this.up) return Promise.resolve();
+    this.#starting ??= this.#start().finally(() => (this.#starting = undefined));
+    return this.#starting;
+  }
+  async #start(): Promise<void> {
     this.starts++;
+    this.#expectExit = false;
     appendFileSync(this.logFile, `--- ${new Date().toISOString()} start #${this.starts}\n`);
-    const h = await startHubProcess(this.args, this.env, { onLine: (l) => appendFileSync(this.logFile, l + '\n') });
+    const sk = this.selfKill?.(this.starts);
+    const h = await startHubProcess(this.args, { ...this.env, ...(sk ?? {}) }, {
+      onLine: (l) => appendFileSync(this.logFile, l + '\n'),
+      ...(sk !== undefined ? { script: CHAOS_HUB, stdin: true } : {}),
+    });
     this.#child = h.child;
     this.multiaddrs = h.multiaddrs;
     this.http = h.http;
+    h.child.once('exit', () => {
+      if (this.#expectExit) return;
+      this.deaths++;
+      this.onDeath?.();
+    });
+    if (this.#armed) this.#send('arm');
+  }
+  /** Arm or disarm its self-kills (again at each start while armed). */
+  arm(on: boolean): void {
+    this.#armed = on;
+    if (this.up) this.#send(on ? 'arm' : 'disarm');
+  }
+  #send(line: string): void {
+    const stdin = this.#child?.stdin;
+    if (stdin != null && !stdin.destroyed) stdin.write(line + '\n', () => {});
   }
   async kill(): Promise<void> {
     const c = this.#child;
     if (c === undefined || !this.up) return;
+    this.#expectExit = true;
     const exited = new Promise((r) => c.once('exit', r));
     c.kill('SIGKILL');
     await exited;
@@ -144,6 +178,7 @@ class HubProc {
   async stop(): Promise<void> {
     const c = this.#child;
     if (c === undefined || !this.up) return;
+    this.#expectExit = true;
     const exited = new Promise((r) => c.once('exit', r));
     c.kill('SIGTERM');
     const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
@@ -213,7 +248,16 @@ async function main(): Promise<number> {
         SLUICE_HUB_MIN_CHALLENGE_DURATION: `${Math.floor(Math.min(LEDGER_CHALLENGE, VIRTUAL_CHALLENGE) / 60)}m`,
       },
       join(dir, 'hub.log'),
+      HUB_SELF_KILL_P > 0 ? (start) => ({ CHAOS_SELF_KILL: `${HUB_SELF_KILL_P}:${SEED * 6007 + start}` }) : undefined,
     );
+    const theHub = hub;
+    theHub.onDeath = () => {
+      if (stopChaos) return;
+      selfKills.push({ at: (Date.now() - t0) / 1000, who: 'hub' });
+      const down = randInt(0, MAX_DOWN_MS);
+      log(`hub died by itself (${theHub.deaths}), restarting in ${down} ms`);
+      void sleep(down).then(() => (stopChaos ? undefined : theHub.start().catch((e: unknown) => log(`hub restart failed: ${String(e)}`))));
+    };
     await hub.start();
     const hubPeer = { address: hubAddress, multiaddrs: hub.multiaddrs };
     const mkNode = async (name: string, key: string): Promise<ChaosNode> => {
@@ -271,6 +315,7 @@ async function main(): Promise<number> {
       await sleep(100);
     }
     if (SELF_KILL_P > 0) for (const n of nodes) await n.arm(true);
+    if (HUB_SELF_KILL_P > 0) hub.arm(true);
     log(`hub, ${PAYEES} payee(s), ${PAYERS} payer(s) up, ledgers open; chaos for ${DURATION_S} s`);
 
     // ---------------------------------------------------------------- load
@@ -377,6 +422,7 @@ async function main(): Promise<number> {
     stop = true;
     stopChaos = true;
     for (const n of nodes) await n.arm(false);
+    hub.arm(false);
     log(`chaos over: ${kills.length} kills, ${cycles} cycles; waiting for the loads to stop`);
     await Promise.all([...loads, ...renewLoops, mining]);
     await hub.start();
@@ -547,7 +593,7 @@ async function main(): Promise<number> {
     const restarts = Object.fromEntries([['hub', hub.starts - 1], ...nodes.map((n) => [n.name, n.starts - 1])]);
     const report = {
       seed: SEED,
-      params: { durationS: DURATION_S, payees: PAYEES, payers: PAYERS, lanes: LANES, killEveryMs: KILL_EVERY_MS, maxDownMs: MAX_DOWN_MS, longDownP: LONG_DOWN_P, longDownMs: LONG_DOWN_MS, peerTimeoutMs: PEER_TIMEOUT_MS, targets: TARGETS, ledgerChallengeS: LEDGER_CHALLENGE, virtualChallengeS: VIRTUAL_CHALLENGE, mineMs: MINE_MS, renew: RENEW, asset: ASSET_KIND },
+      params: { durationS: DURATION_S, payees: PAYEES, payers: PAYERS, lanes: LANES, killEveryMs: KILL_EVERY_MS, maxDownMs: MAX_DOWN_MS, longDownP: LONG_DOWN_P, longDownMs: LONG_DOWN_MS, peerTimeoutMs: PEER_TIMEOUT_MS, selfKillP: SELF_KILL_P, hubSelfKillP: HUB_SELF_KILL_P, targets: TARGETS, ledgerChallengeS: LEDGER_CHALLENGE, virtualChallengeS: VIRTUAL_CHALLENGE, mineMs: MINE_MS, renew: RENEW, asset: ASSET_KIND },
       kills: kills.length,
       selfKills: selfKills.length,
       restarts,

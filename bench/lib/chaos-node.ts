@@ -6,14 +6,12 @@
  * Warnings and errors of the node go to stderr as JSON lines (the parent keeps them in a log).
  *
  * Env: SLUICE_NODE_INIT — the NodeInit (tagged JSON); CHAOS_SELF_KILL — optional
- * `<probability>:<seed>`: at every engine event, with that probability, the process SIGKILLs
- * itself synchronously inside the listener — half the time in a committed-listener (the step is
- * committed, not yet fsync'd, nothing of it has left the process), half the time once it is
- * durable (its messages may be on their way) — crashes at exact protocol points.
+ * `<probability>:<seed>`: self-kills at exact protocol points (`self-kill.ts`).
  */
 import { createNode, type NodeInit } from '@sluice/channel-core/node';
 import { serveStdio, writeStdioLine as write, type StdioMethods } from '@sluice/channel-core/node/stdio';
 import { parseJson, stringifyJson } from '../../packages/channel-core/src/json.ts';
+import { installSelfKill, parseSelfKill } from './self-kill.ts';
 
 const init = parseJson(process.env['SLUICE_NODE_INIT'] ?? '') as NodeInit;
 const line = (level: string) => (obj: object, msg: string): void => {
@@ -29,26 +27,9 @@ node.onAny((e) => {
 });
 
 await node.start();
-let armed = false; // the harness arms it (`arm`) once the ledgers are open, disarms it before the checks
-const selfKill = process.env['CHAOS_SELF_KILL']?.split(':');
-if (selfKill !== undefined) {
-  const p = Number(selfKill[0]);
-  let a = Number(selfKill[1] ?? 1) >>> 0;
-  const rnd = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const die = (when: string) => (e: { type: string }): void => {
-    if (!armed || rnd() >= p) return;
-    process.stderr.write(stringifyJson({ t: new Date().toISOString(), level: 'chaos', msg: `self-kill ${when} ${e.type}`, event: e }) + '\n');
-    process.kill(process.pid, 'SIGKILL');
-  };
-  node.engine.onCommitted(die('committed'));
-  node.onAny(die('durable'));
-}
+// the harness arms self-kills (`arm`) once the ledgers are open, and disarms them before the checks
+const selfKill = parseSelfKill(process.env['CHAOS_SELF_KILL']);
+const switchKills = selfKill === undefined ? undefined : installSelfKill(node, selfKill, (l) => process.stderr.write(l + '\n'));
 write({ ready: { address: node.address, multiaddrs: node.multiaddrs() } });
 
 const methods: StdioMethods = {
@@ -61,7 +42,7 @@ const methods: StdioMethods = {
   closeLedgerChannel: (id: never, o: never) => node.closeLedgerChannel(id, o),
   settleVirtualChannel: (id: never, o: never) => node.settleVirtualChannel(id, o),
   exitLedgerChannel: (id: never, o: never) => node.exitLedgerChannel(id, o),
-  arm: (on: never) => void (armed = on),
+  arm: (on: never) => switchKills?.arm(on),
   getDisputes: () => node.getDisputes(),
   getLedgerChannels: () => node.getLedgerChannels(),
   getVirtualChannels: () => node.getVirtualChannels(),

@@ -21,9 +21,17 @@ export interface HubProcess {
  * @param args - arguments after `sluice-hub start`
  * @param env - added to this process's environment
  * @param nodeArgs - Node options before the script (e.g. `--cpu-prof`)
+ * @param script - the entry run with `start …` (default: the `sluice-hub` bin); `stdin`: a pipe to it
  */
-export function startHubProcess(args: readonly string[], env: Record<string, string>, options: { nodeArgs?: readonly string[]; onLine?: (line: string) => void } = {}): Promise<HubProcess> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), HUB_BIN, 'start', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startHubProcess(
+  args: readonly string[],
+  env: Record<string, string>,
+  options: { nodeArgs?: readonly string[]; onLine?: (line: string) => void; script?: string; stdin?: boolean } = {},
+): Promise<HubProcess> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script ?? HUB_BIN, 'start', ...args], {
+    env: { ...process.env, ...env },
+    stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
   const tail: string[] = [];
   return new Promise((resolve, reject) => {
     let buf = '';

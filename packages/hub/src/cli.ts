@@ -14,6 +14,7 @@ import { SluiceError, isSluiceError } from '@sluice/channel-core';
 import { CONFIG_FILE_OPTION, type HubConfig, addConfigOptions, configFromFlags, helpText, readConfigFile, resolveConfig } from './config.ts';
 import { isUrlWith } from '@sluice/channel-core/node/text';
 import { openHub } from './open-hub.ts';
+import type { Hub } from './hub.ts';
 import { fetchStatus, renderStatus } from './status.ts';
 import { addSettleCommand } from './commands/settle.ts';
 
@@ -61,10 +62,17 @@ export function buildProgram(io: CliIO, run: { start(config: HubConfig): Promise
   return program;
 }
 
+/** What an embedder (a test or benchmark harness running the CLI in its own process) may add. */
+export interface StartHooks {
+  /** Called once the hub is started, before the ready line is printed. */
+  onStarted?(hub: Hub): void;
+}
+
 /** Run `start` with a resolved config until a signal. */
-export async function runStart(config: HubConfig, io: CliIO): Promise<void> {
+export async function runStart(config: HubConfig, io: CliIO, hooks: StartHooks = {}): Promise<void> {
   const { hub, logger } = await openHub(config, io);
   await hub.start();
+  hooks.onStarted?.(hub);
   // One machine-readable line for scripts and tests, whatever the log level.
   io.out(JSON.stringify({ ready: true, address: hub.address, peerId: hub.peerId(), multiaddrs: hub.multiaddrs(), http: hub.httpUrl() ?? null }));
   await new Promise<void>((done) => {
@@ -99,9 +107,13 @@ export function exitCodeOf(e: unknown): number {
 }
 
 /** Run the CLI; resolves to the exit code. */
-export async function main(argv: string[], io: CliIO = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), env: process.env }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliIO = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), env: process.env },
+  hooks: StartHooks = {},
+): Promise<number> {
   const program = buildProgram(io, {
-    start: (config) => runStart(config, io),
+    start: (config) => runStart(config, io, hooks),
     status: async (url, json) => {
       const s = await fetchStatus(url);
       io.out(json ? JSON.stringify(s, null, 2) : renderStatus(s));

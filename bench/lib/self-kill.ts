@@ -1,0 +1,49 @@
+/**
+ * `bench:chaos` self-kills: at every engine event of a node, with probability `p`, the process
+ * SIGKILLs itself synchronously inside the listener — half the time in a committed-listener (the
+ * step is committed, not yet fsync'd, nothing of it has left the process), half the time once it is
+ * durable (its messages may be on their way): crashes at exact protocol points. Used by the chaos
+ * payers and payees (`chaos-node.ts`) and the chaos hub (`chaos-hub.ts`).
+ */
+import type { Node } from '@sluice/channel-core/node';
+import { stringifyJson } from '../../packages/channel-core/src/json.ts';
+
+/** mulberry32: a small seeded PRNG in [0, 1) (the harness's decisions and the self-kills). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Parse `<probability>:<seed>` (env `CHAOS_SELF_KILL`); undefined when unset. */
+export function parseSelfKill(spec: string | undefined): { p: number; seed: number } | undefined {
+  if (spec === undefined || spec === '') return undefined;
+  const [p, seed] = spec.split(':');
+  return { p: Number(p), seed: Number(seed ?? 1) >>> 0 };
+}
+
+/**
+ * Arm self-kills on `node`; returns the switch (the harness arms them once the ledgers are open
+ * and disarms them before its checks). `log` writes one line to the process's log.
+ */
+export function installSelfKill(node: Node, spec: { p: number; seed: number }, log: (line: string) => void): { arm(on: boolean): void } {
+  let armed = false;
+  const rnd = prng(spec.seed);
+  const die = (when: string) => (e: { type: string }): void => {
+    if (!armed || rnd() >= spec.p) return;
+    log(stringifyJson({ t: new Date().toISOString(), level: 'chaos', msg: `self-kill ${when} ${e.type}`, event: e }));
+    process.kill(process.pid, 'SIGKILL');
+  };
+  node.engine.onCommitted(die('committed'));
+  node.onAny(die('durable'));
+  return {
+    arm(on) {
+      armed = on;
+    },
+  };
+}
