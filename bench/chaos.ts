@@ -45,7 +45,8 @@
  */
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Contract, JsonRpcProvider, Wallet } from 'ethers';
 import { startAnvil, freePort } from '@sluice/contracts/anvil';
 import { loadArtifact } from '@sluice/contracts';
@@ -55,9 +56,7 @@ import type { ChildProcess } from 'node:child_process';
 import { deployLocal } from './lib/local-chain.ts';
 import { startHubProcess } from './lib/hub-process.ts';
 import { ChaosNode } from './lib/chaos-remote.ts';
-import { prng } from './lib/self-kill.ts';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { seededRandom as prng } from '@sluice/channel-core/memory';
 
 const CHAOS_HUB = join(dirname(fileURLToPath(import.meta.url)), 'lib', 'chaos-hub.ts');
 
@@ -151,6 +150,7 @@ class HubProc {
     this.#child = h.child;
     this.multiaddrs = h.multiaddrs;
     this.http = h.http;
+    h.child.stdin?.on('error', () => {}); // an arm line to a hub that just died
     h.child.once('exit', () => {
       if (this.#expectExit) return;
       this.deaths++;

@@ -6,19 +6,9 @@
  * payers and payees (`chaos-node.ts`) and the chaos hub (`chaos-hub.ts`).
  */
 import type { Node } from '@sluice/channel-core/node';
+import { seededRandom } from '@sluice/channel-core/memory';
 import { stringifyJson } from '../../packages/channel-core/src/json.ts';
 
-/** mulberry32: a small seeded PRNG in [0, 1) (the harness's decisions and the self-kills). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Parse `<probability>:<seed>` (env `CHAOS_SELF_KILL`); undefined when unset. */
 export function parseSelfKill(spec: string | undefined): { p: number; seed: number } | undefined {
@@ -33,7 +23,7 @@ export function parseSelfKill(spec: string | undefined): { p: number; seed: numb
  */
 export function installSelfKill(node: Node, spec: { p: number; seed: number }, log: (line: string) => void): { arm(on: boolean): void } {
   let armed = false;
-  const rnd = prng(spec.seed);
+  const rnd = seededRandom(spec.seed);
   const die = (when: string) => (e: { type: string }): void => {
     if (!armed || rnd() >= spec.p) return;
     log(stringifyJson({ t: new Date().toISOString(), level: 'chaos', msg: `self-kill ${when} ${e.type}`, event: e }));

@@ -10,6 +10,7 @@
 import { parseAddress, sameAddress } from '../address.ts';
 import { SluiceError } from '../errors.ts';
 import type { Address } from '../hex.ts';
+import { seededRandom } from './prng.ts';
 import type { InboundMessage, MessageService, SendOptions, UndeliverableMessage } from '../ports/messaging.ts';
 
 export interface MemoryNetworkInit {
@@ -76,18 +77,6 @@ interface Node {
   service: MemoryMessageService | undefined;
 }
 
-/** mulberry32: a small, fast, seedable PRNG (uniform in [0, 1)). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function nonNegative(n: number, name: string): number {
   if (!Number.isFinite(n) || n < 0) throw new RangeError(`${name} must be a non-negative number`);
   return n;
@@ -108,7 +97,7 @@ export function createMemoryNetwork(init: MemoryNetworkInit = {}): MemoryNetwork
   if (duplicateRate > 1) throw new RangeError('duplicateRate must be <= 1');
   const retryDelay = nonNegative(init.retryDelayMs ?? Math.max(maxDelay, 5), 'retryDelayMs');
   const expiry = init.expiryMs === undefined ? Infinity : nonNegative(init.expiryMs, 'expiryMs');
-  const random = prng(init.seed ?? 1);
+  const random = seededRandom(init.seed ?? 1);
 
   const nodes = new Map<string, Node>();
   const pending = new Set<Pending>();

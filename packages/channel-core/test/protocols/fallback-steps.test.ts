@@ -214,26 +214,41 @@ function twoGuarantees() {
   return { L: ibI.id, vs, ledger, chain };
 }
 
+/**
+ * Bob's and Irene's exits of {@link twoGuarantees}' ledger: Bob registered it, Irene challenged both
+ * virtual channels with their postfunds, and chain time is past every challenge.
+ */
+function finalizedExits() {
+  const { L, vs, ledger, chain } = twoGuarantees();
+  const mk = (who: typeof bob) => P.newLedgerExit({ ledger: ledger(who), virtuals: vs.map((v) => v.channel(who)), now: chain.time });
+  let b = mk(bob);
+  let i = mk(irene);
+  const all = (events: readonly P.ObjectiveEvent[]) => {
+    b = feed(b, events);
+    i = feed(i, events);
+  };
+  const rb = P.crankLedgerExit(b, secrets(bob));
+  b = rb.objective;
+  all(chain.submit(txOf(rb.effects)[0]!, 'bob'));
+  i = P.crankLedgerExit(i, secrets(irene)).objective; // nothing to add: same turn registered
+  assert.equal(i.pending, null);
+  for (const v of vs) {
+    const post = { state: v.post, signatures: v.sigs };
+    all(chain.submit({ kind: 'challenge', channelId: v.id, proof: [], candidate: post, challengerSignature: signChallenge(v.post, irene.privateKey) }, 'irene'));
+  }
+  all([chain.advance(86400)]);
+  return { L, vs, chain, b, i };
+}
+
 test('ledger exit: reclaims by someone else are attributed by inference or by the status fingerprint', () => {
   for (const mode of ['inferred', 'fingerprint'] as const) {
-    const { L, vs, ledger, chain } = twoGuarantees();
-    const mk = (who: typeof bob) => P.newLedgerExit({ ledger: ledger(who), virtuals: vs.map((v) => v.channel(who)), now: chain.time });
-    let b = mk(bob);
-    let i = mk(irene);
+    const exits = finalizedExits();
+    const { L, vs, chain } = exits;
+    let { b, i } = exits;
     const all = (events: readonly P.ObjectiveEvent[]) => {
       b = feed(b, events);
       i = feed(i, events);
     };
-    const rb = P.crankLedgerExit(b, secrets(bob));
-    b = rb.objective;
-    all(chain.submit(txOf(rb.effects)[0]!, 'bob'));
-    i = P.crankLedgerExit(i, secrets(irene)).objective; // nothing to add: same turn registered
-    assert.equal(i.pending, null);
-    for (const v of vs) {
-      const post = { state: v.post, signatures: v.sigs };
-      all(chain.submit({ kind: 'challenge', channelId: v.id, proof: [], candidate: post, challengerSignature: signChallenge(v.post, irene.privateKey) }, 'irene'));
-    }
-    all([chain.advance(86400)]);
     // Irene reclaims: the events reach Bob without a target
     const reclaims = mode === 'inferred' ? 2 : 1;
     for (let k = 0; k < reclaims; k++) {
@@ -285,25 +300,15 @@ test('ledger exit: reclaims by someone else are attributed by inference or by th
 
 test('ledger exit: the loser of a reclaim race leaves the rest to the winner, and takes over when the winner stops', () => {
   for (const winnerStops of [false, true]) {
-    const { L, vs, ledger, chain } = twoGuarantees();
-    const mk = (who: typeof bob) => P.newLedgerExit({ ledger: ledger(who), virtuals: vs.map((v) => v.channel(who)), now: chain.time });
-    let b = mk(bob);
-    let i = mk(irene);
+    const exits = finalizedExits();
+    const { L, chain } = exits;
+    let { b, i } = exits;
     const all = (events: readonly P.ObjectiveEvent[]) => {
       b = feed(b, events);
       i = feed(i, events);
     };
     const ours = (events: readonly P.ObjectiveEvent[], tx: P.Transaction) =>
       events.map((e) => (e.kind === 'reclaimed' && tx.kind === 'reclaim' ? { ...e, target: tx.targetChannelId } : e));
-    const rb0 = P.crankLedgerExit(b, secrets(bob));
-    b = rb0.objective;
-    all(chain.submit(txOf(rb0.effects)[0]!, 'bob'));
-    i = P.crankLedgerExit(i, secrets(irene)).objective;
-    for (const v of vs) {
-      const post = { state: v.post, signatures: v.sigs };
-      all(chain.submit({ kind: 'challenge', channelId: v.id, proof: [], candidate: post, challengerSignature: signChallenge(v.post, irene.privateKey) }, 'irene'));
-    }
-    all([chain.advance(86400)]);
     // both reclaim the same guarantee at once; Irene's lands first and Bob's reverts
     const rb = P.crankLedgerExit(b, secrets(bob));
     const ri = P.crankLedgerExit(i, secrets(irene));

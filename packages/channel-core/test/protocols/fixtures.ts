@@ -1,5 +1,6 @@
 /** Shared actors, channels and an in-memory multi-party simulation for the protocol tests (no I/O). */
 import assert from 'node:assert/strict';
+import { seededRandom } from '../../src/memory/prng.ts';
 import {
   type Address,
   type Bytes32,
@@ -121,16 +122,7 @@ export function holdingsEvent(channelId: ChannelId, holdings: bigint, blockNumbe
 // ------------------------------------------------------------------ in-memory simulation
 
 /** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seededRandom;
 
 interface Party {
   readonly actor: Actor;
