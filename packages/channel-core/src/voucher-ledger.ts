@@ -182,6 +182,11 @@ export class PayeeLedger {
     this.#channels.delete(channelId.toLowerCase() as ChannelId);
   }
 
+  /** Whether `channelId` is tracked (we are its payee and it is not removed). */
+  has(channelId: ChannelId): boolean {
+    return this.#channels.has(channelId.toLowerCase() as ChannelId);
+  }
+
   /** How many channels are tracked. */
   get size(): number {
     return this.#channels.size;

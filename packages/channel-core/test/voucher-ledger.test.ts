@@ -84,9 +84,13 @@ test('payee: every refusal has its code and records nothing', () => {
   assert.equal(payee.total(V), 0n);
   assert.equal(payee.receive(good, { price: 10n }).kind, 'accepted');
   // closing channel
+  assert.ok(payee.has(V));
+  assert.ok(!payee.has(('0x' + '11'.repeat(32)) as typeof V));
   payee.markClosing(V);
   assert.equal(rejected(payee.receive(payer.pay(V, 10n))), 'CHANNEL_CLOSING');
   assert.equal(payee.total(V), 10n);
+  payee.remove(V);
+  assert.ok(!payee.has(V));
 });
 
 test('payee: not before funding, and not for channels paying someone else', () => {

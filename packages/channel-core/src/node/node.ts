@@ -438,13 +438,8 @@ class NodeImpl implements Node {
           } else this.#registerVoucherChannel(store, vd);
         }
       }
-      if (e.type === 'virtualChannelClosing') {
-        try {
-          this.#payee.markClosing(e.channelId);
-        } catch {
-          // not a channel we are paid on
-        }
-      }
+      // only channels we are paid on (a hub or a payer closes many: no error built for each)
+      if (e.type === 'virtualChannelClosing' && this.#payee.has(e.channelId)) this.#payee.markClosing(e.channelId);
     }
     // A channel that closed (or failed to open) leaves the voucher ledgers: they would otherwise
     // hold every channel the process ever had. Vouchers for it are still refused as CHANNEL_CLOSING
