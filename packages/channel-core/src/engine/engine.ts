@@ -39,7 +39,7 @@ import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedCha
 import { guaranteeRemovalId, newGuaranteeRemoval, removalByProof } from '../protocols/guarantee-removal.ts';
 import { countersignLateAdd, virtualFundAbandonable, virtualFundId, withChallengedState } from '../protocols/virtual-fund.ts';
 import { type LedgerTopUpObjective, topUpDepositConflicts, topUpDepositMined } from '../protocols/ledger-topup.ts';
-import { type DirectFundObjective, directFundAbandonable, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
+import { type DirectFundObjective, directFundAbandonable, directFundAsksNothingOfUs, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
 import { parseJson, stringifyJson } from '../json.ts';
 import { nonceTimeMs } from '../nonce.ts';
 import {
@@ -2407,7 +2407,13 @@ class EngineImpl implements Engine {
     const code: SluiceErrorCode = isSluiceErrorCode(msg.code) ? msg.code : 'HUB_POLICY_REJECTED';
     const who = relayedBy === undefined ? `${from} refused` : `${from} refused (as relayed by ${relayedBy}: a relayed refusal is not signed)`;
     if (prefund.signatures[index] == null && prefund.signatures.some((x) => x == null)) {
-      this.#failObjective(data, o, new SluiceError(code, `${who}: ${msg.reason}`, { details: { peer: from } }));
+      // A ledger opening the peer would fund alone, nothing in it yet: given up, but resumable
+      // (abandoned), so that a late join of the peer's opens it. The peer may still join, from a
+      // prefund our outbox re-sent before the refusal came, once the refusal's cause is gone; it
+      // then deposits at once (nothing of ours comes first) and could only wait for our postfund,
+      // then exit on chain (found by bench:chaos with hub self-kills).
+      const resumable = o.type === 'directFund' && directFundAbandonable(o) && directFundAsksNothingOfUs(o);
+      this.#failObjective(data, o, new SluiceError(code, `${who}: ${msg.reason}`, { details: { peer: from } }), resumable);
       return;
     }
     // A ledger opening the peer signed and then gave up (it honoured an earlier refusal of ours
@@ -2562,11 +2568,15 @@ class EngineImpl implements Engine {
 
   #handleMessage(from: Address, msg: ProtocolMessage, sends: Promise<unknown>[]): void {
     const id = msg.objectiveId;
-    // the peer's postfund for an opening we abandoned while it was all we waited for: resume it
-    if (!this.#active.has(id) && msg.kind === 'signedState' && msg.state.turnNum === 1 && id.startsWith('DirectFunding-')) {
+    // the peer's postfund for an opening we abandoned while it was all we waited for, or its late
+    // prefund signature (it joined after we gave up: see #onRejection): resume it
+    if (!this.#active.has(id) && msg.kind === 'signedState' && msg.state.turnNum <= 1 && id.startsWith('DirectFunding-')) {
       const ledgerId = id.slice('DirectFunding-'.length).toLowerCase() as ChannelId;
       const ld = this.#getLedger(ledgerId);
-      if (ld?.status === 'failed' && sameChannel(msg.state, ledgerId) && signedBy(msg, ld.counterparty)) this.#maybeResumeOpening(ledgerId, 'postfund');
+      if (ld?.status === 'failed' && sameChannel(msg.state, ledgerId) && signedBy(msg, ld.counterparty)) {
+        if (msg.state.turnNum === 1) this.#maybeResumeOpening(ledgerId, 'postfund');
+        else if (this.#lacksPrefundSignatureOf(id, ld.counterparty)) this.#maybeResumeOpening(ledgerId, 'join');
+      }
     }
     if (!this.#active.has(id)) {
       if (msg.kind === 'ledgerProposal' && this.#answerAgreedProposal(from, msg, sends)) return;
@@ -2691,7 +2701,10 @@ class EngineImpl implements Engine {
         if (ev.type === 'Concluded') await this.#onConcluded(channelId, toProtocolEvent(ev, () => undefined));
       }
       await this.#feedChainTime(batch.toBlock);
-      this.store.setMeta(LAST_BLOCK_KEY, String(batch.toBlock));
+      // the cursor alone needs no fsync of its own (it was one per chain poll, on the event loop):
+      // lost in a crash, the batch is read again, and its handlers are idempotent (as for a reorg);
+      // the next durable commit makes it durable with everything before it
+      this.store.transaction(() => this.store.setMeta(LAST_BLOCK_KEY, String(batch.toBlock)), { durability: 'relaxed' });
     };
     return work();
   }
@@ -2736,7 +2749,15 @@ class EngineImpl implements Engine {
    * postfund for one abandoned while we waited only for that postfund: the peer still wants it —
    * resume the objective where it stopped (the caller then applies the deposit or the message).
    */
-  #maybeResumeOpening(ledgerId: ChannelId, by: 'deposit' | 'postfund'): void {
+  /** Whether the stored prefund of opening `id` lacks `peer`'s signature (its late join brings news). */
+  #lacksPrefundSignatureOf(id: string, peer: Address): boolean {
+    const o = getObjectiveData(this.store, id)?.objective;
+    if (o?.type !== 'directFund') return false;
+    const index = o.channel.fixedPart.participants.findIndex((p) => sameAddress(p, peer));
+    return index >= 0 && o.channel.states.find((e) => e.state.turnNum === 0)?.signatures[index] == null;
+  }
+
+  #maybeResumeOpening(ledgerId: ChannelId, by: 'deposit' | 'postfund' | 'join'): void {
     const ld = this.#getLedger(ledgerId);
     if (ld?.status !== 'failed') return;
     const id = directFundId(ledgerId);
@@ -2757,7 +2778,7 @@ class EngineImpl implements Engine {
       this.#putLedger({ ...ld, status: 'funding' }, now);
     });
     this.#active.set(id, resumed);
-    this.#log.info({ objectiveId: id, channelId: ledgerId, by }, `abandoned ledger opening resumed by a ${by === 'deposit' ? 'deposit' : "peer's postfund"}`);
+    this.#log.info({ objectiveId: id, channelId: ledgerId, by }, `abandoned ledger opening resumed by a ${by === 'deposit' ? 'deposit' : by === 'join' ? "peer's late prefund signature" : "peer's postfund"}`);
     this.#emit({ type: 'objectiveCreated', initiatedBy: 'peer', objectiveId: id, objectiveType: 'directFund', channelId: ledgerId });
   }
 

@@ -108,6 +108,14 @@ export function directFundAbandonable(o: DirectFundObjective): boolean {
 }
 
 /**
+ * Whether this ledger opening asks no deposit of us in any asset: the peer funds it alone (a
+ * provider's ledger, the hub's collateral in it).
+ */
+export function directFundAsksNothingOfUs(o: DirectFundObjective): boolean {
+  return depositPlan(o.channel, outcomeOf(o)).every((p) => p.target === p.safetyThreshold);
+}
+
+/**
  * Whether this opening waits only for the peer's postfund, with no money of ours in it: we
  * deposited nothing (our share is zero), funding is complete (the peer's deposit is held) and we
  * signed the postfund. Giving up costs us nothing; the peer keeps its way out (an on-chain exit

@@ -60,3 +60,55 @@ test('a ledger prefund re-sent after the proposer honoured a refusal is given up
     await w.stop();
   }
 });
+
+/**
+ * The same race for an opening the peer funds alone (a provider's ledger, the hub's collateral in
+ * it; found by bench:chaos with hub self-kills). The hub joined the re-sent prefund and, with
+ * nothing to deposit first, deposited its collateral at once: the provider's refusal then came too
+ * late for the hub to give up, and the hub waited for a postfund the provider would never sign
+ * (its peer timeout, then an on-chain exit with the prefund, its collateral locked for the
+ * challenge duration), refusing the provider's next ledger all that time. The provider, which
+ * deposits nothing, now takes the late join instead: its opening resumes and the ledger opens.
+ */
+test('a ledger prefund re-sent after the proposer honoured a refusal opens the ledger when the peer funds it alone', async () => {
+  let open = false;
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 12 }, {
+    irene: { policy: { hub: {}, maxLedgerDeposit: 10n ** 24n, acceptLedger: () => (open ? true : 'not taking new ledgers right now') } },
+  });
+  try {
+    const { bob, irene } = w.nodes;
+    const prefunds: { to: Address; payload: Uint8Array }[] = [];
+    const svc = w.net.service(ADDR.bob);
+    const send = svc.send.bind(svc);
+    (svc as { send: typeof svc.send }).send = async (to, payload, o) => {
+      prefunds.push({ to, payload });
+      return send(to, payload, o);
+    };
+
+    // Irene refuses Bob's ledger (he deposits nothing, she would put 100 in); Bob honours it
+    const refused = await bob.createLedgerChannel({ counterparty: ADDR.irene, deposit: 0n, counterpartyDeposit: 100n }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(isSluiceError(refused), `refused: ${String(refused)}`);
+    const failed = w.events.bob.find((e) => e.type === 'objectiveFailed' && e.objectiveType === 'directFund');
+    assert.ok(failed !== undefined && failed.type === 'objectiveFailed');
+    const id = failed.objectiveId;
+    const ledgerId = failed.channelId!;
+    assert.equal(bob.getLedgerChannel(ledgerId)?.status, 'failed');
+
+    // the re-sent prefund arrives once Irene takes ledgers again: she joins and deposits her 100
+    open = true;
+    const copy = prefunds.find((m) => m.to === ADDR.irene)!;
+    await svc.send(ADDR.irene, copy.payload);
+    await until(() => w.events.irene.some((e) => e.type === 'objectiveCreated' && e.objectiveId === id), 'Irene joined the given-up opening');
+
+    // Bob takes the late join: the ledger opens at both ends, with Irene's 100 in it
+    await until(() => bob.getLedgerChannel(ledgerId)?.status === 'open' && irene.getLedgerChannel(ledgerId)?.status === 'open', 'the ledger open at both', 10_000);
+    assert.equal(await w.chain.holdings(ETH, ledgerId), 100n);
+    assert.equal(irene.engine.activeObjectives().some((o) => o.id === id), false);
+    assert.equal(bob.engine.activeObjectives().some((o) => o.id === id), false);
+  } finally {
+    await w.stop();
+  }
+});
