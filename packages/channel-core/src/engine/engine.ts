@@ -2744,11 +2744,6 @@ class EngineImpl implements Engine {
     }
   }
 
-  /**
-   * A deposit into a ledger whose opening was abandoned (nobody had funded it), or the peer's
-   * postfund for one abandoned while we waited only for that postfund: the peer still wants it —
-   * resume the objective where it stopped (the caller then applies the deposit or the message).
-   */
   /** Whether the stored prefund of opening `id` lacks `peer`'s signature (its late join brings news). */
   #lacksPrefundSignatureOf(id: string, peer: Address): boolean {
     const o = getObjectiveData(this.store, id)?.objective;
@@ -2757,6 +2752,12 @@ class EngineImpl implements Engine {
     return index >= 0 && o.channel.states.find((e) => e.state.turnNum === 0)?.signatures[index] == null;
   }
 
+  /**
+   * A deposit into a ledger whose opening was abandoned (nobody had funded it), the peer's
+   * postfund for one abandoned while we waited only for that postfund, or the peer's late prefund
+   * signature for one it refused and would fund alone: the peer still wants it — resume the
+   * objective where it stopped (the caller then applies the deposit or the message).
+   */
   #maybeResumeOpening(ledgerId: ChannelId, by: 'deposit' | 'postfund' | 'join'): void {
     const ld = this.#getLedger(ledgerId);
     if (ld?.status !== 'failed') return;
