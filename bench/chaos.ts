@@ -250,14 +250,17 @@ async function main(): Promise<number> {
       join(dir, 'hub.log'),
       HUB_SELF_KILL_P > 0 ? (start) => ({ CHAOS_SELF_KILL: `${HUB_SELF_KILL_P}:${SEED * 6007 + start}` }) : undefined,
     );
-    const theHub = hub;
-    theHub.onDeath = () => {
-      if (stopChaos) return;
-      selfKills.push({ at: (Date.now() - t0) / 1000, who: 'hub' });
-      const down = randInt(0, MAX_DOWN_MS);
-      log(`hub died by itself (${theHub.deaths}), restarting in ${down} ms`);
-      void sleep(down).then(() => (stopChaos ? undefined : theHub.start().catch((e: unknown) => log(`hub restart failed: ${String(e)}`))));
+    /** A process that died by itself (a self-kill): count it and restart it after a random delay. */
+    const restartOnDeath = (name: string, p: { deaths: number; onDeath: (() => void) | undefined; start(): Promise<void> }): void => {
+      p.onDeath = () => {
+        if (stopChaos) return;
+        selfKills.push({ at: (Date.now() - t0) / 1000, who: name });
+        const down = randInt(0, MAX_DOWN_MS);
+        log(`${name} died by itself (${p.deaths}), restarting in ${down} ms`);
+        void sleep(down).then(() => (stopChaos ? undefined : p.start().catch((e: unknown) => log(`${name} restart failed: ${String(e)}`))));
+      };
     };
+    restartOnDeath('hub', hub);
     await hub.start();
     const hubPeer = { address: hubAddress, multiaddrs: hub.multiaddrs };
     const mkNode = async (name: string, key: string): Promise<ChaosNode> => {
@@ -279,13 +282,7 @@ async function main(): Promise<number> {
       const n = new ChaosNode(name, privateKeyToAddress(key), init, join(dir, `${name}.log`));
       const seed = SEED * 7919 + nodes.length * 104_729;
       if (SELF_KILL_P > 0) n.env = (start) => ({ CHAOS_SELF_KILL: `${SELF_KILL_P}:${seed + start}` });
-      n.onDeath = () => {
-        if (stopChaos) return;
-        selfKills.push({ at: (Date.now() - t0) / 1000, who: name });
-        const down = randInt(0, MAX_DOWN_MS);
-        log(`${name} died by itself (${n.deaths}), restarting in ${down} ms`);
-        void sleep(down).then(() => (stopChaos ? undefined : n.start().catch((e: unknown) => log(`${name} restart failed: ${String(e)}`))));
-      };
+      restartOnDeath(name, n);
       nodes.push(n);
       await n.start();
       return n;

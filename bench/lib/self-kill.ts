@@ -9,7 +9,6 @@ import type { Node } from '@sluice/channel-core/node';
 import { seededRandom } from '@sluice/channel-core/memory';
 import { stringifyJson } from '../../packages/channel-core/src/json.ts';
 
-
 /** Parse `<probability>:<seed>` (env `CHAOS_SELF_KILL`); undefined when unset. */
 export function parseSelfKill(spec: string | undefined): { p: number; seed: number } | undefined {
   if (spec === undefined || spec === '') return undefined;

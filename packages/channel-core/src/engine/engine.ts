@@ -2402,7 +2402,7 @@ class EngineImpl implements Engine {
     const ch = o.type === 'virtualFund' ? o.v : o.channel;
     const index = ch.fixedPart.participants.findIndex((p) => sameAddress(p, from));
     if (index < 0 || index === ch.myIndex) return;
-    const prefund = ch.states.find((e) => e.state.turnNum === 0);
+    const prefund = entryAt(ch, 0);
     if (prefund === undefined) return;
     const code: SluiceErrorCode = isSluiceErrorCode(msg.code) ? msg.code : 'HUB_POLICY_REJECTED';
     const who = relayedBy === undefined ? `${from} refused` : `${from} refused (as relayed by ${relayedBy}: a relayed refusal is not signed)`;
@@ -2453,7 +2453,7 @@ class EngineImpl implements Engine {
     // We signed: a refusal is honoured only where nothing is at stake for the peer, and only by a
     // ledger opening (see #onRejection). Not for one we abandoned (a deposit resumes it) nor one
     // we deposited into (it is settled on chain).
-    const weSigned = ch.states.find((e) => e.state.turnNum === 0)?.signatures[ch.myIndex] != null;
+    const weSigned = entryAt(ch, 0)?.signatures[ch.myIndex] != null;
     if (weSigned && (o.type !== 'directFund' || data?.abandoned === true || o.depositsSubmitted.length > 0)) return;
     const stored = data?.failure?.code;
     const code: SluiceErrorCode = isSluiceErrorCode(stored) ? stored : 'CHANNEL_CLOSING';
@@ -2749,7 +2749,7 @@ class EngineImpl implements Engine {
     const o = getObjectiveData(this.store, id)?.objective;
     if (o?.type !== 'directFund') return false;
     const index = o.channel.fixedPart.participants.findIndex((p) => sameAddress(p, peer));
-    return index >= 0 && o.channel.states.find((e) => e.state.turnNum === 0)?.signatures[index] == null;
+    return index >= 0 && entryAt(o.channel, 0)?.signatures[index] == null;
   }
 
   /**
