@@ -74,7 +74,7 @@ type StoreMode = 'file' | 'memory';
 interface Result {
   readonly stores: StoreMode;
   readonly sequential: { open: number[]; close: number[]; payee: number[] };
-  readonly throughput: { opens: number; closes: number; wall: number; errors: number; errorCodes: Record<string, number>; open: number[]; hubCores: number; benchCores: number; mainCpuMs: number; workersCpuMs: number };
+  readonly throughput: { opens: number; closes: number; wall: number; errors: number; errorCodes: Record<string, number>; open: number[]; hubCores: number; benchCores: number; mainCpuMs: number; workersCpuMs: number; hubSystemShare: number; benchSystemShare: number };
   readonly hub: { vfMeanMs: number; vdMeanMs: number; cpuSeconds: number; exitCode: number | null };
   readonly benchCpuSeconds: number;
   /** Sequential opens: median ms from the call to each waitingFor step of Alice's virtualFund objective (and Bob's first sight of it). */
@@ -248,9 +248,11 @@ async function scenario(stores: StoreMode): Promise<Result> {
     // ------------------------------------------------------------ 2. throughput, CLIENTS concurrent
     // Who is busy during the window: CPU seconds per wall second of the hub (from its metrics)
     // and of this process (all its threads: the clients and payees, i.e. the load generator).
-    const hubCpuNow = async (): Promise<number> => {
-      const m = /^sluice_hub_process_cpu_seconds_total (\S+)$/m.exec(await (await fetch(new URL('/metrics', started.http))).text());
-      return m ? Number(m[1]) : NaN;
+    const hubCpuNow = async (): Promise<{ total: number; system: number }> => {
+      const text = await (await fetch(new URL('/metrics', started.http))).text();
+      const m = /^sluice_hub_process_cpu_seconds_total (\S+)$/m.exec(text);
+      const sys = /^sluice_hub_process_cpu_system_seconds_total (\S+)$/m.exec(text);
+      return { total: m ? Number(m[1]) : NaN, system: sys ? Number(sys[1]) : NaN };
     };
     const hubCpuBefore = await hubCpuNow();
     const benchCpuBefore = process.cpuUsage();
@@ -282,8 +284,12 @@ async function scenario(stores: StoreMode): Promise<Result> {
     const loadPhases = new Map<string, number[]>();
     for (const r of parts) for (const [k, xs] of Object.entries(r.phases)) loadPhases.set(k, [...(loadPhases.get(k) ?? []), ...xs]);
     for (const [phase, xs] of [...loadPhases].sort((a, b) => pct(sorted(a[1]), 50) - pct(sorted(b[1]), 50))) log(`[${stores} stores] under load: ${phase}: p50 ${fmt(pct(sorted(xs), 50))} ms (n ${xs.length})`);
-    const hubCores = ((await hubCpuNow()) - hubCpuBefore) / wall;
+    const hubCpuAfter = await hubCpuNow();
+    const hubCores = (hubCpuAfter.total - hubCpuBefore.total) / wall;
+    // kernel share (system CPU: fsync, socket writes and reads, futexes) of each process's CPU
+    const hubSystemShare = (hubCpuAfter.system - hubCpuBefore.system) / (hubCpuAfter.total - hubCpuBefore.total);
     const benchCpuWindow = process.cpuUsage(benchCpuBefore);
+    const benchSystemShare = benchCpuWindow.system / (benchCpuWindow.user + benchCpuWindow.system);
     // this thread runs the payee(s) (and, with HUB_BENCH_WORKERS=0, the clients too)
     const mainCpuMs = threadCpuMs() - mainCpuBefore;
     const workersCpuMs = WORKERS === 0 ? 0 : parts.reduce((s, r) => s + r.threadCpuMs, 0);
@@ -316,7 +322,7 @@ async function scenario(stores: StoreMode): Promise<Result> {
     return {
       stores,
       sequential: seq,
-      throughput: { opens: conc.open.length, closes: conc.close.length, wall, errors, errorCodes, open: conc.open, hubCores, benchCores, mainCpuMs, workersCpuMs },
+      throughput: { opens: conc.open.length, closes: conc.close.length, wall, errors, errorCodes, open: conc.open, hubCores, benchCores, mainCpuMs, workersCpuMs, hubSystemShare, benchSystemShare },
       hub: { vfMeanMs: meanMs('virtualFund'), vdMeanMs: meanMs('virtualDefund'), cpuSeconds: hubCpu ? Number(hubCpu[1]) : NaN, exitCode },
       benchCpuSeconds: (cpu.user + cpu.system) / 1e6,
       phases: [...phaseTimes].map(([phase, xs]) => ({ phase, p50: pct(sorted(xs), 50), n: xs.length })).sort((a, b) => a.p50 - b.p50),
@@ -395,6 +401,7 @@ for (const r of results) {
     `| … CPU seconds: hub process / bench process (clients + payees) | ${r.stores} | ${fmt(r.hub.cpuSeconds)} / ${fmt(r.benchCpuSeconds)} s | — | |`,
     `| … CPU in use during the throughput window (cores of ${cpus().length}): hub / bench process (load generator) | ${r.stores} | ${fmt(r.throughput.hubCores, 2)} / ${fmt(r.throughput.benchCores, 2)} | — | |`,
     `| … CPU per open+close cycle: hub / load generator (50 payers + payee) | ${r.stores} | ${fmt(cpuPerCycle(r).hub, 1)} / ${fmt(cpuPerCycle(r).bench, 1)} ms | — | |`,
+    `| … of that CPU, the kernel's share (system time: fsync, sockets): hub / load generator | ${r.stores} | ${fmt(100 * r.throughput.hubSystemShare, 0)} / ${fmt(100 * r.throughput.benchSystemShare, 0)} % | — | |`,
     ...(WORKERS === 0 ? [] : [`| … of which: the ${PAYEES > 1 ? "payees'" : "payee's"} thread / the ${CLIENTS} payers' ${WORKERS} threads (the rest: GC, fsync and I/O threads) | ${r.stores} | ${fmt(r.throughput.mainCpuMs / r.throughput.closes, 1)} / ${fmt(r.throughput.workersCpuMs / r.throughput.closes, 1)} ms | — | |`]),
     `| … hub capacity if the hub had one core to itself (1000 ms / hub CPU per cycle) | ${r.stores} | ${fmt(1000 / cpuPerCycle(r).hub, 0)} open+close cycles/s | — | |`,
   );
@@ -460,6 +467,8 @@ writeFileSync(
             hubCpuMsPerCycle: cpuPerCycle(r).hub,
             loadGeneratorCpuMsPerCycle: cpuPerCycle(r).bench,
             benchProcessCores: r.throughput.benchCores,
+            hubSystemShare: r.throughput.hubSystemShare,
+            loadGeneratorSystemShare: r.throughput.benchSystemShare,
             payeeThreadCpuMsPerCycle: r.throughput.mainCpuMs / r.throughput.closes,
             payerThreadsCpuMsPerCycle: r.throughput.workersCpuMs / r.throughput.closes,
             errorCodes: r.throughput.errorCodes,
