@@ -132,6 +132,25 @@ export interface ChannelStatus {
   readonly raw: Bytes32;
 }
 
+/** Chain ids of local development chains (anvil and hardhat 31337, ganache and `geth --dev` 1337). */
+export const LOCAL_CHAIN_IDS: readonly bigint[] = [31337n, 1337n];
+
+/**
+ * Confirmations a node waits for by default on a chain that is not a local one: an event 12
+ * blocks deep (2.4 minutes on Ethereum, seconds on rollups) is deep enough for the reorgs seen
+ * in practice. A deposit acted on and then reorganised away is money the peer never put in.
+ */
+export const PUBLIC_CHAIN_CONFIRMATIONS = 12;
+
+/**
+ * Default confirmations for chain `chainId`: 1 on a local development chain ({@link LOCAL_CHAIN_IDS};
+ * they mine a block per transaction and never reorganise, so waiting for more blocks would wait for
+ * transactions that may never come), {@link PUBLIC_CHAIN_CONFIRMATIONS} elsewhere.
+ */
+export function defaultConfirmations(chainId: bigint | number): number {
+  return LOCAL_CHAIN_IDS.includes(BigInt(chainId)) ? 1 : PUBLIC_CHAIN_CONFIRMATIONS;
+}
+
 export const ZERO_BYTES32 = `0x${'00'.repeat(32)}` as Bytes32;
 
 /** Unpack `statusOf(channelId)`: `turnNumRecord (48) | finalizesAt (48) | fingerprint (160)`. */

@@ -39,7 +39,8 @@ export interface HubConfig {
   readonly httpPort: number;
   readonly logLevel: LogLevel;
   readonly chainPollMs: number;
-  readonly confirmations: number;
+  /** undefined: the chain's default (1 on a local chain, 12 elsewhere). */
+  readonly confirmations: number | undefined;
   readonly objectiveTimeoutMs: number;
   readonly prefundTimeoutMs: number;
   /** History retention in ms; null: keep everything. */
@@ -185,7 +186,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'httpPort', flag: '--http-port <port>', env: 'SLUICE_HUB_HTTP_PORT', description: 'port of the HTTP server (0 = any free port)', default: 9464, defaultText: '9464', parse: int(0, 65535) }),
   spec({ key: 'logLevel', flag: '--log-level <level>', env: 'SLUICE_HUB_LOG_LEVEL', description: `pino log level (${LOG_LEVELS.join('|')})`, default: 'info', defaultText: 'info', parse: logLevel }),
   spec({ key: 'chainPollMs', flag: '--chain-poll-ms <ms>', env: 'SLUICE_HUB_CHAIN_POLL_MS', description: 'chain polling interval', default: 1000, defaultText: '1000', parse: int(10, 3_600_000) }),
-  spec({ key: 'confirmations', flag: '--confirmations <n>', env: 'SLUICE_HUB_CONFIRMATIONS', description: 'blocks a chain event (deposit, challenge, payout) must be deep before the hub acts on it; 1 suits a local chain, use more where blocks can be reorganised (a deposit reorganised away after the ledger opened is collateral-backed credit the peer never paid for)', default: 1, defaultText: '1', parse: int(1, 256) }),
+  spec({ key: 'confirmations', flag: '--confirmations <n>', env: 'SLUICE_HUB_CONFIRMATIONS', description: 'blocks a chain event (deposit, challenge, payout) must be deep before the hub acts on it (1-256); where blocks can be reorganised, a deposit reorganised away after the ledger opened is collateral-backed credit the peer never paid for', default: undefined, defaultText: 'by chain id: 1 on a local chain (31337, 1337), 12 elsewhere', parse: optional(int(1, 256)) }),
   spec({ key: 'retainHistory', flag: '--retain-history <duration>', env: 'SLUICE_HUB_RETAIN_HISTORY', description: 'delete the records of virtual channels closed longer ago than this (90m, 12h, 7d; each is ~12 KB, and their ids are kept so they can never be reopened); "forever" keeps everything', default: 7 * 86_400_000, defaultText: '7d', parse: retention }),
   spec({ key: 'nonceMaxAge', flag: '--nonce-max-age <duration>', env: 'SLUICE_HUB_NONCE_MAX_AGE', description: 'join a ledger or virtual channel only if the time in its nonce (nodes put their clock there) is at most this old and at most 10m ahead of the hub\'s clock (30m, 1h, 2d); retention then forgets the ids of pruned channels once their nonces are older, as a replayed prefund is refused anyway; "forever": any nonce, pruned ids kept for good', default: 3_600_000, defaultText: '1h', parse: retention }),
   spec({ key: 'minChallengeDuration', flag: '--min-challenge-duration <duration>', env: 'SLUICE_HUB_MIN_CHALLENGE_DURATION', description: "shortest challenge duration of a ledger or virtual channel the hub joins (5m, 24h, 30d); shorter ones are refused: the hub's watchtower must be able to answer a stale challenge before it finalizes (at 0 it is final in its own block). Raise it to what your hub's worst outage could be", default: DEFAULT_CHALLENGE_DURATIONS.ledger[0], defaultText: '5m', parse: challengeDuration }),

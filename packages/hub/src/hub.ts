@@ -17,6 +17,7 @@ import { createHubMetrics, type HubMetrics } from './metrics.ts';
 import { createLogger, tapLogger } from './logger.ts';
 import { startHttpServer, type HttpServer } from './http.ts';
 import { observeFallback } from '@sluice/channel-core/node/observe';
+import { readRpcChainId } from '@sluice/channel-core/rpc';
 import type { LedgerData } from '@sluice/channel-core/engine';
 
 /** The collateral policy: what the hub agrees to back. */
@@ -88,7 +89,7 @@ export interface HubInit {
   /** The hub's secp256k1 key (signs states, pays gas, libp2p identity). Never logged. */
   readonly privateKey: Uint8Array | string;
   readonly chain: NodeChainInit & {
-    /** Expected chain id; checked against the RPC at start when given. */
+    /** Expected chain id; checked against the RPC at start when given (it also picks the default confirmations). */
     readonly chainId?: number;
   };
   /** sqlite store path (default in-memory: tests only). */
@@ -139,6 +140,8 @@ export interface HealthReport {
   readonly peerId: string | null;
   readonly multiaddrs: string[];
   readonly chainId: number | null;
+  /** Blocks a chain event must be deep before the hub acts on it (`--confirmations`, or the chain's default). */
+  readonly confirmations: number | null;
   /** Latest block of the RPC (null if it did not answer). */
   readonly chainHead: number | null;
   /** Last chain block the engine processed. */
@@ -409,7 +412,7 @@ class HubImpl implements Hub {
       throw e;
     }
     this.logger.info(
-      { peer: this.address, peerId: this.peerId(), multiaddrs: this.multiaddrs(), http: this.httpUrl() ?? null, ledgers: this.#node.getLedgerChannels().length },
+      { peer: this.address, peerId: this.peerId(), multiaddrs: this.multiaddrs(), http: this.httpUrl() ?? null, ledgers: this.#node.getLedgerChannels().length, chainId: this.#chainId, confirmations: this.#node.confirmations },
       'hub started',
     );
   }
@@ -438,14 +441,7 @@ class HubImpl implements Hub {
     const url = this.#init.chain.rpcUrl;
     if (url === undefined) return null;
     try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
-        signal: AbortSignal.timeout(5_000),
-      });
-      const j = (await res.json()) as { result?: string };
-      return typeof j.result === 'string' ? Number(BigInt(j.result)) : null;
+      return Number(await readRpcChainId(url, { timeoutMs: 5_000 }));
     } catch {
       return null;
     }
@@ -507,6 +503,7 @@ class HubImpl implements Hub {
       peerId: this.peerId(),
       multiaddrs: this.multiaddrs(),
       chainId: this.#chainId,
+      confirmations: this.#started ? this.#node.confirmations : null,
       chainHead,
       lastProcessedBlock,
       storeOk,

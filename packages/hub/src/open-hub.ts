@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import type { DestinationStream, Logger } from 'pino';
 import { type Address, DEFAULT_NONCE_WINDOW, SluiceError, ZERO_ADDRESS } from '@sluice/channel-core';
 import { devAccount, passphraseFromEnv, promptHidden, readKeyFile } from '@sluice/channel-core/keys';
+import { readRpcChainId, rpcUrlForDisplay } from '@sluice/channel-core/rpc';
 import type { HubConfig } from './config.ts';
 import { readDeployment, type Deployment } from './deployment.ts';
 import { createLogger } from './logger.ts';
@@ -21,22 +22,6 @@ async function promptPassphrase(question: string): Promise<string> {
     throw new SluiceError('INVALID_ARGUMENT', 'the key file needs a passphrase: set SLUICE_HUB_PASSPHRASE (or SLUICE_PASSPHRASE), or run on a terminal');
   }
   return promptHidden(question);
-}
-
-async function rpcChainId(rpcUrl: string): Promise<number> {
-  try {
-    const res = await fetch(rpcUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const j = (await res.json()) as { result?: string };
-    if (typeof j.result !== 'string') throw new Error('no result');
-    return Number(BigInt(j.result));
-  } catch (e) {
-    throw new SluiceError('CHAIN_RPC', `cannot reach the chain at ${rpcUrl}`, { cause: e });
-  }
 }
 
 function required(v: Address | undefined, what: string): Address {
@@ -56,10 +41,10 @@ export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Parti
   if (deployment !== undefined && config.chainId !== undefined && deployment.chainId !== config.chainId) {
     throw new SluiceError('INVALID_ARGUMENT', `--chain-id ${config.chainId} does not match the deployment file's chain ${deployment.chainId}`);
   }
-  const chainId = await rpcChainId(config.rpcUrl);
+  const chainId = Number(await readRpcChainId(config.rpcUrl));
   const expected = config.chainId ?? deployment?.chainId;
   if (expected !== undefined && expected !== chainId) {
-    throw new SluiceError('INVALID_ARGUMENT', `the RPC at ${config.rpcUrl} serves chain ${chainId}, expected ${expected}`);
+    throw new SluiceError('INVALID_ARGUMENT', `the RPC at ${rpcUrlForDisplay(config.rpcUrl)} serves chain ${chainId}, expected ${expected}`);
   }
   let privateKey: Uint8Array;
   if (config.keyFile !== undefined && config.devAccount !== undefined) throw new SluiceError('INVALID_ARGUMENT', 'give --key-file or --dev-account, not both');
@@ -86,7 +71,7 @@ export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Parti
         virtualPaymentApp,
         ...(startBlock === undefined ? {} : { startBlock }),
         pollIntervalMs: config.chainPollMs,
-        confirmations: config.confirmations,
+        ...(config.confirmations === undefined ? {} : { confirmations: config.confirmations }),
       },
       store: config.store === ':memory:' ? ':memory:' : resolve(config.store),
       listen: config.listen,

@@ -168,8 +168,8 @@ test('--max-opening-collateral: base units; default 4 × --max-ledger-deposit (l
   assert.throws(() => resolveConfig({ flags: { maxOpeningCollateral: '-1' } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--max-opening-collateral/.test(e.message));
 });
 
-test('--confirmations: 1..256, default 1', () => {
-  assert.equal(resolveConfig({}).config.confirmations, 1);
+test("--confirmations: 1..256, default the chain's (undefined here: the node picks 1 on a local chain, 12 elsewhere)", () => {
+  assert.equal(resolveConfig({}).config.confirmations, undefined);
   assert.equal(resolveConfig({ flags: { confirmations: '12' } }).config.confirmations, 12);
   assert.equal(resolveConfig({ env: { SLUICE_HUB_CONFIRMATIONS: '3' } }).config.confirmations, 3);
   for (const bad of ['0', '257', 'x']) assert.throws(() => resolveConfig({ flags: { confirmations: bad } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--confirmations/.test(e.message));

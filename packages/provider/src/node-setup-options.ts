@@ -21,7 +21,8 @@ export interface ChainNodeOptions {
   listen: string[];
   announce: string[];
   chainPollMs: number;
-  confirmations: number;
+  /** undefined: the chain's default (1 on a local chain, 12 elsewhere). */
+  confirmations: number | undefined;
 }
 
 function addr(v: string): Address {
@@ -73,7 +74,7 @@ export function addChainNodeOptions(cmd: Command, env = 'SLUICE_'): Command {
     .addOption(new Option('--listen <multiaddr>', 'libp2p listen multiaddr of our channel node (repeatable; env: comma-separated)').env(`${env}LISTEN`).argParser(multiaddrList).default(defaultList(['/ip4/127.0.0.1/tcp/0'])))
     .addOption(new Option('--announce <multiaddr>', 'multiaddr our channel node advertises instead of its listen addresses, e.g. a public address (repeatable, env: comma-separated; a provider puts them in file metadata so clients reach it directly)').env(`${env}ANNOUNCE`).argParser(multiaddrList).default([] as string[]))
     .addOption(new Option('--chain-poll-ms <ms>', 'chain polling interval').env(`${env}CHAIN_POLL_MS`).default(1000).argParser(int(10, 3_600_000)))
-    .addOption(new Option('--confirmations <n>', 'blocks a chain event (deposit, challenge, payout) must be deep before our node acts on it; 1 suits a local chain, use more where blocks can be reorganised (a deposit reorganised away after the ledger opened is money the peer never put in)').env(`${env}CONFIRMATIONS`).default(1).argParser(int(1, 256)));
+    .addOption(new Option('--confirmations <n>', 'blocks a chain event (deposit, challenge, payout) must be deep before our node acts on it (1-256); where blocks can be reorganised, a deposit reorganised away after the ledger opened is money the peer never put in (default: by chain id, 1 on a local chain (31337, 1337), 12 elsewhere)').env(`${env}CONFIRMATIONS`).argParser(int(1, 256)));
 }
 
 /**

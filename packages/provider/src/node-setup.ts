@@ -13,21 +13,10 @@ import type { Logger } from 'pino';
 import type { UsageStore } from './service/usage-store.ts';
 import { openSqliteStore } from '@sluice/channel-core/sqlite';
 import { type Deployment, readDeployment } from '@sluice/channel-core/deployment';
+import { readRpcChainId } from '@sluice/channel-core/rpc';
 
 export type { ChainNodeOptions } from './node-setup-options.ts';
 export { addChainNodeOptions } from './node-setup-options.ts';
-
-async function rpcChainId(rpcUrl: string): Promise<bigint> {
-  let res: Response;
-  try {
-    res = await fetch(rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }), signal: AbortSignal.timeout(10_000) });
-  } catch (e) {
-    throw new SluiceError('CHAIN_RPC', `cannot reach the chain at ${rpcUrl}`, { cause: e });
-  }
-  const j = (await res.json()) as { result?: string };
-  if (typeof j.result !== 'string') throw new SluiceError('CHAIN_RPC', 'eth_chainId failed');
-  return BigInt(j.result);
-}
 
 /**
  * Build (not start) a channel node from CLI options.
@@ -40,7 +29,7 @@ export async function createChainNode(
 ): Promise<{ node: Node; store: ReturnType<typeof openSqliteStore> }> {
   // the same strict reader as the hub's: a deployment file is whole (`sluice deploy` writes it); flags override its fields
   const d: Partial<Deployment> = opts.deployment === undefined ? {} : readDeployment(opts.deployment);
-  const chainId = await rpcChainId(opts.rpcUrl);
+  const chainId = await readRpcChainId(opts.rpcUrl);
   if (d.chainId !== undefined && BigInt(d.chainId) !== chainId) throw new SluiceError('INVALID_ARGUMENT', `the RPC serves chain ${chainId}, the deployment file is for ${d.chainId}`);
   const given = [opts.key, opts.keyFile, opts.devAccount].filter((x) => x !== undefined).length;
   if (given !== 1) throw new SluiceError('INVALID_ARGUMENT', 'give exactly one key: --key-file, --dev-account (local chain) or --key / SLUICE_KEY');
@@ -65,8 +54,9 @@ export async function createChainNode(
     consensusApp: need(opts.consensusApp ?? d.consensusApp, 'consensus-app'),
     virtualPaymentApp: need(opts.virtualPaymentApp ?? d.virtualPaymentApp, 'virtual-payment-app'),
     ...(startBlock === undefined ? {} : { startBlock }),
+    chainId,
     pollIntervalMs: opts.chainPollMs,
-    confirmations: opts.confirmations,
+    ...(opts.confirmations === undefined ? {} : { confirmations: opts.confirmations }),
   };
   const store = openSqliteStore({ path: extra.storePath, lock: true });
   try {

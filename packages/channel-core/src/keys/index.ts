@@ -16,6 +16,7 @@ import { Writable } from 'node:stream';
 import { type Address, bytesToHex, hexToBytes } from '../hex.ts';
 import { parseAddress, parsePrivateKey, privateKeyToAddress } from '../address.ts';
 import { SluiceError } from '../errors.ts';
+import { LOCAL_CHAIN_IDS } from '../chain.ts';
 
 export const DEFAULT_PASSPHRASE_ENV = 'SLUICE_PASSPHRASE';
 
@@ -23,7 +24,7 @@ export const DEFAULT_PASSPHRASE_ENV = 'SLUICE_PASSPHRASE';
 export const ANVIL_MNEMONIC = 'test test test test test test test test test test test junk';
 
 /** Chain ids that count as local development chains (anvil/hardhat). */
-export const LOCAL_CHAIN_IDS: readonly bigint[] = [31337n, 1337n];
+export { LOCAL_CHAIN_IDS };
 
 export interface KeyFileOptions {
   /** scrypt cost N (default 2^17 as in ethers; tests may lower it). */

@@ -7,6 +7,7 @@ import { type Address, bytesToHex } from '../hex.ts';
 import { MAX_WIRE_BYTES } from '../engine/wire.ts';
 import { SluiceError } from '../errors.ts';
 import type { ChainService } from '../chain.ts';
+import { readRpcChainId } from '../rpc.ts';
 import type { MessageService } from '../ports/messaging.ts';
 import type { Store } from '../ports/store.ts';
 import type { NodeComponents, NodeInit } from './types.ts';
@@ -28,10 +29,13 @@ export async function storeFor(init: NodeInit, components: NodeComponents): Prom
 }
 
 /**
- * The chain service: the component, or an EthersChainService on `init.chain.rpcUrl` signing with the node's key.
- * @throws SluiceError INVALID_ARGUMENT without a component and without rpcUrl/adjudicator
+ * The chain service: the component, or an EthersChainService on `init.chain.rpcUrl` signing with
+ * the node's key. For the latter, when neither `chain.confirmations` nor `chain.chainId` is given,
+ * `chainId` is the RPC's (it picks the default confirmations).
+ * @throws SluiceError INVALID_ARGUMENT without a component and without rpcUrl/adjudicator;
+ *   CHAIN_RPC when the chain id is needed and the RPC does not give it
  */
-export async function chainFor(init: NodeInit, components: NodeComponents): Promise<Owned<ChainService>> {
+export async function chainFor(init: NodeInit, components: NodeComponents): Promise<Owned<ChainService> & { readonly chainId?: bigint }> {
   if (components.chain !== undefined) return { value: components.chain };
   if (init.chain.rpcUrl === undefined || init.chain.adjudicator === undefined) {
     throw new SluiceError('INVALID_ARGUMENT', 'chain.rpcUrl and chain.adjudicator are required without a chain component');
@@ -52,7 +56,14 @@ export async function chainFor(init: NodeInit, components: NodeComponents): Prom
     ...(init.chain.timeoutMs === undefined ? {} : { timeoutMs: init.chain.timeoutMs }),
     ...(init.chain.pollIntervalMs === undefined ? {} : { pollIntervalMs: init.chain.pollIntervalMs }),
   });
-  return { value: chain, close: () => provider.destroy() };
+  const close = (): void => provider.destroy();
+  if (init.chain.confirmations !== undefined || init.chain.chainId !== undefined) return { value: chain, close };
+  try {
+    return { value: chain, close, chainId: await readRpcChainId(init.chain.rpcUrl) };
+  } catch (e) {
+    close();
+    throw e;
+  }
 }
 
 /**

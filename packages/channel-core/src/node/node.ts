@@ -8,6 +8,7 @@ import { timedNonce } from '../nonce.ts';
 import { type Address, type ChannelId, type Hex } from '../hex.ts';
 import { ZERO_ADDRESS, addressToDestination, parseAddress, privateKeyToAddress, sameAddress } from '../address.ts';
 import { SluiceError, isSluiceError } from '../errors.ts';
+import { defaultConfirmations } from '../chain.ts';
 import type { MessageService } from '../ports/messaging.ts';
 import type { StaleCursor, Store } from '../ports/store.ts';
 import { systemClock } from '../ports/clock.ts';
@@ -60,6 +61,11 @@ export interface Node {
   readonly address: Address;
   /** The engine (advanced use: events, objectives). Available after `start`. */
   readonly engine: Engine;
+  /**
+   * Blocks a chain event must be deep before the node acts on it: `chain.confirmations`, or the
+   * chain's default (1 on a local chain, 12 elsewhere: `defaultConfirmations`). After `start`.
+   */
+  readonly confirmations: number;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Our libp2p multiaddrs (with `/p2p/<peerId>`), empty with a non-libp2p messaging component. */
@@ -252,6 +258,7 @@ class NodeImpl implements Node {
   #messaging: MessageService | undefined;
   /** Adapters this node created (messaging, chain, store: closed in that order). */
   #owned: Owned<unknown>[] = [];
+  #confirmations: number | undefined;
   #payer: PayerLedger;
   #payee: PayeeLedger;
   readonly #listeners = new Set<(e: EngineEvent) => void>();
@@ -273,6 +280,11 @@ class NodeImpl implements Node {
   get engine(): Engine {
     if (this.#engine === undefined) throw new SluiceError('INVALID_ARGUMENT', 'node is not started');
     return this.#engine;
+  }
+
+  get confirmations(): number {
+    if (this.#confirmations === undefined) throw new SluiceError('INVALID_ARGUMENT', 'node is not started');
+    return this.#confirmations;
   }
 
   get #st(): Store {
@@ -325,6 +337,9 @@ class NodeImpl implements Node {
     }
     this.#owned = [messaging, chain, store];
     this.#store = store.value;
+    const chainId = init.chain.chainId ?? chain.chainId;
+    const confirmations = init.chain.confirmations ?? (chainId === undefined ? 1 : defaultConfirmations(chainId));
+    this.#confirmations = confirmations;
     this.#messaging = messaging.value;
     const engine = createEngine(
       {
@@ -337,7 +352,7 @@ class NodeImpl implements Node {
         ...(init.prefundTimeoutMs === undefined ? {} : { prefundTimeoutMs: init.prefundTimeoutMs }),
         ...(init.fallback === undefined ? {} : { fallback: init.fallback }),
         ...(init.chain.startBlock === undefined ? {} : { chainStartBlock: init.chain.startBlock }),
-        ...(init.chain.confirmations === undefined ? {} : { confirmations: init.chain.confirmations }),
+        confirmations,
         ...(init.chain.pollIntervalMs === undefined ? {} : { chainPollIntervalMs: init.chain.pollIntervalMs }),
         ...(init.chain.timeoutMs === undefined ? {} : { txTimeoutMs: init.chain.timeoutMs }),
         ...(init.txMaxAttempts === undefined ? {} : { txMaxAttempts: init.txMaxAttempts }),

@@ -25,6 +25,17 @@ export interface NodeChainInit {
   readonly virtualPaymentApp: Address;
   /** First block to scan on a fresh store (default: the latest block). Use the deployment block to be safe. */
   readonly startBlock?: number;
+  /**
+   * The chain's id, when the caller knows it (it picks the default confirmations). Without it a
+   * node that connects to `rpcUrl` itself reads the RPC's `eth_chainId` when it starts.
+   */
+  readonly chainId?: number | bigint;
+  /**
+   * How deep (in blocks) a chain event must be before the node acts on it. Default: 1 on a local
+   * development chain (`LOCAL_CHAIN_IDS`: 31337, 1337), `PUBLIC_CHAIN_CONFIRMATIONS` (12) on any
+   * other; 1 when the chain is a component and `chainId` is not given. The effective value is
+   * `node.confirmations` once started.
+   */
   readonly confirmations?: number;
   readonly pollIntervalMs?: number;
   /** Deadline of one chain call (default 60 000). */

@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SluiceError } from '@sluice/channel-core';
 import type { Deployment } from '@sluice/channel-core/deployment';
+import { readRpcChainId } from '@sluice/channel-core/rpc';
 import { type CommandIo, type CommandResult, addConfigFileOption, getPassphrase, reportError } from './io.ts';
 
 interface DeployOptions {
@@ -82,12 +83,7 @@ async function deploy(opts: DeployOptions, signal: AbortSignal): Promise<Deploym
   }
   const provider = new JsonRpcProvider(opts.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 100 });
   try {
-    let chainId: bigint;
-    try {
-      chainId = BigInt(await provider.send('eth_chainId', []) as string);
-    } catch (e) {
-      throw new SluiceError('CHAIN_RPC', `cannot reach the chain at ${opts.rpcUrl}`, { cause: e });
-    }
+    const chainId = await readRpcChainId(opts.rpcUrl);
     if (opts.chainId !== undefined && BigInt(opts.chainId) !== chainId) {
       throw new SluiceError('INVALID_ARGUMENT', `the RPC serves chain ${chainId}, not --chain-id ${opts.chainId}`);
     }

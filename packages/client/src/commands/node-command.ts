@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Address, parseAddress } from '@sluice/channel-core';
 import type { Node } from '@sluice/channel-core/node';
+import { rpcUrlForDisplay } from '@sluice/channel-core/rpc';
 import { type ChainNodeOptions, addChainNodeOptions, addConfigFileOption, multiaddrList } from '@sluice/provider/node-setup-options';
 import { DEFAULT_KEY_FILE } from './keys.ts';
 
@@ -66,7 +67,7 @@ export async function startNode(
   const deadline = Date.now() + (options.catchUpMs ?? 30_000);
   while (!node.engine.caughtUp && Date.now() < deadline && options.signal?.aborted !== true) await new Promise((r) => setTimeout(r, 50));
   if (!node.engine.caughtUp && options.signal?.aborted !== true) {
-    options.warn?.(`warning: our node has not caught up with the chain at ${opts.rpcUrl} yet: what follows may miss what happened on chain while it was off`);
+    options.warn?.(`warning: our node has not caught up with the chain at ${rpcUrlForDisplay(opts.rpcUrl)} yet: what follows may miss what happened on chain while it was off`);
   }
   return {
     node,

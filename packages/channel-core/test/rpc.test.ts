@@ -1,0 +1,72 @@
+/**
+ * The JSON-RPC helpers: the chain's default confirmations, an endpoint named without its
+ * secrets, and `eth_chainId` read over real HTTP (a local server), including the failures.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { LOCAL_CHAIN_IDS, PUBLIC_CHAIN_CONFIRMATIONS, defaultConfirmations } from '../src/chain.ts';
+import { readRpcChainId, rpcUrlForDisplay } from '../src/rpc.ts';
+import { isSluiceError } from '../src/index.ts';
+
+test('default confirmations: 1 on a local development chain, 12 on any other', () => {
+  assert.deepEqual(LOCAL_CHAIN_IDS, [31337n, 1337n]);
+  assert.equal(defaultConfirmations(31337), 1);
+  assert.equal(defaultConfirmations(1337n), 1);
+  assert.equal(PUBLIC_CHAIN_CONFIRMATIONS, 12);
+  for (const id of [1, 10n, 137, 8453, 11155111n, 42161]) assert.equal(defaultConfirmations(id), 12, `chain ${id}`);
+});
+
+test('an RPC endpoint is shown without its path, query or user info (they may hold an API key)', () => {
+  assert.equal(rpcUrlForDisplay('http://127.0.0.1:8545'), 'http://127.0.0.1:8545');
+  assert.equal(rpcUrlForDisplay('http://127.0.0.1:8545/'), 'http://127.0.0.1:8545');
+  assert.equal(rpcUrlForDisplay('https://mainnet.infura.io/v3/0123456789abcdef'), 'https://mainnet.infura.io/…');
+  assert.equal(rpcUrlForDisplay('https://rpc.example/?apikey=s3cret'), 'https://rpc.example/…');
+  assert.equal(rpcUrlForDisplay('https://user:pass@rpc.example:8443'), 'https://rpc.example:8443');
+  assert.equal(rpcUrlForDisplay('not a url s3cret'), '(an invalid URL)');
+});
+
+async function serve(handler: (body: string) => { status?: number; body: string } | 'hang'): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const r = handler(body);
+      if (r === 'hang') return;
+      res.writeHead(r.status ?? 200, { 'content-type': 'application/json' });
+      res.end(r.body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v3/s3cret-key`, server };
+}
+
+test('readRpcChainId: the chain id over HTTP; CHAIN_RPC naming the endpoint without its secret when it cannot', async (t) => {
+  const seen: unknown[] = [];
+  const ok = await serve((b) => (seen.push(JSON.parse(b)), { body: JSON.stringify({ jsonrpc: '2.0', id: 1, result: '0xa' }) }));
+  t.after(() => ok.server.close());
+  assert.equal(await readRpcChainId(ok.url), 10n);
+  assert.deepEqual(seen, [{ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }]);
+
+  const check = (e: unknown, re: RegExp): boolean => {
+    assert.ok(isSluiceError(e, 'CHAIN_RPC'), String(e));
+    assert.match(e.message, re);
+    assert.doesNotMatch(e.message, /s3cret/);
+    return true;
+  };
+  for (const reply of [{ body: JSON.stringify({ jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'no' } }) }, { body: JSON.stringify({ result: 'ten' }) }, { body: '[]' }]) {
+    const bad = await serve(() => reply);
+    await assert.rejects(readRpcChainId(bad.url), (e) => check(e, /gave no chain id/));
+    bad.server.close();
+  }
+  const html = await serve(() => ({ status: 502, body: '<html>bad gateway</html>' }));
+  await assert.rejects(readRpcChainId(html.url), (e) => check(e, /the chain at http:\/\/127\.0\.0\.1:\d+\/… gave no chain id \(eth_chainId, HTTP 502\)/));
+  html.server.close();
+  const hang = await serve(() => 'hang');
+  await assert.rejects(readRpcChainId(hang.url, { timeoutMs: 200 }), (e) => check(e, /cannot reach/));
+  hang.server.closeAllConnections();
+  hang.server.close();
+  const gone = hang.url; // nothing listens there any more
+  await assert.rejects(readRpcChainId(gone), (e) => check(e, /cannot reach/));
+});
