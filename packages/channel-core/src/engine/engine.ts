@@ -145,6 +145,19 @@ export type FallbackRequest = { readonly kind: 'userForce'; readonly channelId?:
 /** Meta key of the watchtower's journal (checkpoints decided, not yet confirmed). */
 export const WATCHTOWER_KEY = 'watchtower.pending';
 
+/**
+ * Meta key of our reclaim transactions sent and not yet seen mined: `[txHash, target][]`, oldest
+ * first. Kept across restarts so that our own `Reclaimed`, mined after a restart, is still taken
+ * for ours (else the exit yields to a counterparty that is not reclaiming, ADR 0008).
+ */
+export const RECLAIMS_SENT_KEY = 'fallback.reclaimsSent';
+/**
+ * Bound of {@link RECLAIMS_SENT_KEY}: a reclaim whose event never comes (dropped from the mempool,
+ * replaced) would stay forever; the oldest go first. A ledger carries at most a few hundred
+ * guarantees and its exit sends their reclaims one after the other, so 64 in flight is plenty.
+ */
+const MAX_RECLAIMS_SENT = 64;
+
 /** A journaled watchtower answer: the checkpoint and the challenge it answers. */
 interface WatchtowerEntry {
   readonly tx: Transaction;
@@ -494,7 +507,10 @@ class EngineImpl implements Engine {
    * the ledger then (#checkStalls), whether or not anything else stalls on the peer meanwhile.
    */
   readonly #creditHeld = new Map<string, { readonly since: number; readonly turnNum: number; heard: boolean }>();
-  /** Our reclaim transactions: tx hash -> target, to attribute `Reclaimed` events. */
+  /**
+   * Our reclaim transactions: lower-case tx hash -> target, to attribute `Reclaimed` events.
+   * Written through to {@link RECLAIMS_SENT_KEY} (loaded at start), in insertion order.
+   */
   readonly #reclaimTargets = new Map<string, ChannelId>();
   /**
    * Holdings of our ledgers as last seen on chain (Deposited events, or read when a follower must
@@ -555,6 +571,9 @@ class EngineImpl implements Engine {
       // stored, a hub back from an outage longer than the peer timeout went on chain at once
       // against every peer with an objective in flight: found by bench:chaos.)
       const restartedAt = this.#clock.now();
+      this.#reclaimTargets.clear();
+      const sent = this.store.getMeta(RECLAIMS_SENT_KEY);
+      if (sent !== undefined) for (const [hash, target] of parseJson(sent) as [string, ChannelId][]) this.#reclaimTargets.set(hash, target);
       for (const r of this.store.listObjectives('active')) {
         this.#active.set(r.id, { ...restoreObjectiveLedgers(this.store, r.data as ObjectiveData), progressAt: restartedAt });
       }
@@ -1675,7 +1694,7 @@ class EngineImpl implements Engine {
           tx.kind === 'reclaim'
             ? (h: Hex): void => {
                 sentHash = h.toLowerCase();
-                this.#reclaimTargets.set(sentHash, tx.targetChannelId);
+                this.#rememberReclaim(sentHash, tx.targetChannelId);
               }
             : undefined;
         result = await this.chain.submit(toChainTransaction(tx), { signal, timeoutMs: this.init.txTimeoutMs ?? 60_000, ...(onSent ? { onSent } : {}) });
@@ -1685,7 +1704,7 @@ class EngineImpl implements Engine {
       if (signal.aborted) return;
       if (result !== undefined) {
         const r = result;
-        if (tx.kind === 'reclaim') this.#reclaimTargets.set(r.txHash.toLowerCase(), tx.targetChannelId);
+        if (tx.kind === 'reclaim' && !this.#reclaimTargets.has(r.txHash.toLowerCase())) this.#rememberReclaim(r.txHash.toLowerCase(), tx.targetChannelId);
         this.#log.info({ objectiveId, channelId: tx.channelId, tx: tx.kind, txHash: r.txHash, gasUsed: r.gasUsed.toString() }, 'fallback transaction mined');
         await this.serial(() => {
           this.#txFailures.delete(key);
@@ -1709,7 +1728,7 @@ class EngineImpl implements Engine {
         return;
       }
       // reverted when mined: no event comes (one that timed out may still be mined: keep its target)
-      if (sentHash !== undefined && isSluiceError(error) && error.code === 'CHAIN_REVERT') this.#reclaimTargets.delete(sentHash);
+      if (sentHash !== undefined && isSluiceError(error) && error.code === 'CHAIN_REVERT') this.#forgetReclaim(sentHash);
       const n = (this.#txFailures.get(key) ?? 0) + 1;
       this.#txFailures.set(key, n);
       this.#log.warn(
@@ -2158,6 +2177,27 @@ class EngineImpl implements Engine {
       await this.#runFallbackPlan({ kind: 'challengeRegistered', event: pev });
     } catch (e) {
       this.#log.warn({ channelId: pev.channelId, code: isSluiceError(e) ? e.code : 'unknown', reason: e instanceof Error ? e.message : String(e) }, 'challenge not answered');
+    }
+  }
+
+  /** Our reclaim `hash` (lower-case) is sent: remember its target, durably (a FULL commit of its own). */
+  #rememberReclaim(hash: string, target: ChannelId): void {
+    this.#reclaimTargets.set(hash, target);
+    while (this.#reclaimTargets.size > MAX_RECLAIMS_SENT) this.#reclaimTargets.delete(this.#reclaimTargets.keys().next().value!);
+    this.#saveReclaims();
+  }
+
+  /** Our reclaim `hash` was mined (its event applied) or reverted: forget it. */
+  #forgetReclaim(hash: string): void {
+    if (this.#reclaimTargets.delete(hash)) this.#saveReclaims();
+  }
+
+  #saveReclaims(): void {
+    try {
+      this.store.setMeta(RECLAIMS_SENT_KEY, stringifyJson([...this.#reclaimTargets]));
+    } catch (e) {
+      // kept in memory all the same: a lost entry only costs the exit a yield after a restart
+      this.#log.warn({ code: isSluiceError(e) ? e.code : 'unknown', reason: e instanceof Error ? e.message : String(e) }, 'reclaim not recorded');
     }
   }
 
@@ -2691,7 +2731,7 @@ class EngineImpl implements Engine {
           await this.#applyChainEvent(o.id, pev);
         }
         // the reclaim's target was needed by the objectives above only
-        if (ev.type === 'Reclaimed') this.#reclaimTargets.delete(ev.txHash.toLowerCase());
+        if (ev.type === 'Reclaimed') this.#forgetReclaim(ev.txHash.toLowerCase());
         if (ev.type === 'Deposited') {
           const ld = this.#getLedger(channelId);
           if (ld !== undefined && sameAddress(ld.asset, ev.asset)) this.#seeHoldings(channelId, ev.destinationHoldings, ev.blockNumber, ev.logIndex);
