@@ -151,6 +151,15 @@ export function defaultConfirmations(chainId: bigint | number): number {
   return LOCAL_CHAIN_IDS.includes(BigInt(chainId)) ? 1 : PUBLIC_CHAIN_CONFIRMATIONS;
 }
 
+/**
+ * Seconds a node needs, at worst in normal operation, to answer a challenge registered on chain:
+ * it acts on the challenge once it is `confirmations` blocks deep, and its answer takes about two
+ * more blocks to be mined. A challenge duration should leave a wide margin over it (outages).
+ */
+export function challengeAnswerTimeS(confirmations: number, blockTimeS: number): number {
+  return (confirmations + 2) * blockTimeS;
+}
+
 export const ZERO_BYTES32 = `0x${'00'.repeat(32)}` as Bytes32;
 
 /** Unpack `statusOf(channelId)`: `turnNumRecord (48) | finalizesAt (48) | fingerprint (160)`. */

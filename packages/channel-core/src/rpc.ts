@@ -21,11 +21,10 @@ export function rpcUrlForDisplay(rpcUrl: string): string {
 }
 
 /**
- * `eth_chainId` of the RPC at `rpcUrl`.
- * @throws SluiceError CHAIN_RPC when the endpoint cannot be reached or gives no chain id (the
- *   message names the endpoint by {@link rpcUrlForDisplay})
+ * One JSON-RPC call; its `result`, checked by `isResult`.
+ * @throws SluiceError CHAIN_RPC when the endpoint cannot be reached or answers no such result
  */
-export async function readRpcChainId(rpcUrl: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<bigint> {
+async function rpcCall<T>(rpcUrl: string, method: string, params: unknown[], isResult: (x: unknown) => x is T, options: { timeoutMs?: number; signal?: AbortSignal }): Promise<T> {
   const where = rpcUrlForDisplay(rpcUrl);
   const timeout = AbortSignal.timeout(options.timeoutMs ?? 10_000);
   let res: Response;
@@ -34,7 +33,7 @@ export async function readRpcChainId(rpcUrl: string, options: { timeoutMs?: numb
     res = await fetch(rpcUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
       signal: options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]),
     });
     text = await res.text();
@@ -48,8 +47,32 @@ export async function readRpcChainId(rpcUrl: string, options: { timeoutMs?: numb
     body = undefined;
   }
   const result = typeof body === 'object' && body !== null ? (body as { result?: unknown }).result : undefined;
-  if (typeof result !== 'string' || !/^0x[0-9a-fA-F]{1,64}$/.test(result)) {
-    throw new SluiceError('CHAIN_RPC', `the chain at ${where} gave no chain id (eth_chainId, HTTP ${res.status})`);
-  }
-  return BigInt(result);
+  if (!isResult(result)) throw new SluiceError('CHAIN_RPC', `the chain at ${where} gave no answer to ${method} (HTTP ${res.status})`);
+  return result;
+}
+
+const isQuantity = (x: unknown): x is string => typeof x === 'string' && /^0x[0-9a-fA-F]{1,64}$/.test(x);
+const isBlock = (x: unknown): x is { timestamp: string } => typeof x === 'object' && x !== null && isQuantity((x as { timestamp?: unknown }).timestamp);
+
+/**
+ * `eth_chainId` of the RPC at `rpcUrl`.
+ * @throws SluiceError CHAIN_RPC when the endpoint cannot be reached or gives no chain id (the
+ *   message names the endpoint by {@link rpcUrlForDisplay})
+ */
+export async function readRpcChainId(rpcUrl: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<bigint> {
+  return BigInt(await rpcCall(rpcUrl, 'eth_chainId', [], isQuantity, options));
+}
+
+/**
+ * The chain's mean block time in seconds over its last `blocks` blocks (default 100), or
+ * `undefined` when it has fewer than 2.
+ * @throws SluiceError CHAIN_RPC
+ */
+export async function readBlockTime(rpcUrl: string, options: { blocks?: number; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<number | undefined> {
+  const head = Number(BigInt(await rpcCall(rpcUrl, 'eth_blockNumber', [], isQuantity, options)));
+  const from = Math.max(0, head - (options.blocks ?? 100));
+  if (head - from < 1) return undefined;
+  const at = async (n: number): Promise<number> => Number(BigInt((await rpcCall(rpcUrl, 'eth_getBlockByNumber', [`0x${n.toString(16)}`, false], isBlock, options)).timestamp));
+  const [t0, t1] = await Promise.all([at(from), at(head)]);
+  return Math.max(0, t1 - t0) / (head - from);
 }

@@ -10,14 +10,15 @@
  * await hub.start();
  * ```
  */
-import { type Address, type ChannelId, DEFAULT_MAX_LEDGER_GUARANTEES, DEFAULT_NONCE_WINDOW, type NonceWindow, SluiceError, parseAddress, sameAddress } from '@sluice/channel-core';
+import { type Address, type ChannelId, DEFAULT_CHALLENGE_DURATIONS, DEFAULT_MAX_LEDGER_GUARANTEES, DEFAULT_NONCE_WINDOW, type NonceWindow, SluiceError, parseAddress, sameAddress } from '@sluice/channel-core';
 import { createNode, type HistoryRetention, type LedgerRequest, type Node, type NodeChainInit, type NodeComponents, type NodeEvent, type NodeInit, type VirtualChannelRequest, type Decision, type DisputeView, disputeView, startHistoryRetention } from '@sluice/channel-core/node';
 import type { Logger } from 'pino';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
 import { createLogger, tapLogger } from './logger.ts';
 import { startHttpServer, type HttpServer } from './http.ts';
 import { observeFallback } from '@sluice/channel-core/node/observe';
-import { readRpcChainId } from '@sluice/channel-core/rpc';
+import { readBlockTime, readRpcChainId } from '@sluice/channel-core/rpc';
+import { LOCAL_CHAIN_IDS, challengeAnswerTimeS } from '@sluice/channel-core/chain';
 import type { LedgerData } from '@sluice/channel-core/engine';
 
 /** The collateral policy: what the hub agrees to back. */
@@ -397,6 +398,7 @@ class HubImpl implements Hub {
         }
         this.#chainId = this.#init.chain.chainId;
       } else this.#chainId = await this.#rpcChainId();
+      await this.#checkAnswerTime();
       const http = this.#init.http;
       if (http !== false) {
         this.#http = await startHttpServer({ host: http?.host ?? '127.0.0.1', port: http?.port ?? 9464 }, {
@@ -435,6 +437,31 @@ class HubImpl implements Hub {
       onPass: (p) => this.metrics.historyPruned(p.channels, p.objectives, p.forgotten),
       onError: () => this.metrics.error('HISTORY_PRUNE_FAILED'),
     });
+  }
+
+  /**
+   * Warn when the shortest challenge the hub joins could finalize before the hub answers it: its
+   * answer time at this chain's block time and our confirmations over half the minimum challenge
+   * duration. Local chains (one confirmation, blocks on demand) are not checked.
+   */
+  async #checkAnswerTime(): Promise<void> {
+    const url = this.#init.chain.rpcUrl;
+    if (url === undefined || this.#chainId === null || LOCAL_CHAIN_IDS.includes(BigInt(this.#chainId))) return;
+    let blockTimeS: number | undefined;
+    try {
+      blockTimeS = await readBlockTime(url, { timeoutMs: 5_000 });
+    } catch {
+      blockTimeS = undefined;
+    }
+    if (blockTimeS === undefined) return;
+    const confirmations = this.#node.confirmations;
+    const answerS = challengeAnswerTimeS(confirmations, blockTimeS);
+    const minS = this.#init.policy?.challengeDurations?.min ?? Math.min(DEFAULT_CHALLENGE_DURATIONS.ledger[0], DEFAULT_CHALLENGE_DURATIONS.virtual[0]);
+    if (answerS * 2 <= minS) return;
+    this.logger.warn(
+      { confirmations, blockTimeS: Math.round(blockTimeS * 100) / 100, answerS: Math.round(answerS), minChallengeDurationS: minS },
+      'the shortest challenges the hub joins leave little time to answer them: raise --min-challenge-duration or lower --confirmations',
+    );
   }
 
   async #rpcChainId(): Promise<number | null> {

@@ -5,11 +5,14 @@
  *   older than `retainHistory.olderThanMs`, counted in /status and the metrics, logged; open
  *   channels stay; `stop()` waits for a pass in progress;
  * - supported assets: a ledger proposed in another asset is refused;
- * - collateral peers: only listed peers get a hub deposit; others open ledgers without one.
+ * - collateral peers: only listed peers get a hub deposit; others open ledgers without one;
+ * - on a public chain, a warning at start when the shortest challenge leaves little time to answer.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type Address, type Bytes32, type Hex, type State, ZERO_ADDRESS, addressToDestination, getChannelId, isSluiceError, privateKeyToAddress, protocols, signState, timedNonce } from '@sluice/channel-core';
 import { type LedgerData, encodeWireMessage } from '@sluice/channel-core/engine';
 import { createMemoryNetwork, MemoryChainService } from '@sluice/channel-core/memory';
@@ -289,5 +292,38 @@ test('settleHubLedgers (sluice-hub settle) also leaves openings: the one the hub
     assert.equal(hub.node.getLedgerChannel(empty.ledgerId)?.status, 'failed');
   } finally {
     await w.stop();
+  }
+});
+
+test('on a public chain, the hub warns at start when its shortest challenges leave little time to answer them', async () => {
+  // a JSON-RPC stand-in for chain 10 with 12 s blocks (the hub reads the chain id and the block time from it)
+  const rpc = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const { method, params } = JSON.parse(body) as { method: string; params: string[] };
+      const result = method === 'eth_chainId' ? '0xa' : method === 'eth_blockNumber' ? '0x3e8' : { timestamp: `0x${(1_700_000_000 + Number(BigInt(params[0]!)) * 12).toString(16)}` };
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result }));
+    });
+  });
+  await new Promise<void>((resolve) => rpc.listen(0, '127.0.0.1', resolve));
+  const rpcUrl = `http://127.0.0.1:${(rpc.address() as AddressInfo).port}`;
+  const warnings = async (init: Partial<HubInit>, confirmations?: number): Promise<Record<string, unknown>[]> => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _e, cb) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); cb(); } }));
+    const chain = { ...CHAIN, rpcUrl, chainId: 10, ...(confirmations === undefined ? {} : { confirmations }) };
+    const hub = createHub({ privateKey: KEYS.hub, chain, http: false, retainHistory: false, ...init }, { store: openMemoryStore(), chain: new MemoryChainService(), messaging: createMemoryNetwork({ seed: 1 }).service(privateKeyToAddress(KEYS.hub)), logger, defaultMetrics: false });
+    await hub.start();
+    await hub.stop();
+    return lines.filter((l) => l['level'] === 40 && /little time to answer/.test(String(l['msg'])));
+  };
+  try {
+    // 12 confirmations (chain 10's default) x 12 s, plus 2 blocks to be mined: 168 s, over half of the 300 s minimum
+    const [w] = await warnings({});
+    assert.deepEqual({ confirmations: w?.['confirmations'], blockTimeS: w?.['blockTimeS'], answerS: w?.['answerS'], minChallengeDurationS: w?.['minChallengeDurationS'] }, { confirmations: 12, blockTimeS: 12, answerS: 168, minChallengeDurationS: 300 });
+    assert.deepEqual(await warnings({ policy: { challengeDurations: { min: 3_600, max: 86_400 } } }), [], 'an hour leaves time');
+    assert.deepEqual(await warnings({}, 3), [], '3 confirmations: 60 s');
+  } finally {
+    rpc.close();
   }
 });
