@@ -64,12 +64,15 @@ test('a node on a local dev chain (31337) acts on an event 1 block deep; on chai
   assert.equal(remote.lastBlock(), head - 11);
 });
 
-test('given confirmations or a given chain id are used as given (no chain id read); an RPC without a chain id fails the start with CHAIN_RPC, its secret not shown', async () => {
+test('given confirmations (an integer ≥ 1) or a given chain id are used as given (no chain id read); an RPC without a chain id fails the start with CHAIN_RPC, its secret not shown', async () => {
   const dev = await startAnvil();
   anvils.push(dev);
   assert.equal((await nodeOn(dev.rpcUrl, { confirmations: 3 })).node.confirmations, 3);
   assert.equal((await nodeOn(dev.rpcUrl, { chainId: 10 })).node.confirmations, 12);
   assert.equal((await nodeOn(dev.rpcUrl, { chainId: 31337, confirmations: 2 })).node.confirmations, 2);
+  for (const bad of [0, -1, 1.5, Number.NaN]) {
+    assert.throws(() => createNode({ privateKey: KEY, chain: { rpcUrl: dev.rpcUrl, adjudicator: SOME, consensusApp: SOME, virtualPaymentApp: SOME, confirmations: bad } }), (e) => isSluiceError(e, 'INVALID_ARGUMENT') && /confirmations/.test(e.message));
+  }
 
   const node = createNode({
     privateKey: KEY,

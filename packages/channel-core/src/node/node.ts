@@ -220,8 +220,11 @@ export interface Node {
  * Create a node.
  * @param init - key, chain addresses, store, listen addresses, hub, policy, timeouts
  * @param components - optional store / messaging / chain / clock / logger (tests pass in-memory ones)
+ * @throws SluiceError INVALID_ARGUMENT for `chain.confirmations` not an integer ≥ 1
  */
 export function createNode(init: NodeInit, components: NodeComponents = {}): Node {
+  const c = init.chain.confirmations;
+  if (c !== undefined && !(Number.isSafeInteger(c) && c >= 1)) throw new SluiceError('INVALID_ARGUMENT', 'chain.confirmations must be an integer ≥ 1');
   return new NodeImpl(init, components);
 }
 
