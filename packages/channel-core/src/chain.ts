@@ -152,6 +152,14 @@ export function defaultConfirmations(chainId: bigint | number): number {
 }
 
 /**
+ * The newest block whose events a stream with `confirmations` delivers when the head is `head`
+ * (1 = the head itself; see {@link EventStreamOptions.confirmations}).
+ */
+export function newestDeliverable(head: number, confirmations: number): number {
+  return head - confirmations + 1;
+}
+
+/**
  * Seconds a node needs, at worst in normal operation, to answer a challenge registered on chain:
  * it acts on the challenge once it is `confirmations` blocks deep, and its answer takes about two
  * more blocks to be mined. A challenge duration should leave a wide margin over it (outages).

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LOCAL_CHAIN_IDS, PUBLIC_CHAIN_CONFIRMATIONS, challengeAnswerTimeS, defaultConfirmations } from '../src/chain.ts';
+import { LOCAL_CHAIN_IDS, PUBLIC_CHAIN_CONFIRMATIONS, challengeAnswerTimeS, defaultConfirmations, newestDeliverable } from '../src/chain.ts';
 import { readBlockTime, readRpcChainId, rpcUrlForDisplay } from '../src/rpc.ts';
 import { isSluiceError } from '../src/index.ts';
 
@@ -17,6 +17,9 @@ test('default confirmations: 1 on a local development chain, 12 on any other', (
   assert.equal(defaultConfirmations(1337n), 1);
   assert.equal(PUBLIC_CHAIN_CONFIRMATIONS, 12);
   for (const id of [1, 10n, 137, 8453, 11155111n, 42161]) assert.equal(defaultConfirmations(id), 12, `chain ${id}`);
+  // what "caught up with the head" means under confirmations (the engine waits for it after a failed transaction)
+  assert.equal(newestDeliverable(100, 1), 100);
+  assert.equal(newestDeliverable(100, 12), 89);
 });
 
 test('an RPC endpoint is shown without its path, query or user info (they may hold an API key)', () => {

@@ -21,7 +21,7 @@ import type { Address, ChannelId, Hex } from '../hex.ts';
 import { privateKeyToAddress, sameAddress } from '../address.ts';
 import { SluiceError, type SluiceErrorCode, isSluiceError, isSluiceErrorCode } from '../errors.ts';
 import type { ChainEventBatch, ChainService, ChallengeRegisteredEvent as PortChallengeRegistered } from '../chain.ts';
-import { consumeChainEvents } from '../chain.ts';
+import { consumeChainEvents, newestDeliverable } from '../chain.ts';
 import type { Clock } from '../ports/clock.ts';
 import { systemClock } from '../ports/clock.ts';
 import type { InboundMessage, MessageService, UndeliverableMessage } from '../ports/messaging.ts';
@@ -1780,9 +1780,11 @@ class EngineImpl implements Engine {
     } catch {
       return;
     }
+    // the stream delivers a block once it is `confirmations` deep: up to the head's, that is this one
+    const target = newestDeliverable(head, this.init.confirmations ?? 1);
     const deadline = this.#clock.now() + 60_000;
     const every = Math.max(10, Math.min(this.init.chainPollIntervalMs ?? 250, 1000));
-    while (!signal.aborted && Number(this.store.getMeta(LAST_BLOCK_KEY) ?? '-1') < head && this.#clock.now() < deadline) await sleep(every, signal);
+    while (!signal.aborted && Number(this.store.getMeta(LAST_BLOCK_KEY) ?? '-1') < target && this.#clock.now() < deadline) await sleep(every, signal);
   }
 
   /** Effects of a fallback objective's crank besides its transactions: metrics events, status reads. */
@@ -2089,30 +2091,37 @@ class EngineImpl implements Engine {
 
   async #startFallbackObjective(o: FallbackObjective, reason: 'forced' | 'peerStalled' | 'challengeRunning' | 'virtualOnChain'): Promise<void> {
     const channelId = settledChannel(o);
-    // The channel leaves the cooperative path: stop the objectives that wait on it.
-    for (const d of [...this.#active.values()]) {
-      const c = d.objective;
-      if (isFallbackObjective(c) || !channelsOf(c).includes(channelId)) continue;
-      this.#failObjective(d, c, new SluiceError('CHANNEL_CLOSING', 'the channel is being settled on chain', { details: { channelId } }));
-    }
-    const now = this.#clock.now();
-    let closing = false;
-    this.#transaction(() => {
-      if (o.type === 'ledgerExit') {
-        const ld = this.#getLedger(channelId);
-        if (ld !== undefined && ld.status !== 'closed') this.#putLedger({ ...ld, status: 'closing' }, now);
-      } else {
-        const vd = this.#getVirtual(channelId);
-        if (vd !== undefined && vd.status !== 'closed') {
-          closing = vd.status !== 'closing';
-          this.#putVirtual({ ...vd, status: 'closing' }, now);
-        }
+    // One group, so one commit: the cooperative objectives on the channel are failed only together
+    // with the creation of the objective that settles it. A crash between the two (found by
+    // bench:chaos, a payer killed right after failing a virtual fund whose guarantee was already in
+    // its ledger) left that guarantee in the ledger with nothing to ever remove it: the virtual
+    // fund failed, no ledger exit, the ledger unclosable.
+    this.#grouped(() => {
+      // The channel leaves the cooperative path: stop the objectives that wait on it.
+      for (const d of [...this.#active.values()]) {
+        const c = d.objective;
+        if (isFallbackObjective(c) || !channelsOf(c).includes(channelId)) continue;
+        this.#failObjective(d, c, new SluiceError('CHANNEL_CLOSING', 'the channel is being settled on chain', { details: { channelId } }));
       }
+      const now = this.#clock.now();
+      let closing = false;
+      this.#transaction(() => {
+        if (o.type === 'ledgerExit') {
+          const ld = this.#getLedger(channelId);
+          if (ld !== undefined && ld.status !== 'closed') this.#putLedger({ ...ld, status: 'closing' }, now);
+        } else {
+          const vd = this.#getVirtual(channelId);
+          if (vd !== undefined && vd.status !== 'closed') {
+            closing = vd.status !== 'closing';
+            this.#putVirtual({ ...vd, status: 'closing' }, now);
+          }
+        }
+      });
+      this.#create({ objective: o }, 'me');
+      if (closing) this.#emit({ type: 'virtualChannelClosing', channelId });
+      this.#log.info({ objectiveId: o.id, channelId, reason }, 'settling on chain');
+      this.#emit({ type: 'fallbackStarted', objectiveId: o.id, objectiveType: o.type, channelId, reason });
     });
-    this.#create({ objective: o }, 'me');
-    if (closing) this.#emit({ type: 'virtualChannelClosing', channelId });
-    this.#log.info({ objectiveId: o.id, channelId, reason }, 'settling on chain');
-    this.#emit({ type: 'fallbackStarted', objectiveId: o.id, objectiveType: o.type, channelId, reason });
     await this.#advance(o.id, undefined);
     // the chain events before this objective existed went to nobody (a `Concluded` above all):
     // learn what the chain records for each of its channels
@@ -2766,7 +2775,7 @@ class EngineImpl implements Engine {
       this.#log.warn({ code: isSluiceError(e) ? e.code : 'unknown' }, 'chain time not read');
       return;
     }
-    if (head.number - toBlock > (this.init.confirmations ?? 1) - 1) return;
+    if (toBlock < newestDeliverable(head.number, this.init.confirmations ?? 1)) return;
     if (head.timestamp > this.#chainNow) this.#chainNow = head.timestamp;
     if (!this.#caughtUp) {
       this.#caughtUp = true;

@@ -27,7 +27,7 @@ import type {
   SignedState,
   TxResult,
 } from '../chain.ts';
-import { assertBlockNumber, compareCursor, unpackStatus } from '../chain.ts';
+import { assertBlockNumber, compareCursor, newestDeliverable, unpackStatus } from '../chain.ts';
 import { parseAddress } from '../address.ts';
 import { assertUint, bytesToHex, parseBytes32 } from '../hex.ts';
 import { encodeOutcome } from '../outcome.ts';
@@ -365,7 +365,7 @@ export class EthersChainService implements ChainService {
         if (!(await backoff(e))) return;
         continue;
       }
-      const safe = head - confirmations + 1;
+      const safe = newestDeliverable(head, confirmations);
       if (safe < next) {
         if (!(await sleep(poll, signal))) return;
         continue;

@@ -16,7 +16,7 @@ import type {
   SignedState,
   TxResult,
 } from '../chain.ts';
-import { ZERO_BYTES32, assertBlockNumber, compareCursor, unpackStatus } from '../chain.ts';
+import { ZERO_BYTES32, assertBlockNumber, compareCursor, newestDeliverable, unpackStatus } from '../chain.ts';
 import { parseAddress, sameAddress } from '../address.ts';
 import { bytesToHex, concatBytes, hexToBytes, parseBytes32 } from '../hex.ts';
 import { getChannelId, hashState, recoverStateSigner } from '../state.ts';
@@ -240,7 +240,7 @@ export class MemoryChainService implements ChainService {
     let next = opts.fromBlock;
     const signal = opts.signal;
     while (!signal?.aborted) {
-      const safe = this.#block - confirmations + 1;
+      const safe = newestDeliverable(this.#block, confirmations);
       if (safe >= next) {
         const events = this.#events.filter(
           (e) =>

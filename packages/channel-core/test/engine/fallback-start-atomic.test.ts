@@ -1,0 +1,47 @@
+/**
+ * Going on chain with a channel fails the cooperative objectives on it and creates the objective
+ * that settles it in ONE commit. Found by bench:chaos (seed 41, 6 payers x 2 lanes, 2 payees): a
+ * payer killed right after failing its virtual fund (V's guarantee already agreed in its ledger
+ * with the hub) for the exit of that ledger, before the exit was created. Restarted, nothing went
+ * on chain (the hub was back), nothing removed the guarantee of the failed V, and the ledger could
+ * never close (LEDGER_NOT_EMPTY); its deposit stayed in the adjudicator.
+ *
+ * The test looks at the store at the moment the failure is committed (what a crash right then
+ * would leave on disk): the ledger's exit must be there already.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { protocols as P, type ChannelId } from '../../src/index.ts';
+import { ledgerExitId } from '../../src/protocols/ledger-exit.ts';
+import { ADDR, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
+
+test("the failure of a virtual fund for its ledger's exit is committed with that exit: a crash between them cannot strand V's guarantee", async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 41 });
+  try {
+    const { alice } = w.nodes;
+    const { ai: aiRaw } = await openLedgersAtIrene(w, 1000n, 800n);
+    const ai = aiRaw as ChannelId;
+
+    // V's open stops after the guarantees (Bob's postfund never leaves him)
+    dropSends(w, 'bob', (_to, m) => m?.kind === 'signedState' && m.state.turnNum === 1);
+    const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    const openAtAlice = (): P.Objective | undefined => alice.engine.activeObjectives().find((o) => o.type === 'virtualFund');
+    await until(() => openAtAlice() !== undefined && alice.engine.objective(openAtAlice()!.id)?.waitingFor === 'WaitingForCompletePostFund', 'Alice waits for the postfund');
+    const vf = openAtAlice()!.id;
+    await until(() => alice.getLedgerChannel(ai)?.guarantees === 1, "V's guarantee is in L_AI");
+
+    // What the store holds when the virtual fund's failure is committed
+    let exitThen: boolean | undefined;
+    const off = alice.engine.onCommitted((e) => {
+      if (e.type === 'objectiveFailed' && e.objectiveId === vf) exitThen = w.stores.alice.getObjective(ledgerExitId(ai)) !== undefined;
+    });
+    const r = await alice.exitLedgerChannel(ai, { force: true });
+    off();
+    assert.equal(r.mode, 'onChain');
+    const failure = await opening;
+    assert.ok(failure instanceof Error && (failure as { code?: string }).code === 'CHANNEL_CLOSING', `the open ends: ${String(failure)}`);
+    assert.equal(exitThen, true, "the ledger's exit was in the store when the virtual fund's failure was committed");
+  } finally {
+    await w.stop();
+  }
+});
