@@ -61,7 +61,7 @@ import {
 import { paidAmount } from '../protocols/virtual-defund.ts';
 import type { ChallengeRegisteredEvent, ObjectiveEvent, ProtocolMessage, Transaction } from '../protocols/types.ts';
 import { eventChannelId, toProtocolEvent } from './chain-events.ts';
-import type { EngineEvent, ObjectiveType } from './events.ts';
+import type { EngineEvent, FallbackStartReason, ObjectiveType } from './events.ts';
 import { type Joined, joinObjective, sameChannel, signedBy, topUpFor, topUpInProgress } from './join.ts';
 import type { EnginePolicy } from './policy.ts';
 import {
@@ -2089,7 +2089,7 @@ class EngineImpl implements Engine {
     return [...out] as Address[];
   }
 
-  async #startFallbackObjective(o: FallbackObjective, reason: 'forced' | 'peerStalled' | 'challengeRunning' | 'virtualOnChain'): Promise<void> {
+  async #startFallbackObjective(o: FallbackObjective, reason: FallbackStartReason): Promise<void> {
     const channelId = settledChannel(o);
     // One group, so one commit: the cooperative objectives on the channel are failed only together
     // with the creation of the objective that settles it. A crash between the two (found by
@@ -2318,6 +2318,52 @@ class EngineImpl implements Engine {
       for (const g of ld.ledger.current.outcome.guarantees) if (this.#exists(virtualChallengeId(g.target)) && !this.#exists(guaranteeRemovalId(ld.ledgerId, g.target))) targets.add(g.target);
     }
     for (const t of targets) void this.serial(() => this.#startGuaranteeRemovals(t)).catch(() => {});
+    for (const t of this.#unownedGuarantees()) void this.serial(() => this.#settleUnowned(t)).catch(() => {});
+  }
+
+  /**
+   * Targets of guarantees in our open ledgers that nothing will ever remove: V's open failed here
+   * with the guarantee already agreed, and no objective (cooperative or on chain) concerns V or the
+   * ledger's exit. Going on chain used to fail V's open and create the settling objective in two
+   * commits; a crash between them left such a guarantee, and the ledger could never close.
+   */
+  #unownedGuarantees(): ChannelId[] {
+    const owned = new Set<string>();
+    for (const d of this.#active.values()) {
+      const o = d.objective;
+      for (const c of isFallbackObjective(o) ? watchedChannels(o) : channelsOf(o)) owned.add(c.toLowerCase());
+    }
+    const out = new Set<ChannelId>();
+    for (const ld of this.#ledgerMap().values()) {
+      if (ld.ledger == null || ld.status !== 'open' || this.#exists(ledgerExitId(ld.ledgerId))) continue;
+      for (const g of ld.ledger.current.outcome.guarantees) {
+        const t = g.target;
+        if (owned.has(t.toLowerCase()) || this.#exists(virtualChallengeId(t)) || this.#exists(guaranteeRemovalId(ld.ledgerId, t)) || this.#getVirtual(t)?.status !== 'failed') continue;
+        out.add(t);
+      }
+    }
+    return [...out];
+  }
+
+  /**
+   * Settle on chain a virtual channel whose open failed but whose guarantee sits in one of our
+   * ledgers ({@link #unownedGuarantees}), with the supported state its failed open holds (the
+   * prefund at least: it pays the payer back). Once V finalizes, its guarantees leave our ledgers
+   * by proof, as for any V we settled on chain.
+   */
+  async #settleUnowned(target: ChannelId): Promise<void> {
+    if (this.#exists(virtualChallengeId(target)) || !this.#unownedGuarantees().includes(target)) return;
+    const f = getObjectiveData(this.store, virtualFundId(target))?.objective;
+    if (f?.type !== 'virtualFund' || latestSupportedState(f.v) === undefined) {
+      this.#log.warn({ channelId: target }, 'a guarantee of a failed virtual channel with no supported state of it here: only a ledger exit can release it');
+      return;
+    }
+    this.#log.warn({ channelId: target }, 'a guarantee of a failed virtual channel that nothing removes: settling the channel on chain');
+    try {
+      await this.#startFallbackObjective(newVirtualChallenge({ v: f.v, now: this.#chainNow }), 'unownedGuarantee');
+    } catch (e) {
+      this.#log.warn({ channelId: target, code: isSluiceError(e) ? e.code : 'unknown' }, 'guaranteed channel not settled');
+    }
   }
 
   // ---------------------------------------------------------------- peer messages

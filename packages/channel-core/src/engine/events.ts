@@ -15,6 +15,15 @@ export interface ObjectiveEventBase {
 /** Why an objective stalled. */
 export type StallReason = 'timeout' | 'undeliverable' | 'transactionFailed';
 
+/**
+ * Why a channel went on chain: a user's command (`forced`), a peer silent past the fallback timeout
+ * (`peerStalled`), a challenge someone registered (`challengeRunning`), a virtual channel settled
+ * on chain taking the ledgers that guarantee it along (`virtualOnChain`), or, found when the node
+ * starts, a guarantee of a virtual channel whose open failed that nothing else would remove
+ * (`unownedGuarantee`).
+ */
+export type FallbackStartReason = 'forced' | 'peerStalled' | 'challengeRunning' | 'virtualOnChain' | 'unownedGuarantee';
+
 export type EngineEvent =
   | ({ readonly type: 'objectiveCreated'; readonly initiatedBy: 'me' | 'peer' } & ObjectiveEventBase)
   | ({ readonly type: 'objectiveProgress'; readonly waitingFor: string } & ObjectiveEventBase)
@@ -68,7 +77,7 @@ export type EngineEvent =
   | ({
       /** A fallback objective (virtual challenge, ledger exit) started: the channel is settled on chain. */
       readonly type: 'fallbackStarted';
-      readonly reason: 'forced' | 'peerStalled' | 'challengeRunning' | 'virtualOnChain';
+      readonly reason: FallbackStartReason;
     } & ObjectiveEventBase)
   | {
       /** A fallback transaction we submitted was mined (gas for metrics; `reclaim` names its target). */

@@ -6,14 +6,19 @@
  * on chain (the hub was back), nothing removed the guarantee of the failed V, and the ledger could
  * never close (LEDGER_NOT_EMPTY); its deposit stayed in the adjudicator.
  *
- * The test looks at the store at the moment the failure is committed (what a crash right then
- * would leave on disk): the ledger's exit must be there already.
+ * The first test looks at the store at the moment the failure is committed (what a crash right
+ * then would leave on disk): the ledger's exit must be there already. The second gives a node the
+ * store such a crash left before the fix: at start, it settles the failed V on chain with its
+ * prefund and the guarantee leaves the ledger by proof.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocols as P, type ChannelId } from '../../src/index.ts';
+import type { EngineEvent } from '../../src/engine/events.ts';
+import { getObjectiveData, getVirtualData, putObjectiveData, putVirtualData } from '../../src/engine/records.ts';
 import { ledgerExitId } from '../../src/protocols/ledger-exit.ts';
-import { ADDR, dropSends, openLedgersAtIrene, until, world } from './harness.ts';
+import { virtualFundId } from '../../src/protocols/virtual-fund.ts';
+import { ADDR, dropSends, mineUntil, openLedgersAtIrene, until, world } from './harness.ts';
 
 test("the failure of a virtual fund for its ledger's exit is committed with that exit: a crash between them cannot strand V's guarantee", async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 41 });
@@ -41,6 +46,44 @@ test("the failure of a virtual fund for its ledger's exit is committed with that
     const failure = await opening;
     assert.ok(failure instanceof Error && (failure as { code?: string }).code === 'CHANNEL_CLOSING', `the open ends: ${String(failure)}`);
     assert.equal(exitThen, true, "the ledger's exit was in the store when the virtual fund's failure was committed");
+  } finally {
+    await w.stop();
+  }
+});
+
+test('a store left by that crash (V failed, its guarantee agreed, nothing on chain) is repaired at start: V settled on chain, the guarantee removed by proof', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 43 });
+  try {
+    const { alice, irene } = w.nodes;
+    const { ai: aiRaw } = await openLedgersAtIrene(w, 1000n, 800n);
+    const ai = aiRaw as ChannelId;
+    dropSends(w, 'bob', (_to, m) => m?.kind === 'signedState' && m.state.turnNum === 1);
+    void alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch(() => undefined);
+    const openAtAlice = (): P.Objective | undefined => alice.engine.activeObjectives().find((o) => o.type === 'virtualFund');
+    await until(() => openAtAlice() !== undefined && alice.engine.objective(openAtAlice()!.id)?.waitingFor === 'WaitingForCompletePostFund', 'Alice waits for the postfund');
+    const v = (openAtAlice() as P.VirtualFundObjective).v.id;
+    await until(() => alice.getLedgerChannel(ai)?.guarantees === 1 && irene.getLedgerChannel(ai)?.guarantees === 1, "V's guarantee is in L_AI at both ends");
+    await alice.stop();
+
+    // what the crash left: V's open failed for L_AI's exit, and the exit never created
+    const store = w.stores.alice;
+    const vf = getObjectiveData(store, virtualFundId(v))!;
+    store.transaction(() => {
+      putObjectiveData(store, { ...vf, objective: { ...vf.objective, status: 'rejected' }, failure: { code: 'CHANNEL_CLOSING', message: 'the channel is being settled on chain' } }, Date.now());
+      putVirtualData(store, { ...getVirtualData(store, v)!, status: 'failed' }, Date.now());
+    });
+    assert.equal(store.getObjective(ledgerExitId(ai)), undefined);
+
+    const back = w.make('alice', store);
+    const events: EngineEvent[] = [];
+    back.onAny((e) => events.push(e));
+    await back.start();
+    await until(() => events.some((e) => e.type === 'fallbackStarted' && e.channelId === v && e.reason === 'unownedGuarantee'), 'Alice settles V on chain');
+    await mineUntil(w, () => back.getLedgerChannel(ai)?.guarantees === 0);
+    await until(() => back.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0, "V's guarantee removed from L_AI at both ends");
+    assert.equal(back.getLedgerChannel(ai)?.status, 'open');
+    assert.equal(back.getLedgerChannel(ai)?.myBalance, 1000n, 'her whole deposit is free again (the prefund pays her back)');
+    assert.ok(!events.some((e) => e.type === 'fallbackStarted' && e.channelId === ai), 'L_AI never went on chain');
   } finally {
     await w.stop();
   }
