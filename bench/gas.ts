@@ -113,7 +113,9 @@ async function measureEngineSadPath(): Promise<{ total: number; parts: Record<st
     await wait(() => bob.getVirtualChannel(v)?.status === 'funded', 'V funded');
     for (let i = 0; i < 7; i++) bob.receiveVoucher(alice.pay(v, 10n ** 15n), { price: 10n ** 15n });
     await irene.stop();
-    await bob.settleVirtualChannel(v, { force: true });
+    // Bob leaves his ledger on chain: its exit settles the V it guarantees too (challenge L and V).
+    // (Settling V alone now leaves L open: V's guarantee would leave L by proof once V finalizes.)
+    await bob.exitLedgerChannel(ib, { force: true });
     await wait(() => seen.includes('challenge L') && seen.includes('challenge V'), 'challenges registered');
     await provider.send('evm_increaseTime', [700]);
     await provider.send('evm_mine', []);
