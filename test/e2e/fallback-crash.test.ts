@@ -6,51 +6,24 @@
  * reconciles against the chain and goes on; he ends with exactly his best voucher, every step
  * done once.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChannelId } from '@sluice/channel-core';
-import type { LedgerChannelInfo, SettleResult, VirtualChannelInfo } from '@sluice/channel-core/node';
-import { startE2E, until, type E2E } from './lib.ts';
-import { spawnNode, type RemoteNode } from './remote-node.ts';
-import { balanceOf, exitOf, fallbackInit, passChallenges, passChallengesUntil, statusOf } from './fallback-lib.ts';
+import type { LedgerChannelInfo, SettleResult } from '@sluice/channel-core/node';
+import { until } from './lib.ts';
+import type { RemoteNode } from './remote-node.ts';
+import { balanceOf, exitOf, passChallenges, passChallengesUntil, e2eSuite, remoteBobWithPaidV, statusOf } from './fallback-lib.ts';
 
-let e: E2E;
 const children: RemoteNode[] = [];
-before(async () => {
-  e = await startE2E();
-});
-after(async () => {
-  for (const c of children) await c.kill();
-  await e?.stop();
-});
+const suite = e2eSuite(children);
 
 test('the node doing the fallback crashes after the challenge, during the wait and after the reclaim: it finishes correctly', async () => {
+  const { e } = suite;
   const asset = e.token;
   const { alice: A, irene: I, bob: B } = e.chain;
-  const scenario = 'crash';
-  const irene = await e.start(I, fallbackInit(e, I, scenario, { policy: { hub: {}, maxLedgerDeposit: 10n ** 21n } }));
-  const hub = { address: I.address, multiaddrs: irene.multiaddrs() };
-  const alice = await e.start(A, fallbackInit(e, A, scenario, { hub }));
-  const bobInit = fallbackInit(e, B, scenario, { hub });
-  const spawnBob = (killOn?: string): RemoteNode => {
-    const c = spawnNode(bobInit, killOn === undefined ? {} : { SLUICE_KILL_ON: killOn });
-    children.push(c);
-    return c;
-  };
-  let bob = spawnBob();
-  await bob.ready;
-  const collateral = 4n * 10n ** 17n;
-  const deposit = 10n ** 18n;
-  const [{ channelId: ib }, { channelId: ai }] = await Promise.all([
-    bob.call<{ channelId: ChannelId }>('createLedgerChannel', { counterparty: I.address, asset, deposit: 0n, counterpartyDeposit: collateral }),
-    alice.createLedgerChannel({ counterparty: I.address, asset, deposit }),
-  ]);
-  await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannel(ai)?.status === 'open', 'hub sees both ledgers open');
-  const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 2n * 10n ** 17n });
-  await until(async () => (await bob.call<VirtualChannelInfo[]>('getVirtualChannels')).some((x) => x.channelId === v && x.status === 'funded'), 'bob has V funded');
-  const price = 10n ** 15n;
-  for (let i = 0; i < 13; i++) assert.equal((await bob.call<{ kind: string }>('receiveVoucher', alice.pay(v, price), { price })).kind, 'accepted');
-  const paid = 13n * price;
+  const w = await remoteBobWithPaidV(e, 'crash', 13, children);
+  const { irene, alice, spawnBob, ai, ib, v, deposit, collateral, paid } = w;
+  let bob = w.bob;
   const bal0 = { alice: await balanceOf(e, asset, A.address), bob: await balanceOf(e, asset, B.address), irene: await balanceOf(e, asset, I.address) };
   await irene.stop(); // the hub vanishes
   await bob.call('stop');

@@ -2,7 +2,8 @@
  * Helpers of the on-chain fallback suites: short challenge durations, time travel, exact
  * balances net of the gas an account paid (ETH), on-chain channel status; and the scaffold the
  * suites share: their before/after hooks, nodes over in-memory networks whose transport can drop
- * messages, the two ledgers with the hub, a funded virtual channel V and vouchers on it.
+ * messages, the two ledgers with the hub, a funded virtual channel V and vouchers on it (also with
+ * the provider in a process of its own: `remoteBobWithPaidV`).
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,11 +11,12 @@ import { join } from 'node:path';
 import type { Address, ChannelId } from '@sluice/channel-core';
 import { decodeWireMessage } from '@sluice/channel-core/engine';
 import { createMemoryNetwork, type MemoryNetwork } from '@sluice/channel-core/memory';
-import { createNode, type EnginePolicy, type HubPeer, type Node, type NodeInit } from '@sluice/channel-core/node';
+import { createNode, type EnginePolicy, type HubPeer, type Node, type NodeInit, type VirtualChannelInfo } from '@sluice/channel-core/node';
 import type { MessageService } from '../../packages/channel-core/src/ports/messaging.ts';
 import type { Actor } from '../chain/lib.ts';
 import { increaseTime } from '../chain/lib.ts';
 import { startE2E, until, type E2E } from './lib.ts';
+import { spawnNode, type RemoteNode } from './remote-node.ts';
 
 /** Short durations for tests (real-network defaults: FALLBACK_DEFAULTS, ADR 0008). */
 export const LEDGER_CHALLENGE = 600;
@@ -91,11 +93,15 @@ export const PRICE = 10n ** 15n;
 
 /**
  * Registers the file's before/after hooks around one E2E fixture (anvil + contracts) shared by its
- * tests, for nodes started with `e.start` (which `e.stop()` stops).
+ * tests, for nodes started with `e.start` (which `e.stop()` stops) and node processes put in
+ * `children` (killed first).
  * @returns the fixture, through a getter valid inside the tests
  */
-export function e2eSuite(): { readonly e: E2E } {
-  return suiteHooks((e) => e.stop());
+export function e2eSuite(children: readonly RemoteNode[] = []): { readonly e: E2E } {
+  return suiteHooks(async (e) => {
+    for (const c of children) await c.kill();
+    await e.stop();
+  });
 }
 
 /** Starts the fixture before the file's tests and hands it to `teardown` after them. */
@@ -256,4 +262,54 @@ export async function passChallengesUntil(e: E2E, done: () => boolean, seconds: 
     await new Promise((r) => setTimeout(r, 1_000));
     await passChallenges(e, seconds);
   }
+}
+
+/** {@link remoteBobWithPaidV}'s world. */
+export interface RemoteBobWorld {
+  readonly irene: Node;
+  readonly alice: Node;
+  /** Bob's current process (the first one, started and ready). */
+  readonly bob: RemoteNode;
+  /** Start Bob again on his store (`killOn`: SLUICE_KILL_ON of node-process.ts); collected for the suite's cleanup. */
+  spawnBob(killOn?: string): RemoteNode;
+  readonly ai: ChannelId;
+  readonly ib: ChannelId;
+  readonly v: ChannelId;
+  /** Alice's deposit in L_AI, the hub's collateral in L_IB, what Bob accepted on V (in `e.token`). */
+  readonly deposit: bigint;
+  readonly collateral: bigint;
+  readonly paid: bigint;
+}
+
+/**
+ * Irene (the hub) and Alice in this process, Bob (the provider) in a process of his own on a
+ * sqlite file (so it can be SIGKILLed and restarted): L_AI with Alice's deposit, L_IB with the
+ * hub's collateral, V funded Alice → Bob, and `vouchers` vouchers of 10^15 accepted by Bob. All in
+ * the e2e token. Bob's processes go into `children` for the suite to kill at the end.
+ */
+export async function remoteBobWithPaidV(e: E2E, scenario: string, vouchers: number, children: RemoteNode[]): Promise<RemoteBobWorld> {
+  const asset = e.token;
+  const { alice: A, irene: I, bob: B } = e.chain;
+  const irene = await e.start(I, fallbackInit(e, I, scenario, { policy: HUB_POLICY }));
+  const hub = { address: I.address, multiaddrs: irene.multiaddrs() };
+  const alice = await e.start(A, fallbackInit(e, A, scenario, { hub }));
+  const bobInit = fallbackInit(e, B, scenario, { hub });
+  const spawnBob = (killOn?: string): RemoteNode => {
+    const c = spawnNode(bobInit, killOn === undefined ? {} : { SLUICE_KILL_ON: killOn });
+    children.push(c);
+    return c;
+  };
+  const bob = spawnBob();
+  await bob.ready;
+  const collateral = 4n * 10n ** 17n;
+  const deposit = 10n ** 18n;
+  const [{ channelId: ib }, { channelId: ai }] = await Promise.all([
+    bob.call<{ channelId: ChannelId }>('createLedgerChannel', { counterparty: I.address, asset, deposit: 0n, counterpartyDeposit: collateral }),
+    alice.createLedgerChannel({ counterparty: I.address, asset, deposit }),
+  ]);
+  await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannel(ai)?.status === 'open', 'hub sees both ledgers open');
+  const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 2n * 10n ** 17n });
+  await until(async () => (await bob.call<VirtualChannelInfo[]>('getVirtualChannels')).some((x) => x.channelId === v && x.status === 'funded'), 'bob has V funded');
+  for (let i = 0; i < vouchers; i++) assert.equal((await bob.call<{ kind: string }>('receiveVoucher', alice.pay(v, PRICE), { price: PRICE })).kind, 'accepted');
+  return { irene, alice, bob, spawnBob, ai, ib, v, deposit, collateral, paid: BigInt(vouchers) * PRICE };
 }

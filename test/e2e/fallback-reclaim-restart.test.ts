@@ -9,24 +9,15 @@
  * for the hub's and leave the payout to the hub for 30 s of chain time, and chain time does not
  * move here: the test would time out.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChannelId } from '@sluice/channel-core';
-import type { LedgerChannelInfo, VirtualChannelInfo } from '@sluice/channel-core/node';
-import { startE2E, until, type E2E } from './lib.ts';
-import { spawnNode, type RemoteNode } from './remote-node.ts';
-import { balanceOf, fallbackInit, passChallenges, statusOf } from './fallback-lib.ts';
+import type { LedgerChannelInfo } from '@sluice/channel-core/node';
+import { until } from './lib.ts';
+import type { RemoteNode } from './remote-node.ts';
+import { balanceOf, passChallenges, e2eSuite, remoteBobWithPaidV, statusOf } from './fallback-lib.ts';
 
-let e: E2E;
 const children: RemoteNode[] = [];
-before(async () => {
-  e = await startE2E();
-});
-after(async () => {
-  for (const c of children) await c.kill();
-  await e.chain.provider.send('evm_setAutomine', [true]).catch(() => undefined);
-  await e?.stop();
-});
+const suite = e2eSuite(children);
 
 interface PendingTx {
   readonly from: string;
@@ -35,32 +26,12 @@ interface PendingTx {
 }
 
 test("a reclaim sent just before a crash and mined after it is taken for ours after the restart: the ledger pays out without yielding", async () => {
+  const { e } = suite;
   const asset = e.token;
-  const { alice: A, irene: I, bob: B } = e.chain;
-  const scenario = 'reclaim-restart';
-  const irene = await e.start(I, fallbackInit(e, I, scenario, { policy: { hub: {}, maxLedgerDeposit: 10n ** 21n } }));
-  const hub = { address: I.address, multiaddrs: irene.multiaddrs() };
-  const alice = await e.start(A, fallbackInit(e, A, scenario, { hub }));
-  const bobInit = fallbackInit(e, B, scenario, { hub });
-  const spawnBob = (): RemoteNode => {
-    const c = spawnNode(bobInit);
-    children.push(c);
-    return c;
-  };
-  let bob = spawnBob();
-  await bob.ready;
-  const collateral = 4n * 10n ** 17n;
-  const deposit = 10n ** 18n;
-  const [{ channelId: ib }, { channelId: ai }] = await Promise.all([
-    bob.call<{ channelId: ChannelId }>('createLedgerChannel', { counterparty: I.address, asset, deposit: 0n, counterpartyDeposit: collateral }),
-    alice.createLedgerChannel({ counterparty: I.address, asset, deposit }),
-  ]);
-  await until(() => irene.getLedgerChannel(ib)?.status === 'open' && irene.getLedgerChannel(ai)?.status === 'open', 'hub sees both ledgers open');
-  const { channelId: v } = await alice.createVirtualChannel({ payee: B.address, asset, amount: 2n * 10n ** 17n });
-  await until(async () => (await bob.call<VirtualChannelInfo[]>('getVirtualChannels')).some((x) => x.channelId === v && x.status === 'funded'), 'bob has V funded');
-  const price = 10n ** 15n;
-  for (let i = 0; i < 7; i++) assert.equal((await bob.call<{ kind: string }>('receiveVoucher', alice.pay(v, price), { price })).kind, 'accepted');
-  const paid = 7n * price;
+  const B = e.chain.bob;
+  const w = await remoteBobWithPaidV(e, 'reclaim-restart', 7, children);
+  const { irene, alice, spawnBob, ib, v, paid } = w;
+  let bob = w.bob;
   const bobBefore = await balanceOf(e, asset, B.address);
   await irene.stop(); // the hub vanishes
   await alice.stop(); // and Alice is not around to settle anything either

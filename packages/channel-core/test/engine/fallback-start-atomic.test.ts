@@ -13,12 +13,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { protocols as P, type ChannelId } from '../../src/index.ts';
+import type { ChannelId } from '../../src/index.ts';
 import type { EngineEvent } from '../../src/engine/events.ts';
 import { getObjectiveData, getVirtualData, putObjectiveData, putVirtualData } from '../../src/engine/records.ts';
 import { ledgerExitId } from '../../src/protocols/ledger-exit.ts';
 import { virtualFundId } from '../../src/protocols/virtual-fund.ts';
-import { ADDR, dropSends, mineUntil, openLedgersAtIrene, until, world } from './harness.ts';
+import { halfOpenV, mineUntil, openLedgersAtIrene, until, world } from './harness.ts';
 
 test("the failure of a virtual fund for its ledger's exit is committed with that exit: a crash between them cannot strand V's guarantee", async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 41 });
@@ -26,14 +26,8 @@ test("the failure of a virtual fund for its ledger's exit is committed with that
     const { alice } = w.nodes;
     const { ai: aiRaw } = await openLedgersAtIrene(w, 1000n, 800n);
     const ai = aiRaw as ChannelId;
-
     // V's open stops after the guarantees (Bob's postfund never leaves him)
-    dropSends(w, 'bob', (_to, m) => m?.kind === 'signedState' && m.state.turnNum === 1);
-    const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
-    const openAtAlice = (): P.Objective | undefined => alice.engine.activeObjectives().find((o) => o.type === 'virtualFund');
-    await until(() => openAtAlice() !== undefined && alice.engine.objective(openAtAlice()!.id)?.waitingFor === 'WaitingForCompletePostFund', 'Alice waits for the postfund');
-    const vf = openAtAlice()!.id;
-    await until(() => alice.getLedgerChannel(ai)?.guarantees === 1, "V's guarantee is in L_AI");
+    const { objectiveId: vf, opening } = await halfOpenV(w, ai);
 
     // What the store holds when the virtual fund's failure is committed
     let exitThen: boolean | undefined;
@@ -57,12 +51,7 @@ test('a store left by that crash (V failed, its guarantee agreed, nothing on cha
     const { alice, irene } = w.nodes;
     const { ai: aiRaw } = await openLedgersAtIrene(w, 1000n, 800n);
     const ai = aiRaw as ChannelId;
-    dropSends(w, 'bob', (_to, m) => m?.kind === 'signedState' && m.state.turnNum === 1);
-    void alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch(() => undefined);
-    const openAtAlice = (): P.Objective | undefined => alice.engine.activeObjectives().find((o) => o.type === 'virtualFund');
-    await until(() => openAtAlice() !== undefined && alice.engine.objective(openAtAlice()!.id)?.waitingFor === 'WaitingForCompletePostFund', 'Alice waits for the postfund');
-    const v = (openAtAlice() as P.VirtualFundObjective).v.id;
-    await until(() => alice.getLedgerChannel(ai)?.guarantees === 1 && irene.getLedgerChannel(ai)?.guarantees === 1, "V's guarantee is in L_AI at both ends");
+    const { v } = await halfOpenV(w, ai);
     await alice.stop();
 
     // what the crash left: V's open failed for L_AI's exit, and the exit never created

@@ -183,3 +183,19 @@ export async function expectGuaranteeRemovedByProof(w: World, ai: ChannelId, dep
   assert.equal(alice.getLedgerChannel(ai)?.myBalance, deposit, 'her whole deposit is free again');
   assert.ok(!w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === ai), 'L_AI never went on chain');
 }
+
+/**
+ * Alice opens V to Bob through Irene, and the open stops once V's guarantees are agreed: Bob's
+ * postfund never leaves him. Resolves when Alice waits for the postfund with V's guarantee in
+ * L_AI (at Irene's end too); `opening` is Alice's call (it settles with her open's outcome).
+ */
+export async function halfOpenV(w: World, ai: ChannelId): Promise<{ v: ChannelId; objectiveId: string; opening: Promise<unknown> }> {
+  const { alice, irene } = w.nodes;
+  dropSends(w, 'bob', (_to, m) => m?.kind === 'signedState' && m.state.turnNum === 1);
+  const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
+  const openAtAlice = (): P.Objective | undefined => alice.engine.activeObjectives().find((o) => o.type === 'virtualFund');
+  await until(() => openAtAlice() !== undefined && alice.engine.objective(openAtAlice()!.id)?.waitingFor === 'WaitingForCompletePostFund', 'Alice waits for the postfund');
+  const o = openAtAlice() as P.VirtualFundObjective;
+  await until(() => alice.getLedgerChannel(ai)?.guarantees === 1 && irene.getLedgerChannel(ai)?.guarantees === 1, "V's guarantee is in L_AI at both ends");
+  return { v: o.v.id, objectiveId: o.id, opening };
+}

@@ -8,8 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { protocols as P, type ChannelId } from '../../src/index.ts';
-import { ADDR, dropSends, expectGuaranteeRemovedByProof, openLedgersAtIrene, until, world } from './harness.ts';
+import type { ChannelId } from '../../src/index.ts';
+import { expectGuaranteeRemovedByProof, halfOpenV, openLedgersAtIrene, until, world } from './harness.ts';
 
 test('a payee vanishing after the prefund: the payer settles the half-opened V on chain and its guarantee leaves her ledger by proof', async () => {
   const fast = { objectiveTimeoutMs: 300, fallback: { peerTimeoutMs: 1_000 } };
@@ -20,12 +20,7 @@ test('a payee vanishing after the prefund: the payer settles the half-opened V o
     const ai = aiRaw as ChannelId;
 
     // Bob's postfund never leaves him, and he vanishes once the guarantees are in
-    dropSends(w, 'bob', (_to, m) => m?.kind === 'signedState' && m.state.turnNum === 1);
-    const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
-    const openAtAlice = (): P.Objective | undefined => alice.engine.activeObjectives().find((o) => o.type === 'virtualFund');
-    await until(() => openAtAlice() !== undefined && alice.engine.objective(openAtAlice()!.id)?.waitingFor === 'WaitingForCompletePostFund', 'Alice waits for the postfund');
-    const v = (openAtAlice() as P.VirtualFundObjective).v.id;
-    await until(() => alice.getLedgerChannel(ai)?.guarantees === 1, "V's guarantee is in L_AI");
+    const { v, opening } = await halfOpenV(w, ai);
     await bob.stop();
 
     // past her peer timeout, Alice settles V on chain (nothing was paid: her prefund pays her back)
