@@ -1,7 +1,9 @@
 /**
  * A node's confirmations default by chain id (on real anvils: the dev chain id 31337, and 10 as
  * a public chain would have): 1 on a local chain, 12 elsewhere, and the engine waits for that
- * depth before it processes a block. Given confirmations or a chain id are used as given.
+ * depth before it processes a block; the calls that wait for chain events get the time those
+ * extra blocks take (`confirmationWaitMs`, from the chain's block time). Given confirmations or a
+ * chain id are used as given.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,8 +48,11 @@ test('a node on a local dev chain (31337) acts on an event 1 block deep; on chai
   anvils.push(dev, pub);
   const local = await nodeOn(dev.rpcUrl);
   assert.equal(local.node.confirmations, 1);
+  assert.equal(local.node.confirmationWaitMs, 0);
   const remote = await nodeOn(pub.rpcUrl);
   assert.equal(remote.node.confirmations, 12);
+  // a chain of one block tells no block time: Ethereum's 12 s is assumed; 11 blocks after the first
+  assert.equal(remote.node.confirmationWaitMs, 11 * 12_000);
 
   const mine = async (a: Anvil, n: number): Promise<number> => {
     const p = new JsonRpcProvider(a.rpcUrl, undefined, { staticNetwork: true });
@@ -70,6 +75,11 @@ test('given confirmations (an integer ≥ 1) or a given chain id are used as giv
   assert.equal((await nodeOn(dev.rpcUrl, { confirmations: 3 })).node.confirmations, 3);
   assert.equal((await nodeOn(dev.rpcUrl, { chainId: 10 })).node.confirmations, 12);
   assert.equal((await nodeOn(dev.rpcUrl, { chainId: 31337, confirmations: 2 })).node.confirmations, 2);
+  // the block time is read from the chain: 100 blocks 2 s apart
+  const p = new JsonRpcProvider(dev.rpcUrl, undefined, { staticNetwork: true });
+  await p.send('anvil_mine', ['0x64', '0x2']);
+  p.destroy();
+  assert.equal((await nodeOn(dev.rpcUrl, { confirmations: 3 })).node.confirmationWaitMs, 2 * 2_000);
   for (const bad of [0, -1, 1.5, Number.NaN]) {
     assert.throws(() => createNode({ privateKey: KEY, chain: { rpcUrl: dev.rpcUrl, adjudicator: SOME, consensusApp: SOME, virtualPaymentApp: SOME, confirmations: bad } }), (e) => isSluiceError(e, 'INVALID_ARGUMENT') && /confirmations/.test(e.message));
   }

@@ -45,6 +45,8 @@ export class NodePayerChannels implements PayerChannels {
   async ensureChannel(req: EnsureChannelRequest): Promise<PayerChannelView & { readonly opened: boolean }> {
     req.signal?.throwIfAborted();
     const call = { ...(req.signal === undefined ? {} : { signal: req.signal }), ...(this.#options.timeoutMs === undefined ? {} : { timeoutMs: this.#options.timeoutMs }) };
+    // a deposit is credited once `confirmations` deep: on a public chain that takes minutes
+    const chainCall = this.#options.timeoutMs === undefined ? call : { ...call, timeoutMs: this.#options.timeoutMs + this.#node.confirmationWaitMs };
     for (const v of this.#node.getVirtualChannels()) {
       if (v.role !== 'payer' || v.status !== 'funded' || !sameAddress(v.payee, req.payee) || !sameAddress(v.asset, req.asset)) continue;
       if (v.remaining >= req.amount) return { channelId: v.channelId, payee: v.payee, asset: v.asset, balance: v.amount, paid: v.paid, open: true, opened: false };
@@ -64,14 +66,14 @@ export class NodePayerChannels implements PayerChannels {
     // deposit only once our node is connected to it.
     if (ledger === undefined || ledger.myBalance < deposit) await this.#hubConnected(hub, req.signal);
     if (ledger === undefined) {
-      await this.#node.createLedgerChannel({ counterparty: hub, asset: req.asset, deposit }, call);
+      await this.#node.createLedgerChannel({ counterparty: hub, asset: req.asset, deposit }, chainCall);
     } else if (ledger.myBalance < deposit) {
       const need = deposit - ledger.myBalance;
       if (req.budget !== undefined && need > req.budget) {
         throw new SluiceError('BUDGET_EXCEEDED', 'topping up the ledger with the hub would exceed the budget', { details: { needed: need.toString(), budget: req.budget.toString() } });
       }
       try {
-        await this.#node.topUpLedgerChannel({ channelId: ledger.channelId, amount: need }, call);
+        await this.#node.topUpLedgerChannel({ channelId: ledger.channelId, amount: need }, chainCall);
       } catch (e) {
         if (!isSluiceError(e, 'INVALID_ARGUMENT') || !/top-up of this ledger is in progress/.test(e.message)) throw e;
         // an earlier run's top-up: its deposit is on chain, it completes once the hub answers

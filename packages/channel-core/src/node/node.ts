@@ -9,6 +9,7 @@ import { type Address, type ChannelId, type Hex } from '../hex.ts';
 import { ZERO_ADDRESS, addressToDestination, parseAddress, privateKeyToAddress, sameAddress } from '../address.ts';
 import { SluiceError, isSluiceError } from '../errors.ts';
 import { defaultConfirmations } from '../chain.ts';
+import { readBlockTime } from '../rpc.ts';
 import type { MessageService } from '../ports/messaging.ts';
 import type { StaleCursor, Store } from '../ports/store.ts';
 import { systemClock } from '../ports/clock.ts';
@@ -66,6 +67,14 @@ export interface Node {
    * chain's default (1 on a local chain, 12 elsewhere: `defaultConfirmations`). After `start`.
    */
   readonly confirmations: number;
+  /**
+   * How much longer than its first block a chain event takes here to be `confirmations` deep, ms:
+   * (confirmations − 1) × the chain's block time (read at start, 12 s if it cannot be), 0 with one
+   * confirmation. The calls that wait for chain events (`createLedgerChannel`,
+   * `topUpLedgerChannel`, `closeLedgerChannel`, `exitLedgerChannel`'s wait for a close's payout)
+   * add it to their default timeout, `callTimeoutMs`. After `start`.
+   */
+  readonly confirmationWaitMs: number;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Our libp2p multiaddrs (with `/p2p/<peerId>`), empty with a non-libp2p messaging component. */
@@ -262,6 +271,7 @@ class NodeImpl implements Node {
   /** Adapters this node created (messaging, chain, store: closed in that order). */
   #owned: Owned<unknown>[] = [];
   #confirmations: number | undefined;
+  #confirmationWaitMs = 0;
   #payer: PayerLedger;
   #payee: PayeeLedger;
   readonly #listeners = new Set<(e: EngineEvent) => void>();
@@ -288,6 +298,11 @@ class NodeImpl implements Node {
   get confirmations(): number {
     if (this.#confirmations === undefined) throw new SluiceError('INVALID_ARGUMENT', 'node is not started');
     return this.#confirmations;
+  }
+
+  get confirmationWaitMs(): number {
+    if (this.#confirmations === undefined) throw new SluiceError('INVALID_ARGUMENT', 'node is not started');
+    return this.#confirmationWaitMs;
   }
 
   get #st(): Store {
@@ -343,6 +358,7 @@ class NodeImpl implements Node {
     const chainId = init.chain.chainId ?? chain.chainId;
     const confirmations = init.chain.confirmations ?? (chainId === undefined ? 1 : defaultConfirmations(chainId));
     this.#confirmations = confirmations;
+    this.#confirmationWaitMs = confirmations <= 1 ? 0 : (confirmations - 1) * (await this.#blockTimeS()) * 1000;
     this.#messaging = messaging.value;
     const engine = createEngine(
       {
@@ -488,6 +504,22 @@ class NodeImpl implements Node {
     return { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs: options.timeoutMs ?? this.#init.callTimeoutMs ?? 60_000 };
   }
 
+  /** {@link #timeout} for a call that waits for chain events: the default gets {@link confirmationWaitMs} more. */
+  #chainTimeout(options: CallOptions): { signal?: AbortSignal; timeoutMs: number } {
+    return this.#timeout(options.timeoutMs !== undefined ? options : { ...options, timeoutMs: (this.#init.callTimeoutMs ?? 60_000) + this.#confirmationWaitMs });
+  }
+
+  /** The chain's block time, s: from the RPC when we have one (12 when it cannot tell: Ethereum's). */
+  async #blockTimeS(): Promise<number> {
+    const url = this.#init.chain.rpcUrl;
+    if (url === undefined || this.#components.chain !== undefined) return 12;
+    try {
+      return (await readBlockTime(url, { timeoutMs: 5_000 })) || 12;
+    } catch {
+      return 12;
+    }
+  }
+
   /**
    * Start a new channel's objective with a fresh {@link timedNonce}. Its low half is 32 random
    * bits: the same participants draw the same nonce in the same second about once in 2^32 tries,
@@ -538,7 +570,7 @@ class NodeImpl implements Node {
         return o.channel.id;
       });
     });
-    await engine.waitForObjective(directFundId(channelId), this.#timeout(options));
+    await engine.waitForObjective(directFundId(channelId), this.#chainTimeout(options));
     return { channelId };
   }
 
@@ -553,7 +585,7 @@ class NodeImpl implements Node {
     const amount = uintArg(args.amount, 'amount', true);
     options.signal?.throwIfAborted();
     const engine = this.engine;
-    const { signal, timeoutMs } = this.#timeout(options);
+    const { signal, timeoutMs } = this.#chainTimeout(options);
     const deadline = Date.now() + timeoutMs;
     const ledgerId = args.channelId.toLowerCase() as ChannelId;
     for (let attempt = 1; ; attempt++) {
@@ -623,7 +655,7 @@ class NodeImpl implements Node {
       await engine.startObjective(o, { ledger: { ...ld, status: 'closing' } });
       return o.id;
     });
-    await engine.waitForObjective(id, this.#timeout(options));
+    await engine.waitForObjective(id, this.#chainTimeout(options));
   }
 
   // ---------------------------------------------------------------- virtual channels
@@ -842,7 +874,7 @@ class NodeImpl implements Node {
     if (engine.objective(primary) === undefined && defund?.type === 'directDefund' && defund.status === 'approved' && finalStateConcluded(defund)) {
       // our cooperative close is concluded on chain: only its payout is left (no peer needed, and
       // a challenge of a paid-out ledger would be accepted by the adjudicator), forced or not
-      await engine.waitForObjective(directDefundId(id), this.#timeout(options));
+      await engine.waitForObjective(directDefundId(id), this.#chainTimeout(options));
       return { mode: 'cooperative' };
     }
     // A virtual channel this ledger guarantees is being settled on chain: its guarantee leaves the
