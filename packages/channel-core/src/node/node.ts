@@ -72,7 +72,8 @@ export interface Node {
    * (confirmations − 1) × the chain's block time (read at start, 12 s if it cannot be), 0 with one
    * confirmation. The calls that wait for chain events (`createLedgerChannel`,
    * `topUpLedgerChannel`, `closeLedgerChannel`, `exitLedgerChannel`'s wait for a close's payout)
-   * add it to their default timeout, `callTimeoutMs`. After `start`.
+   * add it to their default timeout, `callTimeoutMs`, and `exitLedgerChannel`'s cooperative attempt
+   * to its default. After `start`.
    */
   readonly confirmationWaitMs: number;
   start(): Promise<void>;
@@ -823,8 +824,13 @@ class NodeImpl implements Node {
   // ---------------------------------------------------------------- on-chain fallback
 
   /** Call options of a cooperative attempt within a settle: the caller's signal, the cooperative timeout. */
-  #coopCall(options: SettleOptions): CallOptions {
-    const timeoutMs = options.cooperativeTimeoutMs ?? this.#init.fallback?.cooperativeTimeoutMs ?? this.#init.callTimeoutMs ?? 60_000;
+  /**
+   * The cooperative attempt's deadline. `chain`: the attempt ends with chain events (a ledger's
+   * deposits or its close's payout), so the default gets {@link confirmationWaitMs} more: a close
+   * whose payout is still being confirmed must not be taken for a silent peer and go on chain.
+   */
+  #coopCall(options: SettleOptions, chain = false): CallOptions {
+    const timeoutMs = options.cooperativeTimeoutMs ?? (this.#init.fallback?.cooperativeTimeoutMs ?? this.#init.callTimeoutMs ?? 60_000) + (chain ? this.#confirmationWaitMs : 0);
     return { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs };
   }
 
@@ -883,7 +889,7 @@ class NodeImpl implements Node {
     // V's), as `force` would — a user command, not the V -> ledger cascade.
     const vOnChain = ld.ledger.current.outcome.guarantees.some((g) => engine.objective(virtualChallengeId(g.target)) !== undefined);
     if (options.force !== true && !vOnChain && !engine.isPeerSilent(ld.counterparty) && engine.objective(primary) === undefined) {
-      const coop = this.#coopCall(options);
+      const coop = this.#coopCall(options, true);
       try {
         if (ld.status === 'closing' && engine.objective(directDefundId(id))?.objective.status === 'approved') {
           await engine.waitForObjective(directDefundId(id), coop);
@@ -915,7 +921,7 @@ class NodeImpl implements Node {
     if (ours && options.force !== true && !engine.isPeerSilent(ld.counterparty) && engine.objective(ledgerExitId(id)) === undefined) {
       let opened = false;
       try {
-        await engine.waitForObjective(directFundId(id), this.#coopCall(options));
+        await engine.waitForObjective(directFundId(id), this.#coopCall(options, true));
         opened = true;
       } catch (e) {
         if (!isSluiceError(e, 'PEER_TIMEOUT')) throw e;
