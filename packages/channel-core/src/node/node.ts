@@ -823,11 +823,11 @@ class NodeImpl implements Node {
 
   // ---------------------------------------------------------------- on-chain fallback
 
-  /** Call options of a cooperative attempt within a settle: the caller's signal, the cooperative timeout. */
   /**
-   * The cooperative attempt's deadline. `chain`: the attempt ends with chain events (a ledger's
-   * deposits or its close's payout), so the default gets {@link confirmationWaitMs} more: a close
-   * whose payout is still being confirmed must not be taken for a silent peer and go on chain.
+   * Call options of a cooperative attempt within a settle: the caller's signal, the cooperative
+   * timeout. `chain`: the attempt ends with chain events (a ledger's deposits or its close's
+   * payout), so the default gets {@link confirmationWaitMs} more: a close whose payout is still
+   * being confirmed must not be taken for a silent peer and go on chain.
    */
   #coopCall(options: SettleOptions, chain = false): CallOptions {
     const timeoutMs = options.cooperativeTimeoutMs ?? (this.#init.fallback?.cooperativeTimeoutMs ?? this.#init.callTimeoutMs ?? 60_000) + (chain ? this.#confirmationWaitMs : 0);
