@@ -10,6 +10,8 @@
  * move here: the test would time out.
  */
 import { test } from 'node:test';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import assert from 'node:assert/strict';
 import type { LedgerChannelInfo } from '@sluice/channel-core/node';
 import { until } from './lib.ts';
@@ -51,6 +53,12 @@ test("a reclaim sent just before a crash and mined after it is taken for ours af
     return reclaim !== undefined;
   }, "bob's reclaim in the mempool", 60_000);
   assert.equal(reclaim!.to?.toLowerCase(), e.chain.deployment.adjudicator.toLowerCase());
+  // The node records the hash once the RPC has answered the send, a moment after the transaction
+  // is in the mempool: kill him once it is recorded (a crash in between loses the hash, and the exit
+  // then yields once, 30 s of chain time: the window left, see ADR 0008).
+  const bobStore = new DatabaseSync(join(e.dir, 'reclaim-restart-bob.db'), { readOnly: true });
+  await until(() => ((bobStore.prepare("SELECT value FROM meta WHERE key = 'fallback.reclaimsSent'").get() as { value?: string } | undefined)?.value ?? '').includes(reclaim!.hash.toLowerCase()), "bob's reclaim recorded");
+  bobStore.close();
   await bob.kill(); // he dies with the transaction sent, its receipt never seen
   await provider.send('evm_mine', []); // mined after his death (no chain time moved: the block gets a second)
   const receipt = (await provider.send('eth_getTransactionReceipt', [reclaim!.hash])) as { status: string } | null;
