@@ -49,6 +49,7 @@ test('a node on a local dev chain (31337) acts on an event 1 block deep; on chai
   const local = await nodeOn(dev.rpcUrl);
   assert.equal(local.node.confirmations, 1);
   assert.equal(local.node.confirmationWaitMs, 0);
+  assert.equal(local.node.blockTimeS, undefined, 'one confirmation: no block time read');
   const remote = await nodeOn(pub.rpcUrl);
   assert.equal(remote.node.confirmations, 12);
   // a chain of one block tells no block time: Ethereum's 12 s is assumed; 11 blocks after the first
@@ -79,7 +80,9 @@ test('given confirmations (an integer ≥ 1) or a given chain id are used as giv
   const p = new JsonRpcProvider(dev.rpcUrl, undefined, { staticNetwork: true });
   await p.send('anvil_mine', ['0x64', '0x2']);
   p.destroy();
-  assert.equal((await nodeOn(dev.rpcUrl, { confirmations: 3 })).node.confirmationWaitMs, 2 * 2_000);
+  const three = (await nodeOn(dev.rpcUrl, { confirmations: 3 })).node;
+  assert.equal(three.confirmationWaitMs, 2 * 2_000);
+  assert.equal(three.blockTimeS, 2);
   for (const bad of [0, -1, 1.5, Number.NaN]) {
     assert.throws(() => createNode({ privateKey: KEY, chain: { rpcUrl: dev.rpcUrl, adjudicator: SOME, consensusApp: SOME, virtualPaymentApp: SOME, confirmations: bad } }), (e) => isSluiceError(e, 'INVALID_ARGUMENT') && /confirmations/.test(e.message));
   }

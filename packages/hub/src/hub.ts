@@ -447,11 +447,14 @@ class HubImpl implements Hub {
   async #checkAnswerTime(): Promise<void> {
     const url = this.#init.chain.rpcUrl;
     if (url === undefined || this.#chainId === null || LOCAL_CHAIN_IDS.includes(BigInt(this.#chainId))) return;
-    let blockTimeS: number | undefined;
-    try {
-      blockTimeS = await readBlockTime(url, { timeoutMs: 5_000 });
-    } catch {
-      blockTimeS = undefined;
+    // the node read it at start when it waits for more than one confirmation
+    let blockTimeS = this.#node.blockTimeS;
+    if (blockTimeS === undefined) {
+      try {
+        blockTimeS = await readBlockTime(url, { timeoutMs: 5_000 });
+      } catch {
+        blockTimeS = undefined;
+      }
     }
     if (blockTimeS === undefined) return;
     const confirmations = this.#node.confirmations;

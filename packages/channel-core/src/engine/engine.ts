@@ -2333,12 +2333,15 @@ class EngineImpl implements Engine {
       const o = d.objective;
       for (const c of isFallbackObjective(o) ? watchedChannels(o) : channelsOf(o)) owned.add(c.toLowerCase());
     }
+    // a guarantee of an open V is its own (the in-memory index): only the rest costs store reads
+    const open = this.#virtualIndex();
     const out = new Set<ChannelId>();
     for (const ld of this.#ledgerMap().values()) {
       if (ld.ledger == null || ld.status !== 'open' || this.#exists(ledgerExitId(ld.ledgerId))) continue;
       for (const g of ld.ledger.current.outcome.guarantees) {
         const t = g.target;
-        if (owned.has(t.toLowerCase()) || this.#exists(virtualChallengeId(t)) || this.#exists(guaranteeRemovalId(ld.ledgerId, t)) || this.#getVirtual(t)?.status !== 'failed') continue;
+        if (owned.has(t.toLowerCase()) || open.has(t.toLowerCase())) continue;
+        if (this.#exists(virtualChallengeId(t)) || this.#exists(guaranteeRemovalId(ld.ledgerId, t)) || this.#getVirtual(t)?.status !== 'failed') continue;
         out.add(t);
       }
     }

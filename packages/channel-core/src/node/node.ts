@@ -76,6 +76,11 @@ export interface Node {
    * to its default. After `start`.
    */
   readonly confirmationWaitMs: number;
+  /**
+   * The chain's mean block time, s, as read at start to compute {@link confirmationWaitMs} (more than
+   * one confirmation, an RPC of our own); undefined when not read or when the chain could not tell.
+   */
+  readonly blockTimeS: number | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Our libp2p multiaddrs (with `/p2p/<peerId>`), empty with a non-libp2p messaging component. */
@@ -273,6 +278,7 @@ class NodeImpl implements Node {
   #owned: Owned<unknown>[] = [];
   #confirmations: number | undefined;
   #confirmationWaitMs = 0;
+  #blockTimeS: number | undefined;
   #payer: PayerLedger;
   #payee: PayeeLedger;
   readonly #listeners = new Set<(e: EngineEvent) => void>();
@@ -304,6 +310,10 @@ class NodeImpl implements Node {
   get confirmationWaitMs(): number {
     if (this.#confirmations === undefined) throw new SluiceError('INVALID_ARGUMENT', 'node is not started');
     return this.#confirmationWaitMs;
+  }
+
+  get blockTimeS(): number | undefined {
+    return this.#blockTimeS;
   }
 
   get #st(): Store {
@@ -359,7 +369,8 @@ class NodeImpl implements Node {
     const chainId = init.chain.chainId ?? chain.chainId;
     const confirmations = init.chain.confirmations ?? (chainId === undefined ? 1 : defaultConfirmations(chainId));
     this.#confirmations = confirmations;
-    this.#confirmationWaitMs = confirmations <= 1 ? 0 : (confirmations - 1) * (await this.#blockTimeS()) * 1000;
+    this.#blockTimeS = confirmations <= 1 ? undefined : await this.#readBlockTimeS();
+    this.#confirmationWaitMs = confirmations <= 1 ? 0 : (confirmations - 1) * (this.#blockTimeS ?? 12) * 1000;
     this.#messaging = messaging.value;
     const engine = createEngine(
       {
@@ -510,14 +521,14 @@ class NodeImpl implements Node {
     return this.#timeout(options.timeoutMs !== undefined ? options : { ...options, timeoutMs: (this.#init.callTimeoutMs ?? 60_000) + this.#confirmationWaitMs });
   }
 
-  /** The chain's block time, s: from the RPC when we have one (12 when it cannot tell: Ethereum's). */
-  async #blockTimeS(): Promise<number> {
+  /** The chain's block time, s, from our RPC; undefined without one or when it cannot tell (12 s, Ethereum's, is assumed then). */
+  async #readBlockTimeS(): Promise<number | undefined> {
     const url = this.#init.chain.rpcUrl;
-    if (url === undefined || this.#components.chain !== undefined) return 12;
+    if (url === undefined || this.#components.chain !== undefined) return undefined;
     try {
-      return (await readBlockTime(url, { timeoutMs: 5_000 })) || 12;
+      return (await readBlockTime(url, { timeoutMs: 5_000 })) || undefined;
     } catch {
-      return 12;
+      return undefined;
     }
   }
 
