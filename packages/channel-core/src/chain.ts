@@ -168,6 +168,19 @@ export function challengeAnswerTimeS(confirmations: number, blockTimeS: number):
   return (confirmations + 2) * blockTimeS;
 }
 
+/** How many times its answer time ({@link challengeAnswerTimeS}) a challenge duration lasts at least by default: the other half is the margin for an outage. */
+export const CHALLENGE_ANSWER_MARGIN = 2;
+
+/**
+ * Shortest challenge duration, s, a node joins by default when it waits for `confirmations` on a
+ * chain of `blockTimeS`: {@link CHALLENGE_ANSWER_MARGIN} × {@link challengeAnswerTimeS}, rounded up
+ * to a whole minute (360 s on Ethereum at 12 confirmations). Nodes raise the default minimum of
+ * their policy to it (`EnginePolicy.challengeDurationFloor`); a range set explicitly is kept.
+ */
+export function challengeDurationFloorS(confirmations: number, blockTimeS: number): number {
+  return Math.ceil((CHALLENGE_ANSWER_MARGIN * challengeAnswerTimeS(confirmations, blockTimeS)) / 60) * 60;
+}
+
 export const ZERO_BYTES32 = `0x${'00'.repeat(32)}` as Bytes32;
 
 /** Unpack `statusOf(channelId)`: `turnNumRecord (48) | finalizesAt (48) | fingerprint (160)`. */

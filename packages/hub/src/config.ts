@@ -48,7 +48,8 @@ export interface HubConfig {
   /** Oldest channel nonce joined, ms; null: any (no nonce window). */
   readonly nonceMaxAge: number | null;
   /** Shortest challenge duration of a ledger or virtual channel the hub joins, seconds. */
-  readonly minChallengeDuration: number;
+  /** Undefined: 5 min, raised on a slow chain (see `HubInit.policy.challengeDurations`). */
+  readonly minChallengeDuration: number | undefined;
   /** Longest challenge duration of a ledger or virtual channel the hub joins, seconds. */
   readonly maxChallengeDuration: number;
   /** Assets the hub keeps ledgers in; undefined: ETH and the deployment's token; null: any. */
@@ -189,7 +190,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'confirmations', flag: '--confirmations <n>', env: 'SLUICE_HUB_CONFIRMATIONS', description: 'blocks a chain event (deposit, challenge, payout) must be deep before the hub acts on it (1-256); where blocks can be reorganised, a deposit reorganised away after the ledger opened is collateral-backed credit the peer never paid for', default: undefined, defaultText: 'by chain id: 1 on a local chain (31337, 1337), 12 elsewhere', parse: optional(int(1, 256)) }),
   spec({ key: 'retainHistory', flag: '--retain-history <duration>', env: 'SLUICE_HUB_RETAIN_HISTORY', description: 'delete the records of virtual channels closed longer ago than this (90m, 12h, 7d; each is ~12 KB, and their ids are kept so they can never be reopened); "forever" keeps everything', default: 7 * 86_400_000, defaultText: '7d', parse: retention }),
   spec({ key: 'nonceMaxAge', flag: '--nonce-max-age <duration>', env: 'SLUICE_HUB_NONCE_MAX_AGE', description: 'join a ledger or virtual channel only if the time in its nonce (nodes put their clock there) is at most this old and at most 10m ahead of the hub\'s clock (30m, 1h, 2d); retention then forgets the ids of pruned channels once their nonces are older, as a replayed prefund is refused anyway; "forever": any nonce, pruned ids kept for good', default: 3_600_000, defaultText: '1h', parse: retention }),
-  spec({ key: 'minChallengeDuration', flag: '--min-challenge-duration <duration>', env: 'SLUICE_HUB_MIN_CHALLENGE_DURATION', description: "shortest challenge duration of a ledger or virtual channel the hub joins (5m, 24h, 30d); shorter ones are refused: the hub's watchtower must be able to answer a stale challenge before it finalizes (at 0 it is final in its own block). Raise it to what your hub's worst outage could be", default: DEFAULT_CHALLENGE_DURATIONS.ledger[0], defaultText: '5m', parse: challengeDuration }),
+  spec({ key: 'minChallengeDuration', flag: '--min-challenge-duration <duration>', env: 'SLUICE_HUB_MIN_CHALLENGE_DURATION', description: "shortest challenge duration of a ledger or virtual channel the hub joins (5m, 24h, 30d); shorter ones are refused: the hub's watchtower must be able to answer a stale challenge before it finalizes (at 0 it is final in its own block). Raise it to what your hub's worst outage could be", default: undefined, defaultText: '5m, or twice the time to answer a challenge at --confirmations if longer (6m on Ethereum at 12)', parse: optional(challengeDuration) }),
   spec({ key: 'maxChallengeDuration', flag: '--max-challenge-duration <duration>', env: 'SLUICE_HUB_MAX_CHALLENGE_DURATION', description: 'longest challenge duration of a ledger or virtual channel the hub joins; longer ones are refused (the hub\'s collateral in them would be locked that long on chain, and near 2^48 s no challenge can succeed at all)', default: DEFAULT_CHALLENGE_DURATIONS.ledger[1], defaultText: '30d', parse: challengeDuration }),
   spec({ key: 'objectiveTimeoutMs', flag: '--objective-timeout-ms <ms>', env: 'SLUICE_HUB_OBJECTIVE_TIMEOUT_MS', description: 'report a stalled objective and re-send its messages after this long', default: 30_000, defaultText: '30000', parse: int(100, 86_400_000) }),
   spec({ key: 'prefundTimeoutMs', flag: '--prefund-timeout-ms <ms>', env: 'SLUICE_HUB_PREFUND_TIMEOUT_MS', description: 'give up a virtual channel whose payee has not signed its prefund this long after the hub joined (the hub signs last, so nobody holds a complete prefund; payer and payee are told)', default: 60_000, defaultText: '60000', parse: int(1_000, 86_400_000) }),
@@ -252,7 +253,7 @@ export function resolveConfig(input: ResolveInput): { config: HubConfig; sources
       sources[o.key] = 'default';
     }
   }
-  if ((out['minChallengeDuration'] as number) > (out['maxChallengeDuration'] as number)) {
+  if (out['minChallengeDuration'] !== undefined && (out['minChallengeDuration'] as number) > (out['maxChallengeDuration'] as number)) {
     throw new SluiceError('INVALID_ARGUMENT', '--min-challenge-duration must not exceed --max-challenge-duration');
   }
   return { config: out as unknown as HubConfig, sources };

@@ -10,7 +10,7 @@
  * await hub.start();
  * ```
  */
-import { type Address, type ChannelId, DEFAULT_CHALLENGE_DURATIONS, DEFAULT_MAX_LEDGER_GUARANTEES, DEFAULT_NONCE_WINDOW, type NonceWindow, SluiceError, parseAddress, sameAddress } from '@sluice/channel-core';
+import { type Address, type ChannelId, DEFAULT_MAX_LEDGER_GUARANTEES, DEFAULT_NONCE_WINDOW, type NonceWindow, SluiceError, parseAddress, sameAddress } from '@sluice/channel-core';
 import { createNode, type HistoryRetention, type LedgerRequest, type Node, type NodeChainInit, type NodeComponents, type NodeEvent, type NodeInit, type VirtualChannelRequest, type Decision, type DisputeView, disputeView, startHistoryRetention } from '@sluice/channel-core/node';
 import type { Logger } from 'pino';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
@@ -59,9 +59,11 @@ export interface HubCollateralPolicy {
   readonly maxOpeningCollateral?: bigint;
   /**
    * Challenge durations (seconds) of the ledgers and virtual channels the hub joins; others are
-   * refused. Default `DEFAULT_CHALLENGE_DURATIONS` (5 min to 30 days).
+   * refused. Default `DEFAULT_CHALLENGE_DURATIONS` (5 min to 30 days); without `min`, the minimum is
+   * 5 min raised to twice the time the hub takes to answer a challenge on this chain
+   * (`challengeDurationFloorS`: 6 min on Ethereum at 12 confirmations).
    */
-  readonly challengeDurations?: { readonly min: number; readonly max: number };
+  readonly challengeDurations?: { readonly min?: number; readonly max: number };
 }
 
 /**
@@ -143,6 +145,8 @@ export interface HealthReport {
   readonly chainId: number | null;
   /** Blocks a chain event must be deep before the hub acts on it (`--confirmations`, or the chain's default). */
   readonly confirmations: number | null;
+  /** The challenge durations, s, of the ledgers and virtual channels the hub joins, `[min, max]` (null before start). */
+  readonly challengeDurations: { readonly ledger: readonly [number, number]; readonly virtual: readonly [number, number] } | null;
   /** Latest block of the RPC (null if it did not answer). */
   readonly chainHead: number | null;
   /** Last chain block the engine processed. */
@@ -398,6 +402,7 @@ class HubImpl implements Hub {
         }
         this.#chainId = this.#init.chain.chainId;
       } else this.#chainId = await this.#rpcChainId();
+      this.#checkChallengeRange();
       await this.#checkAnswerTime();
       const http = this.#init.http;
       if (http !== false) {
@@ -414,7 +419,7 @@ class HubImpl implements Hub {
       throw e;
     }
     this.logger.info(
-      { peer: this.address, peerId: this.peerId(), multiaddrs: this.multiaddrs(), http: this.httpUrl() ?? null, ledgers: this.#node.getLedgerChannels().length, chainId: this.#chainId, confirmations: this.#node.confirmations },
+      { peer: this.address, peerId: this.peerId(), multiaddrs: this.multiaddrs(), http: this.httpUrl() ?? null, ledgers: this.#node.getLedgerChannels().length, chainId: this.#chainId, confirmations: this.#node.confirmations, minChallengeDurationS: this.#node.challengeDurations.ledger[0] },
       'hub started',
     );
   }
@@ -439,6 +444,16 @@ class HubImpl implements Hub {
     });
   }
 
+  /** Refuse to start with no challenge duration to join: a default minimum raised past the maximum. */
+  #checkChallengeRange(): void {
+    const [min, max] = this.#node.challengeDurations.ledger;
+    if (min <= max) return;
+    throw new SluiceError(
+      'INVALID_ARGUMENT',
+      `the hub would join no channel: the shortest challenge duration it can answer at ${this.#node.confirmations} confirmations is ${min} s, over --max-challenge-duration (${max} s); raise --max-challenge-duration or set --min-challenge-duration`,
+    );
+  }
+
   /**
    * Warn when the shortest challenge the hub joins could finalize before the hub answers it: its
    * answer time at this chain's block time and our confirmations over half the minimum challenge
@@ -459,7 +474,8 @@ class HubImpl implements Hub {
     if (blockTimeS === undefined) return;
     const confirmations = this.#node.confirmations;
     const answerS = challengeAnswerTimeS(confirmations, blockTimeS);
-    const minS = this.#init.policy?.challengeDurations?.min ?? Math.min(DEFAULT_CHALLENGE_DURATIONS.ledger[0], DEFAULT_CHALLENGE_DURATIONS.virtual[0]);
+    const { ledger, virtual } = this.#node.challengeDurations;
+    const minS = Math.min(ledger[0], virtual[0]);
     if (answerS * 2 <= minS) return;
     this.logger.warn(
       { confirmations, blockTimeS: Math.round(blockTimeS * 100) / 100, answerS: Math.round(answerS), minChallengeDurationS: minS },
@@ -534,6 +550,7 @@ class HubImpl implements Hub {
       multiaddrs: this.multiaddrs(),
       chainId: this.#chainId,
       confirmations: this.#started ? this.#node.confirmations : null,
+      challengeDurations: this.#started ? this.#node.challengeDurations : null,
       chainHead,
       lastProcessedBlock,
       storeOk,

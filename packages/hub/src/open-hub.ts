@@ -88,7 +88,7 @@ export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Parti
         // the assets named, else ETH and the deployment's token; `any`: no restriction
         ...(config.assets === null ? {} : { assets: config.assets ?? [ZERO_ADDRESS, ...(deployment?.token === undefined ? [] : [deployment.token])] }),
         ...(config.collateralPeers === undefined ? {} : { collateralPeers: config.collateralPeers }),
-        challengeDurations: { min: config.minChallengeDuration, max: config.maxChallengeDuration },
+        challengeDurations: { ...(config.minChallengeDuration === undefined ? {} : { min: config.minChallengeDuration }), max: config.maxChallengeDuration },
       },
       http: { host: config.httpHost, port: config.httpPort },
       objectiveTimeoutMs: config.objectiveTimeoutMs,

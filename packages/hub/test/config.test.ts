@@ -181,9 +181,9 @@ test('--prefund-timeout-ms: default 60 s, at least 1 s', () => {
   assert.throws(() => resolveConfig({ flags: { prefundTimeoutMs: '10' } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--prefund-timeout-ms/.test(e.message));
 });
 
-test('challenge durations: 5m to 30d by default, in seconds; min above max and out-of-range values are refused', () => {
+test('challenge durations: no minimum by default (the hub derives it from the chain), 30d at most, in seconds; min above max and out-of-range values are refused', () => {
   const { config } = resolveConfig({});
-  assert.equal(config.minChallengeDuration, 300);
+  assert.equal(config.minChallengeDuration, undefined);
   assert.equal(config.maxChallengeDuration, 30 * 86_400);
   assert.equal(resolveConfig({ env: { SLUICE_HUB_MIN_CHALLENGE_DURATION: '24h' } }).config.minChallengeDuration, 86_400);
   for (const flags of [{ minChallengeDuration: '7d', maxChallengeDuration: '1d' }, { minChallengeDuration: 'forever' }, { maxChallengeDuration: '400d' }, { minChallengeDuration: '0m' }]) {

@@ -295,7 +295,7 @@ test('settleHubLedgers (sluice-hub settle) also leaves openings: the one the hub
   }
 });
 
-test('on a public chain, the hub warns at start when its shortest challenges leave little time to answer them', async () => {
+test('on a public chain, the hub joins only challenges it has time to answer by default, and warns at start when its explicit minimum is short', async () => {
   // a JSON-RPC stand-in for chain 10 with 12 s blocks (the hub reads the chain id and the block time from it)
   const rpc = createServer((req, res) => {
     let body = '';
@@ -308,21 +308,36 @@ test('on a public chain, the hub warns at start when its shortest challenges lea
   });
   await new Promise<void>((resolve) => rpc.listen(0, '127.0.0.1', resolve));
   const rpcUrl = `http://127.0.0.1:${(rpc.address() as AddressInfo).port}`;
-  const warnings = async (init: Partial<HubInit>, confirmations?: number): Promise<Record<string, unknown>[]> => {
+  const started = async (init: Partial<HubInit>, confirmations?: number): Promise<{ warnings: Record<string, unknown>[]; ready: Record<string, unknown> | undefined; durations: unknown }> => {
     const lines: Record<string, unknown>[] = [];
     const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _e, cb) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); cb(); } }));
     const chain = { ...CHAIN, rpcUrl, chainId: 10, ...(confirmations === undefined ? {} : { confirmations }) };
     const hub = createHub({ privateKey: KEYS.hub, chain, http: false, retainHistory: false, ...init }, { store: openMemoryStore(), chain: new MemoryChainService(), messaging: createMemoryNetwork({ seed: 1 }).service(privateKeyToAddress(KEYS.hub)), logger, defaultMetrics: false });
     await hub.start();
+    const durations = (await hub.health()).challengeDurations;
     await hub.stop();
-    return lines.filter((l) => l['level'] === 40 && /little time to answer/.test(String(l['msg'])));
+    return { warnings: lines.filter((l) => l['level'] === 40 && /little time to answer/.test(String(l['msg']))), ready: lines.find((l) => l['msg'] === 'hub started'), durations };
   };
+  const month = 30 * 86_400;
   try {
-    // 12 confirmations (chain 10's default) x 12 s, plus 2 blocks to be mined: 168 s, over half of the 300 s minimum
-    const [w] = await warnings({});
+    // 12 confirmations (chain 10's default) x 12 s, plus 2 blocks to be mined: 168 s to answer. By
+    // default the hub joins challenges of twice that, rounded up to a minute
+    const byDefault = await started({});
+    assert.deepEqual(byDefault.warnings, []);
+    assert.deepEqual(byDefault.durations, { ledger: [360, month], virtual: [360, month] });
+    assert.equal(byDefault.ready?.['minChallengeDurationS'], 360);
+    assert.deepEqual((await started({ policy: { challengeDurations: { max: 86_400 } } })).durations, { ledger: [360, 86_400], virtual: [360, 86_400] });
+    // an explicit 5 min minimum is kept, with a warning: 168 s is over half of it
+    const explicit = await started({ policy: { challengeDurations: { min: 300, max: month } } });
+    assert.deepEqual(explicit.durations, { ledger: [300, month], virtual: [300, month] });
+    const [w] = explicit.warnings;
     assert.deepEqual({ confirmations: w?.['confirmations'], blockTimeS: w?.['blockTimeS'], answerS: w?.['answerS'], minChallengeDurationS: w?.['minChallengeDurationS'] }, { confirmations: 12, blockTimeS: 12, answerS: 168, minChallengeDurationS: 300 });
-    assert.deepEqual(await warnings({ policy: { challengeDurations: { min: 3_600, max: 86_400 } } }), [], 'an hour leaves time');
-    assert.deepEqual(await warnings({}, 3), [], '3 confirmations: 60 s');
+    assert.deepEqual((await started({ policy: { challengeDurations: { min: 3_600, max: 86_400 } } })).warnings, [], 'an hour leaves time');
+    const three = await started({}, 3);
+    assert.deepEqual(three.warnings, [], '3 confirmations: 60 s');
+    assert.deepEqual(three.durations, { ledger: [300, month], virtual: [300, month] }, 'never below 5 min by default');
+    // a maximum under the minimum this chain needs: the hub would join nothing, so it does not start
+    await assert.rejects(started({ policy: { challengeDurations: { max: 300 } } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /shortest challenge duration it can answer at 12 confirmations is 360 s, over --max-challenge-duration \(300 s\)/.test(e.message));
   } finally {
     rpc.close();
   }

@@ -19,7 +19,7 @@ export {
 } from './engine.ts';
 export { type DisputeInfo, type FallbackConfig, FALLBACK_DEFAULTS, fallbackContext, disputeInfo, isFallbackObjective } from './fallback.ts';
 export type { EngineEvent, EngineEventOf, EngineEventType, FallbackStartReason, ObjectiveType, StallReason } from './events.ts';
-export { type ChallengeDurations, type Decision, type EnginePolicy, type LedgerRequest, type VirtualChannelRequest, DEFAULT_CHALLENGE_DURATIONS, DEFAULT_MAX_LEDGER_GUARANTEES, challengeDurationRefusal, decideLedger, decideVirtualChannel } from './policy.ts';
+export { type ChallengeDurations, type Decision, type EnginePolicy, type LedgerRequest, type VirtualChannelRequest, DEFAULT_CHALLENGE_DURATIONS, DEFAULT_MAX_LEDGER_GUARANTEES, challengeDurationRange, challengeDurationRefusal, decideLedger, decideVirtualChannel } from './policy.ts';
 export { MAX_WIRE_BYTES, OBJECTIVE_ID_RE, WIRE_VERSION, decodeWireMessage, encodeWireMessage } from './wire.ts';
 export { eventChannelId, toProtocolEvent } from './chain-events.ts';
 export { reconcileTransaction, toChainTransaction, transactionKey } from './transactions.ts';

@@ -46,10 +46,13 @@ export const DEFAULT_MAX_LEDGER_GUARANTEES = 256;
  */
 export const DEFAULT_CHALLENGE_DURATIONS = { ledger: [300, 30 * 86_400], virtual: [300, 30 * 86_400] } as const satisfies ChallengeDurations;
 
-/** Accepted challenge durations, seconds, inclusive `[min, max]`. */
+/**
+ * Accepted challenge durations, seconds, inclusive `[min, max]`. An undefined `min` is the default
+ * one ({@link DEFAULT_CHALLENGE_DURATIONS}), raised to {@link EnginePolicy.challengeDurationFloor}.
+ */
 export interface ChallengeDurations {
-  readonly ledger: readonly [number, number];
-  readonly virtual: readonly [number, number];
+  readonly ledger: readonly [min: number | undefined, max: number];
+  readonly virtual: readonly [min: number | undefined, max: number];
 }
 
 /** A decision: `true` to accept, or a reason to refuse. */
@@ -91,11 +94,25 @@ export interface EnginePolicy {
    * a ledger or virtual channel a peer opens with one outside is refused (HUB_POLICY_REJECTED).
    */
   readonly challengeDurations?: Partial<ChallengeDurations>;
+  /**
+   * Seconds the default minimum challenge duration is raised to: the node sets it from its
+   * confirmations and the chain's block time (`challengeDurationFloorS`), so that by default we
+   * only join challenges we have time to answer. A minimum given in `challengeDurations` is kept
+   * as it is (the hub warns at start when it is short).
+   */
+  readonly challengeDurationFloor?: number;
+}
+
+/** The challenge durations, seconds, we join `kind` channels with: `[min, max]`, inclusive. */
+export function challengeDurationRange(policy: EnginePolicy, kind: 'ledger' | 'virtual'): readonly [number, number] {
+  const [defaultMin, defaultMax] = DEFAULT_CHALLENGE_DURATIONS[kind];
+  const [min, max] = policy.challengeDurations?.[kind] ?? [undefined, defaultMax];
+  return [min ?? Math.max(defaultMin, policy.challengeDurationFloor ?? 0), max];
 }
 
 /** Refusal reason when `seconds` is outside the policy's range for `kind`; undefined when inside. */
 export function challengeDurationRefusal(policy: EnginePolicy, kind: 'ledger' | 'virtual', seconds: number): string | undefined {
-  const [min, max] = policy.challengeDurations?.[kind] ?? DEFAULT_CHALLENGE_DURATIONS[kind];
+  const [min, max] = challengeDurationRange(policy, kind);
   if (seconds >= min && seconds <= max) return undefined;
   return `the ${kind === 'ledger' ? 'ledger' : 'virtual channel'}'s challenge duration ${seconds} s is outside what we accept (${min}..${max} s)`;
 }

@@ -8,7 +8,7 @@ import { timedNonce } from '../nonce.ts';
 import { type Address, type ChannelId, type Hex } from '../hex.ts';
 import { ZERO_ADDRESS, addressToDestination, parseAddress, privateKeyToAddress, sameAddress } from '../address.ts';
 import { SluiceError, isSluiceError } from '../errors.ts';
-import { defaultConfirmations } from '../chain.ts';
+import { challengeDurationFloorS, defaultConfirmations } from '../chain.ts';
 import { readBlockTime } from '../rpc.ts';
 import type { MessageService } from '../ports/messaging.ts';
 import type { StaleCursor, Store } from '../ports/store.ts';
@@ -32,7 +32,7 @@ import { type Owned, chainFor, messagingFor, storeFor } from './adapters.ts';
 import { ledgerInfo, virtualInfo } from './info.ts';
 import type { EngineEvent } from '../engine/events.ts';
 import { assertGuaranteeRoom, freeToLock, topUpInProgress, virtualDefundFor } from '../engine/join.ts';
-import { DEFAULT_MAX_LEDGER_GUARANTEES } from '../engine/policy.ts';
+import { DEFAULT_MAX_LEDGER_GUARANTEES, type EnginePolicy, challengeDurationRange } from '../engine/policy.ts';
 import {
   type LedgerData,
   type VirtualData,
@@ -81,6 +81,13 @@ export interface Node {
    * one confirmation, an RPC of our own); undefined when not read or when the chain could not tell.
    */
   readonly blockTimeS: number | undefined;
+  /**
+   * The challenge durations, s, this node joins ledgers and virtual channels with, inclusive:
+   * the policy's `challengeDurations`, or by default 5 min to 30 days with the minimum raised to
+   * twice the time a challenge takes to answer here (`challengeDurationFloorS`: 6 min on Ethereum
+   * at 12 confirmations). After `start`.
+   */
+  readonly challengeDurations: { readonly ledger: readonly [number, number]; readonly virtual: readonly [number, number] };
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Our libp2p multiaddrs (with `/p2p/<peerId>`), empty with a non-libp2p messaging component. */
@@ -279,6 +286,7 @@ class NodeImpl implements Node {
   #confirmations: number | undefined;
   #confirmationWaitMs = 0;
   #blockTimeS: number | undefined;
+  #policy: EnginePolicy = {};
   #payer: PayerLedger;
   #payee: PayeeLedger;
   readonly #listeners = new Set<(e: EngineEvent) => void>();
@@ -314,6 +322,11 @@ class NodeImpl implements Node {
 
   get blockTimeS(): number | undefined {
     return this.#blockTimeS;
+  }
+
+  get challengeDurations(): { readonly ledger: readonly [number, number]; readonly virtual: readonly [number, number] } {
+    if (this.#confirmations === undefined) throw new SluiceError('INVALID_ARGUMENT', 'node is not started');
+    return { ledger: challengeDurationRange(this.#policy, 'ledger'), virtual: challengeDurationRange(this.#policy, 'virtual') };
   }
 
   get #st(): Store {
@@ -371,13 +384,16 @@ class NodeImpl implements Node {
     this.#confirmations = confirmations;
     this.#blockTimeS = confirmations <= 1 ? undefined : await this.#readBlockTimeS();
     this.#confirmationWaitMs = confirmations <= 1 ? 0 : (confirmations - 1) * (this.#blockTimeS ?? 12) * 1000;
+    // by default, join only challenges we have time to answer at these confirmations
+    const floor = confirmations <= 1 ? 0 : challengeDurationFloorS(confirmations, this.#blockTimeS ?? 12);
+    this.#policy = floor > (init.policy?.challengeDurationFloor ?? 0) ? { ...init.policy, challengeDurationFloor: floor } : (init.policy ?? {});
     this.#messaging = messaging.value;
     const engine = createEngine(
       {
         privateKey: init.privateKey,
         consensusApp: parseAddress(init.chain.consensusApp, 'chain.consensusApp'),
         virtualPaymentApp: parseAddress(init.chain.virtualPaymentApp, 'chain.virtualPaymentApp'),
-        ...(init.policy === undefined ? {} : { policy: init.policy }),
+        policy: this.#policy,
         ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
         ...(init.openingTimeoutMs === undefined ? {} : { openingTimeoutMs: init.openingTimeoutMs }),
         ...(init.prefundTimeoutMs === undefined ? {} : { prefundTimeoutMs: init.prefundTimeoutMs }),

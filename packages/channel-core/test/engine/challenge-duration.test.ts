@@ -8,7 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_CHALLENGE_DURATIONS, isSluiceError } from '../../src/index.ts';
-import { ADDR, until, world } from './harness.ts';
+import { challengeDurationRange } from '../../src/engine/policy.ts';
+import { challengeDurationFloorS } from '../../src/chain.ts';
+import { ADDR, CONSENSUS_APP, VIRTUAL_PAYMENT_APP, until, world } from './harness.ts';
 
 const HUGE = 2 ** 48 - 1;
 
@@ -47,5 +49,35 @@ test('hub and payee refuse a virtual channel whose challenge duration is out of 
     await until(() => w2.nodes.irene.getLedgerChannel(channelId)?.status === 'open', 'the 60 s ledger open');
   } finally {
     await w2.stop();
+  }
+});
+
+test('the default minimum follows the time a challenge takes to answer; an explicit one is kept', () => {
+  // (12 confirmations + 2 blocks to be mined) x 12 s = 168 s, twice that rounded up to a minute
+  assert.equal(challengeDurationFloorS(12, 12), 360);
+  assert.equal(challengeDurationFloorS(3, 2), 60);
+  assert.equal(challengeDurationFloorS(64, 12), 1_620);
+  const [min, max] = DEFAULT_CHALLENGE_DURATIONS.ledger;
+  assert.deepEqual(challengeDurationRange({}, 'ledger'), [min, max]);
+  assert.deepEqual(challengeDurationRange({ challengeDurationFloor: 60 }, 'ledger'), [min, max], 'never below the default');
+  assert.deepEqual(challengeDurationRange({ challengeDurationFloor: 1_620 }, 'virtual'), [1_620, max]);
+  assert.deepEqual(challengeDurationRange({ challengeDurationFloor: 1_620, challengeDurations: { ledger: [120, 86_400] } }, 'ledger'), [120, 86_400], 'explicit minimum kept');
+  assert.deepEqual(challengeDurationRange({ challengeDurationFloor: 1_620, challengeDurations: { ledger: [undefined, 86_400] } }, 'ledger'), [1_620, 86_400]);
+  assert.deepEqual(challengeDurationRange({ challengeDurationFloor: 1_620, challengeDurations: { ledger: [120, 86_400] } }, 'virtual'), [1_620, max]);
+});
+
+test('a node waiting for 12 confirmations refuses challenges too short to answer at them', async () => {
+  // an injected chain: the node assumes 12 s blocks, so its floor is 360 s
+  const w = await world({ minDelayMs: 0, maxDelayMs: 2, seed: 8 }, { alice: { ledgerChallengeDuration: 300 }, irene: { chain: { consensusApp: CONSENSUS_APP, virtualPaymentApp: VIRTUAL_PAYMENT_APP, startBlock: 0, confirmations: 12 } } });
+  try {
+    const { alice, irene } = w.nodes;
+    assert.deepEqual(irene.challengeDurations, { ledger: [360, DEFAULT_CHALLENGE_DURATIONS.ledger[1]], virtual: [360, DEFAULT_CHALLENGE_DURATIONS.virtual[1]] });
+    assert.deepEqual(alice.challengeDurations.ledger, DEFAULT_CHALLENGE_DURATIONS.ledger, 'one confirmation: the default range');
+    await assert.rejects(
+      alice.createLedgerChannel({ counterparty: ADDR.irene, deposit: 1000n }),
+      (e: unknown) => isSluiceError(e, 'HUB_POLICY_REJECTED') && e.message.includes('challenge duration 300 s is outside what we accept (360..'),
+    );
+  } finally {
+    await w.stop();
   }
 });
