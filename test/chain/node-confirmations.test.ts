@@ -54,6 +54,9 @@ test('a node on a local dev chain (31337) acts on an event 1 block deep; on chai
   assert.equal(remote.node.confirmations, 12);
   // a chain of one block tells no block time: Ethereum's 12 s is assumed; 11 blocks after the first
   assert.equal(remote.node.confirmationWaitMs, 11 * 12_000);
+  // and joins challenges of at least twice (12 + 2) x 12 s, rounded up to a minute
+  assert.deepEqual(remote.node.challengeDurations.ledger, [360, 30 * 86_400]);
+  assert.deepEqual(local.node.challengeDurations.virtual, [300, 30 * 86_400]);
 
   const mine = async (a: Anvil, n: number): Promise<number> => {
     const p = new JsonRpcProvider(a.rpcUrl, undefined, { staticNetwork: true });

@@ -79,7 +79,7 @@ test('a hub process serves Alice and Bob; health, metrics, status; no secrets in
 
   const health0 = await get('/healthz');
   assert.equal(health0.status, 200);
-  const h = JSON.parse(health0.body) as { ok: boolean; address: string; peerId: string; multiaddrs: string[]; chainHead: number; storeOk: boolean; chainId: number; confirmations: number };
+  const h = JSON.parse(health0.body) as { ok: boolean; address: string; peerId: string; multiaddrs: string[]; chainHead: number; storeOk: boolean; chainId: number; confirmations: number; challengeDurations: unknown };
   assert.equal(h.ok, true);
   assert.equal(h.address.toLowerCase(), hubAddress.toLowerCase());
   assert.equal(h.peerId, hub.started.peerId);
@@ -88,6 +88,7 @@ test('a hub process serves Alice and Bob; health, metrics, status; no secrets in
   assert.equal(h.storeOk, true);
   assert.equal(h.chainId, 31337);
   assert.equal(h.confirmations, 1); // the local chain's default (no --confirmations given)
+  assert.deepEqual(h.challengeDurations, { ledger: [300, 30 * 86_400], virtual: [300, 30 * 86_400] });
 
   const aliceKey = chain.anvil.accounts[1]!;
   const bobKey = chain.anvil.accounts[3]!;
