@@ -64,6 +64,32 @@ describe('deposit', () => {
     });
   }
 
+  test('a wallet signs here and onSent has the hash before the broadcast; a node-held account still works (onSent once the node accepted it)', async () => {
+    const L = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 101);
+    const provider = connect(f.anvil.rpcUrl);
+    const order: string[] = [];
+    const broadcast = provider.broadcastTransaction.bind(provider);
+    provider.broadcastTransaction = async (raw: string) => {
+      order.push('broadcast');
+      return broadcast(raw);
+    };
+    try {
+      const wallet = new Wallet(f.alice.key, provider);
+      const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider, signer: wallet, pollIntervalMs: 50 });
+      const r = await svc.deposit({ asset: ETH, channelId: L.id, amount: 7n }, { onSent: (h) => order.push(`sent ${h}`) });
+      assert.deepEqual(order, [`sent ${r.txHash}`, 'broadcast'], 'the hash is told before the transaction leaves');
+      // an account the node signs for (anvil's unlocked accounts): sent through eth_sendTransaction
+      order.length = 0;
+      const nodeSigner = await provider.getSigner(f.irene.address);
+      const viaNode = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider, signer: nodeSigner, pollIntervalMs: 50 });
+      const r2 = await viaNode.deposit({ asset: ETH, channelId: L.id, amount: 5n }, { onSent: (h) => order.push(`sent ${h}`) });
+      assert.deepEqual(order, [`sent ${r2.txHash}`]);
+      assert.equal(await f.alice.chain.holdings(ETH, L.id), 12n);
+    } finally {
+      provider.destroy();
+    }
+  });
+
   test('ERC20: insufficient balance reverts with the reason', async () => {
     const L = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100);
     const poor = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider, signer: Wallet.createRandom(f.provider) });

@@ -18,9 +18,12 @@ export interface ChainCallOptions {
   /** Overall deadline of the call in ms; exceeding it rejects with `CHAIN_TIMEOUT`. */
   readonly timeoutMs?: number;
   /**
-   * `submit` only: called with the transaction's hash (lowercase) once it is sent, before it is
-   * mined, so the caller can tell its own transaction in events that arrive before the receipt.
-   * For an ERC20 deposit, the deposit's hash (not the approval's).
+   * `submit` only: called with the transaction's hash (lowercase) before it is mined, so the caller
+   * can tell its own transaction in events that arrive before the receipt. With a signer that holds
+   * its key (the ethers adapter with a wallet), before the transaction is
+   * broadcast: what the callback records synchronously and durably outlives a crash right after the
+   * broadcast. Otherwise once the RPC accepted it. For an ERC20 deposit, the deposit's hash (not the
+   * approval's). A transaction told here may still fail to be broadcast.
    */
   readonly onSent?: (txHash: Hex) => void;
 }

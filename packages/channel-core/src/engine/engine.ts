@@ -1688,8 +1688,9 @@ class EngineImpl implements Engine {
       let sentHash: string | undefined;
       try {
         // our reclaim's `Reclaimed` may be polled before its receipt returns: name its target from
-        // the hash as soon as it is sent, so it is never taken for someone else's (that makes
-        // the ledger exit yield to a counterparty that is not reclaiming)
+        // the hash as soon as it is known (before the broadcast, with a wallet signer; the record
+        // is a FULL commit, so it survives a crash right after), so it is never taken for someone
+        // else's (that makes the ledger exit yield to a counterparty that is not reclaiming)
         const onSent =
           tx.kind === 'reclaim'
             ? (h: Hex): void => {

@@ -3,11 +3,13 @@
  * adjudicator, reads, and the adjudicator's events as a resumable stream.
  */
 import {
+  BaseWallet,
   Contract,
   Interface,
   ZeroAddress,
   isError,
-  type ContractTransactionResponse,
+  keccak256,
+  type TransactionResponse,
   type InterfaceAbi,
   type Log,
   type Provider,
@@ -269,13 +271,27 @@ export class EthersChainService implements ChainService {
 
   /**
    * Estimate, sign and send under a per-service lock (so concurrent submissions get distinct
-   * nonces), then wait for `confirmations` outside the lock.
+   * nonces), then wait for `confirmations` outside the lock. A signer holding its key (an ethers
+   * wallet) signs here, and `onSent` is told the hash before the transaction is broadcast: a caller
+   * that records it there can never have a transaction out that it has no record of. Other signers
+   * (a JSON-RPC account) send through the node, and `onSent` follows the node's answer.
    */
   async #sendVia(contract: Contract, method: string, args: unknown[], overrides: Record<string, unknown>, opts: ChainCallOptions): Promise<TxResult> {
     return this.#guard(method, opts, async (signal) => {
-      const send = async (): Promise<ContractTransactionResponse> => {
+      const send = async (): Promise<TransactionResponse> => {
         if (signal.aborted) throw signal.reason;
-        return contract.getFunction(method).send(...args, overrides);
+        const signer = contract.runner;
+        if (!(signer instanceof BaseWallet) || signer.provider === null) {
+          const resp = await contract.getFunction(method).send(...args, overrides);
+          this.#tellSent(opts, resp.hash);
+          return resp;
+        }
+        // estimate (a revert throws here), nonce, fees and chain id: what `send` would fill in
+        const request = await signer.populateTransaction(await contract.getFunction(method).populateTransaction(...args, overrides));
+        if (signal.aborted) throw signal.reason;
+        const raw = await signer.signTransaction(request);
+        this.#tellSent(opts, keccak256(raw));
+        return signer.provider.broadcastTransaction(raw);
       };
       const p = this.#sendQueue.then(send, send);
       // the slot frees when the send settles, or when this call gives up (timeout/abort), so a
@@ -286,11 +302,6 @@ export class EthersChainService implements ChainService {
       });
       this.#sendQueue = Promise.race([p.then(noop, noop), released]);
       const resp = await p;
-      try {
-        opts.onSent?.(resp.hash.toLowerCase() as Hex);
-      } catch {
-        // the caller's bookkeeping; the transaction is out either way
-      }
       let receipt: TransactionReceipt | null;
       try {
         receipt = await resp.wait(this.#confirmations);
@@ -302,12 +313,20 @@ export class EthersChainService implements ChainService {
     });
   }
 
+  #tellSent(opts: ChainCallOptions, hash: string): void {
+    try {
+      opts.onSent?.(hash.toLowerCase() as Hex);
+    } catch {
+      // the caller's bookkeeping: the transaction goes out either way
+    }
+  }
+
   /**
    * A transaction that passed estimation but reverted when mined (e.g. another deposit
    * landed first) carries no revert data in its receipt: replay it as a call at its block
    * to recover the reason.
    */
-  async #explainMinedRevert(e: unknown, resp: ContractTransactionResponse, method: string): Promise<unknown> {
+  async #explainMinedRevert(e: unknown, resp: TransactionResponse, method: string): Promise<unknown> {
     if (!isError(e, 'CALL_EXCEPTION') || !e.receipt) return e;
     const receipt = e.receipt;
     try {
