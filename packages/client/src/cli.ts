@@ -101,7 +101,7 @@ export function buildProgram(io: CliIo, result: { code: number }, signal: AbortS
     .addOption(new Option('--key <hex>', 'payer private key, hex (prefer SLUICE_KEY or --key-file; never printed; default: the key file ~/.sluice/key.json of `sluice keys new` if it exists)').env('SLUICE_KEY'))
     .addOption(new Option('--dev-channels <dir>', 'use the dev channel registry shared with a provider started with --dev-channels (no engine, no money moved)').env('SLUICE_DEV_CHANNELS'))
     .addOption(new Option('--home <dir>', 'client state: channel node store (node.db), dev payment records').env('SLUICE_HOME').default(join(homedir(), '.sluice')));
-  addChainNodeOptions(get);
+  addChainNodeOptions(get, 'SLUICE_', { opens: 'ledger+virtual' });
   addConfigFileOption(get, 'SLUICE_CONFIG');
   addKeysCommand(program, io, result);
   addDeployCommand(program, io, result, signal);

@@ -13,6 +13,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { JsonRpcProvider, Wallet } from 'ethers';
 import { freePort, startAnvil, type Anvil } from '@sluice/contracts/anvil';
@@ -190,8 +191,16 @@ describe('end to end on anvil with the real CLIs (hub, provider, client)', { tim
 
     const out = join(dir, 'got.bin');
     // --close: Alice closes the virtual channel while her node is up (a virtual defund needs all three).
-    const got = await run(CLIENT, ['get', url, '-o', out, '--json', '--close', '--window', '4', '--budget', (10n ** 16n).toString(), ...chain, '--dev-account', '3', '--home', join(dir, 'alice')]);
+    const got = await run(CLIENT, ['get', url, '-o', out, '--json', '--close', '--window', '4', '--budget', (10n ** 16n).toString(), ...chain, '--dev-account', '3', '--home', join(dir, 'alice'), '--ledger-challenge-duration', '2d', '--virtual-challenge-duration', '2h']);
     assert.equal(got.code, 0, `${got.stdout}\n${got.stderr}`);
+    // her channels were opened with the challenge durations she asked for
+    {
+      const db = new DatabaseSync(join(dir, 'alice', 'node.db'), { readOnly: true });
+      const durations = (kind: string): number[] => (db.prepare('SELECT data FROM channels WHERE kind = ?').all(kind) as { data: string }[]).flatMap((r) => [...r.data.matchAll(/"challengeDuration":([0-9]+)/g)].map((m) => Number(m[1])));
+      assert.deepEqual([...new Set(durations('ledger'))], [2 * 86_400]);
+      assert.deepEqual([...new Set(durations('virtual'))], [2 * 3_600]);
+      db.close();
+    }
     const result = JSON.parse(got.stdout) as { ok: boolean; paid: string; channelId: string };
     assert.equal(result.ok, true);
     assert.deepEqual(await readFile(out), bytes);

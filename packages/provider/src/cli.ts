@@ -137,7 +137,7 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
     .addOption(new Option('--max-channels <n>', 'most virtual channels open to us at a time through the hub (clients keep theirs open between downloads); more are refused with LEDGER_FULL. Each adds ~5,300 gas to every channel\'s settlement if the ledger with the hub goes on chain').env('SLUICE_MAX_CHANNELS').default(DEFAULT_MAX_LEDGER_GUARANTEES).argParser(int(1, 1024)))
     .addOption(new Option('--retain-history <duration>', 'delete the channel node\'s records of channels closed longer ago than this (90m, 12h, 7d; ~12 KB each; earnings are kept as a total); "forever" keeps everything').env('SLUICE_RETAIN_HISTORY').default(null, 'forever').argParser(parseRetentionOption))
     .addOption(new Option('--nonce-max-age <duration>', 'join a virtual channel only if the time in its nonce (clients put their clock there) is at most this old and at most 10m ahead of our clock (30m, 1h, 2d), as the hub does; --retain-history then also forgets the ids of deleted channels once their nonces are older; "forever": any nonce, deleted ids kept for good').env('SLUICE_NONCE_MAX_AGE').default(3_600_000, '1h').argParser(parseRetentionOption));
-  addChainNodeOptions(start);
+  addChainNodeOptions(start, 'SLUICE_', { opens: 'ledger' });
   addConfigFileOption(start, 'SLUICE_PROVIDER_CONFIG');
   start.action(async (opts: StartOptions) => {
     await runStart(opts);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { type Address, SluiceError, parseAddress } from '@sluice/channel-core';
+import { parseRetention } from '@sluice/channel-core/node/text';
 import { MAX_MULTIADDR_LENGTH, isMultiaddrString } from './wire/multiaddrs.ts';
 
 export interface ChainNodeOptions {
@@ -23,6 +24,10 @@ export interface ChainNodeOptions {
   chainPollMs: number;
   /** undefined: the chain's default (1 on a local chain, 12 elsewhere). */
   confirmations: number | undefined;
+  /** Challenge duration of the ledgers our node opens, seconds (undefined: the node's default, 1 day). */
+  ledgerChallengeDuration?: number;
+  /** Challenge duration of the virtual channels our node opens, seconds (clients; undefined: 1 hour). */
+  virtualChallengeDuration?: number;
 }
 
 function addr(v: string): Address {
@@ -40,6 +45,18 @@ export function int(min: number, max: number): (v: string) => number {
     return n;
   };
 }
+/** commander parser: a challenge duration (`10m`, `24h`, `7d`, 1 minute to 365 days) in seconds. */
+export function challengeDurationArg(v: string): number {
+  let ms: number | null;
+  try {
+    ms = parseRetention(v);
+  } catch {
+    ms = null;
+  }
+  if (ms === null || ms > 365 * 86_400_000) throw new InvalidArgumentError('must be a duration from 1m to 365d, such as 10m, 24h or 7d');
+  return ms / 1000;
+}
+
 /** Default values of list flags: the first value given replaces them instead of adding to them. */
 const DEFAULT_LISTS = new WeakSet<readonly string[]>();
 /** Mark a list flag's default (see {@link multiaddrList}). */
@@ -60,9 +77,13 @@ export function multiaddrList(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), ...items];
 }
 
-/** Add the chain-node flags to a command (`env` is the variable prefix, e.g. `SLUICE_`). */
-export function addChainNodeOptions(cmd: Command, env = 'SLUICE_'): Command {
-  return cmd
+/**
+ * Add the chain-node flags to a command (`env` is the variable prefix, e.g. `SLUICE_`). The
+ * challenge durations of the channels the node opens: `opens: 'ledger'` (a provider) or
+ * `'ledger+virtual'` (`sluice get`); none for commands that open nothing (withdraw, status).
+ */
+export function addChainNodeOptions(cmd: Command, env = 'SLUICE_', options: { opens?: 'ledger' | 'ledger+virtual' } = {}): Command {
+  cmd
     .addOption(new Option('--rpc-url <url>', 'JSON-RPC URL of the chain').env(`${env}RPC_URL`).default('http://127.0.0.1:8545'))
     .addOption(new Option('--deployment <file>', 'deployment JSON { chainId, adjudicator, consensusApp, virtualPaymentApp, deployBlock } (as written for the hub)').env(`${env}DEPLOYMENT`))
     .addOption(new Option('--adjudicator <address>', 'NitroAdjudicator address (overrides --deployment)').env(`${env}ADJUDICATOR`).argParser(addr))
@@ -75,6 +96,21 @@ export function addChainNodeOptions(cmd: Command, env = 'SLUICE_'): Command {
     .addOption(new Option('--announce <multiaddr>', 'multiaddr our channel node advertises instead of its listen addresses, e.g. a public address (repeatable, env: comma-separated; a provider puts them in file metadata so clients reach it directly)').env(`${env}ANNOUNCE`).argParser(multiaddrList).default([] as string[]))
     .addOption(new Option('--chain-poll-ms <ms>', 'chain polling interval').env(`${env}CHAIN_POLL_MS`).default(1000).argParser(int(10, 3_600_000)))
     .addOption(new Option('--confirmations <n>', 'blocks a chain event (deposit, challenge, payout) must be deep before our node acts on it (1-256); where blocks can be reorganised, a deposit reorganised away after the ledger opened is money the peer never put in (default: by chain id, 1 on a local chain (31337, 1337), 12 elsewhere)').env(`${env}CONFIRMATIONS`).argParser(int(1, 256)));
+  if (options.opens !== undefined) {
+    cmd.addOption(
+      new Option('--ledger-challenge-duration <duration>', 'challenge duration of the ledger our node opens with the hub (10m, 24h, 7d): how long a stale state registered on chain can be answered, and how long our money stays locked if we ever settle on chain; the hub refuses one outside its range (the error names it). Default: 1d')
+        .env(`${env}LEDGER_CHALLENGE_DURATION`)
+        .argParser(challengeDurationArg),
+    );
+  }
+  if (options.opens === 'ledger+virtual') {
+    cmd.addOption(
+      new Option('--virtual-challenge-duration <duration>', 'challenge duration of the virtual channels our node opens to pay (10m, 1h, 1d); the hub and the provider refuse one outside their ranges. Default: 1h')
+        .env(`${env}VIRTUAL_CHALLENGE_DURATION`)
+        .argParser(challengeDurationArg),
+    );
+  }
+  return cmd;
 }
 
 /**

@@ -70,6 +70,8 @@ export async function createChainNode(
         ...(extra.hub === undefined ? {} : { hub: extra.hub }),
         ...(extra.peers === undefined || extra.peers.length === 0 ? {} : { peers: extra.peers }),
         ...(extra.policy === undefined ? {} : { policy: extra.policy }),
+        ...(opts.ledgerChallengeDuration === undefined ? {} : { ledgerChallengeDuration: opts.ledgerChallengeDuration }),
+        ...(opts.virtualChallengeDuration === undefined ? {} : { virtualChallengeDuration: opts.virtualChallengeDuration }),
       },
       { store },
     );

@@ -90,3 +90,33 @@ describe('multiaddr flags (--hub-multiaddr, --listen, --announce)', () => {
     }
   });
 });
+
+describe('challenge duration flags (--ledger-challenge-duration, --virtual-challenge-duration)', () => {
+  it('are seconds, from 1m to 365d; the virtual one only where the node opens virtual channels; none where it opens nothing', async () => {
+    const { addChainNodeOptions } = await import('../src/node-setup-options.ts');
+    const { Command } = await import('commander');
+    const parse = async (opens: 'ledger' | 'ledger+virtual' | undefined, args: string[], env: Record<string, string> = {}): Promise<Record<string, unknown>> => {
+      const cmd = addChainNodeOptions(new Command('t').exitOverride().configureOutput({ writeErr: () => {} }), 'T_', opens === undefined ? {} : { opens });
+      let got: Record<string, unknown> = {};
+      cmd.action((o: Record<string, unknown>) => void (got = o));
+      const saved = { ...process.env };
+      Object.assign(process.env, env);
+      try {
+        await cmd.parseAsync(['node', 't', ...args]);
+      } finally {
+        for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k];
+      }
+      return got;
+    };
+    const both = await parse('ledger+virtual', ['--ledger-challenge-duration', '2d', '--virtual-challenge-duration', '90m']);
+    assert.deepEqual([both['ledgerChallengeDuration'], both['virtualChallengeDuration']], [172_800, 5_400]);
+    const defaults = await parse('ledger+virtual', []);
+    assert.deepEqual([defaults['ledgerChallengeDuration'], defaults['virtualChallengeDuration']], [undefined, undefined], "left out: the node's defaults");
+    assert.equal((await parse('ledger', [], { T_LEDGER_CHALLENGE_DURATION: '12h' }))['ledgerChallengeDuration'], 43_200);
+    await assert.rejects(parse('ledger', ['--virtual-challenge-duration', '1h']), { code: 'commander.unknownOption' });
+    await assert.rejects(parse(undefined, ['--ledger-challenge-duration', '1d']), { code: 'commander.unknownOption' });
+    for (const bad of ['0m', '30s', '366d', 'forever', '1w']) {
+      await assert.rejects(parse('ledger', ['--ledger-challenge-duration', bad]), { code: 'commander.invalidArgument' }, bad);
+    }
+  });
+});
