@@ -228,7 +228,7 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
 }
 
 /** The message of an error for the terminal (peer text inside it was made safe where it entered; this is a second guard). */
-function describe(e: unknown): string {
+export function describe(e: unknown): string {
   return peerText(describeRaw(e), 1_000);
 }
 
@@ -243,6 +243,11 @@ function describeRaw(e: unknown): string {
       return `${e.message}; run the same command again to resume`;
     case 'ABORTED':
       return 'interrupted; run the same command again to resume';
+    case 'HUB_POLICY_REJECTED': {
+      // a hub or provider that refuses our channel's challenge duration names the range it accepts
+      const flag = /the ledger's challenge duration/.test(e.message) ? '--ledger-challenge-duration' : /the virtual channel's challenge duration/.test(e.message) ? '--virtual-challenge-duration' : undefined;
+      return flag === undefined ? `${e.message} (${e.code})` : `${e.message} (${e.code}); give ${flag} within that range (10m, 24h, 7d)`;
+    }
     default:
       return `${e.message} (${e.code})`;
   }

@@ -63,7 +63,17 @@ describe('sluice get (CLI)', () => {
     assert.match(uj.error.message, /--window/);
     const help = await sluice(['get', '--help']);
     assert.equal(help.code, 0);
-    for (const flag of ['--output', '--max-price', '--window', '--budget', '--json', '--quiet', '--close', '--key', '--dev-channels']) assert.ok(help.stdout.includes(flag), flag);
+    for (const flag of ['--output', '--max-price', '--window', '--budget', '--json', '--quiet', '--close', '--key', '--dev-channels', '--ledger-challenge-duration', '--virtual-challenge-duration']) assert.ok(help.stdout.includes(flag), flag);
+  });
+
+  it('a refused challenge duration names the flag that changes it', async () => {
+    const { describe: describeError } = await import('../src/cli.ts');
+    const { SluiceError } = await import('@sluice/channel-core');
+    const ledger = new SluiceError('HUB_POLICY_REJECTED', "the ledger's challenge duration 86400 s is outside what we accept (360..43200 s)");
+    assert.match(describeError(ledger), /\(360\.\.43200 s\) \(HUB_POLICY_REJECTED\); give --ledger-challenge-duration within that range/);
+    const virtual = new SluiceError('HUB_POLICY_REJECTED', "the virtual channel's challenge duration 3600 s is outside what we accept (7200..86400 s)");
+    assert.match(describeError(virtual), /give --virtual-challenge-duration within that range/);
+    assert.equal(describeError(new SluiceError('HUB_POLICY_REJECTED', 'this node is not a hub')), 'this node is not a hub (HUB_POLICY_REJECTED)');
   });
 });
 
