@@ -450,7 +450,7 @@ class HubImpl implements Hub {
     if (min <= max) return;
     throw new SluiceError(
       'INVALID_ARGUMENT',
-      `the hub would join no channel: the shortest challenge duration it can answer at ${this.#node.confirmations} confirmations is ${min} s, over --max-challenge-duration (${max} s); raise --max-challenge-duration or set --min-challenge-duration`,
+      `the hub would join no channel: its default minimum challenge duration, ${min} s (5 min, or twice the time to answer a challenge at ${this.#node.confirmations} confirmations when longer), is over --max-challenge-duration (${max} s); raise --max-challenge-duration or set --min-challenge-duration`,
     );
   }
 

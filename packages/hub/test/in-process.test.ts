@@ -337,7 +337,7 @@ test('on a public chain, the hub joins only challenges it has time to answer by 
     assert.deepEqual(three.warnings, [], '3 confirmations: 60 s');
     assert.deepEqual(three.durations, { ledger: [300, month], virtual: [300, month] }, 'never below 5 min by default');
     // a maximum under the minimum this chain needs: the hub would join nothing, so it does not start
-    await assert.rejects(started({ policy: { challengeDurations: { max: 300 } } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /shortest challenge duration it can answer at 12 confirmations is 360 s, over --max-challenge-duration \(300 s\)/.test(e.message));
+    await assert.rejects(started({ policy: { challengeDurations: { max: 300 } } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /default minimum challenge duration, 360 s \(5 min, or twice the time to answer a challenge at 12 confirmations when longer\), is over --max-challenge-duration \(300 s\)/.test(e.message));
   } finally {
     rpc.close();
   }
