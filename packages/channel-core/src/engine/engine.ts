@@ -1523,6 +1523,15 @@ class EngineImpl implements Engine {
     if (o.type === 'ledgerTopUp') this.#afterTopUpEnded(failed as LedgerTopUpObjective);
     this.#log.warn({ objectiveId: o.id, code, reason: message }, 'objective failed');
     this.#emit({ type: 'objectiveFailed', objectiveId: o.id, objectiveType: o.type, channelId: objectiveChannelId(o), code, reason: message });
+    // A virtual fund that fails after V's guarantee was agreed in one of our ledgers (the other
+    // ledger went on chain before its own guarantee was: found by bench:chaos, a hub exiting its
+    // ledger with a payee away for long) leaves that guarantee with nothing to ever remove it. Once
+    // this step is done, settle V on chain, as the repair at start does (#settleUnowned checks it
+    // is such a guarantee). Before the catch-up, that repair covers it.
+    if (o.type === 'virtualFund' && this.#caughtUp) {
+      const target = o.v.id;
+      void this.serial(() => this.#settleUnowned(target)).catch(() => {});
+    }
   }
 
   /** Drop the in-memory bookkeeping of an objective that ended (stall mark, failed-transaction counts). */
@@ -2326,7 +2335,8 @@ class EngineImpl implements Engine {
    * Targets of guarantees in our open ledgers that nothing will ever remove: V's open failed here
    * with the guarantee already agreed, and no objective (cooperative or on chain) concerns V or the
    * ledger's exit. Going on chain used to fail V's open and create the settling objective in two
-   * commits; a crash between them left such a guarantee, and the ledger could never close.
+   * commits; a crash between them left such a guarantee, and the ledger could never close. Checked
+   * at start and after each virtual fund that fails (its other ledger went on chain first).
    */
   #unownedGuarantees(): ChannelId[] {
     const owned = new Set<string>();

@@ -18,7 +18,7 @@ import type { EngineEvent } from '../../src/engine/events.ts';
 import { getObjectiveData, getVirtualData, putObjectiveData, putVirtualData } from '../../src/engine/records.ts';
 import { ledgerExitId } from '../../src/protocols/ledger-exit.ts';
 import { virtualFundId } from '../../src/protocols/virtual-fund.ts';
-import { halfOpenV, mineUntil, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, dropSends, halfOpenV, mineUntil, openLedgersAtIrene, until, world } from './harness.ts';
 
 test("the failure of a virtual fund for its ledger's exit is committed with that exit: a crash between them cannot strand V's guarantee", async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 41 });
@@ -73,6 +73,39 @@ test('a store left by that crash (V failed, its guarantee agreed, nothing on cha
     assert.equal(back.getLedgerChannel(ai)?.status, 'open');
     assert.equal(back.getLedgerChannel(ai)?.myBalance, 1000n, 'her whole deposit is free again (the prefund pays her back)');
     assert.ok(!events.some((e) => e.type === 'fallbackStarted' && e.channelId === ai), 'L_AI never went on chain');
+  } finally {
+    await w.stop();
+  }
+});
+
+test("a hub exiting its ledger with the payee before V's guarantee there was agreed settles V on chain: V's guarantee in the payer's ledger does not stay there for good", async () => {
+  // Found by bench:chaos (ERC20, payees away 30 s): the hub's open of V failed for the exit of its
+  // ledger with the payee, V's guarantee already agreed in the payer's ledger; the payer waited for
+  // a postfund that would never come, its money locked in that guarantee
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 47 });
+  try {
+    const { alice, irene } = w.nodes;
+    const { ai: aiRaw, ib: ibRaw } = await openLedgersAtIrene(w, 1000n, 800n);
+    const [ai, ib] = [aiRaw as ChannelId, ibRaw as ChannelId];
+    const events: EngineEvent[] = [];
+    irene.onAny((e) => events.push(e));
+    // Bob (L_IB's leader) never gets his guarantee proposal to Irene
+    dropSends(w, 'bob', (_to, m) => m?.kind === 'ledgerProposal');
+    const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    await until(() => alice.getLedgerChannel(ai)?.guarantees === 1 && irene.getLedgerChannel(ai)?.guarantees === 1, "V's guarantee in L_AI at both ends");
+    const vf = irene.engine.activeObjectives().find((o) => o.type === 'virtualFund') as { id: string; v: { id: ChannelId } };
+    assert.equal(irene.engine.objective(vf.id)?.waitingFor, 'WaitingForCompleteFunding');
+    const v = vf.v.id;
+    // Irene takes L_IB on chain: her open of V fails with it
+    await irene.exitLedgerChannel(ib, { force: true });
+    await until(() => events.some((e) => e.type === 'objectiveFailed' && e.objectiveId === vf.id), "Irene's open of V fails");
+    await until(() => events.some((e) => e.type === 'fallbackStarted' && e.channelId === v && e.reason === 'unownedGuarantee'), 'Irene settles V on chain');
+    await mineUntil(w, () => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0);
+    await until(() => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0, "V's guarantee removed from L_AI at both ends");
+    assert.equal(alice.getLedgerChannel(ai)?.status, 'open', 'L_AI stays open');
+    assert.equal(alice.getLedgerChannel(ai)?.myBalance, 1000n, 'her whole deposit is free again');
+    const failure = await opening;
+    assert.ok(failure instanceof Error, `Alice's open ends: ${String(failure)}`);
   } finally {
     await w.stop();
   }
