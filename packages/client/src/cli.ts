@@ -144,6 +144,8 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
         await node.stop();
         store.close();
       };
+      const { shortChallengeWarnings } = await import('@sluice/provider/node-setup');
+      for (const w of shortChallengeWarnings(node, { ledger: opts.ledgerChallengeDuration, virtual: opts.virtualChallengeDuration })) log(w);
       channels = new NodePayerChannels(node, { store, timeoutMs: 120_000 });
     }
     let started = 0;

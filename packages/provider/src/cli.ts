@@ -230,6 +230,7 @@ async function runStart(opts: StartOptions): Promise<void> {
       await node.start();
       closers.unshift(() => node.stop());
       address = node.address;
+      for (const w of nodeSetup!.shortChallengeWarnings(node, { ledger: opts.ledgerChallengeDuration })) logger.warn(w.replace(/^warning: /, ''));
       const nodeChannels = new NodePayeeChannels(node, { address: hub, asset });
       channels = nodeChannels;
       // no ledger with the hub in our asset, open or funding: open one

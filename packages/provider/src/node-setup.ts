@@ -83,6 +83,27 @@ export async function createChainNode(
 }
 
 /**
+ * Warnings for challenge durations given to open our channels with (`--ledger-challenge-duration`,
+ * `--virtual-challenge-duration`) that are shorter than what our started node would join: at its
+ * confirmations and the chain's block time, a stale state registered on chain could finalize
+ * before our node answers it.
+ */
+export function shortChallengeWarnings(
+  node: Pick<Node, 'challengeDurations' | 'confirmations'>,
+  opened: { readonly ledger?: number | undefined; readonly virtual?: number | undefined },
+): string[] {
+  const out: string[] = [];
+  for (const kind of ['ledger', 'virtual'] as const) {
+    const s = opened[kind];
+    const min = node.challengeDurations[kind][0];
+    if (s !== undefined && s < min) {
+      out.push(`warning: our ${kind === 'ledger' ? "ledger's" : "virtual channels'"} challenge duration, ${s} s, is shorter than our node accepts from others (${min} s at ${node.confirmations} confirmation(s)): a stale state registered on chain could finalize before we answer it`);
+    }
+  }
+  return out;
+}
+
+/**
  * The provider's channel-node policy (`sluice-provider start`):
  * - at most `maxChannels` virtual channels open to us on the ledger with the hub (`--max-channels`);
  * - with `nonceMaxAge` (`--nonce-max-age`, default 1 h; null: `forever`), a virtual channel is

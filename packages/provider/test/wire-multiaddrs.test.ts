@@ -120,3 +120,16 @@ describe('challenge duration flags (--ledger-challenge-duration, --virtual-chall
     }
   });
 });
+
+describe('shortChallengeWarnings', () => {
+  it('warns only for a given duration shorter than what our node joins', async () => {
+    const { shortChallengeWarnings } = await import('../src/node-setup.ts');
+    const node = { confirmations: 12, challengeDurations: { ledger: [360, 2_592_000], virtual: [360, 2_592_000] } as const };
+    assert.deepEqual(shortChallengeWarnings(node, {}), [], 'the defaults (1d, 1h) are not checked');
+    assert.deepEqual(shortChallengeWarnings(node, { ledger: 86_400, virtual: 360 }), []);
+    const [w, ...rest] = shortChallengeWarnings(node, { ledger: 300, virtual: 3_600 });
+    assert.equal(rest.length, 0);
+    assert.match(w ?? '', /^warning: our ledger's challenge duration, 300 s, is shorter than our node accepts from others \(360 s at 12 confirmation\(s\)\)/);
+    assert.match(shortChallengeWarnings(node, { virtual: 60 })[0] ?? '', /our virtual channels' challenge duration, 60 s/);
+  });
+});
