@@ -35,11 +35,18 @@ test("a removal proposed by a defund that ended before the hub countersigned it:
     const final = P.latestSupportedState(defund.v)!;
     assert.equal(final.state.isFinal, true, 'the final state is signed by all');
 
-    // V is concluded on chain with it: every defund of V ends
+    // V is concluded on chain with it: every defund of V ends. Her removal is still queued in L_AI
+    // when her defund ends (read as that end commits: her removal by proof may have it countersigned
+    // a few milliseconds later, before a poll would look)
+    let queuedAtEnd: number | undefined;
+    const off = alice.engine.onCommitted((e) => {
+      if ((e.type === 'objectiveFailed' || e.type === 'objectiveCompleted') && e.objectiveId === defund.id) queuedAtEnd = getLedgerData(w.stores.alice, ai)?.ledger?.queue.length;
+    });
     await w.chain.submit(toChainTransaction({ kind: 'conclude', channelId: v, candidate: { state: { ...defund.v.fixedPart, ...final.state }, signatures: final.signatures as never } }));
     await until(() => !alice.engine.activeObjectives().some((o) => o.type === 'virtualDefund') && !irene.engine.activeObjectives().some((o) => o.type === 'virtualDefund'), 'the defunds end');
     void closing;
-    assert.equal(getLedgerData(w.stores.alice, ai)?.ledger?.queue.length, 1, 'her removal waits in L_AI');
+    off();
+    assert.equal(queuedAtEnd, 1, 'her removal waits in L_AI when her defund ends');
 
     // the guarantee leaves L_AI by the removal Alice proposed: 100 to Irene, 200 back to Alice
     await until(() => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0, "V's guarantee removed from L_AI", 15_000);
