@@ -2639,6 +2639,9 @@ class EngineImpl implements Engine {
     if (ld.myIndex === 0) {
       for (const target of added) this.#afterSync(() => void this.serial(() => this.#startGuaranteeRemovals(target)).catch(() => {}));
     }
+    // one for a channel whose open failed here and that nothing settles (the other ledger went on
+    // chain before its guarantee was agreed) would stay for good: settle V on chain
+    for (const target of added) this.#afterSync(() => void this.serial(() => this.#settleUnowned(target)).catch(() => {}));
   }
 
   /**

@@ -13,7 +13,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChannelId } from '../../src/index.ts';
+import { type ChannelId, sameAddress } from '../../src/index.ts';
+import { decodeWireMessage } from '../../src/engine/wire.ts';
 import type { EngineEvent } from '../../src/engine/events.ts';
 import { getObjectiveData, getVirtualData, putObjectiveData, putVirtualData } from '../../src/engine/records.ts';
 import { ledgerExitId } from '../../src/protocols/ledger-exit.ts';
@@ -106,6 +107,49 @@ test("a hub exiting its ledger with the payee before V's guarantee there was agr
     assert.equal(alice.getLedgerChannel(ai)?.myBalance, 1000n, 'her whole deposit is free again');
     const failure = await opening;
     assert.ok(failure instanceof Error, `Alice's open ends: ${String(failure)}`);
+  } finally {
+    await w.stop();
+  }
+});
+
+test("the same when the payer's guarantee proposal reaches the hub after the hub gave V up: the hub countersigns it, then settles V on chain", async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 49 });
+  try {
+    const { alice, irene } = w.nodes;
+    const { ai: aiRaw, ib: ibRaw } = await openLedgersAtIrene(w, 1000n, 800n);
+    const [ai, ib] = [aiRaw as ChannelId, ibRaw as ChannelId];
+    const events: EngineEvent[] = [];
+    irene.onAny((e) => events.push(e));
+    // Bob's guarantee proposal never reaches Irene; Alice's is held on its way
+    dropSends(w, 'bob', (_to, m) => m?.kind === 'ledgerProposal');
+    const svc = w.net.service(ADDR.alice);
+    const send = svc.send.bind(svc);
+    const held: (() => Promise<unknown>)[] = [];
+    (svc as { send: typeof svc.send }).send = async (to, payload, o) => {
+      const m = decodeWireMessage(payload);
+      if (sameAddress(to, ADDR.irene) && m.kind === 'ledgerProposal' && m.objectiveId.startsWith('VirtualFund-')) {
+        held.push(() => send(to, payload, o));
+        return 'held';
+      }
+      return send(to, payload, o);
+    };
+    const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    await until(() => held.length > 0, 'Alice proposes the guarantee');
+    await until(() => irene.engine.activeObjectives().some((o) => o.type === 'virtualFund'), 'Irene opens V');
+    const vf = irene.engine.activeObjectives().find((o) => o.type === 'virtualFund') as { id: string; v: { id: ChannelId } };
+    const v = vf.v.id;
+    // Irene takes L_IB on chain and gives V up, with no guarantee of V agreed anywhere yet
+    await irene.exitLedgerChannel(ib, { force: true });
+    await until(() => events.some((e) => e.type === 'objectiveFailed' && e.objectiveId === vf.id), "Irene's open of V fails");
+    assert.equal(irene.getLedgerChannel(ai)?.guarantees, 0);
+    // Alice's proposal arrives now: countersigned (it heads L_AI's queue), then V settled on chain
+    for (const f of held.splice(0)) await f();
+    await until(() => events.some((e) => e.type === 'fallbackStarted' && e.channelId === v && e.reason === 'unownedGuarantee'), 'Irene settles V on chain');
+    await mineUntil(w, () => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0);
+    await until(() => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0, "V's guarantee removed from L_AI at both ends");
+    assert.equal(alice.getLedgerChannel(ai)?.status, 'open', 'L_AI stays open');
+    assert.equal(alice.getLedgerChannel(ai)?.myBalance, 1000n, 'her whole deposit is free again');
+    assert.ok((await opening) instanceof Error, "Alice's open ends");
   } finally {
     await w.stop();
   }
