@@ -1527,10 +1527,13 @@ class EngineImpl implements Engine {
     // ledger went on chain before its own guarantee was: found by bench:chaos, a hub exiting its
     // ledger with a payee away for long) leaves that guarantee with nothing to ever remove it. Once
     // this step is done, settle V on chain, as the repair at start does (#settleUnowned checks it
-    // is such a guarantee). Before the catch-up, that repair covers it.
+    // is such a guarantee). Before the catch-up, that repair covers it. Only when one of V's
+    // ledgers holds its guarantee: most failed opens (a prefund timeout) never got one, and the
+    // check reads every ledger.
     if (o.type === 'virtualFund' && this.#caughtUp) {
       const target = o.v.id;
-      void this.serial(() => this.#settleUnowned(target)).catch(() => {});
+      const guaranteed = [o.toMyLeft?.id, o.toMyRight?.id].some((id) => id !== undefined && this.#getLedger(id)?.ledger?.current.outcome.guarantees.some((g) => g.target === target) === true);
+      if (guaranteed) void this.serial(() => this.#settleUnowned(target)).catch(() => {});
     }
   }
 
