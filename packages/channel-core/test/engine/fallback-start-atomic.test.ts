@@ -13,13 +13,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChannelId, sameAddress } from '../../src/index.ts';
-import { decodeWireMessage } from '../../src/engine/wire.ts';
+import { type ChannelId, protocols as P, sameAddress } from '../../src/index.ts';
 import type { EngineEvent } from '../../src/engine/events.ts';
 import { getObjectiveData, getVirtualData, putObjectiveData, putVirtualData } from '../../src/engine/records.ts';
 import { ledgerExitId } from '../../src/protocols/ledger-exit.ts';
 import { virtualFundId } from '../../src/protocols/virtual-fund.ts';
-import { ADDR, dropSends, halfOpenV, mineUntil, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, type World, dropSends, expectGuaranteeRemovedByProof, halfOpenV, holdSends, mineUntil, openLedgersAtIrene, until, world } from './harness.ts';
 
 test("the failure of a virtual fund for its ledger's exit is committed with that exit: a crash between them cannot strand V's guarantee", async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 41 });
@@ -79,6 +78,21 @@ test('a store left by that crash (V failed, its guarantee agreed, nothing on cha
   }
 });
 
+/**
+ * Alice opens V to Bob through Irene; Bob's guarantee proposal never reaches Irene, so her open
+ * waits for L_IB. Once `ready` holds, Irene takes L_IB on chain, which fails her open of V.
+ */
+async function ireneGivesVUp(w: World, ib: ChannelId, ready: () => boolean): Promise<{ v: ChannelId; opening: Promise<unknown> }> {
+  const { alice, irene } = w.nodes;
+  dropSends(w, 'bob', (_to, m) => m?.kind === 'ledgerProposal');
+  const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
+  await until(() => ready() && irene.engine.activeObjectives().some((o) => o.type === 'virtualFund'), 'Irene waits for the guarantees');
+  const vf = irene.engine.activeObjectives().find((o) => o.type === 'virtualFund') as P.VirtualFundObjective;
+  await irene.exitLedgerChannel(ib, { force: true });
+  await until(() => w.events.irene.some((e) => e.type === 'objectiveFailed' && e.objectiveId === vf.id), "Irene's open of V fails");
+  return { v: vf.v.id, opening };
+}
+
 test("a hub exiting its ledger with the payee before V's guarantee there was agreed settles V on chain: V's guarantee in the payer's ledger does not stay there for good", async () => {
   // Found by bench:chaos (ERC20, payees away 30 s): the hub's open of V failed for the exit of its
   // ledger with the payee, V's guarantee already agreed in the payer's ledger; the payer waited for
@@ -86,27 +100,11 @@ test("a hub exiting its ledger with the payee before V's guarantee there was agr
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 47 });
   try {
     const { alice, irene } = w.nodes;
-    const { ai: aiRaw, ib: ibRaw } = await openLedgersAtIrene(w, 1000n, 800n);
-    const [ai, ib] = [aiRaw as ChannelId, ibRaw as ChannelId];
-    const events: EngineEvent[] = [];
-    irene.onAny((e) => events.push(e));
-    // Bob (L_IB's leader) never gets his guarantee proposal to Irene
-    dropSends(w, 'bob', (_to, m) => m?.kind === 'ledgerProposal');
-    const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
-    await until(() => alice.getLedgerChannel(ai)?.guarantees === 1 && irene.getLedgerChannel(ai)?.guarantees === 1, "V's guarantee in L_AI at both ends");
-    const vf = irene.engine.activeObjectives().find((o) => o.type === 'virtualFund') as { id: string; v: { id: ChannelId } };
-    assert.equal(irene.engine.objective(vf.id)?.waitingFor, 'WaitingForCompleteFunding');
-    const v = vf.v.id;
-    // Irene takes L_IB on chain: her open of V fails with it
-    await irene.exitLedgerChannel(ib, { force: true });
-    await until(() => events.some((e) => e.type === 'objectiveFailed' && e.objectiveId === vf.id), "Irene's open of V fails");
-    await until(() => events.some((e) => e.type === 'fallbackStarted' && e.channelId === v && e.reason === 'unownedGuarantee'), 'Irene settles V on chain');
-    await mineUntil(w, () => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0);
-    await until(() => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0, "V's guarantee removed from L_AI at both ends");
-    assert.equal(alice.getLedgerChannel(ai)?.status, 'open', 'L_AI stays open');
-    assert.equal(alice.getLedgerChannel(ai)?.myBalance, 1000n, 'her whole deposit is free again');
-    const failure = await opening;
-    assert.ok(failure instanceof Error, `Alice's open ends: ${String(failure)}`);
+    const { ai, ib } = (await openLedgersAtIrene(w, 1000n, 800n)) as { ai: ChannelId; ib: ChannelId };
+    const { v, opening } = await ireneGivesVUp(w, ib, () => alice.getLedgerChannel(ai)?.guarantees === 1 && irene.getLedgerChannel(ai)?.guarantees === 1);
+    await until(() => w.events.irene.some((e) => e.type === 'fallbackStarted' && e.channelId === v && e.reason === 'unownedGuarantee'), 'Irene settles V on chain');
+    await expectGuaranteeRemovedByProof(w, ai, 1000n);
+    assert.ok((await opening) instanceof Error, "Alice's open ends");
   } finally {
     await w.stop();
   }
@@ -115,40 +113,16 @@ test("a hub exiting its ledger with the payee before V's guarantee there was agr
 test("the same when the payer's guarantee proposal reaches the hub after the hub gave V up: the hub countersigns it, then settles V on chain", async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 49 });
   try {
-    const { alice, irene } = w.nodes;
-    const { ai: aiRaw, ib: ibRaw } = await openLedgersAtIrene(w, 1000n, 800n);
-    const [ai, ib] = [aiRaw as ChannelId, ibRaw as ChannelId];
-    const events: EngineEvent[] = [];
-    irene.onAny((e) => events.push(e));
-    // Bob's guarantee proposal never reaches Irene; Alice's is held on its way
-    dropSends(w, 'bob', (_to, m) => m?.kind === 'ledgerProposal');
-    const svc = w.net.service(ADDR.alice);
-    const send = svc.send.bind(svc);
-    const held: (() => Promise<unknown>)[] = [];
-    (svc as { send: typeof svc.send }).send = async (to, payload, o) => {
-      const m = decodeWireMessage(payload);
-      if (sameAddress(to, ADDR.irene) && m.kind === 'ledgerProposal' && m.objectiveId.startsWith('VirtualFund-')) {
-        held.push(() => send(to, payload, o));
-        return 'held';
-      }
-      return send(to, payload, o);
-    };
-    const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
-    await until(() => held.length > 0, 'Alice proposes the guarantee');
-    await until(() => irene.engine.activeObjectives().some((o) => o.type === 'virtualFund'), 'Irene opens V');
-    const vf = irene.engine.activeObjectives().find((o) => o.type === 'virtualFund') as { id: string; v: { id: ChannelId } };
-    const v = vf.v.id;
-    // Irene takes L_IB on chain and gives V up, with no guarantee of V agreed anywhere yet
-    await irene.exitLedgerChannel(ib, { force: true });
-    await until(() => events.some((e) => e.type === 'objectiveFailed' && e.objectiveId === vf.id), "Irene's open of V fails");
+    const { irene } = w.nodes;
+    const { ai, ib } = (await openLedgersAtIrene(w, 1000n, 800n)) as { ai: ChannelId; ib: ChannelId };
+    // Alice's guarantee proposal is held on its way: Irene gives V up with no guarantee of V agreed
+    const held = holdSends(w, 'alice', (to, m) => sameAddress(to, ADDR.irene) && m.kind === 'ledgerProposal' && m.objectiveId.startsWith('VirtualFund-'));
+    const { v, opening } = await ireneGivesVUp(w, ib, () => held.length > 0);
     assert.equal(irene.getLedgerChannel(ai)?.guarantees, 0);
-    // Alice's proposal arrives now: countersigned (it heads L_AI's queue), then V settled on chain
+    // it arrives now: countersigned (it heads L_AI's queue), then V settled on chain
     for (const f of held.splice(0)) await f();
-    await until(() => events.some((e) => e.type === 'fallbackStarted' && e.channelId === v && e.reason === 'unownedGuarantee'), 'Irene settles V on chain');
-    await mineUntil(w, () => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0);
-    await until(() => alice.getLedgerChannel(ai)?.guarantees === 0 && irene.getLedgerChannel(ai)?.guarantees === 0, "V's guarantee removed from L_AI at both ends");
-    assert.equal(alice.getLedgerChannel(ai)?.status, 'open', 'L_AI stays open');
-    assert.equal(alice.getLedgerChannel(ai)?.myBalance, 1000n, 'her whole deposit is free again');
+    await until(() => w.events.irene.some((e) => e.type === 'fallbackStarted' && e.channelId === v && e.reason === 'unownedGuarantee'), 'Irene settles V on chain');
+    await expectGuaranteeRemovedByProof(w, ai, 1000n);
     assert.ok((await opening) instanceof Error, "Alice's open ends");
   } finally {
     await w.stop();

@@ -123,6 +123,25 @@ export async function openPaidV(w: World, paid = 0n): Promise<{ ai: ChannelId; i
 }
 
 /**
+ * From now on, what `from` sends is held on its way out (the sender sees it delivered) when
+ * `hold(to, message)` holds (`message` decoded); each held send is in the returned list, to be
+ * delivered later by calling it.
+ */
+export function holdSends(w: World, from: Name, hold: (to: Address, message: WireMessage) => boolean): (() => Promise<unknown>)[] {
+  const svc = w.net.service(ADDR[from]);
+  const send = svc.send.bind(svc);
+  const held: (() => Promise<unknown>)[] = [];
+  (svc as { send: typeof svc.send }).send = async (to, payload, o) => {
+    if (hold(to, decodeWireMessage(payload))) {
+      held.push(() => send(to, payload, o));
+      return 'held';
+    }
+    return send(to, payload, o);
+  };
+  return held;
+}
+
+/**
  * From now on, what `from` sends vanishes on its way out (the sender sees it delivered) when
  * `drop(to, message)` holds; `message` is the decoded wire message, undefined if it does not decode.
  * A node restarted with {@link World.make} keeps the rule (the network hands it the same service).

@@ -10,9 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocols as P, type ChannelId, sameAddress } from '../../src/index.ts';
-import { decodeWireMessage } from '../../src/engine/index.ts';
 import { getLedgerData } from '../../src/engine/records.ts';
-import { ADDR, challengeOpeningV, dropSends, ETH, expectGuaranteeRemovedByProof, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, challengeOpeningV, dropSends, ETH, expectGuaranteeRemovedByProof, holdSends, openLedgersAtIrene, until, world } from './harness.ts';
 
 test("a guarantee proposed before V went on chain and delivered after: the hub countersigns it and it leaves by proof; the ledger's queue moves on", async () => {
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 53 });
@@ -22,17 +21,7 @@ test("a guarantee proposed before V went on chain and delivered after: the hub c
     const ai = aiRaw as ChannelId;
 
     // Alice's guarantee proposal for V is held on its way to the hub
-    const svc = w.net.service(ADDR.alice);
-    const send = svc.send.bind(svc);
-    const held: (() => Promise<unknown>)[] = [];
-    (svc as { send: typeof svc.send }).send = async (to, payload, o) => {
-      const m = decodeWireMessage(payload);
-      if (sameAddress(to, ADDR.irene) && m.kind === 'ledgerProposal' && m.objectiveId.startsWith('VirtualFund-')) {
-        held.push(() => send(to, payload, o));
-        return 'held';
-      }
-      return send(to, payload, o);
-    };
+    const held = holdSends(w, 'alice', (to, m) => sameAddress(to, ADDR.irene) && m.kind === 'ledgerProposal' && m.objectiveId.startsWith('VirtualFund-'));
 
     const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
     await until(() => held.length > 0, 'Alice proposes the guarantee');
