@@ -37,7 +37,7 @@ import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
 import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel, withTargetRecord } from '../protocols/ledger-exit.ts';
 import { guaranteeRemovalId, newGuaranteeRemoval, removalByProof } from '../protocols/guarantee-removal.ts';
-import { countersignLateAdd, virtualFundAbandonable, virtualFundId, withChallengedState } from '../protocols/virtual-fund.ts';
+import { countersignLateAdd, virtualFundAbandonable, virtualFundId, virtualFundUnfundedAtHub, withChallengedState } from '../protocols/virtual-fund.ts';
 import { type LedgerTopUpObjective, topUpDepositConflicts, topUpDepositMined } from '../protocols/ledger-topup.ts';
 import { type DirectFundObjective, directFundAbandonable, directFundAsksNothingOfUs, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
 import { parseJson, stringifyJson } from '../json.ts';
@@ -2998,6 +2998,16 @@ class EngineImpl implements Engine {
       const o = data.objective;
       if (o.type !== 'virtualFund' || now - (data.createdAt ?? data.progressAt) < prefundTimeout || !virtualFundAbandonable(o)) continue;
       const e = new SluiceError('PEER_TIMEOUT', `the payee did not sign the prefund within ${Math.round(prefundTimeout / 1000)} s: the hub gives up this channel`);
+      this.#failObjective(data, o, e);
+      this.#sendRejectionTo(o.id, o.v.fixedPart.participants, e);
+    }
+    // ... and those whose prefund is complete but whose guarantee neither ledger proposed for as
+    // long since the last progress: the payer and the payee both gave V up (nothing is locked)
+    for (const data of [...this.#active.values()]) {
+      const o = data.objective;
+      if (o.type !== 'virtualFund' || now - data.progressAt < prefundTimeout) continue;
+      if (!virtualFundUnfundedAtHub(o, [o.toMyLeft, o.toMyRight].map((l) => (l == null ? null : this.#getLedger(l.id)?.ledger)))) continue;
+      const e = new SluiceError('PEER_TIMEOUT', `neither ledger proposed the channel's guarantee within ${Math.round(prefundTimeout / 1000)} s: the hub gives up this channel`);
       this.#failObjective(data, o, e);
       this.#sendRejectionTo(o.id, o.v.fixedPart.participants, e);
     }

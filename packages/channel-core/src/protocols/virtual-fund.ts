@@ -35,7 +35,7 @@ import {
 } from './channel.ts';
 import { registeredState } from './dispute.ts';
 import { fail, guardPeerInput } from './fail.ts';
-import { type ConsensusChannel, type Countersignature, type SignedProposal, consensusIncludes, receiveProposal, sameProposal, signNextProposal } from './ledger.ts';
+import { type ConsensusChannel, type Countersignature, type SignedProposal, consensusIncludes, proposalTarget, receiveProposal, sameProposal, signNextProposal } from './ledger.ts';
 import { crankConnection, receiveConnectionProposal, receiveConnectionsCountersignature } from './ledger-connection.ts';
 import { type HubPolicyConfig, evaluateVirtualFundJoin } from './hub-policy.ts';
 import { type VirtualAmounts, assertLedgerBetween, expectedAdd, virtualAmounts } from './virtual-channel.ts';
@@ -123,6 +123,20 @@ function othersSignedPrefund(v: Channel): boolean {
  */
 export function virtualFundAbandonable(o: VirtualFundObjective): boolean {
   return o.status === 'approved' && isIntermediary(o) && !signedByMe(o.v, 0);
+}
+
+/**
+ * Whether a hub may give up this open although its prefund is complete: we are the intermediary
+ * and neither of our ledgers (`ledgers`: our latest records of them, left and right) holds or
+ * queues V's guarantee. The hub follows in both ledgers and only waits for the payer's and the
+ * payee's proposals; if both gave V up (a refusal that crossed a late prefund signature: found by
+ * bench:chaos), none ever comes. Nothing of anyone is locked for V, so giving up costs nobody
+ * anything; a proposal that still comes is countersigned late (`countersignLateAdd`) and V then
+ * settled on chain.
+ */
+export function virtualFundUnfundedAtHub(o: VirtualFundObjective, ledgers: readonly (ConsensusChannel | null | undefined)[]): boolean {
+  if (o.status !== 'approved' || !isIntermediary(o) || !preFundComplete(o.v)) return false;
+  return ledgers.every((l) => l == null || (!consensusIncludes(l, o.v.id) && !l.queue.some((sp) => proposalTarget(sp.proposal) === o.v.id)));
 }
 
 /** Advance the objective as far as it can go without new input. */

@@ -293,3 +293,28 @@ test('a payee signing the prefund of an opening the hub gave up (its refusal los
     await w.stop();
   }
 });
+
+test('the hub gives up a virtual channel whose prefund is complete but whose guarantee neither ledger proposed within the prefund timeout; nothing is locked', async () => {
+  // bench:chaos (ERC20, payees away 30 s): the payer and the payee gave V up on the hub's first
+  // refusal, the payee's prefund signature crossed it, and the hub joined on it when its ledger with
+  // the payee was back: complete prefund, no proposal ever, 17 opens in flight at the hub for good
+  const w = await world({ minDelayMs: 0, maxDelayMs: 5, seed: 33 }, { irene: { prefundTimeoutMs: 300, objectiveTimeoutMs: 400 } });
+  try {
+    const { alice, irene } = w.nodes;
+    const { ai, ib } = await openLedgersAtIrene(w, 1_000n, 1_000n);
+    const free = (): bigint => freeToLock(irene.engine.ledgerChannel(ib)!.ledger!, ADDR.irene, irene.engine.activeObjectives());
+    const before = free();
+    // neither leader's guarantee proposal reaches the hub
+    dropSends(w, 'alice', (to, m) => sameAddress(to, ADDR.irene) && m?.kind === 'ledgerProposal');
+    dropSends(w, 'bob', (to, m) => sameAddress(to, ADDR.irene) && m?.kind === 'ledgerProposal');
+    void alice.createVirtualChannel({ payee: ADDR.bob, amount: 100n }, { timeoutMs: 10_000 }).catch(() => {});
+    await until(() => irene.engine.activeObjectives().some((o) => o.type === 'virtualFund' && P.preFundComplete(o.v)), 'the prefund is complete at the hub');
+    const v = irene.getVirtualChannels()[0]!.channelId;
+    await until(() => w.events.irene.some((e) => e.type === 'objectiveFailed' && e.objectiveId === P.virtualFundId(v) && e.code === 'PEER_TIMEOUT' && /neither ledger proposed/.test(e.reason)), 'the hub gives V up', 10_000);
+    assert.deepEqual(irene.engine.activeObjectives(), []);
+    assert.equal(free(), before, 'the reservation toward Bob is released');
+    assert.ok(irene.getLedgerChannel(ai)!.guarantees === 0 && irene.getLedgerChannel(ib)!.guarantees === 0, 'nothing locked');
+  } finally {
+    await w.stop();
+  }
+});
