@@ -6,7 +6,7 @@
  */
 import { readJsonFile } from '@sluice/channel-core/deployment';
 import { type Address, DEFAULT_CHALLENGE_DURATIONS, DEFAULT_MAX_LEDGER_GUARANTEES, SluiceError, parseAddress } from '@sluice/channel-core';
-import { isUrlWith, parseRetention } from '@sluice/channel-core/node/text';
+import { isUrlWith, parseChallengeDuration, parseRetention } from '@sluice/channel-core/node/text';
 import { type Command, Option } from 'commander';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -135,9 +135,12 @@ function retention(raw: unknown, from: string): number | null {
 }
 /** A challenge duration (`5m`, `24h`, `30d`), in seconds, within the adjudicator's reach. */
 function challengeDuration(raw: unknown, from: string): number {
-  const ms = retention(raw, from);
-  if (ms === null || ms > 365 * 86_400_000) return bad(from, 'must be a duration from 1m to 365d, such as 5m, 24h or 30d');
-  return ms / 1000;
+  const text = str(raw, from);
+  try {
+    return parseChallengeDuration(text);
+  } catch (e) {
+    return bad(from, e instanceof Error ? e.message : 'bad duration');
+  }
 }
 /** A list of addresses (repeatable flag, comma-separated env, array in the file). */
 function addressList(raw: unknown, from: string): readonly Address[] {

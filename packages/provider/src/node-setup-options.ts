@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { type Address, SluiceError, parseAddress } from '@sluice/channel-core';
-import { parseRetention } from '@sluice/channel-core/node/text';
+import { parseChallengeDuration } from '@sluice/channel-core/node/text';
 import { MAX_MULTIADDR_LENGTH, isMultiaddrString } from './wire/multiaddrs.ts';
 
 export interface ChainNodeOptions {
@@ -47,14 +47,11 @@ export function int(min: number, max: number): (v: string) => number {
 }
 /** commander parser: a challenge duration (`10m`, `24h`, `7d`, 1 minute to 365 days) in seconds. */
 export function challengeDurationArg(v: string): number {
-  let ms: number | null;
   try {
-    ms = parseRetention(v);
+    return parseChallengeDuration(v);
   } catch {
-    ms = null;
+    throw new InvalidArgumentError('must be a duration from 1m to 365d, such as 10m, 24h or 7d');
   }
-  if (ms === null || ms > 365 * 86_400_000) throw new InvalidArgumentError('must be a duration from 1m to 365d, such as 10m, 24h or 7d');
-  return ms / 1000;
 }
 
 /** Default values of list flags: the first value given replaces them instead of adding to them. */

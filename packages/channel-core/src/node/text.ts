@@ -36,6 +36,17 @@ export function parseRetention(text: string): number | null {
   return Number(m[1]) * UNITS[m[2]!]!;
 }
 
+/**
+ * A challenge duration: a {@link parseRetention} period from 1 minute to 365 days, in seconds.
+ * @throws SluiceError INVALID_ARGUMENT (malformed: parseRetention's message; `forever` or longer
+ *   than 365 days: the range)
+ */
+export function parseChallengeDuration(text: string): number {
+  const ms = parseRetention(text);
+  if (ms === null || ms > 365 * 86_400_000) throw new SluiceError('INVALID_ARGUMENT', 'must be a duration from 1m to 365d, such as 5m, 24h or 30d');
+  return ms / 1000;
+}
+
 /** `7d`, `12h`, `90m` (the largest unit that divides it), or `forever`. */
 export function formatRetention(ms: number | null): string {
   if (ms === null) return 'forever';
