@@ -131,7 +131,7 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
       meta = await fetchMetadata({ url }, { signal });
       if (meta.hub.address === null || meta.hub.multiaddrs.length === 0) throw new SluiceError('INVALID_ARGUMENT', 'the provider names no hub (address and multiaddr) to open a channel through');
       // Loaded only in this mode: the dev-registry path does not need the channel engine.
-      const { createChainNode } = await import('@sluice/provider/node-setup');
+      const { createChainNode, shortChallengeWarnings } = await import('@sluice/provider/node-setup');
       // The payee's node, when the metadata gives it, gets the channel's messages directly (one
       // hop, and it still hears from us if the hub goes away); the hub relays them otherwise.
       const { node, store } = await createChainNode(withDefaultKeyFile(opts), {
@@ -144,7 +144,6 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
         await node.stop();
         store.close();
       };
-      const { shortChallengeWarnings } = await import('@sluice/provider/node-setup');
       for (const w of shortChallengeWarnings(node, { ledger: opts.ledgerChallengeDuration, virtual: opts.virtualChallengeDuration })) log(w);
       channels = new NodePayerChannels(node, { store, timeoutMs: 120_000 });
     }

@@ -37,7 +37,7 @@ import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { type FallbackTrigger, fallbackPlan } from '../protocols/fallback.ts';
 import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedChannel, withTargetRecord } from '../protocols/ledger-exit.ts';
 import { guaranteeRemovalId, newGuaranteeRemoval, removalByProof } from '../protocols/guarantee-removal.ts';
-import { countersignLateAdd, virtualFundAbandonable, virtualFundId, virtualFundUnfundedAtHub, withChallengedState } from '../protocols/virtual-fund.ts';
+import { type VirtualFundObjective, countersignLateAdd, virtualFundAbandonable, virtualFundId, virtualFundUnfundedAtHub, withChallengedState } from '../protocols/virtual-fund.ts';
 import { type LedgerTopUpObjective, topUpDepositConflicts, topUpDepositMined } from '../protocols/ledger-topup.ts';
 import { type DirectFundObjective, directFundAbandonable, directFundAsksNothingOfUs, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
 import { parseJson, stringifyJson } from '../json.ts';
@@ -1532,9 +1532,13 @@ class EngineImpl implements Engine {
     // check reads every ledger.
     if (o.type === 'virtualFund' && this.#caughtUp) {
       const target = o.v.id;
-      const guaranteed = [o.toMyLeft?.id, o.toMyRight?.id].some((id) => id !== undefined && this.#getLedger(id)?.ledger?.current.outcome.guarantees.some((g) => g.target === target) === true);
-      if (guaranteed) void this.serial(() => this.#settleUnowned(target)).catch(() => {});
+      if (this.#ledgerRecordsOf(o).some((l) => l != null && consensusIncludes(l, target))) void this.serial(() => this.#settleUnowned(target)).catch(() => {});
     }
+  }
+
+  /** The latest records of a virtual fund's ledgers (left, right; null where it has none, or no record). */
+  #ledgerRecordsOf(o: VirtualFundObjective): (ConsensusChannel | null)[] {
+    return [o.toMyLeft, o.toMyRight].map((l) => (l == null ? null : (this.#getLedger(l.id)?.ledger ?? null)));
   }
 
   /** Drop the in-memory bookkeeping of an objective that ended (stall mark, failed-transaction counts). */
@@ -2990,24 +2994,25 @@ class EngineImpl implements Engine {
         }
       }
     }
-    // Virtual channels we (as hub) joined whose payee has not signed the prefund in time: we have
-    // not signed it either, so nobody can complete it; give up and tell the payer and the payee,
-    // who may then give up too. Frees the collateral the join reserved toward the payee.
+    // Virtual channels we (as hub) joined and give up, telling the payer and the payee (frees the
+    // collateral the join reserved toward the payee):
+    // - the payee has not signed the prefund in time: we have not signed it either, so nobody can
+    //   complete it, and they may give up too;
+    // - the prefund is complete but neither ledger proposed the guarantee for as long since the
+    //   last progress: the payer and the payee both gave V up (nothing is locked).
     const prefundTimeout = this.init.prefundTimeoutMs ?? PREFUND_TIMEOUT_MS;
+    const within = `within ${Math.round(prefundTimeout / 1000)} s: the hub gives up this channel`;
     for (const data of [...this.#active.values()]) {
       const o = data.objective;
-      if (o.type !== 'virtualFund' || now - (data.createdAt ?? data.progressAt) < prefundTimeout || !virtualFundAbandonable(o)) continue;
-      const e = new SluiceError('PEER_TIMEOUT', `the payee did not sign the prefund within ${Math.round(prefundTimeout / 1000)} s: the hub gives up this channel`);
-      this.#failObjective(data, o, e);
-      this.#sendRejectionTo(o.id, o.v.fixedPart.participants, e);
-    }
-    // ... and those whose prefund is complete but whose guarantee neither ledger proposed for as
-    // long since the last progress: the payer and the payee both gave V up (nothing is locked)
-    for (const data of [...this.#active.values()]) {
-      const o = data.objective;
-      if (o.type !== 'virtualFund' || now - data.progressAt < prefundTimeout) continue;
-      if (!virtualFundUnfundedAtHub(o, [o.toMyLeft, o.toMyRight].map((l) => (l == null ? null : this.#getLedger(l.id)?.ledger)))) continue;
-      const e = new SluiceError('PEER_TIMEOUT', `neither ledger proposed the channel's guarantee within ${Math.round(prefundTimeout / 1000)} s: the hub gives up this channel`);
+      if (o.type !== 'virtualFund') continue;
+      const why =
+        now - (data.createdAt ?? data.progressAt) >= prefundTimeout && virtualFundAbandonable(o)
+          ? 'the payee did not sign the prefund'
+          : now - data.progressAt >= prefundTimeout && virtualFundUnfundedAtHub(o, this.#ledgerRecordsOf(o))
+            ? "neither ledger proposed the channel's guarantee"
+            : undefined;
+      if (why === undefined) continue;
+      const e = new SluiceError('PEER_TIMEOUT', `${why} ${within}`);
       this.#failObjective(data, o, e);
       this.#sendRejectionTo(o.id, o.v.fixedPart.participants, e);
     }

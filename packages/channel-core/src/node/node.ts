@@ -383,9 +383,10 @@ class NodeImpl implements Node {
     const confirmations = init.chain.confirmations ?? (chainId === undefined ? 1 : defaultConfirmations(chainId));
     this.#confirmations = confirmations;
     this.#blockTimeS = confirmations <= 1 ? undefined : await this.#readBlockTimeS();
-    this.#confirmationWaitMs = confirmations <= 1 ? 0 : (confirmations - 1) * (this.#blockTimeS ?? 12) * 1000;
+    const blockTimeS = this.#blockTimeS ?? 12; // Ethereum's, when the chain cannot tell
+    this.#confirmationWaitMs = confirmations <= 1 ? 0 : (confirmations - 1) * blockTimeS * 1000;
     // by default, join only challenges we have time to answer at these confirmations
-    const floor = confirmations <= 1 ? 0 : challengeDurationFloorS(confirmations, this.#blockTimeS ?? 12);
+    const floor = confirmations <= 1 ? 0 : challengeDurationFloorS(confirmations, blockTimeS);
     this.#policy = floor > (init.policy?.challengeDurationFloor ?? 0) ? { ...init.policy, challengeDurationFloor: floor } : (init.policy ?? {});
     this.#messaging = messaging.value;
     const engine = createEngine(
