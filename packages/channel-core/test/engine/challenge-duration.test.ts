@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { DEFAULT_CHALLENGE_DURATIONS, isSluiceError } from '../../src/index.ts';
 import { challengeDurationRange } from '../../src/engine/policy.ts';
 import { challengeDurationFloorS } from '../../src/chain.ts';
-import { ADDR, CONSENSUS_APP, VIRTUAL_PAYMENT_APP, until, world } from './harness.ts';
+import { ADDR, testChain, until, world } from './harness.ts';
 
 const HUGE = 2 ** 48 - 1;
 
@@ -68,7 +68,7 @@ test('the default minimum follows the time a challenge takes to answer; an expli
 
 test('a node waiting for 12 confirmations refuses challenges too short to answer at them', async () => {
   // an injected chain: the node assumes 12 s blocks, so its floor is 360 s
-  const w = await world({ minDelayMs: 0, maxDelayMs: 2, seed: 8 }, { alice: { ledgerChallengeDuration: 300 }, irene: { chain: { consensusApp: CONSENSUS_APP, virtualPaymentApp: VIRTUAL_PAYMENT_APP, startBlock: 0, confirmations: 12 } } });
+  const w = await world({ minDelayMs: 0, maxDelayMs: 2, seed: 8 }, { alice: { ledgerChallengeDuration: 300 }, irene: { chain: testChain({ confirmations: 12 }) } });
   try {
     const { alice, irene } = w.nodes;
     assert.deepEqual(irene.challengeDurations, { ledger: [360, DEFAULT_CHALLENGE_DURATIONS.ledger[1]], virtual: [360, DEFAULT_CHALLENGE_DURATIONS.virtual[1]] });

@@ -6,13 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADDR, CONSENSUS_APP, VIRTUAL_PAYMENT_APP, until, world } from './harness.ts';
+import { ADDR, testChain, until, world } from './harness.ts';
 import { protocols as P } from '../../src/index.ts';
 
 test('exitLedgerChannel waits out the confirmations of the payout before it would go on chain', async () => {
   const cooperativeTimeoutMs = 300;
   const w = await world({ minDelayMs: 0, maxDelayMs: 2, seed: 11 }, {
-    alice: { chain: { consensusApp: CONSENSUS_APP, virtualPaymentApp: VIRTUAL_PAYMENT_APP, startBlock: 0, confirmations: 3 }, fallback: { cooperativeTimeoutMs } },
+    alice: { chain: testChain({ confirmations: 3 }), fallback: { cooperativeTimeoutMs } },
   });
   // blocks come while the ledger opens (Alice acts on her deposit 3 blocks deep)
   let mining: NodeJS.Timeout | undefined = setInterval(() => w.chain.mine(), 20);

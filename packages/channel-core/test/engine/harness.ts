@@ -30,6 +30,11 @@ export const CONSENSUS_APP = '0x00000000000000000000000000000000000000C0' as Add
 export const VIRTUAL_PAYMENT_APP = '0x00000000000000000000000000000000000000D0' as Address;
 export const ETH = ZERO_ADDRESS;
 
+/** The chain settings of the world's nodes, with `extra` (e.g. `confirmations`) over them. */
+export function testChain(extra: Partial<NodeInit['chain']> = {}): NodeInit['chain'] {
+  return { consensusApp: CONSENSUS_APP, virtualPaymentApp: VIRTUAL_PAYMENT_APP, startBlock: 0, ...extra };
+}
+
 export interface World {
   readonly net: MemoryNetwork;
   readonly chain: MemoryChainService;
@@ -57,7 +62,7 @@ export async function world(
     const node = createNode(
       {
         privateKey: KEYS[name],
-        chain: { consensusApp: CONSENSUS_APP, virtualPaymentApp: VIRTUAL_PAYMENT_APP, startBlock: 0 },
+        chain: testChain(),
         callTimeoutMs: 20_000,
         objectiveTimeoutMs: 5_000,
         txRetryDelayMs: 50,
