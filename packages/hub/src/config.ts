@@ -127,8 +127,9 @@ function logLevel(raw: unknown, from: string): LogLevel {
 }
 /** A retention period (`90m`, `12h`, `7d`, `forever`): `parseRetention`, with the error naming its source. */
 function retention(raw: unknown, from: string): number | null {
+  const text = str(raw, from);
   try {
-    return parseRetention(str(raw, from));
+    return parseRetention(text);
   } catch (e) {
     return bad(from, e instanceof Error ? e.message : 'bad duration');
   }

@@ -62,6 +62,9 @@ test('bad values name their source; unknown file keys are refused', () => {
     [{ flags: { retainHistory: '7' } }, /--retain-history: must be a duration/],
     [{ env: { SLUICE_HUB_RETAIN_HISTORY: '0d' } }, /SLUICE_HUB_RETAIN_HISTORY/],
     [{ file: { retainHistory: '30s' } }, /config file "retainHistory"/],
+    // a non-string value: its error, said once (not wrapped in the duration parser's)
+    [{ file: { retainHistory: true } }, /^config file "retainHistory": must be a non-empty string$/],
+    [{ file: { minChallengeDuration: true } }, /^config file "minChallengeDuration": must be a non-empty string$/],
   ];
   for (const [input, re] of cases) {
     assert.throws(() => resolveConfig(input), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && re.test(e.message), JSON.stringify(input));
