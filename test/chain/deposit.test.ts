@@ -127,6 +127,51 @@ describe('deposit', () => {
     for (const id of ids) assert.equal(await f.alice.chain.holdings(ETH, id), 7n);
   });
 
+  test('ERC20: concurrent deposits from one account share the allowance without a revert', async () => {
+    // each deposit reads the allowance, approves what it lacks and deposits: run unserialized,
+    // one's approval overwrote another's, or one deposit spent the allowance another counted on
+    const w = Wallet.createRandom(f.provider);
+    await (await f.deployer.wallet.sendTransaction({ to: w.address, value: 10n ** 18n })).wait();
+    await (await f.token.getFunction('mint')(w.address, 10n ** 20n)).wait();
+    const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider, signer: w, timeoutMs: 30_000, pollIntervalMs: 50 });
+    const amounts = [100n, 300n, 200n, 50n, 300n];
+    const ids = amounts.map(() => fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100).id);
+    // one more, given up while it waits for its turn: it fails alone, and lets the others through
+    const ctl = new AbortController();
+    const given = svc.deposit({ asset: f.deployment.testToken, channelId: fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100).id, amount: 1n, expectedHeld: 0n }, { signal: ctl.signal });
+    const givenUp = assert.rejects(given, isCode('ABORTED'));
+    ctl.abort();
+    await Promise.all(ids.map((id, i) => svc.deposit({ asset: f.deployment.testToken, channelId: id, amount: amounts[i]!, expectedHeld: 0n })));
+    await givenUp;
+    for (const [i, id] of ids.entries()) assert.equal(await svc.holdings(f.deployment.testToken, id), amounts[i]);
+    assert.equal(await svc.balanceOf(f.deployment.testToken, w.address as Address), 10n ** 20n - 950n);
+    const allowance = (await f.token.getFunction('allowance').staticCall(w.address, f.deployment.adjudicator)) as bigint;
+    assert.equal(allowance, 0n, 'each approval is exactly what the deposits still needed: nothing is left approved');
+  });
+
+  test('ERC20: deposits still pending count against the allowance (blocks mined every second)', async () => {
+    const w = Wallet.createRandom(f.provider);
+    await (await f.deployer.wallet.sendTransaction({ to: w.address, value: 10n ** 18n })).wait();
+    await (await f.token.getFunction('mint')(w.address, 10n ** 20n)).wait();
+    await (await (f.token.connect(w) as typeof f.token).getFunction('approve')(f.deployment.adjudicator, 1000n)).wait();
+    const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider, signer: w, timeoutMs: 30_000, pollIntervalMs: 50 });
+    const amounts = [100n, 300n, 200n, 500n];
+    const ids = amounts.map(() => fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100).id);
+    await f.provider.send('evm_setAutomine', [false]);
+    await f.provider.send('evm_setIntervalMining', [1]);
+    let rs;
+    try {
+      rs = await Promise.all(ids.map((id, i) => svc.deposit({ asset: f.deployment.testToken, channelId: id, amount: amounts[i]!, expectedHeld: 0n })));
+    } finally {
+      await f.provider.send('evm_setIntervalMining', [0]);
+      await f.provider.send('evm_setAutomine', [true]);
+    }
+    for (const [i, id] of ids.entries()) assert.equal(await svc.holdings(f.deployment.testToken, id), amounts[i]);
+    // 100 + 300 + 200 fit in the 1,000 approved (while the earlier ones are still pending); 500 does not
+    assert.deepEqual(rs.map((r) => r.approveTxHash !== undefined), [false, false, false, true]);
+    assert.equal(await svc.balanceOf(f.deployment.testToken, w.address as Address), 10n ** 20n - 1100n);
+  });
+
   test('a deposit that loses a race reverts when mined; the reason is recovered by replay', async () => {
     const L = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100);
     await f.provider.send('evm_setAutomine', [false]);

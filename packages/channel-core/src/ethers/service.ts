@@ -81,6 +81,10 @@ export class EthersChainService implements ChainService {
   readonly #pollIntervalMs: number;
   readonly #maxBlockRange: number;
   #sendQueue: Promise<unknown> = Promise.resolve();
+  /** Per token (lower case): the last turn queued for the allowance ({@link #allowanceTurn}). */
+  readonly #allowanceTurns = new Map<string, Promise<void>>();
+  /** Per token (lower case): what our deposits sent and not yet settled will still draw from the allowance. */
+  readonly #allowanceDrawn = new Map<string, bigint>();
 
   constructor(init: EthersChainServiceInit) {
     this.adjudicator = parseAddress(init.adjudicator, 'adjudicator');
@@ -245,18 +249,74 @@ export class EthersChainService implements ChainService {
     const deadline = Date.now() + (opts.timeoutMs ?? this.#timeoutMs);
     const rest = (): ChainCallOptions => ({ ...(opts.signal ? { signal: opts.signal } : {}), timeoutMs: Math.max(1, deadline - Date.now()) });
     const expectedHeld = tx.expectedHeld ?? (await this.holdings(asset, channelId, rest()));
-    let approveTxHash: Hex | undefined;
-    if (asset !== ZeroAddress) {
+    if (asset === ZeroAddress) {
+      return this.#send('deposit', [asset, channelId, expectedHeld, tx.amount], { value: tx.amount }, { ...rest(), ...(opts.onSent ? { onSent: opts.onSent } : {}) });
+    }
+    // ERC20: read the allowance, approve what is lacking, send the deposit — one deposit of this
+    // token at a time up to its send. Interleaved, one deposit's approval overwrote another's, or
+    // one deposit spent the allowance another had counted on, and the loser reverted.
+    const key = asset.toLowerCase();
+    const release = await this.#guard('allowance', rest(), (signal) => this.#allowanceTurn(key, signal));
+    let drawing = false;
+    try {
       const token = new Contract(asset, ERC20_ABI as string[], signer);
       const owner = await this.#guard('allowance', rest(), () => signer.getAddress());
       const allowance = await this.#guard('allowance', rest(), async () => (await token.getFunction('allowance').staticCall(owner, this.adjudicator)) as bigint);
-      if (allowance < tx.amount) {
-        approveTxHash = (await this.#sendVia(token, 'approve', [this.adjudicator, tx.amount], {}, rest())).txHash;
+      // our deposits already sent draw on this allowance before ours (their nonces are lower);
+      // counted even once mined (until their receipt returns): at worst an approval too many.
+      // An approval, sent after them, is mined after them too: it need only cover this deposit.
+      const drawn = this.#allowanceDrawn.get(key) ?? 0n;
+      const approveTxHash = allowance < drawn + tx.amount ? (await this.#sendVia(token, 'approve', [this.adjudicator, tx.amount], {}, rest())).txHash : undefined;
+      const onSent = (hash: Hex): void => {
+        drawing = true;
+        this.#allowanceDrawn.set(key, (this.#allowanceDrawn.get(key) ?? 0n) + tx.amount);
+        release();
+        opts.onSent?.(hash);
+      };
+      const res = await this.#send('deposit', [asset, channelId, expectedHeld, tx.amount], { value: 0n }, { ...rest(), onSent });
+      return approveTxHash === undefined ? res : { ...res, approveTxHash };
+    } finally {
+      release();
+      if (drawing) {
+        const left = (this.#allowanceDrawn.get(key) ?? 0n) - tx.amount;
+        if (left > 0n) this.#allowanceDrawn.set(key, left);
+        else this.#allowanceDrawn.delete(key);
       }
     }
-    const value = asset === ZeroAddress ? tx.amount : 0n;
-    const res = await this.#send('deposit', [asset, channelId, expectedHeld, tx.amount], { value }, { ...rest(), ...(opts.onSent ? { onSent: opts.onSent } : {}) });
-    return approveTxHash === undefined ? res : { ...res, approveTxHash };
+  }
+
+  /**
+   * Wait for this token's allowance to be ours: resolves, once every deposit queued before has
+   * been sent or has failed, to the release (idempotent). If `signal` fires first it rejects, and
+   * the turn passes on as soon as it comes.
+   */
+  #allowanceTurn(key: string, signal: AbortSignal): Promise<() => void> {
+    const before = this.#allowanceTurns.get(key) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      done();
+    };
+    const tail = before.then(() => mine);
+    this.#allowanceTurns.set(key, tail);
+    void tail.then(() => {
+      if (this.#allowanceTurns.get(key) === tail) this.#allowanceTurns.delete(key);
+    });
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        void before.then(release);
+        reject(signal.reason);
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      void before.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        if (!signal.aborted) resolve(release);
+      });
+    });
   }
 
   #requireSigner(): Signer {
