@@ -20,7 +20,7 @@ export const VIA_IR = true;
 export const EVM_VERSION = 'cancun';
 
 /** Contracts that get an artifact (everything else is a library or an interface). */
-export const CONTRACT_NAMES = ['NitroAdjudicator', 'ConsensusApp', 'VirtualPaymentApp', 'TestToken'] as const;
+export const CONTRACT_NAMES = ['NitroAdjudicator', 'ConsensusApp', 'VirtualPaymentApp', 'TestToken', 'StrictApproveToken'] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
 export interface CompiledArtifact {

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 
 /** Names of the contracts that have an artifact. */
-export const CONTRACT_NAMES = ['NitroAdjudicator', 'ConsensusApp', 'VirtualPaymentApp', 'TestToken'] as const;
+export const CONTRACT_NAMES = ['NitroAdjudicator', 'ConsensusApp', 'VirtualPaymentApp', 'TestToken', 'StrictApproveToken'] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
 /** A compiled contract: JSON ABI, creation bytecode and runtime bytecode (0x-hex). */

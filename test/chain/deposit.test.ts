@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { Interface, JsonRpcProvider, Wallet } from 'ethers';
+import { Contract, ContractFactory, Interface, JsonRpcProvider, Wallet } from 'ethers';
 import { loadArtifact } from '../../contracts/src/index.ts';
 import { ADJUDICATOR_ABI, EthersChainService } from '@sluice/channel-core/ethers';
 import { ETH, connect, exit, fixedPart, simple, startChain, type ChainFixture } from './lib.ts';
@@ -170,6 +170,31 @@ describe('deposit', () => {
     // 100 + 300 + 200 fit in the 1,000 approved (while the earlier ones are still pending); 500 does not
     assert.deepEqual(rs.map((r) => r.approveTxHash !== undefined), [false, false, false, true]);
     assert.equal(await svc.balanceOf(f.deployment.testToken, w.address as Address), 10n ** 20n - 1100n);
+  });
+
+  test('ERC20 that refuses to change a non-zero allowance (USDT): a left-over allowance is zeroed first', async () => {
+    const art = loadArtifact('StrictApproveToken');
+    const strict = (await (await new ContractFactory(art.abi as never, art.bytecode, f.deployer.wallet).deploy()).waitForDeployment()) as Contract;
+    const asset = (await strict.getAddress()) as Address;
+    const w = Wallet.createRandom(f.provider);
+    await (await f.deployer.wallet.sendTransaction({ to: w.address, value: 10n ** 18n })).wait();
+    await (await strict.getFunction('mint')(w.address, 10n ** 9n)).wait();
+    // an allowance left over (approved by hand, or by a deposit that then lost a race)
+    await (await (strict.connect(w) as Contract).getFunction('approve')(f.deployment.adjudicator, 10n)).wait();
+    const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider, signer: w, timeoutMs: 30_000, pollIntervalMs: 50 });
+    const allowance = async (): Promise<bigint> => (await strict.getFunction('allowance').staticCall(w.address, f.deployment.adjudicator)) as bigint;
+    const L1 = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100);
+    const r1 = await svc.deposit({ asset, channelId: L1.id, amount: 100n, expectedHeld: 0n });
+    assert.match(r1.approveTxHash ?? '', /^0x[0-9a-f]{64}$/);
+    assert.equal(await svc.holdings(asset, L1.id), 100n);
+    assert.equal(await allowance(), 0n);
+    // what the left-over allowance covers needs no approval at all; then the usual path
+    await (await (strict.connect(w) as Contract).getFunction('approve')(f.deployment.adjudicator, 10n)).wait();
+    const L2 = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100);
+    assert.equal((await svc.deposit({ asset, channelId: L2.id, amount: 10n, expectedHeld: 0n })).approveTxHash, undefined);
+    assert.match((await svc.deposit({ asset, channelId: L2.id, amount: 5n, expectedHeld: 10n })).approveTxHash ?? '', /^0x[0-9a-f]{64}$/);
+    assert.equal(await svc.holdings(asset, L2.id), 15n);
+    assert.equal(await svc.balanceOf(asset, w.address as Address), 10n ** 9n - 115n);
   });
 
   test('a deposit that loses a race reverts when mined; the reason is recovered by replay', async () => {

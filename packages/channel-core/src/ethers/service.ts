@@ -266,7 +266,19 @@ export class EthersChainService implements ChainService {
       // counted even once mined (until their receipt returns): at worst an approval too many.
       // An approval, sent after them, is mined after them too: it need only cover this deposit.
       const drawn = this.#allowanceDrawn.get(key) ?? 0n;
-      const approveTxHash = allowance < drawn + tx.amount ? (await this.#sendVia(token, 'approve', [this.adjudicator, tx.amount], {}, rest())).txHash : undefined;
+      const approve = async (amount: bigint): Promise<Hex> => (await this.#sendVia(token, 'approve', [this.adjudicator, amount], {}, rest())).txHash;
+      let approveTxHash: Hex | undefined;
+      if (allowance < drawn + tx.amount) {
+        try {
+          approveTxHash = await approve(tx.amount);
+        } catch (e) {
+          // a token that refuses to change a non-zero allowance to another non-zero value (USDT):
+          // zero it first (mined after our pending deposits too, so it takes nothing from them)
+          if (allowance === 0n || !isSluiceError(e, 'CHAIN_REVERT')) throw e;
+          await approve(0n);
+          approveTxHash = await approve(tx.amount);
+        }
+      }
       const onSent = (hash: Hex): void => {
         drawing = true;
         this.#allowanceDrawn.set(key, (this.#allowanceDrawn.get(key) ?? 0n) + tx.amount);
