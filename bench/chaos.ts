@@ -41,6 +41,8 @@
  *  3. each payer's on-chain net change (gas added back) is −(what its channels credited), each
  *     payee's is +(what it was credited), the hub's is 0;
  *  4. nothing stuck: no objective in progress, no dispute, within CHAOS_CONVERGE_S.
+ * The report (stdout and report.json) also counts the transactions mined reverted, by phase (load,
+ * converge, close), sender and call: gas paid for nothing (a revert caught at estimation costs none).
  * Exit 0 when every check holds, 1 otherwise; the work dir (stores, logs) is kept on failure.
  */
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -430,6 +432,7 @@ async function main(): Promise<number> {
 
     // ---------------------------------------------------------------- converge
     const tConverge = Date.now();
+    const blockLoadEnd = await rpc.getBlockNumber();
     const inProgress = async (): Promise<string[]> => {
       const out: string[] = [];
       const s = await hub!.status();
@@ -469,6 +472,7 @@ async function main(): Promise<number> {
       await sleep(1_000);
     }
     const convergeS = (Date.now() - tConverge) / 1000;
+    const blockConverged = await rpc.getBlockNumber();
     log(stuck.length === 0 ? `converged in ${convergeS.toFixed(1)} s (chain time moved ${timeMoved} times)` : `NOT converged after ${convergeS.toFixed(1)} s: ${stuck.join('; ')}`);
 
     // ---------------------------------------------------------------- close every ledger
@@ -572,10 +576,20 @@ async function main(): Promise<number> {
     check(adjBalance === 0n, `(2) the adjudicator still holds ${adjBalance} wei in all`);
     const block1 = await rpc.getBlockNumber();
     const fees = new Map<string, bigint>();
+    // transactions mined reverted (gas paid for nothing), by phase, sender and call; those caught
+    // at gas estimation never reach the chain and are not counted here (see the nodes' logs)
+    const reverted = new Map<string, number>();
+    const nameOf = (a: string): string => (a.toLowerCase() === hubAddress.toLowerCase() ? 'hub' : (nodes.find((n) => n.address.toLowerCase() === a.toLowerCase())?.name ?? a));
     for (let b = block0 + 1; b <= block1; b++) {
       for (const tx of (await rpc.getBlock(b, true))?.prefetchedTransactions ?? []) {
         const r = await rpc.getTransactionReceipt(tx.hash);
         if (r !== null) fees.set(tx.from.toLowerCase(), (fees.get(tx.from.toLowerCase()) ?? 0n) + r.fee);
+        if (r?.status === 0) {
+          const phase = b <= blockLoadEnd ? 'load' : b <= blockConverged ? 'converge' : 'close';
+          const call = tx.to?.toLowerCase() === d.adjudicator.toLowerCase() ? (adjudicator.interface.parseTransaction({ data: tx.data, value: tx.value })?.name ?? 'adjudicator?') : 'token';
+          const k = `${phase}: ${nameOf(tx.from)} ${call}`;
+          reverted.set(k, (reverted.get(k) ?? 0) + 1);
+        }
       }
     }
     const net = new Map<string, bigint>();
@@ -604,6 +618,7 @@ async function main(): Promise<number> {
       chainTimeMoves: timeMoved,
       onChainNet: Object.fromEntries([...net].map(([a, v]) => [a === hubAddress ? 'hub' : nodes.find((n) => n.address === a)!.name, v.toString()])),
       loadErrors: Object.fromEntries([...errors].sort((a, b) => b[1] - a[1])),
+      minedReverts: Object.fromEntries([...reverted].sort((a, b) => a[0].localeCompare(b[0]))),
       notes,
       problems,
     };
