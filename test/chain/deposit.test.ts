@@ -197,6 +197,28 @@ describe('deposit', () => {
     assert.equal(await svc.balanceOf(asset, w.address as Address), 10n ** 9n - 115n);
   });
 
+  test('ERC20: the approval is waited for until mined, not for the confirmations (the deposit is)', async () => {
+    const w = Wallet.createRandom(f.provider);
+    await (await f.deployer.wallet.sendTransaction({ to: w.address, value: 10n ** 18n })).wait();
+    await (await f.token.getFunction('mint')(w.address, 10n ** 20n)).wait();
+    const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider, signer: w, confirmations: 3, timeoutMs: 30_000, pollIntervalMs: 50 });
+    const L = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100);
+    await f.provider.send('evm_setAutomine', [false]);
+    await f.provider.send('evm_setIntervalMining', [1]);
+    let r;
+    try {
+      r = await svc.deposit({ asset: f.deployment.testToken, channelId: L.id, amount: 100n, expectedHeld: 0n });
+    } finally {
+      await f.provider.send('evm_setIntervalMining', [0]);
+      await f.provider.send('evm_setAutomine', [true]);
+    }
+    const approved = (await f.provider.getTransactionReceipt(r.approveTxHash!))!.blockNumber;
+    // waiting 3 confirmations for the approval first would have put the deposit 3 blocks after it
+    assert.ok(r.blockNumber - approved <= 2, `deposit ${r.blockNumber - approved} block(s) after its approval`);
+    assert.ok((await f.provider.getBlockNumber()) >= r.blockNumber + 2, 'the deposit itself waited its 3 confirmations');
+    assert.equal(await svc.holdings(f.deployment.testToken, L.id), 100n);
+  });
+
   test('a deposit that loses a race reverts when mined; the reason is recovered by replay', async () => {
     const L = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100);
     await f.provider.send('evm_setAutomine', [false]);

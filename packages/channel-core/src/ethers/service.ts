@@ -266,7 +266,11 @@ export class EthersChainService implements ChainService {
       // counted even once mined (until their receipt returns): at worst an approval too many.
       // An approval, sent after them, is mined after them too: it need only cover this deposit.
       const drawn = this.#allowanceDrawn.get(key) ?? 0n;
-      const approve = async (amount: bigint): Promise<Hex> => (await this.#sendVia(token, 'approve', [this.adjudicator, amount], {}, rest())).txHash;
+      // an approval need only be mined (1 confirmation) for the deposit to pass estimation: the
+      // deposit's higher nonce keeps it behind the approval even through a reorg, and its own
+      // receipt waits the full confirmations. (Waiting them here would hold this token's next
+      // deposits for that long: minutes on Ethereum, per deposit.)
+      const approve = async (amount: bigint): Promise<Hex> => (await this.#sendVia(token, 'approve', [this.adjudicator, amount], {}, rest(), 1)).txHash;
       let approveTxHash: Hex | undefined;
       if (allowance < drawn + tx.amount) {
         try {
@@ -348,7 +352,7 @@ export class EthersChainService implements ChainService {
    * that records it there can never have a transaction out that it has no record of. Other signers
    * (a JSON-RPC account) send through the node, and `onSent` follows the node's answer.
    */
-  async #sendVia(contract: Contract, method: string, args: unknown[], overrides: Record<string, unknown>, opts: ChainCallOptions): Promise<TxResult> {
+  async #sendVia(contract: Contract, method: string, args: unknown[], overrides: Record<string, unknown>, opts: ChainCallOptions, confirmations = this.#confirmations): Promise<TxResult> {
     return this.#guard(method, opts, async (signal) => {
       const send = async (): Promise<TransactionResponse> => {
         if (signal.aborted) throw signal.reason;
@@ -376,7 +380,7 @@ export class EthersChainService implements ChainService {
       const resp = await p;
       let receipt: TransactionReceipt | null;
       try {
-        receipt = await resp.wait(this.#confirmations);
+        receipt = await resp.wait(confirmations);
       } catch (e) {
         throw await this.#explainMinedRevert(e, resp, method);
       }
