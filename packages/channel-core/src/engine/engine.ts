@@ -29,7 +29,7 @@ import { LAST_BLOCK_KEY, type StaleCursor, type Store } from '../ports/store.ts'
 import { type Channel, destinationOf, entryAt, latestSupportedState, others } from '../protocols/channel.ts';
 import { type ConsensusChannel, type Countersignature, consensusIncludes, counterparty, ledgerTotal, newConsensusChannel, receiveCountersignature } from '../protocols/ledger.ts';
 import { type Objective, crank, ledgersOf, onTransactionFailed, statusReadsNeeded, waitsOnLedgers, update, watchedChannels, withLedger } from '../protocols/objective.ts';
-import { type OnChainRecord, allocatedTo, disputeEventFromPort, guaranteesOf, isFinalizedAt, signedFinalOutcomes } from '../protocols/dispute.ts';
+import { type OnChainRecord, allocatedTo, disputeEventFromPort, guaranteesOf, isFinalizedAt, signedFinalOutcomes, statusFingerprint } from '../protocols/dispute.ts';
 import { directDefundId } from '../protocols/direct-defund.ts';
 import { type Outcome, hashOutcome } from '../outcome.ts';
 import { newVirtualChallenge, virtualChallengeId } from '../protocols/virtual-challenge.ts';
@@ -467,6 +467,8 @@ class EngineImpl implements Engine {
   readonly #stallCounts = new Map<string, number>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #txRunning = new Set<string>();
+  /** Ledger exits (objective ids) whose leader did not make a payout step within our head start: we no longer wait for it ({@link #leaderMovedFirst}). */
+  readonly #leaderIdle = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
   #lifecycle: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -1696,9 +1698,14 @@ class EngineImpl implements Engine {
     this.#txRunning.add(key);
     const max = this.init.txMaxAttempts ?? 5;
     const delay = this.init.txRetryDelayMs ?? 1000;
+    let movedFirst = false;
     const task = (async () => {
       const signal = this.#lifecycle?.signal;
       if (signal === undefined || signal.aborted) return;
+      if (await this.#leaderMovedFirst(objectiveId, tx, signal)) {
+        movedFirst = true;
+        return;
+      }
       let result: Awaited<ReturnType<ChainService['submit']>> | undefined;
       let error: unknown;
       let sentHash: string | undefined;
@@ -1784,9 +1791,58 @@ class EngineImpl implements Engine {
         this.#active.set(objectiveId, next);
         await this.#advance(objectiveId, undefined);
       });
-    })().finally(() => this.#txRunning.delete(key));
+    })().finally(() => {
+      this.#txRunning.delete(key);
+      // the leader moved first and the step, recomputed while this ran (its key held), is this
+      // transaction again (e.g. the chain moved for another reason): run it now
+      const again = movedFirst ? this.#active.get(objectiveId)?.pendingTxs.find((p) => transactionKey(p) === transactionKey(tx)) : undefined;
+      if (again !== undefined) this.#runFallbackTransaction(objectiveId, again);
+    });
     this.#tasks.add(task);
     void task.finally(() => this.#tasks.delete(task));
+  }
+
+  /**
+   * The head start a ledger's follower gives its leader at each payout step of an exit (reclaim,
+   * transfer): both ends of an exit see it finalize at the same block and would both send, and of
+   * two steps built on the same fingerprint one reverts, *mined* on a real chain (both estimated
+   * against the same block): gas for nothing. The follower waits `followerHeadStartMs` (wall
+   * clock: chain time does not move on a chain that mines only on transactions), then reads the
+   * ledger's status. Moved (the leader made a step): apply it and recompute, without sending —
+   * true. Not moved: the leader is not acting, so this exit sends at once from now on — false.
+   */
+  async #leaderMovedFirst(objectiveId: string, tx: Transaction, signal: AbortSignal): Promise<boolean> {
+    const ms = this.init.fallback?.followerHeadStartMs ?? 0;
+    if (ms <= 0 || (tx.kind !== 'reclaim' && tx.kind !== 'transferAllAssets') || this.#leaderIdle.has(objectiveId)) return false;
+    const o = this.#active.get(objectiveId)?.objective;
+    if (o?.type !== 'ledgerExit' || o.ledger.myIndex !== 1 || o.ledger.id.toLowerCase() !== tx.channelId.toLowerCase()) return false;
+    await sleep(ms, signal);
+    if (signal.aborted) return true;
+    let status: Extract<ObjectiveEvent, { kind: 'channelStatus' }>;
+    try {
+      status = await this.#statusEvent(tx.channelId, signal);
+    } catch {
+      return false; // cannot tell: send (a race costs at most a revert)
+    }
+    const built = tx.kind === 'reclaim' ? statusFingerprint(tx.sourceStateHash, tx.sourceOutcome) : statusFingerprint(tx.stateHash, tx.outcome);
+    if (status.fingerprint === built) {
+      if (this.#leaderIdle.size >= 1024) this.#leaderIdle.clear();
+      this.#leaderIdle.add(objectiveId);
+      return false;
+    }
+    this.#log.debug({ objectiveId, channelId: tx.channelId, tx: tx.kind }, 'the ledger leader made this step first: not sending ours');
+    await this.serial(async () => {
+      if (!this.#active.has(objectiveId)) return;
+      await this.#applyChainEvent(objectiveId, { ...status, finalOutcomes: this.#signedFinals(status.channelId) });
+      const data = this.#active.get(objectiveId);
+      if (data === undefined) return;
+      let next: ObjectiveData = { ...data, pendingTxs: data.pendingTxs.filter((p) => transactionKey(p) !== transactionKey(tx)) };
+      if (recordMatches(next.objective, tx)) next = { ...next, objective: onTransactionFailed(next.objective) };
+      putObjectiveData(this.store, next, this.#clock.now());
+      this.#active.set(objectiveId, next);
+      await this.#advance(objectiveId, undefined);
+    });
+    return true;
   }
 
   /** Resolve once the chain events up to the current head are applied (bounded wait). */

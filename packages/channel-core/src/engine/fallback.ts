@@ -38,6 +38,14 @@ export interface FallbackConfig {
    * the peer's silence.
    */
   readonly peerTimeoutMs?: number;
+  /**
+   * Head start (ms, wall clock) a ledger's follower (its second participant) gives the leader at
+   * each payout step of a ledger exit (reclaim, transfer) while the leader makes them: of two
+   * steps built on the same fingerprint one reverts, mined and paid for on a real chain. Once the
+   * leader lets a head start pass without a step, the follower stops waiting for it in that exit.
+   * Default 0 (none) in the engine; a node sets it from its chain (see `Node`).
+   */
+  readonly followerHeadStartMs?: number;
 }
 
 /** Real-network defaults (seconds / ms), documented in ADR 0008. */

@@ -398,7 +398,10 @@ class NodeImpl implements Node {
         ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
         ...(init.openingTimeoutMs === undefined ? {} : { openingTimeoutMs: init.openingTimeoutMs }),
         ...(init.prefundTimeoutMs === undefined ? {} : { prefundTimeoutMs: init.prefundTimeoutMs }),
-        ...(init.fallback === undefined ? {} : { fallback: init.fallback }),
+        // the follower of an exited ledger lets its leader make each payout step first: long
+        // enough for the leader to see the finalization (two polls), send (at least 1 s) and get
+        // its step mined (a block)
+        fallback: { ...init.fallback, followerHeadStartMs: init.fallback?.followerHeadStartMs ?? Math.max(1_000, 2 * (init.chain.pollIntervalMs ?? 1000)) + (this.#blockTimeS ?? 0) * 1000 },
         ...(init.chain.startBlock === undefined ? {} : { chainStartBlock: init.chain.startBlock }),
         confirmations,
         ...(init.chain.pollIntervalMs === undefined ? {} : { chainPollIntervalMs: init.chain.pollIntervalMs }),

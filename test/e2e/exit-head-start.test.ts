@@ -1,0 +1,74 @@
+/**
+ * Both ends of an exited ledger online at its finalization: the ledger's leader makes the payout
+ * step and its follower lets it (`fallback.followerHeadStartMs`), instead of both sending it and
+ * one paying for a revert. The follower still completes its exit (from the leader's payout) and
+ * reports what it got; and when the leader is gone, the follower makes the step itself after one
+ * head start.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Address, ChannelId } from '@sluice/channel-core';
+import type { Node, NodeEvent } from '@sluice/channel-core/node';
+import { startE2E, until, type E2E } from './lib.ts';
+import { fallbackInit, passChallenges } from './fallback-lib.ts';
+
+const ETH = '0x0000000000000000000000000000000000000000' as Address;
+
+let e: E2E;
+before(async () => {
+  e = await startE2E();
+});
+after(async () => {
+  await e?.stop();
+});
+
+/** Transactions to the adjudicator mined in blocks after `from`: sender (lower case), status. */
+async function adjudicatorTxs(from: number): Promise<{ from: string; ok: boolean }[]> {
+  const p = e.chain.provider;
+  const out: { from: string; ok: boolean }[] = [];
+  for (let n = from + 1; n <= (await p.getBlockNumber()); n++) {
+    for (const tx of (await p.getBlock(n, true))?.prefetchedTransactions ?? []) {
+      if (tx.to?.toLowerCase() !== e.chain.deployment.adjudicator.toLowerCase()) continue;
+      const r = await p.getTransactionReceipt(tx.hash);
+      out.push({ from: tx.from.toLowerCase(), ok: r?.status === 1 });
+    }
+  }
+  return out;
+}
+
+async function exitedLedger(scenario: string): Promise<{ alice: Node; irene: Node; ai: ChannelId; ireneEvents: NodeEvent[] }> {
+  const { alice: A, irene: I } = e.chain;
+  const irene = await e.start(I, fallbackInit(e, I, scenario, { policy: { hub: {}, maxLedgerDeposit: 10n ** 21n }, fallback: { peerTimeoutMs: 600_000 } }));
+  const ireneEvents: NodeEvent[] = [];
+  irene.onAny((x) => ireneEvents.push(x));
+  const alice = await e.start(A, fallbackInit(e, A, scenario, { hub: { address: I.address, multiaddrs: irene.multiaddrs() }, fallback: { peerTimeoutMs: 600_000 } }));
+  const { channelId: ai } = await alice.createLedgerChannel({ counterparty: I.address, asset: ETH, deposit: 10n ** 17n });
+  await until(() => irene.getLedgerChannel(ai)?.status === 'open', 'ledger open at the hub');
+  // Alice (the ledger's leader: she opened it) exits on chain; Irene follows the challenge
+  assert.equal((await alice.exitLedgerChannel(ai, { force: true })).mode, 'onChain');
+  await until(() => irene.getLedgerChannel(ai)?.status === 'closing' && irene.getDisputes().some((d) => d.channelId === ai), 'the hub follows the exit');
+  return { alice, irene, ai, ireneEvents };
+}
+
+test('both ends online at the finalization: the leader pays the ledger out, the follower sends nothing and completes', async () => {
+  const { alice, irene, ai, ireneEvents } = await exitedLedger('headstart-both');
+  const block = await e.chain.provider.getBlockNumber();
+  await passChallenges(e);
+  await until(() => alice.getLedgerChannel(ai)?.status === 'closed' && irene.getLedgerChannel(ai)?.status === 'closed', 'both ends closed', 30_000);
+  const txs = await adjudicatorTxs(block);
+  assert.deepEqual(txs, [{ from: e.chain.alice.address.toLowerCase(), ok: true }], 'one payout, by the leader; nothing reverted');
+  const payout = ireneEvents.find((x) => x.type === 'payout' && x.channelId === ai);
+  assert.ok(payout !== undefined, "the follower reports the leader's payout");
+  await Promise.all([alice.stop(), irene.stop()]);
+});
+
+test('the leader gone at the finalization: the follower pays the ledger out after one head start', async () => {
+  const { alice, irene, ai } = await exitedLedger('headstart-alone');
+  await alice.stop();
+  const block = await e.chain.provider.getBlockNumber();
+  await passChallenges(e);
+  await until(() => irene.getLedgerChannel(ai)?.status === 'closed', 'the follower closed it alone', 30_000);
+  assert.deepEqual(await adjudicatorTxs(block), [{ from: e.chain.irene.address.toLowerCase(), ok: true }]);
+  assert.equal(await e.chain.alice.chain.holdings(ETH, ai), 0n);
+  await irene.stop();
+});
