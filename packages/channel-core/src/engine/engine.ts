@@ -1796,7 +1796,11 @@ class EngineImpl implements Engine {
       // the leader moved first and the step, recomputed while this ran (its key held), is this
       // transaction again (e.g. the chain moved for another reason): run it now
       const again = movedFirst ? this.#active.get(objectiveId)?.pendingTxs.find((p) => transactionKey(p) === transactionKey(tx)) : undefined;
-      if (again !== undefined) this.#runFallbackTransaction(objectiveId, again);
+      if (again === undefined) return;
+      // the very step, built on the same status: our view did not take the move in; sending it
+      // lets the failure path sort it out (a revert, bounded retries) instead of waiting again
+      if (builtOn(again) === builtOn(tx)) this.#leaderIdle.add(objectiveId);
+      this.#runFallbackTransaction(objectiveId, again);
     });
     this.#tasks.add(task);
     void task.finally(() => this.#tasks.delete(task));
@@ -1824,8 +1828,7 @@ class EngineImpl implements Engine {
     } catch {
       return false; // cannot tell: send (a race costs at most a revert)
     }
-    const built = tx.kind === 'reclaim' ? statusFingerprint(tx.sourceStateHash, tx.sourceOutcome) : statusFingerprint(tx.stateHash, tx.outcome);
-    if (status.fingerprint === built) {
+    if (status.fingerprint === builtOn(tx)) {
       if (this.#leaderIdle.size >= 1024) this.#leaderIdle.clear();
       this.#leaderIdle.add(objectiveId);
       return false;
@@ -3157,6 +3160,13 @@ function holdOver(hold: { readonly since: number }, ledger: ConsensusChannel, no
 /** Whether an active objective waits for a ledger update of `ledgerId` (re-cranked when that ledger changes). */
 function waitsOnLedger(data: ObjectiveData, ledgerId: ChannelId): boolean {
   return waitsOnLedgers(data.objective, data.waitingFor) && ledgersOf(data.objective).some((l) => l.id === ledgerId);
+}
+
+/** The `statusOf` fingerprint a payout step (reclaim, transfer) is built on; undefined for other transactions. */
+function builtOn(tx: Transaction): bigint | undefined {
+  if (tx.kind === 'reclaim') return statusFingerprint(tx.sourceStateHash, tx.sourceOutcome);
+  if (tx.kind === 'transferAllAssets') return statusFingerprint(tx.stateHash, tx.outcome);
+  return undefined;
 }
 
 /** True when the objective's submission record is the step `tx` performs (then its failure clears it). */
