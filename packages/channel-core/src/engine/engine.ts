@@ -1774,23 +1774,10 @@ class EngineImpl implements Engine {
         }
       }
       if (signal.aborted) return;
-      await this.serial(async () => {
-        for (const ev of statuses) if (this.#active.has(objectiveId)) await this.#applyChainEvent(objectiveId, { ...ev, finalOutcomes: this.#signedFinals(ev.channelId) });
-        const data = this.#active.get(objectiveId);
-        if (data === undefined) return;
-        let next: ObjectiveData = { ...data, pendingTxs: data.pendingTxs.filter((p) => transactionKey(p) !== transactionKey(tx)) };
-        if (n >= max) {
-          // keep the record (no blind re-send); a restart or a chain event that clears it retries
-          putObjectiveData(this.store, next, this.#clock.now());
-          this.#active.set(objectiveId, next);
-          this.#emitStall(next, 'transactionFailed', isSluiceError(error) ? `${error.code}: ${error.message}` : String(error));
-          return;
-        }
-        if (recordMatches(next.objective, tx)) next = { ...next, objective: onTransactionFailed(next.objective) };
-        putObjectiveData(this.store, next, this.#clock.now());
-        this.#active.set(objectiveId, next);
-        await this.#advance(objectiveId, undefined);
-      });
+      // after the last attempt the record is kept (no blind re-send); a restart or a chain event
+      // that clears it retries
+      const stall = n >= max ? (isSluiceError(error) ? `${error.code}: ${error.message}` : String(error)) : undefined;
+      await this.#recomputeWithout(objectiveId, tx, statuses, stall);
     })().finally(() => {
       this.#txRunning.delete(key);
       // the leader moved first and the step, recomputed while this ran (its key held), is this
@@ -1834,18 +1821,33 @@ class EngineImpl implements Engine {
       return false;
     }
     this.#log.debug({ objectiveId, channelId: tx.channelId, tx: tx.kind }, 'the ledger leader made this step first: not sending ours');
+    await this.#recomputeWithout(objectiveId, tx, [status]);
+    return true;
+  }
+
+  /**
+   * A fallback step that will not be (or was not) made as sent: apply the chain `statuses` read
+   * since, drop `tx` from the objective's pending transactions and, unless `stall` (the reason
+   * its last attempt failed: the record is kept and a stall reported), clear its record and
+   * recompute the step from what the chain now says.
+   */
+  async #recomputeWithout(objectiveId: string, tx: Transaction, statuses: readonly Extract<ObjectiveEvent, { kind: 'channelStatus' }>[], stall?: string): Promise<void> {
     await this.serial(async () => {
-      if (!this.#active.has(objectiveId)) return;
-      await this.#applyChainEvent(objectiveId, { ...status, finalOutcomes: this.#signedFinals(status.channelId) });
+      for (const ev of statuses) if (this.#active.has(objectiveId)) await this.#applyChainEvent(objectiveId, { ...ev, finalOutcomes: this.#signedFinals(ev.channelId) });
       const data = this.#active.get(objectiveId);
       if (data === undefined) return;
       let next: ObjectiveData = { ...data, pendingTxs: data.pendingTxs.filter((p) => transactionKey(p) !== transactionKey(tx)) };
+      if (stall !== undefined) {
+        putObjectiveData(this.store, next, this.#clock.now());
+        this.#active.set(objectiveId, next);
+        this.#emitStall(next, 'transactionFailed', stall);
+        return;
+      }
       if (recordMatches(next.objective, tx)) next = { ...next, objective: onTransactionFailed(next.objective) };
       putObjectiveData(this.store, next, this.#clock.now());
       this.#active.set(objectiveId, next);
       await this.#advance(objectiveId, undefined);
     });
-    return true;
   }
 
   /** Resolve once the chain events up to the current head are applied (bounded wait). */
