@@ -616,7 +616,7 @@ async function main(): Promise<number> {
       totalPaid: totalPaid.toString(),
       convergeS,
       chainTimeMoves: timeMoved,
-      onChainNet: Object.fromEntries([...net].map(([a, v]) => [a === hubAddress ? 'hub' : nodes.find((n) => n.address === a)!.name, v.toString()])),
+      onChainNet: Object.fromEntries([...net].map(([a, v]) => [nameOf(a), v.toString()])),
       loadErrors: Object.fromEntries([...errors].sort((a, b) => b[1] - a[1])),
       minedReverts: Object.fromEntries([...reverted].sort((a, b) => a[0].localeCompare(b[0]))),
       notes,

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { Contract, ContractFactory, Interface, JsonRpcProvider, Wallet } from 'ethers';
+import { Contract, ContractFactory, type HDNodeWallet, Interface, JsonRpcProvider, Wallet } from 'ethers';
 import { loadArtifact } from '../../contracts/src/index.ts';
 import { ADJUDICATOR_ABI, EthersChainService } from '@sluice/channel-core/ethers';
 import { ETH, connect, exit, fixedPart, simple, startChain, type ChainFixture } from './lib.ts';
@@ -29,6 +29,27 @@ function isCode(code: string, reason?: RegExp) {
     }
     return true;
   };
+}
+
+/** A fresh account with 1 ETH for gas and `minted` of `token`, and a chain service signing for it. */
+async function tokenHolder(token: Contract, minted: bigint, extra: { confirmations?: number } = {}): Promise<{ w: HDNodeWallet; address: Address; svc: EthersChainService }> {
+  const w = Wallet.createRandom(f.provider);
+  await (await f.deployer.wallet.sendTransaction({ to: w.address, value: 10n ** 18n })).wait();
+  await (await token.getFunction('mint')(w.address, minted)).wait();
+  const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider, signer: w, timeoutMs: 30_000, pollIntervalMs: 50, ...extra });
+  return { w, address: w.address as Address, svc };
+}
+
+/** Run `fn` with anvil mining a block every second instead of one per transaction. */
+async function withBlockEverySecond<T>(fn: () => Promise<T>): Promise<T> {
+  await f.provider.send('evm_setAutomine', [false]);
+  await f.provider.send('evm_setIntervalMining', [1]);
+  try {
+    return await fn();
+  } finally {
+    await f.provider.send('evm_setIntervalMining', [0]);
+    await f.provider.send('evm_setAutomine', [true]);
+  }
 }
 
 describe('ABI', () => {
@@ -130,10 +151,7 @@ describe('deposit', () => {
   test('ERC20: concurrent deposits from one account share the allowance without a revert', async () => {
     // each deposit reads the allowance, approves what it lacks and deposits: run unserialized,
     // one's approval overwrote another's, or one deposit spent the allowance another counted on
-    const w = Wallet.createRandom(f.provider);
-    await (await f.deployer.wallet.sendTransaction({ to: w.address, value: 10n ** 18n })).wait();
-    await (await f.token.getFunction('mint')(w.address, 10n ** 20n)).wait();
-    const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider, signer: w, timeoutMs: 30_000, pollIntervalMs: 50 });
+    const { address, svc } = await tokenHolder(f.token, 10n ** 20n);
     const amounts = [100n, 300n, 200n, 50n, 300n];
     const ids = amounts.map(() => fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100).id);
     // one more, given up while it waits for its turn: it fails alone, and lets the others through
@@ -144,45 +162,31 @@ describe('deposit', () => {
     await Promise.all(ids.map((id, i) => svc.deposit({ asset: f.deployment.testToken, channelId: id, amount: amounts[i]!, expectedHeld: 0n })));
     await givenUp;
     for (const [i, id] of ids.entries()) assert.equal(await svc.holdings(f.deployment.testToken, id), amounts[i]);
-    assert.equal(await svc.balanceOf(f.deployment.testToken, w.address as Address), 10n ** 20n - 950n);
-    const allowance = (await f.token.getFunction('allowance').staticCall(w.address, f.deployment.adjudicator)) as bigint;
+    assert.equal(await svc.balanceOf(f.deployment.testToken, address), 10n ** 20n - 950n);
+    const allowance = (await f.token.getFunction('allowance').staticCall(address, f.deployment.adjudicator)) as bigint;
     assert.equal(allowance, 0n, 'each approval is exactly what the deposits still needed: nothing is left approved');
   });
 
   test('ERC20: deposits still pending count against the allowance (blocks mined every second)', async () => {
-    const w = Wallet.createRandom(f.provider);
-    await (await f.deployer.wallet.sendTransaction({ to: w.address, value: 10n ** 18n })).wait();
-    await (await f.token.getFunction('mint')(w.address, 10n ** 20n)).wait();
+    const { w, address, svc } = await tokenHolder(f.token, 10n ** 20n);
     await (await (f.token.connect(w) as typeof f.token).getFunction('approve')(f.deployment.adjudicator, 1000n)).wait();
-    const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider, signer: w, timeoutMs: 30_000, pollIntervalMs: 50 });
     const amounts = [100n, 300n, 200n, 500n];
     const ids = amounts.map(() => fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100).id);
-    await f.provider.send('evm_setAutomine', [false]);
-    await f.provider.send('evm_setIntervalMining', [1]);
-    let rs;
-    try {
-      rs = await Promise.all(ids.map((id, i) => svc.deposit({ asset: f.deployment.testToken, channelId: id, amount: amounts[i]!, expectedHeld: 0n })));
-    } finally {
-      await f.provider.send('evm_setIntervalMining', [0]);
-      await f.provider.send('evm_setAutomine', [true]);
-    }
+    const rs = await withBlockEverySecond(() => Promise.all(ids.map((id, i) => svc.deposit({ asset: f.deployment.testToken, channelId: id, amount: amounts[i]!, expectedHeld: 0n }))));
     for (const [i, id] of ids.entries()) assert.equal(await svc.holdings(f.deployment.testToken, id), amounts[i]);
     // 100 + 300 + 200 fit in the 1,000 approved (while the earlier ones are still pending); 500 does not
     assert.deepEqual(rs.map((r) => r.approveTxHash !== undefined), [false, false, false, true]);
-    assert.equal(await svc.balanceOf(f.deployment.testToken, w.address as Address), 10n ** 20n - 1100n);
+    assert.equal(await svc.balanceOf(f.deployment.testToken, address), 10n ** 20n - 1100n);
   });
 
   test('ERC20 that refuses to change a non-zero allowance (USDT): a left-over allowance is zeroed first', async () => {
     const art = loadArtifact('StrictApproveToken');
     const strict = (await (await new ContractFactory(art.abi as never, art.bytecode, f.deployer.wallet).deploy()).waitForDeployment()) as Contract;
     const asset = (await strict.getAddress()) as Address;
-    const w = Wallet.createRandom(f.provider);
-    await (await f.deployer.wallet.sendTransaction({ to: w.address, value: 10n ** 18n })).wait();
-    await (await strict.getFunction('mint')(w.address, 10n ** 9n)).wait();
+    const { w, address, svc } = await tokenHolder(strict, 10n ** 9n);
     // an allowance left over (approved by hand, or by a deposit that then lost a race)
     await (await (strict.connect(w) as Contract).getFunction('approve')(f.deployment.adjudicator, 10n)).wait();
-    const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider, signer: w, timeoutMs: 30_000, pollIntervalMs: 50 });
-    const allowance = async (): Promise<bigint> => (await strict.getFunction('allowance').staticCall(w.address, f.deployment.adjudicator)) as bigint;
+    const allowance = async (): Promise<bigint> => (await strict.getFunction('allowance').staticCall(address, f.deployment.adjudicator)) as bigint;
     const L1 = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100);
     const r1 = await svc.deposit({ asset, channelId: L1.id, amount: 100n, expectedHeld: 0n });
     assert.match(r1.approveTxHash ?? '', /^0x[0-9a-f]{64}$/);
@@ -194,24 +198,13 @@ describe('deposit', () => {
     assert.equal((await svc.deposit({ asset, channelId: L2.id, amount: 10n, expectedHeld: 0n })).approveTxHash, undefined);
     assert.match((await svc.deposit({ asset, channelId: L2.id, amount: 5n, expectedHeld: 10n })).approveTxHash ?? '', /^0x[0-9a-f]{64}$/);
     assert.equal(await svc.holdings(asset, L2.id), 15n);
-    assert.equal(await svc.balanceOf(asset, w.address as Address), 10n ** 9n - 115n);
+    assert.equal(await svc.balanceOf(asset, address), 10n ** 9n - 115n);
   });
 
   test('ERC20: the approval is waited for until mined, not for the confirmations (the deposit is)', async () => {
-    const w = Wallet.createRandom(f.provider);
-    await (await f.deployer.wallet.sendTransaction({ to: w.address, value: 10n ** 18n })).wait();
-    await (await f.token.getFunction('mint')(w.address, 10n ** 20n)).wait();
-    const svc = new EthersChainService({ adjudicator: f.deployment.adjudicator, provider: f.provider, signer: w, confirmations: 3, timeoutMs: 30_000, pollIntervalMs: 50 });
+    const { svc } = await tokenHolder(f.token, 10n ** 20n, { confirmations: 3 });
     const L = fixedPart([f.alice, f.irene], f.deployment.consensusApp, 100);
-    await f.provider.send('evm_setAutomine', [false]);
-    await f.provider.send('evm_setIntervalMining', [1]);
-    let r;
-    try {
-      r = await svc.deposit({ asset: f.deployment.testToken, channelId: L.id, amount: 100n, expectedHeld: 0n });
-    } finally {
-      await f.provider.send('evm_setIntervalMining', [0]);
-      await f.provider.send('evm_setAutomine', [true]);
-    }
+    const r = await withBlockEverySecond(() => svc.deposit({ asset: f.deployment.testToken, channelId: L.id, amount: 100n, expectedHeld: 0n }));
     const approved = (await f.provider.getTransactionReceipt(r.approveTxHash!))!.blockNumber;
     // waiting 3 confirmations for the approval first would have put the deposit 3 blocks after it
     assert.ok(r.blockNumber - approved <= 2, `deposit ${r.blockNumber - approved} block(s) after its approval`);
