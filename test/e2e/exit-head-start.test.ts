@@ -3,14 +3,16 @@
  * step and its follower lets it (`fallback.followerHeadStartMs`), instead of both sending it and
  * one paying for a revert. The follower still completes its exit (from the leader's payout) and
  * reports what it got; and when the leader is gone, the follower makes the step itself after one
- * head start.
+ * head start. And the three parties of a virtual channel settling it on chain at once: the payee
+ * registers its redemption, the payer and the hub (one and two head starts behind) send nothing.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Address, ChannelId } from '@sluice/channel-core';
+import { type Address, type ChannelId, protocols as P } from '@sluice/channel-core';
 import type { Node, NodeEvent } from '@sluice/channel-core/node';
 import { startE2E, until, type E2E } from './lib.ts';
-import { fallbackInit, passChallenges } from './fallback-lib.ts';
+import { VIRTUAL_CHALLENGE, fallbackInit, fundV, openLedgers, passChallenges, payVouchers, startOverLibp2p, statusOf } from './fallback-lib.ts';
+import { increaseTime } from '../chain/lib.ts';
 
 const ETH = '0x0000000000000000000000000000000000000000' as Address;
 
@@ -71,4 +73,34 @@ test('the leader gone at the finalization: the follower pays the ledger out afte
   assert.deepEqual(await adjudicatorTxs(block), [{ from: e.chain.irene.address.toLowerCase(), ok: true }]);
   assert.equal(await e.chain.alice.chain.holdings(ETH, ai), 0n);
   await irene.stop();
+});
+
+test('payer, hub and payee settle a virtual channel on chain at once: only the payee registers, nobody pays for a revert', async () => {
+  const { irene, alice, bob } = await startOverLibp2p(e, 'headstart-v', { peerTimeoutMs: 600_000 });
+  const { ai, ib } = await openLedgers(e, { alice, bob, irene });
+  const v = await fundV(e, alice, bob, { also: [alice, irene] });
+  const paid = payVouchers(alice, bob, v, 5n);
+  const block = await e.chain.provider.getBlockNumber();
+  // everyone decides at once (e.g. each gave up on the cooperative close): the payer and the hub
+  // would register V's postfund (turn 1), the payee its redemption (turn 2); of the two turn-1
+  // challenges the second reverts, and the payee's makes both unnecessary
+  const settled = await Promise.all([alice, irene, bob].map((n) => n.settleVirtualChannel(v, { force: true })));
+  assert.ok(settled.every((r) => r.mode === 'onChain'));
+  await until(async () => (await statusOf(e, v)).turnNumRecord === 2, "the payee's redemption registered", 30_000);
+  // the payer and the hub looked after their head starts (their moves left pending until then)
+  // and now wait for the finalization
+  const id = P.virtualChallengeId(v);
+  await until(
+    () => [alice, irene].every((n) => n.engine.objective(id)?.waitingFor === 'WaitingForFinalization' && n.engine.objective(id)?.pendingTxs.length === 0),
+    'payer and hub follow the redemption',
+    30_000,
+  );
+  assert.deepEqual(await adjudicatorTxs(block), [{ from: e.chain.bob.address.toLowerCase(), ok: true }], 'one move, by the payee; nothing reverted');
+  // V finalizes; its guarantees leave both ledgers cooperatively, the payee credited its vouchers
+  await increaseTime(e.chain.provider, VIRTUAL_CHALLENGE + 30);
+  await until(() => bob.getLedgerChannel(ib)?.guarantees === 0 && alice.getLedgerChannel(ai)?.guarantees === 0, 'guarantees removed', 30_000);
+  assert.equal(bob.getLedgerChannel(ib)?.myBalance, paid);
+  assert.equal(bob.getLedgerChannel(ib)?.status, 'open');
+  assert.equal(alice.getLedgerChannel(ai)?.status, 'open');
+  await Promise.all([alice.stop(), irene.stop(), bob.stop()]);
 });

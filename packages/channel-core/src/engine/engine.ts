@@ -51,6 +51,7 @@ import {
   closedOnChain,
   disputeInfo,
   fallbackContext,
+  headStartRank,
   isFallbackObjective,
   ledgerExitPayouts,
   needsPeer,
@@ -467,7 +468,7 @@ class EngineImpl implements Engine {
   readonly #stallCounts = new Map<string, number>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #txRunning = new Set<string>();
-  /** Ledger exits (objective ids) whose leader did not make a payout step within our head start: we no longer wait for it ({@link #leaderMovedFirst}). */
+  /** Fallback objectives (ids) in which nobody ahead of us moved within our head start: we no longer wait ({@link #leaderMovedFirst}). */
   readonly #leaderIdle = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
   #lifecycle: AbortController | undefined;
@@ -1784,8 +1785,9 @@ class EngineImpl implements Engine {
       // transaction again (e.g. the chain moved for another reason): run it now
       const again = movedFirst ? this.#active.get(objectiveId)?.pendingTxs.find((p) => transactionKey(p) === transactionKey(tx)) : undefined;
       if (again === undefined) return;
-      // the very step, built on the same status: our view did not take the move in; sending it
-      // lets the failure path sort it out (a revert, bounded retries) instead of waiting again
+      // the very step, built on the same status (a payout), or the same move of V still worth
+      // making after the other party's (builtOn undefined: it raises the turn, or concludes): send
+      // it without waiting again; the failure path sorts out a view that did not take a move in
       if (builtOn(again) === builtOn(tx)) this.#leaderIdle.add(objectiveId);
       this.#runFallbackTransaction(objectiveId, again);
     });
@@ -1794,20 +1796,24 @@ class EngineImpl implements Engine {
   }
 
   /**
-   * The head start a ledger's follower gives its leader at each payout step of an exit (reclaim,
-   * transfer): both ends of an exit see it finalize at the same block and would both send, and of
-   * two steps built on the same fingerprint one reverts, *mined* on a real chain (both estimated
-   * against the same block): gas for nothing. The follower waits `followerHeadStartMs` (wall
-   * clock: chain time does not move on a chain that mines only on transactions), then reads the
-   * ledger's status. Moved (the leader made a step): apply it and recompute, without sending —
-   * true. Not moved: the leader is not acting, so this exit sends at once from now on — false.
+   * The head start we give the party that leads fallback step `tx` ({@link headStartRank}): both
+   * ends of an exit see a ledger finalize at the same block, and every party of a virtual channel
+   * may settle it at once; of two steps built on one chain status, one reverts, *mined* on a real
+   * chain (both estimated against the same block): gas for nothing. We wait `rank ×
+   * followerHeadStartMs` (wall clock: chain time does not move on a chain that mines only on
+   * transactions), then read the channel's status. Moved since the step was built (another party
+   * made a step): apply it and recompute, without sending — true. Not moved: nobody ahead of us is
+   * acting, so this objective sends at once from now on — false.
    */
   async #leaderMovedFirst(objectiveId: string, tx: Transaction, signal: AbortSignal): Promise<boolean> {
     const ms = this.init.fallback?.followerHeadStartMs ?? 0;
-    if (ms <= 0 || (tx.kind !== 'reclaim' && tx.kind !== 'transferAllAssets') || this.#leaderIdle.has(objectiveId)) return false;
+    if (ms <= 0 || this.#leaderIdle.has(objectiveId)) return false;
     const o = this.#active.get(objectiveId)?.objective;
-    if (o?.type !== 'ledgerExit' || o.ledger.myIndex !== 1 || o.ledger.id.toLowerCase() !== tx.channelId.toLowerCase()) return false;
-    await sleep(ms, signal);
+    const rank = headStartRank(o, tx);
+    if (rank === 0) return false;
+    // what the step was built on: a payout's fingerprint; a move's record of V (turn, finalization)
+    const seen = o?.type === 'virtualChallenge' ? { turnNumRecord: o.onChain?.turnNumRecord ?? 0, finalizesAt: o.onChain?.finalizesAt ?? 0 } : undefined;
+    await sleep(rank * ms, signal);
     if (signal.aborted) return true;
     let status: Extract<ObjectiveEvent, { kind: 'channelStatus' }>;
     try {
@@ -1815,12 +1821,13 @@ class EngineImpl implements Engine {
     } catch {
       return false; // cannot tell: send (a race costs at most a revert)
     }
-    if (status.fingerprint === builtOn(tx)) {
+    const moved = seen === undefined ? status.fingerprint !== builtOn(tx) : status.turnNumRecord !== seen.turnNumRecord || status.finalizesAt !== seen.finalizesAt;
+    if (!moved) {
       if (this.#leaderIdle.size >= 1024) this.#leaderIdle.clear();
       this.#leaderIdle.add(objectiveId);
       return false;
     }
-    this.#log.debug({ objectiveId, channelId: tx.channelId, tx: tx.kind }, 'the ledger leader made this step first: not sending ours');
+    this.#log.debug({ objectiveId, channelId: tx.channelId, tx: tx.kind }, 'another party moved first: recomputing our step instead of sending it');
     await this.#recomputeWithout(objectiveId, tx, [status]);
     return true;
   }

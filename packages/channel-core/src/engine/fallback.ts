@@ -11,7 +11,7 @@ import type { Channel } from '../protocols/channel.ts';
 import { latestSupportedState } from '../protocols/channel.ts';
 import { type OnChainRecord, allocatedTo, guaranteesOf, isFinalizedAt, reclaimOutcome, redemptionState } from '../protocols/dispute.ts';
 import type { FallbackContext, HeldVirtual } from '../protocols/fallback.ts';
-import type { Destination } from '../protocols/types.ts';
+import type { Destination, Transaction } from '../protocols/types.ts';
 import type { ConsensusChannel } from '../protocols/ledger.ts';
 import { type LedgerExitObjective, currentLedgerOutcome, ledgerExitPaid } from '../protocols/ledger-exit.ts';
 import type { Objective } from '../protocols/objective.ts';
@@ -39,11 +39,13 @@ export interface FallbackConfig {
    */
   readonly peerTimeoutMs?: number;
   /**
-   * Head start (ms, wall clock) a ledger's follower (its second participant) gives the leader at
-   * each payout step of a ledger exit (reclaim, transfer) while the leader makes them: of two
-   * steps built on the same fingerprint one reverts, mined and paid for on a real chain. Once the
-   * leader lets a head start pass without a step, the follower stops waiting for it in that exit.
-   * Default 0 (none) in the engine; a node sets it from its chain (see `Node`).
+   * Head start (ms, wall clock) given to the party that leads a step two parties may make at
+   * once: of two such steps one reverts, mined and paid for on a real chain
+   * ({@link headStartRank}). A ledger's follower (its second participant) waits this long at each
+   * payout step of a ledger exit (reclaim, transfer); in a virtual channel's challenge the payee
+   * leads, the payer waits this long and the hub twice as long. Once the chain has not moved in
+   * that time, the party stops waiting in that objective. Default 0 (none) in the engine; a node
+   * sets it from its chain (see `Node`).
    */
   readonly followerHeadStartMs?: number;
 }
@@ -329,4 +331,38 @@ export function virtualPaid(o: VirtualChallengeObjective): bigint | undefined {
   if (out == null) return undefined;
   const payee = o.v.fixedPart.participants[o.v.fixedPart.participants.length - 1]!;
   return allocatedTo(out, addressToDestination(payee) as never);
+}
+
+/**
+ * How many head starts ({@link FallbackConfig.followerHeadStartMs}) we give others before making
+ * fallback step `tx` of objective `o`; 0 = we lead (send at once).
+ * - A ledger exit's payout steps (reclaim, transfer) on its ledger: both ends see the ledger
+ *   finalize at the same block. The leader (participant 0, who opened it) leads; the follower
+ *   waits one.
+ * - A virtual challenge's first move (challenge, conclude) on V, nothing registered yet: every
+ *   party of V may settle it at once (each exits its own ledger), and of two moves at one turn the
+ *   second reverts ("turnNumRecord not increased"). The payee leads: its move (the redemption of
+ *   the best voucher) is the best one and makes the others' unnecessary. Then the payer, then each
+ *   intermediary in turn (the hub waits two).
+ * Other steps are made at once: an answer to a registered challenge (counter-challenge, conclude,
+ * checkpoint) races its finalization; a ledger's own challenge is started by one side.
+ */
+export function headStartRank(o: Objective | undefined, tx: Transaction): number {
+  if (o === undefined) return 0;
+  if (o.type === 'ledgerExit') {
+    if (tx.kind !== 'reclaim' && tx.kind !== 'transferAllAssets') return 0;
+    return o.ledger.myIndex === 1 && sameChannel(o.ledger.id, tx.channelId) ? 1 : 0;
+  }
+  if (o.type === 'virtualChallenge') {
+    if ((tx.kind !== 'challenge' && tx.kind !== 'conclude') || !sameChannel(o.v.id, tx.channelId)) return 0;
+    // an answer to a registered challenge (a counter-challenge, a conclude) races its finalization
+    if (o.onChain !== null && o.onChain.finalizesAt !== 0) return 0;
+    const payee = o.v.fixedPart.participants.length - 1;
+    return o.v.myIndex === payee ? 0 : o.v.myIndex + 1;
+  }
+  return 0;
+}
+
+function sameChannel(a: ChannelId, b: ChannelId): boolean {
+  return a.toLowerCase() === b.toLowerCase();
 }

@@ -398,10 +398,11 @@ class NodeImpl implements Node {
         ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
         ...(init.openingTimeoutMs === undefined ? {} : { openingTimeoutMs: init.openingTimeoutMs }),
         ...(init.prefundTimeoutMs === undefined ? {} : { prefundTimeoutMs: init.prefundTimeoutMs }),
-        // the follower of an exited ledger lets its leader make each payout step first: long
-        // enough for the leader to see the finalization (two polls), send (at least 1 s) and get
-        // its step mined (a block)
-        fallback: { ...init.fallback, followerHeadStartMs: init.fallback?.followerHeadStartMs ?? Math.max(1_000, 2 * (init.chain.pollIntervalMs ?? 1000)) + (this.#blockTimeS ?? 0) * 1000 },
+        // the follower of an exited ledger (and the payer and hub of a challenged V) let the
+        // leader make a step first: long enough for the leader to see the finalization (two
+        // polls), send (at least 1 s) and get its step mined (a block: the assumed 12 s when the
+        // chain cannot tell, as for the confirmations; none at 1 confirmation, a local chain)
+        fallback: { ...init.fallback, followerHeadStartMs: init.fallback?.followerHeadStartMs ?? Math.max(1_000, 2 * (init.chain.pollIntervalMs ?? 1000)) + (confirmations <= 1 ? 0 : blockTimeS) * 1000 },
         ...(init.chain.startBlock === undefined ? {} : { chainStartBlock: init.chain.startBlock }),
         confirmations,
         ...(init.chain.pollIntervalMs === undefined ? {} : { chainPollIntervalMs: init.chain.pollIntervalMs }),

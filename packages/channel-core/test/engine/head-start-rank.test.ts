@@ -1,0 +1,47 @@
+/**
+ * `headStartRank`: who waits before a fallback step two parties may make at once (the engine
+ * waits `rank × followerHeadStartMs`, then reads the chain). A ledger exit's payout steps: the
+ * leader at once, the follower one head start. A virtual channel's first move: the payee (its
+ * redemption is the best move) at once, the payer one, the hub two. Everything else at once,
+ * answers to a registered challenge above all (they race its finalization).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChannelId } from '../../src/index.ts';
+import { protocols as P } from '../../src/index.ts';
+import { headStartRank } from '../../src/engine/fallback.ts';
+import { alice, bob, irene } from '../protocols/fixtures.ts';
+import { download } from '../protocols/fallback-chain.ts';
+
+const step = (kind: P.Transaction['kind'], channelId: ChannelId): P.Transaction => ({ kind, channelId }) as unknown as P.Transaction;
+
+test('a ledger exit: the leader pays out at once, the follower after one head start; its other steps at once', () => {
+  const dl = download({ chunks: 2 });
+  const leader = P.newLedgerExit({ ledger: dl.ledgers.get(alice.name)!.get(dl.AI)! });
+  const follower = P.newLedgerExit({ ledger: dl.ledgers.get(irene.name)!.get(dl.AI)! });
+  for (const kind of ['reclaim', 'transferAllAssets'] as const) {
+    assert.equal(headStartRank(leader, step(kind, dl.AI)), 0);
+    assert.equal(headStartRank(follower, step(kind, dl.AI)), 1);
+    assert.equal(headStartRank(follower, step(kind, dl.AI.toUpperCase().replace('0X', '0x') as ChannelId)), 1, 'ids compared case-blind');
+  }
+  for (const kind of ['challenge', 'checkpoint', 'conclude', 'deposit'] as const) assert.equal(headStartRank(follower, step(kind, dl.AI)), 0, kind);
+  assert.equal(headStartRank(follower, step('reclaim', dl.IB)), 0, 'not this ledger');
+});
+
+test("a virtual challenge: the payee moves at once, the payer after one head start, the hub after two", () => {
+  const dl = download({ chunks: 2 });
+  const rank = (who: typeof alice, kind: P.Transaction['kind'], id: ChannelId = dl.V): number =>
+    headStartRank(P.newVirtualChallenge({ v: dl.vs.get(who.name)!, ...(who === bob ? { bestVoucher: dl.bestVoucher } : {}) }), step(kind, id));
+  for (const kind of ['challenge', 'conclude'] as const) {
+    assert.equal(rank(bob, kind), 0, `payee ${kind}`);
+    assert.equal(rank(alice, kind), 1, `payer ${kind}`);
+    assert.equal(rank(irene, kind), 2, `hub ${kind}`);
+  }
+  assert.equal(rank(irene, 'checkpoint'), 0, 'a checkpoint answers a challenge: at once');
+  // once a challenge of V is registered, a move answers it (it races the finalization): at once
+  const registered = { ...P.newVirtualChallenge({ v: dl.vs.get(irene.name)! }), onChain: { ...P.OPEN_RECORD, turnNumRecord: 1, finalizesAt: 1_000 } };
+  assert.equal(headStartRank(registered, step('conclude', dl.V)), 0, 'the hub answers a registered challenge at once');
+  assert.equal(headStartRank({ ...registered, onChain: P.OPEN_RECORD }, step('challenge', dl.V)), 2, 'a record with nothing registered');
+  assert.equal(rank(irene, 'challenge', dl.AI), 0, 'not V');
+  assert.equal(headStartRank(undefined, step('challenge', dl.V)), 0, 'no objective');
+});
