@@ -42,7 +42,8 @@
  *     payee's is +(what it was credited), the hub's is 0;
  *  4. nothing stuck: no objective in progress, no dispute, within CHAOS_CONVERGE_S.
  * The report (stdout and report.json) also counts the transactions mined reverted, by phase (load,
- * converge, close), sender and call: gas paid for nothing (a revert caught at estimation costs none).
+ * converge, close), sender and call: gas paid for nothing (a revert caught at estimation costs none);
+ * and the adjudicator calls that succeeded, by phase (`minedCalls`: what the on-chain paths did).
  * Exit 0 when every check holds, 1 otherwise; the work dir (stores, logs) is kept on failure.
  */
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -579,16 +580,22 @@ async function main(): Promise<number> {
     // transactions mined reverted (gas paid for nothing), by phase, sender and call; those caught
     // at gas estimation never reach the chain and are not counted here (see the nodes' logs)
     const reverted = new Map<string, number>();
+    // and the adjudicator calls that succeeded, by phase: what the on-chain paths did at all
+    const minedCalls = new Map<string, number>();
     const nameOf = (a: string): string => (a.toLowerCase() === hubAddress.toLowerCase() ? 'hub' : (nodes.find((n) => n.address.toLowerCase() === a.toLowerCase())?.name ?? a));
     for (let b = block0 + 1; b <= block1; b++) {
       for (const tx of (await rpc.getBlock(b, true))?.prefetchedTransactions ?? []) {
         const r = await rpc.getTransactionReceipt(tx.hash);
         if (r !== null) fees.set(tx.from.toLowerCase(), (fees.get(tx.from.toLowerCase()) ?? 0n) + r.fee);
-        if (r?.status === 0) {
-          const phase = b <= blockLoadEnd ? 'load' : b <= blockConverged ? 'converge' : 'close';
-          const call = tx.to?.toLowerCase() === d.adjudicator.toLowerCase() ? (adjudicator.interface.parseTransaction({ data: tx.data, value: tx.value })?.name ?? 'adjudicator?') : 'token';
+        if (r === null) continue;
+        const phase = b <= blockLoadEnd ? 'load' : b <= blockConverged ? 'converge' : 'close';
+        const call = tx.to?.toLowerCase() === d.adjudicator.toLowerCase() ? (adjudicator.interface.parseTransaction({ data: tx.data, value: tx.value })?.name ?? 'adjudicator?') : 'token';
+        if (r.status === 0) {
           const k = `${phase}: ${nameOf(tx.from)} ${call}`;
           reverted.set(k, (reverted.get(k) ?? 0) + 1);
+        } else if (call !== 'token') {
+          const k = `${phase}: ${call}`;
+          minedCalls.set(k, (minedCalls.get(k) ?? 0) + 1);
         }
       }
     }
@@ -619,6 +626,7 @@ async function main(): Promise<number> {
       onChainNet: Object.fromEntries([...net].map(([a, v]) => [nameOf(a), v.toString()])),
       loadErrors: Object.fromEntries([...errors].sort((a, b) => b[1] - a[1])),
       minedReverts: Object.fromEntries([...reverted].sort((a, b) => a[0].localeCompare(b[0]))),
+      minedCalls: Object.fromEntries([...minedCalls].sort((a, b) => a[0].localeCompare(b[0]))),
       notes,
       problems,
     };

@@ -620,7 +620,8 @@ class HubImpl implements Hub {
     switch (e.type) {
       case 'objectiveCreated':
         this.#timings.set(e.objectiveId, { type: e.objectiveType, startedAt: performance.now() });
-        log.debug({ objectiveId: e.objectiveId, channelId: e.channelId, type: e.objectiveType, initiatedBy: e.initiatedBy }, 'objective created');
+        if (e.resumed === true) log.info({ objectiveId: e.objectiveId, channelId: e.channelId, type: e.objectiveType }, 'objective resumed (it had failed: the peer took it up again)');
+        else log.debug({ objectiveId: e.objectiveId, channelId: e.channelId, type: e.objectiveType, initiatedBy: e.initiatedBy }, 'objective created');
         break;
       case 'objectiveCompleted': {
         const t = this.#timings.get(e.objectiveId);

@@ -2967,7 +2967,7 @@ class EngineImpl implements Engine {
     });
     this.#active.set(id, resumed);
     this.#log.info({ objectiveId: id, channelId: ledgerId, by }, `abandoned ledger opening resumed by a ${by === 'deposit' ? 'deposit' : by === 'join' ? "peer's late prefund signature" : "peer's postfund"}`);
-    this.#emit({ type: 'objectiveCreated', initiatedBy: 'peer', objectiveId: id, objectiveType: 'directFund', channelId: ledgerId });
+    this.#emit({ type: 'objectiveCreated', initiatedBy: 'peer', resumed: true, objectiveId: id, objectiveType: 'directFund', channelId: ledgerId });
   }
 
   #seeHoldings(ledgerId: ChannelId, holdings: bigint, blockNumber = 0, logIndex = 0): void {

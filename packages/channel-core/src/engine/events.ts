@@ -25,7 +25,16 @@ export type StallReason = 'timeout' | 'undeliverable' | 'transactionFailed';
 export type FallbackStartReason = 'forced' | 'peerStalled' | 'challengeRunning' | 'virtualOnChain' | 'unownedGuarantee';
 
 export type EngineEvent =
-  | ({ readonly type: 'objectiveCreated'; readonly initiatedBy: 'me' | 'peer' } & ObjectiveEventBase)
+  | ({
+      readonly type: 'objectiveCreated';
+      readonly initiatedBy: 'me' | 'peer';
+      /**
+       * An objective that had failed taken up again under the same id (an abandoned ledger
+       * opening resumed by the peer's late deposit, postfund or prefund signature): its earlier
+       * `objectiveFailed` was not the end. Absent for a new objective.
+       */
+      readonly resumed?: true;
+    } & ObjectiveEventBase)
   | ({ readonly type: 'objectiveProgress'; readonly waitingFor: string } & ObjectiveEventBase)
   | ({
       readonly type: 'objectiveCompleted';

@@ -62,6 +62,9 @@ test('a ledger opening nobody funds is abandoned after the opening timeout, and 
     // Mallory deposits after all: the opening resumes where it stopped; Irene signs the postfund
     await w.chain.submit({ kind: 'deposit', channelId: ledgerId, asset: ETH, amount: 100n });
     await until(() => irene.getLedgerChannel(ledgerId)?.status === 'funding' && irene.engine.activeObjectives().some((o) => o.id === id), 'resumed');
+    // announced as resumed (its objectiveFailed was not final), the first announcement as new
+    const created = w.events.irene.filter((e) => e.type === 'objectiveCreated' && e.objectiveId === id);
+    assert.deepEqual(created.map((e) => (e.type === 'objectiveCreated' ? e.resumed ?? false : undefined)), [false, true]);
     const postfund: State = { ...prefund, turnNum: 1 };
     await until(() => irene.engine.objective(id)?.waitingFor === 'WaitingForCompletePostFund', 'Irene signed the postfund');
     await mallory.send(postfund, id);
