@@ -468,8 +468,8 @@ class EngineImpl implements Engine {
   readonly #stallCounts = new Map<string, number>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #txRunning = new Set<string>();
-  /** Fallback objectives (ids) in which nobody ahead of us moved within our head start: we no longer wait ({@link #leaderMovedFirst}). */
-  readonly #leaderIdle = new Set<string>();
+  /** Fallback objectives (ids) in which nobody ahead of us moved within our head start: we no longer wait ({@link #otherMovedFirst}). */
+  readonly #headStartSpent = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
   #lifecycle: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -1703,7 +1703,7 @@ class EngineImpl implements Engine {
     const task = (async () => {
       const signal = this.#lifecycle?.signal;
       if (signal === undefined || signal.aborted) return;
-      if (await this.#leaderMovedFirst(objectiveId, tx, signal)) {
+      if (await this.#otherMovedFirst(objectiveId, tx, signal)) {
         movedFirst = true;
         return;
       }
@@ -1788,7 +1788,7 @@ class EngineImpl implements Engine {
       // the very step, built on the same status (a payout), or the same move of V still worth
       // making after the other party's (builtOn undefined: it raises the turn, or concludes): send
       // it without waiting again; the failure path sorts out a view that did not take a move in
-      if (builtOn(again) === builtOn(tx)) this.#leaderIdle.add(objectiveId);
+      if (builtOn(again) === builtOn(tx)) this.#spendHeadStart(objectiveId);
       this.#runFallbackTransaction(objectiveId, again);
     });
     this.#tasks.add(task);
@@ -1805,9 +1805,9 @@ class EngineImpl implements Engine {
    * made a step): apply it and recompute, without sending — true. Not moved: nobody ahead of us is
    * acting, so this objective sends at once from now on — false.
    */
-  async #leaderMovedFirst(objectiveId: string, tx: Transaction, signal: AbortSignal): Promise<boolean> {
+  async #otherMovedFirst(objectiveId: string, tx: Transaction, signal: AbortSignal): Promise<boolean> {
     const ms = this.init.fallback?.followerHeadStartMs ?? 0;
-    if (ms <= 0 || this.#leaderIdle.has(objectiveId)) return false;
+    if (ms <= 0 || this.#headStartSpent.has(objectiveId)) return false;
     const o = this.#active.get(objectiveId)?.objective;
     const rank = headStartRank(o, tx);
     if (rank === 0) return false;
@@ -1823,13 +1823,18 @@ class EngineImpl implements Engine {
     }
     const moved = seen === undefined ? status.fingerprint !== builtOn(tx) : status.turnNumRecord !== seen.turnNumRecord || status.finalizesAt !== seen.finalizesAt;
     if (!moved) {
-      if (this.#leaderIdle.size >= 1024) this.#leaderIdle.clear();
-      this.#leaderIdle.add(objectiveId);
+      this.#spendHeadStart(objectiveId);
       return false;
     }
     this.#log.debug({ objectiveId, channelId: tx.channelId, tx: tx.kind }, 'another party moved first: recomputing our step instead of sending it');
     await this.#recomputeWithout(objectiveId, tx, [status]);
     return true;
+  }
+
+  /** No more head starts in this objective (bounded: forgetting one costs at most one more wait). */
+  #spendHeadStart(objectiveId: string): void {
+    if (this.#headStartSpent.size >= 1024) this.#headStartSpent.clear();
+    this.#headStartSpent.add(objectiveId);
   }
 
   /**
