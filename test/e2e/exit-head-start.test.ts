@@ -3,8 +3,9 @@
  * step and its follower lets it (`fallback.followerHeadStartMs`), instead of both sending it and
  * one paying for a revert. The follower still completes its exit (from the leader's payout) and
  * reports what it got; and when the leader is gone, the follower makes the step itself after one
- * head start. And the three parties of a virtual channel settling it on chain at once: the payee
- * registers its redemption, the payer and the hub (one and two head starts behind) send nothing.
+ * head start. Both ends exiting a ledger at once: only the leader registers it. And the three
+ * parties of a virtual channel settling it on chain at once: the payee registers its redemption,
+ * the payer and the hub (one and two head starts behind) send nothing.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,6 +74,31 @@ test('the leader gone at the finalization: the follower pays the ledger out afte
   assert.deepEqual(await adjudicatorTxs(block), [{ from: e.chain.irene.address.toLowerCase(), ok: true }]);
   assert.equal(await e.chain.alice.chain.holdings(ETH, ai), 0n);
   await irene.stop();
+});
+
+test('both ends exit one ledger at once: only the leader registers it, nobody pays for a revert', async () => {
+  const { alice: A, irene: I } = e.chain;
+  const scenario = 'headstart-exit-both';
+  const irene = await e.start(I, fallbackInit(e, I, scenario, { policy: { hub: {}, maxLedgerDeposit: 10n ** 21n }, fallback: { peerTimeoutMs: 600_000 } }));
+  const alice = await e.start(A, fallbackInit(e, A, scenario, { hub: { address: I.address, multiaddrs: irene.multiaddrs() }, fallback: { peerTimeoutMs: 600_000 } }));
+  const { channelId: ai } = await alice.createLedgerChannel({ counterparty: I.address, asset: ETH, deposit: 10n ** 17n });
+  await until(() => irene.getLedgerChannel(ai)?.status === 'open', 'ledger open at the hub');
+  const block = await e.chain.provider.getBlockNumber();
+  // each gives up on the other at the same moment (a partition between them, say)
+  const started = await Promise.all([alice, irene].map((n) => n.exitLedgerChannel(ai, { force: true })));
+  assert.ok(started.every((r) => r.mode === 'onChain'));
+  const id = P.ledgerExitId(ai);
+  await until(
+    () => [alice, irene].every((n) => n.engine.objective(id)?.waitingFor === 'WaitingForFinalization' && n.engine.objective(id)?.pendingTxs.length === 0),
+    'both follow one registration',
+    30_000,
+  );
+  assert.deepEqual(await adjudicatorTxs(block), [{ from: e.chain.alice.address.toLowerCase(), ok: true }], 'one challenge, by the leader; nothing reverted');
+  await passChallenges(e);
+  await until(() => alice.getLedgerChannel(ai)?.status === 'closed' && irene.getLedgerChannel(ai)?.status === 'closed', 'both ends closed', 30_000);
+  assert.equal(await e.chain.alice.chain.holdings(ETH, ai), 0n);
+  assert.ok((await adjudicatorTxs(block)).every((t) => t.ok), 'no revert in the whole exit');
+  await Promise.all([alice.stop(), irene.stop()]);
 });
 
 test('payer, hub and payee settle a virtual channel on chain at once: only the payee registers, nobody pays for a revert', async () => {

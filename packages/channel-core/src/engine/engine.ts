@@ -1811,8 +1811,10 @@ class EngineImpl implements Engine {
     const o = this.#active.get(objectiveId)?.objective;
     const rank = headStartRank(o, tx);
     if (rank === 0) return false;
-    // what the step was built on: a payout's fingerprint; a move's record of V (turn, finalization)
-    const seen = o?.type === 'virtualChallenge' ? { turnNumRecord: o.onChain?.turnNumRecord ?? 0, finalizesAt: o.onChain?.finalizesAt ?? 0 } : undefined;
+    // what the step was built on: a payout's fingerprint; a move's record of its channel (turn, finalization)
+    const payout = builtOn(tx);
+    const rec = o?.type === 'virtualChallenge' || o?.type === 'ledgerExit' ? o.onChain : null;
+    const seen = { turnNumRecord: rec?.turnNumRecord ?? 0, finalizesAt: rec?.finalizesAt ?? 0 };
     await sleep(rank * ms, signal);
     if (signal.aborted) return true;
     let status: Extract<ObjectiveEvent, { kind: 'channelStatus' }>;
@@ -1821,7 +1823,7 @@ class EngineImpl implements Engine {
     } catch {
       return false; // cannot tell: send (a race costs at most a revert)
     }
-    const moved = seen === undefined ? status.fingerprint !== builtOn(tx) : status.turnNumRecord !== seen.turnNumRecord || status.finalizesAt !== seen.finalizesAt;
+    const moved = payout !== undefined ? status.fingerprint !== payout : status.turnNumRecord !== seen.turnNumRecord || status.finalizesAt !== seen.finalizesAt;
     if (!moved) {
       this.#spendHeadStart(objectiveId);
       return false;

@@ -338,29 +338,35 @@ export function virtualPaid(o: VirtualChallengeObjective): bigint | undefined {
  * fallback step `tx` of objective `o`; 0 = we lead (send at once).
  * - A ledger exit's payout steps (reclaim, transfer) on its ledger: both ends see the ledger
  *   finalize at the same block. The leader (participant 0, who opened it) leads; the follower
- *   waits one.
+ *   waits one. The same for its first move (challenge, conclude) while nothing is registered:
+ *   both ends may give up on each other at once (a partition between them), and of two
+ *   challenges at one turn the second reverts.
  * - A virtual challenge's first move (challenge, conclude) on V, nothing registered yet: every
  *   party of V may settle it at once (each exits its own ledger), and of two moves at one turn the
  *   second reverts ("turnNumRecord not increased"). The payee leads: its move (the redemption of
  *   the best voucher) is the best one and makes the others' unnecessary. Then the payer, then each
  *   intermediary in turn (the hub waits two).
  * Other steps are made at once: an answer to a registered challenge (counter-challenge, conclude,
- * checkpoint) races its finalization; a ledger's own challenge is started by one side.
+ * checkpoint) races its finalization.
  */
 export function headStartRank(o: Objective | undefined, tx: Transaction): number {
   if (o === undefined) return 0;
   if (o.type === 'ledgerExit') {
-    if (tx.kind !== 'reclaim' && tx.kind !== 'transferAllAssets') return 0;
-    return o.ledger.myIndex === 1 && sameChannel(o.ledger.id, tx.channelId) ? 1 : 0;
+    if (!sameChannel(o.ledger.id, tx.channelId) || o.ledger.myIndex !== 1) return 0;
+    if (tx.kind === 'reclaim' || tx.kind === 'transferAllAssets') return 1;
+    return firstMove(tx, o.onChain) ? 1 : 0;
   }
   if (o.type === 'virtualChallenge') {
-    if ((tx.kind !== 'challenge' && tx.kind !== 'conclude') || !sameChannel(o.v.id, tx.channelId)) return 0;
-    // an answer to a registered challenge (a counter-challenge, a conclude) races its finalization
-    if (o.onChain !== null && o.onChain.finalizesAt !== 0) return 0;
+    if (!sameChannel(o.v.id, tx.channelId) || !firstMove(tx, o.onChain)) return 0;
     const payee = o.v.fixedPart.participants.length - 1;
     return o.v.myIndex === payee ? 0 : o.v.myIndex + 1;
   }
   return 0;
+}
+
+/** A challenge or conclude while nothing is registered; an answer to a registered challenge races its finalization. */
+function firstMove(tx: Transaction, rec: OnChainRecord | null): boolean {
+  return (tx.kind === 'challenge' || tx.kind === 'conclude') && (rec === null || rec.finalizesAt === 0);
 }
 
 function sameChannel(a: ChannelId, b: ChannelId): boolean {

@@ -1,9 +1,9 @@
 /**
  * `headStartRank`: who waits before a fallback step two parties may make at once (the engine
- * waits `rank × followerHeadStartMs`, then reads the chain). A ledger exit's payout steps: the
- * leader at once, the follower one head start. A virtual channel's first move: the payee (its
- * redemption is the best move) at once, the payer one, the hub two. Everything else at once,
- * answers to a registered challenge above all (they race its finalization).
+ * waits `rank × followerHeadStartMs`, then reads the chain). A ledger exit's payout steps and
+ * first move: the leader at once, the follower one head start. A virtual channel's first move:
+ * the payee (its redemption is the best move) at once, the payer one, the hub two. Everything
+ * else at once, answers to a registered challenge above all (they race its finalization).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ import { download } from '../protocols/fallback-chain.ts';
 
 const step = (kind: P.Transaction['kind'], channelId: ChannelId): P.Transaction => ({ kind, channelId }) as unknown as P.Transaction;
 
-test('a ledger exit: the leader pays out at once, the follower after one head start; its other steps at once', () => {
+test('a ledger exit: the leader pays out and registers at once, the follower after one head start; answers and other steps at once', () => {
   const dl = download({ chunks: 2 });
   const leader = P.newLedgerExit({ ledger: dl.ledgers.get(alice.name)!.get(dl.AI)! });
   const follower = P.newLedgerExit({ ledger: dl.ledgers.get(irene.name)!.get(dl.AI)! });
@@ -24,7 +24,15 @@ test('a ledger exit: the leader pays out at once, the follower after one head st
     assert.equal(headStartRank(follower, step(kind, dl.AI)), 1);
     assert.equal(headStartRank(follower, step(kind, dl.AI.toUpperCase().replace('0X', '0x') as ChannelId)), 1, 'ids compared case-blind');
   }
-  for (const kind of ['challenge', 'checkpoint', 'conclude', 'deposit'] as const) assert.equal(headStartRank(follower, step(kind, dl.AI)), 0, kind);
+  // its first move, nothing registered: both ends may give up on each other at once
+  for (const kind of ['challenge', 'conclude'] as const) {
+    assert.equal(headStartRank(leader, step(kind, dl.AI)), 0, `leader ${kind}`);
+    assert.equal(headStartRank(follower, step(kind, dl.AI)), 1, `follower ${kind}`);
+    // an answer to a registered challenge races its finalization: at once
+    const registered = { ...follower, onChain: { ...P.OPEN_RECORD, turnNumRecord: 3, finalizesAt: 1_000 } };
+    assert.equal(headStartRank(registered, step(kind, dl.AI)), 0, `follower answering with ${kind}`);
+  }
+  for (const kind of ['checkpoint', 'deposit'] as const) assert.equal(headStartRank(follower, step(kind, dl.AI)), 0, kind);
   assert.equal(headStartRank(follower, step('reclaim', dl.IB)), 0, 'not this ledger');
 });
 
