@@ -72,6 +72,11 @@ export const ErrorCodes = [
    * reverted on chain, nothing of it was deposited; try the top-up again.
    */
   'TOPUP_CONFLICT',
+  /**
+   * A top-up of this ledger is already in progress (ours, perhaps from an earlier run whose
+   * deposit is on chain and waits for the counterparty's countersignature): try again later.
+   */
+  'TOPUP_IN_PROGRESS',
   // client<->provider wire and content
   /** A wire frame is larger than the protocol allows for its type. */
   'FRAME_TOO_LARGE',

@@ -75,7 +75,7 @@ export class NodePayerChannels implements PayerChannels {
       try {
         await this.#node.topUpLedgerChannel({ channelId: ledger.channelId, amount: need }, chainCall);
       } catch (e) {
-        if (!isSluiceError(e, 'INVALID_ARGUMENT') || !/top-up of this ledger is in progress/.test(e.message)) throw e;
+        if (!isSluiceError(e, 'TOPUP_IN_PROGRESS')) throw e;
         // an earlier run's top-up: its deposit is on chain, it completes once the hub answers
         throw new SluiceError('OVERLOADED', 'an earlier top-up of our ledger with the hub is still in progress (its deposit is on chain and is credited once the hub answers): try again later. Only the hub\'s countersignature credits it: closing the ledger before that (`sluice withdraw --force`) leaves the deposit in the adjudicator', { cause: e });
       }

@@ -17,7 +17,7 @@ test('a top-up left in progress by an earlier run is reported as "try again late
     getLedgerChannels: () => [{ channelId: '0x' + '11'.repeat(32), counterparty: HUB, asset: ETH, status: 'open', myBalance: 10n }],
     peerConnected: () => true,
     topUpLedgerChannel: async () => {
-      throw new SluiceError('INVALID_ARGUMENT', 'a top-up of this ledger is in progress');
+      throw new SluiceError('TOPUP_IN_PROGRESS', 'a top-up of this ledger is in progress');
     },
     createVirtualChannel: async () => {
       virtualOpened = true;

@@ -117,8 +117,8 @@ export interface Node {
    * Deposit `amount` more into an open ledger and have the counterparty credit it. When another
    * deposit into the ledger lands first (the counterparty topping up at the same moment), ours
    * reverts, nothing of it deposited, and it is tried again once that one is credited.
-   * @throws SluiceError CHANNEL_UNKNOWN, INVALID_ARGUMENT (a top-up of the ledger is in progress
-   *   here), TOPUP_CONFLICT (beaten by other deposits every try; nothing of ours deposited),
+   * @throws SluiceError CHANNEL_UNKNOWN, TOPUP_IN_PROGRESS (a top-up of the ledger is in progress
+   *   here: try again later), TOPUP_CONFLICT (beaten by other deposits every try; nothing of ours deposited),
    *   PEER_TIMEOUT, ABORTED
    */
   topUpLedgerChannel(args: { channelId: ChannelId; amount: bigint }, options?: CallOptions): Promise<void>;
@@ -626,7 +626,7 @@ class NodeImpl implements Node {
         const ld = getLedgerData(this.#st, ledgerId);
         if (ld?.ledger == null || ld.status !== 'open') throw new SluiceError('CHANNEL_UNKNOWN', 'no open ledger with this id', { details: { channelId: args.channelId } });
         if (topUpInProgress(engine.activeObjectives(), ld.ledgerId)) {
-          throw new SluiceError('INVALID_ARGUMENT', 'a top-up of this ledger is in progress');
+          throw new SluiceError('TOPUP_IN_PROGRESS', 'a top-up of this ledger is in progress', { details: { channelId: ld.ledgerId } });
         }
         const o = newLedgerTopUp({ ledger: ld.ledger, depositor: this.address, amount });
         await engine.startObjective(o);

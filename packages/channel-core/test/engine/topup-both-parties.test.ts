@@ -10,10 +10,14 @@
  * itself out of the follower's deposit. Now the beaten top-up is given up (TOPUP_CONFLICT, nothing
  * of it deposited), the other completes, and the call tries again on top of it: both deposits
  * are credited exactly once, each to its depositor, and the ledger total equals the holdings.
+ *
+ * And one party calling twice: the second call, while the first top-up is in progress, is refused
+ * with its own code (TOPUP_IN_PROGRESS, "try again later"; it was INVALID_ARGUMENT, which a CLI
+ * reports as bad usage), and the first completes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChannelId } from '../../src/index.ts';
+import { type ChannelId, isSluiceError } from '../../src/index.ts';
 import { ADDR, ETH, until, world } from './harness.ts';
 
 const cases = [
@@ -60,3 +64,20 @@ for (const c of cases) {
     }
   });
 }
+
+test('a second top-up of a ledger while ours is in progress is refused (TOPUP_IN_PROGRESS), the first completes', async () => {
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 11 });
+  try {
+    const { alice, irene } = w.nodes;
+    const ai = (await alice.createLedgerChannel({ counterparty: ADDR.irene, deposit: 1000n })).channelId as ChannelId;
+    await until(() => irene.getLedgerChannel(ai)?.status === 'open', 'open at the hub');
+    const first = alice.topUpLedgerChannel({ channelId: ai, amount: 500n }, { timeoutMs: 15_000 });
+    const second = await alice.topUpLedgerChannel({ channelId: ai, amount: 100n }, { timeoutMs: 15_000 }).then(() => undefined, (e: unknown) => e);
+    assert.ok(isSluiceError(second, 'TOPUP_IN_PROGRESS'), String(second));
+    await first;
+    assert.equal(irene.getLedgerChannel(ai)?.counterpartyBalance, 1500n);
+    assert.equal(await w.chain.holdings(ETH, ai), 1500n);
+  } finally {
+    await w.stop();
+  }
+});
