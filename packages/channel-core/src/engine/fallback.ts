@@ -60,6 +60,17 @@ export const FALLBACK_DEFAULTS = {
   peerTimeoutMs: 600_000,
 } as const;
 
+/**
+ * A node's default {@link FallbackConfig.followerHeadStartMs}: long enough for the party ahead to
+ * see the finalization (two polls of the chain), send (at least 1 s) and have its step mined (a
+ * block: none on a local chain, which mines one per transaction; elsewhere the block time read
+ * from the RPC, or Ethereum's 12 s when the chain cannot tell). 2 s on a local chain polled every
+ * second, 14 s on Ethereum.
+ */
+export function defaultHeadStartMs(chain: { readonly pollIntervalMs: number; readonly local: boolean; readonly blockTimeS: number | undefined }): number {
+  return Math.max(1_000, 2 * chain.pollIntervalMs) + (chain.local ? 0 : (chain.blockTimeS ?? 12)) * 1000;
+}
+
 export type FallbackObjective = VirtualChallengeObjective | LedgerExitObjective;
 
 export function isFallbackObjective(o: Objective): o is FallbackObjective {

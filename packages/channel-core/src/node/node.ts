@@ -8,7 +8,7 @@ import { timedNonce } from '../nonce.ts';
 import { type Address, type ChannelId, type Hex } from '../hex.ts';
 import { ZERO_ADDRESS, addressToDestination, parseAddress, privateKeyToAddress, sameAddress } from '../address.ts';
 import { SluiceError, isSluiceError } from '../errors.ts';
-import { challengeDurationFloorS, defaultConfirmations } from '../chain.ts';
+import { LOCAL_CHAIN_IDS, challengeDurationFloorS, defaultConfirmations } from '../chain.ts';
 import { readBlockTime } from '../rpc.ts';
 import type { MessageService } from '../ports/messaging.ts';
 import type { StaleCursor, Store } from '../ports/store.ts';
@@ -26,7 +26,7 @@ import { directDefundId, finalStateConcluded } from '../protocols/direct-defund.
 import { virtualDefundId } from '../protocols/virtual-defund.ts';
 import { virtualChallengeId } from '../protocols/virtual-challenge.ts';
 import { ledgerExitId } from '../protocols/ledger-exit.ts';
-import { type DisputeInfo, FALLBACK_DEFAULTS } from '../engine/fallback.ts';
+import { type DisputeInfo, FALLBACK_DEFAULTS, defaultHeadStartMs } from '../engine/fallback.ts';
 import { type Engine, type HistoryPruned, createEngine } from '../engine/engine.ts';
 import { type Owned, chainFor, messagingFor, storeFor } from './adapters.ts';
 import { ledgerInfo, virtualInfo } from './info.ts';
@@ -77,8 +77,9 @@ export interface Node {
    */
   readonly confirmationWaitMs: number;
   /**
-   * The chain's mean block time, s, as read at start to compute {@link confirmationWaitMs} (more than
-   * one confirmation, an RPC of our own); undefined when not read or when the chain could not tell.
+   * The chain's mean block time, s, as read at start to compute {@link confirmationWaitMs} and the
+   * fallback's head start (more than one confirmation or a public chain, an RPC of our own);
+   * undefined when not read or when the chain could not tell.
    */
   readonly blockTimeS: number | undefined;
   /**
@@ -382,7 +383,9 @@ class NodeImpl implements Node {
     const chainId = init.chain.chainId ?? chain.chainId;
     const confirmations = init.chain.confirmations ?? (chainId === undefined ? 1 : defaultConfirmations(chainId));
     this.#confirmations = confirmations;
-    this.#blockTimeS = confirmations <= 1 ? undefined : await this.#readBlockTimeS();
+    // a local chain (or one we know nothing of) at 1 confirmation mines a block per transaction
+    const local = confirmations <= 1 && (chainId === undefined || LOCAL_CHAIN_IDS.includes(BigInt(chainId)));
+    this.#blockTimeS = local ? undefined : await this.#readBlockTimeS();
     const blockTimeS = this.#blockTimeS ?? 12; // Ethereum's, when the chain cannot tell
     this.#confirmationWaitMs = confirmations <= 1 ? 0 : (confirmations - 1) * blockTimeS * 1000;
     // by default, join only challenges we have time to answer at these confirmations
@@ -398,11 +401,10 @@ class NodeImpl implements Node {
         ...(init.objectiveTimeoutMs === undefined ? {} : { objectiveTimeoutMs: init.objectiveTimeoutMs }),
         ...(init.openingTimeoutMs === undefined ? {} : { openingTimeoutMs: init.openingTimeoutMs }),
         ...(init.prefundTimeoutMs === undefined ? {} : { prefundTimeoutMs: init.prefundTimeoutMs }),
-        // the follower of an exited ledger (and the payer and hub of a challenged V) let the
-        // leader make a step first: long enough for the leader to see the finalization (two
-        // polls), send (at least 1 s) and get its step mined (a block: the assumed 12 s when the
-        // chain cannot tell, as for the confirmations; none at 1 confirmation, a local chain)
-        fallback: { ...init.fallback, followerHeadStartMs: init.fallback?.followerHeadStartMs ?? Math.max(1_000, 2 * (init.chain.pollIntervalMs ?? 1000)) + (confirmations <= 1 ? 0 : blockTimeS) * 1000 },
+        fallback: {
+          ...init.fallback,
+          followerHeadStartMs: init.fallback?.followerHeadStartMs ?? defaultHeadStartMs({ pollIntervalMs: init.chain.pollIntervalMs ?? 1000, local, blockTimeS: this.#blockTimeS }),
+        },
         ...(init.chain.startBlock === undefined ? {} : { chainStartBlock: init.chain.startBlock }),
         confirmations,
         ...(init.chain.pollIntervalMs === undefined ? {} : { chainPollIntervalMs: init.chain.pollIntervalMs }),

@@ -3,13 +3,14 @@
  * waits `rank × followerHeadStartMs`, then reads the chain). A ledger exit's payout steps and
  * first move: the leader at once, the follower one head start. A virtual channel's first move:
  * the payee (its redemption is the best move) at once, the payer one, the hub two. Everything
- * else at once, answers to a registered challenge above all (they race its finalization).
+ * else at once, answers to a registered challenge above all (they race its finalization). And the
+ * node's default head start: two polls (at least 1 s) plus a block, none on a local chain.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChannelId } from '../../src/index.ts';
 import { protocols as P } from '../../src/index.ts';
-import { headStartRank } from '../../src/engine/fallback.ts';
+import { defaultHeadStartMs, headStartRank } from '../../src/engine/fallback.ts';
 import { alice, bob, irene } from '../protocols/fixtures.ts';
 import { download } from '../protocols/fallback-chain.ts';
 
@@ -52,4 +53,12 @@ test("a virtual challenge: the payee moves at once, the payer after one head sta
   assert.equal(headStartRank({ ...registered, onChain: P.OPEN_RECORD }, step('challenge', dl.V)), 2, 'a record with nothing registered');
   assert.equal(rank(irene, 'challenge', dl.AI), 0, 'not V');
   assert.equal(headStartRank(undefined, step('challenge', dl.V)), 0, 'no objective');
+});
+
+test("the node's default head start: two polls (at least 1 s) plus a block; no block on a local chain, 12 s where the chain cannot tell", () => {
+  assert.equal(defaultHeadStartMs({ pollIntervalMs: 1_000, local: true, blockTimeS: undefined }), 2_000, 'a local chain polled every second');
+  assert.equal(defaultHeadStartMs({ pollIntervalMs: 50, local: true, blockTimeS: undefined }), 1_000, 'at least 1 s');
+  assert.equal(defaultHeadStartMs({ pollIntervalMs: 1_000, local: false, blockTimeS: 12 }), 14_000, 'Ethereum');
+  assert.equal(defaultHeadStartMs({ pollIntervalMs: 1_000, local: false, blockTimeS: 2 }), 4_000, 'a 2 s chain');
+  assert.equal(defaultHeadStartMs({ pollIntervalMs: 4_000, local: false, blockTimeS: undefined }), 20_000, 'block time unknown: 12 s assumed');
 });
