@@ -39,6 +39,11 @@ async function adjudicatorTxs(from: number): Promise<{ from: string; ok: boolean
   return out;
 }
 
+/** Until each of `nodes` has objective `id` waiting for the finalization with no transaction of its own pending (its head start over). */
+function waitingForFinalization(nodes: readonly Node[], id: string, what: string): Promise<void> {
+  return until(() => nodes.every((n) => n.engine.objective(id)?.waitingFor === 'WaitingForFinalization' && n.engine.objective(id)?.pendingTxs.length === 0), what, 30_000);
+}
+
 async function exitedLedger(scenario: string): Promise<{ alice: Node; irene: Node; ai: ChannelId; ireneEvents: NodeEvent[] }> {
   const { alice: A, irene: I } = e.chain;
   const irene = await e.start(I, fallbackInit(e, I, scenario, { policy: { hub: {}, maxLedgerDeposit: 10n ** 21n }, fallback: { peerTimeoutMs: 600_000 } }));
@@ -87,12 +92,7 @@ test('both ends exit one ledger at once: only the leader registers it, nobody pa
   // each gives up on the other at the same moment (a partition between them, say)
   const started = await Promise.all([alice, irene].map((n) => n.exitLedgerChannel(ai, { force: true })));
   assert.ok(started.every((r) => r.mode === 'onChain'));
-  const id = P.ledgerExitId(ai);
-  await until(
-    () => [alice, irene].every((n) => n.engine.objective(id)?.waitingFor === 'WaitingForFinalization' && n.engine.objective(id)?.pendingTxs.length === 0),
-    'both follow one registration',
-    30_000,
-  );
+  await waitingForFinalization([alice, irene], P.ledgerExitId(ai), 'both follow one registration');
   assert.deepEqual(await adjudicatorTxs(block), [{ from: e.chain.alice.address.toLowerCase(), ok: true }], 'one challenge, by the leader; nothing reverted');
   await passChallenges(e);
   await until(() => alice.getLedgerChannel(ai)?.status === 'closed' && irene.getLedgerChannel(ai)?.status === 'closed', 'both ends closed', 30_000);
@@ -115,12 +115,7 @@ test('payer, hub and payee settle a virtual channel on chain at once: only the p
   await until(async () => (await statusOf(e, v)).turnNumRecord === 2, "the payee's redemption registered", 30_000);
   // the payer and the hub looked after their head starts (their moves left pending until then)
   // and now wait for the finalization
-  const id = P.virtualChallengeId(v);
-  await until(
-    () => [alice, irene].every((n) => n.engine.objective(id)?.waitingFor === 'WaitingForFinalization' && n.engine.objective(id)?.pendingTxs.length === 0),
-    'payer and hub follow the redemption',
-    30_000,
-  );
+  await waitingForFinalization([alice, irene], P.virtualChallengeId(v), 'payer and hub follow the redemption');
   assert.deepEqual(await adjudicatorTxs(block), [{ from: e.chain.bob.address.toLowerCase(), ok: true }], 'one move, by the payee; nothing reverted');
   // V finalizes; its guarantees leave both ledgers cooperatively, the payee credited its vouchers
   await increaseTime(e.chain.provider, VIRTUAL_CHALLENGE + 30);
