@@ -14,10 +14,11 @@
  * delay up to CHAOS_MAX_DOWN_MS; CHAOS_LONG_DOWN_P of outages last CHAOS_LONG_DOWN_MS instead
  * (past the nodes' peer timeout: the automatic on-chain fallback).
  *
- * A node whose ledger with the hub is gone (exited on chain after a long outage, then paid out)
+ * A node whose ledger with the hub is being closed or gone (exited on chain after a long outage)
  * opens a new one and carries on (CHAOS_RENEW=0: not). With the default challenge durations
- * (600 s / 300 s) and chain time standing still between transactions, that only happens when
- * chain time moves: CHAOS_LEDGER_CHALLENGE_S=90 CHAOS_VIRTUAL_CHALLENGE_S=60 CHAOS_MINE_MS=1000
+ * (600 s / 300 s) and chain time standing still between transactions, the exits themselves
+ * finalize only at the end; to have them pay out under the load, chain time must move:
+ * CHAOS_LEDGER_CHALLENGE_S=90 CHAOS_VIRTUAL_CHALLENGE_S=60 CHAOS_MINE_MS=1000
  * settles exits on chain *during* the load, under the kills.
  *
  * CHAOS_ASSET=token runs everything in a test ERC20 deployed for the run (every deposit is an
@@ -375,7 +376,7 @@ async function main(): Promise<number> {
       }),
     );
 
-    // A node whose ledger with the hub is gone opens a new one (a node killed mid-call may have
+    // A node whose ledger with the hub is closing or gone opens a new one (a node killed mid-call may have
     // opened one we were not told of: the node's own list is the truth).
     let renewals = 0;
     const renewLoops = !RENEW
@@ -386,7 +387,8 @@ async function main(): Promise<number> {
             try {
               const mine = (await n.call<LedgerChannelInfo[]>('getLedgerChannels', [], 5_000)).filter((l) => l.counterparty.toLowerCase() === hubAddress.toLowerCase());
               for (const l of mine) if (!ledgersOf.get(n)!.includes(l.channelId)) ledgersOf.get(n)!.push(l.channelId);
-              if (stop || mine.some((l) => l.status === 'funding' || l.status === 'open' || l.status === 'closing')) continue;
+              // one being closed (an exit on chain runs its challenge duration) does not stop a new one
+              if (stop || mine.some((l) => l.status === 'funding' || l.status === 'open')) continue;
               await openLedger(n);
               renewals++;
               log(`${n.name} opened a new ledger with the hub (renewal ${renewals})`);

@@ -2960,7 +2960,7 @@ class EngineImpl implements Engine {
     const data = getObjectiveData(this.store, id);
     if (data === undefined || data.abandoned !== true || data.objective.type !== 'directFund') return;
     // one ledger per counterparty and asset: not while the peer has opened another one since
-    const other = findLedgerIn(this.#ledgerMap().values(), ld.counterparty, ld.asset, ['funding', 'open', 'closing']);
+    const other = findLedgerIn(this.#ledgerMap().values(), ld.counterparty, ld.asset, ['funding', 'open']);
     if (other !== undefined) {
       this.#log.warn({ objectiveId: id, channelId: ledgerId, peer: ld.counterparty, other: other.ledgerId, by }, 'abandoned ledger opening not resumed: another ledger with the peer is open (the peer can exit this one on chain with the prefund)');
       return;

@@ -218,7 +218,8 @@ function joinDirectFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   if (!signedBy(msg, counterparty)) refuse('the prefund is not signed by the counterparty');
   if (ctx.ledgers.get(ledgerId) !== undefined) refuse('ledger already known', { ledgerId });
   checkNonce(ctx, s.channelNonce, ledgerId);
-  if (findLedgerIn(ctx.ledgers.list(), counterparty, lo.asset, ['funding', 'open', 'closing']) !== undefined) {
+  // one being closed does not count (see Node.createLedgerChannel)
+  if (findLedgerIn(ctx.ledgers.list(), counterparty, lo.asset, ['funding', 'open']) !== undefined) {
     refuse('a ledger with this peer in this asset already exists', { ledgerId });
   }
   const myDeposit = myIndex === 0 ? lo.leader.amount : lo.follower.amount;

@@ -585,7 +585,9 @@ class NodeImpl implements Node {
     options.signal?.throwIfAborted();
     const engine = this.engine;
     const channelId = await engine.serial(async () => {
-      if (findLedger(this.#st, counterparty, asset, ['funding', 'open', 'closing']) !== undefined) {
+      // one live ledger per counterparty and asset; one being closed (on chain: for its challenge
+      // duration, a day by default) does not count, so business goes on in a new one meanwhile
+      if (findLedger(this.#st, counterparty, asset, ['funding', 'open']) !== undefined) {
         throw new SluiceError('INVALID_ARGUMENT', 'a ledger with this counterparty in this asset already exists');
       }
       return this.#withFreshNonce(async (channelNonce) => {
