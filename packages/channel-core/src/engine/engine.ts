@@ -20,7 +20,7 @@
 import type { Address, ChannelId, Hex } from '../hex.ts';
 import { privateKeyToAddress, sameAddress } from '../address.ts';
 import { SluiceError, type SluiceErrorCode, isSluiceError, isSluiceErrorCode } from '../errors.ts';
-import type { ChainEventBatch, ChainService, ChallengeRegisteredEvent as PortChallengeRegistered } from '../chain.ts';
+import type { ChainEvent as PortChainEvent, ChainEventBatch, ChainService, ChallengeRegisteredEvent as PortChallengeRegistered } from '../chain.ts';
 import { consumeChainEvents, newestDeliverable } from '../chain.ts';
 import type { Clock } from '../ports/clock.ts';
 import { systemClock } from '../ports/clock.ts';
@@ -39,7 +39,7 @@ import { ledgerExitId, newLedgerExit, unknownGuaranteeTargets, withGuaranteedCha
 import { guaranteeRemovalId, newGuaranteeRemoval, removalByProof } from '../protocols/guarantee-removal.ts';
 import { type VirtualFundObjective, countersignLateAdd, virtualFundAbandonable, virtualFundId, virtualFundUnfundedAtHub, withChallengedState } from '../protocols/virtual-fund.ts';
 import { type LedgerTopUpObjective, topUpDepositConflicts, topUpDepositMined } from '../protocols/ledger-topup.ts';
-import { type DirectFundObjective, directFundAbandonable, directFundAsksNothingOfUs, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
+import { type DirectFundObjective, directFundAbandonable, updateDirectFund, directFundAsksNothingOfUs, directFundHasOurDeposit, directFundId, directFundWaitsOnPeerPostfund } from '../protocols/direct-fund.ts';
 import { parseJson, stringifyJson } from '../json.ts';
 import { nonceTimeMs } from '../nonce.ts';
 import {
@@ -2860,7 +2860,7 @@ class EngineImpl implements Engine {
       for (const ev of batch.events) {
         const channelId = eventChannelId(ev);
         // a deposit into an abandoned opening brings it back first; the loop below applies it
-        if (ev.type === 'Deposited') this.#maybeResumeOpening(channelId, 'deposit');
+        if (ev.type === 'Deposited') this.#maybeResumeOpening(channelId, 'deposit', ev);
         for (const data of [...this.#active.values()]) {
           const o = data.objective;
           let assetAt: (i: number) => Address | undefined;
@@ -2952,7 +2952,7 @@ class EngineImpl implements Engine {
    * signature for one it refused and would fund alone: the peer still wants it — resume the
    * objective where it stopped (the caller then applies the deposit or the message).
    */
-  #maybeResumeOpening(ledgerId: ChannelId, by: 'deposit' | 'postfund' | 'join'): void {
+  #maybeResumeOpening(ledgerId: ChannelId, by: 'deposit' | 'postfund' | 'join', deposit?: Extract<PortChainEvent, { type: 'Deposited' }>): void {
     const ld = this.#getLedger(ledgerId);
     if (ld?.status !== 'failed') return;
     const id = directFundId(ledgerId);
@@ -2963,6 +2963,21 @@ class EngineImpl implements Engine {
     const other = findLedgerIn(this.#ledgerMap().values(), ld.counterparty, ld.asset, ['funding', 'open']);
     if (other !== undefined) {
       this.#log.warn({ objectiveId: id, channelId: ledgerId, peer: ld.counterparty, other: other.ledgerId, by }, 'abandoned ledger opening not resumed: another ledger with the peer is open (the peer can exit this one on chain with the prefund)');
+      // the deposit still goes into the abandoned record: resumed later (by the peer's postfund,
+      // once the other ledger is closing), it must know what the chain holds, or it waits for a
+      // funding it already has while the peer waits for our postfund (bench:chaos, seed 111)
+      if (deposit !== undefined) {
+        const outcome = data.objective.channel.states[0]?.state.outcome;
+        const pev = toProtocolEvent(deposit, (_c, i) => outcome?.[i]?.asset);
+        if (pev !== undefined) {
+          try {
+            // (the protocols' `update` passes over an objective that is not running: apply it directly)
+            putObjectiveData(this.store, { ...data, objective: updateDirectFund(data.objective, pev) }, this.#clock.now());
+          } catch (e) {
+            this.#log.warn({ objectiveId: id, code: isSluiceError(e) ? e.code : 'unknown' }, 'deposit into an abandoned opening not recorded');
+          }
+        }
+      }
       return;
     }
     const now = this.#clock.now();

@@ -321,3 +321,52 @@ test('the hub gives up a virtual channel whose prefund is complete but whose gua
     await w.stop();
   }
 });
+
+test("a deposit into an abandoned opening while another ledger with the peer is open is kept; the peer's late join resumes the opening with it", async () => {
+  // bench:chaos (seed 111): the resumed opening did not know of the deposit, waited for a funding
+  // it had, and the peer waited for its postfund — neither moved again
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 12 }, { irene: { openingTimeoutMs: 300, objectiveTimeoutMs: 100 } });
+  try {
+    const { irene } = w.nodes;
+    const mallory = await rawPeer(w, KEYS.mallory);
+    const M = privateKeyToAddress(KEYS.mallory);
+    const prefundOf = (ledgerId: ChannelId): State => {
+      const c = (irene.engine.objective(P.directFundId(ledgerId))!.objective as P.DirectFundObjective).channel;
+      return { ...c.fixedPart, ...c.states[0]!.state } as State;
+    };
+    // L_a: Irene proposes it (Mallory to deposit 100); Mallory does not answer: abandoned
+    const opening = irene.createLedgerChannel({ counterparty: M, deposit: 0n, counterpartyDeposit: 100n }).catch(() => undefined);
+    await until(() => irene.getLedgerChannels().length === 1, 'L_a proposed');
+    const la = irene.getLedgerChannels()[0]!.channelId;
+    await opening;
+    await until(() => irene.engine.objective(P.directFundId(la))?.abandoned === true, 'L_a abandoned');
+    // L_b: proposed and opened meanwhile
+    const openingB = irene.createLedgerChannel({ counterparty: M, deposit: 0n, counterpartyDeposit: 50n });
+    await until(() => irene.getLedgerChannels().length === 2, 'L_b proposed');
+    const lb = irene.getLedgerChannels().find((l) => l.channelId !== la)!.channelId;
+    const pb = prefundOf(lb);
+    await mallory.send(pb, P.directFundId(lb));
+    await w.chain.submit({ kind: 'deposit', channelId: lb, asset: ETH, amount: 50n });
+    await until(() => irene.engine.objective(P.directFundId(lb))?.waitingFor === 'WaitingForCompletePostFund', 'L_b funded');
+    await mallory.send({ ...pb, turnNum: 1 }, P.directFundId(lb));
+    await openingB;
+    assert.equal(irene.getLedgerChannel(lb)?.status, 'open');
+    // Mallory funds L_a after all: not resumed (L_b is open), but the deposit is recorded
+    await w.chain.submit({ kind: 'deposit', channelId: la, asset: ETH, amount: 100n });
+    await until(() => w.chain.allEvents.some((e) => e.type === 'Deposited' && e.destinationHoldings === 100n), 'L_a deposit mined');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(irene.getLedgerChannel(la)?.status, 'failed');
+    // L_b leaves (exited on chain); Mallory's late prefund signature for L_a resumes it, funded:
+    // Irene signs its postfund, Mallory hers, and it opens
+    assert.equal((await irene.exitLedgerChannel(lb, { force: true })).mode, 'onChain');
+    await until(() => irene.getLedgerChannel(lb)?.status === 'closing', 'L_b closing');
+    const pa = prefundOf(la);
+    await mallory.send(pa, P.directFundId(la));
+    await until(() => irene.engine.objective(P.directFundId(la))?.waitingFor === 'WaitingForCompletePostFund', 'L_a resumed, funded', 5_000);
+    await mallory.send({ ...pa, turnNum: 1 }, P.directFundId(la));
+    await until(() => irene.getLedgerChannel(la)?.status === 'open', 'L_a open');
+    assert.equal(irene.getLedgerChannel(la)?.counterpartyBalance, 100n);
+  } finally {
+    await w.stop();
+  }
+});
