@@ -10,7 +10,8 @@
  * // anvil.rpcUrl, anvil.accounts[0] (a 0x-hex private key with 10,000 ETH)
  * ```
  *
- * - picks a free TCP port on 127.0.0.1 (anvil has no `--port 0`), retrying if it races;
+ * - picks a free TCP port on 127.0.0.1 below the ephemeral range (anvil has no `--port 0`),
+ *   retrying if it races;
  * - resolves when the node answers `eth_chainId`;
  * - `stop()` kills the process and resolves once it has exited (idempotent); the process is
  *   also killed if the test process exits, so no anvil is ever left behind.
@@ -61,16 +62,50 @@ export function anvilBinaryPath(): string {
   return join(dirname(pkgJson), 'bin', process.platform === 'win32' ? 'anvil.exe' : 'anvil');
 }
 
-/** Asks the OS for a free port on 127.0.0.1 (it may be taken again before anvil binds it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A free TCP port on 127.0.0.1 for a listener started later (anvil has no `--port 0`; a node
+ * restarted on the same address needs its port known in advance). It is drawn at random below
+ * the OS's ephemeral range, so no outgoing connection (of this or a parallel test process, e.g.
+ * a peer dialling the port before its listener is up) can be given it meanwhile; a port
+ * handed out by `listen(0)` and closed again can be, and a listener then fails with EADDRINUSE
+ * (seen once in CI). It is checked bindable before it is returned. Falls back to `listen(0)`
+ * when the range is unknown or nothing below it is free.
+ */
+export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  if (low !== undefined && low > FIXED_PORTS_FROM + 1024) {
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const port = FIXED_PORTS_FROM + Math.floor(Math.random() * (low - FIXED_PORTS_FROM));
+      if ((await tryListen(port)) === port) return port;
+    }
+  }
+  const port = await tryListen(0);
+  if (port === undefined) throw new Error('no free port on 127.0.0.1');
+  return port;
+}
+
+/** Ports below this are left alone (well-known and registered services people run locally). */
+const FIXED_PORTS_FROM = 20_000;
+
+function ephemeralLow(): number | undefined {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 && low < 65_536 ? low : undefined;
+  } catch {
+    return undefined; // not Linux
+  }
+}
+
+/** Binds `port` (0: any) on 127.0.0.1 and closes it again; the port bound, or undefined if taken. */
+function tryListen(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.once('error', () => resolve(undefined));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => {
       const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('no port'))));
+      const bound = typeof addr === 'object' && addr ? addr.port : undefined;
+      srv.close(() => resolve(bound));
     });
   });
 }

@@ -4,7 +4,7 @@
  */
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Socket, createServer } from 'node:net';
+import { Socket } from 'node:net';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -18,6 +18,7 @@ import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import fc from 'fast-check';
+import { freePort } from '@sluice/contracts/anvil';
 import { SluiceError, isSluiceError } from '../src/errors.ts';
 import { privateKeyToAddress } from '../src/address.ts';
 import type { Address } from '../src/hex.ts';
@@ -108,17 +109,6 @@ async function waitFor(what: string, pred: () => boolean, ms = 15_000): Promise<
     if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** A bare libp2p node that speaks the wire protocol by hand. */
