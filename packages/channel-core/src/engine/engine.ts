@@ -396,8 +396,16 @@ function mergeSent(prior: readonly SentMessage[], added: readonly SentMessage[])
   return [...map.values()].slice(-MAX_SENT_PER_OBJECTIVE);
 }
 
-/** Peers an objective waits on, from what it waits for. Empty when it waits for the chain. */
-export function silentPeers(o: Objective, waitingFor: string): Address[] {
+/** Most peers the engine's liveness record keeps (a hub hears from every client and provider). */
+const MAX_HEARD = 16_384;
+
+/**
+ * Peers an objective waits on, from what it waits for. Empty when it waits for the chain.
+ * `alive` (optional) tells a peer known to be there (heard from lately, or connected): an
+ * intermediary of a virtual channel known alive is not blamed for a signature it owes while an
+ * end of the channel is missing too ({@link blameEnds}).
+ */
+export function silentPeers(o: Objective, waitingFor: string, alive?: (peer: Address) => boolean): Address[] {
   const missingAt = (ch: { fixedPart: { participants: readonly Address[] }; myIndex: number; states: readonly { state: { turnNum: number }; signatures: readonly unknown[] }[] }, turnNum: number): Address[] => {
     const e = ch.states.find((x) => x.state.turnNum === turnNum);
     return ch.fixedPart.participants.filter((_, i) => i !== ch.myIndex && (e === undefined || e.signatures[i] == null));
@@ -412,10 +420,10 @@ export function silentPeers(o: Objective, waitingFor: string): Address[] {
       return waitingFor === 'WaitingForFinalization' ? missingAt(o.channel, o.finalTurnNum) : [];
     case 'virtualFund':
     case 'virtualDefund': {
-      if (waitingFor === 'WaitingForCompletePrefund') return missingAt(o.v, 0);
-      if (waitingFor === 'WaitingForCompletePostFund') return missingAt(o.v, 1);
-      if (waitingFor === 'WaitingForSupportedFinalState') return missingAt(o.v, 2);
-      if (waitingFor === 'WaitingForFinalStateProposal') return others(o.v);
+      if (waitingFor === 'WaitingForCompletePrefund') return blameEnds(o.v, missingAt(o.v, 0), alive);
+      if (waitingFor === 'WaitingForCompletePostFund') return blameEnds(o.v, missingAt(o.v, 1), alive);
+      if (waitingFor === 'WaitingForSupportedFinalState') return blameEnds(o.v, missingAt(o.v, 2), alive);
+      if (waitingFor === 'WaitingForFinalStateProposal') return blameEnds(o.v, others(o.v), alive);
       return ledgersOf(o).map((l) => counterparty(l));
     }
     case 'ledgerTopUp':
@@ -424,6 +432,26 @@ export function silentPeers(o: Objective, waitingFor: string): Address[] {
     default:
       return [];
   }
+}
+
+/**
+ * Of the parties of virtual channel `v` whose signature we miss, those to blame. An intermediary
+ * signs V's postfund once its ledgers on both sides hold the guarantee, which takes the far end's
+ * countersignature (and a final state once the ends agree). So while an end of V (the payer or
+ * the payee, not us) is missing too, an intermediary that is known `alive` is only passing that
+ * end's silence on: blaming it would exit our ledger with a hub that answers everything (gas, and
+ * our deposit locked for the ledger's challenge duration) when the payee is what went away. An
+ * intermediary not known alive is blamed with the ends: messages to the far end may go through it
+ * (relayed), so its death silences both. What settles V against a silent end (V on chain, then
+ * the guarantee's removal by proof) waits on the hub next, and blames it then if it fails.
+ */
+function blameEnds(v: { fixedPart: { participants: readonly Address[] }; myIndex: number }, missing: Address[], alive: ((peer: Address) => boolean) | undefined): Address[] {
+  if (alive === undefined) return missing;
+  const ps = v.fixedPart.participants;
+  const ends = [0, ps.length - 1].filter((i) => i !== v.myIndex).map((i) => ps[i]!);
+  const isEnd = (m: Address): boolean => ends.some((e) => sameAddress(e, m));
+  if (!missing.some(isEnd)) return missing;
+  return missing.filter((m) => isEnd(m) || !alive(m));
 }
 
 function isLive(l: LedgerData): boolean {
@@ -491,6 +519,19 @@ class EngineImpl implements Engine {
   #caughtUp = false;
   /** Peers seen silent (lowercase address -> clock time), cleared by any message from them. */
   readonly #silent = new Map<string, number>();
+  /** When we last got a message from a peer, or relayed by it (lowercase address -> clock time; bounded). */
+  readonly #heard = new Map<string, number>();
+  /**
+   * Whether `peer` is known to be there: heard from within the peer timeout, or connected now
+   * (when the messaging component can tell). Used to not blame a hub for a signature it owes only
+   * once a silent payer or payee has given it (see `blameEnds`).
+   */
+  readonly #alive = (peer: Address): boolean => {
+    const p = peer.toLowerCase();
+    const t = this.#heard.get(p);
+    if (t !== undefined && this.#clock.now() - t < (this.init.fallback?.peerTimeoutMs ?? FALLBACK_DEFAULTS.peerTimeoutMs)) return true;
+    return this.#messaging.connectedPeers?.().some((a) => a.toLowerCase() === p) ?? false;
+  };
   /**
    * Peers the automatic fallback found stalled (a `peerStalled` trigger fired for them: silent past
    * `fallback.peerTimeoutMs` during an objective that needs them), lowercase address -> clock time;
@@ -879,7 +920,7 @@ class EngineImpl implements Engine {
               details: {
                 objectiveId: id,
                 waitingFor: d?.waitingFor ?? 'unknown',
-                silentPeers: d === undefined ? [] : silentPeers(d.objective, d.waitingFor),
+                silentPeers: d === undefined ? [] : silentPeers(d.objective, d.waitingFor, this.#alive),
               },
             }),
           );
@@ -2166,7 +2207,7 @@ class EngineImpl implements Engine {
     for (const data of this.#active.values()) {
       const o = data.objective;
       if (isFallbackObjective(o) || now - data.progressAt < peerTimeout || !needsPeer(o, data.waitingFor)) continue;
-      if (silentPeers(o, data.waitingFor).some((x) => x.toLowerCase() === p)) return true;
+      if (silentPeers(o, data.waitingFor, this.#alive).some((x) => x.toLowerCase() === p)) return true;
     }
     return false;
   }
@@ -2464,11 +2505,24 @@ class EngineImpl implements Engine {
 
   // ---------------------------------------------------------------- peer messages
 
+  #hear(peer: Address): void {
+    const now = this.#clock.now();
+    if (this.#heard.size >= MAX_HEARD) {
+      // a hub hears from many peers: forget the ones not heard from within the peer timeout (or all)
+      const horizon = now - (this.init.fallback?.peerTimeoutMs ?? FALLBACK_DEFAULTS.peerTimeoutMs);
+      for (const [k, t] of this.#heard) if (t < horizon) this.#heard.delete(k);
+      if (this.#heard.size >= MAX_HEARD) this.#heard.clear();
+    }
+    this.#heard.set(peer.toLowerCase(), now);
+  }
+
   async #onMessage(m: InboundMessage): Promise<void> {
     // Stopped (its objectives unloaded): not ours to answer; the sender retries until we start again.
     if (this.#lifecycle === undefined) throw new SluiceError('PROTOCOL_NOT_READY', 'the node is stopped');
     this.#silent.delete(m.from.toLowerCase());
     this.#stalled.delete(m.from.toLowerCase());
+    this.#hear(m.from);
+    if (m.relayedBy !== undefined) this.#hear(m.relayedBy);
     if (this.#creditHeld.size > 0) {
       for (const [id, hold] of this.#creditHeld) {
         const peer = this.#getLedger(id as ChannelId)?.counterparty;
@@ -3119,7 +3173,7 @@ class EngineImpl implements Engine {
       this.#resendOrphanedHead(data);
       this.#emitStall(data, 'timeout');
       if (auto && now - data.progressAt >= peerTimeout && needsPeer(data.objective, data.waitingFor)) {
-        for (const p of silentPeers(data.objective, data.waitingFor)) gone.add(p.toLowerCase());
+        for (const p of silentPeers(data.objective, data.waitingFor, this.#alive)) gone.add(p.toLowerCase());
       }
     }
     // Trigger (a'): a ledger opening we deposited into whose counterparty went silent before the
@@ -3166,7 +3220,7 @@ class EngineImpl implements Engine {
       channelId: objectiveChannelId(o),
       reason,
       waitingFor: data.waitingFor,
-      silentPeers: peers ?? silentPeers(o, data.waitingFor),
+      silentPeers: peers ?? silentPeers(o, data.waitingFor, this.#alive),
       idleMs: this.#clock.now() - data.progressAt,
       ...(detail === undefined ? {} : { detail }),
     };

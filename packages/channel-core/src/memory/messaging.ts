@@ -223,6 +223,11 @@ export function createMemoryNetwork(init: MemoryNetworkInit = {}): MemoryNetwork
       onUndeliverable(handler) {
         node.undeliverable.push(handler);
       },
+      connectedPeers(): Address[] {
+        // "connected": both ends started (the network itself never fails a link)
+        if (!node.running) return [];
+        return [...nodes.values()].filter((n) => n.running && n.service !== undefined && !sameAddress(n.service.self, address)).map((n) => n.service!.self);
+      },
       async start() {
         node.running = true;
       },

@@ -341,9 +341,8 @@ class NodeImpl implements Node {
   }
 
   peerConnected(peer: Address): boolean | undefined {
-    const m = this.#messaging as (MessageService & { connectedPeers?: () => Address[] }) | undefined;
-    if (typeof m?.connectedPeers !== 'function') return undefined;
-    return m.connectedPeers().some((a) => sameAddress(a, peer));
+    const peers = this.#messaging?.connectedPeers?.();
+    return peers === undefined ? undefined : peers.some((a) => sameAddress(a, peer));
   }
 
   on<T extends NodeEventType>(type: T, listener: (event: NodeEventOf<T>) => void): () => void {

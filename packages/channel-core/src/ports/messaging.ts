@@ -67,6 +67,11 @@ export interface MessageService {
    * are never dropped silently: without a listener the service logs them as errors.
    */
   onUndeliverable(handler: (message: UndeliverableMessage) => void): void;
+  /**
+   * Peers we hold an open connection to now (optional: a component that cannot tell leaves it
+   * out). The engine takes a connected peer as alive when it decides whom to blame for a stall.
+   */
+  connectedPeers?(): Address[];
   start(): Promise<void>;
   stop(): Promise<void>;
 }

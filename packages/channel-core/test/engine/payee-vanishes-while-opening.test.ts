@@ -8,8 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChannelId } from '../../src/index.ts';
-import { expectGuaranteeRemovedByProof, halfOpenV, openLedgersAtIrene, until, world } from './harness.ts';
+import { protocols as P, type ChannelId } from '../../src/index.ts';
+import { ADDR, dropSends, expectGuaranteeRemovedByProof, halfOpenV, openLedgersAtIrene, until, world } from './harness.ts';
 
 test('a payee vanishing after the prefund: the payer settles the half-opened V on chain and its guarantee leaves her ledger by proof', async () => {
   const fast = { objectiveTimeoutMs: 300, fallback: { peerTimeoutMs: 1_000 } };
@@ -25,6 +25,45 @@ test('a payee vanishing after the prefund: the payer settles the half-opened V o
 
     // past her peer timeout, Alice settles V on chain (nothing was paid: her prefund pays her back)
     await until(() => w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === v && x.reason === 'peerStalled'), 'Alice settles V on chain');
+    const failure = await opening;
+    assert.ok(failure instanceof Error && (failure as { code?: string }).code === 'CHANNEL_CLOSING', `her open ends: ${String(failure)}`);
+
+    await expectGuaranteeRemovedByProof(w, ai, 1000n);
+    await until(() => alice.getVirtualChannel(v)?.status === 'closed', 'V closed at Alice');
+    assert.equal(alice.getVirtualChannel(v)?.paid, 0n);
+  } finally {
+    await w.stop();
+  }
+});
+
+test("a payee vanishing before it countersigns the hub's guarantee: the payer blames the payee, not the hub that waits on it, and keeps her ledger open", async () => {
+  const fast = { objectiveTimeoutMs: 300, fallback: { peerTimeoutMs: 1_000 } };
+  const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 38 }, { alice: fast });
+  try {
+    const { alice, irene, bob } = w.nodes;
+    const { ai: aiRaw, ib: ibRaw } = await openLedgersAtIrene(w, 1000n, 800n);
+    const ai = aiRaw as ChannelId;
+    const ib = ibRaw as ChannelId;
+
+    // Bob signs V's prefund, then nothing more: neither L_IB's guarantee nor his postfund leaves him.
+    // Irene signs V's postfund only once both of her ledgers hold the guarantee, so Alice misses
+    // the postfunds of both, though Irene answers everything.
+    dropSends(w, 'bob', (_to, m) => m?.kind === 'ledgerProposal' || m?.kind === 'ledgerCountersignature' || (m?.kind === 'signedState' && m.state.turnNum >= 1));
+    const opening = alice.createVirtualChannel({ payee: ADDR.bob, amount: 300n, hub: ADDR.irene }, { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    const open = (): P.VirtualFundObjective | undefined => alice.engine.activeObjectives().find((o): o is P.VirtualFundObjective => o.type === 'virtualFund');
+    await until(() => open() !== undefined && alice.engine.objective(open()!.id)?.waitingFor === 'WaitingForCompletePostFund', 'Alice waits for the postfund');
+    await until(() => alice.getLedgerChannel(ai)?.guarantees === 1 && irene.getLedgerChannel(ai)?.guarantees === 1, "V's guarantee is in L_AI at both ends");
+    const v = open()!.v.id;
+    assert.equal(irene.getLedgerChannel(ib)?.guarantees ?? 0, 0, 'L_IB never got the guarantee');
+    await bob.stop();
+
+    // past her peer timeout Alice settles V on chain against Bob; L_AI, with Irene answering, stays open
+    const fallbackOn = (c: ChannelId): boolean => w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === c);
+    await until(() => fallbackOn(v) || fallbackOn(ai), 'Alice goes on chain');
+    assert.ok(!fallbackOn(ai), 'Alice does not exit L_AI: Irene is not the silent one');
+    await until(() => w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === v && x.reason === 'peerStalled'), 'Alice settles V on chain');
+    const stalls = w.events.alice.filter((x) => x.type === 'objectiveStalled' && x.objectiveType === 'virtualFund' && x.channelId === v);
+    assert.ok(stalls.length > 0 && stalls.every((x) => x.type === 'objectiveStalled' && x.silentPeers.length === 1 && x.silentPeers[0] === ADDR.bob), `only Bob is reported silent: ${JSON.stringify(stalls.map((x) => x.type === 'objectiveStalled' && x.silentPeers))}`);
     const failure = await opening;
     assert.ok(failure instanceof Error && (failure as { code?: string }).code === 'CHANNEL_CLOSING', `her open ends: ${String(failure)}`);
 
