@@ -9,13 +9,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocols as P, type ChannelId } from '../../src/index.ts';
-import { ADDR, dropSends, expectGuaranteeRemovedByProof, halfOpenV, openLedgersAtIrene, until, world } from './harness.ts';
+import { ADDR, type World, dropSends, expectGuaranteeRemovedByProof, halfOpenV, openLedgersAtIrene, until, world } from './harness.ts';
 
 test('a payee vanishing after the prefund: the payer settles the half-opened V on chain and its guarantee leaves her ledger by proof', async () => {
   const fast = { objectiveTimeoutMs: 300, fallback: { peerTimeoutMs: 1_000 } };
   const w = await world({ minDelayMs: 0, maxDelayMs: 3, seed: 37 }, { alice: fast });
   try {
-    const { alice, bob } = w.nodes;
+    const { bob } = w.nodes;
     const { ai: aiRaw } = await openLedgersAtIrene(w, 1000n, 800n);
     const ai = aiRaw as ChannelId;
 
@@ -23,14 +23,8 @@ test('a payee vanishing after the prefund: the payer settles the half-opened V o
     const { v, opening } = await halfOpenV(w, ai);
     await bob.stop();
 
-    // past her peer timeout, Alice settles V on chain (nothing was paid: her prefund pays her back)
-    await until(() => w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === v && x.reason === 'peerStalled'), 'Alice settles V on chain');
-    const failure = await opening;
-    assert.ok(failure instanceof Error && (failure as { code?: string }).code === 'CHANNEL_CLOSING', `her open ends: ${String(failure)}`);
-
-    await expectGuaranteeRemovedByProof(w, ai, 1000n);
-    await until(() => alice.getVirtualChannel(v)?.status === 'closed', 'V closed at Alice');
-    assert.equal(alice.getVirtualChannel(v)?.paid, 0n);
+    // past her peer timeout, Alice settles V on chain
+    await expectSettledOnChainByAlice(w, v, ai, opening);
   } finally {
     await w.stop();
   }
@@ -61,16 +55,24 @@ test("a payee vanishing before it countersigns the hub's guarantee: the payer bl
     const fallbackOn = (c: ChannelId): boolean => w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === c);
     await until(() => fallbackOn(v) || fallbackOn(ai), 'Alice goes on chain');
     assert.ok(!fallbackOn(ai), 'Alice does not exit L_AI: Irene is not the silent one');
-    await until(() => w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === v && x.reason === 'peerStalled'), 'Alice settles V on chain');
+    await expectSettledOnChainByAlice(w, v, ai, opening);
     const stalls = w.events.alice.filter((x) => x.type === 'objectiveStalled' && x.objectiveType === 'virtualFund' && x.channelId === v);
     assert.ok(stalls.length > 0 && stalls.every((x) => x.type === 'objectiveStalled' && x.silentPeers.length === 1 && x.silentPeers[0] === ADDR.bob), `only Bob is reported silent: ${JSON.stringify(stalls.map((x) => x.type === 'objectiveStalled' && x.silentPeers))}`);
-    const failure = await opening;
-    assert.ok(failure instanceof Error && (failure as { code?: string }).code === 'CHANNEL_CLOSING', `her open ends: ${String(failure)}`);
-
-    await expectGuaranteeRemovedByProof(w, ai, 1000n);
-    await until(() => alice.getVirtualChannel(v)?.status === 'closed', 'V closed at Alice');
-    assert.equal(alice.getVirtualChannel(v)?.paid, 0n);
   } finally {
     await w.stop();
   }
 });
+
+/**
+ * Alice settles the half-opened V on chain against the silent payee (nothing was paid: her prefund
+ * pays her back), her open ends with CHANNEL_CLOSING, and V's guarantee leaves L_AI by proof.
+ */
+async function expectSettledOnChainByAlice(w: World, v: ChannelId, ai: ChannelId, opening: Promise<unknown>): Promise<void> {
+  const { alice } = w.nodes;
+  await until(() => w.events.alice.some((x) => x.type === 'fallbackStarted' && x.channelId === v && x.reason === 'peerStalled'), 'Alice settles V on chain');
+  const failure = await opening;
+  assert.ok(failure instanceof Error && (failure as { code?: string }).code === 'CHANNEL_CLOSING', `her open ends: ${String(failure)}`);
+  await expectGuaranteeRemovedByProof(w, ai, 1000n);
+  await until(() => alice.getVirtualChannel(v)?.status === 'closed', 'V closed at Alice');
+  assert.equal(alice.getVirtualChannel(v)?.paid, 0n);
+}
