@@ -44,7 +44,8 @@
  *  4. nothing stuck: no objective in progress, no dispute, within CHAOS_CONVERGE_S.
  * The report (stdout and report.json) also counts the transactions mined reverted, by phase (load,
  * converge, close), sender and call: gas paid for nothing (a revert caught at estimation costs none);
- * and the adjudicator calls that succeeded, by phase (`minedCalls`: what the on-chain paths did).
+ * and the adjudicator calls that succeeded, by phase (`minedCalls`: what the on-chain paths did; a
+ * call on a fixed part names the channel's kind, e.g. `load: challenge (ledger)` is a ledger exit).
  * Exit 0 when every check holds, 1 otherwise; the work dir (stores, logs) is kept on failure.
  */
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -584,6 +585,13 @@ async function main(): Promise<number> {
     const reverted = new Map<string, number>();
     // and the adjudicator calls that succeeded, by phase: what the on-chain paths did at all
     const minedCalls = new Map<string, number>();
+    // calls taking a fixed part first (challenge, checkpoint, conclude…) name the channel's kind:
+    // a ledger exit and a virtual channel settled on chain read differently
+    const channelKind = (fixedPart: unknown): string => {
+      const app = (fixedPart as { appDefinition?: unknown } | undefined)?.appDefinition;
+      if (typeof app !== 'string') return '';
+      return app.toLowerCase() === d.consensusApp!.toLowerCase() ? ' (ledger)' : app.toLowerCase() === d.virtualPaymentApp!.toLowerCase() ? ' (virtual)' : '';
+    };
     const nameOf = (a: string): string => (a.toLowerCase() === hubAddress.toLowerCase() ? 'hub' : (nodes.find((n) => n.address.toLowerCase() === a.toLowerCase())?.name ?? a));
     for (let b = block0 + 1; b <= block1; b++) {
       for (const tx of (await rpc.getBlock(b, true))?.prefetchedTransactions ?? []) {
@@ -591,7 +599,8 @@ async function main(): Promise<number> {
         if (r !== null) fees.set(tx.from.toLowerCase(), (fees.get(tx.from.toLowerCase()) ?? 0n) + r.fee);
         if (r === null) continue;
         const phase = b <= blockLoadEnd ? 'load' : b <= blockConverged ? 'converge' : 'close';
-        const call = tx.to?.toLowerCase() === d.adjudicator.toLowerCase() ? (adjudicator.interface.parseTransaction({ data: tx.data, value: tx.value })?.name ?? 'adjudicator?') : 'token';
+        const parsed = tx.to?.toLowerCase() === d.adjudicator.toLowerCase() ? adjudicator.interface.parseTransaction({ data: tx.data, value: tx.value }) : undefined;
+        const call = tx.to?.toLowerCase() !== d.adjudicator.toLowerCase() ? 'token' : parsed == null ? 'adjudicator?' : `${parsed.name}${channelKind(parsed.args[0])}`;
         if (r.status === 0) {
           const k = `${phase}: ${nameOf(tx.from)} ${call}`;
           reverted.set(k, (reverted.get(k) ?? 0) + 1);
