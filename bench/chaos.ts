@@ -599,8 +599,8 @@ async function main(): Promise<number> {
         if (r !== null) fees.set(tx.from.toLowerCase(), (fees.get(tx.from.toLowerCase()) ?? 0n) + r.fee);
         if (r === null) continue;
         const phase = b <= blockLoadEnd ? 'load' : b <= blockConverged ? 'converge' : 'close';
-        const parsed = tx.to?.toLowerCase() === d.adjudicator.toLowerCase() ? adjudicator.interface.parseTransaction({ data: tx.data, value: tx.value }) : undefined;
-        const call = tx.to?.toLowerCase() !== d.adjudicator.toLowerCase() ? 'token' : parsed == null ? 'adjudicator?' : `${parsed.name}${channelKind(parsed.args[0])}`;
+        const parsed = tx.to?.toLowerCase() === d.adjudicator.toLowerCase() ? adjudicator.interface.parseTransaction({ data: tx.data, value: tx.value }) : 'token';
+        const call = parsed === 'token' ? parsed : parsed === null ? 'adjudicator?' : `${parsed.name}${channelKind(parsed.args[0])}`;
         if (r.status === 0) {
           const k = `${phase}: ${nameOf(tx.from)} ${call}`;
           reverted.set(k, (reverted.get(k) ?? 0) + 1);

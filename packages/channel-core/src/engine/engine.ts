@@ -72,6 +72,7 @@ import {
   type VirtualData,
   type VirtualStatus,
   findLedgerIn,
+  ONE_PER_PEER_LEDGER_STATUSES,
   getObjectiveData,
   listLedgerData,
   getVirtualData,
@@ -519,6 +520,10 @@ class EngineImpl implements Engine {
   #caughtUp = false;
   /** Peers seen silent (lowercase address -> clock time), cleared by any message from them. */
   readonly #silent = new Map<string, number>();
+  /** Silence past which a peer an objective needs is taken as gone (`fallback.peerTimeoutMs`). */
+  get #peerTimeoutMs(): number {
+    return this.init.fallback?.peerTimeoutMs ?? FALLBACK_DEFAULTS.peerTimeoutMs;
+  }
   /** When we last got a message from a peer, or relayed by it (lowercase address -> clock time; bounded). */
   readonly #heard = new Map<string, number>();
   /**
@@ -529,7 +534,7 @@ class EngineImpl implements Engine {
   readonly #alive = (peer: Address): boolean => {
     const p = peer.toLowerCase();
     const t = this.#heard.get(p);
-    if (t !== undefined && this.#clock.now() - t < (this.init.fallback?.peerTimeoutMs ?? FALLBACK_DEFAULTS.peerTimeoutMs)) return true;
+    if (t !== undefined && this.#clock.now() - t < this.#peerTimeoutMs) return true;
     return this.#messaging.connectedPeers?.().some((a) => a.toLowerCase() === p) ?? false;
   };
   /**
@@ -2203,7 +2208,7 @@ class EngineImpl implements Engine {
     const p = peer.toLowerCase();
     if (this.#stalled.has(p)) return true;
     const now = this.#clock.now();
-    const peerTimeout = this.init.fallback?.peerTimeoutMs ?? FALLBACK_DEFAULTS.peerTimeoutMs;
+    const peerTimeout = this.#peerTimeoutMs;
     for (const data of this.#active.values()) {
       const o = data.objective;
       if (isFallbackObjective(o) || now - data.progressAt < peerTimeout || !needsPeer(o, data.waitingFor)) continue;
@@ -2509,7 +2514,7 @@ class EngineImpl implements Engine {
     const now = this.#clock.now();
     if (this.#heard.size >= MAX_HEARD) {
       // a hub hears from many peers: forget the ones not heard from within the peer timeout (or all)
-      const horizon = now - (this.init.fallback?.peerTimeoutMs ?? FALLBACK_DEFAULTS.peerTimeoutMs);
+      const horizon = now - this.#peerTimeoutMs;
       for (const [k, t] of this.#heard) if (t < horizon) this.#heard.delete(k);
       if (this.#heard.size >= MAX_HEARD) this.#heard.clear();
     }
@@ -3014,7 +3019,7 @@ class EngineImpl implements Engine {
     const data = getObjectiveData(this.store, id);
     if (data === undefined || data.abandoned !== true || data.objective.type !== 'directFund') return;
     // one ledger per counterparty and asset: not while the peer has opened another one since
-    const other = findLedgerIn(this.#ledgerMap().values(), ld.counterparty, ld.asset, ['funding', 'open']);
+    const other = findLedgerIn(this.#ledgerMap().values(), ld.counterparty, ld.asset, ONE_PER_PEER_LEDGER_STATUSES);
     if (other !== undefined) {
       this.#log.warn({ objectiveId: id, channelId: ledgerId, peer: ld.counterparty, other: other.ledgerId, by }, 'abandoned ledger opening not resumed: another ledger with the peer is open (the peer can exit this one on chain with the prefund)');
       // the deposit still goes into the abandoned record: resumed later (by the peer's postfund,
@@ -3162,7 +3167,7 @@ class EngineImpl implements Engine {
     }
     const gone = new Set<string>();
     const auto = this.init.fallback?.auto ?? true;
-    const peerTimeout = this.init.fallback?.peerTimeoutMs ?? FALLBACK_DEFAULTS.peerTimeoutMs;
+    const peerTimeout = this.#peerTimeoutMs;
     for (const data of this.#active.values()) {
       // fallback objectives wait on chain time (hours), not on peers: never "stalled"
       if (isFallbackObjective(data.objective)) continue;

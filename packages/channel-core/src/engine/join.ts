@@ -30,7 +30,7 @@ import { type Objective, ledgersOf, update } from '../protocols/objective.ts';
 import type { ProtocolMessage, SignedStateMessage } from '../protocols/types.ts';
 import { nonceOutsideWindow, nonceTimeMs } from '../nonce.ts';
 import { DEFAULT_MAX_LEDGER_GUARANTEES, type EnginePolicy, challengeDurationRefusal, decideLedger, decideVirtualChannel } from './policy.ts';
-import { type LedgerData, type LedgerView, type VirtualData, findLedgerIn, getVirtualData, listLedgerData } from './records.ts';
+import { ONE_PER_PEER_LEDGER_STATUSES, type LedgerData, type LedgerView, type VirtualData, findLedgerIn, getVirtualData, listLedgerData } from './records.ts';
 
 export interface JoinContext {
   readonly store: Store;
@@ -218,8 +218,7 @@ function joinDirectFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   if (!signedBy(msg, counterparty)) refuse('the prefund is not signed by the counterparty');
   if (ctx.ledgers.get(ledgerId) !== undefined) refuse('ledger already known', { ledgerId });
   checkNonce(ctx, s.channelNonce, ledgerId);
-  // one being closed does not count (see Node.createLedgerChannel)
-  if (findLedgerIn(ctx.ledgers.list(), counterparty, lo.asset, ['funding', 'open']) !== undefined) {
+  if (findLedgerIn(ctx.ledgers.list(), counterparty, lo.asset, ONE_PER_PEER_LEDGER_STATUSES) !== undefined) {
     refuse('a ledger with this peer in this asset already exists', { ledgerId });
   }
   const myDeposit = myIndex === 0 ? lo.leader.amount : lo.follower.amount;

@@ -287,6 +287,14 @@ export function findLedger(store: Store, counterparty: Address, asset: Address, 
   return findLedgerIn(listLedgerData(store), counterparty, asset, statuses);
 }
 
+/**
+ * The statuses the rule "one live ledger per counterparty and asset" counts: funding and open. A
+ * ledger being closed does not (an exit on chain stays `closing` for its challenge duration, a
+ * day by default), so business goes on in a new one meanwhile. Checked where a ledger is proposed
+ * (`Node.createLedgerChannel`), joined, and resumed from an abandoned opening.
+ */
+export const ONE_PER_PEER_LEDGER_STATUSES: readonly LedgerStatus[] = ['funding', 'open'];
+
 /** {@link findLedger} over a list of ledger records. */
 export function findLedgerIn(ledgers: Iterable<LedgerData>, counterparty: Address, asset: Address, statuses: readonly LedgerStatus[] = ['open']): LedgerData | undefined {
   for (const l of ledgers) {

@@ -37,6 +37,7 @@ import {
   type LedgerData,
   type VirtualData,
   findLedger,
+  ONE_PER_PEER_LEDGER_STATUSES,
   getLedgerData,
   getVirtualData,
   listLedgerData,
@@ -584,9 +585,8 @@ class NodeImpl implements Node {
     options.signal?.throwIfAborted();
     const engine = this.engine;
     const channelId = await engine.serial(async () => {
-      // one live ledger per counterparty and asset; one being closed (on chain: for its challenge
-      // duration, a day by default) does not count, so business goes on in a new one meanwhile
-      if (findLedger(this.#st, counterparty, asset, ['funding', 'open']) !== undefined) {
+      // one live ledger per counterparty and asset (one being closed does not count)
+      if (findLedger(this.#st, counterparty, asset, ONE_PER_PEER_LEDGER_STATUSES) !== undefined) {
         throw new SluiceError('INVALID_ARGUMENT', 'a ledger with this counterparty in this asset already exists');
       }
       return this.#withFreshNonce(async (channelNonce) => {
