@@ -65,6 +65,11 @@ export const ErrorCodes = [
   'LEDGER_NOT_EMPTY',
   /** A ledger holds, or has agreed to take, the most guarantees its owner allows (policy `maxLedgerGuarantees`). */
   'LEDGER_FULL',
+  /**
+   * A ledger with this counterparty in this asset is already funding or open (one per
+   * counterparty and asset; one being closed does not count).
+   */
+  'LEDGER_EXISTS',
   /** The hub's collateral policy refuses this. */
   'HUB_POLICY_REJECTED',
   /**

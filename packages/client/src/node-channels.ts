@@ -5,7 +5,7 @@
  * budget) and open a virtual channel [us, hub, provider]. `pay` is the node's (persisted
  * before it returns).
  */
-import { type Address, type ChannelId, SluiceError, type Voucher, isSluiceError, sameAddress } from '@sluice/channel-core';
+import { type Address, type ChannelId, SluiceError, type Voucher, isSluiceError, protocols, sameAddress } from '@sluice/channel-core';
 import type { Node } from '@sluice/channel-core/node';
 import type { EnsureChannelRequest, PayerChannelView, PayerChannels } from './channels.ts';
 
@@ -61,7 +61,14 @@ export class NodePayerChannels implements PayerChannels {
       deposit = req.budget;
     }
     // Ledger with the hub: open it, or top it up so it can lock `deposit`. New money ≤ budget.
-    const ledger = this.#node.getLedgerChannels().find((l) => sameAddress(l.counterparty, hub) && sameAddress(l.asset, req.asset) && (l.status === 'open' || l.status === 'funding'));
+    const ledgerWithHub = () => this.#node.getLedgerChannels().find((l) => sameAddress(l.counterparty, hub) && sameAddress(l.asset, req.asset) && (l.status === 'open' || l.status === 'funding'));
+    let ledger = ledgerWithHub();
+    if (ledger?.status === 'funding') {
+      // An opening still in progress (an earlier run's: e.g. one waiting for the hub to see our
+      // last ledger's exit on chain): let it finish, then use it; it cannot be topped up before.
+      await this.#node.engine.waitForObjective(protocols.directFundId(ledger.channelId), { ...chainCall, timeoutMs: chainCall.timeoutMs ?? 60_000 + this.#node.confirmationWaitMs });
+      ledger = ledgerWithHub();
+    }
     // A deposit made while the hub is away waits on chain until it returns (or a withdraw):
     // deposit only once our node is connected to it.
     if (ledger === undefined || ledger.myBalance < deposit) await this.#hubConnected(hub, req.signal);

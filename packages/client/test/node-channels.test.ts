@@ -65,3 +65,32 @@ test('sluice withdraw refuses while a top-up of ours is uncredited (closing woul
   checkUncreditedTopUps(node([topUp]), true, (s) => warned.push(s));
   assert.match(warned[0] ?? '', /warning: a top-up of 500/);
 });
+
+test('a ledger with the hub still opening (an earlier run left it waiting) is waited for and used, never topped up or opened again', async () => {
+  const calls: string[] = [];
+  const id = `0x${'33'.repeat(32)}`;
+  let status = 'funding';
+  const node = {
+    address: '0x90F79bf6EB2c4f870365E785982E1f101E93b906',
+    confirmationWaitMs: 0,
+    getVirtualChannels: () => [],
+    getLedgerChannels: () => [{ channelId: id, counterparty: HUB, asset: ETH, status, myBalance: status === 'open' ? 500n : 0n }],
+    getVirtualChannel: () => ({ channelId: `0x${'44'.repeat(32)}`, role: 'payer', payee: BOB, asset: ETH, amount: 110n, paid: 0n, status: 'funded' }),
+    peerConnected: () => true,
+    engine: {
+      waitForObjective: async (objectiveId: string) => {
+        calls.push(`wait ${objectiveId}`);
+        status = 'open';
+      },
+    },
+    createLedgerChannel: async () => void calls.push('createLedgerChannel'),
+    topUpLedgerChannel: async () => void calls.push('topUpLedgerChannel'),
+    createVirtualChannel: async () => {
+      calls.push('createVirtualChannel');
+      return { channelId: `0x${'44'.repeat(32)}` };
+    },
+  } as unknown as Node;
+  const view = await new NodePayerChannels(node, { timeoutMs: 1_000 }).ensureChannel({ payee: BOB, hub: HUB, asset: ETH, amount: 100n, deposit: 110n });
+  assert.equal(view.opened, true);
+  assert.deepEqual(calls, [`wait DirectFunding-${id}`, 'createVirtualChannel']);
+});

@@ -321,6 +321,12 @@ const MAX_SENT_PER_OBJECTIVE = 16;
 const OPENING_TIMEOUT_MS = 3_600_000;
 /** Default {@link EngineInit.prefundTimeoutMs}. */
 const PREFUND_TIMEOUT_MS = 60_000;
+/**
+ * How long a ledger opening refused as a second ledger (LEDGER_EXISTS) waits, from its creation,
+ * for the peer to see our last ledger with it close (see #awaitExitSeenBy): an exit's challenge
+ * mined and confirmed there, with room for a slow first inclusion.
+ */
+const LEDGER_EXISTS_PATIENCE_MS = 600_000;
 /** How long a peer seen silent stays marked without a new stall renewing the mark. */
 const SILENT_TTL_MS = 3_600_000;
 const MAX_CASCADE = 10_000;
@@ -511,6 +517,8 @@ class EngineImpl implements Engine {
   readonly #virtualCache = new Map<string, VirtualData>();
   /** Pending `waitForObjective` calls, rejected with ABORTED on stop. */
   readonly #waiters = new Set<(err: unknown) => void>();
+  /** Ledger openings refused as a second ledger while our last one with the peer closes (id -> refusals; see #awaitExitSeenBy). */
+  readonly #exitNotSeen = new Map<string, number>();
   /** Rejections that arrived before the objective they refuse (bounded, oldest dropped). */
   readonly #earlyRejections = new Map<string, { from: Address; msg: RejectObjectiveMessage; relayedBy: Address | undefined }>();
   readonly #ledgerView: LedgerView = { get: (id) => this.#getLedger(id), list: () => this.#ledgerMap().values() };
@@ -621,6 +629,7 @@ class EngineImpl implements Engine {
       // against every peer with an objective in flight: found by bench:chaos.)
       const restartedAt = this.#clock.now();
       this.#reclaimTargets.clear();
+      this.#exitNotSeen.clear();
       const sent = this.store.getMeta(RECLAIMS_SENT_KEY);
       if (sent !== undefined) for (const [hash, target] of parseJson(sent) as [string, ChannelId][]) this.#reclaimTargets.set(hash, target);
       for (const r of this.store.listObjectives('active')) {
@@ -1590,10 +1599,11 @@ class EngineImpl implements Engine {
     return [o.toMyLeft, o.toMyRight].map((l) => (l == null ? null : (this.#getLedger(l.id)?.ledger ?? null)));
   }
 
-  /** Drop the in-memory bookkeeping of an objective that ended (stall mark, failed-transaction counts). */
+  /** Drop the in-memory bookkeeping of an objective that ended (stall mark, failed-transaction counts, refusals set aside). */
   #forgetObjective(id: string): void {
     this.#stallNotified.delete(id);
     this.#stallCounts.delete(id);
+    this.#exitNotSeen.delete(id);
     const prefix = `${id}|`;
     for (const k of this.#txFailures.keys()) if (k.startsWith(prefix)) this.#txFailures.delete(k);
   }
@@ -2656,6 +2666,7 @@ class EngineImpl implements Engine {
     if (prefund === undefined) return;
     const code: SluiceErrorCode = isSluiceErrorCode(msg.code) ? msg.code : 'HUB_POLICY_REJECTED';
     const who = relayedBy === undefined ? `${from} refused` : `${from} refused (as relayed by ${relayedBy}: a relayed refusal is not signed)`;
+    if (code === 'LEDGER_EXISTS' && o.type === 'directFund' && prefund.signatures[index] == null && this.#awaitExitSeenBy(data, from)) return;
     if (prefund.signatures[index] == null && prefund.signatures.some((x) => x == null)) {
       // A ledger opening the peer would fund alone, nothing in it yet: given up, but resumable
       // (abandoned), so that a late join of the peer's opens it. The peer may still join, from a
@@ -2674,6 +2685,42 @@ class EngineImpl implements Engine {
     if (o.type === 'directFund' && directFundAbandonable(o)) {
       this.#failObjective(data, o, new SluiceError(code, `${who} after signing the prefund: ${msg.reason} (opening abandoned; a deposit seen later resumes it)`, { details: { peer: from } }), true);
     }
+  }
+
+  /**
+   * The peer refuses our ledger opening as a second ledger with it (LEDGER_EXISTS) while our
+   * last ledger with it is being closed here: most likely it has not seen the close yet. An exit's
+   * challenge reaches the peer only once mined and confirmed there (2.4 min on Ethereum at 12
+   * confirmations); before this, the opening failed on the first refusal and the caller (a client
+   * renewing its ledger with the hub after an exit) had to try again by hand. Keep the opening:
+   * nothing is signed or deposited by the peer, so waiting risks nothing. Its prefund is sent
+   * again after 1, 2, 4, 8, then every 15 s, each refusal answered the same way, until the peer
+   * joins or {@link LEDGER_EXISTS_PATIENCE_MS} after the opening was created; then the refusal
+   * is honoured as any other. (A new opening instead of the same one could meet a late join of
+   * the old one at the peer, which then funds two.)
+   * @returns whether the refusal is set aside
+   */
+  #awaitExitSeenBy(data: ObjectiveData, peer: Address): boolean {
+    const o = data.objective;
+    const signal = this.#lifecycle?.signal;
+    const ld = this.#getLedger(objectiveChannelId(o));
+    if (signal === undefined || ld === undefined || findLedgerIn(this.#ledgerMap().values(), peer, ld.asset, ['closing']) === undefined) return false;
+    const now = this.#clock.now();
+    if (now - (data.createdAt ?? data.progressAt) >= LEDGER_EXISTS_PATIENCE_MS) return false;
+    const attempt = (this.#exitNotSeen.get(o.id) ?? 0) + 1;
+    this.#exitNotSeen.set(o.id, attempt);
+    if (attempt === 1) {
+      this.#log.info({ objectiveId: o.id, channelId: ld.ledgerId, peer }, 'ledger refused as a second one: the peer has not seen our last ledger with it close yet; sending the prefund again until it has');
+    }
+    void sleep(Math.min(1000 * 2 ** (attempt - 1), 15_000), signal)
+      .then(() =>
+        this.serial(() => {
+          const d = this.#active.get(o.id);
+          if (!signal.aborted && d !== undefined) this.#resend(d);
+        }),
+      )
+      .catch(() => {});
+    return true;
   }
 
   /** Tell the other participants of a prefund we refuse to join, so they stop waiting. */

@@ -219,7 +219,8 @@ function joinDirectFund(ctx: JoinContext, msg: ProtocolMessage): Joined {
   if (ctx.ledgers.get(ledgerId) !== undefined) refuse('ledger already known', { ledgerId });
   checkNonce(ctx, s.channelNonce, ledgerId);
   if (findLedgerIn(ctx.ledgers.list(), counterparty, lo.asset, ONE_PER_PEER_LEDGER_STATUSES) !== undefined) {
-    refuse('a ledger with this peer in this asset already exists', { ledgerId });
+    // its own code: a proposer whose old ledger with us is closing at its end waits for us to see the exit
+    throw new SluiceError('LEDGER_EXISTS', 'a ledger with this peer in this asset already exists', { details: { ledgerId } });
   }
   const myDeposit = myIndex === 0 ? lo.leader.amount : lo.follower.amount;
   const counterpartyDeposit = myIndex === 0 ? lo.follower.amount : lo.leader.amount;

@@ -587,7 +587,7 @@ class NodeImpl implements Node {
     const channelId = await engine.serial(async () => {
       // one live ledger per counterparty and asset (one being closed does not count)
       if (findLedger(this.#st, counterparty, asset, ONE_PER_PEER_LEDGER_STATUSES) !== undefined) {
-        throw new SluiceError('INVALID_ARGUMENT', 'a ledger with this counterparty in this asset already exists');
+        throw new SluiceError('LEDGER_EXISTS', 'a ledger with this counterparty in this asset already exists');
       }
       return this.#withFreshNonce(async (channelNonce) => {
         const prefund: State = {
