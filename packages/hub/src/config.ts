@@ -34,6 +34,8 @@ export interface HubConfig {
   readonly maxLedgerDeposit: bigint;
   /** undefined: 4 × maxLedgerDeposit. */
   readonly maxOpeningCollateral: bigint | undefined;
+  /** undefined: 2 × maxLedgerDeposit. */
+  readonly maxPeerCollateral: bigint | undefined;
   readonly requiredApp: Address | undefined;
   readonly httpHost: string;
   readonly httpPort: number;
@@ -184,6 +186,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'maxLedgerGuarantees', flag: '--max-ledger-guarantees <n>', env: 'SLUICE_HUB_MAX_LEDGER_GUARANTEES', description: 'most virtual channels one ledger funds at a time (a payer\'s concurrent channels; a provider\'s concurrent paying clients); more are refused with LEDGER_FULL. Settling a ledger on chain costs ~5,300 gas per guarantee for each channel it funds', default: DEFAULT_MAX_LEDGER_GUARANTEES, defaultText: String(DEFAULT_MAX_LEDGER_GUARANTEES), parse: int(1, 1024) }),
   spec({ key: 'maxLedgerDeposit', flag: '--max-ledger-deposit <units>', env: 'SLUICE_HUB_MAX_LEDGER_DEPOSIT', description: 'largest deposit (collateral) a peer may ask of the hub when it opens a ledger', default: 0n, defaultText: '0', parse: uint }),
   spec({ key: 'maxOpeningCollateral', flag: '--max-opening-collateral <units>', env: 'SLUICE_HUB_MAX_OPENING_COLLATERAL', description: 'most collateral (per asset, base units) the hub keeps in ledgers not open yet, including openings being exited on chain because their peer vanished after the hub deposited; a collateral request past it is refused (bounds what identities that ask for collateral and vanish can lock up, a day each)', default: undefined, defaultText: '4 × --max-ledger-deposit', parse: optional(uint) }),
+  spec({ key: 'maxPeerCollateral', flag: '--max-peer-collateral <units>', env: 'SLUICE_HUB_MAX_PEER_COLLATERAL', description: 'most collateral (per asset, base units) the hub keeps in one peer\'s ledgers, counting those being closed (an exit on chain holds the deposit for the ledger challenge duration); a collateral request past it is refused (bounds what a peer that exits and reopens its ledger again and again can lock up)', default: undefined, defaultText: '2 × --max-ledger-deposit', parse: optional(uint) }),
   spec({ key: 'assets', flag: '--asset <address>', env: 'SLUICE_HUB_ASSETS', description: 'asset the hub keeps ledgers in (repeatable; the zero address is ETH; env: comma-separated); a ledger proposed in another asset is refused; "any" accepts every asset', default: undefined, defaultText: "ETH and the deployment's token", parse: assetList, list: true }),
   spec({ key: 'collateralPeers', flag: '--collateral-peer <address>', env: 'SLUICE_HUB_COLLATERAL_PEERS', description: 'peer the hub deposits collateral toward when its ledger asks for some, up to --max-ledger-deposit (repeatable; env: comma-separated): your providers; others still open ledgers without a hub deposit', default: undefined, defaultText: 'any peer', parse: optional(addressList), list: true }),
   spec({ key: 'requiredApp', flag: '--required-app <address>', env: 'SLUICE_HUB_REQUIRED_APP', description: 'virtual channels must run on this VirtualPaymentApp', default: undefined, defaultText: 'the configured VirtualPaymentApp', parse: optional(address) }),

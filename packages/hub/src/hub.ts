@@ -58,6 +58,17 @@ export interface HubCollateralPolicy {
    */
   readonly maxOpeningCollateral?: bigint;
   /**
+   * Most collateral, per asset, the hub keeps in one peer's ledgers: its deposits in the peer's
+   * ledger being opened or open and in those being closed (an exit on chain holds the deposit for
+   * the ledger challenge duration, a day by default). A ledger being closed does not stop the peer
+   * from opening a new one, so without a bound a peer (a provider, or anyone without
+   * `collateralPeers`) could exit and reopen again and again, each time locking another
+   * `maxLedgerDeposit` of the hub's for a day, for the gas of a challenge. A collateral request
+   * past it is refused; a ledger without a hub deposit is never limited by it.
+   * Default: 2 × `maxLedgerDeposit` (one renewal while the old ledger is being closed).
+   */
+  readonly maxPeerCollateral?: bigint;
+  /**
    * Challenge durations (seconds) of the ledgers and virtual channels the hub joins; others are
    * refused. Default `DEFAULT_CHALLENGE_DURATIONS` (5 min to 30 days); without `min`, the minimum is
    * 5 min raised to twice the time the hub takes to answer a challenge on this chain
@@ -73,6 +84,18 @@ export interface HubCollateralPolicy {
 export function openingCollateral(ledgers: Iterable<LedgerData>, asset: Address): bigint {
   let sum = 0n;
   for (const l of ledgers) if (neverOpened(l) && sameAddress(l.asset, asset)) sum += l.myDeposit;
+  return sum;
+}
+
+/**
+ * Collateral the hub has in `peer`'s ledgers of `asset`: its deposit in those being opened, open,
+ * or being closed (cooperatively or on chain), until they are closed.
+ */
+export function peerCollateral(ledgers: Iterable<LedgerData>, peer: Address, asset: Address): bigint {
+  let sum = 0n;
+  for (const l of ledgers) {
+    if ((l.status === 'funding' || l.status === 'open' || l.status === 'closing') && sameAddress(l.counterparty, peer) && sameAddress(l.asset, asset)) sum += l.myDeposit;
+  }
   return sum;
 }
 
@@ -339,6 +362,12 @@ class HubImpl implements Hub {
         this.logger.warn({ channelId: r.ledgerId, peer: r.counterparty, amount: r.myDeposit, inOpenings, cap }, 'ledger refused: collateral in unopened ledgers at its cap');
         return `the hub has ${inOpenings} of collateral in ledgers not open yet (cap ${cap}); retry later, or open the ledger without asking for a hub deposit`;
       }
+      const peerCap = this.#peerCollateralCap();
+      const toPeer = peerCollateral(this.#node.engine.ledgerChannels(), r.counterparty, r.asset);
+      if (toPeer + r.myDeposit > peerCap) {
+        this.logger.warn({ channelId: r.ledgerId, peer: r.counterparty, amount: r.myDeposit, toPeer, cap: peerCap }, 'ledger refused: collateral toward this peer at its cap');
+        return `the hub already has ${toPeer} of collateral in ledgers with you, some being closed (cap ${peerCap} per peer): it is free once their exit ends on chain; retry then, ask for at most ${peerCap > toPeer ? peerCap - toPeer : 0n}, or open the ledger without asking for a hub deposit`;
+      }
     }
     return true;
   }
@@ -347,6 +376,12 @@ class HubImpl implements Hub {
   #openingCollateralCap(): bigint {
     const p = this.#init.policy ?? {};
     return p.maxOpeningCollateral ?? 4n * (p.maxLedgerDeposit ?? 0n);
+  }
+
+  /** `policy.maxPeerCollateral`, by default twice `maxLedgerDeposit`. */
+  #peerCollateralCap(): bigint {
+    const p = this.#init.policy ?? {};
+    return p.maxPeerCollateral ?? 2n * (p.maxLedgerDeposit ?? 0n);
   }
 
   /** The total-cap part of the collateral policy (the per-channel limit and app run in the protocol). */

@@ -83,6 +83,7 @@ export async function openHub(config: HubConfig, io: OpenHubIO, overrides: Parti
         ...(config.collateralCap === undefined ? {} : { collateralCap: config.collateralCap }),
         maxLedgerDeposit: config.maxLedgerDeposit,
         ...(config.maxOpeningCollateral === undefined ? {} : { maxOpeningCollateral: config.maxOpeningCollateral }),
+        ...(config.maxPeerCollateral === undefined ? {} : { maxPeerCollateral: config.maxPeerCollateral }),
         maxLedgerGuarantees: config.maxLedgerGuarantees,
         ...(config.requiredApp === undefined ? {} : { requiredApp: config.requiredApp }),
         // the assets named, else ETH and the deployment's token; `any`: no restriction

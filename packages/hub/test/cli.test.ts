@@ -117,7 +117,7 @@ test('every start flag reaches the config under its option key (--asset → asse
     rpcUrl: ['http://127.0.0.1:9'], chainId: ['5'], deployment: ['/tmp/d.json'], adjudicator: [token], consensusApp: [token], virtualPaymentApp: [token],
     startBlock: ['7'], keyFile: ['/tmp/k.json'], devAccount: ['3'], listen: ['/ip4/0.0.0.0/tcp/4002', '/ip4/0.0.0.0/tcp/4003'], announce: ['/dns4/hub.example/tcp/4002'],
     maxConnections: ['50'], inboundPerHost: ['2'], store: ['/tmp/h.db'], maxPerChannel: ['5'], collateralCap: ['6'], maxLedgerGuarantees: ['9'], maxLedgerDeposit: ['10'],
-    maxOpeningCollateral: ['11'], assets: [token, peer], collateralPeers: [peer], requiredApp: [token], httpHost: ['0.0.0.0'], httpPort: ['9999'], logLevel: ['debug'],
+    maxOpeningCollateral: ['11'], maxPeerCollateral: ['13'], assets: [token, peer], collateralPeers: [peer], requiredApp: [token], httpHost: ['0.0.0.0'], httpPort: ['9999'], logLevel: ['debug'],
     chainPollMs: ['250'], confirmations: ['3'], retainHistory: ['12h'], nonceMaxAge: ['30m'], minChallengeDuration: ['1h'], maxChallengeDuration: ['7d'], objectiveTimeoutMs: ['5000'], prefundTimeoutMs: ['2000'],
   };
   assert.deepEqual(Object.keys(samples).sort(), OPTIONS.map((o) => o.key).sort(), 'a sample for every option');

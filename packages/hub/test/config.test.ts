@@ -164,6 +164,13 @@ test('--max-ledger-guarantees: 1..1024, default 256', () => {
   }
 });
 
+test('--max-peer-collateral: base units; default 2 × --max-ledger-deposit (left to the hub)', () => {
+  assert.equal(resolveConfig({}).config.maxPeerCollateral, undefined);
+  assert.equal(resolveConfig({ flags: { maxPeerCollateral: '3000' } }).config.maxPeerCollateral, 3000n);
+  assert.equal(resolveConfig({ env: { SLUICE_HUB_MAX_PEER_COLLATERAL: '0' } }).config.maxPeerCollateral, 0n);
+  assert.throws(() => resolveConfig({ flags: { maxPeerCollateral: 'x' } }), (e: unknown) => isSluiceError(e, 'INVALID_ARGUMENT') && /--max-peer-collateral/.test(e.message));
+});
+
 test('--max-opening-collateral: base units; default 4 × --max-ledger-deposit (left to the hub)', () => {
   assert.equal(resolveConfig({}).config.maxOpeningCollateral, undefined);
   assert.equal(resolveConfig({ flags: { maxOpeningCollateral: '4000' } }).config.maxOpeningCollateral, 4000n);

@@ -19,7 +19,7 @@ import { createMemoryNetwork, MemoryChainService } from '@sluice/channel-core/me
 import { openMemoryStore } from '@sluice/channel-core/sqlite';
 import { createNode, type Node } from '@sluice/channel-core/node';
 import { type Logger, pino } from 'pino';
-import { createHub, type HubInit, openingCollateral, openingCollateralByAsset } from '../src/hub.ts';
+import { createHub, type HubInit, openingCollateral, openingCollateralByAsset, peerCollateral } from '../src/hub.ts';
 import { settleHubLedgers } from '../src/commands/settle.ts';
 
 const KEYS = {
@@ -242,6 +242,53 @@ test('policy.maxOpeningCollateral: collateral in ledgers that never opened is ca
   } finally {
     await w.stop();
   }
+});
+
+test('policy.maxPeerCollateral: a peer that exits its ledger on chain and reopens gets the hub\'s collateral again only up to the cap', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _e, cb) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); cb(); } }));
+  // default cap: 2 × maxLedgerDeposit = 1000
+  const w = inProcess(14, { policy: { maxLedgerDeposit: 500n } }, logger);
+  const { hub, hubAddress } = w;
+  const bob = w.node(KEYS.bob);
+  try {
+    await hub.start();
+    await bob.start();
+    const openAndExit = async (): Promise<string> => {
+      const { channelId } = await bob.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: 500n });
+      await until(() => hub.node.getLedgerChannel(channelId)?.status === 'open', 'the ledger open at the hub');
+      assert.equal((await bob.exitLedgerChannel(channelId, { force: true })).mode, 'onChain');
+      await until(() => hub.node.getLedgerChannel(channelId)?.status === 'closing', 'the exit seen by the hub');
+      return channelId;
+    };
+    // the first ledger, exited on chain; a renewal beside it gets 500 more (1000: at the cap)
+    await openAndExit();
+    await openAndExit();
+    assert.equal(peerCollateral(hub.node.engine.ledgerChannels(), bob.address, ZERO_ADDRESS), 1000n);
+    // a third while both exits run: refused, with the way out in the message
+    await assert.rejects(
+      bob.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: 500n }),
+      (e: unknown) => isSluiceError(e, 'HUB_POLICY_REJECTED') && /already has 1000 of collateral in ledgers with you, some being closed \(cap 1000 per peer\)/.test(e.message),
+    );
+    assert.ok(lines.some((l) => l['msg'] === 'ledger refused: collateral toward this peer at its cap'));
+    // a ledger without a hub deposit is never limited by it
+    const { channelId: plain } = await bob.createLedgerChannel({ counterparty: hubAddress, deposit: 0n });
+    await until(() => hub.node.getLedgerChannel(plain)?.status === 'open', 'the ledger without collateral open at the hub');
+  } finally {
+    await w.stop();
+  }
+});
+
+test('peerCollateral counts the hub deposit in one peer\'s ledgers until they are closed', () => {
+  const peer = '0x00000000000000000000000000000000000000b0' as Address;
+  const other = '0x00000000000000000000000000000000000000b1' as Address;
+  const token = '0x00000000000000000000000000000000000000e1' as Address;
+  const ld = (n: number, counterparty: Address, status: LedgerData['status'], myDeposit: bigint, asset: Address = ZERO_ADDRESS): LedgerData =>
+    ({ ledgerId: `0x${n.toString(16).padStart(64, '0')}`, counterparty, asset, myIndex: 1, counterpartyDeposit: 0n, status, ledger: null, myDeposit }) as LedgerData;
+  const all = [ld(1, peer, 'funding', 1n), ld(2, peer, 'open', 10n), ld(3, peer, 'closing', 100n), ld(4, peer, 'closed', 1000n), ld(5, peer, 'failed', 10_000n), ld(6, other, 'open', 7n), ld(7, peer, 'closing', 50n, token)];
+  assert.equal(peerCollateral(all, peer, ZERO_ADDRESS), 111n);
+  assert.equal(peerCollateral(all, peer, token), 50n);
+  assert.equal(peerCollateral(all, other, ZERO_ADDRESS), 7n);
 });
 
 test('openingCollateral counts the hub deposit of ledgers not open yet, also while they are exited on chain', () => {

@@ -240,6 +240,8 @@ async function runStart(opts: StartOptions): Promise<void> {
           await node.createLedgerChannel({ counterparty: hub, asset, deposit: 0n, counterpartyDeposit: opts.hubCollateral });
         } catch (e) {
           if (!isSluiceError(e, 'HUB_POLICY_REJECTED') || opts.hubCollateral === 0n) throw e;
+          // our earlier ledgers with the hub, being exited on chain, still hold its collateral: it frees when they close
+          if (/collateral in ledgers with you/.test(e.message)) throw e;
           throw new SluiceError(
             'HUB_POLICY_REJECTED',
             `${e.message}. The hub backs the channels clients open to us with collateral it deposits in our ledger (--hub-collateral ${opts.hubCollateral}): its operator must allow that (sluice-hub start --max-ledger-deposit ${opts.hubCollateral} or more, and --collateral-peer ${node.address} if the hub lists its providers), or ask for less with --hub-collateral`,
