@@ -217,5 +217,12 @@ describe('end to end on anvil with the real CLIs (hub, provider, client)', { tim
     const w = (await (await fetch(`${base}/admin/withdraw`, { method: 'POST', headers: auth })).json()) as { result: { ledgers: { status: string; amount: string }[] } };
     assert.equal(w.result.ledgers[0]?.status, 'closed', JSON.stringify(w));
     assert.equal(BigInt(w.result.ledgers[0]?.amount ?? '0'), BigInt(entry!.chunks) * PRICE, 'Bob withdrew exactly his earnings');
+    // a withdraw is a wind-down: Bob's ledger with the hub is not replaced by a new one (he keeps it
+    // by himself only when it leaves "open" without his asking), and he says he cannot be paid
+    await new Promise((r) => setTimeout(r, 3_000)); // > its check interval (2 s)
+    assert.deepEqual((await hubLedgers()).filter((l) => l.counterparty.toLowerCase() === (bob.ready['payee'] as string).toLowerCase()).map((l) => l.status), [], 'no new ledger after the withdraw');
+    const health = await fetch(`${base}/healthz`);
+    assert.equal(health.status, 503);
+    assert.match(((await health.json()) as { reason: string }).reason, /closed \(settled or withdrawn\): restart sluice-provider/);
   });
 });

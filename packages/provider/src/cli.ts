@@ -134,6 +134,7 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
     .addOption(new Option('--verify-workers <n>', 'voucher signature checks on N worker threads (0 = inline)').env('SLUICE_VERIFY_WORKERS').default(0).argParser(int(0, 64)))
     .addOption(new Option('--log-level <level>', 'pino log level').env('SLUICE_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addOption(new Option('--hub-collateral <units>', 'when we have no ledger channel with the hub yet, ask the hub to deposit this much toward us (it backs the virtual channels clients open to us)').env('SLUICE_HUB_COLLATERAL').default(10n ** 18n, '1000000000000000000').argParser(parseUint('hub-collateral')))
+    .addOption(new Option('--renew-ledger <on|off>', 'when our ledger with the hub leaves "open" without our asking (exited on chain by our node or by the hub after one of us was unreachable), open a new one by ourselves, asking for --hub-collateral again; retried with a backoff (5 s to 5 min) until the hub accepts. Never after our own withdraw or settle. off: answer 503 until restarted').env('SLUICE_RENEW_LEDGER').default('on').choices(['on', 'off']))
     .addOption(new Option('--max-channels <n>', 'most virtual channels open to us at a time through the hub (clients keep theirs open between downloads); more are refused with LEDGER_FULL. Each adds ~5,300 gas to every channel\'s settlement if the ledger with the hub goes on chain').env('SLUICE_MAX_CHANNELS').default(DEFAULT_MAX_LEDGER_GUARANTEES).argParser(int(1, 1024)))
     .addOption(new Option('--retain-history <duration>', 'delete the channel node\'s records of channels closed longer ago than this (90m, 12h, 7d; ~12 KB each; earnings are kept as a total); "forever" keeps everything').env('SLUICE_RETAIN_HISTORY').default(null, 'forever').argParser(parseRetentionOption))
     .addOption(new Option('--nonce-max-age <duration>', 'join a virtual channel only if the time in its nonce (clients put their clock there) is at most this old and at most 10m ahead of our clock (30m, 1h, 2d), as the hub does; --retain-history then also forgets the ids of deleted channels once their nonces are older; "forever": any nonce, deleted ids kept for good').env('SLUICE_NONCE_MAX_AGE').default(3_600_000, '1h').argParser(parseRetentionOption));
@@ -149,6 +150,7 @@ export function buildProgram(out: { log: (s: string) => void; exitCode: number }
 
 interface StartOptions extends ChainNodeOptions {
   hubCollateral: bigint;
+  renewLedger: 'on' | 'off';
   data: string;
   host: string;
   port: number;
@@ -248,6 +250,10 @@ async function runStart(opts: StartOptions): Promise<void> {
             { cause: e },
           );
         }
+      }
+      if (opts.renewLedger === 'on') {
+        const renewal = nodeChannels.keepLedger({ hub, asset, hubCollateral: opts.hubCollateral, logger });
+        closers.unshift(() => renewal.stop()); // before the node stops
       }
       chainNode = node;
       if (opts.retainHistory !== null) {

@@ -12,3 +12,4 @@ export * from './session.ts';
 export * from './usage-store.ts';
 export * from './voucher-log.ts';
 export * from './node-channels.ts';
+export * from './ledger-renewal.ts';

@@ -7,12 +7,13 @@
  * the vouchers it is receiving are durable;
  * `withdraw` closes our open ledger channels cooperatively (one transaction each).
  */
-import { type Address, type ChannelId, type ReceiveResult, type Voucher, isSluiceError, sameAddress } from '@sluice/channel-core';
+import { type Address, type ChannelId, type ReceiveResult, SluiceError, type Voucher, isSluiceError, sameAddress } from '@sluice/channel-core';
 import type { LedgerChannelInfo, Node, VirtualChannelInfo } from '@sluice/channel-core/node';
 import type { LedgerView, PayeeChannelView, PayeeChannels, SettleRequest, VirtualChannelStatus } from './channels.ts';
 import { type DisputeView, disputeView } from '../fallback/disputes.ts';
 import { type FallbackActivity, type FallbackTxView, type PayoutView, recordFallbackActivity } from '../fallback/activity.ts';
 import { type ChannelSettleResult, type SettleReport, settleAll, settleOneVirtual } from '../fallback/settle-all.ts';
+import { type LedgerRenewal, type LedgerRenewalInit, keepLedgerWithHub } from './ledger-renewal.ts';
 
 function status(s: VirtualChannelInfo['status']): VirtualChannelStatus {
   switch (s) {
@@ -45,6 +46,7 @@ export class NodePayeeChannels implements PayeeChannels {
   readonly #hub: { readonly address?: Address; readonly asset?: Address };
   /** Per channel, the latest voucher being received (committed, fsync pending). */
   readonly #receiving = new Map<ChannelId, Promise<ReceiveResult>>();
+  #renewal: LedgerRenewal | undefined;
   readonly address: Address;
 
   /**
@@ -64,9 +66,27 @@ export class NodePayeeChannels implements PayeeChannels {
     const ledgers = this.#node.getLedgerChannels().filter((l) => (hub === undefined || sameAddress(l.counterparty, hub)) && (asset === undefined || sameAddress(l.asset, asset)));
     if (ledgers.some((l) => l.status === 'open' || l.status === 'funding')) return undefined;
     if (ledgers.length === 0) return 'we have no ledger channel with the hub';
-    return ledgers.some((l) => l.status === 'closed')
+    // the one that matters: one being closed, else a closed one, else the last (an opening refused, …)
+    const status = (['closing', 'closed'] as const).find((x) => ledgers.some((l) => l.status === x)) ?? ledgers.at(-1)!.status;
+    if (this.#renewal?.active === true) return `our ledger channel with the hub is ${status}: opening a new one (retried until the hub accepts it)`;
+    return status === 'closed'
       ? 'our ledger channel with the hub is closed (settled or withdrawn): restart sluice-provider to open a new one'
-      : `our ledger channel with the hub is ${ledgers.at(-1)!.status}: restart sluice-provider to open a new one`;
+      : `our ledger channel with the hub is ${status}: restart sluice-provider to open a new one`;
+  }
+
+  /**
+   * Keep a ledger with the hub: open a new one whenever ours leaves `open` without our asking
+   * (see {@link keepLedgerWithHub}); `withdraw` and `settleAll` stop it first. Once per instance.
+   */
+  keepLedger(init: LedgerRenewalInit): LedgerRenewal {
+    if (this.#renewal !== undefined) throw new SluiceError('INVALID_ARGUMENT', 'the ledger with the hub is already kept');
+    this.#renewal = keepLedgerWithHub(this.#node, init);
+    return this.#renewal;
+  }
+
+  /** We wind down on purpose: a ledger we close must not be replaced. */
+  async #stopRenewal(): Promise<void> {
+    await this.#renewal?.stop();
   }
 
   /** Our recent fallback transactions and on-chain payouts (since this process started). */
@@ -75,6 +95,7 @@ export class NodePayeeChannels implements PayeeChannels {
   }
 
   async stop(): Promise<void> {
+    await this.#renewal?.stop();
     this.#activity.stop();
   }
 
@@ -119,6 +140,7 @@ export class NodePayeeChannels implements PayeeChannels {
    * (which also settles the virtual channels the ledger guarantees). Reports each ledger.
    */
   async withdraw(request: SettleRequest = {}): Promise<unknown> {
+    await this.#stopRenewal();
     const results: { channelId: ChannelId; counterparty: Address; amount: string; status: string; mode?: string; objectiveIds?: readonly string[]; error?: string }[] = [];
     for (const l of this.#node.getLedgerChannels()) {
       if (l.status !== 'open' && l.status !== 'closing') continue;
@@ -141,6 +163,7 @@ export class NodePayeeChannels implements PayeeChannels {
   }
 
   async settleAll(request: SettleRequest): Promise<SettleReport> {
+    await this.#stopRenewal();
     return settleAll(this.#node, request);
   }
 
