@@ -517,8 +517,8 @@ class EngineImpl implements Engine {
   readonly #virtualCache = new Map<string, VirtualData>();
   /** Pending `waitForObjective` calls, rejected with ABORTED on stop. */
   readonly #waiters = new Set<(err: unknown) => void>();
-  /** Ledger openings refused as a second ledger while our last one with the peer closes (id -> refusals; see #awaitExitSeenBy). */
-  readonly #exitNotSeen = new Map<string, number>();
+  /** Ledger openings refused as a second ledger while our last one with the peer closes (id -> re-sends made, one scheduled; see #awaitExitSeenBy). */
+  readonly #exitNotSeen = new Map<string, { resends: number; scheduled: boolean }>();
   /** Rejections that arrived before the objective they refuse (bounded, oldest dropped). */
   readonly #earlyRejections = new Map<string, { from: Address; msg: RejectObjectiveMessage; relayedBy: Address | undefined }>();
   readonly #ledgerView: LedgerView = { get: (id) => this.#getLedger(id), list: () => this.#ledgerMap().values() };
@@ -2707,14 +2707,19 @@ class EngineImpl implements Engine {
     if (signal === undefined || ld === undefined || findLedgerIn(this.#ledgerMap().values(), peer, ld.asset, ['closing']) === undefined) return false;
     const now = this.#clock.now();
     if (now - (data.createdAt ?? data.progressAt) >= LEDGER_EXISTS_PATIENCE_MS) return false;
-    const attempt = (this.#exitNotSeen.get(o.id) ?? 0) + 1;
-    this.#exitNotSeen.set(o.id, attempt);
-    if (attempt === 1) {
+    const waits = this.#exitNotSeen.get(o.id) ?? { resends: 0, scheduled: false };
+    this.#exitNotSeen.set(o.id, waits);
+    if (waits.resends === 0 && !waits.scheduled) {
       this.#log.info({ objectiveId: o.id, channelId: ld.ledgerId, peer }, 'ledger refused as a second one: the peer has not seen our last ledger with it close yet; sending the prefund again until it has');
     }
-    void sleep(Math.min(1000 * 2 ** (attempt - 1), 15_000), signal)
+    // one re-send scheduled at a time (copies of the prefund an outbox re-sent are refused too)
+    if (waits.scheduled) return true;
+    waits.scheduled = true;
+    void sleep(Math.min(1000 * 2 ** waits.resends, 15_000), signal)
       .then(() =>
         this.serial(() => {
+          waits.scheduled = false;
+          waits.resends++;
           const d = this.#active.get(o.id);
           if (!signal.aborted && d !== undefined) this.#resend(d);
         }),

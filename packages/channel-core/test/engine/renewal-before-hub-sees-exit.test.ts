@@ -12,7 +12,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChannelId, isSluiceError } from '../../src/index.ts';
+import { type Address, type ChannelId, isSluiceError } from '../../src/index.ts';
 import type { World } from './harness.ts';
 import { openMemoryStore } from '../../src/sqlite/index.ts';
 import { ADDR, ETH, testChain, until, world } from './harness.ts';
@@ -53,16 +53,30 @@ test('a ledger renewed before the hub has seen the old one exit waits for it and
     const { alice, irene } = w.nodes;
     const old = await exitedAtAliceOnly(w);
 
+    // Alice's sends, to deliver copies of her prefund as an outbox would after an outage
+    const svc = w.net.service(ADDR.alice);
+    const send = svc.send.bind(svc);
+    const sent: { to: Address; payload: Uint8Array }[] = [];
+    (svc as { send: typeof svc.send }).send = async (to, payload, o) => {
+      sent.push({ to, payload });
+      return send(to, payload, o);
+    };
     const renewal = alice.createLedgerChannel({ counterparty: ADDR.irene, deposit: 400n });
     let settled = false;
     void renewal.then(
       () => (settled = true),
       () => (settled = true),
     );
-    // refused, at least twice (the prefund is sent again), and still waiting
-    await until(() => refusalsAtIrene(w) >= 2, 'Irene refused the new ledger twice');
+    await until(() => refusalsAtIrene(w) >= 1, 'Irene refused the new ledger');
+    const t0 = Date.now();
+    for (let i = 0; i < 3; i++) await send(ADDR.irene, sent.find((m) => m.to === ADDR.irene)!.payload);
+    // refused again (the prefund is sent again), and still waiting
+    await until(() => refusalsAtIrene(w) >= 5, 'Irene refused the new ledger again');
     assert.equal(settled, false, 'the opening waits instead of failing');
     assert.equal(alice.engine.activeObjectives().filter((o) => o.type === 'directFund').length, 1);
+    // one re-send at a time, whatever the copies: 1, 2, 4 s after the first refusal
+    await new Promise((r) => setTimeout(r, 3_500 - (Date.now() - t0)));
+    assert.ok(refusalsAtIrene(w) <= 7, `at most the 4 copies and 3 re-sends refused so far, not ${refusalsAtIrene(w)}`);
 
     // Irene sees the exit: the next copy of the prefund is joined, and the ledger opens
     const stop = keepMining(w);
