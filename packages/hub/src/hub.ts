@@ -366,6 +366,7 @@ class HubImpl implements Hub {
       const toPeer = peerCollateral(this.#node.engine.ledgerChannels(), r.counterparty, r.asset);
       if (toPeer + r.myDeposit > peerCap) {
         this.logger.warn({ channelId: r.ledgerId, peer: r.counterparty, amount: r.myDeposit, toPeer, cap: peerCap }, 'ledger refused: collateral toward this peer at its cap');
+        if (toPeer === 0n) return `the ledger asks the hub for ${r.myDeposit} of collateral, more than it keeps toward one peer (${peerCap}); ask for less, or open the ledger without asking for a hub deposit`;
         return `the hub already has ${toPeer} of collateral in ledgers with you, some being closed (cap ${peerCap} per peer): it is free once their exit ends on chain; retry then, ask for at most ${peerCap > toPeer ? peerCap - toPeer : 0n}, or open the ledger without asking for a hub deposit`;
       }
     }

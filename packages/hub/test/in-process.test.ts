@@ -279,6 +279,24 @@ test('policy.maxPeerCollateral: a peer that exits its ledger on chain and reopen
   }
 });
 
+test('policy.maxPeerCollateral below the asked collateral: refused, saying so (nothing is being closed)', async () => {
+  const w = inProcess(15, { policy: { maxLedgerDeposit: 500n, maxPeerCollateral: 300n } });
+  const { hub, hubAddress } = w;
+  const bob = w.node(KEYS.bob);
+  try {
+    await hub.start();
+    await bob.start();
+    await assert.rejects(
+      bob.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: 400n }),
+      (e: unknown) => isSluiceError(e, 'HUB_POLICY_REJECTED') && /asks the hub for 400 of collateral, more than it keeps toward one peer \(300\)/.test(e.message),
+    );
+    const { channelId } = await bob.createLedgerChannel({ counterparty: hubAddress, deposit: 0n, counterpartyDeposit: 300n });
+    await until(() => hub.node.getLedgerChannel(channelId)?.status === 'open', 'the ledger open at the hub');
+  } finally {
+    await w.stop();
+  }
+});
+
 test('peerCollateral counts the hub deposit in one peer\'s ledgers until they are closed', () => {
   const peer = '0x00000000000000000000000000000000000000b0' as Address;
   const other = '0x00000000000000000000000000000000000000b1' as Address;

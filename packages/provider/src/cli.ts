@@ -246,7 +246,7 @@ async function runStart(opts: StartOptions): Promise<void> {
           if (/collateral in ledgers with you/.test(e.message)) throw e;
           throw new SluiceError(
             'HUB_POLICY_REJECTED',
-            `${e.message}. The hub backs the channels clients open to us with collateral it deposits in our ledger (--hub-collateral ${opts.hubCollateral}): its operator must allow that (sluice-hub start --max-ledger-deposit ${opts.hubCollateral} or more, and --collateral-peer ${node.address} if the hub lists its providers), or ask for less with --hub-collateral`,
+            `${e.message}. The hub backs the channels clients open to us with collateral it deposits in our ledger (--hub-collateral ${opts.hubCollateral}): its operator must allow that (sluice-hub start --max-ledger-deposit ${opts.hubCollateral} or more, --max-peer-collateral too if set, and --collateral-peer ${node.address} if the hub lists its providers), or ask for less with --hub-collateral`,
             { cause: e },
           );
         }
