@@ -140,7 +140,13 @@ async function runGet(url: string, opts: GetOptions, io: CliIo, signal: AbortSig
         peers: meta.payeeMultiaddrs.length === 0 ? [] : [{ address: meta.payee, multiaddrs: meta.payeeMultiaddrs }],
       });
       await node.start();
+      // a ledger opening can take minutes (deposits confirmed on chain; a hub that has not seen our
+      // last ledger's exit yet): say what it waits for at each stall (every 30 s)
+      const offStalls = node.onAny((e) => {
+        if (e.type === 'objectiveStalled' && e.objectiveType === 'directFund') log(`still opening our ledger with the hub: ${ledgerWaitText(e.waitingFor)} (${Math.round(e.idleMs / 1000)} s)`);
+      });
       stopNode = async () => {
+        offStalls();
         await node.stop();
         store.close();
       };
@@ -251,6 +257,21 @@ function describeRaw(e: unknown): string {
     }
     default:
       return `${e.message} (${e.code})`;
+  }
+}
+
+/** What a ledger opening waits for, in words (`waitingFor` of a direct fund). */
+export function ledgerWaitText(waitingFor: string): string {
+  switch (waitingFor) {
+    case 'WaitingForCompletePrefund':
+      return 'waiting for the hub to sign it (right after an exit of our last ledger, until the hub has seen that exit on chain)';
+    case 'WaitingForMyTurnToFund':
+    case 'WaitingForCompleteFunding':
+      return 'waiting for the deposits to be confirmed on chain';
+    case 'WaitingForCompletePostFund':
+      return "waiting for the hub's last signature";
+    default:
+      return waitingFor;
   }
 }
 

@@ -1,5 +1,5 @@
 /** `sluice get` as a user runs it: exit codes and --json output. */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -89,4 +89,13 @@ describe('sluice withdraw / status (CLI help)', () => {
     assert.equal(s.code, 0);
     for (const f of ['--json', '--home', '--rpc-url']) assert.ok(s.stdout.includes(f), f);
   });
+});
+
+test('a ledger opening that stalls is described in words (sluice get prints it at each stall)', async () => {
+  const { ledgerWaitText } = await import('../src/cli.ts');
+  assert.match(ledgerWaitText('WaitingForCompletePrefund'), /waiting for the hub to sign it \(right after an exit of our last ledger/);
+  assert.equal(ledgerWaitText('WaitingForMyTurnToFund'), 'waiting for the deposits to be confirmed on chain');
+  assert.equal(ledgerWaitText('WaitingForCompleteFunding'), 'waiting for the deposits to be confirmed on chain');
+  assert.equal(ledgerWaitText('WaitingForCompletePostFund'), "waiting for the hub's last signature");
+  assert.equal(ledgerWaitText('Other'), 'Other');
 });
