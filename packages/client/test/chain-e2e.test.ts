@@ -8,95 +8,16 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
-import { fileURLToPath } from 'node:url';
 import { JsonRpcProvider, Wallet } from 'ethers';
 import { freePort, startAnvil, type Anvil } from '@sluice/contracts/anvil';
-import { loadArtifact } from '@sluice/contracts';
-import { deployNitro } from '@sluice/channel-core/ethers';
+import { CLIENT, HUB, PROVIDER, type Proc, deployTo, run, spawnUntil } from './cli-procs.ts';
 
-const HUB = fileURLToPath(new URL('../../hub/bin/sluice-hub.js', import.meta.url));
-const PROVIDER = fileURLToPath(new URL('../../provider/bin/sluice-provider.js', import.meta.url));
-const CLIENT = fileURLToPath(new URL('../bin/sluice.js', import.meta.url));
 const PRICE = 1_000_000_000n;
-
-interface Proc {
-  readonly child: ChildProcess;
-  readonly lines: string[];
-  stop(): Promise<void>;
-}
-
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
-
-/** Spawn a CLI and resolve with the first stdout JSON line satisfying `ready`. */
-function spawnUntil(bin: string, args: string[], ready: (j: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Proc & { ready: Record<string, unknown> }> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  const lines: string[] = [];
-  let buf = '';
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${bin} did not start:\n${lines.join('\n')}`)), timeoutMs);
-    const feed = (d: Buffer): void => {
-      buf += d.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        lines.push(line);
-        try {
-          const j = JSON.parse(line) as Record<string, unknown>;
-          if (ready(j)) {
-            clearTimeout(t);
-            resolve({
-              child,
-              lines,
-              ready: j,
-              async stop() {
-                if (child.exitCode !== null || child.signalCode !== null) return;
-                const exited = new Promise((r) => child.once('exit', r));
-                child.kill('SIGTERM');
-                const k = setTimeout(() => child.kill('SIGKILL'), 10_000);
-                await exited;
-                clearTimeout(k);
-                live.delete(child);
-              },
-            });
-          }
-        } catch {
-          // a log line
-        }
-      }
-    };
-    child.stdout!.on('data', feed);
-    child.stderr!.on('data', feed);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`${bin} exited (${code}):\n${lines.join('\n')}`));
-    });
-  });
-}
-
-/** Run to exit; a process still running after `timeoutMs` is killed (code -1, SIGKILL). */
-function run(bin: string, args: string[], timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    const p = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('exit', () => clearTimeout(t));
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 describe('end to end on anvil with the real CLIs (hub, provider, client)', { timeout: 180_000 }, () => {
   let anvil: Anvil;
@@ -106,18 +27,7 @@ describe('end to end on anvil with the real CLIs (hub, provider, client)', { tim
   before(async () => {
     anvil = await startAnvil();
     dir = await mkdtemp(join(tmpdir(), 'sluice-chain-e2e-'));
-    const provider = new JsonRpcProvider(anvil.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50 });
-    try {
-      const d = await deployNitro(new Wallet(anvil.accounts[0]!, provider), {
-        adjudicator: loadArtifact('NitroAdjudicator'),
-        consensusApp: loadArtifact('ConsensusApp'),
-        virtualPaymentApp: loadArtifact('VirtualPaymentApp'),
-      });
-      deploymentFile = join(dir, 'deployment.json');
-      await writeFile(deploymentFile, JSON.stringify({ chainId: 31337, adjudicator: d.adjudicator, consensusApp: d.consensusApp, virtualPaymentApp: d.virtualPaymentApp, deployBlock: d.deployBlock }));
-    } finally {
-      provider.destroy();
-    }
+    deploymentFile = await deployTo(anvil, dir);
   });
   after(async () => {
     for (const p of procs.reverse()) await p.stop();
