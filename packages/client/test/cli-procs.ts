@@ -15,18 +15,24 @@ export const CLIENT = fileURLToPath(new URL('../bin/sluice.js', import.meta.url)
 export interface Proc {
   readonly child: ChildProcess;
   readonly lines: string[];
-  stop(): Promise<void>;
+  readonly ready: Record<string, unknown>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
+/** Child processes still running, SIGKILLed when the test process exits. */
+export const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
-/** Spawn a CLI and resolve with the first stdout JSON line satisfying `ready`. */
-export function spawnUntil(bin: string, args: string[], ready: (j: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Proc & { ready: Record<string, unknown> }> {
+/** Spawn a CLI and resolve with the first stdout JSON line satisfying `ready`; `stop` sends SIGTERM (or `signal`), SIGKILL after 10 s. */
+export function spawnUntil(bin: string, args: string[], ready: (j: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Proc> {
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
+  const exited = new Promise<void>((r) => child.once('exit', () => {
+    live.delete(child);
+    r();
+  }));
   const lines: string[] = [];
   let buf = '';
   return new Promise((resolve, reject) => {
@@ -46,14 +52,13 @@ export function spawnUntil(bin: string, args: string[], ready: (j: Record<string
               child,
               lines,
               ready: j,
-              async stop() {
-                if (child.exitCode !== null || child.signalCode !== null) return;
-                const exited = new Promise((r) => child.once('exit', r));
-                child.kill('SIGTERM');
-                const k = setTimeout(() => child.kill('SIGKILL'), 10_000);
-                await exited;
-                clearTimeout(k);
-                live.delete(child);
+              async stop(signal = 'SIGTERM') {
+                if (child.exitCode === null && child.signalCode === null) {
+                  child.kill(signal);
+                  const k = setTimeout(() => child.kill('SIGKILL'), 10_000);
+                  await exited;
+                  clearTimeout(k);
+                }
               },
             });
           }

@@ -10,85 +10,18 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { JsonRpcProvider, Wallet } from 'ethers';
+import { JsonRpcProvider } from 'ethers';
 import { startAnvil, type Anvil } from '@sluice/contracts/anvil';
-import { loadArtifact } from '@sluice/contracts';
-import { deployNitro } from '@sluice/channel-core/ethers';
 import { devAccount } from '@sluice/channel-core/keys';
 import { bytesToHex } from '@sluice/channel-core';
+import { CLIENT, HUB, PROVIDER, type Proc, deployTo, live, spawnUntil } from './cli-procs.ts';
 
-const HUB = fileURLToPath(new URL('../../hub/bin/sluice-hub.js', import.meta.url));
-const PROVIDER = fileURLToPath(new URL('../../provider/bin/sluice-provider.js', import.meta.url));
-const CLIENT = fileURLToPath(new URL('../bin/sluice.js', import.meta.url));
 const PRICE = 1_000_000_000n;
-
-interface Proc {
-  readonly child: ChildProcess;
-  readonly lines: string[];
-  readonly ready: Record<string, unknown>;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
-
-function spawnUntil(bin: string, args: string[], ready: (j: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Proc> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  const exited = new Promise<void>((r) => child.once('exit', () => {
-    live.delete(child);
-    r();
-  }));
-  const lines: string[] = [];
-  let buf = '';
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${bin} did not start:\n${lines.join('\n')}`)), timeoutMs);
-    const feed = (d: Buffer): void => {
-      buf += d.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        lines.push(line);
-        try {
-          const j = JSON.parse(line) as Record<string, unknown>;
-          if (ready(j)) {
-            clearTimeout(t);
-            resolve({
-              child,
-              lines,
-              ready: j,
-              async stop(signal = 'SIGTERM') {
-                if (child.exitCode === null && child.signalCode === null) {
-                  child.kill(signal);
-                  const k = setTimeout(() => child.kill('SIGKILL'), 10_000);
-                  await exited;
-                  clearTimeout(k);
-                }
-              },
-            });
-          }
-        } catch {
-          // a log line
-        }
-      }
-    };
-    child.stdout!.on('data', feed);
-    child.stderr!.on('data', feed);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`${bin} exited (${code}):\n${lines.join('\n')}`));
-    });
-  });
-}
 
 function run(bin: string, args: string[], onStderr?: (s: string) => void, env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
@@ -139,13 +72,7 @@ describe('on-chain fallback through the CLIs: hub killed, provider settles, clie
     anvil = await startAnvil();
     dir = await mkdtemp(join(tmpdir(), 'sluice-fallback-cli-'));
     rpc = new JsonRpcProvider(anvil.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50 });
-    const d = await deployNitro(new Wallet(anvil.accounts[0]!, rpc), {
-      adjudicator: loadArtifact('NitroAdjudicator'),
-      consensusApp: loadArtifact('ConsensusApp'),
-      virtualPaymentApp: loadArtifact('VirtualPaymentApp'),
-    });
-    deploymentFile = join(dir, 'deployment.json');
-    await writeFile(deploymentFile, JSON.stringify({ chainId: 31337, adjudicator: d.adjudicator, consensusApp: d.consensusApp, virtualPaymentApp: d.virtualPaymentApp, deployBlock: d.deployBlock }));
+    deploymentFile = await deployTo(anvil, dir);
   });
   after(async () => {
     for (const p of procs.reverse()) await p.stop('SIGKILL');
